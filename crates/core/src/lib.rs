@@ -1,0 +1,16 @@
+//! The shared vocabulary of terrane.
+//!
+//! Every other crate speaks in these types: [`Value`] (configuration and state values,
+//! with "known after apply" and sensitive marks), [`Type`] (type constraints),
+//! addresses of resources and their instances, and [`Diagnostic`]s that point at the
+//! source text a user wrote. This crate performs no IO.
+
+pub mod addr;
+pub mod diag;
+pub mod types;
+pub mod value;
+
+pub use addr::{InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode};
+pub use diag::{Diagnostic, Diagnostics, Severity, SourceMap, Span};
+pub use types::Type;
+pub use value::Value;

@@ -1,0 +1,206 @@
+//! Type constraints (`string`, `list(number)`, `object({...})`, ...) and conversion of
+//! values to them, following Terraform's conversion rules where users rely on them
+//! (numbers and bools convert to strings and back, tuples to lists and sets, objects to
+//! maps, optional object attributes default to null).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::value::{format_number, Value};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Type {
+    Any,
+    String,
+    Number,
+    Bool,
+    List(Box<Type>),
+    Set(Box<Type>),
+    Map(Box<Type>),
+    Tuple(Vec<Type>),
+    /// Attribute types, and whether each attribute is optional (with an optional default).
+    Object(BTreeMap<String, ObjectAttr>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectAttr {
+    pub ty: Type,
+    pub optional: bool,
+    pub default: Option<Value>,
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Any => f.write_str("any"),
+            Type::String => f.write_str("string"),
+            Type::Number => f.write_str("number"),
+            Type::Bool => f.write_str("bool"),
+            Type::List(t) => write!(f, "list({t})"),
+            Type::Set(t) => write!(f, "set({t})"),
+            Type::Map(t) => write!(f, "map({t})"),
+            Type::Tuple(ts) => {
+                f.write_str("tuple([")?;
+                for (i, t) in ts.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{t}")?;
+                }
+                f.write_str("])")
+            }
+            Type::Object(attrs) => {
+                f.write_str("object({")?;
+                for (i, (k, a)) in attrs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    if a.optional {
+                        write!(f, "{k} = optional({})", a.ty)?;
+                    } else {
+                        write!(f, "{k} = {}", a.ty)?;
+                    }
+                }
+                f.write_str("})")
+            }
+        }
+    }
+}
+
+impl Type {
+    /// Converts `value` to this type. Unknown values pass through; sensitive marks are
+    /// kept. The error is a sentence fragment such as `a number is required`.
+    pub fn convert(&self, value: Value) -> Result<Value, String> {
+        match value {
+            Value::Unknown => return Ok(Value::Unknown),
+            Value::Sensitive(inner) => return Ok(self.convert(*inner)?.into_sensitive()),
+            Value::Null => return Ok(Value::Null),
+            _ => {}
+        }
+        match self {
+            Type::Any => Ok(value),
+            Type::String => match value {
+                Value::String(_) => Ok(value),
+                Value::Number(n) => Ok(Value::String(format_number(n))),
+                Value::Bool(b) => Ok(Value::String(b.to_string())),
+                other => Err(format!("a string is required, but got {}", other.type_name())),
+            },
+            Type::Number => match value {
+                Value::Number(_) => Ok(value),
+                Value::String(ref s) => s
+                    .trim()
+                    .parse::<f64>()
+                    .map(Value::Number)
+                    .map_err(|_| format!("a number is required, but got the string {s:?}")),
+                other => Err(format!("a number is required, but got {}", other.type_name())),
+            },
+            Type::Bool => match value {
+                Value::Bool(_) => Ok(value),
+                Value::String(ref s) if s == "true" => Ok(Value::Bool(true)),
+                Value::String(ref s) if s == "false" => Ok(Value::Bool(false)),
+                other => Err(format!("a bool is required, but got {}", other.type_name())),
+            },
+            Type::List(elem) | Type::Set(elem) => {
+                let items = match value {
+                    Value::List(items) | Value::Set(items) => items,
+                    other => {
+                        return Err(format!(
+                            "a {} is required, but got {}",
+                            if matches!(self, Type::List(_)) { "list" } else { "set" },
+                            other.type_name()
+                        ))
+                    }
+                };
+                let converted = items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| elem.convert(v).map_err(|e| format!("element {i}: {e}")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(if matches!(self, Type::Set(_)) {
+                    Value::set(converted)
+                } else {
+                    Value::List(converted)
+                })
+            }
+            Type::Map(elem) => match value {
+                Value::Map(map) => Ok(Value::Map(
+                    map.into_iter()
+                        .map(|(k, v)| {
+                            elem.convert(v)
+                                .map(|v| (k.clone(), v))
+                                .map_err(|e| format!("element {k:?}: {e}"))
+                        })
+                        .collect::<Result<_, _>>()?,
+                )),
+                other => Err(format!("a map is required, but got {}", other.type_name())),
+            },
+            Type::Tuple(types) => match value {
+                Value::List(items) | Value::Set(items) if items.len() == types.len() => Ok(Value::List(
+                    items
+                        .into_iter()
+                        .zip(types)
+                        .enumerate()
+                        .map(|(i, (v, t))| t.convert(v).map_err(|e| format!("element {i}: {e}")))
+                        .collect::<Result<_, _>>()?,
+                )),
+                other => Err(format!(
+                    "a tuple of {} elements is required, but got {}",
+                    types.len(),
+                    other.type_name()
+                )),
+            },
+            Type::Object(attrs) => match value {
+                Value::Map(mut map) => {
+                    let mut out = BTreeMap::new();
+                    for (name, attr) in attrs {
+                        match map.remove(name) {
+                            Some(v) => {
+                                let v = attr
+                                    .ty
+                                    .convert(v)
+                                    .map_err(|e| format!("attribute {name:?}: {e}"))?;
+                                out.insert(name.clone(), v);
+                            }
+                            None if attr.optional => {
+                                out.insert(name.clone(), attr.default.clone().unwrap_or(Value::Null));
+                            }
+                            None => return Err(format!("attribute {name:?} is required")),
+                        }
+                    }
+                    Ok(Value::Map(out))
+                }
+                other => Err(format!("an object is required, but got {}", other.type_name())),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_primitives_like_terraform() {
+        assert_eq!(Type::String.convert(Value::Number(3.0)), Ok(Value::from("3")));
+        assert_eq!(Type::Number.convert(Value::from("2.5")), Ok(Value::Number(2.5)));
+        assert!(Type::Number.convert(Value::from("x")).is_err());
+        assert_eq!(
+            Type::Set(Box::new(Type::String)).convert(Value::List(vec!["b".into(), "a".into(), "b".into()])),
+            Ok(Value::Set(vec!["a".into(), "b".into()]))
+        );
+    }
+
+    #[test]
+    fn optional_object_attributes_default() {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("a".to_string(), ObjectAttr { ty: Type::String, optional: false, default: None });
+        attrs.insert(
+            "b".to_string(),
+            ObjectAttr { ty: Type::Number, optional: true, default: Some(Value::Number(1.0)) },
+        );
+        let t = Type::Object(attrs);
+        let v = t.convert(Value::map([("a", Value::from("x"))])).unwrap();
+        assert_eq!(v.get("b"), Some(&Value::Number(1.0)));
+        assert!(t.convert(Value::map([("b", Value::Number(2.0))])).is_err());
+    }
+}

@@ -1,0 +1,457 @@
+//! Applying a plan: walk the graph in dependency order (deletes in reverse order),
+//! re-evaluate each resource's configuration now that its dependencies are known,
+//! check the provider's final plan against the saved one, perform the change and
+//! record it in state at once.
+//!
+//! **Invariant:** every change a provider reports as done is written to the state
+//! backend before the next operation starts on that resource, so an error, Ctrl-C or
+//! `kill -9` loses nothing that happened.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use terrane_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode, Value};
+use terrane_lang::config::Resource;
+use terrane_provider::{Provider, Schema};
+use terrane_state::{Backend, Change, InstanceState, OutputState, SerialStatus};
+use tokio::sync::Semaphore;
+
+use crate::graph::{walk, Graph, NodeOutcome};
+use crate::model::{resource_addr, resource_schema, Model, NodeKind};
+use crate::plan::{apply_ignore_changes, id_of, remark, Action, Plan, ResourceChange};
+use crate::run::{Expansion, Run};
+use crate::store::ResourceValues;
+use crate::{Event, Observer};
+
+#[derive(Clone, Debug, Default)]
+pub struct ApplyOutcome {
+    pub serial: Option<u64>,
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    pub interrupted: bool,
+    pub diagnostics: Diagnostics,
+}
+
+impl ApplyOutcome {
+    pub fn failed(&self) -> bool {
+        self.interrupted || self.diagnostics.has_errors()
+    }
+}
+
+enum ApplyNode {
+    Model(usize),
+    Destroy(usize),
+}
+
+struct Applier<'c> {
+    run: Run<'c>,
+    plan: &'c Plan,
+    by_resource: HashMap<ResourceAddr, Vec<&'c ResourceChange>>,
+    backend: RefCell<&'c mut dyn Backend>,
+    serial: Cell<Option<u64>>,
+    semaphore: Semaphore,
+    observer: &'c dyn Observer,
+    cancel: &'c AtomicBool,
+    counts: RefCell<(usize, usize, usize)>,
+}
+
+/// Applies `plan`. State changes go to `backend` as they happen.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply(
+    model: &Model<'_>,
+    registry: &terrane_provider::Registry,
+    root_dir: &std::path::Path,
+    plan: &Plan,
+    backend: &mut dyn Backend,
+    parallelism: usize,
+    observer: &dyn Observer,
+    cancel: &AtomicBool,
+) -> ApplyOutcome {
+    let mut by_resource: HashMap<ResourceAddr, Vec<&ResourceChange>> = HashMap::new();
+    for c in &plan.changes {
+        by_resource.entry(c.addr.resource.clone()).or_default().push(c);
+    }
+    // The apply graph: the model's nodes plus one destroy node per deleted object.
+    let mut graph = model.graph.clone();
+    let mut nodes: Vec<ApplyNode> = (0..model.nodes.len()).map(ApplyNode::Model).collect();
+    let mut destroy_node: HashMap<InstanceAddr, usize> = HashMap::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        if c.action.deletes() {
+            let n = graph.add_node();
+            nodes.push(ApplyNode::Destroy(i));
+            destroy_node.insert(c.addr.clone(), n);
+        }
+    }
+    add_destroy_edges(model, plan, &mut graph, &destroy_node);
+    let mut outcome = ApplyOutcome::default();
+    if let Some(cycle) = graph.find_cycle() {
+        let names: Vec<String> = cycle
+            .iter()
+            .map(|&n| match &nodes[n] {
+                ApplyNode::Model(m) => model.describe(*m),
+                ApplyNode::Destroy(i) => format!("{} (destroy)", plan.changes[*i].addr),
+            })
+            .collect();
+        outcome.diagnostics.push(Diagnostic::error(
+            "Cycle in the apply order",
+            format!(
+                "The changes cannot be ordered: {}. This usually comes from create_before_destroy on a resource whose dependencies are replaced without it; set create_before_destroy on those dependencies as well.",
+                names.join(" → ")
+            ),
+        ));
+        return outcome;
+    }
+    let applier = Applier {
+        run: Run::new(model, registry, root_dir),
+        plan,
+        by_resource,
+        backend: RefCell::new(backend),
+        serial: Cell::new(None),
+        semaphore: Semaphore::new(parallelism.max(1)),
+        observer,
+        cancel,
+        counts: RefCell::new((0, 0, 0)),
+    };
+    let outcomes = walk(&graph, cancel, |n| applier.visit(&nodes[n])).await;
+    let interrupted = cancel.load(Ordering::SeqCst);
+    let mut diags = applier.run.diags.take();
+    if !diags.has_errors() && outcomes.iter().any(|o| *o == NodeOutcome::Failed) {
+        diags.push(Diagnostic::error("Apply failed", "Some operations failed; see the messages above."));
+    }
+    // Root outputs.
+    let mut output_changes = Vec::new();
+    {
+        let store = applier.run.store.borrow();
+        for oc in &plan.outputs {
+            let new = if plan.destroy { None } else { store.outputs.get(&(ModulePath::root(), oc.name.clone())).cloned() };
+            let prior = plan.prior.outputs.get(&oc.name);
+            match (&new, prior) {
+                (Some(v), Some(p)) if v.same_as(&p.value) && p.sensitive == oc.sensitive => {}
+                (None, None) => {}
+                (None, Some(_)) if !plan.destroy && !interrupted && !outcomes.iter().all(|o| *o == NodeOutcome::Done) => {}
+                _ => output_changes.push(Change::Output(oc.name.clone(), new.map(|value| OutputState { value, sensitive: oc.sensitive }))),
+            }
+        }
+    }
+    if !output_changes.is_empty() {
+        if let Err(d) = applier.write(&output_changes) {
+            diags.push(d);
+        }
+    }
+    if let Some(serial) = applier.serial.get() {
+        let status = if interrupted || diags.has_errors() { SerialStatus::Incomplete } else { SerialStatus::Complete };
+        if let Err(e) = applier.backend.borrow_mut().finish(serial, status) {
+            diags.push(Diagnostic::error("Failed to finish the state serial", e.to_string()));
+        }
+    }
+    let (added, changed, destroyed) = *applier.counts.borrow();
+    outcome.serial = applier.serial.get();
+    outcome.added = added;
+    outcome.changed = changed;
+    outcome.destroyed = destroyed;
+    outcome.interrupted = interrupted;
+    outcome.diagnostics = diags;
+    outcome
+}
+
+/// Orders deletions: dependents are destroyed before what they depend on; a replaced
+/// object is destroyed before its successor is created (or after, with
+/// create_before_destroy); an object that leaves the configuration is destroyed after
+/// the resources that used to depend on it have been updated.
+fn add_destroy_edges(model: &Model<'_>, plan: &Plan, graph: &mut Graph, destroy_node: &HashMap<InstanceAddr, usize>) {
+    let resource_node = |addr: &ResourceAddr| model.node(&NodeKind::Resource(addr.module.clone(), addr.local_name()));
+    // Which destroyed instances belong to each resource address string.
+    let mut destroyed_by_resource: HashMap<String, Vec<usize>> = HashMap::new();
+    for (addr, &n) in destroy_node {
+        destroyed_by_resource.entry(addr.resource.to_string()).or_default().push(n);
+    }
+    for c in &plan.changes {
+        let Some(&dn) = destroy_node.get(&c.addr) else { continue };
+        // Dependents' destroys first: Y depends on X ⇒ destroy(X) after destroy(Y).
+        for other in &plan.changes {
+            if let Some(&on) = destroy_node.get(&other.addr) {
+                if on != dn && other.dependencies.contains(&c.addr.resource.to_string()) {
+                    graph.add_edge(dn, on);
+                }
+            }
+        }
+        let own = resource_node(&c.addr.resource);
+        match c.action {
+            Action::DeleteThenCreate => {
+                if let Some(rn) = own {
+                    graph.add_edge(rn, dn);
+                }
+            }
+            Action::CreateThenDelete => {
+                if let Some(rn) = own {
+                    graph.add_edge(dn, rn);
+                    // Resources that reference the replaced one move to the new object first.
+                    for (i, kind) in model.nodes.iter().enumerate() {
+                        if matches!(kind, NodeKind::Resource(..))
+                            && model.resource_deps.get(&i).is_some_and(|d| d.contains(&c.addr.resource.to_string()))
+                        {
+                            graph.add_edge(dn, i);
+                        }
+                    }
+                }
+            }
+            _ => {
+                // Resources still in the configuration that depended on it are updated first.
+                for other in &plan.changes {
+                    if other.action.deletes() || !other.dependencies.contains(&c.addr.resource.to_string()) {
+                        continue;
+                    }
+                    if let Some(on) = resource_node(&other.addr.resource) {
+                        graph.add_edge(dn, on);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<'c> Applier<'c> {
+    fn write(&self, changes: &[Change]) -> Result<(), Diagnostic> {
+        let mut backend = self.backend.borrow_mut();
+        let serial = match self.serial.get() {
+            Some(s) => s,
+            None => {
+                let s = backend.begin("apply").map_err(|e| Diagnostic::error("Failed to write state", e.to_string()))?;
+                self.serial.set(Some(s));
+                s
+            }
+        };
+        backend.write(serial, changes).map_err(|e| {
+            Diagnostic::error(
+                "Failed to write state",
+                format!("The change was made, but recording it in state failed: {e}. Fix the state storage and run terrane plan; objects created now may need terrane import."),
+            )
+        })
+    }
+
+    async fn visit(&self, node: &ApplyNode) -> bool {
+        match node {
+            ApplyNode::Destroy(i) => self.destroy(&self.plan.changes[*i]).await,
+            ApplyNode::Model(n) => match &self.run.model.nodes[*n] {
+                NodeKind::Resource(m, key) => {
+                    let Some(r) = self.run.model.resource(m, key) else { return false };
+                    self.apply_resource(*n, m, r).await
+                }
+                NodeKind::Output(..) if self.plan.destroy => true,
+                _ => self.run.visit_value_node(*n, &self.plan.variables),
+            },
+        }
+    }
+
+    async fn destroy(&self, c: &ResourceChange) -> bool {
+        let Some(before) = &c.before else { return true };
+        let _permit = self.semaphore.acquire().await;
+        if self.cancel.load(Ordering::SeqCst) {
+            return false;
+        }
+        let Some(provider) = self.run.provider(&c.provider) else {
+            self.run.error(Diagnostic::error("Provider not available", format!("{}: cannot configure {} to destroy it.", c.addr, c.provider)));
+            return false;
+        };
+        let start = Instant::now();
+        self.observer.event(Event::ApplyStarted(c.addr.clone(), Action::Delete, id_of(before)));
+        match provider.delete(&c.addr.resource.type_name, before.unmark().0).await {
+            Ok(()) => {
+                // With create_before_destroy the row already holds the new object.
+                if c.action != Action::CreateThenDelete {
+                    if let Err(d) = self.write(&[Change::Remove(c.addr.clone())]) {
+                        self.run.error(d);
+                        return false;
+                    }
+                }
+                if c.action == Action::Delete {
+                    self.counts.borrow_mut().2 += 1;
+                }
+                self.observer.event(Event::ApplyDone(c.addr.clone(), Action::Delete, start.elapsed(), None));
+                true
+            }
+            Err(e) => {
+                let msg = if c.action == Action::CreateThenDelete {
+                    format!("The replacement was created, but destroying the old object (id {}) failed: {e}. Delete it by hand.", id_of(before).unwrap_or_default())
+                } else {
+                    e.to_string()
+                };
+                self.observer.event(Event::ApplyFailed(c.addr.clone(), msg.clone()));
+                self.run.error(Diagnostic::error("Error destroying resource", format!("{}: {msg}", c.addr)));
+                false
+            }
+        }
+    }
+
+    async fn apply_resource(&self, node: usize, module: &ModulePath, r: &Resource) -> bool {
+        let raddr = resource_addr(module, r);
+        let Ok((_, schema)) = resource_schema(self.run.registry, r) else { return false };
+        let paddr = self.run.model.resource_provider.get(&node).cloned().unwrap_or_default();
+        let changes: HashMap<InstanceKey, &ResourceChange> =
+            self.by_resource.get(&raddr).map(|v| v.iter().map(|c| (c.addr.key.clone(), *c)).collect()).unwrap_or_default();
+        if self.plan.destroy {
+            let values: BTreeMap<InstanceKey, Value> =
+                changes.iter().filter_map(|(k, c)| c.before.clone().map(|b| (k.clone(), b))).collect();
+            let rep = values.keys().next().map(rep_of).unwrap_or_default();
+            self.run.store.borrow_mut().resources.insert((module.clone(), r.key()), ResourceValues::new(rep, values));
+            return true;
+        }
+        let (repetition, expansions) = match self.run.expand(module, r) {
+            Ok(x) => x,
+            Err(d) => {
+                self.run.error(d);
+                return false;
+            }
+        };
+        let Some(provider) = self.run.provider(&paddr) else { return false };
+        let deps = self.run.model.resource_deps.get(&node).cloned().unwrap_or_default();
+        let futs = expansions.iter().map(|exp| {
+            let addr = raddr.instance(exp.key.clone());
+            let change = changes.get(&exp.key).copied();
+            let provider = provider.clone();
+            let deps = &deps;
+            let paddr = &paddr;
+            async move {
+                let res = self.apply_instance(module, r, schema, &provider, exp, &addr, change, deps, paddr).await;
+                (exp.key.clone(), res)
+            }
+        });
+        let mut values = BTreeMap::new();
+        let mut ok = true;
+        for (key, res) in futures_util::future::join_all(futs).await {
+            match res {
+                Ok(v) => {
+                    values.insert(key, v);
+                }
+                Err(d) => {
+                    if let Some(d) = d {
+                        self.run.error(d);
+                    }
+                    ok = false;
+                }
+            }
+        }
+        self.run.store.borrow_mut().resources.insert((module.clone(), r.key()), ResourceValues::new(repetition, values));
+        ok
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_instance(
+        &self,
+        module: &ModulePath,
+        r: &Resource,
+        schema: &Schema,
+        provider: &Arc<dyn Provider>,
+        exp: &Expansion,
+        addr: &InstanceAddr,
+        change: Option<&ResourceChange>,
+        deps: &[String],
+        paddr: &str,
+    ) -> Result<Value, Option<Diagnostic>> {
+        let prior = self.plan.prior.resources.get(addr).map(|s| s.value.clone());
+        if r.mode == ResourceMode::Data {
+            let config = self.run.instance_config(module, r, schema, exp).map_err(|d| d.0.into_iter().next())?;
+            let _permit = self.semaphore.acquire().await;
+            self.observer.event(Event::Reading(addr.clone()));
+            let v = provider
+                .read_data(&r.type_name, config.unmark().0)
+                .await
+                .map_err(|e| Some(Diagnostic::error("Error reading data source", format!("{addr}: {e}")).with_span(Some(r.span.clone()))))?;
+            return Ok(remark(v, &config, schema));
+        }
+        let Some(change) = change else {
+            // Not part of this plan (e.g. outside --target): keep what state has.
+            return Ok(prior.unwrap_or(Value::Null));
+        };
+        if change.action == Action::NoOp {
+            return Ok(change.before.clone().unwrap_or(Value::Null));
+        }
+        let config = self.run.instance_config(module, r, schema, exp).map_err(|d| d.0.into_iter().next())?;
+        let before = change.before.clone();
+        let config = apply_ignore_changes(r, config, before.as_ref(), schema);
+        let plain_before = if change.action.is_replace() { None } else { before.as_ref().map(|b| b.unmark().0) };
+        let final_plan = provider
+            .plan(&r.type_name, plain_before.as_ref(), &config.unmark().0, schema)
+            .map_err(|e| Some(Diagnostic::error("Invalid resource configuration", format!("{addr}: {e}")).with_span(Some(r.span.clone()))))?;
+        let planned = remark(final_plan.planned, &config, schema);
+        if let Some(saved) = &change.after {
+            if let Some(attr) = inconsistent(saved, &planned) {
+                return Err(Some(Diagnostic::error(
+                    "Provider produced inconsistent final plan",
+                    format!("When applying {addr}, the attribute {attr:?} has a different value than the saved plan said it would. Run terrane plan again."),
+                )));
+            }
+        }
+        let _permit = self.semaphore.acquire().await;
+        if self.cancel.load(Ordering::SeqCst) {
+            return Err(None);
+        }
+        let start = Instant::now();
+        let verb = if change.action == Action::Update { Action::Update } else { Action::Create };
+        self.observer.event(Event::ApplyStarted(addr.clone(), verb, before.as_ref().and_then(id_of)));
+        let plain = planned.unmark().0;
+        let result = match change.action {
+            Action::Update => provider.update(&r.type_name, before.map(|b| b.unmark().0).unwrap_or_default(), plain).await,
+            _ => provider.create(&r.type_name, plain).await,
+        };
+        let new = match result {
+            Ok(v) => remark(v, &config, schema),
+            Err(e) => {
+                self.observer.event(Event::ApplyFailed(addr.clone(), e.to_string()));
+                return Err(Some(
+                    Diagnostic::error(
+                        if verb == Action::Update { "Error updating resource" } else { "Error creating resource" },
+                        format!("{addr}: the provider reported: {e}"),
+                    )
+                    .with_span(Some(r.span.clone())),
+                ));
+            }
+        };
+        let state = InstanceState {
+            addr: addr.clone(),
+            provider: paddr.to_string(),
+            value: new.clone(),
+            dependencies: deps.to_vec(),
+            create_before_destroy: r.lifecycle.create_before_destroy,
+        };
+        self.write(&[Change::Put(state)]).map_err(Some)?;
+        {
+            let mut c = self.counts.borrow_mut();
+            match change.action {
+                Action::Update => c.1 += 1,
+                _ => c.0 += 1,
+            }
+        }
+        self.observer.event(Event::ApplyDone(addr.clone(), verb, start.elapsed(), id_of(&new)));
+        Ok(new)
+    }
+}
+
+fn rep_of(key: &InstanceKey) -> crate::store::Repetition {
+    match key {
+        InstanceKey::None => crate::store::Repetition::Single,
+        InstanceKey::Int(_) => crate::store::Repetition::Count,
+        InstanceKey::Str(_) => crate::store::Repetition::ForEach,
+    }
+}
+
+/// The first top-level attribute whose value the saved plan knew and the final plan
+/// changed.
+fn inconsistent(saved: &Value, now: &Value) -> Option<String> {
+    let (Some(s), Some(n)) = (saved.as_map(), now.as_map()) else { return None };
+    for (k, sv) in s {
+        if !sv.is_wholly_known() {
+            continue;
+        }
+        match n.get(k) {
+            Some(nv) if nv.same_as(sv) => {}
+            Some(nv) if !nv.is_wholly_known() => return Some(k.clone()),
+            _ => return Some(k.clone()),
+        }
+    }
+    None
+}

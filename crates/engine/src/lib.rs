@@ -1,0 +1,52 @@
+//! The terrane engine: configuration → dependency graph → plan → apply.
+//!
+//! The engine performs no IO of its own. It reaches the world only through the
+//! [`terrane_provider::Provider`] trait and the [`terrane_state::Backend`] trait, and
+//! reports progress through an [`Observer`], so a whole plan/apply runs in unit tests
+//! against the in-memory test provider.
+//!
+//! - [`model`] builds the graph of a configuration and checks it statically.
+//! - [`plan`] refreshes prior state and decides every instance's action.
+//! - [`apply`] performs a plan, writing each change to state as it completes.
+//! - [`render`] and [`json`] present plans to humans and to tools; [`planfile`] saves them.
+
+pub mod apply;
+pub mod graph;
+pub mod json;
+pub mod model;
+pub mod plan;
+pub mod planfile;
+pub mod render;
+pub mod run;
+pub mod store;
+
+use std::time::Duration;
+
+use terrane_core::{Diagnostic, InstanceAddr};
+
+pub use apply::{apply, ApplyOutcome};
+pub use plan::{plan, Action, Plan, PlanOptions, ResourceChange};
+pub use run::RawVar;
+
+/// Progress of a plan or apply, for the CLI (and later the API server) to show.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Refreshing(InstanceAddr, Option<String>),
+    Reading(InstanceAddr),
+    Planned(InstanceAddr, Action),
+    ApplyStarted(InstanceAddr, Action, Option<String>),
+    ApplyDone(InstanceAddr, Action, Duration, Option<String>),
+    ApplyFailed(InstanceAddr, String),
+    Warning(Diagnostic),
+}
+
+pub trait Observer {
+    fn event(&self, event: Event);
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn event(&self, _event: Event) {}
+}

@@ -1,0 +1,537 @@
+//! The configuration as a graph: every variable, local, output, provider and resource
+//! of every module becomes a node, and every reference an edge. Building the model
+//! checks all references, resource types and arguments statically and reports every
+//! problem as a diagnostic, so `terrane validate` needs neither state nor providers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use terrane_core::{Diagnostic, Diagnostics, ModulePath, ResourceAddr, ResourceMode, Span};
+use terrane_lang::ast::Reference;
+use terrane_lang::config::{Body, ModuleCall, ProviderBlock, Resource};
+use terrane_lang::eval::suggest;
+use terrane_lang::{Expr, Module};
+use terrane_provider::{ProviderFactory, Registry, Schema};
+
+use crate::graph::Graph;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    Var(ModulePath, String),
+    Local(ModulePath, String),
+    Output(ModulePath, String),
+    /// A resource or data source (all its instances), by `type.name` / `data.type.name`.
+    Resource(ModulePath, String),
+    /// A provider configuration, by address (`provider.aws`, `module.m.provider.aws.west`).
+    Provider(String),
+}
+
+/// A provider configuration node's details.
+#[derive(Clone)]
+pub struct ProviderNode {
+    pub addr: String,
+    pub name: String,
+    pub module: ModulePath,
+    /// None for an implied default configuration with no block.
+    pub block: Option<ProviderBlock>,
+}
+
+pub struct Model<'c> {
+    pub nodes: Vec<NodeKind>,
+    pub graph: Graph,
+    pub index: HashMap<NodeKind, usize>,
+    pub modules: HashMap<ModulePath, &'c Module>,
+    /// The call that instantiates each non-root module.
+    pub calls: HashMap<ModulePath, &'c ModuleCall>,
+    pub providers: HashMap<String, ProviderNode>,
+    /// The provider address of each resource node.
+    pub resource_provider: HashMap<usize, String>,
+    /// Managed resources each resource node depends on, through locals, variables and outputs.
+    pub resource_deps: HashMap<usize, Vec<String>>,
+}
+
+impl<'c> Model<'c> {
+    pub fn node(&self, kind: &NodeKind) -> Option<usize> {
+        self.index.get(kind).copied()
+    }
+
+    pub fn resource(&self, module: &ModulePath, key: &str) -> Option<&'c Resource> {
+        self.modules.get(module).and_then(|m| m.resources.get(key))
+    }
+
+    pub fn describe(&self, node: usize) -> String {
+        match &self.nodes[node] {
+            NodeKind::Var(m, n) => prefixed(m, &format!("var.{n}")),
+            NodeKind::Local(m, n) => prefixed(m, &format!("local.{n}")),
+            NodeKind::Output(m, n) => prefixed(m, &format!("output.{n}")),
+            NodeKind::Resource(m, k) => prefixed(m, k),
+            NodeKind::Provider(a) => a.clone(),
+        }
+    }
+}
+
+pub fn prefixed(module: &ModulePath, s: &str) -> String {
+    if module.is_root() {
+        s.to_string()
+    } else {
+        format!("{module}.{s}")
+    }
+}
+
+pub fn resource_addr(module: &ModulePath, r: &Resource) -> ResourceAddr {
+    ResourceAddr { module: module.clone(), mode: r.mode, type_name: r.type_name.clone(), name: r.name.clone() }
+}
+
+/// Finds the schema of a resource type, or explains what is wrong.
+pub fn resource_schema<'r>(registry: &'r Registry, r: &Resource) -> Result<(&'r Arc<dyn ProviderFactory>, &'r Schema), Diagnostic> {
+    let pname = r.provider_name();
+    let Some(factory) = registry.get(&pname) else {
+        let known: Vec<String> = registry.names().cloned().collect();
+        return Err(Diagnostic::error(
+            "Unknown provider",
+            format!(
+                "The resource type {:?} belongs to the provider {pname:?}, which terrane does not have. Available providers: {}.{}",
+                r.type_name,
+                known.join(", "),
+                suggest(&pname, known.iter())
+            ),
+        )
+        .with_span(Some(r.span.clone())));
+    };
+    let schemas = match r.mode {
+        ResourceMode::Managed => &factory.schema().resources,
+        ResourceMode::Data => &factory.schema().data_sources,
+    };
+    match schemas.get(&r.type_name) {
+        Some(s) => Ok((factory, s)),
+        None => Err(Diagnostic::error(
+            if r.mode == ResourceMode::Data { "Invalid data source" } else { "Invalid resource type" },
+            format!(
+                "The provider {pname:?} does not support the {} type {:?}.{}",
+                if r.mode == ResourceMode::Data { "data source" } else { "resource" },
+                r.type_name,
+                suggest(&r.type_name, schemas.keys())
+            ),
+        )
+        .with_span(Some(r.span.clone()))),
+    }
+}
+
+/// Static argument checks: required arguments present, no unknown arguments or blocks.
+pub fn check_body(body: &Body, schema: &Schema, header: &Span, diags: &mut Diagnostics) {
+    for (name, attr) in &schema.attributes {
+        if attr.required && !body.attrs.contains_key(name) {
+            diags.push(
+                Diagnostic::error(
+                    "Missing required argument",
+                    format!("The argument {name:?} is required, but no definition was found. Add {name} = <value> to this block."),
+                )
+                .with_span(Some(header.clone())),
+            );
+        }
+    }
+    for (name, a) in &body.attrs {
+        match schema.attributes.get(name) {
+            Some(attr) if !attr.required && !attr.optional => diags.push(
+                Diagnostic::error(
+                    "Value for unconfigurable attribute",
+                    format!("{name:?} is computed by the provider and cannot be set in the configuration. Remove this argument."),
+                )
+                .with_span(Some(a.name_span.clone())),
+            ),
+            Some(_) => {}
+            None => {
+                let what = if schema.blocks.contains_key(name) {
+                    format!("{name:?} is a block, not an argument: write {name} {{ ... }} without the equals sign.")
+                } else {
+                    let names: Vec<String> = schema.attributes.keys().chain(schema.blocks.keys()).cloned().collect();
+                    format!("An argument named {name:?} is not expected here.{}", suggest(name, names.iter()))
+                };
+                diags.push(Diagnostic::error("Unsupported argument", what).with_span(Some(a.name_span.clone())));
+            }
+        }
+    }
+    for b in &body.blocks {
+        if b.kind == "dynamic" {
+            if let Some(kind) = b.labels.first() {
+                if let (Some(bs), Some(content)) = (schema.blocks.get(kind), b.body.blocks.iter().find(|c| c.kind == "content")) {
+                    check_body(&content.body, &bs.schema, &content.span, diags);
+                    continue;
+                }
+            }
+        }
+        match schema.blocks.get(&b.kind) {
+            Some(bs) => check_body(&b.body, &bs.schema, &b.span, diags),
+            None => {
+                let names: Vec<String> = schema.blocks.keys().cloned().collect();
+                let hint = if schema.attributes.contains_key(&b.kind) {
+                    format!(" {:?} is an argument: write {} = {{ ... }} with an equals sign.", b.kind, b.kind)
+                } else {
+                    suggest(&b.kind, names.iter())
+                };
+                diags.push(
+                    Diagnostic::error("Unsupported block type", format!("Blocks of type {:?} are not expected here.{hint}", b.kind))
+                        .with_span(Some(b.span.clone())),
+                );
+            }
+        }
+    }
+}
+
+struct Builder<'c> {
+    registry: &'c Registry,
+    model: Model<'c>,
+    diags: Diagnostics,
+    /// Edges to add once every node exists: (node, module, reference, span, context).
+    pending: Vec<(usize, ModulePath, Reference, Span, RefContext)>,
+}
+
+#[derive(Clone, Copy)]
+struct RefContext {
+    count: bool,
+    for_each: bool,
+}
+
+const NO_REPETITION: RefContext = RefContext { count: false, for_each: false };
+
+/// Builds the model of a configuration and checks it. Errors are returned together.
+pub fn build<'c>(root: &'c Module, registry: &'c Registry) -> (Model<'c>, Diagnostics) {
+    let mut b = Builder {
+        registry,
+        model: Model {
+            nodes: Vec::new(),
+            graph: Graph::default(),
+            index: HashMap::new(),
+            modules: HashMap::new(),
+            calls: HashMap::new(),
+            providers: HashMap::new(),
+            resource_provider: HashMap::new(),
+            resource_deps: HashMap::new(),
+        },
+        diags: Diagnostics::new(),
+        pending: Vec::new(),
+    };
+    b.add_module(ModulePath::root(), root);
+    b.resolve_pending();
+    b.compute_resource_deps();
+    if let Some(cycle) = b.model.graph.find_cycle() {
+        let path: Vec<String> = cycle.iter().map(|&n| b.model.describe(n)).collect();
+        b.diags.push(Diagnostic::error(
+            "Cycle in the configuration",
+            format!(
+                "These objects depend on each other in a loop: {}. Break the loop by removing one of the references (or a depends_on entry).",
+                path.join(" → ")
+            ),
+        ));
+    }
+    (b.model, b.diags)
+}
+
+impl<'c> Builder<'c> {
+    fn add(&mut self, kind: NodeKind) -> usize {
+        if let Some(&i) = self.model.index.get(&kind) {
+            return i;
+        }
+        let i = self.model.graph.add_node();
+        self.model.nodes.push(kind.clone());
+        self.model.index.insert(kind, i);
+        i
+    }
+
+    fn refs(&mut self, node: usize, module: &ModulePath, e: &Expr, ctx: RefContext) {
+        for (r, span) in e.references() {
+            self.pending.push((node, module.clone(), r, span, ctx));
+        }
+    }
+
+    fn body_refs(&mut self, node: usize, module: &ModulePath, body: &Body, ctx: RefContext) {
+        for a in body.attrs.values() {
+            self.refs(node, module, &a.expr, ctx);
+        }
+        for nb in &body.blocks {
+            // References to a dynamic block's iterator are local to it.
+            self.body_refs(node, module, &nb.body, ctx);
+        }
+    }
+
+    fn add_module(&mut self, path: ModulePath, module: &'c Module) {
+        self.model.modules.insert(path.clone(), module);
+        for p in &module.providers {
+            let addr = provider_addr(&path, &p.name, p.alias.as_deref());
+            let n = self.add(NodeKind::Provider(addr.clone()));
+            self.model.providers.insert(
+                addr.clone(),
+                ProviderNode { addr, name: p.name.clone(), module: path.clone(), block: Some(p.clone()) },
+            );
+            self.body_refs(n, &path, &p.body, NO_REPETITION);
+        }
+        for v in module.variables.values() {
+            let n = self.add(NodeKind::Var(path.clone(), v.name.clone()));
+            if let Some(call) = self.model.calls.get(&path).copied() {
+                let parent = path.parent().unwrap_or_default();
+                if let Some(a) = call.inputs.attrs.get(&v.name) {
+                    self.refs(n, &parent, &a.expr, NO_REPETITION);
+                } else if v.default.is_none() {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "Missing required argument",
+                            format!("The module {:?} needs a value for its variable {:?}, which has no default. Add {} = <value> to the module block.", call.name, v.name, v.name),
+                        )
+                        .with_span(Some(call.span.clone())),
+                    );
+                }
+            }
+            for val in &v.validations {
+                // Validation conditions may refer to the variable itself only.
+                for (r, span) in val.condition.references() {
+                    if r != Reference::Var(v.name.clone()) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "Invalid reference in variable validation",
+                                format!("The condition of a validation block for variable {:?} can only refer to var.{}.", v.name, v.name),
+                            )
+                            .with_span(Some(span)),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(call) = self.model.calls.get(&path).copied() {
+            for (name, a) in &call.inputs.attrs {
+                if !module.variables.contains_key(name) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "Unsupported argument",
+                            format!("The module {:?} has no variable named {name:?}.{}", call.name, suggest(name, module.variables.keys())),
+                        )
+                        .with_span(Some(a.name_span.clone())),
+                    );
+                }
+            }
+        }
+        for l in module.locals.values() {
+            let n = self.add(NodeKind::Local(path.clone(), l.name.clone()));
+            self.refs(n, &path, &l.expr, NO_REPETITION);
+        }
+        for o in module.outputs.values() {
+            let n = self.add(NodeKind::Output(path.clone(), o.name.clone()));
+            self.refs(n, &path, &o.expr, NO_REPETITION);
+            for d in &o.depends_on {
+                self.refs(n, &path, d, NO_REPETITION);
+            }
+        }
+        for r in module.resources.values() {
+            let n = self.add(NodeKind::Resource(path.clone(), r.key()));
+            let ctx = RefContext { count: r.count.is_some(), for_each: r.for_each.is_some() };
+            if let Some(c) = &r.count {
+                self.refs(n, &path, c, NO_REPETITION);
+            }
+            if let Some(f) = &r.for_each {
+                self.refs(n, &path, f, NO_REPETITION);
+            }
+            self.body_refs(n, &path, &r.body, ctx);
+            for d in &r.depends_on {
+                self.refs(n, &path, d, NO_REPETITION);
+            }
+            for d in &r.lifecycle.replace_triggered_by {
+                self.refs(n, &path, d, ctx);
+            }
+            match resource_schema(self.registry, r) {
+                Ok((_, schema)) => check_body(&r.body, schema, &r.span, &mut self.diags),
+                Err(d) => self.diags.push(d),
+            }
+            // Provider configuration.
+            let pname = r.provider_name();
+            let alias = r.provider.as_ref().and_then(|(_, a)| a.clone());
+            match self.find_provider(&path, &pname, alias.as_deref()) {
+                Some(addr) => {
+                    let pn = self.add(NodeKind::Provider(addr.clone()));
+                    self.model.graph.add_edge(n, pn);
+                    self.model.resource_provider.insert(n, addr);
+                }
+                None => self.diags.push(
+                    Diagnostic::error(
+                        "Provider configuration not present",
+                        format!(
+                            "The resource refers to the provider configuration {pname}.{}, but no provider block with alias = {:?} is declared in this module or a parent module.",
+                            alias.clone().unwrap_or_default(),
+                            alias.unwrap_or_default()
+                        ),
+                    )
+                    .with_span(Some(r.span.clone())),
+                ),
+            }
+        }
+        for call in module.module_calls.values() {
+            let child = path.child(&call.name);
+            self.model.calls.insert(child.clone(), call);
+            self.add_module(child, &call.module);
+        }
+    }
+
+    fn find_provider(&mut self, module: &ModulePath, name: &str, alias: Option<&str>) -> Option<String> {
+        let mut p = Some(module.clone());
+        while let Some(m) = p {
+            let addr = provider_addr(&m, name, alias);
+            if self.model.providers.contains_key(&addr) {
+                return Some(addr);
+            }
+            p = m.parent();
+        }
+        if alias.is_some() {
+            return None;
+        }
+        // An implied default configuration at the root.
+        let addr = provider_addr(&ModulePath::root(), name, None);
+        self.model.providers.entry(addr.clone()).or_insert(ProviderNode {
+            addr: addr.clone(),
+            name: name.to_string(),
+            module: ModulePath::root(),
+            block: None,
+        });
+        Some(addr)
+    }
+
+    fn resolve_pending(&mut self) {
+        for (node, module, r, span, ctx) in std::mem::take(&mut self.pending) {
+            match self.resolve(&module, &r, &span, ctx) {
+                Ok(targets) => {
+                    for t in targets {
+                        self.model.graph.add_edge(node, t);
+                    }
+                }
+                Err(d) => self.diags.push(d),
+            }
+        }
+    }
+
+    fn resolve(&self, module: &ModulePath, r: &Reference, span: &Span, ctx: RefContext) -> Result<Vec<usize>, Diagnostic> {
+        let m = self.model.modules.get(module).copied();
+        let err = |summary: &str, detail: String| Err(Diagnostic::error(summary, detail).with_span(Some(span.clone())));
+        let in_module = if module.is_root() { "the root module".to_string() } else { format!("{module}") };
+        match r {
+            Reference::Var(name) => match self.model.index.get(&NodeKind::Var(module.clone(), name.clone())) {
+                Some(&n) => Ok(vec![n]),
+                None => err(
+                    "Reference to undeclared input variable",
+                    format!(
+                        "An input variable named {name:?} has not been declared in {in_module}. Declare it with a variable \"{name}\" {{}} block.{}",
+                        m.map(|m| suggest(name, m.variables.keys())).unwrap_or_default()
+                    ),
+                ),
+            },
+            Reference::Local(name) => match self.model.index.get(&NodeKind::Local(module.clone(), name.clone())) {
+                Some(&n) => Ok(vec![n]),
+                None => err(
+                    "Reference to undeclared local value",
+                    format!(
+                        "A local value named {name:?} has not been declared in {in_module}.{}",
+                        m.map(|m| suggest(name, m.locals.keys())).unwrap_or_default()
+                    ),
+                ),
+            },
+            Reference::Resource { type_name, name } | Reference::Data { type_name, name } => {
+                let data = matches!(r, Reference::Data { .. });
+                let key = if data { format!("data.{type_name}.{name}") } else { format!("{type_name}.{name}") };
+                match self.model.index.get(&NodeKind::Resource(module.clone(), key.clone())) {
+                    Some(&n) => Ok(vec![n]),
+                    None => {
+                        let keys: Vec<String> = m.map(|m| m.resources.keys().cloned().collect()).unwrap_or_default();
+                        err(
+                            if data { "Reference to undeclared data source" } else { "Reference to undeclared resource" },
+                            format!(
+                                "A {} {type_name:?} {name:?} has not been declared in {in_module}.{}",
+                                if data { "data source" } else { "managed resource" },
+                                suggest(&key, keys.iter())
+                            ),
+                        )
+                    }
+                }
+            }
+            Reference::ModuleOutput { module: child, output } => {
+                let child_path = module.child(child);
+                let Some(cm) = self.model.modules.get(&child_path) else {
+                    let calls: Vec<String> = m.map(|m| m.module_calls.keys().cloned().collect()).unwrap_or_default();
+                    return err(
+                        "Reference to undeclared module",
+                        format!("No module call named {child:?} is declared in {in_module}.{}", suggest(child, calls.iter())),
+                    );
+                };
+                match output {
+                    Some(o) => match self.model.index.get(&NodeKind::Output(child_path.clone(), o.clone())) {
+                        Some(&n) => Ok(vec![n]),
+                        None => err(
+                            "Unsupported attribute",
+                            format!("The module {child:?} has no output named {o:?}.{}", suggest(o, cm.outputs.keys())),
+                        ),
+                    },
+                    None => Ok(cm
+                        .outputs
+                        .keys()
+                        .filter_map(|o| self.model.index.get(&NodeKind::Output(child_path.clone(), o.clone())).copied())
+                        .collect()),
+                }
+            }
+            Reference::CountIndex if !ctx.count => err(
+                "Reference to \"count\" in non-counted context",
+                "count.index can only be used in a resource that sets the count argument.".into(),
+            ),
+            Reference::EachKey | Reference::EachValue if !ctx.for_each => err(
+                "Reference to \"each\" in context without for_each",
+                "each.key and each.value can only be used in a resource that sets the for_each argument.".into(),
+            ),
+            Reference::SelfRef => err("Invalid \"self\" reference", "self can only be used in provisioner and connection blocks, which terrane does not run.".into()),
+            Reference::Invalid(name) => err(
+                "Invalid reference",
+                format!("{name:?} is not a valid reference. References look like var.NAME, local.NAME, TYPE.NAME, data.TYPE.NAME, module.NAME.OUTPUT, count.index or each.key."),
+            ),
+            Reference::Path(p) if !matches!(p.as_str(), "module" | "root" | "cwd") => err(
+                "Invalid \"path\" attribute",
+                format!("path.{p} does not exist; use path.module, path.root or path.cwd."),
+            ),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn compute_resource_deps(&mut self) {
+        let graph = &self.model.graph;
+        let nodes = &self.model.nodes;
+        let mut out = HashMap::new();
+        for (i, kind) in nodes.iter().enumerate() {
+            let NodeKind::Resource(..) = kind else { continue };
+            let mut seen = vec![false; nodes.len()];
+            let mut stack: Vec<usize> = graph.deps(i).to_vec();
+            let mut deps = Vec::new();
+            while let Some(n) = stack.pop() {
+                if std::mem::replace(&mut seen[n], true) {
+                    continue;
+                }
+                match &nodes[n] {
+                    NodeKind::Resource(m, k) => {
+                        if !k.starts_with("data.") {
+                            deps.push(prefixed(m, k));
+                        }
+                        // Data sources pass on their own dependencies.
+                        if k.starts_with("data.") {
+                            stack.extend(graph.deps(n).iter().copied());
+                        }
+                    }
+                    NodeKind::Provider(_) => {}
+                    _ => stack.extend(graph.deps(n).iter().copied()),
+                }
+            }
+            deps.sort();
+            deps.dedup();
+            out.insert(i, deps);
+        }
+        self.model.resource_deps = out;
+    }
+}
+
+pub fn provider_addr(module: &ModulePath, name: &str, alias: Option<&str>) -> String {
+    let base = match alias {
+        Some(a) => format!("provider.{name}.{a}"),
+        None => format!("provider.{name}"),
+    };
+    prefixed(module, &base)
+}

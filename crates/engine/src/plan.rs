@@ -1,0 +1,694 @@
+//! Planning: compare the configuration with the refreshed prior state and decide, for
+//! every resource instance, whether to create, update in place, replace, delete, read
+//! or leave it alone — and why.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::AtomicBool;
+
+use terrane_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode, Value};
+use terrane_lang::config::Resource;
+use terrane_lang::Reference;
+use terrane_provider::Schema;
+use terrane_state::{InstanceState, OutputState, Snapshot};
+use tokio::sync::Semaphore;
+
+use crate::graph::{walk, NodeOutcome};
+use crate::model::{resource_addr, resource_schema, Model, NodeKind};
+use crate::run::{Expansion, RawVar, Run};
+use crate::store::{Repetition, ResourceValues};
+use crate::{Event, Observer};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    NoOp,
+    Create,
+    Read,
+    Update,
+    DeleteThenCreate,
+    CreateThenDelete,
+    Delete,
+}
+
+impl Action {
+    /// Terraform's `change.actions` list.
+    pub fn json_actions(self) -> &'static [&'static str] {
+        match self {
+            Action::NoOp => &["no-op"],
+            Action::Create => &["create"],
+            Action::Read => &["read"],
+            Action::Update => &["update"],
+            Action::DeleteThenCreate => &["delete", "create"],
+            Action::CreateThenDelete => &["create", "delete"],
+            Action::Delete => &["delete"],
+        }
+    }
+
+    pub fn from_json_actions(actions: &[String]) -> Option<Action> {
+        let a: Vec<&str> = actions.iter().map(String::as_str).collect();
+        [Action::NoOp, Action::Create, Action::Read, Action::Update, Action::DeleteThenCreate, Action::CreateThenDelete, Action::Delete]
+            .into_iter()
+            .find(|x| x.json_actions() == a.as_slice())
+    }
+
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+
+    pub fn deletes(self) -> bool {
+        matches!(self, Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceChange {
+    pub addr: InstanceAddr,
+    pub provider: String,
+    pub action: Action,
+    /// Prior (refreshed) object, with sensitive marks.
+    pub before: Option<Value>,
+    /// Planned object, with unknown and sensitive marks.
+    pub after: Option<Value>,
+    /// Attributes that force replacement.
+    pub replace_paths: Vec<String>,
+    /// Terraform's `action_reason`.
+    pub reason: Option<String>,
+    pub dependencies: Vec<String>,
+    pub create_before_destroy: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputChange {
+    pub name: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub sensitive: bool,
+}
+
+impl OutputChange {
+    pub fn action(&self) -> Action {
+        match (&self.before, &self.after) {
+            (None, Some(_)) => Action::Create,
+            (Some(_), None) => Action::Delete,
+            (Some(b), Some(a)) if b.same_as(a) && a.is_wholly_known() => Action::NoOp,
+            (Some(_), Some(_)) => Action::Update,
+            (None, None) => Action::NoOp,
+        }
+    }
+}
+
+/// An object that changed outside terrane since the last apply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drift {
+    pub addr: InstanceAddr,
+    pub before: Value,
+    /// None when the object was deleted.
+    pub after: Option<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Plan {
+    pub lineage: String,
+    pub prior_serial: u64,
+    pub destroy: bool,
+    pub targets: Vec<String>,
+    pub variables: BTreeMap<String, RawVar>,
+    /// Root variables declared sensitive (their values are never shown).
+    pub sensitive_variables: BTreeSet<String>,
+    pub changes: Vec<ResourceChange>,
+    pub outputs: Vec<OutputChange>,
+    pub drift: Vec<Drift>,
+    /// The refreshed prior state.
+    pub prior: Snapshot,
+    /// SHA-256 over the configuration files the plan was made from.
+    pub config_digest: String,
+    /// True when planning failed part-way (only used for reporting).
+    pub errored: bool,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| !matches!(c.action, Action::NoOp | Action::Read))
+            || self.outputs.iter().any(|o| o.action() != Action::NoOp)
+    }
+
+    /// (to add, to change, to destroy), counting a replacement as one add and one destroy.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for ch in &self.changes {
+            match ch.action {
+                Action::Create => c.0 += 1,
+                Action::Update => c.1 += 1,
+                Action::Delete => c.2 += 1,
+                Action::DeleteThenCreate | Action::CreateThenDelete => {
+                    c.0 += 1;
+                    c.2 += 1;
+                }
+                Action::NoOp | Action::Read => {}
+            }
+        }
+        c
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    pub destroy: bool,
+    pub refresh: bool,
+    pub targets: Vec<InstanceAddr>,
+    pub parallelism: usize,
+}
+
+struct Planner<'c> {
+    run: Run<'c>,
+    prior_by_resource: HashMap<ResourceAddr, Vec<&'c InstanceState>>,
+    opts: &'c PlanOptions,
+    root_vars: &'c BTreeMap<String, RawVar>,
+    changes: RefCell<Vec<ResourceChange>>,
+    drift: RefCell<Vec<Drift>>,
+    refreshed: RefCell<BTreeMap<InstanceAddr, InstanceState>>,
+    /// Resource addresses (as strings) with a planned change, for replace_triggered_by.
+    changed: RefCell<BTreeSet<String>>,
+    semaphore: Semaphore,
+    observer: &'c dyn Observer,
+}
+
+/// Plans the changes that make the real world match the configuration.
+pub async fn plan(
+    model: &Model<'_>,
+    registry: &terrane_provider::Registry,
+    root_dir: &std::path::Path,
+    prior: &Snapshot,
+    root_vars: &BTreeMap<String, RawVar>,
+    opts: &PlanOptions,
+    observer: &dyn Observer,
+    cancel: &AtomicBool,
+) -> Result<Plan, Diagnostics> {
+    let mut prior_by_resource: HashMap<ResourceAddr, Vec<&InstanceState>> = HashMap::new();
+    for inst in prior.resources.values() {
+        prior_by_resource.entry(inst.addr.resource.clone()).or_default().push(inst);
+    }
+    let planner = Planner {
+        run: Run::new(model, registry, root_dir),
+        prior_by_resource,
+        opts,
+        root_vars,
+        changes: RefCell::new(Vec::new()),
+        drift: RefCell::new(Vec::new()),
+        refreshed: RefCell::new(BTreeMap::new()),
+        changed: RefCell::new(BTreeSet::new()),
+        semaphore: Semaphore::new(opts.parallelism.max(1)),
+        observer,
+    };
+    let outcomes = walk(&model.graph, cancel, |node| planner.visit(node)).await;
+    if outcomes.iter().any(|o| *o != NodeOutcome::Done) || planner.run.diags.borrow().has_errors() {
+        let mut diags = planner.run.diags.take();
+        if !diags.has_errors() {
+            diags.push(Diagnostic::error("Planning was interrupted", "terrane stopped before the plan was complete; nothing was changed."));
+        }
+        return Err(diags);
+    }
+    planner.orphans().await;
+    let mut plan = Plan {
+        lineage: prior.lineage.clone(),
+        prior_serial: prior.serial,
+        destroy: opts.destroy,
+        targets: opts.targets.iter().map(ToString::to_string).collect(),
+        variables: root_vars.clone(),
+        sensitive_variables: model
+            .modules
+            .get(&ModulePath::root())
+            .map(|m| m.variables.values().filter(|v| v.sensitive).map(|v| v.name.clone()).collect())
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let mut changes = planner.changes.take();
+    if !opts.targets.is_empty() {
+        let allowed = targeted_resources(model, &opts.targets);
+        changes.retain(|c| {
+            allowed.contains(&c.addr.resource.to_string())
+                || opts.targets.iter().any(|t| t.resource == c.addr.resource && (t.key == InstanceKey::None || t.key == c.addr.key))
+        });
+    }
+    changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+    plan.changes = changes;
+    plan.drift = planner.drift.take();
+    plan.drift.sort_by(|a, b| a.addr.cmp(&b.addr));
+    // Root outputs.
+    let store = planner.run.store.borrow();
+    let mut names: BTreeSet<String> = prior.outputs.keys().cloned().collect();
+    if let Some(root) = model.modules.get(&ModulePath::root()) {
+        names.extend(root.outputs.keys().cloned());
+    }
+    for name in names {
+        let before = prior.outputs.get(&name).map(|o| o.value.clone());
+        let decl = model.modules.get(&ModulePath::root()).and_then(|m| m.outputs.get(&name));
+        let after = if opts.destroy { None } else { store.outputs.get(&(ModulePath::root(), name.clone())).cloned() };
+        let sensitive = decl.map(|d| d.sensitive).unwrap_or_else(|| prior.outputs.get(&name).is_some_and(|o| o.sensitive));
+        plan.outputs.push(OutputChange { name, before, after, sensitive });
+    }
+    drop(store);
+    let mut refreshed = prior.clone();
+    for (addr, inst) in planner.refreshed.take() {
+        refreshed.resources.insert(addr, inst);
+    }
+    plan.prior = refreshed;
+    let warnings = planner.run.diags.take();
+    for w in warnings.iter() {
+        observer.event(Event::Warning(w.clone()));
+    }
+    Ok(plan)
+}
+
+/// Resource addresses that a targeted plan may change: the targets and everything they
+/// depend on.
+fn targeted_resources(model: &Model<'_>, targets: &[InstanceAddr]) -> BTreeSet<String> {
+    let roots: Vec<usize> = targets
+        .iter()
+        .filter_map(|t| model.node(&NodeKind::Resource(t.resource.module.clone(), t.resource.local_name())))
+        .collect();
+    let closure = model.graph.dependency_closure(&roots);
+    let root_set: BTreeSet<usize> = roots.iter().copied().collect();
+    model
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| closure[*i] && !root_set.contains(i))
+        .filter_map(|(_, k)| match k {
+            NodeKind::Resource(m, key) => Some(crate::model::prefixed(m, key)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Marks planned attributes sensitive where the configuration or the schema says so.
+pub fn remark(planned: Value, config: &Value, schema: &Schema) -> Value {
+    let planned = schema.mark_sensitive(planned);
+    match (planned, config.as_map()) {
+        (Value::Map(mut m), Some(cfg)) => {
+            for (k, v) in cfg {
+                if v.contains_sensitive() {
+                    if let Some(p) = m.remove(k) {
+                        m.insert(k.clone(), p.into_sensitive());
+                    }
+                }
+            }
+            Value::Map(m)
+        }
+        (other, _) => other,
+    }
+}
+
+/// Sets ignored attributes of `config` to their prior values.
+pub fn apply_ignore_changes(r: &Resource, config: Value, prior: Option<&Value>, schema: &Schema) -> Value {
+    let Some(prior) = prior.and_then(Value::as_map) else { return config };
+    let Value::Map(mut cfg) = config else { return config };
+    if r.lifecycle.ignore_all_changes {
+        for (name, attr) in &schema.attributes {
+            if attr.required || attr.optional {
+                if let Some(p) = prior.get(name) {
+                    cfg.insert(name.clone(), p.clone());
+                }
+            }
+        }
+    } else {
+        for path in &r.lifecycle.ignore_changes {
+            let attr = path.split('.').next().unwrap_or(path);
+            if let Some(p) = prior.get(attr) {
+                cfg.insert(attr.to_string(), p.clone());
+            }
+        }
+    }
+    Value::Map(cfg)
+}
+
+impl<'c> Planner<'c> {
+    async fn visit(&self, node: usize) -> bool {
+        match &self.run.model.nodes[node] {
+            NodeKind::Resource(m, key) => {
+                let Some(r) = self.run.model.resource(m, key) else { return false };
+                self.plan_resource(node, m, r).await
+            }
+            NodeKind::Output(..) if self.opts.destroy => true,
+            _ => self.run.visit_value_node(node, self.root_vars),
+        }
+    }
+
+    fn provider_addr(&self, node: usize) -> String {
+        self.run.model.resource_provider.get(&node).cloned().unwrap_or_default()
+    }
+
+    async fn refresh(&self, inst: &InstanceState, provider: &dyn terrane_provider::Provider) -> Result<Option<Value>, Diagnostic> {
+        let _permit = self.semaphore.acquire().await;
+        self.observer.event(Event::Refreshing(inst.addr.clone(), id_of(&inst.value)));
+        let (plain, _) = inst.value.unmark();
+        provider
+            .read(&inst.addr.resource.type_name, plain)
+            .await
+            .map_err(|e| Diagnostic::error("Error refreshing state", format!("{}: the provider failed to read the object: {e}", inst.addr)))
+    }
+
+    async fn plan_resource(&self, node: usize, module: &ModulePath, r: &Resource) -> bool {
+        let raddr = resource_addr(module, r);
+        let Ok((_, schema)) = resource_schema(self.run.registry, r) else { return false };
+        let paddr = self.provider_addr(node);
+        let Some(provider) = self.run.provider(&paddr) else {
+            self.run.error(Diagnostic::error("Provider not configured", format!("The provider {paddr} could not be configured.")).with_span(Some(r.span.clone())));
+            return false;
+        };
+        let prior_insts: Vec<&InstanceState> = self.prior_by_resource.get(&raddr).cloned().unwrap_or_default();
+        let deps = self.run.model.resource_deps.get(&node).cloned().unwrap_or_default();
+
+        if self.opts.destroy {
+            let mut values = BTreeMap::new();
+            let mut repetition = Repetition::Single;
+            for inst in &prior_insts {
+                repetition = repetition_of(&inst.addr.key);
+                values.insert(inst.addr.key.clone(), inst.value.clone());
+                if r.mode == ResourceMode::Managed {
+                    if r.lifecycle.prevent_destroy {
+                        self.prevent_destroy_error(r, &inst.addr);
+                        return false;
+                    }
+                    self.push_change(ResourceChange {
+                        addr: inst.addr.clone(),
+                        provider: inst.provider.clone(),
+                        action: Action::Delete,
+                        before: Some(inst.value.clone()),
+                        after: None,
+                        replace_paths: Vec::new(),
+                        reason: None,
+                        dependencies: inst.dependencies.clone(),
+                        create_before_destroy: inst.create_before_destroy,
+                    });
+                }
+            }
+            self.run.store.borrow_mut().resources.insert((module.clone(), r.key()), ResourceValues::new(repetition, values));
+            return true;
+        }
+
+        let (repetition, expansions) = match self.run.expand(module, r) {
+            Ok(x) => x,
+            Err(d) => {
+                self.run.error(d);
+                return false;
+            }
+        };
+
+        // Refresh every prior instance concurrently.
+        let mut refreshed: BTreeMap<InstanceKey, Option<Value>> = BTreeMap::new();
+        if self.opts.refresh && r.mode == ResourceMode::Managed && !prior_insts.is_empty() {
+            let futs = prior_insts.iter().map(|inst| {
+                let provider = provider.clone();
+                async move { (inst, self.refresh(inst, &*provider).await) }
+            });
+            for (inst, res) in futures_util::future::join_all(futs).await {
+                match res {
+                    Ok(v) => {
+                        let v = v.map(|v| remark_from_prior(v, &inst.value, schema));
+                        let changed = match &v {
+                            None => true,
+                            Some(v) => !v.same_as(&inst.value),
+                        };
+                        if changed {
+                            self.drift.borrow_mut().push(Drift { addr: inst.addr.clone(), before: inst.value.clone(), after: v.clone() });
+                        }
+                        if let Some(v) = &v {
+                            let mut s = (*inst).clone();
+                            s.value = v.clone();
+                            self.refreshed.borrow_mut().insert(inst.addr.clone(), s);
+                        }
+                        refreshed.insert(inst.addr.key.clone(), v);
+                    }
+                    Err(d) => {
+                        self.run.error(d.with_span(Some(r.span.clone())));
+                        return false;
+                    }
+                }
+            }
+        } else {
+            for inst in &prior_insts {
+                refreshed.insert(inst.addr.key.clone(), Some(inst.value.clone()));
+            }
+        }
+
+        let mut values = BTreeMap::new();
+        let mut ok = true;
+        let keys: BTreeSet<InstanceKey> = expansions.iter().map(|e| e.key.clone()).collect();
+        for exp in &expansions {
+            let addr = raddr.instance(exp.key.clone());
+            match self.plan_instance(module, r, schema, &paddr, &provider, exp, &addr, refreshed.get(&exp.key).cloned().flatten(), &deps).await {
+                Ok(v) => {
+                    values.insert(exp.key.clone(), v);
+                }
+                Err(d) => {
+                    self.run.errors(d);
+                    ok = false;
+                }
+            }
+        }
+        // Instances in state whose key is no longer configured.
+        if r.mode == ResourceMode::Managed {
+            for inst in &prior_insts {
+                if keys.contains(&inst.addr.key) {
+                    continue;
+                }
+                let Some(before) = refreshed.get(&inst.addr.key).cloned().flatten() else { continue };
+                if r.lifecycle.prevent_destroy {
+                    self.prevent_destroy_error(r, &inst.addr);
+                    ok = false;
+                    continue;
+                }
+                let reason = match (&inst.addr.key, repetition) {
+                    (InstanceKey::Int(_), Repetition::Count) => "delete_because_count_index",
+                    (InstanceKey::Str(_), Repetition::ForEach) => "delete_because_each_key",
+                    (InstanceKey::None, _) => "delete_because_no_repetition",
+                    _ => "delete_because_wrong_repetition",
+                };
+                self.push_change(ResourceChange {
+                    addr: inst.addr.clone(),
+                    provider: inst.provider.clone(),
+                    action: Action::Delete,
+                    before: Some(before),
+                    after: None,
+                    replace_paths: Vec::new(),
+                    reason: Some(reason.into()),
+                    dependencies: inst.dependencies.clone(),
+                    create_before_destroy: inst.create_before_destroy,
+                });
+            }
+        }
+        self.run.store.borrow_mut().resources.insert((module.clone(), r.key()), ResourceValues::new(repetition, values));
+        ok
+    }
+
+    fn prevent_destroy_error(&self, r: &Resource, addr: &InstanceAddr) {
+        self.run.error(
+            Diagnostic::error(
+                "Instance cannot be destroyed",
+                format!("{addr} has lifecycle.prevent_destroy set, but the plan calls for it to be destroyed. To destroy it, remove prevent_destroy from the configuration first; otherwise change the plan so it keeps the object."),
+            )
+            .with_span(Some(r.span.clone())),
+        );
+    }
+
+    fn push_change(&self, c: ResourceChange) {
+        if c.action != Action::NoOp && c.action != Action::Read {
+            self.changed.borrow_mut().insert(c.addr.resource.to_string());
+        }
+        self.observer.event(Event::Planned(c.addr.clone(), c.action));
+        self.changes.borrow_mut().push(c);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_instance(
+        &self,
+        module: &ModulePath,
+        r: &Resource,
+        schema: &Schema,
+        paddr: &str,
+        provider: &std::sync::Arc<dyn terrane_provider::Provider>,
+        exp: &Expansion,
+        addr: &InstanceAddr,
+        prior: Option<Value>,
+        deps: &[String],
+    ) -> Result<Value, Diagnostics> {
+        let config = self.run.instance_config(module, r, schema, exp)?;
+        if r.mode == ResourceMode::Data {
+            return self.plan_data(r, schema, provider, addr, config, paddr, deps).await;
+        }
+        let config = apply_ignore_changes(r, config, prior.as_ref(), schema);
+        let (plain_config, _) = config.unmark();
+        let plain_prior = prior.as_ref().map(|p| p.unmark().0);
+        let change = provider
+            .plan(&r.type_name, plain_prior.as_ref(), &plain_config, schema)
+            .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid resource configuration", format!("{addr}: {e}")).with_span(Some(r.span.clone()))))?;
+        let planned = remark(change.planned, &config, schema);
+        let mut replace_paths = change.requires_replace;
+        let mut reason = None;
+        if !replace_paths.is_empty() {
+            reason = Some("replace_because_cannot_update".to_string());
+        }
+        // replace_triggered_by: replace when a referenced resource changes in this plan.
+        if prior.is_some() && replace_paths.is_empty() {
+            let changed = self.changed.borrow();
+            for e in &r.lifecycle.replace_triggered_by {
+                for (rf, _) in e.references() {
+                    let target = match rf {
+                        Reference::Resource { type_name, name } => crate::model::prefixed(module, &format!("{type_name}.{name}")),
+                        _ => continue,
+                    };
+                    if changed.contains(&target) {
+                        reason = Some("replace_by_triggers".into());
+                        replace_paths.push(format!("(replace_triggered_by {target})"));
+                    }
+                }
+            }
+        }
+        let action = match &prior {
+            None => Action::Create,
+            Some(_) if !replace_paths.is_empty() => {
+                if r.lifecycle.create_before_destroy {
+                    Action::CreateThenDelete
+                } else {
+                    Action::DeleteThenCreate
+                }
+            }
+            Some(p) if p.same_as(&planned) && planned.is_wholly_known() => Action::NoOp,
+            Some(_) => Action::Update,
+        };
+        if action.deletes() && r.lifecycle.prevent_destroy {
+            self.prevent_destroy_error(r, addr);
+            return Err(Diagnostics::new());
+        }
+        self.push_change(ResourceChange {
+            addr: addr.clone(),
+            provider: paddr.to_string(),
+            action,
+            before: prior,
+            after: Some(planned.clone()),
+            replace_paths,
+            reason,
+            dependencies: deps.to_vec(),
+            create_before_destroy: r.lifecycle.create_before_destroy,
+        });
+        Ok(planned)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_data(
+        &self,
+        r: &Resource,
+        schema: &Schema,
+        provider: &std::sync::Arc<dyn terrane_provider::Provider>,
+        addr: &InstanceAddr,
+        config: Value,
+        paddr: &str,
+        deps: &[String],
+    ) -> Result<Value, Diagnostics> {
+        let depends_on_changes = {
+            let changed = self.changed.borrow();
+            deps.iter().any(|d| changed.contains(d))
+        };
+        if config.is_wholly_known() && !depends_on_changes {
+            let _permit = self.semaphore.acquire().await;
+            self.observer.event(Event::Reading(addr.clone()));
+            let (plain, _) = config.unmark();
+            let v = provider
+                .read_data(&r.type_name, plain)
+                .await
+                .map_err(|e| Diagnostics::from(Diagnostic::error("Error reading data source", format!("{addr}: {e}")).with_span(Some(r.span.clone()))))?;
+            return Ok(remark(v, &config, schema));
+        }
+        let planned = terrane_provider::schema::plan_by_schema(schema, None, &config.unmark().0).planned;
+        let planned = remark(planned, &config, schema);
+        self.push_change(ResourceChange {
+            addr: addr.clone(),
+            provider: paddr.to_string(),
+            action: Action::Read,
+            before: None,
+            after: Some(planned.clone()),
+            replace_paths: Vec::new(),
+            reason: Some(if depends_on_changes { "read_because_dependency_pending" } else { "read_because_config_unknown" }.into()),
+            dependencies: deps.to_vec(),
+            create_before_destroy: false,
+        });
+        Ok(planned)
+    }
+
+    /// Plans deletion of state entries whose resource left the configuration.
+    async fn orphans(&self) {
+        let model = self.run.model;
+        let mut orphans: Vec<&InstanceState> = Vec::new();
+        for (raddr, insts) in &self.prior_by_resource {
+            if model.node(&NodeKind::Resource(raddr.module.clone(), raddr.local_name())).is_none() {
+                orphans.extend(insts.iter().copied());
+            }
+        }
+        orphans.sort_by(|a, b| a.addr.cmp(&b.addr));
+        for inst in orphans {
+            let mut before = Some(inst.value.clone());
+            if self.opts.refresh && !self.opts.destroy {
+                if let Some(p) = self.run.provider(&inst.provider) {
+                    if let Ok(v) = self.refresh(inst, &*p).await {
+                        if v.is_none() {
+                            self.drift.borrow_mut().push(Drift { addr: inst.addr.clone(), before: inst.value.clone(), after: None });
+                        }
+                        before = v.map(|v| v.mark_if(false));
+                    }
+                }
+            }
+            let Some(before) = before else { continue };
+            self.push_change(ResourceChange {
+                addr: inst.addr.clone(),
+                provider: inst.provider.clone(),
+                action: Action::Delete,
+                before: Some(before),
+                after: None,
+                replace_paths: Vec::new(),
+                reason: Some("delete_because_no_resource_config".into()),
+                dependencies: inst.dependencies.clone(),
+                create_before_destroy: inst.create_before_destroy,
+            });
+        }
+    }
+}
+
+fn repetition_of(key: &InstanceKey) -> Repetition {
+    match key {
+        InstanceKey::None => Repetition::Single,
+        InstanceKey::Int(_) => Repetition::Count,
+        InstanceKey::Str(_) => Repetition::ForEach,
+    }
+}
+
+/// Re-applies the sensitive marks a prior state value had to a freshly read value.
+fn remark_from_prior(v: Value, prior: &Value, schema: &Schema) -> Value {
+    let v = schema.mark_sensitive(v);
+    match (v, prior.as_map()) {
+        (Value::Map(mut m), Some(p)) => {
+            for (k, pv) in p {
+                if matches!(pv, Value::Sensitive(_)) {
+                    if let Some(x) = m.remove(k) {
+                        m.insert(k.clone(), x.into_sensitive());
+                    }
+                }
+            }
+            Value::Map(m)
+        }
+        (other, _) => other,
+    }
+}
+
+/// The `id` attribute of an object, for progress messages.
+pub fn id_of(v: &Value) -> Option<String> {
+    match v.get("id") {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Converts a plan's output changes into state outputs after apply.
+pub fn output_state(o: &OutputChange) -> Option<OutputState> {
+    o.after.clone().map(|value| OutputState { value, sensitive: o.sensitive })
+}

@@ -1,0 +1,483 @@
+//! What plan and apply walks share: evaluating variables, locals, outputs and provider
+//! configurations, expanding `count`/`for_each`, and evaluating one resource instance's
+//! configuration against its schema.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use terrane_core::{Diagnostic, Diagnostics, InstanceKey, ModulePath, Span, Value};
+use terrane_lang::config::{Resource, Variable};
+use terrane_lang::eval::{eval, eval_body, eval_constant, eval_with};
+use terrane_provider::schema::ConfigProblem;
+use terrane_provider::{Provider, Registry, Schema};
+
+use crate::model::{Model, NodeKind};
+use crate::store::{ModuleScope, Repetition, Store};
+
+/// A root variable value as given by the user.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawVar {
+    /// From `--var` or `TERRANE_VAR_*`: parsed according to the variable's type.
+    Text(String),
+    /// From a `.tfvars` file (already evaluated).
+    Value(Value),
+}
+
+/// One instance to plan or apply: its key and the repetition values in scope.
+#[derive(Clone, Debug)]
+pub struct Expansion {
+    pub key: InstanceKey,
+    pub count_index: Option<i64>,
+    pub each: Option<(Value, Value)>,
+}
+
+pub struct Run<'c> {
+    pub model: &'c Model<'c>,
+    pub registry: &'c Registry,
+    pub root_dir: &'c Path,
+    pub store: RefCell<Store>,
+    pub providers: RefCell<HashMap<String, Arc<dyn Provider>>>,
+    pub diags: RefCell<Diagnostics>,
+}
+
+pub fn module_rel(root_dir: &Path, model: &Model<'_>, module: &ModulePath) -> String {
+    match model.modules.get(module) {
+        Some(m) if !module.is_root() => {
+            let rel = m.dir.strip_prefix(root_dir).unwrap_or(&m.dir);
+            let s = rel.display().to_string();
+            if s.is_empty() {
+                ".".into()
+            } else {
+                s
+            }
+        }
+        _ => ".".into(),
+    }
+}
+
+impl<'c> Run<'c> {
+    pub fn new(model: &'c Model<'c>, registry: &'c Registry, root_dir: &'c Path) -> Run<'c> {
+        Run {
+            model,
+            registry,
+            root_dir,
+            store: RefCell::new(Store::default()),
+            providers: RefCell::new(HashMap::new()),
+            diags: RefCell::new(Diagnostics::new()),
+        }
+    }
+
+    pub fn error(&self, d: Diagnostic) {
+        self.diags.borrow_mut().push(d);
+    }
+
+    pub fn errors(&self, d: Diagnostics) {
+        self.diags.borrow_mut().extend(d);
+    }
+
+    /// Evaluates with a scope for `module` (and an instance's repetition values).
+    pub fn with_scope<T>(&self, module: &ModulePath, exp: Option<&Expansion>, f: impl FnOnce(&ModuleScope<'_>) -> T) -> T {
+        let store = self.store.borrow();
+        let scope = ModuleScope {
+            store: &store,
+            module,
+            root_dir: self.root_dir,
+            module_rel: module_rel(self.root_dir, self.model, module),
+            count_index: exp.and_then(|e| e.count_index),
+            each: exp.and_then(|e| e.each.clone()),
+        };
+        f(&scope)
+    }
+
+    /// Evaluates any non-resource node. Returns false (with diagnostics) on error.
+    pub fn visit_value_node(&self, node: usize, root_vars: &BTreeMap<String, RawVar>) -> bool {
+        match &self.model.nodes[node] {
+            NodeKind::Var(m, n) => self.eval_var(m, n, root_vars),
+            NodeKind::Local(m, n) => {
+                let Some(l) = self.model.modules.get(m).and_then(|md| md.locals.get(n)) else { return false };
+                match self.with_scope(m, None, |s| eval(&l.expr, s)) {
+                    Ok(v) => {
+                        self.store.borrow_mut().locals.insert((m.clone(), n.clone()), v);
+                        true
+                    }
+                    Err(d) => {
+                        self.error(d);
+                        false
+                    }
+                }
+            }
+            NodeKind::Output(m, n) => {
+                let Some(o) = self.model.modules.get(m).and_then(|md| md.outputs.get(n)) else { return false };
+                match self.with_scope(m, None, |s| eval(&o.expr, s)) {
+                    Ok(v) => {
+                        if v.contains_sensitive() && !o.sensitive && m.is_root() {
+                            self.error(
+                                Diagnostic::error(
+                                    "Output refers to sensitive values",
+                                    format!("The value of output {n:?} includes sensitive data. Add sensitive = true to the output block to confirm it may be stored, and it will be shown as (sensitive value)."),
+                                )
+                                .with_span(Some(o.expr.span.clone())),
+                            );
+                            return false;
+                        }
+                        self.store.borrow_mut().outputs.insert((m.clone(), n.clone()), v.mark_if(o.sensitive));
+                        true
+                    }
+                    Err(d) => {
+                        self.error(d);
+                        false
+                    }
+                }
+            }
+            NodeKind::Provider(addr) => self.configure_provider(addr),
+            NodeKind::Resource(..) => true,
+        }
+    }
+
+    fn eval_var(&self, module: &ModulePath, name: &str, root_vars: &BTreeMap<String, RawVar>) -> bool {
+        let Some(decl) = self.model.modules.get(module).and_then(|m| m.variables.get(name)) else { return false };
+        let given: Result<Option<Value>, Diagnostic> = if module.is_root() {
+            match root_vars.get(name) {
+                None => Ok(None),
+                Some(RawVar::Value(v)) => Ok(Some(v.clone())),
+                Some(RawVar::Text(t)) => parse_cli_value(decl, t).map(Some),
+            }
+        } else {
+            let call = self.model.calls.get(module);
+            match call.and_then(|c| c.inputs.attrs.get(name)) {
+                None => Ok(None),
+                Some(a) => {
+                    let parent = module.parent().unwrap_or_default();
+                    self.with_scope(&parent, None, |s| eval(&a.expr, s)).map(Some)
+                }
+            }
+        };
+        let value = match given {
+            Err(d) => {
+                self.error(d);
+                return false;
+            }
+            Ok(Some(v)) => v,
+            Ok(None) => match &decl.default {
+                Some(d) => match eval_constant(d) {
+                    Ok(v) => v,
+                    Err(d) => {
+                        self.error(d);
+                        return false;
+                    }
+                },
+                None => {
+                    self.error(
+                        Diagnostic::error(
+                            "No value for required variable",
+                            format!(
+                                "The root module input variable {name:?} is not set, and has no default value. Set it with --var {name}=VALUE, a terraform.tfvars file, or the environment variable TERRANE_VAR_{name}."
+                            ),
+                        )
+                        .with_span(Some(decl.span.clone())),
+                    );
+                    return false;
+                }
+            },
+        };
+        match check_variable(decl, value, self.root_dir) {
+            Ok(v) => {
+                self.store.borrow_mut().vars.insert((module.clone(), name.to_string()), v);
+                true
+            }
+            Err(d) => {
+                self.error(d);
+                false
+            }
+        }
+    }
+
+    pub fn configure_provider(&self, addr: &str) -> bool {
+        let Some(pn) = self.model.providers.get(addr) else { return false };
+        let Some(factory) = self.registry.get(&pn.name) else {
+            self.error(Diagnostic::error("Unknown provider", format!("terrane has no provider named {:?}.", pn.name)));
+            return false;
+        };
+        let config = match &pn.block {
+            Some(b) => match self.with_scope(&pn.module, None, |s| eval_body(&b.body, s)) {
+                Ok(v) => v,
+                Err(d) => {
+                    self.errors(d);
+                    return false;
+                }
+            },
+            None => Value::Map(BTreeMap::new()),
+        };
+        let span = pn.block.as_ref().map(|b| b.span.clone());
+        let (config, problems) = factory.schema().provider.conform(config);
+        if !problems.is_empty() {
+            for p in problems {
+                self.error(problem_diag(p, span.clone(), &format!("provider {:?}", pn.name)));
+            }
+            return false;
+        }
+        match factory.configure(&config.unmark().0) {
+            Ok(p) => {
+                self.providers.borrow_mut().insert(addr.to_string(), p);
+                true
+            }
+            Err(e) => {
+                self.error(
+                    Diagnostic::error("Invalid provider configuration", format!("Configuring provider {:?} failed: {e}", pn.name)).with_span(span),
+                );
+                false
+            }
+        }
+    }
+
+    /// The configured provider for `addr`, configuring a default one if needed.
+    pub fn provider(&self, addr: &str) -> Option<Arc<dyn Provider>> {
+        if let Some(p) = self.providers.borrow().get(addr) {
+            return Some(p.clone());
+        }
+        // Resources left in state whose provider has no node: use a default instance.
+        let name = addr.rsplit("provider.").next()?.split('.').next()?;
+        let factory = self.registry.get(name)?;
+        let p = factory.configure(&Value::Map(BTreeMap::new())).ok()?;
+        self.providers.borrow_mut().insert(addr.to_string(), p.clone());
+        Some(p)
+    }
+
+    /// Evaluates count / for_each into the list of instances to plan.
+    pub fn expand(&self, module: &ModulePath, r: &Resource) -> Result<(Repetition, Vec<Expansion>), Diagnostic> {
+        if let Some(c) = &r.count {
+            let v = self.with_scope(module, None, |s| eval(c, s))?;
+            let (v, _) = v.unmark();
+            let n = match v {
+                Value::Number(n) if n >= 0.0 && n.fract() == 0.0 => n as i64,
+                Value::Unknown => {
+                    return Err(Diagnostic::error(
+                        "Invalid count argument",
+                        "The count value depends on resource attributes that cannot be determined until apply, so terrane cannot predict how many instances will be created. Use values known at plan time (variables, locals), or apply the dependencies first with --target.",
+                    )
+                    .with_span(Some(c.span.clone())))
+                }
+                Value::Null => {
+                    return Err(Diagnostic::error("Invalid count argument", "The count argument cannot be null.").with_span(Some(c.span.clone())))
+                }
+                other => {
+                    return Err(Diagnostic::error(
+                        "Invalid count argument",
+                        format!("The count argument must be a non-negative whole number, but it is {}.", other.to_display()),
+                    )
+                    .with_span(Some(c.span.clone())))
+                }
+            };
+            return Ok((
+                Repetition::Count,
+                (0..n).map(|i| Expansion { key: InstanceKey::Int(i), count_index: Some(i), each: None }).collect(),
+            ));
+        }
+        if let Some(f) = &r.for_each {
+            let v = self.with_scope(module, None, |s| eval(f, s))?;
+            if matches!(v, Value::Sensitive(_)) {
+                return Err(Diagnostic::error(
+                    "Invalid for_each argument",
+                    "Sensitive values cannot be used as for_each arguments, because the instance keys would reveal them in the plan. Use nonsensitive() on the keys if they are not secret.",
+                )
+                .with_span(Some(f.span.clone())));
+            }
+            let entries: Vec<(String, Value)> = match v {
+                Value::Map(m) => m.into_iter().collect(),
+                Value::Set(items) => {
+                    let mut out = Vec::new();
+                    for it in items {
+                        match it {
+                            Value::String(s) => out.push((s.clone(), Value::String(s))),
+                            Value::Unknown => return Err(unknown_for_each(&f.span)),
+                            other => {
+                                return Err(Diagnostic::error(
+                                    "Invalid for_each set argument",
+                                    format!("The set for for_each must contain only strings, but it contains {}.", other.type_name()),
+                                )
+                                .with_span(Some(f.span.clone())))
+                            }
+                        }
+                    }
+                    out
+                }
+                Value::List(_) => {
+                    return Err(Diagnostic::error(
+                        "Invalid for_each argument",
+                        "The for_each argument must be a map or a set of strings, and you have provided a list. Convert it with toset(), or build a map with a for expression.",
+                    )
+                    .with_span(Some(f.span.clone())))
+                }
+                Value::Unknown => return Err(unknown_for_each(&f.span)),
+                other => {
+                    return Err(Diagnostic::error(
+                        "Invalid for_each argument",
+                        format!("The for_each argument must be a map or a set of strings, but it is {}.", other.type_name()),
+                    )
+                    .with_span(Some(f.span.clone())))
+                }
+            };
+            return Ok((
+                Repetition::ForEach,
+                entries
+                    .into_iter()
+                    .map(|(k, v)| Expansion { key: InstanceKey::Str(k.clone()), count_index: None, each: Some((Value::String(k), v)) })
+                    .collect(),
+            ));
+        }
+        Ok((Repetition::Single, vec![Expansion { key: InstanceKey::None, count_index: None, each: None }]))
+    }
+
+    /// Evaluates one instance's configuration and shapes it to the schema.
+    pub fn instance_config(&self, module: &ModulePath, r: &Resource, schema: &Schema, exp: &Expansion) -> Result<Value, Diagnostics> {
+        let v = self.with_scope(module, Some(exp), |s| eval_body(&r.body, s))?;
+        let (v, problems) = schema.conform(v);
+        let mut diags = Diagnostics::new();
+        for p in problems {
+            let span = match &p {
+                ConfigProblem::Type(path, _) | ConfigProblem::Unsupported(path) | ConfigProblem::Missing(path) | ConfigProblem::ComputedSet(path) | ConfigProblem::TooManyBlocks(path) => {
+                    path.first().and_then(|a| r.body.attrs.get(a)).map(|a| a.expr.span.clone()).unwrap_or(r.span.clone())
+                }
+            };
+            // Missing/unsupported arguments were reported statically already; only report
+            // what evaluation found (a null required value or a type mismatch).
+            match &p {
+                ConfigProblem::Missing(path) if path.len() == 1 && !r.body.attrs.contains_key(&path[0]) => continue,
+                ConfigProblem::Unsupported(_) => continue,
+                _ => {}
+            }
+            diags.push(problem_diag(p, Some(span), &format!("{} {:?}", r.type_name, r.name)));
+        }
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        Ok(v)
+    }
+}
+
+fn unknown_for_each(span: &Span) -> Diagnostic {
+    Diagnostic::error(
+        "Invalid for_each argument",
+        "The for_each value depends on resource attributes that cannot be determined until apply, so terrane cannot predict how many instances will be created. Use keys known at plan time, or apply the dependencies first with --target.",
+    )
+    .with_span(Some(span.clone()))
+}
+
+pub fn problem_diag(p: ConfigProblem, span: Option<Span>, what: &str) -> Diagnostic {
+    match p {
+        ConfigProblem::Missing(path) => Diagnostic::error(
+            "Missing required argument",
+            format!("The argument {:?} of {what} is required, but its value is null.", path.join(".")),
+        ),
+        ConfigProblem::Unsupported(path) => {
+            Diagnostic::error("Unsupported argument", format!("An argument named {:?} is not expected in {what}.", path.join(".")))
+        }
+        ConfigProblem::ComputedSet(path) => Diagnostic::error(
+            "Value for unconfigurable attribute",
+            format!("{:?} is computed by the provider and cannot be set.", path.join(".")),
+        ),
+        ConfigProblem::Type(path, msg) => Diagnostic::error(
+            "Incorrect attribute value type",
+            format!("Inappropriate value for attribute {:?} of {what}: {msg}.", path.join(".")),
+        ),
+        ConfigProblem::TooManyBlocks(path) => Diagnostic::error(
+            "Too many blocks",
+            format!("No more than one {:?} block is allowed in {what}.", path.join(".")),
+        ),
+    }
+    .with_span(span)
+}
+
+/// Parses a `--var` value: as a plain string for string variables, otherwise as an HCL
+/// expression (`["a","b"]`, `{k = 1}`, `42`, `true`).
+fn parse_cli_value(decl: &Variable, text: &str) -> Result<Value, Diagnostic> {
+    let stringish = matches!(decl.ty, None | Some(terrane_core::Type::String) | Some(terrane_core::Type::Any));
+    if stringish {
+        return Ok(Value::String(text.to_string()));
+    }
+    let expr = hcl_edit::parser::parse_expr(text).map_err(|e| {
+        Diagnostic::error(
+            "Invalid value for input variable",
+            format!("The value given for variable {:?} is not a valid expression: {}. Quote strings inside lists and maps, e.g. --var '{}=[\"a\",\"b\"]'.", decl.name, e.message(), decl.name),
+        )
+        .with_span(Some(decl.span.clone()))
+    })?;
+    let cv = terrane_lang::ast::Converter { file: Arc::from("<value for var.".to_string() + &decl.name + ">"), base: 0 };
+    eval_constant(&cv.expr(&expr)).map_err(|d| {
+        Diagnostic::error("Invalid value for input variable", format!("The value for variable {:?} must be a constant: {}", decl.name, d.detail))
+            .with_span(Some(decl.span.clone()))
+    })
+}
+
+/// Converts a variable value to its type and runs its validation rules.
+pub fn check_variable(decl: &Variable, value: Value, root_dir: &Path) -> Result<Value, Diagnostic> {
+    if value.is_null() && !decl.nullable {
+        return Err(Diagnostic::error(
+            "Invalid value for input variable",
+            format!("The variable {:?} is declared nullable = false, so it cannot be null.", decl.name),
+        )
+        .with_span(Some(decl.span.clone())));
+    }
+    let value = match &decl.ty {
+        Some(t) => t.convert(value).map_err(|msg| {
+            Diagnostic::error(
+                "Invalid value for input variable",
+                format!("The given value is not suitable for var.{}, which is declared as {t}: {msg}.", decl.name),
+            )
+            .with_span(Some(decl.span.clone()))
+        })?,
+        None => value,
+    };
+    for val in &decl.validations {
+        let scope = VarScope { name: &decl.name, value: &value, root_dir };
+        let ok = eval_with(&val.condition, &scope, Vec::new())?;
+        match ok.peel() {
+            Value::Bool(true) | Value::Unknown => {}
+            Value::Bool(false) => {
+                let msg = eval_with(&val.error_message, &scope, Vec::new())
+                    .ok()
+                    .and_then(|m| if m.contains_sensitive() { None } else { m.as_str().map(str::to_string) })
+                    .unwrap_or_else(|| "The value is not valid.".to_string());
+                return Err(Diagnostic::error(
+                    "Invalid value for variable",
+                    format!("{msg}\n\nThis was checked by the validation rule at {}.", describe_span(&val.condition.span)),
+                )
+                .with_span(Some(val.condition.span.clone())));
+            }
+            other => {
+                return Err(Diagnostic::error(
+                    "Invalid validation condition",
+                    format!("A validation condition must be true or false, but it produced {}.", other.type_name()),
+                )
+                .with_span(Some(val.condition.span.clone())))
+            }
+        }
+    }
+    Ok(value.mark_if(decl.sensitive))
+}
+
+fn describe_span(span: &Span) -> String {
+    format!("{} (byte {})", span.file, span.start)
+}
+
+struct VarScope<'a> {
+    name: &'a str,
+    value: &'a Value,
+    root_dir: &'a Path,
+}
+
+impl terrane_lang::Scope for VarScope<'_> {
+    fn lookup(&self, r: &terrane_lang::Reference, span: &Span) -> Result<std::borrow::Cow<'_, Value>, Diagnostic> {
+        match r {
+            terrane_lang::Reference::Var(n) if n == self.name => Ok(std::borrow::Cow::Borrowed(self.value)),
+            _ => Err(Diagnostic::error("Invalid reference in variable validation", "A validation rule can only refer to the variable it validates.")
+                .with_span(Some(span.clone()))),
+        }
+    }
+
+    fn base_dir(&self) -> &Path {
+        self.root_dir
+    }
+}

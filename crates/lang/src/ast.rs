@@ -1,0 +1,470 @@
+//! terrane's own expression tree, converted from `hcl-edit`'s syntax tree.
+//!
+//! `hcl-edit` parses and keeps byte spans; this module turns its tree into a compact one
+//! that the evaluator walks quickly and that every diagnostic can point into. Static
+//! references (`var.x`, `aws_vpc.main.id`) are extracted here for the dependency graph.
+
+use std::sync::Arc;
+
+use hcl_edit::expr::{
+    BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator,
+};
+use hcl_edit::template::{Directive, Element, Strip, Template};
+use hcl_edit::Span as _;
+use terrane_core::{Span, Value};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    Literal(Value),
+    Template(Vec<TemplatePart>),
+    /// A bare identifier: the root of a reference or a `for` variable.
+    Var(String),
+    Traversal(Box<Expr>, Vec<TravOp>),
+    Call { name: String, args: Vec<Expr>, expand_final: bool },
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Tuple(Vec<Expr>),
+    Object(Vec<(Expr, Expr)>),
+    For(Box<ForExpr>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TravOp {
+    Attr(String, Span),
+    Index(Expr),
+    /// `[*]` or `.*`: the rest of the operators apply to every element.
+    Splat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum UnOp {
+    Neg,
+    Not,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BinOp {
+    Eq,
+    NotEq,
+    Less,
+    LessEq,
+    Greater,
+    GreaterEq,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    And,
+    Or,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForExpr {
+    pub key_var: Option<String>,
+    pub value_var: String,
+    pub collection: Expr,
+    pub key_expr: Option<Expr>,
+    pub value_expr: Expr,
+    pub grouping: bool,
+    pub cond: Option<Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TemplatePart {
+    Literal(String),
+    Interp(Expr),
+    If { cond: Expr, then: Vec<TemplatePart>, otherwise: Vec<TemplatePart> },
+    For { key_var: Option<String>, value_var: String, collection: Expr, body: Vec<TemplatePart> },
+}
+
+/// Converts hcl-edit nodes, attaching spans in the named file.
+pub struct Converter {
+    pub file: Arc<str>,
+    /// Offset added to every span (non-zero when a template file is parsed on its own).
+    pub base: usize,
+}
+
+impl Converter {
+    pub fn span(&self, range: Option<std::ops::Range<usize>>) -> Span {
+        let r = range.unwrap_or(0..0);
+        Span { file: self.file.clone(), start: r.start + self.base, end: r.end + self.base }
+    }
+
+    pub fn expr(&self, e: &Expression) -> Expr {
+        let span = self.span(e.span());
+        let kind = match e {
+            Expression::Null(_) => ExprKind::Literal(Value::Null),
+            Expression::Bool(b) => ExprKind::Literal(Value::Bool(*b.value())),
+            Expression::Number(n) => {
+                ExprKind::Literal(Value::Number(n.value().as_f64().unwrap_or(0.0)))
+            }
+            Expression::String(s) => ExprKind::Literal(Value::String(s.value().to_string())),
+            Expression::Array(a) => ExprKind::Tuple(a.iter().map(|x| self.expr(x)).collect()),
+            Expression::Object(o) => ExprKind::Object(
+                o.iter()
+                    .map(|(k, v)| {
+                        let key = match k {
+                            ObjectKey::Ident(id) => Expr {
+                                kind: ExprKind::Literal(Value::String(id.value().to_string())),
+                                span: self.span(id.span()),
+                            },
+                            ObjectKey::Expression(x) => self.expr(x),
+                        };
+                        (key, self.expr(v.expr()))
+                    })
+                    .collect(),
+            ),
+            Expression::StringTemplate(t) => template_kind(self.template(t)),
+            Expression::HeredocTemplate(h) => template_kind(self.template(&h.template)),
+            Expression::Parenthesis(p) => return self.expr(p.inner()),
+            Expression::Variable(v) => ExprKind::Var(v.value().to_string()),
+            Expression::Conditional(c) => ExprKind::Cond(
+                Box::new(self.expr(&c.cond_expr)),
+                Box::new(self.expr(&c.true_expr)),
+                Box::new(self.expr(&c.false_expr)),
+            ),
+            Expression::FuncCall(f) => {
+                let mut name = String::new();
+                for ns in &f.name.namespace {
+                    name.push_str(ns.value());
+                    name.push_str("::");
+                }
+                name.push_str(f.name.name.value());
+                ExprKind::Call {
+                    name,
+                    args: f.args.iter().map(|a| self.expr(a)).collect(),
+                    expand_final: f.args.expand_final(),
+                }
+            }
+            Expression::Traversal(t) => {
+                let root = self.expr(&t.expr);
+                let ops = t
+                    .operators
+                    .iter()
+                    .map(|op| match op.value() {
+                        TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
+                            TravOp::Splat
+                        }
+                        TraversalOperator::GetAttr(id) => {
+                            TravOp::Attr(id.value().to_string(), self.span(op.span()))
+                        }
+                        TraversalOperator::Index(x) => TravOp::Index(self.expr(x)),
+                        TraversalOperator::LegacyIndex(i) => TravOp::Index(Expr {
+                            kind: ExprKind::Literal(Value::Number(*i.value() as f64)),
+                            span: self.span(op.span()),
+                        }),
+                    })
+                    .collect();
+                ExprKind::Traversal(Box::new(root), ops)
+            }
+            Expression::UnaryOp(u) => {
+                let op = match u.operator.value() {
+                    UnaryOperator::Neg => UnOp::Neg,
+                    UnaryOperator::Not => UnOp::Not,
+                };
+                ExprKind::Unary(op, Box::new(self.expr(&u.expr)))
+            }
+            Expression::BinaryOp(b) => {
+                let op = match b.operator.value() {
+                    BinaryOperator::Eq => BinOp::Eq,
+                    BinaryOperator::NotEq => BinOp::NotEq,
+                    BinaryOperator::LessEq => BinOp::LessEq,
+                    BinaryOperator::GreaterEq => BinOp::GreaterEq,
+                    BinaryOperator::Less => BinOp::Less,
+                    BinaryOperator::Greater => BinOp::Greater,
+                    BinaryOperator::Plus => BinOp::Add,
+                    BinaryOperator::Minus => BinOp::Sub,
+                    BinaryOperator::Mul => BinOp::Mul,
+                    BinaryOperator::Div => BinOp::Div,
+                    BinaryOperator::Mod => BinOp::Mod,
+                    BinaryOperator::And => BinOp::And,
+                    BinaryOperator::Or => BinOp::Or,
+                };
+                ExprKind::Binary(op, Box::new(self.expr(&b.lhs_expr)), Box::new(self.expr(&b.rhs_expr)))
+            }
+            Expression::ForExpr(f) => ExprKind::For(Box::new(ForExpr {
+                key_var: f.intro.key_var.as_ref().map(|k| k.value().to_string()),
+                value_var: f.intro.value_var.value().to_string(),
+                collection: self.expr(&f.intro.collection_expr),
+                key_expr: f.key_expr.as_ref().map(|k| self.expr(k)),
+                value_expr: self.expr(&f.value_expr),
+                grouping: f.grouping,
+                cond: f.cond.as_ref().map(|c| self.expr(&c.expr)),
+            })),
+        };
+        Expr { kind, span }
+    }
+
+    pub fn template(&self, t: &Template) -> Vec<TemplatePart> {
+        let mut parts: Vec<TemplatePart> = Vec::new();
+        // Whitespace strip markers (`~`) apply to the neighbouring literals.
+        let mut strip_next = false;
+        for el in t.iter() {
+            let (part, strip) = match el {
+                Element::Literal(s) => {
+                    let mut text = s.value().to_string();
+                    if strip_next {
+                        text = text.trim_start().to_string();
+                    }
+                    strip_next = false;
+                    parts.push(TemplatePart::Literal(text));
+                    continue;
+                }
+                Element::Interpolation(i) => (TemplatePart::Interp(self.expr(&i.expr)), i.strip),
+                Element::Directive(d) => match &**d {
+                    Directive::If(ifd) => (
+                        TemplatePart::If {
+                            cond: self.expr(&ifd.if_expr.cond_expr),
+                            then: self.template(&ifd.if_expr.template),
+                            otherwise: ifd
+                                .else_expr
+                                .as_ref()
+                                .map(|e| self.template(&e.template))
+                                .unwrap_or_default(),
+                        },
+                        ifd.if_expr.strip,
+                    ),
+                    Directive::For(ford) => (
+                        TemplatePart::For {
+                            key_var: ford.for_expr.key_var.as_ref().map(|k| k.value().to_string()),
+                            value_var: ford.for_expr.value_var.value().to_string(),
+                            collection: self.expr(&ford.for_expr.collection_expr),
+                            body: self.template(&ford.for_expr.template),
+                        },
+                        ford.for_expr.strip,
+                    ),
+                },
+            };
+            if matches!(strip, Strip::Start | Strip::Both) {
+                if let Some(TemplatePart::Literal(prev)) = parts.last_mut() {
+                    *prev = prev.trim_end().to_string();
+                }
+            }
+            strip_next = matches!(strip, Strip::End | Strip::Both);
+            parts.push(part);
+        }
+        parts
+    }
+}
+
+fn template_kind(parts: Vec<TemplatePart>) -> ExprKind {
+    match parts.as_slice() {
+        [] => ExprKind::Literal(Value::String(String::new())),
+        [TemplatePart::Literal(s)] => ExprKind::Literal(Value::String(s.clone())),
+        _ => ExprKind::Template(parts),
+    }
+}
+
+/// A static reference found in an expression, such as `var.region` or `aws_vpc.main`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reference {
+    Var(String),
+    Local(String),
+    Resource { type_name: String, name: String },
+    Data { type_name: String, name: String },
+    ModuleOutput { module: String, output: Option<String> },
+    CountIndex,
+    EachKey,
+    EachValue,
+    Path(String),
+    SelfRef,
+    Workspace,
+    /// Something that cannot be a reference (for example `foo` alone).
+    Invalid(String),
+}
+
+impl Reference {
+    /// The number of leading traversal steps this reference consumes after the root name.
+    fn from_parts(root: &str, attrs: &[&str]) -> (Reference, usize) {
+        let one = |f: fn(String) -> Reference| match attrs.first() {
+            Some(a) => (f(a.to_string()), 1),
+            None => (Reference::Invalid(root.to_string()), 0),
+        };
+        match root {
+            "var" => one(Reference::Var),
+            "local" => one(Reference::Local),
+            "path" => one(Reference::Path),
+            "self" => (Reference::SelfRef, 0),
+            "terraform" => (Reference::Workspace, attrs.len().min(1)),
+            "count" => match attrs.first() {
+                Some(&"index") => (Reference::CountIndex, 1),
+                _ => (Reference::Invalid("count".into()), 0),
+            },
+            "each" => match attrs.first() {
+                Some(&"key") => (Reference::EachKey, 1),
+                Some(&"value") => (Reference::EachValue, 1),
+                _ => (Reference::Invalid("each".into()), 0),
+            },
+            "module" => match attrs {
+                [m, o, ..] => (
+                    Reference::ModuleOutput { module: m.to_string(), output: Some(o.to_string()) },
+                    2,
+                ),
+                [m] => (Reference::ModuleOutput { module: m.to_string(), output: None }, 1),
+                [] => (Reference::Invalid("module".into()), 0),
+            },
+            "data" => match attrs {
+                [t, n, ..] => (
+                    Reference::Data { type_name: t.to_string(), name: n.to_string() },
+                    2,
+                ),
+                _ => (Reference::Invalid("data".into()), 0),
+            },
+            _ => match attrs.first() {
+                Some(n) => (
+                    Reference::Resource { type_name: root.to_string(), name: n.to_string() },
+                    1,
+                ),
+                None => (Reference::Invalid(root.to_string()), 0),
+            },
+        }
+    }
+
+    /// Splits a traversal rooted at `root` into the reference and the remaining operators.
+    pub fn split<'a>(root: &str, ops: &'a [TravOp]) -> (Reference, &'a [TravOp]) {
+        let attrs: Vec<&str> = ops
+            .iter()
+            .take(2)
+            .map_while(|op| match op {
+                TravOp::Attr(a, _) => Some(a.as_str()),
+                _ => None,
+            })
+            .collect();
+        let (r, used) = Reference::from_parts(root, &attrs);
+        (r, &ops[used..])
+    }
+}
+
+impl Expr {
+    /// Every static reference in the expression, with its span, skipping `for` variables.
+    pub fn references(&self) -> Vec<(Reference, Span)> {
+        let mut out = Vec::new();
+        let mut bound = Vec::new();
+        self.collect_refs(&mut bound, &mut out);
+        out
+    }
+
+    fn collect_refs(&self, bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
+        match &self.kind {
+            ExprKind::Literal(_) => {}
+            ExprKind::Var(name) => {
+                if !bound.contains(name) {
+                    out.push((Reference::split(name, &[]).0, self.span.clone()));
+                }
+            }
+            ExprKind::Traversal(root, ops) => {
+                if let ExprKind::Var(name) = &root.kind {
+                    if !bound.contains(name) {
+                        let (r, _) = Reference::split(name, ops);
+                        out.push((r, self.span.clone()));
+                    }
+                } else {
+                    root.collect_refs(bound, out);
+                }
+                for op in ops {
+                    if let TravOp::Index(e) = op {
+                        e.collect_refs(bound, out);
+                    }
+                }
+            }
+            ExprKind::Template(parts) => collect_template_refs(parts, bound, out),
+            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => {
+                for a in args {
+                    a.collect_refs(bound, out);
+                }
+            }
+            ExprKind::Cond(a, b, c) => {
+                a.collect_refs(bound, out);
+                b.collect_refs(bound, out);
+                c.collect_refs(bound, out);
+            }
+            ExprKind::Unary(_, a) => a.collect_refs(bound, out),
+            ExprKind::Binary(_, a, b) => {
+                a.collect_refs(bound, out);
+                b.collect_refs(bound, out);
+            }
+            ExprKind::Object(items) => {
+                for (k, v) in items {
+                    k.collect_refs(bound, out);
+                    v.collect_refs(bound, out);
+                }
+            }
+            ExprKind::For(f) => {
+                f.collection.collect_refs(bound, out);
+                let n = bound.len();
+                bound.extend(f.key_var.iter().cloned());
+                bound.push(f.value_var.clone());
+                if let Some(k) = &f.key_expr {
+                    k.collect_refs(bound, out);
+                }
+                f.value_expr.collect_refs(bound, out);
+                if let Some(c) = &f.cond {
+                    c.collect_refs(bound, out);
+                }
+                bound.truncate(n);
+            }
+        }
+    }
+
+    /// A literal string value, if the expression is one (used for meta-arguments).
+    pub fn as_literal_str(&self) -> Option<&str> {
+        match &self.kind {
+            ExprKind::Literal(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The dotted form of a plain traversal (`aws_vpc.main`, `var.x`), if it is one.
+    pub fn as_traversal_path(&self) -> Option<String> {
+        match &self.kind {
+            ExprKind::Var(v) => Some(v.clone()),
+            ExprKind::Traversal(root, ops) => {
+                let mut s = match &root.kind {
+                    ExprKind::Var(v) => v.clone(),
+                    _ => return None,
+                };
+                for op in ops {
+                    match op {
+                        TravOp::Attr(a, _) => {
+                            s.push('.');
+                            s.push_str(a);
+                        }
+                        _ => return None,
+                    }
+                }
+                Some(s)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn collect_template_refs(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
+    for p in parts {
+        match p {
+            TemplatePart::Literal(_) => {}
+            TemplatePart::Interp(e) => e.collect_refs(bound, out),
+            TemplatePart::If { cond, then, otherwise } => {
+                cond.collect_refs(bound, out);
+                collect_template_refs(then, bound, out);
+                collect_template_refs(otherwise, bound, out);
+            }
+            TemplatePart::For { key_var, value_var, collection, body } => {
+                collection.collect_refs(bound, out);
+                let n = bound.len();
+                bound.extend(key_var.iter().cloned());
+                bound.push(value_var.clone());
+                collect_template_refs(body, bound, out);
+                bound.truncate(n);
+            }
+        }
+    }
+}

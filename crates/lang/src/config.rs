@@ -1,0 +1,823 @@
+//! The configuration model: a module's variables, locals, resources, data sources,
+//! outputs, module calls, providers and `terraform` settings, loaded from every `*.tf`
+//! file in a directory, with nested modules loaded from local paths.
+//!
+//! Loading reports every problem it finds as a [`Diagnostic`] and keeps going, so the
+//! user sees all mistakes at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hcl_edit::structure::{Block, BlockLabel, Body as HclBody, Structure};
+use hcl_edit::Span as _;
+use indexmap::IndexMap;
+use terrane_core::types::ObjectAttr;
+use terrane_core::{Diagnostic, Diagnostics, ResourceMode, SourceMap, Span, Type, Value};
+
+use crate::ast::{Converter, Expr, ExprKind, TravOp};
+
+/// A block body: attributes and nested blocks, in source order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Body {
+    pub attrs: IndexMap<String, Attribute>,
+    pub blocks: Vec<NestedBlock>,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribute {
+    pub name: String,
+    pub expr: Expr,
+    pub name_span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NestedBlock {
+    pub kind: String,
+    pub labels: Vec<String>,
+    pub body: Body,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Module {
+    pub dir: PathBuf,
+    pub variables: IndexMap<String, Variable>,
+    pub locals: IndexMap<String, Local>,
+    pub outputs: IndexMap<String, Output>,
+    /// Keyed by `type.name` for managed resources and `data.type.name` for data sources.
+    pub resources: IndexMap<String, Resource>,
+    pub module_calls: IndexMap<String, ModuleCall>,
+    pub providers: Vec<ProviderBlock>,
+    pub terraform: TerraformSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct Variable {
+    pub name: String,
+    pub ty: Option<Type>,
+    pub default: Option<Expr>,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub nullable: bool,
+    pub validations: Vec<Validation>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Validation {
+    pub condition: Expr,
+    pub error_message: Expr,
+}
+
+#[derive(Clone, Debug)]
+pub struct Local {
+    pub name: String,
+    pub expr: Expr,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub name: String,
+    pub expr: Expr,
+    pub sensitive: bool,
+    pub description: Option<String>,
+    pub depends_on: Vec<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Lifecycle {
+    pub create_before_destroy: bool,
+    pub prevent_destroy: bool,
+    /// Attribute names, or `all`.
+    pub ignore_changes: Vec<String>,
+    pub ignore_all_changes: bool,
+    pub replace_triggered_by: Vec<Expr>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub mode: ResourceMode,
+    pub type_name: String,
+    pub name: String,
+    /// `provider = aws.west` → ("aws", Some("west")).
+    pub provider: Option<(String, Option<String>)>,
+    pub count: Option<Expr>,
+    pub for_each: Option<Expr>,
+    pub depends_on: Vec<Expr>,
+    pub lifecycle: Lifecycle,
+    pub body: Body,
+    /// The span of the block header (`resource "a" "b"`).
+    pub span: Span,
+}
+
+impl Resource {
+    /// The local provider name implied by the type (`aws_instance` → `aws`).
+    pub fn provider_name(&self) -> String {
+        match &self.provider {
+            Some((name, _)) => name.clone(),
+            None => implied_provider(&self.type_name),
+        }
+    }
+
+    pub fn key(&self) -> String {
+        match self.mode {
+            ResourceMode::Managed => format!("{}.{}", self.type_name, self.name),
+            ResourceMode::Data => format!("data.{}.{}", self.type_name, self.name),
+        }
+    }
+}
+
+/// Terraform's rule: the provider is the type name up to the first underscore.
+pub fn implied_provider(type_name: &str) -> String {
+    type_name.split('_').next().unwrap_or(type_name).to_string()
+}
+
+#[derive(Clone, Debug)]
+pub struct ModuleCall {
+    pub name: String,
+    pub source: String,
+    pub inputs: Body,
+    pub depends_on: Vec<Expr>,
+    pub module: Box<Module>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProviderBlock {
+    pub name: String,
+    pub alias: Option<String>,
+    pub body: Body,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TerraformSettings {
+    pub backend: Option<BackendBlock>,
+    pub required_providers: BTreeMap<String, Value>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BackendBlock {
+    pub kind: String,
+    pub body: Body,
+    pub span: Span,
+}
+
+/// Loads the root module in `dir`, reading every `*.tf` file in name order.
+pub fn load_root(dir: &Path, sources: &mut SourceMap) -> (Module, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let mut stack = Vec::new();
+    let module = load_module(dir, dir, sources, &mut diags, &mut stack);
+    (module, diags)
+}
+
+fn display_path(root: &Path, path: &Path) -> Arc<str> {
+    let shown = path.strip_prefix(root).unwrap_or(path);
+    Arc::from(shown.to_string_lossy().as_ref())
+}
+
+fn load_module(
+    root: &Path,
+    dir: &Path,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+    stack: &mut Vec<PathBuf>,
+) -> Module {
+    let mut module = Module { dir: dir.to_path_buf(), ..Default::default() };
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "tf") && p.is_file())
+            .collect(),
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                "Cannot read configuration directory",
+                format!("Reading {}: {e}.", dir.display()),
+            ));
+            return module;
+        }
+    };
+    files.sort();
+    if files.is_empty() && stack.is_empty() {
+        diags.push(Diagnostic::error(
+            "No configuration files",
+            format!(
+                "The directory {} contains no *.tf files. Run terrane in a directory with a configuration, or point it at one with -C DIR.",
+                dir.display()
+            ),
+        ));
+    }
+    for path in files {
+        let name = display_path(root, &path);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    "Cannot read configuration file",
+                    format!("Reading {}: {e}.", path.display()),
+                ));
+                continue;
+            }
+        };
+        sources.insert(name.clone(), Arc::from(text.as_str()));
+        match hcl_edit::parser::parse_body(&text) {
+            Ok(body) => {
+                let cv = Converter { file: name, base: 0 };
+                load_file_body(root, &cv, &body, &mut module, sources, diags, stack);
+            }
+            Err(e) => diags.push(parse_error_diag(&name, &text, &e)),
+        }
+    }
+    module
+}
+
+/// Turns an hcl-edit parse error into a diagnostic pointing at its line and column.
+pub fn parse_error_diag(file: &Arc<str>, text: &str, e: &hcl_edit::parser::Error) -> Diagnostic {
+    let loc = e.location();
+    let offset = loc.offset().min(text.len());
+    Diagnostic::error(
+        "Invalid HCL syntax",
+        format!(
+            "The parser stopped here: {}. Check for a missing closing brace, quote or bracket, or an `=` between an attribute name and its value.",
+            e.message()
+        ),
+    )
+    .with_span(Some(Span { file: file.clone(), start: offset, end: offset + 1 }))
+}
+
+fn label_str(l: &BlockLabel) -> String {
+    match l {
+        BlockLabel::Ident(i) => i.value().to_string(),
+        BlockLabel::String(s) => s.value().to_string(),
+    }
+}
+
+fn convert_body(cv: &Converter, body: &HclBody, diags: &mut Diagnostics) -> Body {
+    let mut out = Body { span: Some(cv.span(body.span())), ..Default::default() };
+    for st in body.iter() {
+        match st {
+            Structure::Attribute(a) => {
+                let name = a.key.value().to_string();
+                let name_span = cv.span(a.key.span());
+                if let Some(prev) = out.attrs.get(&name) {
+                    diags.push(
+                        Diagnostic::error(
+                            "Attribute redefined",
+                            format!(
+                                "The argument {name:?} was already set at byte {} of {}. Each argument may be set only once; remove one of them.",
+                                prev.name_span.start, prev.name_span.file
+                            ),
+                        )
+                        .with_span(Some(name_span.clone())),
+                    );
+                    continue;
+                }
+                out.attrs.insert(name.clone(), Attribute { name, expr: cv.expr(&a.value), name_span });
+            }
+            Structure::Block(b) => out.blocks.push(NestedBlock {
+                kind: b.ident.value().to_string(),
+                labels: b.labels.iter().map(label_str).collect(),
+                body: convert_body(cv, &b.body, diags),
+                span: block_header_span(cv, b),
+            }),
+        }
+    }
+    out
+}
+
+fn block_header_span(cv: &Converter, b: &Block) -> Span {
+    let start = b.ident.span().map(|r| r.start);
+    let end = b.labels.last().and_then(|l| l.span()).map(|r| r.end);
+    match (start, end) {
+        (Some(s), Some(e)) => cv.span(Some(s..e)),
+        _ => cv.span(b.ident.span()),
+    }
+}
+
+fn expect_labels(b: &NestedBlock, n: usize, what: &str, diags: &mut Diagnostics) -> bool {
+    if b.labels.len() != n {
+        diags.push(
+            Diagnostic::error(
+                format!("Wrong number of labels on {} block", b.kind),
+                format!("A {} block needs {n} label(s): {what}.", b.kind),
+            )
+            .with_span(Some(b.span.clone())),
+        );
+        return false;
+    }
+    true
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn check_name(name: &str, span: &Span, diags: &mut Diagnostics) {
+    if !valid_name(name) {
+        diags.push(
+            Diagnostic::error(
+                "Invalid name",
+                format!("{name:?} is not a valid name. A name starts with a letter or underscore and contains only letters, digits, underscores and dashes."),
+            )
+            .with_span(Some(span.clone())),
+        );
+    }
+}
+
+fn duplicate(kind: &str, name: &str, first: &Span, span: &Span, diags: &mut Diagnostics) {
+    diags.push(
+        Diagnostic::error(
+            format!("Duplicate {kind}"),
+            format!(
+                "A {kind} named {name:?} was already declared in {}. Names must be unique within a module; rename or remove one of them.",
+                first.file
+            ),
+        )
+        .with_span(Some(span.clone())),
+    );
+}
+
+fn literal_bool(body: &Body, name: &str, diags: &mut Diagnostics) -> bool {
+    match body.attrs.get(name) {
+        None => false,
+        Some(a) => match &a.expr.kind {
+            ExprKind::Literal(Value::Bool(b)) => *b,
+            _ => {
+                diags.push(
+                    Diagnostic::error(
+                        format!("Invalid {name} value"),
+                        format!("{name} must be the literal true or false; it cannot be computed."),
+                    )
+                    .with_span(Some(a.expr.span.clone())),
+                );
+                false
+            }
+        },
+    }
+}
+
+fn literal_string(body: &Body, name: &str, diags: &mut Diagnostics) -> Option<String> {
+    let a = body.attrs.get(name)?;
+    match a.expr.as_literal_str() {
+        Some(s) => Some(s.to_string()),
+        None => {
+            diags.push(
+                Diagnostic::error(
+                    format!("Invalid {name} value"),
+                    format!("{name} must be a literal string."),
+                )
+                .with_span(Some(a.expr.span.clone())),
+            );
+            None
+        }
+    }
+}
+
+fn expr_list(body: &Body, name: &str, diags: &mut Diagnostics) -> Vec<Expr> {
+    match body.attrs.get(name) {
+        None => Vec::new(),
+        Some(a) => match &a.expr.kind {
+            ExprKind::Tuple(items) => items.clone(),
+            _ => {
+                diags.push(
+                    Diagnostic::error(
+                        format!("Invalid {name}"),
+                        format!("{name} must be a list of references, such as [aws_vpc.main]."),
+                    )
+                    .with_span(Some(a.expr.span.clone())),
+                );
+                Vec::new()
+            }
+        },
+    }
+}
+
+fn load_file_body(
+    root: &Path,
+    cv: &Converter,
+    hcl: &HclBody,
+    module: &mut Module,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+    stack: &mut Vec<PathBuf>,
+) {
+    let body = convert_body(cv, hcl, diags);
+    for (name, attr) in &body.attrs {
+        diags.push(
+            Diagnostic::error(
+                "Unexpected attribute at top level",
+                format!("{name:?} is set outside of any block. Top-level content must be blocks such as resource, variable or output."),
+            )
+            .with_span(Some(attr.name_span.clone())),
+        );
+    }
+    for b in body.blocks {
+        match b.kind.as_str() {
+            "resource" | "data" => {
+                if !expect_labels(&b, 2, "the resource type and name", diags) {
+                    continue;
+                }
+                let mode = if b.kind == "data" { ResourceMode::Data } else { ResourceMode::Managed };
+                let r = load_resource(mode, b, diags);
+                check_name(&r.name, &r.span, diags);
+                let key = r.key();
+                if let Some(prev) = module.resources.get(&key) {
+                    duplicate(if mode == ResourceMode::Data { "data source" } else { "resource" }, &key, &prev.span, &r.span, diags);
+                } else {
+                    module.resources.insert(key, r);
+                }
+            }
+            "variable" => {
+                if !expect_labels(&b, 1, "the variable name", diags) {
+                    continue;
+                }
+                let v = load_variable(b, diags);
+                check_name(&v.name, &v.span, diags);
+                if let Some(prev) = module.variables.get(&v.name) {
+                    duplicate("variable", &v.name, &prev.span, &v.span, diags);
+                } else {
+                    module.variables.insert(v.name.clone(), v);
+                }
+            }
+            "locals" => {
+                for (name, a) in b.body.attrs {
+                    if let Some(prev) = module.locals.get(&name) {
+                        duplicate("local value", &name, &prev.span, &a.name_span, diags);
+                        continue;
+                    }
+                    module.locals.insert(name.clone(), Local { name, expr: a.expr, span: a.name_span });
+                }
+            }
+            "output" => {
+                if !expect_labels(&b, 1, "the output name", diags) {
+                    continue;
+                }
+                let Some(value) = b.body.attrs.get("value") else {
+                    diags.push(
+                        Diagnostic::error(
+                            "Missing required argument",
+                            "An output block needs a value argument: value = <expression>.",
+                        )
+                        .with_span(Some(b.span.clone())),
+                    );
+                    continue;
+                };
+                let o = Output {
+                    name: b.labels[0].clone(),
+                    expr: value.expr.clone(),
+                    sensitive: literal_bool(&b.body, "sensitive", diags),
+                    description: literal_string(&b.body, "description", diags),
+                    depends_on: expr_list(&b.body, "depends_on", diags),
+                    span: b.span.clone(),
+                };
+                if let Some(prev) = module.outputs.get(&o.name) {
+                    duplicate("output", &o.name, &prev.span, &o.span, diags);
+                } else {
+                    module.outputs.insert(o.name.clone(), o);
+                }
+            }
+            "module" => {
+                if !expect_labels(&b, 1, "the module name", diags) {
+                    continue;
+                }
+                if let Some(m) = load_module_call(root, module, b, sources, diags, stack) {
+                    if let Some(prev) = module.module_calls.get(&m.name) {
+                        duplicate("module call", &m.name, &prev.span, &m.span, diags);
+                    } else {
+                        module.module_calls.insert(m.name.clone(), m);
+                    }
+                }
+            }
+            "provider" => {
+                if !expect_labels(&b, 1, "the provider name", diags) {
+                    continue;
+                }
+                let alias = literal_string(&b.body, "alias", diags);
+                let mut body = b.body.clone();
+                body.attrs.shift_remove("alias");
+                body.attrs.shift_remove("version");
+                module.providers.push(ProviderBlock { name: b.labels[0].clone(), alias, body, span: b.span });
+            }
+            "terraform" => load_terraform(b, module, diags),
+            "moved" | "import" | "check" | "removed" => diags.push(
+                Diagnostic::warning(
+                    format!("{} blocks are not supported yet", b.kind),
+                    format!("terrane ignores {} blocks for now.", b.kind),
+                )
+                .with_span(Some(b.span)),
+            ),
+            other => diags.push(
+                Diagnostic::error(
+                    "Unsupported block type",
+                    format!("Blocks of type {other:?} are not expected here. Top-level blocks are terraform, provider, variable, locals, resource, data, output and module."),
+                )
+                .with_span(Some(b.span)),
+            ),
+        }
+    }
+}
+
+fn load_terraform(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) {
+    for nb in b.body.blocks {
+        match nb.kind.as_str() {
+            "backend" => {
+                if expect_labels(&nb, 1, "the backend type", diags) {
+                    module.terraform.backend =
+                        Some(BackendBlock { kind: nb.labels[0].clone(), body: nb.body, span: nb.span });
+                }
+            }
+            "required_providers" => {
+                for (name, _) in nb.body.attrs {
+                    module.terraform.required_providers.insert(name, Value::Null);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) -> Resource {
+    let mut body = b.body;
+    let count = body.attrs.shift_remove("count").map(|a| a.expr);
+    let for_each = body.attrs.shift_remove("for_each").map(|a| a.expr);
+    if let (Some(_), Some(fe)) = (&count, &for_each) {
+        diags.push(
+            Diagnostic::error(
+                "Invalid combination of count and for_each",
+                "The count and for_each meta-arguments are mutually exclusive; only one may be used to create instances of a resource.",
+            )
+            .with_span(Some(fe.span.clone())),
+        );
+    }
+    let depends_on = {
+        let tmp = Body { attrs: body.attrs.clone(), ..Default::default() };
+        let list = expr_list(&tmp, "depends_on", diags);
+        body.attrs.shift_remove("depends_on");
+        list
+    };
+    let provider = body.attrs.shift_remove("provider").and_then(|a| {
+        match a.expr.as_traversal_path() {
+            Some(p) => {
+                let mut parts = p.splitn(2, '.');
+                let name = parts.next().unwrap_or_default().to_string();
+                Some((name, parts.next().map(str::to_string)))
+            }
+            None => {
+                diags.push(
+                    Diagnostic::error(
+                        "Invalid provider reference",
+                        "The provider argument takes a provider reference such as aws.west, not a string.",
+                    )
+                    .with_span(Some(a.expr.span.clone())),
+                );
+                None
+            }
+        }
+    });
+    let mut lifecycle = Lifecycle::default();
+    let mut rest = Vec::new();
+    for nb in std::mem::take(&mut body.blocks) {
+        if nb.kind == "lifecycle" {
+            lifecycle.create_before_destroy = literal_bool(&nb.body, "create_before_destroy", diags);
+            lifecycle.prevent_destroy = literal_bool(&nb.body, "prevent_destroy", diags);
+            if let Some(a) = nb.body.attrs.get("ignore_changes") {
+                match &a.expr.kind {
+                    ExprKind::Var(v) if v == "all" => lifecycle.ignore_all_changes = true,
+                    ExprKind::Literal(Value::String(v)) if v == "all" => lifecycle.ignore_all_changes = true,
+                    ExprKind::Tuple(items) => {
+                        for it in items {
+                            match it.as_traversal_path().or_else(|| it.as_literal_str().map(str::to_string)) {
+                                Some(p) => lifecycle.ignore_changes.push(p),
+                                None => diags.push(
+                                    Diagnostic::error(
+                                        "Invalid ignore_changes entry",
+                                        "Each entry of ignore_changes is an attribute name of this resource, such as tags.",
+                                    )
+                                    .with_span(Some(it.span.clone())),
+                                ),
+                            }
+                        }
+                    }
+                    _ => diags.push(
+                        Diagnostic::error(
+                            "Invalid ignore_changes",
+                            "ignore_changes takes a list of attribute names, or the keyword all.",
+                        )
+                        .with_span(Some(a.expr.span.clone())),
+                    ),
+                }
+            }
+            lifecycle.replace_triggered_by = expr_list(&nb.body, "replace_triggered_by", diags);
+        } else if nb.kind == "provisioner" || nb.kind == "connection" {
+            diags.push(
+                Diagnostic::warning(
+                    "Provisioners are not supported",
+                    "terrane does not run provisioners; this block is ignored. Use a resource such as terraform_data with a local_service or a provider feature instead.",
+                )
+                .with_span(Some(nb.span.clone())),
+            );
+        } else {
+            rest.push(nb);
+        }
+    }
+    body.blocks = rest;
+    Resource {
+        mode,
+        type_name: b.labels[0].clone(),
+        name: b.labels[1].clone(),
+        provider,
+        count,
+        for_each,
+        depends_on,
+        lifecycle,
+        body,
+        span: b.span,
+    }
+}
+
+fn load_variable(b: NestedBlock, diags: &mut Diagnostics) -> Variable {
+    let ty = b.body.attrs.get("type").and_then(|a| match parse_type(&a.expr) {
+        Ok(t) => Some(t),
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    });
+    let nullable = match b.body.attrs.get("nullable") {
+        None => true,
+        Some(_) => literal_bool(&b.body, "nullable", diags),
+    };
+    let validations = b
+        .body
+        .blocks
+        .iter()
+        .filter(|nb| nb.kind == "validation")
+        .filter_map(|nb| {
+            let condition = nb.body.attrs.get("condition")?.expr.clone();
+            let error_message = nb.body.attrs.get("error_message")?.expr.clone();
+            Some(Validation { condition, error_message })
+        })
+        .collect();
+    Variable {
+        name: b.labels[0].clone(),
+        ty,
+        default: b.body.attrs.get("default").map(|a| a.expr.clone()),
+        description: literal_string(&b.body, "description", diags),
+        sensitive: literal_bool(&b.body, "sensitive", diags),
+        nullable,
+        validations,
+        span: b.span,
+    }
+}
+
+/// Parses a type constraint expression such as `map(object({ name = string }))`.
+pub fn parse_type(e: &Expr) -> Result<Type, Diagnostic> {
+    let bad = |what: &str| {
+        Diagnostic::error(
+            "Invalid type specification",
+            format!("{what} Valid types are string, number, bool, any, list(T), set(T), map(T), tuple([T, ...]) and object({{name = T, ...}})."),
+        )
+        .with_span(Some(e.span.clone()))
+    };
+    match &e.kind {
+        ExprKind::Var(name) => match name.as_str() {
+            "string" => Ok(Type::String),
+            "number" => Ok(Type::Number),
+            "bool" => Ok(Type::Bool),
+            "any" => Ok(Type::Any),
+            "list" | "set" | "map" => Ok(match name.as_str() {
+                "list" => Type::List(Box::new(Type::Any)),
+                "set" => Type::Set(Box::new(Type::Any)),
+                _ => Type::Map(Box::new(Type::Any)),
+            }),
+            other => Err(bad(&format!("{other:?} is not a type."))),
+        },
+        ExprKind::Call { name, args, .. } => match (name.as_str(), args.as_slice()) {
+            ("list", [t]) => Ok(Type::List(Box::new(parse_type(t)?))),
+            ("set", [t]) => Ok(Type::Set(Box::new(parse_type(t)?))),
+            ("map", [t]) => Ok(Type::Map(Box::new(parse_type(t)?))),
+            ("tuple", [t]) => match &t.kind {
+                ExprKind::Tuple(items) => Ok(Type::Tuple(items.iter().map(parse_type).collect::<Result<_, _>>()?)),
+                _ => Err(bad("tuple() takes a list of types.")),
+            },
+            ("object", [t]) => match &t.kind {
+                ExprKind::Object(items) => {
+                    let mut attrs = BTreeMap::new();
+                    for (k, v) in items {
+                        let key = k
+                            .as_literal_str()
+                            .map(str::to_string)
+                            .or_else(|| k.as_traversal_path())
+                            .ok_or_else(|| bad("object attribute names must be identifiers."))?;
+                        let attr = match &v.kind {
+                            ExprKind::Call { name, args, .. } if name == "optional" => match args.as_slice() {
+                                [t] => ObjectAttr { ty: parse_type(t)?, optional: true, default: None },
+                                [t, d] => ObjectAttr {
+                                    ty: parse_type(t)?,
+                                    optional: true,
+                                    default: Some(crate::eval::eval_constant(d).map_err(|_| bad("the default of optional() must be a constant."))?),
+                                },
+                                _ => return Err(bad("optional() takes a type and an optional default.")),
+                            },
+                            _ => ObjectAttr { ty: parse_type(v)?, optional: false, default: None },
+                        };
+                        attrs.insert(key, attr);
+                    }
+                    Ok(Type::Object(attrs))
+                }
+                _ => Err(bad("object() takes an object of attribute types.")),
+            },
+            (other, _) => Err(bad(&format!("{other}(...) is not a type constructor."))),
+        },
+        _ => Err(bad("This is not a type.")),
+    }
+}
+
+fn load_module_call(
+    root: &Path,
+    parent: &Module,
+    b: NestedBlock,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+    stack: &mut Vec<PathBuf>,
+) -> Option<ModuleCall> {
+    let name = b.labels[0].clone();
+    let Some(source) = literal_string(&b.body, "source", diags) else {
+        diags.push(
+            Diagnostic::error(
+                "Missing module source",
+                "A module block needs source = \"./path/to/module\".",
+            )
+            .with_span(Some(b.span.clone())),
+        );
+        return None;
+    };
+    if !(source.starts_with("./") || source.starts_with("../")) {
+        diags.push(
+            Diagnostic::error(
+                "Unsupported module source",
+                format!("The module source {source:?} is not a local path. terrane loads modules from local directories that start with ./ or ../; copy the module into the repository."),
+            )
+            .with_span(Some(b.body.attrs.get("source").map(|a| a.expr.span.clone()).unwrap_or(b.span.clone()))),
+        );
+        return None;
+    }
+    let mut inputs = b.body.clone();
+    for meta in ["source", "version", "providers", "depends_on"] {
+        inputs.attrs.shift_remove(meta);
+    }
+    for meta in ["count", "for_each"] {
+        if let Some(a) = inputs.attrs.shift_remove(meta) {
+            diags.push(
+                Diagnostic::error(
+                    format!("{meta} on modules is not supported yet"),
+                    format!("terrane does not expand modules with {meta} yet; use {meta} on the resources inside the module instead."),
+                )
+                .with_span(Some(a.name_span)),
+            );
+        }
+    }
+    let depends_on = expr_list(&b.body, "depends_on", diags);
+    let dir = parent.dir.join(&source);
+    let canonical = dir.canonicalize().unwrap_or(dir.clone());
+    if stack.contains(&canonical) {
+        diags.push(
+            Diagnostic::error("Module calls itself", format!("The module {source:?} includes itself, directly or through other modules.")).with_span(Some(b.span.clone())),
+        );
+        return None;
+    }
+    if !dir.is_dir() {
+        diags.push(
+            Diagnostic::error(
+                "Module directory not found",
+                format!("The module source {source:?} resolves to {}, which is not a directory.", dir.display()),
+            )
+            .with_span(Some(b.span.clone())),
+        );
+        return None;
+    }
+    stack.push(canonical);
+    let child = load_module(root, &dir, sources, diags, stack);
+    stack.pop();
+    Some(ModuleCall { name, source, inputs, depends_on, module: Box::new(child), span: b.span })
+}
+
+/// The root names of a `depends_on` entry, as a reference (for graph edges).
+pub fn depends_on_reference(e: &Expr) -> Option<crate::ast::Reference> {
+    match &e.kind {
+        ExprKind::Traversal(root, ops) => match &root.kind {
+            ExprKind::Var(name) => Some(crate::ast::Reference::split(name, ops).0),
+            _ => None,
+        },
+        _ => None,
+    }
+    .filter(|_| {
+        matches!(&e.kind, ExprKind::Traversal(_, ops) if ops.iter().all(|o| matches!(o, TravOp::Attr(..))))
+    })
+}

@@ -1,0 +1,788 @@
+//! The expression evaluator.
+//!
+//! Evaluation is a pure function of an expression and a [`Scope`] that answers
+//! references. Unknown values propagate (an operation on an unknown value is unknown),
+//! and the sensitive mark propagates to every value computed from a sensitive one.
+//! References into large collections (`null_resource.r[9999].id`) are navigated by
+//! reference and only the final value is cloned, so plans stay linear in the size of
+//! the configuration.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use terrane_core::value::format_number;
+use terrane_core::{Diagnostic, Diagnostics, Span, Value};
+
+use crate::ast::{BinOp, Converter, Expr, ExprKind, ForExpr, Reference, TemplatePart, TravOp, UnOp};
+use crate::config::Body;
+use crate::funcs;
+
+/// Answers references during evaluation.
+pub trait Scope {
+    fn lookup(&self, reference: &Reference, span: &Span) -> Result<Cow<'_, Value>, Diagnostic>;
+    /// The directory of the module being evaluated (for `file()` and `path.module`).
+    fn base_dir(&self) -> &Path;
+}
+
+/// A scope with no references at all: for constants such as variable defaults.
+pub struct EmptyScope;
+
+impl Scope for EmptyScope {
+    fn lookup(&self, _: &Reference, span: &Span) -> Result<Cow<'_, Value>, Diagnostic> {
+        Err(Diagnostic::error(
+            "Variables not allowed",
+            "References are not allowed here; use a literal value.",
+        )
+        .with_span(Some(span.clone())))
+    }
+
+    fn base_dir(&self) -> &Path {
+        Path::new(".")
+    }
+}
+
+pub fn eval_constant(e: &Expr) -> Result<Value, Diagnostic> {
+    eval(e, &EmptyScope)
+}
+
+/// Evaluates an expression.
+pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, Diagnostic> {
+    Evaluator { scope, bound: Vec::new() }.eval(e)
+}
+
+/// Evaluates an expression with extra names bound (such as `dynamic` block iterators).
+pub fn eval_with(e: &Expr, scope: &dyn Scope, bound: Vec<(String, Value)>) -> Result<Value, Diagnostic> {
+    Evaluator { scope, bound }.eval(e)
+}
+
+/// Evaluates a block body to an object: attributes by name, nested blocks as lists of
+/// objects under their block type (expanding `dynamic` blocks). All errors are returned.
+pub fn eval_body(body: &Body, scope: &dyn Scope) -> Result<Value, Diagnostics> {
+    let mut ev = Evaluator { scope, bound: Vec::new() };
+    let mut diags = Diagnostics::new();
+    let v = ev.eval_body(body, &mut diags);
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(v)
+    }
+}
+
+struct Evaluator<'s> {
+    scope: &'s dyn Scope,
+    bound: Vec<(String, Value)>,
+}
+
+fn err(summary: &str, detail: String, span: &Span) -> Diagnostic {
+    Diagnostic::error(summary, detail).with_span(Some(span.clone()))
+}
+
+impl Evaluator<'_> {
+    fn bound_value(&self, name: &str) -> Option<&Value> {
+        self.bound.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    fn eval_body(&mut self, body: &Body, diags: &mut Diagnostics) -> Value {
+        let mut out = BTreeMap::new();
+        for (name, attr) in &body.attrs {
+            match self.eval(&attr.expr) {
+                Ok(v) => {
+                    out.insert(name.clone(), v);
+                }
+                Err(d) => diags.push(d),
+            }
+        }
+        let mut blocks: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for b in &body.blocks {
+            if b.kind == "dynamic" {
+                self.expand_dynamic(b, &mut blocks, diags);
+                continue;
+            }
+            let v = self.eval_body(&b.body, diags);
+            blocks.entry(b.kind.clone()).or_default().push(v);
+        }
+        for (k, v) in blocks {
+            out.insert(k, Value::List(v));
+        }
+        Value::Map(out)
+    }
+
+    fn expand_dynamic(
+        &mut self,
+        b: &crate::config::NestedBlock,
+        blocks: &mut BTreeMap<String, Vec<Value>>,
+        diags: &mut Diagnostics,
+    ) {
+        let Some(kind) = b.labels.first() else {
+            diags.push(err("Missing dynamic block label", "A dynamic block needs the name of the block type to generate, e.g. dynamic \"ingress\" { ... }.".into(), &b.span));
+            return;
+        };
+        let iterator = b
+            .body
+            .attrs
+            .get("iterator")
+            .and_then(|a| a.expr.as_traversal_path())
+            .unwrap_or_else(|| kind.clone());
+        let Some(fe) = b.body.attrs.get("for_each") else {
+            diags.push(err("Missing for_each in dynamic block", "A dynamic block needs for_each = <collection>.".into(), &b.span));
+            return;
+        };
+        let Some(content) = b.body.blocks.iter().find(|c| c.kind == "content") else {
+            diags.push(err("Missing content block", "A dynamic block needs a nested content { ... } block.".into(), &b.span));
+            return;
+        };
+        let coll = match self.eval(&fe.expr) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.push(d);
+                return;
+            }
+        };
+        let (coll, sensitive) = coll.unmark();
+        let entries: Vec<(Value, Value)> = match coll {
+            Value::List(items) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
+            Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
+            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            Value::Null => Vec::new(),
+            Value::Unknown => {
+                blocks.entry(kind.clone()).or_default().push(Value::Unknown);
+                return;
+            }
+            other => {
+                diags.push(err("Invalid dynamic for_each value", format!("Cannot iterate over a {}; for_each needs a list, set or map.", other.type_name()), &fe.expr.span));
+                return;
+            }
+        };
+        for (k, v) in entries {
+            self.bound.push((iterator.clone(), Value::map([("key", k), ("value", v.mark_if(sensitive))])));
+            let out = self.eval_body(&content.body, diags);
+            self.bound.pop();
+            blocks.entry(kind.clone()).or_default().push(out);
+        }
+    }
+
+    fn eval(&mut self, e: &Expr) -> Result<Value, Diagnostic> {
+        match &e.kind {
+            ExprKind::Literal(v) => Ok(v.clone()),
+            ExprKind::Template(parts) => {
+                let mut out = String::new();
+                let mut state = Marks::default();
+                self.eval_template(parts, &mut out, &mut state)?;
+                Ok(state.finish(Value::String(out)))
+            }
+            ExprKind::Var(name) => {
+                if let Some(v) = self.bound_value(name) {
+                    return Ok(v.clone());
+                }
+                let (r, _) = Reference::split(name, &[]);
+                self.lookup(&r, &e.span).map(Cow::into_owned)
+            }
+            ExprKind::Traversal(root, ops) => self.eval_traversal(root, ops, e),
+            ExprKind::Call { name, args, expand_final } => self.eval_call(name, args, *expand_final, e),
+            ExprKind::Cond(c, t, f) => {
+                let cond = self.eval(c)?;
+                let (cond, sensitive) = cond.unmark();
+                match cond {
+                    Value::Unknown => Ok(Value::Unknown.mark_if(sensitive)),
+                    Value::Bool(true) => Ok(self.eval(t)?.mark_if(sensitive)),
+                    Value::Bool(false) => Ok(self.eval(f)?.mark_if(sensitive)),
+                    other => Err(err(
+                        "Invalid condition result",
+                        format!("The condition must be true or false, but it is {}.", other.type_name()),
+                        &c.span,
+                    )),
+                }
+            }
+            ExprKind::Unary(op, a) => {
+                let (v, sensitive) = self.eval(a)?.unmark();
+                let out = match (op, v) {
+                    (_, Value::Unknown) => Value::Unknown,
+                    (UnOp::Neg, Value::Number(n)) => Value::Number(-n),
+                    (UnOp::Not, Value::Bool(b)) => Value::Bool(!b),
+                    (op, other) => {
+                        return Err(err(
+                            "Invalid operand",
+                            format!(
+                                "The {} operator needs a {}, but got {}.",
+                                if *op == UnOp::Neg { "-" } else { "!" },
+                                if *op == UnOp::Neg { "number" } else { "bool" },
+                                other.type_name()
+                            ),
+                            &a.span,
+                        ))
+                    }
+                };
+                Ok(out.mark_if(sensitive))
+            }
+            ExprKind::Binary(op, a, b) => {
+                let (l, ls) = self.eval(a)?.unmark();
+                let (r, rs) = self.eval(b)?.unmark();
+                Ok(binary(*op, l, r, a, b)?.mark_if(ls || rs))
+            }
+            ExprKind::Tuple(items) => Ok(Value::List(items.iter().map(|i| self.eval(i)).collect::<Result<_, _>>()?)),
+            ExprKind::Object(items) => {
+                let mut out = BTreeMap::new();
+                let mut unknown_key = false;
+                for (k, v) in items {
+                    let key = self.eval(k)?;
+                    let val = self.eval(v)?;
+                    match key.peel() {
+                        Value::String(s) => {
+                            out.insert(s.clone(), val);
+                        }
+                        Value::Number(n) => {
+                            out.insert(format_number(*n), val);
+                        }
+                        Value::Bool(b) => {
+                            out.insert(b.to_string(), val);
+                        }
+                        Value::Unknown => unknown_key = true,
+                        other => {
+                            return Err(err(
+                                "Invalid object key",
+                                format!("Object keys must be strings, but this one is {}.", other.type_name()),
+                                &k.span,
+                            ))
+                        }
+                    }
+                }
+                Ok(if unknown_key { Value::Unknown } else { Value::Map(out) })
+            }
+            ExprKind::For(f) => self.eval_for(f, e),
+        }
+    }
+
+    fn lookup(&self, r: &Reference, span: &Span) -> Result<Cow<'_, Value>, Diagnostic> {
+        if let Reference::Invalid(name) = r {
+            return Err(err(
+                "Invalid reference",
+                format!("{name:?} alone is not a reference. References look like var.NAME, local.NAME, TYPE.NAME.ATTRIBUTE, data.TYPE.NAME.ATTRIBUTE, module.NAME.OUTPUT, count.index or each.key."),
+                span,
+            ));
+        }
+        self.scope.lookup(r, span)
+    }
+
+    fn eval_traversal(&mut self, root: &Expr, ops: &[TravOp], whole: &Expr) -> Result<Value, Diagnostic> {
+        // Evaluate index expressions first so navigation can borrow the root value.
+        let mut indexes = Vec::new();
+        for op in ops {
+            if let TravOp::Index(ix) = op {
+                indexes.push(self.eval(ix)?);
+            }
+        }
+        if let ExprKind::Var(name) = &root.kind {
+            if let Some(v) = self.bound_value(name) {
+                return navigate(v, ops, &indexes, whole);
+            }
+            let (r, rest) = Reference::split(name, ops);
+            let skipped = ops.len() - rest.len();
+            let skipped_indexes = ops[..skipped].iter().filter(|o| matches!(o, TravOp::Index(_))).count();
+            let base = self.lookup(&r, &whole.span)?;
+            return navigate(&base, rest, &indexes[skipped_indexes..], whole);
+        }
+        let v = self.eval(root)?;
+        navigate(&v, ops, &indexes, whole)
+    }
+
+    fn eval_template(&mut self, parts: &[TemplatePart], out: &mut String, marks: &mut Marks) -> Result<(), Diagnostic> {
+        for p in parts {
+            match p {
+                TemplatePart::Literal(s) => out.push_str(s),
+                TemplatePart::Interp(e) => {
+                    let (v, sensitive) = self.eval(e)?.unmark();
+                    marks.sensitive |= sensitive;
+                    match v {
+                        Value::String(s) => out.push_str(&s),
+                        Value::Number(n) => out.push_str(&format_number(n)),
+                        Value::Bool(b) => out.push_str(&b.to_string()),
+                        Value::Unknown => marks.unknown = true,
+                        Value::Null => {
+                            return Err(err(
+                                "Invalid template interpolation value",
+                                "The expression result is null. Cannot include a null value in a string template; use coalesce() or a conditional to supply a fallback.".into(),
+                                &e.span,
+                            ))
+                        }
+                        other => {
+                            return Err(err(
+                                "Invalid template interpolation value",
+                                format!("Cannot include a {} in a string template; only strings, numbers and bools can be interpolated. Use jsonencode() or join() to turn it into a string.", other.type_name()),
+                                &e.span,
+                            ))
+                        }
+                    }
+                }
+                TemplatePart::If { cond, then, otherwise } => {
+                    let (c, sensitive) = self.eval(cond)?.unmark();
+                    marks.sensitive |= sensitive;
+                    match c {
+                        Value::Bool(true) => self.eval_template(then, out, marks)?,
+                        Value::Bool(false) => self.eval_template(otherwise, out, marks)?,
+                        Value::Unknown => marks.unknown = true,
+                        other => {
+                            return Err(err("Invalid condition result", format!("The %{{if}} condition must be a bool, but it is {}.", other.type_name()), &cond.span))
+                        }
+                    }
+                }
+                TemplatePart::For { key_var, value_var, collection, body } => {
+                    let (c, sensitive) = self.eval(collection)?.unmark();
+                    marks.sensitive |= sensitive;
+                    let entries = match iterate(c, &collection.span)? {
+                        Some(e) => e,
+                        None => {
+                            marks.unknown = true;
+                            continue;
+                        }
+                    };
+                    for (k, v) in entries {
+                        let n = self.bound.len();
+                        if let Some(kv) = key_var {
+                            self.bound.push((kv.clone(), k));
+                        }
+                        self.bound.push((value_var.clone(), v));
+                        let res = self.eval_template(body, out, marks);
+                        self.bound.truncate(n);
+                        res?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn eval_for(&mut self, f: &ForExpr, whole: &Expr) -> Result<Value, Diagnostic> {
+        let (coll, sensitive) = self.eval(&f.collection)?.unmark();
+        let Some(entries) = iterate(coll, &f.collection.span)? else {
+            return Ok(Value::Unknown.mark_if(sensitive));
+        };
+        let mut list = Vec::new();
+        let mut map: BTreeMap<String, Value> = BTreeMap::new();
+        let mut unknown = false;
+        for (k, v) in entries {
+            let n = self.bound.len();
+            if let Some(kv) = &f.key_var {
+                self.bound.push((kv.clone(), k));
+            }
+            self.bound.push((f.value_var.clone(), v));
+            let res = (|| -> Result<(), Diagnostic> {
+                if let Some(c) = &f.cond {
+                    match self.eval(c)?.peel() {
+                        Value::Bool(true) => {}
+                        Value::Bool(false) => return Ok(()),
+                        Value::Unknown => {
+                            unknown = true;
+                            return Ok(());
+                        }
+                        other => return Err(err("Invalid for condition", format!("The if clause must produce a bool, but produced {}.", other.type_name()), &c.span)),
+                    }
+                }
+                let value = self.eval(&f.value_expr)?;
+                match &f.key_expr {
+                    None => list.push(value),
+                    Some(ke) => {
+                        let key = self.eval(ke)?;
+                        let key = match key.peel() {
+                            Value::String(s) => s.clone(),
+                            Value::Number(n) => format_number(*n),
+                            Value::Bool(b) => b.to_string(),
+                            Value::Unknown => {
+                                unknown = true;
+                                return Ok(());
+                            }
+                            other => return Err(err("Invalid object key", format!("A for expression key must be a string, but is {}.", other.type_name()), &ke.span)),
+                        };
+                        if f.grouping {
+                            match map.entry(key).or_insert_with(|| Value::List(Vec::new())) {
+                                Value::List(items) => items.push(value),
+                                _ => unreachable_bug(),
+                            }
+                        } else if map.contains_key(&key) {
+                            return Err(err(
+                                "Duplicate object key",
+                                format!("Two elements produce the key {key:?}. If duplicates are expected, add an ellipsis (...) after the value expression to group them into lists."),
+                                &whole.span,
+                            ));
+                        } else {
+                            map.insert(key, value);
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            self.bound.truncate(n);
+            res?;
+        }
+        let out = if unknown {
+            Value::Unknown
+        } else if f.key_expr.is_some() {
+            Value::Map(map)
+        } else {
+            Value::List(list)
+        };
+        Ok(out.mark_if(sensitive))
+    }
+
+    fn eval_call(&mut self, name: &str, args: &[Expr], expand_final: bool, whole: &Expr) -> Result<Value, Diagnostic> {
+        match name {
+            "try" => {
+                let mut last = None;
+                for a in args {
+                    match self.eval(a) {
+                        Ok(v) => return Ok(v),
+                        Err(d) => last = Some(d),
+                    }
+                }
+                return Err(last.unwrap_or_else(|| err("Invalid function call", "try() needs at least one argument.".into(), &whole.span)));
+            }
+            "can" => {
+                let [a] = args else {
+                    return Err(err("Invalid function call", "can() takes exactly one argument.".into(), &whole.span));
+                };
+                return Ok(match self.eval(a) {
+                    Ok(v) if !v.is_wholly_known() => Value::Unknown,
+                    Ok(_) => Value::Bool(true),
+                    Err(_) => Value::Bool(false),
+                });
+            }
+            _ => {}
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let v = self.eval(a)?;
+            if expand_final && i + 1 == args.len() {
+                let (v, s) = v.unmark();
+                match v {
+                    Value::List(items) | Value::Set(items) => values.extend(items.into_iter().map(|x| x.mark_if(s))),
+                    Value::Unknown => return Ok(Value::Unknown),
+                    other => return Err(err("Invalid expanding argument", format!("The final argument is expanded with ..., so it must be a list, but it is {}.", other.type_name()), &a.span)),
+                }
+            } else {
+                values.push(v);
+            }
+        }
+        match name {
+            "sensitive" => return one_arg(values, whole).map(Value::into_sensitive),
+            "nonsensitive" => return one_arg(values, whole).map(|v| v.unmark().0),
+            "timestamp" => return Ok(Value::Unknown),
+            "uuid" => return Ok(Value::Unknown),
+            "type" => return one_arg(values, whole).map(|v| Value::String(v.type_name().to_string())),
+            _ => {}
+        }
+        let mut sensitive = false;
+        let mut known = true;
+        let plain: Vec<Value> = values
+            .into_iter()
+            .map(|v| {
+                known &= v.is_wholly_known();
+                let (p, s) = v.unmark();
+                sensitive |= s;
+                p
+            })
+            .collect();
+        if name == "templatefile" {
+            if !known {
+                return Ok(Value::Unknown.mark_if(sensitive));
+            }
+            return self.templatefile(plain, whole).map(|v| v.mark_if(sensitive));
+        }
+        if !funcs::exists(name) {
+            return Err(err(
+                "Call to unknown function",
+                format!("There is no function named {name:?}. Check the spelling; terrane supports Terraform's built-in functions listed in docs/language.md."),
+                &whole.span,
+            ));
+        }
+        if !known {
+            return Ok(Value::Unknown.mark_if(sensitive));
+        }
+        let ctx = funcs::FuncContext { base_dir: self.scope.base_dir().to_path_buf() };
+        match funcs::call(name, plain, &ctx) {
+            Ok(v) => Ok(v.mark_if(sensitive)),
+            Err(msg) => Err(err(
+                "Error in function call",
+                // A message from a function about a sensitive argument must not echo it.
+                if sensitive {
+                    format!("Call to function {name:?} failed (details hidden because an argument is sensitive).")
+                } else {
+                    format!("Call to function {name:?} failed: {msg}")
+                },
+                &whole.span,
+            )),
+        }
+    }
+
+    fn templatefile(&mut self, args: Vec<Value>, whole: &Expr) -> Result<Value, Diagnostic> {
+        let (path, vars) = match args.as_slice() {
+            [Value::String(p), Value::Map(v)] => (p.clone(), v.clone()),
+            _ => return Err(err("Invalid function call", "templatefile() takes a path and an object of variables.".into(), &whole.span)),
+        };
+        let full = self.scope.base_dir().join(&path);
+        let text = std::fs::read_to_string(&full)
+            .map_err(|e| err("Error in function call", format!("templatefile() cannot read {}: {e}.", full.display()), &whole.span))?;
+        let tpl = hcl_edit::parser::parse_template(&text).map_err(|e| {
+            err("Invalid template file", format!("{} line {}, column {}: {}", path, e.location().line(), e.location().column(), e.message()), &whole.span)
+        })?;
+        let cv = Converter { file: Arc::from(path.as_str()), base: 0 };
+        let parts = cv.template(&tpl);
+        let scope = TemplateScope { base_dir: self.scope.base_dir() };
+        let mut inner = Evaluator { scope: &scope, bound: vars.into_iter().collect() };
+        let mut out = String::new();
+        let mut marks = Marks::default();
+        inner
+            .eval_template(&parts, &mut out, &mut marks)
+            .map_err(|d| err("Error in template file", format!("In {path}: {}: {}", d.summary, d.detail), &whole.span))?;
+        Ok(marks.finish(Value::String(out)))
+    }
+}
+
+struct TemplateScope<'a> {
+    base_dir: &'a Path,
+}
+
+impl Scope for TemplateScope<'_> {
+    fn lookup(&self, r: &Reference, span: &Span) -> Result<Cow<'_, Value>, Diagnostic> {
+        Err(err(
+            "Invalid reference in template",
+            format!("A template file can only use the variables passed to templatefile(); {r:?} is not one of them."),
+            span,
+        ))
+    }
+
+    fn base_dir(&self) -> &Path {
+        self.base_dir
+    }
+}
+
+#[derive(Default)]
+struct Marks {
+    unknown: bool,
+    sensitive: bool,
+}
+
+impl Marks {
+    fn finish(&self, v: Value) -> Value {
+        let v = if self.unknown { Value::Unknown } else { v };
+        v.mark_if(self.sensitive)
+    }
+}
+
+fn unreachable_bug() {
+    // Grouping entries are always created as lists just above; nothing to do.
+}
+
+fn one_arg(values: Vec<Value>, whole: &Expr) -> Result<Value, Diagnostic> {
+    let mut it = values.into_iter();
+    match (it.next(), it.next()) {
+        (Some(v), None) => Ok(v),
+        _ => Err(err("Invalid function call", "This function takes exactly one argument.".into(), &whole.span)),
+    }
+}
+
+/// Key/value pairs of a collection for `for` expressions; `None` when unknown.
+fn iterate(coll: Value, span: &Span) -> Result<Option<Vec<(Value, Value)>>, Diagnostic> {
+    Ok(Some(match coll {
+        Value::List(items) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
+        Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
+        Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+        Value::Unknown => return Ok(None),
+        other => {
+            return Err(err(
+                "Iteration over non-iterable value",
+                format!("A for expression needs a list, set, tuple, map or object, but got {}.", other.type_name()),
+                span,
+            ))
+        }
+    }))
+}
+
+fn navigate(base: &Value, ops: &[TravOp], indexes: &[Value], whole: &Expr) -> Result<Value, Diagnostic> {
+    let mut cur = base;
+    let mut sensitive = false;
+    let mut ix = 0;
+    for (i, op) in ops.iter().enumerate() {
+        while let Value::Sensitive(inner) = cur {
+            sensitive = true;
+            cur = inner;
+        }
+        if matches!(cur, Value::Unknown) {
+            return Ok(Value::Unknown.mark_if(sensitive));
+        }
+        match op {
+            TravOp::Attr(name, span) => match cur {
+                Value::Map(m) => match m.get(name) {
+                    Some(v) => cur = v,
+                    None => {
+                        return Err(err(
+                            "Unsupported attribute",
+                            format!("This object does not have an attribute named {name:?}.{}", suggest(name, m.keys())),
+                            span,
+                        ))
+                    }
+                },
+                Value::Null => {
+                    return Err(err("Attempt to get attribute from null value", format!("This value is null, so it does not have an attribute named {name:?}."), span))
+                }
+                Value::List(_) | Value::Set(_) => {
+                    return Err(err(
+                        "Unsupported attribute",
+                        format!("This value is a list, which has no attribute {name:?}. Select one element with an index such as [0], or all of them with a splat such as [*].{name}."),
+                        span,
+                    ))
+                }
+                other => return Err(err("Unsupported attribute", format!("Cannot get attribute {name:?} of a {}.", other.type_name()), span)),
+            },
+            TravOp::Index(ixe) => {
+                let (key, ks) = indexes[ix].unmark();
+                ix += 1;
+                sensitive |= ks;
+                match (cur, key) {
+                    (_, Value::Unknown) => return Ok(Value::Unknown.mark_if(sensitive)),
+                    (Value::List(items), Value::Number(n)) => {
+                        if n < 0.0 || n.fract() != 0.0 || n as usize >= items.len() {
+                            return Err(err(
+                                "Invalid index",
+                                format!("The index {} is out of range: the collection has {} element(s).", format_number(n), items.len()),
+                                &ixe.span,
+                            ));
+                        }
+                        cur = &items[n as usize];
+                    }
+                    (Value::List(items), Value::String(s)) if s.parse::<usize>().is_ok() => {
+                        let n: usize = s.parse().unwrap_or(usize::MAX);
+                        match items.get(n) {
+                            Some(v) => cur = v,
+                            None => return Err(err("Invalid index", format!("The index {n} is out of range: the collection has {} element(s).", items.len()), &ixe.span)),
+                        }
+                    }
+                    (Value::Map(m), key) => {
+                        let k = match &key {
+                            Value::String(s) => s.clone(),
+                            Value::Number(n) => format_number(*n),
+                            other => return Err(err("Invalid index", format!("A map key must be a string, not {}.", other.type_name()), &ixe.span)),
+                        };
+                        match m.get(&k) {
+                            Some(v) => cur = v,
+                            None => {
+                                return Err(err(
+                                    "Invalid index",
+                                    format!("The given key {k:?} does not identify an element in this collection.{}", suggest(&k, m.keys())),
+                                    &ixe.span,
+                                ))
+                            }
+                        }
+                    }
+                    (Value::Set(_), _) => {
+                        return Err(err("Invalid index", "Elements of a set have no index. Convert it with tolist() first, or iterate with for.".into(), &ixe.span))
+                    }
+                    (Value::Null, _) => return Err(err("Attempt to index null value", "This value is null, so it cannot be indexed.".into(), &ixe.span)),
+                    (other, _) => return Err(err("Invalid index", format!("A {} cannot be indexed.", other.type_name()), &ixe.span)),
+                }
+            }
+            TravOp::Splat => {
+                let rest = &ops[i + 1..];
+                let rest_ix = &indexes[ix..];
+                let items: Vec<&Value> = match cur {
+                    Value::List(items) | Value::Set(items) => items.iter().collect(),
+                    Value::Null => Vec::new(),
+                    single => vec![single],
+                };
+                let out = items
+                    .into_iter()
+                    .map(|v| navigate(v, rest, rest_ix, whole))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(Value::List(out).mark_if(sensitive));
+            }
+        }
+    }
+    Ok(cur.clone().mark_if(sensitive))
+}
+
+/// A "Did you mean" hint for a misspelled name.
+pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> String {
+    let best = candidates
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((_, c)) => format!(" Did you mean {c:?}?"),
+        None => String::new(),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn to_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn binary(op: BinOp, l: Value, r: Value, le: &Expr, re: &Expr) -> Result<Value, Diagnostic> {
+    if matches!(l, Value::Unknown) || matches!(r, Value::Unknown) {
+        return Ok(Value::Unknown);
+    }
+    let num = |v: &Value, e: &Expr| {
+        to_number(v).ok_or_else(|| err("Invalid operand", format!("A number is required here, but got {}.", v.type_name()), &e.span))
+    };
+    let boolean = |v: &Value, e: &Expr| match v {
+        Value::Bool(b) => Ok(*b),
+        other => Err(err("Invalid operand", format!("A bool is required here, but got {}.", other.type_name()), &e.span)),
+    };
+    Ok(match op {
+        BinOp::Eq => {
+            if !l.is_wholly_known() || !r.is_wholly_known() {
+                Value::Unknown
+            } else {
+                Value::Bool(l.same_as(&r))
+            }
+        }
+        BinOp::NotEq => {
+            if !l.is_wholly_known() || !r.is_wholly_known() {
+                Value::Unknown
+            } else {
+                Value::Bool(!l.same_as(&r))
+            }
+        }
+        BinOp::And => Value::Bool(boolean(&l, le)? && boolean(&r, re)?),
+        BinOp::Or => Value::Bool(boolean(&l, le)? || boolean(&r, re)?),
+        BinOp::Less => Value::Bool(num(&l, le)? < num(&r, re)?),
+        BinOp::LessEq => Value::Bool(num(&l, le)? <= num(&r, re)?),
+        BinOp::Greater => Value::Bool(num(&l, le)? > num(&r, re)?),
+        BinOp::GreaterEq => Value::Bool(num(&l, le)? >= num(&r, re)?),
+        BinOp::Add => Value::Number(num(&l, le)? + num(&r, re)?),
+        BinOp::Sub => Value::Number(num(&l, le)? - num(&r, re)?),
+        BinOp::Mul => Value::Number(num(&l, le)? * num(&r, re)?),
+        BinOp::Div => {
+            let d = num(&r, re)?;
+            if d == 0.0 {
+                return Err(err("Division by zero", "The divisor is zero.".into(), &re.span));
+            }
+            Value::Number(num(&l, le)? / d)
+        }
+        BinOp::Mod => {
+            let d = num(&r, re)?;
+            if d == 0.0 {
+                return Err(err("Division by zero", "The divisor of % is zero.".into(), &re.span));
+            }
+            Value::Number(num(&l, le)? % d)
+        }
+    })
+}

@@ -1,0 +1,1 @@
+//! Canonical formatting of configuration files (`terrane fmt`).

@@ -1,0 +1,130 @@
+//! The provider interface: how the engine reaches the outside world.
+//!
+//! A provider declares a [`ProviderSchema`] (attribute types, required / optional /
+//! computed, sensitive, force-new), is configured from a `provider` block by its
+//! [`ProviderFactory`], and then plans, creates, reads, updates, deletes and imports
+//! objects. Values cross this boundary without sensitive marks; the engine re-applies
+//! them from the schema. Providers never see the engine, the graph or state storage.
+
+pub mod schema;
+pub mod testing;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use terrane_core::Value;
+
+pub use schema::{AttrSchema, BlockSchema, Nesting, ProviderSchema, Schema};
+
+/// Where a provider error came from, so callers can decide about retries without
+/// reading message text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The configuration given to the provider is wrong.
+    Config,
+    /// The remote API (or the host) refused or failed the request.
+    Api,
+    /// The object does not exist.
+    NotFound,
+    /// A bug in the provider.
+    Internal,
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    pub kind: ErrorKind,
+    pub retryable: bool,
+    pub message: String,
+}
+
+impl ProviderError {
+    pub fn config(message: impl Into<String>) -> ProviderError {
+        ProviderError { kind: ErrorKind::Config, retryable: false, message: message.into() }
+    }
+
+    pub fn api(message: impl Into<String>) -> ProviderError {
+        ProviderError { kind: ErrorKind::Api, retryable: false, message: message.into() }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ProviderError {
+        ProviderError { kind: ErrorKind::NotFound, retryable: false, message: message.into() }
+    }
+
+    pub fn internal(message: impl Into<String>) -> ProviderError {
+        ProviderError { kind: ErrorKind::Internal, retryable: false, message: message.into() }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ProviderError>;
+
+/// A planned change for one resource instance, as the provider sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedChange {
+    /// The object as it will be after apply; computed attributes not yet known are
+    /// [`Value::Unknown`].
+    pub planned: Value,
+    /// Attributes whose change forces the object to be replaced.
+    pub requires_replace: Vec<String>,
+}
+
+/// A configured provider.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Plans a change from `prior` (None when creating) to `config` (the evaluated
+    /// configuration, possibly with unknown values). The default follows the schema.
+    fn plan(&self, type_name: &str, prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
+        let _ = type_name;
+        Ok(schema::plan_by_schema(schema, prior, config))
+    }
+
+    async fn create(&self, type_name: &str, planned: Value) -> Result<Value>;
+
+    /// Reads the current state of an object; `Ok(None)` when it no longer exists.
+    async fn read(&self, type_name: &str, state: Value) -> Result<Option<Value>>;
+
+    async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value>;
+
+    async fn delete(&self, type_name: &str, state: Value) -> Result<()>;
+
+    /// Builds the state of an existing object from its ID.
+    async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
+        let _ = id;
+        Err(ProviderError::config(format!("{type_name} does not support import")))
+    }
+
+    async fn read_data(&self, type_name: &str, config: Value) -> Result<Value> {
+        let _ = config;
+        Err(ProviderError::config(format!("{type_name} is not a data source of this provider")))
+    }
+}
+
+/// Creates configured providers for one provider name (`local`, `aws`, ...).
+pub trait ProviderFactory: Send + Sync {
+    fn name(&self) -> &str;
+    fn schema(&self) -> &ProviderSchema;
+    /// Configures an instance from the evaluated `provider` block (an empty object when
+    /// there is none).
+    fn configure(&self, config: &Value) -> Result<Arc<dyn Provider>>;
+}
+
+/// Every provider terrane knows, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    factories: BTreeMap<String, Arc<dyn ProviderFactory>>,
+}
+
+impl Registry {
+    pub fn register(&mut self, factory: Arc<dyn ProviderFactory>) {
+        self.factories.insert(factory.name().to_string(), factory);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn ProviderFactory>> {
+        self.factories.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        self.factories.keys()
+    }
+}

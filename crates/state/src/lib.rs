@@ -1,0 +1,131 @@
+//! State: what terrane has created, and the history of every change to it.
+//!
+//! State is a set of resource-instance rows and outputs, versioned by *serial*. A row is
+//! valid from the serial that wrote it until the serial that replaced or removed it, so
+//! an apply writes only the rows it changed and every older serial stays readable.
+//! Backends implement [`Backend`]; the default is [`sqlite::SqliteBackend`], one file
+//! under `.terrane/`. Locks record their holder and expire, so a crashed run never
+//! blocks the next one for long.
+
+pub mod lock;
+pub mod sqlite;
+
+use std::collections::BTreeMap;
+
+use terrane_core::{InstanceAddr, Value};
+
+pub use lock::{LockInfo, LockMode};
+
+/// The newest state format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the state at {path} is not a terrane state database ({reason}). terrane will not modify it; restore it from a backup, or move it aside to start empty")]
+    Corrupt { path: String, reason: String },
+    #[error("the state at {path} was written by a newer terrane (format {found}, this build reads up to {supported}). Upgrade terrane; the file was not modified")]
+    TooNew { path: String, found: u32, supported: u32 },
+    #[error("the state is locked by {holder}. If that run is no longer alive, release the lock with: terrane force-unlock {lock_id}")]
+    Locked { lock_id: String, holder: String },
+    #[error("no lock with ID {0} is held")]
+    NoSuchLock(String),
+    #[error("serial {0} does not exist in the state history")]
+    NoSuchSerial(u64),
+    #[error("state storage error: {0}")]
+    Storage(String),
+}
+
+impl From<rusqlite::Error> for StateError {
+    fn from(e: rusqlite::Error) -> StateError {
+        StateError::Storage(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StateError>;
+
+/// The recorded state of one resource instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceState {
+    pub addr: InstanceAddr,
+    /// The provider configuration that manages it, e.g. `provider.aws` or `provider.aws.west`.
+    pub provider: String,
+    /// Attribute values, with sensitive marks.
+    pub value: Value,
+    /// Addresses of the resources this instance depended on when it was last applied,
+    /// so that it can be destroyed in the right order after it leaves the configuration.
+    pub dependencies: Vec<String>,
+    pub create_before_destroy: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputState {
+    pub value: Value,
+    pub sensitive: bool,
+}
+
+/// A complete state at one serial.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    pub lineage: String,
+    pub serial: u64,
+    pub resources: BTreeMap<InstanceAddr, InstanceState>,
+    pub outputs: BTreeMap<String, OutputState>,
+}
+
+/// One change written during an operation.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Put(InstanceState),
+    Remove(InstanceAddr),
+    Output(String, Option<OutputState>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SerialStatus {
+    InProgress,
+    Complete,
+    /// The operation stopped early (an error, Ctrl-C or a crash); the rows it wrote are
+    /// real changes that happened.
+    Incomplete,
+}
+
+impl SerialStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SerialStatus::InProgress => "in-progress",
+            SerialStatus::Complete => "complete",
+            SerialStatus::Incomplete => "incomplete",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SerialInfo {
+    pub serial: u64,
+    pub created_at: String,
+    pub operation: String,
+    pub user: String,
+    pub status: String,
+    pub changed: u64,
+}
+
+/// A state storage backend.
+pub trait Backend: Send {
+    /// The current state (every row not superseded).
+    fn read_current(&self) -> Result<Snapshot>;
+    /// The state as it was right after `serial`.
+    fn read_serial(&self, serial: u64) -> Result<Snapshot>;
+    fn history(&self) -> Result<Vec<SerialInfo>>;
+    /// Starts a new serial for an operation and returns it.
+    fn begin(&mut self, operation: &str) -> Result<u64>;
+    /// Durably records changes under `serial`. Only the given rows are written.
+    fn write(&mut self, serial: u64, changes: &[Change]) -> Result<()>;
+    fn finish(&mut self, serial: u64, status: SerialStatus) -> Result<()>;
+    /// Takes the state lock, failing at once if someone else holds it.
+    fn lock(&mut self, info: &LockInfo) -> Result<()>;
+    fn unlock(&mut self, lock_id: &str) -> Result<()>;
+    /// Releases a lock regardless of its holder.
+    fn force_unlock(&mut self, lock_id: &str) -> Result<()>;
+    /// Extends the lease of a held lock.
+    fn renew(&mut self, lock_id: &str) -> Result<()>;
+}

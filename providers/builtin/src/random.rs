@@ -1,0 +1,288 @@
+//! Provider `random`: `random_id`, `random_string`, `random_password` (sensitive
+//! result), `random_integer` and `random_uuid`. Values are drawn from the operating
+//! system's CSPRNG at create time and then kept in state; `keepers` (and every argument)
+//! force a new value when changed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use rand::Rng;
+use terrane_core::{Type, Value};
+use terrane_provider::{AttrSchema, Provider, ProviderError, ProviderSchema, Result, Schema};
+
+use crate::{set_attr, unknown_type, SimpleFactory};
+
+fn keepers() -> AttrSchema {
+    AttrSchema::optional(Type::Map(Box::new(Type::String))).force_new()
+}
+
+fn string_schema(sensitive: bool) -> Schema {
+    let result = AttrSchema::computed(Type::String);
+    let result = if sensitive { result.sensitive() } else { result };
+    let mut s = Schema::new()
+        .attr("length", AttrSchema::required(Type::Number).force_new())
+        .attr("keepers", keepers())
+        .attr("result", result)
+        .attr("id", AttrSchema::computed(Type::String))
+        .attr("override_special", AttrSchema::optional(Type::String).force_new());
+    for flag in ["special", "upper", "lower", "numeric", "number"] {
+        s = s.attr(flag, AttrSchema::optional_computed(Type::Bool).force_new());
+    }
+    for min in ["min_special", "min_upper", "min_lower", "min_numeric"] {
+        s = s.attr(min, AttrSchema::optional_computed(Type::Number).force_new());
+    }
+    s
+}
+
+pub fn factory() -> SimpleFactory {
+    let mut schema = ProviderSchema::default();
+    schema.resources.insert(
+        "random_id".into(),
+        Schema::new()
+            .attr("byte_length", AttrSchema::required(Type::Number).force_new())
+            .attr("prefix", AttrSchema::optional(Type::String).force_new())
+            .attr("keepers", keepers())
+            .attr("id", AttrSchema::computed(Type::String))
+            .attr("b64_url", AttrSchema::computed(Type::String))
+            .attr("b64_std", AttrSchema::computed(Type::String))
+            .attr("hex", AttrSchema::computed(Type::String))
+            .attr("dec", AttrSchema::computed(Type::String)),
+    );
+    schema.resources.insert("random_string".into(), string_schema(false));
+    schema.resources.insert("random_password".into(), string_schema(true));
+    schema.resources.insert(
+        "random_integer".into(),
+        Schema::new()
+            .attr("min", AttrSchema::required(Type::Number).force_new())
+            .attr("max", AttrSchema::required(Type::Number).force_new())
+            .attr("seed", AttrSchema::optional(Type::String).force_new())
+            .attr("keepers", keepers())
+            .attr("result", AttrSchema::computed(Type::Number))
+            .attr("id", AttrSchema::computed(Type::String)),
+    );
+    schema.resources.insert(
+        "random_uuid".into(),
+        Schema::new()
+            .attr("keepers", keepers())
+            .attr("result", AttrSchema::computed(Type::String))
+            .attr("id", AttrSchema::computed(Type::String)),
+    );
+    SimpleFactory { name: "random", schema, make: || Arc::new(RandomProvider) }
+}
+
+struct RandomProvider;
+
+fn num(v: &Value, name: &str) -> Option<f64> {
+    v.get(name).and_then(Value::as_number)
+}
+
+fn flag(v: &Value, name: &str) -> bool {
+    v.get(name).and_then(Value::as_bool).unwrap_or(true)
+}
+
+fn random_string(planned: &Value) -> Result<String> {
+    let length = num(planned, "length").unwrap_or(0.0);
+    if !(1.0..=4096.0).contains(&length) {
+        return Err(ProviderError::config("length must be between 1 and 4096"));
+    }
+    let length = length as usize;
+    let special: String = planned
+        .get("override_special")
+        .and_then(Value::as_str)
+        .unwrap_or("!@#$%&*()-_=+[]{}<>:?")
+        .to_string();
+    let numeric = flag(planned, "numeric") && flag(planned, "number");
+    let classes: Vec<(bool, &str, usize)> = vec![
+        (flag(planned, "upper"), "ABCDEFGHIJKLMNOPQRSTUVWXYZ", num(planned, "min_upper").unwrap_or(0.0) as usize),
+        (flag(planned, "lower"), "abcdefghijklmnopqrstuvwxyz", num(planned, "min_lower").unwrap_or(0.0) as usize),
+        (numeric, "0123456789", num(planned, "min_numeric").unwrap_or(0.0) as usize),
+        (flag(planned, "special"), special.as_str(), num(planned, "min_special").unwrap_or(0.0) as usize),
+    ];
+    let mut rng = rand::rng();
+    let mut out: Vec<char> = Vec::with_capacity(length);
+    let mut all = String::new();
+    for (enabled, chars, min) in &classes {
+        if !enabled || chars.is_empty() {
+            continue;
+        }
+        all.push_str(chars);
+        let cs: Vec<char> = chars.chars().collect();
+        for _ in 0..*min {
+            out.push(cs[rng.random_range(0..cs.len())]);
+        }
+    }
+    if all.is_empty() {
+        return Err(ProviderError::config("at least one character class must be enabled"));
+    }
+    if out.len() > length {
+        return Err(ProviderError::config("the min_* counts add up to more than length"));
+    }
+    let all: Vec<char> = all.chars().collect();
+    while out.len() < length {
+        out.push(all[rng.random_range(0..all.len())]);
+    }
+    // Shuffle so the guaranteed characters are not all at the front.
+    for i in (1..out.len()).rev() {
+        let j = rng.random_range(0..=i);
+        out.swap(i, j);
+    }
+    Ok(out.into_iter().collect())
+}
+
+fn with_defaults(planned: &mut Value) {
+    for flag in ["special", "upper", "lower", "numeric", "number"] {
+        if planned.get(flag).is_none_or(|v| v.is_null() || v.is_unknown()) {
+            set_attr(planned, flag, Value::Bool(true));
+        }
+    }
+    for min in ["min_special", "min_upper", "min_lower", "min_numeric"] {
+        if planned.get(min).is_none_or(|v| v.is_null() || v.is_unknown()) {
+            set_attr(planned, min, Value::Number(0.0));
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for RandomProvider {
+    async fn create(&self, type_name: &str, planned: Value) -> Result<Value> {
+        let mut out = planned.clone();
+        let mut rng = rand::rng();
+        match type_name {
+            "random_id" => {
+                let n = num(&planned, "byte_length").unwrap_or(0.0);
+                if !(1.0..=1024.0).contains(&n) {
+                    return Err(ProviderError::config("byte_length must be between 1 and 1024"));
+                }
+                let bytes: Vec<u8> = (0..n as usize).map(|_| rng.random()).collect();
+                let prefix = planned.get("prefix").and_then(Value::as_str).unwrap_or("").to_string();
+                let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+                let dec = bytes.iter().fold(String::from("0"), |acc, b| decimal_mul_add(&acc, 256, *b as u32));
+                set_attr(&mut out, "id", Value::String(url.clone()));
+                set_attr(&mut out, "b64_url", Value::String(format!("{prefix}{url}")));
+                set_attr(&mut out, "b64_std", Value::String(format!("{prefix}{}", base64::engine::general_purpose::STANDARD.encode(&bytes))));
+                set_attr(&mut out, "hex", Value::String(format!("{prefix}{}", hex::encode(&bytes))));
+                set_attr(&mut out, "dec", Value::String(format!("{prefix}{dec}")));
+            }
+            "random_string" | "random_password" => {
+                with_defaults(&mut out);
+                let s = random_string(&out)?;
+                set_attr(&mut out, "result", Value::String(s.clone()));
+                set_attr(&mut out, "id", Value::String(if type_name == "random_string" { s } else { "none".into() }));
+            }
+            "random_integer" => {
+                let (min, max) = (num(&planned, "min").unwrap_or(0.0) as i64, num(&planned, "max").unwrap_or(0.0) as i64);
+                if max < min {
+                    return Err(ProviderError::config(format!("max ({max}) must be at least min ({min})")));
+                }
+                let n = rng.random_range(min..=max);
+                set_attr(&mut out, "result", Value::Number(n as f64));
+                set_attr(&mut out, "id", Value::String(n.to_string()));
+            }
+            "random_uuid" => {
+                let u = uuid::Uuid::new_v4().to_string();
+                set_attr(&mut out, "result", Value::String(u.clone()));
+                set_attr(&mut out, "id", Value::String(u));
+            }
+            other => return Err(unknown_type(other)),
+        }
+        Ok(out)
+    }
+
+    async fn read(&self, _type_name: &str, state: Value) -> Result<Option<Value>> {
+        Ok(Some(state))
+    }
+
+    async fn update(&self, _type_name: &str, prior: Value, planned: Value) -> Result<Value> {
+        // Only non-force-new attributes can change in place; computed results are kept.
+        let mut out = planned;
+        if let (Value::Map(o), Some(p)) = (&mut out, prior.as_map()) {
+            for (k, v) in p {
+                if o.get(k).is_none_or(Value::is_unknown) {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, _type_name: &str, _state: Value) -> Result<()> {
+        Ok(())
+    }
+
+    async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
+        let mut m = BTreeMap::new();
+        match type_name {
+            "random_string" | "random_password" => {
+                m.insert("result".to_string(), Value::from(id));
+                m.insert("length".to_string(), Value::Number(id.chars().count() as f64));
+                m.insert("id".to_string(), Value::from(if type_name == "random_string" { id } else { "none" }));
+            }
+            "random_uuid" => {
+                m.insert("result".to_string(), Value::from(id));
+                m.insert("id".to_string(), Value::from(id));
+            }
+            "random_integer" => {
+                let parts: Vec<&str> = id.split(',').collect();
+                let n: f64 = parts.first().and_then(|p| p.parse().ok()).ok_or_else(|| ProviderError::config("import ID for random_integer is RESULT,MIN,MAX"))?;
+                m.insert("result".to_string(), Value::Number(n));
+                m.insert("id".to_string(), Value::from(parts[0]));
+                if let (Some(min), Some(max)) = (parts.get(1).and_then(|p| p.parse().ok()), parts.get(2).and_then(|p| p.parse().ok())) {
+                    m.insert("min".to_string(), Value::Number(min));
+                    m.insert("max".to_string(), Value::Number(max));
+                }
+            }
+            other => return Err(ProviderError::config(format!("{other} does not support import"))),
+        }
+        let mut v = Value::Map(m);
+        if type_name.starts_with("random_string") || type_name == "random_password" {
+            with_defaults(&mut v);
+        }
+        Ok(v)
+    }
+}
+
+/// Multiplies a decimal string by `mul` and adds `add` (for `random_id.dec`).
+fn decimal_mul_add(dec: &str, mul: u32, add: u32) -> String {
+    let mut digits: Vec<u32> = dec.bytes().rev().map(|b| (b - b'0') as u32).collect();
+    let mut carry = add;
+    for d in digits.iter_mut() {
+        let x = *d * mul + carry;
+        *d = x % 10;
+        carry = x / 10;
+    }
+    while carry > 0 {
+        digits.push(carry % 10);
+        carry /= 10;
+    }
+    while digits.len() > 1 && digits.last() == Some(&0) {
+        digits.pop();
+    }
+    digits.iter().rev().map(|d| char::from(b'0' + *d as u8)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_conversion() {
+        assert_eq!([1u8, 0].iter().fold(String::from("0"), |a, b| decimal_mul_add(&a, 256, *b as u32)), "256");
+    }
+
+    #[test]
+    fn strings_respect_classes_and_minimums() {
+        let mut v = Value::map([
+            ("length", Value::Number(20.0)),
+            ("special", Value::Bool(false)),
+            ("upper", Value::Bool(false)),
+            ("min_numeric", Value::Number(5.0)),
+        ]);
+        with_defaults(&mut v);
+        let s = random_string(&v).unwrap();
+        assert_eq!(s.chars().count(), 20);
+        assert!(s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(s.chars().filter(char::is_ascii_digit).count() >= 5);
+    }
+}
