@@ -189,6 +189,11 @@ impl SourceMap {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.files.get(name).map(|t| &**t)
     }
+
+    /// Every file, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files.iter().map(|(k, v)| (&**k, &**v))
+    }
 }
 
 #[cfg(test)]

@@ -58,10 +58,19 @@ impl Style {
 }
 
 fn scalar(v: &Value) -> String {
+    scalar_at(v, 6)
+}
+
+/// Renders a scalar; multi-line strings become an indented heredoc.
+fn scalar_at(v: &Value, indent: usize) -> String {
     match v {
         Value::Sensitive(_) => "(sensitive value)".into(),
         Value::Unknown => "(known after apply)".into(),
-        Value::String(s) if s.contains('\n') => format!("<<-EOT\n{}\nEOT", s.trim_end_matches('\n')),
+        Value::String(s) if s.contains('\n') => {
+            let pad = " ".repeat(indent + 4);
+            let body: Vec<String> = s.trim_end_matches('\n').lines().map(|l| if l.is_empty() { String::new() } else { format!("{pad}{l}") }).collect();
+            format!("<<-EOT\n{}\n{}EOT", body.join("\n"), " ".repeat(indent + 2))
+        }
         Value::String(s) => format!("{s:?}"),
         Value::Number(n) => format_number(*n),
         other => other.to_display(),
@@ -87,7 +96,7 @@ fn attr_diff(out: &mut String, st: Style, indent: usize, name: &str, width: usiz
                 object_lines(out, st, indent + 4, None, Some(a));
                 let _ = writeln!(out, "{pad}  }}");
             } else {
-                let _ = writeln!(out, "{pad}{} {label} = {}{note}", st.green("+"), scalar(a));
+                let _ = writeln!(out, "{pad}{} {label} = {}{note}", st.green("+"), scalar_at(a, indent));
             }
         }
         (Some(b), None) | (Some(b), Some(Value::Null)) => {
@@ -99,7 +108,7 @@ fn attr_diff(out: &mut String, st: Style, indent: usize, name: &str, width: usiz
                 object_lines(out, st, indent + 4, Some(b), None);
                 let _ = writeln!(out, "{pad}  }} -> null");
             } else {
-                let _ = writeln!(out, "{pad}{} {label} = {} -> null{note}", st.red("-"), scalar(b));
+                let _ = writeln!(out, "{pad}{} {label} = {} -> null{note}", st.red("-"), scalar_at(b, indent));
             }
         }
         (Some(b), Some(a)) => {
@@ -111,7 +120,7 @@ fn attr_diff(out: &mut String, st: Style, indent: usize, name: &str, width: usiz
                 object_lines(out, st, indent + 4, Some(b), Some(a));
                 let _ = writeln!(out, "{pad}  }}");
             } else {
-                let _ = writeln!(out, "{pad}{} {label} = {} -> {}{note}", st.yellow("~"), scalar(b), scalar(a));
+                let _ = writeln!(out, "{pad}{} {label} = {} -> {}{note}", st.yellow("~"), scalar_at(b, indent), scalar_at(a, indent));
             }
         }
         (None, None) => {}

@@ -220,27 +220,31 @@ impl Converter {
                 }
                 Element::Interpolation(i) => (TemplatePart::Interp(self.expr(&i.expr)), i.strip),
                 Element::Directive(d) => match &**d {
-                    Directive::If(ifd) => (
-                        TemplatePart::If {
-                            cond: self.expr(&ifd.if_expr.cond_expr),
-                            then: self.template(&ifd.if_expr.template),
-                            otherwise: ifd
-                                .else_expr
-                                .as_ref()
-                                .map(|e| self.template(&e.template))
-                                .unwrap_or_default(),
-                        },
-                        ifd.if_expr.strip,
-                    ),
-                    Directive::For(ford) => (
-                        TemplatePart::For {
-                            key_var: ford.for_expr.key_var.as_ref().map(|k| k.value().to_string()),
-                            value_var: ford.for_expr.value_var.value().to_string(),
-                            collection: self.expr(&ford.for_expr.collection_expr),
-                            body: self.template(&ford.for_expr.template),
-                        },
-                        ford.for_expr.strip,
-                    ),
+                    Directive::If(ifd) => {
+                        let mut then = self.template(&ifd.if_expr.template);
+                        let mut otherwise = ifd.else_expr.as_ref().map(|e| self.template(&e.template)).unwrap_or_default();
+                        strip_body(&mut then, ifd.if_expr.strip, ifd.else_expr.as_ref().map(|e| e.strip).unwrap_or(ifd.endif_expr.strip));
+                        if let Some(e) = &ifd.else_expr {
+                            strip_body(&mut otherwise, e.strip, ifd.endif_expr.strip);
+                        }
+                        (
+                            TemplatePart::If { cond: self.expr(&ifd.if_expr.cond_expr), then, otherwise },
+                            combine(ifd.if_expr.strip, ifd.endif_expr.strip),
+                        )
+                    }
+                    Directive::For(ford) => {
+                        let mut body = self.template(&ford.for_expr.template);
+                        strip_body(&mut body, ford.for_expr.strip, ford.endfor_expr.strip);
+                        (
+                            TemplatePart::For {
+                                key_var: ford.for_expr.key_var.as_ref().map(|k| k.value().to_string()),
+                                value_var: ford.for_expr.value_var.value().to_string(),
+                                collection: self.expr(&ford.for_expr.collection_expr),
+                                body,
+                            },
+                            combine(ford.for_expr.strip, ford.endfor_expr.strip),
+                        )
+                    }
                 },
             };
             if matches!(strip, Strip::Start | Strip::Both) {
@@ -252,6 +256,34 @@ impl Converter {
             parts.push(part);
         }
         parts
+    }
+}
+
+/// Applies the strip markers of a directive's opening (`~}` strips the start of the
+/// body) and closing (`{~` strips the end of the body) tags to its body.
+fn strip_body(body: &mut [TemplatePart], open: Strip, close: Strip) {
+    if matches!(open, Strip::End | Strip::Both) {
+        if let Some(TemplatePart::Literal(first)) = body.first_mut() {
+            *first = first.trim_start().to_string();
+        }
+    }
+    if matches!(close, Strip::Start | Strip::Both) {
+        if let Some(TemplatePart::Literal(last)) = body.last_mut() {
+            *last = last.trim_end().to_string();
+        }
+    }
+}
+
+/// The strip behaviour of a whole directive towards its neighbours: the opening tag's
+/// leading marker and the closing tag's trailing marker.
+fn combine(open: Strip, close: Strip) -> Strip {
+    let start = matches!(open, Strip::Start | Strip::Both);
+    let end = matches!(close, Strip::End | Strip::Both);
+    match (start, end) {
+        (true, true) => Strip::Both,
+        (true, false) => Strip::Start,
+        (false, true) => Strip::End,
+        (false, false) => Strip::None,
     }
 }
 

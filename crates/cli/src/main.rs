@@ -1,0 +1,194 @@
+//! The `terrane` command-line interface: parses flags, loads the configuration and
+//! state, runs the engine and presents the results. All IO of the provisioning
+//! workflow (terminal, files, signals) lives here, not in the engine.
+
+mod commands;
+mod state_cmd;
+mod ui;
+mod workspace;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Infrastructure as code: plan and apply HCL configurations, with state, locking and
+/// history.
+#[derive(Parser, Debug)]
+#[command(name = "terrane", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Run as if terrane was started in DIR.
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// Disable colored output (also honoured: the NO_COLOR environment variable).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct VarArgs {
+    /// Set a root variable: --var NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read variables from a .tfvars file (repeatable).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Limit the plan to a resource (and what it depends on). Repeatable.
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+    /// Read the real state of managed objects before planning (default true).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub refresh: bool,
+    /// Plan to destroy every object in state.
+    #[arg(long)]
+    pub destroy: bool,
+    /// How many provider operations run at once.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub parallelism: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the configuration without touching state or providers.
+    Validate {
+        /// Print diagnostics as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the changes that apply would make.
+    Plan {
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Save the plan to FILE for `terrane apply FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the plan as JSON in Terraform's plan format.
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 when there are no changes, 2 when there are changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Make the changes: from a saved plan file, or plan and ask for confirmation.
+    Apply {
+        /// A plan file made by `terrane plan --out`.
+        planfile: Option<PathBuf>,
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Destroy every object terrane manages in this workspace.
+    Destroy {
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        parallelism: usize,
+        #[arg(long = "target", value_name = "ADDRESS")]
+        targets: Vec<String>,
+    },
+    /// Show a saved plan, or the current state.
+    Show {
+        planfile: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print output values from state.
+    Output {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Print a string output without quotes; the only way to print a sensitive value.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Print the dependency graph in DOT format.
+    Graph,
+    /// Rewrite configuration files in the canonical style.
+    Fmt {
+        /// Do not write; exit 3 when files are not formatted.
+        #[arg(long)]
+        check: bool,
+        /// Also format modules in subdirectories.
+        #[arg(long)]
+        recursive: bool,
+        /// Files or directories (default: the working directory).
+        paths: Vec<PathBuf>,
+    },
+    /// Inspect and change state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Bring an existing object under management: terrane import ADDRESS ID.
+    Import {
+        address: String,
+        id: String,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Release a state lock left by a run that is gone.
+    ForceUnlock {
+        lock_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// List resource instances in state.
+    List {
+        /// Only addresses starting with these prefixes.
+        filters: Vec<String>,
+    },
+    /// Show one resource instance (sensitive values redacted).
+    Show {
+        address: String,
+        /// Show the instance as it was at this serial.
+        #[arg(long)]
+        serial: Option<u64>,
+    },
+    /// Forget a resource instance without destroying it.
+    Rm { addresses: Vec<String> },
+    /// Move a resource instance to a new address.
+    Mv { from: String, to: String },
+    /// List every state serial: when, who, what.
+    History,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ui::init_logging();
+    let color = ui::color_enabled(cli.no_color);
+    let dir = match &cli.chdir {
+        // Like Terraform's -chdir: relative paths in the configuration resolve against DIR.
+        Some(d) => match std::fs::canonicalize(d).and_then(|p| std::env::set_current_dir(&p).map(|()| p)) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("Error: cannot use directory {}: {e}", d.display());
+                return ExitCode::from(1);
+            }
+        },
+        None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(commands::run(cli.command, dir, color));
+    // Providers may have left tasks (such as a slow sleep) running; don't wait for them.
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}

@@ -1,0 +1,168 @@
+//! Terminal presentation: colors, diagnostics, progress of long applies, prompts.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use terrane_core::{Diagnostics, InstanceAddr, SourceMap};
+use terrane_engine::render::Style;
+use terrane_engine::{Action, Event, Observer};
+
+pub fn color_enabled(no_color_flag: bool) -> bool {
+    !no_color_flag && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TERRANE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).try_init();
+}
+
+pub fn print_diags(diags: &Diagnostics, sources: &SourceMap, color: bool) {
+    let color = color && std::io::stderr().is_terminal();
+    let mut err = std::io::stderr().lock();
+    for d in diags.iter() {
+        let _ = writeln!(err, "{}", d.render(sources, color));
+    }
+}
+
+/// Asks for "yes" on the terminal (or stdin).
+pub fn confirm(question: &str, style: Style) -> bool {
+    println!("\n{}", style.bold(question));
+    println!("  terrane will perform the actions described above.");
+    println!("  Only 'yes' will be accepted to approve.\n");
+    print!("  {} ", style.bold("Enter a value:"));
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    match std::io::stdin().read_line(&mut line) {
+        Ok(0) | Err(_) => {
+            println!();
+            false
+        }
+        Ok(_) => line.trim() == "yes",
+    }
+}
+
+fn verb(action: Action) -> (&'static str, &'static str) {
+    match action {
+        Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete => ("Creating...", "Creation complete"),
+        Action::Update => ("Modifying...", "Modifications complete"),
+        Action::Delete => ("Destroying...", "Destruction complete"),
+        Action::Read => ("Reading...", "Read complete"),
+        Action::NoOp => ("", ""),
+    }
+}
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[derive(Default)]
+struct Progress {
+    in_flight: BTreeMap<InstanceAddr, (Action, Instant)>,
+    done: usize,
+    failed: usize,
+}
+
+/// Prints Terraform-style progress lines and, every 10 seconds, what is still running.
+pub struct Printer {
+    style: Style,
+    /// When false (plan --json), only warnings are printed (to stderr).
+    pub verbose: bool,
+    progress: Arc<Mutex<Progress>>,
+    started: Instant,
+}
+
+impl Printer {
+    pub fn new(style: Style, verbose: bool) -> Printer {
+        Printer { style, verbose, progress: Arc::new(Mutex::new(Progress::default())), started: Instant::now() }
+    }
+
+    /// Starts the periodic "still running" report; stop it by aborting the handle.
+    pub fn start_ticker(&self) -> tokio::task::JoinHandle<()> {
+        let progress = self.progress.clone();
+        let started = self.started;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let p = match progress.lock() {
+                    Ok(p) => p,
+                    Err(_) => return,
+                };
+                if p.in_flight.is_empty() {
+                    continue;
+                }
+                let mut out = std::io::stdout().lock();
+                for (addr, (action, since)) in p.in_flight.iter().take(10) {
+                    let v = match action {
+                        Action::Delete => "destroying",
+                        Action::Update => "modifying",
+                        _ => "creating",
+                    };
+                    let _ = writeln!(out, "{addr}: Still {v}... [{} elapsed]", secs(since.elapsed()));
+                }
+                let _ = writeln!(
+                    out,
+                    "Progress: {} done, {} in flight, {} failed, {} elapsed",
+                    p.done,
+                    p.in_flight.len(),
+                    p.failed,
+                    secs(started.elapsed())
+                );
+            }
+        })
+    }
+}
+
+impl Observer for Printer {
+    fn event(&self, event: Event) {
+        let st = self.style;
+        if let Event::Warning(d) = &event {
+            eprint!("{}", d.render(&SourceMap::default(), false));
+            return;
+        }
+        if !self.verbose {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        match event {
+            Event::Refreshing(addr, id) => {
+                let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
+                let _ = writeln!(out, "{}: Refreshing state...{id}", st.bold(&addr.to_string()));
+            }
+            Event::Reading(addr) => {
+                let _ = writeln!(out, "{}: Reading...", st.bold(&addr.to_string()));
+            }
+            Event::Planned(..) | Event::Warning(_) => {}
+            Event::ApplyStarted(addr, action, id) => {
+                if let Ok(mut p) = self.progress.lock() {
+                    p.in_flight.insert(addr.clone(), (action, Instant::now()));
+                }
+                let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
+                let _ = writeln!(out, "{}: {}{id}", st.bold(&addr.to_string()), verb(action).0);
+            }
+            Event::ApplyDone(addr, action, took, id) => {
+                if let Ok(mut p) = self.progress.lock() {
+                    p.in_flight.remove(&addr);
+                    p.done += 1;
+                }
+                let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
+                let _ = writeln!(out, "{}: {} after {}{id}", st.bold(&addr.to_string()), verb(action).1, secs(took));
+            }
+            Event::ApplyFailed(addr, _) => {
+                if let Ok(mut p) = self.progress.lock() {
+                    p.in_flight.remove(&addr);
+                    p.failed += 1;
+                }
+                let _ = writeln!(out, "{}: {}", st.bold(&addr.to_string()), st.red("Failed"));
+            }
+        }
+    }
+}
