@@ -1,6 +1,5 @@
 //! One function per command. Each returns the process exit code.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +9,7 @@ use terrane_core::{Diagnostic, Diagnostics, InstanceAddr, SourceMap};
 use terrane_engine::model::{self, Model, NodeKind};
 use terrane_engine::render::{render_plan, Style};
 use terrane_engine::run::Run;
-use terrane_engine::{json, planfile, Plan, PlanOptions, RawVar};
+use terrane_engine::{json, planfile, Plan, PlanOptions};
 use terrane_state::{Backend, Change, InstanceState, SerialStatus, Snapshot};
 
 use crate::state_cmd;
@@ -190,7 +189,9 @@ async fn plan_cmd(dir: &Path, args: &PlanArgs, out: Option<&Path>, as_json: bool
     let cancel = Arc::new(AtomicBool::new(false));
     let _sig = install_interrupt(cancel.clone());
     let printer = Printer::new(style, !as_json);
-    let Some(plan) = make_plan(&mut ws, args, &prior, &printer, &cancel, style.color).await else { return 1 };
+    let Some(plan) = make_plan(&mut ws, args, &prior, &printer, &cancel, style.color).await else {
+        return if cancel.load(Ordering::SeqCst) { EXIT_INTERRUPTED } else { 1 };
+    };
     if as_json {
         println!("{}", serde_json::to_string(&json::plan_json(&plan)).unwrap_or_default());
     } else {
@@ -272,7 +273,9 @@ async fn apply_cmd(dir: &Path, planfile_path: Option<&Path>, args: &PlanArgs, au
             plan
         }
         None => {
-            let Some(plan) = make_plan(&mut ws, args, &prior, &printer, &cancel, color).await else { return 1 };
+            let Some(plan) = make_plan(&mut ws, args, &prior, &printer, &cancel, color).await else {
+                return if cancel.load(Ordering::SeqCst) { EXIT_INTERRUPTED } else { 1 };
+            };
             print!("{}", render_plan(&plan, style));
             if !plan.has_changes() {
                 return 0;
@@ -612,6 +615,3 @@ fn force_unlock(dir: &Path, lock_id: &str) -> u8 {
         )),
     }
 }
-
-#[allow(dead_code)]
-fn _unused(_: BTreeMap<String, RawVar>) {}

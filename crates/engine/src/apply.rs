@@ -106,7 +106,7 @@ pub async fn apply(
         return outcome;
     }
     let applier = Applier {
-        run: Run::new(model, registry, root_dir),
+        run: Run { tolerant: plan.destroy, ..Run::new(model, registry, root_dir) },
         plan,
         by_resource,
         backend: RefCell::new(backend),
@@ -225,7 +225,10 @@ impl<'c> Applier<'c> {
                 s
             }
         };
-        backend.write(serial, changes).map_err(|e| {
+        let started = Instant::now();
+        let res = backend.write(serial, changes);
+        tracing::debug!(rows = changes.len(), micros = started.elapsed().as_micros() as u64, "state write");
+        res.map_err(|e| {
             Diagnostic::error(
                 "Failed to write state",
                 format!("The change was made, but recording it in state failed: {e}. Fix the state storage and run terrane plan; objects created now may need terrane import."),
@@ -241,7 +244,6 @@ impl<'c> Applier<'c> {
                     let Some(r) = self.run.model.resource(m, key) else { return false };
                     self.apply_resource(*n, m, r).await
                 }
-                NodeKind::Output(..) if self.plan.destroy => true,
                 _ => self.run.visit_value_node(*n, &self.plan.variables),
             },
         }

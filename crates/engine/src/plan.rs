@@ -189,7 +189,7 @@ pub async fn plan(
         prior_by_resource.entry(inst.addr.resource.clone()).or_default().push(inst);
     }
     let planner = Planner {
-        run: Run::new(model, registry, root_dir),
+        run: Run { tolerant: opts.destroy, ..Run::new(model, registry, root_dir) },
         prior_by_resource,
         opts,
         root_vars,
@@ -329,7 +329,6 @@ impl<'c> Planner<'c> {
                 let Some(r) = self.run.model.resource(m, key) else { return false };
                 self.plan_resource(node, m, r).await
             }
-            NodeKind::Output(..) if self.opts.destroy => true,
             _ => self.run.visit_value_node(node, self.root_vars),
         }
     }

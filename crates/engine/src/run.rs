@@ -40,6 +40,9 @@ pub struct Run<'c> {
     pub store: RefCell<Store>,
     pub providers: RefCell<HashMap<String, Arc<dyn Provider>>>,
     pub diags: RefCell<Diagnostics>,
+    /// In a destroy, locals and outputs that cannot be evaluated any more (their
+    /// resources are going away) become unknown instead of failing the run.
+    pub tolerant: bool,
 }
 
 pub fn module_rel(root_dir: &Path, model: &Model<'_>, module: &ModulePath) -> String {
@@ -66,6 +69,7 @@ impl<'c> Run<'c> {
             store: RefCell::new(Store::default()),
             providers: RefCell::new(HashMap::new()),
             diags: RefCell::new(Diagnostics::new()),
+            tolerant: false,
         }
     }
 
@@ -102,6 +106,10 @@ impl<'c> Run<'c> {
                         self.store.borrow_mut().locals.insert((m.clone(), n.clone()), v);
                         true
                     }
+                    Err(_) if self.tolerant => {
+                        self.store.borrow_mut().locals.insert((m.clone(), n.clone()), Value::Unknown);
+                        true
+                    }
                     Err(d) => {
                         self.error(d);
                         false
@@ -110,7 +118,12 @@ impl<'c> Run<'c> {
             }
             NodeKind::Output(m, n) => {
                 let Some(o) = self.model.modules.get(m).and_then(|md| md.outputs.get(n)) else { return false };
-                match self.with_scope(m, None, |s| eval(&o.expr, s)) {
+                let result = self.with_scope(m, None, |s| eval(&o.expr, s));
+                let result = match result {
+                    Err(_) if self.tolerant => Ok(Value::Unknown),
+                    other => other,
+                };
+                match result {
                     Ok(v) => {
                         if v.contains_sensitive() && !o.sensitive && m.is_root() {
                             self.error(
