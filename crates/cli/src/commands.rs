@@ -23,16 +23,40 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
     let style = Style { color };
     match command {
         Command::Validate { json } => validate(&dir, json, color),
-        Command::Plan { args, out, json, detailed_exitcode } => plan_cmd(&dir, &args, out.as_deref(), json, detailed_exitcode, style).await,
-        Command::Apply { planfile, args, auto_approve } => apply_cmd(&dir, planfile.as_deref(), &args, auto_approve, style).await,
-        Command::Destroy { vars, auto_approve, parallelism, targets } => {
-            let args = PlanArgs { vars, targets, refresh: true, destroy: true, parallelism };
+        Command::Plan {
+            args,
+            out,
+            json,
+            detailed_exitcode,
+        } => plan_cmd(&dir, &args, out.as_deref(), json, detailed_exitcode, style).await,
+        Command::Apply {
+            planfile,
+            args,
+            auto_approve,
+        } => apply_cmd(&dir, planfile.as_deref(), &args, auto_approve, style).await,
+        Command::Destroy {
+            vars,
+            auto_approve,
+            parallelism,
+            targets,
+        } => {
+            let args = PlanArgs {
+                vars,
+                targets,
+                refresh: true,
+                destroy: true,
+                parallelism,
+            };
             apply_cmd(&dir, None, &args, auto_approve, style).await
         }
         Command::Show { planfile, json } => show(&dir, planfile.as_deref(), json, style),
         Command::Output { name, json, raw } => output(&dir, name.as_deref(), json, raw),
         Command::Graph => graph(&dir, color),
-        Command::Fmt { check, recursive, paths } => fmt(&dir, check, recursive, &paths),
+        Command::Fmt {
+            check,
+            recursive,
+            paths,
+        } => fmt(&dir, check, recursive, &paths),
         Command::State(sc) => state_cmd::run(&dir, sc, style),
         Command::Import { address, id, vars } => import(&dir, &address, &id, &vars, style).await,
         Command::ForceUnlock { lock_id } => force_unlock(&dir, &lock_id),
@@ -82,7 +106,10 @@ fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
                 })
             })
             .collect();
-        let errors = diags.iter().filter(|d| d.severity == terrane_core::Severity::Error).count();
+        let errors = diags
+            .iter()
+            .filter(|d| d.severity == terrane_core::Severity::Error)
+            .count();
         let doc = serde_json::json!({
             "format_version": "1.0", "valid": errors == 0, "error_count": errors,
             "warning_count": diags.0.len() - errors, "diagnostics": list,
@@ -92,7 +119,10 @@ fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
         print_diags(&diags, &ws.sources, color);
         if !diags.has_errors() {
             let st = Style { color };
-            println!("{} The configuration is valid.", st.green(&st.bold("Success!")));
+            println!(
+                "{} The configuration is valid.",
+                st.green(&st.bold("Success!"))
+            );
         }
     }
     u8::from(diags.has_errors())
@@ -101,7 +131,8 @@ fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
 /// Sets the flag on the first Ctrl-C (or SIGTERM); exits at once on the second.
 fn install_interrupt(cancel: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         wait_for_signal(&mut term).await;
         cancel.store(true, Ordering::SeqCst);
         eprintln!("\nInterrupt received. Waiting for operations in flight to finish, then saving state and stopping.\nPress Ctrl-C again to stop at once (operations in flight may then be lost from state).");
@@ -163,8 +194,24 @@ async fn make_plan(
     let digest = ws.config_digest();
     let ws: &Workspace = ws;
     let model = build_model(ws, color)?;
-    let opts = PlanOptions { destroy: args.destroy, refresh: args.refresh, targets, parallelism: args.parallelism.max(1) };
-    match terrane_engine::plan(&model, &ws.registry, &ws.dir, prior, &vars, &opts, printer, cancel).await {
+    let opts = PlanOptions {
+        destroy: args.destroy,
+        refresh: args.refresh,
+        targets,
+        parallelism: args.parallelism.max(1),
+    };
+    match terrane_engine::plan(
+        &model,
+        &ws.registry,
+        &ws.dir,
+        prior,
+        &vars,
+        &opts,
+        printer,
+        cancel,
+    )
+    .await
+    {
         Ok(mut plan) => {
             plan.config_digest = digest;
             Some(plan)
@@ -176,32 +223,51 @@ async fn make_plan(
     }
 }
 
-async fn plan_cmd(dir: &Path, args: &PlanArgs, out: Option<&Path>, as_json: bool, detailed: bool, style: Style) -> u8 {
-    let Some(mut ws) = load(dir, style.color) else { return 1 };
-    let backend = match ws.open_backend() {
-        Ok(b) => b,
-        Err(e) => return fail(e),
+async fn plan_cmd(
+    dir: &Path,
+    args: &PlanArgs,
+    out: Option<&Path>,
+    as_json: bool,
+    detailed: bool,
+    style: Style,
+) -> u8 {
+    let Some(mut ws) = load(dir, style.color) else {
+        return 1;
     };
-    let prior = match backend.read_current() {
+    let prior = match state_cmd::read_existing(&ws) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(code) => return code,
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let _sig = install_interrupt(cancel.clone());
     let printer = Printer::new(style, !as_json);
     let Some(plan) = make_plan(&mut ws, args, &prior, &printer, &cancel, style.color).await else {
-        return if cancel.load(Ordering::SeqCst) { EXIT_INTERRUPTED } else { 1 };
+        return if cancel.load(Ordering::SeqCst) {
+            EXIT_INTERRUPTED
+        } else {
+            1
+        };
     };
     if as_json {
-        println!("{}", serde_json::to_string(&json::plan_json(&plan)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string(&json::plan_json(&plan)).unwrap_or_default()
+        );
     } else {
         print!("{}", render_plan(&plan, style));
     }
     if let Some(path) = out {
-        let path = if path.is_absolute() { path.to_path_buf() } else { dir.join(path) };
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            dir.join(path)
+        };
         let text = serde_json::to_string(&planfile::encode(&plan)).unwrap_or_default();
         if let Err(e) = write_atomic(&path, text.as_bytes()) {
-            return fail(format!("cannot write the plan file {}: {e}", path.display()));
+            return fail(format!(
+                "cannot write the plan file {}: {e}",
+                path.display()
+            ));
         }
         if !as_json {
             println!("\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    terrane apply {}", path.display(), path.display());
@@ -217,18 +283,33 @@ async fn plan_cmd(dir: &Path, args: &PlanArgs, out: Option<&Path>, as_json: bool
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("terrane-tmp");
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        // Owner-only: plan files can hold sensitive values.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
 }
 
-async fn apply_cmd(dir: &Path, planfile_path: Option<&Path>, args: &PlanArgs, auto_approve: bool, style: Style) -> u8 {
+async fn apply_cmd(
+    dir: &Path,
+    planfile_path: Option<&Path>,
+    args: &PlanArgs,
+    auto_approve: bool,
+    style: Style,
+) -> u8 {
     let color = style.color;
-    let Some(mut ws) = load(dir, color) else { return 1 };
+    let Some(mut ws) = load(dir, color) else {
+        return 1;
+    };
     let mut backend = match ws.open_backend() {
         Ok(b) => b,
         Err(e) => return fail(e),
@@ -251,7 +332,11 @@ async fn apply_cmd(dir: &Path, planfile_path: Option<&Path>, args: &PlanArgs, au
     let printer = Printer::new(style, true);
     let plan = match planfile_path {
         Some(p) => {
-            let p = if p.is_absolute() { p.to_path_buf() } else { dir.join(p) };
+            let p = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                dir.join(p)
+            };
             let text = match std::fs::read_to_string(&p) {
                 Ok(t) => t,
                 Err(e) => return fail(format!("cannot read the plan file {}: {e}", p.display())),
@@ -260,7 +345,9 @@ async fn apply_cmd(dir: &Path, planfile_path: Option<&Path>, args: &PlanArgs, au
                 Ok(plan) => plan,
                 Err(e) => return fail(e),
             };
-            if plan.lineage != prior.lineage || plan.prior_serial != prior.serial {
+            // A plan made before any state existed has no lineage; it fits an empty state.
+            let fresh = plan.lineage.is_empty() && prior.serial == 0;
+            if !fresh && (plan.lineage != prior.lineage || plan.prior_serial != prior.serial) {
                 return fail(format!(
                     "Saved plan is stale.\n\nThe state changed since this plan was made (the plan was computed from serial {} of lineage {}; the state is now at serial {} of lineage {}). Applying it could undo or repeat those changes. Run terrane plan again and apply the new plan.",
                     plan.prior_serial, plan.lineage, prior.serial, prior.lineage
@@ -273,15 +360,24 @@ async fn apply_cmd(dir: &Path, planfile_path: Option<&Path>, args: &PlanArgs, au
             plan
         }
         None => {
-            let Some(plan) = make_plan(&mut ws, args, &prior, &printer, &cancel, color).await else {
-                return if cancel.load(Ordering::SeqCst) { EXIT_INTERRUPTED } else { 1 };
+            let Some(plan) = make_plan(&mut ws, args, &prior, &printer, &cancel, color).await
+            else {
+                return if cancel.load(Ordering::SeqCst) {
+                    EXIT_INTERRUPTED
+                } else {
+                    1
+                };
             };
             print!("{}", render_plan(&plan, style));
             if !plan.has_changes() {
                 return 0;
             }
             if !auto_approve {
-                let q = if plan.destroy { "Do you really want to destroy all resources?" } else { "Do you want to perform these actions?" };
+                let q = if plan.destroy {
+                    "Do you really want to destroy all resources?"
+                } else {
+                    "Do you want to perform these actions?"
+                };
                 if !confirm(q, style) {
                     eprintln!("\nApply cancelled: only 'yes' confirms. Nothing was changed.");
                     return 1;
@@ -298,13 +394,28 @@ async fn apply_cmd(dir: &Path, planfile_path: Option<&Path>, args: &PlanArgs, au
         return EXIT_INTERRUPTED;
     }
     let ws: &Workspace = &ws;
-    let Some(model) = build_model(ws, color) else { return 1 };
+    let Some(model) = build_model(ws, color) else {
+        return 1;
+    };
     println!();
     let ticker = printer.start_ticker();
-    let outcome = terrane_engine::apply(&model, &ws.registry, &ws.dir, &plan, &mut backend, args.parallelism.max(1), &printer, &cancel).await;
+    let outcome = terrane_engine::apply(
+        &model,
+        &ws.registry,
+        &ws.dir,
+        &plan,
+        &mut backend,
+        args.parallelism.max(1),
+        &printer,
+        &cancel,
+    )
+    .await;
     ticker.abort();
     print_diags(&outcome.diagnostics, &ws.sources, color);
-    let summary = format!("Resources: {} added, {} changed, {} destroyed.", outcome.added, outcome.changed, outcome.destroyed);
+    let summary = format!(
+        "Resources: {} added, {} changed, {} destroyed.",
+        outcome.added, outcome.changed, outcome.destroyed
+    );
     if outcome.interrupted {
         eprintln!("\nApply interrupted. {summary} Every completed change was saved to state; run terrane apply again to finish.");
         return EXIT_INTERRUPTED;
@@ -314,7 +425,10 @@ async fn apply_cmd(dir: &Path, planfile_path: Option<&Path>, args: &PlanArgs, au
         return 1;
     }
     let what = if plan.destroy { "Destroy" } else { "Apply" };
-    println!("\n{} {summary}", style.green(&style.bold(&format!("{what} complete!"))));
+    println!(
+        "\n{} {summary}",
+        style.green(&style.bold(&format!("{what} complete!")))
+    );
     if !plan.destroy {
         if let Ok(state) = backend.read_current() {
             print_outputs(&state, style);
@@ -328,16 +442,29 @@ fn print_outputs(state: &Snapshot, style: Style) {
         return;
     }
     println!("\n{}\n", style.bold("Outputs:"));
-    let width = state.outputs.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+    let width = state
+        .outputs
+        .keys()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(0);
     for (k, o) in &state.outputs {
-        let v = if o.sensitive { "(sensitive value)".to_string() } else { o.value.to_display() };
+        let v = if o.sensitive {
+            "(sensitive value)".to_string()
+        } else {
+            o.value.to_display()
+        };
         println!("{k:<width$} = {v}");
     }
 }
 
 fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -> u8 {
     if let Some(p) = planfile_path {
-        let p = if p.is_absolute() { p.to_path_buf() } else { dir.join(p) };
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            dir.join(p)
+        };
         let text = match std::fs::read_to_string(&p) {
             Ok(t) => t,
             Err(e) => return fail(format!("cannot read the plan file {}: {e}", p.display())),
@@ -347,7 +474,10 @@ fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -
             Err(e) => return fail(e),
         };
         if as_json {
-            println!("{}", serde_json::to_string(&json::plan_json(&plan)).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string(&json::plan_json(&plan)).unwrap_or_default()
+            );
         } else {
             print!("{}", render_plan(&plan, style));
         }
@@ -358,7 +488,10 @@ fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -
         Err(code) => return code,
     };
     if as_json {
-        println!("{}", serde_json::to_string(&json::state_json(&state)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string(&json::state_json(&state)).unwrap_or_default()
+        );
         return 0;
     }
     if state.resources.is_empty() && state.outputs.is_empty() {
@@ -391,7 +524,11 @@ fn output(dir: &Path, name: Option<&str>, as_json: bool, raw: bool) -> u8 {
                 eprintln!("Warning: no outputs found. The state has no outputs; declare output blocks and run terrane apply.");
             } else {
                 for (k, o) in &state.outputs {
-                    let v = if o.sensitive { "(sensitive value)".to_string() } else { o.value.to_display() };
+                    let v = if o.sensitive {
+                        "(sensitive value)".to_string()
+                    } else {
+                        o.value.to_display()
+                    };
                     println!("{k} = {v}");
                 }
             }
@@ -401,7 +538,14 @@ fn output(dir: &Path, name: Option<&str>, as_json: bool, raw: bool) -> u8 {
             let Some(o) = state.outputs.get(n) else {
                 return fail(format!(
                     "Output {n:?} not found. The state has {}.",
-                    if state.outputs.is_empty() { "no outputs".to_string() } else { format!("these outputs: {}", state.outputs.keys().cloned().collect::<Vec<_>>().join(", ")) }
+                    if state.outputs.is_empty() {
+                        "no outputs".to_string()
+                    } else {
+                        format!(
+                            "these outputs: {}",
+                            state.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    }
                 ));
             };
             if raw {
@@ -425,9 +569,15 @@ fn output(dir: &Path, name: Option<&str>, as_json: bool, raw: bool) -> u8 {
 
 fn graph(dir: &Path, color: bool) -> u8 {
     let Some(ws) = load(dir, color) else { return 1 };
-    let Some(model) = build_model(&ws, color) else { return 1 };
-    let mut out = String::from("digraph terrane {\n  compound = \"true\"\n  newrank = \"true\"\n  rankdir = \"RL\"\n");
-    let mut nodes: Vec<(String, usize)> = (0..model.nodes.len()).map(|i| (model.describe(i), i)).collect();
+    let Some(model) = build_model(&ws, color) else {
+        return 1;
+    };
+    let mut out = String::from(
+        "digraph terrane {\n  compound = \"true\"\n  newrank = \"true\"\n  rankdir = \"RL\"\n",
+    );
+    let mut nodes: Vec<(String, usize)> = (0..model.nodes.len())
+        .map(|i| (model.describe(i), i))
+        .collect();
     nodes.sort();
     for (name, i) in &nodes {
         let shape = match model.nodes[*i] {
@@ -435,7 +585,9 @@ fn graph(dir: &Path, color: bool) -> u8 {
             NodeKind::Provider(_) => "diamond",
             _ => "note",
         };
-        out.push_str(&format!("  {name:?} [label = {name:?}, shape = \"{shape}\"]\n"));
+        out.push_str(&format!(
+            "  {name:?} [label = {name:?}, shape = \"{shape}\"]\n"
+        ));
     }
     let mut edges = Vec::new();
     for (name, i) in &nodes {
@@ -454,7 +606,20 @@ fn graph(dir: &Path, color: bool) -> u8 {
 
 fn fmt(dir: &Path, check: bool, recursive: bool, paths: &[PathBuf]) -> u8 {
     let mut files = Vec::new();
-    let roots: Vec<PathBuf> = if paths.is_empty() { vec![dir.to_path_buf()] } else { paths.iter().map(|p| if p.is_absolute() { p.clone() } else { dir.join(p) }).collect() };
+    let roots: Vec<PathBuf> = if paths.is_empty() {
+        vec![dir.to_path_buf()]
+    } else {
+        paths
+            .iter()
+            .map(|p| {
+                if p.is_absolute() {
+                    p.clone()
+                } else {
+                    dir.join(p)
+                }
+            })
+            .collect()
+    };
     for r in roots {
         collect_tf(&r, recursive, &mut files);
     }
@@ -462,7 +627,9 @@ fn fmt(dir: &Path, check: bool, recursive: bool, paths: &[PathBuf]) -> u8 {
     let mut unformatted = 0;
     let mut errors = 0;
     for f in files {
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
         let shown = f.strip_prefix(dir).unwrap_or(&f).display().to_string();
         match terrane_lang::fmt::format_source(&text) {
             Ok(formatted) if formatted != text => {
@@ -498,10 +665,15 @@ fn collect_tf(path: &Path, recursive: bool, out: &mut Vec<PathBuf>) {
         out.push(path.to_path_buf());
         return;
     }
-    let Ok(rd) = std::fs::read_dir(path) else { return };
+    let Ok(rd) = std::fs::read_dir(path) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if p.is_dir() {
             if recursive && !name.starts_with('.') {
                 collect_tf(&p, recursive, out);
@@ -514,7 +686,9 @@ fn collect_tf(path: &Path, recursive: bool, out: &mut Vec<PathBuf>) {
 
 async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Style) -> u8 {
     let color = style.color;
-    let Some(mut ws) = load(dir, color) else { return 1 };
+    let Some(mut ws) = load(dir, color) else {
+        return 1;
+    };
     let addr = match InstanceAddr::parse(address) {
         Ok(a) => a,
         Err(e) => return fail(e),
@@ -546,19 +720,34 @@ async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Styl
         return fail(format!("Resource already managed: {addr} is already in state. To import it again, first run terrane state rm {addr}."));
     }
     let ws: &Workspace = &ws;
-    let Some(model) = build_model(ws, color) else { return 1 };
-    let Some(node) = model.node(&NodeKind::Resource(addr.resource.module.clone(), addr.resource.local_name())) else {
+    let Some(model) = build_model(ws, color) else {
+        return 1;
+    };
+    let Some(node) = model.node(&NodeKind::Resource(
+        addr.resource.module.clone(),
+        addr.resource.local_name(),
+    )) else {
         return fail(format!(
             "Configuration for import target does not exist: the address {addr} is not declared in the configuration. Add a resource block for it first, e.g.\n\n  resource {:?} {:?} {{\n    # ...\n  }}",
             addr.resource.type_name, addr.resource.name
         ));
     };
-    let Some(r) = model.resource(&addr.resource.module, &addr.resource.local_name()) else { return 1 };
-    let Ok((_, schema)) = model::resource_schema(&ws.registry, r) else { return 1 };
+    let Some(r) = model.resource(&addr.resource.module, &addr.resource.local_name()) else {
+        return 1;
+    };
+    let Ok((_, schema)) = model::resource_schema(&ws.registry, r) else {
+        return 1;
+    };
     // Configure the resource's provider (evaluating whatever its configuration needs).
     let run = Run::new(&model, &ws.registry, &ws.dir);
-    let paddr = model.resource_provider.get(&node).cloned().unwrap_or_default();
-    let Some(pnode) = model.node(&NodeKind::Provider(paddr.clone())) else { return fail(format!("provider {paddr} not found")) };
+    let paddr = model
+        .resource_provider
+        .get(&node)
+        .cloned()
+        .unwrap_or_default();
+    let Some(pnode) = model.node(&NodeKind::Provider(paddr.clone())) else {
+        return fail(format!("provider {paddr} not found"));
+    };
     let needed = model.graph.dependency_closure(&[pnode]);
     for n in model.graph.topo_order() {
         if needed[n] && !run.visit_value_node(n, &root_vars) {
@@ -566,8 +755,13 @@ async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Styl
             return 1;
         }
     }
-    let Some(provider) = run.provider(&paddr) else { return fail(format!("provider {paddr} could not be configured")) };
-    println!("{}: Importing from ID {id:?}...", style.bold(&addr.to_string()));
+    let Some(provider) = run.provider(&paddr) else {
+        return fail(format!("provider {paddr} could not be configured"));
+    };
+    println!(
+        "{}: Importing from ID {id:?}...",
+        style.bold(&addr.to_string())
+    );
     let value = match provider.import(&addr.resource.type_name, id).await {
         Ok(v) => schema.mark_sensitive(v),
         Err(e) => return fail(format!("{addr}: import failed: {e}")),
@@ -602,7 +796,9 @@ fn force_unlock(dir: &Path, lock_id: &str) -> u8 {
         Ok(()) => {
             println!(
                 "terrane state has been successfully unlocked!{}",
-                holder.map(|h| format!(" (it was held by {})", h.describe())).unwrap_or_default()
+                holder
+                    .map(|h| format!(" (it was held by {})", h.describe()))
+                    .unwrap_or_default()
             );
             0
         }

@@ -138,9 +138,7 @@ pub enum Command {
         vars: VarArgs,
     },
     /// Release a state lock left by a run that is gone.
-    ForceUnlock {
-        lock_id: String,
-    },
+    ForceUnlock { lock_id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -171,16 +169,21 @@ fn main() -> ExitCode {
     let color = ui::color_enabled(cli.no_color);
     let dir = match &cli.chdir {
         // Like Terraform's -chdir: relative paths in the configuration resolve against DIR.
-        Some(d) => match std::fs::canonicalize(d).and_then(|p| std::env::set_current_dir(&p).map(|()| p)) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("Error: cannot use directory {}: {e}", d.display());
-                return ExitCode::from(1);
+        Some(d) => {
+            match std::fs::canonicalize(d).and_then(|p| std::env::set_current_dir(&p).map(|()| p)) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("Error: cannot use directory {}: {e}", d.display());
+                    return ExitCode::from(1);
+                }
             }
-        },
+        }
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("Error: cannot start the async runtime: {e}");

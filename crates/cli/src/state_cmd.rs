@@ -13,6 +13,16 @@ use crate::StateCommand;
 
 pub fn read_state(dir: &Path) -> Result<Snapshot, u8> {
     let (ws, _) = Workspace::load(dir);
+    read_existing(&ws)
+}
+
+/// The current state, without creating a state database where none exists yet.
+pub fn read_existing(ws: &Workspace) -> Result<Snapshot, u8> {
+    match ws.state_path() {
+        Ok(p) if !p.exists() => return Ok(Snapshot::default()),
+        Err(d) => return Err(fail(d.detail)),
+        Ok(_) => {}
+    }
     let backend = ws.open_backend().map_err(fail)?;
     backend.read_current().map_err(fail)
 }
@@ -21,7 +31,13 @@ fn value_lines(out: &mut String, v: &Value, indent: usize) {
     let pad = " ".repeat(indent);
     match v {
         Value::Map(m) => {
-            let width = m.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+            // Null attributes are not shown, so they do not count for the alignment.
+            let width = m
+                .iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0);
             for (k, x) in m {
                 if x.is_null() {
                     continue;
@@ -48,8 +64,16 @@ fn value_lines(out: &mut String, v: &Value, indent: usize) {
 pub fn render_instance(inst: &InstanceState) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}:", inst.addr);
-    let kw = if inst.addr.resource.mode == terrane_core::ResourceMode::Data { "data" } else { "resource" };
-    let _ = writeln!(out, "{kw} {:?} {:?} {{", inst.addr.resource.type_name, inst.addr.resource.name);
+    let kw = if inst.addr.resource.mode == terrane_core::ResourceMode::Data {
+        "data"
+    } else {
+        "resource"
+    };
+    let _ = writeln!(
+        out,
+        "{kw} {:?} {:?} {{",
+        inst.addr.resource.type_name, inst.addr.resource.name
+    );
     value_lines(&mut out, &inst.value, 4);
     let _ = writeln!(out, "}}");
     out
@@ -119,10 +143,16 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 let matching: Vec<&InstanceAddr> = state
                     .resources
                     .keys()
-                    .filter(|k| *k == &addr || (addr.key == terrane_core::InstanceKey::None && k.resource == addr.resource))
+                    .filter(|k| {
+                        *k == &addr
+                            || (addr.key == terrane_core::InstanceKey::None
+                                && k.resource == addr.resource)
+                    })
                     .collect();
                 if matching.is_empty() {
-                    return fail(format!("No instance found for {addr}; nothing was removed."));
+                    return fail(format!(
+                        "No instance found for {addr}; nothing was removed."
+                    ));
                 }
                 changes.extend(matching.into_iter().map(|k| Change::Remove(k.clone())));
             }
@@ -147,8 +177,12 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(e), _) | (_, Err(e)) => return fail(e),
             };
-            if from.resource.type_name != to.resource.type_name || from.resource.mode != to.resource.mode {
-                return fail(format!("Cannot move {from} to {to}: the resource type must stay the same."));
+            if from.resource.type_name != to.resource.type_name
+                || from.resource.mode != to.resource.mode
+            {
+                return fail(format!(
+                    "Cannot move {from} to {to}: the resource type must stay the same."
+                ));
             }
             let path = match ws.state_path() {
                 Ok(p) => p,
@@ -162,9 +196,13 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
-            let Some(inst) = state.resources.get(&from) else { return fail(format!("No instance found for {from}.")) };
+            let Some(inst) = state.resources.get(&from) else {
+                return fail(format!("No instance found for {from}."));
+            };
             if state.resources.contains_key(&to) {
-                return fail(format!("Cannot move {from} to {to}: {to} already exists in state."));
+                return fail(format!(
+                    "Cannot move {from} to {to}: {to} already exists in state."
+                ));
             }
             let mut moved = inst.clone();
             moved.addr = to.clone();
@@ -175,7 +213,10 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             if let Err(e) = res {
                 return fail(e);
             }
-            println!("Move \"{from}\" to \"{to}\"\n{} Moved 1 object.", style.green("Successfully"));
+            println!(
+                "Move \"{from}\" to \"{to}\"\n{} Moved 1 object.",
+                style.green("Successfully")
+            );
             0
         }
         StateCommand::History => {
@@ -187,9 +228,15 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 println!("No state history yet. Run terrane apply to create the first serial.");
                 return 0;
             }
-            println!("{:>6}  {:<19}  {:<10}  {:<12}  {:<11}  {:>7}", "SERIAL", "TIME (UTC)", "OPERATION", "USER", "STATUS", "CHANGES");
+            println!(
+                "{:>6}  {:<19}  {:<10}  {:<12}  {:<11}  {:>7}",
+                "SERIAL", "TIME (UTC)", "OPERATION", "USER", "STATUS", "CHANGES"
+            );
             for h in history {
-                println!("{:>6}  {:<19}  {:<10}  {:<12}  {:<11}  {:>7}", h.serial, h.created_at, h.operation, h.user, h.status, h.changed);
+                println!(
+                    "{:>6}  {:<19}  {:<10}  {:<12}  {:<11}  {:>7}",
+                    h.serial, h.created_at, h.operation, h.user, h.status, h.changed
+                );
             }
             0
         }

@@ -10,12 +10,19 @@ use terrane_engine::render::Style;
 use terrane_engine::{Action, Event, Observer};
 
 pub fn color_enabled(no_color_flag: bool) -> bool {
-    !no_color_flag && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    !no_color_flag
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal()
 }
 
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TERRANE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TERRANE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 pub fn print_diags(diags: &Diagnostics, sources: &SourceMap, color: bool) {
@@ -45,7 +52,9 @@ pub fn confirm(question: &str, style: Style) -> bool {
 
 fn verb(action: Action) -> (&'static str, &'static str) {
     match action {
-        Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete => ("Creating...", "Creation complete"),
+        Action::Create | Action::DeleteThenCreate | Action::CreateThenDelete => {
+            ("Creating...", "Creation complete")
+        }
         Action::Update => ("Modifying...", "Modifications complete"),
         Action::Delete => ("Destroying...", "Destruction complete"),
         Action::Read => ("Reading...", "Read complete"),
@@ -80,7 +89,12 @@ pub struct Printer {
 
 impl Printer {
     pub fn new(style: Style, verbose: bool) -> Printer {
-        Printer { style, verbose, progress: Arc::new(Mutex::new(Progress::default())), started: Instant::now() }
+        Printer {
+            style,
+            verbose,
+            progress: Arc::new(Mutex::new(Progress::default())),
+            started: Instant::now(),
+        }
     }
 
     /// Starts the periodic "still running" report; stop it by aborting the handle.
@@ -106,7 +120,11 @@ impl Printer {
                         Action::Update => "modifying",
                         _ => "creating",
                     };
-                    let _ = writeln!(out, "{addr}: Still {v}... [{} elapsed]", secs(since.elapsed()));
+                    let _ = writeln!(
+                        out,
+                        "{addr}: Still {v}... [{} elapsed]",
+                        secs(since.elapsed())
+                    );
                 }
                 let _ = writeln!(
                     out,
@@ -135,7 +153,11 @@ impl Observer for Printer {
         match event {
             Event::Refreshing(addr, id) => {
                 let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
-                let _ = writeln!(out, "{}: Refreshing state...{id}", st.bold(&addr.to_string()));
+                let _ = writeln!(
+                    out,
+                    "{}: Refreshing state...{id}",
+                    st.bold(&addr.to_string())
+                );
             }
             Event::Reading(addr) => {
                 let _ = writeln!(out, "{}: Reading...", st.bold(&addr.to_string()));
@@ -146,7 +168,12 @@ impl Observer for Printer {
                     p.in_flight.insert(addr.clone(), (action, Instant::now()));
                 }
                 let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
-                let _ = writeln!(out, "{}: {}{id}", st.bold(&addr.to_string()), verb(action).0);
+                let _ = writeln!(
+                    out,
+                    "{}: {}{id}",
+                    st.bold(&addr.to_string()),
+                    verb(action).0
+                );
             }
             Event::ApplyDone(addr, action, took, id) => {
                 if let Ok(mut p) = self.progress.lock() {
@@ -154,7 +181,13 @@ impl Observer for Printer {
                     p.done += 1;
                 }
                 let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
-                let _ = writeln!(out, "{}: {} after {}{id}", st.bold(&addr.to_string()), verb(action).1, secs(took));
+                let _ = writeln!(
+                    out,
+                    "{}: {} after {}{id}",
+                    st.bold(&addr.to_string()),
+                    verb(action).1,
+                    secs(took)
+                );
             }
             Event::ApplyFailed(addr, _) => {
                 if let Ok(mut p) = self.progress.lock() {

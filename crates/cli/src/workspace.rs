@@ -38,7 +38,15 @@ impl Workspace {
     pub fn load(dir: &Path) -> (Workspace, Diagnostics) {
         let mut sources = SourceMap::default();
         let (module, diags) = terrane_lang::load_root(dir, &mut sources);
-        (Workspace { dir: dir.to_path_buf(), sources, module, registry: registry() }, diags)
+        (
+            Workspace {
+                dir: dir.to_path_buf(),
+                sources,
+                module,
+                registry: registry(),
+            },
+            diags,
+        )
     }
 
     /// SHA-256 over every configuration file, to detect changes between plan and apply.
@@ -56,7 +64,9 @@ impl Workspace {
     /// The state database path, from the backend block or the default.
     pub fn state_path(&self) -> Result<PathBuf, Diagnostic> {
         let default = self.dir.join(".terrane").join("state.db");
-        let Some(b) = &self.module.terraform.backend else { return Ok(default) };
+        let Some(b) = &self.module.terraform.backend else {
+            return Ok(default);
+        };
         match b.kind.as_str() {
             "sqlite" | "local" => {
                 let path = match b.body.attrs.get("path") {
@@ -115,7 +125,11 @@ impl Workspace {
         }
         // Command-line flags: files first, then --var (clap does not keep their interleaving).
         for f in &args.var_files {
-            let p = if f.is_absolute() { f.clone() } else { self.dir.join(f) };
+            let p = if f.is_absolute() {
+                f.clone()
+            } else {
+                self.dir.join(f)
+            };
             self.read_tfvars(&p, &mut out, &mut diags, true);
         }
         for v in &args.vars {
@@ -133,7 +147,10 @@ impl Workspace {
                     }
                     out.insert(name.to_string(), RawVar::Text(value.to_string()));
                 }
-                _ => diags.push(Diagnostic::error("Invalid --var option", format!("The option --var {v:?} is not of the form NAME=VALUE."))),
+                _ => diags.push(Diagnostic::error(
+                    "Invalid --var option",
+                    format!("The option --var {v:?} is not of the form NAME=VALUE."),
+                )),
             }
         }
         if diags.has_errors() {
@@ -146,12 +163,26 @@ impl Workspace {
         }
     }
 
-    fn read_tfvars(&mut self, path: &Path, out: &mut BTreeMap<String, RawVar>, diags: &mut Diagnostics, explicit: bool) {
-        let name: Arc<str> = Arc::from(path.strip_prefix(&self.dir).unwrap_or(path).to_string_lossy().as_ref());
+    fn read_tfvars(
+        &mut self,
+        path: &Path,
+        out: &mut BTreeMap<String, RawVar>,
+        diags: &mut Diagnostics,
+        explicit: bool,
+    ) {
+        let name: Arc<str> = Arc::from(
+            path.strip_prefix(&self.dir)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .as_ref(),
+        );
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(Diagnostic::error("Cannot read variables file", format!("Reading {}: {e}.", path.display())));
+                diags.push(Diagnostic::error(
+                    "Cannot read variables file",
+                    format!("Reading {}: {e}.", path.display()),
+                ));
                 return;
             }
         };
@@ -163,10 +194,16 @@ impl Workspace {
                 return;
             }
         };
-        let cv = Converter { file: name.clone(), base: 0 };
+        let cv = Converter {
+            file: name.clone(),
+            base: 0,
+        };
         for st in body.iter() {
             let hcl_edit::structure::Structure::Attribute(a) = st else {
-                diags.push(Diagnostic::error("Unexpected block in variables file", format!("{} may only contain NAME = VALUE assignments.", name)));
+                diags.push(Diagnostic::error(
+                    "Unexpected block in variables file",
+                    format!("{} may only contain NAME = VALUE assignments.", name),
+                ));
                 continue;
             };
             let key = a.key.value().to_string();
@@ -201,7 +238,11 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
-    pub fn acquire(backend: &mut SqliteBackend, path: &Path, operation: &str) -> Result<LockGuard, StateError> {
+    pub fn acquire(
+        backend: &mut SqliteBackend,
+        path: &Path,
+        operation: &str,
+    ) -> Result<LockGuard, StateError> {
         let id = uuid::Uuid::new_v4().to_string();
         let info = LockInfo::for_current_process(operation, id.clone());
         backend.lock(&info)?;
@@ -211,7 +252,9 @@ impl LockGuard {
             let path = path.to_path_buf();
             let id = id.clone();
             std::thread::spawn(move || {
-                let Ok(mut b) = SqliteBackend::open(&path) else { return };
+                let Ok(mut b) = SqliteBackend::open(&path) else {
+                    return;
+                };
                 let mut waited = 0u64;
                 while !stop.load(Ordering::SeqCst) {
                     std::thread::sleep(Duration::from_millis(200));
@@ -225,7 +268,12 @@ impl LockGuard {
                 }
             })
         };
-        Ok(LockGuard { path: path.to_path_buf(), id, stop, renewer: Some(renewer) })
+        Ok(LockGuard {
+            path: path.to_path_buf(),
+            id,
+            stop,
+            renewer: Some(renewer),
+        })
     }
 }
 

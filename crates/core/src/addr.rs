@@ -65,7 +65,10 @@ impl ResourceAddr {
     }
 
     pub fn instance(&self, key: InstanceKey) -> InstanceAddr {
-        InstanceAddr { resource: self.clone(), key }
+        InstanceAddr {
+            resource: self.clone(),
+            key,
+        }
     }
 
     /// The address within its module, without the module prefix (`aws_vpc.main`).
@@ -126,7 +129,10 @@ pub struct AddrError {
 impl InstanceAddr {
     /// Parses `module.a.type.name[key]`. A missing key yields [`InstanceKey::None`].
     pub fn parse(input: &str) -> Result<InstanceAddr, AddrError> {
-        let err = |reason: &str| AddrError { input: input.to_string(), reason: reason.to_string() };
+        let err = |reason: &str| AddrError {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
         let (path, key) = match input.find('[') {
             Some(i) => {
                 let rest = &input[i..];
@@ -134,7 +140,8 @@ impl InstanceAddr {
                     return Err(err("an instance key must end with ']'"));
                 }
                 let inner = &rest[1..rest.len() - 1];
-                let key = if let Some(s) = inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                let key = if let Some(s) = inner.strip_prefix('"').and_then(|s| s.strip_suffix('"'))
+                {
                     InstanceKey::Str(s.to_string())
                 } else {
                     InstanceKey::Int(
@@ -160,7 +167,9 @@ impl InstanceAddr {
             _ => (ResourceMode::Managed, rest),
         };
         if rest.len() != 2 || rest.iter().any(|p| p.is_empty()) {
-            return Err(err("expected TYPE.NAME, optionally prefixed by module.NAME. or data."));
+            return Err(err(
+                "expected TYPE.NAME, optionally prefixed by module.NAME. or data.",
+            ));
         }
         Ok(InstanceAddr {
             resource: ResourceAddr {

@@ -80,7 +80,11 @@ impl Diagnostic {
         if let Some(span) = &self.span {
             if let Some(text) = sources.get(&span.file) {
                 let pos = line_col(text, span.start);
-                let _ = writeln!(out, "\n  on {} line {}, column {}:", span.file, pos.line, pos.column);
+                let _ = writeln!(
+                    out,
+                    "\n  on {} line {}, column {}:",
+                    span.file, pos.line, pos.column
+                );
                 let line_text = text.lines().nth(pos.line - 1).unwrap_or("");
                 let gutter = pos.line.to_string();
                 let _ = writeln!(out, "  {gutter} | {line_text}");

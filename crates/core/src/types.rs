@@ -83,7 +83,10 @@ impl Type {
                 Value::String(_) => Ok(value),
                 Value::Number(n) => Ok(Value::String(format_number(n))),
                 Value::Bool(b) => Ok(Value::String(b.to_string())),
-                other => Err(format!("a string is required, but got {}", other.type_name())),
+                other => Err(format!(
+                    "a string is required, but got {}",
+                    other.type_name()
+                )),
             },
             Type::Number => match value {
                 Value::Number(_) => Ok(value),
@@ -92,7 +95,10 @@ impl Type {
                     .parse::<f64>()
                     .map(Value::Number)
                     .map_err(|_| format!("a number is required, but got the string {s:?}")),
-                other => Err(format!("a number is required, but got {}", other.type_name())),
+                other => Err(format!(
+                    "a number is required, but got {}",
+                    other.type_name()
+                )),
             },
             Type::Bool => match value {
                 Value::Bool(_) => Ok(value),
@@ -106,7 +112,11 @@ impl Type {
                     other => {
                         return Err(format!(
                             "a {} is required, but got {}",
-                            if matches!(self, Type::List(_)) { "list" } else { "set" },
+                            if matches!(self, Type::List(_)) {
+                                "list"
+                            } else {
+                                "set"
+                            },
                             other.type_name()
                         ))
                     }
@@ -135,14 +145,18 @@ impl Type {
                 other => Err(format!("a map is required, but got {}", other.type_name())),
             },
             Type::Tuple(types) => match value {
-                Value::List(items) | Value::Set(items) if items.len() == types.len() => Ok(Value::List(
-                    items
-                        .into_iter()
-                        .zip(types)
-                        .enumerate()
-                        .map(|(i, (v, t))| t.convert(v).map_err(|e| format!("element {i}: {e}")))
-                        .collect::<Result<_, _>>()?,
-                )),
+                Value::List(items) | Value::Set(items) if items.len() == types.len() => {
+                    Ok(Value::List(
+                        items
+                            .into_iter()
+                            .zip(types)
+                            .enumerate()
+                            .map(|(i, (v, t))| {
+                                t.convert(v).map_err(|e| format!("element {i}: {e}"))
+                            })
+                            .collect::<Result<_, _>>()?,
+                    ))
+                }
                 other => Err(format!(
                     "a tuple of {} elements is required, but got {}",
                     types.len(),
@@ -162,14 +176,20 @@ impl Type {
                                 out.insert(name.clone(), v);
                             }
                             None if attr.optional => {
-                                out.insert(name.clone(), attr.default.clone().unwrap_or(Value::Null));
+                                out.insert(
+                                    name.clone(),
+                                    attr.default.clone().unwrap_or(Value::Null),
+                                );
                             }
                             None => return Err(format!("attribute {name:?} is required")),
                         }
                     }
                     Ok(Value::Map(out))
                 }
-                other => Err(format!("an object is required, but got {}", other.type_name())),
+                other => Err(format!(
+                    "an object is required, but got {}",
+                    other.type_name()
+                )),
             },
         }
     }
@@ -181,11 +201,21 @@ mod tests {
 
     #[test]
     fn converts_primitives_like_terraform() {
-        assert_eq!(Type::String.convert(Value::Number(3.0)), Ok(Value::from("3")));
-        assert_eq!(Type::Number.convert(Value::from("2.5")), Ok(Value::Number(2.5)));
+        assert_eq!(
+            Type::String.convert(Value::Number(3.0)),
+            Ok(Value::from("3"))
+        );
+        assert_eq!(
+            Type::Number.convert(Value::from("2.5")),
+            Ok(Value::Number(2.5))
+        );
         assert!(Type::Number.convert(Value::from("x")).is_err());
         assert_eq!(
-            Type::Set(Box::new(Type::String)).convert(Value::List(vec!["b".into(), "a".into(), "b".into()])),
+            Type::Set(Box::new(Type::String)).convert(Value::List(vec![
+                "b".into(),
+                "a".into(),
+                "b".into()
+            ])),
             Ok(Value::Set(vec!["a".into(), "b".into()]))
         );
     }
@@ -193,10 +223,21 @@ mod tests {
     #[test]
     fn optional_object_attributes_default() {
         let mut attrs = BTreeMap::new();
-        attrs.insert("a".to_string(), ObjectAttr { ty: Type::String, optional: false, default: None });
+        attrs.insert(
+            "a".to_string(),
+            ObjectAttr {
+                ty: Type::String,
+                optional: false,
+                default: None,
+            },
+        );
         attrs.insert(
             "b".to_string(),
-            ObjectAttr { ty: Type::Number, optional: true, default: Some(Value::Number(1.0)) },
+            ObjectAttr {
+                ty: Type::Number,
+                optional: true,
+                default: Some(Value::Number(1.0)),
+            },
         );
         let t = Type::Object(attrs);
         let v = t.convert(Value::map([("a", Value::from("x"))])).unwrap();

@@ -113,8 +113,12 @@ impl Value {
                 *sensitive = true;
                 inner.unmark_into(sensitive)
             }
-            Value::List(items) => Value::List(items.iter().map(|v| v.unmark_into(sensitive)).collect()),
-            Value::Set(items) => Value::Set(items.iter().map(|v| v.unmark_into(sensitive)).collect()),
+            Value::List(items) => {
+                Value::List(items.iter().map(|v| v.unmark_into(sensitive)).collect())
+            }
+            Value::Set(items) => {
+                Value::Set(items.iter().map(|v| v.unmark_into(sensitive)).collect())
+            }
             Value::Map(map) => Value::Map(
                 map.iter()
                     .map(|(k, v)| (k.clone(), v.unmark_into(sensitive)))
@@ -186,7 +190,9 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
             serde_json::Value::String(s) => Value::String(s.clone()),
-            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(items) => {
+                Value::List(items.iter().map(Value::from_json).collect())
+            }
             serde_json::Value::Object(map) => Value::Map(
                 map.iter()
                     .map(|(k, v)| (k.clone(), Value::from_json(v)))
@@ -248,14 +254,22 @@ impl Value {
         match self {
             Value::Sensitive(inner) => inner.mask(hit),
             Value::List(items) | Value::Set(items) => {
-                serde_json::Value::Array(items.iter().map(|v| v.mask(hit)).collect())
+                let masks: Vec<serde_json::Value> = items.iter().map(|v| v.mask(hit)).collect();
+                // A list with nothing marked collapses to `false`, so objects omit it.
+                if masks.iter().all(|m| m == &serde_json::Value::Bool(false)) {
+                    serde_json::Value::Bool(false)
+                } else {
+                    serde_json::Value::Array(masks)
+                }
             }
-            Value::Map(map) => serde_json::Value::Object(
-                map.iter()
+            Value::Map(map) => {
+                let entries: serde_json::Map<String, serde_json::Value> = map
+                    .iter()
                     .map(|(k, v)| (k.clone(), v.mask(hit)))
                     .filter(|(_, m)| m != &serde_json::Value::Bool(false))
-                    .collect(),
-            ),
+                    .collect();
+                serde_json::Value::Object(entries)
+            }
             _ => serde_json::Value::Bool(false),
         }
     }
@@ -504,7 +518,10 @@ mod tests {
     fn sensitive_paths_round_trip() {
         let v = Value::map([
             ("a/b", Value::from("x").into_sensitive()),
-            ("l", Value::List(vec![Value::from(1.0), Value::from(2.0).into_sensitive()])),
+            (
+                "l",
+                Value::List(vec![Value::from(1.0), Value::from(2.0).into_sensitive()]),
+            ),
         ]);
         let paths = v.sensitive_paths();
         assert_eq!(paths, vec!["/a~1b".to_string(), "/l/1".to_string()]);

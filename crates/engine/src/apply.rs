@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use terrane_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode, Value};
+use terrane_core::{
+    Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode,
+    Value,
+};
 use terrane_lang::config::Resource;
 use terrane_provider::{Provider, Schema};
 use terrane_state::{Backend, Change, InstanceState, OutputState, SerialStatus};
@@ -73,7 +76,10 @@ pub async fn apply(
 ) -> ApplyOutcome {
     let mut by_resource: HashMap<ResourceAddr, Vec<&ResourceChange>> = HashMap::new();
     for c in &plan.changes {
-        by_resource.entry(c.addr.resource.clone()).or_default().push(c);
+        by_resource
+            .entry(c.addr.resource.clone())
+            .or_default()
+            .push(c);
     }
     // The apply graph: the model's nodes plus one destroy node per deleted object.
     let mut graph = model.graph.clone();
@@ -106,7 +112,10 @@ pub async fn apply(
         return outcome;
     }
     let applier = Applier {
-        run: Run { tolerant: plan.destroy, ..Run::new(model, registry, root_dir) },
+        run: Run {
+            tolerant: plan.destroy,
+            ..Run::new(model, registry, root_dir)
+        },
         plan,
         by_resource,
         backend: RefCell::new(backend),
@@ -119,21 +128,40 @@ pub async fn apply(
     let outcomes = walk(&graph, cancel, |n| applier.visit(&nodes[n])).await;
     let interrupted = cancel.load(Ordering::SeqCst);
     let mut diags = applier.run.diags.take();
-    if !diags.has_errors() && outcomes.iter().any(|o| *o == NodeOutcome::Failed) {
-        diags.push(Diagnostic::error("Apply failed", "Some operations failed; see the messages above."));
+    if !diags.has_errors() && outcomes.contains(&NodeOutcome::Failed) {
+        diags.push(Diagnostic::error(
+            "Apply failed",
+            "Some operations failed; see the messages above.",
+        ));
     }
     // Root outputs.
     let mut output_changes = Vec::new();
     {
         let store = applier.run.store.borrow();
         for oc in &plan.outputs {
-            let new = if plan.destroy { None } else { store.outputs.get(&(ModulePath::root(), oc.name.clone())).cloned() };
+            let new = if plan.destroy {
+                None
+            } else {
+                store
+                    .outputs
+                    .get(&(ModulePath::root(), oc.name.clone()))
+                    .cloned()
+            };
             let prior = plan.prior.outputs.get(&oc.name);
             match (&new, prior) {
                 (Some(v), Some(p)) if v.same_as(&p.value) && p.sensitive == oc.sensitive => {}
                 (None, None) => {}
-                (None, Some(_)) if !plan.destroy && !interrupted && !outcomes.iter().all(|o| *o == NodeOutcome::Done) => {}
-                _ => output_changes.push(Change::Output(oc.name.clone(), new.map(|value| OutputState { value, sensitive: oc.sensitive }))),
+                (None, Some(_))
+                    if !plan.destroy
+                        && !interrupted
+                        && !outcomes.iter().all(|o| *o == NodeOutcome::Done) => {}
+                _ => output_changes.push(Change::Output(
+                    oc.name.clone(),
+                    new.map(|value| OutputState {
+                        value,
+                        sensitive: oc.sensitive,
+                    }),
+                )),
             }
         }
     }
@@ -143,9 +171,16 @@ pub async fn apply(
         }
     }
     if let Some(serial) = applier.serial.get() {
-        let status = if interrupted || diags.has_errors() { SerialStatus::Incomplete } else { SerialStatus::Complete };
+        let status = if interrupted || diags.has_errors() {
+            SerialStatus::Incomplete
+        } else {
+            SerialStatus::Complete
+        };
         if let Err(e) = applier.backend.borrow_mut().finish(serial, status) {
-            diags.push(Diagnostic::error("Failed to finish the state serial", e.to_string()));
+            diags.push(Diagnostic::error(
+                "Failed to finish the state serial",
+                e.to_string(),
+            ));
         }
     }
     let (added, changed, destroyed) = *applier.counts.borrow();
@@ -162,21 +197,53 @@ pub async fn apply(
 /// object is destroyed before its successor is created (or after, with
 /// create_before_destroy); an object that leaves the configuration is destroyed after
 /// the resources that used to depend on it have been updated.
-fn add_destroy_edges(model: &Model<'_>, plan: &Plan, graph: &mut Graph, destroy_node: &HashMap<InstanceAddr, usize>) {
-    let resource_node = |addr: &ResourceAddr| model.node(&NodeKind::Resource(addr.module.clone(), addr.local_name()));
-    // Which destroyed instances belong to each resource address string.
-    let mut destroyed_by_resource: HashMap<String, Vec<usize>> = HashMap::new();
-    for (addr, &n) in destroy_node {
-        destroyed_by_resource.entry(addr.resource.to_string()).or_default().push(n);
+fn add_destroy_edges(
+    model: &Model<'_>,
+    plan: &Plan,
+    graph: &mut Graph,
+    destroy_node: &HashMap<InstanceAddr, usize>,
+) {
+    let resource_node = |addr: &ResourceAddr| {
+        model.node(&NodeKind::Resource(addr.module.clone(), addr.local_name()))
+    };
+    // For every resource address: the destroyed instances, and the resources still in
+    // the configuration, that recorded a dependency on it.
+    let mut destroyed_dependents: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut kept_dependents: HashMap<&str, Vec<usize>> = HashMap::new();
+    for other in &plan.changes {
+        for dep in &other.dependencies {
+            if let Some(&on) = destroy_node.get(&other.addr) {
+                destroyed_dependents
+                    .entry(dep.as_str())
+                    .or_default()
+                    .push(on);
+            }
+            if !other.action.deletes() {
+                if let Some(rn) = resource_node(&other.addr.resource) {
+                    kept_dependents.entry(dep.as_str()).or_default().push(rn);
+                }
+            }
+        }
+    }
+    let mut config_dependents: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, deps) in &model.resource_deps {
+        for d in deps {
+            config_dependents.entry(d.as_str()).or_default().push(*i);
+        }
     }
     for c in &plan.changes {
-        let Some(&dn) = destroy_node.get(&c.addr) else { continue };
+        let Some(&dn) = destroy_node.get(&c.addr) else {
+            continue;
+        };
+        let raddr = c.addr.resource.to_string();
         // Dependents' destroys first: Y depends on X ⇒ destroy(X) after destroy(Y).
-        for other in &plan.changes {
-            if let Some(&on) = destroy_node.get(&other.addr) {
-                if on != dn && other.dependencies.contains(&c.addr.resource.to_string()) {
-                    graph.add_edge(dn, on);
-                }
+        for &on in destroyed_dependents
+            .get(raddr.as_str())
+            .into_iter()
+            .flatten()
+        {
+            if on != dn {
+                graph.add_edge(dn, on);
             }
         }
         let own = resource_node(&c.addr.resource);
@@ -190,24 +257,15 @@ fn add_destroy_edges(model: &Model<'_>, plan: &Plan, graph: &mut Graph, destroy_
                 if let Some(rn) = own {
                     graph.add_edge(dn, rn);
                     // Resources that reference the replaced one move to the new object first.
-                    for (i, kind) in model.nodes.iter().enumerate() {
-                        if matches!(kind, NodeKind::Resource(..))
-                            && model.resource_deps.get(&i).is_some_and(|d| d.contains(&c.addr.resource.to_string()))
-                        {
-                            graph.add_edge(dn, i);
-                        }
+                    for &i in config_dependents.get(raddr.as_str()).into_iter().flatten() {
+                        graph.add_edge(dn, i);
                     }
                 }
             }
             _ => {
                 // Resources still in the configuration that depended on it are updated first.
-                for other in &plan.changes {
-                    if other.action.deletes() || !other.dependencies.contains(&c.addr.resource.to_string()) {
-                        continue;
-                    }
-                    if let Some(on) = resource_node(&other.addr.resource) {
-                        graph.add_edge(dn, on);
-                    }
+                for &on in kept_dependents.get(raddr.as_str()).into_iter().flatten() {
+                    graph.add_edge(dn, on);
                 }
             }
         }
@@ -220,14 +278,25 @@ impl<'c> Applier<'c> {
         let serial = match self.serial.get() {
             Some(s) => s,
             None => {
-                let s = backend.begin("apply").map_err(|e| Diagnostic::error("Failed to write state", e.to_string()))?;
+                let operation = if self.plan.destroy {
+                    "destroy"
+                } else {
+                    "apply"
+                };
+                let s = backend
+                    .begin(operation)
+                    .map_err(|e| Diagnostic::error("Failed to write state", e.to_string()))?;
                 self.serial.set(Some(s));
                 s
             }
         };
         let started = Instant::now();
         let res = backend.write(serial, changes);
-        tracing::debug!(rows = changes.len(), micros = started.elapsed().as_micros() as u64, "state write");
+        tracing::debug!(
+            rows = changes.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "state write"
+        );
         res.map_err(|e| {
             Diagnostic::error(
                 "Failed to write state",
@@ -241,7 +310,9 @@ impl<'c> Applier<'c> {
             ApplyNode::Destroy(i) => self.destroy(&self.plan.changes[*i]).await,
             ApplyNode::Model(n) => match &self.run.model.nodes[*n] {
                 NodeKind::Resource(m, key) => {
-                    let Some(r) = self.run.model.resource(m, key) else { return false };
+                    let Some(r) = self.run.model.resource(m, key) else {
+                        return false;
+                    };
                     self.apply_resource(*n, m, r).await
                 }
                 _ => self.run.visit_value_node(*n, &self.plan.variables),
@@ -256,12 +327,22 @@ impl<'c> Applier<'c> {
             return false;
         }
         let Some(provider) = self.run.provider(&c.provider) else {
-            self.run.error(Diagnostic::error("Provider not available", format!("{}: cannot configure {} to destroy it.", c.addr, c.provider)));
+            self.run.error(Diagnostic::error(
+                "Provider not available",
+                format!("{}: cannot configure {} to destroy it.", c.addr, c.provider),
+            ));
             return false;
         };
         let start = Instant::now();
-        self.observer.event(Event::ApplyStarted(c.addr.clone(), Action::Delete, id_of(before)));
-        match provider.delete(&c.addr.resource.type_name, before.unmark().0).await {
+        self.observer.event(Event::ApplyStarted(
+            c.addr.clone(),
+            Action::Delete,
+            id_of(before),
+        ));
+        match provider
+            .delete(&c.addr.resource.type_name, before.unmark().0)
+            .await
+        {
             Ok(()) => {
                 // With create_before_destroy the row already holds the new object.
                 if c.action != Action::CreateThenDelete {
@@ -270,10 +351,14 @@ impl<'c> Applier<'c> {
                         return false;
                     }
                 }
-                if c.action == Action::Delete {
-                    self.counts.borrow_mut().2 += 1;
-                }
-                self.observer.event(Event::ApplyDone(c.addr.clone(), Action::Delete, start.elapsed(), None));
+                // A replacement counts as one added and one destroyed, as in the plan.
+                self.counts.borrow_mut().2 += 1;
+                self.observer.event(Event::ApplyDone(
+                    c.addr.clone(),
+                    Action::Delete,
+                    start.elapsed(),
+                    None,
+                ));
                 true
             }
             Err(e) => {
@@ -282,8 +367,12 @@ impl<'c> Applier<'c> {
                 } else {
                     e.to_string()
                 };
-                self.observer.event(Event::ApplyFailed(c.addr.clone(), msg.clone()));
-                self.run.error(Diagnostic::error("Error destroying resource", format!("{}: {msg}", c.addr)));
+                self.observer
+                    .event(Event::ApplyFailed(c.addr.clone(), msg.clone()));
+                self.run.error(Diagnostic::error(
+                    "Error destroying resource",
+                    format!("{}: {msg}", c.addr),
+                ));
                 false
             }
         }
@@ -291,15 +380,32 @@ impl<'c> Applier<'c> {
 
     async fn apply_resource(&self, node: usize, module: &ModulePath, r: &Resource) -> bool {
         let raddr = resource_addr(module, r);
-        let Ok((_, schema)) = resource_schema(self.run.registry, r) else { return false };
-        let paddr = self.run.model.resource_provider.get(&node).cloned().unwrap_or_default();
-        let changes: HashMap<InstanceKey, &ResourceChange> =
-            self.by_resource.get(&raddr).map(|v| v.iter().map(|c| (c.addr.key.clone(), *c)).collect()).unwrap_or_default();
+        let Ok((_, schema)) = resource_schema(self.run.registry, r) else {
+            return false;
+        };
+        let paddr = self
+            .run
+            .model
+            .resource_provider
+            .get(&node)
+            .cloned()
+            .unwrap_or_default();
+        let changes: HashMap<InstanceKey, &ResourceChange> = self
+            .by_resource
+            .get(&raddr)
+            .map(|v| v.iter().map(|c| (c.addr.key.clone(), *c)).collect())
+            .unwrap_or_default();
         if self.plan.destroy {
-            let values: BTreeMap<InstanceKey, Value> =
-                changes.iter().filter_map(|(k, c)| c.before.clone().map(|b| (k.clone(), b))).collect();
+            let values: BTreeMap<InstanceKey, Value> = changes
+                .iter()
+                .filter_map(|(k, c)| c.before.clone().map(|b| (k.clone(), b)))
+                .collect();
             let rep = values.keys().next().map(rep_of).unwrap_or_default();
-            self.run.store.borrow_mut().resources.insert((module.clone(), r.key()), ResourceValues::new(rep, values));
+            self.run
+                .store
+                .borrow_mut()
+                .resources
+                .insert((module.clone(), r.key()), ResourceValues::new(rep, values));
             return true;
         }
         let (repetition, expansions) = match self.run.expand(module, r) {
@@ -309,8 +415,16 @@ impl<'c> Applier<'c> {
                 return false;
             }
         };
-        let Some(provider) = self.run.provider(&paddr) else { return false };
-        let deps = self.run.model.resource_deps.get(&node).cloned().unwrap_or_default();
+        let Some(provider) = self.run.provider(&paddr) else {
+            return false;
+        };
+        let deps = self
+            .run
+            .model
+            .resource_deps
+            .get(&node)
+            .cloned()
+            .unwrap_or_default();
         let futs = expansions.iter().map(|exp| {
             let addr = raddr.instance(exp.key.clone());
             let change = changes.get(&exp.key).copied();
@@ -318,7 +432,11 @@ impl<'c> Applier<'c> {
             let deps = &deps;
             let paddr = &paddr;
             async move {
-                let res = self.apply_instance(module, r, schema, &provider, exp, &addr, change, deps, paddr).await;
+                let res = self
+                    .apply_instance(
+                        module, r, schema, &provider, exp, &addr, change, deps, paddr,
+                    )
+                    .await;
                 (exp.key.clone(), res)
             }
         });
@@ -337,7 +455,10 @@ impl<'c> Applier<'c> {
                 }
             }
         }
-        self.run.store.borrow_mut().resources.insert((module.clone(), r.key()), ResourceValues::new(repetition, values));
+        self.run.store.borrow_mut().resources.insert(
+            (module.clone(), r.key()),
+            ResourceValues::new(repetition, values),
+        );
         ok
     }
 
@@ -356,13 +477,21 @@ impl<'c> Applier<'c> {
     ) -> Result<Value, Option<Diagnostic>> {
         let prior = self.plan.prior.resources.get(addr).map(|s| s.value.clone());
         if r.mode == ResourceMode::Data {
-            let config = self.run.instance_config(module, r, schema, exp).map_err(|d| d.0.into_iter().next())?;
+            let config = self
+                .run
+                .instance_config(module, r, schema, exp)
+                .map_err(|d| d.0.into_iter().next())?;
             let _permit = self.semaphore.acquire().await;
             self.observer.event(Event::Reading(addr.clone()));
             let v = provider
                 .read_data(&r.type_name, config.unmark().0)
                 .await
-                .map_err(|e| Some(Diagnostic::error("Error reading data source", format!("{addr}: {e}")).with_span(Some(r.span.clone()))))?;
+                .map_err(|e| {
+                    Some(
+                        Diagnostic::error("Error reading data source", format!("{addr}: {e}"))
+                            .with_span(Some(r.span.clone())),
+                    )
+                })?;
             return Ok(remark(v, &config, schema));
         }
         let Some(change) = change else {
@@ -372,13 +501,30 @@ impl<'c> Applier<'c> {
         if change.action == Action::NoOp {
             return Ok(change.before.clone().unwrap_or(Value::Null));
         }
-        let config = self.run.instance_config(module, r, schema, exp).map_err(|d| d.0.into_iter().next())?;
+        let config = self
+            .run
+            .instance_config(module, r, schema, exp)
+            .map_err(|d| d.0.into_iter().next())?;
         let before = change.before.clone();
         let config = apply_ignore_changes(r, config, before.as_ref(), schema);
-        let plain_before = if change.action.is_replace() { None } else { before.as_ref().map(|b| b.unmark().0) };
+        let plain_before = if change.action.is_replace() {
+            None
+        } else {
+            before.as_ref().map(|b| b.unmark().0)
+        };
         let final_plan = provider
-            .plan(&r.type_name, plain_before.as_ref(), &config.unmark().0, schema)
-            .map_err(|e| Some(Diagnostic::error("Invalid resource configuration", format!("{addr}: {e}")).with_span(Some(r.span.clone()))))?;
+            .plan(
+                &r.type_name,
+                plain_before.as_ref(),
+                &config.unmark().0,
+                schema,
+            )
+            .map_err(|e| {
+                Some(
+                    Diagnostic::error("Invalid resource configuration", format!("{addr}: {e}"))
+                        .with_span(Some(r.span.clone())),
+                )
+            })?;
         let planned = remark(final_plan.planned, &config, schema);
         if let Some(saved) = &change.after {
             if let Some(attr) = inconsistent(saved, &planned) {
@@ -393,20 +539,41 @@ impl<'c> Applier<'c> {
             return Err(None);
         }
         let start = Instant::now();
-        let verb = if change.action == Action::Update { Action::Update } else { Action::Create };
-        self.observer.event(Event::ApplyStarted(addr.clone(), verb, before.as_ref().and_then(id_of)));
+        let verb = if change.action == Action::Update {
+            Action::Update
+        } else {
+            Action::Create
+        };
+        self.observer.event(Event::ApplyStarted(
+            addr.clone(),
+            verb,
+            before.as_ref().and_then(id_of),
+        ));
         let plain = planned.unmark().0;
         let result = match change.action {
-            Action::Update => provider.update(&r.type_name, before.map(|b| b.unmark().0).unwrap_or_default(), plain).await,
+            Action::Update => {
+                provider
+                    .update(
+                        &r.type_name,
+                        before.map(|b| b.unmark().0).unwrap_or_default(),
+                        plain,
+                    )
+                    .await
+            }
             _ => provider.create(&r.type_name, plain).await,
         };
         let new = match result {
             Ok(v) => remark(v, &config, schema),
             Err(e) => {
-                self.observer.event(Event::ApplyFailed(addr.clone(), e.to_string()));
+                self.observer
+                    .event(Event::ApplyFailed(addr.clone(), e.to_string()));
                 return Err(Some(
                     Diagnostic::error(
-                        if verb == Action::Update { "Error updating resource" } else { "Error creating resource" },
+                        if verb == Action::Update {
+                            "Error updating resource"
+                        } else {
+                            "Error creating resource"
+                        },
                         format!("{addr}: the provider reported: {e}"),
                     )
                     .with_span(Some(r.span.clone())),
@@ -428,7 +595,12 @@ impl<'c> Applier<'c> {
                 _ => c.0 += 1,
             }
         }
-        self.observer.event(Event::ApplyDone(addr.clone(), verb, start.elapsed(), id_of(&new)));
+        self.observer.event(Event::ApplyDone(
+            addr.clone(),
+            verb,
+            start.elapsed(),
+            id_of(&new),
+        ));
         Ok(new)
     }
 }
@@ -444,7 +616,9 @@ fn rep_of(key: &InstanceKey) -> crate::store::Repetition {
 /// The first top-level attribute whose value the saved plan knew and the final plan
 /// changed.
 fn inconsistent(saved: &Value, now: &Value) -> Option<String> {
-    let (Some(s), Some(n)) = (saved.as_map(), now.as_map()) else { return None };
+    let (Some(s), Some(n)) = (saved.as_map(), now.as_map()) else {
+        return None;
+    };
     for (k, sv) in s {
         if !sv.is_wholly_known() {
             continue;

@@ -19,7 +19,9 @@ pub struct Graph {
 
 impl Graph {
     pub fn with_nodes(n: usize) -> Graph {
-        Graph { deps: vec![Vec::new(); n] }
+        Graph {
+            deps: vec![Vec::new(); n],
+        }
     }
 
     pub fn add_node(&mut self) -> usize {
@@ -72,7 +74,8 @@ impl Graph {
                         }
                         Mark::OnStack => {
                             let pos = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
-                            let mut cycle: Vec<usize> = stack[pos..].iter().map(|(n, _)| *n).collect();
+                            let mut cycle: Vec<usize> =
+                                stack[pos..].iter().map(|(n, _)| *n).collect();
                             cycle.push(dep);
                             // Edges point at dependencies; show the path in "depends on" order.
                             return Some(cycle);
@@ -181,7 +184,10 @@ where
             skip_dependents(node, &dependents, &mut outcome);
         }
     }
-    outcome.into_iter().map(|o| o.unwrap_or(NodeOutcome::Skipped)).collect()
+    outcome
+        .into_iter()
+        .map(|o| o.unwrap_or(NodeOutcome::Skipped))
+        .collect()
 }
 
 fn skip_dependents(node: usize, dependents: &[Vec<usize>], outcome: &mut [Option<NodeOutcome>]) {
@@ -228,7 +234,15 @@ mod tests {
             async move { n != 1 }
         })
         .await;
-        assert_eq!(out, vec![NodeOutcome::Done, NodeOutcome::Failed, NodeOutcome::Skipped, NodeOutcome::Done]);
+        assert_eq!(
+            out,
+            vec![
+                NodeOutcome::Done,
+                NodeOutcome::Failed,
+                NodeOutcome::Skipped,
+                NodeOutcome::Done
+            ]
+        );
         assert!(!order.borrow().contains(&2));
     }
 }

@@ -21,16 +21,31 @@ fn index_json(key: &InstanceKey) -> Option<Json> {
 
 fn provider_name(provider: &str) -> String {
     // `provider.aws.west` → `aws`, as Terraform's provider_name is the provider type.
-    provider.rsplit("provider.").next().and_then(|s| s.split('.').next()).unwrap_or(provider).to_string()
+    provider
+        .rsplit("provider.")
+        .next()
+        .and_then(|s| s.split('.').next())
+        .unwrap_or(provider)
+        .to_string()
 }
 
 fn resource_header(addr: &InstanceAddr, provider: &str) -> Map<String, Json> {
     let mut m = Map::new();
     m.insert("address".into(), json!(addr.to_string()));
     if !addr.resource.module.is_root() {
-        m.insert("module_address".into(), json!(addr.resource.module.to_string()));
+        m.insert(
+            "module_address".into(),
+            json!(addr.resource.module.to_string()),
+        );
     }
-    m.insert("mode".into(), json!(if addr.resource.mode == ResourceMode::Data { "data" } else { "managed" }));
+    m.insert(
+        "mode".into(),
+        json!(if addr.resource.mode == ResourceMode::Data {
+            "data"
+        } else {
+            "managed"
+        }),
+    );
     m.insert("type".into(), json!(addr.resource.type_name));
     m.insert("name".into(), json!(addr.resource.name));
     if let Some(i) = index_json(&addr.key) {
@@ -68,7 +83,10 @@ fn unknown_mask(v: &Option<Value>) -> Json {
 fn module_tree(resources: Vec<(InstanceAddr, Json)>) -> Json {
     let mut by_module: BTreeMap<Vec<String>, Vec<Json>> = BTreeMap::new();
     for (addr, r) in resources {
-        by_module.entry(addr.resource.module.0.clone()).or_default().push(r);
+        by_module
+            .entry(addr.resource.module.0.clone())
+            .or_default()
+            .push(r);
     }
     fn build(path: &[String], by_module: &BTreeMap<Vec<String>, Vec<Json>>) -> Json {
         let mut m = Map::new();
@@ -76,7 +94,10 @@ fn module_tree(resources: Vec<(InstanceAddr, Json)>) -> Json {
             let addr: Vec<String> = path.iter().map(|p| format!("module.{p}")).collect();
             m.insert("address".into(), json!(addr.join(".")));
         }
-        m.insert("resources".into(), Json::Array(by_module.get(path).cloned().unwrap_or_default()));
+        m.insert(
+            "resources".into(),
+            Json::Array(by_module.get(path).cloned().unwrap_or_default()),
+        );
         let children: Vec<Json> = by_module
             .keys()
             .filter(|k| k.len() == path.len() + 1 && k.starts_with(path))
@@ -106,7 +127,10 @@ pub fn state_json(snapshot: &Snapshot) -> Json {
             let mut m = resource_header(&inst.addr, &inst.provider);
             m.insert("schema_version".into(), json!(0));
             m.insert("values".into(), inst.value.to_json_redacted());
-            m.insert("sensitive_values".into(), sensitive_mask(&Some(inst.value.clone())));
+            m.insert(
+                "sensitive_values".into(),
+                sensitive_mask(&Some(inst.value.clone())),
+            );
             if !inst.dependencies.is_empty() {
                 m.insert("depends_on".into(), json!(inst.dependencies));
             }
@@ -116,7 +140,12 @@ pub fn state_json(snapshot: &Snapshot) -> Json {
     let outputs: Map<String, Json> = snapshot
         .outputs
         .iter()
-        .map(|(k, o)| (k.clone(), json!({ "sensitive": o.sensitive, "value": o.value.to_json_redacted() })))
+        .map(|(k, o)| {
+            (
+                k.clone(),
+                json!({ "sensitive": o.sensitive, "value": o.value.to_json_redacted() }),
+            )
+        })
         .collect();
     json!({
         "format_version": "1.0",
@@ -135,13 +164,26 @@ pub fn plan_json(plan: &Plan) -> Json {
         let mut m = resource_header(&c.addr, &c.provider);
         let mut change = Map::new();
         change.insert("actions".into(), json!(c.action.json_actions()));
-        change.insert("before".into(), opt_json(&c.before, Value::to_json_redacted, Json::Null));
-        change.insert("after".into(), opt_json(&c.after, Value::to_json_redacted, Json::Null));
+        change.insert(
+            "before".into(),
+            opt_json(&c.before, Value::to_json_redacted, Json::Null),
+        );
+        change.insert(
+            "after".into(),
+            opt_json(&c.after, Value::to_json_redacted, Json::Null),
+        );
         change.insert("after_unknown".into(), unknown_mask(&c.after));
         change.insert("before_sensitive".into(), sensitive_mask(&c.before));
         change.insert("after_sensitive".into(), sensitive_mask(&c.after));
         if !c.replace_paths.is_empty() {
-            change.insert("replace_paths".into(), json!(c.replace_paths.iter().map(|p| vec![p.clone()]).collect::<Vec<_>>()));
+            change.insert(
+                "replace_paths".into(),
+                json!(c
+                    .replace_paths
+                    .iter()
+                    .map(|p| vec![p.clone()])
+                    .collect::<Vec<_>>()),
+            );
         }
         m.insert("change".into(), Json::Object(change));
         if let Some(r) = &c.reason {
@@ -153,7 +195,10 @@ pub fn plan_json(plan: &Plan) -> Json {
                 let mut p = resource_header(&c.addr, &c.provider);
                 p.insert("schema_version".into(), json!(0));
                 p.insert("values".into(), after.to_json_redacted());
-                p.insert("sensitive_values".into(), sensitive_mask(&Some(after.clone())));
+                p.insert(
+                    "sensitive_values".into(),
+                    sensitive_mask(&Some(after.clone())),
+                );
                 planned.push((c.addr.clone(), Json::Object(p)));
             }
         }
@@ -175,16 +220,28 @@ pub fn plan_json(plan: &Plan) -> Json {
             }),
         );
         if let Some(a) = &after {
-            planned_outputs.insert(o.name.clone(), json!({ "sensitive": o.sensitive, "value": a.to_json_redacted() }));
+            planned_outputs.insert(
+                o.name.clone(),
+                json!({ "sensitive": o.sensitive, "value": a.to_json_redacted() }),
+            );
         }
     }
     let drift: Vec<Json> = plan
         .drift
         .iter()
         .map(|d| {
-            let provider = plan.prior.resources.get(&d.addr).map(|s| s.provider.clone()).unwrap_or_default();
+            let provider = plan
+                .prior
+                .resources
+                .get(&d.addr)
+                .map(|s| s.provider.clone())
+                .unwrap_or_default();
             let mut m = resource_header(&d.addr, &provider);
-            let action = if d.after.is_some() { Action::Update } else { Action::Delete };
+            let action = if d.after.is_some() {
+                Action::Update
+            } else {
+                Action::Delete
+            };
             m.insert(
                 "change".into(),
                 json!({

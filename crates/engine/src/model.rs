@@ -59,6 +59,29 @@ impl<'c> Model<'c> {
         self.modules.get(module).and_then(|m| m.resources.get(key))
     }
 
+    /// Where a node is declared in the configuration.
+    pub fn node_span(&self, node: usize) -> Option<Span> {
+        match &self.nodes[node] {
+            NodeKind::Var(m, n) => self
+                .modules
+                .get(m)
+                .and_then(|x| x.variables.get(n))
+                .map(|v| v.span.clone()),
+            NodeKind::Local(m, n) => self
+                .modules
+                .get(m)
+                .and_then(|x| x.locals.get(n))
+                .map(|l| l.span.clone()),
+            NodeKind::Output(m, n) => self
+                .modules
+                .get(m)
+                .and_then(|x| x.outputs.get(n))
+                .map(|o| o.span.clone()),
+            NodeKind::Resource(m, k) => self.resource(m, k).map(|r| r.span.clone()),
+            NodeKind::Provider(_) => None,
+        }
+    }
+
     pub fn describe(&self, node: usize) -> String {
         match &self.nodes[node] {
             NodeKind::Var(m, n) => prefixed(m, &format!("var.{n}")),
@@ -79,11 +102,19 @@ pub fn prefixed(module: &ModulePath, s: &str) -> String {
 }
 
 pub fn resource_addr(module: &ModulePath, r: &Resource) -> ResourceAddr {
-    ResourceAddr { module: module.clone(), mode: r.mode, type_name: r.type_name.clone(), name: r.name.clone() }
+    ResourceAddr {
+        module: module.clone(),
+        mode: r.mode,
+        type_name: r.type_name.clone(),
+        name: r.name.clone(),
+    }
 }
 
 /// Finds the schema of a resource type, or explains what is wrong.
-pub fn resource_schema<'r>(registry: &'r Registry, r: &Resource) -> Result<(&'r Arc<dyn ProviderFactory>, &'r Schema), Diagnostic> {
+pub fn resource_schema<'r>(
+    registry: &'r Registry,
+    r: &Resource,
+) -> Result<(&'r Arc<dyn ProviderFactory>, &'r Schema), Diagnostic> {
     let pname = r.provider_name();
     let Some(factory) = registry.get(&pname) else {
         let known: Vec<String> = registry.names().cloned().collect();
@@ -105,10 +136,18 @@ pub fn resource_schema<'r>(registry: &'r Registry, r: &Resource) -> Result<(&'r 
     match schemas.get(&r.type_name) {
         Some(s) => Ok((factory, s)),
         None => Err(Diagnostic::error(
-            if r.mode == ResourceMode::Data { "Invalid data source" } else { "Invalid resource type" },
+            if r.mode == ResourceMode::Data {
+                "Invalid data source"
+            } else {
+                "Invalid resource type"
+            },
             format!(
                 "The provider {pname:?} does not support the {} type {:?}.{}",
-                if r.mode == ResourceMode::Data { "data source" } else { "resource" },
+                if r.mode == ResourceMode::Data {
+                    "data source"
+                } else {
+                    "resource"
+                },
                 r.type_name,
                 suggest(&r.type_name, schemas.keys())
             ),
@@ -154,7 +193,10 @@ pub fn check_body(body: &Body, schema: &Schema, header: &Span, diags: &mut Diagn
     for b in &body.blocks {
         if b.kind == "dynamic" {
             if let Some(kind) = b.labels.first() {
-                if let (Some(bs), Some(content)) = (schema.blocks.get(kind), b.body.blocks.iter().find(|c| c.kind == "content")) {
+                if let (Some(bs), Some(content)) = (
+                    schema.blocks.get(kind),
+                    b.body.blocks.iter().find(|c| c.kind == "content"),
+                ) {
                     check_body(&content.body, &bs.schema, &content.span, diags);
                     continue;
                 }
@@ -165,13 +207,19 @@ pub fn check_body(body: &Body, schema: &Schema, header: &Span, diags: &mut Diagn
             None => {
                 let names: Vec<String> = schema.blocks.keys().cloned().collect();
                 let hint = if schema.attributes.contains_key(&b.kind) {
-                    format!(" {:?} is an argument: write {} = {{ ... }} with an equals sign.", b.kind, b.kind)
+                    format!(
+                        " {:?} is an argument: write {} = {{ ... }} with an equals sign.",
+                        b.kind, b.kind
+                    )
                 } else {
                     suggest(&b.kind, names.iter())
                 };
                 diags.push(
-                    Diagnostic::error("Unsupported block type", format!("Blocks of type {:?} are not expected here.{hint}", b.kind))
-                        .with_span(Some(b.span.clone())),
+                    Diagnostic::error(
+                        "Unsupported block type",
+                        format!("Blocks of type {:?} are not expected here.{hint}", b.kind),
+                    )
+                    .with_span(Some(b.span.clone())),
                 );
             }
         }
@@ -184,6 +232,7 @@ struct Builder<'c> {
     diags: Diagnostics,
     /// Edges to add once every node exists: (node, module, reference, span, context).
     pending: Vec<(usize, ModulePath, Reference, Span, RefContext)>,
+    pending_attrs: Vec<(ModulePath, terrane_lang::ast::ResourceAttrRef)>,
 }
 
 #[derive(Clone, Copy)]
@@ -192,7 +241,10 @@ struct RefContext {
     for_each: bool,
 }
 
-const NO_REPETITION: RefContext = RefContext { count: false, for_each: false };
+const NO_REPETITION: RefContext = RefContext {
+    count: false,
+    for_each: false,
+};
 
 /// Builds the model of a configuration and checks it. Errors are returned together.
 pub fn build<'c>(root: &'c Module, registry: &'c Registry) -> (Model<'c>, Diagnostics) {
@@ -210,19 +262,26 @@ pub fn build<'c>(root: &'c Module, registry: &'c Registry) -> (Model<'c>, Diagno
         },
         diags: Diagnostics::new(),
         pending: Vec::new(),
+        pending_attrs: Vec::new(),
     };
     b.add_module(ModulePath::root(), root);
     b.resolve_pending();
+    b.check_attr_refs();
     b.compute_resource_deps();
     if let Some(cycle) = b.model.graph.find_cycle() {
         let path: Vec<String> = cycle.iter().map(|&n| b.model.describe(n)).collect();
-        b.diags.push(Diagnostic::error(
-            "Cycle in the configuration",
-            format!(
-                "These objects depend on each other in a loop: {}. Break the loop by removing one of the references (or a depends_on entry).",
-                path.join(" → ")
-            ),
-        ));
+        // Point at the first object of the loop that has a place in the configuration.
+        let span = cycle.iter().find_map(|&n| b.model.node_span(n));
+        b.diags.push(
+            Diagnostic::error(
+                "Cycle in the configuration",
+                format!(
+                    "These objects depend on each other in a loop: {}. Break the loop by removing one of the references (or a depends_on entry).",
+                    path.join(" → ")
+                ),
+            )
+            .with_span(span),
+        );
     }
     (b.model, b.diags)
 }
@@ -241,6 +300,81 @@ impl<'c> Builder<'c> {
     fn refs(&mut self, node: usize, module: &ModulePath, e: &Expr, ctx: RefContext) {
         for (r, span) in e.references() {
             self.pending.push((node, module.clone(), r, span, ctx));
+        }
+        for a in e.resource_attr_refs() {
+            self.pending_attrs.push((module.clone(), a));
+        }
+    }
+
+    /// Checks instance keys and attribute names of resource references against the
+    /// referenced resource's declaration and schema.
+    fn check_attr_refs(&mut self) {
+        for (module, a) in std::mem::take(&mut self.pending_attrs) {
+            let key = match &a.reference {
+                Reference::Resource { type_name, name } => format!("{type_name}.{name}"),
+                Reference::Data { type_name, name } => format!("data.{type_name}.{name}"),
+                _ => continue,
+            };
+            let Some(r) = self
+                .model
+                .modules
+                .get(&module)
+                .and_then(|m| m.resources.get(&key))
+            else {
+                continue;
+            };
+            let repeated = r.count.is_some() || r.for_each.is_some();
+            let shown = crate::model::prefixed(&module, &key);
+            if repeated && !a.keyed && a.attr.is_some() {
+                self.diags.push(
+                    Diagnostic::error(
+                        "Missing resource instance key",
+                        format!(
+                            "Because {shown} has {} set, its attributes must be read from a specific instance, such as {key}[{}].{} — or from all of them with {key}[*].{}.",
+                            if r.count.is_some() { "count" } else { "for_each" },
+                            if r.count.is_some() { "0" } else { "\"KEY\"" },
+                            a.attr.as_ref().map(|x| x.0.as_str()).unwrap_or("id"),
+                            a.attr.as_ref().map(|x| x.0.as_str()).unwrap_or("id"),
+                        ),
+                    )
+                    .with_span(Some(a.span.clone())),
+                );
+                continue;
+            }
+            if !repeated && a.keyed {
+                self.diags.push(
+                    Diagnostic::error(
+                        "Unexpected resource instance key",
+                        format!("{shown} has neither count nor for_each, so it has a single instance: refer to it without an index, as {key}."),
+                    )
+                    .with_span(Some(a.span.clone())),
+                );
+                continue;
+            }
+            let Some((attr, span)) = &a.attr else {
+                continue;
+            };
+            let Ok((_, schema)) = resource_schema(self.registry, r) else {
+                continue;
+            };
+            if !schema.attributes.contains_key(attr) && !schema.blocks.contains_key(attr) {
+                let names: Vec<String> = schema
+                    .attributes
+                    .keys()
+                    .chain(schema.blocks.keys())
+                    .cloned()
+                    .collect();
+                self.diags.push(
+                    Diagnostic::error(
+                        "Unsupported attribute",
+                        format!(
+                            "This object has no argument, nested block, or exported attribute named {attr:?}.{}",
+                            suggest(attr, names.iter())
+                        ),
+                    )
+                    .with_span(Some(span.clone())),
+                );
+            }
         }
     }
 
@@ -261,7 +395,12 @@ impl<'c> Builder<'c> {
             let n = self.add(NodeKind::Provider(addr.clone()));
             self.model.providers.insert(
                 addr.clone(),
-                ProviderNode { addr, name: p.name.clone(), module: path.clone(), block: Some(p.clone()) },
+                ProviderNode {
+                    addr,
+                    name: p.name.clone(),
+                    module: path.clone(),
+                    block: Some(p.clone()),
+                },
             );
             self.body_refs(n, &path, &p.body, NO_REPETITION);
         }
@@ -279,6 +418,19 @@ impl<'c> Builder<'c> {
                         )
                         .with_span(Some(call.span.clone())),
                     );
+                }
+            }
+            if let (Some(ty), Some(default)) = (&v.ty, &v.default) {
+                if let Ok(value) = terrane_lang::eval::eval_constant(default) {
+                    if let Err(msg) = ty.convert(value) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "Invalid default value for variable",
+                                format!("The default value of variable {:?} is not compatible with its type constraint {ty}: {msg}.", v.name),
+                            )
+                            .with_span(Some(default.span.clone())),
+                        );
+                    }
                 }
             }
             for val in &v.validations {
@@ -302,7 +454,11 @@ impl<'c> Builder<'c> {
                     self.diags.push(
                         Diagnostic::error(
                             "Unsupported argument",
-                            format!("The module {:?} has no variable named {name:?}.{}", call.name, suggest(name, module.variables.keys())),
+                            format!(
+                                "The module {:?} has no variable named {name:?}.{}",
+                                call.name,
+                                suggest(name, module.variables.keys())
+                            ),
                         )
                         .with_span(Some(a.name_span.clone())),
                     );
@@ -322,7 +478,10 @@ impl<'c> Builder<'c> {
         }
         for r in module.resources.values() {
             let n = self.add(NodeKind::Resource(path.clone(), r.key()));
-            let ctx = RefContext { count: r.count.is_some(), for_each: r.for_each.is_some() };
+            let ctx = RefContext {
+                count: r.count.is_some(),
+                for_each: r.for_each.is_some(),
+            };
             if let Some(c) = &r.count {
                 self.refs(n, &path, c, NO_REPETITION);
             }
@@ -369,7 +528,12 @@ impl<'c> Builder<'c> {
         }
     }
 
-    fn find_provider(&mut self, module: &ModulePath, name: &str, alias: Option<&str>) -> Option<String> {
+    fn find_provider(
+        &mut self,
+        module: &ModulePath,
+        name: &str,
+        alias: Option<&str>,
+    ) -> Option<String> {
         let mut p = Some(module.clone());
         while let Some(m) = p {
             let addr = provider_addr(&m, name, alias);
@@ -383,12 +547,15 @@ impl<'c> Builder<'c> {
         }
         // An implied default configuration at the root.
         let addr = provider_addr(&ModulePath::root(), name, None);
-        self.model.providers.entry(addr.clone()).or_insert(ProviderNode {
-            addr: addr.clone(),
-            name: name.to_string(),
-            module: ModulePath::root(),
-            block: None,
-        });
+        self.model
+            .providers
+            .entry(addr.clone())
+            .or_insert(ProviderNode {
+                addr: addr.clone(),
+                name: name.to_string(),
+                module: ModulePath::root(),
+                block: None,
+            });
         Some(addr)
     }
 
@@ -405,10 +572,22 @@ impl<'c> Builder<'c> {
         }
     }
 
-    fn resolve(&self, module: &ModulePath, r: &Reference, span: &Span, ctx: RefContext) -> Result<Vec<usize>, Diagnostic> {
+    fn resolve(
+        &self,
+        module: &ModulePath,
+        r: &Reference,
+        span: &Span,
+        ctx: RefContext,
+    ) -> Result<Vec<usize>, Diagnostic> {
         let m = self.model.modules.get(module).copied();
-        let err = |summary: &str, detail: String| Err(Diagnostic::error(summary, detail).with_span(Some(span.clone())));
-        let in_module = if module.is_root() { "the root module".to_string() } else { format!("{module}") };
+        let err = |summary: &str, detail: String| {
+            Err(Diagnostic::error(summary, detail).with_span(Some(span.clone())))
+        };
+        let in_module = if module.is_root() {
+            "the root module".to_string()
+        } else {
+            format!("{module}")
+        };
         match r {
             Reference::Var(name) => match self.model.index.get(&NodeKind::Var(module.clone(), name.clone())) {
                 Some(&n) => Ok(vec![n]),
@@ -497,13 +676,17 @@ impl<'c> Builder<'c> {
         let graph = &self.model.graph;
         let nodes = &self.model.nodes;
         let mut out = HashMap::new();
+        // seen[n] == i + 1 marks n as visited in the search from node i, so one array
+        // serves every search without clearing (linear in the graph, not quadratic).
+        let mut seen = vec![0usize; nodes.len()];
         for (i, kind) in nodes.iter().enumerate() {
-            let NodeKind::Resource(..) = kind else { continue };
-            let mut seen = vec![false; nodes.len()];
+            let NodeKind::Resource(..) = kind else {
+                continue;
+            };
             let mut stack: Vec<usize> = graph.deps(i).to_vec();
             let mut deps = Vec::new();
             while let Some(n) = stack.pop() {
-                if std::mem::replace(&mut seen[n], true) {
+                if std::mem::replace(&mut seen[n], i + 1) == i + 1 {
                     continue;
                 }
                 match &nodes[n] {

@@ -6,7 +6,10 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::AtomicBool;
 
-use terrane_core::{Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode, Value};
+use terrane_core::{
+    Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode,
+    Value,
+};
 use terrane_lang::config::Resource;
 use terrane_lang::Reference;
 use terrane_provider::Schema;
@@ -46,9 +49,17 @@ impl Action {
 
     pub fn from_json_actions(actions: &[String]) -> Option<Action> {
         let a: Vec<&str> = actions.iter().map(String::as_str).collect();
-        [Action::NoOp, Action::Create, Action::Read, Action::Update, Action::DeleteThenCreate, Action::CreateThenDelete, Action::Delete]
-            .into_iter()
-            .find(|x| x.json_actions() == a.as_slice())
+        [
+            Action::NoOp,
+            Action::Create,
+            Action::Read,
+            Action::Update,
+            Action::DeleteThenCreate,
+            Action::CreateThenDelete,
+            Action::Delete,
+        ]
+        .into_iter()
+        .find(|x| x.json_actions() == a.as_slice())
     }
 
     pub fn is_replace(self) -> bool {
@@ -56,7 +67,10 @@ impl Action {
     }
 
     pub fn deletes(self) -> bool {
-        matches!(self, Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete)
+        matches!(
+            self,
+            Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
+        )
     }
 }
 
@@ -128,7 +142,9 @@ pub struct Plan {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| !matches!(c.action, Action::NoOp | Action::Read))
+        self.changes
+            .iter()
+            .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
             || self.outputs.iter().any(|o| o.action() != Action::NoOp)
     }
 
@@ -174,6 +190,8 @@ struct Planner<'c> {
 }
 
 /// Plans the changes that make the real world match the configuration.
+// The arguments are the operation's independent inputs; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub async fn plan(
     model: &Model<'_>,
     registry: &terrane_provider::Registry,
@@ -186,10 +204,16 @@ pub async fn plan(
 ) -> Result<Plan, Diagnostics> {
     let mut prior_by_resource: HashMap<ResourceAddr, Vec<&InstanceState>> = HashMap::new();
     for inst in prior.resources.values() {
-        prior_by_resource.entry(inst.addr.resource.clone()).or_default().push(inst);
+        prior_by_resource
+            .entry(inst.addr.resource.clone())
+            .or_default()
+            .push(inst);
     }
     let planner = Planner {
-        run: Run { tolerant: opts.destroy, ..Run::new(model, registry, root_dir) },
+        run: Run {
+            tolerant: opts.destroy,
+            ..Run::new(model, registry, root_dir)
+        },
         prior_by_resource,
         opts,
         root_vars,
@@ -204,7 +228,10 @@ pub async fn plan(
     if outcomes.iter().any(|o| *o != NodeOutcome::Done) || planner.run.diags.borrow().has_errors() {
         let mut diags = planner.run.diags.take();
         if !diags.has_errors() {
-            diags.push(Diagnostic::error("Planning was interrupted", "terrane stopped before the plan was complete; nothing was changed."));
+            diags.push(Diagnostic::error(
+                "Planning was interrupted",
+                "terrane stopped before the plan was complete; nothing was changed.",
+            ));
         }
         return Err(diags);
     }
@@ -218,7 +245,13 @@ pub async fn plan(
         sensitive_variables: model
             .modules
             .get(&ModulePath::root())
-            .map(|m| m.variables.values().filter(|v| v.sensitive).map(|v| v.name.clone()).collect())
+            .map(|m| {
+                m.variables
+                    .values()
+                    .filter(|v| v.sensitive)
+                    .map(|v| v.name.clone())
+                    .collect()
+            })
             .unwrap_or_default(),
         ..Default::default()
     };
@@ -227,7 +260,10 @@ pub async fn plan(
         let allowed = targeted_resources(model, &opts.targets);
         changes.retain(|c| {
             allowed.contains(&c.addr.resource.to_string())
-                || opts.targets.iter().any(|t| t.resource == c.addr.resource && (t.key == InstanceKey::None || t.key == c.addr.key))
+                || opts.targets.iter().any(|t| {
+                    t.resource == c.addr.resource
+                        && (t.key == InstanceKey::None || t.key == c.addr.key)
+                })
         });
     }
     changes.sort_by(|a, b| a.addr.cmp(&b.addr));
@@ -242,10 +278,27 @@ pub async fn plan(
     }
     for name in names {
         let before = prior.outputs.get(&name).map(|o| o.value.clone());
-        let decl = model.modules.get(&ModulePath::root()).and_then(|m| m.outputs.get(&name));
-        let after = if opts.destroy { None } else { store.outputs.get(&(ModulePath::root(), name.clone())).cloned() };
-        let sensitive = decl.map(|d| d.sensitive).unwrap_or_else(|| prior.outputs.get(&name).is_some_and(|o| o.sensitive));
-        plan.outputs.push(OutputChange { name, before, after, sensitive });
+        let decl = model
+            .modules
+            .get(&ModulePath::root())
+            .and_then(|m| m.outputs.get(&name));
+        let after = if opts.destroy {
+            None
+        } else {
+            store
+                .outputs
+                .get(&(ModulePath::root(), name.clone()))
+                .cloned()
+        };
+        let sensitive = decl
+            .map(|d| d.sensitive)
+            .unwrap_or_else(|| prior.outputs.get(&name).is_some_and(|o| o.sensitive));
+        plan.outputs.push(OutputChange {
+            name,
+            before,
+            after,
+            sensitive,
+        });
     }
     drop(store);
     let mut refreshed = prior.clone();
@@ -265,7 +318,12 @@ pub async fn plan(
 fn targeted_resources(model: &Model<'_>, targets: &[InstanceAddr]) -> BTreeSet<String> {
     let roots: Vec<usize> = targets
         .iter()
-        .filter_map(|t| model.node(&NodeKind::Resource(t.resource.module.clone(), t.resource.local_name())))
+        .filter_map(|t| {
+            model.node(&NodeKind::Resource(
+                t.resource.module.clone(),
+                t.resource.local_name(),
+            ))
+        })
         .collect();
     let closure = model.graph.dependency_closure(&roots);
     let root_set: BTreeSet<usize> = roots.iter().copied().collect();
@@ -300,9 +358,18 @@ pub fn remark(planned: Value, config: &Value, schema: &Schema) -> Value {
 }
 
 /// Sets ignored attributes of `config` to their prior values.
-pub fn apply_ignore_changes(r: &Resource, config: Value, prior: Option<&Value>, schema: &Schema) -> Value {
-    let Some(prior) = prior.and_then(Value::as_map) else { return config };
-    let Value::Map(mut cfg) = config else { return config };
+pub fn apply_ignore_changes(
+    r: &Resource,
+    config: Value,
+    prior: Option<&Value>,
+    schema: &Schema,
+) -> Value {
+    let Some(prior) = prior.and_then(Value::as_map) else {
+        return config;
+    };
+    let Value::Map(mut cfg) = config else {
+        return config;
+    };
     if r.lifecycle.ignore_all_changes {
         for (name, attr) in &schema.attributes {
             if attr.required || attr.optional {
@@ -326,7 +393,9 @@ impl<'c> Planner<'c> {
     async fn visit(&self, node: usize) -> bool {
         match &self.run.model.nodes[node] {
             NodeKind::Resource(m, key) => {
-                let Some(r) = self.run.model.resource(m, key) else { return false };
+                let Some(r) = self.run.model.resource(m, key) else {
+                    return false;
+                };
                 self.plan_resource(node, m, r).await
             }
             _ => self.run.visit_value_node(node, self.root_vars),
@@ -334,29 +403,62 @@ impl<'c> Planner<'c> {
     }
 
     fn provider_addr(&self, node: usize) -> String {
-        self.run.model.resource_provider.get(&node).cloned().unwrap_or_default()
+        self.run
+            .model
+            .resource_provider
+            .get(&node)
+            .cloned()
+            .unwrap_or_default()
     }
 
-    async fn refresh(&self, inst: &InstanceState, provider: &dyn terrane_provider::Provider) -> Result<Option<Value>, Diagnostic> {
+    async fn refresh(
+        &self,
+        inst: &InstanceState,
+        provider: &dyn terrane_provider::Provider,
+    ) -> Result<Option<Value>, Diagnostic> {
         let _permit = self.semaphore.acquire().await;
-        self.observer.event(Event::Refreshing(inst.addr.clone(), id_of(&inst.value)));
+        self.observer
+            .event(Event::Refreshing(inst.addr.clone(), id_of(&inst.value)));
         let (plain, _) = inst.value.unmark();
         provider
             .read(&inst.addr.resource.type_name, plain)
             .await
-            .map_err(|e| Diagnostic::error("Error refreshing state", format!("{}: the provider failed to read the object: {e}", inst.addr)))
+            .map_err(|e| {
+                Diagnostic::error(
+                    "Error refreshing state",
+                    format!("{}: the provider failed to read the object: {e}", inst.addr),
+                )
+            })
     }
 
     async fn plan_resource(&self, node: usize, module: &ModulePath, r: &Resource) -> bool {
         let raddr = resource_addr(module, r);
-        let Ok((_, schema)) = resource_schema(self.run.registry, r) else { return false };
-        let paddr = self.provider_addr(node);
-        let Some(provider) = self.run.provider(&paddr) else {
-            self.run.error(Diagnostic::error("Provider not configured", format!("The provider {paddr} could not be configured.")).with_span(Some(r.span.clone())));
+        let Ok((_, schema)) = resource_schema(self.run.registry, r) else {
             return false;
         };
-        let prior_insts: Vec<&InstanceState> = self.prior_by_resource.get(&raddr).cloned().unwrap_or_default();
-        let deps = self.run.model.resource_deps.get(&node).cloned().unwrap_or_default();
+        let paddr = self.provider_addr(node);
+        let Some(provider) = self.run.provider(&paddr) else {
+            self.run.error(
+                Diagnostic::error(
+                    "Provider not configured",
+                    format!("The provider {paddr} could not be configured."),
+                )
+                .with_span(Some(r.span.clone())),
+            );
+            return false;
+        };
+        let prior_insts: Vec<&InstanceState> = self
+            .prior_by_resource
+            .get(&raddr)
+            .cloned()
+            .unwrap_or_default();
+        let deps = self
+            .run
+            .model
+            .resource_deps
+            .get(&node)
+            .cloned()
+            .unwrap_or_default();
 
         if self.opts.destroy {
             let mut values = BTreeMap::new();
@@ -382,7 +484,10 @@ impl<'c> Planner<'c> {
                     });
                 }
             }
-            self.run.store.borrow_mut().resources.insert((module.clone(), r.key()), ResourceValues::new(repetition, values));
+            self.run.store.borrow_mut().resources.insert(
+                (module.clone(), r.key()),
+                ResourceValues::new(repetition, values),
+            );
             return true;
         }
 
@@ -410,7 +515,11 @@ impl<'c> Planner<'c> {
                             Some(v) => !v.same_as(&inst.value),
                         };
                         if changed {
-                            self.drift.borrow_mut().push(Drift { addr: inst.addr.clone(), before: inst.value.clone(), after: v.clone() });
+                            self.drift.borrow_mut().push(Drift {
+                                addr: inst.addr.clone(),
+                                before: inst.value.clone(),
+                                after: v.clone(),
+                            });
                         }
                         if let Some(v) = &v {
                             let mut s = (*inst).clone();
@@ -436,7 +545,20 @@ impl<'c> Planner<'c> {
         let keys: BTreeSet<InstanceKey> = expansions.iter().map(|e| e.key.clone()).collect();
         for exp in &expansions {
             let addr = raddr.instance(exp.key.clone());
-            match self.plan_instance(module, r, schema, &paddr, &provider, exp, &addr, refreshed.get(&exp.key).cloned().flatten(), &deps).await {
+            match self
+                .plan_instance(
+                    module,
+                    r,
+                    schema,
+                    &paddr,
+                    &provider,
+                    exp,
+                    &addr,
+                    refreshed.get(&exp.key).cloned().flatten(),
+                    &deps,
+                )
+                .await
+            {
                 Ok(v) => {
                     values.insert(exp.key.clone(), v);
                 }
@@ -452,7 +574,9 @@ impl<'c> Planner<'c> {
                 if keys.contains(&inst.addr.key) {
                     continue;
                 }
-                let Some(before) = refreshed.get(&inst.addr.key).cloned().flatten() else { continue };
+                let Some(before) = refreshed.get(&inst.addr.key).cloned().flatten() else {
+                    continue;
+                };
                 if r.lifecycle.prevent_destroy {
                     self.prevent_destroy_error(r, &inst.addr);
                     ok = false;
@@ -477,7 +601,10 @@ impl<'c> Planner<'c> {
                 });
             }
         }
-        self.run.store.borrow_mut().resources.insert((module.clone(), r.key()), ResourceValues::new(repetition, values));
+        self.run.store.borrow_mut().resources.insert(
+            (module.clone(), r.key()),
+            ResourceValues::new(repetition, values),
+        );
         ok
     }
 
@@ -493,9 +620,12 @@ impl<'c> Planner<'c> {
 
     fn push_change(&self, c: ResourceChange) {
         if c.action != Action::NoOp && c.action != Action::Read {
-            self.changed.borrow_mut().insert(c.addr.resource.to_string());
+            self.changed
+                .borrow_mut()
+                .insert(c.addr.resource.to_string());
         }
-        self.observer.event(Event::Planned(c.addr.clone(), c.action));
+        self.observer
+            .event(Event::Planned(c.addr.clone(), c.action));
         self.changes.borrow_mut().push(c);
     }
 
@@ -514,14 +644,21 @@ impl<'c> Planner<'c> {
     ) -> Result<Value, Diagnostics> {
         let config = self.run.instance_config(module, r, schema, exp)?;
         if r.mode == ResourceMode::Data {
-            return self.plan_data(r, schema, provider, addr, config, paddr, deps).await;
+            return self
+                .plan_data(r, schema, provider, addr, config, paddr, deps)
+                .await;
         }
         let config = apply_ignore_changes(r, config, prior.as_ref(), schema);
         let (plain_config, _) = config.unmark();
         let plain_prior = prior.as_ref().map(|p| p.unmark().0);
         let change = provider
             .plan(&r.type_name, plain_prior.as_ref(), &plain_config, schema)
-            .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid resource configuration", format!("{addr}: {e}")).with_span(Some(r.span.clone()))))?;
+            .map_err(|e| {
+                Diagnostics::from(
+                    Diagnostic::error("Invalid resource configuration", format!("{addr}: {e}"))
+                        .with_span(Some(r.span.clone())),
+                )
+            })?;
         let planned = remark(change.planned, &config, schema);
         let mut replace_paths = change.requires_replace;
         let mut reason = None;
@@ -534,7 +671,9 @@ impl<'c> Planner<'c> {
             for e in &r.lifecycle.replace_triggered_by {
                 for (rf, _) in e.references() {
                     let target = match rf {
-                        Reference::Resource { type_name, name } => crate::model::prefixed(module, &format!("{type_name}.{name}")),
+                        Reference::Resource { type_name, name } => {
+                            crate::model::prefixed(module, &format!("{type_name}.{name}"))
+                        }
                         _ => continue,
                     };
                     if changed.contains(&target) {
@@ -593,13 +732,16 @@ impl<'c> Planner<'c> {
             let _permit = self.semaphore.acquire().await;
             self.observer.event(Event::Reading(addr.clone()));
             let (plain, _) = config.unmark();
-            let v = provider
-                .read_data(&r.type_name, plain)
-                .await
-                .map_err(|e| Diagnostics::from(Diagnostic::error("Error reading data source", format!("{addr}: {e}")).with_span(Some(r.span.clone()))))?;
+            let v = provider.read_data(&r.type_name, plain).await.map_err(|e| {
+                Diagnostics::from(
+                    Diagnostic::error("Error reading data source", format!("{addr}: {e}"))
+                        .with_span(Some(r.span.clone())),
+                )
+            })?;
             return Ok(remark(v, &config, schema));
         }
-        let planned = terrane_provider::schema::plan_by_schema(schema, None, &config.unmark().0).planned;
+        let planned =
+            terrane_provider::schema::plan_by_schema(schema, None, &config.unmark().0).planned;
         let planned = remark(planned, &config, schema);
         self.push_change(ResourceChange {
             addr: addr.clone(),
@@ -608,7 +750,14 @@ impl<'c> Planner<'c> {
             before: None,
             after: Some(planned.clone()),
             replace_paths: Vec::new(),
-            reason: Some(if depends_on_changes { "read_because_dependency_pending" } else { "read_because_config_unknown" }.into()),
+            reason: Some(
+                if depends_on_changes {
+                    "read_because_dependency_pending"
+                } else {
+                    "read_because_config_unknown"
+                }
+                .into(),
+            ),
             dependencies: deps.to_vec(),
             create_before_destroy: false,
         });
@@ -620,7 +769,13 @@ impl<'c> Planner<'c> {
         let model = self.run.model;
         let mut orphans: Vec<&InstanceState> = Vec::new();
         for (raddr, insts) in &self.prior_by_resource {
-            if model.node(&NodeKind::Resource(raddr.module.clone(), raddr.local_name())).is_none() {
+            if model
+                .node(&NodeKind::Resource(
+                    raddr.module.clone(),
+                    raddr.local_name(),
+                ))
+                .is_none()
+            {
                 orphans.extend(insts.iter().copied());
             }
         }
@@ -631,7 +786,11 @@ impl<'c> Planner<'c> {
                 if let Some(p) = self.run.provider(&inst.provider) {
                     if let Ok(v) = self.refresh(inst, &*p).await {
                         if v.is_none() {
-                            self.drift.borrow_mut().push(Drift { addr: inst.addr.clone(), before: inst.value.clone(), after: None });
+                            self.drift.borrow_mut().push(Drift {
+                                addr: inst.addr.clone(),
+                                before: inst.value.clone(),
+                                after: None,
+                            });
                         }
                         before = v.map(|v| v.mark_if(false));
                     }
@@ -689,5 +848,8 @@ pub fn id_of(v: &Value) -> Option<String> {
 
 /// Converts a plan's output changes into state outputs after apply.
 pub fn output_state(o: &OutputChange) -> Option<OutputState> {
-    o.after.clone().map(|value| OutputState { value, sensitive: o.sensitive })
+    o.after.clone().map(|value| OutputState {
+        value,
+        sensitive: o.sensitive,
+    })
 }

@@ -36,7 +36,10 @@ pub fn encode_value(v: &Value) -> Json {
         Value::List(items) => Json::Array(items.iter().map(encode_value).collect()),
         Value::Set(items) => json!({ "$set": items.iter().map(encode_value).collect::<Vec<_>>() }),
         Value::Map(m) => {
-            let obj: Map<String, Json> = m.iter().map(|(k, v)| (k.clone(), encode_value(v))).collect();
+            let obj: Map<String, Json> = m
+                .iter()
+                .map(|(k, v)| (k.clone(), encode_value(v)))
+                .collect();
             if m.keys().any(|k| k.starts_with('$')) {
                 json!({ "$map": obj })
             } else {
@@ -52,16 +55,35 @@ pub fn decode_value(j: &Json) -> Value {
     match j {
         Json::Array(items) => Value::List(items.iter().map(decode_value).collect()),
         Json::Object(m) if m.len() == 1 => {
-            let (k, v) = m.iter().next().map(|(k, v)| (k.as_str(), v)).unwrap_or(("", &Json::Null));
+            let (k, v) = m
+                .iter()
+                .next()
+                .map(|(k, v)| (k.as_str(), v))
+                .unwrap_or(("", &Json::Null));
             match (k, v) {
                 ("$unknown", _) => Value::Unknown,
                 ("$sensitive", v) => decode_value(v).into_sensitive(),
-                ("$set", Json::Array(items)) => Value::set(items.iter().map(decode_value).collect()),
-                ("$map", Json::Object(inner)) => Value::Map(inner.iter().map(|(k, v)| (k.clone(), decode_value(v))).collect()),
-                _ => Value::Map(m.iter().map(|(k, v)| (k.clone(), decode_value(v))).collect()),
+                ("$set", Json::Array(items)) => {
+                    Value::set(items.iter().map(decode_value).collect())
+                }
+                ("$map", Json::Object(inner)) => Value::Map(
+                    inner
+                        .iter()
+                        .map(|(k, v)| (k.clone(), decode_value(v)))
+                        .collect(),
+                ),
+                _ => Value::Map(
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), decode_value(v)))
+                        .collect(),
+                ),
             }
         }
-        Json::Object(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), decode_value(v))).collect()),
+        Json::Object(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), decode_value(v)))
+                .collect(),
+        ),
         other => Value::from_json(other),
     }
 }
@@ -137,7 +159,9 @@ pub fn encode(plan: &Plan) -> Json {
 }
 
 fn s<'a>(j: &'a Json, k: &str) -> Result<&'a str, PlanFileError> {
-    j.get(k).and_then(Json::as_str).ok_or_else(|| PlanFileError::Damaged(format!("missing field {k}")))
+    j.get(k)
+        .and_then(Json::as_str)
+        .ok_or_else(|| PlanFileError::Damaged(format!("missing field {k}")))
 }
 
 fn addr(j: &Json) -> Result<InstanceAddr, PlanFileError> {
@@ -145,11 +169,18 @@ fn addr(j: &Json) -> Result<InstanceAddr, PlanFileError> {
 }
 
 fn strings(j: Option<&Json>) -> Vec<String> {
-    j.and_then(Json::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    j.and_then(Json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub fn decode(text: &str, name: &str) -> Result<Plan, PlanFileError> {
-    let j: Json = serde_json::from_str(text).map_err(|_| PlanFileError::NotAPlan(name.to_string()))?;
+    let j: Json =
+        serde_json::from_str(text).map_err(|_| PlanFileError::NotAPlan(name.to_string()))?;
     if j.get("format").and_then(Json::as_str) != Some(PLANFILE_FORMAT) {
         return Err(PlanFileError::NotAPlan(name.to_string()));
     }
@@ -163,7 +194,9 @@ pub fn decode(text: &str, name: &str) -> Result<Plan, PlanFileError> {
         destroy: j.get("destroy").and_then(Json::as_bool).unwrap_or(false),
         targets: strings(j.get("targets")),
         config_digest: s(&j, "config_digest")?.to_string(),
-        sensitive_variables: strings(j.get("sensitive_variables")).into_iter().collect::<BTreeSet<_>>(),
+        sensitive_variables: strings(j.get("sensitive_variables"))
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
         ..Default::default()
     };
     if let Some(vars) = j.get("variables").and_then(Json::as_object) {
@@ -176,21 +209,35 @@ pub fn decode(text: &str, name: &str) -> Result<Plan, PlanFileError> {
             plan.variables.insert(k.clone(), raw);
         }
     }
-    for c in j.get("changes").and_then(Json::as_array).into_iter().flatten() {
+    for c in j
+        .get("changes")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
         let actions = strings(c.get("actions"));
         plan.changes.push(ResourceChange {
             addr: addr(c)?,
             provider: s(c, "provider")?.to_string(),
-            action: Action::from_json_actions(&actions).ok_or_else(|| PlanFileError::Damaged(format!("actions {actions:?}")))?,
+            action: Action::from_json_actions(&actions)
+                .ok_or_else(|| PlanFileError::Damaged(format!("actions {actions:?}")))?,
             before: opt_dec(c.get("before")),
             after: opt_dec(c.get("after")),
             replace_paths: strings(c.get("replace_paths")),
             reason: c.get("reason").and_then(Json::as_str).map(str::to_string),
             dependencies: strings(c.get("dependencies")),
-            create_before_destroy: c.get("create_before_destroy").and_then(Json::as_bool).unwrap_or(false),
+            create_before_destroy: c
+                .get("create_before_destroy")
+                .and_then(Json::as_bool)
+                .unwrap_or(false),
         });
     }
-    for o in j.get("outputs").and_then(Json::as_array).into_iter().flatten() {
+    for o in j
+        .get("outputs")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
         plan.outputs.push(OutputChange {
             name: s(o, "name")?.to_string(),
             before: opt_dec(o.get("before")),
@@ -198,21 +245,33 @@ pub fn decode(text: &str, name: &str) -> Result<Plan, PlanFileError> {
             sensitive: o.get("sensitive").and_then(Json::as_bool).unwrap_or(false),
         });
     }
-    for d in j.get("drift").and_then(Json::as_array).into_iter().flatten() {
+    for d in j
+        .get("drift")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
         plan.drift.push(Drift {
             addr: addr(d)?,
             before: d.get("before").map(decode_value).unwrap_or_default(),
             after: opt_dec(d.get("after")),
         });
     }
-    let prior = j.get("prior").ok_or_else(|| PlanFileError::Damaged("missing prior state".into()))?;
+    let prior = j
+        .get("prior")
+        .ok_or_else(|| PlanFileError::Damaged("missing prior state".into()))?;
     let mut snap = Snapshot {
         lineage: s(prior, "lineage")?.to_string(),
         serial: prior.get("serial").and_then(Json::as_u64).unwrap_or(0),
         resources: BTreeMap::new(),
         outputs: BTreeMap::new(),
     };
-    for r in prior.get("resources").and_then(Json::as_array).into_iter().flatten() {
+    for r in prior
+        .get("resources")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
         let a = addr(r)?;
         snap.resources.insert(
             a.clone(),
@@ -221,15 +280,26 @@ pub fn decode(text: &str, name: &str) -> Result<Plan, PlanFileError> {
                 provider: s(r, "provider")?.to_string(),
                 value: r.get("value").map(decode_value).unwrap_or_default(),
                 dependencies: strings(r.get("dependencies")),
-                create_before_destroy: r.get("create_before_destroy").and_then(Json::as_bool).unwrap_or(false),
+                create_before_destroy: r
+                    .get("create_before_destroy")
+                    .and_then(Json::as_bool)
+                    .unwrap_or(false),
             },
         );
     }
-    for o in prior.get("outputs").and_then(Json::as_array).into_iter().flatten() {
+    for o in prior
+        .get("outputs")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
         let sensitive = o.get("sensitive").and_then(Json::as_bool).unwrap_or(false);
         snap.outputs.insert(
             s(o, "name")?.to_string(),
-            OutputState { value: o.get("value").map(decode_value).unwrap_or_default(), sensitive },
+            OutputState {
+                value: o.get("value").map(decode_value).unwrap_or_default(),
+                sensitive,
+            },
         );
     }
     plan.prior = snap;

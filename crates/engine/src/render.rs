@@ -68,7 +68,17 @@ fn scalar_at(v: &Value, indent: usize) -> String {
         Value::Unknown => "(known after apply)".into(),
         Value::String(s) if s.contains('\n') => {
             let pad = " ".repeat(indent + 4);
-            let body: Vec<String> = s.trim_end_matches('\n').lines().map(|l| if l.is_empty() { String::new() } else { format!("{pad}{l}") }).collect();
+            let body: Vec<String> = s
+                .trim_end_matches('\n')
+                .lines()
+                .map(|l| {
+                    if l.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{pad}{l}")
+                    }
+                })
+                .collect();
             format!("<<-EOT\n{}\n{}EOT", body.join("\n"), " ".repeat(indent + 2))
         }
         Value::String(s) => format!("{s:?}"),
@@ -82,9 +92,23 @@ fn is_nested(v: &Value) -> bool {
 }
 
 /// Writes the diff of one attribute (recursing into objects).
-fn attr_diff(out: &mut String, st: Style, indent: usize, name: &str, width: usize, before: Option<&Value>, after: Option<&Value>, forces: bool) {
+#[allow(clippy::too_many_arguments)]
+fn attr_diff(
+    out: &mut String,
+    st: Style,
+    indent: usize,
+    name: &str,
+    width: usize,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    forces: bool,
+) {
     let pad = " ".repeat(indent);
-    let note = if forces { st.red(" # forces replacement") } else { String::new() };
+    let note = if forces {
+        st.red(" # forces replacement")
+    } else {
+        String::new()
+    };
     let label = format!("{name:<width$}");
     match (before, after) {
         (None, Some(a)) | (Some(Value::Null), Some(a)) => {
@@ -96,7 +120,12 @@ fn attr_diff(out: &mut String, st: Style, indent: usize, name: &str, width: usiz
                 object_lines(out, st, indent + 4, None, Some(a));
                 let _ = writeln!(out, "{pad}  }}");
             } else {
-                let _ = writeln!(out, "{pad}{} {label} = {}{note}", st.green("+"), scalar_at(a, indent));
+                let _ = writeln!(
+                    out,
+                    "{pad}{} {label} = {}{note}",
+                    st.green("+"),
+                    scalar_at(a, indent)
+                );
             }
         }
         (Some(b), None) | (Some(b), Some(Value::Null)) => {
@@ -108,11 +137,19 @@ fn attr_diff(out: &mut String, st: Style, indent: usize, name: &str, width: usiz
                 object_lines(out, st, indent + 4, Some(b), None);
                 let _ = writeln!(out, "{pad}  }} -> null");
             } else {
-                let _ = writeln!(out, "{pad}{} {label} = {} -> null{note}", st.red("-"), scalar_at(b, indent));
+                let _ = writeln!(
+                    out,
+                    "{pad}{} {label} = {} -> null{note}",
+                    st.red("-"),
+                    scalar_at(b, indent)
+                );
             }
         }
         (Some(b), Some(a)) => {
-            if b.same_as(a) && a.is_wholly_known() && matches!(b, Value::Sensitive(_)) == matches!(a, Value::Sensitive(_)) {
+            if b.same_as(a)
+                && a.is_wholly_known()
+                && matches!(b, Value::Sensitive(_)) == matches!(a, Value::Sensitive(_))
+            {
                 return;
             }
             if is_nested(b) && is_nested(a) {
@@ -120,14 +157,26 @@ fn attr_diff(out: &mut String, st: Style, indent: usize, name: &str, width: usiz
                 object_lines(out, st, indent + 4, Some(b), Some(a));
                 let _ = writeln!(out, "{pad}  }}");
             } else {
-                let _ = writeln!(out, "{pad}{} {label} = {} -> {}{note}", st.yellow("~"), scalar_at(b, indent), scalar_at(a, indent));
+                let _ = writeln!(
+                    out,
+                    "{pad}{} {label} = {} -> {}{note}",
+                    st.yellow("~"),
+                    scalar_at(b, indent),
+                    scalar_at(a, indent)
+                );
             }
         }
         (None, None) => {}
     }
 }
 
-fn object_lines(out: &mut String, st: Style, indent: usize, before: Option<&Value>, after: Option<&Value>) {
+fn object_lines(
+    out: &mut String,
+    st: Style,
+    indent: usize,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) {
     let bm = before.and_then(Value::as_map);
     let am = after.and_then(Value::as_map);
     let mut keys: BTreeSet<&String> = BTreeSet::new();
@@ -136,7 +185,16 @@ fn object_lines(out: &mut String, st: Style, indent: usize, before: Option<&Valu
     let quoted: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
     let width = quoted.iter().map(|k| k.chars().count()).max().unwrap_or(0);
     for (k, q) in keys.iter().zip(&quoted) {
-        attr_diff(out, st, indent, q, width, bm.and_then(|m| m.get(*k)), am.and_then(|m| m.get(*k)), false);
+        attr_diff(
+            out,
+            st,
+            indent,
+            q,
+            width,
+            bm.and_then(|m| m.get(*k)),
+            am.and_then(|m| m.get(*k)),
+            false,
+        );
     }
 }
 
@@ -145,13 +203,23 @@ fn heading(c: &ResourceChange) -> String {
         Action::Create => "will be created".to_string(),
         Action::Update => "will be updated in-place".to_string(),
         Action::Delete => match c.reason.as_deref() {
-            Some("delete_because_no_resource_config") => "will be destroyed\n  # (because it is no longer in the configuration)".to_string(),
-            Some("delete_because_count_index") => format!("will be destroyed\n  # (because index {} is out of range for count)", c.addr.key),
-            Some("delete_because_each_key") => format!("will be destroyed\n  # (because key {} is not in for_each map)", c.addr.key),
+            Some("delete_because_no_resource_config") => {
+                "will be destroyed\n  # (because it is no longer in the configuration)".to_string()
+            }
+            Some("delete_because_count_index") => format!(
+                "will be destroyed\n  # (because index {} is out of range for count)",
+                c.addr.key
+            ),
+            Some("delete_because_each_key") => format!(
+                "will be destroyed\n  # (because key {} is not in for_each map)",
+                c.addr.key
+            ),
             _ => "will be destroyed".to_string(),
         },
         Action::DeleteThenCreate | Action::CreateThenDelete => match c.reason.as_deref() {
-            Some("replace_by_triggers") => "will be replaced due to changes in replace_triggered_by".to_string(),
+            Some("replace_by_triggers") => {
+                "will be replaced due to changes in replace_triggered_by".to_string()
+            }
             _ => "must be replaced".to_string(),
         },
         Action::Read => "will be read during apply".to_string(),
@@ -164,10 +232,28 @@ fn heading(c: &ResourceChange) -> String {
 pub fn render_change(c: &ResourceChange, st: Style) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", st.bold(&heading(c)));
-    let keyword = if c.addr.resource.mode == ResourceMode::Data { "data" } else { "resource" };
-    let _ = writeln!(out, "{} {keyword} {:?} {:?} {{", st.symbol(c.action), c.addr.resource.type_name, c.addr.resource.name);
-    let before = if c.action == Action::Create || c.action == Action::Read { None } else { c.before.as_ref() };
-    let after = if c.action == Action::Delete { None } else { c.after.as_ref() };
+    let keyword = if c.addr.resource.mode == ResourceMode::Data {
+        "data"
+    } else {
+        "resource"
+    };
+    let _ = writeln!(
+        out,
+        "{} {keyword} {:?} {:?} {{",
+        st.symbol(c.action),
+        c.addr.resource.type_name,
+        c.addr.resource.name
+    );
+    let before = if c.action == Action::Create || c.action == Action::Read {
+        None
+    } else {
+        c.before.as_ref()
+    };
+    let after = if c.action == Action::Delete {
+        None
+    } else {
+        c.after.as_ref()
+    };
     let bm = before.and_then(Value::as_map);
     let am = after.and_then(Value::as_map);
     let mut keys: BTreeSet<&String> = BTreeSet::new();
@@ -196,22 +282,49 @@ pub fn render_change(c: &ResourceChange, st: Style) -> String {
         attr_diff(&mut out, st, 6, k, width, b, a, forces);
     }
     if hidden > 0 {
-        let _ = writeln!(out, "        # ({hidden} unchanged attribute{} hidden)", if hidden == 1 { "" } else { "s" });
+        let _ = writeln!(
+            out,
+            "        # ({hidden} unchanged attribute{} hidden)",
+            if hidden == 1 { "" } else { "s" }
+        );
     }
     for p in c.replace_paths.iter().filter(|p| p.starts_with('(')) {
-        let _ = writeln!(out, "        {}", st.red(&format!("# forces replacement {p}")));
+        let _ = writeln!(
+            out,
+            "        {}",
+            st.red(&format!("# forces replacement {p}"))
+        );
     }
     let _ = writeln!(out, "    }}");
     out
 }
 
 fn render_output(o: &OutputChange, st: Style, width: usize) -> Option<String> {
-    let shown = |v: &Value| if o.sensitive { "(sensitive value)".to_string() } else { scalar(v) };
+    let shown = |v: &Value| {
+        if o.sensitive {
+            "(sensitive value)".to_string()
+        } else {
+            scalar(v)
+        }
+    };
     let line = match (o.action(), &o.before, &o.after) {
         (Action::NoOp, _, _) => return None,
-        (Action::Create, _, Some(a)) => format!("{} {:<width$} = {}", st.green("  +"), o.name, shown(a)),
-        (Action::Delete, Some(b), _) => format!("{} {:<width$} = {} -> null", st.red("  -"), o.name, shown(b)),
-        (_, Some(b), Some(a)) => format!("{} {:<width$} = {} -> {}", st.yellow("  ~"), o.name, shown(b), shown(a)),
+        (Action::Create, _, Some(a)) => {
+            format!("{} {:<width$} = {}", st.green("  +"), o.name, shown(a))
+        }
+        (Action::Delete, Some(b), _) => format!(
+            "{} {:<width$} = {} -> null",
+            st.red("  -"),
+            o.name,
+            shown(b)
+        ),
+        (_, Some(b), Some(a)) => format!(
+            "{} {:<width$} = {} -> {}",
+            st.yellow("  ~"),
+            o.name,
+            shown(b),
+            shown(a)
+        ),
         _ => return None,
     };
     Some(line)
@@ -221,7 +334,11 @@ fn render_output(o: &OutputChange, st: Style, width: usize) -> Option<String> {
 pub fn render_plan(plan: &Plan, st: Style) -> String {
     let mut out = String::new();
     if !plan.drift.is_empty() {
-        let _ = writeln!(out, "\n{}\n", st.bold("Note: Objects have changed outside of terrane"));
+        let _ = writeln!(
+            out,
+            "\n{}\n",
+            st.bold("Note: Objects have changed outside of terrane")
+        );
         let _ = writeln!(out, "terrane detected the following changes made outside of terrane since the last apply:\n");
         for d in &plan.drift {
             match &d.after {
@@ -251,25 +368,50 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
         }
         let _ = writeln!(out);
     }
-    let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let changes: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
     let outputs: Vec<String> = {
-        let width = plan.outputs.iter().map(|o| o.name.chars().count()).max().unwrap_or(0);
-        plan.outputs.iter().filter_map(|o| render_output(o, st, width)).collect()
+        let width = plan
+            .outputs
+            .iter()
+            .map(|o| o.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        plan.outputs
+            .iter()
+            .filter_map(|o| render_output(o, st, width))
+            .collect()
     };
     if changes.is_empty() && outputs.is_empty() {
-        let _ = writeln!(out, "\n{} Your infrastructure matches the configuration.\n", st.green(&st.bold("No changes.")));
+        let _ = writeln!(
+            out,
+            "\n{} Your infrastructure matches the configuration.\n",
+            st.green(&st.bold("No changes."))
+        );
         let _ = writeln!(out, "terrane compared your real infrastructure against your configuration and found no differences, so no changes are needed.");
         return out;
     }
     if !changes.is_empty() {
         let used: BTreeSet<Action> = changes.iter().map(|c| c.action).collect();
-        let _ = writeln!(out, "\nterrane will perform the following actions. Symbols:");
+        let _ = writeln!(
+            out,
+            "\nterrane will perform the following actions. Symbols:"
+        );
         for (a, text) in [
             (Action::Create, "create"),
             (Action::Update, "update in-place"),
             (Action::Delete, "destroy"),
-            (Action::DeleteThenCreate, "destroy and then create replacement"),
-            (Action::CreateThenDelete, "create replacement and then destroy"),
+            (
+                Action::DeleteThenCreate,
+                "destroy and then create replacement",
+            ),
+            (
+                Action::CreateThenDelete,
+                "create replacement and then destroy",
+            ),
             (Action::Read, "read (data resources)"),
         ] {
             if used.contains(&a) {
@@ -282,7 +424,11 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
         }
     }
     let (add, change, destroy) = plan.counts();
-    let _ = writeln!(out, "{} {add} to add, {change} to change, {destroy} to destroy.", st.bold("Plan:"));
+    let _ = writeln!(
+        out,
+        "{} {add} to add, {change} to change, {destroy} to destroy.",
+        st.bold("Plan:")
+    );
     if !outputs.is_empty() {
         let _ = writeln!(out, "\nChanges to Outputs:");
         for o in outputs {

@@ -82,7 +82,12 @@ impl<'c> Run<'c> {
     }
 
     /// Evaluates with a scope for `module` (and an instance's repetition values).
-    pub fn with_scope<T>(&self, module: &ModulePath, exp: Option<&Expansion>, f: impl FnOnce(&ModuleScope<'_>) -> T) -> T {
+    pub fn with_scope<T>(
+        &self,
+        module: &ModulePath,
+        exp: Option<&Expansion>,
+        f: impl FnOnce(&ModuleScope<'_>) -> T,
+    ) -> T {
         let store = self.store.borrow();
         let scope = ModuleScope {
             store: &store,
@@ -100,14 +105,22 @@ impl<'c> Run<'c> {
         match &self.model.nodes[node] {
             NodeKind::Var(m, n) => self.eval_var(m, n, root_vars),
             NodeKind::Local(m, n) => {
-                let Some(l) = self.model.modules.get(m).and_then(|md| md.locals.get(n)) else { return false };
+                let Some(l) = self.model.modules.get(m).and_then(|md| md.locals.get(n)) else {
+                    return false;
+                };
                 match self.with_scope(m, None, |s| eval(&l.expr, s)) {
                     Ok(v) => {
-                        self.store.borrow_mut().locals.insert((m.clone(), n.clone()), v);
+                        self.store
+                            .borrow_mut()
+                            .locals
+                            .insert((m.clone(), n.clone()), v);
                         true
                     }
                     Err(_) if self.tolerant => {
-                        self.store.borrow_mut().locals.insert((m.clone(), n.clone()), Value::Unknown);
+                        self.store
+                            .borrow_mut()
+                            .locals
+                            .insert((m.clone(), n.clone()), Value::Unknown);
                         true
                     }
                     Err(d) => {
@@ -117,7 +130,9 @@ impl<'c> Run<'c> {
                 }
             }
             NodeKind::Output(m, n) => {
-                let Some(o) = self.model.modules.get(m).and_then(|md| md.outputs.get(n)) else { return false };
+                let Some(o) = self.model.modules.get(m).and_then(|md| md.outputs.get(n)) else {
+                    return false;
+                };
                 let result = self.with_scope(m, None, |s| eval(&o.expr, s));
                 let result = match result {
                     Err(_) if self.tolerant => Ok(Value::Unknown),
@@ -135,7 +150,10 @@ impl<'c> Run<'c> {
                             );
                             return false;
                         }
-                        self.store.borrow_mut().outputs.insert((m.clone(), n.clone()), v.mark_if(o.sensitive));
+                        self.store
+                            .borrow_mut()
+                            .outputs
+                            .insert((m.clone(), n.clone()), v.mark_if(o.sensitive));
                         true
                     }
                     Err(d) => {
@@ -149,8 +167,20 @@ impl<'c> Run<'c> {
         }
     }
 
-    fn eval_var(&self, module: &ModulePath, name: &str, root_vars: &BTreeMap<String, RawVar>) -> bool {
-        let Some(decl) = self.model.modules.get(module).and_then(|m| m.variables.get(name)) else { return false };
+    fn eval_var(
+        &self,
+        module: &ModulePath,
+        name: &str,
+        root_vars: &BTreeMap<String, RawVar>,
+    ) -> bool {
+        let Some(decl) = self
+            .model
+            .modules
+            .get(module)
+            .and_then(|m| m.variables.get(name))
+        else {
+            return false;
+        };
         let given: Result<Option<Value>, Diagnostic> = if module.is_root() {
             match root_vars.get(name) {
                 None => Ok(None),
@@ -163,7 +193,8 @@ impl<'c> Run<'c> {
                 None => Ok(None),
                 Some(a) => {
                     let parent = module.parent().unwrap_or_default();
-                    self.with_scope(&parent, None, |s| eval(&a.expr, s)).map(Some)
+                    self.with_scope(&parent, None, |s| eval(&a.expr, s))
+                        .map(Some)
                 }
             }
         };
@@ -197,7 +228,10 @@ impl<'c> Run<'c> {
         };
         match check_variable(decl, value, self.root_dir) {
             Ok(v) => {
-                self.store.borrow_mut().vars.insert((module.clone(), name.to_string()), v);
+                self.store
+                    .borrow_mut()
+                    .vars
+                    .insert((module.clone(), name.to_string()), v);
                 true
             }
             Err(d) => {
@@ -208,9 +242,14 @@ impl<'c> Run<'c> {
     }
 
     pub fn configure_provider(&self, addr: &str) -> bool {
-        let Some(pn) = self.model.providers.get(addr) else { return false };
+        let Some(pn) = self.model.providers.get(addr) else {
+            return false;
+        };
         let Some(factory) = self.registry.get(&pn.name) else {
-            self.error(Diagnostic::error("Unknown provider", format!("terrane has no provider named {:?}.", pn.name)));
+            self.error(Diagnostic::error(
+                "Unknown provider",
+                format!("terrane has no provider named {:?}.", pn.name),
+            ));
             return false;
         };
         let config = match &pn.block {
@@ -227,7 +266,11 @@ impl<'c> Run<'c> {
         let (config, problems) = factory.schema().provider.conform(config);
         if !problems.is_empty() {
             for p in problems {
-                self.error(problem_diag(p, span.clone(), &format!("provider {:?}", pn.name)));
+                self.error(problem_diag(
+                    p,
+                    span.clone(),
+                    &format!("provider {:?}", pn.name),
+                ));
             }
             return false;
         }
@@ -238,7 +281,11 @@ impl<'c> Run<'c> {
             }
             Err(e) => {
                 self.error(
-                    Diagnostic::error("Invalid provider configuration", format!("Configuring provider {:?} failed: {e}", pn.name)).with_span(span),
+                    Diagnostic::error(
+                        "Invalid provider configuration",
+                        format!("Configuring provider {:?} failed: {e}", pn.name),
+                    )
+                    .with_span(span),
                 );
                 false
             }
@@ -254,15 +301,26 @@ impl<'c> Run<'c> {
         let name = addr.rsplit("provider.").next()?.split('.').next()?;
         let factory = self.registry.get(name)?;
         let p = factory.configure(&Value::Map(BTreeMap::new())).ok()?;
-        self.providers.borrow_mut().insert(addr.to_string(), p.clone());
+        self.providers
+            .borrow_mut()
+            .insert(addr.to_string(), p.clone());
         Some(p)
     }
 
     /// Evaluates count / for_each into the list of instances to plan.
-    pub fn expand(&self, module: &ModulePath, r: &Resource) -> Result<(Repetition, Vec<Expansion>), Diagnostic> {
+    pub fn expand(
+        &self,
+        module: &ModulePath,
+        r: &Resource,
+    ) -> Result<(Repetition, Vec<Expansion>), Diagnostic> {
         if let Some(c) = &r.count {
             let v = self.with_scope(module, None, |s| eval(c, s))?;
             let (v, _) = v.unmark();
+            // Like Terraform, count converts its value to a number ("2" is 2).
+            let v = match v {
+                Value::String(_) => terrane_core::Type::Number.convert(v.clone()).unwrap_or(v),
+                other => other,
+            };
             let n = match v {
                 Value::Number(n) if n >= 0.0 && n.fract() == 0.0 => n as i64,
                 Value::Unknown => {
@@ -285,7 +343,13 @@ impl<'c> Run<'c> {
             };
             return Ok((
                 Repetition::Count,
-                (0..n).map(|i| Expansion { key: InstanceKey::Int(i), count_index: Some(i), each: None }).collect(),
+                (0..n)
+                    .map(|i| Expansion {
+                        key: InstanceKey::Int(i),
+                        count_index: Some(i),
+                        each: None,
+                    })
+                    .collect(),
             ));
         }
         if let Some(f) = &r.for_each {
@@ -336,32 +400,63 @@ impl<'c> Run<'c> {
                 Repetition::ForEach,
                 entries
                     .into_iter()
-                    .map(|(k, v)| Expansion { key: InstanceKey::Str(k.clone()), count_index: None, each: Some((Value::String(k), v)) })
+                    .map(|(k, v)| Expansion {
+                        key: InstanceKey::Str(k.clone()),
+                        count_index: None,
+                        each: Some((Value::String(k), v)),
+                    })
                     .collect(),
             ));
         }
-        Ok((Repetition::Single, vec![Expansion { key: InstanceKey::None, count_index: None, each: None }]))
+        Ok((
+            Repetition::Single,
+            vec![Expansion {
+                key: InstanceKey::None,
+                count_index: None,
+                each: None,
+            }],
+        ))
     }
 
     /// Evaluates one instance's configuration and shapes it to the schema.
-    pub fn instance_config(&self, module: &ModulePath, r: &Resource, schema: &Schema, exp: &Expansion) -> Result<Value, Diagnostics> {
+    pub fn instance_config(
+        &self,
+        module: &ModulePath,
+        r: &Resource,
+        schema: &Schema,
+        exp: &Expansion,
+    ) -> Result<Value, Diagnostics> {
         let v = self.with_scope(module, Some(exp), |s| eval_body(&r.body, s))?;
         let (v, problems) = schema.conform(v);
         let mut diags = Diagnostics::new();
         for p in problems {
             let span = match &p {
-                ConfigProblem::Type(path, _) | ConfigProblem::Unsupported(path) | ConfigProblem::Missing(path) | ConfigProblem::ComputedSet(path) | ConfigProblem::TooManyBlocks(path) => {
-                    path.first().and_then(|a| r.body.attrs.get(a)).map(|a| a.expr.span.clone()).unwrap_or(r.span.clone())
-                }
+                ConfigProblem::Type(path, _)
+                | ConfigProblem::Unsupported(path)
+                | ConfigProblem::Missing(path)
+                | ConfigProblem::ComputedSet(path)
+                | ConfigProblem::TooManyBlocks(path) => path
+                    .first()
+                    .and_then(|a| r.body.attrs.get(a))
+                    .map(|a| a.expr.span.clone())
+                    .unwrap_or(r.span.clone()),
             };
             // Missing/unsupported arguments were reported statically already; only report
             // what evaluation found (a null required value or a type mismatch).
             match &p {
-                ConfigProblem::Missing(path) if path.len() == 1 && !r.body.attrs.contains_key(&path[0]) => continue,
+                ConfigProblem::Missing(path)
+                    if path.len() == 1 && !r.body.attrs.contains_key(&path[0]) =>
+                {
+                    continue
+                }
                 ConfigProblem::Unsupported(_) => continue,
                 _ => {}
             }
-            diags.push(problem_diag(p, Some(span), &format!("{} {:?}", r.type_name, r.name)));
+            diags.push(problem_diag(
+                p,
+                Some(span),
+                &format!("{} {:?}", r.type_name, r.name),
+            ));
         }
         if diags.has_errors() {
             return Err(diags);
@@ -382,22 +477,38 @@ pub fn problem_diag(p: ConfigProblem, span: Option<Span>, what: &str) -> Diagnos
     match p {
         ConfigProblem::Missing(path) => Diagnostic::error(
             "Missing required argument",
-            format!("The argument {:?} of {what} is required, but its value is null.", path.join(".")),
+            format!(
+                "The argument {:?} of {what} is required, but its value is null.",
+                path.join(".")
+            ),
         ),
-        ConfigProblem::Unsupported(path) => {
-            Diagnostic::error("Unsupported argument", format!("An argument named {:?} is not expected in {what}.", path.join(".")))
-        }
+        ConfigProblem::Unsupported(path) => Diagnostic::error(
+            "Unsupported argument",
+            format!(
+                "An argument named {:?} is not expected in {what}.",
+                path.join(".")
+            ),
+        ),
         ConfigProblem::ComputedSet(path) => Diagnostic::error(
             "Value for unconfigurable attribute",
-            format!("{:?} is computed by the provider and cannot be set.", path.join(".")),
+            format!(
+                "{:?} is computed by the provider and cannot be set.",
+                path.join(".")
+            ),
         ),
         ConfigProblem::Type(path, msg) => Diagnostic::error(
             "Incorrect attribute value type",
-            format!("Inappropriate value for attribute {:?} of {what}: {msg}.", path.join(".")),
+            format!(
+                "Inappropriate value for attribute {:?} of {what}: {msg}.",
+                path.join(".")
+            ),
         ),
         ConfigProblem::TooManyBlocks(path) => Diagnostic::error(
             "Too many blocks",
-            format!("No more than one {:?} block is allowed in {what}.", path.join(".")),
+            format!(
+                "No more than one {:?} block is allowed in {what}.",
+                path.join(".")
+            ),
         ),
     }
     .with_span(span)
@@ -406,7 +517,10 @@ pub fn problem_diag(p: ConfigProblem, span: Option<Span>, what: &str) -> Diagnos
 /// Parses a `--var` value: as a plain string for string variables, otherwise as an HCL
 /// expression (`["a","b"]`, `{k = 1}`, `42`, `true`).
 fn parse_cli_value(decl: &Variable, text: &str) -> Result<Value, Diagnostic> {
-    let stringish = matches!(decl.ty, None | Some(terrane_core::Type::String) | Some(terrane_core::Type::Any));
+    let stringish = matches!(
+        decl.ty,
+        None | Some(terrane_core::Type::String) | Some(terrane_core::Type::Any)
+    );
     if stringish {
         return Ok(Value::String(text.to_string()));
     }
@@ -417,10 +531,19 @@ fn parse_cli_value(decl: &Variable, text: &str) -> Result<Value, Diagnostic> {
         )
         .with_span(Some(decl.span.clone()))
     })?;
-    let cv = terrane_lang::ast::Converter { file: Arc::from("<value for var.".to_string() + &decl.name + ">"), base: 0 };
+    let cv = terrane_lang::ast::Converter {
+        file: Arc::from("<value for var.".to_string() + &decl.name + ">"),
+        base: 0,
+    };
     eval_constant(&cv.expr(&expr)).map_err(|d| {
-        Diagnostic::error("Invalid value for input variable", format!("The value for variable {:?} must be a constant: {}", decl.name, d.detail))
-            .with_span(Some(decl.span.clone()))
+        Diagnostic::error(
+            "Invalid value for input variable",
+            format!(
+                "The value for variable {:?} must be a constant: {}",
+                decl.name, d.detail
+            ),
+        )
+        .with_span(Some(decl.span.clone()))
     })
 }
 
@@ -429,7 +552,10 @@ pub fn check_variable(decl: &Variable, value: Value, root_dir: &Path) -> Result<
     if value.is_null() && !decl.nullable {
         return Err(Diagnostic::error(
             "Invalid value for input variable",
-            format!("The variable {:?} is declared nullable = false, so it cannot be null.", decl.name),
+            format!(
+                "The variable {:?} is declared nullable = false, so it cannot be null.",
+                decl.name
+            ),
         )
         .with_span(Some(decl.span.clone())));
     }
@@ -437,42 +563,57 @@ pub fn check_variable(decl: &Variable, value: Value, root_dir: &Path) -> Result<
         Some(t) => t.convert(value).map_err(|msg| {
             Diagnostic::error(
                 "Invalid value for input variable",
-                format!("The given value is not suitable for var.{}, which is declared as {t}: {msg}.", decl.name),
+                format!(
+                    "The given value is not suitable for var.{}, which is declared as {t}: {msg}.",
+                    decl.name
+                ),
             )
             .with_span(Some(decl.span.clone()))
         })?,
         None => value,
     };
     for val in &decl.validations {
-        let scope = VarScope { name: &decl.name, value: &value, root_dir };
+        let scope = VarScope {
+            name: &decl.name,
+            value: &value,
+            root_dir,
+        };
         let ok = eval_with(&val.condition, &scope, Vec::new())?;
         match ok.peel() {
             Value::Bool(true) | Value::Unknown => {}
             Value::Bool(false) => {
                 let msg = eval_with(&val.error_message, &scope, Vec::new())
                     .ok()
-                    .and_then(|m| if m.contains_sensitive() { None } else { m.as_str().map(str::to_string) })
+                    .and_then(|m| {
+                        if m.contains_sensitive() {
+                            None
+                        } else {
+                            m.as_str().map(str::to_string)
+                        }
+                    })
                     .unwrap_or_else(|| "The value is not valid.".to_string());
                 return Err(Diagnostic::error(
                     "Invalid value for variable",
-                    format!("{msg}\n\nThis was checked by the validation rule at {}.", describe_span(&val.condition.span)),
+                    format!(
+                        "{msg}\n\nThis was checked by the validation rule of variable {:?}.",
+                        decl.name
+                    ),
                 )
                 .with_span(Some(val.condition.span.clone())));
             }
             other => {
                 return Err(Diagnostic::error(
                     "Invalid validation condition",
-                    format!("A validation condition must be true or false, but it produced {}.", other.type_name()),
+                    format!(
+                        "A validation condition must be true or false, but it produced {}.",
+                        other.type_name()
+                    ),
                 )
                 .with_span(Some(val.condition.span.clone())))
             }
         }
     }
     Ok(value.mark_if(decl.sensitive))
-}
-
-fn describe_span(span: &Span) -> String {
-    format!("{} (byte {})", span.file, span.start)
 }
 
 struct VarScope<'a> {
@@ -482,11 +623,20 @@ struct VarScope<'a> {
 }
 
 impl terrane_lang::Scope for VarScope<'_> {
-    fn lookup(&self, r: &terrane_lang::Reference, span: &Span) -> Result<std::borrow::Cow<'_, Value>, Diagnostic> {
+    fn lookup(
+        &self,
+        r: &terrane_lang::Reference,
+        span: &Span,
+    ) -> Result<std::borrow::Cow<'_, Value>, Diagnostic> {
         match r {
-            terrane_lang::Reference::Var(n) if n == self.name => Ok(std::borrow::Cow::Borrowed(self.value)),
-            _ => Err(Diagnostic::error("Invalid reference in variable validation", "A validation rule can only refer to the variable it validates.")
-                .with_span(Some(span.clone()))),
+            terrane_lang::Reference::Var(n) if n == self.name => {
+                Ok(std::borrow::Cow::Borrowed(self.value))
+            }
+            _ => Err(Diagnostic::error(
+                "Invalid reference in variable validation",
+                "A validation rule can only refer to the variable it validates.",
+            )
+            .with_span(Some(span.clone()))),
         }
     }
 

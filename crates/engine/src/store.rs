@@ -29,14 +29,22 @@ pub enum Repetition {
 
 impl ResourceValues {
     pub fn new(repetition: Repetition, instances: BTreeMap<InstanceKey, Value>) -> ResourceValues {
-        let mut r = ResourceValues { repetition, instances, combined: Value::Null };
+        let mut r = ResourceValues {
+            repetition,
+            instances,
+            combined: Value::Null,
+        };
         r.rebuild();
         r
     }
 
     pub fn rebuild(&mut self) {
         self.combined = match self.repetition {
-            Repetition::Single => self.instances.get(&InstanceKey::None).cloned().unwrap_or(Value::Null),
+            Repetition::Single => self
+                .instances
+                .get(&InstanceKey::None)
+                .cloned()
+                .unwrap_or(Value::Null),
             Repetition::Count => {
                 let mut items: Vec<(i64, Value)> = self
                     .instances
@@ -93,10 +101,18 @@ impl Scope for ModuleScope<'_> {
     fn lookup(&self, r: &Reference, span: &Span) -> Result<Cow<'_, Value>, Diagnostic> {
         let m = self.module.clone();
         match r {
-            Reference::Var(n) => self.store.vars.get(&(m, n.clone())).map(Cow::Borrowed).ok_or_else(|| missing(&format!("var.{n}"), span)),
-            Reference::Local(n) => {
-                self.store.locals.get(&(m, n.clone())).map(Cow::Borrowed).ok_or_else(|| missing(&format!("local.{n}"), span))
-            }
+            Reference::Var(n) => self
+                .store
+                .vars
+                .get(&(m, n.clone()))
+                .map(Cow::Borrowed)
+                .ok_or_else(|| missing(&format!("var.{n}"), span)),
+            Reference::Local(n) => self
+                .store
+                .locals
+                .get(&(m, n.clone()))
+                .map(Cow::Borrowed)
+                .ok_or_else(|| missing(&format!("local.{n}"), span)),
             Reference::Resource { type_name, name } => self
                 .store
                 .resources
@@ -113,7 +129,11 @@ impl Scope for ModuleScope<'_> {
                 let child = self.module.child(module);
                 match output {
                     Some(o) => {
-                        let v = self.store.outputs.get(&(child, o.clone())).ok_or_else(|| missing(&format!("module.{module}.{o}"), span))?;
+                        let v = self
+                            .store
+                            .outputs
+                            .get(&(child, o.clone()))
+                            .ok_or_else(|| missing(&format!("module.{module}.{o}"), span))?;
                         Ok(Cow::Borrowed(v))
                     }
                     None => Ok(Cow::Owned(Value::Map(
@@ -128,11 +148,23 @@ impl Scope for ModuleScope<'_> {
             }
             Reference::CountIndex => match self.count_index {
                 Some(i) => Ok(Cow::Owned(Value::Number(i as f64))),
-                None => Err(Diagnostic::error("Reference to \"count\" in non-counted context", "count.index is only available in a resource with count.").with_span(Some(span.clone()))),
+                None => Err(Diagnostic::error(
+                    "Reference to \"count\" in non-counted context",
+                    "count.index is only available in a resource with count.",
+                )
+                .with_span(Some(span.clone()))),
             },
             Reference::EachKey | Reference::EachValue => match &self.each {
-                Some((k, v)) => Ok(Cow::Owned(if *r == Reference::EachKey { k.clone() } else { v.clone() })),
-                None => Err(Diagnostic::error("Reference to \"each\" in context without for_each", "each.key and each.value are only available in a resource with for_each.").with_span(Some(span.clone()))),
+                Some((k, v)) => Ok(Cow::Owned(if *r == Reference::EachKey {
+                    k.clone()
+                } else {
+                    v.clone()
+                })),
+                None => Err(Diagnostic::error(
+                    "Reference to \"each\" in context without for_each",
+                    "each.key and each.value are only available in a resource with for_each.",
+                )
+                .with_span(Some(span.clone()))),
             },
             Reference::Path(p) => Ok(Cow::Owned(Value::String(match p.as_str() {
                 "module" => self.module_rel.clone(),
@@ -140,7 +172,11 @@ impl Scope for ModuleScope<'_> {
                 _ => self.root_dir.display().to_string(),
             }))),
             Reference::Workspace => Ok(Cow::Owned(Value::from("default"))),
-            Reference::SelfRef | Reference::Invalid(_) => Err(Diagnostic::error("Invalid reference", "This reference is not valid here.").with_span(Some(span.clone()))),
+            Reference::SelfRef | Reference::Invalid(_) => Err(Diagnostic::error(
+                "Invalid reference",
+                "This reference is not valid here.",
+            )
+            .with_span(Some(span.clone()))),
         }
     }
 

@@ -6,9 +6,7 @@
 
 use std::sync::Arc;
 
-use hcl_edit::expr::{
-    BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator,
-};
+use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
 use hcl_edit::template::{Directive, Element, Strip, Template};
 use hcl_edit::Span as _;
 use terrane_core::{Span, Value};
@@ -26,7 +24,11 @@ pub enum ExprKind {
     /// A bare identifier: the root of a reference or a `for` variable.
     Var(String),
     Traversal(Box<Expr>, Vec<TravOp>),
-    Call { name: String, args: Vec<Expr>, expand_final: bool },
+    Call {
+        name: String,
+        args: Vec<Expr>,
+        expand_final: bool,
+    },
     Cond(Box<Expr>, Box<Expr>, Box<Expr>),
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
@@ -81,8 +83,17 @@ pub struct ForExpr {
 pub enum TemplatePart {
     Literal(String),
     Interp(Expr),
-    If { cond: Expr, then: Vec<TemplatePart>, otherwise: Vec<TemplatePart> },
-    For { key_var: Option<String>, value_var: String, collection: Expr, body: Vec<TemplatePart> },
+    If {
+        cond: Expr,
+        then: Vec<TemplatePart>,
+        otherwise: Vec<TemplatePart>,
+    },
+    For {
+        key_var: Option<String>,
+        value_var: String,
+        collection: Expr,
+        body: Vec<TemplatePart>,
+    },
 }
 
 /// Converts hcl-edit nodes, attaching spans in the named file.
@@ -95,7 +106,11 @@ pub struct Converter {
 impl Converter {
     pub fn span(&self, range: Option<std::ops::Range<usize>>) -> Span {
         let r = range.unwrap_or(0..0);
-        Span { file: self.file.clone(), start: r.start + self.base, end: r.end + self.base }
+        Span {
+            file: self.file.clone(),
+            start: r.start + self.base,
+            end: r.end + self.base,
+        }
     }
 
     pub fn expr(&self, e: &Expression) -> Expr {
@@ -188,7 +203,11 @@ impl Converter {
                     BinaryOperator::And => BinOp::And,
                     BinaryOperator::Or => BinOp::Or,
                 };
-                ExprKind::Binary(op, Box::new(self.expr(&b.lhs_expr)), Box::new(self.expr(&b.rhs_expr)))
+                ExprKind::Binary(
+                    op,
+                    Box::new(self.expr(&b.lhs_expr)),
+                    Box::new(self.expr(&b.rhs_expr)),
+                )
             }
             Expression::ForExpr(f) => ExprKind::For(Box::new(ForExpr {
                 key_var: f.intro.key_var.as_ref().map(|k| k.value().to_string()),
@@ -222,13 +241,28 @@ impl Converter {
                 Element::Directive(d) => match &**d {
                     Directive::If(ifd) => {
                         let mut then = self.template(&ifd.if_expr.template);
-                        let mut otherwise = ifd.else_expr.as_ref().map(|e| self.template(&e.template)).unwrap_or_default();
-                        strip_body(&mut then, ifd.if_expr.strip, ifd.else_expr.as_ref().map(|e| e.strip).unwrap_or(ifd.endif_expr.strip));
+                        let mut otherwise = ifd
+                            .else_expr
+                            .as_ref()
+                            .map(|e| self.template(&e.template))
+                            .unwrap_or_default();
+                        strip_body(
+                            &mut then,
+                            ifd.if_expr.strip,
+                            ifd.else_expr
+                                .as_ref()
+                                .map(|e| e.strip)
+                                .unwrap_or(ifd.endif_expr.strip),
+                        );
                         if let Some(e) = &ifd.else_expr {
                             strip_body(&mut otherwise, e.strip, ifd.endif_expr.strip);
                         }
                         (
-                            TemplatePart::If { cond: self.expr(&ifd.if_expr.cond_expr), then, otherwise },
+                            TemplatePart::If {
+                                cond: self.expr(&ifd.if_expr.cond_expr),
+                                then,
+                                otherwise,
+                            },
                             combine(ifd.if_expr.strip, ifd.endif_expr.strip),
                         )
                     }
@@ -237,7 +271,11 @@ impl Converter {
                         strip_body(&mut body, ford.for_expr.strip, ford.endfor_expr.strip);
                         (
                             TemplatePart::For {
-                                key_var: ford.for_expr.key_var.as_ref().map(|k| k.value().to_string()),
+                                key_var: ford
+                                    .for_expr
+                                    .key_var
+                                    .as_ref()
+                                    .map(|k| k.value().to_string()),
                                 value_var: ford.for_expr.value_var.value().to_string(),
                                 collection: self.expr(&ford.for_expr.collection_expr),
                                 body,
@@ -300,9 +338,18 @@ fn template_kind(parts: Vec<TemplatePart>) -> ExprKind {
 pub enum Reference {
     Var(String),
     Local(String),
-    Resource { type_name: String, name: String },
-    Data { type_name: String, name: String },
-    ModuleOutput { module: String, output: Option<String> },
+    Resource {
+        type_name: String,
+        name: String,
+    },
+    Data {
+        type_name: String,
+        name: String,
+    },
+    ModuleOutput {
+        module: String,
+        output: Option<String>,
+    },
     CountIndex,
     EachKey,
     EachValue,
@@ -337,22 +384,37 @@ impl Reference {
             },
             "module" => match attrs {
                 [m, o, ..] => (
-                    Reference::ModuleOutput { module: m.to_string(), output: Some(o.to_string()) },
+                    Reference::ModuleOutput {
+                        module: m.to_string(),
+                        output: Some(o.to_string()),
+                    },
                     2,
                 ),
-                [m] => (Reference::ModuleOutput { module: m.to_string(), output: None }, 1),
+                [m] => (
+                    Reference::ModuleOutput {
+                        module: m.to_string(),
+                        output: None,
+                    },
+                    1,
+                ),
                 [] => (Reference::Invalid("module".into()), 0),
             },
             "data" => match attrs {
                 [t, n, ..] => (
-                    Reference::Data { type_name: t.to_string(), name: n.to_string() },
+                    Reference::Data {
+                        type_name: t.to_string(),
+                        name: n.to_string(),
+                    },
                     2,
                 ),
                 _ => (Reference::Invalid("data".into()), 0),
             },
             _ => match attrs.first() {
                 Some(n) => (
-                    Reference::Resource { type_name: root.to_string(), name: n.to_string() },
+                    Reference::Resource {
+                        type_name: root.to_string(),
+                        name: n.to_string(),
+                    },
                     1,
                 ),
                 None => (Reference::Invalid(root.to_string()), 0),
@@ -446,6 +508,90 @@ impl Expr {
         }
     }
 
+    /// References to resource attributes, for static checks: each resource or data
+    /// reference, whether an instance key (index or splat) follows it, and the first
+    /// attribute name read from it (if any).
+    pub fn resource_attr_refs(&self) -> Vec<ResourceAttrRef> {
+        let mut out = Vec::new();
+        self.walk(&mut |e| {
+            if let ExprKind::Traversal(root, ops) = &e.kind {
+                if let ExprKind::Var(name) = &root.kind {
+                    let (r, rest) = Reference::split(name, ops);
+                    if matches!(r, Reference::Resource { .. } | Reference::Data { .. }) {
+                        let keyed =
+                            matches!(rest.first(), Some(TravOp::Index(_)) | Some(TravOp::Splat));
+                        let attr = rest
+                            .iter()
+                            .skip(usize::from(keyed))
+                            .find_map(|op| match op {
+                                TravOp::Attr(a, span) => Some((a.clone(), span.clone())),
+                                _ => None,
+                            });
+                        let attr = match (keyed, rest.first()) {
+                            (false, Some(TravOp::Attr(..))) | (true, _) => attr,
+                            _ => None,
+                        };
+                        out.push(ResourceAttrRef {
+                            reference: r,
+                            keyed,
+                            attr,
+                            span: e.span.clone(),
+                        });
+                    }
+                }
+            }
+        });
+        out
+    }
+
+    /// Calls `f` on this expression and every sub-expression.
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        match &self.kind {
+            ExprKind::Literal(_) | ExprKind::Var(_) => {}
+            ExprKind::Traversal(root, ops) => {
+                root.walk(f);
+                for op in ops {
+                    if let TravOp::Index(e) = op {
+                        e.walk(f);
+                    }
+                }
+            }
+            ExprKind::Template(parts) => walk_template(parts, f),
+            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => {
+                for a in args {
+                    a.walk(f);
+                }
+            }
+            ExprKind::Cond(a, b, c) => {
+                a.walk(f);
+                b.walk(f);
+                c.walk(f);
+            }
+            ExprKind::Unary(_, a) => a.walk(f),
+            ExprKind::Binary(_, a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            ExprKind::Object(items) => {
+                for (k, v) in items {
+                    k.walk(f);
+                    v.walk(f);
+                }
+            }
+            ExprKind::For(fe) => {
+                fe.collection.walk(f);
+                if let Some(k) = &fe.key_expr {
+                    k.walk(f);
+                }
+                fe.value_expr.walk(f);
+                if let Some(c) = &fe.cond {
+                    c.walk(f);
+                }
+            }
+        }
+    }
+
     /// A literal string value, if the expression is one (used for meta-arguments).
     pub fn as_literal_str(&self) -> Option<&str> {
         match &self.kind {
@@ -479,17 +625,65 @@ impl Expr {
     }
 }
 
-fn collect_template_refs(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
+fn walk_template(parts: &[TemplatePart], f: &mut dyn FnMut(&Expr)) {
+    for p in parts {
+        match p {
+            TemplatePart::Literal(_) => {}
+            TemplatePart::Interp(e) => e.walk(f),
+            TemplatePart::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                cond.walk(f);
+                walk_template(then, f);
+                walk_template(otherwise, f);
+            }
+            TemplatePart::For {
+                collection, body, ..
+            } => {
+                collection.walk(f);
+                walk_template(body, f);
+            }
+        }
+    }
+}
+
+/// A reference to a resource found by [`Expr::resource_attr_refs`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceAttrRef {
+    pub reference: Reference,
+    /// An index or splat follows the resource name.
+    pub keyed: bool,
+    /// The attribute read from the instance, with its span.
+    pub attr: Option<(String, Span)>,
+    pub span: Span,
+}
+
+fn collect_template_refs(
+    parts: &[TemplatePart],
+    bound: &mut Vec<String>,
+    out: &mut Vec<(Reference, Span)>,
+) {
     for p in parts {
         match p {
             TemplatePart::Literal(_) => {}
             TemplatePart::Interp(e) => e.collect_refs(bound, out),
-            TemplatePart::If { cond, then, otherwise } => {
+            TemplatePart::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 cond.collect_refs(bound, out);
                 collect_template_refs(then, bound, out);
                 collect_template_refs(otherwise, bound, out);
             }
-            TemplatePart::For { key_var, value_var, collection, body } => {
+            TemplatePart::For {
+                key_var,
+                value_var,
+                collection,
+                body,
+            } => {
                 collection.collect_refs(bound, out);
                 let n = bound.len();
                 bound.extend(key_var.iter().cloned());

@@ -187,7 +187,10 @@ fn load_module(
     diags: &mut Diagnostics,
     stack: &mut Vec<PathBuf>,
 ) -> Module {
-    let mut module = Module { dir: dir.to_path_buf(), ..Default::default() };
+    let mut module = Module {
+        dir: dir.to_path_buf(),
+        ..Default::default()
+    };
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -226,7 +229,10 @@ fn load_module(
         sources.insert(name.clone(), Arc::from(text.as_str()));
         match hcl_edit::parser::parse_body(&text) {
             Ok(body) => {
-                let cv = Converter { file: name, base: 0 };
+                let cv = Converter {
+                    file: name,
+                    base: 0,
+                };
                 load_file_body(root, &cv, &body, &mut module, sources, diags, stack);
             }
             Err(e) => diags.push(parse_error_diag(&name, &text, &e)),
@@ -257,7 +263,10 @@ fn label_str(l: &BlockLabel) -> String {
 }
 
 fn convert_body(cv: &Converter, body: &HclBody, diags: &mut Diagnostics) -> Body {
-    let mut out = Body { span: Some(cv.span(body.span())), ..Default::default() };
+    let mut out = Body {
+        span: Some(cv.span(body.span())),
+        ..Default::default()
+    };
     for st in body.iter() {
         match st {
             Structure::Attribute(a) => {
@@ -276,7 +285,14 @@ fn convert_body(cv: &Converter, body: &HclBody, diags: &mut Diagnostics) -> Body
                     );
                     continue;
                 }
-                out.attrs.insert(name.clone(), Attribute { name, expr: cv.expr(&a.value), name_span });
+                out.attrs.insert(
+                    name.clone(),
+                    Attribute {
+                        name,
+                        expr: cv.expr(&a.value),
+                        name_span,
+                    },
+                );
             }
             Structure::Block(b) => out.blocks.push(NestedBlock {
                 kind: b.ident.value().to_string(),
@@ -526,15 +542,19 @@ fn load_file_body(
 fn load_terraform(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) {
     for nb in b.body.blocks {
         match nb.kind.as_str() {
-            "backend" => {
-                if expect_labels(&nb, 1, "the backend type", diags) {
-                    module.terraform.backend =
-                        Some(BackendBlock { kind: nb.labels[0].clone(), body: nb.body, span: nb.span });
-                }
+            "backend" if expect_labels(&nb, 1, "the backend type", diags) => {
+                module.terraform.backend = Some(BackendBlock {
+                    kind: nb.labels[0].clone(),
+                    body: nb.body,
+                    span: nb.span,
+                });
             }
             "required_providers" => {
                 for (name, _) in nb.body.attrs {
-                    module.terraform.required_providers.insert(name, Value::Null);
+                    module
+                        .terraform
+                        .required_providers
+                        .insert(name, Value::Null);
                 }
             }
             _ => {}
@@ -556,7 +576,10 @@ fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) ->
         );
     }
     let depends_on = {
-        let tmp = Body { attrs: body.attrs.clone(), ..Default::default() };
+        let tmp = Body {
+            attrs: body.attrs.clone(),
+            ..Default::default()
+        };
         let list = expr_list(&tmp, "depends_on", diags);
         body.attrs.shift_remove("depends_on");
         list
@@ -584,12 +607,15 @@ fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) ->
     let mut rest = Vec::new();
     for nb in std::mem::take(&mut body.blocks) {
         if nb.kind == "lifecycle" {
-            lifecycle.create_before_destroy = literal_bool(&nb.body, "create_before_destroy", diags);
+            lifecycle.create_before_destroy =
+                literal_bool(&nb.body, "create_before_destroy", diags);
             lifecycle.prevent_destroy = literal_bool(&nb.body, "prevent_destroy", diags);
             if let Some(a) = nb.body.attrs.get("ignore_changes") {
                 match &a.expr.kind {
                     ExprKind::Var(v) if v == "all" => lifecycle.ignore_all_changes = true,
-                    ExprKind::Literal(Value::String(v)) if v == "all" => lifecycle.ignore_all_changes = true,
+                    ExprKind::Literal(Value::String(v)) if v == "all" => {
+                        lifecycle.ignore_all_changes = true
+                    }
                     ExprKind::Tuple(items) => {
                         for it in items {
                             match it.as_traversal_path().or_else(|| it.as_literal_str().map(str::to_string)) {
@@ -642,13 +668,17 @@ fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) ->
 }
 
 fn load_variable(b: NestedBlock, diags: &mut Diagnostics) -> Variable {
-    let ty = b.body.attrs.get("type").and_then(|a| match parse_type(&a.expr) {
-        Ok(t) => Some(t),
-        Err(d) => {
-            diags.push(d);
-            None
-        }
-    });
+    let ty = b
+        .body
+        .attrs
+        .get("type")
+        .and_then(|a| match parse_type(&a.expr) {
+            Ok(t) => Some(t),
+            Err(d) => {
+                diags.push(d);
+                None
+            }
+        });
     let nullable = match b.body.attrs.get("nullable") {
         None => true,
         Some(_) => literal_bool(&b.body, "nullable", diags),
@@ -661,7 +691,10 @@ fn load_variable(b: NestedBlock, diags: &mut Diagnostics) -> Variable {
         .filter_map(|nb| {
             let condition = nb.body.attrs.get("condition")?.expr.clone();
             let error_message = nb.body.attrs.get("error_message")?.expr.clone();
-            Some(Validation { condition, error_message })
+            Some(Validation {
+                condition,
+                error_message,
+            })
         })
         .collect();
     Variable {
@@ -698,24 +731,29 @@ pub fn parse_type(e: &Expr) -> Result<Type, Diagnostic> {
             }),
             other => Err(bad(&format!("{other:?} is not a type."))),
         },
-        ExprKind::Call { name, args, .. } => match (name.as_str(), args.as_slice()) {
-            ("list", [t]) => Ok(Type::List(Box::new(parse_type(t)?))),
-            ("set", [t]) => Ok(Type::Set(Box::new(parse_type(t)?))),
-            ("map", [t]) => Ok(Type::Map(Box::new(parse_type(t)?))),
-            ("tuple", [t]) => match &t.kind {
-                ExprKind::Tuple(items) => Ok(Type::Tuple(items.iter().map(parse_type).collect::<Result<_, _>>()?)),
-                _ => Err(bad("tuple() takes a list of types.")),
-            },
-            ("object", [t]) => match &t.kind {
-                ExprKind::Object(items) => {
-                    let mut attrs = BTreeMap::new();
-                    for (k, v) in items {
-                        let key = k
-                            .as_literal_str()
-                            .map(str::to_string)
-                            .or_else(|| k.as_traversal_path())
-                            .ok_or_else(|| bad("object attribute names must be identifiers."))?;
-                        let attr = match &v.kind {
+        ExprKind::Call { name, args, .. } => {
+            match (name.as_str(), args.as_slice()) {
+                ("list", [t]) => Ok(Type::List(Box::new(parse_type(t)?))),
+                ("set", [t]) => Ok(Type::Set(Box::new(parse_type(t)?))),
+                ("map", [t]) => Ok(Type::Map(Box::new(parse_type(t)?))),
+                ("tuple", [t]) => match &t.kind {
+                    ExprKind::Tuple(items) => Ok(Type::Tuple(
+                        items.iter().map(parse_type).collect::<Result<_, _>>()?,
+                    )),
+                    _ => Err(bad("tuple() takes a list of types.")),
+                },
+                ("object", [t]) => match &t.kind {
+                    ExprKind::Object(items) => {
+                        let mut attrs = BTreeMap::new();
+                        for (k, v) in items {
+                            let key = k
+                                .as_literal_str()
+                                .map(str::to_string)
+                                .or_else(|| k.as_traversal_path())
+                                .ok_or_else(|| {
+                                    bad("object attribute names must be identifiers.")
+                                })?;
+                            let attr = match &v.kind {
                             ExprKind::Call { name, args, .. } if name == "optional" => match args.as_slice() {
                                 [t] => ObjectAttr { ty: parse_type(t)?, optional: true, default: None },
                                 [t, d] => ObjectAttr {
@@ -727,14 +765,15 @@ pub fn parse_type(e: &Expr) -> Result<Type, Diagnostic> {
                             },
                             _ => ObjectAttr { ty: parse_type(v)?, optional: false, default: None },
                         };
-                        attrs.insert(key, attr);
+                            attrs.insert(key, attr);
+                        }
+                        Ok(Type::Object(attrs))
                     }
-                    Ok(Type::Object(attrs))
-                }
-                _ => Err(bad("object() takes an object of attribute types.")),
-            },
-            (other, _) => Err(bad(&format!("{other}(...) is not a type constructor."))),
-        },
+                    _ => Err(bad("object() takes an object of attribute types.")),
+                },
+                (other, _) => Err(bad(&format!("{other}(...) is not a type constructor."))),
+            }
+        }
         _ => Err(bad("This is not a type.")),
     }
 }
@@ -788,7 +827,13 @@ fn load_module_call(
     let canonical = dir.canonicalize().unwrap_or(dir.clone());
     if stack.contains(&canonical) {
         diags.push(
-            Diagnostic::error("Module calls itself", format!("The module {source:?} includes itself, directly or through other modules.")).with_span(Some(b.span.clone())),
+            Diagnostic::error(
+                "Module calls itself",
+                format!(
+                    "The module {source:?} includes itself, directly or through other modules."
+                ),
+            )
+            .with_span(Some(b.span.clone())),
         );
         return None;
     }
@@ -796,7 +841,10 @@ fn load_module_call(
         diags.push(
             Diagnostic::error(
                 "Module directory not found",
-                format!("The module source {source:?} resolves to {}, which is not a directory.", dir.display()),
+                format!(
+                    "The module source {source:?} resolves to {}, which is not a directory.",
+                    dir.display()
+                ),
             )
             .with_span(Some(b.span.clone())),
         );
@@ -805,7 +853,14 @@ fn load_module_call(
     stack.push(canonical);
     let child = load_module(root, &dir, sources, diags, stack);
     stack.pop();
-    Some(ModuleCall { name, source, inputs, depends_on, module: Box::new(child), span: b.span })
+    Some(ModuleCall {
+        name,
+        source,
+        inputs,
+        depends_on,
+        module: Box::new(child),
+        span: b.span,
+    })
 }
 
 /// The root names of a `depends_on` entry, as a reference (for graph edges).

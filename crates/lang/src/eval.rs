@@ -15,7 +15,9 @@ use std::sync::Arc;
 use terrane_core::value::format_number;
 use terrane_core::{Diagnostic, Diagnostics, Span, Value};
 
-use crate::ast::{BinOp, Converter, Expr, ExprKind, ForExpr, Reference, TemplatePart, TravOp, UnOp};
+use crate::ast::{
+    BinOp, Converter, Expr, ExprKind, ForExpr, Reference, TemplatePart, TravOp, UnOp,
+};
 use crate::config::Body;
 use crate::funcs;
 
@@ -49,18 +51,29 @@ pub fn eval_constant(e: &Expr) -> Result<Value, Diagnostic> {
 
 /// Evaluates an expression.
 pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, Diagnostic> {
-    Evaluator { scope, bound: Vec::new() }.eval(e)
+    Evaluator {
+        scope,
+        bound: Vec::new(),
+    }
+    .eval(e)
 }
 
 /// Evaluates an expression with extra names bound (such as `dynamic` block iterators).
-pub fn eval_with(e: &Expr, scope: &dyn Scope, bound: Vec<(String, Value)>) -> Result<Value, Diagnostic> {
+pub fn eval_with(
+    e: &Expr,
+    scope: &dyn Scope,
+    bound: Vec<(String, Value)>,
+) -> Result<Value, Diagnostic> {
     Evaluator { scope, bound }.eval(e)
 }
 
 /// Evaluates a block body to an object: attributes by name, nested blocks as lists of
 /// objects under their block type (expanding `dynamic` blocks). All errors are returned.
 pub fn eval_body(body: &Body, scope: &dyn Scope) -> Result<Value, Diagnostics> {
-    let mut ev = Evaluator { scope, bound: Vec::new() };
+    let mut ev = Evaluator {
+        scope,
+        bound: Vec::new(),
+    };
     let mut diags = Diagnostics::new();
     let v = ev.eval_body(body, &mut diags);
     if diags.has_errors() {
@@ -81,7 +94,11 @@ fn err(summary: &str, detail: String, span: &Span) -> Diagnostic {
 
 impl Evaluator<'_> {
     fn bound_value(&self, name: &str) -> Option<&Value> {
-        self.bound.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.bound
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 
     fn eval_body(&mut self, body: &Body, diags: &mut Diagnostics) -> Value {
@@ -126,11 +143,19 @@ impl Evaluator<'_> {
             .and_then(|a| a.expr.as_traversal_path())
             .unwrap_or_else(|| kind.clone());
         let Some(fe) = b.body.attrs.get("for_each") else {
-            diags.push(err("Missing for_each in dynamic block", "A dynamic block needs for_each = <collection>.".into(), &b.span));
+            diags.push(err(
+                "Missing for_each in dynamic block",
+                "A dynamic block needs for_each = <collection>.".into(),
+                &b.span,
+            ));
             return;
         };
         let Some(content) = b.body.blocks.iter().find(|c| c.kind == "content") else {
-            diags.push(err("Missing content block", "A dynamic block needs a nested content { ... } block.".into(), &b.span));
+            diags.push(err(
+                "Missing content block",
+                "A dynamic block needs a nested content { ... } block.".into(),
+                &b.span,
+            ));
             return;
         };
         let coll = match self.eval(&fe.expr) {
@@ -142,7 +167,11 @@ impl Evaluator<'_> {
         };
         let (coll, sensitive) = coll.unmark();
         let entries: Vec<(Value, Value)> = match coll {
-            Value::List(items) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
+            Value::List(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::Number(i as f64), v))
+                .collect(),
             Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
             Value::Null => Vec::new(),
@@ -151,12 +180,22 @@ impl Evaluator<'_> {
                 return;
             }
             other => {
-                diags.push(err("Invalid dynamic for_each value", format!("Cannot iterate over a {}; for_each needs a list, set or map.", other.type_name()), &fe.expr.span));
+                diags.push(err(
+                    "Invalid dynamic for_each value",
+                    format!(
+                        "Cannot iterate over a {}; for_each needs a list, set or map.",
+                        other.type_name()
+                    ),
+                    &fe.expr.span,
+                ));
                 return;
             }
         };
         for (k, v) in entries {
-            self.bound.push((iterator.clone(), Value::map([("key", k), ("value", v.mark_if(sensitive))])));
+            self.bound.push((
+                iterator.clone(),
+                Value::map([("key", k), ("value", v.mark_if(sensitive))]),
+            ));
             let out = self.eval_body(&content.body, diags);
             self.bound.pop();
             blocks.entry(kind.clone()).or_default().push(out);
@@ -180,7 +219,11 @@ impl Evaluator<'_> {
                 self.lookup(&r, &e.span).map(Cow::into_owned)
             }
             ExprKind::Traversal(root, ops) => self.eval_traversal(root, ops, e),
-            ExprKind::Call { name, args, expand_final } => self.eval_call(name, args, *expand_final, e),
+            ExprKind::Call {
+                name,
+                args,
+                expand_final,
+            } => self.eval_call(name, args, *expand_final, e),
             ExprKind::Cond(c, t, f) => {
                 let cond = self.eval(c)?;
                 let (cond, sensitive) = cond.unmark();
@@ -190,7 +233,10 @@ impl Evaluator<'_> {
                     Value::Bool(false) => Ok(self.eval(f)?.mark_if(sensitive)),
                     other => Err(err(
                         "Invalid condition result",
-                        format!("The condition must be true or false, but it is {}.", other.type_name()),
+                        format!(
+                            "The condition must be true or false, but it is {}.",
+                            other.type_name()
+                        ),
                         &c.span,
                     )),
                 }
@@ -221,7 +267,12 @@ impl Evaluator<'_> {
                 let (r, rs) = self.eval(b)?.unmark();
                 Ok(binary(*op, l, r, a, b)?.mark_if(ls || rs))
             }
-            ExprKind::Tuple(items) => Ok(Value::List(items.iter().map(|i| self.eval(i)).collect::<Result<_, _>>()?)),
+            ExprKind::Tuple(items) => Ok(Value::List(
+                items
+                    .iter()
+                    .map(|i| self.eval(i))
+                    .collect::<Result<_, _>>()?,
+            )),
             ExprKind::Object(items) => {
                 let mut out = BTreeMap::new();
                 let mut unknown_key = false;
@@ -242,13 +293,20 @@ impl Evaluator<'_> {
                         other => {
                             return Err(err(
                                 "Invalid object key",
-                                format!("Object keys must be strings, but this one is {}.", other.type_name()),
+                                format!(
+                                    "Object keys must be strings, but this one is {}.",
+                                    other.type_name()
+                                ),
                                 &k.span,
                             ))
                         }
                     }
                 }
-                Ok(if unknown_key { Value::Unknown } else { Value::Map(out) })
+                Ok(if unknown_key {
+                    Value::Unknown
+                } else {
+                    Value::Map(out)
+                })
             }
             ExprKind::For(f) => self.eval_for(f, e),
         }
@@ -265,7 +323,12 @@ impl Evaluator<'_> {
         self.scope.lookup(r, span)
     }
 
-    fn eval_traversal(&mut self, root: &Expr, ops: &[TravOp], whole: &Expr) -> Result<Value, Diagnostic> {
+    fn eval_traversal(
+        &mut self,
+        root: &Expr,
+        ops: &[TravOp],
+        whole: &Expr,
+    ) -> Result<Value, Diagnostic> {
         // Evaluate index expressions first so navigation can borrow the root value.
         let mut indexes = Vec::new();
         for op in ops {
@@ -275,19 +338,27 @@ impl Evaluator<'_> {
         }
         if let ExprKind::Var(name) = &root.kind {
             if let Some(v) = self.bound_value(name) {
-                return navigate(v, ops, &indexes, whole);
+                return navigate(v, ops, &indexes);
             }
             let (r, rest) = Reference::split(name, ops);
             let skipped = ops.len() - rest.len();
-            let skipped_indexes = ops[..skipped].iter().filter(|o| matches!(o, TravOp::Index(_))).count();
+            let skipped_indexes = ops[..skipped]
+                .iter()
+                .filter(|o| matches!(o, TravOp::Index(_)))
+                .count();
             let base = self.lookup(&r, &whole.span)?;
-            return navigate(&base, rest, &indexes[skipped_indexes..], whole);
+            return navigate(&base, rest, &indexes[skipped_indexes..]);
         }
         let v = self.eval(root)?;
-        navigate(&v, ops, &indexes, whole)
+        navigate(&v, ops, &indexes)
     }
 
-    fn eval_template(&mut self, parts: &[TemplatePart], out: &mut String, marks: &mut Marks) -> Result<(), Diagnostic> {
+    fn eval_template(
+        &mut self,
+        parts: &[TemplatePart],
+        out: &mut String,
+        marks: &mut Marks,
+    ) -> Result<(), Diagnostic> {
         for p in parts {
             match p {
                 TemplatePart::Literal(s) => out.push_str(s),
@@ -315,7 +386,11 @@ impl Evaluator<'_> {
                         }
                     }
                 }
-                TemplatePart::If { cond, then, otherwise } => {
+                TemplatePart::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
                     let (c, sensitive) = self.eval(cond)?.unmark();
                     marks.sensitive |= sensitive;
                     match c {
@@ -323,11 +398,23 @@ impl Evaluator<'_> {
                         Value::Bool(false) => self.eval_template(otherwise, out, marks)?,
                         Value::Unknown => marks.unknown = true,
                         other => {
-                            return Err(err("Invalid condition result", format!("The %{{if}} condition must be a bool, but it is {}.", other.type_name()), &cond.span))
+                            return Err(err(
+                                "Invalid condition result",
+                                format!(
+                                    "The %{{if}} condition must be a bool, but it is {}.",
+                                    other.type_name()
+                                ),
+                                &cond.span,
+                            ))
                         }
                     }
                 }
-                TemplatePart::For { key_var, value_var, collection, body } => {
+                TemplatePart::For {
+                    key_var,
+                    value_var,
+                    collection,
+                    body,
+                } => {
                     let (c, sensitive) = self.eval(collection)?.unmark();
                     marks.sensitive |= sensitive;
                     let entries = match iterate(c, &collection.span)? {
@@ -376,7 +463,16 @@ impl Evaluator<'_> {
                             unknown = true;
                             return Ok(());
                         }
-                        other => return Err(err("Invalid for condition", format!("The if clause must produce a bool, but produced {}.", other.type_name()), &c.span)),
+                        other => {
+                            return Err(err(
+                                "Invalid for condition",
+                                format!(
+                                    "The if clause must produce a bool, but produced {}.",
+                                    other.type_name()
+                                ),
+                                &c.span,
+                            ))
+                        }
                     }
                 }
                 let value = self.eval(&f.value_expr)?;
@@ -392,21 +488,35 @@ impl Evaluator<'_> {
                                 unknown = true;
                                 return Ok(());
                             }
-                            other => return Err(err("Invalid object key", format!("A for expression key must be a string, but is {}.", other.type_name()), &ke.span)),
+                            other => {
+                                return Err(err(
+                                    "Invalid object key",
+                                    format!(
+                                        "A for expression key must be a string, but is {}.",
+                                        other.type_name()
+                                    ),
+                                    &ke.span,
+                                ))
+                            }
                         };
                         if f.grouping {
                             match map.entry(key).or_insert_with(|| Value::List(Vec::new())) {
                                 Value::List(items) => items.push(value),
                                 _ => unreachable_bug(),
                             }
-                        } else if map.contains_key(&key) {
-                            return Err(err(
-                                "Duplicate object key",
-                                format!("Two elements produce the key {key:?}. If duplicates are expected, add an ellipsis (...) after the value expression to group them into lists."),
-                                &whole.span,
-                            ));
                         } else {
-                            map.insert(key, value);
+                            match map.entry(key) {
+                                std::collections::btree_map::Entry::Occupied(o) => {
+                                    return Err(err(
+                                        "Duplicate object key",
+                                        format!("Two elements produce the key {:?}. If duplicates are expected, add an ellipsis (...) after the value expression to group them into lists.", o.key()),
+                                        &whole.span,
+                                    ));
+                                }
+                                std::collections::btree_map::Entry::Vacant(v) => {
+                                    v.insert(value);
+                                }
+                            }
                         }
                     }
                 }
@@ -425,7 +535,13 @@ impl Evaluator<'_> {
         Ok(out.mark_if(sensitive))
     }
 
-    fn eval_call(&mut self, name: &str, args: &[Expr], expand_final: bool, whole: &Expr) -> Result<Value, Diagnostic> {
+    fn eval_call(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        expand_final: bool,
+        whole: &Expr,
+    ) -> Result<Value, Diagnostic> {
         match name {
             "try" => {
                 let mut last = None;
@@ -435,11 +551,21 @@ impl Evaluator<'_> {
                         Err(d) => last = Some(d),
                     }
                 }
-                return Err(last.unwrap_or_else(|| err("Invalid function call", "try() needs at least one argument.".into(), &whole.span)));
+                return Err(last.unwrap_or_else(|| {
+                    err(
+                        "Invalid function call",
+                        "try() needs at least one argument.".into(),
+                        &whole.span,
+                    )
+                }));
             }
             "can" => {
                 let [a] = args else {
-                    return Err(err("Invalid function call", "can() takes exactly one argument.".into(), &whole.span));
+                    return Err(err(
+                        "Invalid function call",
+                        "can() takes exactly one argument.".into(),
+                        &whole.span,
+                    ));
                 };
                 return Ok(match self.eval(a) {
                     Ok(v) if !v.is_wholly_known() => Value::Unknown,
@@ -468,7 +594,9 @@ impl Evaluator<'_> {
             "nonsensitive" => return one_arg(values, whole).map(|v| v.unmark().0),
             "timestamp" => return Ok(Value::Unknown),
             "uuid" => return Ok(Value::Unknown),
-            "type" => return one_arg(values, whole).map(|v| Value::String(v.type_name().to_string())),
+            "type" => {
+                return one_arg(values, whole).map(|v| Value::String(v.type_name().to_string()))
+            }
             _ => {}
         }
         let mut sensitive = false;
@@ -486,7 +614,9 @@ impl Evaluator<'_> {
             if !known {
                 return Ok(Value::Unknown.mark_if(sensitive));
             }
-            return self.templatefile(plain, whole).map(|v| v.mark_if(sensitive));
+            return self
+                .templatefile(plain, whole)
+                .map(|v| v.mark_if(sensitive));
         }
         if !funcs::exists(name) {
             return Err(err(
@@ -498,7 +628,9 @@ impl Evaluator<'_> {
         if !known {
             return Ok(Value::Unknown.mark_if(sensitive));
         }
-        let ctx = funcs::FuncContext { base_dir: self.scope.base_dir().to_path_buf() };
+        let ctx = funcs::FuncContext {
+            base_dir: self.scope.base_dir().to_path_buf(),
+        };
         match funcs::call(name, plain, &ctx) {
             Ok(v) => Ok(v.mark_if(sensitive)),
             Err(msg) => Err(err(
@@ -517,23 +649,58 @@ impl Evaluator<'_> {
     fn templatefile(&mut self, args: Vec<Value>, whole: &Expr) -> Result<Value, Diagnostic> {
         let (path, vars) = match args.as_slice() {
             [Value::String(p), Value::Map(v)] => (p.clone(), v.clone()),
-            _ => return Err(err("Invalid function call", "templatefile() takes a path and an object of variables.".into(), &whole.span)),
+            _ => {
+                return Err(err(
+                    "Invalid function call",
+                    "templatefile() takes a path and an object of variables.".into(),
+                    &whole.span,
+                ))
+            }
         };
         let full = self.scope.base_dir().join(&path);
-        let text = std::fs::read_to_string(&full)
-            .map_err(|e| err("Error in function call", format!("templatefile() cannot read {}: {e}.", full.display()), &whole.span))?;
-        let tpl = hcl_edit::parser::parse_template(&text).map_err(|e| {
-            err("Invalid template file", format!("{} line {}, column {}: {}", path, e.location().line(), e.location().column(), e.message()), &whole.span)
+        let text = std::fs::read_to_string(&full).map_err(|e| {
+            err(
+                "Error in function call",
+                format!("templatefile() cannot read {}: {e}.", full.display()),
+                &whole.span,
+            )
         })?;
-        let cv = Converter { file: Arc::from(path.as_str()), base: 0 };
+        let tpl = hcl_edit::parser::parse_template(&text).map_err(|e| {
+            err(
+                "Invalid template file",
+                format!(
+                    "{} line {}, column {}: {}",
+                    path,
+                    e.location().line(),
+                    e.location().column(),
+                    e.message()
+                ),
+                &whole.span,
+            )
+        })?;
+        let cv = Converter {
+            file: Arc::from(path.as_str()),
+            base: 0,
+        };
         let parts = cv.template(&tpl);
-        let scope = TemplateScope { base_dir: self.scope.base_dir() };
-        let mut inner = Evaluator { scope: &scope, bound: vars.into_iter().collect() };
+        let scope = TemplateScope {
+            base_dir: self.scope.base_dir(),
+        };
+        let mut inner = Evaluator {
+            scope: &scope,
+            bound: vars.into_iter().collect(),
+        };
         let mut out = String::new();
         let mut marks = Marks::default();
         inner
             .eval_template(&parts, &mut out, &mut marks)
-            .map_err(|d| err("Error in template file", format!("In {path}: {}: {}", d.summary, d.detail), &whole.span))?;
+            .map_err(|d| {
+                err(
+                    "Error in template file",
+                    format!("In {path}: {}: {}", d.summary, d.detail),
+                    &whole.span,
+                )
+            })?;
         Ok(marks.finish(Value::String(out)))
     }
 }
@@ -577,28 +744,39 @@ fn one_arg(values: Vec<Value>, whole: &Expr) -> Result<Value, Diagnostic> {
     let mut it = values.into_iter();
     match (it.next(), it.next()) {
         (Some(v), None) => Ok(v),
-        _ => Err(err("Invalid function call", "This function takes exactly one argument.".into(), &whole.span)),
+        _ => Err(err(
+            "Invalid function call",
+            "This function takes exactly one argument.".into(),
+            &whole.span,
+        )),
     }
 }
 
 /// Key/value pairs of a collection for `for` expressions; `None` when unknown.
 fn iterate(coll: Value, span: &Span) -> Result<Option<Vec<(Value, Value)>>, Diagnostic> {
     Ok(Some(match coll {
-        Value::List(items) => items.into_iter().enumerate().map(|(i, v)| (Value::Number(i as f64), v)).collect(),
+        Value::List(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (Value::Number(i as f64), v))
+            .collect(),
         Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
         Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
         Value::Unknown => return Ok(None),
         other => {
             return Err(err(
                 "Iteration over non-iterable value",
-                format!("A for expression needs a list, set, tuple, map or object, but got {}.", other.type_name()),
+                format!(
+                    "A for expression needs a list, set, tuple, map or object, but got {}.",
+                    other.type_name()
+                ),
                 span,
             ))
         }
     }))
 }
 
-fn navigate(base: &Value, ops: &[TravOp], indexes: &[Value], whole: &Expr) -> Result<Value, Diagnostic> {
+fn navigate(base: &Value, ops: &[TravOp], indexes: &[Value]) -> Result<Value, Diagnostic> {
     let mut cur = base;
     let mut sensitive = false;
     let mut ix = 0;
@@ -691,7 +869,7 @@ fn navigate(base: &Value, ops: &[TravOp], indexes: &[Value], whole: &Expr) -> Re
                 };
                 let out = items
                     .into_iter()
-                    .map(|v| navigate(v, rest, rest_ix, whole))
+                    .map(|v| navigate(v, rest, rest_ix))
                     .collect::<Result<Vec<_>, _>>()?;
                 return Ok(Value::List(out).mark_if(sensitive));
             }
@@ -740,11 +918,21 @@ fn binary(op: BinOp, l: Value, r: Value, le: &Expr, re: &Expr) -> Result<Value, 
         return Ok(Value::Unknown);
     }
     let num = |v: &Value, e: &Expr| {
-        to_number(v).ok_or_else(|| err("Invalid operand", format!("A number is required here, but got {}.", v.type_name()), &e.span))
+        to_number(v).ok_or_else(|| {
+            err(
+                "Invalid operand",
+                format!("A number is required here, but got {}.", v.type_name()),
+                &e.span,
+            )
+        })
     };
     let boolean = |v: &Value, e: &Expr| match v {
         Value::Bool(b) => Ok(*b),
-        other => Err(err("Invalid operand", format!("A bool is required here, but got {}.", other.type_name()), &e.span)),
+        other => Err(err(
+            "Invalid operand",
+            format!("A bool is required here, but got {}.", other.type_name()),
+            &e.span,
+        )),
     };
     Ok(match op {
         BinOp::Eq => {
@@ -773,14 +961,22 @@ fn binary(op: BinOp, l: Value, r: Value, le: &Expr, re: &Expr) -> Result<Value, 
         BinOp::Div => {
             let d = num(&r, re)?;
             if d == 0.0 {
-                return Err(err("Division by zero", "The divisor is zero.".into(), &re.span));
+                return Err(err(
+                    "Division by zero",
+                    "The divisor is zero.".into(),
+                    &re.span,
+                ));
             }
             Value::Number(num(&l, le)? / d)
         }
         BinOp::Mod => {
             let d = num(&r, re)?;
             if d == 0.0 {
-                return Err(err("Division by zero", "The divisor of % is zero.".into(), &re.span));
+                return Err(err(
+                    "Division by zero",
+                    "The divisor of % is zero.".into(),
+                    &re.span,
+                ));
             }
             Value::Number(num(&l, le)? % d)
         }

@@ -8,7 +8,14 @@
 
 /// Formats one file. The error says why the file was not formatted.
 pub fn format_source(text: &str) -> Result<String, String> {
-    hcl_edit::parser::parse_body(text).map_err(|e| format!("line {}, column {}: {}", e.location().line(), e.location().column(), e.message()))?;
+    hcl_edit::parser::parse_body(text).map_err(|e| {
+        format!(
+            "line {}, column {}: {}",
+            e.location().line(),
+            e.location().column(),
+            e.message()
+        )
+    })?;
     let lines = classify(text);
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
     for l in &lines {
@@ -30,7 +37,13 @@ pub fn format_source(text: &str) -> Result<String, String> {
         result.pop();
     }
     let result = result.trim_start_matches('\n').to_string() + "\n";
-    hcl_edit::parser::parse_body(&result).map_err(|e| format!("formatting would break the file (line {}): {}; please report this", e.location().line(), e.message()))?;
+    hcl_edit::parser::parse_body(&result).map_err(|e| {
+        format!(
+            "formatting would break the file (line {}): {}; please report this",
+            e.location().line(),
+            e.message()
+        )
+    })?;
     Ok(result)
 }
 
@@ -63,23 +76,39 @@ enum Ctx {
 fn classify(text: &str) -> Vec<Line<'_>> {
     let mut out = Vec::new();
     let mut stack: Vec<Ctx> = vec![Ctx::Code];
-    let mut depth: usize = 0;
+    // Like Terraform's formatter, a line that opens brackets adds one indent level
+    // however many it opens (`jsonencode({`); each level remembers how many brackets
+    // it holds, so closing them all (`})`) removes exactly that level.
+    let mut levels: Vec<usize> = Vec::new();
     for raw in text.split('\n') {
+        let depth = levels.len();
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         let top = stack.last().cloned().unwrap_or(Ctx::Code);
         if let Ctx::Heredoc(delim) = &top {
             if line.trim() == delim {
                 stack.pop();
-                out.push(Line { text: line, kind: Kind::Code, indent: depth, depth_after: depth });
+                out.push(Line {
+                    text: line,
+                    kind: Kind::Code,
+                    indent: depth,
+                    depth_after: depth,
+                });
             } else {
-                out.push(Line { text: line, kind: Kind::Verbatim, indent: 0, depth_after: depth });
+                out.push(Line {
+                    text: line,
+                    kind: Kind::Verbatim,
+                    indent: 0,
+                    depth_after: depth,
+                });
             }
             continue;
         }
-        let kind = if matches!(top, Ctx::Code) { Kind::Code } else { Kind::Verbatim };
-        // Leading closers dedent the line itself.
-        let leading_closers = line.trim_start().chars().take_while(|c| matches!(c, '}' | ']' | ')')).count();
-        let indent = depth.saturating_sub(leading_closers);
+        let kind = if matches!(top, Ctx::Code) {
+            Kind::Code
+        } else {
+            Kind::Verbatim
+        };
+        let (mut opens, mut closes) = (0usize, 0usize);
         let chars: Vec<char> = line.chars().collect();
         let mut i = 0;
         while i < chars.len() {
@@ -97,7 +126,10 @@ fn classify(text: &str) -> Vec<Line<'_>> {
                     '<' if next == Some('<') => {
                         let rest: String = chars[i + 2..].iter().collect();
                         let rest = rest.strip_prefix('-').unwrap_or(&rest);
-                        let delim: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                        let delim: String = rest
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect();
                         if !delim.is_empty() {
                             stack.push(Ctx::Heredoc(delim));
                             break;
@@ -108,18 +140,16 @@ fn classify(text: &str) -> Vec<Line<'_>> {
                         if let Some(Ctx::Interp(d)) = stack.last_mut() {
                             *d += 1;
                         } else {
-                            depth += 1;
+                            opens += 1;
                         }
                     }
-                    '}' | ']' | ')' => {
-                        match stack.last_mut() {
-                            Some(Ctx::Interp(0)) => {
-                                stack.pop();
-                            }
-                            Some(Ctx::Interp(d)) => *d -= 1,
-                            _ => depth = depth.saturating_sub(1),
+                    '}' | ']' | ')' => match stack.last_mut() {
+                        Some(Ctx::Interp(0)) => {
+                            stack.pop();
                         }
-                    }
+                        Some(Ctx::Interp(d)) => *d -= 1,
+                        _ => closes += 1,
+                    },
                     _ => {}
                 },
                 Ctx::Str => match c {
@@ -143,9 +173,37 @@ fn classify(text: &str) -> Vec<Line<'_>> {
             }
             i += 1;
         }
-        out.push(Line { text: line, kind, indent, depth_after: depth });
+        // A line that closes more than it opens is dedented itself; one that opens
+        // more indents the lines after it.
+        let indent = if opens > closes {
+            levels.push(opens - closes);
+            depth
+        } else {
+            close_levels(&mut levels, closes - opens);
+            levels.len()
+        };
+        out.push(Line {
+            text: line,
+            kind,
+            indent,
+            depth_after: levels.len(),
+        });
     }
     out
+}
+
+/// Closes `n` brackets: the innermost level loses them, and disappears once empty.
+fn close_levels(levels: &mut Vec<usize>, mut n: usize) {
+    while n > 0 {
+        let Some(top) = levels.last_mut() else { return };
+        if n >= *top {
+            n -= *top;
+            levels.pop();
+        } else {
+            *top -= n;
+            n = 0;
+        }
+    }
 }
 
 /// The attribute name of a one-line `name = value` line, if it is one.
@@ -172,17 +230,27 @@ fn align(lines: &[Line<'_>], out: &mut [String]) {
             continue;
         }
         let indent = lines[i].indent;
-        let mut j = i;
-        // Extend the group over consecutive attribute lines at the same level; a line
-        // whose value continues on following lines ends the group.
-        while j < lines.len() && is_attr(j) && lines[j].indent == indent {
-            let opens = lines[j].depth_after > indent && j + 1 < lines.len();
-            j += 1;
-            if opens {
-                break;
+        // A line whose value continues on following lines (`tags = {`) is not aligned
+        // and ends the group, as in Terraform's formatter.
+        let opens = |j: usize| lines[j].depth_after > lines[j].indent;
+        if opens(i) {
+            if let Some((name, value)) = attr_name(&out[i]) {
+                out[i] = format!("{}{name} = {value}", "  ".repeat(indent))
+                    .trim_end()
+                    .to_string();
             }
+            i += 1;
+            continue;
         }
-        let width = (i..j).filter_map(|k| attr_name(&out[k]).map(|(n, _)| n.chars().count())).max().unwrap_or(0);
+        let mut j = i;
+        // Extend the group over consecutive one-line attributes at the same level.
+        while j < lines.len() && is_attr(j) && lines[j].indent == indent && !opens(j) {
+            j += 1;
+        }
+        let width = (i..j)
+            .filter_map(|k| attr_name(&out[k]).map(|(n, _)| n.chars().count()))
+            .max()
+            .unwrap_or(0);
         for line in out.iter_mut().take(j).skip(i) {
             if let Some((name, value)) = attr_name(line) {
                 let formatted = format!("{}{name:<width$} = {value}", "  ".repeat(indent));
@@ -202,7 +270,11 @@ mod tests {
         let src = "resource \"a\" \"b\" {\nname=\"x\"\n    longer_name   =  1\n  tags = {\n  k = \"v\"\n      }\n}\n\n\n";
         let out = format_source(src).unwrap();
         assert_eq!(out, "resource \"a\" \"b\" {\n  name        = \"x\"\n  longer_name = 1\n  tags = {\n    k = \"v\"\n  }\n}\n");
-        assert_eq!(format_source(&out).unwrap(), out, "formatting is idempotent");
+        assert_eq!(
+            format_source(&out).unwrap(),
+            out,
+            "formatting is idempotent"
+        );
     }
 
     #[test]

@@ -39,17 +39,100 @@ pub struct FuncContext {
 
 /// Every function name [`call`] knows.
 const NAMES: &[&str] = &[
-    "abs", "abspath", "alltrue", "anytrue", "base64decode", "base64encode", "base64sha256", "base64sha512",
-    "basename", "ceil", "chomp", "chunklist", "cidrhost", "cidrnetmask", "cidrsubnet", "cidrsubnets",
-    "coalesce", "coalescelist", "compact", "concat", "contains", "dirname", "distinct", "element",
-    "endswith", "file", "filebase64", "filebase64sha256", "filebase64sha512", "fileexists", "filemd5",
-    "filesha1", "filesha256", "filesha512", "flatten", "floor", "format", "formatlist", "indent", "index",
-    "join", "jsondecode", "jsonencode", "keys", "length", "log", "lookup", "lower", "matchkeys", "max",
-    "md5", "merge", "min", "one", "parseint", "pathexpand", "pow", "range", "regex", "regexall", "replace",
-    "reverse", "setintersection", "setproduct", "setsubtract", "setunion", "sha1", "sha256", "sha512",
-    "signum", "slice", "sort", "split", "startswith", "strcontains", "strrev", "substr", "sum", "title",
-    "tobool", "tolist", "tomap", "tonumber", "toset", "tostring", "transpose", "trim", "trimprefix",
-    "trimspace", "trimsuffix", "upper", "urlencode", "values", "zipmap",
+    "abs",
+    "abspath",
+    "alltrue",
+    "anytrue",
+    "base64decode",
+    "base64encode",
+    "base64sha256",
+    "base64sha512",
+    "basename",
+    "ceil",
+    "chomp",
+    "chunklist",
+    "cidrhost",
+    "cidrnetmask",
+    "cidrsubnet",
+    "cidrsubnets",
+    "coalesce",
+    "coalescelist",
+    "compact",
+    "concat",
+    "contains",
+    "dirname",
+    "distinct",
+    "element",
+    "endswith",
+    "file",
+    "filebase64",
+    "filebase64sha256",
+    "filebase64sha512",
+    "fileexists",
+    "filemd5",
+    "filesha1",
+    "filesha256",
+    "filesha512",
+    "flatten",
+    "floor",
+    "format",
+    "formatlist",
+    "indent",
+    "index",
+    "join",
+    "jsondecode",
+    "jsonencode",
+    "keys",
+    "length",
+    "log",
+    "lookup",
+    "lower",
+    "matchkeys",
+    "max",
+    "md5",
+    "merge",
+    "min",
+    "one",
+    "parseint",
+    "pathexpand",
+    "pow",
+    "range",
+    "regex",
+    "regexall",
+    "replace",
+    "reverse",
+    "setintersection",
+    "setproduct",
+    "setsubtract",
+    "setunion",
+    "sha1",
+    "sha256",
+    "sha512",
+    "signum",
+    "slice",
+    "sort",
+    "split",
+    "startswith",
+    "strcontains",
+    "strrev",
+    "substr",
+    "sum",
+    "title",
+    "tobool",
+    "tolist",
+    "tomap",
+    "tonumber",
+    "toset",
+    "tostring",
+    "transpose",
+    "trim",
+    "trimprefix",
+    "trimspace",
+    "trimsuffix",
+    "upper",
+    "urlencode",
+    "values",
+    "zipmap",
 ];
 
 /// Upper bound on sizes a user can ask for (`range` is bounded at 1024 like Terraform).
@@ -103,15 +186,18 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
             }
             let mut total = 0.0;
             for (i, v) in items.iter().enumerate() {
-                total += to_num(v)
-                    .ok_or_else(|| format!("sum() element {i} is not a number: {}", v.to_display()))?;
+                total += to_num(v).ok_or_else(|| {
+                    format!("sum() element {i} is not a number: {}", v.to_display())
+                })?;
             }
             Ok(Value::Number(total))
         }
         "parseint" => parseint(&a.str(0)?, a.int(1)?).map(Value::Number),
 
         // ---- strings ----
-        "chomp" => Ok(Value::String(a.str(0)?.trim_end_matches(['\r', '\n']).to_string())),
+        "chomp" => Ok(Value::String(
+            a.str(0)?.trim_end_matches(['\r', '\n']).to_string(),
+        )),
         "endswith" | "startswith" | "strcontains" => {
             let (s, part) = (a.str(0)?, a.str(1)?);
             Ok(Value::Bool(match name {
@@ -190,11 +276,17 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
         }
         "trim" => {
             let cut = a.str(1)?;
-            Ok(Value::String(a.str(0)?.trim_matches(|c| cut.contains(c)).to_string()))
+            Ok(Value::String(
+                a.str(0)?.trim_matches(|c| cut.contains(c)).to_string(),
+            ))
         }
         "trimprefix" | "trimsuffix" => {
             let (s, part) = (a.str(0)?, a.str(1)?);
-            let out = if name == "trimprefix" { s.strip_prefix(&part) } else { s.strip_suffix(&part) };
+            let out = if name == "trimprefix" {
+                s.strip_prefix(&part)
+            } else {
+                s.strip_suffix(&part)
+            };
             Ok(Value::String(out.unwrap_or(&s).to_string()))
         }
 
@@ -226,7 +318,12 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
                 return Ok(Value::List(vec![Value::List(items)]));
             }
             let size = usize::try_from(size).unwrap_or(usize::MAX);
-            Ok(Value::List(items.chunks(size).map(|c| Value::List(c.to_vec())).collect()))
+            Ok(Value::List(
+                items
+                    .chunks(size)
+                    .map(|c| Value::List(c.to_vec()))
+                    .collect(),
+            ))
         }
         "coalesce" => {
             let found = (a.v.iter())
@@ -268,7 +365,9 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
             }
             Ok(Value::List(out))
         }
-        "contains" => Ok(Value::Bool(a.items(0)?.iter().any(|x| loose_eq(x, a.raw(1))))),
+        "contains" => Ok(Value::Bool(
+            a.items(0)?.iter().any(|x| loose_eq(x, a.raw(1))),
+        )),
         "distinct" => {
             let mut out: Vec<Value> = Vec::new();
             for v in a.items(0)? {
@@ -295,19 +394,25 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
             flatten(&a.items(0)?, &mut out);
             Ok(Value::List(out))
         }
-        "index" => a.items(0)?
+        "index" => a
+            .items(0)?
             .iter()
             .position(|x| loose_eq(x, a.raw(1)))
             .map(|i| Value::Number(i as f64))
             .ok_or_else(|| format!("index() found no {} in the list", a.raw(1).to_display())),
-        "keys" => Ok(Value::List(a.map(0)?.into_keys().map(Value::String).collect())),
+        "keys" => Ok(Value::List(
+            a.map(0)?.into_keys().map(Value::String).collect(),
+        )),
         "values" => Ok(Value::List(a.map(0)?.into_values().collect())),
         "length" => match a.raw(0) {
             Value::String(s) => Ok(Value::Number(s.chars().count() as f64)),
             Value::List(x) | Value::Set(x) => Ok(Value::Number(x.len() as f64)),
             Value::Map(m) => Ok(Value::Number(m.len() as f64)),
             Value::Null => Err("length() argument 1 must not be null".into()),
-            other => Err(format!("length() requires a string, list, set or map, but got {}", other.type_name())),
+            other => Err(format!(
+                "length() requires a string, list, set or map, but got {}",
+                other.type_name()
+            )),
         },
         "lookup" => {
             let (map, key) = (a.map(0)?, a.str(1)?);
@@ -320,7 +425,9 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
         "matchkeys" => {
             let (vals, keys, search) = (a.items(0)?, a.items(1)?, a.items(2)?);
             if vals.len() != keys.len() {
-                return Err("matchkeys() requires the values and keys lists to have the same length".into());
+                return Err(
+                    "matchkeys() requires the values and keys lists to have the same length".into(),
+                );
             }
             Ok(Value::List(
                 vals.into_iter()
@@ -344,20 +451,34 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
             match items.len() {
                 0 => Ok(Value::Null),
                 1 => Ok(items.into_iter().next().unwrap_or_default()),
-                n => Err(format!("one() requires a list or set with zero or one elements, got {n}")),
+                n => Err(format!(
+                    "one() requires a list or set with zero or one elements, got {n}"
+                )),
             }
         }
         "range" => range(&a),
         "reverse" => Ok(Value::List(a.items(0)?.into_iter().rev().collect())),
         "setintersection" | "setsubtract" | "setunion" => {
-            let sets = (0..a.v.len()).map(|i| a.items(i)).collect::<Result<Vec<_>, _>>()?;
+            let sets = (0..a.v.len())
+                .map(|i| a.items(i))
+                .collect::<Result<Vec<_>, _>>()?;
             let mut all: Vec<Value> = sets.concat();
             let first = sets.first().cloned().unwrap_or_default();
             let rest = sets.get(1..).unwrap_or_default();
             match name {
                 "setunion" => {}
-                "setintersection" => all = first.into_iter().filter(|v| rest.iter().all(|s| s.contains(v))).collect(),
-                _ => all = first.into_iter().filter(|v| rest.iter().all(|s| !s.contains(v))).collect(),
+                "setintersection" => {
+                    all = first
+                        .into_iter()
+                        .filter(|v| rest.iter().all(|s| s.contains(v)))
+                        .collect()
+                }
+                _ => {
+                    all = first
+                        .into_iter()
+                        .filter(|v| rest.iter().all(|s| !s.contains(v)))
+                        .collect()
+                }
             }
             Ok(Value::set(unify(all)))
         }
@@ -368,15 +489,25 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
                 any_list |= matches!(a.raw(i), Value::List(_));
                 let items = a.items(i)?;
                 if acc.len().saturating_mul(items.len()) > MAX_SIZE {
-                    return Err(format!("setproduct() would produce more than {MAX_SIZE} elements"));
+                    return Err(format!(
+                        "setproduct() would produce more than {MAX_SIZE} elements"
+                    ));
                 }
                 acc = acc
                     .iter()
-                    .flat_map(|p| items.iter().map(move |x| [p.as_slice(), std::slice::from_ref(x)].concat()))
+                    .flat_map(|p| {
+                        items
+                            .iter()
+                            .map(move |x| [p.as_slice(), std::slice::from_ref(x)].concat())
+                    })
                     .collect();
             }
             let out: Vec<Value> = acc.into_iter().map(Value::List).collect();
-            Ok(if any_list { Value::List(out) } else { Value::set(out) })
+            Ok(if any_list {
+                Value::List(out)
+            } else {
+                Value::set(out)
+            })
         }
         "slice" => {
             let items = a.items(0)?;
@@ -385,12 +516,17 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
                 return Err("slice() indexes must not be negative".into());
             }
             if end > items.len() as i128 {
-                return Err("slice() end index must not be greater than the length of the list".into());
+                return Err(
+                    "slice() end index must not be greater than the length of the list".into(),
+                );
             }
             if start > end {
                 return Err("slice() start index must not be greater than end index".into());
             }
-            let (s, e) = (usize::try_from(start).unwrap_or(0), usize::try_from(end).unwrap_or(0));
+            let (s, e) = (
+                usize::try_from(start).unwrap_or(0),
+                usize::try_from(end).unwrap_or(0),
+            );
             Ok(Value::List(items.get(s..e).unwrap_or_default().to_vec()))
         }
         "sort" => {
@@ -402,19 +538,32 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
             let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
             for (k, v) in a.map(0)? {
                 let Some(items) = v.as_items() else {
-                    return Err(format!("transpose() requires a map of lists, but {k:?} is {}", v.type_name()));
+                    return Err(format!(
+                        "transpose() requires a map of lists, but {k:?} is {}",
+                        v.type_name()
+                    ));
                 };
                 for item in items {
-                    let s = item.as_str().ok_or_else(|| format!("transpose() requires lists of strings under {k:?}"))?;
-                    out.entry(s.to_string()).or_default().push(Value::String(k.clone()));
+                    let s = item.as_str().ok_or_else(|| {
+                        format!("transpose() requires lists of strings under {k:?}")
+                    })?;
+                    out.entry(s.to_string())
+                        .or_default()
+                        .push(Value::String(k.clone()));
                 }
             }
-            Ok(Value::Map(out.into_iter().map(|(k, v)| (k, Value::List(v))).collect()))
+            Ok(Value::Map(
+                out.into_iter().map(|(k, v)| (k, Value::List(v))).collect(),
+            ))
         }
         "zipmap" => {
             let (keys, vals) = (a.strs(0)?, a.items(1)?);
             if keys.len() != vals.len() {
-                return Err(format!("zipmap() got {} keys but {} values; they must match", keys.len(), vals.len()));
+                return Err(format!(
+                    "zipmap() got {} keys but {} values; they must match",
+                    keys.len(),
+                    vals.len()
+                ));
             }
             Ok(Value::Map(keys.into_iter().zip(vals).collect()))
         }
@@ -423,7 +572,9 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
         "base64encode" => Ok(Value::String(b64().encode(a.str(0)?))),
         "base64decode" => {
             let s = a.str(0)?;
-            let bytes = b64().decode(&s).map_err(|_| format!("base64decode() got invalid base64 data {s:?}"))?;
+            let bytes = b64()
+                .decode(&s)
+                .map_err(|_| format!("base64decode() got invalid base64 data {s:?}"))?;
             String::from_utf8(bytes)
                 .map(Value::String)
                 .map_err(|_| "base64decode() decoded data that is not valid UTF-8".to_string())
@@ -437,15 +588,17 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
         }
         "jsonencode" => Ok(Value::String(json_encode(a.raw(0)))),
         "jsondecode" => {
-            let json: serde_json::Value =
-                serde_json::from_str(&a.str(0)?).map_err(|e| format!("jsondecode() got invalid JSON: {e}"))?;
+            let json: serde_json::Value = serde_json::from_str(&a.str(0)?)
+                .map_err(|e| format!("jsondecode() got invalid JSON: {e}"))?;
             Ok(Value::from_json(&json))
         }
         "urlencode" => {
             let mut out = String::new();
             for b in a.str(0)?.bytes() {
                 match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        out.push(b as char)
+                    }
                     b' ' => out.push('+'),
                     _ => out.push_str(&format!("%{b:02X}")),
                 }
@@ -460,33 +613,42 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
                 .map(Value::String)
                 .map_err(|_| format!("file() found that {p:?} is not valid UTF-8; use filebase64() for binary files"))
         }
-        "filebase64" | "filebase64sha256" | "filebase64sha512" | "filemd5" | "filesha1" | "filesha256"
-        | "filesha512" => {
+        "filebase64" | "filebase64sha256" | "filebase64sha512" | "filemd5" | "filesha1"
+        | "filesha256" | "filesha512" => {
             let bytes = read_file(f, ctx, &a.str(0)?)?;
-            Ok(Value::String(match name.strip_prefix("file").unwrap_or(name) {
-                "base64" => b64().encode(bytes),
-                alg => match alg.strip_prefix("base64") {
-                    Some(alg) => b64().encode(digest(alg, &bytes)),
-                    None => hex::encode(digest(alg, &bytes)),
+            Ok(Value::String(
+                match name.strip_prefix("file").unwrap_or(name) {
+                    "base64" => b64().encode(bytes),
+                    alg => match alg.strip_prefix("base64") {
+                        Some(alg) => b64().encode(digest(alg, &bytes)),
+                        None => hex::encode(digest(alg, &bytes)),
+                    },
                 },
-            }))
+            ))
         }
         "fileexists" => {
             let p = a.str(0)?;
             match std::fs::metadata(resolve(ctx, &p)) {
                 Ok(m) if m.is_file() => Ok(Value::Bool(true)),
-                Ok(_) => Err(format!("fileexists() found {p:?}, but it is not a regular file")),
-                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => Ok(Value::Bool(false)),
+                Ok(_) => Err(format!(
+                    "fileexists() found {p:?}, but it is not a regular file"
+                )),
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                    Ok(Value::Bool(false))
+                }
                 Err(e) => Err(format!("fileexists() cannot check {p:?}: {e}")),
             }
         }
         "abspath" => {
             let mut path = ctx.base_dir.join(a.str(0)?);
             if path.is_relative() {
-                let cwd = std::env::current_dir().map_err(|e| format!("abspath() cannot read the working directory: {e}"))?;
+                let cwd = std::env::current_dir()
+                    .map_err(|e| format!("abspath() cannot read the working directory: {e}"))?;
                 path = cwd.join(path);
             }
-            Ok(Value::String(clean(&path.to_string_lossy().replace('\\', "/"))))
+            Ok(Value::String(clean(
+                &path.to_string_lossy().replace('\\', "/"),
+            )))
         }
         "basename" => {
             let p = a.str(0)?;
@@ -517,14 +679,18 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
                 let back = num.unsigned_abs() - 1; // -1 is the last address
                 (back <= last).then(|| last - back)
             };
-            let off = off.ok_or_else(|| format!("cidrhost() prefix /{} has no host numbered {num}", net.len))?;
+            let off = off.ok_or_else(|| {
+                format!("cidrhost() prefix /{} has no host numbered {num}", net.len)
+            })?;
             Ok(Value::String(fmt_addr(net.base | off, net.bits)))
         }
         "cidrnetmask" => {
             let s = a.str(0)?;
             let net = parse_cidr(&s)?;
             if net.bits != 32 {
-                return Err(format!("cidrnetmask() supports only IPv4 prefixes, got {s:?}"));
+                return Err(format!(
+                    "cidrnetmask() supports only IPv4 prefixes, got {s:?}"
+                ));
             }
             Ok(Value::String(fmt_addr(ones(32) ^ ones(32 - net.len), 32)))
         }
@@ -533,15 +699,25 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
             let (newbits, netnum) = (a.int(1)?, a.int(2)?);
             let new_len = net.len as i128 + newbits;
             if newbits < 0 || new_len > net.bits as i128 {
-                return Err(format!("cidrsubnet() cannot extend a prefix of {} bits by {newbits}", net.len));
+                return Err(format!(
+                    "cidrsubnet() cannot extend a prefix of {} bits by {newbits}",
+                    net.len
+                ));
             }
             let new_len = u32::try_from(new_len).unwrap_or(0);
-            let fits = u128::try_from(netnum).ok().filter(|n| *n <= ones(new_len - net.len));
+            let fits = u128::try_from(netnum)
+                .ok()
+                .filter(|n| *n <= ones(new_len - net.len));
             let Some(netnum) = fits else {
-                return Err(format!("cidrsubnet() prefix extension of {newbits} has no subnet numbered {netnum}"));
+                return Err(format!(
+                    "cidrsubnet() prefix extension of {newbits} has no subnet numbered {netnum}"
+                ));
             };
             let addr = net.base | netnum.checked_shl(net.bits - new_len).unwrap_or(0);
-            Ok(Value::String(format!("{}/{new_len}", fmt_addr(addr, net.bits))))
+            Ok(Value::String(format!(
+                "{}/{new_len}",
+                fmt_addr(addr, net.bits)
+            )))
         }
         "cidrsubnets" => {
             let prefix = a.str(0)?;
@@ -553,22 +729,37 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
                 let newbits = a.int(i)?;
                 let new_len = net.len as i128 + newbits;
                 if newbits < 1 || new_len > net.bits as i128 {
-                    return Err(format!("cidrsubnets() cannot extend prefix {prefix:?} by {newbits} bits"));
+                    return Err(format!(
+                        "cidrsubnets() cannot extend prefix {prefix:?} by {newbits} bits"
+                    ));
                 }
                 let new_len = u32::try_from(new_len).unwrap_or(0);
                 let size_m1 = ones(net.bits - new_len);
-                let start = next.and_then(|x| if x & size_m1 == 0 { Some(x) } else { (x | size_m1).checked_add(1) });
+                let start = next.and_then(|x| {
+                    if x & size_m1 == 0 {
+                        Some(x)
+                    } else {
+                        (x | size_m1).checked_add(1)
+                    }
+                });
                 let Some(start) = start.filter(|s| (s | size_m1) <= end) else {
-                    return Err(format!("cidrsubnets() has no room left in {prefix:?} for a /{new_len} subnet"));
+                    return Err(format!(
+                        "cidrsubnets() has no room left in {prefix:?} for a /{new_len} subnet"
+                    ));
                 };
-                out.push(Value::String(format!("{}/{new_len}", fmt_addr(start, net.bits))));
+                out.push(Value::String(format!(
+                    "{}/{new_len}",
+                    fmt_addr(start, net.bits)
+                )));
                 next = (start | size_m1).checked_add(1);
             }
             Ok(Value::List(out))
         }
 
         // ---- type conversion ----
-        "tostring" | "tonumber" | "tobool" | "tolist" | "toset" | "tomap" => convert(name, a.raw(0).clone()),
+        "tostring" | "tonumber" | "tobool" | "tolist" | "toset" | "tomap" => {
+            convert(name, a.raw(0).clone())
+        }
 
         _ => Err(format!("{name}() is listed but not implemented")),
     }
@@ -578,14 +769,14 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
 fn arity(name: &str) -> (usize, Option<usize>) {
     match name {
         "merge" | "regex" | "regexall" => (0, None),
-        "cidrsubnets" | "coalesce" | "coalescelist" | "concat" | "format" | "formatlist" | "max" | "min"
-        | "setintersection" | "setunion" => (1, None),
+        "cidrsubnets" | "coalesce" | "coalescelist" | "concat" | "format" | "formatlist"
+        | "max" | "min" | "setintersection" | "setunion" => (1, None),
         "join" | "setproduct" => (2, None),
         "lookup" => (2, Some(3)),
         "range" => (1, Some(3)),
-        "chunklist" | "cidrhost" | "contains" | "element" | "endswith" | "indent" | "index" | "log"
-        | "parseint" | "pow" | "setsubtract" | "split" | "startswith" | "strcontains" | "trim" | "trimprefix"
-        | "trimsuffix" | "zipmap" => (2, Some(2)),
+        "chunklist" | "cidrhost" | "contains" | "element" | "endswith" | "indent" | "index"
+        | "log" | "parseint" | "pow" | "setsubtract" | "split" | "startswith" | "strcontains"
+        | "trim" | "trimprefix" | "trimsuffix" | "zipmap" => (2, Some(2)),
         "cidrsubnet" | "matchkeys" | "replace" | "slice" | "substr" => (3, Some(3)),
         _ => (1, Some(1)),
     }
@@ -620,7 +811,12 @@ impl Args<'_> {
     fn bad(&self, i: usize, what: &str) -> String {
         match self.raw(i) {
             Value::Null => format!("{}() argument {} must not be null", self.name, i + 1),
-            other => format!("{}() argument {} must be {what}, but got {}", self.name, i + 1, other.type_name()),
+            other => format!(
+                "{}() argument {} must be {what}, but got {}",
+                self.name,
+                i + 1,
+                other.type_name()
+            ),
         }
     }
 
@@ -630,23 +826,41 @@ impl Args<'_> {
 
     fn num(&self, i: usize) -> Result<f64, String> {
         match self.raw(i) {
-            Value::String(s) => parse_num(s)
-                .ok_or_else(|| format!("{}() argument {}: cannot convert {s:?} to a number", self.name, i + 1)),
+            Value::String(s) => parse_num(s).ok_or_else(|| {
+                format!(
+                    "{}() argument {}: cannot convert {s:?} to a number",
+                    self.name,
+                    i + 1
+                )
+            }),
             v => v.as_number().ok_or_else(|| self.bad(i, "a number")),
         }
     }
 
     fn int(&self, i: usize) -> Result<i128, String> {
         let x = self.num(i)?;
-        whole(x).ok_or_else(|| format!("{}() argument {} must be a whole number, got {}", self.name, i + 1, format_number(x)))
+        whole(x).ok_or_else(|| {
+            format!(
+                "{}() argument {} must be a whole number, got {}",
+                self.name,
+                i + 1,
+                format_number(x)
+            )
+        })
     }
 
     fn items(&self, i: usize) -> Result<Vec<Value>, String> {
-        self.raw(i).as_items().map(<[Value]>::to_vec).ok_or_else(|| self.bad(i, "a list or set"))
+        self.raw(i)
+            .as_items()
+            .map(<[Value]>::to_vec)
+            .ok_or_else(|| self.bad(i, "a list or set"))
     }
 
     fn map(&self, i: usize) -> Result<BTreeMap<String, Value>, String> {
-        self.raw(i).as_map().cloned().ok_or_else(|| self.bad(i, "a map or object"))
+        self.raw(i)
+            .as_map()
+            .cloned()
+            .ok_or_else(|| self.bad(i, "a map or object"))
     }
 
     /// A list of strings (numbers and bools convert; nulls and collections are errors).
@@ -656,7 +870,12 @@ impl Args<'_> {
             .enumerate()
             .map(|(k, v)| {
                 prim_str(v).ok_or_else(|| {
-                    format!("{}() argument {} element {k} must be a string, but got {}", self.name, i + 1, v.type_name())
+                    format!(
+                        "{}() argument {} element {k} must be a string, but got {}",
+                        self.name,
+                        i + 1,
+                        v.type_name()
+                    )
                 })
             })
             .collect()
@@ -676,7 +895,9 @@ fn prim_str(v: &Value) -> Option<String> {
 /// Parses a decimal number the way Terraform does (no `inf`, `NaN` or hex).
 fn parse_num(s: &str) -> Option<f64> {
     let t = s.trim();
-    let ok = !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
+    let ok = !t.is_empty()
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
     t.parse::<f64>().ok().filter(|n| ok && n.is_finite())
 }
 
@@ -704,7 +925,9 @@ fn loose_eq(a: &Value, b: &Value) -> bool {
 /// Converts mixed primitives to strings, as Terraform does when it unifies element types.
 fn unify(items: Vec<Value>) -> Vec<Value> {
     let has_str = items.iter().any(|v| matches!(v, Value::String(_)));
-    let has_other = items.iter().any(|v| matches!(v, Value::Number(_) | Value::Bool(_)));
+    let has_other = items
+        .iter()
+        .any(|v| matches!(v, Value::Number(_) | Value::Bool(_)));
     if !(has_str && has_other) {
         return items;
     }
@@ -743,13 +966,18 @@ fn convert(name: &str, v: Value) -> Result<Value, String> {
             let (keys, vals): (Vec<String>, Vec<Value>) = m.into_iter().unzip();
             Ok(Value::Map(keys.into_iter().zip(unify(vals)).collect()))
         }
-        (_, v) => Err(format!("{name}() cannot convert a {} to a {what}", v.type_name())),
+        (_, v) => Err(format!(
+            "{name}() cannot convert a {} to a {what}",
+            v.type_name()
+        )),
     }
 }
 
 fn parseint(s: &str, base: i128) -> Result<f64, String> {
     if !(2..=62).contains(&base) {
-        return Err(format!("parseint() base must be between 2 and 62, got {base}"));
+        return Err(format!(
+            "parseint() base must be between 2 and 62, got {base}"
+        ));
     }
     let fail = || format!("parseint() cannot parse {s:?} as a base {base} integer");
     let (neg, digits) = match s.strip_prefix('-') {
@@ -771,7 +999,10 @@ fn parseint(s: &str, base: i128) -> Result<f64, String> {
         if d >= base {
             return Err(fail());
         }
-        n = n.checked_mul(base).and_then(|n| n.checked_add(d)).ok_or_else(fail)?;
+        n = n
+            .checked_mul(base)
+            .and_then(|n| n.checked_add(d))
+            .ok_or_else(fail)?;
     }
     Ok(if neg { -(n as f64) } else { n as f64 })
 }
@@ -782,7 +1013,11 @@ fn range(a: &Args) -> Result<Value, String> {
         2 => (a.num(0)?, a.num(1)?, 1.0),
         _ => (a.num(0)?, a.num(1)?, a.num(2)?),
     };
-    let step = if a.v.len() < 3 && limit < start { -step } else { step };
+    let step = if a.v.len() < 3 && limit < start {
+        -step
+    } else {
+        step
+    };
     if step == 0.0 {
         return Err("range() step must not be zero".into());
     }
@@ -815,7 +1050,11 @@ fn title(s: &str) -> String {
             out.push(c);
         }
         // Go: ASCII other than letters, digits and `_` separates words; beyond ASCII, spaces do.
-        after_sep = if c.is_ascii() { !(c.is_ascii_alphanumeric() || c == '_') } else { c.is_whitespace() };
+        after_sep = if c.is_ascii() {
+            !(c.is_ascii_alphanumeric() || c == '_')
+        } else {
+            c.is_whitespace()
+        };
     }
     out
 }
@@ -824,7 +1063,15 @@ fn title(s: &str) -> String {
 
 /// The flags, width and precision of one `format` verb.
 #[derive(Default)]
-struct Verb { minus: bool, plus: bool, space: bool, zero: bool, sharp: bool, width: usize, prec: Option<usize> }
+struct Verb {
+    minus: bool,
+    plus: bool,
+    space: bool,
+    zero: bool,
+    sharp: bool,
+    width: usize,
+    prec: Option<usize>,
+}
 
 /// Reads decimal digits at `i`, returning the number and the index after them.
 fn digits(f: &str, chars: &[char], mut i: usize) -> Result<(usize, usize), String> {
@@ -832,7 +1079,9 @@ fn digits(f: &str, chars: &[char], mut i: usize) -> Result<(usize, usize), Strin
     while let Some(d) = chars.get(i).and_then(|c| c.to_digit(10)) {
         n = n * 10 + d as usize;
         if n > MAX_SIZE {
-            return Err(format!("{f}() got a width, precision or index that is too large"));
+            return Err(format!(
+                "{f}() got a width, precision or index that is too large"
+            ));
         }
         i += 1;
     }
@@ -871,7 +1120,9 @@ fn format_values(f: &str, spec: &str, args: &[Value]) -> Result<String, String> 
         if chars.get(i) == Some(&'[') {
             let (n, j) = digits(f, &chars, i + 1)?;
             if n == 0 || chars.get(j) != Some(&']') {
-                return Err(format!("{f}() has an invalid argument index in its format string"));
+                return Err(format!(
+                    "{f}() has an invalid argument index in its format string"
+                ));
             }
             next = n - 1;
             i = j + 1;
@@ -887,7 +1138,9 @@ fn format_values(f: &str, spec: &str, args: &[Value]) -> Result<String, String> 
         };
         i += 1;
         let Some(arg) = args.get(next) else {
-            return Err(format!("{f}() has not enough arguments for the %{verb} verb"));
+            return Err(format!(
+                "{f}() has not enough arguments for the %{verb} verb"
+            ));
         };
         next += 1;
         highest = highest.max(next);
@@ -903,14 +1156,21 @@ fn format_values(f: &str, spec: &str, args: &[Value]) -> Result<String, String> 
         }
     }
     if highest < args.len() {
-        return Err(format!("{f}() has too many arguments; only {highest} used by the format string"));
+        return Err(format!(
+            "{f}() has too many arguments; only {highest} used by the format string"
+        ));
     }
     Ok(out)
 }
 
 /// Formats one argument: returns the sign (numbers only) and the digits or text.
 fn format_one(f: &str, verb: char, arg: &Value, v: &Verb) -> Result<(String, String), String> {
-    let err = |what: &str| format!("{f}() cannot format {} with %{verb}: {what}", arg.to_display());
+    let err = |what: &str| {
+        format!(
+            "{f}() cannot format {} with %{verb}: {what}",
+            arg.to_display()
+        )
+    };
     if arg.is_null() && verb != 'v' {
         return Err(err("null value cannot be formatted"));
     }
@@ -927,7 +1187,11 @@ fn format_one(f: &str, verb: char, arg: &Value, v: &Verb) -> Result<(String, Str
                 Some(p) if p > 0 => s.chars().take(p).collect(),
                 _ => s,
             };
-            Ok(text(if verb == 'q' { json_encode(&Value::String(s)) } else { s }))
+            Ok(text(if verb == 'q' {
+                json_encode(&Value::String(s))
+            } else {
+                s
+            }))
         }
         't' => match Type::Bool.convert(arg.clone()) {
             Ok(Value::Bool(b)) => Ok(text(b.to_string())),
@@ -942,7 +1206,9 @@ fn format_one(f: &str, verb: char, arg: &Value, v: &Verb) -> Result<(String, Str
                 _ => "",
             };
             let body = if matches!(verb, 'd' | 'b' | 'o' | 'x' | 'X') {
-                let k = whole(n).ok_or_else(|| err("an integer is required"))?.unsigned_abs();
+                let k = whole(n)
+                    .ok_or_else(|| err("an integer is required"))?
+                    .unsigned_abs();
                 match verb {
                     'b' => format!("{k:b}"),
                     'o' => format!("{k:o}"),
@@ -957,7 +1223,11 @@ fn format_one(f: &str, verb: char, arg: &Value, v: &Verb) -> Result<(String, Str
                     'e' => fix_exp(&format!("{x:.*e}", v.prec.unwrap_or(6))),
                     _ => float_g(x, v.prec),
                 };
-                if verb.is_ascii_uppercase() { s.to_uppercase() } else { s }
+                if verb.is_ascii_uppercase() {
+                    s.to_uppercase()
+                } else {
+                    s
+                }
             };
             Ok((sign.to_string(), body))
         }
@@ -986,13 +1256,20 @@ fn float_g(x: f64, prec: Option<usize>) -> String {
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i64 = exp.parse().unwrap_or(0);
     let trim = |s: &str| {
-        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s.to_string() }
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
     };
     if exp < -4 || exp >= p.map_or(6, |p| p as i64) {
         fix_exp(&format!("{}e{exp}", trim(mant)))
     } else {
         match p {
-            Some(p) => trim(&format!("{x:.*}", usize::try_from(p as i64 - 1 - exp).unwrap_or(0))),
+            Some(p) => trim(&format!(
+                "{x:.*}",
+                usize::try_from(p as i64 - 1 - exp).unwrap_or(0)
+            )),
             None => format!("{x}"),
         }
     }
@@ -1005,7 +1282,10 @@ fn formatlist(spec: &str, args: &[Value]) -> Result<Value, String> {
             match len {
                 Some(l) if l != items.len() => {
                     let k = items.len();
-                    return Err(format!("formatlist() argument {} has length {k}, but other lists have length {l}", i + 2));
+                    return Err(format!(
+                        "formatlist() argument {} has length {k}, but other lists have length {l}",
+                        i + 2
+                    ));
                 }
                 _ => len = Some(items.len()),
             }
@@ -1056,14 +1336,20 @@ fn json_encode(v: &Value) -> String {
 
 fn expand_home(p: &str) -> String {
     match (p.strip_prefix('~'), std::env::var("HOME")) {
-        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
+        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{home}{rest}")
+        }
         _ => p.to_string(),
     }
 }
 
 fn resolve(ctx: &FuncContext, p: &str) -> PathBuf {
     let p = expand_home(p);
-    if Path::new(&p).is_absolute() { PathBuf::from(p) } else { ctx.base_dir.join(p) }
+    if Path::new(&p).is_absolute() {
+        PathBuf::from(p)
+    } else {
+        ctx.base_dir.join(p)
+    }
 }
 
 fn read_file(f: &str, ctx: &FuncContext, p: &str) -> Result<Vec<u8>, String> {
@@ -1107,17 +1393,31 @@ struct Cidr {
 }
 
 fn parse_cidr(s: &str) -> Result<Cidr, String> {
-    let net: ipnet::IpNet = s.parse().map_err(|_| format!("invalid CIDR prefix {s:?}"))?;
+    let net: ipnet::IpNet = s
+        .parse()
+        .map_err(|_| format!("invalid CIDR prefix {s:?}"))?;
     let len = u32::from(net.prefix_len());
     Ok(match net.trunc() {
-        ipnet::IpNet::V4(n) => Cidr { base: u128::from(u32::from(n.addr())), len, bits: 32 },
-        ipnet::IpNet::V6(n) => Cidr { base: u128::from(n.addr()), len, bits: 128 },
+        ipnet::IpNet::V4(n) => Cidr {
+            base: u128::from(u32::from(n.addr())),
+            len,
+            bits: 32,
+        },
+        ipnet::IpNet::V6(n) => Cidr {
+            base: u128::from(n.addr()),
+            len,
+            bits: 128,
+        },
     })
 }
 
 /// The lowest `n` bits set.
 fn ones(n: u32) -> u128 {
-    if n >= 128 { u128::MAX } else { (1u128 << n) - 1 }
+    if n >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << n) - 1
+    }
 }
 
 fn fmt_addr(addr: u128, bits: u32) -> String {
@@ -1132,18 +1432,32 @@ fn fmt_addr(addr: u128, bits: u32) -> String {
 mod tests {
     use super::*;
 
-    fn ctx() -> FuncContext { FuncContext { base_dir: PathBuf::from("/nonexistent-terrane-dir") } }
+    fn ctx() -> FuncContext {
+        FuncContext {
+            base_dir: PathBuf::from("/nonexistent-terrane-dir"),
+        }
+    }
     fn ok(name: &str, args: Vec<Value>) -> Value {
         call(name, args, &ctx()).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
     fn err(name: &str, args: Vec<Value>) -> String {
         call(name, args, &ctx()).expect_err(name)
     }
-    fn s(x: &str) -> Value { Value::from(x) }
-    fn n(x: f64) -> Value { Value::Number(x) }
-    fn l(items: &[Value]) -> Value { Value::List(items.to_vec()) }
-    fn sl(items: &[&str]) -> Value { Value::List(items.iter().map(|x| s(x)).collect()) }
-    fn m(entries: &[(&str, Value)]) -> Value { Value::map(entries.iter().cloned()) }
+    fn s(x: &str) -> Value {
+        Value::from(x)
+    }
+    fn n(x: f64) -> Value {
+        Value::Number(x)
+    }
+    fn l(items: &[Value]) -> Value {
+        Value::List(items.to_vec())
+    }
+    fn sl(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|x| s(x)).collect())
+    }
+    fn m(entries: &[(&str, Value)]) -> Value {
+        Value::map(entries.iter().cloned())
+    }
 
     #[test]
     fn numeric() {
@@ -1161,40 +1475,83 @@ mod tests {
         assert!(err("sum", vec![l(&[])]).contains("empty"));
         assert_eq!(ok("parseint", vec![s("FF"), n(16.0)]), n(255.0));
         assert_eq!(ok("parseint", vec![s("-1010"), n(2.0)]), n(-10.0));
-        assert_eq!(ok("parseint", vec![s("zZ"), n(62.0)]), n(35.0 * 62.0 + 61.0));
-        assert_eq!(err("parseint", vec![s("12"), n(2.0)]), "parseint() cannot parse \"12\" as a base 2 integer");
+        assert_eq!(
+            ok("parseint", vec![s("zZ"), n(62.0)]),
+            n(35.0 * 62.0 + 61.0)
+        );
+        assert_eq!(
+            err("parseint", vec![s("12"), n(2.0)]),
+            "parseint() cannot parse \"12\" as a base 2 integer"
+        );
         assert!(err("parseint", vec![s("1"), n(63.0)]).contains("between 2 and 62"));
         assert!(err("abs", vec![s("x")]).contains("cannot convert \"x\" to a number"));
-        assert_eq!(err("abs", vec![Value::Null]), "abs() argument 1 must not be null");
+        assert_eq!(
+            err("abs", vec![Value::Null]),
+            "abs() argument 1 must not be null"
+        );
     }
 
     #[test]
     fn strings() {
         assert_eq!(ok("chomp", vec![s("a\r\n\n")]), s("a"));
-        assert_eq!(ok("startswith", vec![s("hello"), s("he")]), Value::Bool(true));
-        assert_eq!(ok("endswith", vec![s("hello"), s("he")]), Value::Bool(false));
-        assert_eq!(ok("strcontains", vec![s("hello"), s("ll")]), Value::Bool(true));
+        assert_eq!(
+            ok("startswith", vec![s("hello"), s("he")]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            ok("endswith", vec![s("hello"), s("he")]),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            ok("strcontains", vec![s("hello"), s("ll")]),
+            Value::Bool(true)
+        );
         assert_eq!(ok("indent", vec![n(2.0), s("a\nb\n")]), s("a\n  b\n  "));
-        assert_eq!(ok("join", vec![s(","), sl(&["a", "b"]), l(&[n(3.0)])]), s("a,b,3"));
-        assert_eq!(err("join", vec![s(",")]), "join() takes at least 2 arguments, got 1");
+        assert_eq!(
+            ok("join", vec![s(","), sl(&["a", "b"]), l(&[n(3.0)])]),
+            s("a,b,3")
+        );
+        assert_eq!(
+            err("join", vec![s(",")]),
+            "join() takes at least 2 arguments, got 1"
+        );
         assert!(err("join", vec![s(","), l(&[Value::Null])]).contains("element 0"));
         assert_eq!(ok("lower", vec![s("ÀB")]), s("àb"));
         assert_eq!(ok("upper", vec![s("àb")]), s("ÀB"));
         assert_eq!(ok("upper", vec![n(5.0)]), s("5"));
-        assert_eq!(ok("title", vec![s("hello wörld-foo_bar")]), s("Hello Wörld-Foo_bar"));
+        assert_eq!(
+            ok("title", vec![s("hello wörld-foo_bar")]),
+            s("Hello Wörld-Foo_bar")
+        );
         assert_eq!(ok("strrev", vec![s("héllo")]), s("olléh"));
         assert_eq!(ok("trimspace", vec![s("  x \n")]), s("x"));
         assert_eq!(ok("trim", vec![s("?!hello?!"), s("!?")]), s("hello"));
-        assert_eq!(ok("trimprefix", vec![s("helloworld"), s("hello")]), s("world"));
-        assert_eq!(ok("trimsuffix", vec![s("helloworld"), s("xx")]), s("helloworld"));
-        assert_eq!(ok("replace", vec![s("1 + 2 + 3"), s("+"), s("-")]), s("1 - 2 - 3"));
-        assert!(err("replace", vec![s("a"), s("/a/"), s("b")]).contains("regular expression patterns are not supported"));
+        assert_eq!(
+            ok("trimprefix", vec![s("helloworld"), s("hello")]),
+            s("world")
+        );
+        assert_eq!(
+            ok("trimsuffix", vec![s("helloworld"), s("xx")]),
+            s("helloworld")
+        );
+        assert_eq!(
+            ok("replace", vec![s("1 + 2 + 3"), s("+"), s("-")]),
+            s("1 - 2 - 3")
+        );
+        assert!(err("replace", vec![s("a"), s("/a/"), s("b")])
+            .contains("regular expression patterns are not supported"));
         assert!(err("regex", vec![s("a"), s("b")]).contains("not supported"));
         assert!(err("regexall", vec![]).contains("not supported"));
-        assert_eq!(ok("split", vec![s(","), s("a,b,,c")]), sl(&["a", "b", "", "c"]));
+        assert_eq!(
+            ok("split", vec![s(","), s("a,b,,c")]),
+            sl(&["a", "b", "", "c"])
+        );
         assert_eq!(ok("split", vec![s(","), s("")]), sl(&[""]));
         assert_eq!(ok("split", vec![s(""), s("hé")]), sl(&["h", "é"]));
-        assert_eq!(ok("substr", vec![s("hello world"), n(1.0), n(4.0)]), s("ello"));
+        assert_eq!(
+            ok("substr", vec![s("hello world"), n(1.0), n(4.0)]),
+            s("ello")
+        );
         assert_eq!(ok("substr", vec![s("héllo"), n(-3.0), n(-1.0)]), s("llo"));
         assert_eq!(ok("substr", vec![s("hé"), n(5.0), n(2.0)]), s(""));
         assert_eq!(ok("substr", vec![s("hé"), n(-9.0), n(1.0)]), s("h"));
@@ -1211,56 +1568,132 @@ mod tests {
             call("format", all, &ctx())
         };
         assert_eq!(f("Hello, %s!", &[s("Ander")]), Ok(s("Hello, Ander!")));
-        assert_eq!(f("%d items, %.2f%%", &[n(3.0), n(2.0 / 3.0)]), Ok(s("3 items, 0.67%")));
-        assert_eq!(f("%f|%5d|%-5d|%05d|%+d", &[n(1.5), n(42.0), n(42.0), n(-42.0), n(7.0)]), Ok(s("1.500000|   42|42   |-0042|+7")));
-        assert_eq!(f("%q %v %v %v", &[s("a\"b"), s("x"), n(1.5), Value::Bool(true)]), Ok(s("\"a\\\"b\" x 1.5 true")));
-        assert_eq!(f("%v %#v", &[l(&[n(1.0), s("a")]), s("x")]), Ok(s("[1,\"a\"] \"x\"")));
+        assert_eq!(
+            f("%d items, %.2f%%", &[n(3.0), n(2.0 / 3.0)]),
+            Ok(s("3 items, 0.67%"))
+        );
+        assert_eq!(
+            f(
+                "%f|%5d|%-5d|%05d|%+d",
+                &[n(1.5), n(42.0), n(42.0), n(-42.0), n(7.0)]
+            ),
+            Ok(s("1.500000|   42|42   |-0042|+7"))
+        );
+        assert_eq!(
+            f(
+                "%q %v %v %v",
+                &[s("a\"b"), s("x"), n(1.5), Value::Bool(true)]
+            ),
+            Ok(s("\"a\\\"b\" x 1.5 true"))
+        );
+        assert_eq!(
+            f("%v %#v", &[l(&[n(1.0), s("a")]), s("x")]),
+            Ok(s("[1,\"a\"] \"x\""))
+        );
         assert_eq!(f("%v", &[n(1e7)]), Ok(s("1e+07")));
-        assert_eq!(f("%x %X %o %b %t", &[n(255.0), n(255.0), n(8.0), n(5.0), s("true")]), Ok(s("ff FF 10 101 true")));
-        assert_eq!(f("%e %.3g %g", &[n(1234.5), n(1234.5), n(0.25)]), Ok(s("1.234500e+03 1.23e+03 0.25")));
-        assert_eq!(f("%[2]s %[1]s %.1s|%-4s|%4q", &[s("a"), s("bc"), s("d"), s("e")]), Ok(s("bc a b|d   | \"e\"")));
+        assert_eq!(
+            f(
+                "%x %X %o %b %t",
+                &[n(255.0), n(255.0), n(8.0), n(5.0), s("true")]
+            ),
+            Ok(s("ff FF 10 101 true"))
+        );
+        assert_eq!(
+            f("%e %.3g %g", &[n(1234.5), n(1234.5), n(0.25)]),
+            Ok(s("1.234500e+03 1.23e+03 0.25"))
+        );
+        assert_eq!(
+            f(
+                "%[2]s %[1]s %.1s|%-4s|%4q",
+                &[s("a"), s("bc"), s("d"), s("e")]
+            ),
+            Ok(s("bc a b|d   | \"e\""))
+        );
         assert_eq!(f("%[2]s %[1]s", &[s("a"), s("b")]), Ok(s("b a")));
-        assert_eq!(f("%s", &[]).unwrap_err(), "format() has not enough arguments for the %s verb");
-        assert!(f("%s", &[s("a"), s("b")]).unwrap_err().contains("too many arguments"));
+        assert_eq!(
+            f("%s", &[]).unwrap_err(),
+            "format() has not enough arguments for the %s verb"
+        );
+        assert!(f("%s", &[s("a"), s("b")])
+            .unwrap_err()
+            .contains("too many arguments"));
         assert!(f("%d", &[n(1.5)]).unwrap_err().contains("integer"));
         assert!(f("%s", &[Value::Null]).unwrap_err().contains("null"));
         assert_eq!(f("%v", &[Value::Null]), Ok(s("null")));
         assert!(f("%y", &[n(1.0)]).unwrap_err().contains("%y"));
-        assert!(f("%999999999999d", &[n(1.0)]).unwrap_err().contains("too large"));
+        assert!(f("%999999999999d", &[n(1.0)])
+            .unwrap_err()
+            .contains("too large"));
         assert!(f("50%", &[]).unwrap_err().contains("incomplete"));
         assert_eq!(
-            ok("formatlist", vec![s("%s=%d"), sl(&["a", "b"]), l(&[n(1.0), n(2.0)])]),
+            ok(
+                "formatlist",
+                vec![s("%s=%d"), sl(&["a", "b"]), l(&[n(1.0), n(2.0)])]
+            ),
             sl(&["a=1", "b=2"])
         );
         assert_eq!(ok("formatlist", vec![s("x-%s"), s("y")]), sl(&["x-y"]));
-        assert!(err("formatlist", vec![s("%s%s"), sl(&["a"]), sl(&["a", "b"])]).contains("other lists have length 1"));
+        assert!(
+            err("formatlist", vec![s("%s%s"), sl(&["a"]), sl(&["a", "b"])])
+                .contains("other lists have length 1")
+        );
     }
 
     #[test]
     fn collections() {
         let abc = sl(&["a", "b", "c"]);
-        assert_eq!(ok("alltrue", vec![l(&[Value::Bool(true), s("true")])]), Value::Bool(true));
-        assert_eq!(ok("alltrue", vec![l(&[Value::Bool(true), Value::Null])]), Value::Bool(false));
+        assert_eq!(
+            ok("alltrue", vec![l(&[Value::Bool(true), s("true")])]),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            ok("alltrue", vec![l(&[Value::Bool(true), Value::Null])]),
+            Value::Bool(false)
+        );
         assert_eq!(ok("alltrue", vec![l(&[])]), Value::Bool(true));
-        assert_eq!(ok("anytrue", vec![l(&[Value::Null, Value::Bool(true)])]), Value::Bool(true));
+        assert_eq!(
+            ok("anytrue", vec![l(&[Value::Null, Value::Bool(true)])]),
+            Value::Bool(true)
+        );
         assert_eq!(ok("anytrue", vec![l(&[])]), Value::Bool(false));
-        assert_eq!(ok("chunklist", vec![abc.clone(), n(2.0)]), l(&[sl(&["a", "b"]), sl(&["c"])]));
-        assert_eq!(ok("chunklist", vec![abc.clone(), n(0.0)]), Value::List(vec![abc.clone()]));
+        assert_eq!(
+            ok("chunklist", vec![abc.clone(), n(2.0)]),
+            l(&[sl(&["a", "b"]), sl(&["c"])])
+        );
+        assert_eq!(
+            ok("chunklist", vec![abc.clone(), n(0.0)]),
+            Value::List(vec![abc.clone()])
+        );
         assert!(err("chunklist", vec![abc.clone(), n(-1.0)]).contains("negative"));
         assert_eq!(ok("coalesce", vec![Value::Null, s(""), s("b")]), s("b"));
         assert_eq!(ok("coalesce", vec![n(1.0), s("b")]), s("1"));
         assert!(err("coalesce", vec![Value::Null, s("")]).contains("no non-null"));
         assert_eq!(ok("coalescelist", vec![l(&[]), sl(&["x"])]), sl(&["x"]));
         assert!(err("coalescelist", vec![l(&[])]).contains("no non-empty"));
-        assert_eq!(ok("compact", vec![l(&[s("a"), Value::Null, s(""), s("b")])]), sl(&["a", "b"]));
+        assert_eq!(
+            ok("compact", vec![l(&[s("a"), Value::Null, s(""), s("b")])]),
+            sl(&["a", "b"])
+        );
         assert_eq!(ok("concat", vec![sl(&["a"]), sl(&["b", "c"])]), abc);
-        assert_eq!(err("concat", vec![]), "concat() takes at least 1 argument, got 0");
+        assert_eq!(
+            err("concat", vec![]),
+            "concat() takes at least 1 argument, got 0"
+        );
         assert_eq!(ok("contains", vec![abc.clone(), s("b")]), Value::Bool(true));
         assert_eq!(ok("contains", vec![sl(&["1"]), n(1.0)]), Value::Bool(true));
-        assert_eq!(ok("contains", vec![abc.clone(), s("z")]), Value::Bool(false));
-        assert_eq!(ok("distinct", vec![sl(&["b", "a", "b", "c", "a"])]), sl(&["b", "a", "c"]));
+        assert_eq!(
+            ok("contains", vec![abc.clone(), s("z")]),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            ok("distinct", vec![sl(&["b", "a", "b", "c", "a"])]),
+            sl(&["b", "a", "c"])
+        );
         assert_eq!(ok("element", vec![abc.clone(), n(4.0)]), s("b"));
-        assert_eq!(err("element", vec![l(&[]), n(0.0)]), "element() requires a non-empty list");
+        assert_eq!(
+            err("element", vec![l(&[]), n(0.0)]),
+            "element() requires a non-empty list"
+        );
         assert!(err("element", vec![abc.clone(), n(-1.0)]).contains("negative"));
         let nested = l(&[s("a"), l(&[s("b"), l(&[s("c")])]), l(&[])]);
         assert_eq!(ok("flatten", vec![nested]), abc);
@@ -1277,14 +1710,34 @@ mod tests {
         assert!(err("length", vec![n(1.0)]).contains("requires a string"));
         assert_eq!(ok("lookup", vec![mp.clone(), s("a")]), n(1.0));
         assert_eq!(ok("lookup", vec![mp.clone(), s("z"), s("dflt")]), s("dflt"));
-        assert_eq!(err("lookup", vec![mp.clone(), s("z")]), "lookup() failed to find key \"z\"");
-        assert_eq!(err("lookup", vec![mp.clone()]), "lookup() takes 2 or 3 arguments, got 1");
         assert_eq!(
-            ok("matchkeys", vec![sl(&["i1", "i2", "i3"]), sl(&["us", "eu", "us"]), sl(&["us"])]),
+            err("lookup", vec![mp.clone(), s("z")]),
+            "lookup() failed to find key \"z\""
+        );
+        assert_eq!(
+            err("lookup", vec![mp.clone()]),
+            "lookup() takes 2 or 3 arguments, got 1"
+        );
+        assert_eq!(
+            ok(
+                "matchkeys",
+                vec![
+                    sl(&["i1", "i2", "i3"]),
+                    sl(&["us", "eu", "us"]),
+                    sl(&["us"])
+                ]
+            ),
             sl(&["i1", "i3"])
         );
         assert_eq!(
-            ok("merge", vec![m(&[("a", n(1.0)), ("b", n(2.0))]), Value::Null, m(&[("b", n(3.0))])]),
+            ok(
+                "merge",
+                vec![
+                    m(&[("a", n(1.0)), ("b", n(2.0))]),
+                    Value::Null,
+                    m(&[("b", n(3.0))])
+                ]
+            ),
             m(&[("a", n(1.0)), ("b", n(3.0))])
         );
         assert!(err("merge", vec![abc.clone()]).contains("map"));
@@ -1293,56 +1746,125 @@ mod tests {
         assert!(err("one", vec![abc.clone()]).contains("zero or one"));
         assert_eq!(ok("range", vec![n(3.0)]), l(&[n(0.0), n(1.0), n(2.0)]));
         assert_eq!(ok("range", vec![n(-2.0)]), l(&[n(0.0), n(-1.0)]));
-        assert_eq!(ok("range", vec![n(1.0), n(4.0)]), l(&[n(1.0), n(2.0), n(3.0)]));
-        assert_eq!(ok("range", vec![n(0.0), n(1.0), n(0.5)]), l(&[n(0.0), n(0.5)]));
-        assert_eq!(ok("range", vec![n(4.0), n(1.0), n(-2.0)]), l(&[n(4.0), n(2.0)]));
+        assert_eq!(
+            ok("range", vec![n(1.0), n(4.0)]),
+            l(&[n(1.0), n(2.0), n(3.0)])
+        );
+        assert_eq!(
+            ok("range", vec![n(0.0), n(1.0), n(0.5)]),
+            l(&[n(0.0), n(0.5)])
+        );
+        assert_eq!(
+            ok("range", vec![n(4.0), n(1.0), n(-2.0)]),
+            l(&[n(4.0), n(2.0)])
+        );
         assert!(err("range", vec![n(0.0), n(1.0), n(0.0)]).contains("zero"));
         assert!(err("range", vec![n(1e9)]).contains("1024"));
-        assert_eq!(err("range", vec![]), "range() takes 1 to 3 arguments, got 0");
+        assert_eq!(
+            err("range", vec![]),
+            "range() takes 1 to 3 arguments, got 0"
+        );
         assert_eq!(ok("reverse", vec![abc.clone()]), sl(&["c", "b", "a"]));
         let set = |x: &[&str]| Value::set(x.iter().map(|v| s(v)).collect());
-        assert_eq!(ok("setunion", vec![sl(&["b", "a"]), sl(&["c", "a"])]), set(&["a", "b", "c"]));
-        assert_eq!(ok("setintersection", vec![sl(&["a", "b"]), sl(&["b", "c"])]), set(&["b"]));
-        assert_eq!(ok("setsubtract", vec![sl(&["a", "b"]), sl(&["b"])]), set(&["a"]));
+        assert_eq!(
+            ok("setunion", vec![sl(&["b", "a"]), sl(&["c", "a"])]),
+            set(&["a", "b", "c"])
+        );
+        assert_eq!(
+            ok("setintersection", vec![sl(&["a", "b"]), sl(&["b", "c"])]),
+            set(&["b"])
+        );
+        assert_eq!(
+            ok("setsubtract", vec![sl(&["a", "b"]), sl(&["b"])]),
+            set(&["a"])
+        );
         assert_eq!(
             ok("setproduct", vec![sl(&["a", "b"]), sl(&["x"])]),
             l(&[sl(&["a", "x"]), sl(&["b", "x"])])
         );
-        assert!(matches!(ok("setproduct", vec![set(&["a"]), set(&["x"])]), Value::Set(_)));
+        assert!(matches!(
+            ok("setproduct", vec![set(&["a"]), set(&["x"])]),
+            Value::Set(_)
+        ));
         assert!(err("setproduct", vec![abc.clone()]).contains("at least 2"));
-        assert_eq!(ok("slice", vec![abc.clone(), n(1.0), n(3.0)]), sl(&["b", "c"]));
+        assert_eq!(
+            ok("slice", vec![abc.clone(), n(1.0), n(3.0)]),
+            sl(&["b", "c"])
+        );
         assert!(err("slice", vec![abc.clone(), n(1.0), n(4.0)]).contains("end index"));
         assert!(err("slice", vec![abc.clone(), n(2.0), n(1.0)]).contains("start index"));
         assert_eq!(ok("sort", vec![sl(&["c", "a", "B"])]), sl(&["B", "a", "c"]));
         assert_eq!(
-            ok("transpose", vec![m(&[("a", sl(&["1", "2"])), ("b", sl(&["2"]))])]),
+            ok(
+                "transpose",
+                vec![m(&[("a", sl(&["1", "2"])), ("b", sl(&["2"]))])]
+            ),
             m(&[("1", sl(&["a"])), ("2", sl(&["a", "b"]))])
         );
-        assert_eq!(ok("zipmap", vec![sl(&["a", "b"]), l(&[n(1.0), n(2.0)])]), m(&[("a", n(1.0)), ("b", n(2.0))]));
+        assert_eq!(
+            ok("zipmap", vec![sl(&["a", "b"]), l(&[n(1.0), n(2.0)])]),
+            m(&[("a", n(1.0)), ("b", n(2.0))])
+        );
         assert!(err("zipmap", vec![sl(&["a"]), l(&[])]).contains("they must match"));
     }
 
     #[test]
     fn encoding_and_hashing() {
-        assert_eq!(ok("base64encode", vec![s("Hello World")]), s("SGVsbG8gV29ybGQ="));
-        assert_eq!(ok("base64decode", vec![s("SGVsbG8gV29ybGQ=")]), s("Hello World"));
+        assert_eq!(
+            ok("base64encode", vec![s("Hello World")]),
+            s("SGVsbG8gV29ybGQ=")
+        );
+        assert_eq!(
+            ok("base64decode", vec![s("SGVsbG8gV29ybGQ=")]),
+            s("Hello World")
+        );
         assert!(err("base64decode", vec![s("!!")]).contains("invalid base64"));
         assert!(err("base64decode", vec![s("/w==")]).contains("UTF-8"));
-        assert_eq!(ok("md5", vec![s("hello world")]), s("5eb63bbbe01eeed093cb22bb8f5acdc3"));
-        assert_eq!(ok("sha1", vec![s("hello world")]), s("2aae6c35c94fcfb415dbe95f408b9ce91ee846ed"));
+        assert_eq!(
+            ok("md5", vec![s("hello world")]),
+            s("5eb63bbbe01eeed093cb22bb8f5acdc3")
+        );
+        assert_eq!(
+            ok("sha1", vec![s("hello world")]),
+            s("2aae6c35c94fcfb415dbe95f408b9ce91ee846ed")
+        );
         assert_eq!(
             ok("sha256", vec![s("hello world")]),
             s("b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9")
         );
-        assert!(ok("sha512", vec![s("hello world")]).as_str().unwrap().starts_with("309ecc489c12d6eb4cc40f50c902f2b4"));
-        assert_eq!(ok("base64sha256", vec![s("hello world")]), s("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="));
-        assert_eq!(ok("base64sha512", vec![s("")]).as_str().map(str::len), Some(88));
-        let v = m(&[("z", n(1.0)), ("a", l(&[n(1.5), Value::Bool(true), Value::Null, s("<&>")]))]);
-        assert_eq!(ok("jsonencode", vec![v.clone()]), s(r#"{"a":[1.5,true,null,"\u003c\u0026\u003e"],"z":1}"#));
+        assert!(ok("sha512", vec![s("hello world")])
+            .as_str()
+            .unwrap()
+            .starts_with("309ecc489c12d6eb4cc40f50c902f2b4"));
+        assert_eq!(
+            ok("base64sha256", vec![s("hello world")]),
+            s("uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=")
+        );
+        assert_eq!(
+            ok("base64sha512", vec![s("")]).as_str().map(str::len),
+            Some(88)
+        );
+        let v = m(&[
+            ("z", n(1.0)),
+            ("a", l(&[n(1.5), Value::Bool(true), Value::Null, s("<&>")])),
+        ]);
+        assert_eq!(
+            ok("jsonencode", vec![v.clone()]),
+            s(r#"{"a":[1.5,true,null,"\u003c\u0026\u003e"],"z":1}"#)
+        );
         assert_eq!(ok("jsonencode", vec![n(10.0)]), s("10"));
-        assert_eq!(ok("jsondecode", vec![s(r#"{"z":1,"a":[1.5,true,null,"<&>"]}"#)]), v);
+        assert_eq!(
+            ok(
+                "jsondecode",
+                vec![s(r#"{"z":1,"a":[1.5,true,null,"<&>"]}"#)]
+            ),
+            v
+        );
         assert!(err("jsondecode", vec![s("{")]).contains("invalid JSON"));
-        assert_eq!(ok("urlencode", vec![s("a b/c?d=é~")]), s("a+b%2Fc%3Fd%3D%C3%A9~"));
+        assert_eq!(
+            ok("urlencode", vec![s("a b/c?d=é~")]),
+            s("a+b%2Fc%3Fd%3D%C3%A9~")
+        );
     }
 
     #[test]
@@ -1351,23 +1873,45 @@ mod tests {
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("hello.txt"), "hello world").unwrap();
         std::fs::write(dir.join("bin"), [0xffu8, 0]).unwrap();
-        let c = FuncContext { base_dir: dir.clone() };
+        let c = FuncContext {
+            base_dir: dir.clone(),
+        };
         let call1 = |name: &str, p: &str| call(name, vec![s(p)], &c);
         assert_eq!(call1("file", "hello.txt"), Ok(s("hello world")));
         let abs = dir.join("hello.txt").display().to_string();
         assert_eq!(call1("file", &abs), Ok(s("hello world")));
-        assert!(call1("file", "missing.txt").unwrap_err().contains("found no file at"));
-        assert!(call1("file", "bin").unwrap_err().contains("not valid UTF-8"));
+        assert!(call1("file", "missing.txt")
+            .unwrap_err()
+            .contains("found no file at"));
+        assert!(call1("file", "bin")
+            .unwrap_err()
+            .contains("not valid UTF-8"));
         assert!(call1("file", "sub").unwrap_err().contains("directory"));
         assert_eq!(call1("filebase64", "bin"), Ok(s("/wA=")));
-        for alg in ["md5", "sha1", "sha256", "sha512", "base64sha256", "base64sha512"] {
-            assert_eq!(call1(&format!("file{alg}"), "hello.txt"), Ok(ok(alg, vec![s("hello world")])), "file{alg}");
+        for alg in [
+            "md5",
+            "sha1",
+            "sha256",
+            "sha512",
+            "base64sha256",
+            "base64sha512",
+        ] {
+            assert_eq!(
+                call1(&format!("file{alg}"), "hello.txt"),
+                Ok(ok(alg, vec![s("hello world")])),
+                "file{alg}"
+            );
         }
         assert_eq!(call1("fileexists", "hello.txt"), Ok(Value::Bool(true)));
         assert_eq!(call1("fileexists", "nope.txt"), Ok(Value::Bool(false)));
         assert_eq!(call1("fileexists", "hello.txt/x"), Ok(Value::Bool(false)));
-        assert!(call1("fileexists", "sub").unwrap_err().contains("not a regular file"));
-        assert_eq!(call1("abspath", "sub/../x/./y"), Ok(s(&format!("{}/x/y", dir.display()))));
+        assert!(call1("fileexists", "sub")
+            .unwrap_err()
+            .contains("not a regular file"));
+        assert_eq!(
+            call1("abspath", "sub/../x/./y"),
+            Ok(s(&format!("{}/x/y", dir.display())))
+        );
         assert_eq!(call1("abspath", "/a/b/../c"), Ok(s("/a/c")));
         std::fs::remove_dir_all(&dir).unwrap();
 
@@ -1396,34 +1940,80 @@ mod tests {
         assert_eq!(sub("172.16.0.0/12", 4.0, 2.0), Ok(s("172.18.0.0/16")));
         assert_eq!(sub("10.1.2.0/24", 4.0, 15.0), Ok(s("10.1.2.240/28")));
         assert_eq!(sub("10.1.2.3/16", 8.0, 1.0), Ok(s("10.1.1.0/24")));
-        assert_eq!(sub("fd00:fd12:3456:7890::/56", 16.0, 162.0), Ok(s("fd00:fd12:3456:7800:a200::/72")));
+        assert_eq!(
+            sub("fd00:fd12:3456:7890::/56", 16.0, 162.0),
+            Ok(s("fd00:fd12:3456:7800:a200::/72"))
+        );
         assert_eq!(sub("0.0.0.0/0", 0.0, 0.0), Ok(s("0.0.0.0/0")));
         assert_eq!(sub("::/0", 0.0, 0.0), Ok(s("::/0")));
-        assert!(sub("10.0.0.0/30", 4.0, 0.0).unwrap_err().contains("cannot extend"));
-        assert!(sub("10.0.0.0/24", 2.0, 4.0).unwrap_err().contains("has no subnet numbered 4"));
-        assert!(sub("10.0.0.0/24", 2.0, -1.0).unwrap_err().contains("has no subnet numbered -1"));
-        assert_eq!(sub("10.0.0.0/33", 1.0, 0.0).unwrap_err(), "invalid CIDR prefix \"10.0.0.0/33\"");
-        assert_eq!(sub("nonsense", 1.0, 0.0).unwrap_err(), "invalid CIDR prefix \"nonsense\"");
+        assert!(sub("10.0.0.0/30", 4.0, 0.0)
+            .unwrap_err()
+            .contains("cannot extend"));
+        assert!(sub("10.0.0.0/24", 2.0, 4.0)
+            .unwrap_err()
+            .contains("has no subnet numbered 4"));
+        assert!(sub("10.0.0.0/24", 2.0, -1.0)
+            .unwrap_err()
+            .contains("has no subnet numbered -1"));
+        assert_eq!(
+            sub("10.0.0.0/33", 1.0, 0.0).unwrap_err(),
+            "invalid CIDR prefix \"10.0.0.0/33\""
+        );
+        assert_eq!(
+            sub("nonsense", 1.0, 0.0).unwrap_err(),
+            "invalid CIDR prefix \"nonsense\""
+        );
         assert_eq!(host("10.12.112.0/20", 16.0), Ok(s("10.12.112.16")));
         assert_eq!(host("10.12.112.0/20", 268.0), Ok(s("10.12.113.12")));
         assert_eq!(host("10.12.112.0/20", -1.0), Ok(s("10.12.127.255")));
-        assert_eq!(host("fd00:fd12:3456:7890:00a2::/72", 34.0), Ok(s("fd00:fd12:3456:7890::22")));
-        assert_eq!(host("::/0", -1.0), Ok(s("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")));
-        assert!(host("10.0.0.0/30", 4.0).unwrap_err().contains("has no host numbered 4"));
-        assert!(host("10.0.0.0/30", -5.0).unwrap_err().contains("has no host numbered -5"));
-        assert_eq!(ok("cidrnetmask", vec![s("172.16.0.0/12")]), s("255.240.0.0"));
+        assert_eq!(
+            host("fd00:fd12:3456:7890:00a2::/72", 34.0),
+            Ok(s("fd00:fd12:3456:7890::22"))
+        );
+        assert_eq!(
+            host("::/0", -1.0),
+            Ok(s("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))
+        );
+        assert!(host("10.0.0.0/30", 4.0)
+            .unwrap_err()
+            .contains("has no host numbered 4"));
+        assert!(host("10.0.0.0/30", -5.0)
+            .unwrap_err()
+            .contains("has no host numbered -5"));
+        assert_eq!(
+            ok("cidrnetmask", vec![s("172.16.0.0/12")]),
+            s("255.240.0.0")
+        );
         assert_eq!(ok("cidrnetmask", vec![s("0.0.0.0/0")]), s("0.0.0.0"));
-        assert_eq!(ok("cidrnetmask", vec![s("1.2.3.4/32")]), s("255.255.255.255"));
+        assert_eq!(
+            ok("cidrnetmask", vec![s("1.2.3.4/32")]),
+            s("255.255.255.255")
+        );
         assert!(err("cidrnetmask", vec![s("::/64")]).contains("only IPv4"));
         assert_eq!(
-            ok("cidrsubnets", vec![s("10.1.0.0/16"), n(4.0), n(4.0), n(8.0), n(4.0)]),
-            sl(&["10.1.0.0/20", "10.1.16.0/20", "10.1.32.0/24", "10.1.48.0/20"])
+            ok(
+                "cidrsubnets",
+                vec![s("10.1.0.0/16"), n(4.0), n(4.0), n(8.0), n(4.0)]
+            ),
+            sl(&[
+                "10.1.0.0/20",
+                "10.1.16.0/20",
+                "10.1.32.0/24",
+                "10.1.48.0/20"
+            ])
         );
         assert_eq!(
-            ok("cidrsubnets", vec![s("fd00:fd12:3456:7890::/56"), n(16.0), n(16.0)]),
+            ok(
+                "cidrsubnets",
+                vec![s("fd00:fd12:3456:7890::/56"), n(16.0), n(16.0)]
+            ),
             sl(&["fd00:fd12:3456:7800::/72", "fd00:fd12:3456:7800:100::/72"])
         );
-        assert!(err("cidrsubnets", vec![s("10.0.0.0/30"), n(1.0), n(1.0), n(1.0)]).contains("no room left"));
+        assert!(err(
+            "cidrsubnets",
+            vec![s("10.0.0.0/30"), n(1.0), n(1.0), n(1.0)]
+        )
+        .contains("no room left"));
         assert!(err("cidrsubnets", vec![s("10.0.0.0/30"), n(3.0)]).contains("cannot extend"));
     }
 
@@ -1438,11 +2028,20 @@ mod tests {
         assert!(err("tonumber", vec![s("inf")]).contains("cannot convert"));
         assert_eq!(ok("tobool", vec![s("false")]), Value::Bool(false));
         assert!(err("tobool", vec![n(1.0)]).contains("cannot convert"));
-        assert_eq!(ok("tolist", vec![Value::set(vec![s("b"), s("a")])]), sl(&["a", "b"]));
+        assert_eq!(
+            ok("tolist", vec![Value::set(vec![s("b"), s("a")])]),
+            sl(&["a", "b"])
+        );
         assert_eq!(ok("tolist", vec![l(&[s("a"), n(1.0)])]), sl(&["a", "1"]));
         assert!(err("tolist", vec![s("a")]).contains("cannot convert a string to a list"));
-        assert_eq!(ok("toset", vec![sl(&["b", "a", "b"])]), Value::Set(vec![s("a"), s("b")]));
-        assert_eq!(ok("tomap", vec![m(&[("a", s("x")), ("b", n(1.0))])]), m(&[("a", s("x")), ("b", s("1"))]));
+        assert_eq!(
+            ok("toset", vec![sl(&["b", "a", "b"])]),
+            Value::Set(vec![s("a"), s("b")])
+        );
+        assert_eq!(
+            ok("tomap", vec![m(&[("a", s("x")), ("b", n(1.0))])]),
+            m(&[("a", s("x")), ("b", s("1"))])
+        );
         assert!(err("tomap", vec![l(&[])]).contains("cannot convert"));
     }
 
@@ -1451,14 +2050,33 @@ mod tests {
         for name in NAMES {
             assert!(exists(name));
             let r = call(name, vec![Value::Null; arity(name).0], &ctx());
-            assert!(!matches!(&r, Err(e) if e.contains("not implemented")), "{name} is not dispatched");
+            assert!(
+                !matches!(&r, Err(e) if e.contains("not implemented")),
+                "{name} is not dispatched"
+            );
         }
-        for name in ["try", "can", "templatefile", "sensitive", "nonsensitive", "timestamp", "uuid", "type", "nope"] {
+        for name in [
+            "try",
+            "can",
+            "templatefile",
+            "sensitive",
+            "nonsensitive",
+            "timestamp",
+            "uuid",
+            "type",
+            "nope",
+        ] {
             assert!(!exists(name));
             assert_eq!(err(name, vec![]), format!("unknown function {name}()"));
         }
-        assert_eq!(err("join", vec![s(",")]), "join() takes at least 2 arguments, got 1");
-        assert_eq!(err("replace", vec![s("a")]), "replace() takes 3 arguments, got 1");
+        assert_eq!(
+            err("join", vec![s(",")]),
+            "join() takes at least 2 arguments, got 1"
+        );
+        assert_eq!(
+            err("replace", vec![s("a")]),
+            "replace() takes 3 arguments, got 1"
+        );
     }
 
     /// Every function, every arity up to 3, over awkward arguments: errors are fine, panics are not.

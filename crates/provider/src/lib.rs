@@ -41,19 +41,35 @@ pub struct ProviderError {
 
 impl ProviderError {
     pub fn config(message: impl Into<String>) -> ProviderError {
-        ProviderError { kind: ErrorKind::Config, retryable: false, message: message.into() }
+        ProviderError {
+            kind: ErrorKind::Config,
+            retryable: false,
+            message: message.into(),
+        }
     }
 
     pub fn api(message: impl Into<String>) -> ProviderError {
-        ProviderError { kind: ErrorKind::Api, retryable: false, message: message.into() }
+        ProviderError {
+            kind: ErrorKind::Api,
+            retryable: false,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> ProviderError {
-        ProviderError { kind: ErrorKind::NotFound, retryable: false, message: message.into() }
+        ProviderError {
+            kind: ErrorKind::NotFound,
+            retryable: false,
+            message: message.into(),
+        }
     }
 
     pub fn internal(message: impl Into<String>) -> ProviderError {
-        ProviderError { kind: ErrorKind::Internal, retryable: false, message: message.into() }
+        ProviderError {
+            kind: ErrorKind::Internal,
+            retryable: false,
+            message: message.into(),
+        }
     }
 }
 
@@ -74,7 +90,13 @@ pub struct PlannedChange {
 pub trait Provider: Send + Sync {
     /// Plans a change from `prior` (None when creating) to `config` (the evaluated
     /// configuration, possibly with unknown values). The default follows the schema.
-    fn plan(&self, type_name: &str, prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
+    fn plan(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
         let _ = type_name;
         Ok(schema::plan_by_schema(schema, prior, config))
     }
@@ -91,12 +113,16 @@ pub trait Provider: Send + Sync {
     /// Builds the state of an existing object from its ID.
     async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
         let _ = id;
-        Err(ProviderError::config(format!("{type_name} does not support import")))
+        Err(ProviderError::config(format!(
+            "{type_name} does not support import"
+        )))
     }
 
     async fn read_data(&self, type_name: &str, config: Value) -> Result<Value> {
         let _ = config;
-        Err(ProviderError::config(format!("{type_name} is not a data source of this provider")))
+        Err(ProviderError::config(format!(
+            "{type_name} is not a data source of this provider"
+        )))
     }
 }
 

@@ -20,20 +20,40 @@ pub struct AttrSchema {
 
 impl AttrSchema {
     pub fn required(ty: Type) -> AttrSchema {
-        AttrSchema { ty, required: true, optional: false, computed: false, sensitive: false, force_new: false, description: "" }
+        AttrSchema {
+            ty,
+            required: true,
+            optional: false,
+            computed: false,
+            sensitive: false,
+            force_new: false,
+            description: "",
+        }
     }
 
     pub fn optional(ty: Type) -> AttrSchema {
-        AttrSchema { required: false, optional: true, ..AttrSchema::required(ty) }
+        AttrSchema {
+            required: false,
+            optional: true,
+            ..AttrSchema::required(ty)
+        }
     }
 
     pub fn computed(ty: Type) -> AttrSchema {
-        AttrSchema { required: false, optional: false, computed: true, ..AttrSchema::required(ty) }
+        AttrSchema {
+            required: false,
+            optional: false,
+            computed: true,
+            ..AttrSchema::required(ty)
+        }
     }
 
     /// Optional, and computed by the provider when not set.
     pub fn optional_computed(ty: Type) -> AttrSchema {
-        AttrSchema { computed: true, ..AttrSchema::optional(ty) }
+        AttrSchema {
+            computed: true,
+            ..AttrSchema::optional(ty)
+        }
     }
 
     pub fn force_new(mut self) -> AttrSchema {
@@ -115,7 +135,12 @@ impl Schema {
         (v, problems)
     }
 
-    fn conform_into(&self, value: Value, path: &mut Vec<String>, problems: &mut Vec<ConfigProblem>) -> Value {
+    fn conform_into(
+        &self,
+        value: Value,
+        path: &mut Vec<String>,
+        problems: &mut Vec<ConfigProblem>,
+    ) -> Value {
         let (mut input, sensitive) = match value {
             Value::Sensitive(inner) => match *inner {
                 Value::Map(m) => (m, true),
@@ -211,7 +236,10 @@ pub fn plan_by_schema(schema: &Schema, prior: Option<&Value>, config: &Value) ->
             if !attr.force_new {
                 continue;
             }
-            let c = cfg.and_then(|c| c.get(name)).cloned().unwrap_or(Value::Null);
+            let c = cfg
+                .and_then(|c| c.get(name))
+                .cloned()
+                .unwrap_or(Value::Null);
             if c.is_null() && attr.computed {
                 continue;
             }
@@ -224,7 +252,10 @@ pub fn plan_by_schema(schema: &Schema, prior: Option<&Value>, config: &Value) ->
             if !block.force_new {
                 continue;
             }
-            let c = cfg.and_then(|c| c.get(name)).cloned().unwrap_or(Value::Null);
+            let c = cfg
+                .and_then(|c| c.get(name))
+                .cloned()
+                .unwrap_or(Value::Null);
             let p = prior_map.get(name).cloned().unwrap_or(Value::Null);
             if !c.same_as(&p) {
                 requires_replace.push(name.clone());
@@ -234,7 +265,10 @@ pub fn plan_by_schema(schema: &Schema, prior: Option<&Value>, config: &Value) ->
     let keep_prior = requires_replace.is_empty();
     let mut planned = BTreeMap::new();
     for (name, attr) in &schema.attributes {
-        let c = cfg.and_then(|c| c.get(name)).cloned().unwrap_or(Value::Null);
+        let c = cfg
+            .and_then(|c| c.get(name))
+            .cloned()
+            .unwrap_or(Value::Null);
         let v = if !c.is_null() || !attr.computed {
             c
         } else {
@@ -246,10 +280,16 @@ pub fn plan_by_schema(schema: &Schema, prior: Option<&Value>, config: &Value) ->
         planned.insert(name.clone(), v);
     }
     for name in schema.blocks.keys() {
-        let c = cfg.and_then(|c| c.get(name)).cloned().unwrap_or(Value::Null);
+        let c = cfg
+            .and_then(|c| c.get(name))
+            .cloned()
+            .unwrap_or(Value::Null);
         planned.insert(name.clone(), c);
     }
-    PlannedChange { planned: Value::Map(planned), requires_replace }
+    PlannedChange {
+        planned: Value::Map(planned),
+        requires_replace,
+    }
 }
 
 #[cfg(test)]
@@ -265,7 +305,11 @@ mod tests {
 
     #[test]
     fn create_leaves_computed_unknown() {
-        let cfg = Value::map([("name", Value::from("a")), ("size", Value::Null), ("id", Value::Null)]);
+        let cfg = Value::map([
+            ("name", Value::from("a")),
+            ("size", Value::Null),
+            ("id", Value::Null),
+        ]);
         let p = plan_by_schema(&schema(), None, &cfg);
         assert_eq!(p.planned.get("id"), Some(&Value::Unknown));
         assert!(p.requires_replace.is_empty());
@@ -273,7 +317,11 @@ mod tests {
 
     #[test]
     fn force_new_change_requires_replace_and_recomputes() {
-        let prior = Value::map([("id", Value::from("x1")), ("name", Value::from("a")), ("size", Value::Number(1.0))]);
+        let prior = Value::map([
+            ("id", Value::from("x1")),
+            ("name", Value::from("a")),
+            ("size", Value::Number(1.0)),
+        ]);
         let cfg = Value::map([("name", Value::from("b")), ("size", Value::Number(1.0))]);
         let p = plan_by_schema(&schema(), Some(&prior), &cfg);
         assert_eq!(p.requires_replace, vec!["name".to_string()]);

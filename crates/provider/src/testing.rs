@@ -60,7 +60,9 @@ impl ProviderFactory for MemoryProviderFactory {
     }
 
     fn configure(&self, _config: &Value) -> Result<Arc<dyn Provider>> {
-        Ok(Arc::new(MemoryProvider { world: self.world.clone() }))
+        Ok(Arc::new(MemoryProvider {
+            world: self.world.clone(),
+        }))
     }
 }
 
@@ -89,14 +91,24 @@ impl Provider for MemoryProvider {
         let mut m = planned.as_map().cloned().unwrap_or_default();
         m.insert("id".into(), Value::String(id.clone()));
         let v = Value::Map(m);
-        self.world.objects.lock().map_err(|_| ProviderError::internal("poisoned"))?.insert(id, v.clone());
+        self.world
+            .objects
+            .lock()
+            .map_err(|_| ProviderError::internal("poisoned"))?
+            .insert(id, v.clone());
         self.world.creates.fetch_add(1, Ordering::SeqCst);
         Ok(v)
     }
 
     async fn read(&self, _type_name: &str, state: Value) -> Result<Option<Value>> {
         let id = id_of(&state)?;
-        Ok(self.world.objects.lock().map_err(|_| ProviderError::internal("poisoned"))?.get(&id).cloned())
+        Ok(self
+            .world
+            .objects
+            .lock()
+            .map_err(|_| ProviderError::internal("poisoned"))?
+            .get(&id)
+            .cloned())
     }
 
     async fn update(&self, _type_name: &str, prior: Value, planned: Value) -> Result<Value> {
@@ -107,14 +119,22 @@ impl Provider for MemoryProvider {
         let mut m = planned.as_map().cloned().unwrap_or_default();
         m.insert("id".into(), Value::String(id.clone()));
         let v = Value::Map(m);
-        self.world.objects.lock().map_err(|_| ProviderError::internal("poisoned"))?.insert(id, v.clone());
+        self.world
+            .objects
+            .lock()
+            .map_err(|_| ProviderError::internal("poisoned"))?
+            .insert(id, v.clone());
         self.world.updates.fetch_add(1, Ordering::SeqCst);
         Ok(v)
     }
 
     async fn delete(&self, _type_name: &str, state: Value) -> Result<()> {
         let id = id_of(&state)?;
-        self.world.objects.lock().map_err(|_| ProviderError::internal("poisoned"))?.remove(&id);
+        self.world
+            .objects
+            .lock()
+            .map_err(|_| ProviderError::internal("poisoned"))?
+            .remove(&id);
         self.world.deletes.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -130,7 +150,14 @@ impl Provider for MemoryProvider {
     }
 
     async fn read_data(&self, _type_name: &str, config: Value) -> Result<Value> {
-        let name = config.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        Ok(Value::map([("name", Value::String(name.clone())), ("value", Value::String(format!("data-{name}")))]))
+        let name = config
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        Ok(Value::map([
+            ("name", Value::String(name.clone())),
+            ("value", Value::String(format!("data-{name}"))),
+        ]))
     }
 }

@@ -24,7 +24,11 @@ pub enum StateError {
     #[error("the state at {path} is not a terrane state database ({reason}). terrane will not modify it; restore it from a backup, or move it aside to start empty")]
     Corrupt { path: String, reason: String },
     #[error("the state at {path} was written by a newer terrane (format {found}, this build reads up to {supported}). Upgrade terrane; the file was not modified")]
-    TooNew { path: String, found: u32, supported: u32 },
+    TooNew {
+        path: String,
+        found: u32,
+        supported: u32,
+    },
     #[error("the state is locked by {holder}. If that run is no longer alive, release the lock with: terrane force-unlock {lock_id}")]
     Locked { lock_id: String, holder: String },
     #[error("no lock with ID {0} is held")]

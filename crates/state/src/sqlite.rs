@@ -12,7 +12,8 @@ use terrane_core::{InstanceAddr, Value};
 
 use crate::lock::{now_secs, username, LockInfo, LEASE_SECS};
 use crate::{
-    Backend, Change, InstanceState, OutputState, Result, SerialInfo, SerialStatus, Snapshot, StateError, FORMAT_VERSION,
+    Backend, Change, InstanceState, OutputState, Result, SerialInfo, SerialStatus, Snapshot,
+    StateError, FORMAT_VERSION,
 };
 
 pub struct SqliteBackend {
@@ -63,13 +64,19 @@ CREATE TABLE locks (
 const MIGRATIONS: &[&str] = &[];
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> StateError {
-    StateError::Corrupt { path: path.display().to_string(), reason: reason.into() }
+    StateError::Corrupt {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
 }
 
 impl SqliteBackend {
     /// Opens (or creates) the state database at `path`.
     pub fn open(path: &Path) -> Result<SqliteBackend> {
-        let existed = path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
+        let existed = path.exists()
+            && std::fs::metadata(path)
+                .map(|m| m.len() > 0)
+                .unwrap_or(false);
         if existed {
             let mut header = [0u8; 16];
             use std::io::Read;
@@ -81,13 +88,19 @@ impl SqliteBackend {
             }
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| StateError::Storage(format!("creating {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StateError::Storage(format!("creating {}: {e}", parent.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| corrupt(path, e.to_string()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| corrupt(path, e.to_string()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| corrupt(path, e.to_string()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let mut backend = SqliteBackend { conn, path: path.to_path_buf(), lineage: String::new() };
+        let mut backend = SqliteBackend {
+            conn,
+            path: path.to_path_buf(),
+            lineage: String::new(),
+        };
         backend.init(existed)?;
         Ok(backend)
     }
@@ -95,19 +108,34 @@ impl SqliteBackend {
     fn init(&mut self, existed: bool) -> Result<()> {
         let has_meta: bool = self
             .conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'", [], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='meta'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
             .map_err(|e| corrupt(&self.path, e.to_string()))?
             > 0;
         if !has_meta {
-            let tables: i64 = self.conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            let tables: i64 =
+                self.conn
+                    .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
             if existed && tables > 0 {
-                return Err(corrupt(&self.path, "it is a SQLite database without terrane's tables"));
+                return Err(corrupt(
+                    &self.path,
+                    "it is a SQLite database without terrane's tables",
+                ));
             }
             let lineage = uuid::Uuid::new_v4().to_string();
             let tx = self.conn.transaction()?;
             tx.execute_batch(SCHEMA_V1)?;
-            tx.execute("INSERT INTO meta (key, value) VALUES ('format_version', ?1)", params![FORMAT_VERSION.to_string()])?;
-            tx.execute("INSERT INTO meta (key, value) VALUES ('lineage', ?1)", params![lineage])?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('format_version', ?1)",
+                params![FORMAT_VERSION.to_string()],
+            )?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('lineage', ?1)",
+                params![lineage],
+            )?;
             tx.commit()?;
         }
         let version: u32 = self
@@ -115,24 +143,33 @@ impl SqliteBackend {
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| corrupt(&self.path, "the format version is missing"))?;
         if version > FORMAT_VERSION {
-            return Err(StateError::TooNew { path: self.path.display().to_string(), found: version, supported: FORMAT_VERSION });
+            return Err(StateError::TooNew {
+                path: self.path.display().to_string(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
         }
         if version < FORMAT_VERSION {
             self.migrate(version)?;
         }
-        self.lineage = self.meta("lineage")?.ok_or_else(|| corrupt(&self.path, "the lineage is missing"))?;
+        self.lineage = self
+            .meta("lineage")?
+            .ok_or_else(|| corrupt(&self.path, "the lineage is missing"))?;
         Ok(())
     }
 
     fn migrate(&mut self, from: u32) -> Result<()> {
         let tx = self.conn.transaction()?;
         for v in from..FORMAT_VERSION {
-            let step = MIGRATIONS
-                .get(v as usize - 1)
-                .ok_or_else(|| StateError::Storage(format!("no migration from state format {v}")))?;
+            let step = MIGRATIONS.get(v as usize - 1).ok_or_else(|| {
+                StateError::Storage(format!("no migration from state format {v}"))
+            })?;
             tx.execute_batch(step)?;
         }
-        tx.execute("UPDATE meta SET value = ?1 WHERE key = 'format_version'", params![FORMAT_VERSION.to_string()])?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'format_version'",
+            params![FORMAT_VERSION.to_string()],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -140,19 +177,29 @@ impl SqliteBackend {
     fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 
     fn current_serial(&self) -> Result<u64> {
         Ok(self
             .conn
-            .query_row("SELECT coalesce(max(serial), 0) FROM serials", [], |r| r.get::<_, i64>(0))? as u64)
+            .query_row("SELECT coalesce(max(serial), 0) FROM serials", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
     }
 
     fn read_where(&self, serial: u64, filter: &str, bind: Option<u64>) -> Result<Snapshot> {
-        let mut snap = Snapshot { lineage: self.lineage.clone(), serial, ..Default::default() };
-        let sql = format!("SELECT address, provider, value, sensitive, deps, cbd FROM resources WHERE {filter}");
+        let mut snap = Snapshot {
+            lineage: self.lineage.clone(),
+            serial,
+            ..Default::default()
+        };
+        let sql = format!(
+            "SELECT address, provider, value, sensitive, deps, cbd FROM resources WHERE {filter}"
+        );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = match bind {
             Some(s) => stmt.query(params![s as i64])?,
@@ -160,13 +207,17 @@ impl SqliteBackend {
         };
         while let Some(row) = rows.next()? {
             let address: String = row.get(0)?;
-            let addr = InstanceAddr::parse(&address).map_err(|e| corrupt(&self.path, e.to_string()))?;
+            let addr =
+                InstanceAddr::parse(&address).map_err(|e| corrupt(&self.path, e.to_string()))?;
             let value: String = row.get(2)?;
             let sensitive: String = row.get(3)?;
             let deps: String = row.get(4)?;
-            let json: serde_json::Value = serde_json::from_str(&value).map_err(|e| corrupt(&self.path, format!("row {address}: {e}")))?;
-            let paths: Vec<String> = serde_json::from_str(&sensitive).map_err(|e| corrupt(&self.path, format!("row {address}: {e}")))?;
-            let dependencies: Vec<String> = serde_json::from_str(&deps).map_err(|e| corrupt(&self.path, format!("row {address}: {e}")))?;
+            let json: serde_json::Value = serde_json::from_str(&value)
+                .map_err(|e| corrupt(&self.path, format!("row {address}: {e}")))?;
+            let paths: Vec<String> = serde_json::from_str(&sensitive)
+                .map_err(|e| corrupt(&self.path, format!("row {address}: {e}")))?;
+            let dependencies: Vec<String> = serde_json::from_str(&deps)
+                .map_err(|e| corrupt(&self.path, format!("row {address}: {e}")))?;
             snap.resources.insert(
                 addr.clone(),
                 InstanceState {
@@ -188,14 +239,26 @@ impl SqliteBackend {
             let name: String = row.get(0)?;
             let value: String = row.get(1)?;
             let sensitive = row.get::<_, i64>(2)? != 0;
-            let json: serde_json::Value = serde_json::from_str(&value).map_err(|e| corrupt(&self.path, format!("output {name}: {e}")))?;
-            snap.outputs.insert(name, OutputState { value: Value::from_json(&json).mark_if(sensitive), sensitive });
+            let json: serde_json::Value = serde_json::from_str(&value)
+                .map_err(|e| corrupt(&self.path, format!("output {name}: {e}")))?;
+            snap.outputs.insert(
+                name,
+                OutputState {
+                    value: Value::from_json(&json).mark_if(sensitive),
+                    sensitive,
+                },
+            );
         }
         Ok(snap)
     }
 
     fn read_lock(&self) -> Result<Option<LockInfo>> {
-        let info: Option<String> = self.conn.query_row("SELECT info FROM locks WHERE singleton = 1", [], |r| r.get(0)).optional()?;
+        let info: Option<String> = self
+            .conn
+            .query_row("SELECT info FROM locks WHERE singleton = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
         Ok(info.and_then(|i| serde_json::from_str(&i).ok()))
     }
 }
@@ -207,11 +270,19 @@ impl Backend for SqliteBackend {
     }
 
     fn read_serial(&self, serial: u64) -> Result<Snapshot> {
-        let exists: i64 = self.conn.query_row("SELECT count(*) FROM serials WHERE serial = ?1", params![serial as i64], |r| r.get(0))?;
+        let exists: i64 = self.conn.query_row(
+            "SELECT count(*) FROM serials WHERE serial = ?1",
+            params![serial as i64],
+            |r| r.get(0),
+        )?;
         if exists == 0 {
             return Err(StateError::NoSuchSerial(serial));
         }
-        self.read_where(serial, "serial_from <= ?1 AND (serial_to IS NULL OR serial_to > ?1)", Some(serial))
+        self.read_where(
+            serial,
+            "serial_from <= ?1 AND (serial_to IS NULL OR serial_to > ?1)",
+            Some(serial),
+        )
     }
 
     fn history(&self) -> Result<Vec<SerialInfo>> {
@@ -231,7 +302,17 @@ impl Backend for SqliteBackend {
 
     fn begin(&mut self, operation: &str) -> Result<u64> {
         let tx = self.conn.transaction()?;
-        let serial: i64 = tx.query_row("SELECT coalesce(max(serial), 0) + 1 FROM serials", [], |r| r.get(0))?;
+        // The caller holds the lock, so a serial still "in progress" belongs to a run
+        // that died: record that it stopped early.
+        tx.execute(
+            "UPDATE serials SET status = 'incomplete' WHERE status = 'in-progress'",
+            [],
+        )?;
+        let serial: i64 = tx.query_row(
+            "SELECT coalesce(max(serial), 0) + 1 FROM serials",
+            [],
+            |r| r.get(0),
+        )?;
         tx.execute(
             "INSERT INTO serials (serial, created_at, operation, user, status) VALUES (?1, ?2, ?3, ?4, 'in-progress')",
             params![serial, now_secs() as i64, operation, username()],
@@ -244,21 +325,37 @@ impl Backend for SqliteBackend {
         let s = serial as i64;
         let tx = self.conn.transaction()?;
         {
-            let mut close = tx.prepare_cached("UPDATE resources SET serial_to = ?1 WHERE address = ?2 AND serial_to IS NULL")?;
+            let mut close = tx.prepare_cached(
+                "UPDATE resources SET serial_to = ?1 WHERE address = ?2 AND serial_to IS NULL",
+            )?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO resources (address, serial_from, provider, value, sensitive, deps, cbd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            let mut close_out = tx.prepare_cached("UPDATE outputs SET serial_to = ?1 WHERE name = ?2 AND serial_to IS NULL")?;
-            let mut insert_out = tx.prepare_cached("INSERT INTO outputs (name, serial_from, value, sensitive) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut close_out = tx.prepare_cached(
+                "UPDATE outputs SET serial_to = ?1 WHERE name = ?2 AND serial_to IS NULL",
+            )?;
+            let mut insert_out = tx.prepare_cached(
+                "INSERT INTO outputs (name, serial_from, value, sensitive) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for c in changes {
                 match c {
                     Change::Put(inst) => {
                         let address = inst.addr.to_string();
                         close.execute(params![s, address])?;
                         let value = inst.value.to_json().to_string();
-                        let sensitive = serde_json::to_string(&inst.value.sensitive_paths()).unwrap_or_else(|_| "[]".into());
-                        let deps = serde_json::to_string(&inst.dependencies).unwrap_or_else(|_| "[]".into());
-                        insert.execute(params![address, s, inst.provider, value, sensitive, deps, inst.create_before_destroy as i64])?;
+                        let sensitive = serde_json::to_string(&inst.value.sensitive_paths())
+                            .unwrap_or_else(|_| "[]".into());
+                        let deps = serde_json::to_string(&inst.dependencies)
+                            .unwrap_or_else(|_| "[]".into());
+                        insert.execute(params![
+                            address,
+                            s,
+                            inst.provider,
+                            value,
+                            sensitive,
+                            deps,
+                            inst.create_before_destroy as i64
+                        ])?;
                     }
                     Change::Remove(addr) => {
                         close.execute(params![s, addr.to_string()])?;
@@ -266,30 +363,50 @@ impl Backend for SqliteBackend {
                     Change::Output(name, out) => {
                         close_out.execute(params![s, name])?;
                         if let Some(o) = out {
-                            insert_out.execute(params![name, s, o.value.to_json().to_string(), o.sensitive as i64])?;
+                            insert_out.execute(params![
+                                name,
+                                s,
+                                o.value.to_json().to_string(),
+                                o.sensitive as i64
+                            ])?;
                         }
                     }
                 }
             }
-            tx.execute("UPDATE serials SET changed = changed + ?1 WHERE serial = ?2", params![changes.len() as i64, s])?;
+            tx.execute(
+                "UPDATE serials SET changed = changed + ?1 WHERE serial = ?2",
+                params![changes.len() as i64, s],
+            )?;
         }
         tx.commit()?;
         Ok(())
     }
 
     fn finish(&mut self, serial: u64, status: SerialStatus) -> Result<()> {
-        self.conn.execute("UPDATE serials SET status = ?1 WHERE serial = ?2", params![status.as_str(), serial as i64])?;
+        self.conn.execute(
+            "UPDATE serials SET status = ?1 WHERE serial = ?2",
+            params![status.as_str(), serial as i64],
+        )?;
         Ok(())
     }
 
     fn lock(&mut self, info: &LockInfo) -> Result<()> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let existing: Option<String> = tx.query_row("SELECT info FROM locks WHERE singleton = 1", [], |r| r.get(0)).optional()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let existing: Option<String> = tx
+            .query_row("SELECT info FROM locks WHERE singleton = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
         if let Some(existing) = existing {
             let holder: Option<LockInfo> = serde_json::from_str(&existing).ok();
             match holder {
                 Some(h) if !h.is_stale(now_secs()) => {
-                    return Err(StateError::Locked { lock_id: h.id.clone(), holder: h.describe() });
+                    return Err(StateError::Locked {
+                        lock_id: h.id.clone(),
+                        holder: h.describe(),
+                    });
                 }
                 _ => {
                     tracing::warn!(lock = %existing, "Taking over a stale state lock whose holder is gone.");
@@ -306,7 +423,8 @@ impl Backend for SqliteBackend {
     }
 
     fn unlock(&mut self, lock_id: &str) -> Result<()> {
-        self.conn.execute("DELETE FROM locks WHERE lock_id = ?1", params![lock_id])?;
+        self.conn
+            .execute("DELETE FROM locks WHERE lock_id = ?1", params![lock_id])?;
         Ok(())
     }
 
@@ -341,9 +459,11 @@ pub fn current_lock(backend: &SqliteBackend) -> Result<Option<LockInfo>> {
 
 /// Counts rows per serial (used by the benchmark to show an apply wrote only what changed).
 pub fn rows_written_at(backend: &SqliteBackend, serial: u64) -> Result<u64> {
-    Ok(backend
-        .conn
-        .query_row("SELECT count(*) FROM resources WHERE serial_from = ?1", params![serial as i64], |r| r.get::<_, i64>(0))? as u64)
+    Ok(backend.conn.query_row(
+        "SELECT count(*) FROM resources WHERE serial_from = ?1",
+        params![serial as i64],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
 }
 
 #[allow(dead_code)]
@@ -358,9 +478,13 @@ mod tests {
 
     fn inst(name: &str, v: &str) -> InstanceState {
         InstanceState {
-            addr: ResourceAddr::managed(ModulePath::root(), "null_resource", name).instance(InstanceKey::None),
+            addr: ResourceAddr::managed(ModulePath::root(), "null_resource", name)
+                .instance(InstanceKey::None),
             provider: "provider.null".into(),
-            value: Value::map([("id", Value::from(v)), ("secret", Value::from("s").into_sensitive())]),
+            value: Value::map([
+                ("id", Value::from(v)),
+                ("secret", Value::from("s").into_sensitive()),
+            ]),
             dependencies: vec![],
             create_before_destroy: false,
         }
@@ -372,10 +496,21 @@ mod tests {
         let path = dir.path().join("state.db");
         let mut b = SqliteBackend::open(&path).unwrap();
         let s1 = b.begin("apply").unwrap();
-        b.write(s1, &[Change::Put(inst("a", "1")), Change::Put(inst("b", "1"))]).unwrap();
+        b.write(
+            s1,
+            &[Change::Put(inst("a", "1")), Change::Put(inst("b", "1"))],
+        )
+        .unwrap();
         b.finish(s1, SerialStatus::Complete).unwrap();
         let s2 = b.begin("apply").unwrap();
-        b.write(s2, &[Change::Put(inst("a", "2")), Change::Remove(inst("b", "").addr)]).unwrap();
+        b.write(
+            s2,
+            &[
+                Change::Put(inst("a", "2")),
+                Change::Remove(inst("b", "").addr),
+            ],
+        )
+        .unwrap();
         b.finish(s2, SerialStatus::Complete).unwrap();
 
         let cur = b.read_current().unwrap();
@@ -383,7 +518,10 @@ mod tests {
         assert_eq!(cur.resources.len(), 1);
         let a = cur.resources.values().next().unwrap();
         assert_eq!(a.value.get("id"), Some(&Value::from("2")));
-        assert_eq!(a.value.get("secret"), Some(&Value::from("s").into_sensitive()));
+        assert_eq!(
+            a.value.get("secret"),
+            Some(&Value::from("s").into_sensitive())
+        );
         let old = b.read_serial(1).unwrap();
         assert_eq!(old.resources.len(), 2);
         assert_eq!(rows_written_at(&b, 2).unwrap(), 1);
@@ -395,7 +533,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
         std::fs::write(&path, b"garbage that is not sqlite").unwrap();
-        assert!(matches!(SqliteBackend::open(&path), Err(StateError::Corrupt { .. })));
+        assert!(matches!(
+            SqliteBackend::open(&path),
+            Err(StateError::Corrupt { .. })
+        ));
         assert_eq!(std::fs::read(&path).unwrap(), b"garbage that is not sqlite");
     }
 
@@ -405,9 +546,16 @@ mod tests {
         let path = dir.path().join("state.db");
         drop(SqliteBackend::open(&path).unwrap());
         let c = Connection::open(&path).unwrap();
-        c.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'", []).unwrap();
+        c.execute(
+            "UPDATE meta SET value = '99' WHERE key = 'format_version'",
+            [],
+        )
+        .unwrap();
         drop(c);
-        assert!(matches!(SqliteBackend::open(&path), Err(StateError::TooNew { found: 99, .. })));
+        assert!(matches!(
+            SqliteBackend::open(&path),
+            Err(StateError::TooNew { found: 99, .. })
+        ));
     }
 
     #[test]

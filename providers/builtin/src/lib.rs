@@ -9,7 +9,9 @@ pub mod random;
 use std::sync::Arc;
 
 use terrane_core::Value;
-use terrane_provider::{Provider, ProviderError, ProviderFactory, ProviderSchema, Registry, Result};
+use terrane_provider::{
+    Provider, ProviderError, ProviderFactory, ProviderSchema, Registry, Result,
+};
 
 /// Registers every built-in provider.
 pub fn register_all(registry: &mut Registry) {
@@ -66,13 +68,21 @@ pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, Strin
         return Ok(std::time::Duration::ZERO);
     }
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
-            return Err(format!("{s:?} is not a duration such as 30s, 1m30s or 250ms"));
+            return Err(format!(
+                "{s:?} is not a duration such as 30s, 1m30s or 250ms"
+            ));
         }
-        let n: f64 = rest[..num_len].parse().map_err(|_| format!("{s:?} is not a duration"))?;
+        let n: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration"))?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -80,7 +90,11 @@ pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, Strin
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            _ => return Err(format!("{s:?} has an unknown unit; use ns, us, ms, s, m or h")),
+            _ => {
+                return Err(format!(
+                    "{s:?} has an unknown unit; use ns, us, ms, s, m or h"
+                ))
+            }
         };
         total += n * scale;
         rest = &rest[unit_len..];

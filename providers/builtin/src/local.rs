@@ -13,21 +13,40 @@ use base64::Engine as _;
 use sha1::Digest as _;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
-use terrane_provider::{AttrSchema, PlannedChange, Provider, ProviderError, ProviderSchema, Result, Schema};
+use terrane_provider::{
+    AttrSchema, PlannedChange, Provider, ProviderError, ProviderSchema, Result, Schema,
+};
 
 use crate::{set_attr, str_attr, unknown_type, SimpleFactory};
 
 fn file_schema(sensitive: bool) -> Schema {
-    let content = AttrSchema::optional(Type::String).force_new().describe("Text content of the file.");
-    let content = if sensitive { content.sensitive() } else { content };
+    let content = AttrSchema::optional(Type::String)
+        .force_new()
+        .describe("Text content of the file.");
+    let content = if sensitive {
+        content.sensitive()
+    } else {
+        content
+    };
     let b64 = AttrSchema::optional(Type::String).force_new();
     let b64 = if sensitive { b64.sensitive() } else { b64 };
     Schema::new()
-        .attr("filename", AttrSchema::required(Type::String).force_new().describe("Path of the file to manage."))
+        .attr(
+            "filename",
+            AttrSchema::required(Type::String)
+                .force_new()
+                .describe("Path of the file to manage."),
+        )
         .attr("content", content)
         .attr("content_base64", b64)
-        .attr("file_permission", AttrSchema::optional_computed(Type::String).force_new())
-        .attr("directory_permission", AttrSchema::optional_computed(Type::String).force_new())
+        .attr(
+            "file_permission",
+            AttrSchema::optional_computed(Type::String).force_new(),
+        )
+        .attr(
+            "directory_permission",
+            AttrSchema::optional_computed(Type::String).force_new(),
+        )
         .attr("id", AttrSchema::computed(Type::String))
         .attr("content_md5", AttrSchema::computed(Type::String))
         .attr("content_sha1", AttrSchema::computed(Type::String))
@@ -48,10 +67,20 @@ fn data_schema() -> Schema {
 
 pub fn factory() -> SimpleFactory {
     let mut schema = ProviderSchema::default();
-    schema.resources.insert("local_file".into(), file_schema(false));
-    schema.resources.insert("local_sensitive_file".into(), file_schema(true));
-    schema.data_sources.insert("local_file".into(), data_schema());
-    SimpleFactory { name: "local", schema, make: || Arc::new(LocalProvider) }
+    schema
+        .resources
+        .insert("local_file".into(), file_schema(false));
+    schema
+        .resources
+        .insert("local_sensitive_file".into(), file_schema(true));
+    schema
+        .data_sources
+        .insert("local_file".into(), data_schema());
+    SimpleFactory {
+        name: "local",
+        schema,
+        make: || Arc::new(LocalProvider),
+    }
 }
 
 struct LocalProvider;
@@ -63,7 +92,9 @@ fn bytes_of(v: &Value) -> Result<Vec<u8>> {
             .decode(b)
             .map_err(|e| ProviderError::config(format!("content_base64 is not valid base64: {e}"))),
         (None, None) => Ok(Vec::new()),
-        (Some(_), Some(_)) => Err(ProviderError::config("set only one of content and content_base64")),
+        (Some(_), Some(_)) => Err(ProviderError::config(
+            "set only one of content and content_base64",
+        )),
     }
 }
 
@@ -71,17 +102,29 @@ fn hashes(v: &mut Value, bytes: &[u8]) {
     let sha1 = hex::encode(sha1::Sha1::digest(bytes));
     set_attr(v, "id", Value::String(sha1.clone()));
     set_attr(v, "content_sha1", Value::String(sha1));
-    set_attr(v, "content_md5", Value::String(hex::encode(md5::Md5::digest(bytes))));
+    set_attr(
+        v,
+        "content_md5",
+        Value::String(hex::encode(md5::Md5::digest(bytes))),
+    );
     let sha256 = sha2::Sha256::digest(bytes);
     set_attr(v, "content_sha256", Value::String(hex::encode(sha256)));
-    set_attr(v, "content_base64sha256", Value::String(base64::engine::general_purpose::STANDARD.encode(sha256)));
+    set_attr(
+        v,
+        "content_base64sha256",
+        Value::String(base64::engine::general_purpose::STANDARD.encode(sha256)),
+    );
 }
 
 fn parse_mode(s: &str, what: &str) -> Result<u32> {
     u32::from_str_radix(s, 8)
         .ok()
         .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| ProviderError::config(format!("{what} {s:?} is not an octal permission such as \"0644\"")))
+        .ok_or_else(|| {
+            ProviderError::config(format!(
+                "{what} {s:?} is not an octal permission such as \"0644\""
+            ))
+        })
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32, dir_mode: u32) -> Result<()> {
@@ -89,12 +132,15 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32, dir_mode: u32) -> Result<()>
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.exists() {
             std::fs::create_dir_all(parent).map_err(io)?;
-            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(dir_mode)).map_err(io)?;
+            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(dir_mode))
+                .map_err(io)?;
         }
     }
     let tmp = path.with_file_name(format!(
         ".{}.terrane-tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
@@ -108,24 +154,46 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32, dir_mode: u32) -> Result<()>
 
 #[async_trait]
 impl Provider for LocalProvider {
-    fn plan(&self, type_name: &str, prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
+    fn plan(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
         let mut config = config.clone();
-        let default_mode = if type_name == "local_sensitive_file" { "0700" } else { "0777" };
+        let default_mode = if type_name == "local_sensitive_file" {
+            "0700"
+        } else {
+            "0777"
+        };
         for attr in ["file_permission", "directory_permission"] {
             if config.get(attr).is_none_or(Value::is_null) {
-                set_attr(&mut config, attr, Value::from(if attr == "file_permission" { default_mode } else { "0777" }));
+                set_attr(
+                    &mut config,
+                    attr,
+                    Value::from(if attr == "file_permission" {
+                        default_mode
+                    } else {
+                        "0777"
+                    }),
+                );
             }
         }
         if let (Some(c), Some(b)) = (config.get("content"), config.get("content_base64")) {
             if !c.is_null() && !b.is_null() {
-                return Err(ProviderError::config("local_file takes content or content_base64, not both"));
+                return Err(ProviderError::config(
+                    "local_file takes content or content_base64, not both",
+                ));
             }
         }
         let mut change = plan_by_schema(schema, prior, &config);
         // Hashes are known at plan time whenever the content is.
         if let Ok(bytes) = bytes_of(&change.planned) {
             let known = config.get("content").is_none_or(Value::is_wholly_known)
-                && config.get("content_base64").is_none_or(Value::is_wholly_known);
+                && config
+                    .get("content_base64")
+                    .is_none_or(Value::is_wholly_known);
             if known {
                 hashes(&mut change.planned, &bytes);
             }
@@ -137,10 +205,17 @@ impl Provider for LocalProvider {
         if type_name != "local_file" && type_name != "local_sensitive_file" {
             return Err(unknown_type(type_name));
         }
-        let filename = str_attr(&planned, "filename").ok_or_else(|| ProviderError::config("filename is required"))?;
+        let filename = str_attr(&planned, "filename")
+            .ok_or_else(|| ProviderError::config("filename is required"))?;
         let bytes = bytes_of(&planned)?;
-        let mode = parse_mode(str_attr(&planned, "file_permission").unwrap_or("0777"), "file_permission")?;
-        let dir_mode = parse_mode(str_attr(&planned, "directory_permission").unwrap_or("0777"), "directory_permission")?;
+        let mode = parse_mode(
+            str_attr(&planned, "file_permission").unwrap_or("0777"),
+            "file_permission",
+        )?;
+        let dir_mode = parse_mode(
+            str_attr(&planned, "directory_permission").unwrap_or("0777"),
+            "directory_permission",
+        )?;
         write_file(Path::new(filename), &bytes, mode, dir_mode)?;
         let mut out = planned.clone();
         hashes(&mut out, &bytes);
@@ -161,17 +236,30 @@ impl Provider for LocalProvider {
         if str_attr(&state, "id") != Some(sha1.as_str()) {
             // Changed outside terrane: report what is there now.
             if state.get("content_base64").is_some_and(|v| !v.is_null()) {
-                set_attr(&mut out, "content_base64", Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)));
+                set_attr(
+                    &mut out,
+                    "content_base64",
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+                );
             } else {
-                set_attr(&mut out, "content", Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+                set_attr(
+                    &mut out,
+                    "content",
+                    Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+                );
             }
             hashes(&mut out, &bytes);
         }
         if let Ok(meta) = std::fs::metadata(filename) {
             let mode = meta.permissions().mode() & 0o7777;
-            let recorded = str_attr(&state, "file_permission").and_then(|m| u32::from_str_radix(m, 8).ok());
+            let recorded =
+                str_attr(&state, "file_permission").and_then(|m| u32::from_str_radix(m, 8).ok());
             if recorded.is_some_and(|r| r != mode) {
-                set_attr(&mut out, "file_permission", Value::String(format!("{mode:04o}")));
+                set_attr(
+                    &mut out,
+                    "file_permission",
+                    Value::String(format!("{mode:04o}")),
+                );
             }
         }
         Ok(Some(out))
@@ -194,11 +282,18 @@ impl Provider for LocalProvider {
     }
 
     async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
-        let bytes = std::fs::read(id).map_err(|e| ProviderError::not_found(format!("cannot import {type_name} from {id}: {e}")))?;
-        let mode = std::fs::metadata(id).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
+        let bytes = std::fs::read(id).map_err(|e| {
+            ProviderError::not_found(format!("cannot import {type_name} from {id}: {e}"))
+        })?;
+        let mode = std::fs::metadata(id)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o644);
         let mut v = Value::map([
             ("filename", Value::from(id)),
-            ("content", Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+            (
+                "content",
+                Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+            ),
             ("content_base64", Value::Null),
             ("file_permission", Value::String(format!("{mode:04o}"))),
             ("directory_permission", Value::from("0777")),
@@ -208,12 +303,20 @@ impl Provider for LocalProvider {
     }
 
     async fn read_data(&self, _type_name: &str, config: Value) -> Result<Value> {
-        let filename = str_attr(&config, "filename").ok_or_else(|| ProviderError::config("filename is required"))?;
-        let bytes = std::fs::read(filename).map_err(|e| ProviderError::api(format!("reading {filename}: {e}")))?;
+        let filename = str_attr(&config, "filename")
+            .ok_or_else(|| ProviderError::config("filename is required"))?;
+        let bytes = std::fs::read(filename)
+            .map_err(|e| ProviderError::api(format!("reading {filename}: {e}")))?;
         let mut v = Value::map([
             ("filename", Value::from(filename)),
-            ("content", Value::String(String::from_utf8_lossy(&bytes).into_owned())),
-            ("content_base64", Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes))),
+            (
+                "content",
+                Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+            ),
+            (
+                "content_base64",
+                Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+            ),
         ]);
         hashes(&mut v, &bytes);
         if let Value::Map(m) = &mut v {

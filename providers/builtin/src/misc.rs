@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use rand::Rng;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
-use terrane_provider::{AttrSchema, PlannedChange, Provider, ProviderError, ProviderSchema, Result, Schema};
+use terrane_provider::{
+    AttrSchema, PlannedChange, Provider, ProviderError, ProviderSchema, Result, Schema,
+};
 
 use crate::{parse_duration, set_attr, unknown_type, SimpleFactory};
 
@@ -16,10 +18,17 @@ pub fn null_factory() -> SimpleFactory {
     schema.resources.insert(
         "null_resource".into(),
         Schema::new()
-            .attr("triggers", AttrSchema::optional(Type::Map(Box::new(Type::String))).force_new())
+            .attr(
+                "triggers",
+                AttrSchema::optional(Type::Map(Box::new(Type::String))).force_new(),
+            )
             .attr("id", AttrSchema::computed(Type::String)),
     );
-    SimpleFactory { name: "null", schema, make: || Arc::new(StateOnly) }
+    SimpleFactory {
+        name: "null",
+        schema,
+        make: || Arc::new(StateOnly),
+    }
 }
 
 pub fn terraform_factory() -> SimpleFactory {
@@ -29,10 +38,17 @@ pub fn terraform_factory() -> SimpleFactory {
         Schema::new()
             .attr("input", AttrSchema::optional(Type::Any))
             .attr("output", AttrSchema::computed(Type::Any))
-            .attr("triggers_replace", AttrSchema::optional(Type::Any).force_new())
+            .attr(
+                "triggers_replace",
+                AttrSchema::optional(Type::Any).force_new(),
+            )
             .attr("id", AttrSchema::computed(Type::String)),
     );
-    SimpleFactory { name: "terraform", schema, make: || Arc::new(StateOnly) }
+    SimpleFactory {
+        name: "terraform",
+        schema,
+        make: || Arc::new(StateOnly),
+    }
 }
 
 pub fn time_factory() -> SimpleFactory {
@@ -42,10 +58,17 @@ pub fn time_factory() -> SimpleFactory {
         Schema::new()
             .attr("create_duration", AttrSchema::optional(Type::String))
             .attr("destroy_duration", AttrSchema::optional(Type::String))
-            .attr("triggers", AttrSchema::optional(Type::Map(Box::new(Type::String))).force_new())
+            .attr(
+                "triggers",
+                AttrSchema::optional(Type::Map(Box::new(Type::String))).force_new(),
+            )
             .attr("id", AttrSchema::computed(Type::String)),
     );
-    SimpleFactory { name: "time", schema, make: || Arc::new(StateOnly) }
+    SimpleFactory {
+        name: "time",
+        schema,
+        make: || Arc::new(StateOnly),
+    }
 }
 
 /// Resources whose only effect is their state (and, for `time_sleep`, time passing).
@@ -67,13 +90,21 @@ async fn sleep_attr(v: &Value, attr: &str) -> Result<()> {
 }
 
 fn timestamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 
 #[async_trait]
 impl Provider for StateOnly {
-    fn plan(&self, type_name: &str, prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
+    fn plan(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
         let mut change = plan_by_schema(schema, prior, config);
         match type_name {
             "terraform_data" => {
@@ -97,7 +128,11 @@ impl Provider for StateOnly {
                 set_attr(&mut out, "id", Value::String(n.to_string()));
             }
             "terraform_data" => {
-                set_attr(&mut out, "id", Value::String(uuid::Uuid::new_v4().to_string()));
+                set_attr(
+                    &mut out,
+                    "id",
+                    Value::String(uuid::Uuid::new_v4().to_string()),
+                );
                 let input = out.get("input").cloned().unwrap_or(Value::Null);
                 set_attr(&mut out, "output", input);
             }
@@ -135,14 +170,19 @@ impl Provider for StateOnly {
 
     async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
         match type_name {
-            "null_resource" => Ok(Value::map([("id", Value::from(id)), ("triggers", Value::Null)])),
+            "null_resource" => Ok(Value::map([
+                ("id", Value::from(id)),
+                ("triggers", Value::Null),
+            ])),
             "terraform_data" => Ok(Value::map([
                 ("id", Value::from(id)),
                 ("input", Value::Null),
                 ("output", Value::Null),
                 ("triggers_replace", Value::Null),
             ])),
-            other => Err(ProviderError::config(format!("{other} does not support import"))),
+            other => Err(ProviderError::config(format!(
+                "{other} does not support import"
+            ))),
         }
     }
 }

@@ -20,13 +20,20 @@ fn keepers() -> AttrSchema {
 
 fn string_schema(sensitive: bool) -> Schema {
     let result = AttrSchema::computed(Type::String);
-    let result = if sensitive { result.sensitive() } else { result };
+    let result = if sensitive {
+        result.sensitive()
+    } else {
+        result
+    };
     let mut s = Schema::new()
         .attr("length", AttrSchema::required(Type::Number).force_new())
         .attr("keepers", keepers())
         .attr("result", result)
         .attr("id", AttrSchema::computed(Type::String))
-        .attr("override_special", AttrSchema::optional(Type::String).force_new());
+        .attr(
+            "override_special",
+            AttrSchema::optional(Type::String).force_new(),
+        );
     for flag in ["special", "upper", "lower", "numeric", "number"] {
         s = s.attr(flag, AttrSchema::optional_computed(Type::Bool).force_new());
     }
@@ -41,7 +48,10 @@ pub fn factory() -> SimpleFactory {
     schema.resources.insert(
         "random_id".into(),
         Schema::new()
-            .attr("byte_length", AttrSchema::required(Type::Number).force_new())
+            .attr(
+                "byte_length",
+                AttrSchema::required(Type::Number).force_new(),
+            )
             .attr("prefix", AttrSchema::optional(Type::String).force_new())
             .attr("keepers", keepers())
             .attr("id", AttrSchema::computed(Type::String))
@@ -50,8 +60,12 @@ pub fn factory() -> SimpleFactory {
             .attr("hex", AttrSchema::computed(Type::String))
             .attr("dec", AttrSchema::computed(Type::String)),
     );
-    schema.resources.insert("random_string".into(), string_schema(false));
-    schema.resources.insert("random_password".into(), string_schema(true));
+    schema
+        .resources
+        .insert("random_string".into(), string_schema(false));
+    schema
+        .resources
+        .insert("random_password".into(), string_schema(true));
     schema.resources.insert(
         "random_integer".into(),
         Schema::new()
@@ -69,7 +83,11 @@ pub fn factory() -> SimpleFactory {
             .attr("result", AttrSchema::computed(Type::String))
             .attr("id", AttrSchema::computed(Type::String)),
     );
-    SimpleFactory { name: "random", schema, make: || Arc::new(RandomProvider) }
+    SimpleFactory {
+        name: "random",
+        schema,
+        make: || Arc::new(RandomProvider),
+    }
 }
 
 struct RandomProvider;
@@ -95,10 +113,26 @@ fn random_string(planned: &Value) -> Result<String> {
         .to_string();
     let numeric = flag(planned, "numeric") && flag(planned, "number");
     let classes: Vec<(bool, &str, usize)> = vec![
-        (flag(planned, "upper"), "ABCDEFGHIJKLMNOPQRSTUVWXYZ", num(planned, "min_upper").unwrap_or(0.0) as usize),
-        (flag(planned, "lower"), "abcdefghijklmnopqrstuvwxyz", num(planned, "min_lower").unwrap_or(0.0) as usize),
-        (numeric, "0123456789", num(planned, "min_numeric").unwrap_or(0.0) as usize),
-        (flag(planned, "special"), special.as_str(), num(planned, "min_special").unwrap_or(0.0) as usize),
+        (
+            flag(planned, "upper"),
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            num(planned, "min_upper").unwrap_or(0.0) as usize,
+        ),
+        (
+            flag(planned, "lower"),
+            "abcdefghijklmnopqrstuvwxyz",
+            num(planned, "min_lower").unwrap_or(0.0) as usize,
+        ),
+        (
+            numeric,
+            "0123456789",
+            num(planned, "min_numeric").unwrap_or(0.0) as usize,
+        ),
+        (
+            flag(planned, "special"),
+            special.as_str(),
+            num(planned, "min_special").unwrap_or(0.0) as usize,
+        ),
     ];
     let mut rng = rand::rng();
     let mut out: Vec<char> = Vec::with_capacity(length);
@@ -114,10 +148,14 @@ fn random_string(planned: &Value) -> Result<String> {
         }
     }
     if all.is_empty() {
-        return Err(ProviderError::config("at least one character class must be enabled"));
+        return Err(ProviderError::config(
+            "at least one character class must be enabled",
+        ));
     }
     if out.len() > length {
-        return Err(ProviderError::config("the min_* counts add up to more than length"));
+        return Err(ProviderError::config(
+            "the min_* counts add up to more than length",
+        ));
     }
     let all: Vec<char> = all.chars().collect();
     while out.len() < length {
@@ -133,12 +171,18 @@ fn random_string(planned: &Value) -> Result<String> {
 
 fn with_defaults(planned: &mut Value) {
     for flag in ["special", "upper", "lower", "numeric", "number"] {
-        if planned.get(flag).is_none_or(|v| v.is_null() || v.is_unknown()) {
+        if planned
+            .get(flag)
+            .is_none_or(|v| v.is_null() || v.is_unknown())
+        {
             set_attr(planned, flag, Value::Bool(true));
         }
     }
     for min in ["min_special", "min_upper", "min_lower", "min_numeric"] {
-        if planned.get(min).is_none_or(|v| v.is_null() || v.is_unknown()) {
+        if planned
+            .get(min)
+            .is_none_or(|v| v.is_null() || v.is_unknown())
+        {
             set_attr(planned, min, Value::Number(0.0));
         }
     }
@@ -153,28 +197,60 @@ impl Provider for RandomProvider {
             "random_id" => {
                 let n = num(&planned, "byte_length").unwrap_or(0.0);
                 if !(1.0..=1024.0).contains(&n) {
-                    return Err(ProviderError::config("byte_length must be between 1 and 1024"));
+                    return Err(ProviderError::config(
+                        "byte_length must be between 1 and 1024",
+                    ));
                 }
                 let bytes: Vec<u8> = (0..n as usize).map(|_| rng.random()).collect();
-                let prefix = planned.get("prefix").and_then(Value::as_str).unwrap_or("").to_string();
+                let prefix = planned
+                    .get("prefix")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
-                let dec = bytes.iter().fold(String::from("0"), |acc, b| decimal_mul_add(&acc, 256, *b as u32));
+                let dec = bytes.iter().fold(String::from("0"), |acc, b| {
+                    decimal_mul_add(&acc, 256, *b as u32)
+                });
                 set_attr(&mut out, "id", Value::String(url.clone()));
                 set_attr(&mut out, "b64_url", Value::String(format!("{prefix}{url}")));
-                set_attr(&mut out, "b64_std", Value::String(format!("{prefix}{}", base64::engine::general_purpose::STANDARD.encode(&bytes))));
-                set_attr(&mut out, "hex", Value::String(format!("{prefix}{}", hex::encode(&bytes))));
+                set_attr(
+                    &mut out,
+                    "b64_std",
+                    Value::String(format!(
+                        "{prefix}{}",
+                        base64::engine::general_purpose::STANDARD.encode(&bytes)
+                    )),
+                );
+                set_attr(
+                    &mut out,
+                    "hex",
+                    Value::String(format!("{prefix}{}", hex::encode(&bytes))),
+                );
                 set_attr(&mut out, "dec", Value::String(format!("{prefix}{dec}")));
             }
             "random_string" | "random_password" => {
                 with_defaults(&mut out);
                 let s = random_string(&out)?;
                 set_attr(&mut out, "result", Value::String(s.clone()));
-                set_attr(&mut out, "id", Value::String(if type_name == "random_string" { s } else { "none".into() }));
+                set_attr(
+                    &mut out,
+                    "id",
+                    Value::String(if type_name == "random_string" {
+                        s
+                    } else {
+                        "none".into()
+                    }),
+                );
             }
             "random_integer" => {
-                let (min, max) = (num(&planned, "min").unwrap_or(0.0) as i64, num(&planned, "max").unwrap_or(0.0) as i64);
+                let (min, max) = (
+                    num(&planned, "min").unwrap_or(0.0) as i64,
+                    num(&planned, "max").unwrap_or(0.0) as i64,
+                );
                 if max < min {
-                    return Err(ProviderError::config(format!("max ({max}) must be at least min ({min})")));
+                    return Err(ProviderError::config(format!(
+                        "max ({max}) must be at least min ({min})"
+                    )));
                 }
                 let n = rng.random_range(min..=max);
                 set_attr(&mut out, "result", Value::Number(n as f64));
@@ -216,8 +292,18 @@ impl Provider for RandomProvider {
         match type_name {
             "random_string" | "random_password" => {
                 m.insert("result".to_string(), Value::from(id));
-                m.insert("length".to_string(), Value::Number(id.chars().count() as f64));
-                m.insert("id".to_string(), Value::from(if type_name == "random_string" { id } else { "none" }));
+                m.insert(
+                    "length".to_string(),
+                    Value::Number(id.chars().count() as f64),
+                );
+                m.insert(
+                    "id".to_string(),
+                    Value::from(if type_name == "random_string" {
+                        id
+                    } else {
+                        "none"
+                    }),
+                );
             }
             "random_uuid" => {
                 m.insert("result".to_string(), Value::from(id));
@@ -225,15 +311,24 @@ impl Provider for RandomProvider {
             }
             "random_integer" => {
                 let parts: Vec<&str> = id.split(',').collect();
-                let n: f64 = parts.first().and_then(|p| p.parse().ok()).ok_or_else(|| ProviderError::config("import ID for random_integer is RESULT,MIN,MAX"))?;
+                let n: f64 = parts.first().and_then(|p| p.parse().ok()).ok_or_else(|| {
+                    ProviderError::config("import ID for random_integer is RESULT,MIN,MAX")
+                })?;
                 m.insert("result".to_string(), Value::Number(n));
                 m.insert("id".to_string(), Value::from(parts[0]));
-                if let (Some(min), Some(max)) = (parts.get(1).and_then(|p| p.parse().ok()), parts.get(2).and_then(|p| p.parse().ok())) {
+                if let (Some(min), Some(max)) = (
+                    parts.get(1).and_then(|p| p.parse().ok()),
+                    parts.get(2).and_then(|p| p.parse().ok()),
+                ) {
                     m.insert("min".to_string(), Value::Number(min));
                     m.insert("max".to_string(), Value::Number(max));
                 }
             }
-            other => return Err(ProviderError::config(format!("{other} does not support import"))),
+            other => {
+                return Err(ProviderError::config(format!(
+                    "{other} does not support import"
+                )))
+            }
         }
         let mut v = Value::Map(m);
         if type_name.starts_with("random_string") || type_name == "random_password" {
@@ -259,7 +354,11 @@ fn decimal_mul_add(dec: &str, mul: u32, add: u32) -> String {
     while digits.len() > 1 && digits.last() == Some(&0) {
         digits.pop();
     }
-    digits.iter().rev().map(|d| char::from(b'0' + *d as u8)).collect()
+    digits
+        .iter()
+        .rev()
+        .map(|d| char::from(b'0' + *d as u8))
+        .collect()
 }
 
 #[cfg(test)]
@@ -268,7 +367,14 @@ mod tests {
 
     #[test]
     fn decimal_conversion() {
-        assert_eq!([1u8, 0].iter().fold(String::from("0"), |a, b| decimal_mul_add(&a, 256, *b as u32)), "256");
+        assert_eq!(
+            [1u8, 0]
+                .iter()
+                .fold(String::from("0"), |a, b| decimal_mul_add(
+                    &a, 256, *b as u32
+                )),
+            "256"
+        );
     }
 
     #[test]
@@ -282,7 +388,9 @@ mod tests {
         with_defaults(&mut v);
         let s = random_string(&v).unwrap();
         assert_eq!(s.chars().count(), 20);
-        assert!(s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         assert!(s.chars().filter(char::is_ascii_digit).count() >= 5);
     }
 }

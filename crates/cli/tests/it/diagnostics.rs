@@ -1,0 +1,352 @@
+//! Configuration errors: exit code 1, the file, line and column, the source line with
+//! a `^` marker, and every error of a configuration reported in one run.
+
+use crate::{Out, Ws};
+
+/// Runs `plan` (which must fail) and returns its output.
+fn plan_fails(main_tf: &str, extra: &[&str]) -> Out {
+    let ws = Ws::with_main(main_tf);
+    let mut args = vec!["plan"];
+    args.extend_from_slice(extra);
+    let o = ws.run(&args);
+    o.expect_code(1).lacks("Plan:");
+    assert!(ws.state_list().is_empty());
+    // validate reports the same configuration errors (variables aside).
+    if extra.is_empty() {
+        ws.run(&["validate"]).expect_code(1);
+    }
+    o
+}
+
+/// Asserts one rendered diagnostic: summary, location, the quoted source line and a
+/// `^` marker under the given column.
+#[track_caller]
+fn assert_diag(o: &Out, summary: &str, line: usize, column: usize, source: &str) {
+    let err = &o.stderr;
+    let heading = format!("Error: {summary}");
+    let start = err
+        .find(&heading)
+        .unwrap_or_else(|| panic!("no {heading:?} in:\n{err}"));
+    let block: Vec<&str> = err[start..].lines().collect();
+    let loc = format!("on main.tf line {line}, column {column}:");
+    let at = block
+        .iter()
+        .position(|l| l.contains(&loc))
+        .unwrap_or_else(|| panic!("{heading:?} does not name {loc:?}:\n{err}"));
+    let src = block.get(at + 1).copied().unwrap_or_default();
+    assert!(
+        src.contains(&format!("{line} | {source}")),
+        "source line not shown after {loc:?}; got {src:?}\n{err}"
+    );
+    let marker = block.get(at + 2).copied().unwrap_or_default();
+    let bar = marker
+        .find('|')
+        .unwrap_or_else(|| panic!("no marker line: {marker:?}\n{err}"));
+    let caret = marker
+        .find('^')
+        .unwrap_or_else(|| panic!("no ^ marker: {marker:?}\n{err}"));
+    assert_eq!(
+        caret - bar - 1,
+        column,
+        "the ^ marker is not under column {column}: {marker:?}\n{err}"
+    );
+}
+
+#[test]
+fn syntax_error() {
+    let o = plan_fails(
+        "resource \"local_file\" \"a\" {\n  filename = \"a.txt\"\n  content = \"x\n}\n",
+        &[],
+    );
+    insta::assert_snapshot!(o.stderr, @r#"
+    Error: Invalid HCL syntax
+
+      on main.tf line 3, column 3:
+      3 |   content = "x
+        |   ^
+
+    The parser stopped here: invalid block body; expected `}`, newline or identifier. Check for a missing closing brace, quote or bracket, or an `=` between an attribute name and its value.
+    "#);
+}
+
+#[test]
+fn reference_to_an_undeclared_resource() {
+    let o = plan_fails(
+        "resource \"local_file\" \"a\" {\n  filename = \"a.txt\"\n  content  = local_file.missing.id\n}\n",
+        &[],
+    );
+    assert_diag(
+        &o,
+        "Reference to undeclared resource",
+        3,
+        14,
+        "  content  = local_file.missing.id",
+    );
+    o.contains("\"local_file\" \"missing\" has not been declared");
+}
+
+#[test]
+fn unknown_attribute_suggests_the_right_name() {
+    let o = plan_fails(
+        "resource \"local_file\" \"a\" {\n  filename = \"a.txt\"\n  contnt   = \"x\"\n}\n",
+        &[],
+    );
+    assert_diag(&o, "Unsupported argument", 3, 3, "  contnt   = \"x\"");
+    insta::assert_snapshot!(o.stderr, @r#"
+    Error: Unsupported argument
+
+      on main.tf line 3, column 3:
+      3 |   contnt   = "x"
+        |   ^^^^^^
+
+    An argument named "contnt" is not expected here. Did you mean "content"?
+    "#);
+}
+
+#[test]
+fn unknown_attribute_in_a_reference_suggests_the_right_name() {
+    let ws = Ws::with_main("resource \"random_id\" \"r\" {\n  byte_length = 4\n}\n\noutput \"x\" {\n  value = random_id.r.hexx\n}\n");
+    let o = ws.run(&["plan"]);
+    o.expect_code(1).lacks("Plan:");
+    assert_diag(
+        &o,
+        "Unsupported attribute",
+        6,
+        22,
+        "  value = random_id.r.hexx",
+    );
+    o.contains("Did you mean \"hex\"?");
+    // The schema is known without planning, so validate finds it as well.
+    ws.run(&["validate"])
+        .expect_code(1)
+        .contains("Unsupported attribute")
+        .contains("Did you mean \"hex\"?");
+}
+
+#[test]
+fn missing_required_argument() {
+    let o = plan_fails(
+        "resource \"local_file\" \"a\" {\n  content = \"x\"\n}\n",
+        &[],
+    );
+    assert_diag(
+        &o,
+        "Missing required argument",
+        1,
+        1,
+        "resource \"local_file\" \"a\" {",
+    );
+    o.contains("\"filename\" is required");
+}
+
+#[test]
+fn duplicate_resource() {
+    let o = plan_fails(
+        "resource \"null_resource\" \"a\" {}\n\nresource \"null_resource\" \"a\" {\n  triggers = { x = \"1\" }\n}\n",
+        &[],
+    );
+    insta::assert_snapshot!(o.stderr, @r#"
+    Error: Duplicate resource
+
+      on main.tf line 3, column 1:
+      3 | resource "null_resource" "a" {
+        | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+
+    A resource named "null_resource.a" was already declared in main.tf. Names must be unique within a module; rename or remove one of them.
+    "#);
+}
+
+#[test]
+fn dependency_cycle_lists_the_addresses() {
+    let o = plan_fails(
+        r#"resource "null_resource" "a" {
+  triggers = { x = null_resource.b.id }
+}
+
+resource "null_resource" "b" {
+  triggers = { x = null_resource.c.id }
+}
+
+resource "null_resource" "c" {
+  triggers = { x = null_resource.a.id }
+}
+
+resource "null_resource" "outside" {}
+"#,
+        &[],
+    );
+    o.contains("Error: Cycle in the configuration");
+    let detail = o
+        .stderr
+        .lines()
+        .find(|l| l.contains("depend on each other"))
+        .unwrap_or_default()
+        .to_string();
+    for a in ["null_resource.a", "null_resource.b", "null_resource.c"] {
+        assert!(detail.contains(a), "{a} not named in the cycle: {detail}");
+    }
+    assert!(!detail.contains("outside"), "{detail}");
+    // Like every configuration error, it points into the configuration.
+    assert!(
+        o.stderr.contains("on main.tf line "),
+        "the cycle error names no location:\n{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with('|') && l.contains('^')),
+        "no ^ marker:\n{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn invalid_variable_value() {
+    let o = plan_fails(
+        "variable \"port\" {\n  type = number\n}\n\nresource \"null_resource\" \"a\" {\n  triggers = { p = var.port }\n}\n",
+        &["--var", "port=[1]"],
+    );
+    assert_diag(
+        &o,
+        "Invalid value for input variable",
+        1,
+        1,
+        "variable \"port\" {",
+    );
+    o.contains("a number is required");
+}
+
+#[test]
+fn invalid_variable_default() {
+    let ws = Ws::with_main("variable \"port\" {\n  type    = number\n  default = \"eighty\"\n}\n\noutput \"p\" {\n  value = var.port\n}\n");
+    let o = ws.run(&["plan"]);
+    o.expect_code(1)
+        .contains("a number is required")
+        .contains("on main.tf line ");
+    // The default is part of the configuration, so validate catches it too.
+    ws.run(&["validate"])
+        .expect_code(1)
+        .contains("a number is required");
+}
+
+#[test]
+fn every_error_is_reported_in_one_run() {
+    let cfg = r#"resource "local_file" "a" {
+  filename = "a.txt"
+  contnt   = "x"
+}
+
+resource "local_file" "b" {
+  content = local_file.missing.id
+}
+
+output "o" {
+  value = var.nope
+}
+"#;
+    let o = plan_fails(cfg, &[]);
+    assert_diag(&o, "Unsupported argument", 3, 3, "  contnt   = \"x\"");
+    assert_diag(
+        &o,
+        "Missing required argument",
+        6,
+        1,
+        "resource \"local_file\" \"b\" {",
+    );
+    assert_diag(
+        &o,
+        "Reference to undeclared resource",
+        7,
+        13,
+        "  content = local_file.missing.id",
+    );
+    assert_diag(
+        &o,
+        "Reference to undeclared input variable",
+        11,
+        11,
+        "  value = var.nope",
+    );
+    assert_eq!(o.stderr.matches("Error: ").count(), 4, "{}", o.stderr);
+    insta::assert_snapshot!(o.stderr, @r#"
+    Error: Unsupported argument
+
+      on main.tf line 3, column 3:
+      3 |   contnt   = "x"
+        |   ^^^^^^
+
+    An argument named "contnt" is not expected here. Did you mean "content"?
+
+    Error: Missing required argument
+
+      on main.tf line 6, column 1:
+      6 | resource "local_file" "b" {
+        | ^^^^^^^^^^^^^^^^^^^^^^^^^
+
+    The argument "filename" is required, but no definition was found. Add filename = <value> to this block.
+
+    Error: Reference to undeclared input variable
+
+      on main.tf line 11, column 11:
+      11 |   value = var.nope
+         |           ^^^^^^^^
+
+    An input variable named "nope" has not been declared in the root module. Declare it with a variable "nope" {} block.
+
+    Error: Reference to undeclared resource
+
+      on main.tf line 7, column 13:
+      7 |   content = local_file.missing.id
+        |             ^^^^^^^^^^^^^^^^^^^^^
+
+    A managed resource "local_file" "missing" has not been declared in the root module.
+    "#);
+}
+
+#[test]
+fn validate_json_lists_diagnostics_with_positions() {
+    let ws = Ws::with_main(
+        "resource \"local_file\" \"a\" {\n  filename = \"a.txt\"\n  contnt   = \"x\"\n}\n",
+    );
+    let o = ws.run(&["validate", "--json"]);
+    o.expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).expect("validate --json is JSON");
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["error_count"], 1);
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["summary"], "Unsupported argument");
+    assert_eq!(d["range"]["filename"], "main.tf");
+    assert_eq!(d["range"]["start"]["line"], 3);
+    assert_eq!(d["range"]["start"]["column"], 3);
+}
+
+#[test]
+fn errors_in_a_second_file_name_that_file() {
+    let ws = Ws::with_main("resource \"null_resource\" \"ok\" {}\n");
+    ws.write(
+        "extra.tf",
+        "\n\nresource \"null_resource\" \"bad\" {\n  trigers = {}\n}\n",
+    );
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("on extra.tf line 4, column 3:")
+        .contains("4 |   trigers = {}")
+        .contains("Did you mean \"triggers\"?");
+}
+
+#[test]
+fn syntax_errors_in_several_files_are_all_reported() {
+    let ws = Ws::with_main("resource \"null_resource\" \"a\" {\n  triggers = {\n}\n");
+    ws.write("b.tf", "resource \"null_resource\" \"b\" {\n  x = = 1\n}\n");
+    ws.write("c.tf", "variable \"v\" {\n  type = nope\n}\n");
+    let o = ws.run(&["plan"]);
+    o.expect_code(1)
+        .contains("on main.tf line 3")
+        .contains("on b.tf line 2, column 7:")
+        .contains("2 |   x = = 1")
+        .contains("on c.tf line 2, column 10:")
+        .contains("\"nope\" is not a type");
+    assert_eq!(o.stderr.matches("Error: ").count(), 3, "{}", o.stderr);
+}
