@@ -165,7 +165,7 @@ impl Type {
             },
             Type::Object(attrs) => match value {
                 Value::Map(mut map) => {
-                    let mut out = BTreeMap::new();
+                    let mut out = crate::ObjectMap::new();
                     for (name, attr) in attrs {
                         match map.remove(name) {
                             Some(v) => {

@@ -6,8 +6,9 @@
 //! everything derived from values — plans, state rows, diffs — is deterministic.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::fmt;
+
+use crate::map::ObjectMap;
 
 /// A configuration or state value.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -22,7 +23,7 @@ pub enum Value {
     /// A set: kept sorted and free of duplicates by [`Value::set`].
     Set(Vec<Value>),
     /// A map or object.
-    Map(BTreeMap<String, Value>),
+    Map(ObjectMap),
     /// A value that is only known after apply.
     Unknown,
     /// A value that must be redacted wherever a human reads it.
@@ -149,7 +150,7 @@ impl Value {
         }
     }
 
-    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+    pub fn as_map(&self) -> Option<&ObjectMap> {
         match self.peel() {
             Value::Map(m) => Some(m),
             _ => None,

@@ -7,7 +7,7 @@
 //! backend before the next operation starts on that resource, so an error, Ctrl-C or
 //! `kill -9` loses nothing that happened.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use crate::model::{resource_addr, resource_schema, Model, NodeKind};
 use crate::plan::{apply_ignore_changes, id_of, remark, Action, Plan, ResourceChange};
 use crate::run::{Expansion, Run};
 use crate::store::ResourceValues;
+use crate::writer::Writer;
 use crate::{Event, Observer};
 
 #[derive(Clone, Debug, Default)]
@@ -54,8 +55,7 @@ struct Applier<'c> {
     run: Run<'c>,
     plan: &'c Plan,
     by_resource: HashMap<ResourceAddr, Vec<&'c ResourceChange>>,
-    backend: RefCell<&'c mut dyn Backend>,
-    serial: Cell<Option<u64>>,
+    writer: Writer,
     semaphore: Semaphore,
     observer: &'c dyn Observer,
     cancel: &'c AtomicBool,
@@ -111,6 +111,17 @@ pub async fn apply(
         ));
         return outcome;
     }
+    let operation = if plan.destroy { "destroy" } else { "apply" };
+    let writer = match backend.reopen() {
+        Ok(b) => Writer::start(b, operation),
+        Err(e) => {
+            outcome.diagnostics.push(Diagnostic::error(
+                "Cannot open the state for writing",
+                e.to_string(),
+            ));
+            return outcome;
+        }
+    };
     let applier = Applier {
         run: Run {
             tolerant: plan.destroy,
@@ -118,8 +129,7 @@ pub async fn apply(
         },
         plan,
         by_resource,
-        backend: RefCell::new(backend),
-        serial: Cell::new(None),
+        writer,
         semaphore: Semaphore::new(parallelism.max(1)),
         observer,
         cancel,
@@ -166,25 +176,27 @@ pub async fn apply(
         }
     }
     if !output_changes.is_empty() {
-        if let Err(d) = applier.write(&output_changes) {
+        if let Err(d) = applier.write(output_changes).await {
             diags.push(d);
         }
     }
-    if let Some(serial) = applier.serial.get() {
+    let Applier { writer, counts, .. } = applier;
+    let serial = writer.finish();
+    if let Some(serial) = serial {
         let status = if interrupted || diags.has_errors() {
             SerialStatus::Incomplete
         } else {
             SerialStatus::Complete
         };
-        if let Err(e) = applier.backend.borrow_mut().finish(serial, status) {
+        if let Err(e) = backend.finish(serial, status) {
             diags.push(Diagnostic::error(
                 "Failed to finish the state serial",
                 e.to_string(),
             ));
         }
     }
-    let (added, changed, destroyed) = *applier.counts.borrow();
-    outcome.serial = applier.serial.get();
+    let (added, changed, destroyed) = *counts.borrow();
+    outcome.serial = serial;
     outcome.added = added;
     outcome.changed = changed;
     outcome.destroyed = destroyed;
@@ -273,31 +285,8 @@ fn add_destroy_edges(
 }
 
 impl<'c> Applier<'c> {
-    fn write(&self, changes: &[Change]) -> Result<(), Diagnostic> {
-        let mut backend = self.backend.borrow_mut();
-        let serial = match self.serial.get() {
-            Some(s) => s,
-            None => {
-                let operation = if self.plan.destroy {
-                    "destroy"
-                } else {
-                    "apply"
-                };
-                let s = backend
-                    .begin(operation)
-                    .map_err(|e| Diagnostic::error("Failed to write state", e.to_string()))?;
-                self.serial.set(Some(s));
-                s
-            }
-        };
-        let started = Instant::now();
-        let res = backend.write(serial, changes);
-        tracing::debug!(
-            rows = changes.len(),
-            micros = started.elapsed().as_micros() as u64,
-            "state write"
-        );
-        res.map_err(|e| {
+    async fn write(&self, changes: Vec<Change>) -> Result<(), Diagnostic> {
+        self.writer.write(changes).await.map(|_| ()).map_err(|e| {
             Diagnostic::error(
                 "Failed to write state",
                 format!("The change was made, but recording it in state failed: {e}. Fix the state storage and run terrane plan; objects created now may need terrane import."),
@@ -322,7 +311,7 @@ impl<'c> Applier<'c> {
 
     async fn destroy(&self, c: &ResourceChange) -> bool {
         let Some(before) = &c.before else { return true };
-        let _permit = self.semaphore.acquire().await;
+        let permit = self.semaphore.acquire().await;
         if self.cancel.load(Ordering::SeqCst) {
             return false;
         }
@@ -339,14 +328,16 @@ impl<'c> Applier<'c> {
             Action::Delete,
             id_of(before),
         ));
-        match provider
+        let result = provider
             .delete(&c.addr.resource.type_name, before.unmark().0)
-            .await
-        {
+            .await;
+        // The slot is free for the next provider operation while the state write commits.
+        drop(permit);
+        match result {
             Ok(()) => {
                 // With create_before_destroy the row already holds the new object.
                 if c.action != Action::CreateThenDelete {
-                    if let Err(d) = self.write(&[Change::Remove(c.addr.clone())]) {
+                    if let Err(d) = self.write(vec![Change::Remove(c.addr.clone())]).await {
                         self.run.error(d);
                         return false;
                     }
@@ -534,7 +525,7 @@ impl<'c> Applier<'c> {
                 )));
             }
         }
-        let _permit = self.semaphore.acquire().await;
+        let permit = self.semaphore.acquire().await;
         if self.cancel.load(Ordering::SeqCst) {
             return Err(None);
         }
@@ -562,6 +553,8 @@ impl<'c> Applier<'c> {
             }
             _ => provider.create(&r.type_name, plain).await,
         };
+        // The slot is free for the next provider operation while the state write commits.
+        drop(permit);
         let new = match result {
             Ok(v) => remark(v, &config, schema),
             Err(e) => {
@@ -587,7 +580,7 @@ impl<'c> Applier<'c> {
             dependencies: deps.to_vec(),
             create_before_destroy: r.lifecycle.create_before_destroy,
         };
-        self.write(&[Change::Put(state)]).map_err(Some)?;
+        self.write(vec![Change::Put(state)]).await.map_err(Some)?;
         {
             let mut c = self.counts.borrow_mut();
             match change.action {

@@ -19,6 +19,7 @@ pub mod planfile;
 pub mod render;
 pub mod run;
 pub mod store;
+pub mod writer;
 
 use std::time::Duration;
 

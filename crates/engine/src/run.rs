@@ -260,7 +260,7 @@ impl<'c> Run<'c> {
                     return false;
                 }
             },
-            None => Value::Map(BTreeMap::new()),
+            None => Value::Map(terrane_core::ObjectMap::new()),
         };
         let span = pn.block.as_ref().map(|b| b.span.clone());
         let (config, problems) = factory.schema().provider.conform(config);
@@ -300,7 +300,9 @@ impl<'c> Run<'c> {
         // Resources left in state whose provider has no node: use a default instance.
         let name = addr.rsplit("provider.").next()?.split('.').next()?;
         let factory = self.registry.get(name)?;
-        let p = factory.configure(&Value::Map(BTreeMap::new())).ok()?;
+        let p = factory
+            .configure(&Value::Map(terrane_core::ObjectMap::new()))
+            .ok()?;
         self.providers
             .borrow_mut()
             .insert(addr.to_string(), p.clone());

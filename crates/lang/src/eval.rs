@@ -102,7 +102,7 @@ impl Evaluator<'_> {
     }
 
     fn eval_body(&mut self, body: &Body, diags: &mut Diagnostics) -> Value {
-        let mut out = BTreeMap::new();
+        let mut out = terrane_core::ObjectMap::new();
         for (name, attr) in &body.attrs {
             match self.eval(&attr.expr) {
                 Ok(v) => {
@@ -274,7 +274,7 @@ impl Evaluator<'_> {
                     .collect::<Result<_, _>>()?,
             )),
             ExprKind::Object(items) => {
-                let mut out = BTreeMap::new();
+                let mut out = terrane_core::ObjectMap::new();
                 let mut unknown_key = false;
                 for (k, v) in items {
                     let key = self.eval(k)?;
@@ -446,7 +446,7 @@ impl Evaluator<'_> {
             return Ok(Value::Unknown.mark_if(sensitive));
         };
         let mut list = Vec::new();
-        let mut map: BTreeMap<String, Value> = BTreeMap::new();
+        let mut map = terrane_core::ObjectMap::new();
         let mut unknown = false;
         for (k, v) in entries {
             let n = self.bound.len();
@@ -506,14 +506,14 @@ impl Evaluator<'_> {
                             }
                         } else {
                             match map.entry(key) {
-                                std::collections::btree_map::Entry::Occupied(o) => {
+                                terrane_core::map::Entry::Occupied(o) => {
                                     return Err(err(
                                         "Duplicate object key",
                                         format!("Two elements produce the key {:?}. If duplicates are expected, add an ellipsis (...) after the value expression to group them into lists.", o.key()),
                                         &whole.span,
                                     ));
                                 }
-                                std::collections::btree_map::Entry::Vacant(v) => {
+                                terrane_core::map::Entry::Vacant(v) => {
                                     v.insert(value);
                                 }
                             }

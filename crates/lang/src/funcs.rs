@@ -438,7 +438,7 @@ pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, St
             ))
         }
         "merge" => {
-            let mut out = BTreeMap::new();
+            let mut out = terrane_core::ObjectMap::new();
             for i in 0..a.v.len() {
                 if !a.raw(i).is_null() {
                     out.extend(a.map(i)?);
@@ -856,7 +856,7 @@ impl Args<'_> {
             .ok_or_else(|| self.bad(i, "a list or set"))
     }
 
-    fn map(&self, i: usize) -> Result<BTreeMap<String, Value>, String> {
+    fn map(&self, i: usize) -> Result<terrane_core::ObjectMap, String> {
         self.raw(i)
             .as_map()
             .cloned()

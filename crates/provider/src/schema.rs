@@ -149,7 +149,7 @@ impl Schema {
             Value::Map(m) => (m, false),
             other => return other,
         };
-        let mut out = BTreeMap::new();
+        let mut out = terrane_core::ObjectMap::new();
         for (name, attr) in &self.attributes {
             let v = input.remove(name).unwrap_or(Value::Null);
             path.push(name.clone());
@@ -263,7 +263,7 @@ pub fn plan_by_schema(schema: &Schema, prior: Option<&Value>, config: &Value) ->
         }
     }
     let keep_prior = requires_replace.is_empty();
-    let mut planned = BTreeMap::new();
+    let mut planned = terrane_core::ObjectMap::new();
     for (name, attr) in &schema.attributes {
         let c = cfg
             .and_then(|c| c.get(name))

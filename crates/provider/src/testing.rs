@@ -23,6 +23,9 @@ pub struct MemoryWorld {
     pub creates: AtomicU64,
     pub updates: AtomicU64,
     pub deletes: AtomicU64,
+    /// Creates running right now, and the most ever running at once.
+    pub in_flight: AtomicU64,
+    pub max_in_flight: AtomicU64,
     next_id: AtomicU64,
 }
 
@@ -80,9 +83,12 @@ fn id_of(v: &Value) -> Result<String> {
 #[async_trait]
 impl Provider for MemoryProvider {
     async fn create(&self, _type_name: &str, planned: Value) -> Result<Value> {
+        let now = self.world.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.world.max_in_flight.fetch_max(now, Ordering::SeqCst);
         if let Some(ms) = planned.get("delay_ms").and_then(Value::as_number) {
             tokio::time::sleep(Duration::from_millis(ms as u64)).await;
         }
+        self.world.in_flight.fetch_sub(1, Ordering::SeqCst);
         if planned.get("fail").and_then(Value::as_bool) == Some(true) {
             return Err(ProviderError::api("the test provider was asked to fail"));
         }

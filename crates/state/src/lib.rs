@@ -132,4 +132,6 @@ pub trait Backend: Send {
     fn force_unlock(&mut self, lock_id: &str) -> Result<()>;
     /// Extends the lease of a held lock.
     fn renew(&mut self, lock_id: &str) -> Result<()>;
+    /// A second, independent handle to the same storage (for a writer thread).
+    fn reopen(&self) -> Result<Box<dyn Backend>>;
 }

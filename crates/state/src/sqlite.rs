@@ -435,6 +435,10 @@ impl Backend for SqliteBackend {
         }
     }
 
+    fn reopen(&self) -> Result<Box<dyn Backend>> {
+        Ok(Box::new(SqliteBackend::open(&self.path)?))
+    }
+
     fn renew(&mut self, lock_id: &str) -> Result<()> {
         let Some(mut info) = self.read_lock()? else {
             return Err(StateError::NoSuchLock(lock_id.to_string()));

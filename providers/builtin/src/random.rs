@@ -3,7 +3,6 @@
 //! system's CSPRNG at create time and then kept in state; `keepers` (and every argument)
 //! force a new value when changed.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -288,7 +287,7 @@ impl Provider for RandomProvider {
     }
 
     async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
-        let mut m = BTreeMap::new();
+        let mut m = terrane_core::ObjectMap::new();
         match type_name {
             "random_string" | "random_password" => {
                 m.insert("result".to_string(), Value::from(id));
