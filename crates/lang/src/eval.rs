@@ -982,3 +982,125 @@ fn binary(op: BinOp, l: Value, r: Value, le: &Expr, re: &Expr) -> Result<Value, 
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::Converter;
+
+    /// A scope with `var.*` values only.
+    struct Vars(Value);
+
+    impl Scope for Vars {
+        fn lookup(&self, r: &Reference, span: &Span) -> Result<Cow<'_, Value>, Diagnostic> {
+            match r {
+                Reference::Var(n) => self
+                    .0
+                    .get(n)
+                    .map(Cow::Borrowed)
+                    .ok_or_else(|| err("Undeclared", n.clone(), span)),
+                _ => Err(err("Unsupported", format!("{r:?}"), span)),
+            }
+        }
+
+        fn base_dir(&self) -> &Path {
+            Path::new(".")
+        }
+    }
+
+    fn eval_str(src: &str, vars: Value) -> Result<Value, Diagnostic> {
+        let e = hcl_edit::parser::parse_expr(src).expect("test expression parses");
+        let cv = Converter {
+            file: Arc::from("test.tf"),
+            base: 0,
+        };
+        eval(&cv.expr(&e), &Vars(vars))
+    }
+
+    fn vars() -> Value {
+        Value::map([
+            ("name", Value::from("web")),
+            ("secret", Value::from("hunter2").into_sensitive()),
+            ("later", Value::Unknown),
+            (
+                "ports",
+                Value::List(vec![Value::from(80.0), Value::from(443.0)]),
+            ),
+            (
+                "tags",
+                Value::map([("env", Value::from("dev")), ("team", Value::from("core"))]),
+            ),
+        ])
+    }
+
+    #[test]
+    fn templates_conditionals_and_for_expressions() {
+        assert_eq!(
+            eval_str(r#""${var.name}-${length(var.ports)}""#, vars()).unwrap(),
+            Value::from("web-2")
+        );
+        assert_eq!(
+            eval_str(r#"var.name == "web" ? 1 : 2"#, vars()).unwrap(),
+            Value::Number(1.0)
+        );
+        assert_eq!(
+            eval_str(r#"[for p in var.ports : p + 1 if p > 100]"#, vars()).unwrap(),
+            Value::List(vec![Value::Number(444.0)])
+        );
+        assert_eq!(
+            eval_str(r#"{for k, v in var.tags : upper(k) => v}"#, vars()).unwrap(),
+            Value::map([("ENV", Value::from("dev")), ("TEAM", Value::from("core"))])
+        );
+        assert_eq!(
+            eval_str(r#"[{a = 1}, {a = 2}][*].a"#, vars()).unwrap(),
+            Value::List(vec![Value::Number(1.0), Value::Number(2.0)])
+        );
+    }
+
+    #[test]
+    fn unknown_values_propagate() {
+        assert_eq!(
+            eval_str(r#""x-${var.later}""#, vars()).unwrap(),
+            Value::Unknown
+        );
+        assert_eq!(
+            eval_str("upper(var.later)", vars()).unwrap(),
+            Value::Unknown
+        );
+        assert_eq!(
+            eval_str("var.later ? 1 : 2", vars()).unwrap(),
+            Value::Unknown
+        );
+        assert_eq!(
+            eval_str("[var.later, 1]", vars()).unwrap(),
+            Value::List(vec![Value::Unknown, Value::Number(1.0)])
+        );
+    }
+
+    #[test]
+    fn sensitive_values_propagate_and_never_reach_messages() {
+        let v = eval_str(r#""pw=${upper(var.secret)}""#, vars()).unwrap();
+        assert!(matches!(v, Value::Sensitive(_)));
+        assert_eq!(v.to_display(), "(sensitive value)");
+        assert_eq!(
+            eval_str("nonsensitive(var.secret)", vars()).unwrap(),
+            Value::from("hunter2")
+        );
+        let e = eval_str("element(var.secret, 0)", vars()).unwrap_err();
+        assert!(!e.detail.contains("hunter2"), "{}", e.detail);
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_expression() {
+        let e = eval_str("var.tags.nope", vars()).unwrap_err();
+        assert_eq!(e.summary, "Unsupported attribute");
+        assert!(e.detail.contains("\"nope\""));
+        let e = eval_str("var.ports[5]", vars()).unwrap_err();
+        assert_eq!(e.summary, "Invalid index");
+        let e = eval_str("nosuchfn(1)", vars()).unwrap_err();
+        assert_eq!(e.summary, "Call to unknown function");
+        assert_eq!(e.span.map(|s| (s.start, s.end)), Some((0, 11)));
+        let e = eval_str(r#"var.tags.tem"#, vars()).unwrap_err();
+        assert!(e.detail.contains("Did you mean \"team\""), "{}", e.detail);
+    }
+}
