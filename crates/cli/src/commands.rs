@@ -60,6 +60,17 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
         Command::State(sc) => state_cmd::run(&dir, sc, style),
         Command::Import { address, id, vars } => import(&dir, &address, &id, &vars, style).await,
         Command::ForceUnlock { lock_id } => force_unlock(&dir, &lock_id),
+        Command::Agent {
+            action: None,
+            listen,
+        } => crate::agent_cmd::run_agent(&dir, &listen).await,
+        Command::Agent {
+            action: Some(crate::AgentAction::Stop),
+            ..
+        } => crate::agent_cmd::stop(&dir).await,
+        Command::Status { json } => crate::agent_cmd::status(&dir, json, style).await,
+        Command::Logs { service, follow } => crate::agent_cmd::logs(&dir, &service, follow).await,
+        Command::Events { follow } => crate::agent_cmd::events(&dir, follow).await,
     }
 }
 

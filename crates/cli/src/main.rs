@@ -2,6 +2,7 @@
 //! state, runs the engine and presents the results. All IO of the provisioning
 //! workflow (terminal, files, signals) lives here, not in the engine.
 
+mod agent_cmd;
 mod commands;
 mod state_cmd;
 mod ui;
@@ -142,8 +143,39 @@ pub enum Command {
         #[command(flatten)]
         vars: VarArgs,
     },
+    /// Run the workspace agent in the foreground (it supervises local services), or stop it.
+    Agent {
+        #[command(subcommand)]
+        action: Option<AgentAction>,
+        /// Address for the agent's API (health, readiness, metrics, services).
+        #[arg(long, env = "TERRANE_AGENT_LISTEN", default_value = "127.0.0.1:7480")]
+        listen: String,
+    },
+    /// Show every local service with its replicas (pid, address), state and health.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a local service's logs (SERVICE is its resource address or agent name).
+    Logs {
+        service: String,
+        /// Keep printing new lines as they are written.
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Print what the agent did: starts, restarts, health changes.
+    Events {
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// Release a state lock left by a run that is gone.
     ForceUnlock { lock_id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentAction {
+    /// Stop the workspace's agent; services keep running and are re-adopted next time.
+    Stop,
 }
 
 #[derive(Subcommand, Debug)]

@@ -5,6 +5,7 @@
 pub mod local;
 pub mod misc;
 pub mod random;
+pub mod service;
 
 use std::sync::Arc;
 

@@ -74,6 +74,9 @@ pub fn factory() -> SimpleFactory {
         .resources
         .insert("local_sensitive_file".into(), file_schema(true));
     schema
+        .resources
+        .insert("local_service".into(), crate::service::schema());
+    schema
         .data_sources
         .insert("local_file".into(), data_schema());
     SimpleFactory {
@@ -161,6 +164,9 @@ impl Provider for LocalProvider {
         config: &Value,
         schema: &Schema,
     ) -> Result<PlannedChange> {
+        if type_name == "local_service" {
+            return crate::service::plan(prior, config, schema);
+        }
         let mut config = config.clone();
         let default_mode = if type_name == "local_sensitive_file" {
             "0700"
@@ -202,6 +208,9 @@ impl Provider for LocalProvider {
     }
 
     async fn create(&self, type_name: &str, planned: Value) -> Result<Value> {
+        if type_name == "local_service" {
+            return crate::service::create(planned).await;
+        }
         if type_name != "local_file" && type_name != "local_sensitive_file" {
             return Err(unknown_type(type_name));
         }
@@ -222,7 +231,10 @@ impl Provider for LocalProvider {
         Ok(out)
     }
 
-    async fn read(&self, _type_name: &str, state: Value) -> Result<Option<Value>> {
+    async fn read(&self, type_name: &str, state: Value) -> Result<Option<Value>> {
+        if type_name == "local_service" {
+            return crate::service::read(state).await;
+        }
         let Some(filename) = str_attr(&state, "filename") else {
             return Ok(None);
         };
@@ -265,12 +277,18 @@ impl Provider for LocalProvider {
         Ok(Some(out))
     }
 
-    async fn update(&self, type_name: &str, _prior: Value, planned: Value) -> Result<Value> {
+    async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value> {
+        if type_name == "local_service" {
+            return crate::service::update(prior, planned).await;
+        }
         // Every argument forces replacement; an in-place update only refreshes hashes.
         self.create(type_name, planned).await
     }
 
-    async fn delete(&self, _type_name: &str, state: Value) -> Result<()> {
+    async fn delete(&self, type_name: &str, state: Value) -> Result<()> {
+        if type_name == "local_service" {
+            return crate::service::delete(state).await;
+        }
         if let Some(filename) = str_attr(&state, "filename") {
             match std::fs::remove_file(filename) {
                 Ok(()) => {}

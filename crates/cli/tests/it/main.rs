@@ -1,6 +1,7 @@
 //! End-to-end tests: every test runs the real `terrane` binary in its own temporary
 //! working directory, with configurations written by the test.
 
+mod agent;
 mod crash;
 mod diagnostics;
 mod json;
@@ -142,6 +143,8 @@ impl Ws {
             }
         }
         c.env("NO_COLOR", "1").stdin(Stdio::null());
+        // A background agent started by an apply listens on a free port, never 7480.
+        c.env("TERRANE_AGENT_LISTEN", "127.0.0.1:0");
         c
     }
 

@@ -1,0 +1,172 @@
+//! A client for the agent's API, used by the `local` provider and the CLI, and the
+//! logic to find the workspace's agent or start one in the background.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::spec::{AgentEvent, AgentInfo, ServiceSpec, ServiceStatus};
+
+/// The default address of `terrane agent`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7480";
+
+pub fn agent_dir(workspace: &Path) -> PathBuf {
+    workspace.join(".terrane").join("agent")
+}
+
+#[derive(Clone)]
+pub struct AgentClient {
+    base: String,
+    http: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+impl AgentClient {
+    pub fn new(address: &str) -> AgentClient {
+        AgentClient {
+            base: format!("http://{address}"),
+            http: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Bytes), String> {
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| e.to_string())?;
+        let fut = self.http.request(req);
+        let resp = tokio::time::timeout(Duration::from_secs(30), fut)
+            .await
+            .map_err(|_| format!("the agent at {} did not answer within 30 s", self.base))?
+            .map_err(|e| format!("cannot reach the agent at {}: {e}", self.base))?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, body))
+    }
+
+    pub async fn healthy(&self) -> bool {
+        matches!(self.call(Method::GET, "/healthz", None).await, Ok((s, _)) if s.is_success())
+    }
+
+    pub async fn put_service(
+        &self,
+        name: &str,
+        spec: &ServiceSpec,
+    ) -> Result<ServiceStatus, String> {
+        let body = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
+        let (status, bytes) = self
+            .call(Method::PUT, &format!("/v1/services/{name}"), Some(body))
+            .await?;
+        if !status.is_success() {
+            return Err(format!(
+                "the agent refused the service: {}",
+                String::from_utf8_lossy(&bytes).trim()
+            ));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    }
+
+    pub async fn service(&self, name: &str) -> Result<Option<ServiceStatus>, String> {
+        let (status, bytes) = self
+            .call(Method::GET, &format!("/v1/services/{name}"), None)
+            .await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    pub async fn services(&self) -> Result<Vec<ServiceStatus>, String> {
+        let (_, bytes) = self.call(Method::GET, "/v1/services", None).await?;
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    }
+
+    pub async fn delete_service(&self, name: &str) -> Result<(), String> {
+        let (status, bytes) = self
+            .call(Method::DELETE, &format!("/v1/services/{name}"), None)
+            .await?;
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&bytes).trim().to_string())
+        }
+    }
+
+    pub async fn events(&self) -> Result<Vec<AgentEvent>, String> {
+        let (_, bytes) = self.call(Method::GET, "/v1/events", None).await?;
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    }
+
+    pub async fn shutdown(&self) -> Result<(), String> {
+        self.call(Method::POST, "/v1/shutdown", None)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The workspace's running agent, if there is one.
+pub async fn find(workspace: &Path) -> Option<(AgentInfo, AgentClient)> {
+    let text = std::fs::read_to_string(agent_dir(workspace).join("agent.json")).ok()?;
+    let info: AgentInfo = serde_json::from_str(&text).ok()?;
+    let client = AgentClient::new(&info.address);
+    client.healthy().await.then_some((info, client))
+}
+
+/// Finds the workspace's agent or starts one in the background with `program agent`.
+/// Returns the client and whether an agent was started.
+pub async fn ensure(workspace: &Path, program: &Path) -> Result<(AgentClient, bool), String> {
+    if let Some((_, c)) = find(workspace).await {
+        return Ok((c, false));
+    }
+    let dir = agent_dir(workspace);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("agent.log"))
+        .map_err(|e| format!("opening the agent log: {e}"))?;
+    let listen =
+        std::env::var("TERRANE_AGENT_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.to_string());
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new(program)
+        .arg("-C")
+        .arg(workspace)
+        .arg("agent")
+        .arg("--listen")
+        .arg(&listen)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start `{} agent`: {e}", program.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some((_, c)) = find(workspace).await {
+            return Ok((c, true));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!(
+        "started `terrane agent` but it did not come up within 10 s; see {}",
+        dir.join("agent.log").display()
+    ))
+}

@@ -1,0 +1,117 @@
+//! `terrane agent`: the long-running part of the local cloud.
+//!
+//! One agent runs per workspace. It supervises the processes of every
+//! `local_service` ([`supervisor`]), serves a small HTTP API on loopback ([`api`]) that
+//! the `local` provider and the CLI reach through [`client`], and publishes health,
+//! readiness and Prometheus metrics. Replicas outlive the agent and are re-adopted when
+//! it starts again.
+
+pub mod api;
+pub mod client;
+pub mod health;
+pub mod spec;
+pub mod supervisor;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use api::AgentState;
+use spec::AgentInfo;
+use supervisor::Supervisor;
+
+/// How often the reconcile loop runs.
+pub const RECONCILE_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs the agent for `workspace` until SIGTERM, Ctrl-C or `POST /v1/shutdown`.
+pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
+    let dir = client::agent_dir(workspace);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    if let Some((info, _)) = client::find(workspace).await {
+        return Err(format!(
+            "an agent is already running for this workspace (pid {} at {}). Stop it with: terrane agent stop",
+            info.pid, info.address
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        format!("cannot listen on {listen}: {e}. Choose another address with --listen")
+    })?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .to_string();
+    let info = AgentInfo {
+        pid: std::process::id(),
+        address: address.clone(),
+        started_at: terrane_now(),
+    };
+    let info_path = dir.join("agent.json");
+    std::fs::write(&info_path, serde_json::to_string(&info).unwrap_or_default())
+        .map_err(|e| format!("writing {}: {e}", info_path.display()))?;
+    let state = Arc::new(AgentState {
+        supervisor: Supervisor::new(&dir),
+        ready: AtomicBool::new(false),
+        shutdown: tokio::sync::Notify::new(),
+        reconciles: AtomicU64::new(0),
+        last_reconcile_micros: AtomicU64::new(0),
+    });
+    state.supervisor.adopt();
+    let looper = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RECONCILE_EVERY);
+            loop {
+                tick.tick().await;
+                let started = Instant::now();
+                state.supervisor.reconcile().await;
+                state.reconciles.fetch_add(1, Ordering::Relaxed);
+                state
+                    .last_reconcile_micros
+                    .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                state.ready.store(true, Ordering::SeqCst);
+            }
+        })
+    };
+    tracing::info!(address = %address, workspace = %workspace.display(), "terrane agent is listening.");
+    println!(
+        "terrane agent for {} listening on http://{address}",
+        workspace.display()
+    );
+    let stop = {
+        let state = state.clone();
+        async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let term_fut = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term_fut => {}
+                _ = state.shutdown.notified() => {}
+            }
+        }
+    };
+    let result = axum::serve(listener, api::router(state.clone()))
+        .with_graceful_shutdown(stop)
+        .await;
+    looper.abort();
+    let _ = std::fs::remove_file(&info_path);
+    tracing::info!(
+        "terrane agent stopped; replicas keep running and will be re-adopted by the next agent."
+    );
+    result.map_err(|e| e.to_string())
+}
+
+fn terrane_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

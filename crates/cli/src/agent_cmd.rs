@@ -1,0 +1,220 @@
+//! `terrane agent`, `agent stop`, `status`, `logs` and `events`.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use terrane_agent::client;
+use terrane_engine::render::Style;
+
+use crate::commands::fail;
+
+pub async fn run_agent(dir: &Path, listen: &str) -> u8 {
+    match terrane_agent::run(dir, listen).await {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+pub async fn stop(dir: &Path) -> u8 {
+    let Some((info, c)) = client::find(dir).await else {
+        println!("No agent is running for this workspace.");
+        return 0;
+    };
+    if let Err(e) = c.shutdown().await {
+        return fail(format!("cannot stop the agent (pid {}): {e}", info.pid));
+    }
+    for _ in 0..100 {
+        if client::find(dir).await.is_none() {
+            println!(
+                "Stopped the agent (pid {}). Services keep running; the next agent re-adopts them.",
+                info.pid
+            );
+            return 0;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    fail(format!(
+        "the agent (pid {}) did not stop within 10 s",
+        info.pid
+    ))
+}
+
+/// Agent service name → resource address, from state.
+fn addresses(dir: &Path) -> BTreeMap<String, String> {
+    let Ok(state) = crate::state_cmd::read_state(dir) else {
+        return BTreeMap::new();
+    };
+    state
+        .resources
+        .values()
+        .filter(|i| i.addr.resource.type_name == "local_service")
+        .filter_map(|i| {
+            i.value
+                .get("id")
+                .and_then(|v| v.as_str())
+                .map(|id| (id.to_string(), i.addr.to_string()))
+        })
+        .collect()
+}
+
+pub async fn status(dir: &Path, as_json: bool, style: Style) -> u8 {
+    let Some((info, c)) = client::find(dir).await else {
+        if as_json {
+            println!("{{\"agent\": null, \"services\": []}}");
+        } else {
+            println!("No agent is running for this workspace; local services are not supervised. Start one with: terrane agent (terrane apply starts one when needed).");
+        }
+        return 0;
+    };
+    let services = match c.services().await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let names = addresses(dir);
+    if as_json {
+        let doc = serde_json::json!({
+            "agent": {"pid": info.pid, "address": info.address},
+            "services": services.iter().map(|s| serde_json::json!({
+                "name": s.name,
+                "address": names.get(&s.name),
+                "replicas_desired": s.spec.replicas,
+                "replicas_ready": s.ready,
+                "replicas": s.replicas,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return 0;
+    }
+    println!("Agent pid {} at http://{}\n", info.pid, info.address);
+    if services.is_empty() {
+        println!("No services.");
+        return 0;
+    }
+    for s in &services {
+        let title = match names.get(&s.name) {
+            Some(a) => format!("{a} ({})", s.name),
+            None => s.name.clone(),
+        };
+        println!(
+            "{}  {}/{} ready",
+            style.bold(&title),
+            s.ready,
+            s.spec.replicas
+        );
+        println!(
+            "  {:<8} {:<8} {:<22} {:<11} {:<10} {:>8}  LAST ERROR",
+            "REPLICA", "PID", "ADDRESS", "STATE", "HEALTH", "RESTARTS"
+        );
+        for r in &s.replicas {
+            let health = if r.healthy {
+                style.green("healthy")
+            } else {
+                style.red("unhealthy")
+            };
+            let state = serde_json::to_value(r.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            println!(
+                "  {:<8} {:<8} {:<22} {:<11} {:<10} {:>8}  {}",
+                r.index,
+                r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                r.address,
+                state,
+                health,
+                r.restarts,
+                r.last_error.clone().unwrap_or_default()
+            );
+        }
+        println!();
+    }
+    0
+}
+
+fn log_files(dir: &Path, service: &str) -> Result<(String, Vec<PathBuf>), String> {
+    // Accept the resource address (local_service.web) or the agent's name.
+    let name = addresses(dir)
+        .into_iter()
+        .find(|(_, a)| a == service)
+        .map(|(n, _)| n)
+        .unwrap_or_else(|| service.to_string());
+    let logs = client::agent_dir(dir).join("logs").join(&name);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&logs)
+        .map_err(|_| {
+            format!(
+                "no logs for service {service:?} (looked in {})",
+                logs.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    files.sort();
+    Ok((name, files))
+}
+
+pub async fn logs(dir: &Path, service: &str, follow: bool) -> u8 {
+    let (name, files) = match log_files(dir, service) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let mut offsets: Vec<u64> = vec![0; files.len()];
+    loop {
+        let mut out = std::io::stdout().lock();
+        for (i, f) in files.iter().enumerate() {
+            let replica = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let Ok(mut file) = std::fs::File::open(f) else {
+                continue;
+            };
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if len < offsets[i] {
+                offsets[i] = 0; // rotated
+            }
+            if file.seek(SeekFrom::Start(offsets[i])).is_err() {
+                continue;
+            }
+            let mut buf = String::new();
+            let _ = file.read_to_string(&mut buf);
+            offsets[i] += buf.len() as u64;
+            for line in buf.lines() {
+                let _ = writeln!(out, "[{name}/{replica}] {line}");
+            }
+        }
+        drop(out);
+        if !follow {
+            return 0;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn events(dir: &Path, follow: bool) -> u8 {
+    let mut seen = 0usize;
+    loop {
+        let Some((_, c)) = client::find(dir).await else {
+            return fail("no agent is running for this workspace");
+        };
+        let events = match c.events().await {
+            Ok(e) => e,
+            Err(e) => return fail(e),
+        };
+        for e in events.iter().skip(seen) {
+            println!(
+                "{} {:<16} {}",
+                terrane_state::lock::format_time(e.time),
+                e.service,
+                e.message
+            );
+        }
+        seen = events.len();
+        if !follow {
+            return 0;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

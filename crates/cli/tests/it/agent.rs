@@ -1,0 +1,246 @@
+//! The local cloud's first part: `local_service` replicas supervised by `terrane agent`.
+//! Real processes (python's http.server) on real loopback ports.
+
+use std::time::{Duration, Instant};
+
+use crate::Ws;
+
+const SERVICE: &str = r#"
+resource "local_service" "web" {
+  name     = "web"
+  command  = "sh"
+  args     = ["-c", "exec python3 -m http.server $PORT --bind $HOST"]
+  replicas = 2
+  grace_period = "2s"
+  health_check {
+    http_path = "/"
+    interval  = "200ms"
+    timeout   = "1s"
+  }
+}
+
+output "addresses" {
+  value = local_service.web.addresses
+}
+"#;
+
+/// Stops the workspace's agent and its services when the test ends, even on failure.
+struct Cleanup<'a>(&'a Ws);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["destroy", "--auto-approve"]);
+        let _ = self.0.run(&["agent", "stop"]);
+    }
+}
+
+fn status(ws: &Ws) -> serde_json::Value {
+    let out = ws.run(&["status", "--json"]);
+    out.success();
+    serde_json::from_str(&out.stdout).expect("status --json prints JSON")
+}
+
+fn replicas(ws: &Ws) -> Vec<serde_json::Value> {
+    status(ws)["services"][0]["replicas"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn pids(ws: &Ws) -> Vec<u64> {
+    replicas(ws)
+        .iter()
+        .filter_map(|r| r["pid"].as_u64())
+        .collect()
+}
+
+fn http_ok(address: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(address) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out after {timeout:?} waiting until {what}");
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+#[test]
+fn service_replicas_are_supervised_restarted_and_readopted() {
+    let ws = Ws::with_main(SERVICE);
+    let _cleanup = Cleanup(&ws);
+    ws.apply()
+        .success()
+        .contains("started the workspace agent")
+        .contains("1 added");
+
+    // Both replicas serve real HTTP on their own ports.
+    let st = status(&ws);
+    assert_eq!(st["services"][0]["replicas_ready"], 2, "{st:#}");
+    assert_eq!(st["services"][0]["address"], "local_service.web");
+    let addrs: Vec<String> = replicas(&ws)
+        .iter()
+        .map(|r| r["address"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(addrs.len(), 2);
+    assert_ne!(addrs[0], addrs[1]);
+    for a in &addrs {
+        assert!(http_ok(a), "replica at {a} does not answer");
+    }
+    ws.run(&["plan", "--detailed-exitcode"])
+        .success()
+        .contains("No changes");
+
+    // kill -9 one replica: the agent replaces it on the same port.
+    let before = pids(&ws);
+    let victim = before[0];
+    std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .expect("kill runs");
+    wait_until(
+        "the killed replica is replaced and healthy",
+        Duration::from_secs(10),
+        || {
+            // One snapshot: every replica has a live pid other than the victim and is healthy.
+            let r = replicas(&ws);
+            r.len() == 2
+                && r.iter()
+                    .all(|x| x["healthy"] == true && x["pid"].as_u64().is_some_and(|p| p != victim))
+        },
+    );
+    assert!(
+        http_ok(&addrs[0]),
+        "the replacement serves on the same address {}: {:#?}",
+        addrs[0],
+        replicas(&ws)
+    );
+    let restarted = replicas(&ws);
+    assert_eq!(restarted[0]["restarts"], 1);
+    ws.run(&["events"])
+        .success()
+        .contains("Replica 0 exited")
+        .contains("Started replica 0");
+    ws.run(&["logs", "local_service.web"])
+        .success()
+        .contains("[web/1]")
+        .contains("GET / HTTP/1.1");
+
+    // Stopping the agent leaves replicas running; a new agent re-adopts them as they are.
+    let running = pids(&ws);
+    ws.run(&["agent", "stop"])
+        .success()
+        .contains("Stopped the agent");
+    for p in &running {
+        assert!(alive(*p), "replica {p} died with the agent");
+    }
+    let agent = ws.spawn(&["agent"]);
+    wait_until("the new agent answers", Duration::from_secs(10), || {
+        ws.run(&["status", "--json"]).stdout.contains("\"pid\"")
+    });
+    assert_eq!(
+        pids(&ws),
+        running,
+        "the new agent restarted replicas instead of adopting them"
+    );
+    ws.run(&["events"])
+        .success()
+        .contains("Re-adopted 2 running replica(s)");
+
+    // Destroy stops the replicas.
+    ws.run(&["destroy", "--auto-approve"])
+        .success()
+        .contains("1 destroyed");
+    for p in &running {
+        wait_until("replicas are stopped", Duration::from_secs(5), || {
+            !alive(*p)
+        });
+    }
+    ws.run(&["agent", "stop"]).success();
+    agent.finish().success();
+}
+
+#[test]
+fn a_command_that_does_not_exist_fails_and_leaves_nothing_running() {
+    let ws = Ws::with_main(
+        r#"
+resource "local_service" "bad" {
+  name          = "bad"
+  command       = "/nonexistent/terrane-test-binary"
+  ready_timeout = "2s"
+}
+"#,
+    );
+    let _cleanup = Cleanup(&ws);
+    ws.run(&["apply", "--auto-approve"])
+        .expect_code(1)
+        .contains("local_service.bad")
+        .contains("replica 0")
+        .contains("/nonexistent/terrane-test-binary")
+        .contains("nothing is left running");
+    assert!(
+        ws.state_list().is_empty(),
+        "a failed create must not be recorded"
+    );
+    let st = status(&ws);
+    assert_eq!(st["services"].as_array().map(Vec::len), Some(0), "{st:#}");
+}
+
+#[test]
+fn a_health_check_that_never_passes_is_reported() {
+    let ws = Ws::with_main(
+        r#"
+resource "local_service" "sick" {
+  name          = "sick"
+  command       = "sleep"
+  args          = ["60"]
+  ready_timeout = "2s"
+  grace_period  = "1s"
+  health_check {
+    tcp      = true
+    interval = "200ms"
+    timeout  = "200ms"
+  }
+}
+"#,
+    );
+    let _cleanup = Cleanup(&ws);
+    ws.run(&["apply", "--auto-approve"])
+        .expect_code(1)
+        .contains("0 of 1 replicas became ready")
+        .contains("health check failed");
+    assert!(ws.state_list().is_empty());
+}
+
+#[test]
+fn invalid_service_settings_are_rejected_at_plan_time() {
+    let ws = Ws::with_main(
+        r#"
+resource "local_service" "x" {
+  command        = "true"
+  restart_policy = "sometimes"
+}
+"#,
+    );
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("restart_policy \"sometimes\" is not one of always, on-failure, never");
+}

@@ -1,0 +1,337 @@
+//! `local_service`: replicas of a command supervised by the workspace's `terrane agent`.
+//!
+//! The provider hands the service to the agent (starting one in the background when
+//! none is running) and waits until every replica passes its health check. If they do
+//! not within `ready_timeout`, the service is removed again so that a failed apply
+//! leaves no half-started processes behind, and the error names the failing replica.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use terrane_agent::client::{self, AgentClient};
+use terrane_agent::spec::{HealthCheck, RestartPolicy, ServiceSpec, ServiceStatus};
+use terrane_core::{Type, Value};
+use terrane_provider::schema::{plan_by_schema, BlockSchema, Nesting};
+use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
+
+use crate::{parse_duration, set_attr, str_attr};
+
+pub fn schema() -> Schema {
+    let health = Schema::new()
+        .attr("http_path", AttrSchema::optional(Type::String))
+        .attr("tcp", AttrSchema::optional(Type::Bool))
+        .attr("interval", AttrSchema::optional(Type::String))
+        .attr("timeout", AttrSchema::optional(Type::String))
+        .attr("healthy_threshold", AttrSchema::optional(Type::Number))
+        .attr("unhealthy_threshold", AttrSchema::optional(Type::Number));
+    Schema::new()
+        .attr(
+            "name",
+            AttrSchema::optional_computed(Type::String)
+                .force_new()
+                .describe("Name of the service in the agent; generated when not set."),
+        )
+        .attr("command", AttrSchema::required(Type::String))
+        .attr(
+            "args",
+            AttrSchema::optional(Type::List(Box::new(Type::String))),
+        )
+        .attr(
+            "env",
+            AttrSchema::optional(Type::Map(Box::new(Type::String))),
+        )
+        .attr("working_dir", AttrSchema::optional(Type::String))
+        .attr("replicas", AttrSchema::optional_computed(Type::Number))
+        .attr(
+            "restart_policy",
+            AttrSchema::optional_computed(Type::String),
+        )
+        .attr("grace_period", AttrSchema::optional_computed(Type::String))
+        .attr("ready_timeout", AttrSchema::optional_computed(Type::String))
+        .attr("id", AttrSchema::computed(Type::String))
+        .attr(
+            "addresses",
+            AttrSchema::computed(Type::List(Box::new(Type::String))),
+        )
+        .block(
+            "health_check",
+            BlockSchema {
+                nesting: Nesting::Single,
+                schema: health,
+                force_new: false,
+            },
+        )
+}
+
+fn default(v: &mut Value, attr: &str, d: Value) {
+    if v.get(attr).is_none_or(|x| x.is_null()) {
+        set_attr(v, attr, d);
+    }
+}
+
+pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
+    let mut config = config.clone();
+    default(&mut config, "replicas", Value::Number(1.0));
+    default(&mut config, "restart_policy", Value::from("always"));
+    default(&mut config, "grace_period", Value::from("10s"));
+    default(&mut config, "ready_timeout", Value::from("60s"));
+    if config.is_wholly_known() {
+        spec_of(&config)?;
+    }
+    let mut change = plan_by_schema(schema, prior, &config);
+    // The addresses change only when replicas are replaced.
+    if prior.is_none() || !change.requires_replace.is_empty() {
+        set_attr(&mut change.planned, "addresses", Value::Unknown);
+    }
+    let process_changed = prior.is_some_and(|p| {
+        ["command", "args", "env", "working_dir", "replicas"]
+            .iter()
+            .any(|a| {
+                !p.get(a)
+                    .unwrap_or(&Value::Null)
+                    .same_as(config.get(a).unwrap_or(&Value::Null))
+            })
+    });
+    if process_changed {
+        set_attr(&mut change.planned, "addresses", Value::Unknown);
+    }
+    Ok(change)
+}
+
+fn duration(v: &Value, attr: &str, default: &str) -> Result<Duration> {
+    let s = v.get(attr).and_then(Value::as_str).unwrap_or(default);
+    parse_duration(s).map_err(|e| ProviderError::config(format!("{attr}: {e}")))
+}
+
+/// Builds the agent's spec from the resource's attributes, checking them.
+pub fn spec_of(v: &Value) -> Result<ServiceSpec> {
+    let command = str_attr(v, "command").unwrap_or_default().to_string();
+    if command.trim().is_empty() {
+        return Err(ProviderError::config("command must not be empty"));
+    }
+    let replicas = v.get("replicas").and_then(Value::as_number).unwrap_or(1.0);
+    if !(0.0..=1000.0).contains(&replicas) || replicas.fract() != 0.0 {
+        return Err(ProviderError::config(format!(
+            "replicas must be a whole number between 0 and 1000, not {replicas}"
+        )));
+    }
+    let restart = str_attr(v, "restart_policy").unwrap_or("always");
+    let restart_policy = RestartPolicy::parse(restart).ok_or_else(|| {
+        ProviderError::config(format!(
+            "restart_policy {restart:?} is not one of always, on-failure, never"
+        ))
+    })?;
+    let health_check = match v.get("health_check").filter(|h| !h.is_null()) {
+        None => None,
+        Some(h) => {
+            let http_path = h
+                .get("http_path")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let tcp = h.get("tcp").and_then(Value::as_bool).unwrap_or(false);
+            if http_path.is_some() == tcp {
+                return Err(ProviderError::config(
+                    "health_check needs exactly one of http_path = \"/path\" or tcp = true",
+                ));
+            }
+            Some(HealthCheck {
+                http_path,
+                interval_ms: duration(h, "interval", "10s")?.as_millis() as u64,
+                timeout_ms: duration(h, "timeout", "1s")?.as_millis() as u64,
+                healthy_threshold: h
+                    .get("healthy_threshold")
+                    .and_then(Value::as_number)
+                    .unwrap_or(1.0) as u32,
+                unhealthy_threshold: h
+                    .get("unhealthy_threshold")
+                    .and_then(Value::as_number)
+                    .unwrap_or(3.0) as u32,
+            })
+        }
+    };
+    let strings = |attr: &str| -> Vec<String> {
+        v.get(attr)
+            .and_then(Value::as_items)
+            .map(|xs| {
+                xs.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(ServiceSpec {
+        command,
+        args: strings("args"),
+        env: v
+            .get("env")
+            .and_then(Value::as_map)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, x)| x.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        working_dir: str_attr(v, "working_dir").map(str::to_string),
+        replicas: replicas as u32,
+        health_check,
+        restart_policy,
+        grace_period_ms: duration(v, "grace_period", "10s")?.as_millis() as u64,
+    })
+}
+
+fn workspace() -> Result<std::path::PathBuf> {
+    std::env::current_dir()
+        .map_err(|e| ProviderError::internal(format!("cannot read the working directory: {e}")))
+}
+
+async fn agent() -> Result<AgentClient> {
+    let program = std::env::current_exe().map_err(|e| ProviderError::internal(e.to_string()))?;
+    let (c, started) = client::ensure(&workspace()?, &program)
+        .await
+        .map_err(ProviderError::api)?;
+    if started {
+        eprintln!("terrane: started the workspace agent in the background to run local services (stop it with `terrane agent stop`).");
+    }
+    Ok(c)
+}
+
+fn with_status(mut v: Value, st: &ServiceStatus) -> Value {
+    let addresses: Vec<Value> = st
+        .replicas
+        .iter()
+        .map(|r| Value::String(r.address.clone()))
+        .collect();
+    set_attr(&mut v, "addresses", Value::List(addresses));
+    v
+}
+
+/// Waits until every replica is ready; on timeout removes the service and explains.
+async fn wait_ready(
+    c: &AgentClient,
+    name: &str,
+    spec: &ServiceSpec,
+    timeout: Duration,
+    remove_on_failure: bool,
+) -> Result<ServiceStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let st = c
+            .service(name)
+            .await
+            .map_err(ProviderError::api)?
+            .ok_or_else(|| ProviderError::api(format!("the agent lost service {name}")))?;
+        if st.ready == spec.replicas && st.replicas.len() as u32 == spec.replicas {
+            return Ok(st);
+        }
+        if Instant::now() >= deadline {
+            let failing: Vec<String> = st
+                .replicas
+                .iter()
+                .filter(|r| !r.healthy)
+                .map(|r| {
+                    format!(
+                        "replica {} ({}): {}",
+                        r.index,
+                        r.address,
+                        r.last_error
+                            .clone()
+                            .unwrap_or_else(|| "not healthy yet".into())
+                    )
+                })
+                .collect();
+            if remove_on_failure {
+                let _ = c.delete_service(name).await;
+            }
+            return Err(ProviderError::api(format!(
+                "service {name}: {} of {} replicas became ready within {}s{}; {}",
+                st.ready,
+                spec.replicas,
+                timeout.as_secs(),
+                if failing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", failing.join("; "))
+                },
+                if remove_on_failure {
+                    "the service was stopped again, so nothing is left running"
+                } else {
+                    "the previous replicas were replaced"
+                }
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn create(planned: Value) -> Result<Value> {
+    let spec = spec_of(&planned)?;
+    let mut v = planned.clone();
+    let name = match str_attr(&planned, "name") {
+        Some(n) => n.to_string(),
+        None => format!("svc-{:08x}", rand::rng().random::<u32>()),
+    };
+    set_attr(&mut v, "name", Value::String(name.clone()));
+    set_attr(&mut v, "id", Value::String(name.clone()));
+    let c = agent().await?;
+    if c.service(&name)
+        .await
+        .map_err(ProviderError::api)?
+        .is_some()
+    {
+        return Err(ProviderError::config(format!("a service named {name:?} already runs in this workspace's agent; choose another name or import it")));
+    }
+    c.put_service(&name, &spec)
+        .await
+        .map_err(ProviderError::api)?;
+    let st = wait_ready(
+        &c,
+        &name,
+        &spec,
+        duration(&planned, "ready_timeout", "60s")?,
+        true,
+    )
+    .await?;
+    Ok(with_status(v, &st))
+}
+
+pub async fn read(state: Value) -> Result<Option<Value>> {
+    let Some(name) = str_attr(&state, "id").map(str::to_string) else {
+        return Ok(None);
+    };
+    let Some((_, c)) = client::find(&workspace()?).await else {
+        tracing::warn!(service = %name, "The workspace agent is not running; cannot check the service. Start it with `terrane agent`.");
+        return Ok(Some(state));
+    };
+    match c.service(&name).await.map_err(ProviderError::api)? {
+        None => Ok(None),
+        Some(st) => Ok(Some(with_status(state, &st))),
+    }
+}
+
+pub async fn update(prior: Value, planned: Value) -> Result<Value> {
+    let spec = spec_of(&planned)?;
+    let name = str_attr(&prior, "id").unwrap_or_default().to_string();
+    let mut v = planned.clone();
+    set_attr(&mut v, "id", Value::String(name.clone()));
+    let c = agent().await?;
+    c.put_service(&name, &spec)
+        .await
+        .map_err(ProviderError::api)?;
+    let st = wait_ready(
+        &c,
+        &name,
+        &spec,
+        duration(&planned, "ready_timeout", "60s")?,
+        false,
+    )
+    .await?;
+    Ok(with_status(v, &st))
+}
+
+pub async fn delete(state: Value) -> Result<()> {
+    let Some(name) = str_attr(&state, "id") else {
+        return Ok(());
+    };
+    let c = agent().await?;
+    c.delete_service(name).await.map_err(ProviderError::api)
+}
