@@ -12,11 +12,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::sync::Notify;
 
+use crate::lb::{Balancer, LbSpec};
 use crate::spec::ServiceSpec;
 use crate::supervisor::Supervisor;
 
 pub struct AgentState {
-    pub supervisor: Supervisor,
+    pub supervisor: Arc<Supervisor>,
+    pub balancers: tokio::sync::Mutex<std::collections::BTreeMap<String, Arc<Balancer>>>,
+    pub dir: std::path::PathBuf,
     pub ready: AtomicBool,
     pub shutdown: Notify,
     pub reconciles: AtomicU64,
@@ -31,6 +34,8 @@ pub fn router(state: Arc<AgentState>) -> Router {
         .route("/v1/services", get(list))
         .route("/v1/services/{name}", get(show).put(put).delete(delete))
         .route("/v1/events", get(events))
+        .route("/v1/lbs", get(list_lbs))
+        .route("/v1/lbs/{name}", get(show_lb).put(put_lb).delete(delete_lb))
         .route("/v1/shutdown", post(shutdown))
         .with_state(state)
 }
@@ -89,6 +94,112 @@ async fn delete(State(s): State<Arc<AgentState>>, Path(name): Path<String>) -> R
     }
 }
 
+async fn list_lbs(State(s): State<Arc<AgentState>>) -> Response {
+    let lbs = s.balancers.lock().await;
+    Json(lbs.values().map(|b| b.status()).collect::<Vec<_>>()).into_response()
+}
+
+async fn show_lb(State(s): State<Arc<AgentState>>, Path(name): Path<String>) -> Response {
+    match s.balancers.lock().await.get(&name) {
+        Some(b) => Json(b.status()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no load balancer named {name:?}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn put_lb(
+    State(s): State<Arc<AgentState>>,
+    Path(name): Path<String>,
+    Json(spec): Json<LbSpec>,
+) -> Response {
+    let mut lbs = s.balancers.lock().await;
+    if let Some(existing) = lbs.get(&name) {
+        if existing.spec == spec {
+            return Json(existing.status()).into_response();
+        }
+        existing.stop();
+        lbs.remove(&name);
+        // Give the old listener a moment to close before the new one binds.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    match Balancer::start(&name, spec, s.supervisor.clone()).await {
+        Ok(b) => {
+            let status = b.status();
+            lbs.insert(name.clone(), b);
+            save_balancers(&s.dir, &lbs);
+            s.supervisor.event(
+                &name,
+                format!("Load balancer listening on {}.", status.address),
+            );
+            Json(status).into_response()
+        }
+        Err(e) => (StatusCode::CONFLICT, format!("{e}\n")).into_response(),
+    }
+}
+
+async fn delete_lb(State(s): State<Arc<AgentState>>, Path(name): Path<String>) -> Response {
+    let mut lbs = s.balancers.lock().await;
+    match lbs.remove(&name) {
+        Some(b) => {
+            b.stop();
+            save_balancers(&s.dir, &lbs);
+            s.supervisor.event(
+                &name,
+                "Load balancer stopped (draining open connections).".into(),
+            );
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no load balancer named {name:?}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// Saves balancer specs so the next agent starts them again.
+pub fn save_balancers(
+    dir: &std::path::Path,
+    lbs: &std::collections::BTreeMap<String, Arc<Balancer>>,
+) {
+    let specs: std::collections::BTreeMap<&String, &LbSpec> =
+        lbs.iter().map(|(n, b)| (n, &b.spec)).collect();
+    if let Ok(text) = serde_json::to_string_pretty(&specs) {
+        let tmp = dir.join("balancers.json.tmp");
+        if std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, dir.join("balancers.json")))
+            .is_err()
+        {
+            tracing::warn!("Could not save the load balancer list.");
+        }
+    }
+}
+
+/// Starts the balancers a previous agent ran.
+pub async fn restore_balancers(s: &AgentState) {
+    let Ok(text) = std::fs::read_to_string(s.dir.join("balancers.json")) else {
+        return;
+    };
+    let Ok(specs) = serde_json::from_str::<std::collections::BTreeMap<String, LbSpec>>(&text)
+    else {
+        return;
+    };
+    let mut lbs = s.balancers.lock().await;
+    for (name, spec) in specs {
+        match Balancer::start(&name, spec, s.supervisor.clone()).await {
+            Ok(b) => {
+                lbs.insert(name, b);
+            }
+            Err(e) => s
+                .supervisor
+                .event(&name, format!("Could not restart the load balancer: {e}")),
+        }
+    }
+}
+
 async fn events(State(s): State<Arc<AgentState>>) -> Response {
     Json(s.supervisor.events()).into_response()
 }
@@ -139,5 +250,48 @@ async fn metrics(State(s): State<Arc<AgentState>>) -> Response {
         "terrane_agent_reconcile_duration_seconds {:.6}",
         s.last_reconcile_micros.load(Ordering::Relaxed) as f64 / 1e6
     );
+    let lbs: Vec<_> = s
+        .balancers
+        .lock()
+        .await
+        .values()
+        .map(|b| b.status())
+        .collect();
+    let _ = writeln!(out, "# HELP terrane_lb_requests_total Requests received by a load balancer.\n# TYPE terrane_lb_requests_total counter");
+    for b in &lbs {
+        let _ = writeln!(
+            out,
+            "terrane_lb_requests_total{{lb=\"{}\"}} {}",
+            b.name, b.requests
+        );
+    }
+    let _ = writeln!(out, "# HELP terrane_lb_failed_requests_total Requests no backend could answer.\n# TYPE terrane_lb_failed_requests_total counter");
+    for b in &lbs {
+        let _ = writeln!(
+            out,
+            "terrane_lb_failed_requests_total{{lb=\"{}\"}} {}",
+            b.name, b.failed
+        );
+    }
+    let _ = writeln!(out, "# HELP terrane_lb_backend_requests_total Requests sent to a backend.\n# TYPE terrane_lb_backend_requests_total counter");
+    for b in &lbs {
+        for be in &b.backends {
+            let _ = writeln!(
+                out,
+                "terrane_lb_backend_requests_total{{lb=\"{}\",backend=\"{}\"}} {}",
+                b.name, be.address, be.requests
+            );
+        }
+    }
+    let _ = writeln!(out, "# HELP terrane_lb_backend_errors_total Failed requests to a backend (connect errors and 5xx).\n# TYPE terrane_lb_backend_errors_total counter");
+    for b in &lbs {
+        for be in &b.backends {
+            let _ = writeln!(
+                out,
+                "terrane_lb_backend_errors_total{{lb=\"{}\",backend=\"{}\"}} {}",
+                b.name, be.address, be.errors
+            );
+        }
+    }
     ([("content-type", "text/plain; version=0.0.4")], out).into_response()
 }

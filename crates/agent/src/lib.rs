@@ -9,6 +9,7 @@
 pub mod api;
 pub mod client;
 pub mod health;
+pub mod lb;
 pub mod spec;
 pub mod supervisor;
 
@@ -50,13 +51,16 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
     std::fs::write(&info_path, serde_json::to_string(&info).unwrap_or_default())
         .map_err(|e| format!("writing {}: {e}", info_path.display()))?;
     let state = Arc::new(AgentState {
-        supervisor: Supervisor::new(&dir),
+        supervisor: Arc::new(Supervisor::new(&dir)),
+        balancers: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
+        dir: dir.clone(),
         ready: AtomicBool::new(false),
         shutdown: tokio::sync::Notify::new(),
         reconciles: AtomicU64::new(0),
         last_reconcile_micros: AtomicU64::new(0),
     });
     state.supervisor.adopt();
+    api::restore_balancers(&state).await;
     let looper = {
         let state = state.clone();
         tokio::spawn(async move {

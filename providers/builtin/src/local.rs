@@ -77,6 +77,9 @@ pub fn factory() -> SimpleFactory {
         .resources
         .insert("local_service".into(), crate::service::schema());
     schema
+        .resources
+        .insert("local_load_balancer".into(), crate::balancer::schema());
+    schema
         .data_sources
         .insert("local_file".into(), data_schema());
     SimpleFactory {
@@ -167,6 +170,9 @@ impl Provider for LocalProvider {
         if type_name == "local_service" {
             return crate::service::plan(prior, config, schema);
         }
+        if type_name == "local_load_balancer" {
+            return crate::balancer::plan(prior, config, schema);
+        }
         let mut config = config.clone();
         let default_mode = if type_name == "local_sensitive_file" {
             "0700"
@@ -211,6 +217,9 @@ impl Provider for LocalProvider {
         if type_name == "local_service" {
             return crate::service::create(planned).await;
         }
+        if type_name == "local_load_balancer" {
+            return crate::balancer::create(planned).await;
+        }
         if type_name != "local_file" && type_name != "local_sensitive_file" {
             return Err(unknown_type(type_name));
         }
@@ -234,6 +243,9 @@ impl Provider for LocalProvider {
     async fn read(&self, type_name: &str, state: Value) -> Result<Option<Value>> {
         if type_name == "local_service" {
             return crate::service::read(state).await;
+        }
+        if type_name == "local_load_balancer" {
+            return crate::balancer::read(state).await;
         }
         let Some(filename) = str_attr(&state, "filename") else {
             return Ok(None);
@@ -281,6 +293,9 @@ impl Provider for LocalProvider {
         if type_name == "local_service" {
             return crate::service::update(prior, planned).await;
         }
+        if type_name == "local_load_balancer" {
+            return crate::balancer::update(prior, planned).await;
+        }
         // Every argument forces replacement; an in-place update only refreshes hashes.
         self.create(type_name, planned).await
     }
@@ -288,6 +303,9 @@ impl Provider for LocalProvider {
     async fn delete(&self, type_name: &str, state: Value) -> Result<()> {
         if type_name == "local_service" {
             return crate::service::delete(state).await;
+        }
+        if type_name == "local_load_balancer" {
+            return crate::balancer::delete(state).await;
         }
         if let Some(filename) = str_attr(&state, "filename") {
             match std::fs::remove_file(filename) {

@@ -179,12 +179,12 @@ pub fn spec_of(v: &Value) -> Result<ServiceSpec> {
     })
 }
 
-fn workspace() -> Result<std::path::PathBuf> {
+pub(crate) fn workspace() -> Result<std::path::PathBuf> {
     std::env::current_dir()
         .map_err(|e| ProviderError::internal(format!("cannot read the working directory: {e}")))
 }
 
-async fn agent() -> Result<AgentClient> {
+pub(crate) async fn agent() -> Result<AgentClient> {
     let program = std::env::current_exe().map_err(|e| ProviderError::internal(e.to_string()))?;
     let (c, started) = client::ensure(&workspace()?, &program)
         .await

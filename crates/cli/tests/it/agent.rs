@@ -244,3 +244,92 @@ resource "local_service" "x" {
         .expect_code(1)
         .contains("restart_policy \"sometimes\" is not one of always, on-failure, never");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn lb_status(ws: &Ws, port: u16) -> serde_json::Value {
+    // The agent's API address comes from `status --json`.
+    let st = status(ws);
+    let agent = st["agent"]["address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let _ = port;
+    let out = std::process::Command::new("python3")
+        .args(["-c", &format!("import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{agent}/v1/lbs').read().decode())")])
+        .output()
+        .expect("python3 runs");
+    serde_json::from_slice(&out.stdout).expect("the agent lists load balancers")
+}
+
+#[test]
+fn load_balancer_spreads_requests_and_survives_a_killed_replica() {
+    let port = free_port();
+    let ws = Ws::with_main(&format!(
+        r#"{SERVICE}
+resource "local_load_balancer" "web" {{
+  name      = "web-lb"
+  listen    = "127.0.0.1:{port}"
+  algorithm = "round_robin"
+  services  = [local_service.web.id]
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.apply().contains("2 added");
+    let lb = format!("127.0.0.1:{port}");
+    for _ in 0..20 {
+        assert!(http_ok(&lb), "request through the load balancer failed");
+    }
+    let st = lb_status(&ws, port);
+    let backends = st[0]["backends"].as_array().cloned().unwrap_or_default();
+    let counts: Vec<u64> = backends
+        .iter()
+        .map(|b| b["requests"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![10, 10],
+        "round robin over two replicas: {st:#}"
+    );
+
+    // Kill a replica while requests flow: connect errors are retried on the other one.
+    let victim = pids(&ws)[0];
+    std::process::Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .expect("kill runs");
+    let mut failed = 0;
+    for _ in 0..50 {
+        if !http_ok(&lb) {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 0, "requests failed after a replica was killed");
+    ws.run(&["plan", "--detailed-exitcode"]).success();
+}
+
+#[test]
+fn a_load_balancer_on_a_taken_port_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_load_balancer" "x" {{
+  listen   = "127.0.0.1:{port}"
+  backends = ["127.0.0.1:1"]
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.run(&["apply", "--auto-approve"])
+        .expect_code(1)
+        .contains("local_load_balancer.x")
+        .contains(&format!("cannot listen on 127.0.0.1:{port}"));
+    assert!(ws.state_list().is_empty());
+}

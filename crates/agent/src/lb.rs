@@ -1,0 +1,408 @@
+//! The HTTP load balancer: a reverse proxy built on hyper, running inside the agent.
+//!
+//! Backends are the healthy replicas of the services a balancer points at (looked up
+//! on every request, so a replica joins as soon as it is healthy and leaves as soon as
+//! it is not) plus static addresses. Algorithms: round robin, least connections and
+//! power of two choices. A backend that fails to connect or answers 5xx
+//! `eject_after` times in a row is ejected for `eject_for` (passive outlier
+//! ejection); a request that fails to connect is retried once on another backend when
+//! its method is idempotent. Connections to backends are pooled and kept alive.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::supervisor::Supervisor;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    #[default]
+    RoundRobin,
+    LeastConnections,
+    P2c,
+}
+
+impl Algorithm {
+    pub fn parse(s: &str) -> Option<Algorithm> {
+        match s {
+            "round_robin" => Some(Algorithm::RoundRobin),
+            "least_connections" => Some(Algorithm::LeastConnections),
+            "p2c" => Some(Algorithm::P2c),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LbSpec {
+    pub listen: String,
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// Agent names of services whose healthy replicas are backends.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Static backend addresses (`host:port`).
+    #[serde(default)]
+    pub backends: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackendStatus {
+    pub address: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub in_flight: usize,
+    pub ejected: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LbStatus {
+    pub name: String,
+    pub spec: LbSpec,
+    pub address: String,
+    pub requests: u64,
+    pub failed: u64,
+    pub backends: Vec<BackendStatus>,
+}
+
+/// Consecutive failures that eject a backend, and for how long.
+const EJECT_AFTER: u32 = 3;
+const EJECT_FOR: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct BackendStats {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    in_flight: AtomicUsize,
+    consecutive_failures: Mutex<u32>,
+    ejected_until: Mutex<Option<Instant>>,
+}
+
+pub struct Balancer {
+    pub name: String,
+    pub spec: LbSpec,
+    pub address: SocketAddr,
+    next: AtomicUsize,
+    requests: AtomicU64,
+    failed: AtomicU64,
+    backends: Mutex<BTreeMap<String, Arc<BackendStats>>>,
+    client: Client<HttpConnector, ProxyBody>,
+    stop: watch::Sender<bool>,
+}
+
+type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+fn is_hop_by_hop(name: &hyper::header::HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "upgrade"
+    )
+}
+
+fn text(status: StatusCode, msg: &str) -> Response<ProxyBody> {
+    let body = Full::new(Bytes::from(msg.to_string()))
+        .map_err(|never| match never {})
+        .boxed();
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    r
+}
+
+impl Balancer {
+    /// Binds the listen address and starts serving. Fails at once when the address is taken.
+    pub async fn start(
+        name: &str,
+        spec: LbSpec,
+        supervisor: Arc<Supervisor>,
+    ) -> Result<Arc<Balancer>, String> {
+        let listener = tokio::net::TcpListener::bind(&spec.listen)
+            .await
+            .map_err(|e| {
+                format!(
+                    "load balancer {name}: cannot listen on {}: {e}",
+                    spec.listen
+                )
+            })?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        let (stop, mut stopped) = watch::channel(false);
+        let lb = Arc::new(Balancer {
+            name: name.to_string(),
+            spec,
+            address,
+            next: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            backends: Mutex::new(BTreeMap::new()),
+            client,
+            stop,
+        });
+        let serving = lb.clone();
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = stopped.changed() => break,
+                };
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let lb = serving.clone();
+                let sup = supervisor.clone();
+                let mut conn_stop = stopped.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let lb = lb.clone();
+                        let sup = sup.clone();
+                        async move { Ok::<_, std::convert::Infallible>(lb.proxy(req, &sup).await) }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = conn_stop.changed() => {
+                            // Drain: finish the request in flight, then close.
+                            conn.as_mut().graceful_shutdown();
+                            let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(lb)
+    }
+
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    fn stats(&self, addr: &str) -> Arc<BackendStats> {
+        let mut b = self.backends.lock().unwrap_or_else(|e| e.into_inner());
+        b.entry(addr.to_string()).or_default().clone()
+    }
+
+    /// Current backends: healthy replicas of the services plus static ones, minus ejected.
+    fn candidates(&self, supervisor: &Supervisor) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in &self.spec.services {
+            if let Some(st) = supervisor.status(s) {
+                out.extend(
+                    st.replicas
+                        .iter()
+                        .filter(|r| r.healthy && r.pid.is_some())
+                        .map(|r| r.address.clone()),
+                );
+            }
+        }
+        out.extend(self.spec.backends.iter().cloned());
+        let now = Instant::now();
+        let live: Vec<String> = out
+            .iter()
+            .filter(|a| {
+                self.stats(a)
+                    .ejected_until
+                    .lock()
+                    .map(|u| u.is_none_or(|t| t <= now))
+                    .unwrap_or(true)
+            })
+            .cloned()
+            .collect();
+        // If everything is ejected, try them all rather than fail every request.
+        if live.is_empty() {
+            out
+        } else {
+            live
+        }
+    }
+
+    fn pick(&self, candidates: &[String], exclude: Option<&str>) -> Option<String> {
+        let c: Vec<&String> = candidates
+            .iter()
+            .filter(|a| Some(a.as_str()) != exclude)
+            .collect();
+        if c.is_empty() {
+            return None;
+        }
+        let load = |a: &str| self.stats(a).in_flight.load(Ordering::Relaxed);
+        let chosen = match self.spec.algorithm {
+            Algorithm::RoundRobin => c[self.next.fetch_add(1, Ordering::Relaxed) % c.len()],
+            Algorithm::LeastConnections => {
+                let start = self.next.fetch_add(1, Ordering::Relaxed);
+                (0..c.len())
+                    .map(|i| c[(start + i) % c.len()])
+                    .min_by_key(|a| load(a))
+                    .unwrap_or(c[0])
+            }
+            Algorithm::P2c => {
+                let mut rng = rand::rng();
+                let a = c[rng.random_range(0..c.len())];
+                let b = c[rng.random_range(0..c.len())];
+                if load(a) <= load(b) {
+                    a
+                } else {
+                    b
+                }
+            }
+        };
+        Some(chosen.clone())
+    }
+
+    fn record(&self, addr: &str, ok: bool) {
+        let st = self.stats(addr);
+        let mut fails = st
+            .consecutive_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if ok {
+            *fails = 0;
+            return;
+        }
+        st.errors.fetch_add(1, Ordering::Relaxed);
+        *fails += 1;
+        if *fails >= EJECT_AFTER {
+            *fails = 0;
+            if let Ok(mut u) = st.ejected_until.lock() {
+                *u = Some(Instant::now() + EJECT_FOR);
+            }
+            tracing::warn!(balancer = %self.name, backend = addr, "Ejected a failing backend for {EJECT_FOR:?}.");
+        }
+    }
+
+    async fn proxy(&self, req: Request<Incoming>, supervisor: &Supervisor) -> Response<ProxyBody> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let candidates = self.candidates(supervisor);
+        let (parts, body) = req.into_parts();
+        let idempotent = matches!(
+            parts.method.as_str(),
+            "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE"
+        );
+        let no_body = parts
+            .headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .is_none_or(|v| v == "0")
+            && !parts.headers.contains_key(hyper::header::TRANSFER_ENCODING);
+        // A body can be sent only once, so only body-less idempotent requests are retried.
+        let retryable = idempotent && no_body;
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let mut incoming = Some(body.boxed());
+        let mut tried: Option<String> = None;
+        for attempt in 0..(if retryable { 2 } else { 1 }) {
+            let Some(addr) = self.pick(&candidates, tried.as_deref()) else {
+                break;
+            };
+            let stats = self.stats(&addr);
+            let Ok(uri) = format!("http://{addr}{path}").parse::<hyper::Uri>() else {
+                return text(StatusCode::BAD_REQUEST, "invalid request path\n");
+            };
+            let mut builder = Request::builder()
+                .method(parts.method.clone())
+                .uri(uri)
+                .version(hyper::Version::HTTP_11);
+            for (k, v) in parts.headers.iter() {
+                if !is_hop_by_hop(k) {
+                    builder = builder.header(k, v);
+                }
+            }
+            let req_body: ProxyBody = if no_body {
+                http_body_util::Empty::new()
+                    .map_err(|never| match never {})
+                    .boxed()
+            } else {
+                match incoming.take() {
+                    Some(b) => b,
+                    None => break,
+                }
+            };
+            let Ok(out) = builder.body(req_body) else {
+                return text(StatusCode::BAD_REQUEST, "invalid request\n");
+            };
+            stats.in_flight.fetch_add(1, Ordering::Relaxed);
+            stats.requests.fetch_add(1, Ordering::Relaxed);
+            let result = self.client.request(out).await;
+            stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+            match result {
+                Ok(resp) => {
+                    self.record(&addr, !resp.status().is_server_error());
+                    let (p, b) = resp.into_parts();
+                    return Response::from_parts(p, b.boxed());
+                }
+                Err(e) => {
+                    self.record(&addr, false);
+                    tracing::debug!(balancer = %self.name, backend = %addr, error = %e, attempt, "Backend request failed.");
+                    // Idempotent requests may be sent again whatever went wrong (a refused
+                    // connect, or a pooled connection the dead backend had closed).
+                    tried = Some(addr);
+                }
+            }
+        }
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        text(
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "terrane load balancer {}: no backend could answer\n",
+                self.name
+            ),
+        )
+    }
+
+    pub fn status(&self) -> LbStatus {
+        let backends = self
+            .backends
+            .lock()
+            .map(|b| {
+                b.iter()
+                    .map(|(a, s)| BackendStatus {
+                        address: a.clone(),
+                        requests: s.requests.load(Ordering::Relaxed),
+                        errors: s.errors.load(Ordering::Relaxed),
+                        in_flight: s.in_flight.load(Ordering::Relaxed),
+                        ejected: s
+                            .ejected_until
+                            .lock()
+                            .map(|u| u.is_some_and(|t| t > Instant::now()))
+                            .unwrap_or(false),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        LbStatus {
+            name: self.name.clone(),
+            spec: self.spec.clone(),
+            address: self.address.to_string(),
+            requests: self.requests.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            backends,
+        }
+    }
+}

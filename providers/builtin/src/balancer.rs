@@ -1,0 +1,151 @@
+//! `local_load_balancer`: an HTTP reverse proxy run by the workspace's agent, in front
+//! of the healthy replicas of `local_service`s and static backends.
+
+use rand::Rng;
+use terrane_agent::lb::{Algorithm, LbSpec, LbStatus};
+use terrane_core::{Type, Value};
+use terrane_provider::schema::plan_by_schema;
+use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
+
+use crate::{set_attr, str_attr};
+
+pub fn schema() -> Schema {
+    Schema::new()
+        .attr(
+            "name",
+            AttrSchema::optional_computed(Type::String).force_new(),
+        )
+        .attr(
+            "listen",
+            AttrSchema::required(Type::String)
+                .describe("Address to listen on, such as 127.0.0.1:8080."),
+        )
+        .attr("algorithm", AttrSchema::optional_computed(Type::String))
+        .attr(
+            "services",
+            AttrSchema::optional(Type::List(Box::new(Type::String))),
+        )
+        .attr(
+            "backends",
+            AttrSchema::optional(Type::List(Box::new(Type::String))),
+        )
+        .attr("id", AttrSchema::computed(Type::String))
+        .attr("address", AttrSchema::computed(Type::String))
+}
+
+fn strings(v: &Value, attr: &str) -> Vec<String> {
+    v.get(attr)
+        .and_then(Value::as_items)
+        .map(|xs| {
+            xs.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn spec_of(v: &Value) -> Result<LbSpec> {
+    let listen = str_attr(v, "listen").unwrap_or_default().to_string();
+    if listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(ProviderError::config(format!(
+            "listen {listen:?} is not an IP:PORT address such as 127.0.0.1:8080"
+        )));
+    }
+    let alg = str_attr(v, "algorithm").unwrap_or("round_robin");
+    let algorithm = Algorithm::parse(alg).ok_or_else(|| {
+        ProviderError::config(format!(
+            "algorithm {alg:?} is not one of round_robin, least_connections, p2c"
+        ))
+    })?;
+    let backends = strings(v, "backends");
+    for b in &backends {
+        if b.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ProviderError::config(format!(
+                "backend {b:?} is not an IP:PORT address"
+            )));
+        }
+    }
+    let services = strings(v, "services");
+    if services.is_empty() && backends.is_empty() {
+        return Err(ProviderError::config(
+            "a load balancer needs services = [local_service.NAME.id] or backends = [\"IP:PORT\"]",
+        ));
+    }
+    Ok(LbSpec {
+        listen,
+        algorithm,
+        services,
+        backends,
+    })
+}
+
+pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
+    let mut config = config.clone();
+    if config.get("algorithm").is_none_or(Value::is_null) {
+        set_attr(&mut config, "algorithm", Value::from("round_robin"));
+    }
+    if config.is_wholly_known() {
+        spec_of(&config)?;
+    }
+    let mut change = plan_by_schema(schema, prior, &config);
+    if config.get("listen").is_some_and(Value::is_wholly_known)
+        && prior.is_none_or(|p| {
+            !p.get("listen")
+                .unwrap_or(&Value::Null)
+                .same_as(config.get("listen").unwrap_or(&Value::Null))
+        })
+    {
+        set_attr(&mut change.planned, "address", Value::Unknown);
+    }
+    Ok(change)
+}
+
+fn with_status(mut v: Value, st: &LbStatus) -> Value {
+    set_attr(&mut v, "address", Value::String(st.address.clone()));
+    v
+}
+
+pub async fn create(planned: Value) -> Result<Value> {
+    let spec = spec_of(&planned)?;
+    let name = match str_attr(&planned, "name") {
+        Some(n) => n.to_string(),
+        None => format!("lb-{:08x}", rand::rng().random::<u32>()),
+    };
+    let mut v = planned.clone();
+    set_attr(&mut v, "name", Value::String(name.clone()));
+    set_attr(&mut v, "id", Value::String(name.clone()));
+    let c = crate::service::agent().await?;
+    let st = c.put_lb(&name, &spec).await.map_err(ProviderError::api)?;
+    Ok(with_status(v, &st))
+}
+
+pub async fn read(state: Value) -> Result<Option<Value>> {
+    let Some(name) = str_attr(&state, "id").map(str::to_string) else {
+        return Ok(None);
+    };
+    let Some((_, c)) = terrane_agent::client::find(&crate::service::workspace()?).await else {
+        return Ok(Some(state));
+    };
+    match c.lb(&name).await.map_err(ProviderError::api)? {
+        None => Ok(None),
+        Some(st) => Ok(Some(with_status(state, &st))),
+    }
+}
+
+pub async fn update(prior: Value, planned: Value) -> Result<Value> {
+    let spec = spec_of(&planned)?;
+    let name = str_attr(&prior, "id").unwrap_or_default().to_string();
+    let mut v = planned.clone();
+    set_attr(&mut v, "id", Value::String(name.clone()));
+    let c = crate::service::agent().await?;
+    let st = c.put_lb(&name, &spec).await.map_err(ProviderError::api)?;
+    Ok(with_status(v, &st))
+}
+
+pub async fn delete(state: Value) -> Result<()> {
+    let Some(name) = str_attr(&state, "id") else {
+        return Ok(());
+    };
+    let c = crate::service::agent().await?;
+    c.delete_lb(name).await.map_err(ProviderError::api)
+}
