@@ -22,6 +22,58 @@ pub struct ServiceSpec {
     /// Time between SIGTERM and SIGKILL when stopping a replica.
     #[serde(default = "default_grace_ms")]
     pub grace_period_ms: u64,
+    /// How a change of command, arguments or environment is rolled out.
+    #[serde(default)]
+    pub update: UpdateStrategy,
+}
+
+/// Kubernetes' rolling-update bounds: a count ("1") or a percentage of replicas ("25%").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpdateStrategy {
+    pub max_surge: String,
+    pub max_unavailable: String,
+}
+
+impl Default for UpdateStrategy {
+    fn default() -> UpdateStrategy {
+        UpdateStrategy {
+            max_surge: "25%".into(),
+            max_unavailable: "25%".into(),
+        }
+    }
+}
+
+impl UpdateStrategy {
+    fn amount(text: &str, replicas: usize, round_up: bool) -> Option<usize> {
+        match text.trim().strip_suffix('%') {
+            Some(p) => {
+                let p: f64 = p
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|p: &f64| (0.0..=100.0).contains(p))?;
+                let exact = replicas as f64 * p / 100.0;
+                Some(if round_up {
+                    exact.ceil()
+                } else {
+                    exact.floor()
+                } as usize)
+            }
+            None => text.trim().parse().ok(),
+        }
+    }
+
+    /// (surge, unavailable) for `replicas`, as Kubernetes computes them: surge rounds up,
+    /// unavailable rounds down, and when both are zero one extra replica may be started.
+    pub fn bounds(&self, replicas: usize) -> Option<(usize, usize)> {
+        let surge = Self::amount(&self.max_surge, replicas, true)?;
+        let unavailable = Self::amount(&self.max_unavailable, replicas, false)?;
+        Some(if surge == 0 && unavailable == 0 {
+            (1, 0)
+        } else {
+            (surge, unavailable)
+        })
+    }
 }
 
 fn default_grace_ms() -> u64 {
@@ -62,6 +114,9 @@ impl RestartPolicy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplicaStatus {
     pub index: u32,
+    /// The configuration generation the replica runs; older ones are being replaced.
+    #[serde(default)]
+    pub generation: u64,
     pub pid: Option<u32>,
     pub port: u16,
     pub address: String,
@@ -92,6 +147,9 @@ pub struct ServiceStatus {
     pub replicas: Vec<ReplicaStatus>,
     /// Replicas running and passing their health check.
     pub ready: u32,
+    /// The current configuration generation; it increases when the process changes.
+    #[serde(default)]
+    pub generation: u64,
 }
 
 /// What the agent writes next to the state so clients can find it.
@@ -108,4 +166,31 @@ pub struct AgentEvent {
     pub time: u64,
     pub service: String,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rolling_update_bounds_follow_kubernetes_rounding() {
+        let d = UpdateStrategy::default();
+        assert_eq!(d.bounds(3), Some((1, 0)));
+        assert_eq!(d.bounds(4), Some((1, 1)));
+        assert_eq!(d.bounds(10), Some((3, 2)));
+        let abs = UpdateStrategy {
+            max_surge: "0".into(),
+            max_unavailable: "0".into(),
+        };
+        assert_eq!(
+            abs.bounds(5),
+            Some((1, 0)),
+            "both zero still makes progress"
+        );
+        let bad = UpdateStrategy {
+            max_surge: "150%".into(),
+            max_unavailable: "x".into(),
+        };
+        assert_eq!(bad.bounds(5), None);
+    }
 }

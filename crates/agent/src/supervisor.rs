@@ -30,6 +30,7 @@ const MAX_EVENTS: usize = 1000;
 
 struct Replica {
     index: u32,
+    generation: u64,
     port: u16,
     pid: Option<u32>,
     pid_start: Option<u64>,
@@ -48,6 +49,9 @@ struct Replica {
 struct Service {
     spec: ServiceSpec,
     replicas: Vec<Replica>,
+    /// Increases when the process (command, args, env, directory) changes; replicas of
+    /// older generations are replaced by a rolling update.
+    generation: u64,
 }
 
 /// What is written to `runtime.json` to re-adopt replicas after an agent restart.
@@ -60,11 +64,15 @@ struct Runtime {
 struct RuntimeService {
     spec: ServiceSpec,
     replicas: Vec<RuntimeReplica>,
+    #[serde(default)]
+    generation: u64,
 }
 
 #[derive(Serialize, Deserialize)]
 struct RuntimeReplica {
     index: u32,
+    #[serde(default)]
+    generation: u64,
     port: u16,
     pid: Option<u32>,
     pid_start: Option<u64>,
@@ -102,9 +110,10 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl Replica {
-    fn new(index: u32) -> Replica {
+    fn new(index: u32, generation: u64) -> Replica {
         Replica {
             index,
+            generation,
             port: 0,
             pid: None,
             pid_start: None,
@@ -124,6 +133,7 @@ impl Replica {
     fn status(&self) -> ReplicaStatus {
         ReplicaStatus {
             index: self.index,
+            generation: self.generation,
             pid: self.pid,
             port: self.port,
             address: format!("127.0.0.1:{}", self.port),
@@ -212,7 +222,7 @@ impl Supervisor {
         for (name, rs) in rt.services {
             let mut replicas = Vec::new();
             for rr in rs.replicas {
-                let mut r = Replica::new(rr.index);
+                let mut r = Replica::new(rr.index, rr.generation);
                 r.port = rr.port;
                 let alive = rr
                     .pid
@@ -238,6 +248,7 @@ impl Supervisor {
                 Service {
                     spec: rs.spec,
                     replicas,
+                    generation: rs.generation,
                 },
             );
         }
@@ -252,11 +263,13 @@ impl Supervisor {
                         n.clone(),
                         RuntimeService {
                             spec: s.spec.clone(),
+                            generation: s.generation,
                             replicas: s
                                 .replicas
                                 .iter()
                                 .map(|r| RuntimeReplica {
                                     index: r.index,
+                                    generation: r.generation,
                                     port: r.port,
                                     pid: r.pid,
                                     pid_start: r.pid_start,
@@ -281,7 +294,7 @@ impl Supervisor {
 
     /// Creates or replaces a service. A changed spec replaces every replica.
     pub fn put(&self, name: &str, spec: ServiceSpec) {
-        let mut stop = Vec::new();
+        let mut rolled = None;
         {
             let Ok(mut services) = self.services.lock() else {
                 return;
@@ -293,8 +306,9 @@ impl Supervisor {
                         && s.spec.args == spec.args
                         && s.spec.env == spec.env
                         && s.spec.working_dir == spec.working_dir;
-                    if !same_process {
-                        stop.append(&mut s.replicas);
+                    if !same_process && !s.replicas.is_empty() {
+                        s.generation += 1;
+                        rolled = Some(s.generation);
                     }
                     s.spec = spec;
                 }
@@ -304,6 +318,7 @@ impl Supervisor {
                         Service {
                             spec,
                             replicas: Vec::new(),
+                            generation: 0,
                         },
                     );
                 }
@@ -311,20 +326,9 @@ impl Supervisor {
             self.save(&services);
         }
         self.event(name, "Service configuration applied.".into());
-        let grace = self.grace(name);
-        for r in stop {
-            tokio::spawn(stop_replica(r, grace));
+        if let Some(g) = rolled {
+            self.event(name, format!("Rolling update to generation {g} started."));
         }
-    }
-
-    fn grace(&self, name: &str) -> Duration {
-        let ms = self
-            .services
-            .lock()
-            .ok()
-            .and_then(|s| s.get(name).map(|s| s.spec.grace_period_ms))
-            .unwrap_or(10_000);
-        Duration::from_millis(ms)
     }
 
     /// Stops and forgets a service; returns whether it existed.
@@ -370,20 +374,79 @@ impl Supervisor {
             let now = Instant::now();
             for (name, s) in services.iter_mut() {
                 let want = s.spec.replicas as usize;
-                while s.replicas.len() > want {
-                    if let Some(r) = s.replicas.pop() {
-                        to_stop.push((r, Duration::from_millis(s.spec.grace_period_ms)));
-                        changed = true;
-                    }
-                }
+                let gen = s.generation;
                 let next_index = |rs: &Vec<Replica>| {
                     (0..)
                         .find(|i| !rs.iter().any(|r| r.index == *i))
                         .unwrap_or(0)
                 };
-                while s.replicas.len() < want {
-                    let idx = next_index(&s.replicas);
-                    s.replicas.push(Replica::new(idx));
+                let grace = Duration::from_millis(s.spec.grace_period_ms);
+                if s.replicas.iter().all(|r| r.generation == gen) {
+                    while s.replicas.len() > want {
+                        if let Some(r) = s.replicas.pop() {
+                            to_stop.push((r, grace));
+                            changed = true;
+                        }
+                    }
+                    while s.replicas.len() < want {
+                        let idx = next_index(&s.replicas);
+                        s.replicas.push(Replica::new(idx, gen));
+                    }
+                } else {
+                    // Rolling update: start new-generation replicas within the surge bound,
+                    // stop old ones only while enough replicas stay ready.
+                    let (surge, unavailable) = s.spec.update.bounds(want).unwrap_or((1, 0));
+                    let min_ready = want.saturating_sub(unavailable);
+                    // Old replicas that exited are replaced, not restarted.
+                    s.replicas
+                        .retain(|r| r.generation == gen || r.pid.is_some());
+                    let mut new_count = s.replicas.iter().filter(|r| r.generation == gen).count();
+                    while new_count < want && s.replicas.len() < want + surge {
+                        let idx = next_index(&s.replicas);
+                        s.replicas.push(Replica::new(idx, gen));
+                        new_count += 1;
+                        changed = true;
+                    }
+                    let is_ready = |r: &Replica| {
+                        r.healthy && r.pid.is_some() && r.state == ReplicaState::Running
+                    };
+                    loop {
+                        let ready = s.replicas.iter().filter(|r| is_ready(r)).count();
+                        let total_new_ready = s
+                            .replicas
+                            .iter()
+                            .filter(|r| r.generation == gen && is_ready(r))
+                            .count();
+                        // Prefer removing an old replica that is not ready.
+                        let victim = s
+                            .replicas
+                            .iter()
+                            .position(|r| r.generation != gen && !is_ready(r))
+                            .or_else(|| s.replicas.iter().position(|r| r.generation != gen));
+                        let Some(i) = victim else { break };
+                        let losing = usize::from(is_ready(&s.replicas[i]));
+                        let over_capacity = s.replicas.len() > want + surge;
+                        if ready - losing >= min_ready || (over_capacity && total_new_ready > 0) {
+                            let r = s.replicas.remove(i);
+                            events.push((
+                                name.clone(),
+                                format!(
+                                    "Rolling update: replacing replica {} of generation {}.",
+                                    r.index, r.generation
+                                ),
+                            ));
+                            to_stop.push((r, grace));
+                            changed = true;
+                        } else {
+                            break;
+                        }
+                    }
+                    if s.replicas.iter().all(|r| r.generation == gen) {
+                        events.push((
+                            name.clone(),
+                            format!("Rolling update to generation {gen} complete."),
+                        ));
+                    }
                 }
                 for r in s.replicas.iter_mut() {
                     if r.pid.is_some() {
@@ -400,11 +463,12 @@ impl Supervisor {
                                 }
                             };
                             r.last_error = Some(msg.clone());
-                            let restart = match s.spec.restart_policy {
-                                RestartPolicy::Always => true,
-                                RestartPolicy::OnFailure => failed,
-                                RestartPolicy::Never => false,
-                            };
+                            let restart = r.generation == s.generation
+                                && match s.spec.restart_policy {
+                                    RestartPolicy::Always => true,
+                                    RestartPolicy::OnFailure => failed,
+                                    RestartPolicy::Never => false,
+                                };
                             if restart {
                                 r.state = ReplicaState::Restarting;
                                 r.restart_at = Some(now + r.backoff);
@@ -593,6 +657,7 @@ fn service_status(name: &str, s: &Service) -> ServiceStatus {
         spec: s.spec.clone(),
         replicas,
         ready,
+        generation: s.generation,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use terrane_agent::client::{self, AgentClient};
-use terrane_agent::spec::{HealthCheck, RestartPolicy, ServiceSpec, ServiceStatus};
+use terrane_agent::spec::{HealthCheck, RestartPolicy, ServiceSpec, ServiceStatus, UpdateStrategy};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::{plan_by_schema, BlockSchema, Nesting};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
@@ -58,6 +58,16 @@ pub fn schema() -> Schema {
             BlockSchema {
                 nesting: Nesting::Single,
                 schema: health,
+                force_new: false,
+            },
+        )
+        .block(
+            "update",
+            BlockSchema {
+                nesting: Nesting::Single,
+                schema: Schema::new()
+                    .attr("max_surge", AttrSchema::optional(Type::String))
+                    .attr("max_unavailable", AttrSchema::optional(Type::String)),
                 force_new: false,
             },
         )
@@ -159,7 +169,28 @@ pub fn spec_of(v: &Value) -> Result<ServiceSpec> {
             })
             .unwrap_or_default()
     };
+    let update = {
+        let u = v.get("update").filter(|u| !u.is_null());
+        let get = |attr: &str| {
+            u.and_then(|u| u.get(attr))
+                .and_then(Value::as_str)
+                .unwrap_or("25%")
+                .to_string()
+        };
+        let strategy = UpdateStrategy {
+            max_surge: get("max_surge"),
+            max_unavailable: get("max_unavailable"),
+        };
+        if strategy.bounds(replicas as usize).is_none() {
+            return Err(ProviderError::config(format!(
+                "update: max_surge {:?} and max_unavailable {:?} must be counts (\"1\") or percentages from 0% to 100% (\"25%\")",
+                strategy.max_surge, strategy.max_unavailable
+            )));
+        }
+        strategy
+    };
     Ok(ServiceSpec {
+        update,
         command,
         args: strings("args"),
         env: v
@@ -220,7 +251,8 @@ async fn wait_ready(
             .await
             .map_err(ProviderError::api)?
             .ok_or_else(|| ProviderError::api(format!("the agent lost service {name}")))?;
-        if st.ready == spec.replicas && st.replicas.len() as u32 == spec.replicas {
+        let rolled_out = st.replicas.iter().all(|r| r.generation == st.generation);
+        if rolled_out && st.ready == spec.replicas && st.replicas.len() as u32 == spec.replicas {
             return Ok(st);
         }
         if Instant::now() >= deadline {
@@ -255,7 +287,7 @@ async fn wait_ready(
                 if remove_on_failure {
                     "the service was stopped again, so nothing is left running"
                 } else {
-                    "the previous replicas were replaced"
+                    "the new replicas did not become ready"
                 }
             )));
         }
@@ -317,15 +349,28 @@ pub async fn update(prior: Value, planned: Value) -> Result<Value> {
     c.put_service(&name, &spec)
         .await
         .map_err(ProviderError::api)?;
-    let st = wait_ready(
+    match wait_ready(
         &c,
         &name,
         &spec,
         duration(&planned, "ready_timeout", "60s")?,
         false,
     )
-    .await?;
-    Ok(with_status(v, &st))
+    .await
+    {
+        Ok(st) => Ok(with_status(v, &st)),
+        Err(e) => {
+            // A failed rollout stops: go back to the previous configuration, whose
+            // replicas are still serving within the max_unavailable bound.
+            if let Ok(previous) = spec_of(&prior) {
+                let _ = c.put_service(&name, &previous).await;
+            }
+            Err(ProviderError::api(format!(
+                "{}; the rollout was stopped and the previous configuration restored",
+                e.message
+            )))
+        }
+    }
 }
 
 pub async fn delete(state: Value) -> Result<()> {

@@ -333,3 +333,87 @@ resource "local_load_balancer" "x" {{
         .contains(&format!("cannot listen on 127.0.0.1:{port}"));
     assert!(ws.state_list().is_empty());
 }
+
+#[test]
+fn rolling_update_under_load_drops_no_requests() {
+    let port = free_port();
+    let config = |greeting: &str| {
+        format!(
+            r#"
+resource "local_service" "web" {{
+  name     = "web"
+  command  = "sh"
+  args     = ["-c", "exec python3 -m http.server $PORT --bind $HOST"]
+  env      = {{ GREETING = "{greeting}" }}
+  replicas = 3
+  grace_period = "2s"
+  health_check {{
+    http_path = "/"
+    interval  = "100ms"
+    timeout   = "1s"
+  }}
+  update {{
+    max_surge       = "1"
+    max_unavailable = "0"
+  }}
+}}
+
+resource "local_load_balancer" "web" {{
+  listen   = "127.0.0.1:{port}"
+  services = [local_service.web.id]
+}}
+"#
+        )
+    };
+    let ws = Ws::with_main(&config("hello"));
+    let _cleanup = Cleanup(&ws);
+    ws.apply();
+    let old = pids(&ws);
+    assert_eq!(old.len(), 3);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lb = format!("127.0.0.1:{port}");
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if http_ok(&lb) {
+                    ok += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            (ok, failed)
+        })
+    };
+    ws.write("main.tf", &config("bonjour"));
+    ws.run(&["apply", "--auto-approve"])
+        .success()
+        .contains("1 changed");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ok, failed) = load.join().expect("load thread");
+    assert!(
+        ok > 20,
+        "too few requests went through during the rollout: {ok}"
+    );
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed during the rolling update",
+        ok + failed
+    );
+
+    let now = replicas(&ws);
+    assert_eq!(now.len(), 3);
+    for r in &now {
+        assert_eq!(r["generation"], 1, "{now:#?}");
+        assert!(
+            !old.contains(&r["pid"].as_u64().unwrap_or(0)),
+            "an old replica survived: {now:#?}"
+        );
+    }
+    ws.run(&["events"])
+        .success()
+        .contains("Rolling update to generation 1 complete");
+}
