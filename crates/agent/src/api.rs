@@ -12,12 +12,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::sync::Notify;
 
+use crate::autoscale::{Autoscaler, AutoscalerSpec};
 use crate::lb::{Balancer, LbSpec};
 use crate::spec::ServiceSpec;
 use crate::supervisor::Supervisor;
 
 pub struct AgentState {
     pub supervisor: Arc<Supervisor>,
+    pub autoscalers: tokio::sync::Mutex<std::collections::BTreeMap<String, Autoscaler>>,
     pub balancers: tokio::sync::Mutex<std::collections::BTreeMap<String, Arc<Balancer>>>,
     pub dir: std::path::PathBuf,
     pub ready: AtomicBool,
@@ -34,6 +36,13 @@ pub fn router(state: Arc<AgentState>) -> Router {
         .route("/v1/services", get(list))
         .route("/v1/services/{name}", get(show).put(put).delete(delete))
         .route("/v1/events", get(events))
+        .route("/v1/autoscalers", get(list_autoscalers))
+        .route(
+            "/v1/autoscalers/{name}",
+            get(show_autoscaler)
+                .put(put_autoscaler)
+                .delete(delete_autoscaler),
+        )
         .route("/v1/lbs", get(list_lbs))
         .route("/v1/lbs/{name}", get(show_lb).put(put_lb).delete(delete_lb))
         .route("/v1/shutdown", post(shutdown))
@@ -91,6 +100,113 @@ async fn delete(State(s): State<Arc<AgentState>>, Path(name): Path<String>) -> R
             format!("no service named {name:?}\n"),
         )
             .into_response()
+    }
+}
+
+async fn list_autoscalers(State(s): State<Arc<AgentState>>) -> Response {
+    let a = s.autoscalers.lock().await;
+    Json(a.values().map(Autoscaler::status).collect::<Vec<_>>()).into_response()
+}
+
+async fn show_autoscaler(State(s): State<Arc<AgentState>>, Path(name): Path<String>) -> Response {
+    match s.autoscalers.lock().await.get(&name) {
+        Some(a) => Json(a.status()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no autoscaler named {name:?}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn put_autoscaler(
+    State(s): State<Arc<AgentState>>,
+    Path(name): Path<String>,
+    Json(spec): Json<AutoscalerSpec>,
+) -> Response {
+    if s.supervisor.status(&spec.service).is_none() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("no service named {:?} runs in this agent\n", spec.service),
+        )
+            .into_response();
+    }
+    let mut all = s.autoscalers.lock().await;
+    if let Some(existing) = all.get(&name) {
+        if existing.spec == spec {
+            return Json(existing.status()).into_response();
+        }
+        existing.stop();
+    }
+    let a = Autoscaler::start(&name, spec, s.supervisor.clone());
+    let status = a.status();
+    all.insert(name.clone(), a);
+    save_autoscalers(&s.dir, &all);
+    s.supervisor.event(
+        &name,
+        format!(
+            "Autoscaler now owns the replica count of {}.",
+            status.spec.service
+        ),
+    );
+    Json(status).into_response()
+}
+
+async fn delete_autoscaler(State(s): State<Arc<AgentState>>, Path(name): Path<String>) -> Response {
+    let mut all = s.autoscalers.lock().await;
+    match all.remove(&name) {
+        Some(a) => {
+            a.stop();
+            // The configured replica count applies again.
+            s.supervisor.set_owned_replicas(&a.spec.service, None);
+            save_autoscalers(&s.dir, &all);
+            s.supervisor.event(
+                &name,
+                format!(
+                    "Autoscaler removed; {} runs its configured replica count again.",
+                    a.spec.service
+                ),
+            );
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no autoscaler named {name:?}\n"),
+        )
+            .into_response(),
+    }
+}
+
+fn save_autoscalers(dir: &std::path::Path, all: &std::collections::BTreeMap<String, Autoscaler>) {
+    let specs: std::collections::BTreeMap<&String, &AutoscalerSpec> =
+        all.iter().map(|(n, a)| (n, &a.spec)).collect();
+    if let Ok(text) = serde_json::to_string_pretty(&specs) {
+        let tmp = dir.join("autoscalers.json.tmp");
+        if std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, dir.join("autoscalers.json")))
+            .is_err()
+        {
+            tracing::warn!("Could not save the autoscaler list.");
+        }
+    }
+}
+
+/// Starts the autoscalers a previous agent ran.
+pub async fn restore_autoscalers(s: &AgentState) {
+    let Ok(text) = std::fs::read_to_string(s.dir.join("autoscalers.json")) else {
+        return;
+    };
+    let Ok(specs) =
+        serde_json::from_str::<std::collections::BTreeMap<String, AutoscalerSpec>>(&text)
+    else {
+        return;
+    };
+    let mut all = s.autoscalers.lock().await;
+    for (name, spec) in specs {
+        all.insert(
+            name.clone(),
+            Autoscaler::start(&name, spec, s.supervisor.clone()),
+        );
     }
 }
 

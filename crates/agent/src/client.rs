@@ -10,6 +10,7 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use crate::autoscale::{AutoscalerSpec, AutoscalerStatus};
 use crate::lb::{LbSpec, LbStatus};
 use crate::spec::{AgentEvent, AgentInfo, ServiceSpec, ServiceStatus};
 
@@ -142,6 +143,44 @@ impl AgentClient {
     pub async fn delete_lb(&self, name: &str) -> Result<(), String> {
         let (status, bytes) = self
             .call(Method::DELETE, &format!("/v1/lbs/{name}"), None)
+            .await?;
+        if status.is_success() || status == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&bytes).trim().to_string())
+        }
+    }
+
+    pub async fn put_autoscaler(
+        &self,
+        name: &str,
+        spec: &AutoscalerSpec,
+    ) -> Result<AutoscalerStatus, String> {
+        let body = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
+        let (status, bytes) = self
+            .call(Method::PUT, &format!("/v1/autoscalers/{name}"), Some(body))
+            .await?;
+        if !status.is_success() {
+            return Err(String::from_utf8_lossy(&bytes).trim().to_string());
+        }
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    }
+
+    pub async fn autoscaler(&self, name: &str) -> Result<Option<AutoscalerStatus>, String> {
+        let (status, bytes) = self
+            .call(Method::GET, &format!("/v1/autoscalers/{name}"), None)
+            .await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    pub async fn delete_autoscaler(&self, name: &str) -> Result<(), String> {
+        let (status, bytes) = self
+            .call(Method::DELETE, &format!("/v1/autoscalers/{name}"), None)
             .await?;
         if status.is_success() || status == StatusCode::NOT_FOUND {
             Ok(())

@@ -209,23 +209,23 @@ impl Balancer {
     }
 
     /// Current backends: healthy replicas of the services plus static ones, minus ejected.
-    fn candidates(&self, supervisor: &Supervisor) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
+    /// Current backends, each with the service it belongs to: healthy replicas of the
+    /// services plus static addresses, minus ejected ones.
+    fn candidates(&self, supervisor: &Supervisor) -> Vec<(String, Option<String>)> {
+        let mut out: Vec<(String, Option<String>)> = Vec::new();
         for s in &self.spec.services {
-            if let Some(st) = supervisor.status(s) {
-                out.extend(
-                    st.replicas
-                        .iter()
-                        .filter(|r| r.healthy && r.pid.is_some())
-                        .map(|r| r.address.clone()),
-                );
-            }
+            out.extend(
+                supervisor
+                    .ready_addresses(s)
+                    .into_iter()
+                    .map(|a| (a, Some(s.clone()))),
+            );
         }
-        out.extend(self.spec.backends.iter().cloned());
+        out.extend(self.spec.backends.iter().map(|b| (b.clone(), None)));
         let now = Instant::now();
-        let live: Vec<String> = out
+        let live: Vec<(String, Option<String>)> = out
             .iter()
-            .filter(|a| {
+            .filter(|(a, _)| {
                 self.stats(a)
                     .ejected_until
                     .lock()
@@ -242,10 +242,14 @@ impl Balancer {
         }
     }
 
-    fn pick(&self, candidates: &[String], exclude: Option<&str>) -> Option<String> {
-        let c: Vec<&String> = candidates
+    fn pick(
+        &self,
+        candidates: &[(String, Option<String>)],
+        exclude: Option<&str>,
+    ) -> Option<(String, Option<String>)> {
+        let c: Vec<&(String, Option<String>)> = candidates
             .iter()
-            .filter(|a| Some(a.as_str()) != exclude)
+            .filter(|(a, _)| Some(a.as_str()) != exclude)
             .collect();
         if c.is_empty() {
             return None;
@@ -257,14 +261,14 @@ impl Balancer {
                 let start = self.next.fetch_add(1, Ordering::Relaxed);
                 (0..c.len())
                     .map(|i| c[(start + i) % c.len()])
-                    .min_by_key(|a| load(a))
+                    .min_by_key(|(a, _)| load(a))
                     .unwrap_or(c[0])
             }
             Algorithm::P2c => {
                 let mut rng = rand::rng();
                 let a = c[rng.random_range(0..c.len())];
                 let b = c[rng.random_range(0..c.len())];
-                if load(a) <= load(b) {
+                if load(&a.0) <= load(&b.0) {
                     a
                 } else {
                     b
@@ -318,9 +322,10 @@ impl Balancer {
         let mut incoming = Some(body.boxed());
         let mut tried: Option<String> = None;
         for attempt in 0..(if retryable { 2 } else { 1 }) {
-            let Some(addr) = self.pick(&candidates, tried.as_deref()) else {
+            let Some((addr, service)) = self.pick(&candidates, tried.as_deref()) else {
                 break;
             };
+            let counters = service.map(|s| supervisor.counters(&s));
             let stats = self.stats(&addr);
             let Ok(uri) = format!("http://{addr}{path}").parse::<hyper::Uri>() else {
                 return text(StatusCode::BAD_REQUEST, "invalid request path\n");
@@ -349,8 +354,15 @@ impl Balancer {
             };
             stats.in_flight.fetch_add(1, Ordering::Relaxed);
             stats.requests.fetch_add(1, Ordering::Relaxed);
+            if let Some(c) = &counters {
+                c.requests.fetch_add(1, Ordering::Relaxed);
+                c.in_flight.fetch_add(1, Ordering::Relaxed);
+            }
             let result = self.client.request(out).await;
             stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+            if let Some(c) = &counters {
+                c.in_flight.fetch_sub(1, Ordering::Relaxed);
+            }
             match result {
                 Ok(resp) => {
                     self.record(&addr, !resp.status().is_server_error());

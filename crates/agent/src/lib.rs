@@ -7,6 +7,7 @@
 //! it starts again.
 
 pub mod api;
+pub mod autoscale;
 pub mod client;
 pub mod health;
 pub mod lb;
@@ -53,6 +54,7 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
     let state = Arc::new(AgentState {
         supervisor: Arc::new(Supervisor::new(&dir)),
         balancers: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
+        autoscalers: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
         dir: dir.clone(),
         ready: AtomicBool::new(false),
         shutdown: tokio::sync::Notify::new(),
@@ -61,6 +63,7 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
     });
     state.supervisor.adopt();
     api::restore_balancers(&state).await;
+    api::restore_autoscalers(&state).await;
     let looper = {
         let state = state.clone();
         tokio::spawn(async move {

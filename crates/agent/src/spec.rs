@@ -150,6 +150,11 @@ pub struct ServiceStatus {
     /// The current configuration generation; it increases when the process changes.
     #[serde(default)]
     pub generation: u64,
+    /// Replicas wanted now: the configuration's, or the autoscaler's while it owns them.
+    #[serde(default)]
+    pub desired: u32,
+    #[serde(default)]
+    pub autoscaled: bool,
 }
 
 /// What the agent writes next to the state so clients can find it.

@@ -52,6 +52,8 @@ struct Service {
     /// Increases when the process (command, args, env, directory) changes; replicas of
     /// older generations are replaced by a rolling update.
     generation: u64,
+    /// The replica count an autoscaler decided; while set it overrides `spec.replicas`.
+    owned_replicas: Option<u32>,
 }
 
 /// What is written to `runtime.json` to re-adopt replicas after an agent restart.
@@ -66,6 +68,8 @@ struct RuntimeService {
     replicas: Vec<RuntimeReplica>,
     #[serde(default)]
     generation: u64,
+    #[serde(default)]
+    owned_replicas: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -78,8 +82,16 @@ struct RuntimeReplica {
     pid_start: Option<u64>,
 }
 
+/// Traffic counters of a service, kept by the load balancers for the autoscaler.
+#[derive(Default)]
+pub struct ServiceCounters {
+    pub requests: std::sync::atomic::AtomicU64,
+    pub in_flight: std::sync::atomic::AtomicI64,
+}
+
 pub struct Supervisor {
     dir: PathBuf,
+    counters: Mutex<BTreeMap<String, std::sync::Arc<ServiceCounters>>>,
     services: Mutex<BTreeMap<String, Service>>,
     events: Mutex<VecDeque<AgentEvent>>,
 }
@@ -168,6 +180,7 @@ impl Supervisor {
     pub fn new(dir: &Path) -> Supervisor {
         Supervisor {
             dir: dir.to_path_buf(),
+            counters: Mutex::new(BTreeMap::new()),
             services: Mutex::new(BTreeMap::new()),
             events: Mutex::new(VecDeque::new()),
         }
@@ -249,6 +262,7 @@ impl Supervisor {
                     spec: rs.spec,
                     replicas,
                     generation: rs.generation,
+                    owned_replicas: rs.owned_replicas,
                 },
             );
         }
@@ -263,6 +277,7 @@ impl Supervisor {
                         n.clone(),
                         RuntimeService {
                             spec: s.spec.clone(),
+                            owned_replicas: s.owned_replicas,
                             generation: s.generation,
                             replicas: s
                                 .replicas
@@ -319,6 +334,7 @@ impl Supervisor {
                             spec,
                             replicas: Vec::new(),
                             generation: 0,
+                            owned_replicas: None,
                         },
                     );
                 }
@@ -354,6 +370,41 @@ impl Supervisor {
         services.get(name).map(|s| service_status(name, s))
     }
 
+    pub fn counters(&self, name: &str) -> std::sync::Arc<ServiceCounters> {
+        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        c.entry(name.to_string()).or_default().clone()
+    }
+
+    /// Addresses of the replicas that are running and healthy.
+    pub fn ready_addresses(&self, name: &str) -> Vec<String> {
+        let Ok(services) = self.services.lock() else {
+            return Vec::new();
+        };
+        services
+            .get(name)
+            .map(|s| {
+                s.replicas
+                    .iter()
+                    .filter(|r| r.healthy && r.pid.is_some() && r.state == ReplicaState::Running)
+                    .map(|r| format!("127.0.0.1:{}", r.port))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Gives the replica count to an autoscaler (Some) or back to the configuration (None).
+    pub fn set_owned_replicas(&self, name: &str, replicas: Option<u32>) -> bool {
+        let Ok(mut services) = self.services.lock() else {
+            return false;
+        };
+        let Some(s) = services.get_mut(name) else {
+            return false;
+        };
+        s.owned_replicas = replicas;
+        self.save(&services);
+        true
+    }
+
     pub fn all(&self) -> Vec<ServiceStatus> {
         self.services
             .lock()
@@ -373,7 +424,7 @@ impl Supervisor {
             };
             let now = Instant::now();
             for (name, s) in services.iter_mut() {
-                let want = s.spec.replicas as usize;
+                let want = s.owned_replicas.unwrap_or(s.spec.replicas) as usize;
                 let gen = s.generation;
                 let next_index = |rs: &Vec<Replica>| {
                     (0..)
@@ -658,6 +709,8 @@ fn service_status(name: &str, s: &Service) -> ServiceStatus {
         replicas,
         ready,
         generation: s.generation,
+        desired: s.owned_replicas.unwrap_or(s.spec.replicas),
+        autoscaled: s.owned_replicas.is_some(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! attributes so existing configurations work unchanged: `local` (files), `random`,
 //! `null`, `terraform` (`terraform_data`) and `time` (`time_sleep`).
 
+pub mod autoscaler;
 pub mod balancer;
 pub mod local;
 pub mod misc;

@@ -80,6 +80,9 @@ pub fn factory() -> SimpleFactory {
         .resources
         .insert("local_load_balancer".into(), crate::balancer::schema());
     schema
+        .resources
+        .insert("local_autoscaler".into(), crate::autoscaler::schema());
+    schema
         .data_sources
         .insert("local_file".into(), data_schema());
     SimpleFactory {
@@ -173,6 +176,9 @@ impl Provider for LocalProvider {
         if type_name == "local_load_balancer" {
             return crate::balancer::plan(prior, config, schema);
         }
+        if type_name == "local_autoscaler" {
+            return crate::autoscaler::plan(prior, config, schema);
+        }
         let mut config = config.clone();
         let default_mode = if type_name == "local_sensitive_file" {
             "0700"
@@ -220,6 +226,9 @@ impl Provider for LocalProvider {
         if type_name == "local_load_balancer" {
             return crate::balancer::create(planned).await;
         }
+        if type_name == "local_autoscaler" {
+            return crate::autoscaler::create(planned).await;
+        }
         if type_name != "local_file" && type_name != "local_sensitive_file" {
             return Err(unknown_type(type_name));
         }
@@ -246,6 +255,9 @@ impl Provider for LocalProvider {
         }
         if type_name == "local_load_balancer" {
             return crate::balancer::read(state).await;
+        }
+        if type_name == "local_autoscaler" {
+            return crate::autoscaler::read(state).await;
         }
         let Some(filename) = str_attr(&state, "filename") else {
             return Ok(None);
@@ -296,6 +308,9 @@ impl Provider for LocalProvider {
         if type_name == "local_load_balancer" {
             return crate::balancer::update(prior, planned).await;
         }
+        if type_name == "local_autoscaler" {
+            return crate::autoscaler::update(prior, planned).await;
+        }
         // Every argument forces replacement; an in-place update only refreshes hashes.
         self.create(type_name, planned).await
     }
@@ -306,6 +321,9 @@ impl Provider for LocalProvider {
         }
         if type_name == "local_load_balancer" {
             return crate::balancer::delete(state).await;
+        }
+        if type_name == "local_autoscaler" {
+            return crate::autoscaler::delete(state).await;
         }
         if let Some(filename) = str_attr(&state, "filename") {
             match std::fs::remove_file(filename) {

@@ -252,7 +252,13 @@ async fn wait_ready(
             .map_err(ProviderError::api)?
             .ok_or_else(|| ProviderError::api(format!("the agent lost service {name}")))?;
         let rolled_out = st.replicas.iter().all(|r| r.generation == st.generation);
-        if rolled_out && st.ready == spec.replicas && st.replicas.len() as u32 == spec.replicas {
+        // While an autoscaler owns the count, wait for its number instead.
+        let want = if st.autoscaled {
+            st.desired
+        } else {
+            spec.replicas
+        };
+        if rolled_out && st.ready == want && st.replicas.len() as u32 == want {
             return Ok(st);
         }
         if Instant::now() >= deadline {

@@ -417,3 +417,97 @@ resource "local_load_balancer" "web" {{
         .success()
         .contains("Rolling update to generation 1 complete");
 }
+
+#[test]
+fn autoscaler_scales_up_under_load_and_back_down_after_the_window() {
+    let port = free_port();
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_service" "web" {{
+  name     = "web"
+  command  = "sh"
+  args     = ["-c", "exec python3 -m http.server $PORT --bind $HOST"]
+  replicas = 1
+  grace_period = "2s"
+  health_check {{
+    http_path = "/"
+    interval  = "100ms"
+    timeout   = "1s"
+  }}
+}}
+
+resource "local_load_balancer" "web" {{
+  listen   = "127.0.0.1:{port}"
+  services = [local_service.web.id]
+}}
+
+resource "local_autoscaler" "web" {{
+  name         = "web-as"
+  service_id   = local_service.web.id
+  min_replicas = 1
+  max_replicas = 4
+  period       = "500ms"
+  scale_down_stabilization = "2s"
+  metric {{
+    type   = "requests_per_second"
+    target = 20
+  }}
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.apply().contains("3 added");
+    let desired = |ws: &Ws| {
+        status(ws)["services"][0]["replicas"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0)
+    };
+    assert_eq!(desired(&ws), 1);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lb = format!("127.0.0.1:{port}");
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if http_ok(&lb) {
+                    ok += 1;
+                } else {
+                    failed += 1;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (ok, failed)
+        })
+    };
+    wait_until(
+        "the autoscaler scales up and the new replicas are ready",
+        Duration::from_secs(10),
+        || {
+            let st = status(&ws);
+            st["services"][0]["replicas_ready"].as_u64().unwrap_or(0) >= 3
+        },
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ok, failed) = load.join().expect("load thread");
+    assert!(ok > 50, "too little load was generated: {ok}");
+    assert_eq!(failed, 0, "{failed} requests failed while scaling up");
+    ws.run(&["events"])
+        .success()
+        .contains("Scaled web from 1 to")
+        .contains("RequestsPerSecond per ready replica is");
+
+    // The autoscaler owns the count: a plan does not try to go back to replicas = 1.
+    ws.run(&["plan", "--detailed-exitcode"])
+        .success()
+        .contains("No changes");
+
+    // Without load, scale-down waits for the stabilization window, then returns to min.
+    wait_until(
+        "the autoscaler scales back down to 1",
+        Duration::from_secs(15),
+        || desired(&ws) == 1,
+    );
+}

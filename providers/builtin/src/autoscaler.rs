@@ -1,0 +1,145 @@
+//! `local_autoscaler`: scales a `local_service` with Kubernetes' HPA algorithm, run by
+//! the workspace's agent. While it exists it owns the service's replica count.
+
+use rand::Rng;
+use terrane_agent::autoscale::{AutoscalerSpec, MetricKind};
+use terrane_core::{Type, Value};
+use terrane_provider::schema::{plan_by_schema, BlockSchema, Nesting};
+use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
+
+use crate::{parse_duration, set_attr, str_attr};
+
+pub fn schema() -> Schema {
+    Schema::new()
+        .attr(
+            "name",
+            AttrSchema::optional_computed(Type::String).force_new(),
+        )
+        .attr("service_id", AttrSchema::required(Type::String).force_new())
+        .attr("min_replicas", AttrSchema::required(Type::Number))
+        .attr("max_replicas", AttrSchema::required(Type::Number))
+        .attr("period", AttrSchema::optional_computed(Type::String))
+        .attr(
+            "scale_down_stabilization",
+            AttrSchema::optional_computed(Type::String),
+        )
+        .attr("id", AttrSchema::computed(Type::String))
+        .block(
+            "metric",
+            BlockSchema {
+                nesting: Nesting::Single,
+                schema: Schema::new()
+                    .attr("type", AttrSchema::required(Type::String))
+                    .attr("target", AttrSchema::required(Type::Number)),
+                force_new: false,
+            },
+        )
+}
+
+pub fn spec_of(v: &Value) -> Result<AutoscalerSpec> {
+    let num = |a: &str| v.get(a).and_then(Value::as_number).unwrap_or(0.0);
+    let (min, max) = (num("min_replicas"), num("max_replicas"));
+    if min < 0.0
+        || max < 1.0
+        || min > max
+        || min.fract() != 0.0
+        || max.fract() != 0.0
+        || max > 1000.0
+    {
+        return Err(ProviderError::config(format!("min_replicas ({min}) and max_replicas ({max}) must be whole numbers with 0 <= min <= max, 1 <= max <= 1000")));
+    }
+    let metric = v.get("metric").filter(|m| !m.is_null()).ok_or_else(|| {
+        ProviderError::config("a metric { type = ..., target = ... } block is required")
+    })?;
+    let kind_text = metric
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = MetricKind::parse(kind_text).ok_or_else(|| {
+        ProviderError::config(format!("metric type {kind_text:?} is not one of requests_per_second, in_flight, cpu_percent (p95 latency is not supported yet)"))
+    })?;
+    let target = metric
+        .get("target")
+        .and_then(Value::as_number)
+        .unwrap_or(0.0);
+    if target <= 0.0 {
+        return Err(ProviderError::config(
+            "metric target must be greater than zero",
+        ));
+    }
+    let dur = |a: &str, d: &str| {
+        parse_duration(str_attr(v, a).unwrap_or(d))
+            .map_err(|e| ProviderError::config(format!("{a}: {e}")))
+    };
+    Ok(AutoscalerSpec {
+        service: str_attr(v, "service_id").unwrap_or_default().to_string(),
+        min_replicas: min as u32,
+        max_replicas: max as u32,
+        metric: kind,
+        target,
+        period_ms: dur("period", "15s")?.as_millis() as u64,
+        scale_down_window_ms: dur("scale_down_stabilization", "300s")?.as_millis() as u64,
+    })
+}
+
+pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
+    let mut config = config.clone();
+    for (a, d) in [("period", "15s"), ("scale_down_stabilization", "300s")] {
+        if config.get(a).is_none_or(Value::is_null) {
+            set_attr(&mut config, a, Value::from(d));
+        }
+    }
+    if config.is_wholly_known() {
+        spec_of(&config)?;
+    }
+    Ok(plan_by_schema(schema, prior, &config))
+}
+
+pub async fn create(planned: Value) -> Result<Value> {
+    let spec = spec_of(&planned)?;
+    let name = match str_attr(&planned, "name") {
+        Some(n) => n.to_string(),
+        None => format!("as-{:08x}", rand::rng().random::<u32>()),
+    };
+    let mut v = planned.clone();
+    set_attr(&mut v, "name", Value::String(name.clone()));
+    set_attr(&mut v, "id", Value::String(name.clone()));
+    let c = crate::service::agent().await?;
+    c.put_autoscaler(&name, &spec)
+        .await
+        .map_err(ProviderError::api)?;
+    Ok(v)
+}
+
+pub async fn read(state: Value) -> Result<Option<Value>> {
+    let Some(name) = str_attr(&state, "id").map(str::to_string) else {
+        return Ok(None);
+    };
+    let Some((_, c)) = terrane_agent::client::find(&crate::service::workspace()?).await else {
+        return Ok(Some(state));
+    };
+    Ok(c.autoscaler(&name)
+        .await
+        .map_err(ProviderError::api)?
+        .map(|_| state))
+}
+
+pub async fn update(prior: Value, planned: Value) -> Result<Value> {
+    let spec = spec_of(&planned)?;
+    let name = str_attr(&prior, "id").unwrap_or_default().to_string();
+    let mut v = planned.clone();
+    set_attr(&mut v, "id", Value::String(name.clone()));
+    let c = crate::service::agent().await?;
+    c.put_autoscaler(&name, &spec)
+        .await
+        .map_err(ProviderError::api)?;
+    Ok(v)
+}
+
+pub async fn delete(state: Value) -> Result<()> {
+    let Some(name) = str_attr(&state, "id") else {
+        return Ok(());
+    };
+    let c = crate::service::agent().await?;
+    c.delete_autoscaler(name).await.map_err(ProviderError::api)
+}
