@@ -13,12 +13,14 @@ use axum::{Json, Router};
 use tokio::sync::Notify;
 
 use crate::autoscale::{Autoscaler, AutoscalerSpec};
+use crate::dns::{RecordSpec, Zone, ZoneSpec};
 use crate::lb::{Balancer, LbSpec};
 use crate::spec::ServiceSpec;
 use crate::supervisor::Supervisor;
 
 pub struct AgentState {
     pub supervisor: Arc<Supervisor>,
+    pub zones: tokio::sync::Mutex<std::collections::BTreeMap<String, Arc<Zone>>>,
     pub autoscalers: tokio::sync::Mutex<std::collections::BTreeMap<String, Autoscaler>>,
     pub balancers: tokio::sync::Mutex<std::collections::BTreeMap<String, Arc<Balancer>>>,
     pub dir: std::path::PathBuf,
@@ -42,6 +44,15 @@ pub fn router(state: Arc<AgentState>) -> Router {
             get(show_autoscaler)
                 .put(put_autoscaler)
                 .delete(delete_autoscaler),
+        )
+        .route("/v1/dns/zones", get(list_zones))
+        .route(
+            "/v1/dns/zones/{id}",
+            get(show_zone).put(put_zone).delete(delete_zone),
+        )
+        .route(
+            "/v1/dns/zones/{id}/records/{record}",
+            axum::routing::put(put_record).delete(delete_record),
         )
         .route("/v1/lbs", get(list_lbs))
         .route("/v1/lbs/{name}", get(show_lb).put(put_lb).delete(delete_lb))
@@ -207,6 +218,138 @@ pub async fn restore_autoscalers(s: &AgentState) {
             name.clone(),
             Autoscaler::start(&name, spec, s.supervisor.clone()),
         );
+    }
+}
+
+async fn list_zones(State(s): State<Arc<AgentState>>) -> Response {
+    let zones: Vec<Arc<Zone>> = s.zones.lock().await.values().cloned().collect();
+    let mut out = Vec::new();
+    for z in zones {
+        out.push(z.status().await);
+    }
+    Json(out).into_response()
+}
+
+async fn show_zone(State(s): State<Arc<AgentState>>, Path(id): Path<String>) -> Response {
+    let zone = s.zones.lock().await.get(&id).cloned();
+    match zone {
+        Some(z) => Json(z.status().await).into_response(),
+        None => (StatusCode::NOT_FOUND, format!("no DNS zone {id:?}\n")).into_response(),
+    }
+}
+
+async fn put_zone(
+    State(s): State<Arc<AgentState>>,
+    Path(id): Path<String>,
+    Json(spec): Json<ZoneSpec>,
+) -> Response {
+    let mut zones = s.zones.lock().await;
+    if let Some(z) = zones.get(&id) {
+        if z.spec == spec {
+            return Json(z.status().await).into_response();
+        }
+        return (
+            StatusCode::CONFLICT,
+            "a zone's name and address cannot change; replace the zone\n",
+        )
+            .into_response();
+    }
+    match Zone::start(&id, spec).await {
+        Ok(z) => {
+            let st = z.status().await;
+            zones.insert(id.clone(), z);
+            s.supervisor.event(
+                &id,
+                format!("DNS zone {} answering on {}.", st.spec.name, st.address),
+            );
+            save_zones(&s.dir, &zones).await;
+            Json(st).into_response()
+        }
+        Err(e) => (StatusCode::CONFLICT, format!("{e}\n")).into_response(),
+    }
+}
+
+async fn delete_zone(State(s): State<Arc<AgentState>>, Path(id): Path<String>) -> Response {
+    let mut zones = s.zones.lock().await;
+    match zones.remove(&id) {
+        Some(z) => {
+            z.stop().await;
+            save_zones(&s.dir, &zones).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => (StatusCode::NOT_FOUND, format!("no DNS zone {id:?}\n")).into_response(),
+    }
+}
+
+async fn put_record(
+    State(s): State<Arc<AgentState>>,
+    Path((id, record)): Path<(String, String)>,
+    Json(spec): Json<RecordSpec>,
+) -> Response {
+    let zones = s.zones.lock().await;
+    let Some(z) = zones.get(&id) else {
+        return (StatusCode::NOT_FOUND, format!("no DNS zone {id:?}\n")).into_response();
+    };
+    match z.put_record(&record, spec).await {
+        Ok(()) => {
+            save_zones(&s.dir, &zones).await;
+            Json(z.status().await).into_response()
+        }
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{e}\n")).into_response(),
+    }
+}
+
+async fn delete_record(
+    State(s): State<Arc<AgentState>>,
+    Path((id, record)): Path<(String, String)>,
+) -> Response {
+    let zones = s.zones.lock().await;
+    let Some(z) = zones.get(&id) else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    let _ = z.delete_record(&record).await;
+    save_zones(&s.dir, &zones).await;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Saves zones and their records so the next agent serves them again.
+async fn save_zones(dir: &std::path::Path, zones: &std::collections::BTreeMap<String, Arc<Zone>>) {
+    let mut all = Vec::new();
+    for z in zones.values() {
+        all.push(z.status().await);
+    }
+    if let Ok(text) = serde_json::to_string_pretty(&all) {
+        let tmp = dir.join("zones.json.tmp");
+        if std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, dir.join("zones.json")))
+            .is_err()
+        {
+            tracing::warn!("Could not save the DNS zones.");
+        }
+    }
+}
+
+/// Starts the zones a previous agent served.
+pub async fn restore_zones(s: &AgentState) {
+    let Ok(text) = std::fs::read_to_string(s.dir.join("zones.json")) else {
+        return;
+    };
+    let Ok(saved) = serde_json::from_str::<Vec<crate::dns::ZoneStatus>>(&text) else {
+        return;
+    };
+    let mut zones = s.zones.lock().await;
+    for z in saved {
+        match Zone::start(&z.id, z.spec.clone()).await {
+            Ok(zone) => {
+                for (rid, r) in z.records {
+                    let _ = zone.put_record(&rid, r).await;
+                }
+                zones.insert(z.id.clone(), zone);
+            }
+            Err(e) => s
+                .supervisor
+                .event(&z.id, format!("Could not restart the DNS zone: {e}")),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use crate::autoscale::{AutoscalerSpec, AutoscalerStatus};
+use crate::dns::{RecordSpec, ZoneSpec, ZoneStatus};
 use crate::lb::{LbSpec, LbStatus};
 use crate::spec::{AgentEvent, AgentInfo, ServiceSpec, ServiceStatus};
 
@@ -187,6 +188,60 @@ impl AgentClient {
         } else {
             Err(String::from_utf8_lossy(&bytes).trim().to_string())
         }
+    }
+
+    pub async fn put_zone(&self, id: &str, spec: &ZoneSpec) -> Result<ZoneStatus, String> {
+        let body = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
+        let (status, bytes) = self
+            .call(Method::PUT, &format!("/v1/dns/zones/{id}"), Some(body))
+            .await?;
+        if !status.is_success() {
+            return Err(String::from_utf8_lossy(&bytes).trim().to_string());
+        }
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    }
+
+    pub async fn zone(&self, id: &str) -> Result<Option<ZoneStatus>, String> {
+        let (status, bytes) = self
+            .call(Method::GET, &format!("/v1/dns/zones/{id}"), None)
+            .await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    pub async fn delete_zone(&self, id: &str) -> Result<(), String> {
+        self.call(Method::DELETE, &format!("/v1/dns/zones/{id}"), None)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn put_record(&self, zone: &str, id: &str, spec: &RecordSpec) -> Result<(), String> {
+        let body = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
+        let (status, bytes) = self
+            .call(
+                Method::PUT,
+                &format!("/v1/dns/zones/{zone}/records/{id}"),
+                Some(body),
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(String::from_utf8_lossy(&bytes).trim().to_string());
+        }
+        Ok(())
+    }
+
+    pub async fn delete_record(&self, zone: &str, id: &str) -> Result<(), String> {
+        self.call(
+            Method::DELETE,
+            &format!("/v1/dns/zones/{zone}/records/{id}"),
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn events(&self) -> Result<Vec<AgentEvent>, String> {

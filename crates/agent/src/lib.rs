@@ -9,6 +9,7 @@
 pub mod api;
 pub mod autoscale;
 pub mod client;
+pub mod dns;
 pub mod health;
 pub mod lb;
 pub mod spec;
@@ -55,6 +56,7 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
         supervisor: Arc::new(Supervisor::new(&dir)),
         balancers: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
         autoscalers: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
+        zones: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
         dir: dir.clone(),
         ready: AtomicBool::new(false),
         shutdown: tokio::sync::Notify::new(),
@@ -64,6 +66,7 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
     state.supervisor.adopt();
     api::restore_balancers(&state).await;
     api::restore_autoscalers(&state).await;
+    api::restore_zones(&state).await;
     let looper = {
         let state = state.clone();
         tokio::spawn(async move {

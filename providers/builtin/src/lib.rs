@@ -4,6 +4,7 @@
 
 pub mod autoscaler;
 pub mod balancer;
+pub mod dns;
 pub mod local;
 pub mod misc;
 pub mod random;

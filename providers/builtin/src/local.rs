@@ -83,6 +83,12 @@ pub fn factory() -> SimpleFactory {
         .resources
         .insert("local_autoscaler".into(), crate::autoscaler::schema());
     schema
+        .resources
+        .insert("local_dns_zone".into(), crate::dns::zone_schema());
+    schema
+        .resources
+        .insert("local_dns_record".into(), crate::dns::record_schema());
+    schema
         .data_sources
         .insert("local_file".into(), data_schema());
     SimpleFactory {
@@ -179,6 +185,12 @@ impl Provider for LocalProvider {
         if type_name == "local_autoscaler" {
             return crate::autoscaler::plan(prior, config, schema);
         }
+        if type_name == "local_dns_zone" {
+            return crate::dns::plan_zone(prior, config, schema);
+        }
+        if type_name == "local_dns_record" {
+            return crate::dns::plan_record(prior, config, schema);
+        }
         let mut config = config.clone();
         let default_mode = if type_name == "local_sensitive_file" {
             "0700"
@@ -229,6 +241,12 @@ impl Provider for LocalProvider {
         if type_name == "local_autoscaler" {
             return crate::autoscaler::create(planned).await;
         }
+        if type_name == "local_dns_zone" {
+            return crate::dns::create_zone(planned).await;
+        }
+        if type_name == "local_dns_record" {
+            return crate::dns::put_record(None, planned).await;
+        }
         if type_name != "local_file" && type_name != "local_sensitive_file" {
             return Err(unknown_type(type_name));
         }
@@ -258,6 +276,12 @@ impl Provider for LocalProvider {
         }
         if type_name == "local_autoscaler" {
             return crate::autoscaler::read(state).await;
+        }
+        if type_name == "local_dns_zone" {
+            return crate::dns::read_zone(state).await;
+        }
+        if type_name == "local_dns_record" {
+            return crate::dns::read_record(state).await;
         }
         let Some(filename) = str_attr(&state, "filename") else {
             return Ok(None);
@@ -311,6 +335,9 @@ impl Provider for LocalProvider {
         if type_name == "local_autoscaler" {
             return crate::autoscaler::update(prior, planned).await;
         }
+        if type_name == "local_dns_record" {
+            return crate::dns::put_record(Some(&prior), planned).await;
+        }
         // Every argument forces replacement; an in-place update only refreshes hashes.
         self.create(type_name, planned).await
     }
@@ -324,6 +351,12 @@ impl Provider for LocalProvider {
         }
         if type_name == "local_autoscaler" {
             return crate::autoscaler::delete(state).await;
+        }
+        if type_name == "local_dns_zone" {
+            return crate::dns::delete_zone(state).await;
+        }
+        if type_name == "local_dns_record" {
+            return crate::dns::delete_record(state).await;
         }
         if let Some(filename) = str_attr(&state, "filename") {
             match std::fs::remove_file(filename) {

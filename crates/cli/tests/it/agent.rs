@@ -511,3 +511,112 @@ resource "local_autoscaler" "web" {{
         || desired(&ws) == 1,
     );
 }
+
+/// Sends one DNS query over UDP and returns the A records of the answer, and the rcode.
+fn dns_a(server: &str, name: &str) -> (Vec<std::net::Ipv4Addr>, u8) {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    sock.send_to(&q, server).expect("send");
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).expect("a DNS answer");
+    let r = &buf[..n];
+    let rcode = r[3] & 0x0f;
+    let answers = u16::from_be_bytes([r[6], r[7]]) as usize;
+    // Skip the header and the question.
+    let mut i = 12;
+    while r[i] != 0 {
+        i += 1 + r[i] as usize;
+    }
+    i += 5;
+    let mut out = Vec::new();
+    for _ in 0..answers {
+        // Name: a compression pointer or labels.
+        if r[i] & 0xc0 == 0xc0 {
+            i += 2;
+        } else {
+            while r[i] != 0 {
+                i += 1 + r[i] as usize;
+            }
+            i += 1;
+        }
+        let kind = u16::from_be_bytes([r[i], r[i + 1]]);
+        let len = u16::from_be_bytes([r[i + 8], r[i + 9]]) as usize;
+        i += 10;
+        if kind == 1 && len == 4 {
+            out.push(std::net::Ipv4Addr::new(r[i], r[i + 1], r[i + 2], r[i + 3]));
+        }
+        i += len;
+    }
+    (out, rcode)
+}
+
+#[test]
+fn dns_zone_answers_records_and_rejects_invalid_names() {
+    let port = free_port();
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_dns_zone" "internal" {{
+  name   = "internal.test."
+  listen = "127.0.0.1:{port}"
+}}
+
+resource "local_dns_record" "www" {{
+  zone_id = local_dns_zone.internal.id
+  name    = "www"
+  type    = "A"
+  ttl     = 60
+  records = ["127.0.0.1", "127.0.0.2"]
+}}
+
+resource "local_dns_record" "web_srv" {{
+  zone_id = local_dns_zone.internal.id
+  name    = "_http._tcp.web"
+  type    = "SRV"
+  records = ["0 5 8080 www"]
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.apply().contains("3 added");
+    let server = format!("127.0.0.1:{port}");
+    let (mut ips, rcode) = dns_a(&server, "www.internal.test");
+    ips.sort();
+    assert_eq!(rcode, 0);
+    assert_eq!(
+        ips,
+        vec![
+            std::net::Ipv4Addr::new(127, 0, 0, 1),
+            std::net::Ipv4Addr::new(127, 0, 0, 2)
+        ]
+    );
+    let (none, rcode) = dns_a(&server, "nothere.internal.test");
+    assert!(none.is_empty());
+    assert_eq!(rcode, 3, "NXDOMAIN for a name that does not exist");
+    ws.run(&["plan", "--detailed-exitcode"]).success();
+
+    // Changing a record updates the answers in place.
+    ws.write(
+        "main.tf",
+        &ws.read("main.tf")
+            .replace(r#"["127.0.0.1", "127.0.0.2"]"#, r#"["127.0.0.9"]"#),
+    );
+    ws.apply().contains("1 changed");
+    assert_eq!(
+        dns_a(&server, "www.internal.test").0,
+        vec![std::net::Ipv4Addr::new(127, 0, 0, 9)]
+    );
+
+    // An invalid record is refused at plan time with the reason.
+    ws.write("bad.tf", "resource \"local_dns_record\" \"bad\" {\n  zone_id = local_dns_zone.internal.id\n  name    = \"bad name!\"\n  type    = \"A\"\n  records = [\"127.0.0.1\"]\n}\n");
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("local_dns_record.bad")
+        .contains("is not a valid DNS name");
+}
