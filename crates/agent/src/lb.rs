@@ -58,6 +58,39 @@ pub struct LbSpec {
     /// Static backend addresses (`host:port`).
     #[serde(default)]
     pub backends: Vec<String>,
+    /// Routing rules, tried in order; a request matching none goes to the default
+    /// `services` and `backends` (or gets 404 when there are none).
+    #[serde(default)]
+    pub routes: Vec<RouteSpec>,
+}
+
+/// An ingress rule: requests for `host` (any when unset) whose path starts with
+/// `path_prefix` (any when unset) go to these services and backends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RouteSpec {
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub backends: Vec<String>,
+}
+
+impl RouteSpec {
+    fn matches(&self, host: Option<&str>, path: &str) -> bool {
+        let host_ok = match (&self.host, host) {
+            (None, _) => true,
+            (Some(want), Some(h)) => want.eq_ignore_ascii_case(h),
+            (Some(_), None) => false,
+        };
+        host_ok
+            && self
+                .path_prefix
+                .as_deref()
+                .is_none_or(|p| path.starts_with(p))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -211,9 +244,14 @@ impl Balancer {
     /// Current backends: healthy replicas of the services plus static ones, minus ejected.
     /// Current backends, each with the service it belongs to: healthy replicas of the
     /// services plus static addresses, minus ejected ones.
-    fn candidates(&self, supervisor: &Supervisor) -> Vec<(String, Option<String>)> {
+    fn candidates(
+        &self,
+        supervisor: &Supervisor,
+        services: &[String],
+        backends: &[String],
+    ) -> Vec<(String, Option<String>)> {
         let mut out: Vec<(String, Option<String>)> = Vec::new();
-        for s in &self.spec.services {
+        for s in services {
             out.extend(
                 supervisor
                     .ready_addresses(s)
@@ -221,7 +259,7 @@ impl Balancer {
                     .map(|a| (a, Some(s.clone()))),
             );
         }
-        out.extend(self.spec.backends.iter().map(|b| (b.clone(), None)));
+        out.extend(backends.iter().map(|b| (b.clone(), None)));
         let now = Instant::now();
         let live: Vec<(String, Option<String>)> = out
             .iter()
@@ -301,7 +339,35 @@ impl Balancer {
 
     async fn proxy(&self, req: Request<Incoming>, supervisor: &Supervisor) -> Response<ProxyBody> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let candidates = self.candidates(supervisor);
+        let host = req
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|h| {
+                h.rsplit_once(':')
+                    .map(|(name, _)| name)
+                    .unwrap_or(h)
+                    .to_string()
+            });
+        let (services, backends) = match self
+            .spec
+            .routes
+            .iter()
+            .find(|r| r.matches(host.as_deref(), req.uri().path()))
+        {
+            Some(r) => (&r.services, &r.backends),
+            None => (&self.spec.services, &self.spec.backends),
+        };
+        if services.is_empty() && backends.is_empty() {
+            return text(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "terrane load balancer {}: no route matches this host and path\n",
+                    self.name
+                ),
+            );
+        }
+        let candidates = self.candidates(supervisor, services, backends);
         let (parts, body) = req.into_parts();
         let idempotent = matches!(
             parts.method.as_str(),

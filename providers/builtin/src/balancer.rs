@@ -2,9 +2,9 @@
 //! of the healthy replicas of `local_service`s and static backends.
 
 use rand::Rng;
-use terrane_agent::lb::{Algorithm, LbSpec, LbStatus};
+use terrane_agent::lb::{Algorithm, LbSpec, LbStatus, RouteSpec};
 use terrane_core::{Type, Value};
-use terrane_provider::schema::plan_by_schema;
+use terrane_provider::schema::{plan_by_schema, BlockSchema, Nesting};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
 
 use crate::{set_attr, str_attr};
@@ -31,6 +31,24 @@ pub fn schema() -> Schema {
         )
         .attr("id", AttrSchema::computed(Type::String))
         .attr("address", AttrSchema::computed(Type::String))
+        .block(
+            "route",
+            BlockSchema {
+                nesting: Nesting::List,
+                schema: Schema::new()
+                    .attr("host", AttrSchema::optional(Type::String))
+                    .attr("path_prefix", AttrSchema::optional(Type::String))
+                    .attr(
+                        "services",
+                        AttrSchema::optional(Type::List(Box::new(Type::String))),
+                    )
+                    .attr(
+                        "backends",
+                        AttrSchema::optional(Type::List(Box::new(Type::String))),
+                    ),
+                force_new: false,
+            },
+        )
 }
 
 fn strings(v: &Value, attr: &str) -> Vec<String> {
@@ -66,9 +84,54 @@ pub fn spec_of(v: &Value) -> Result<LbSpec> {
         }
     }
     let services = strings(v, "services");
-    if services.is_empty() && backends.is_empty() {
+    let mut routes = Vec::new();
+    for (i, r) in v
+        .get("route")
+        .and_then(Value::as_items)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        let route = RouteSpec {
+            host: r.get("host").and_then(Value::as_str).map(str::to_string),
+            path_prefix: r
+                .get("path_prefix")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            services: strings(r, "services"),
+            backends: strings(r, "backends"),
+        };
+        if let Some(p) = &route.path_prefix {
+            if !p.starts_with('/') {
+                return Err(ProviderError::config(format!(
+                    "route {i}: path_prefix {p:?} must start with \"/\""
+                )));
+            }
+        }
+        if let Some(h) = &route.host {
+            if h.is_empty() || h.contains(['/', ' ', ':']) {
+                return Err(ProviderError::config(format!(
+                    "route {i}: host {h:?} is not a host name (no scheme, port or path)"
+                )));
+            }
+        }
+        if route.services.is_empty() && route.backends.is_empty() {
+            return Err(ProviderError::config(format!(
+                "route {i} sends requests nowhere: give it services or backends"
+            )));
+        }
+        for b in &route.backends {
+            if b.parse::<std::net::SocketAddr>().is_err() {
+                return Err(ProviderError::config(format!(
+                    "route {i}: backend {b:?} is not an IP:PORT address"
+                )));
+            }
+        }
+        routes.push(route);
+    }
+    if services.is_empty() && backends.is_empty() && routes.is_empty() {
         return Err(ProviderError::config(
-            "a load balancer needs services = [local_service.NAME.id] or backends = [\"IP:PORT\"]",
+            "a load balancer needs services = [local_service.NAME.id], backends = [\"IP:PORT\"] or route blocks",
         ));
     }
     Ok(LbSpec {
@@ -76,6 +139,7 @@ pub fn spec_of(v: &Value) -> Result<LbSpec> {
         algorithm,
         services,
         backends,
+        routes,
     })
 }
 

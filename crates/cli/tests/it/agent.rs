@@ -620,3 +620,87 @@ resource "local_dns_record" "web_srv" {{
         .contains("local_dns_record.bad")
         .contains("is not a valid DNS name");
 }
+
+fn http_get(address: &str, host: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(address).expect("connect to the load balancer");
+    s.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("send");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf
+}
+
+#[test]
+fn load_balancer_routes_by_host_and_path() {
+    let port = free_port();
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_service" "api" {{
+  name        = "api"
+  command     = "sh"
+  args        = ["-c", "exec python3 -m http.server $PORT --bind $HOST"]
+  working_dir = "${{path.root}}/api"
+  health_check {{
+    tcp      = true
+    interval = "100ms"
+  }}
+}}
+
+resource "local_service" "web" {{
+  name        = "web"
+  command     = "sh"
+  args        = ["-c", "exec python3 -m http.server $PORT --bind $HOST"]
+  working_dir = "${{path.root}}/web"
+  health_check {{
+    tcp      = true
+    interval = "100ms"
+  }}
+}}
+
+resource "local_load_balancer" "ingress" {{
+  listen   = "127.0.0.1:{port}"
+  services = [local_service.web.id]
+  route {{
+    host     = "api.example.test"
+    services = [local_service.api.id]
+  }}
+  route {{
+    path_prefix = "/v2/"
+    services    = [local_service.api.id]
+  }}
+}}
+"#
+    ));
+    for who in ["api", "web"] {
+        std::fs::create_dir_all(ws.file(who).join("v2")).expect("mkdir");
+        ws.write(&format!("{who}/who.txt"), who);
+        ws.write(&format!("{who}/v2/who.txt"), &format!("{who} v2"));
+    }
+    let _cleanup = Cleanup(&ws);
+    ws.apply().contains("3 added");
+    let lb = format!("127.0.0.1:{port}");
+    assert!(
+        http_get(&lb, "api.example.test:80", "/who.txt").ends_with("\r\n\r\napi"),
+        "host route"
+    );
+    assert!(
+        http_get(&lb, "www.example.test", "/who.txt").ends_with("\r\n\r\nweb"),
+        "default backends"
+    );
+    assert!(
+        http_get(&lb, "www.example.test", "/v2/who.txt").ends_with("\r\n\r\napi v2"),
+        "path route"
+    );
+
+    ws.write(
+        "main.tf",
+        &ws.read("main.tf")
+            .replace("path_prefix = \"/v2/\"", "path_prefix = \"v2\""),
+    );
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("local_load_balancer.ingress")
+        .contains("path_prefix \"v2\" must start with \"/\"");
+}
