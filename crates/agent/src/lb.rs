@@ -8,7 +8,6 @@
 //! ejection); a request that fails to connect is retried once on another backend when
 //! its method is idempotent. Connections to backends are pooled and kept alive.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -132,26 +131,15 @@ pub struct Balancer {
     next: AtomicUsize,
     requests: AtomicU64,
     failed: AtomicU64,
-    backends: Mutex<BTreeMap<String, Arc<BackendStats>>>,
+    backends: std::sync::RwLock<std::collections::HashMap<String, Arc<BackendStats>>>,
     client: Client<HttpConnector, ProxyBody>,
     stop: watch::Sender<bool>,
 }
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
-fn is_hop_by_hop(name: &hyper::header::HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "upgrade"
-    )
-}
+/// Headers that belong to one connection and are not forwarded.
+const HOP_BY_HOP: [&str; 8] = ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "upgrade"];
 
 fn text(status: StatusCode, msg: &str) -> Response<ProxyBody> {
     let body = Full::new(Bytes::from(msg.to_string()))
@@ -192,7 +180,7 @@ impl Balancer {
             next: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             failed: AtomicU64::new(0),
-            backends: Mutex::new(BTreeMap::new()),
+            backends: std::sync::RwLock::new(std::collections::HashMap::new()),
             client,
             stop,
         });
@@ -216,6 +204,7 @@ impl Balancer {
                     });
                     let conn = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
+                        .max_buf_size(64 * 1024)
                         .serve_connection(TokioIo::new(stream), service);
                     tokio::pin!(conn);
                     tokio::select! {
@@ -237,11 +226,13 @@ impl Balancer {
     }
 
     fn stats(&self, addr: &str) -> Arc<BackendStats> {
-        let mut b = self.backends.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = self.backends.read().unwrap_or_else(|e| e.into_inner()).get(addr) {
+            return s.clone();
+        }
+        let mut b = self.backends.write().unwrap_or_else(|e| e.into_inner());
         b.entry(addr.to_string()).or_default().clone()
     }
 
-    /// Current backends: healthy replicas of the services plus static ones, minus ejected.
     /// Current backends, each with the service it belongs to: healthy replicas of the
     /// services plus static addresses, minus ejected ones.
     fn candidates(
@@ -387,6 +378,10 @@ impl Balancer {
             .unwrap_or_else(|| "/".into());
         let mut incoming = Some(body.boxed());
         let mut tried: Option<String> = None;
+        let mut headers = parts.headers.clone();
+        for name in HOP_BY_HOP {
+            headers.remove(name);
+        }
         for attempt in 0..(if retryable { 2 } else { 1 }) {
             let Some((addr, service)) = self.pick(&candidates, tried.as_deref()) else {
                 break;
@@ -396,14 +391,9 @@ impl Balancer {
             let Ok(uri) = format!("http://{addr}{path}").parse::<hyper::Uri>() else {
                 return text(StatusCode::BAD_REQUEST, "invalid request path\n");
             };
-            let mut builder = Request::builder()
-                .method(parts.method.clone())
-                .uri(uri)
-                .version(hyper::Version::HTTP_11);
-            for (k, v) in parts.headers.iter() {
-                if !is_hop_by_hop(k) {
-                    builder = builder.header(k, v);
-                }
+            let mut builder = Request::builder().method(parts.method.clone()).uri(uri).version(hyper::Version::HTTP_11);
+            if let Some(h) = builder.headers_mut() {
+                *h = headers.clone();
             }
             let req_body: ProxyBody = if no_body {
                 http_body_util::Empty::new()
@@ -457,7 +447,7 @@ impl Balancer {
     pub fn status(&self) -> LbStatus {
         let backends = self
             .backends
-            .lock()
+            .read()
             .map(|b| {
                 b.iter()
                     .map(|(a, s)| BackendStatus {

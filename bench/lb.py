@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Load-balancer benchmark: terrane's local_load_balancer side by side with nginx and
+HAProxy, all on loopback, in one run.
+
+Usage:  python3 bench/lb.py [--duration SECONDS]
+
+Needs nginx, haproxy and wrk (Debian: apt-get install -y nginx haproxy wrk). Three
+backend servers (one nginx process listening on three ports, answering a 2-byte static
+response) sit behind each balancer, configured equivalently: round robin, keep-alive
+connections to the backends. wrk runs with 2 threads and 50 connections against each.
+Then it reports the terrane balancer's memory at 1,000 concurrent connections and the
+time from a new replica passing its health check to receiving traffic.
+
+Everything shares this machine's cores with wrk, so absolute numbers are noisy; the
+ratios are the point.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BIN = os.path.join(TARGET, "release", "terrane")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing listens on {port}")
+
+
+def wrk(port, connections=50, duration=10):
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def ms(label):
+        m = re.search(rf"\s{label}\s+([\d.]+)(us|ms|s)", out)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return rps, ms("50%"), ms("99%"), int(errors.group(1)) if errors else 0, socket_errors.group(1) if socket_errors else ""
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main():
+    duration = int(sys.argv[sys.argv.index("--duration") + 1]) if "--duration" in sys.argv else 10
+    for tool in ("nginx", "haproxy", "wrk"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: apt-get install -y nginx haproxy wrk")
+    subprocess.run(["cargo", "build", "--release", "-p", "terrane-cli"], cwd=ROOT, check=True)
+    tmp = tempfile.mkdtemp(prefix="terrane-lb-bench-")
+    procs = []
+    try:
+        backends = [free_port() for _ in range(3)]
+        ng_port, ha_port, tr_port = free_port(), free_port(), free_port()
+        servers = "\n".join(f"server {{ listen 127.0.0.1:{p}; keepalive_requests 100000; location / {{ return 200 'ok'; }} }}" for p in backends)
+        upstream = "\n".join(f"server 127.0.0.1:{p};" for p in backends)
+        conf = f"""
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
+  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+  {servers}
+  upstream pool {{ {upstream} keepalive 64; }}
+  server {{ listen 127.0.0.1:{ng_port}; keepalive_requests 100000;
+    location / {{ proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}
+}}
+"""
+        with open(f"{tmp}/nginx.conf", "w") as f:
+            f.write(conf)
+        procs.append(subprocess.Popen(["nginx", "-p", tmp, "-c", f"{tmp}/nginx.conf", "-e", f"{tmp}/error.log", "-g", "daemon off;"]))
+        haproxy = f"""
+global
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:{ha_port}
+  default_backend be
+backend be
+  balance roundrobin
+""" + "\n".join(f"  server b{i} 127.0.0.1:{p}" for i, p in enumerate(backends)) + "\n"
+        with open(f"{tmp}/haproxy.cfg", "w") as f:
+            f.write(haproxy)
+        procs.append(subprocess.Popen(["haproxy", "-db", "-f", f"{tmp}/haproxy.cfg"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+        ws = f"{tmp}/ws"
+        os.makedirs(ws)
+        with open(f"{ws}/main.tf", "w") as f:
+            f.write(f'''
+resource "local_load_balancer" "bench" {{
+  listen    = "127.0.0.1:{tr_port}"
+  algorithm = "round_robin"
+  backends  = [{", ".join(f'"127.0.0.1:{p}"' for p in backends)}]
+}}
+''')
+        env = dict(os.environ, TERRANE_AGENT_LISTEN="127.0.0.1:0")
+        subprocess.run([BIN, "-C", ws, "--no-color", "apply", "--auto-approve"], check=True, env=env, stdout=subprocess.DEVNULL)
+        for p in backends + [ng_port, ha_port, tr_port]:
+            wait_port(p)
+        info = json.load(open(f"{ws}/.terrane/agent/agent.json"))
+        agent_pid = info["pid"]
+
+        print(f"load-balancer benchmark: wrk -t2 -c50 -d{duration}s, 3 keep-alive backends, round robin ({os.cpu_count()} cores)\n")
+        print(f"{'balancer':<10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  socket errors")
+        results = {}
+        for name, port in (("nginx", ng_port), ("haproxy", ha_port), ("terrane", tr_port)):
+            wrk(port, 50, 2)  # warm up pools
+            rps, p50, p99, bad, sock = wrk(port, 50, duration)
+            results[name] = (rps, p50, p99)
+            print(f"{name:<10} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f} {bad:>8}  {sock}")
+        n, t = results["nginx"], results["terrane"]
+        print(f"\nterrane / nginx: throughput {t[0] / n[0]:.2f}x (target >= 1.0), p99 {t[2] / n[2]:.2f}x (target <= 1.2)")
+
+        # Memory at 1,000 concurrent connections.
+        before = rss_mb(agent_pid)
+        w = subprocess.Popen(["wrk", "-t2", "-c1000", "-d8s", f"http://127.0.0.1:{tr_port}/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peak = before
+        while w.poll() is None:
+            peak = max(peak, rss_mb(agent_pid))
+            time.sleep(0.1)
+        print(f"terrane agent memory: {before:.1f} MB idle, {peak:.1f} MB peak at 1,000 connections (target <= 50 MB)")
+
+        # Time from a replica becoming healthy to receiving traffic: scale a service 1 -> 2
+        # while requests flow, and compare when the agent marks replica 1 healthy with when
+        # the balancer first sends it a request.
+        svc_port = free_port()
+        with open(f"{ws}/main.tf", "a") as f:
+            f.write(f'''
+resource "local_service" "web" {{
+  name     = "web"
+  command  = "sh"
+  args     = ["-c", "exec python3 -m http.server $PORT --bind $HOST"]
+  replicas = 1
+  health_check {{
+    http_path = "/"
+    interval  = "100ms"
+  }}
+}}
+resource "local_load_balancer" "svc" {{
+  listen   = "127.0.0.1:{svc_port}"
+  services = [local_service.web.id]
+}}
+''')
+        subprocess.run([BIN, "-C", ws, "--no-color", "apply", "--auto-approve"], check=True, env=env, stdout=subprocess.DEVNULL)
+        load = subprocess.Popen(["wrk", "-t1", "-c4", "-d15s", f"http://127.0.0.1:{svc_port}/"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        src = open(f"{ws}/main.tf").read().replace("replicas = 1", "replicas = 2")
+        open(f"{ws}/main.tf", "w").write(src)
+        apply = subprocess.Popen([BIN, "-C", ws, "--no-color", "apply", "--auto-approve"], env=env, stdout=subprocess.DEVNULL)
+        api = f"http://{info['address']}"
+        healthy_at = traffic_at = None
+        deadline = time.time() + 15
+        while time.time() < deadline and traffic_at is None:
+            now = time.time()
+            svc = json.load(urllib.request.urlopen(f"{api}/v1/services/web"))
+            r1 = [r for r in svc["replicas"] if r["index"] == 1]
+            if r1 and r1[0]["healthy"] and healthy_at is None:
+                healthy_at = now
+                addr = r1[0]["address"]
+            if healthy_at is not None:
+                lbs = json.load(urllib.request.urlopen(f"{api}/v1/lbs/{next(l['name'] for l in json.load(urllib.request.urlopen(f'{api}/v1/lbs')) if l['spec']['services'])}"))
+                if any(b["address"] == addr and b["requests"] > 0 for b in lbs["backends"]):
+                    traffic_at = now
+            time.sleep(0.01)
+        apply.wait()
+        load.terminate()
+        if healthy_at and traffic_at:
+            print(f"healthy replica to first request: {1000 * (traffic_at - healthy_at):.0f} ms (target <= 1000 ms; polled every 10 ms)")
+        else:
+            print("healthy replica to first request: not observed within 15 s")
+        subprocess.run([BIN, "-C", ws, "--no-color", "destroy", "--auto-approve"], env=env, stdout=subprocess.DEVNULL)
+        subprocess.run([BIN, "-C", ws, "--no-color", "agent", "stop"], env=env, stdout=subprocess.DEVNULL)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
