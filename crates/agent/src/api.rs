@@ -509,6 +509,10 @@ async fn metrics(State(s): State<Arc<AgentState>>) -> Response {
         "terrane_agent_reconcile_duration_seconds {:.6}",
         s.last_reconcile_micros.load(Ordering::Relaxed) as f64 / 1e6
     );
+    let _ = writeln!(out, "# HELP terrane_lb_request_duration_seconds Time to the backend's response headers.\n# TYPE terrane_lb_request_duration_seconds histogram");
+    for b in s.balancers.lock().await.values() {
+        b.write_latency(&mut out);
+    }
     let lbs: Vec<_> = s
         .balancers
         .lock()

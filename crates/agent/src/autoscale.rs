@@ -24,6 +24,9 @@ pub enum MetricKind {
     InFlight,
     /// CPU use of a replica's process, in percent of one core.
     CpuPercent,
+    /// The 95th percentile of request latency at the load balancers, in milliseconds
+    /// (a service-wide value, not per replica).
+    P95LatencyMs,
 }
 
 impl MetricKind {
@@ -32,6 +35,7 @@ impl MetricKind {
             "requests_per_second" => Some(MetricKind::RequestsPerSecond),
             "in_flight" => Some(MetricKind::InFlight),
             "cpu_percent" => Some(MetricKind::CpuPercent),
+            "p95_latency_ms" => Some(MetricKind::P95LatencyMs),
             _ => None,
         }
     }
@@ -358,6 +362,7 @@ impl Autoscaler {
                 let mut prev_cpu: std::collections::BTreeMap<u32, f64> =
                     std::collections::BTreeMap::new();
                 let mut prev_time = Instant::now();
+                let mut prev_latency = counters.latency.snapshot();
                 loop {
                     tokio::time::sleep(period).await;
                     let Some(status) = supervisor.status(&spec.service) else {
@@ -367,6 +372,17 @@ impl Autoscaler {
                     let elapsed = now.duration_since(prev_time).as_secs_f64().max(1e-3);
                     prev_time = now;
                     let total = match spec.metric {
+                        MetricKind::P95LatencyMs => {
+                            let now_latency = counters.latency.snapshot();
+                            let p95 = crate::histogram::p95_ms(&prev_latency, &now_latency);
+                            prev_latency = now_latency;
+                            // Service-wide: scale it by the ready count so that the per-replica
+                            // average the algorithm takes is the p95 itself.
+                            match p95 {
+                                Some(p) => p * f64::from(status.ready.max(1)),
+                                None => spec.target * f64::from(status.ready.max(1)),
+                            }
+                        }
                         MetricKind::RequestsPerSecond => {
                             let r = counters.requests.load(std::sync::atomic::Ordering::Relaxed);
                             let rate = r.saturating_sub(prev_requests) as f64 / elapsed;

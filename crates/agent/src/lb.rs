@@ -117,6 +117,7 @@ const EJECT_FOR: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct BackendStats {
+    latency: crate::histogram::Histogram,
     requests: AtomicU64,
     errors: AtomicU64,
     in_flight: AtomicUsize,
@@ -131,6 +132,7 @@ pub struct Balancer {
     next: AtomicUsize,
     requests: AtomicU64,
     failed: AtomicU64,
+    pub latency: crate::histogram::Histogram,
     backends: std::sync::RwLock<std::collections::HashMap<String, Arc<BackendStats>>>,
     client: Client<HttpConnector, ProxyBody>,
     stop: watch::Sender<bool>,
@@ -139,7 +141,16 @@ pub struct Balancer {
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
 /// Headers that belong to one connection and are not forwarded.
-const HOP_BY_HOP: [&str; 8] = ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "upgrade"];
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+];
 
 fn text(status: StatusCode, msg: &str) -> Response<ProxyBody> {
     let body = Full::new(Bytes::from(msg.to_string()))
@@ -180,6 +191,7 @@ impl Balancer {
             next: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            latency: crate::histogram::Histogram::default(),
             backends: std::sync::RwLock::new(std::collections::HashMap::new()),
             client,
             stop,
@@ -226,7 +238,12 @@ impl Balancer {
     }
 
     fn stats(&self, addr: &str) -> Arc<BackendStats> {
-        if let Some(s) = self.backends.read().unwrap_or_else(|e| e.into_inner()).get(addr) {
+        if let Some(s) = self
+            .backends
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(addr)
+        {
             return s.clone();
         }
         let mut b = self.backends.write().unwrap_or_else(|e| e.into_inner());
@@ -391,7 +408,10 @@ impl Balancer {
             let Ok(uri) = format!("http://{addr}{path}").parse::<hyper::Uri>() else {
                 return text(StatusCode::BAD_REQUEST, "invalid request path\n");
             };
-            let mut builder = Request::builder().method(parts.method.clone()).uri(uri).version(hyper::Version::HTTP_11);
+            let mut builder = Request::builder()
+                .method(parts.method.clone())
+                .uri(uri)
+                .version(hyper::Version::HTTP_11);
             if let Some(h) = builder.headers_mut() {
                 *h = headers.clone();
             }
@@ -414,7 +434,14 @@ impl Balancer {
                 c.requests.fetch_add(1, Ordering::Relaxed);
                 c.in_flight.fetch_add(1, Ordering::Relaxed);
             }
+            let started = Instant::now();
             let result = self.client.request(out).await;
+            let took = started.elapsed();
+            stats.latency.observe(took);
+            self.latency.observe(took);
+            if let Some(c) = &counters {
+                c.latency.observe(took);
+            }
             stats.in_flight.fetch_sub(1, Ordering::Relaxed);
             if let Some(c) = &counters {
                 c.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -442,6 +469,25 @@ impl Balancer {
                 self.name
             ),
         )
+    }
+
+    /// Prometheus histograms of request latency, for the balancer and each backend.
+    pub fn write_latency(&self, out: &mut String) {
+        let name = "terrane_lb_request_duration_seconds";
+        self.latency
+            .write_prometheus(out, name, &format!("lb=\"{}\",backend=\"all\"", self.name));
+        for (addr, s) in self
+            .backends
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            s.latency.write_prometheus(
+                out,
+                name,
+                &format!("lb=\"{}\",backend=\"{addr}\"", self.name),
+            );
+        }
     }
 
     pub fn status(&self) -> LbStatus {

@@ -11,6 +11,7 @@ pub mod autoscale;
 pub mod client;
 pub mod dns;
 pub mod health;
+pub mod histogram;
 pub mod lb;
 pub mod spec;
 pub mod supervisor;

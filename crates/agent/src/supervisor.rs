@@ -87,6 +87,8 @@ struct RuntimeReplica {
 pub struct ServiceCounters {
     pub requests: std::sync::atomic::AtomicU64,
     pub in_flight: std::sync::atomic::AtomicI64,
+    /// Latency of requests answered by the service's replicas.
+    pub latency: crate::histogram::Histogram,
 }
 
 pub struct Supervisor {

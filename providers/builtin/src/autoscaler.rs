@@ -56,7 +56,7 @@ pub fn spec_of(v: &Value) -> Result<AutoscalerSpec> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let kind = MetricKind::parse(kind_text).ok_or_else(|| {
-        ProviderError::config(format!("metric type {kind_text:?} is not one of requests_per_second, in_flight, cpu_percent (p95 latency is not supported yet)"))
+        ProviderError::config(format!("metric type {kind_text:?} is not one of requests_per_second, in_flight, p95_latency_ms, cpu_percent"))
     })?;
     let target = metric
         .get("target")

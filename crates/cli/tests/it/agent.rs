@@ -298,6 +298,35 @@ resource "local_load_balancer" "web" {{
         "round robin over two replicas: {st:#}"
     );
 
+    // Prometheus metrics: replica health and per-backend latency histograms.
+    let agent = status(&ws)["agent"]["address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let metrics = std::process::Command::new("python3")
+        .args(["-c", &format!("import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{agent}/metrics').read().decode())")])
+        .output()
+        .expect("python3 runs");
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    assert!(
+        metrics.contains("terrane_service_ready_replicas{service=\"web\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("terrane_lb_requests_total{lb=\"web-lb\"} 20"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "terrane_lb_request_duration_seconds_count{lb=\"web-lb\",backend=\"all\"} 20"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE terrane_lb_request_duration_seconds histogram"),
+        "{metrics}"
+    );
+
     // Kill a replica while requests flow: connect errors are retried on the other one.
     let victim = pids(&ws)[0];
     std::process::Command::new("kill")
