@@ -61,6 +61,17 @@ pub struct LbSpec {
     /// `services` and `backends` (or gets 404 when there are none).
     #[serde(default)]
     pub routes: Vec<RouteSpec>,
+    /// `http` (default) or `tcp`: a TCP balancer forwards whole connections.
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    #[default]
+    Http,
+    Tcp,
 }
 
 /// An ingress rule: requests for `host` (any when unset) whose path starts with
@@ -208,6 +219,10 @@ impl Balancer {
                 let lb = serving.clone();
                 let sup = supervisor.clone();
                 let mut conn_stop = stopped.clone();
+                if lb.spec.protocol == Protocol::Tcp {
+                    tokio::spawn(async move { lb.forward_tcp(stream, &sup).await });
+                    continue;
+                }
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let lb = lb.clone();
@@ -469,6 +484,41 @@ impl Balancer {
                 self.name
             ),
         )
+    }
+
+    /// TCP mode: connect to a backend (trying another when the connect fails) and copy
+    /// bytes both ways until either side closes.
+    async fn forward_tcp(&self, mut client: tokio::net::TcpStream, supervisor: &Supervisor) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let candidates = self.candidates(supervisor, &self.spec.services, &self.spec.backends);
+        let mut tried: Option<String> = None;
+        for _ in 0..2 {
+            let Some((addr, _)) = self.pick(&candidates, tried.as_deref()) else {
+                break;
+            };
+            let stats = self.stats(&addr);
+            let connect = tokio::time::timeout(
+                Duration::from_secs(2),
+                tokio::net::TcpStream::connect(&addr),
+            )
+            .await;
+            match connect {
+                Ok(Ok(mut backend)) => {
+                    self.record(&addr, true);
+                    let _ = backend.set_nodelay(true);
+                    stats.requests.fetch_add(1, Ordering::Relaxed);
+                    stats.in_flight.fetch_add(1, Ordering::Relaxed);
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+                    stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    return;
+                }
+                _ => {
+                    self.record(&addr, false);
+                    tried = Some(addr);
+                }
+            }
+        }
+        self.failed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Prometheus histograms of request latency, for the balancer and each backend.

@@ -2,7 +2,7 @@
 //! of the healthy replicas of `local_service`s and static backends.
 
 use rand::Rng;
-use terrane_agent::lb::{Algorithm, LbSpec, LbStatus, RouteSpec};
+use terrane_agent::lb::{Algorithm, LbSpec, LbStatus, Protocol, RouteSpec};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::{plan_by_schema, BlockSchema, Nesting};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
@@ -21,6 +21,10 @@ pub fn schema() -> Schema {
                 .describe("Address to listen on, such as 127.0.0.1:8080."),
         )
         .attr("algorithm", AttrSchema::optional_computed(Type::String))
+        .attr(
+            "protocol",
+            AttrSchema::optional_computed(Type::String).force_new(),
+        )
         .attr(
             "services",
             AttrSchema::optional(Type::List(Box::new(Type::String))),
@@ -134,12 +138,27 @@ pub fn spec_of(v: &Value) -> Result<LbSpec> {
             "a load balancer needs services = [local_service.NAME.id], backends = [\"IP:PORT\"] or route blocks",
         ));
     }
+    let protocol = match str_attr(v, "protocol").unwrap_or("http") {
+        "http" => Protocol::Http,
+        "tcp" => Protocol::Tcp,
+        other => {
+            return Err(ProviderError::config(format!(
+                "protocol {other:?} is not one of http, tcp"
+            )))
+        }
+    };
+    if protocol == Protocol::Tcp && !routes.is_empty() {
+        return Err(ProviderError::config(
+            "route blocks need protocol = \"http\"; a TCP balancer cannot see hosts or paths",
+        ));
+    }
     Ok(LbSpec {
         listen,
         algorithm,
         services,
         backends,
         routes,
+        protocol,
     })
 }
 
@@ -147,6 +166,9 @@ pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<Pl
     let mut config = config.clone();
     if config.get("algorithm").is_none_or(Value::is_null) {
         set_attr(&mut config, "algorithm", Value::from("round_robin"));
+    }
+    if config.get("protocol").is_none_or(Value::is_null) {
+        set_attr(&mut config, "protocol", Value::from("http"));
     }
     if config.is_wholly_known() {
         spec_of(&config)?;

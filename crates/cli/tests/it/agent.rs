@@ -733,3 +733,45 @@ resource "local_load_balancer" "ingress" {{
         .contains("local_load_balancer.ingress")
         .contains("path_prefix \"v2\" must start with \"/\"");
 }
+
+#[test]
+fn tcp_load_balancer_forwards_connections() {
+    let port = free_port();
+    let ws = Ws::with_main(&format!(
+        r#"{SERVICE}
+resource "local_load_balancer" "tcp" {{
+  name     = "tcp-lb"
+  listen   = "127.0.0.1:{port}"
+  protocol = "tcp"
+  services = [local_service.web.id]
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.apply().contains("2 added");
+    let lb = format!("127.0.0.1:{port}");
+    for _ in 0..6 {
+        assert!(http_ok(&lb), "a connection through the TCP balancer failed");
+    }
+    let st = lb_status(&ws, port);
+    let per_backend: Vec<u64> = st[0]["backends"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|b| b["requests"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        per_backend,
+        vec![3, 3],
+        "connections are spread round robin: {st:#}"
+    );
+    ws.write(
+        "main.tf",
+        &ws.read("main.tf")
+            .replace("protocol = \"tcp\"", "protocol = \"udp\""),
+    );
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("protocol \"udp\" is not one of http, tcp");
+}
