@@ -10,6 +10,7 @@ pub mod api;
 pub mod autoscale;
 pub mod client;
 pub mod dns;
+pub mod drift;
 pub mod health;
 pub mod histogram;
 pub mod lb;
@@ -68,6 +69,25 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
     api::restore_balancers(&state).await;
     api::restore_autoscalers(&state).await;
     api::restore_zones(&state).await;
+    let drift = {
+        let state = state.clone();
+        let workspace = workspace.to_path_buf();
+        let every = Duration::from_millis(
+            std::env::var("TERRANE_AGENT_DRIFT_INTERVAL_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10_000),
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let (ws, st) = (workspace.clone(), state.clone());
+                let _ =
+                    tokio::task::spawn_blocking(move || drift::repair_files(&ws, &st.supervisor))
+                        .await;
+            }
+        })
+    };
     let looper = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -113,6 +133,7 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
         .with_graceful_shutdown(stop)
         .await;
     looper.abort();
+    drift.abort();
     let _ = std::fs::remove_file(&info_path);
     tracing::info!(
         "terrane agent stopped; replicas keep running and will be re-adopted by the next agent."

@@ -775,3 +775,41 @@ resource "local_load_balancer" "tcp" {{
         .expect_code(1)
         .contains("protocol \"udp\" is not one of http, tcp");
 }
+
+#[test]
+fn the_agent_repairs_files_edited_outside_terrane() {
+    let ws = Ws::with_main(&format!(
+        r#"{SERVICE}
+resource "local_file" "cfg" {{
+  filename        = "${{path.root}}/app.conf"
+  content         = "port = 8080\n"
+  file_permission = "0640"
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.run_env(
+        &["apply", "--auto-approve"],
+        &[("TERRANE_AGENT_DRIFT_INTERVAL_MS", "200")],
+    )
+    .success();
+    ws.write("app.conf", "port = 9999\n");
+    wait_until(
+        "the agent restores the edited file",
+        Duration::from_secs(10),
+        || ws.read("app.conf") == "port = 8080\n",
+    );
+    std::fs::remove_file(ws.file("app.conf")).expect("remove");
+    wait_until(
+        "the agent restores the removed file",
+        Duration::from_secs(10),
+        || ws.exists("app.conf"),
+    );
+    assert_eq!(crate::mode_of(&ws.file("app.conf")) & 0o777, 0o640);
+    ws.run(&["events"])
+        .success()
+        .contains("Repaired drift")
+        .contains("was changed outside terrane")
+        .contains("was removed outside terrane");
+    ws.run(&["plan", "--detailed-exitcode"]).success();
+}
