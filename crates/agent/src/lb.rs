@@ -64,6 +64,90 @@ pub struct LbSpec {
     /// `http` (default) or `tcp`: a TCP balancer forwards whole connections.
     #[serde(default)]
     pub protocol: Protocol,
+    /// Terminate TLS with this certificate (HTTP balancers only).
+    #[serde(default)]
+    pub tls: Option<TlsSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TlsSpec {
+    /// PEM file with the certificate chain.
+    pub cert_file: String,
+    /// PEM file with the private key.
+    pub key_file: String,
+}
+
+/// Loads a certificate and key into a TLS acceptor, or explains what is wrong with them.
+pub fn tls_acceptor(name: &str, t: &TlsSpec) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert_file)
+        .map_err(|e| {
+            format!(
+                "load balancer {name}: cannot read the certificate {}: {e}",
+                t.cert_file
+            )
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            format!(
+                "load balancer {name}: the certificate {} does not parse as PEM: {e}",
+                t.cert_file
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(format!(
+            "load balancer {name}: {} contains no PEM certificate",
+            t.cert_file
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(&t.key_file).map_err(|e| {
+        format!(
+            "load balancer {name}: cannot read a private key from {}: {e}",
+            t.key_file
+        )
+    })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| {
+        format!("load balancer {name}: the certificate and key do not fit together: {e}")
+    })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves HTTP/1.1 on one client connection until it closes, draining on stop.
+async fn serve_http<S>(
+    lb: Arc<Balancer>,
+    sup: Arc<Supervisor>,
+    stream: S,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let lb = lb.clone();
+        let sup = sup.clone();
+        async move { Ok::<_, std::convert::Infallible>(lb.proxy(req, &sup).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            // Drain: finish the request in flight, then close.
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +292,10 @@ impl Balancer {
             stop,
         });
         let serving = lb.clone();
+        let tls = match &lb.spec.tls {
+            Some(t) => Some(tls_acceptor(name, t)?),
+            None => None,
+        };
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -218,31 +306,34 @@ impl Balancer {
                 let _ = stream.set_nodelay(true);
                 let lb = serving.clone();
                 let sup = supervisor.clone();
-                let mut conn_stop = stopped.clone();
+                let conn_stop = stopped.clone();
                 if lb.spec.protocol == Protocol::Tcp {
                     tokio::spawn(async move { lb.forward_tcp(stream, &sup).await });
                     continue;
                 }
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let lb = lb.clone();
-                        let sup = sup.clone();
-                        async move { Ok::<_, std::convert::Infallible>(lb.proxy(req, &sup).await) }
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .max_buf_size(64 * 1024)
-                        .serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = conn_stop.changed() => {
-                            // Drain: finish the request in flight, then close.
-                            conn.as_mut().graceful_shutdown();
-                            let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
-                        }
+                match &tls {
+                    None => {
+                        tokio::spawn(serve_http(lb, sup, stream, conn_stop));
                     }
-                });
+                    Some(acceptor) => {
+                        let acceptor = acceptor.clone();
+                        tokio::spawn(async move {
+                            // A handshake that does not finish in time is dropped.
+                            match tokio::time::timeout(
+                                Duration::from_secs(10),
+                                acceptor.accept(stream),
+                            )
+                            .await
+                            {
+                                Ok(Ok(tls_stream)) => {
+                                    serve_http(lb, sup, tls_stream, conn_stop).await
+                                }
+                                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed."),
+                                Err(_) => tracing::debug!("TLS handshake timed out."),
+                            }
+                        });
+                    }
+                }
             }
         });
         Ok(lb)

@@ -2,7 +2,7 @@
 //! of the healthy replicas of `local_service`s and static backends.
 
 use rand::Rng;
-use terrane_agent::lb::{Algorithm, LbSpec, LbStatus, Protocol, RouteSpec};
+use terrane_agent::lb::{Algorithm, LbSpec, LbStatus, Protocol, RouteSpec, TlsSpec};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::{plan_by_schema, BlockSchema, Nesting};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
@@ -35,6 +35,16 @@ pub fn schema() -> Schema {
         )
         .attr("id", AttrSchema::computed(Type::String))
         .attr("address", AttrSchema::computed(Type::String))
+        .block(
+            "tls",
+            BlockSchema {
+                nesting: Nesting::Single,
+                schema: Schema::new()
+                    .attr("cert_file", AttrSchema::required(Type::String))
+                    .attr("key_file", AttrSchema::required(Type::String)),
+                force_new: false,
+            },
+        )
         .block(
             "route",
             BlockSchema {
@@ -152,6 +162,37 @@ pub fn spec_of(v: &Value) -> Result<LbSpec> {
             "route blocks need protocol = \"http\"; a TCP balancer cannot see hosts or paths",
         ));
     }
+    let tls = match v.get("tls").filter(|t| !t.is_null()) {
+        None => None,
+        Some(t) => {
+            if protocol == Protocol::Tcp {
+                return Err(ProviderError::config("tls needs protocol = \"http\""));
+            }
+            let abs = |p: &str| {
+                let path = std::path::Path::new(p);
+                if path.is_absolute() {
+                    p.to_string()
+                } else {
+                    std::env::current_dir()
+                        .map(|d| d.join(path).display().to_string())
+                        .unwrap_or_else(|_| p.to_string())
+                }
+            };
+            let spec = TlsSpec {
+                cert_file: abs(t
+                    .get("cert_file")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()),
+                key_file: abs(t
+                    .get("key_file")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()),
+            };
+            // Check the files now, so a bad certificate fails the plan, not the agent.
+            terrane_agent::lb::tls_acceptor("(plan)", &spec).map_err(ProviderError::config)?;
+            Some(spec)
+        }
+    };
     Ok(LbSpec {
         listen,
         algorithm,
@@ -159,6 +200,7 @@ pub fn spec_of(v: &Value) -> Result<LbSpec> {
         backends,
         routes,
         protocol,
+        tls,
     })
 }
 

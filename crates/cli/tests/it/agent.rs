@@ -813,3 +813,88 @@ resource "local_file" "cfg" {{
         .contains("was removed outside terrane");
     ws.run(&["plan", "--detailed-exitcode"]).success();
 }
+
+#[test]
+fn load_balancer_terminates_tls_and_rejects_a_bad_certificate() {
+    let port = free_port();
+    let ws = Ws::with_main(&format!(
+        r#"{SERVICE}
+resource "local_load_balancer" "https" {{
+  listen   = "127.0.0.1:{port}"
+  services = [local_service.web.id]
+  tls {{
+    cert_file = "${{path.root}}/cert.pem"
+    key_file  = "${{path.root}}/key.pem"
+  }}
+}}
+"#
+    ));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(ws.file("key.pem"))
+        .arg("-out")
+        .arg(ws.file("cert.pem"))
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let _cleanup = Cleanup(&ws);
+    ws.apply().contains("2 added");
+    let code = std::process::Command::new("curl")
+        .args([
+            "-sk",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("https://127.0.0.1:{port}/"),
+        ])
+        .output()
+        .expect("curl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&code.stdout),
+        "200",
+        "HTTPS through the balancer"
+    );
+    let plain = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://127.0.0.1:{port}/"),
+        ])
+        .output()
+        .expect("curl runs");
+    assert_ne!(
+        String::from_utf8_lossy(&plain.stdout),
+        "200",
+        "plain HTTP must not be served on a TLS listener"
+    );
+
+    ws.write("cert.pem", "this is not a certificate\n");
+    ws.write(
+        "main.tf",
+        &ws.read("main.tf")
+            .replace("listen   = ", "algorithm = \"p2c\"\n  listen   = "),
+    );
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("local_load_balancer.https")
+        .contains("cert.pem");
+}
