@@ -67,67 +67,23 @@ impl AgentClient {
         matches!(self.call(Method::GET, "/healthz", None).await, Ok((s, _)) if s.is_success())
     }
 
-    pub async fn put_service(
+    /// PUT a JSON body; the agent answers with the object's status.
+    async fn put<T: serde::Serialize, R: serde::de::DeserializeOwned>(
         &self,
-        name: &str,
-        spec: &ServiceSpec,
-    ) -> Result<ServiceStatus, String> {
-        let body = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
-        let (status, bytes) = self
-            .call(Method::PUT, &format!("/v1/services/{name}"), Some(body))
-            .await?;
-        if !status.is_success() {
-            return Err(format!(
-                "the agent refused the service: {}",
-                String::from_utf8_lossy(&bytes).trim()
-            ));
-        }
-        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
-    }
-
-    pub async fn service(&self, name: &str) -> Result<Option<ServiceStatus>, String> {
-        let (status, bytes) = self
-            .call(Method::GET, &format!("/v1/services/{name}"), None)
-            .await?;
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| e.to_string())
-    }
-
-    pub async fn services(&self) -> Result<Vec<ServiceStatus>, String> {
-        let (_, bytes) = self.call(Method::GET, "/v1/services", None).await?;
-        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
-    }
-
-    pub async fn delete_service(&self, name: &str) -> Result<(), String> {
-        let (status, bytes) = self
-            .call(Method::DELETE, &format!("/v1/services/{name}"), None)
-            .await?;
-        if status.is_success() || status == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&bytes).trim().to_string())
-        }
-    }
-
-    pub async fn put_lb(&self, name: &str, spec: &LbSpec) -> Result<LbStatus, String> {
-        let body = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
-        let (status, bytes) = self
-            .call(Method::PUT, &format!("/v1/lbs/{name}"), Some(body))
-            .await?;
+        path: &str,
+        body: &T,
+    ) -> Result<R, String> {
+        let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+        let (status, bytes) = self.call(Method::PUT, path, Some(body)).await?;
         if !status.is_success() {
             return Err(String::from_utf8_lossy(&bytes).trim().to_string());
         }
         serde_json::from_slice(&bytes).map_err(|e| e.to_string())
     }
 
-    pub async fn lb(&self, name: &str) -> Result<Option<LbStatus>, String> {
-        let (status, bytes) = self
-            .call(Method::GET, &format!("/v1/lbs/{name}"), None)
-            .await?;
+    /// GET an object; `None` when the agent does not know it.
+    async fn get<R: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Option<R>, String> {
+        let (status, bytes) = self.call(Method::GET, path, None).await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -136,20 +92,52 @@ impl AgentClient {
             .map_err(|e| e.to_string())
     }
 
-    pub async fn lbs(&self) -> Result<Vec<LbStatus>, String> {
-        let (_, bytes) = self.call(Method::GET, "/v1/lbs", None).await?;
-        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
-    }
-
-    pub async fn delete_lb(&self, name: &str) -> Result<(), String> {
-        let (status, bytes) = self
-            .call(Method::DELETE, &format!("/v1/lbs/{name}"), None)
-            .await?;
+    /// DELETE an object; deleting one that is already gone is not an error.
+    async fn delete(&self, path: &str) -> Result<(), String> {
+        let (status, bytes) = self.call(Method::DELETE, path, None).await?;
         if status.is_success() || status == StatusCode::NOT_FOUND {
             Ok(())
         } else {
             Err(String::from_utf8_lossy(&bytes).trim().to_string())
         }
+    }
+
+    pub async fn put_service(
+        &self,
+        name: &str,
+        spec: &ServiceSpec,
+    ) -> Result<ServiceStatus, String> {
+        self.put(&format!("/v1/services/{name}"), spec)
+            .await
+            .map_err(|e| format!("the agent refused the service: {e}"))
+    }
+
+    pub async fn service(&self, name: &str) -> Result<Option<ServiceStatus>, String> {
+        self.get(&format!("/v1/services/{name}")).await
+    }
+
+    pub async fn services(&self) -> Result<Vec<ServiceStatus>, String> {
+        Ok(self.get("/v1/services").await?.unwrap_or_default())
+    }
+
+    pub async fn delete_service(&self, name: &str) -> Result<(), String> {
+        self.delete(&format!("/v1/services/{name}")).await
+    }
+
+    pub async fn put_lb(&self, name: &str, spec: &LbSpec) -> Result<LbStatus, String> {
+        self.put(&format!("/v1/lbs/{name}"), spec).await
+    }
+
+    pub async fn lb(&self, name: &str) -> Result<Option<LbStatus>, String> {
+        self.get(&format!("/v1/lbs/{name}")).await
+    }
+
+    pub async fn lbs(&self) -> Result<Vec<LbStatus>, String> {
+        Ok(self.get("/v1/lbs").await?.unwrap_or_default())
+    }
+
+    pub async fn delete_lb(&self, name: &str) -> Result<(), String> {
+        self.delete(&format!("/v1/lbs/{name}")).await
     }
 
     pub async fn put_autoscaler(
@@ -157,96 +145,42 @@ impl AgentClient {
         name: &str,
         spec: &AutoscalerSpec,
     ) -> Result<AutoscalerStatus, String> {
-        let body = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
-        let (status, bytes) = self
-            .call(Method::PUT, &format!("/v1/autoscalers/{name}"), Some(body))
-            .await?;
-        if !status.is_success() {
-            return Err(String::from_utf8_lossy(&bytes).trim().to_string());
-        }
-        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+        self.put(&format!("/v1/autoscalers/{name}"), spec).await
     }
 
     pub async fn autoscaler(&self, name: &str) -> Result<Option<AutoscalerStatus>, String> {
-        let (status, bytes) = self
-            .call(Method::GET, &format!("/v1/autoscalers/{name}"), None)
-            .await?;
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| e.to_string())
+        self.get(&format!("/v1/autoscalers/{name}")).await
     }
 
     pub async fn delete_autoscaler(&self, name: &str) -> Result<(), String> {
-        let (status, bytes) = self
-            .call(Method::DELETE, &format!("/v1/autoscalers/{name}"), None)
-            .await?;
-        if status.is_success() || status == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&bytes).trim().to_string())
-        }
+        self.delete(&format!("/v1/autoscalers/{name}")).await
     }
 
     pub async fn put_zone(&self, id: &str, spec: &ZoneSpec) -> Result<ZoneStatus, String> {
-        let body = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
-        let (status, bytes) = self
-            .call(Method::PUT, &format!("/v1/dns/zones/{id}"), Some(body))
-            .await?;
-        if !status.is_success() {
-            return Err(String::from_utf8_lossy(&bytes).trim().to_string());
-        }
-        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+        self.put(&format!("/v1/dns/zones/{id}"), spec).await
     }
 
     pub async fn zone(&self, id: &str) -> Result<Option<ZoneStatus>, String> {
-        let (status, bytes) = self
-            .call(Method::GET, &format!("/v1/dns/zones/{id}"), None)
-            .await?;
-        if status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| e.to_string())
+        self.get(&format!("/v1/dns/zones/{id}")).await
     }
 
     pub async fn delete_zone(&self, id: &str) -> Result<(), String> {
-        self.call(Method::DELETE, &format!("/v1/dns/zones/{id}"), None)
+        self.delete(&format!("/v1/dns/zones/{id}")).await
+    }
+
+    pub async fn put_record(&self, zone: &str, id: &str, spec: &RecordSpec) -> Result<(), String> {
+        self.put::<_, ZoneStatus>(&format!("/v1/dns/zones/{zone}/records/{id}"), spec)
             .await
             .map(|_| ())
     }
 
-    pub async fn put_record(&self, zone: &str, id: &str, spec: &RecordSpec) -> Result<(), String> {
-        let body = serde_json::to_vec(spec).map_err(|e| e.to_string())?;
-        let (status, bytes) = self
-            .call(
-                Method::PUT,
-                &format!("/v1/dns/zones/{zone}/records/{id}"),
-                Some(body),
-            )
-            .await?;
-        if !status.is_success() {
-            return Err(String::from_utf8_lossy(&bytes).trim().to_string());
-        }
-        Ok(())
-    }
-
     pub async fn delete_record(&self, zone: &str, id: &str) -> Result<(), String> {
-        self.call(
-            Method::DELETE,
-            &format!("/v1/dns/zones/{zone}/records/{id}"),
-            None,
-        )
-        .await
-        .map(|_| ())
+        self.delete(&format!("/v1/dns/zones/{zone}/records/{id}"))
+            .await
     }
 
     pub async fn events(&self) -> Result<Vec<AgentEvent>, String> {
-        let (_, bytes) = self.call(Method::GET, "/v1/events", None).await?;
-        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+        Ok(self.get("/v1/events").await?.unwrap_or_default())
     }
 
     pub async fn shutdown(&self) -> Result<(), String> {
