@@ -218,6 +218,9 @@ struct BackendStats {
     in_flight: AtomicUsize,
     consecutive_failures: Mutex<u32>,
     ejected_until: Mutex<Option<Instant>>,
+    /// Set by the active health check of static backends (replicas of services are
+    /// checked by the supervisor instead).
+    down: std::sync::atomic::AtomicBool,
 }
 
 pub struct Balancer {
@@ -291,6 +294,7 @@ impl Balancer {
             client,
             stop,
         });
+        lb.start_backend_checks();
         let serving = lb.clone();
         let tls = match &lb.spec.tls {
             Some(t) => Some(tls_acceptor(name, t)?),
@@ -378,11 +382,13 @@ impl Balancer {
         let live: Vec<(String, Option<String>)> = out
             .iter()
             .filter(|(a, _)| {
-                self.stats(a)
-                    .ejected_until
-                    .lock()
-                    .map(|u| u.is_none_or(|t| t <= now))
-                    .unwrap_or(true)
+                let st = self.stats(a);
+                !st.down.load(Ordering::Relaxed)
+                    && st
+                        .ejected_until
+                        .lock()
+                        .map(|u| u.is_none_or(|t| t <= now))
+                        .unwrap_or(true)
             })
             .cloned()
             .collect();
@@ -577,6 +583,50 @@ impl Balancer {
         )
     }
 
+    /// Actively checks static backends with a TCP connect every two seconds; one that
+    /// fails twice in a row is taken out until it answers again.
+    fn start_backend_checks(self: &Arc<Self>) {
+        let mut addrs: Vec<String> = self.spec.backends.clone();
+        for r in &self.spec.routes {
+            addrs.extend(r.backends.iter().cloned());
+        }
+        addrs.sort();
+        addrs.dedup();
+        if addrs.is_empty() {
+            return;
+        }
+        let lb = Arc::downgrade(self);
+        let mut stopped = self.stop.subscribe();
+        tokio::spawn(async move {
+            let mut failures: std::collections::HashMap<String, u32> =
+                std::collections::HashMap::new();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = stopped.changed() => return,
+                }
+                let Some(lb) = lb.upgrade() else { return };
+                for a in &addrs {
+                    let ok = matches!(
+                        tokio::time::timeout(
+                            Duration::from_secs(1),
+                            tokio::net::TcpStream::connect(a)
+                        )
+                        .await,
+                        Ok(Ok(_))
+                    );
+                    let f = failures.entry(a.clone()).or_default();
+                    *f = if ok { 0 } else { *f + 1 };
+                    let st = lb.stats(a);
+                    let was_down = st.down.swap(*f >= 2, Ordering::Relaxed);
+                    if was_down != (*f >= 2) {
+                        tracing::info!(balancer = %lb.name, backend = %a, up = ok, "Static backend changed health.");
+                    }
+                }
+            }
+        });
+    }
+
     /// TCP mode: connect to a backend (trying another when the connect fails) and copy
     /// bytes both ways until either side closes.
     async fn forward_tcp(&self, mut client: tokio::net::TcpStream, supervisor: &Supervisor) {
@@ -642,11 +692,11 @@ impl Balancer {
                         requests: s.requests.load(Ordering::Relaxed),
                         errors: s.errors.load(Ordering::Relaxed),
                         in_flight: s.in_flight.load(Ordering::Relaxed),
-                        ejected: s
-                            .ejected_until
-                            .lock()
-                            .map(|u| u.is_some_and(|t| t > Instant::now()))
-                            .unwrap_or(false),
+                        ejected: s.down.load(Ordering::Relaxed)
+                            || s.ejected_until
+                                .lock()
+                                .map(|u| u.is_some_and(|t| t > Instant::now()))
+                                .unwrap_or(false),
                     })
                     .collect()
             })

@@ -898,3 +898,64 @@ resource "local_load_balancer" "https" {{
         .contains("local_load_balancer.https")
         .contains("cert.pem");
 }
+
+#[test]
+fn static_backends_are_health_checked_actively() {
+    let (alive_port, dead_port, lb_port) = (free_port(), free_port(), free_port());
+    let mut server = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &alive_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 http.server starts");
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_load_balancer" "static" {{
+  name     = "static-lb"
+  listen   = "127.0.0.1:{lb_port}"
+  backends = ["127.0.0.1:{alive_port}", "127.0.0.1:{dead_port}"]
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    wait_until("the static backend listens", Duration::from_secs(5), || {
+        std::net::TcpStream::connect(("127.0.0.1", alive_port)).is_ok()
+    });
+    ws.apply();
+    // No traffic at all: only the active check can find the dead backend.
+    wait_until(
+        "the dead static backend is taken out",
+        Duration::from_secs(10),
+        || {
+            let st = lb_status(&ws, lb_port);
+            st[0]["backends"].as_array().is_some_and(|b| {
+                b.iter().any(|x| {
+                    x["address"] == format!("127.0.0.1:{dead_port}") && x["ejected"] == true
+                })
+            })
+        },
+    );
+    let st = lb_status(&ws, lb_port);
+    assert_eq!(
+        st[0]["requests"], 0,
+        "the check must not count as traffic: {st:#}"
+    );
+    let alive = st[0]["backends"].as_array().cloned().unwrap_or_default();
+    assert!(
+        alive
+            .iter()
+            .any(|x| x["address"] == format!("127.0.0.1:{alive_port}") && x["ejected"] == false),
+        "{st:#}"
+    );
+    for _ in 0..5 {
+        assert!(http_ok(&format!("127.0.0.1:{lb_port}")));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
