@@ -88,6 +88,17 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
             }
         })
     };
+    let discovery = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut registered: std::collections::HashMap<String, Vec<String>> =
+                std::collections::HashMap::new();
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                register_services(&state, &mut registered).await;
+            }
+        })
+    };
     let looper = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -134,6 +145,7 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
         .await;
     looper.abort();
     drift.abort();
+    discovery.abort();
     let _ = std::fs::remove_file(&info_path);
     tracing::info!(
         "terrane agent stopped; replicas keep running and will be re-adopted by the next agent."
@@ -146,4 +158,67 @@ fn terrane_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Service discovery: keeps each registered service's A and SRV records in its zone in
+/// step with the replicas that are ready. `registered` remembers the last SRV values
+/// written, so records change only when the set of ready replicas does.
+async fn register_services(
+    state: &AgentState,
+    registered: &mut std::collections::HashMap<String, Vec<String>>,
+) {
+    for svc in state.supervisor.all() {
+        let Some(reg) = &svc.spec.dns else { continue };
+        let zone = state.zones.lock().await.get(&reg.zone_id).cloned();
+        let Some(zone) = zone else { continue };
+        let mut targets: Vec<String> = svc
+            .replicas
+            .iter()
+            .filter(|r| r.healthy && r.pid.is_some())
+            .map(|r| format!("0 1 {} {}", r.port, reg.name))
+            .collect();
+        targets.sort();
+        if registered.get(&svc.name) == Some(&targets) {
+            continue;
+        }
+        let a = dns::RecordSpec {
+            name: reg.name.clone(),
+            kind: "A".into(),
+            ttl: 5,
+            records: vec!["127.0.0.1".into()],
+        };
+        let srv = dns::RecordSpec {
+            name: format!("_http._tcp.{}", reg.name),
+            kind: "SRV".into(),
+            ttl: 5,
+            records: targets.clone(),
+        };
+        let result = async {
+            zone.put_record(&format!("svc-{}-a", svc.name), a).await?;
+            if targets.is_empty() {
+                zone.delete_record(&format!("svc-{}-srv", svc.name))
+                    .await
+                    .map(|_| ())
+            } else {
+                zone.put_record(&format!("svc-{}-srv", svc.name), srv).await
+            }
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                state.supervisor.event(
+                    &svc.name,
+                    format!(
+                        "DNS: registered {} ready replica(s) as _http._tcp.{}.",
+                        targets.len(),
+                        reg.name
+                    ),
+                );
+                registered.insert(svc.name.clone(), targets);
+            }
+            Err(e) => state
+                .supervisor
+                .event(&svc.name, format!("DNS registration failed: {e}")),
+        }
+    }
 }

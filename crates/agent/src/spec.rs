@@ -25,6 +25,17 @@ pub struct ServiceSpec {
     /// How a change of command, arguments or environment is rolled out.
     #[serde(default)]
     pub update: UpdateStrategy,
+    /// Register the service in a DNS zone of this agent (service discovery).
+    #[serde(default)]
+    pub dns: Option<DnsRegistration>,
+}
+
+/// Keeps `NAME` (A, 127.0.0.1) and `_http._tcp.NAME` (SRV, one target per ready
+/// replica) up to date in the zone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DnsRegistration {
+    pub zone_id: String,
+    pub name: String,
 }
 
 /// Kubernetes' rolling-update bounds: a count ("1") or a percentage of replicas ("25%").

@@ -62,6 +62,16 @@ pub fn schema() -> Schema {
             },
         )
         .block(
+            "dns",
+            BlockSchema {
+                nesting: Nesting::Single,
+                schema: Schema::new()
+                    .attr("zone_id", AttrSchema::required(Type::String))
+                    .attr("name", AttrSchema::required(Type::String)),
+                force_new: false,
+            },
+        )
+        .block(
             "update",
             BlockSchema {
                 nesting: Nesting::Single,
@@ -189,7 +199,36 @@ pub fn spec_of(v: &Value) -> Result<ServiceSpec> {
         }
         strategy
     };
+    let dns = match v.get("dns").filter(|d| !d.is_null()) {
+        None => None,
+        Some(d) => {
+            let name = d
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let probe = terrane_agent::dns::RecordSpec {
+                name: name.clone(),
+                kind: "A".into(),
+                ttl: 5,
+                records: vec!["127.0.0.1".into()],
+            };
+            let placeholder = terrane_agent::dns::parse_origin("zone.invalid.")
+                .map_err(ProviderError::internal)?;
+            terrane_agent::dns::build_records(&placeholder, &probe)
+                .map_err(|e| ProviderError::config(format!("dns: {e}")))?;
+            Some(terrane_agent::spec::DnsRegistration {
+                zone_id: d
+                    .get("zone_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                name,
+            })
+        }
+    };
     Ok(ServiceSpec {
+        dns,
         update,
         command,
         args: strings("args"),

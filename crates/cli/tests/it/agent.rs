@@ -959,3 +959,95 @@ resource "local_load_balancer" "static" {{
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// Ports of the SRV answers for `name` (same wire parsing as `dns_a`).
+fn dns_srv_ports(server: &str, name: &str) -> Vec<u16> {
+    let mut q = vec![0x43, 0x21, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 33, 0, 1]);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    sock.send_to(&q, server).expect("send");
+    let mut buf = [0u8; 1024];
+    let n = sock.recv(&mut buf).expect("a DNS answer");
+    let r = &buf[..n];
+    let answers = u16::from_be_bytes([r[6], r[7]]) as usize;
+    let mut i = 12;
+    while r[i] != 0 {
+        i += 1 + r[i] as usize;
+    }
+    i += 5;
+    let mut ports = Vec::new();
+    for _ in 0..answers {
+        if r[i] & 0xc0 == 0xc0 {
+            i += 2;
+        } else {
+            while r[i] != 0 {
+                i += 1 + r[i] as usize;
+            }
+            i += 1;
+        }
+        let kind = u16::from_be_bytes([r[i], r[i + 1]]);
+        let len = u16::from_be_bytes([r[i + 8], r[i + 9]]) as usize;
+        i += 10;
+        if kind == 33 {
+            ports.push(u16::from_be_bytes([r[i + 4], r[i + 5]]));
+        }
+        i += len;
+    }
+    ports.sort_unstable();
+    ports
+}
+
+#[test]
+fn services_register_their_replicas_in_dns() {
+    let dns_port = free_port();
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_dns_zone" "internal" {{
+  name   = "internal.test."
+  listen = "127.0.0.1:{dns_port}"
+}}
+
+resource "local_service" "web" {{
+  name     = "web"
+  command  = "sh"
+  args     = ["-c", "exec python3 -m http.server $PORT --bind $HOST"]
+  replicas = 2
+  health_check {{
+    tcp      = true
+    interval = "100ms"
+  }}
+  dns {{
+    zone_id = local_dns_zone.internal.id
+    name    = "web"
+  }}
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.apply().contains("2 added");
+    let server = format!("127.0.0.1:{dns_port}");
+    let mut want: Vec<u16> = replicas(&ws)
+        .iter()
+        .filter_map(|r| r["port"].as_u64())
+        .map(|p| p as u16)
+        .collect();
+    want.sort_unstable();
+    wait_until(
+        "SRV records list both replicas",
+        Duration::from_secs(5),
+        || dns_srv_ports(&server, "_http._tcp.web.internal.test") == want,
+    );
+    assert_eq!(
+        dns_a(&server, "web.internal.test").0,
+        vec![std::net::Ipv4Addr::new(127, 0, 0, 1)]
+    );
+    ws.run(&["events"])
+        .success()
+        .contains("DNS: registered 2 ready replica(s) as _http._tcp.web");
+}
