@@ -1051,3 +1051,49 @@ resource "local_service" "web" {{
         .success()
         .contains("DNS: registered 2 ready replica(s) as _http._tcp.web");
 }
+
+#[test]
+fn a_killed_agent_is_replaced_and_readopts_replicas_and_balancers() {
+    let port = free_port();
+    let ws = Ws::with_main(&format!(
+        r#"{SERVICE}
+resource "local_load_balancer" "web" {{
+  name     = "web-lb"
+  listen   = "127.0.0.1:{port}"
+  services = [local_service.web.id]
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.apply().contains("2 added");
+    let lb = format!("127.0.0.1:{port}");
+    assert!(http_ok(&lb));
+    let replicas_before = pids(&ws);
+    let agent_pid = status(&ws)["agent"]["pid"].as_u64().expect("agent pid");
+    std::process::Command::new("kill")
+        .args(["-9", &agent_pid.to_string()])
+        .status()
+        .expect("kill runs");
+    wait_until("the agent is gone", Duration::from_secs(5), || {
+        !alive(agent_pid)
+    });
+    // The balancer lived in the agent: traffic stops until an agent runs again.
+    assert!(!http_ok(&lb), "the balancer should be down with its agent");
+    for p in &replicas_before {
+        assert!(alive(*p), "replica {p} died with the agent");
+    }
+    let agent = ws.spawn(&["agent"]);
+    wait_until(
+        "the new agent serves the balancer again",
+        Duration::from_secs(10),
+        || http_ok(&lb),
+    );
+    assert_eq!(
+        pids(&ws),
+        replicas_before,
+        "replicas were restarted instead of re-adopted"
+    );
+    ws.run(&["plan", "--detailed-exitcode"]).success();
+    ws.run(&["agent", "stop"]).success();
+    agent.finish().success();
+}
