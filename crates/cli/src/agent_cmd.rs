@@ -218,3 +218,36 @@ pub async fn events(dir: &Path, follow: bool) -> u8 {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// The resource types whose long-running parts the agent runs.
+const AGENT_TYPES: [&str; 4] = [
+    "local_service",
+    "local_load_balancer",
+    "local_dns_zone",
+    "local_autoscaler",
+];
+
+/// When state holds resources the agent runs and no agent is running (a reboot, a
+/// kill), starts one before planning, so it re-adopts them and the plan sees them.
+pub async fn ensure_agent_for(dir: &Path, state: &terrane_state::Snapshot) {
+    let handed: Vec<String> = state
+        .resources
+        .keys()
+        .filter(|a| AGENT_TYPES.contains(&a.resource.type_name.as_str()))
+        .map(|a| a.to_string())
+        .collect();
+    if handed.is_empty() || client::find(dir).await.is_some() {
+        return;
+    }
+    let Ok(program) = std::env::current_exe() else {
+        return;
+    };
+    match client::ensure(dir, &program).await {
+        Ok(_) => eprintln!(
+            "terrane: no agent was running; started one in the background, which takes over {} ({}).",
+            if handed.len() == 1 { "1 resource".to_string() } else { format!("{} resources", handed.len()) },
+            handed.join(", ")
+        ),
+        Err(e) => eprintln!("Warning: the agent that runs local services could not be started: {e}"),
+    }
+}

@@ -338,6 +338,9 @@ async fn apply_cmd(
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    if !args.destroy {
+        crate::agent_cmd::ensure_agent_for(&ws.dir, &prior).await;
+    }
     let cancel = Arc::new(AtomicBool::new(false));
     let _sig = install_interrupt(cancel.clone());
     let printer = Printer::new(style, true);
