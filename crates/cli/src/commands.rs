@@ -346,18 +346,9 @@ async fn apply_cmd(
     let printer = Printer::new(style, true);
     let plan = match planfile_path {
         Some(p) => {
-            let p = if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                dir.join(p)
-            };
-            let text = match std::fs::read_to_string(&p) {
-                Ok(t) => t,
-                Err(e) => return fail(format!("cannot read the plan file {}: {e}", p.display())),
-            };
-            let plan = match planfile::decode(&text, &p.display().to_string()) {
+            let plan = match read_planfile(dir, p) {
                 Ok(plan) => plan,
-                Err(e) => return fail(e),
+                Err(code) => return code,
             };
             // A plan made before any state existed has no lineage; it fits an empty state.
             let fresh = plan.lineage.is_empty() && prior.serial == 0;
@@ -451,6 +442,18 @@ async fn apply_cmd(
     0
 }
 
+/// Reads and decodes a saved plan (a relative path is taken from the working directory).
+fn read_planfile(dir: &Path, p: &Path) -> Result<Plan, u8> {
+    let p = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        dir.join(p)
+    };
+    let text = std::fs::read_to_string(&p)
+        .map_err(|e| fail(format!("cannot read the plan file {}: {e}", p.display())))?;
+    planfile::decode(&text, &p.display().to_string()).map_err(fail)
+}
+
 fn print_outputs(state: &Snapshot, style: Style) {
     if state.outputs.is_empty() {
         return;
@@ -474,18 +477,9 @@ fn print_outputs(state: &Snapshot, style: Style) {
 
 fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -> u8 {
     if let Some(p) = planfile_path {
-        let p = if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            dir.join(p)
-        };
-        let text = match std::fs::read_to_string(&p) {
-            Ok(t) => t,
-            Err(e) => return fail(format!("cannot read the plan file {}: {e}", p.display())),
-        };
-        let plan = match planfile::decode(&text, &p.display().to_string()) {
+        let plan = match read_planfile(dir, p) {
             Ok(plan) => plan,
-            Err(e) => return fail(e),
+            Err(code) => return code,
         };
         if as_json {
             println!(

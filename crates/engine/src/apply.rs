@@ -391,7 +391,11 @@ impl<'c> Applier<'c> {
                 .iter()
                 .filter_map(|(k, c)| c.before.clone().map(|b| (k.clone(), b)))
                 .collect();
-            let rep = values.keys().next().map(rep_of).unwrap_or_default();
+            let rep = values
+                .keys()
+                .next()
+                .map(crate::store::Repetition::of)
+                .unwrap_or_default();
             self.run
                 .store
                 .borrow_mut()
@@ -595,14 +599,6 @@ impl<'c> Applier<'c> {
             id_of(&new),
         ));
         Ok(new)
-    }
-}
-
-fn rep_of(key: &InstanceKey) -> crate::store::Repetition {
-    match key {
-        InstanceKey::None => crate::store::Repetition::Single,
-        InstanceKey::Int(_) => crate::store::Repetition::Count,
-        InstanceKey::Str(_) => crate::store::Repetition::ForEach,
     }
 }
 

@@ -464,7 +464,7 @@ impl<'c> Planner<'c> {
             let mut values = BTreeMap::new();
             let mut repetition = Repetition::Single;
             for inst in &prior_insts {
-                repetition = repetition_of(&inst.addr.key);
+                repetition = Repetition::of(&inst.addr.key);
                 values.insert(inst.addr.key.clone(), inst.value.clone());
                 if r.mode == ResourceMode::Managed {
                     if r.lifecycle.prevent_destroy {
@@ -809,14 +809,6 @@ impl<'c> Planner<'c> {
                 create_before_destroy: inst.create_before_destroy,
             });
         }
-    }
-}
-
-fn repetition_of(key: &InstanceKey) -> Repetition {
-    match key {
-        InstanceKey::None => Repetition::Single,
-        InstanceKey::Int(_) => Repetition::Count,
-        InstanceKey::Str(_) => Repetition::ForEach,
     }
 }
 

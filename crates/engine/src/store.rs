@@ -27,6 +27,17 @@ pub enum Repetition {
     ForEach,
 }
 
+impl Repetition {
+    /// The repetition an instance key implies (`[0]` → count, `["a"]` → for_each).
+    pub fn of(key: &InstanceKey) -> Repetition {
+        match key {
+            InstanceKey::None => Repetition::Single,
+            InstanceKey::Int(_) => Repetition::Count,
+            InstanceKey::Str(_) => Repetition::ForEach,
+        }
+    }
+}
+
 impl ResourceValues {
     pub fn new(repetition: Repetition, instances: BTreeMap<InstanceKey, Value>) -> ResourceValues {
         let mut r = ResourceValues {

@@ -500,9 +500,11 @@ impl Evaluator<'_> {
                             }
                         };
                         if f.grouping {
-                            match map.entry(key).or_insert_with(|| Value::List(Vec::new())) {
-                                Value::List(items) => items.push(value),
-                                _ => unreachable_bug(),
+                            // Grouping entries are created as lists just here.
+                            if let Value::List(items) =
+                                map.entry(key).or_insert_with(|| Value::List(Vec::new()))
+                            {
+                                items.push(value);
                             }
                         } else {
                             match map.entry(key) {
@@ -734,10 +736,6 @@ impl Marks {
         let v = if self.unknown { Value::Unknown } else { v };
         v.mark_if(self.sensitive)
     }
-}
-
-fn unreachable_bug() {
-    // Grouping entries are always created as lists just above; nothing to do.
 }
 
 fn one_arg(values: Vec<Value>, whole: &Expr) -> Result<Value, Diagnostic> {

@@ -87,6 +87,26 @@ pub struct BlockSchema {
     pub force_new: bool,
 }
 
+impl BlockSchema {
+    /// At most one block, its value an object.
+    pub fn single(schema: Schema) -> BlockSchema {
+        BlockSchema {
+            nesting: Nesting::Single,
+            schema,
+            force_new: false,
+        }
+    }
+
+    /// Any number of blocks, their value a list of objects.
+    pub fn list(schema: Schema) -> BlockSchema {
+        BlockSchema {
+            nesting: Nesting::List,
+            schema,
+            force_new: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Schema {
     pub attributes: BTreeMap<String, AttrSchema>,

@@ -470,11 +470,6 @@ pub fn rows_written_at(backend: &SqliteBackend, serial: u64) -> Result<u64> {
     )? as u64)
 }
 
-#[allow(dead_code)]
-fn _assert_send(b: SqliteBackend) -> Box<dyn Backend> {
-    Box::new(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,9 @@
 //! `local_autoscaler`: scales a `local_service` with Kubernetes' HPA algorithm, run by
 //! the workspace's agent. While it exists it owns the service's replica count.
 
-use rand::Rng;
 use terrane_agent::autoscale::{AutoscalerSpec, MetricKind};
 use terrane_core::{Type, Value};
-use terrane_provider::schema::{plan_by_schema, BlockSchema, Nesting};
+use terrane_provider::schema::{plan_by_schema, BlockSchema};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
 
 use crate::{parse_duration, set_attr, str_attr};
@@ -26,13 +25,11 @@ pub fn schema() -> Schema {
         .attr("id", AttrSchema::computed(Type::String))
         .block(
             "metric",
-            BlockSchema {
-                nesting: Nesting::Single,
-                schema: Schema::new()
+            BlockSchema::single(
+                Schema::new()
                     .attr("type", AttrSchema::required(Type::String))
                     .attr("target", AttrSchema::required(Type::Number)),
-                force_new: false,
-            },
+            ),
         )
 }
 
@@ -97,13 +94,7 @@ pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<Pl
 
 pub async fn create(planned: Value) -> Result<Value> {
     let spec = spec_of(&planned)?;
-    let name = match str_attr(&planned, "name") {
-        Some(n) => n.to_string(),
-        None => format!("as-{:08x}", rand::rng().random::<u32>()),
-    };
-    let mut v = planned.clone();
-    set_attr(&mut v, "name", Value::String(name.clone()));
-    set_attr(&mut v, "id", Value::String(name.clone()));
+    let (name, v) = crate::service::named(&planned, "as");
     let c = crate::service::agent().await?;
     c.put_autoscaler(&name, &spec)
         .await
@@ -115,7 +106,7 @@ pub async fn read(state: Value) -> Result<Option<Value>> {
     let Some(name) = str_attr(&state, "id").map(str::to_string) else {
         return Ok(None);
     };
-    let Some((_, c)) = terrane_agent::client::find(&crate::service::workspace()?).await else {
+    let Some(c) = crate::service::running_agent().await? else {
         return Ok(Some(state));
     };
     Ok(c.autoscaler(&name)

@@ -1,10 +1,9 @@
 //! `local_load_balancer`: an HTTP reverse proxy run by the workspace's agent, in front
 //! of the healthy replicas of `local_service`s and static backends.
 
-use rand::Rng;
 use terrane_agent::lb::{Algorithm, LbSpec, LbStatus, Protocol, RouteSpec, TlsSpec};
 use terrane_core::{Type, Value};
-use terrane_provider::schema::{plan_by_schema, BlockSchema, Nesting};
+use terrane_provider::schema::{plan_by_schema, BlockSchema};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
 
 use crate::{set_attr, str_attr};
@@ -37,19 +36,16 @@ pub fn schema() -> Schema {
         .attr("address", AttrSchema::computed(Type::String))
         .block(
             "tls",
-            BlockSchema {
-                nesting: Nesting::Single,
-                schema: Schema::new()
+            BlockSchema::single(
+                Schema::new()
                     .attr("cert_file", AttrSchema::required(Type::String))
                     .attr("key_file", AttrSchema::required(Type::String)),
-                force_new: false,
-            },
+            ),
         )
         .block(
             "route",
-            BlockSchema {
-                nesting: Nesting::List,
-                schema: Schema::new()
+            BlockSchema::list(
+                Schema::new()
                     .attr("host", AttrSchema::optional(Type::String))
                     .attr("path_prefix", AttrSchema::optional(Type::String))
                     .attr(
@@ -60,8 +56,7 @@ pub fn schema() -> Schema {
                         "backends",
                         AttrSchema::optional(Type::List(Box::new(Type::String))),
                     ),
-                force_new: false,
-            },
+            ),
         )
 }
 
@@ -235,13 +230,7 @@ fn with_status(mut v: Value, st: &LbStatus) -> Value {
 
 pub async fn create(planned: Value) -> Result<Value> {
     let spec = spec_of(&planned)?;
-    let name = match str_attr(&planned, "name") {
-        Some(n) => n.to_string(),
-        None => format!("lb-{:08x}", rand::rng().random::<u32>()),
-    };
-    let mut v = planned.clone();
-    set_attr(&mut v, "name", Value::String(name.clone()));
-    set_attr(&mut v, "id", Value::String(name.clone()));
+    let (name, v) = crate::service::named(&planned, "lb");
     let c = crate::service::agent().await?;
     let st = c.put_lb(&name, &spec).await.map_err(ProviderError::api)?;
     Ok(with_status(v, &st))
@@ -251,7 +240,7 @@ pub async fn read(state: Value) -> Result<Option<Value>> {
     let Some(name) = str_attr(&state, "id").map(str::to_string) else {
         return Ok(None);
     };
-    let Some((_, c)) = terrane_agent::client::find(&crate::service::workspace()?).await else {
+    let Some(c) = crate::service::running_agent().await? else {
         return Ok(Some(state));
     };
     match c.lb(&name).await.map_err(ProviderError::api)? {

@@ -115,7 +115,7 @@ pub async fn read_zone(state: Value) -> Result<Option<Value>> {
     let Some(id) = str_attr(&state, "id").map(str::to_string) else {
         return Ok(None);
     };
-    let Some((_, c)) = terrane_agent::client::find(&crate::service::workspace()?).await else {
+    let Some(c) = crate::service::running_agent().await? else {
         return Ok(Some(state));
     };
     Ok(c.zone(&id)
@@ -158,7 +158,7 @@ pub async fn read_record(state: Value) -> Result<Option<Value>> {
     let Some((zone, record)) = id.split_once('/') else {
         return Ok(None);
     };
-    let Some((_, c)) = terrane_agent::client::find(&crate::service::workspace()?).await else {
+    let Some(c) = crate::service::running_agent().await? else {
         return Ok(Some(state));
     };
     match c.zone(zone).await.map_err(ProviderError::api)? {

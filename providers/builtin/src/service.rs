@@ -11,7 +11,7 @@ use rand::Rng;
 use terrane_agent::client::{self, AgentClient};
 use terrane_agent::spec::{HealthCheck, RestartPolicy, ServiceSpec, ServiceStatus, UpdateStrategy};
 use terrane_core::{Type, Value};
-use terrane_provider::schema::{plan_by_schema, BlockSchema, Nesting};
+use terrane_provider::schema::{plan_by_schema, BlockSchema};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
 
 use crate::{parse_duration, set_attr, str_attr};
@@ -53,33 +53,22 @@ pub fn schema() -> Schema {
             "addresses",
             AttrSchema::computed(Type::List(Box::new(Type::String))),
         )
-        .block(
-            "health_check",
-            BlockSchema {
-                nesting: Nesting::Single,
-                schema: health,
-                force_new: false,
-            },
-        )
+        .block("health_check", BlockSchema::single(health))
         .block(
             "dns",
-            BlockSchema {
-                nesting: Nesting::Single,
-                schema: Schema::new()
+            BlockSchema::single(
+                Schema::new()
                     .attr("zone_id", AttrSchema::required(Type::String))
                     .attr("name", AttrSchema::required(Type::String)),
-                force_new: false,
-            },
+            ),
         )
         .block(
             "update",
-            BlockSchema {
-                nesting: Nesting::Single,
-                schema: Schema::new()
+            BlockSchema::single(
+                Schema::new()
                     .attr("max_surge", AttrSchema::optional(Type::String))
                     .attr("max_unavailable", AttrSchema::optional(Type::String)),
-                force_new: false,
-            },
+            ),
         )
 }
 
@@ -254,6 +243,25 @@ pub(crate) fn workspace() -> Result<std::path::PathBuf> {
         .map_err(|e| ProviderError::internal(format!("cannot read the working directory: {e}")))
 }
 
+/// The object's name in the agent (the `name` argument, or generated with `prefix`),
+/// and the planned value with `name` and `id` set to it.
+pub(crate) fn named(planned: &Value, prefix: &str) -> (String, Value) {
+    let name = match str_attr(planned, "name") {
+        Some(n) => n.to_string(),
+        None => format!("{prefix}-{:08x}", rand::rng().random::<u32>()),
+    };
+    let mut v = planned.clone();
+    set_attr(&mut v, "name", Value::String(name.clone()));
+    set_attr(&mut v, "id", Value::String(name.clone()));
+    (name, v)
+}
+
+/// The workspace's agent if one is running. Reads use this rather than starting one:
+/// with no agent, nothing can be checked and the recorded state stands.
+pub(crate) async fn running_agent() -> Result<Option<AgentClient>> {
+    Ok(client::find(&workspace()?).await.map(|(_, c)| c))
+}
+
 pub(crate) async fn agent() -> Result<AgentClient> {
     let program = std::env::current_exe().map_err(|e| ProviderError::internal(e.to_string()))?;
     let (c, started) = client::ensure(&workspace()?, &program)
@@ -342,13 +350,7 @@ async fn wait_ready(
 
 pub async fn create(planned: Value) -> Result<Value> {
     let spec = spec_of(&planned)?;
-    let mut v = planned.clone();
-    let name = match str_attr(&planned, "name") {
-        Some(n) => n.to_string(),
-        None => format!("svc-{:08x}", rand::rng().random::<u32>()),
-    };
-    set_attr(&mut v, "name", Value::String(name.clone()));
-    set_attr(&mut v, "id", Value::String(name.clone()));
+    let (name, v) = named(&planned, "svc");
     let c = agent().await?;
     if c.service(&name)
         .await
@@ -375,7 +377,7 @@ pub async fn read(state: Value) -> Result<Option<Value>> {
     let Some(name) = str_attr(&state, "id").map(str::to_string) else {
         return Ok(None);
     };
-    let Some((_, c)) = client::find(&workspace()?).await else {
+    let Some(c) = running_agent().await? else {
         tracing::warn!(service = %name, "The workspace agent is not running; cannot check the service. Start it with `terrane agent`.");
         return Ok(Some(state));
     };

@@ -68,6 +68,39 @@ fn http_ok(address: &str) -> bool {
     buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
 }
 
+/// A bounded load generator: one client thread sending requests (HTTP/1.0, a new
+/// connection each) until stopped; counts successes and failures.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(u32, u32)>,
+}
+
+impl Load {
+    fn start(address: String, pause: Duration) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0u32, 0u32);
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                if http_ok(&address) {
+                    ok += 1;
+                } else {
+                    failed += 1;
+                }
+                std::thread::sleep(pause);
+            }
+            (ok, failed)
+        });
+        Load { stop, thread }
+    }
+
+    /// Stops the load and returns (succeeded, failed).
+    fn stop(self) -> (u32, u32) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().expect("load thread")
+    }
+}
+
 fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
@@ -252,14 +285,13 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn lb_status(ws: &Ws, port: u16) -> serde_json::Value {
+fn lb_status(ws: &Ws) -> serde_json::Value {
     // The agent's API address comes from `status --json`.
     let st = status(ws);
     let agent = st["agent"]["address"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let _ = port;
     let out = std::process::Command::new("python3")
         .args(["-c", &format!("import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{agent}/v1/lbs').read().decode())")])
         .output()
@@ -286,7 +318,7 @@ resource "local_load_balancer" "web" {{
     for _ in 0..20 {
         assert!(http_ok(&lb), "request through the load balancer failed");
     }
-    let st = lb_status(&ws, port);
+    let st = lb_status(&ws);
     let backends = st[0]["backends"].as_array().cloned().unwrap_or_default();
     let counts: Vec<u64> = backends
         .iter()
@@ -400,28 +432,12 @@ resource "local_load_balancer" "web" {{
     let old = pids(&ws);
     assert_eq!(old.len(), 3);
 
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let lb = format!("127.0.0.1:{port}");
-    let load = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let (mut ok, mut failed) = (0u32, 0u32);
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                if http_ok(&lb) {
-                    ok += 1;
-                } else {
-                    failed += 1;
-                }
-            }
-            (ok, failed)
-        })
-    };
+    let load = Load::start(format!("127.0.0.1:{port}"), Duration::from_millis(0));
     ws.write("main.tf", &config("bonjour"));
     ws.run(&["apply", "--auto-approve"])
         .success()
         .contains("1 changed");
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (ok, failed) = load.join().expect("load thread");
+    let (ok, failed) = load.stop();
     assert!(
         ok > 20,
         "too few requests went through during the rollout: {ok}"
@@ -494,23 +510,7 @@ resource "local_autoscaler" "web" {{
     };
     assert_eq!(desired(&ws), 1);
 
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let lb = format!("127.0.0.1:{port}");
-    let load = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let (mut ok, mut failed) = (0u32, 0u32);
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                if http_ok(&lb) {
-                    ok += 1;
-                } else {
-                    failed += 1;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            (ok, failed)
-        })
-    };
+    let load = Load::start(format!("127.0.0.1:{port}"), Duration::from_millis(5));
     wait_until(
         "the autoscaler scales up and the new replicas are ready",
         Duration::from_secs(10),
@@ -519,8 +519,7 @@ resource "local_autoscaler" "web" {{
             st["services"][0]["replicas_ready"].as_u64().unwrap_or(0) >= 3
         },
     );
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (ok, failed) = load.join().expect("load thread");
+    let (ok, failed) = load.stop();
     assert!(ok > 50, "too little load was generated: {ok}");
     assert_eq!(failed, 0, "{failed} requests failed while scaling up");
     ws.run(&["events"])
@@ -753,7 +752,7 @@ resource "local_load_balancer" "tcp" {{
     for _ in 0..6 {
         assert!(http_ok(&lb), "a connection through the TCP balancer failed");
     }
-    let st = lb_status(&ws, port);
+    let st = lb_status(&ws);
     let per_backend: Vec<u64> = st[0]["backends"]
         .as_array()
         .cloned()
@@ -933,7 +932,7 @@ resource "local_load_balancer" "static" {{
         "the dead static backend is taken out",
         Duration::from_secs(10),
         || {
-            let st = lb_status(&ws, lb_port);
+            let st = lb_status(&ws);
             st[0]["backends"].as_array().is_some_and(|b| {
                 b.iter().any(|x| {
                     x["address"] == format!("127.0.0.1:{dead_port}") && x["ejected"] == true
@@ -941,7 +940,7 @@ resource "local_load_balancer" "static" {{
             })
         },
     );
-    let st = lb_status(&ws, lb_port);
+    let st = lb_status(&ws);
     assert_eq!(
         st[0]["requests"], 0,
         "the check must not count as traffic: {st:#}"
