@@ -540,19 +540,22 @@ resource "local_autoscaler" "web" {{
     );
 }
 
-/// Sends one DNS query over UDP and returns the A records of the answer, and the rcode.
-fn dns_a(server: &str, name: &str) -> (Vec<std::net::Ipv4Addr>, u8) {
+/// Sends one DNS query (type `qtype`) over UDP; returns the answers' (type, data) and
+/// the response code.
+fn dns_query(server: &str, name: &str, qtype: u16) -> (Vec<(u16, Vec<u8>)>, u8) {
     let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
     for label in name.trim_end_matches('.').split('.') {
         q.push(label.len() as u8);
         q.extend_from_slice(label.as_bytes());
     }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q.extend_from_slice(&[0]);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&[0, 1]);
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.set_read_timeout(Some(Duration::from_secs(2)))
         .expect("timeout");
     sock.send_to(&q, server).expect("send");
-    let mut buf = [0u8; 512];
+    let mut buf = [0u8; 1024];
     let n = sock.recv(&mut buf).expect("a DNS answer");
     let r = &buf[..n];
     let rcode = r[3] & 0x0f;
@@ -577,12 +580,33 @@ fn dns_a(server: &str, name: &str) -> (Vec<std::net::Ipv4Addr>, u8) {
         let kind = u16::from_be_bytes([r[i], r[i + 1]]);
         let len = u16::from_be_bytes([r[i + 8], r[i + 9]]) as usize;
         i += 10;
-        if kind == 1 && len == 4 {
-            out.push(std::net::Ipv4Addr::new(r[i], r[i + 1], r[i + 2], r[i + 3]));
-        }
+        out.push((kind, r[i..i + len].to_vec()));
         i += len;
     }
     (out, rcode)
+}
+
+/// The A records for `name`, and the response code.
+fn dns_a(server: &str, name: &str) -> (Vec<std::net::Ipv4Addr>, u8) {
+    let (answers, rcode) = dns_query(server, name, 1);
+    let ips = answers
+        .iter()
+        .filter(|(kind, data)| *kind == 1 && data.len() == 4)
+        .map(|(_, d)| std::net::Ipv4Addr::new(d[0], d[1], d[2], d[3]))
+        .collect();
+    (ips, rcode)
+}
+
+/// The ports of the SRV records for `name`, sorted.
+fn dns_srv_ports(server: &str, name: &str) -> Vec<u16> {
+    let mut ports: Vec<u16> = dns_query(server, name, 33)
+        .0
+        .iter()
+        .filter(|(kind, data)| *kind == 33 && data.len() >= 6)
+        .map(|(_, d)| u16::from_be_bytes([d[4], d[5]]))
+        .collect();
+    ports.sort_unstable();
+    ports
 }
 
 #[test]
@@ -957,49 +981,6 @@ resource "local_load_balancer" "static" {{
     }
     let _ = server.kill();
     let _ = server.wait();
-}
-
-/// Ports of the SRV answers for `name` (same wire parsing as `dns_a`).
-fn dns_srv_ports(server: &str, name: &str) -> Vec<u16> {
-    let mut q = vec![0x43, 0x21, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in name.trim_end_matches('.').split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 33, 0, 1]);
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_read_timeout(Some(Duration::from_secs(2)))
-        .expect("timeout");
-    sock.send_to(&q, server).expect("send");
-    let mut buf = [0u8; 1024];
-    let n = sock.recv(&mut buf).expect("a DNS answer");
-    let r = &buf[..n];
-    let answers = u16::from_be_bytes([r[6], r[7]]) as usize;
-    let mut i = 12;
-    while r[i] != 0 {
-        i += 1 + r[i] as usize;
-    }
-    i += 5;
-    let mut ports = Vec::new();
-    for _ in 0..answers {
-        if r[i] & 0xc0 == 0xc0 {
-            i += 2;
-        } else {
-            while r[i] != 0 {
-                i += 1 + r[i] as usize;
-            }
-            i += 1;
-        }
-        let kind = u16::from_be_bytes([r[i], r[i + 1]]);
-        let len = u16::from_be_bytes([r[i + 8], r[i + 9]]) as usize;
-        i += 10;
-        if kind == 33 {
-            ports.push(u16::from_be_bytes([r[i + 4], r[i + 5]]));
-        }
-        i += len;
-    }
-    ports.sort_unstable();
-    ports
 }
 
 #[test]
