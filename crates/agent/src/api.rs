@@ -274,6 +274,7 @@ async fn delete_zone(State(s): State<Arc<AgentState>>, Path(id): Path<String>) -
     match zones.remove(&id) {
         Some(z) => {
             z.stop().await;
+            z.release_sockets();
             save_zones(&s.dir, &zones).await;
             StatusCode::NO_CONTENT.into_response()
         }
@@ -380,6 +381,9 @@ async fn put_lb(
             return Json(existing.status()).into_response();
         }
         existing.stop();
+        if existing.spec.listen != spec.listen {
+            crate::keeper::release_tcp(&existing.spec.listen);
+        }
         lbs.remove(&name);
         // Give the old listener a moment to close before the new one binds.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -404,6 +408,7 @@ async fn delete_lb(State(s): State<Arc<AgentState>>, Path(name): Path<String>) -
     match lbs.remove(&name) {
         Some(b) => {
             b.stop();
+            crate::keeper::release_tcp(&b.spec.listen);
             save_balancers(&s.dir, &lbs);
             s.supervisor.event(
                 &name,

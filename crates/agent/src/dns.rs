@@ -139,16 +139,14 @@ pub fn build_records(origin: &Name, r: &RecordSpec) -> Result<Vec<Record>, Strin
 impl Zone {
     pub async fn start(id: &str, spec: ZoneSpec) -> Result<Arc<Zone>, String> {
         let origin = parse_origin(&spec.name)?;
-        let udp = tokio::net::UdpSocket::bind(&spec.listen)
-            .await
-            .map_err(|e| {
-                format!(
-                    "DNS zone {}: cannot listen on {} (UDP): {e}",
-                    spec.name, spec.listen
-                )
-            })?;
+        let udp = crate::keeper::udp_socket(&spec.listen).map_err(|e| {
+            format!(
+                "DNS zone {}: cannot listen on {} (UDP): {e}",
+                spec.name, spec.listen
+            )
+        })?;
         let address = udp.local_addr().map_err(|e| e.to_string())?;
-        let tcp = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+        let tcp = crate::keeper::tcp_listener(&address.to_string()).map_err(|e| {
             format!(
                 "DNS zone {}: cannot listen on {address} (TCP): {e}",
                 spec.name
@@ -242,6 +240,12 @@ impl Zone {
 
     pub async fn stop(&self) {
         let _ = self.server.lock().await.shutdown_gracefully().await;
+    }
+
+    /// Closes the zone's sockets for good (the zone is deleted, not restarted).
+    pub fn release_sockets(&self) {
+        crate::keeper::release_udp(&self.spec.listen);
+        crate::keeper::release_tcp(&self.address);
     }
 }
 

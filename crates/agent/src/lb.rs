@@ -266,14 +266,12 @@ impl Balancer {
         spec: LbSpec,
         supervisor: Arc<Supervisor>,
     ) -> Result<Arc<Balancer>, String> {
-        let listener = tokio::net::TcpListener::bind(&spec.listen)
-            .await
-            .map_err(|e| {
-                format!(
-                    "load balancer {name}: cannot listen on {}: {e}",
-                    spec.listen
-                )
-            })?;
+        let listener = crate::keeper::tcp_listener(&spec.listen).map_err(|e| {
+            format!(
+                "load balancer {name}: cannot listen on {}: {e}",
+                spec.listen
+            )
+        })?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);

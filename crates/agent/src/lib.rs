@@ -13,6 +13,7 @@ pub mod dns;
 pub mod drift;
 pub mod health;
 pub mod histogram;
+pub mod keeper;
 pub mod lb;
 pub mod spec;
 pub mod supervisor;
@@ -29,25 +30,55 @@ use supervisor::Supervisor;
 /// How often the reconcile loop runs.
 pub const RECONCILE_EVERY: Duration = Duration::from_millis(250);
 
-/// Runs the agent for `workspace` until SIGTERM, Ctrl-C or `POST /v1/shutdown`.
-pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
-    let dir = client::agent_dir(workspace);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    if let Some((info, _)) = client::find(workspace).await {
-        return Err(format!(
+async fn refuse_second_agent(workspace: &Path) -> Result<(), String> {
+    match client::find(workspace).await {
+        Some((info, _)) => Err(format!(
             "an agent is already running for this workspace (pid {} at {}). Stop it with: terrane agent stop",
             info.pid, info.address
-        ));
+        )),
+        None => Ok(()),
     }
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-        format!("cannot listen on {listen}: {e}. Choose another address with --listen")
-    })?;
+}
+
+fn cannot_listen(listen: &str, e: std::io::Error) -> String {
+    format!("cannot listen on {listen}: {e}. Choose another address with --listen")
+}
+
+/// Runs the agent under a [`keeper`] that restarts it if it dies, holding its sockets
+/// meanwhile. `agent` builds the command line of one agent process (`terrane agent
+/// --worker`). Returns when the agent stops cleanly.
+pub async fn run_kept(
+    workspace: &Path,
+    listen: &str,
+    agent: impl Fn() -> std::process::Command,
+) -> Result<(), String> {
+    let dir = client::agent_dir(workspace);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    refuse_second_agent(workspace).await?;
+    let api = std::net::TcpListener::bind(listen).map_err(|e| cannot_listen(listen, e))?;
+    keeper::keep(workspace, api, agent).await
+}
+
+/// Runs one agent process for `workspace` until SIGTERM, Ctrl-C or `POST /v1/shutdown`.
+/// Under a keeper it takes the sockets the keeper hands it; alone it binds its own.
+pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
+    keeper::init();
+    let dir = client::agent_dir(workspace);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    if keeper::keeper_pid().is_none() {
+        // A keeper checked this before starting us, and a stale agent.json could point
+        // at the API socket the keeper holds for us.
+        refuse_second_agent(workspace).await?;
+    }
+    let listener = keeper::tcp_listener_keyed(keeper::API_KEY, listen)
+        .map_err(|e| cannot_listen(listen, e))?;
     let address = listener
         .local_addr()
         .map_err(|e| e.to_string())?
         .to_string();
     let info = AgentInfo {
         pid: std::process::id(),
+        keeper_pid: keeper::keeper_pid(),
         address: address.clone(),
         started_at: terrane_now(),
     };
@@ -69,6 +100,13 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
     api::restore_balancers(&state).await;
     api::restore_autoscalers(&state).await;
     api::restore_zones(&state).await;
+    keeper::release_unclaimed();
+    if let Some((n, reason)) = keeper::restart_reason() {
+        state.supervisor.event(
+            "agent",
+            format!("Agent restarted by its keeper (restart {n}): the previous agent process {reason}; re-adopted what it ran."),
+        );
+    }
     let drift = {
         let state = state.clone();
         let workspace = workspace.to_path_buf();

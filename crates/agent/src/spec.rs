@@ -171,7 +171,11 @@ pub struct ServiceStatus {
 /// What the agent writes next to the state so clients can find it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentInfo {
+    /// The agent process serving the API.
     pub pid: u32,
+    /// The keeper that restarts it, when it runs under one.
+    #[serde(default)]
+    pub keeper_pid: Option<u32>,
     pub address: String,
     pub started_at: u64,
 }

@@ -80,6 +80,10 @@ struct RuntimeReplica {
     port: u16,
     pid: Option<u32>,
     pid_start: Option<u64>,
+    /// Last known readiness, so a restarted agent keeps routing to replicas that were
+    /// ready until their health check says otherwise.
+    #[serde(default)]
+    healthy: bool,
 }
 
 /// Traffic counters of a service, kept by the load balancers for the autoscaler.
@@ -248,8 +252,8 @@ impl Supervisor {
                     r.pid_start = rr.pid_start;
                     r.state = ReplicaState::Running;
                     r.restart_at = None;
-                    // Trust it until the first health check says otherwise.
-                    r.healthy = rs.spec.health_check.is_none();
+                    // Keep its last known readiness until the health check says otherwise.
+                    r.healthy = rs.spec.health_check.is_none() || rr.healthy;
                 }
                 replicas.push(r);
             }
@@ -290,6 +294,7 @@ impl Supervisor {
                                     port: r.port,
                                     pid: r.pid,
                                     pid_start: r.pid_start,
+                                    healthy: r.healthy,
                                 })
                                 .collect(),
                         },
@@ -642,6 +647,10 @@ impl Supervisor {
                         }
                     }
                 }
+            }
+            if !events.is_empty() {
+                // Readiness changed: a restarted agent starts from it.
+                self.save(&services);
             }
         }
         for (n, m) in events {

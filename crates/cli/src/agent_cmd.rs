@@ -10,8 +10,26 @@ use terrane_engine::render::Style;
 
 use crate::commands::fail;
 
-pub async fn run_agent(dir: &Path, listen: &str) -> u8 {
-    match terrane_agent::run(dir, listen).await {
+/// `terrane agent`: a keeper process that runs the agent (`terrane agent --worker`) and
+/// restarts it if it dies; `--worker` is one agent process.
+pub async fn run_agent(dir: &Path, listen: &str, worker: bool) -> u8 {
+    let result = if worker {
+        terrane_agent::run(dir, listen).await
+    } else {
+        let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("terrane"));
+        terrane_agent::run_kept(dir, listen, || {
+            let mut c = std::process::Command::new(&program);
+            c.arg("-C")
+                .arg(dir)
+                .arg("agent")
+                .arg("--worker")
+                .arg("--listen")
+                .arg(listen);
+            c
+        })
+        .await
+    };
+    match result {
         Ok(()) => 0,
         Err(e) => fail(e),
     }
@@ -75,7 +93,7 @@ pub async fn status(dir: &Path, as_json: bool, style: Style) -> u8 {
     let names = addresses(dir);
     if as_json {
         let doc = serde_json::json!({
-            "agent": {"pid": info.pid, "address": info.address},
+            "agent": {"pid": info.pid, "keeper_pid": info.keeper_pid, "address": info.address},
             "services": services.iter().map(|s| serde_json::json!({
                 "name": s.name,
                 "address": names.get(&s.name),
@@ -87,7 +105,13 @@ pub async fn status(dir: &Path, as_json: bool, style: Style) -> u8 {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return 0;
     }
-    println!("Agent pid {} at http://{}\n", info.pid, info.address);
+    match info.keeper_pid {
+        Some(k) => println!(
+            "Agent pid {} (keeper pid {k}) at http://{}\n",
+            info.pid, info.address
+        ),
+        None => println!("Agent pid {} at http://{}\n", info.pid, info.address),
+    }
     if services.is_empty() {
         println!("No services.");
         return 0;

@@ -63,7 +63,8 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
         Command::Agent {
             action: None,
             listen,
-        } => crate::agent_cmd::run_agent(&dir, &listen).await,
+            worker,
+        } => crate::agent_cmd::run_agent(&dir, &listen, worker).await,
         Command::Agent {
             action: Some(crate::AgentAction::Stop),
             ..

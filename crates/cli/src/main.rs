@@ -150,6 +150,9 @@ pub enum Command {
         /// Address for the agent's API (health, readiness, metrics, services).
         #[arg(long, env = "TERRANE_AGENT_LISTEN", default_value = "127.0.0.1:7480")]
         listen: String,
+        /// Run one agent process without a keeper (the keeper starts agents this way).
+        #[arg(long, hide = true)]
+        worker: bool,
     },
     /// Show every local service with its replicas (pid, address), state and health.
     Status {

@@ -1049,13 +1049,18 @@ resource "local_load_balancer" "web" {{
     let lb = format!("127.0.0.1:{port}");
     assert!(http_ok(&lb));
     let replicas_before = pids(&ws);
-    let agent_pid = status(&ws)["agent"]["pid"].as_u64().expect("agent pid");
-    std::process::Command::new("kill")
-        .args(["-9", &agent_pid.to_string()])
-        .status()
-        .expect("kill runs");
+    // Both the keeper and the agent die (as on a crash of the whole process tree).
+    let st = status(&ws);
+    let keeper_pid = st["agent"]["keeper_pid"].as_u64().expect("keeper pid");
+    let agent_pid = st["agent"]["pid"].as_u64().expect("agent pid");
+    for pid in [keeper_pid, agent_pid] {
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+    }
     wait_until("the agent is gone", Duration::from_secs(5), || {
-        !alive(agent_pid)
+        !alive(agent_pid) && !alive(keeper_pid)
     });
     // The balancer lived in the agent: traffic stops until an agent runs again.
     assert!(!http_ok(&lb), "the balancer should be down with its agent");
@@ -1077,4 +1082,84 @@ resource "local_load_balancer" "web" {{
         "replicas were restarted instead of re-adopted"
     );
     ws.run(&["plan", "--detailed-exitcode"]).success();
+}
+
+#[test]
+fn a_killed_agent_process_is_restarted_by_its_keeper_under_load() {
+    let port = free_port();
+    let ws = Ws::with_main(&format!(
+        r#"{SERVICE}
+resource "local_load_balancer" "web" {{
+  name     = "web-lb"
+  listen   = "127.0.0.1:{port}"
+  services = [local_service.web.id]
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.apply().contains("2 added");
+    let lb = format!("127.0.0.1:{port}");
+    wait_until("the balancer serves", Duration::from_secs(10), || {
+        http_ok(&lb)
+    });
+    let replicas_before = pids(&ws);
+    let st = status(&ws);
+    let keeper_pid = st["agent"]["keeper_pid"].as_u64().expect("keeper pid");
+    let agent_pid = st["agent"]["pid"].as_u64().expect("agent pid");
+
+    const CLIENTS: u32 = 4;
+    let loads: Vec<Load> = (0..CLIENTS)
+        .map(|_| Load::start(lb.clone(), Duration::from_millis(5)))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    std::process::Command::new("kill")
+        .args(["-9", &agent_pid.to_string()])
+        .status()
+        .expect("kill runs");
+    wait_until(
+        "the keeper starts a new agent process",
+        Duration::from_secs(10),
+        || {
+            let st = status(&ws);
+            st["agent"]["pid"].as_u64().is_some_and(|p| p != agent_pid)
+        },
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let (mut ok, mut failed) = (0, 0);
+    for l in loads {
+        let (o, f) = l.stop();
+        ok += o;
+        failed += f;
+    }
+    // The keeper held the balancer's socket: new connections waited for the new agent
+    // instead of being refused. Only requests in flight on the killed process's
+    // connections can fail — at most one per client.
+    assert!(
+        failed <= CLIENTS,
+        "{failed} of {} requests failed while the agent was replaced",
+        ok + failed
+    );
+    assert!(ok > 50, "only {ok} requests succeeded");
+    let st = status(&ws);
+    assert_eq!(st["agent"]["keeper_pid"].as_u64(), Some(keeper_pid));
+    assert_eq!(
+        pids(&ws),
+        replicas_before,
+        "replicas were restarted instead of re-adopted"
+    );
+    let events = ws.run(&["events"]);
+    events
+        .success()
+        .contains("Agent restarted by its keeper (restart 1)")
+        .contains("killed by SIGKILL");
+    ws.run(&["plan", "--detailed-exitcode"]).success();
+    // Destroying the balancer frees its address: the keeper let go of its copy too.
+    ws.run(&["destroy", "--auto-approve"]).success();
+    assert!(alive(keeper_pid));
+    std::net::TcpListener::bind(&lb).expect("the balancer's address is free after destroy");
+    // The keeper stops with the agent.
+    ws.run(&["agent", "stop"]).success();
+    wait_until("the keeper is gone", Duration::from_secs(10), || {
+        !alive(keeper_pid)
+    });
 }
