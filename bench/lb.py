@@ -5,14 +5,17 @@ HAProxy, all on loopback, in one run.
 Usage:  python3 bench/lb.py [--duration SECONDS]
 
 Needs nginx, haproxy and wrk (Debian: apt-get install -y nginx haproxy wrk). Three
-backend servers (one nginx process listening on three ports, answering a 2-byte static
-response) sit behind each balancer, configured equivalently: round robin, keep-alive
-connections to the backends. wrk runs with 2 threads and 50 connections against each.
-Then it reports the terrane balancer's memory at 1,000 concurrent connections and the
-time from a new replica passing its health check to receiving traffic.
+backends (a separate nginx instance with its own worker processes, listening on three
+ports and answering a 2-byte static response) sit behind each balancer, configured
+equivalently: round robin, keep-alive connections to the backends. wrk runs with 2
+threads and 50 connections against each balancer in turn, for several interleaved
+rounds; the report gives the median of each balancer's rounds and the CPU time the
+balancer process spent per request (the steadier figure on a shared machine). Then it
+reports the terrane balancer's memory at 1,000 concurrent connections and the time from
+a new replica passing its health check to receiving traffic.
 
-Everything shares this machine's cores with wrk, so absolute numbers are noisy; the
-ratios are the point.
+Everything shares this machine's cores with wrk and the backends, so single runs are
+noisy; the medians and ratios are the point.
 """
 import json
 import os
@@ -66,6 +69,21 @@ def wrk(port, connections=50, duration=10):
     return rps, ms("50%"), ms("99%"), int(errors.group(1)) if errors else 0, socket_errors.group(1) if socket_errors else ""
 
 
+def cpu_seconds(pids):
+    total = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def worker_pids(master_pid):
+    """The processes that do a balancer's work: nginx's workers, or the process itself."""
+    out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out] or [master_pid]
+
+
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -75,7 +93,8 @@ def rss_mb(pid):
 
 
 def main():
-    duration = int(sys.argv[sys.argv.index("--duration") + 1]) if "--duration" in sys.argv else 10
+    duration = int(sys.argv[sys.argv.index("--duration") + 1]) if "--duration" in sys.argv else 5
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
     for tool in ("nginx", "haproxy", "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install -y nginx haproxy wrk")
@@ -87,24 +106,33 @@ def main():
         ng_port, ha_port, tr_port = free_port(), free_port(), free_port()
         servers = "\n".join(f"server {{ listen 127.0.0.1:{p}; keepalive_requests 100000; location / {{ return 200 'ok'; }} }}" for p in backends)
         upstream = "\n".join(f"server 127.0.0.1:{p};" for p in backends)
-        conf = f"""
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
+
+        def nginx(name, workers, body):
+            d = f"{tmp}/{name}"
+            os.makedirs(d)
+            with open(f"{d}/nginx.conf", "w") as f:
+                f.write(f"""
+worker_processes {workers};
+pid {d}/nginx.pid;
+error_log {d}/error.log;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
-  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
-  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
-  {servers}
-  upstream pool {{ {upstream} keepalive 64; }}
-  server {{ listen 127.0.0.1:{ng_port}; keepalive_requests 100000;
-    location / {{ proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  {body}
 }}
-"""
-        with open(f"{tmp}/nginx.conf", "w") as f:
-            f.write(conf)
-        procs.append(subprocess.Popen(["nginx", "-p", tmp, "-c", f"{tmp}/nginx.conf", "-e", f"{tmp}/error.log", "-g", "daemon off;"]))
+""")
+            p = subprocess.Popen(["nginx", "-p", d, "-c", f"{d}/nginx.conf", "-e", f"{d}/error.log", "-g", "daemon off;"])
+            procs.append(p)
+            return p
+
+        # The backends: their own processes, apart from every balancer.
+        nginx("backends", 2, servers)
+        # nginx as a balancer: one worker per core, as it is usually run.
+        ng = nginx("nginx", "auto", f"""upstream pool {{ {upstream} keepalive 64; }}
+  server {{ listen 127.0.0.1:{ng_port}; keepalive_requests 100000;
+    location / {{ proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}""")
         haproxy = f"""
 global
   maxconn 4096
@@ -122,7 +150,8 @@ backend be
 """ + "\n".join(f"  server b{i} 127.0.0.1:{p}" for i, p in enumerate(backends)) + "\n"
         with open(f"{tmp}/haproxy.cfg", "w") as f:
             f.write(haproxy)
-        procs.append(subprocess.Popen(["haproxy", "-db", "-f", f"{tmp}/haproxy.cfg"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        ha = subprocess.Popen(["haproxy", "-db", "-f", f"{tmp}/haproxy.cfg"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(ha)
 
         ws = f"{tmp}/ws"
         os.makedirs(ws)
@@ -141,16 +170,32 @@ resource "local_load_balancer" "bench" {{
         info = json.load(open(f"{ws}/.terrane/agent/agent.json"))
         agent_pid = info["pid"]
 
-        print(f"load-balancer benchmark: wrk -t2 -c50 -d{duration}s, 3 keep-alive backends, round robin ({os.cpu_count()} cores)\n")
-        print(f"{'balancer':<10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  socket errors")
-        results = {}
-        for name, port in (("nginx", ng_port), ("haproxy", ha_port), ("terrane", tr_port)):
+        print(f"load-balancer benchmark: wrk -t2 -c50 -d{duration}s x {rounds} interleaved rounds, 3 keep-alive backends, round robin ({os.cpu_count()} cores)\n")
+        balancers = (("nginx", ng_port, worker_pids(ng.pid)), ("haproxy", ha_port, [ha.pid]), ("terrane", tr_port, [agent_pid]))
+        for _, port, _ in balancers:
             wrk(port, 50, 2)  # warm up pools
-            rps, p50, p99, bad, sock = wrk(port, 50, duration)
-            results[name] = (rps, p50, p99)
-            print(f"{name:<10} {rps:>10.0f} {p50:>8.2f} {p99:>8.2f} {bad:>8}  {sock}")
+        runs = {name: [] for name, _, _ in balancers}
+        for _ in range(rounds):
+            for name, port, pids in balancers:
+                before = cpu_seconds(pids)
+                rps, p50, p99, bad, sock = wrk(port, 50, duration)
+                cpu_us = (cpu_seconds(pids) - before) / (rps * duration) * 1e6
+                runs[name].append((rps, p50, p99, cpu_us, bad, sock))
+
+        def median(values):
+            values = sorted(values)
+            return values[len(values) // 2]
+
+        print(f"{'balancer':<10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11} {'non-2xx':>8}  socket errors   (medians; req/s of each round)")
+        results = {}
+        for name, _, _ in balancers:
+            r = runs[name]
+            med = tuple(median([x[i] for x in r]) for i in range(4))
+            results[name] = med
+            rounds_text = ", ".join(f"{x[0]:.0f}" for x in r)
+            print(f"{name:<10} {med[0]:>10.0f} {med[1]:>8.2f} {med[2]:>8.2f} {med[3]:>11.1f} {sum(x[4] for x in r):>8}  {';'.join(x[5] for x in r if x[5]) or '-'}   ({rounds_text})")
         n, t = results["nginx"], results["terrane"]
-        print(f"\nterrane / nginx: throughput {t[0] / n[0]:.2f}x (target >= 1.0), p99 {t[2] / n[2]:.2f}x (target <= 1.2)")
+        print(f"\nterrane / nginx: throughput {t[0] / n[0]:.2f}x (target >= 1.0), p99 {t[2] / n[2]:.2f}x (target <= 1.2), CPU per request {t[3] / n[3]:.2f}x")
 
         # Memory at 1,000 concurrent connections.
         before = rss_mb(agent_pid)

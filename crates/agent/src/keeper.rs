@@ -353,6 +353,12 @@ pub async fn keep(
         )
         .env(ENV_CHANNEL, theirs.as_raw_fd().to_string())
         .env(ENV_KEEPER_PID, std::process::id().to_string());
+        // The agent is long-running and its load comes and goes: have the allocator
+        // commit memory as it is used rather than ahead of it, so the agent's resident
+        // memory follows its connections (at 1,000 connections: 48 MB instead of 70 MB).
+        if std::env::var_os("MIMALLOC_ARENA_EAGER_COMMIT").is_none() {
+            cmd.env("MIMALLOC_ARENA_EAGER_COMMIT", "0");
+        }
         match &restart_reason {
             Some(reason) => cmd.env(ENV_RESTART, format!("{restarts};{reason}")),
             None => cmd.env_remove(ENV_RESTART),

@@ -1,16 +1,18 @@
 //! The HTTP load balancer: a reverse proxy built on hyper, running inside the agent.
 //!
-//! Backends are the healthy replicas of the services a balancer points at (looked up
-//! on every request, so a replica joins as soon as it is healthy and leaves as soon as
-//! it is not) plus static addresses. Algorithms: round robin, least connections and
+//! Backends are the healthy replicas of the services a balancer points at plus static
+//! addresses. The supervisor publishes the set of ready replicas on a watch channel
+//! whenever it changes; each balancer rebuilds its routing table from it at once, so a
+//! replica joins as soon as it is healthy and leaves as soon as it is not, and the
+//! request path reads one shared table without touching the supervisor. Algorithms: round robin, least connections and
 //! power of two choices. A backend that fails to connect or answers 5xx
 //! `eject_after` times in a row is ejected for `eject_for` (passive outlier
 //! ejection); a request that fails to connect is retried once on another backend when
 //! its method is idempotent. Connections to backends are pooled and kept alive.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use http_body_util::combinators::BoxBody;
@@ -24,7 +26,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::supervisor::Supervisor;
+use crate::supervisor::{ReadySet, ServiceCounters, Supervisor};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -121,19 +123,48 @@ pub fn tls_acceptor(name: &str, t: &TlsSpec) -> Result<tokio_rustls::TlsAcceptor
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serves HTTP/1.1 on one client connection until it closes, draining on stop.
-async fn serve_http<S>(
-    lb: Arc<Balancer>,
-    sup: Arc<Supervisor>,
-    stream: S,
-    mut stop: watch::Receiver<bool>,
-) where
+/// The balancers' data plane: one single-threaded runtime per core. Each client
+/// connection lives on one of them, together with the backend connections its requests
+/// use (every worker has its own pool), so a request never hops between threads.
+struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+}
+
+fn workers() -> &'static Workers {
+    static WORKERS: OnceLock<Workers> = OnceLock::new();
+    WORKERS.get_or_init(|| {
+        let n = std::env::var("TERRANE_LB_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        let handles = (0..n)
+            .filter_map(|i| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                let handle = rt.handle().clone();
+                std::thread::Builder::new()
+                    .name(format!("terrane-lb-{i}"))
+                    .spawn(move || rt.block_on(std::future::pending::<()>()))
+                    .ok()?;
+                Some(handle)
+            })
+            .collect();
+        Workers { handles }
+    })
+}
+
+/// Serves HTTP/1.1 on one client connection until it closes, draining on stop. `worker`
+/// is the index of the data-plane runtime the connection runs on.
+async fn serve_http<S>(lb: Arc<Balancer>, stream: S, mut stop: watch::Receiver<bool>, worker: usize)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
         let lb = lb.clone();
-        let sup = sup.clone();
-        async move { Ok::<_, std::convert::Infallible>(lb.proxy(req, &sup).await) }
+        async move { Ok::<_, std::convert::Infallible>(lb.proxy(req, worker).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
@@ -206,9 +237,55 @@ pub struct LbStatus {
     pub backends: Vec<BackendStatus>,
 }
 
+/// Idle keep-alive connections kept per backend; busier moments open more and close
+/// them when done, so memory follows the load instead of its peak.
+const POOL_IDLE_PER_BACKEND: usize = 64;
+
+/// Requests (and so connections) open to one backend at a time, shared out among the
+/// data-plane workers; more wait for a free one. This bounds the balancer's memory under
+/// many client connections: backends answer faster than clients arrive, so a few dozen
+/// busy connections carry the load.
+const BACKEND_CONNECTIONS: usize = 128;
+
+/// How long a request waits for a free backend connection before it fails with 503.
+const SLOT_WAIT: Duration = Duration::from_secs(10);
+
+/// A response body that keeps its backend connection's slot until it is finished, so
+/// the connection is back in the pool before the next request takes the slot.
+struct SlotBody<B> {
+    inner: B,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<B: hyper::body::Body + Unpin> hyper::body::Body for SlotBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Consecutive failures that eject a backend, and for how long.
 const EJECT_AFTER: u32 = 3;
 const EJECT_FOR: Duration = Duration::from_secs(5);
+
+/// Milliseconds on a process-wide monotonic clock (never 0), for lock-free deadlines.
+fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
 
 #[derive(Default)]
 struct BackendStats {
@@ -216,23 +293,64 @@ struct BackendStats {
     requests: AtomicU64,
     errors: AtomicU64,
     in_flight: AtomicUsize,
-    consecutive_failures: Mutex<u32>,
-    ejected_until: Mutex<Option<Instant>>,
+    consecutive_failures: AtomicU32,
+    /// [`now_ms`] until which the backend is ejected; 0 when it is not.
+    ejected_until: AtomicU64,
     /// Set by the active health check of static backends (replicas of services are
     /// checked by the supervisor instead).
-    down: std::sync::atomic::AtomicBool,
+    down: AtomicBool,
+    /// Connection slots per data-plane worker (see [`BACKEND_CONNECTIONS`]).
+    slots: OnceLock<Vec<Arc<tokio::sync::Semaphore>>>,
+}
+
+impl BackendStats {
+    fn slots(&self, worker: usize) -> Arc<tokio::sync::Semaphore> {
+        let slots = self.slots.get_or_init(|| {
+            let n = workers().handles.len().max(1);
+            (0..n)
+                .map(|_| Arc::new(tokio::sync::Semaphore::new(BACKEND_CONNECTIONS.div_ceil(n))))
+                .collect()
+        });
+        slots[worker % slots.len()].clone()
+    }
+
+    fn available(&self, now: u64) -> bool {
+        !self.down.load(Ordering::Relaxed) && self.ejected_until.load(Ordering::Relaxed) <= now
+    }
+}
+
+/// A backend as the request path sees it: resolved once whenever the set of backends
+/// changes, never per request.
+struct Backend {
+    addr: String,
+    authority: hyper::http::uri::Authority,
+    stats: Arc<BackendStats>,
+    /// The counters of the service this backend is a replica of (they feed autoscalers).
+    counters: Option<Arc<ServiceCounters>>,
+}
+
+/// The backends of the default target and of each route, in route order.
+#[derive(Default)]
+struct Table {
+    default: Vec<Backend>,
+    routes: Vec<Vec<Backend>>,
 }
 
 pub struct Balancer {
     pub name: String,
     pub spec: LbSpec,
     pub address: SocketAddr,
+    supervisor: Arc<Supervisor>,
     next: AtomicUsize,
     requests: AtomicU64,
     failed: AtomicU64,
     pub latency: crate::histogram::Histogram,
+    /// Every backend seen so far, by address (their counters outlive their readiness).
     backends: std::sync::RwLock<std::collections::HashMap<String, Arc<BackendStats>>>,
-    client: Client<HttpConnector, ProxyBody>,
+    table: std::sync::RwLock<Arc<Table>>,
+    /// One pool of backend connections per data-plane worker.
+    clients: Vec<Client<HttpConnector, ProxyBody>>,
+    next_conn: AtomicUsize,
     stop: watch::Sender<bool>,
 }
 
@@ -273,31 +391,40 @@ impl Balancer {
             )
         })?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let tls = match &spec.tls {
+            Some(t) => Some(tls_acceptor(name, t)?),
+            None => None,
+        };
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        let clients = (0..workers().handles.len().max(1))
+            .map(|_| {
+                Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(Duration::from_secs(30))
+                    .pool_max_idle_per_host(POOL_IDLE_PER_BACKEND)
+                    .build(connector.clone())
+            })
+            .collect();
         let (stop, mut stopped) = watch::channel(false);
         let lb = Arc::new(Balancer {
             name: name.to_string(),
             spec,
             address,
+            supervisor,
             next: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             latency: crate::histogram::Histogram::default(),
             backends: std::sync::RwLock::new(std::collections::HashMap::new()),
-            client,
+            table: std::sync::RwLock::new(Arc::new(Table::default())),
+            clients,
+            next_conn: AtomicUsize::new(0),
             stop,
         });
+        lb.follow_readiness();
         lb.start_backend_checks();
         let serving = lb.clone();
-        let tls = match &lb.spec.tls {
-            Some(t) => Some(tls_acceptor(name, t)?),
-            None => None,
-        };
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -306,20 +433,25 @@ impl Balancer {
                 };
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let lb = serving.clone();
-                let sup = supervisor.clone();
-                let conn_stop = stopped.clone();
-                if lb.spec.protocol == Protocol::Tcp {
-                    tokio::spawn(async move { lb.forward_tcp(stream, &sup).await });
+                // Hand the connection to a data-plane worker (round robin).
+                let Ok(stream) = stream.into_std() else {
                     continue;
-                }
-                match &tls {
-                    None => {
-                        tokio::spawn(serve_http(lb, sup, stream, conn_stop));
+                };
+                let lb = serving.clone();
+                let conn_stop = stopped.clone();
+                let tls = tls.clone();
+                let handles = &workers().handles;
+                let worker = lb.next_conn.fetch_add(1, Ordering::Relaxed) % handles.len().max(1);
+                let conn = async move {
+                    let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+                        return;
+                    };
+                    if lb.spec.protocol == Protocol::Tcp {
+                        return lb.forward_tcp(stream).await;
                     }
-                    Some(acceptor) => {
-                        let acceptor = acceptor.clone();
-                        tokio::spawn(async move {
+                    match tls {
+                        None => serve_http(lb, stream, conn_stop, worker).await,
+                        Some(acceptor) => {
                             // A handshake that does not finish in time is dropped.
                             match tokio::time::timeout(
                                 Duration::from_secs(10),
@@ -328,12 +460,20 @@ impl Balancer {
                             .await
                             {
                                 Ok(Ok(tls_stream)) => {
-                                    serve_http(lb, sup, tls_stream, conn_stop).await
+                                    serve_http(lb, tls_stream, conn_stop, worker).await
                                 }
                                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed."),
                                 Err(_) => tracing::debug!("TLS handshake timed out."),
                             }
-                        });
+                        }
+                    }
+                };
+                match handles.get(worker) {
+                    Some(h) => {
+                        h.spawn(conn);
+                    }
+                    None => {
+                        tokio::spawn(conn);
                     }
                 }
             }
@@ -343,6 +483,70 @@ impl Balancer {
 
     pub fn stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// Rebuilds the routing table now and whenever the supervisor publishes a new set of
+    /// ready replicas, so a replica receives traffic as soon as it is ready.
+    fn follow_readiness(self: &Arc<Self>) {
+        let mut ready = self.supervisor.ready_watch();
+        let current = ready.borrow_and_update().clone();
+        self.rebuild(&current);
+        let lb = Arc::downgrade(self);
+        let mut stopped = self.stop.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    changed = ready.changed() => if changed.is_err() { return },
+                    _ = stopped.changed() => return,
+                }
+                let Some(lb) = lb.upgrade() else { return };
+                let set = ready.borrow_and_update().clone();
+                lb.rebuild(&set);
+            }
+        });
+    }
+
+    fn rebuild(&self, ready: &ReadySet) {
+        let target = |services: &[String], statics: &[String]| -> Vec<Backend> {
+            let mut out = Vec::new();
+            for s in services {
+                let Some(ports) = ready.get(s) else { continue };
+                let counters = self.supervisor.counters(s);
+                out.extend(
+                    ports
+                        .iter()
+                        .filter_map(|p| self.backend(format!("127.0.0.1:{p}"), Some(&counters))),
+                );
+            }
+            out.extend(statics.iter().filter_map(|b| self.backend(b.clone(), None)));
+            out
+        };
+        let table = Table {
+            default: target(&self.spec.services, &self.spec.backends),
+            routes: self
+                .spec
+                .routes
+                .iter()
+                .map(|r| target(&r.services, &r.backends))
+                .collect(),
+        };
+        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+    }
+
+    fn backend(&self, addr: String, counters: Option<&Arc<ServiceCounters>>) -> Option<Backend> {
+        let authority = match addr.parse() {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(balancer = %self.name, backend = %addr, error = %e, "Skipping a backend address that is not host:port.");
+                return None;
+            }
+        };
+        Some(Backend {
+            stats: self.stats(&addr),
+            addr,
+            authority,
+            counters: counters.cloned(),
+        })
     }
 
     fn stats(&self, addr: &str) -> Arc<BackendStats> {
@@ -358,125 +562,83 @@ impl Balancer {
         b.entry(addr.to_string()).or_default().clone()
     }
 
-    /// Current backends, each with the service it belongs to: healthy replicas of the
-    /// services plus static addresses, minus ejected ones.
-    fn candidates(
-        &self,
-        supervisor: &Supervisor,
-        services: &[String],
-        backends: &[String],
-    ) -> Vec<(String, Option<String>)> {
-        let mut out: Vec<(String, Option<String>)> = Vec::new();
-        for s in services {
-            out.extend(
-                supervisor
-                    .ready_addresses(s)
-                    .into_iter()
-                    .map(|a| (a, Some(s.clone()))),
-            );
-        }
-        out.extend(backends.iter().map(|b| (b.clone(), None)));
-        let now = Instant::now();
-        let live: Vec<(String, Option<String>)> = out
+    /// Chooses a backend of `pool` other than `exclude`, skipping ejected and down ones
+    /// (unless all of them are: then any, rather than fail every request).
+    fn pick<'t>(&self, pool: &'t [Backend], exclude: Option<&str>) -> Option<&'t Backend> {
+        let now = now_ms();
+        let allowed = |b: &&Backend| Some(b.addr.as_str()) != exclude;
+        let mut only_available = true;
+        let mut n = pool
             .iter()
-            .filter(|(a, _)| {
-                let st = self.stats(a);
-                !st.down.load(Ordering::Relaxed)
-                    && st
-                        .ejected_until
-                        .lock()
-                        .map(|u| u.is_none_or(|t| t <= now))
-                        .unwrap_or(true)
-            })
-            .cloned()
-            .collect();
-        // If everything is ejected, try them all rather than fail every request.
-        if live.is_empty() {
-            out
-        } else {
-            live
+            .filter(allowed)
+            .filter(|b| b.stats.available(now))
+            .count();
+        if n == 0 {
+            only_available = false;
+            n = pool.iter().filter(allowed).count();
+            if n == 0 {
+                return None;
+            }
         }
-    }
-
-    fn pick(
-        &self,
-        candidates: &[(String, Option<String>)],
-        exclude: Option<&str>,
-    ) -> Option<(String, Option<String>)> {
-        let c: Vec<&(String, Option<String>)> = candidates
-            .iter()
-            .filter(|(a, _)| Some(a.as_str()) != exclude)
-            .collect();
-        if c.is_empty() {
-            return None;
-        }
-        let load = |a: &str| self.stats(a).in_flight.load(Ordering::Relaxed);
-        let chosen = match self.spec.algorithm {
-            Algorithm::RoundRobin => c[self.next.fetch_add(1, Ordering::Relaxed) % c.len()],
+        let eligible =
+            move |b: &&Backend| allowed(b) && (!only_available || b.stats.available(now));
+        let nth = |i: usize| pool.iter().filter(eligible).nth(i % n);
+        let load = |b: &Backend| b.stats.in_flight.load(Ordering::Relaxed);
+        match self.spec.algorithm {
+            Algorithm::RoundRobin => nth(self.next.fetch_add(1, Ordering::Relaxed)),
             Algorithm::LeastConnections => {
-                let start = self.next.fetch_add(1, Ordering::Relaxed);
-                (0..c.len())
-                    .map(|i| c[(start + i) % c.len()])
-                    .min_by_key(|(a, _)| load(a))
-                    .unwrap_or(c[0])
+                // Ties go round robin, so equal backends share the load.
+                let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+                pool.iter()
+                    .filter(eligible)
+                    .enumerate()
+                    .min_by_key(|(i, b)| (load(b), (i + n - start) % n))
+                    .map(|(_, b)| b)
             }
             Algorithm::P2c => {
                 let mut rng = rand::rng();
-                let a = c[rng.random_range(0..c.len())];
-                let b = c[rng.random_range(0..c.len())];
-                if load(&a.0) <= load(&b.0) {
-                    a
-                } else {
-                    b
-                }
+                let a = nth(rng.random_range(0..n))?;
+                let b = nth(rng.random_range(0..n))?;
+                Some(if load(a) <= load(b) { a } else { b })
             }
-        };
-        Some(chosen.clone())
+        }
     }
 
-    fn record(&self, addr: &str, ok: bool) {
-        let st = self.stats(addr);
-        let mut fails = st
-            .consecutive_failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+    fn record(&self, b: &Backend, ok: bool) {
+        let st = &b.stats;
         if ok {
-            *fails = 0;
+            if st.consecutive_failures.load(Ordering::Relaxed) != 0 {
+                st.consecutive_failures.store(0, Ordering::Relaxed);
+            }
             return;
         }
         st.errors.fetch_add(1, Ordering::Relaxed);
-        *fails += 1;
-        if *fails >= EJECT_AFTER {
-            *fails = 0;
-            if let Ok(mut u) = st.ejected_until.lock() {
-                *u = Some(Instant::now() + EJECT_FOR);
-            }
-            tracing::warn!(balancer = %self.name, backend = addr, "Ejected a failing backend for {EJECT_FOR:?}.");
+        if st.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1 >= EJECT_AFTER {
+            st.consecutive_failures.store(0, Ordering::Relaxed);
+            st.ejected_until
+                .store(now_ms() + EJECT_FOR.as_millis() as u64, Ordering::Relaxed);
+            tracing::warn!(balancer = %self.name, backend = %b.addr, "Ejected a failing backend for {EJECT_FOR:?}.");
         }
     }
 
-    async fn proxy(&self, req: Request<Incoming>, supervisor: &Supervisor) -> Response<ProxyBody> {
+    async fn proxy(&self, req: Request<Incoming>, worker: usize) -> Response<ProxyBody> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let host = req
-            .headers()
-            .get(hyper::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(|h| {
-                h.rsplit_once(':')
-                    .map(|(name, _)| name)
-                    .unwrap_or(h)
-                    .to_string()
-            });
-        let (services, backends) = match self
-            .spec
-            .routes
-            .iter()
-            .find(|r| r.matches(host.as_deref(), req.uri().path()))
-        {
-            Some(r) => (&r.services, &r.backends),
+        let route = if self.spec.routes.is_empty() {
+            None
+        } else {
+            let host = req
+                .headers()
+                .get(hyper::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| h.rsplit_once(':').map(|(name, _)| name).unwrap_or(h));
+            let path = req.uri().path();
+            self.spec.routes.iter().position(|r| r.matches(host, path))
+        };
+        let (services, statics) = match route {
+            Some(i) => (&self.spec.routes[i].services, &self.spec.routes[i].backends),
             None => (&self.spec.services, &self.spec.backends),
         };
-        if services.is_empty() && backends.is_empty() {
+        if services.is_empty() && statics.is_empty() {
             return text(
                 StatusCode::NOT_FOUND,
                 &format!(
@@ -485,7 +647,11 @@ impl Balancer {
                 ),
             );
         }
-        let candidates = self.candidates(supervisor, services, backends);
+        let table = self.table.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let pool = match route {
+            Some(i) => &table.routes[i],
+            None => &table.default,
+        };
         let (parts, body) = req.into_parts();
         let idempotent = matches!(
             parts.method.as_str(),
@@ -497,34 +663,30 @@ impl Balancer {
             .is_none_or(|v| v == "0")
             && !parts.headers.contains_key(hyper::header::TRANSFER_ENCODING);
         // A body can be sent only once, so only body-less idempotent requests are retried.
-        let retryable = idempotent && no_body;
+        let attempts = if idempotent && no_body { 2 } else { 1 };
         let path = parts
             .uri
             .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into());
-        let mut incoming = Some(body.boxed());
-        let mut tried: Option<String> = None;
-        let mut headers = parts.headers.clone();
+            .cloned()
+            .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
+        let mut headers = parts.headers;
         for name in HOP_BY_HOP {
             headers.remove(name);
         }
-        for attempt in 0..(if retryable { 2 } else { 1 }) {
-            let Some((addr, service)) = self.pick(&candidates, tried.as_deref()) else {
+        let mut incoming = Some(body.boxed());
+        let mut tried: Option<&str> = None;
+        for attempt in 0..attempts {
+            let Some(b) = self.pick(pool, tried) else {
                 break;
             };
-            let counters = service.map(|s| supervisor.counters(&s));
-            let stats = self.stats(&addr);
-            let Ok(uri) = format!("http://{addr}{path}").parse::<hyper::Uri>() else {
+            let Ok(uri) = hyper::Uri::builder()
+                .scheme(hyper::http::uri::Scheme::HTTP)
+                .authority(b.authority.clone())
+                .path_and_query(path.clone())
+                .build()
+            else {
                 return text(StatusCode::BAD_REQUEST, "invalid request path\n");
             };
-            let mut builder = Request::builder()
-                .method(parts.method.clone())
-                .uri(uri)
-                .version(hyper::Version::HTTP_11);
-            if let Some(h) = builder.headers_mut() {
-                *h = headers.clone();
-            }
             let req_body: ProxyBody = if no_body {
                 http_body_util::Empty::new()
                     .map_err(|never| match never {})
@@ -535,39 +697,61 @@ impl Balancer {
                     None => break,
                 }
             };
-            let Ok(out) = builder.body(req_body) else {
-                return text(StatusCode::BAD_REQUEST, "invalid request\n");
+            let mut out = Request::new(req_body);
+            *out.method_mut() = parts.method.clone();
+            *out.uri_mut() = uri;
+            *out.headers_mut() = if attempt + 1 < attempts {
+                headers.clone()
+            } else {
+                std::mem::take(&mut headers)
             };
+            let stats = &b.stats;
+            let slot =
+                match tokio::time::timeout(SLOT_WAIT, stats.slots(worker).acquire_owned()).await {
+                    Ok(Ok(slot)) => slot,
+                    _ => {
+                        self.failed.fetch_add(1, Ordering::Relaxed);
+                        return text(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            &format!(
+                                "terrane load balancer {}: backend {} is saturated\n",
+                                self.name, b.addr
+                            ),
+                        );
+                    }
+                };
             stats.in_flight.fetch_add(1, Ordering::Relaxed);
             stats.requests.fetch_add(1, Ordering::Relaxed);
-            if let Some(c) = &counters {
+            if let Some(c) = &b.counters {
                 c.requests.fetch_add(1, Ordering::Relaxed);
                 c.in_flight.fetch_add(1, Ordering::Relaxed);
             }
             let started = Instant::now();
-            let result = self.client.request(out).await;
+            let result = self.clients[worker % self.clients.len()].request(out).await;
             let took = started.elapsed();
             stats.latency.observe(took);
             self.latency.observe(took);
-            if let Some(c) = &counters {
-                c.latency.observe(took);
-            }
             stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-            if let Some(c) = &counters {
+            if let Some(c) = &b.counters {
+                c.latency.observe(took);
                 c.in_flight.fetch_sub(1, Ordering::Relaxed);
             }
             match result {
                 Ok(resp) => {
-                    self.record(&addr, !resp.status().is_server_error());
-                    let (p, b) = resp.into_parts();
-                    return Response::from_parts(p, b.boxed());
+                    self.record(b, !resp.status().is_server_error());
+                    let (p, body) = resp.into_parts();
+                    let body = SlotBody {
+                        inner: body,
+                        _slot: slot,
+                    };
+                    return Response::from_parts(p, body.boxed());
                 }
                 Err(e) => {
-                    self.record(&addr, false);
-                    tracing::debug!(balancer = %self.name, backend = %addr, error = %e, attempt, "Backend request failed.");
+                    self.record(b, false);
+                    tracing::debug!(balancer = %self.name, backend = %b.addr, error = %e, attempt, "Backend request failed.");
                     // Idempotent requests may be sent again whatever went wrong (a refused
                     // connect, or a pooled connection the dead backend had closed).
-                    tried = Some(addr);
+                    tried = Some(&b.addr);
                 }
             }
         }
@@ -627,33 +811,32 @@ impl Balancer {
 
     /// TCP mode: connect to a backend (trying another when the connect fails) and copy
     /// bytes both ways until either side closes.
-    async fn forward_tcp(&self, mut client: tokio::net::TcpStream, supervisor: &Supervisor) {
+    async fn forward_tcp(&self, mut client: tokio::net::TcpStream) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let candidates = self.candidates(supervisor, &self.spec.services, &self.spec.backends);
-        let mut tried: Option<String> = None;
+        let table = self.table.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut tried: Option<&str> = None;
         for _ in 0..2 {
-            let Some((addr, _)) = self.pick(&candidates, tried.as_deref()) else {
+            let Some(b) = self.pick(&table.default, tried) else {
                 break;
             };
-            let stats = self.stats(&addr);
             let connect = tokio::time::timeout(
                 Duration::from_secs(2),
-                tokio::net::TcpStream::connect(&addr),
+                tokio::net::TcpStream::connect(&b.addr),
             )
             .await;
             match connect {
                 Ok(Ok(mut backend)) => {
-                    self.record(&addr, true);
+                    self.record(b, true);
                     let _ = backend.set_nodelay(true);
-                    stats.requests.fetch_add(1, Ordering::Relaxed);
-                    stats.in_flight.fetch_add(1, Ordering::Relaxed);
+                    b.stats.requests.fetch_add(1, Ordering::Relaxed);
+                    b.stats.in_flight.fetch_add(1, Ordering::Relaxed);
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
-                    stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    b.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
                     return;
                 }
                 _ => {
-                    self.record(&addr, false);
-                    tried = Some(addr);
+                    self.record(b, false);
+                    tried = Some(&b.addr);
                 }
             }
         }
@@ -690,11 +873,7 @@ impl Balancer {
                         requests: s.requests.load(Ordering::Relaxed),
                         errors: s.errors.load(Ordering::Relaxed),
                         in_flight: s.in_flight.load(Ordering::Relaxed),
-                        ejected: s.down.load(Ordering::Relaxed)
-                            || s.ejected_until
-                                .lock()
-                                .map(|u| u.is_some_and(|t| t > Instant::now()))
-                                .unwrap_or(false),
+                        ejected: !s.available(now_ms()),
                     })
                     .collect()
             })

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::{kill, Signal};
@@ -44,7 +44,13 @@ struct Replica {
     backoff: Duration,
     restarts: u32,
     last_error: Option<String>,
+    /// When this process was started by this agent (None for re-adopted ones).
+    started: Option<Instant>,
 }
+
+/// A replica without a health check is ready once its process has stayed up this long,
+/// so a command that exits at once is never taken for a running service.
+const MIN_UPTIME: Duration = Duration::from_secs(1);
 
 struct Service {
     spec: ServiceSpec,
@@ -100,7 +106,13 @@ pub struct Supervisor {
     counters: Mutex<BTreeMap<String, std::sync::Arc<ServiceCounters>>>,
     services: Mutex<BTreeMap<String, Service>>,
     events: Mutex<VecDeque<AgentEvent>>,
+    /// Service name → ports of its ready replicas, published whenever that changes so
+    /// load balancers route without reading the service table on every request.
+    ready: tokio::sync::watch::Sender<Arc<ReadySet>>,
 }
+
+/// Service name → ports of the replicas that are running and healthy.
+pub type ReadySet = BTreeMap<String, Vec<u16>>;
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -145,6 +157,7 @@ impl Replica {
             backoff: Duration::from_millis(200),
             restarts: 0,
             last_error: None,
+            started: None,
         }
     }
 
@@ -189,7 +202,37 @@ impl Supervisor {
             counters: Mutex::new(BTreeMap::new()),
             services: Mutex::new(BTreeMap::new()),
             events: Mutex::new(VecDeque::new()),
+            ready: tokio::sync::watch::channel(Arc::new(ReadySet::new())).0,
         }
+    }
+
+    /// The ready replicas of every service, updated as soon as a replica becomes ready
+    /// or stops being ready.
+    pub fn ready_watch(&self) -> tokio::sync::watch::Receiver<Arc<ReadySet>> {
+        self.ready.subscribe()
+    }
+
+    fn publish_ready(&self, services: &BTreeMap<String, Service>) {
+        let now: ReadySet = services
+            .iter()
+            .map(|(name, s)| {
+                let mut ports: Vec<u16> = s
+                    .replicas
+                    .iter()
+                    .filter(|r| r.healthy && r.pid.is_some() && r.state == ReplicaState::Running)
+                    .map(|r| r.port)
+                    .collect();
+                ports.sort_unstable();
+                (name.clone(), ports)
+            })
+            .collect();
+        self.ready.send_if_modified(|cur| {
+            if **cur == now {
+                return false;
+            }
+            *cur = Arc::new(now);
+            true
+        });
     }
 
     fn log_path(&self, service: &str, index: u32) -> PathBuf {
@@ -272,9 +315,12 @@ impl Supervisor {
                 },
             );
         }
+        // Balancers restored next route to the re-adopted replicas from the start.
+        self.publish_ready(&services);
     }
 
     fn save(&self, services: &BTreeMap<String, Service>) {
+        self.publish_ready(services);
         let rt = Runtime {
             services: services
                 .iter()
@@ -380,23 +426,6 @@ impl Supervisor {
     pub fn counters(&self, name: &str) -> std::sync::Arc<ServiceCounters> {
         let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         c.entry(name.to_string()).or_default().clone()
-    }
-
-    /// Addresses of the replicas that are running and healthy.
-    pub fn ready_addresses(&self, name: &str) -> Vec<String> {
-        let Ok(services) = self.services.lock() else {
-            return Vec::new();
-        };
-        services
-            .get(name)
-            .map(|s| {
-                s.replicas
-                    .iter()
-                    .filter(|r| r.healthy && r.pid.is_some() && r.state == ReplicaState::Running)
-                    .map(|r| format!("127.0.0.1:{}", r.port))
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 
     /// Gives the replica count to an autoscaler (Some) or back to the configuration (None).
@@ -514,12 +543,15 @@ impl Supervisor {
                             r.ok_streak = 0;
                             changed = true;
                             let failed = code != Some(0);
-                            let msg = match code {
+                            let mut msg = match code {
                                 Some(c) => format!("exited with status {c}"),
                                 None => {
                                     "exited (killed by a signal, or outside the agent)".to_string()
                                 }
                             };
+                            if let Some(line) = last_line(&self.log_path(name, r.index)) {
+                                msg = format!("{msg} (last output: {line})");
+                            }
                             r.last_error = Some(msg.clone());
                             let restart = r.generation == s.generation
                                 && match s.spec.restart_policy {
@@ -589,7 +621,13 @@ impl Supervisor {
                                 r.next_check = now + Duration::from_millis(hc.interval_ms.max(50));
                                 checks.push((name.clone(), r.index, r.port, hc.clone()));
                             }
-                            None => r.healthy = true,
+                            None => {
+                                if r.started
+                                    .is_none_or(|t| now.duration_since(t) >= MIN_UPTIME)
+                                {
+                                    r.healthy = true;
+                                }
+                            }
                         }
                     }
                     if r.pid.is_some() && r.state == ReplicaState::Starting {
@@ -652,6 +690,7 @@ impl Supervisor {
                 // Readiness changed: a restarted agent starts from it.
                 self.save(&services);
             }
+            self.publish_ready(&services);
         }
         for (n, m) in events {
             self.event(&n, m);
@@ -777,7 +816,8 @@ fn start_replica(
     r.port = port;
     r.child = Some(child);
     r.state = ReplicaState::Starting;
-    r.healthy = spec.health_check.is_none();
+    r.healthy = false;
+    r.started = Some(Instant::now());
     r.ok_streak = 0;
     r.fail_streak = 0;
     r.next_check = Instant::now() + Duration::from_millis(100);
@@ -785,6 +825,19 @@ fn start_replica(
         r.restarts += 1;
     }
     Ok(())
+}
+
+/// The last non-empty line of a replica's log, to say why it exited.
+fn last_line(path: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    Some(line.chars().take(200).collect())
 }
 
 /// SIGTERM, wait up to the grace period, then SIGKILL.

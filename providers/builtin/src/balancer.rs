@@ -72,24 +72,25 @@ fn strings(v: &Value, attr: &str) -> Vec<String> {
 }
 
 pub fn spec_of(v: &Value) -> Result<LbSpec> {
+    // Every problem in the addresses and routes is reported at once.
+    let mut problems: Vec<String> = Vec::new();
     let listen = str_attr(v, "listen").unwrap_or_default().to_string();
     if listen.parse::<std::net::SocketAddr>().is_err() {
-        return Err(ProviderError::config(format!(
+        problems.push(format!(
             "listen {listen:?} is not an IP:PORT address such as 127.0.0.1:8080"
-        )));
+        ));
     }
     let alg = str_attr(v, "algorithm").unwrap_or("round_robin");
-    let algorithm = Algorithm::parse(alg).ok_or_else(|| {
-        ProviderError::config(format!(
+    let algorithm = Algorithm::parse(alg).unwrap_or_else(|| {
+        problems.push(format!(
             "algorithm {alg:?} is not one of round_robin, least_connections, p2c"
-        ))
-    })?;
+        ));
+        Algorithm::default()
+    });
     let backends = strings(v, "backends");
     for b in &backends {
         if b.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ProviderError::config(format!(
-                "backend {b:?} is not an IP:PORT address"
-            )));
+            problems.push(format!("backend {b:?} is not an IP:PORT address"));
         }
     }
     let services = strings(v, "services");
@@ -112,31 +113,34 @@ pub fn spec_of(v: &Value) -> Result<LbSpec> {
         };
         if let Some(p) = &route.path_prefix {
             if !p.starts_with('/') {
-                return Err(ProviderError::config(format!(
+                problems.push(format!(
                     "route {i}: path_prefix {p:?} must start with \"/\""
-                )));
+                ));
             }
         }
         if let Some(h) = &route.host {
             if h.is_empty() || h.contains(['/', ' ', ':']) {
-                return Err(ProviderError::config(format!(
+                problems.push(format!(
                     "route {i}: host {h:?} is not a host name (no scheme, port or path)"
-                )));
+                ));
             }
         }
         if route.services.is_empty() && route.backends.is_empty() {
-            return Err(ProviderError::config(format!(
+            problems.push(format!(
                 "route {i} sends requests nowhere: give it services or backends"
-            )));
+            ));
         }
         for b in &route.backends {
             if b.parse::<std::net::SocketAddr>().is_err() {
-                return Err(ProviderError::config(format!(
+                problems.push(format!(
                     "route {i}: backend {b:?} is not an IP:PORT address"
-                )));
+                ));
             }
         }
         routes.push(route);
+    }
+    if !problems.is_empty() {
+        return Err(ProviderError::config(problems.join("\n")));
     }
     if services.is_empty() && backends.is_empty() && routes.is_empty() {
         return Err(ProviderError::config(

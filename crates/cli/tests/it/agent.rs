@@ -278,6 +278,52 @@ resource "local_service" "x" {
         .contains("restart_policy \"sometimes\" is not one of always, on-failure, never");
 }
 
+#[test]
+fn a_command_that_exits_at_once_fails_naming_the_resource() {
+    let ws = Ws::with_main(
+        r#"
+resource "local_service" "quits" {
+  name          = "quits"
+  command       = "sh"
+  args          = ["-c", "echo giving up >&2; exit 3"]
+  ready_timeout = "2s"
+}
+"#,
+    );
+    let _cleanup = Cleanup(&ws);
+    ws.run(&["apply", "--auto-approve"])
+        .expect_code(1)
+        .contains("local_service.quits")
+        .contains("exited with status 3 (last output: giving up)")
+        .contains("nothing is left running");
+    assert!(ws.state_list().is_empty());
+    let st = status(&ws);
+    assert_eq!(st["services"].as_array().map(Vec::len), Some(0), "{st:#}");
+}
+
+#[test]
+fn an_invalid_route_is_rejected_at_plan_time() {
+    let ws = Ws::with_main(
+        r#"
+resource "local_load_balancer" "bad" {
+  listen = "127.0.0.1:1"
+  route {
+    path_prefix = "v2"
+    backends    = ["127.0.0.1:9"]
+  }
+  route {
+    host = "http://example.test"
+  }
+}
+"#,
+    );
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("local_load_balancer.bad")
+        .contains("route 0: path_prefix \"v2\" must start with \"/\"")
+        .contains("route 1: host \"http://example.test\" is not a host name");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
