@@ -31,7 +31,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-BIN = os.path.join(TARGET, "release", "terrane")
+BIN = os.path.join(TARGET, "dist", "terrane")
 
 
 def free_port():
@@ -98,7 +98,7 @@ def main():
     for tool in ("nginx", "haproxy", "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install -y nginx haproxy wrk")
-    subprocess.run(["cargo", "build", "--release", "-p", "terrane-cli"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli"], cwd=ROOT, check=True)
     tmp = tempfile.mkdtemp(prefix="terrane-lb-bench-")
     procs = []
     try:

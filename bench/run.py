@@ -2,7 +2,7 @@
 """Engine benchmark: plan/apply speed and peak memory at 10k and 100k resources, and
 parallel apply efficiency with a 50 ms-per-create provider.
 
-Usage:  python3 bench/run.py [--quick]      (builds terrane in release mode first)
+Usage:  python3 bench/run.py [--quick]      (builds terrane with the dist profile first)
 
 Configurations are generated in a temporary directory: null_resources where each one
 depends on a resource picked from the previous tenth of the list, the dependency shape
@@ -20,7 +20,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-BIN = os.path.join(TARGET, "release", "terrane")
+BIN = os.path.join(TARGET, "dist", "terrane")
 
 TARGETS = {
     "plan_10k_empty": ("s", 1.0), "apply_10k": ("s", 5.0), "plan_10k_noop": ("s", 1.0),
@@ -67,7 +67,7 @@ def report(name, value, unit):
 
 def main():
     quick = "--quick" in sys.argv
-    subprocess.run(["cargo", "build", "--release", "-p", "terrane-cli"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli"], cwd=ROOT, check=True)
     tmp = tempfile.mkdtemp(prefix="terrane-bench-")
     try:
         print(f"terrane engine benchmark ({os.cpu_count()} cores)\n")

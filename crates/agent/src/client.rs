@@ -201,6 +201,10 @@ pub async fn find(workspace: &Path) -> Option<(AgentInfo, AgentClient)> {
 /// Finds the workspace's agent or starts one in the background with `program agent`.
 /// Returns the client and whether an agent was started.
 pub async fn ensure(workspace: &Path, program: &Path) -> Result<(AgentClient, bool), String> {
+    // Resources applied in parallel all ask for the agent: one of them starts it, the
+    // others wait for it and find it.
+    static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = STARTING.lock().await;
     if let Some((_, c)) = find(workspace).await {
         return Ok((c, false));
     }

@@ -17,7 +17,13 @@ pub fn color_enabled(no_color_flag: bool) -> bool {
 
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TERRANE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // The AWS SDK warns about things terrane reports itself (a missing config file
+        // named in the environment, retries); TERRANE_LOG=aws_config=warn shows them.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "warn,aws_runtime=error,aws_config=error,aws_smithy_runtime=error",
+            )
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

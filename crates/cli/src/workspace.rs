@@ -30,6 +30,8 @@ pub struct Workspace {
 pub fn registry() -> Registry {
     let mut r = Registry::default();
     terrane_provider_builtin::register_all(&mut r);
+    #[cfg(feature = "aws")]
+    r.register(std::sync::Arc::new(terrane_provider_aws::factory()));
     r
 }
 

@@ -2,6 +2,8 @@
 //! working directory, with configurations written by the test.
 
 mod agent;
+#[cfg(feature = "aws")]
+mod aws;
 mod crash;
 mod diagnostics;
 mod json;

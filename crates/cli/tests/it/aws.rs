@@ -1,0 +1,551 @@
+//! The `aws` provider against a real AWS API emulator: each test starts its own
+//! `moto_server` on a free loopback port (`.ci/run` installs it), applies through the
+//! `terrane` binary, and checks the result with the AWS SDK directly.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{Out, Ws};
+
+/// A moto server for one test, stopped when dropped.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "moto_server must be installed: run `bash .ci/run`, or pip install 'moto[server]'",
+            );
+        // Owned at once, so the process is stopped even if it never comes up.
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return moto;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto_server did not listen on port {port} within 30 s");
+    }
+
+    /// The environment a user would set to point terrane (and the SDK) at the emulator.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT_URL", self.url.clone()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/nonexistent/terrane-test".into()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/terrane-test".into(),
+            ),
+        ]
+    }
+
+    fn run(&self, ws: &Ws, args: &[&str]) -> Out {
+        let env = self.env();
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        ws.run_env(args, &pairs)
+    }
+
+    /// An SDK configuration for checking what terrane did, independently of it.
+    fn sdk(&self) -> aws_config::SdkConfig {
+        let url = self.url.clone();
+        runtime().block_on(async move {
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(url)
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+                .load()
+                .await
+        })
+    }
+
+    fn s3(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// A bucket's versioning status. moto answers GetBucketVersioning with a
+/// `GetBucketVersioningResponse` root that the SDK refuses, so the status is read from
+/// the raw body then (the provider does the same; see `versioning_from_raw`).
+async fn versioning(s3: &aws_sdk_s3::Client, bucket: &str) -> String {
+    match s3.get_bucket_versioning().bucket(bucket).send().await {
+        Ok(v) => v
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        Err(aws_sdk_s3::error::SdkError::ServiceError(se)) => {
+            let body = std::str::from_utf8(se.raw().body().bytes().unwrap_or_default())
+                .unwrap_or_default()
+                .to_string();
+            let start = body.find("<Status>").map(|i| i + 8).unwrap_or(0);
+            let end = body.find("</Status>").unwrap_or(start);
+            body[start..end].to_string()
+        }
+        Err(e) => panic!("GetBucketVersioning failed: {e:?}"),
+    }
+}
+
+const PROVIDER: &str = r#"
+provider "aws" {
+  region            = "us-east-1"
+  s3_use_path_style = true
+  default_tags {
+    tags = { team = "platform" }
+  }
+}
+"#;
+
+fn s3_stack(bucket: &str, content: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+resource "aws_s3_bucket" "logs" {{
+  bucket = "{bucket}"
+  tags   = {{ purpose = "logs" }}
+}}
+
+resource "aws_s3_bucket_versioning" "logs" {{
+  bucket = aws_s3_bucket.logs.id
+  versioning_configuration {{
+    status = "Enabled"
+  }}
+}}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {{
+  bucket = aws_s3_bucket.logs.id
+  rule {{
+    apply_server_side_encryption_by_default {{
+      sse_algorithm = "AES256"
+    }}
+  }}
+}}
+
+resource "aws_s3_bucket_public_access_block" "logs" {{
+  bucket                  = aws_s3_bucket.logs.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}}
+
+resource "aws_s3_object" "readme" {{
+  bucket       = aws_s3_bucket.logs.id
+  key          = "README.txt"
+  content      = "{content}"
+  content_type = "text/plain"
+}}
+
+output "bucket_arn" {{
+  value = aws_s3_bucket.logs.arn
+}}
+"#
+    )
+}
+
+#[test]
+fn an_s3_stack_is_created_checked_drifts_and_is_destroyed() {
+    let moto = Moto::start();
+    let ws = Ws::with_main(&s3_stack("terrane-logs", "hello"));
+    moto.run(&ws, &["apply", "--auto-approve"])
+        .success()
+        .contains("5 added")
+        .contains("arn:aws:s3:::terrane-logs");
+
+    // Every object, read back with the SDK.
+    let s3 = moto.s3();
+    let rt = runtime();
+    rt.block_on(async {
+        s3.head_bucket()
+            .bucket("terrane-logs")
+            .send()
+            .await
+            .expect("the bucket exists");
+        assert_eq!(versioning(&s3, "terrane-logs").await, "Enabled");
+        let enc = s3
+            .get_bucket_encryption()
+            .bucket("terrane-logs")
+            .send()
+            .await
+            .unwrap();
+        let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+        assert_eq!(
+            rule.apply_server_side_encryption_by_default()
+                .unwrap()
+                .sse_algorithm()
+                .as_str(),
+            "AES256"
+        );
+        let pab = s3
+            .get_public_access_block()
+            .bucket("terrane-logs")
+            .send()
+            .await
+            .unwrap();
+        let c = pab.public_access_block_configuration().unwrap();
+        assert_eq!(c.block_public_acls(), Some(true));
+        assert_eq!(c.restrict_public_buckets(), Some(true));
+        let tags = s3
+            .get_bucket_tagging()
+            .bucket("terrane-logs")
+            .send()
+            .await
+            .unwrap();
+        let mut tags: Vec<(String, String)> = tags
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        tags.sort();
+        assert_eq!(
+            tags,
+            vec![
+                ("purpose".into(), "logs".into()),
+                ("team".into(), "platform".into())
+            ],
+            "default_tags are merged with the bucket's own"
+        );
+        let obj = s3
+            .get_object()
+            .bucket("terrane-logs")
+            .key("README.txt")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(obj.content_type(), Some("text/plain"));
+        let body = obj.body.collect().await.unwrap().into_bytes();
+        assert_eq!(&body[..], b"hello");
+    });
+
+    // Applied means converged: the next plan has nothing to do.
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(0)
+        .contains("No changes");
+
+    // Changes made outside terrane show up as drift, and apply puts them back.
+    rt.block_on(async {
+        s3.put_bucket_versioning()
+            .bucket("terrane-logs")
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        s3.put_object()
+            .bucket("terrane-logs")
+            .key("README.txt")
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(
+                b"edited by hand",
+            ))
+            .send()
+            .await
+            .unwrap();
+    });
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(2)
+        .contains("aws_s3_bucket_versioning.logs will be updated in-place")
+        .contains("\"Suspended\" -> \"Enabled\"")
+        .contains("aws_s3_object.readme will be updated in-place");
+    moto.run(&ws, &["apply", "--auto-approve"])
+        .success()
+        .contains("2 changed");
+    rt.block_on(async {
+        assert_eq!(versioning(&s3, "terrane-logs").await, "Enabled");
+        let obj = s3
+            .get_object()
+            .bucket("terrane-logs")
+            .key("README.txt")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            &obj.body.collect().await.unwrap().into_bytes()[..],
+            b"hello"
+        );
+    });
+
+    // A new name cannot be applied in place: the bucket is replaced.
+    ws.write("main.tf", &s3_stack("terrane-logs-2", "hello"));
+    moto.run(&ws, &["plan"])
+        .success()
+        .contains("aws_s3_bucket.logs must be replaced")
+        .contains("forces replacement");
+
+    // Destroy leaves nothing behind (the object versions go first, then the bucket).
+    ws.write("main.tf", &s3_stack("terrane-logs", "hello"));
+    moto.run(&ws, &["destroy", "--auto-approve"])
+        .success()
+        .contains("5 destroyed");
+    rt.block_on(async {
+        let gone = s3.head_bucket().bucket("terrane-logs").send().await;
+        assert!(gone.is_err(), "the bucket should be gone");
+    });
+}
+
+#[test]
+fn queues_and_topics_are_managed_and_imported() {
+    let moto = Moto::start();
+    let sdk = moto.sdk();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let rt = runtime();
+    // Made by hand, before terrane knew them.
+    let (url, arn) = rt.block_on(async {
+        let q = sqs
+            .create_queue()
+            .queue_name("orders")
+            .send()
+            .await
+            .unwrap();
+        let t = sns.create_topic().name("alerts").send().await.unwrap();
+        (
+            q.queue_url().unwrap().to_string(),
+            t.topic_arn().unwrap().to_string(),
+        )
+    });
+    let ws = Ws::with_main(&format!(
+        r#"{PROVIDER}
+resource "aws_sqs_queue" "orders" {{
+  name = "orders"
+}}
+
+resource "aws_sns_topic" "alerts" {{
+  name = "alerts"
+}}
+
+resource "aws_sqs_queue" "events" {{
+  name                       = "events.fifo"
+  fifo_queue                 = true
+  visibility_timeout_seconds = 45
+}}
+
+resource "aws_dynamodb_table" "sessions" {{
+  name         = "sessions"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "id"
+  attribute {{
+    name = "id"
+    type = "S"
+  }}
+}}
+
+data "aws_caller_identity" "me" {{}}
+
+output "account" {{
+  value = data.aws_caller_identity.me.account_id
+}}
+"#
+    ));
+    moto.run(&ws, &["import", "aws_sqs_queue.orders", &url])
+        .success();
+    moto.run(&ws, &["import", "aws_sns_topic.alerts", &arn])
+        .success();
+    // The imported objects match the configuration except for the default tags the
+    // provider adds; the new queue and table are created.
+    moto.run(&ws, &["apply", "--auto-approve"])
+        .success()
+        .contains("2 added")
+        .contains("account = \"123456789012\"");
+    rt.block_on(async {
+        let events = sqs
+            .get_queue_url()
+            .queue_name("events.fifo")
+            .send()
+            .await
+            .unwrap();
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(events.queue_url().unwrap())
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let attrs = attrs.attributes().unwrap();
+        assert_eq!(
+            attrs
+                .get(&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout)
+                .map(String::as_str),
+            Some("45")
+        );
+        let table = ddb
+            .describe_table()
+            .table_name("sessions")
+            .send()
+            .await
+            .unwrap();
+        let table = table.table().unwrap();
+        assert_eq!(
+            table
+                .billing_mode_summary()
+                .and_then(|b| b.billing_mode())
+                .map(|m| m.as_str()),
+            Some("PAY_PER_REQUEST")
+        );
+        assert_eq!(table.key_schema()[0].attribute_name(), "id");
+        let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
+        assert_eq!(
+            tags.tags().and_then(|t| t.get("team")).map(String::as_str),
+            Some("platform"),
+            "default tags reach imported objects on the next apply"
+        );
+    });
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+
+    // An update in place: a new visibility timeout.
+    let main = ws.read("main.tf").replace("= 45", "= 90");
+    ws.write("main.tf", &main);
+    moto.run(&ws, &["apply", "--auto-approve"])
+        .success()
+        .contains("1 changed");
+
+    // Deleted outside terrane: the plan creates it again.
+    rt.block_on(async {
+        sns.delete_topic().topic_arn(&arn).send().await.unwrap();
+    });
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(2)
+        .contains("aws_sns_topic.alerts will be created");
+
+    moto.run(&ws, &["destroy", "--auto-approve"]).success();
+    rt.block_on(async {
+        let left = sqs.list_queues().send().await.unwrap();
+        assert!(
+            left.queue_urls().is_empty(),
+            "queues left: {:?}",
+            left.queue_urls()
+        );
+        let topics = sns.list_topics().send().await.unwrap();
+        assert!(
+            topics.topics().is_empty(),
+            "topics left: {:?}",
+            topics.topics()
+        );
+        let tables = ddb.list_tables().send().await.unwrap();
+        assert!(
+            tables.table_names().is_empty(),
+            "tables left: {:?}",
+            tables.table_names()
+        );
+    });
+}
+
+#[test]
+fn bad_aws_input_is_a_clear_error_at_plan_time() {
+    let moto = Moto::start();
+    let ws = Ws::with_main(
+        r#"
+provider "aws" {
+  region = "moon-base-one"
+}
+
+resource "aws_s3_bucket" "b" {
+  bucket = "x"
+}
+"#,
+    );
+    moto.run(&ws, &["plan"])
+        .expect_code(1)
+        .contains("region \"moon-base-one\" is not an AWS region name");
+
+    ws.write(
+        "main.tf",
+        r#"
+resource "aws_s3_bucket" "b" {
+  bucket = "Not_A_Valid..Name"
+}
+
+resource "aws_sqs_queue" "q" {
+  name       = "jobs"
+  fifo_queue = true
+}
+"#,
+    );
+    moto.run(&ws, &["plan"])
+        .expect_code(1)
+        .contains("aws_s3_bucket.b")
+        .contains("bucket \"Not_A_Valid..Name\" breaks S3's naming rules")
+        .contains("lowercase letters")
+        .contains("two dots")
+        .contains("aws_sqs_queue.q")
+        .contains("a FIFO queue's name ends in .fifo");
+    assert!(ws.state_list().is_empty());
+}
+
+#[test]
+fn missing_credentials_fail_with_a_clear_message_and_change_nothing() {
+    let moto = Moto::start();
+    let ws = Ws::with_main(&format!(
+        r#"
+provider "aws" {{
+  region                  = "us-east-1"
+  skip_metadata_api_check = true
+  endpoints {{
+    sts = "{url}"
+    s3  = "{url}"
+  }}
+}}
+
+resource "aws_s3_bucket" "b" {{
+  bucket = "no-credentials"
+}}
+"#,
+        url = moto.url
+    ));
+    let out = ws.run_env(
+        &["apply", "--auto-approve"],
+        &[
+            ("AWS_CONFIG_FILE", "/nonexistent/terrane-test"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/terrane-test"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    out.expect_code(1)
+        .contains("aws_s3_bucket.b")
+        .contains("credentials");
+    assert!(ws.state_list().is_empty());
+    let s3 = moto.s3();
+    runtime().block_on(async {
+        let buckets = s3.list_buckets().send().await.unwrap();
+        assert!(buckets.buckets().is_empty(), "nothing was created");
+    });
+}

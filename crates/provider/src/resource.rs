@@ -1,0 +1,145 @@
+//! One trait per resource type, and a [`Provider`] that dispatches to them.
+//!
+//! A provider with many resource types implements [`Resource`] (and [`DataSource`]) once
+//! per type against its own context `C` (its configured clients) and registers them in
+//! a [`Dispatch`], instead of matching on the type name in every method.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use terrane_core::Value;
+
+use crate::{schema, PlannedChange, Provider, ProviderError, Result, Schema};
+
+/// The operations of one managed resource type.
+#[async_trait]
+pub trait Resource<C: Send + Sync>: Send + Sync {
+    fn schema(&self) -> Schema;
+
+    /// Plans a change; the default follows the schema. Override it to check values the
+    /// schema cannot express (name rules, address ranges), so mistakes surface at plan.
+    fn plan(
+        &self,
+        ctx: &C,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        let _ = ctx;
+        Ok(schema::plan_by_schema(schema, prior, config))
+    }
+
+    async fn create(&self, ctx: &C, planned: Value) -> Result<Value>;
+
+    /// The object as it is now; `Ok(None)` when it no longer exists.
+    async fn read(&self, ctx: &C, state: Value) -> Result<Option<Value>>;
+
+    async fn update(&self, ctx: &C, prior: Value, planned: Value) -> Result<Value>;
+
+    async fn delete(&self, ctx: &C, state: Value) -> Result<()>;
+
+    /// The state of an existing object, from the ID a user gives `terrane import`.
+    async fn import(&self, ctx: &C, id: &str) -> Result<Value> {
+        let _ = (ctx, id);
+        Err(ProviderError::config(
+            "this resource type does not support import",
+        ))
+    }
+}
+
+/// A data source: reads something that exists, from its arguments.
+#[async_trait]
+pub trait DataSource<C: Send + Sync>: Send + Sync {
+    fn schema(&self) -> Schema;
+    async fn read(&self, ctx: &C, config: Value) -> Result<Value>;
+}
+
+/// A [`Provider`] made of per-type implementations sharing one context.
+pub struct Dispatch<C> {
+    pub ctx: C,
+    resources: BTreeMap<String, Arc<dyn Resource<C>>>,
+    data_sources: BTreeMap<String, Arc<dyn DataSource<C>>>,
+}
+
+impl<C: Send + Sync> Dispatch<C> {
+    pub fn new(ctx: C) -> Dispatch<C> {
+        Dispatch {
+            ctx,
+            resources: BTreeMap::new(),
+            data_sources: BTreeMap::new(),
+        }
+    }
+
+    pub fn resource(mut self, name: &str, r: impl Resource<C> + 'static) -> Self {
+        self.resources.insert(name.to_string(), Arc::new(r));
+        self
+    }
+
+    pub fn data_source(mut self, name: &str, d: impl DataSource<C> + 'static) -> Self {
+        self.data_sources.insert(name.to_string(), Arc::new(d));
+        self
+    }
+
+    /// The schemas of every registered type, for the provider's factory.
+    pub fn schemas(&self) -> (BTreeMap<String, Schema>, BTreeMap<String, Schema>) {
+        (
+            self.resources
+                .iter()
+                .map(|(n, r)| (n.clone(), r.schema()))
+                .collect(),
+            self.data_sources
+                .iter()
+                .map(|(n, d)| (n.clone(), d.schema()))
+                .collect(),
+        )
+    }
+
+    fn get(&self, type_name: &str) -> Result<&Arc<dyn Resource<C>>> {
+        self.resources.get(type_name).ok_or_else(|| {
+            ProviderError::internal(format!("this provider has no resource type {type_name}"))
+        })
+    }
+}
+
+#[async_trait]
+impl<C: Send + Sync> Provider for Dispatch<C> {
+    fn plan(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        self.get(type_name)?.plan(&self.ctx, prior, config, schema)
+    }
+
+    async fn create(&self, type_name: &str, planned: Value) -> Result<Value> {
+        self.get(type_name)?.create(&self.ctx, planned).await
+    }
+
+    async fn read(&self, type_name: &str, state: Value) -> Result<Option<Value>> {
+        self.get(type_name)?.read(&self.ctx, state).await
+    }
+
+    async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value> {
+        self.get(type_name)?.update(&self.ctx, prior, planned).await
+    }
+
+    async fn delete(&self, type_name: &str, state: Value) -> Result<()> {
+        self.get(type_name)?.delete(&self.ctx, state).await
+    }
+
+    async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
+        self.get(type_name)?.import(&self.ctx, id).await
+    }
+
+    async fn read_data(&self, type_name: &str, config: Value) -> Result<Value> {
+        match self.data_sources.get(type_name) {
+            Some(d) => d.read(&self.ctx, config).await,
+            None => Err(ProviderError::config(format!(
+                "{type_name} is not a data source of this provider"
+            ))),
+        }
+    }
+}

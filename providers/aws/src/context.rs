@@ -1,0 +1,484 @@
+//! The configured provider: settings from the `provider "aws"` block, the SDK
+//! configuration loaded from them (lazily, on the first call that needs AWS), one
+//! client per service, and the mapping of SDK errors to provider errors.
+
+use std::collections::BTreeMap;
+
+use aws_config::BehaviorVersion;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use terrane_core::{ObjectMap, Value};
+use terrane_provider::{ErrorKind, ProviderError, Result};
+use tokio::sync::OnceCell;
+
+use crate::util::{bool_attr, str_attr, string_map};
+
+/// Services whose endpoint can be overridden in `endpoints { ... }`.
+pub const SERVICES: [&str; 6] = ["dynamodb", "s3", "sns", "sqs", "sts", "iam"];
+
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub token: Option<String>,
+    pub endpoints: BTreeMap<String, String>,
+    pub s3_use_path_style: bool,
+    pub skip_credentials_validation: bool,
+    pub skip_requesting_account_id: bool,
+    pub skip_metadata_api_check: bool,
+    pub default_tags: BTreeMap<String, String>,
+    pub assume_role: Option<AssumeRole>,
+    pub max_retries: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub session_name: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// Region names look like `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
+pub fn valid_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+impl Settings {
+    pub fn from_config(v: &Value) -> Result<Settings> {
+        let region = str_attr(v, "region").map(str::to_string);
+        if let Some(r) = &region {
+            if !bool_attr(v, "skip_region_validation") && !valid_region(r) {
+                return Err(ProviderError::config(format!(
+                    "region {r:?} is not an AWS region name such as \"us-east-1\" (set skip_region_validation = true for a private endpoint with its own names)"
+                )));
+            }
+        }
+        let access_key = str_attr(v, "access_key").map(str::to_string);
+        let secret_key = str_attr(v, "secret_key").map(str::to_string);
+        if access_key.is_some() != secret_key.is_some() {
+            return Err(ProviderError::config(
+                "access_key and secret_key go together: set both, or neither to use the standard credential chain",
+            ));
+        }
+        let mut endpoints = BTreeMap::new();
+        if let Some(e) = v.get("endpoints").filter(|e| !e.is_null()) {
+            for svc in SERVICES {
+                if let Some(url) = str_attr(e, svc) {
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        return Err(ProviderError::config(format!(
+                            "endpoints.{svc} {url:?} must be a URL starting with http:// or https://"
+                        )));
+                    }
+                    endpoints.insert(svc.to_string(), url.to_string());
+                }
+            }
+        }
+        let default_tags = v
+            .get("default_tags")
+            .filter(|d| !d.is_null())
+            .map(|d| string_map(d.get("tags")))
+            .unwrap_or_default();
+        let assume_role = match v.get("assume_role").filter(|a| !a.is_null()) {
+            None => None,
+            Some(a) => Some(AssumeRole {
+                role_arn: str_attr(a, "role_arn")
+                    .filter(|s| s.starts_with("arn:"))
+                    .ok_or_else(|| {
+                        ProviderError::config(
+                            "assume_role.role_arn must be a role ARN such as arn:aws:iam::123456789012:role/deploy",
+                        )
+                    })?
+                    .to_string(),
+                session_name: str_attr(a, "session_name").map(str::to_string),
+                external_id: str_attr(a, "external_id").map(str::to_string),
+            }),
+        };
+        Ok(Settings {
+            region,
+            profile: str_attr(v, "profile").map(str::to_string),
+            access_key,
+            secret_key,
+            token: str_attr(v, "token").map(str::to_string),
+            endpoints,
+            s3_use_path_style: bool_attr(v, "s3_use_path_style"),
+            skip_credentials_validation: bool_attr(v, "skip_credentials_validation"),
+            skip_requesting_account_id: bool_attr(v, "skip_requesting_account_id"),
+            skip_metadata_api_check: bool_attr(v, "skip_metadata_api_check"),
+            default_tags,
+            assume_role,
+            max_retries: v
+                .get("max_retries")
+                .and_then(Value::as_number)
+                .map(|n| n.max(1.0) as u32)
+                .unwrap_or(5),
+        })
+    }
+}
+
+/// The provider's shared context: settings and lazily built SDK clients.
+pub struct Aws {
+    pub settings: Settings,
+    sdk: OnceCell<aws_config::SdkConfig>,
+    account_id: OnceCell<Option<String>>,
+    s3: OnceCell<aws_sdk_s3::Client>,
+    sqs: OnceCell<aws_sdk_sqs::Client>,
+    sns: OnceCell<aws_sdk_sns::Client>,
+    dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
+    sts: OnceCell<aws_sdk_sts::Client>,
+}
+
+impl Aws {
+    pub fn new(settings: Settings) -> Aws {
+        Aws {
+            settings,
+            sdk: OnceCell::new(),
+            account_id: OnceCell::new(),
+            s3: OnceCell::new(),
+            sqs: OnceCell::new(),
+            sns: OnceCell::new(),
+            dynamodb: OnceCell::new(),
+            sts: OnceCell::new(),
+        }
+    }
+
+    /// The SDK configuration, with the credentials checked (once) unless the settings
+    /// say not to.
+    pub async fn sdk(&self) -> Result<&aws_config::SdkConfig> {
+        let sdk = self.loaded().await?;
+        if !self.settings.skip_credentials_validation {
+            self.account_id().await?;
+        }
+        Ok(sdk)
+    }
+
+    async fn loaded(&self) -> Result<&aws_config::SdkConfig> {
+        self.sdk.get_or_try_init(|| load(&self.settings)).await
+    }
+
+    /// The account ID, from STS (once); `None` when skip_requesting_account_id is set
+    /// and credentials are not validated.
+    pub async fn account_id(&self) -> Result<Option<&str>> {
+        let id = self
+            .account_id
+            .get_or_try_init(|| async {
+                if self.settings.skip_requesting_account_id
+                    && self.settings.skip_credentials_validation
+                {
+                    return Ok(None);
+                }
+                let out = self
+                    .sts()
+                    .await?
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        let mut err = api_error("validating the AWS credentials (sts:GetCallerIdentity)", e);
+                        err.message.push_str(". Give credentials through AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or access_key/secret_key; or set skip_credentials_validation = true");
+                        err
+                    })?;
+                Ok::<_, ProviderError>(out.account().map(str::to_string))
+            })
+            .await?;
+        Ok(id.as_deref())
+    }
+
+    pub fn region(&self) -> String {
+        self.sdk
+            .get()
+            .and_then(|s| s.region())
+            .map(|r| r.to_string())
+            .or_else(|| self.settings.region.clone())
+            .unwrap_or_else(|| "us-east-1".to_string())
+    }
+
+    /// An ARN for `service` and `resource` in this account and region; `global` ARNs
+    /// (IAM, S3 buckets) leave the region out.
+    pub async fn arn(&self, service: &str, resource: &str, global: bool) -> Result<String> {
+        let account = if service == "s3" {
+            String::new()
+        } else {
+            self.account_id().await?.unwrap_or("").to_string()
+        };
+        let region = if global { String::new() } else { self.region() };
+        Ok(format!("arn:aws:{service}:{region}:{account}:{resource}"))
+    }
+
+    fn endpoint(&self, service: &str) -> Option<&String> {
+        self.settings.endpoints.get(service)
+    }
+
+    /// The effective tags of a resource: the provider's default_tags overlaid with its
+    /// own (Terraform's `tags_all`).
+    pub fn tags_all(&self, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut all = self.settings.default_tags.clone();
+        all.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+        all
+    }
+
+    pub async fn s3(&self) -> Result<&aws_sdk_s3::Client> {
+        let sdk = self.sdk().await?;
+        Ok(self
+            .s3
+            .get_or_init(|| async {
+                let mut b = aws_sdk_s3::config::Builder::from(sdk);
+                if let Some(url) = self.endpoint("s3") {
+                    b = b.endpoint_url(url);
+                }
+                if self.settings.s3_use_path_style {
+                    b = b.force_path_style(true);
+                }
+                aws_sdk_s3::Client::from_conf(b.build())
+            })
+            .await)
+    }
+
+    pub async fn sqs(&self) -> Result<&aws_sdk_sqs::Client> {
+        let sdk = self.sdk().await?;
+        Ok(self
+            .sqs
+            .get_or_init(|| async {
+                let mut b = aws_sdk_sqs::config::Builder::from(sdk);
+                if let Some(url) = self.endpoint("sqs") {
+                    b = b.endpoint_url(url);
+                }
+                aws_sdk_sqs::Client::from_conf(b.build())
+            })
+            .await)
+    }
+
+    pub async fn sns(&self) -> Result<&aws_sdk_sns::Client> {
+        let sdk = self.sdk().await?;
+        Ok(self
+            .sns
+            .get_or_init(|| async {
+                let mut b = aws_sdk_sns::config::Builder::from(sdk);
+                if let Some(url) = self.endpoint("sns") {
+                    b = b.endpoint_url(url);
+                }
+                aws_sdk_sns::Client::from_conf(b.build())
+            })
+            .await)
+    }
+
+    pub async fn dynamodb(&self) -> Result<&aws_sdk_dynamodb::Client> {
+        let sdk = self.sdk().await?;
+        Ok(self
+            .dynamodb
+            .get_or_init(|| async {
+                let mut b = aws_sdk_dynamodb::config::Builder::from(sdk);
+                if let Some(url) = self.endpoint("dynamodb") {
+                    b = b.endpoint_url(url);
+                }
+                aws_sdk_dynamodb::Client::from_conf(b.build())
+            })
+            .await)
+    }
+
+    /// STS validates the credentials, so it is built from the loaded configuration
+    /// without waiting for that validation.
+    pub async fn sts(&self) -> Result<&aws_sdk_sts::Client> {
+        let sdk = self.loaded().await?;
+        Ok(self
+            .sts
+            .get_or_init(|| async {
+                let mut b = aws_sdk_sts::config::Builder::from(sdk);
+                if let Some(url) = self.endpoint("sts") {
+                    b = b.endpoint_url(url);
+                }
+                aws_sdk_sts::Client::from_conf(b.build())
+            })
+            .await)
+    }
+}
+
+/// Loads the SDK configuration: region, credentials (static keys, the standard chain
+/// with or without the instance metadata service, or an assumed role) and retries.
+async fn load(s: &Settings) -> Result<aws_config::SdkConfig> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(s.max_retries));
+    if let Some(r) = &s.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
+    if let Some(p) = &s.profile {
+        loader = loader.profile_name(p);
+    }
+    if let (Some(ak), Some(sk)) = (&s.access_key, &s.secret_key) {
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+            ak.clone(),
+            sk.clone(),
+            s.token.clone(),
+            None,
+            "terrane-provider-config",
+        ));
+    } else if s.skip_metadata_api_check {
+        // The standard chain without the instance metadata service.
+        let chain = aws_config::meta::credentials::CredentialsProviderChain::first_try(
+            "Environment",
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
+        .or_else(
+            "Profile",
+            aws_config::profile::ProfileFileCredentialsProvider::builder().build(),
+        );
+        loader = loader.credentials_provider(chain);
+    }
+    let base = loader.load().await;
+    if base.region().is_none() {
+        return Err(ProviderError::config(
+            "no AWS region: set region in the provider \"aws\" block, or AWS_REGION",
+        ));
+    }
+    let Some(role) = &s.assume_role else {
+        return Ok(base);
+    };
+    let mut b = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
+        .session_name(
+            role.session_name
+                .clone()
+                .unwrap_or_else(|| "terrane".to_string()),
+        )
+        .configure(&base);
+    if let Some(x) = &role.external_id {
+        b = b.external_id(x);
+    }
+    let provider = b.build().await;
+    Ok(base
+        .into_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build())
+}
+
+/// Maps an SDK error to a provider error that names the operation and carries AWS's
+/// error code and message; throttling and transport failures are marked retryable.
+pub fn api_error<E, R>(op: &str, err: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let code = e.code().unwrap_or("Unknown");
+            let message = e.message().unwrap_or("");
+            let kind = classify(code);
+            let hint = if is_access_denied(code) {
+                " (the credentials in use are not allowed to do this; check their IAM policy)"
+            } else {
+                ""
+            };
+            ProviderError {
+                kind: kind.unwrap_or(ErrorKind::Api),
+                retryable: is_throttling(code),
+                message: format!("{op}: {code}: {message}{hint}"),
+            }
+        }
+        SdkError::TimeoutError(_) => ProviderError {
+            kind: ErrorKind::Api,
+            retryable: true,
+            message: format!("{op}: the request timed out"),
+        },
+        SdkError::DispatchFailure(_) => ProviderError {
+            kind: ErrorKind::Api,
+            retryable: true,
+            message: format!(
+                "{op}: cannot reach the AWS endpoint: {}",
+                DisplayErrorContext(&err)
+            ),
+        },
+        _ => ProviderError::api(format!("{op}: {}", DisplayErrorContext(&err))),
+    }
+}
+
+/// The AWS error code of a service error, if it is one.
+pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(se) => se.err().code(),
+        _ => None,
+    }
+}
+
+pub fn is_not_found_code(code: &str) -> bool {
+    matches!(
+        code,
+        "NoSuchBucket"
+            | "NotFound"
+            | "NoSuchKey"
+            | "404"
+            | "ResourceNotFoundException"
+            | "AWS.SimpleQueueService.NonExistentQueue"
+            | "QueueDoesNotExist"
+            | "NotFoundException"
+            | "NoSuchEntity"
+            | "NoSuchPublicAccessBlockConfiguration"
+            | "ServerSideEncryptionConfigurationNotFoundError"
+            | "NoSuchTagSet"
+    )
+}
+
+/// True when `err` says the object does not exist.
+pub fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    error_code(err).is_some_and(is_not_found_code)
+        || matches!(err, SdkError::ServiceError(se) if se.raw().status().as_u16() == 404)
+}
+
+fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "RequestThrottled"
+            | "SlowDown"
+            | "TooManyRequestsException"
+            | "ProvisionedThroughputExceededException"
+    )
+}
+
+fn is_access_denied(code: &str) -> bool {
+    matches!(
+        code,
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "InvalidClientTokenId"
+    )
+}
+
+fn classify(code: &str) -> Option<ErrorKind> {
+    if is_not_found_code(code) {
+        Some(ErrorKind::NotFound)
+    } else if code.starts_with("Invalid")
+        || code.starts_with("Malformed")
+        || code == "ValidationError"
+        || code == "ValidationException"
+        || code == "IllegalLocationConstraintException"
+    {
+        Some(ErrorKind::Config)
+    } else {
+        None
+    }
+}
+
+/// A string map as a value (tags, `tags_all`).
+pub fn tags_value(tags: &BTreeMap<String, String>) -> Value {
+    let mut m = ObjectMap::new();
+    for (k, v) in tags {
+        m.insert(k.clone(), Value::from(v.as_str()));
+    }
+    Value::Map(m)
+}

@@ -1,0 +1,136 @@
+//! Provider `aws`: AWS resources through the official AWS SDK for Rust, with
+//! Terraform's resource names and attributes.
+//!
+//! [`context`] holds the provider configuration (region, credentials, endpoints, default
+//! tags) and the lazily built SDK clients; each service module implements
+//! [`terrane_provider::Resource`] once per resource type, and [`factory`] registers them
+//! in a [`Dispatch`].
+
+pub mod context;
+pub mod dynamodb;
+pub mod messaging;
+pub mod s3;
+pub mod sts;
+pub mod util;
+
+use std::sync::Arc;
+
+use terrane_core::{Type, Value};
+use terrane_provider::{
+    AttrSchema, BlockSchema, Dispatch, Provider, ProviderFactory, ProviderSchema, Result, Schema,
+};
+
+use context::{Aws, Settings, SERVICES};
+use util::{set, string_map};
+
+/// Adds `tags` (set by the user) and `tags_all` (with the provider's default tags).
+pub fn tag_attrs(schema: Schema) -> Schema {
+    schema
+        .attr(
+            "tags",
+            AttrSchema::optional(Type::Map(Box::new(Type::String))),
+        )
+        .attr(
+            "tags_all",
+            AttrSchema::computed(Type::Map(Box::new(Type::String))),
+        )
+}
+
+/// Plans `tags_all` from the provider's default tags and the resource's own, when the
+/// latter are known.
+pub fn plan_tags(aws: &Aws, planned: &mut Value) {
+    let tags = planned.get("tags");
+    if tags.is_some_and(|t| !t.is_wholly_known()) {
+        set(planned, "tags_all", Value::Unknown);
+        return;
+    }
+    let all = aws.tags_all(&string_map(tags));
+    set(planned, "tags_all", context::tags_value(&all));
+}
+
+fn provider(aws: Aws) -> Dispatch<Aws> {
+    Dispatch::new(aws)
+        .resource("aws_s3_bucket", s3::Bucket)
+        .resource("aws_s3_bucket_versioning", s3::Versioning)
+        .resource(
+            "aws_s3_bucket_server_side_encryption_configuration",
+            s3::Encryption,
+        )
+        .resource("aws_s3_bucket_public_access_block", s3::PublicAccessBlock)
+        .resource("aws_s3_object", s3::Object)
+        .resource("aws_sqs_queue", messaging::Queue)
+        .resource("aws_sns_topic", messaging::Topic)
+        .resource("aws_dynamodb_table", dynamodb::Table)
+        .data_source("aws_caller_identity", sts::CallerIdentity)
+}
+
+fn provider_schema() -> Schema {
+    let flag = || AttrSchema::optional(Type::Bool);
+    let endpoints = SERVICES.iter().fold(Schema::new(), |s, svc| {
+        s.attr(svc, AttrSchema::optional(Type::String))
+    });
+    Schema::new()
+        .attr(
+            "region",
+            AttrSchema::optional(Type::String)
+                .describe("The AWS region; else AWS_REGION or the profile's region."),
+        )
+        .attr("profile", AttrSchema::optional(Type::String))
+        .attr("access_key", AttrSchema::optional(Type::String))
+        .attr("secret_key", AttrSchema::optional(Type::String).sensitive())
+        .attr("token", AttrSchema::optional(Type::String).sensitive())
+        .attr("max_retries", AttrSchema::optional(Type::Number))
+        .attr("s3_use_path_style", flag())
+        .attr("skip_credentials_validation", flag())
+        .attr("skip_requesting_account_id", flag())
+        .attr("skip_metadata_api_check", flag())
+        .attr("skip_region_validation", flag())
+        .block("endpoints", BlockSchema::single(endpoints))
+        .block(
+            "default_tags",
+            BlockSchema::single(Schema::new().attr(
+                "tags",
+                AttrSchema::optional(Type::Map(Box::new(Type::String))),
+            )),
+        )
+        .block(
+            "assume_role",
+            BlockSchema::single(
+                Schema::new()
+                    .attr("role_arn", AttrSchema::required(Type::String))
+                    .attr("session_name", AttrSchema::optional(Type::String))
+                    .attr("external_id", AttrSchema::optional(Type::String)),
+            ),
+        )
+}
+
+/// The `aws` provider's factory.
+pub struct AwsFactory {
+    schema: ProviderSchema,
+}
+
+impl ProviderFactory for AwsFactory {
+    fn name(&self) -> &str {
+        "aws"
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    fn configure(&self, config: &Value) -> Result<Arc<dyn Provider>> {
+        let settings = Settings::from_config(config)?;
+        Ok(Arc::new(provider(Aws::new(settings))))
+    }
+}
+
+pub fn factory() -> AwsFactory {
+    let (resources, data_sources) = provider(Aws::new(Settings::default())).schemas();
+    AwsFactory {
+        schema: ProviderSchema {
+            provider: provider_schema(),
+            resources,
+            data_sources,
+        },
+    }
+}
