@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 use crate::util::{bool_attr, str_attr, string_map};
 
 /// Services whose endpoint can be overridden in `endpoints { ... }`.
-pub const SERVICES: [&str; 6] = ["dynamodb", "s3", "sns", "sqs", "sts", "iam"];
+pub const SERVICES: [&str; 7] = ["dynamodb", "ec2", "s3", "sns", "sqs", "sts", "iam"];
 
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
@@ -138,6 +138,7 @@ pub struct Aws {
     sqs: OnceCell<aws_sdk_sqs::Client>,
     sns: OnceCell<aws_sdk_sns::Client>,
     dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
+    ec2: OnceCell<aws_sdk_ec2::Client>,
     sts: OnceCell<aws_sdk_sts::Client>,
 }
 
@@ -151,6 +152,7 @@ impl Aws {
             sqs: OnceCell::new(),
             sns: OnceCell::new(),
             dynamodb: OnceCell::new(),
+            ec2: OnceCell::new(),
             sts: OnceCell::new(),
         }
     }
@@ -289,6 +291,20 @@ impl Aws {
             .await)
     }
 
+    pub async fn ec2(&self) -> Result<&aws_sdk_ec2::Client> {
+        let sdk = self.sdk().await?;
+        Ok(self
+            .ec2
+            .get_or_init(|| async {
+                let mut b = aws_sdk_ec2::config::Builder::from(sdk);
+                if let Some(url) = self.endpoint("ec2") {
+                    b = b.endpoint_url(url);
+                }
+                aws_sdk_ec2::Client::from_conf(b.build())
+            })
+            .await)
+    }
+
     /// STS validates the credentials, so it is built from the loaded configuration
     /// without waiting for that validation.
     pub async fn sts(&self) -> Result<&aws_sdk_sts::Client> {
@@ -415,21 +431,23 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&s
 }
 
 pub fn is_not_found_code(code: &str) -> bool {
-    matches!(
-        code,
-        "NoSuchBucket"
-            | "NotFound"
-            | "NoSuchKey"
-            | "404"
-            | "ResourceNotFoundException"
-            | "AWS.SimpleQueueService.NonExistentQueue"
-            | "QueueDoesNotExist"
-            | "NotFoundException"
-            | "NoSuchEntity"
-            | "NoSuchPublicAccessBlockConfiguration"
-            | "ServerSideEncryptionConfigurationNotFoundError"
-            | "NoSuchTagSet"
-    )
+    // EC2 names them per type: InvalidVpcID.NotFound, InvalidGroup.NotFound, ...
+    code.ends_with(".NotFound")
+        || matches!(
+            code,
+            "NoSuchBucket"
+                | "NotFound"
+                | "NoSuchKey"
+                | "404"
+                | "ResourceNotFoundException"
+                | "AWS.SimpleQueueService.NonExistentQueue"
+                | "QueueDoesNotExist"
+                | "NotFoundException"
+                | "NoSuchEntity"
+                | "NoSuchPublicAccessBlockConfiguration"
+                | "ServerSideEncryptionConfigurationNotFoundError"
+                | "NoSuchTagSet"
+        )
 }
 
 /// True when `err` says the object does not exist.

@@ -8,6 +8,7 @@
 
 pub mod context;
 pub mod dynamodb;
+pub mod ec2;
 pub mod messaging;
 pub mod s3;
 pub mod sts;
@@ -61,6 +62,11 @@ fn provider(aws: Aws) -> Dispatch<Aws> {
         .resource("aws_sqs_queue", messaging::Queue)
         .resource("aws_sns_topic", messaging::Topic)
         .resource("aws_dynamodb_table", dynamodb::Table)
+        .resource("aws_vpc", ec2::Vpc)
+        .resource("aws_subnet", ec2::Subnet)
+        .resource("aws_internet_gateway", ec2::InternetGateway)
+        .resource("aws_security_group", ec2::SecurityGroup)
+        .data_source("aws_availability_zones", ec2::AvailabilityZones)
         .data_source("aws_caller_identity", sts::CallerIdentity)
 }
 

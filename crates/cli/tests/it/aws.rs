@@ -549,3 +549,187 @@ resource "aws_s3_bucket" "b" {{
         assert!(buckets.buckets().is_empty(), "nothing was created");
     });
 }
+
+fn network(subnet_b: &str) -> String {
+    format!(
+        r#"{PROVIDER}
+data "aws_availability_zones" "available" {{
+  state = "available"
+}}
+
+resource "aws_vpc" "main" {{
+  cidr_block           = "10.20.0.0/16"
+  enable_dns_hostnames = true
+  tags                 = {{ Name = "main" }}
+}}
+
+resource "aws_subnet" "public" {{
+  vpc_id                  = aws_vpc.main.id
+  cidr_block              = "10.20.1.0/24"
+  availability_zone       = data.aws_availability_zones.available.names[0]
+  map_public_ip_on_launch = true
+}}
+
+resource "aws_subnet" "private" {{
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "{subnet_b}"
+  availability_zone = data.aws_availability_zones.available.names[1]
+}}
+
+resource "aws_internet_gateway" "gw" {{
+  vpc_id = aws_vpc.main.id
+}}
+
+resource "aws_security_group" "web" {{
+  name   = "web"
+  vpc_id = aws_vpc.main.id
+  ingress {{
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }}
+  ingress {{
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["10.20.0.0/16"]
+  }}
+  egress {{
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }}
+}}
+
+output "vpc_id" {{
+  value = aws_vpc.main.id
+}}
+"#
+    )
+}
+
+#[test]
+fn a_network_is_created_checked_drifts_and_is_destroyed() {
+    let moto = Moto::start();
+    let ws = Ws::with_main(&network("10.20.2.0/24"));
+    let out = moto.run(&ws, &["apply", "--auto-approve"]);
+    out.success().contains("5 added");
+    let vpc_id = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("vpc_id = \""))
+        .map(|l| l.trim_end_matches('"').to_string())
+        .expect("the vpc_id output");
+
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk());
+    let rt = runtime();
+    let vpc_filter = || {
+        aws_sdk_ec2::types::Filter::builder()
+            .name("vpc-id")
+            .values(&vpc_id)
+            .build()
+    };
+    let sg_id = rt.block_on(async {
+        let vpcs = ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.unwrap();
+        assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.20.0.0/16"));
+        let subnets = ec2
+            .describe_subnets()
+            .filters(vpc_filter())
+            .send()
+            .await
+            .unwrap();
+        let mut cidrs: Vec<&str> = subnets
+            .subnets()
+            .iter()
+            .filter_map(|s| s.cidr_block())
+            .collect();
+        cidrs.sort();
+        assert_eq!(cidrs, vec!["10.20.1.0/24", "10.20.2.0/24"]);
+        let igw = ec2
+            .describe_internet_gateways()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("attachment.vpc-id")
+                    .values(&vpc_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(igw.internet_gateways().len(), 1, "the gateway is attached");
+        let sgs = ec2
+            .describe_security_groups()
+            .filters(vpc_filter())
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-name")
+                    .values("web")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let sg = &sgs.security_groups()[0];
+        let mut ports: Vec<i32> = sg
+            .ip_permissions()
+            .iter()
+            .filter_map(|p| p.from_port())
+            .collect();
+        ports.sort();
+        assert_eq!(ports, vec![22, 443]);
+        assert_eq!(sg.ip_permissions_egress().len(), 1);
+        sg.group_id().unwrap().to_string()
+    });
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+
+    // Someone removes the SSH rule by hand: the plan puts it back.
+    rt.block_on(async {
+        ec2.revoke_security_group_ingress()
+            .group_id(&sg_id)
+            .ip_permissions(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(22)
+                    .to_port(22)
+                    .ip_ranges(
+                        aws_sdk_ec2::types::IpRange::builder()
+                            .cidr_ip("10.20.0.0/16")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(2)
+        .contains("aws_security_group.web will be updated in-place");
+    moto.run(&ws, &["apply", "--auto-approve"])
+        .success()
+        .contains("1 changed");
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+
+    // A subnet outside the VPC's range: AWS's refusal, with its code, names the resource.
+    ws.write("main.tf", &network("10.99.0.0/24"));
+    moto.run(&ws, &["apply", "--auto-approve"])
+        .expect_code(1)
+        .contains("aws_subnet.private")
+        .contains("InvalidSubnet.Range");
+    ws.write("main.tf", &network("10.20.2.0/24"));
+    moto.run(&ws, &["apply", "--auto-approve"]).success();
+
+    moto.run(&ws, &["destroy", "--auto-approve"]).success();
+    rt.block_on(async {
+        let left = ec2.describe_vpcs().vpc_ids(&vpc_id).send().await;
+        let gone = match left {
+            Err(_) => true,
+            Ok(o) => o.vpcs().is_empty(),
+        };
+        assert!(gone, "the VPC should be gone");
+    });
+}

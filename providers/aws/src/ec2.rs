@@ -1,0 +1,1169 @@
+//! EC2 networking: `aws_vpc`, `aws_subnet`, `aws_internet_gateway`,
+//! `aws_security_group` (with inline rules), and the `aws_availability_zones` data
+//! source.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag,
+    TagSpecification,
+};
+use terrane_core::{Type, Value};
+use terrane_provider::schema::plan_by_schema;
+use terrane_provider::{
+    AttrSchema, BlockSchema, DataSource, PlannedChange, ProviderError, Resource, Result, Schema,
+};
+
+use crate::context::{api_error, is_not_found, tags_value, Aws};
+use crate::util::{
+    bool_attr, default_to, num_attr, object, opt_str, own_tags, set, str_attr, string_map,
+};
+use crate::{plan_tags, tag_attrs};
+
+fn id_of(v: &Value) -> Result<String> {
+    str_attr(v, "id")
+        .map(str::to_string)
+        .ok_or_else(|| ProviderError::internal("the object's ID is not known"))
+}
+
+fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn tag_spec(kind: ResourceType, aws: &Aws, planned: &Value) -> Option<TagSpecification> {
+    let all = aws.tags_all(&string_map(planned.get("tags")));
+    (!all.is_empty()).then(|| {
+        TagSpecification::builder()
+            .resource_type(kind)
+            .set_tags(Some(ec2_tags(&all)))
+            .build()
+    })
+}
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Sets `tags` and `tags_all` on a read object from the tags AWS holds.
+fn read_tags(aws: &Aws, state: &mut Value, actual: &[Tag]) {
+    let actual = tag_map(actual);
+    let own = own_tags(state, &actual, &aws.settings.default_tags);
+    set(state, "tags", own);
+    set(state, "tags_all", tags_value(&actual));
+}
+
+/// Brings an object's tags from `prior.tags_all` to the planned ones.
+async fn update_tags(aws: &Aws, id: &str, prior: &Value, planned: &Value) -> Result<()> {
+    let old = string_map(prior.get("tags_all"));
+    let new = aws.tags_all(&string_map(planned.get("tags")));
+    if old == new {
+        return Ok(());
+    }
+    let ec2 = aws.ec2().await?;
+    let gone: Vec<Tag> = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
+    if !gone.is_empty() {
+        ec2.delete_tags()
+            .resources(id)
+            .set_tags(Some(gone))
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("untagging {id}"), e))?;
+    }
+    if !new.is_empty() {
+        ec2.create_tags()
+            .resources(id)
+            .set_tags(Some(ec2_tags(&new)))
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("tagging {id}"), e))?;
+    }
+    Ok(())
+}
+
+/// Parses an IPv4 CIDR block.
+fn cidr(s: &str) -> Option<(std::net::Ipv4Addr, u8)> {
+    let (ip, len) = s.split_once('/')?;
+    let len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
+    Some((ip.parse().ok()?, len))
+}
+
+pub struct Vpc;
+
+#[async_trait]
+impl Resource<Aws> for Vpc {
+    fn schema(&self) -> Schema {
+        tag_attrs(
+            Schema::new()
+                .attr("cidr_block", AttrSchema::required(Type::String).force_new())
+                .attr(
+                    "instance_tenancy",
+                    AttrSchema::optional_computed(Type::String).force_new(),
+                )
+                .attr(
+                    "enable_dns_support",
+                    AttrSchema::optional_computed(Type::Bool),
+                )
+                .attr(
+                    "enable_dns_hostnames",
+                    AttrSchema::optional_computed(Type::Bool),
+                )
+                .attr("id", AttrSchema::computed(Type::String))
+                .attr("arn", AttrSchema::computed(Type::String))
+                .attr("owner_id", AttrSchema::computed(Type::String))
+                .attr("main_route_table_id", AttrSchema::computed(Type::String))
+                .attr(
+                    "default_security_group_id",
+                    AttrSchema::computed(Type::String),
+                ),
+        )
+    }
+
+    fn plan(
+        &self,
+        aws: &Aws,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        if let Some(c) = str_attr(config, "cidr_block") {
+            match cidr(c) {
+                Some((_, len)) if (16..=28).contains(&len) => {}
+                Some((_, len)) => {
+                    return Err(ProviderError::config(format!(
+                        "cidr_block {c:?}: a VPC's block is /16 to /28, not /{len}"
+                    )))
+                }
+                None => {
+                    return Err(ProviderError::config(format!(
+                        "cidr_block {c:?} is not an IPv4 CIDR block such as 10.0.0.0/16"
+                    )))
+                }
+            }
+        }
+        let mut change = plan_by_schema(schema, prior, config);
+        default_to(&mut change.planned, "instance_tenancy", "default");
+        default_to(&mut change.planned, "enable_dns_support", true);
+        default_to(&mut change.planned, "enable_dns_hostnames", false);
+        plan_tags(aws, &mut change.planned);
+        Ok(change)
+    }
+
+    async fn create(&self, aws: &Aws, mut planned: Value) -> Result<Value> {
+        let block = str_attr(&planned, "cidr_block")
+            .unwrap_or_default()
+            .to_string();
+        let out = aws
+            .ec2()
+            .await?
+            .create_vpc()
+            .cidr_block(&block)
+            .set_instance_tenancy(
+                str_attr(&planned, "instance_tenancy").map(aws_sdk_ec2::types::Tenancy::from),
+            )
+            .set_tag_specifications(tag_spec(ResourceType::Vpc, aws, &planned).map(|t| vec![t]))
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("creating a VPC for {block}"), e))?;
+        let id = out
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .unwrap_or_default()
+            .to_string();
+        set(&mut planned, "id", id.as_str());
+        self.set_dns(aws, &id, &planned, None).await?;
+        self.read(aws, planned).await?.ok_or_else(|| {
+            ProviderError::api(format!("VPC {id} vanished right after it was created"))
+        })
+    }
+
+    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
+        let id = id_of(&state)?;
+        let ec2 = aws.ec2().await?;
+        let out = match ec2.describe_vpcs().vpc_ids(&id).send().await {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(api_error(&format!("reading VPC {id}"), e)),
+        };
+        let Some(vpc) = out.vpcs().first() else {
+            return Ok(None);
+        };
+        set(&mut state, "cidr_block", opt_str(vpc.cidr_block()));
+        set(
+            &mut state,
+            "instance_tenancy",
+            opt_str(vpc.instance_tenancy().map(|t| t.as_str())),
+        );
+        set(&mut state, "owner_id", opt_str(vpc.owner_id()));
+        set(
+            &mut state,
+            "arn",
+            format!(
+                "arn:aws:ec2:{}:{}:vpc/{id}",
+                aws.region(),
+                vpc.owner_id().unwrap_or_default()
+            ),
+        );
+        read_tags(aws, &mut state, vpc.tags());
+        for (attr, name) in [
+            (
+                aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+                "enable_dns_support",
+            ),
+            (
+                aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+                "enable_dns_hostnames",
+            ),
+        ] {
+            let out = ec2
+                .describe_vpc_attribute()
+                .vpc_id(&id)
+                .attribute(attr.clone())
+                .send()
+                .await
+                .map_err(|e| api_error(&format!("reading {name} of VPC {id}"), e))?;
+            let on = match attr {
+                aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
+                _ => out.enable_dns_hostnames(),
+            }
+            .and_then(|v| v.value())
+            .unwrap_or(false);
+            set(&mut state, name, on);
+        }
+        let vpc_filter = Filter::builder().name("vpc-id").values(&id).build();
+        let main = ec2
+            .describe_route_tables()
+            .filters(vpc_filter.clone())
+            .filters(
+                Filter::builder()
+                    .name("association.main")
+                    .values("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("reading the main route table of VPC {id}"), e))?;
+        set(
+            &mut state,
+            "main_route_table_id",
+            opt_str(main.route_tables().first().and_then(|r| r.route_table_id())),
+        );
+        let sg = ec2
+            .describe_security_groups()
+            .filters(vpc_filter)
+            .filters(
+                Filter::builder()
+                    .name("group-name")
+                    .values("default")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                api_error(
+                    &format!("reading the default security group of VPC {id}"),
+                    e,
+                )
+            })?;
+        set(
+            &mut state,
+            "default_security_group_id",
+            opt_str(sg.security_groups().first().and_then(|g| g.group_id())),
+        );
+        Ok(Some(state))
+    }
+
+    async fn update(&self, aws: &Aws, prior: Value, planned: Value) -> Result<Value> {
+        let id = id_of(&prior)?;
+        self.set_dns(aws, &id, &planned, Some(&prior)).await?;
+        update_tags(aws, &id, &prior, &planned).await?;
+        let mut planned = planned;
+        set(&mut planned, "id", id.as_str());
+        self.read(aws, planned)
+            .await?
+            .ok_or_else(|| ProviderError::api(format!("VPC {id} vanished during the update")))
+    }
+
+    async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
+        let id = id_of(&state)?;
+        match aws.ec2().await?.delete_vpc().vpc_id(&id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api_error(&format!("deleting VPC {id}"), e)),
+        }
+    }
+
+    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
+        self.read(
+            aws,
+            object([("id", Value::from(id)), ("tags", Value::Null)]),
+        )
+        .await?
+        .ok_or_else(|| ProviderError::not_found(format!("there is no VPC {id}")))
+    }
+}
+
+impl Vpc {
+    /// Sets the DNS attributes that differ from AWS's defaults (on create) or from the
+    /// prior state (on update); AWS takes one attribute per call.
+    async fn set_dns(
+        &self,
+        aws: &Aws,
+        id: &str,
+        planned: &Value,
+        prior: Option<&Value>,
+    ) -> Result<()> {
+        let ec2 = aws.ec2().await?;
+        for (name, default) in [
+            ("enable_dns_support", true),
+            ("enable_dns_hostnames", false),
+        ] {
+            let want = planned
+                .get(name)
+                .and_then(Value::as_bool)
+                .unwrap_or(default);
+            let had = prior
+                .and_then(|p| p.get(name))
+                .and_then(Value::as_bool)
+                .unwrap_or(default);
+            if want == had {
+                continue;
+            }
+            let value = AttributeBooleanValue::builder().value(want).build();
+            let req = ec2.modify_vpc_attribute().vpc_id(id);
+            let req = if name == "enable_dns_support" {
+                req.enable_dns_support(value)
+            } else {
+                req.enable_dns_hostnames(value)
+            };
+            req.send()
+                .await
+                .map_err(|e| api_error(&format!("setting {name} of VPC {id}"), e))?;
+        }
+        Ok(())
+    }
+}
+
+pub struct Subnet;
+
+#[async_trait]
+impl Resource<Aws> for Subnet {
+    fn schema(&self) -> Schema {
+        tag_attrs(
+            Schema::new()
+                .attr("vpc_id", AttrSchema::required(Type::String).force_new())
+                .attr("cidr_block", AttrSchema::required(Type::String).force_new())
+                .attr(
+                    "availability_zone",
+                    AttrSchema::optional_computed(Type::String).force_new(),
+                )
+                .attr(
+                    "map_public_ip_on_launch",
+                    AttrSchema::optional_computed(Type::Bool),
+                )
+                .attr("id", AttrSchema::computed(Type::String))
+                .attr("arn", AttrSchema::computed(Type::String)),
+        )
+    }
+
+    fn plan(
+        &self,
+        aws: &Aws,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        if let Some(c) = str_attr(config, "cidr_block") {
+            if !cidr(c).is_some_and(|(_, len)| (16..=28).contains(&len)) {
+                return Err(ProviderError::config(format!(
+                    "cidr_block {c:?} is not an IPv4 CIDR block of /16 to /28 such as 10.0.1.0/24"
+                )));
+            }
+        }
+        let mut change = plan_by_schema(schema, prior, config);
+        default_to(&mut change.planned, "map_public_ip_on_launch", false);
+        plan_tags(aws, &mut change.planned);
+        Ok(change)
+    }
+
+    async fn create(&self, aws: &Aws, mut planned: Value) -> Result<Value> {
+        let vpc = str_attr(&planned, "vpc_id").unwrap_or_default().to_string();
+        let block = str_attr(&planned, "cidr_block")
+            .unwrap_or_default()
+            .to_string();
+        let ec2 = aws.ec2().await?;
+        let out = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(&block)
+            .set_availability_zone(str_attr(&planned, "availability_zone").map(str::to_string))
+            .set_tag_specifications(tag_spec(ResourceType::Subnet, aws, &planned).map(|t| vec![t]))
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("creating subnet {block} in {vpc}"), e))?;
+        let id = out
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_string();
+        set(&mut planned, "id", id.as_str());
+        if bool_attr(&planned, "map_public_ip_on_launch") {
+            self.set_public_ip(aws, &id, true).await?;
+        }
+        self.read(aws, planned).await?.ok_or_else(|| {
+            ProviderError::api(format!("subnet {id} vanished right after it was created"))
+        })
+    }
+
+    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
+        let id = id_of(&state)?;
+        let out = match aws
+            .ec2()
+            .await?
+            .describe_subnets()
+            .subnet_ids(&id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(api_error(&format!("reading subnet {id}"), e)),
+        };
+        let Some(s) = out.subnets().first() else {
+            return Ok(None);
+        };
+        set(&mut state, "vpc_id", opt_str(s.vpc_id()));
+        set(&mut state, "cidr_block", opt_str(s.cidr_block()));
+        set(
+            &mut state,
+            "availability_zone",
+            opt_str(s.availability_zone()),
+        );
+        set(
+            &mut state,
+            "map_public_ip_on_launch",
+            s.map_public_ip_on_launch().unwrap_or(false),
+        );
+        set(&mut state, "arn", opt_str(s.subnet_arn()));
+        read_tags(aws, &mut state, s.tags());
+        Ok(Some(state))
+    }
+
+    async fn update(&self, aws: &Aws, prior: Value, planned: Value) -> Result<Value> {
+        let id = id_of(&prior)?;
+        if prior.get("map_public_ip_on_launch") != planned.get("map_public_ip_on_launch") {
+            self.set_public_ip(aws, &id, bool_attr(&planned, "map_public_ip_on_launch"))
+                .await?;
+        }
+        update_tags(aws, &id, &prior, &planned).await?;
+        let mut planned = planned;
+        set(&mut planned, "id", id.as_str());
+        self.read(aws, planned)
+            .await?
+            .ok_or_else(|| ProviderError::api(format!("subnet {id} vanished during the update")))
+    }
+
+    async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
+        let id = id_of(&state)?;
+        match aws.ec2().await?.delete_subnet().subnet_id(&id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api_error(&format!("deleting subnet {id}"), e)),
+        }
+    }
+
+    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
+        self.read(
+            aws,
+            object([("id", Value::from(id)), ("tags", Value::Null)]),
+        )
+        .await?
+        .ok_or_else(|| ProviderError::not_found(format!("there is no subnet {id}")))
+    }
+}
+
+impl Subnet {
+    async fn set_public_ip(&self, aws: &Aws, id: &str, on: bool) -> Result<()> {
+        aws.ec2()
+            .await?
+            .modify_subnet_attribute()
+            .subnet_id(id)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+            .send()
+            .await
+            .map_err(|e| {
+                api_error(
+                    &format!("setting map_public_ip_on_launch of subnet {id}"),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+}
+
+pub struct InternetGateway;
+
+#[async_trait]
+impl Resource<Aws> for InternetGateway {
+    fn schema(&self) -> Schema {
+        tag_attrs(
+            Schema::new()
+                .attr("vpc_id", AttrSchema::optional(Type::String))
+                .attr("id", AttrSchema::computed(Type::String))
+                .attr("arn", AttrSchema::computed(Type::String)),
+        )
+    }
+
+    fn plan(
+        &self,
+        aws: &Aws,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        let mut change = plan_by_schema(schema, prior, config);
+        plan_tags(aws, &mut change.planned);
+        Ok(change)
+    }
+
+    async fn create(&self, aws: &Aws, mut planned: Value) -> Result<Value> {
+        let out = aws
+            .ec2()
+            .await?
+            .create_internet_gateway()
+            .set_tag_specifications(
+                tag_spec(ResourceType::InternetGateway, aws, &planned).map(|t| vec![t]),
+            )
+            .send()
+            .await
+            .map_err(|e| api_error("creating an internet gateway", e))?;
+        let id = out
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .unwrap_or_default()
+            .to_string();
+        set(&mut planned, "id", id.as_str());
+        if let Some(vpc) = str_attr(&planned, "vpc_id") {
+            self.attach(aws, &id, vpc).await?;
+        }
+        self.read(aws, planned)
+            .await?
+            .ok_or_else(|| ProviderError::api(format!("internet gateway {id} vanished")))
+    }
+
+    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
+        let id = id_of(&state)?;
+        let out = match aws
+            .ec2()
+            .await?
+            .describe_internet_gateways()
+            .internet_gateway_ids(&id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(api_error(&format!("reading internet gateway {id}"), e)),
+        };
+        let Some(g) = out.internet_gateways().first() else {
+            return Ok(None);
+        };
+        set(
+            &mut state,
+            "vpc_id",
+            opt_str(g.attachments().first().and_then(|a| a.vpc_id())),
+        );
+        set(
+            &mut state,
+            "arn",
+            format!(
+                "arn:aws:ec2:{}:{}:internet-gateway/{id}",
+                aws.region(),
+                g.owner_id().unwrap_or_default()
+            ),
+        );
+        read_tags(aws, &mut state, g.tags());
+        Ok(Some(state))
+    }
+
+    async fn update(&self, aws: &Aws, prior: Value, planned: Value) -> Result<Value> {
+        let id = id_of(&prior)?;
+        let (old, new) = (str_attr(&prior, "vpc_id"), str_attr(&planned, "vpc_id"));
+        if old != new {
+            if let Some(vpc) = old {
+                self.detach(aws, &id, vpc).await?;
+            }
+            if let Some(vpc) = new {
+                self.attach(aws, &id, vpc).await?;
+            }
+        }
+        update_tags(aws, &id, &prior, &planned).await?;
+        let mut planned = planned;
+        set(&mut planned, "id", id.as_str());
+        self.read(aws, planned)
+            .await?
+            .ok_or_else(|| ProviderError::api(format!("internet gateway {id} vanished")))
+    }
+
+    async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
+        let id = id_of(&state)?;
+        if let Some(vpc) = str_attr(&state, "vpc_id") {
+            self.detach(aws, &id, vpc).await?;
+        }
+        match aws
+            .ec2()
+            .await?
+            .delete_internet_gateway()
+            .internet_gateway_id(&id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api_error(&format!("deleting internet gateway {id}"), e)),
+        }
+    }
+
+    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
+        self.read(
+            aws,
+            object([("id", Value::from(id)), ("tags", Value::Null)]),
+        )
+        .await?
+        .ok_or_else(|| ProviderError::not_found(format!("there is no internet gateway {id}")))
+    }
+}
+
+impl InternetGateway {
+    async fn attach(&self, aws: &Aws, id: &str, vpc: &str) -> Result<()> {
+        aws.ec2()
+            .await?
+            .attach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("attaching internet gateway {id} to {vpc}"), e))?;
+        Ok(())
+    }
+
+    async fn detach(&self, aws: &Aws, id: &str, vpc: &str) -> Result<()> {
+        match aws
+            .ec2()
+            .await?
+            .detach_internet_gateway()
+            .internet_gateway_id(id)
+            .vpc_id(vpc)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api_error(
+                &format!("detaching internet gateway {id} from {vpc}"),
+                e,
+            )),
+        }
+    }
+}
+
+/// One inline security group rule, as terrane compares them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Rule {
+    protocol: String,
+    from_port: i64,
+    to_port: i64,
+    cidr_blocks: Vec<String>,
+    ipv6_cidr_blocks: Vec<String>,
+    description: String,
+}
+
+fn strings(v: &Value, name: &str) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .get(name)
+        .and_then(Value::as_items)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect();
+    out.sort();
+    out
+}
+
+impl Rule {
+    fn from_value(v: &Value) -> Rule {
+        let protocol = match str_attr(v, "protocol").unwrap_or("-1") {
+            "all" | "-1" => "-1".to_string(),
+            p => p.to_ascii_lowercase(),
+        };
+        let all = protocol == "-1";
+        Rule {
+            from_port: if all {
+                0
+            } else {
+                num_attr(v, "from_port").unwrap_or(0)
+            },
+            to_port: if all {
+                0
+            } else {
+                num_attr(v, "to_port").unwrap_or(0)
+            },
+            protocol,
+            cidr_blocks: strings(v, "cidr_blocks"),
+            ipv6_cidr_blocks: strings(v, "ipv6_cidr_blocks"),
+            description: str_attr(v, "description").unwrap_or_default().to_string(),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        let list =
+            |xs: &[String]| Value::List(xs.iter().map(|x| Value::from(x.as_str())).collect());
+        object([
+            ("protocol", Value::from(self.protocol.as_str())),
+            ("from_port", Value::from(self.from_port)),
+            ("to_port", Value::from(self.to_port)),
+            ("cidr_blocks", list(&self.cidr_blocks)),
+            ("ipv6_cidr_blocks", list(&self.ipv6_cidr_blocks)),
+            ("description", Value::from(self.description.as_str())),
+        ])
+    }
+
+    fn permission(&self) -> IpPermission {
+        let desc = (!self.description.is_empty()).then(|| self.description.clone());
+        IpPermission::builder()
+            .ip_protocol(&self.protocol)
+            .set_from_port((self.protocol != "-1").then_some(self.from_port as i32))
+            .set_to_port((self.protocol != "-1").then_some(self.to_port as i32))
+            .set_ip_ranges(Some(
+                self.cidr_blocks
+                    .iter()
+                    .map(|c| {
+                        IpRange::builder()
+                            .cidr_ip(c)
+                            .set_description(desc.clone())
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .set_ipv6_ranges(Some(
+                self.ipv6_cidr_blocks
+                    .iter()
+                    .map(|c| {
+                        Ipv6Range::builder()
+                            .cidr_ipv6(c)
+                            .set_description(desc.clone())
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build()
+    }
+
+    fn from_permission(p: &IpPermission) -> Rule {
+        let mut cidrs: Vec<String> = p
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ip().map(str::to_string))
+            .collect();
+        cidrs.sort();
+        let mut v6: Vec<String> = p
+            .ipv6_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ipv6().map(str::to_string))
+            .collect();
+        v6.sort();
+        let description = p
+            .ip_ranges()
+            .iter()
+            .find_map(|r| r.description())
+            .or_else(|| p.ipv6_ranges().iter().find_map(|r| r.description()))
+            .unwrap_or_default()
+            .to_string();
+        let protocol = p.ip_protocol().unwrap_or("-1").to_string();
+        let all = protocol == "-1";
+        Rule {
+            from_port: if all {
+                0
+            } else {
+                p.from_port().unwrap_or(0) as i64
+            },
+            to_port: if all {
+                0
+            } else {
+                p.to_port().unwrap_or(0) as i64
+            },
+            protocol,
+            cidr_blocks: cidrs,
+            ipv6_cidr_blocks: v6,
+            description,
+        }
+    }
+}
+
+fn rules_of(v: &Value, block: &str) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = v
+        .get(block)
+        .and_then(Value::as_items)
+        .unwrap_or(&[])
+        .iter()
+        .map(Rule::from_value)
+        .collect();
+    rules.sort();
+    rules
+}
+
+fn rules_value(rules: &[Rule]) -> Value {
+    Value::List(rules.iter().map(Rule::to_value).collect())
+}
+
+pub struct SecurityGroup;
+
+impl SecurityGroup {
+    async fn apply_rules(
+        &self,
+        aws: &Aws,
+        id: &str,
+        egress: bool,
+        old: &[Rule],
+        new: &[Rule],
+    ) -> Result<()> {
+        let ec2 = aws.ec2().await?;
+        let gone: Vec<IpPermission> = old
+            .iter()
+            .filter(|r| !new.contains(r))
+            .map(Rule::permission)
+            .collect();
+        let added: Vec<IpPermission> = new
+            .iter()
+            .filter(|r| !old.contains(r))
+            .map(Rule::permission)
+            .collect();
+        let what = if egress { "egress" } else { "ingress" };
+        if !gone.is_empty() {
+            let op = format!("revoking {what} rules of {id}");
+            if egress {
+                ec2.revoke_security_group_egress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(gone))
+                    .send()
+                    .await
+                    .map_err(|e| api_error(&op, e))?;
+            } else {
+                ec2.revoke_security_group_ingress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(gone))
+                    .send()
+                    .await
+                    .map_err(|e| api_error(&op, e))?;
+            }
+        }
+        if !added.is_empty() {
+            let op = format!("authorizing {what} rules of {id}");
+            if egress {
+                ec2.authorize_security_group_egress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(added))
+                    .send()
+                    .await
+                    .map_err(|e| api_error(&op, e))?;
+            } else {
+                ec2.authorize_security_group_ingress()
+                    .group_id(id)
+                    .set_ip_permissions(Some(added))
+                    .send()
+                    .await
+                    .map_err(|e| api_error(&op, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn rule_schema() -> BlockSchema {
+    let list = || AttrSchema::optional(Type::List(Box::new(Type::String)));
+    BlockSchema::list(
+        Schema::new()
+            .attr("from_port", AttrSchema::required(Type::Number))
+            .attr("to_port", AttrSchema::required(Type::Number))
+            .attr("protocol", AttrSchema::required(Type::String))
+            .attr("cidr_blocks", list())
+            .attr("ipv6_cidr_blocks", list())
+            .attr("description", AttrSchema::optional(Type::String)),
+    )
+}
+
+#[async_trait]
+impl Resource<Aws> for SecurityGroup {
+    fn schema(&self) -> Schema {
+        tag_attrs(
+            Schema::new()
+                .attr(
+                    "name",
+                    AttrSchema::optional_computed(Type::String).force_new(),
+                )
+                .attr(
+                    "description",
+                    AttrSchema::optional_computed(Type::String).force_new(),
+                )
+                .attr(
+                    "vpc_id",
+                    AttrSchema::optional_computed(Type::String).force_new(),
+                )
+                .attr("id", AttrSchema::computed(Type::String))
+                .attr("arn", AttrSchema::computed(Type::String))
+                .attr("owner_id", AttrSchema::computed(Type::String))
+                .block("ingress", rule_schema())
+                .block("egress", rule_schema()),
+        )
+    }
+
+    fn plan(
+        &self,
+        aws: &Aws,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        let mut problems = Vec::new();
+        for block in ["ingress", "egress"] {
+            for (i, r) in config
+                .get(block)
+                .and_then(Value::as_items)
+                .unwrap_or(&[])
+                .iter()
+                .enumerate()
+            {
+                for c in strings(r, "cidr_blocks") {
+                    if cidr(&c).is_none() {
+                        problems.push(format!("{block} {i}: {c:?} is not an IPv4 CIDR block"));
+                    }
+                }
+                let (from, to) = (num_attr(r, "from_port"), num_attr(r, "to_port"));
+                if let (Some(f), Some(t)) = (from, to) {
+                    if f > t {
+                        problems.push(format!("{block} {i}: from_port {f} is above to_port {t}"));
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ProviderError::config(problems.join("\n")));
+        }
+        let mut change = plan_by_schema(schema, prior, config);
+        // Rules are a set: planned in the order reads return them.
+        for block in ["ingress", "egress"] {
+            if config.get(block).is_some_and(Value::is_wholly_known) {
+                let rules = rules_of(config, block);
+                set(&mut change.planned, block, rules_value(&rules));
+            }
+        }
+        default_to(&mut change.planned, "description", "Managed by Terraform");
+        plan_tags(aws, &mut change.planned);
+        Ok(change)
+    }
+
+    async fn create(&self, aws: &Aws, mut planned: Value) -> Result<Value> {
+        let name = str_attr(&planned, "name")
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                format!(
+                    "terraform-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..20]
+                )
+            });
+        let ec2 = aws.ec2().await?;
+        let out = ec2
+            .create_security_group()
+            .group_name(&name)
+            .description(str_attr(&planned, "description").unwrap_or("Managed by Terraform"))
+            .set_vpc_id(str_attr(&planned, "vpc_id").map(str::to_string))
+            .set_tag_specifications(
+                tag_spec(ResourceType::SecurityGroup, aws, &planned).map(|t| vec![t]),
+            )
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("creating security group {name}"), e))?;
+        let id = out.group_id().unwrap_or_default().to_string();
+        set(&mut planned, "id", id.as_str());
+        set(&mut planned, "name", name.as_str());
+        // AWS adds an allow-all egress rule to a new group in a VPC; like Terraform, the
+        // group gets exactly the egress rules configured.
+        let created = self
+            .read(aws, planned.clone())
+            .await?
+            .ok_or_else(|| ProviderError::api(format!("security group {id} vanished")))?;
+        self.apply_rules(
+            aws,
+            &id,
+            true,
+            &rules_of(&created, "egress"),
+            &rules_of(&planned, "egress"),
+        )
+        .await?;
+        self.apply_rules(
+            aws,
+            &id,
+            false,
+            &rules_of(&created, "ingress"),
+            &rules_of(&planned, "ingress"),
+        )
+        .await?;
+        self.read(aws, planned)
+            .await?
+            .ok_or_else(|| ProviderError::api(format!("security group {id} vanished")))
+    }
+
+    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
+        let id = id_of(&state)?;
+        let out = match aws
+            .ec2()
+            .await?
+            .describe_security_groups()
+            .group_ids(&id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(api_error(&format!("reading security group {id}"), e)),
+        };
+        let Some(g) = out.security_groups().first() else {
+            return Ok(None);
+        };
+        set(&mut state, "name", opt_str(g.group_name()));
+        set(&mut state, "description", opt_str(g.description()));
+        set(&mut state, "vpc_id", opt_str(g.vpc_id()));
+        set(&mut state, "owner_id", opt_str(g.owner_id()));
+        set(
+            &mut state,
+            "arn",
+            format!(
+                "arn:aws:ec2:{}:{}:security-group/{id}",
+                aws.region(),
+                g.owner_id().unwrap_or_default()
+            ),
+        );
+        for (block, perms) in [
+            ("ingress", g.ip_permissions()),
+            ("egress", g.ip_permissions_egress()),
+        ] {
+            let mut rules: Vec<Rule> = perms.iter().map(Rule::from_permission).collect();
+            rules.sort();
+            set(&mut state, block, rules_value(&rules));
+        }
+        read_tags(aws, &mut state, g.tags());
+        Ok(Some(state))
+    }
+
+    async fn update(&self, aws: &Aws, prior: Value, planned: Value) -> Result<Value> {
+        let id = id_of(&prior)?;
+        for (block, egress) in [("ingress", false), ("egress", true)] {
+            self.apply_rules(
+                aws,
+                &id,
+                egress,
+                &rules_of(&prior, block),
+                &rules_of(&planned, block),
+            )
+            .await?;
+        }
+        update_tags(aws, &id, &prior, &planned).await?;
+        let mut planned = planned;
+        set(&mut planned, "id", id.as_str());
+        self.read(aws, planned)
+            .await?
+            .ok_or_else(|| ProviderError::api(format!("security group {id} vanished")))
+    }
+
+    async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
+        let id = id_of(&state)?;
+        match aws
+            .ec2()
+            .await?
+            .delete_security_group()
+            .group_id(&id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api_error(&format!("deleting security group {id}"), e)),
+        }
+    }
+
+    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
+        self.read(
+            aws,
+            object([("id", Value::from(id)), ("tags", Value::Null)]),
+        )
+        .await?
+        .ok_or_else(|| ProviderError::not_found(format!("there is no security group {id}")))
+    }
+}
+
+/// `aws_availability_zones`: the zones of the region that are available.
+pub struct AvailabilityZones;
+
+#[async_trait]
+impl DataSource<Aws> for AvailabilityZones {
+    fn schema(&self) -> Schema {
+        Schema::new()
+            .attr("state", AttrSchema::optional(Type::String))
+            .attr("id", AttrSchema::computed(Type::String))
+            .attr(
+                "names",
+                AttrSchema::computed(Type::List(Box::new(Type::String))),
+            )
+            .attr(
+                "zone_ids",
+                AttrSchema::computed(Type::List(Box::new(Type::String))),
+            )
+    }
+
+    async fn read(&self, aws: &Aws, mut config: Value) -> Result<Value> {
+        let mut req = aws.ec2().await?.describe_availability_zones();
+        if let Some(s) = str_attr(&config, "state") {
+            req = req.filters(Filter::builder().name("state").values(s).build());
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| api_error("listing availability zones", e))?;
+        let mut zones: Vec<(String, String)> = out
+            .availability_zones()
+            .iter()
+            .map(|z| {
+                (
+                    z.zone_name().unwrap_or_default().to_string(),
+                    z.zone_id().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        zones.sort();
+        set(&mut config, "id", aws.region());
+        set(
+            &mut config,
+            "names",
+            Value::List(zones.iter().map(|(n, _)| Value::from(n.as_str())).collect()),
+        );
+        set(
+            &mut config,
+            "zone_ids",
+            Value::List(zones.iter().map(|(_, i)| Value::from(i.as_str())).collect()),
+        );
+        Ok(config)
+    }
+}
