@@ -2,6 +2,7 @@
 """AWS provider benchmark: a 200-resource stack against moto, on loopback.
 
 Usage:  python3 bench/aws.py [--resources N] [--parallelism P]
+        TERRANE_BIN=target/debug/terrane python3 bench/aws.py   (no dist build)
 
 Starts moto_server (pip install 'moto[server]') behind a small counting proxy, applies
 a generated stack (S3 buckets with versioning, SQS queues, SNS topics and DynamoDB
@@ -22,7 +23,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-BIN = os.path.join(TARGET, "dist", "terrane")
+# TERRANE_BIN runs an already built binary (say, the debug build) instead of building
+# the dist profile first.
+BIN = os.environ.get("TERRANE_BIN") or os.path.join(TARGET, "dist", "terrane")
 
 
 def free_port():
@@ -94,7 +97,8 @@ def generate(n):
 def main():
     n = int(sys.argv[sys.argv.index("--resources") + 1]) if "--resources" in sys.argv else 200
     par = sys.argv[sys.argv.index("--parallelism") + 1] if "--parallelism" in sys.argv else "10"
-    subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli"], cwd=ROOT, check=True)
+    if not os.environ.get("TERRANE_BIN"):
+        subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli"], cwd=ROOT, check=True)
     moto_port, proxy_port = free_port(), free_port()
     moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(moto_port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

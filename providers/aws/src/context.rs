@@ -129,6 +129,12 @@ impl Settings {
     }
 }
 
+/// See [`Aws::tag_change`].
+pub struct TagChange {
+    pub removed: Vec<String>,
+    pub all: BTreeMap<String, String>,
+}
+
 /// The provider's shared context: settings and lazily built SDK clients.
 pub struct Aws {
     pub settings: Settings,
@@ -230,6 +236,22 @@ impl Aws {
         let mut all = self.settings.default_tags.clone();
         all.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
         all
+    }
+
+    /// What an update must do to an object's tags, or `None` when `tags_all` stays
+    /// the same: the keys to remove, and the whole set to write.
+    pub fn tag_change(&self, prior: &Value, planned: &Value) -> Option<TagChange> {
+        let old = crate::util::string_map(prior.get("tags_all"));
+        let all = self.tags_all(&crate::util::string_map(planned.get("tags")));
+        if old == all {
+            return None;
+        }
+        let removed = old
+            .keys()
+            .filter(|k| !all.contains_key(*k))
+            .cloned()
+            .collect();
+        Some(TagChange { removed, all })
     }
 
     pub async fn s3(&self) -> Result<&aws_sdk_s3::Client> {

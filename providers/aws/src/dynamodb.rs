@@ -293,25 +293,19 @@ impl Resource<Aws> for Table {
                 .map_err(|e| api_error(&format!("updating table {name}"), e))?;
             self.wait_active(aws, &name).await?;
         }
-        let old = string_map(prior.get("tags_all"));
-        let new = aws.tags_all(&string_map(planned.get("tags")));
-        if old != new {
+        if let Some(change) = aws.tag_change(&prior, &planned) {
             let arn = str_attr(&prior, "arn").unwrap_or_default().to_string();
-            let gone: Vec<String> = old
-                .keys()
-                .filter(|k| !new.contains_key(*k))
-                .cloned()
-                .collect();
-            if !gone.is_empty() {
+            if !change.removed.is_empty() {
                 ddb.untag_resource()
                     .resource_arn(&arn)
-                    .set_tag_keys(Some(gone))
+                    .set_tag_keys(Some(change.removed))
                     .send()
                     .await
                     .map_err(|e| api_error(&format!("untagging table {name}"), e))?;
             }
-            if !new.is_empty() {
-                let tags = new
+            if !change.all.is_empty() {
+                let tags = change
+                    .all
                     .into_iter()
                     .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err))
                     .collect::<Result<Vec<_>>>()?;

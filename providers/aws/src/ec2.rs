@@ -64,15 +64,13 @@ fn read_tags(aws: &Aws, state: &mut Value, actual: &[Tag]) {
 
 /// Brings an object's tags from `prior.tags_all` to the planned ones.
 async fn update_tags(aws: &Aws, id: &str, prior: &Value, planned: &Value) -> Result<()> {
-    let old = string_map(prior.get("tags_all"));
-    let new = aws.tags_all(&string_map(planned.get("tags")));
-    if old == new {
+    let Some(change) = aws.tag_change(prior, planned) else {
         return Ok(());
-    }
+    };
     let ec2 = aws.ec2().await?;
-    let gone: Vec<Tag> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
+    let gone: Vec<Tag> = change
+        .removed
+        .iter()
         .map(|k| Tag::builder().key(k).build())
         .collect();
     if !gone.is_empty() {
@@ -83,10 +81,10 @@ async fn update_tags(aws: &Aws, id: &str, prior: &Value, planned: &Value) -> Res
             .await
             .map_err(|e| api_error(&format!("untagging {id}"), e))?;
     }
-    if !new.is_empty() {
+    if !change.all.is_empty() {
         ec2.create_tags()
             .resources(id)
-            .set_tags(Some(ec2_tags(&new)))
+            .set_tags(Some(ec2_tags(&change.all)))
             .send()
             .await
             .map_err(|e| api_error(&format!("tagging {id}"), e))?;

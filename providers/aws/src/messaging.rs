@@ -63,29 +63,22 @@ impl Queue {
     }
 
     async fn sync_tags(&self, aws: &Aws, url: &str, prior: &Value, planned: &Value) -> Result<()> {
-        let old = string_map(prior.get("tags_all"));
-        let new = aws.tags_all(&string_map(planned.get("tags")));
-        if old == new {
+        let Some(change) = aws.tag_change(prior, planned) else {
             return Ok(());
-        }
+        };
         let sqs = aws.sqs().await?;
-        let gone: Vec<String> = old
-            .keys()
-            .filter(|k| !new.contains_key(*k))
-            .cloned()
-            .collect();
-        if !gone.is_empty() {
+        if !change.removed.is_empty() {
             sqs.untag_queue()
                 .queue_url(url)
-                .set_tag_keys(Some(gone))
+                .set_tag_keys(Some(change.removed))
                 .send()
                 .await
                 .map_err(|e| api_error(&format!("untagging queue {url}"), e))?;
         }
-        if !new.is_empty() {
+        if !change.all.is_empty() {
             sqs.tag_queue()
                 .queue_url(url)
-                .set_tags(Some(new.into_iter().collect()))
+                .set_tags(Some(change.all.into_iter().collect()))
                 .send()
                 .await
                 .map_err(|e| api_error(&format!("tagging queue {url}"), e))?;
@@ -439,26 +432,19 @@ impl Resource<Aws> for Topic {
                 .await
                 .map_err(|e| api_error(&format!("updating topic {arn}"), e))?;
         }
-        let old = string_map(prior.get("tags_all"));
-        let new = aws.tags_all(&string_map(planned.get("tags")));
-        if old != new {
-            let gone: Vec<String> = old
-                .keys()
-                .filter(|k| !new.contains_key(*k))
-                .cloned()
-                .collect();
-            if !gone.is_empty() {
+        if let Some(change) = aws.tag_change(&prior, &planned) {
+            if !change.removed.is_empty() {
                 sns.untag_resource()
                     .resource_arn(&arn)
-                    .set_tag_keys(Some(gone))
+                    .set_tag_keys(Some(change.removed))
                     .send()
                     .await
                     .map_err(|e| api_error(&format!("untagging topic {arn}"), e))?;
             }
-            if !new.is_empty() {
+            if !change.all.is_empty() {
                 sns.tag_resource()
                     .resource_arn(&arn)
-                    .set_tags(Some(Self::sns_tags(new)?))
+                    .set_tags(Some(Self::sns_tags(change.all)?))
                     .send()
                     .await
                     .map_err(|e| api_error(&format!("tagging topic {arn}"), e))?;
