@@ -1165,3 +1165,369 @@ impl DataSource<Aws> for AvailabilityZones {
         Ok(config)
     }
 }
+
+/// `aws_route_table`: a VPC's route table with inline `route` blocks (IPv4
+/// destinations through an internet gateway or NAT gateway). The implicit `local`
+/// route is AWS's and is not listed.
+pub struct RouteTable;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Route {
+    cidr_block: String,
+    gateway_id: String,
+    nat_gateway_id: String,
+}
+
+impl Route {
+    fn from_value(v: &Value) -> Route {
+        Route {
+            cidr_block: str_attr(v, "cidr_block").unwrap_or_default().to_string(),
+            gateway_id: str_attr(v, "gateway_id").unwrap_or_default().to_string(),
+            nat_gateway_id: str_attr(v, "nat_gateway_id")
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        let opt = |s: &str| {
+            if s.is_empty() {
+                Value::Null
+            } else {
+                Value::from(s)
+            }
+        };
+        object([
+            ("cidr_block", Value::from(self.cidr_block.as_str())),
+            ("gateway_id", opt(&self.gateway_id)),
+            ("nat_gateway_id", opt(&self.nat_gateway_id)),
+        ])
+    }
+}
+
+fn routes_of(v: &Value) -> Vec<Route> {
+    let mut routes: Vec<Route> = v
+        .get("route")
+        .and_then(Value::as_items)
+        .unwrap_or(&[])
+        .iter()
+        .map(Route::from_value)
+        .collect();
+    routes.sort();
+    routes
+}
+
+impl RouteTable {
+    async fn apply_routes(&self, aws: &Aws, id: &str, old: &[Route], new: &[Route]) -> Result<()> {
+        let ec2 = aws.ec2().await?;
+        for r in old.iter().filter(|r| !new.contains(r)) {
+            match ec2
+                .delete_route()
+                .route_table_id(id)
+                .destination_cidr_block(&r.cidr_block)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(api_error(
+                        &format!("deleting the route to {} from {id}", r.cidr_block),
+                        e,
+                    ))
+                }
+            }
+        }
+        for r in new.iter().filter(|r| !old.contains(r)) {
+            let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+            ec2.create_route()
+                .route_table_id(id)
+                .destination_cidr_block(&r.cidr_block)
+                .set_gateway_id(nonempty(&r.gateway_id))
+                .set_nat_gateway_id(nonempty(&r.nat_gateway_id))
+                .send()
+                .await
+                .map_err(|e| {
+                    api_error(&format!("adding the route to {} to {id}", r.cidr_block), e)
+                })?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource<Aws> for RouteTable {
+    fn schema(&self) -> Schema {
+        tag_attrs(
+            Schema::new()
+                .attr("vpc_id", AttrSchema::required(Type::String).force_new())
+                .attr("id", AttrSchema::computed(Type::String))
+                .attr("arn", AttrSchema::computed(Type::String))
+                .block(
+                    "route",
+                    BlockSchema::list(
+                        Schema::new()
+                            .attr("cidr_block", AttrSchema::required(Type::String))
+                            .attr("gateway_id", AttrSchema::optional(Type::String))
+                            .attr("nat_gateway_id", AttrSchema::optional(Type::String)),
+                    ),
+                ),
+        )
+    }
+
+    fn plan(
+        &self,
+        aws: &Aws,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        let mut problems = Vec::new();
+        for (i, r) in config
+            .get("route")
+            .and_then(Value::as_items)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            if let Some(c) = str_attr(r, "cidr_block") {
+                if cidr(c).is_none() {
+                    problems.push(format!(
+                        "route {i}: cidr_block {c:?} is not an IPv4 CIDR block"
+                    ));
+                }
+            }
+            let targets = ["gateway_id", "nat_gateway_id"]
+                .iter()
+                .filter(|t| r.get(t).is_some_and(|v| !v.is_null()))
+                .count();
+            if targets != 1 {
+                problems.push(format!(
+                    "route {i} needs exactly one target: gateway_id or nat_gateway_id"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ProviderError::config(problems.join("\n")));
+        }
+        let mut change = plan_by_schema(schema, prior, config);
+        if config.get("route").is_some_and(Value::is_wholly_known) {
+            let routes = routes_of(config);
+            set(
+                &mut change.planned,
+                "route",
+                Value::List(routes.iter().map(Route::to_value).collect()),
+            );
+        }
+        plan_tags(aws, &mut change.planned);
+        Ok(change)
+    }
+
+    async fn create(&self, aws: &Aws, mut planned: Value) -> Result<Value> {
+        let vpc = str_attr(&planned, "vpc_id").unwrap_or_default().to_string();
+        let out = aws
+            .ec2()
+            .await?
+            .create_route_table()
+            .vpc_id(&vpc)
+            .set_tag_specifications(
+                tag_spec(ResourceType::RouteTable, aws, &planned).map(|t| vec![t]),
+            )
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("creating a route table in {vpc}"), e))?;
+        let id = out
+            .route_table()
+            .and_then(|r| r.route_table_id())
+            .unwrap_or_default()
+            .to_string();
+        set(&mut planned, "id", id.as_str());
+        self.apply_routes(aws, &id, &[], &routes_of(&planned))
+            .await?;
+        self.read(aws, planned)
+            .await?
+            .ok_or_else(|| ProviderError::api(format!("route table {id} vanished")))
+    }
+
+    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
+        let id = id_of(&state)?;
+        let out = match aws
+            .ec2()
+            .await?
+            .describe_route_tables()
+            .route_table_ids(&id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(api_error(&format!("reading route table {id}"), e)),
+        };
+        let Some(t) = out.route_tables().first() else {
+            return Ok(None);
+        };
+        let mut routes: Vec<Route> = t
+            .routes()
+            .iter()
+            .filter(|r| r.gateway_id() != Some("local"))
+            .filter_map(|r| {
+                Some(Route {
+                    cidr_block: r.destination_cidr_block()?.to_string(),
+                    gateway_id: r.gateway_id().unwrap_or_default().to_string(),
+                    nat_gateway_id: r.nat_gateway_id().unwrap_or_default().to_string(),
+                })
+            })
+            .collect();
+        routes.sort();
+        set(
+            &mut state,
+            "route",
+            Value::List(routes.iter().map(Route::to_value).collect()),
+        );
+        set(&mut state, "vpc_id", opt_str(t.vpc_id()));
+        set(
+            &mut state,
+            "arn",
+            format!(
+                "arn:aws:ec2:{}:{}:route-table/{id}",
+                aws.region(),
+                t.owner_id().unwrap_or_default()
+            ),
+        );
+        read_tags(aws, &mut state, t.tags());
+        Ok(Some(state))
+    }
+
+    async fn update(&self, aws: &Aws, prior: Value, planned: Value) -> Result<Value> {
+        let id = id_of(&prior)?;
+        self.apply_routes(aws, &id, &routes_of(&prior), &routes_of(&planned))
+            .await?;
+        update_tags(aws, &id, &prior, &planned).await?;
+        let mut planned = planned;
+        set(&mut planned, "id", id.as_str());
+        self.read(aws, planned)
+            .await?
+            .ok_or_else(|| ProviderError::api(format!("route table {id} vanished")))
+    }
+
+    async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
+        let id = id_of(&state)?;
+        match aws
+            .ec2()
+            .await?
+            .delete_route_table()
+            .route_table_id(&id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api_error(&format!("deleting route table {id}"), e)),
+        }
+    }
+
+    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
+        self.read(
+            aws,
+            object([("id", Value::from(id)), ("tags", Value::Null)]),
+        )
+        .await?
+        .ok_or_else(|| ProviderError::not_found(format!("there is no route table {id}")))
+    }
+}
+
+/// `aws_route_table_association`: a subnet's route table.
+pub struct RouteTableAssociation;
+
+#[async_trait]
+impl Resource<Aws> for RouteTableAssociation {
+    fn schema(&self) -> Schema {
+        Schema::new()
+            .attr("subnet_id", AttrSchema::required(Type::String).force_new())
+            .attr(
+                "route_table_id",
+                AttrSchema::required(Type::String).force_new(),
+            )
+            .attr("id", AttrSchema::computed(Type::String))
+    }
+
+    async fn create(&self, aws: &Aws, mut planned: Value) -> Result<Value> {
+        let subnet = str_attr(&planned, "subnet_id")
+            .unwrap_or_default()
+            .to_string();
+        let table = str_attr(&planned, "route_table_id")
+            .unwrap_or_default()
+            .to_string();
+        let out = aws
+            .ec2()
+            .await?
+            .associate_route_table()
+            .subnet_id(&subnet)
+            .route_table_id(&table)
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("associating {subnet} with {table}"), e))?;
+        set(&mut planned, "id", opt_str(out.association_id()));
+        Ok(planned)
+    }
+
+    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
+        let id = id_of(&state)?;
+        let out = aws
+            .ec2()
+            .await?
+            .describe_route_tables()
+            .filters(
+                Filter::builder()
+                    .name("association.route-table-association-id")
+                    .values(&id)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("reading route table association {id}"), e))?;
+        let found = out.route_tables().iter().find_map(|t| {
+            t.associations()
+                .iter()
+                .find(|a| a.route_table_association_id() == Some(id.as_str()))
+                .map(|a| (t.route_table_id(), a.subnet_id()))
+        });
+        let Some((table, subnet)) = found else {
+            return Ok(None);
+        };
+        set(&mut state, "route_table_id", opt_str(table));
+        set(&mut state, "subnet_id", opt_str(subnet));
+        Ok(Some(state))
+    }
+
+    async fn update(&self, _aws: &Aws, _prior: Value, planned: Value) -> Result<Value> {
+        Ok(planned)
+    }
+
+    async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
+        let id = id_of(&state)?;
+        match aws
+            .ec2()
+            .await?
+            .disassociate_route_table()
+            .association_id(&id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api_error(
+                &format!("removing route table association {id}"),
+                e,
+            )),
+        }
+    }
+
+    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
+        self.read(aws, object([("id", Value::from(id))]))
+            .await?
+            .ok_or_else(|| {
+                ProviderError::not_found(format!("there is no route table association {id}"))
+            })
+    }
+}

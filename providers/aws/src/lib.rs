@@ -66,6 +66,8 @@ fn provider(aws: Aws) -> Dispatch<Aws> {
         .resource("aws_subnet", ec2::Subnet)
         .resource("aws_internet_gateway", ec2::InternetGateway)
         .resource("aws_security_group", ec2::SecurityGroup)
+        .resource("aws_route_table", ec2::RouteTable)
+        .resource("aws_route_table_association", ec2::RouteTableAssociation)
         .data_source("aws_availability_zones", ec2::AvailabilityZones)
         .data_source("aws_caller_identity", sts::CallerIdentity)
 }

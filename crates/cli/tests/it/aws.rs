@@ -580,6 +580,19 @@ resource "aws_internet_gateway" "gw" {{
   vpc_id = aws_vpc.main.id
 }}
 
+resource "aws_route_table" "public" {{
+  vpc_id = aws_vpc.main.id
+  route {{
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.gw.id
+  }}
+}}
+
+resource "aws_route_table_association" "public" {{
+  subnet_id      = aws_subnet.public.id
+  route_table_id = aws_route_table.public.id
+}}
+
 resource "aws_security_group" "web" {{
   name   = "web"
   vpc_id = aws_vpc.main.id
@@ -615,7 +628,7 @@ fn a_network_is_created_checked_drifts_and_is_destroyed() {
     let moto = Moto::start();
     let ws = Ws::with_main(&network("10.20.2.0/24"));
     let out = moto.run(&ws, &["apply", "--auto-approve"]);
-    out.success().contains("5 added");
+    out.success().contains("7 added");
     let vpc_id = out
         .stdout
         .lines()
@@ -659,6 +672,32 @@ fn a_network_is_created_checked_drifts_and_is_destroyed() {
             .await
             .unwrap();
         assert_eq!(igw.internet_gateways().len(), 1, "the gateway is attached");
+        let igw_id = igw.internet_gateways()[0]
+            .internet_gateway_id()
+            .unwrap()
+            .to_string();
+        let tables = ec2
+            .describe_route_tables()
+            .filters(vpc_filter())
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("route.destination-cidr-block")
+                    .values("0.0.0.0/0")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let public = &tables.route_tables()[0];
+        assert!(public
+            .routes()
+            .iter()
+            .any(|r| r.gateway_id() == Some(igw_id.as_str())));
+        assert_eq!(
+            public.associations().len(),
+            1,
+            "the public subnet is associated"
+        );
         let sgs = ec2
             .describe_security_groups()
             .filters(vpc_filter())
