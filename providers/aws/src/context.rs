@@ -472,6 +472,22 @@ pub fn is_not_found_code(code: &str) -> bool {
         )
 }
 
+/// The result of a delete call: deleting what is already gone is success, so a destroy
+/// after something was removed outside terrane still completes.
+pub fn deleted<T, E>(
+    op: &str,
+    result: std::result::Result<T, SdkError<E, HttpResponse>>,
+) -> Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(api_error(op, e)),
+    }
+}
+
 /// True when `err` says the object does not exist.
 pub fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     error_code(err).is_some_and(is_not_found_code)

@@ -14,7 +14,7 @@ use terrane_provider::{
     AttrSchema, BlockSchema, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, is_not_found, tags_value, Aws};
+use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
 use crate::util::{num_attr, object, own_tags, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
@@ -324,18 +324,15 @@ impl Resource<Aws> for Table {
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
         let name = str_attr(&state, "name").unwrap_or_default().to_string();
-        match aws
-            .dynamodb()
-            .await?
-            .delete_table()
-            .table_name(&name)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(&format!("deleting table {name}"), e)),
-        }
+        deleted(
+            &format!("deleting table {name}"),
+            aws.dynamodb()
+                .await?
+                .delete_table()
+                .table_name(&name)
+                .send()
+                .await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {

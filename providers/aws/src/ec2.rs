@@ -15,7 +15,7 @@ use terrane_provider::{
     AttrSchema, BlockSchema, DataSource, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, is_not_found, tags_value, Aws};
+use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
 use crate::util::{
     bool_attr, default_to, num_attr, object, opt_str, own_tags, set, str_attr, string_map,
 };
@@ -297,11 +297,10 @@ impl Resource<Aws> for Vpc {
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
         let id = id_of(&state)?;
-        match aws.ec2().await?.delete_vpc().vpc_id(&id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(&format!("deleting VPC {id}"), e)),
-        }
+        deleted(
+            &format!("deleting VPC {id}"),
+            aws.ec2().await?.delete_vpc().vpc_id(&id).send().await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
@@ -476,11 +475,10 @@ impl Resource<Aws> for Subnet {
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
         let id = id_of(&state)?;
-        match aws.ec2().await?.delete_subnet().subnet_id(&id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(&format!("deleting subnet {id}"), e)),
-        }
+        deleted(
+            &format!("deleting subnet {id}"),
+            aws.ec2().await?.delete_subnet().subnet_id(&id).send().await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
@@ -621,18 +619,15 @@ impl Resource<Aws> for InternetGateway {
         if let Some(vpc) = str_attr(&state, "vpc_id") {
             self.detach(aws, &id, vpc).await?;
         }
-        match aws
-            .ec2()
-            .await?
-            .delete_internet_gateway()
-            .internet_gateway_id(&id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(&format!("deleting internet gateway {id}"), e)),
-        }
+        deleted(
+            &format!("deleting internet gateway {id}"),
+            aws.ec2()
+                .await?
+                .delete_internet_gateway()
+                .internet_gateway_id(&id)
+                .send()
+                .await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
@@ -659,22 +654,16 @@ impl InternetGateway {
     }
 
     async fn detach(&self, aws: &Aws, id: &str, vpc: &str) -> Result<()> {
-        match aws
-            .ec2()
-            .await?
-            .detach_internet_gateway()
-            .internet_gateway_id(id)
-            .vpc_id(vpc)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(
-                &format!("detaching internet gateway {id} from {vpc}"),
-                e,
-            )),
-        }
+        deleted(
+            &format!("detaching internet gateway {id} from {vpc}"),
+            aws.ec2()
+                .await?
+                .detach_internet_gateway()
+                .internet_gateway_id(id)
+                .vpc_id(vpc)
+                .send()
+                .await,
+        )
     }
 }
 
@@ -1088,18 +1077,15 @@ impl Resource<Aws> for SecurityGroup {
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
         let id = id_of(&state)?;
-        match aws
-            .ec2()
-            .await?
-            .delete_security_group()
-            .group_id(&id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(&format!("deleting security group {id}"), e)),
-        }
+        deleted(
+            &format!("deleting security group {id}"),
+            aws.ec2()
+                .await?
+                .delete_security_group()
+                .group_id(&id)
+                .send()
+                .await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
@@ -1412,18 +1398,15 @@ impl Resource<Aws> for RouteTable {
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
         let id = id_of(&state)?;
-        match aws
-            .ec2()
-            .await?
-            .delete_route_table()
-            .route_table_id(&id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(&format!("deleting route table {id}"), e)),
-        }
+        deleted(
+            &format!("deleting route table {id}"),
+            aws.ec2()
+                .await?
+                .delete_route_table()
+                .route_table_id(&id)
+                .send()
+                .await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
@@ -1506,21 +1489,15 @@ impl Resource<Aws> for RouteTableAssociation {
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
         let id = id_of(&state)?;
-        match aws
-            .ec2()
-            .await?
-            .disassociate_route_table()
-            .association_id(&id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(
-                &format!("removing route table association {id}"),
-                e,
-            )),
-        }
+        deleted(
+            &format!("removing route table association {id}"),
+            aws.ec2()
+                .await?
+                .disassociate_route_table()
+                .association_id(&id)
+                .send()
+                .await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {

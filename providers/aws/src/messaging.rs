@@ -8,7 +8,7 @@ use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Resource, Result, Schema};
 
-use crate::context::{api_error, is_not_found, tags_value, Aws};
+use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
 use crate::util::{bool_attr, num_attr, object, opt_str, own_tags, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
@@ -261,11 +261,10 @@ impl Resource<Aws> for Queue {
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
         let url = Self::url(&state)?;
-        match aws.sqs().await?.delete_queue().queue_url(&url).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(&format!("deleting queue {url}"), e)),
-        }
+        deleted(
+            &format!("deleting queue {url}"),
+            aws.sqs().await?.delete_queue().queue_url(&url).send().await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
@@ -460,11 +459,10 @@ impl Resource<Aws> for Topic {
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
         let arn = Self::arn(&state)?;
-        match aws.sns().await?.delete_topic().topic_arn(&arn).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(&format!("deleting topic {arn}"), e)),
-        }
+        deleted(
+            &format!("deleting topic {arn}"),
+            aws.sns().await?.delete_topic().topic_arn(&arn).send().await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {

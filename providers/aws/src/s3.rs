@@ -15,7 +15,7 @@ use terrane_provider::{
     AttrSchema, BlockSchema, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, is_not_found, tags_value, Aws};
+use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
 use crate::util::{bool_attr, default_to, object, opt_str, own_tags, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
@@ -496,26 +496,20 @@ impl Resource<Aws> for Versioning {
         if !enabled {
             return Ok(());
         }
-        match aws
-            .s3()
-            .await?
-            .put_bucket_versioning()
-            .bucket(&bucket)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Suspended)
-                    .build(),
-            )
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(
-                &format!("suspending the versioning of bucket {bucket}"),
-                e,
-            )),
-        }
+        deleted(
+            &format!("suspending the versioning of bucket {bucket}"),
+            aws.s3()
+                .await?
+                .put_bucket_versioning()
+                .bucket(&bucket)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Suspended)
+                        .build(),
+                )
+                .send()
+                .await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
@@ -687,21 +681,15 @@ impl Resource<Aws> for Encryption {
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
         let bucket = bucket_of(&state)?;
-        match aws
-            .s3()
-            .await?
-            .delete_bucket_encryption()
-            .bucket(&bucket)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(
-                &format!("removing the encryption of bucket {bucket}"),
-                e,
-            )),
-        }
+        deleted(
+            &format!("removing the encryption of bucket {bucket}"),
+            aws.s3()
+                .await?
+                .delete_bucket_encryption()
+                .bucket(&bucket)
+                .send()
+                .await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
@@ -803,21 +791,15 @@ impl Resource<Aws> for PublicAccessBlock {
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
         let bucket = bucket_of(&state)?;
-        match aws
-            .s3()
-            .await?
-            .delete_public_access_block()
-            .bucket(&bucket)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(
-                &format!("removing the public access block of bucket {bucket}"),
-                e,
-            )),
-        }
+        deleted(
+            &format!("removing the public access block of bucket {bucket}"),
+            aws.s3()
+                .await?
+                .delete_public_access_block()
+                .bucket(&bucket)
+                .send()
+                .await,
+        )
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
