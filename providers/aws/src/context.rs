@@ -405,15 +405,35 @@ async fn load(s: &Settings) -> Result<aws_config::SdkConfig> {
 
 /// Maps an SDK error to a provider error that names the operation and carries AWS's
 /// error code and message; throttling and transport failures are marked retryable.
-pub fn api_error<E, R>(op: &str, err: SdkError<E, R>) -> ProviderError
+pub fn api_error<E>(op: &str, err: SdkError<E, HttpResponse>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match &err {
         SdkError::ServiceError(se) => {
             let e = se.err();
-            let code = e.code().unwrap_or("Unknown");
+            let Some(code) = e.code() else {
+                // Not an AWS error document (an endpoint's own failure page, a proxy):
+                // what the endpoint said is all there is to show.
+                let raw = se.raw();
+                let status = raw.status().as_u16();
+                let body: String = raw
+                    .body()
+                    .bytes()
+                    .map(|b| {
+                        String::from_utf8_lossy(b)
+                            .trim()
+                            .chars()
+                            .take(300)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                return ProviderError {
+                    kind: ErrorKind::Api,
+                    retryable: status >= 500,
+                    message: format!("{op}: the endpoint answered HTTP {status} without an AWS error code: {body}"),
+                };
+            };
             let message = e.message().unwrap_or("");
             let kind = classify(code);
             let hint = if is_access_denied(code) {

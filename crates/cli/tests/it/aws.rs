@@ -164,8 +164,10 @@ resource "aws_s3_bucket_public_access_block" "logs" {{
   restrict_public_buckets = true
 }}
 
+# Through the versioning resource, as the AWS provider's documentation advises: the
+# object is written after versioning is on and deleted before it is suspended.
 resource "aws_s3_object" "readme" {{
-  bucket       = aws_s3_bucket.logs.id
+  bucket       = aws_s3_bucket_versioning.logs.bucket
   key          = "README.txt"
   content      = "{content}"
   content_type = "text/plain"

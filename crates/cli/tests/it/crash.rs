@@ -25,12 +25,11 @@ resource "null_resource" "after_slow" {
 "#,
     );
     let mut run = ws.spawn(&["apply", "--auto-approve"]);
-    run.wait_for_line(
-        &["null_resource.quick: Creation complete"],
-        Duration::from_secs(20),
-    );
-    run.wait_for_line(
-        &["local_file.f: Creation complete"],
+    run.wait_for_lines(
+        &[
+            &["null_resource.quick: Creation complete"],
+            &["local_file.f: Creation complete"],
+        ],
         Duration::from_secs(20),
     );
     run.child.kill().expect("kill -9");

@@ -244,14 +244,22 @@ impl Running {
     /// Waits (at most `timeout`) for a stdout line containing every needle.
     #[track_caller]
     pub fn wait_for_line(&self, needles: &[&str], timeout: Duration) {
+        self.wait_for_lines(&[needles], timeout);
+    }
+
+    /// Waits (at most `timeout`) until, for each group of needles, some stdout line
+    /// contains all of them, in whatever order those lines come (parallel work prints
+    /// in no fixed order).
+    #[track_caller]
+    pub fn wait_for_lines(&self, groups: &[&[&str]], timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        loop {
+        let mut missing: Vec<&[&str]> = groups.to_vec();
+        while !missing.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if needles.iter().all(|n| line.contains(n)) => return,
-                Ok(_) => {}
+                Ok(line) => missing.retain(|g| !g.iter().all(|n| line.contains(n))),
                 Err(_) => panic!(
-                    "no stdout line containing {needles:?} within {timeout:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    "no stdout lines containing {missing:?} within {timeout:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
                     self.stdout.lock().map(|s| s.clone()).unwrap_or_default(),
                     self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
                 ),
