@@ -37,6 +37,14 @@ pub trait Resource<C: Send + Sync>: Send + Sync {
 
     async fn update(&self, ctx: &C, prior: Value, planned: Value) -> Result<Value>;
 
+    /// Reads back an object just written, so that state holds what the API holds
+    /// (defaults, computed attributes); an object gone by then is an error naming `what`.
+    async fn read_back(&self, ctx: &C, state: Value, what: &str) -> Result<Value> {
+        self.read(ctx, state).await?.ok_or_else(|| {
+            ProviderError::api(format!("{what} vanished right after it was written"))
+        })
+    }
+
     async fn delete(&self, ctx: &C, state: Value) -> Result<()>;
 
     /// The state of an existing object, from the ID a user gives `terrane import`.

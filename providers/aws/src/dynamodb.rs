@@ -194,9 +194,7 @@ impl Resource<Aws> for Table {
             .await
             .map_err(|e| api_error(&format!("creating table {name}"), e))?;
         self.wait_active(aws, &name).await?;
-        self.read(aws, planned).await?.ok_or_else(|| {
-            ProviderError::api(format!("table {name} vanished right after it was created"))
-        })
+        self.read_back(aws, planned, &format!("table {name}")).await
     }
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
@@ -317,9 +315,7 @@ impl Resource<Aws> for Table {
                     .map_err(|e| api_error(&format!("tagging table {name}"), e))?;
             }
         }
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("table {name} vanished during the update")))
+        self.read_back(aws, planned, &format!("table {name}")).await
     }
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {

@@ -183,9 +183,7 @@ impl Resource<Aws> for Vpc {
             .to_string();
         set(&mut planned, "id", id.as_str());
         self.set_dns(aws, &id, &planned, None).await?;
-        self.read(aws, planned).await?.ok_or_else(|| {
-            ProviderError::api(format!("VPC {id} vanished right after it was created"))
-        })
+        self.read_back(aws, planned, &format!("VPC {id}")).await
     }
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
@@ -290,9 +288,7 @@ impl Resource<Aws> for Vpc {
         update_tags(aws, &id, &prior, &planned).await?;
         let mut planned = planned;
         set(&mut planned, "id", id.as_str());
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("VPC {id} vanished during the update")))
+        self.read_back(aws, planned, &format!("VPC {id}")).await
     }
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
@@ -420,9 +416,7 @@ impl Resource<Aws> for Subnet {
         if bool_attr(&planned, "map_public_ip_on_launch") {
             self.set_public_ip(aws, &id, true).await?;
         }
-        self.read(aws, planned).await?.ok_or_else(|| {
-            ProviderError::api(format!("subnet {id} vanished right after it was created"))
-        })
+        self.read_back(aws, planned, &format!("subnet {id}")).await
     }
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
@@ -468,9 +462,7 @@ impl Resource<Aws> for Subnet {
         update_tags(aws, &id, &prior, &planned).await?;
         let mut planned = planned;
         set(&mut planned, "id", id.as_str());
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("subnet {id} vanished during the update")))
+        self.read_back(aws, planned, &format!("subnet {id}")).await
     }
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
@@ -555,9 +547,8 @@ impl Resource<Aws> for InternetGateway {
         if let Some(vpc) = str_attr(&planned, "vpc_id") {
             self.attach(aws, &id, vpc).await?;
         }
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("internet gateway {id} vanished")))
+        self.read_back(aws, planned, &format!("internet gateway {id}"))
+            .await
     }
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
@@ -609,9 +600,8 @@ impl Resource<Aws> for InternetGateway {
         update_tags(aws, &id, &prior, &planned).await?;
         let mut planned = planned;
         set(&mut planned, "id", id.as_str());
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("internet gateway {id} vanished")))
+        self.read_back(aws, planned, &format!("internet gateway {id}"))
+            .await
     }
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
@@ -989,9 +979,8 @@ impl Resource<Aws> for SecurityGroup {
         // AWS adds an allow-all egress rule to a new group in a VPC; like Terraform, the
         // group gets exactly the egress rules configured.
         let created = self
-            .read(aws, planned.clone())
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("security group {id} vanished")))?;
+            .read_back(aws, planned.clone(), &format!("security group {id}"))
+            .await?;
         self.apply_rules(
             aws,
             &id,
@@ -1008,9 +997,8 @@ impl Resource<Aws> for SecurityGroup {
             &rules_of(&planned, "ingress"),
         )
         .await?;
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("security group {id} vanished")))
+        self.read_back(aws, planned, &format!("security group {id}"))
+            .await
     }
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
@@ -1070,9 +1058,8 @@ impl Resource<Aws> for SecurityGroup {
         update_tags(aws, &id, &prior, &planned).await?;
         let mut planned = planned;
         set(&mut planned, "id", id.as_str());
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("security group {id} vanished")))
+        self.read_back(aws, planned, &format!("security group {id}"))
+            .await
     }
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
@@ -1330,9 +1317,8 @@ impl Resource<Aws> for RouteTable {
         set(&mut planned, "id", id.as_str());
         self.apply_routes(aws, &id, &[], &routes_of(&planned))
             .await?;
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("route table {id} vanished")))
+        self.read_back(aws, planned, &format!("route table {id}"))
+            .await
     }
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
@@ -1391,9 +1377,8 @@ impl Resource<Aws> for RouteTable {
         update_tags(aws, &id, &prior, &planned).await?;
         let mut planned = planned;
         set(&mut planned, "id", id.as_str());
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("route table {id} vanished")))
+        self.read_back(aws, planned, &format!("route table {id}"))
+            .await
     }
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {

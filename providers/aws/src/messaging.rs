@@ -174,9 +174,7 @@ impl Resource<Aws> for Queue {
         set(&mut planned, "name", name.as_str());
         set(&mut planned, "id", url.as_str());
         set(&mut planned, "url", url.as_str());
-        self.read(aws, planned).await?.ok_or_else(|| {
-            ProviderError::api(format!("queue {name} vanished right after it was created"))
-        })
+        self.read_back(aws, planned, &format!("queue {name}")).await
     }
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
@@ -254,9 +252,7 @@ impl Resource<Aws> for Queue {
         let mut planned = planned;
         set(&mut planned, "id", url.as_str());
         set(&mut planned, "url", url.as_str());
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("queue {url} vanished during the update")))
+        self.read_back(aws, planned, &format!("queue {url}")).await
     }
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
@@ -369,9 +365,7 @@ impl Resource<Aws> for Topic {
         set(&mut planned, "name", name.as_str());
         set(&mut planned, "arn", arn.as_str());
         set(&mut planned, "id", arn.as_str());
-        self.read(aws, planned).await?.ok_or_else(|| {
-            ProviderError::api(format!("topic {name} vanished right after it was created"))
-        })
+        self.read_back(aws, planned, &format!("topic {name}")).await
     }
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
@@ -452,9 +446,7 @@ impl Resource<Aws> for Topic {
         let mut planned = planned;
         set(&mut planned, "arn", arn.as_str());
         set(&mut planned, "id", arn.as_str());
-        self.read(aws, planned)
-            .await?
-            .ok_or_else(|| ProviderError::api(format!("topic {arn} vanished during the update")))
+        self.read_back(aws, planned, &format!("topic {arn}")).await
     }
 
     async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
