@@ -342,11 +342,25 @@ impl Value {
             (Value::List(a), Value::List(b)) | (Value::Set(a), Value::Set(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
             }
+            // State is stored as JSON, which has no sets: a set read back from a
+            // provider equals the list state holds when the elements are the same.
+            (Value::Set(a), Value::List(b)) | (Value::List(b), Value::Set(a)) => {
+                match Value::set(b.clone()) {
+                    Value::Set(b) => {
+                        a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x.same_as(y))
+                    }
+                    _ => false,
+                }
+            }
+            // An attribute that is absent is the same as one that is null (an imported
+            // object carries only what the provider read).
             (Value::Map(a), Value::Map(b)) => {
-                a.len() == b.len()
-                    && a.iter()
-                        .zip(b)
-                        .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
+                let null = Value::Null;
+                a.iter()
+                    .all(|(k, va)| va.same_as(b.get(k).unwrap_or(&null)))
+                    && b.iter()
+                        .filter(|(k, _)| !a.contains_key(*k))
+                        .all(|(_, vb)| vb.is_null())
             }
             (a, b) => a == b,
         }

@@ -6,6 +6,7 @@
 //! objects. Values cross this boundary without sensitive marks; the engine re-applies
 //! them from the schema. Providers never see the engine, the graph or state storage.
 
+pub mod duration;
 pub mod resource;
 pub mod schema;
 pub mod testing;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use terrane_core::Value;
 
+pub use duration::parse_duration;
 pub use resource::{DataSource, Dispatch, Resource};
 pub use schema::{AttrSchema, BlockSchema, Nesting, ProviderSchema, Schema};
 

@@ -292,8 +292,10 @@ pub fn plan_by_schema(schema: &Schema, prior: Option<&Value>, config: &Value) ->
         let v = if !c.is_null() || !attr.computed {
             c
         } else {
+            // An update keeps a computed attribute's prior value, null included: a
+            // value the remote object does not have is no change.
             match prior_map.and_then(|p| p.get(name)) {
-                Some(p) if keep_prior && !p.is_null() => p.clone(),
+                Some(p) if keep_prior => p.clone(),
                 _ => Value::Unknown,
             }
         };

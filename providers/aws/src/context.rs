@@ -16,7 +16,26 @@ use tokio::sync::OnceCell;
 use crate::util::{bool_attr, str_attr, string_map};
 
 /// Services whose endpoint can be overridden in `endpoints { ... }`.
-pub const SERVICES: [&str; 7] = ["dynamodb", "ec2", "s3", "sns", "sqs", "sts", "iam"];
+pub const SERVICES: [&str; 18] = [
+    "autoscaling",
+    "cloudwatch",
+    "dynamodb",
+    "ec2",
+    "ecr",
+    "elasticache",
+    "elbv2",
+    "iam",
+    "kms",
+    "lambda",
+    "logs",
+    "rds",
+    "route53",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "sts",
+];
 
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
@@ -135,34 +154,70 @@ pub struct TagChange {
     pub all: BTreeMap<String, String>,
 }
 
-/// The provider's shared context: settings and lazily built SDK clients.
-pub struct Aws {
-    pub settings: Settings,
-    sdk: OnceCell<aws_config::SdkConfig>,
-    account_id: OnceCell<Option<String>>,
-    s3: OnceCell<aws_sdk_s3::Client>,
-    sqs: OnceCell<aws_sdk_sqs::Client>,
-    sns: OnceCell<aws_sdk_sns::Client>,
-    dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
-    ec2: OnceCell<aws_sdk_ec2::Client>,
-    sts: OnceCell<aws_sdk_sts::Client>,
+/// One lazily built client per service: `(accessor, SDK crate, endpoints key)`.
+macro_rules! clients {
+    ($(($name:ident, $krate:ident, $key:literal)),* $(,)?) => {
+        /// The provider's shared context: settings and lazily built SDK clients.
+        pub struct Aws {
+            pub settings: Settings,
+            sdk: OnceCell<aws_config::SdkConfig>,
+            account_id: OnceCell<Option<String>>,
+            s3: OnceCell<aws_sdk_s3::Client>,
+            sts: OnceCell<aws_sdk_sts::Client>,
+            $($name: OnceCell<$krate::Client>,)*
+        }
+
+        impl Aws {
+            pub fn new(settings: Settings) -> Aws {
+                Aws {
+                    settings,
+                    sdk: OnceCell::new(),
+                    account_id: OnceCell::new(),
+                    s3: OnceCell::new(),
+                    sts: OnceCell::new(),
+                    $($name: OnceCell::new(),)*
+                }
+            }
+
+            $(
+                pub async fn $name(&self) -> Result<&$krate::Client> {
+                    let sdk = self.sdk().await?;
+                    Ok(self
+                        .$name
+                        .get_or_init(|| async {
+                            let mut b = $krate::config::Builder::from(sdk);
+                            if let Some(url) = self.endpoint($key) {
+                                b = b.endpoint_url(url);
+                            }
+                            $krate::Client::from_conf(b.build())
+                        })
+                        .await)
+                }
+            )*
+        }
+    };
+}
+
+clients! {
+    (sqs, aws_sdk_sqs, "sqs"),
+    (sns, aws_sdk_sns, "sns"),
+    (dynamodb, aws_sdk_dynamodb, "dynamodb"),
+    (ec2, aws_sdk_ec2, "ec2"),
+    (iam, aws_sdk_iam, "iam"),
+    (kms, aws_sdk_kms, "kms"),
+    (secretsmanager, aws_sdk_secretsmanager, "secretsmanager"),
+    (cloudwatch, aws_sdk_cloudwatch, "cloudwatch"),
+    (logs, aws_sdk_cloudwatchlogs, "logs"),
+    (elbv2, aws_sdk_elasticloadbalancingv2, "elbv2"),
+    (autoscaling, aws_sdk_autoscaling, "autoscaling"),
+    (route53, aws_sdk_route53, "route53"),
+    (rds, aws_sdk_rds, "rds"),
+    (elasticache, aws_sdk_elasticache, "elasticache"),
+    (lambda, aws_sdk_lambda, "lambda"),
+    (ecr, aws_sdk_ecr, "ecr"),
 }
 
 impl Aws {
-    pub fn new(settings: Settings) -> Aws {
-        Aws {
-            settings,
-            sdk: OnceCell::new(),
-            account_id: OnceCell::new(),
-            s3: OnceCell::new(),
-            sqs: OnceCell::new(),
-            sns: OnceCell::new(),
-            dynamodb: OnceCell::new(),
-            ec2: OnceCell::new(),
-            sts: OnceCell::new(),
-        }
-    }
-
     /// The SDK configuration, with the credentials checked (once) unless the settings
     /// say not to.
     pub async fn sdk(&self) -> Result<&aws_config::SdkConfig> {
@@ -271,62 +326,6 @@ impl Aws {
             .await)
     }
 
-    pub async fn sqs(&self) -> Result<&aws_sdk_sqs::Client> {
-        let sdk = self.sdk().await?;
-        Ok(self
-            .sqs
-            .get_or_init(|| async {
-                let mut b = aws_sdk_sqs::config::Builder::from(sdk);
-                if let Some(url) = self.endpoint("sqs") {
-                    b = b.endpoint_url(url);
-                }
-                aws_sdk_sqs::Client::from_conf(b.build())
-            })
-            .await)
-    }
-
-    pub async fn sns(&self) -> Result<&aws_sdk_sns::Client> {
-        let sdk = self.sdk().await?;
-        Ok(self
-            .sns
-            .get_or_init(|| async {
-                let mut b = aws_sdk_sns::config::Builder::from(sdk);
-                if let Some(url) = self.endpoint("sns") {
-                    b = b.endpoint_url(url);
-                }
-                aws_sdk_sns::Client::from_conf(b.build())
-            })
-            .await)
-    }
-
-    pub async fn dynamodb(&self) -> Result<&aws_sdk_dynamodb::Client> {
-        let sdk = self.sdk().await?;
-        Ok(self
-            .dynamodb
-            .get_or_init(|| async {
-                let mut b = aws_sdk_dynamodb::config::Builder::from(sdk);
-                if let Some(url) = self.endpoint("dynamodb") {
-                    b = b.endpoint_url(url);
-                }
-                aws_sdk_dynamodb::Client::from_conf(b.build())
-            })
-            .await)
-    }
-
-    pub async fn ec2(&self) -> Result<&aws_sdk_ec2::Client> {
-        let sdk = self.sdk().await?;
-        Ok(self
-            .ec2
-            .get_or_init(|| async {
-                let mut b = aws_sdk_ec2::config::Builder::from(sdk);
-                if let Some(url) = self.endpoint("ec2") {
-                    b = b.endpoint_url(url);
-                }
-                aws_sdk_ec2::Client::from_conf(b.build())
-            })
-            .await)
-    }
-
     /// STS validates the credentials, so it is built from the loaded configuration
     /// without waiting for that validation.
     pub async fn sts(&self) -> Result<&aws_sdk_sts::Client> {
@@ -403,6 +402,12 @@ async fn load(s: &Settings) -> Result<aws_config::SdkConfig> {
         .build())
 }
 
+/// A request the SDK's builder refused: a required field was left out, which is a bug
+/// in the provider, not in the configuration.
+pub fn build_err(e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::internal(format!("building an AWS request: {e}"))
+}
+
 /// Maps an SDK error to a provider error that names the operation and carries AWS's
 /// error code and message; throttling and transport failures are marked retryable.
 pub fn api_error<E>(op: &str, err: SdkError<E, HttpResponse>) -> ProviderError
@@ -475,6 +480,8 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&s
 pub fn is_not_found_code(code: &str) -> bool {
     // EC2 names them per type: InvalidVpcID.NotFound, InvalidGroup.NotFound, ...
     code.ends_with(".NotFound")
+        || code.ends_with("NotFoundException")
+        || code.ends_with("NotFoundFault")
         || matches!(
             code,
             "NoSuchBucket"
@@ -489,6 +496,14 @@ pub fn is_not_found_code(code: &str) -> bool {
                 | "NoSuchPublicAccessBlockConfiguration"
                 | "ServerSideEncryptionConfigurationNotFoundError"
                 | "NoSuchTagSet"
+                | "LoadBalancerNotFound"
+                | "TargetGroupNotFound"
+                | "ListenerNotFound"
+                | "NoSuchHostedZone"
+                | "DBInstanceNotFound"
+                | "DBSubnetGroupNotFound"
+                | "CacheClusterNotFound"
+                | "CacheSubnetGroupNotFound"
         )
 }
 

@@ -14,13 +14,9 @@ use terrane_provider::{
     AttrSchema, BlockSchema, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
+use crate::context::{api_error, build_err, deleted, is_not_found, tags_value, Aws};
 use crate::util::{num_attr, object, own_tags, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
-
-fn build_err(e: impl std::fmt::Display) -> ProviderError {
-    ProviderError::internal(format!("building a DynamoDB request: {e}"))
-}
 
 fn attributes(v: &Value) -> Vec<(String, String)> {
     v.get("attribute")

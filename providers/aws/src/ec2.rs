@@ -21,19 +21,19 @@ use crate::util::{
 };
 use crate::{plan_tags, tag_attrs};
 
-fn id_of(v: &Value) -> Result<String> {
+pub(crate) fn id_of(v: &Value) -> Result<String> {
     str_attr(v, "id")
         .map(str::to_string)
         .ok_or_else(|| ProviderError::internal("the object's ID is not known"))
 }
 
-fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+pub(crate) fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
 
-fn tag_spec(kind: ResourceType, aws: &Aws, planned: &Value) -> Option<TagSpecification> {
+pub(crate) fn tag_spec(kind: ResourceType, aws: &Aws, planned: &Value) -> Option<TagSpecification> {
     let all = aws.tags_all(&string_map(planned.get("tags")));
     (!all.is_empty()).then(|| {
         TagSpecification::builder()
@@ -43,7 +43,7 @@ fn tag_spec(kind: ResourceType, aws: &Aws, planned: &Value) -> Option<TagSpecifi
     })
 }
 
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .filter_map(|t| {
             Some((
@@ -55,7 +55,7 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 }
 
 /// Sets `tags` and `tags_all` on a read object from the tags AWS holds.
-fn read_tags(aws: &Aws, state: &mut Value, actual: &[Tag]) {
+pub(crate) fn read_tags(aws: &Aws, state: &mut Value, actual: &[Tag]) {
     let actual = tag_map(actual);
     let own = own_tags(state, &actual, &aws.settings.default_tags);
     set(state, "tags", own);
@@ -63,7 +63,7 @@ fn read_tags(aws: &Aws, state: &mut Value, actual: &[Tag]) {
 }
 
 /// Brings an object's tags from `prior.tags_all` to the planned ones.
-async fn update_tags(aws: &Aws, id: &str, prior: &Value, planned: &Value) -> Result<()> {
+pub(crate) async fn update_tags(aws: &Aws, id: &str, prior: &Value, planned: &Value) -> Result<()> {
     let Some(change) = aws.tag_change(prior, planned) else {
         return Ok(());
     };
@@ -93,7 +93,7 @@ async fn update_tags(aws: &Aws, id: &str, prior: &Value, planned: &Value) -> Res
 }
 
 /// Parses an IPv4 CIDR block.
-fn cidr(s: &str) -> Option<(std::net::Ipv4Addr, u8)> {
+pub(crate) fn cidr(s: &str) -> Option<(std::net::Ipv4Addr, u8)> {
     let (ip, len) = s.split_once('/')?;
     let len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
     Some((ip.parse().ok()?, len))
@@ -940,9 +940,18 @@ impl Resource<Aws> for SecurityGroup {
             return Err(ProviderError::config(problems.join("\n")));
         }
         let mut change = plan_by_schema(schema, prior, config);
-        // Rules are a set: planned in the order reads return them.
         for block in ["ingress", "egress"] {
-            if config.get(block).is_some_and(Value::is_wholly_known) {
+            if !has_blocks(config, block) {
+                // No inline rules configured: the group's rules are managed elsewhere
+                // (aws_vpc_security_group_*_rule resources), as in Terraform; keep
+                // what is there.
+                let kept = prior
+                    .and_then(|p| p.get(block))
+                    .cloned()
+                    .unwrap_or(Value::List(Vec::new()));
+                set(&mut change.planned, block, kept);
+            } else if config.get(block).is_some_and(Value::is_wholly_known) {
+                // Rules are a set: planned in the order reads return them.
                 let rules = rules_of(config, block);
                 set(&mut change.planned, block, rules_value(&rules));
             }
@@ -1035,6 +1044,10 @@ impl Resource<Aws> for SecurityGroup {
             ("ingress", g.ip_permissions()),
             ("egress", g.ip_permissions_egress()),
         ] {
+            if state.get(block).is_some_and(|b| !b.is_null()) && !has_blocks(&state, block) {
+                // Not managed inline (see plan).
+                continue;
+            }
             let mut rules: Vec<Rule> = perms.iter().map(Rule::from_permission).collect();
             rules.sort();
             set(&mut state, block, rules_value(&rules));
@@ -1491,5 +1504,327 @@ impl Resource<Aws> for RouteTableAssociation {
             .ok_or_else(|| {
                 ProviderError::not_found(format!("there is no route table association {id}"))
             })
+    }
+}
+
+/// Whether a value has at least one `block` (inline rule blocks, for instance).
+fn has_blocks(v: &Value, block: &str) -> bool {
+    v.get(block)
+        .and_then(Value::as_items)
+        .is_some_and(|items| !items.is_empty())
+        || v.get(block).is_some_and(|b| !b.is_wholly_known())
+}
+
+/// `aws_vpc_security_group_ingress_rule` and `aws_vpc_security_group_egress_rule`: one
+/// rule of a security group as its own resource (one source per rule: an IPv4 or IPv6
+/// block, a prefix list or another group). Everything but the group changes in place.
+pub struct SecurityGroupRule {
+    pub egress: bool,
+}
+
+impl SecurityGroupRule {
+    fn what(&self) -> &'static str {
+        if self.egress {
+            "egress rule"
+        } else {
+            "ingress rule"
+        }
+    }
+
+    fn request(planned: &Value) -> aws_sdk_ec2::types::SecurityGroupRuleRequest {
+        let port = |a: &str| num_attr(planned, a).map(|n| n as i32);
+        aws_sdk_ec2::types::SecurityGroupRuleRequest::builder()
+            .set_ip_protocol(str_attr(planned, "ip_protocol").map(str::to_string))
+            .set_from_port(port("from_port"))
+            .set_to_port(port("to_port"))
+            .set_cidr_ipv4(str_attr(planned, "cidr_ipv4").map(str::to_string))
+            .set_cidr_ipv6(str_attr(planned, "cidr_ipv6").map(str::to_string))
+            .set_prefix_list_id(str_attr(planned, "prefix_list_id").map(str::to_string))
+            .set_referenced_group_id(
+                str_attr(planned, "referenced_security_group_id").map(str::to_string),
+            )
+            .set_description(str_attr(planned, "description").map(str::to_string))
+            .build()
+    }
+
+    fn permission(planned: &Value) -> IpPermission {
+        let port = |a: &str| num_attr(planned, a).map(|n| n as i32);
+        IpPermission::builder()
+            .set_ip_protocol(str_attr(planned, "ip_protocol").map(str::to_string))
+            .set_from_port(port("from_port"))
+            .set_to_port(port("to_port"))
+            .set_ip_ranges(str_attr(planned, "cidr_ipv4").map(|c| {
+                vec![IpRange::builder()
+                    .cidr_ip(c)
+                    .set_description(str_attr(planned, "description").map(str::to_string))
+                    .build()]
+            }))
+            .set_ipv6_ranges(str_attr(planned, "cidr_ipv6").map(|c| {
+                vec![Ipv6Range::builder()
+                    .cidr_ipv6(c)
+                    .set_description(str_attr(planned, "description").map(str::to_string))
+                    .build()]
+            }))
+            .set_prefix_list_ids(str_attr(planned, "prefix_list_id").map(|p| {
+                vec![aws_sdk_ec2::types::PrefixListId::builder()
+                    .prefix_list_id(p)
+                    .set_description(str_attr(planned, "description").map(str::to_string))
+                    .build()]
+            }))
+            .set_user_id_group_pairs(str_attr(planned, "referenced_security_group_id").map(|g| {
+                vec![aws_sdk_ec2::types::UserIdGroupPair::builder()
+                    .group_id(g)
+                    .set_description(str_attr(planned, "description").map(str::to_string))
+                    .build()]
+            }))
+            .build()
+    }
+}
+
+#[async_trait]
+impl Resource<Aws> for SecurityGroupRule {
+    fn schema(&self) -> Schema {
+        let s = || AttrSchema::optional(Type::String);
+        tag_attrs(
+            Schema::new()
+                .attr(
+                    "security_group_id",
+                    AttrSchema::required(Type::String).force_new(),
+                )
+                .attr("ip_protocol", AttrSchema::required(Type::String))
+                .attr("from_port", AttrSchema::optional(Type::Number))
+                .attr("to_port", AttrSchema::optional(Type::Number))
+                .attr("cidr_ipv4", s())
+                .attr("cidr_ipv6", s())
+                .attr("prefix_list_id", s())
+                .attr("referenced_security_group_id", s())
+                .attr("description", s())
+                .attr("id", AttrSchema::computed(Type::String))
+                .attr("security_group_rule_id", AttrSchema::computed(Type::String))
+                .attr("arn", AttrSchema::computed(Type::String)),
+        )
+    }
+
+    fn plan(
+        &self,
+        aws: &Aws,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        let sources = [
+            "cidr_ipv4",
+            "cidr_ipv6",
+            "prefix_list_id",
+            "referenced_security_group_id",
+        ];
+        let set_sources: Vec<&str> = sources
+            .iter()
+            .copied()
+            .filter(|a| config.get(a).is_some_and(|v| !v.is_null()))
+            .collect();
+        if set_sources.len() != 1 {
+            return Err(ProviderError::config(format!(
+                "a security group rule takes exactly one of {} (got {})",
+                sources.join(", "),
+                if set_sources.is_empty() {
+                    "none".to_string()
+                } else {
+                    set_sources.join(", ")
+                }
+            )));
+        }
+        if let Some(c) = str_attr(config, "cidr_ipv4") {
+            if cidr(c).is_none() {
+                return Err(ProviderError::config(format!(
+                    "cidr_ipv4 {c:?} is not an IPv4 CIDR block such as 10.0.0.0/16"
+                )));
+            }
+        }
+        let all = str_attr(config, "ip_protocol").is_some_and(|p| p == "-1" || p == "all");
+        let ports = ["from_port", "to_port"]
+            .iter()
+            .filter(|a| config.get(a).is_some_and(|v| !v.is_null()))
+            .count();
+        if !all
+            && ports != 2
+            && config
+                .get("ip_protocol")
+                .is_some_and(Value::is_wholly_known)
+        {
+            let p = str_attr(config, "ip_protocol").unwrap_or_default();
+            if matches!(p, "tcp" | "udp" | "6" | "17") {
+                return Err(ProviderError::config(format!(
+                    "a {p} rule needs from_port and to_port (ip_protocol = \"-1\" means all traffic, without ports)"
+                )));
+            }
+        }
+        let mut change = plan_by_schema(schema, prior, config);
+        plan_tags(aws, &mut change.planned);
+        Ok(change)
+    }
+
+    async fn create(&self, aws: &Aws, mut planned: Value) -> Result<Value> {
+        let group = str_attr(&planned, "security_group_id")
+            .unwrap_or_default()
+            .to_string();
+        let ec2 = aws.ec2().await?;
+        let tags = tag_spec(ResourceType::SecurityGroupRule, aws, &planned).map(|t| vec![t]);
+        let perm = Self::permission(&planned);
+        let op = format!("adding an {} to {group}", self.what());
+        let rules = if self.egress {
+            ec2.authorize_security_group_egress()
+                .group_id(&group)
+                .ip_permissions(perm)
+                .set_tag_specifications(tags)
+                .send()
+                .await
+                .map_err(|e| api_error(&op, e))?
+                .security_group_rules()
+                .to_vec()
+        } else {
+            ec2.authorize_security_group_ingress()
+                .group_id(&group)
+                .ip_permissions(perm)
+                .set_tag_specifications(tags)
+                .send()
+                .await
+                .map_err(|e| api_error(&op, e))?
+                .security_group_rules()
+                .to_vec()
+        };
+        let id = rules
+            .first()
+            .and_then(|r| r.security_group_rule_id())
+            .unwrap_or_default()
+            .to_string();
+        set(&mut planned, "id", id.as_str());
+        self.read_back(aws, planned, &format!("{} {id}", self.what()))
+            .await
+    }
+
+    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
+        let id = id_of(&state)?;
+        let out = match aws
+            .ec2()
+            .await?
+            .describe_security_group_rules()
+            .security_group_rule_ids(&id)
+            .send()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(api_error(&format!("reading {} {id}", self.what()), e)),
+        };
+        let Some(r) = out.security_group_rules().first() else {
+            return Ok(None);
+        };
+        // "All traffic" rules have no ports; AWS answers -1.
+        let port = |p: Option<i32>| match p {
+            Some(-1) | None => Value::Null,
+            Some(n) => Value::Number(n as f64),
+        };
+        for (name, v) in [
+            ("security_group_rule_id", Value::from(id.as_str())),
+            ("security_group_id", opt_str(r.group_id())),
+            ("ip_protocol", opt_str(r.ip_protocol())),
+            ("from_port", port(r.from_port())),
+            ("to_port", port(r.to_port())),
+            ("cidr_ipv4", opt_str(r.cidr_ipv4())),
+            ("cidr_ipv6", opt_str(r.cidr_ipv6())),
+            ("prefix_list_id", opt_str(r.prefix_list_id())),
+            (
+                "referenced_security_group_id",
+                opt_str(r.referenced_group_info().and_then(|g| g.group_id())),
+            ),
+            (
+                "description",
+                opt_str(r.description().filter(|d| !d.is_empty())),
+            ),
+        ] {
+            set(&mut state, name, v);
+        }
+        set(
+            &mut state,
+            "arn",
+            aws.arn("ec2", &format!("security-group-rule/{id}"), false)
+                .await?,
+        );
+        read_tags(aws, &mut state, r.tags());
+        Ok(Some(state))
+    }
+
+    async fn update(&self, aws: &Aws, prior: Value, mut planned: Value) -> Result<Value> {
+        let id = id_of(&prior)?;
+        let group = str_attr(&prior, "security_group_id")
+            .unwrap_or_default()
+            .to_string();
+        let rule_attrs = [
+            "ip_protocol",
+            "from_port",
+            "to_port",
+            "cidr_ipv4",
+            "cidr_ipv6",
+            "prefix_list_id",
+            "referenced_security_group_id",
+            "description",
+        ];
+        if rule_attrs.iter().any(|a| planned.get(a) != prior.get(a)) {
+            aws.ec2()
+                .await?
+                .modify_security_group_rules()
+                .group_id(&group)
+                .security_group_rules(
+                    aws_sdk_ec2::types::SecurityGroupRuleUpdate::builder()
+                        .security_group_rule_id(&id)
+                        .security_group_rule(Self::request(&planned))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| api_error(&format!("changing {} {id}", self.what()), e))?;
+        }
+        update_tags(aws, &id, &prior, &planned).await?;
+        set(&mut planned, "id", id.as_str());
+        self.read_back(aws, planned, &format!("{} {id}", self.what()))
+            .await
+    }
+
+    async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
+        let id = id_of(&state)?;
+        let group = str_attr(&state, "security_group_id")
+            .unwrap_or_default()
+            .to_string();
+        let ec2 = aws.ec2().await?;
+        let op = format!("removing {} {id}", self.what());
+        if self.egress {
+            deleted(
+                &op,
+                ec2.revoke_security_group_egress()
+                    .group_id(&group)
+                    .security_group_rule_ids(&id)
+                    .send()
+                    .await,
+            )
+        } else {
+            deleted(
+                &op,
+                ec2.revoke_security_group_ingress()
+                    .group_id(&group)
+                    .security_group_rule_ids(&id)
+                    .send()
+                    .await,
+            )
+        }
+    }
+
+    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
+        self.read(
+            aws,
+            object([("id", Value::from(id)), ("tags", Value::Null)]),
+        )
+        .await?
+        .ok_or_else(|| ProviderError::not_found(format!("there is no security group rule {id}")))
     }
 }

@@ -6,11 +6,23 @@
 //! [`terrane_provider::Resource`] once per resource type, and [`factory`] registers them
 //! in a [`Dispatch`].
 
+pub mod autoscaling;
+pub mod cloudwatch;
+pub mod compute;
 pub mod context;
 pub mod dynamodb;
 pub mod ec2;
+pub mod ecr;
+pub mod elasticache;
+pub mod elb;
+pub mod iam;
+pub mod kms;
+pub mod lambda;
 pub mod messaging;
+pub mod rds;
+pub mod route53;
 pub mod s3;
+pub mod secretsmanager;
 pub mod sts;
 pub mod util;
 
@@ -50,7 +62,7 @@ pub fn plan_tags(aws: &Aws, planned: &mut Value) {
 }
 
 fn provider(aws: Aws) -> Dispatch<Aws> {
-    Dispatch::new(aws)
+    let d = Dispatch::new(aws)
         .resource("aws_s3_bucket", s3::Bucket)
         .resource("aws_s3_bucket_versioning", s3::Versioning)
         .resource(
@@ -68,8 +80,33 @@ fn provider(aws: Aws) -> Dispatch<Aws> {
         .resource("aws_security_group", ec2::SecurityGroup)
         .resource("aws_route_table", ec2::RouteTable)
         .resource("aws_route_table_association", ec2::RouteTableAssociation)
+        .resource(
+            "aws_vpc_security_group_ingress_rule",
+            ec2::SecurityGroupRule { egress: false },
+        )
+        .resource(
+            "aws_vpc_security_group_egress_rule",
+            ec2::SecurityGroupRule { egress: true },
+        )
         .data_source("aws_availability_zones", ec2::AvailabilityZones)
-        .data_source("aws_caller_identity", sts::CallerIdentity)
+        .data_source("aws_caller_identity", sts::CallerIdentity);
+    // Newer service modules register their own types.
+    [
+        compute::register,
+        elb::register,
+        autoscaling::register,
+        route53::register,
+        rds::register,
+        elasticache::register,
+        iam::register,
+        kms::register,
+        secretsmanager::register,
+        cloudwatch::register,
+        ecr::register,
+        lambda::register,
+    ]
+    .into_iter()
+    .fold(d, |d, register| register(d))
 }
 
 fn provider_schema() -> Schema {

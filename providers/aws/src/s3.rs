@@ -15,13 +15,9 @@ use terrane_provider::{
     AttrSchema, BlockSchema, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
+use crate::context::{api_error, build_err, deleted, is_not_found, tags_value, Aws};
 use crate::util::{bool_attr, default_to, object, opt_str, own_tags, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
-
-fn build_err(e: impl std::fmt::Display) -> ProviderError {
-    ProviderError::internal(format!("building an S3 request: {e}"))
-}
 
 /// Checks a bucket name against S3's naming rules; every broken rule is listed.
 pub fn bucket_name_problems(name: &str) -> Vec<String> {

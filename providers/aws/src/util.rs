@@ -74,3 +74,112 @@ pub fn default_to(v: &mut Value, name: &str, default: impl Into<Value>) {
         set(v, name, default);
     }
 }
+
+/// The `timeouts` block of resources that wait for AWS: `create`, `update`, `delete`,
+/// each a duration such as "10m".
+pub fn timeouts_block() -> terrane_provider::BlockSchema {
+    let d = || terrane_provider::AttrSchema::optional(terrane_core::Type::String);
+    terrane_provider::BlockSchema::single(
+        terrane_provider::Schema::new()
+            .attr("create", d())
+            .attr("update", d())
+            .attr("delete", d()),
+    )
+}
+
+/// How long the `op` step ("create", "update" or "delete") may wait: the resource's
+/// `timeouts` block, else `default`.
+pub fn timeout(
+    v: &Value,
+    op: &str,
+    default: std::time::Duration,
+) -> terrane_provider::Result<std::time::Duration> {
+    match v
+        .get("timeouts")
+        .and_then(|t| t.get(op))
+        .and_then(Value::as_str)
+    {
+        Some(s) => terrane_provider::parse_duration(s)
+            .map_err(|e| terrane_provider::ProviderError::config(format!("timeouts.{op}: {e}"))),
+        None => Ok(default),
+    }
+}
+
+/// Checks a configuration's `timeouts` block at plan time.
+pub fn check_timeouts(config: &Value) -> terrane_provider::Result<()> {
+    for op in ["create", "update", "delete"] {
+        timeout(config, op, std::time::Duration::ZERO)?;
+    }
+    Ok(())
+}
+
+/// Polls `check` until it yields a value, backing off from 100 ms to 5 s between
+/// tries; fails naming `what` once `limit` has passed.
+pub async fn wait_for<T, F, Fut>(
+    what: &str,
+    limit: std::time::Duration,
+    mut check: F,
+) -> terrane_provider::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = terrane_provider::Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() + pause > deadline {
+            return Err(terrane_provider::ProviderError::api(format!(
+                "timed out after {}s waiting for {what} (raise it in the resource's timeouts block)",
+                limit.as_secs()
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
+    }
+}
+
+/// A list of strings from a list or set attribute (empty when unset).
+pub fn str_list(v: &Value, name: &str) -> Vec<String> {
+    v.get(name)
+        .and_then(Value::as_items)
+        .map(|l| {
+            l.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A list value of strings.
+pub fn str_list_value<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Value {
+    Value::List(items.into_iter().map(|s| Value::from(s.as_ref())).collect())
+}
+
+/// A set value of strings.
+pub fn str_set_value<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Value {
+    Value::set(items.into_iter().map(|s| Value::from(s.as_ref())).collect())
+}
+
+/// A nested block as read back from AWS, limited to the attributes the configuration
+/// set: AWS fills in the others with defaults that are not the configuration's business
+/// (and would show up as drift). Null when the block is not configured.
+pub fn read_block(configured: Option<&Value>, actual: &[(&str, Value)]) -> Value {
+    let Some(configured) = configured.filter(|c| !c.is_null()) else {
+        return Value::Null;
+    };
+    let mut out = configured.clone();
+    for (name, v) in actual {
+        if configured.get(name).is_some_and(|c| !c.is_null()) {
+            set(&mut out, name, v.clone());
+        }
+    }
+    out
+}
+
+/// A number value from an optional integer the API may leave out.
+pub fn opt_num<N: Into<f64>>(n: Option<N>) -> Value {
+    n.map(|n| Value::Number(n.into())).unwrap_or(Value::Null)
+}

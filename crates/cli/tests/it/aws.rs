@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use crate::{Out, Ws};
 
 /// A moto server for one test, stopped when dropped.
-struct Moto {
+pub struct Moto {
     child: Child,
     url: String,
 }
 
 impl Moto {
-    fn start() -> Moto {
+    pub fn start() -> Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -43,7 +43,7 @@ impl Moto {
     }
 
     /// The environment a user would set to point terrane (and the SDK) at the emulator.
-    fn env(&self) -> Vec<(&'static str, String)> {
+    pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
@@ -58,14 +58,14 @@ impl Moto {
         ]
     }
 
-    fn run(&self, ws: &Ws, args: &[&str]) -> Out {
+    pub fn run(&self, ws: &Ws, args: &[&str]) -> Out {
         let env = self.env();
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         ws.run_env(args, &pairs)
     }
 
     /// An SDK configuration for checking what terrane did, independently of it.
-    fn sdk(&self) -> aws_config::SdkConfig {
+    pub fn sdk(&self) -> aws_config::SdkConfig {
         let url = self.url.clone();
         runtime().block_on(async move {
             aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -79,7 +79,7 @@ impl Moto {
         })
     }
 
-    fn s3(&self) -> aws_sdk_s3::Client {
+    pub fn s3(&self) -> aws_sdk_s3::Client {
         let conf = aws_sdk_s3::config::Builder::from(&self.sdk())
             .force_path_style(true)
             .build();
@@ -94,7 +94,7 @@ impl Drop for Moto {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -122,7 +122,7 @@ async fn versioning(s3: &aws_sdk_s3::Client, bucket: &str) -> String {
     }
 }
 
-const PROVIDER: &str = r#"
+pub const PROVIDER: &str = r#"
 provider "aws" {
   region            = "us-east-1"
   s3_use_path_style = true

@@ -4,6 +4,10 @@
 mod agent;
 #[cfg(feature = "aws")]
 mod aws;
+#[cfg(feature = "aws")]
+mod aws_compute;
+#[cfg(feature = "aws")]
+mod aws_security;
 mod crash;
 mod diagnostics;
 mod json;
