@@ -514,6 +514,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_set_is_the_same_as_the_list_state_stores_for_it() {
+        let set = Value::set(vec![Value::from("b"), Value::from("a")]);
+        let stored = Value::List(vec![Value::from("a"), Value::from("b")]);
+        assert!(set.same_as(&stored) && stored.same_as(&set));
+        let reordered = Value::List(vec![Value::from("b"), Value::from("a")]);
+        assert!(set.same_as(&reordered));
+        let other = Value::List(vec![Value::from("a"), Value::from("c")]);
+        assert!(!set.same_as(&other));
+        // Two lists still compare in order.
+        assert!(!stored.same_as(&reordered));
+    }
+
+    #[test]
+    fn an_absent_attribute_is_the_same_as_a_null_one() {
+        let read = Value::map([("id", Value::from("x"))]);
+        let full = Value::map([("id", Value::from("x")), ("note", Value::Null)]);
+        assert!(read.same_as(&full) && full.same_as(&read));
+        let set = Value::map([("id", Value::from("x")), ("note", Value::from("n"))]);
+        assert!(!read.same_as(&set) && !set.same_as(&read));
+    }
+
+    #[test]
     fn masks_follow_terraform_shape() {
         let v = Value::map([
             ("id", Value::Unknown),
