@@ -47,6 +47,14 @@ pub trait Resource<C: Send + Sync>: Send + Sync {
 
     async fn delete(&self, ctx: &C, state: Value) -> Result<()>;
 
+    /// Reads an existing object for `terrane import` from the attributes that identify
+    /// it; an object that is not there is a not-found error naming `what`.
+    async fn import_from(&self, ctx: &C, keys: Value, what: &str) -> Result<Value> {
+        self.read(ctx, keys)
+            .await?
+            .ok_or_else(|| ProviderError::not_found(format!("there is no {what}")))
+    }
+
     /// The state of an existing object, from the ID a user gives `terrane import`.
     async fn import(&self, ctx: &C, id: &str) -> Result<Value> {
         let _ = (ctx, id);

@@ -440,12 +440,12 @@ impl Resource<Aws> for Group {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("name", Value::from(id))]),
+            &format!("Auto Scaling group {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no Auto Scaling group {id}")))
+        .await
     }
 }
 
@@ -776,15 +776,15 @@ impl Resource<Aws> for Policy {
                 "import ID {id:?}: give it as GROUP_NAME/POLICY_NAME"
             )));
         };
-        self.read(
+        self.import_from(
             aws,
             object([
                 ("name", Value::from(name)),
                 ("autoscaling_group_name", Value::from(group)),
             ]),
+            &format!("scaling policy {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no scaling policy {id}")))
+        .await
     }
 }
 

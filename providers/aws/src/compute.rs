@@ -510,12 +510,12 @@ impl Resource<Aws> for Instance {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("instance {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no instance {id}")))
+        .await
     }
 }
 
@@ -828,12 +828,12 @@ impl Resource<Aws> for LaunchTemplate {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("launch template {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no launch template {id}")))
+        .await
     }
 }
 
@@ -1047,12 +1047,12 @@ impl Resource<Aws> for Eip {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("Elastic IP {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no Elastic IP {id}")))
+        .await
     }
 }
 
@@ -1277,12 +1277,12 @@ impl Resource<Aws> for EbsVolume {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("volume {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no volume {id}")))
+        .await
     }
 }
 

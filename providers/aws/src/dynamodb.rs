@@ -328,11 +328,11 @@ impl Resource<Aws> for Table {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("name", Value::from(id)), ("tags", Value::Null)]),
+            &format!("table named {id:?}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no table named {id:?}")))
+        .await
     }
 }

@@ -300,12 +300,12 @@ impl Resource<Aws> for Vpc {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("VPC {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no VPC {id}")))
+        .await
     }
 }
 
@@ -474,12 +474,12 @@ impl Resource<Aws> for Subnet {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("subnet {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no subnet {id}")))
+        .await
     }
 }
 
@@ -621,12 +621,12 @@ impl Resource<Aws> for InternetGateway {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("internet gateway {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no internet gateway {id}")))
+        .await
     }
 }
 
@@ -1089,12 +1089,12 @@ impl Resource<Aws> for SecurityGroup {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("security group {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no security group {id}")))
+        .await
     }
 }
 
@@ -1408,12 +1408,12 @@ impl Resource<Aws> for RouteTable {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("route table {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no route table {id}")))
+        .await
     }
 }
 
@@ -1499,11 +1499,12 @@ impl Resource<Aws> for RouteTableAssociation {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(aws, object([("id", Value::from(id))]))
-            .await?
-            .ok_or_else(|| {
-                ProviderError::not_found(format!("there is no route table association {id}"))
-            })
+        self.import_from(
+            aws,
+            object([("id", Value::from(id))]),
+            &format!("route table association {id}"),
+        )
+        .await
     }
 }
 
@@ -1820,11 +1821,11 @@ impl Resource<Aws> for SecurityGroupRule {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("security group rule {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no security group rule {id}")))
+        .await
     }
 }

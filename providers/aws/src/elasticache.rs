@@ -381,12 +381,12 @@ impl Resource<Aws> for Cluster {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("cluster_id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("cache cluster {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no cache cluster {id}")))
+        .await
     }
 }
 

@@ -433,12 +433,12 @@ impl Resource<Aws> for LoadBalancer {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("load balancer {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no load balancer {id}")))
+        .await
     }
 }
 
@@ -771,12 +771,12 @@ impl Resource<Aws> for TargetGroup {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("target group {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no target group {id}")))
+        .await
     }
 }
 
@@ -1116,12 +1116,12 @@ impl Resource<Aws> for Listener {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("listener {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no listener {id}")))
+        .await
     }
 }
 

@@ -511,16 +511,16 @@ impl Resource<Aws> for DbInstance {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([
                 ("identifier", Value::from(id)),
                 ("tags", Value::Null),
                 ("skip_final_snapshot", Value::Bool(false)),
             ]),
+            &format!("database {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no database {id}")))
+        .await
     }
 }
 
@@ -702,11 +702,11 @@ impl Resource<Aws> for SubnetGroup {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("name", Value::from(id)), ("tags", Value::Null)]),
+            &format!("DB subnet group {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no DB subnet group {id}")))
+        .await
     }
 }

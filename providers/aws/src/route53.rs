@@ -271,12 +271,12 @@ impl Resource<Aws> for Zone {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(
+        self.import_from(
             aws,
             object([("id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("hosted zone {id}"),
         )
-        .await?
-        .ok_or_else(|| ProviderError::not_found(format!("there is no hosted zone {id}")))
+        .await
     }
 }
 
