@@ -14,11 +14,9 @@ use terrane_provider::{
 };
 
 use crate::context::{api_error, deleted, is_not_found, Aws};
-use crate::iam::{
-    changed, check_enum, import_by, opt_text, record_tags, refuse, resource_name, text_or_null,
-};
+use crate::iam::{changed, check_enum, opt_text, record_tags, refuse, resource_name, text_or_null};
 use crate::util::{
-    bool_attr, default_to, num_attr, set, str_attr, str_list, str_set_value, string_map,
+    bool_attr, default_to, num_attr, object, set, str_attr, str_list, str_set_value, string_map,
 };
 use crate::{plan_tags, tag_attrs};
 
@@ -372,9 +370,11 @@ impl Resource<Aws> for Alarm {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        import_by(self, aws, &[("alarm_name", id)], || {
-            format!("there is no alarm named {id:?}")
-        })
+        self.import_from(
+            aws,
+            object([("alarm_name", Value::from(id)), ("tags", Value::Null)]),
+            &format!("alarm named {id:?}"),
+        )
         .await
     }
 }
@@ -662,9 +662,11 @@ impl Resource<Aws> for LogGroup {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        import_by(self, aws, &[("name", id)], || {
-            format!("there is no log group named {id:?}")
-        })
+        self.import_from(
+            aws,
+            object([("name", Value::from(id)), ("tags", Value::Null)]),
+            &format!("log group named {id:?}"),
+        )
         .await
     }
 }

@@ -14,7 +14,7 @@ use terrane_provider::{
 };
 
 use crate::context::{api_error, build_err, Aws};
-use crate::iam::{changed, check_enum, import_by, opt_text, record_tags, refuse};
+use crate::iam::{changed, check_enum, opt_text, record_tags, refuse};
 use crate::util::{bool_attr, default_to, object, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
@@ -381,9 +381,11 @@ impl Resource<Aws> for Repository {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        import_by(self, aws, &[("name", id)], || {
-            format!("there is no repository named {id:?}")
-        })
+        self.import_from(
+            aws,
+            object([("name", Value::from(id)), ("tags", Value::Null)]),
+            &format!("repository named {id:?}"),
+        )
         .await
     }
 }

@@ -18,7 +18,7 @@ use terrane_provider::{
 };
 
 use crate::context::{api_error, build_err, deleted, is_not_found, tags_value, Aws};
-use crate::util::{default_to, num_attr, own_tags, set, str_attr, string_map};
+use crate::util::{default_to, num_attr, object, own_tags, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
 pub fn register(d: Dispatch<Aws>) -> Dispatch<Aws> {
@@ -344,9 +344,11 @@ impl Resource<Aws> for Role {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        import_by(self, aws, &[("name", id)], || {
-            format!("there is no IAM role named {id:?}")
-        })
+        self.import_from(
+            aws,
+            object([("name", Value::from(id)), ("tags", Value::Null)]),
+            &format!("IAM role named {id:?}"),
+        )
         .await
     }
 }
@@ -568,9 +570,11 @@ impl Resource<Aws> for Policy {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        import_by(self, aws, &[("arn", id)], || {
-            format!("there is no IAM policy {id}")
-        })
+        self.import_from(
+            aws,
+            object([("arn", Value::from(id)), ("tags", Value::Null)]),
+            &format!("IAM policy {id}"),
+        )
         .await
     }
 }
@@ -689,9 +693,14 @@ impl Resource<Aws> for RolePolicyAttachment {
                 "import ID {id:?} must be ROLE-NAME/POLICY-ARN, such as deploy/arn:aws:iam::aws:policy/ReadOnlyAccess"
             )));
         };
-        import_by(self, aws, &[("role", role), ("policy_arn", arn)], || {
-            format!("policy {arn} is not attached to role {role}")
-        })
+        self.import_from(
+            aws,
+            object([
+                ("role", Value::from(role)),
+                ("policy_arn", Value::from(arn)),
+            ]),
+            &format!("attachment of policy {arn} to role {role}"),
+        )
         .await
     }
 }
@@ -705,28 +714,6 @@ pub(crate) fn refuse(problems: Vec<String>) -> Result<()> {
     } else {
         Err(ProviderError::config(problems.join("\n")))
     }
-}
-
-/// Imports an object: reads it from a state holding only the identifying `pairs`
-/// (every other attribute null, so a configuration that matches plans no change).
-pub(crate) async fn import_by<R: Resource<Aws>>(
-    resource: &R,
-    aws: &Aws,
-    pairs: &[(&str, &str)],
-    missing: impl FnOnce() -> String,
-) -> Result<Value> {
-    let schema = resource.schema();
-    let mut state = Value::Map(terrane_core::ObjectMap::new());
-    for name in schema.attributes.keys().chain(schema.blocks.keys()) {
-        set(&mut state, name, Value::Null);
-    }
-    for (name, v) in pairs {
-        set(&mut state, name, *v);
-    }
-    resource
-        .read(aws, state)
-        .await?
-        .ok_or_else(|| ProviderError::not_found(missing()))
 }
 
 /// A plan-time check that a known `attr` is one of the values AWS accepts.

@@ -15,8 +15,8 @@ use terrane_provider::{
 };
 
 use crate::context::{api_error, build_err, deleted, is_not_found, Aws};
-use crate::iam::{changed, check_enum, check_range, import_by, policy_doc, record_tags, refuse};
-use crate::util::{bool_attr, default_to, num_attr, set, str_attr, string_map};
+use crate::iam::{changed, check_enum, check_range, policy_doc, record_tags, refuse};
+use crate::util::{bool_attr, default_to, num_attr, object, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
 pub fn register(d: Dispatch<Aws>) -> Dispatch<Aws> {
@@ -343,9 +343,11 @@ impl Resource<Aws> for Key {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        import_by(self, aws, &[("key_id", id)], || {
-            format!("there is no KMS key {id} (or it is pending deletion)")
-        })
+        self.import_from(
+            aws,
+            object([("key_id", Value::from(id)), ("tags", Value::Null)]),
+            &format!("KMS key {id} (or it is pending deletion)"),
+        )
         .await
     }
 }

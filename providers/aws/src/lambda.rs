@@ -22,9 +22,7 @@ use terrane_provider::{
 };
 
 use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
-use crate::iam::{
-    changed, check_enum, check_range, import_by, opt_text, record_tags, refuse, text_or_null,
-};
+use crate::iam::{changed, check_enum, check_range, opt_text, record_tags, refuse, text_or_null};
 use crate::util::{
     bool_attr, default_to, num_attr, object, set, str_attr, str_list, str_list_value, string_map,
     wait_for,
@@ -543,9 +541,11 @@ impl Resource<Aws> for Function {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        import_by(self, aws, &[("function_name", id)], || {
-            format!("there is no function named {id:?}")
-        })
+        self.import_from(
+            aws,
+            object([("function_name", Value::from(id)), ("tags", Value::Null)]),
+            &format!("function named {id:?}"),
+        )
         .await
     }
 }

@@ -17,8 +17,10 @@ use terrane_provider::{
 };
 
 use crate::context::{api_error, is_not_found, Aws};
-use crate::iam::{changed, import_by, opt_text, record_tags, refuse, resource_name, text_or_null};
-use crate::util::{default_to, num_attr, set, str_attr, str_list, str_set_value, string_map};
+use crate::iam::{changed, opt_text, record_tags, refuse, resource_name, text_or_null};
+use crate::util::{
+    default_to, num_attr, object, set, str_attr, str_list, str_set_value, string_map,
+};
 use crate::{plan_tags, tag_attrs};
 
 pub fn register(d: Dispatch<Aws>) -> Dispatch<Aws> {
@@ -215,9 +217,11 @@ impl Resource<Aws> for Secret {
     }
 
     async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        import_by(self, aws, &[("arn", id)], || {
-            format!("there is no secret {id}")
-        })
+        self.import_from(
+            aws,
+            object([("arn", Value::from(id)), ("tags", Value::Null)]),
+            &format!("secret {id}"),
+        )
         .await
     }
 }
@@ -475,10 +479,12 @@ impl Resource<Aws> for SecretVersion {
                 "import ID {id:?} must be SECRET-ARN|VERSION-ID"
             )));
         };
-        let pairs = [("secret_id", arn), ("arn", arn), ("version_id", version)];
-        import_by(self, aws, &pairs, || {
-            format!("secret {arn} has no version {version}")
-        })
-        .await
+        let keys = object([
+            ("secret_id", Value::from(arn)),
+            ("arn", Value::from(arn)),
+            ("version_id", Value::from(version)),
+        ]);
+        self.import_from(aws, keys, &format!("version {version} of secret {arn}"))
+            .await
     }
 }
