@@ -166,6 +166,15 @@ const LB_ATTRIBUTES: [(&str, &str, &str); 4] = [
     ),
 ];
 
+/// A load balancer attribute's text ("true", "60") as the value the schema holds.
+fn attribute_value(raw: &str) -> Value {
+    match raw {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        n => Value::Number(n.parse().unwrap_or(0.0)),
+    }
+}
+
 /// `aws_lb` (and its old name `aws_alb`): an application or network load balancer.
 pub struct LoadBalancer;
 
@@ -249,12 +258,7 @@ impl Resource<Aws> for LoadBalancer {
         default_to(&mut change.planned, "load_balancer_type", "application");
         default_to(&mut change.planned, "ip_address_type", "ipv4");
         for (arg, _, default) in LB_ATTRIBUTES {
-            let v = match default {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                n => Value::Number(n.parse().unwrap_or(0.0)),
-            };
-            default_to(&mut change.planned, arg, v);
+            default_to(&mut change.planned, arg, attribute_value(default));
         }
         plan_tags(aws, &mut change.planned);
         Ok(change)
@@ -371,12 +375,7 @@ impl Resource<Aws> for LoadBalancer {
             .collect();
         for (arg, key, default) in LB_ATTRIBUTES {
             let raw = actual.get(key).copied().unwrap_or(default);
-            let v = match raw {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                n => Value::Number(n.parse().unwrap_or(0.0)),
-            };
-            set(&mut state, arg, v);
+            set(&mut state, arg, attribute_value(raw));
         }
         read_elb_tags(aws, &mut state, &arn).await?;
         Ok(Some(state))
