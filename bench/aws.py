@@ -40,11 +40,31 @@ class Counter:
     def __init__(self):
         self.lock = threading.Lock()
         self.calls = 0
+        self.by_action = {}
+
+    def add(self, action):
+        with self.lock:
+            self.calls += 1
+            self.by_action[action] = self.by_action.get(action, 0) + 1
 
     def take(self):
         with self.lock:
             n, self.calls = self.calls, 0
-            return n
+            by, self.by_action = self.by_action, {}
+            return n, by
+
+
+def action_of(method, path, headers, body):
+    """The API action a request makes: the query protocol's `Action=`, the JSON
+    protocol's `X-Amz-Target`, or the method for S3's REST calls."""
+    target = headers.get("X-Amz-Target")
+    if target:
+        return target.split(".")[-1]
+    if body:
+        for part in body.split(b"&"):
+            if part.startswith(b"Action="):
+                return part[len(b"Action="):].decode()
+    return f"S3 {method}"
 
 
 def proxy(listen_port, upstream_port, counter):
@@ -54,10 +74,9 @@ def proxy(listen_port, upstream_port, counter):
         protocol_version = "HTTP/1.1"
 
         def forward(self):
-            with counter.lock:
-                counter.calls += 1
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
+            counter.add(action_of(self.command, self.path, self.headers, body))
             conn = http.client.HTTPConnection("127.0.0.1", upstream_port)
             headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
             conn.request(self.command, self.path, body=body, headers=headers)
@@ -83,15 +102,49 @@ def proxy(listen_port, upstream_port, counter):
 
 
 def generate(n):
+    """Half the stack is one object per resource block (S3, SQS, SNS, DynamoDB); the
+    other half is EC2 objects made with `count` (a VPC, subnets, instances, volumes),
+    whose refresh is batched into one Describe call per resource block."""
     out = ['provider "aws" {\n  region = "us-east-1"\n  s3_use_path_style = true\n}\n']
-    per = n // 5
+    ec2 = n // 2
+    subnets, volumes = ec2 // 10, ec2 * 3 // 10
+    instances = ec2 - 1 - subnets - volumes
+    out.append(f'''data "aws_ami" "linux" {{
+  most_recent = true
+  owners      = ["amazon"]
+  filter {{
+    name   = "name"
+    values = ["amzn2-ami-hvm-*-x86_64-gp2"]
+  }}
+}}
+resource "aws_vpc" "main" {{
+  cidr_block = "10.0.0.0/16"
+}}
+resource "aws_subnet" "s" {{
+  count      = {subnets}
+  vpc_id     = aws_vpc.main.id
+  cidr_block = cidrsubnet("10.0.0.0/16", 8, count.index)
+}}
+resource "aws_instance" "i" {{
+  count         = {instances}
+  ami           = data.aws_ami.linux.id
+  instance_type = "t3.micro"
+  subnet_id     = aws_subnet.s[count.index % {subnets}].id
+}}
+resource "aws_ebs_volume" "v" {{
+  count             = {volumes}
+  availability_zone = "us-east-1a"
+  size              = 8
+}}
+''')
+    per = (n - ec2) // 5
     for i in range(per):
         out.append(f'resource "aws_s3_bucket" "b{i}" {{\n  bucket = "bench-{i}"\n}}\n')
         out.append(f'resource "aws_s3_bucket_versioning" "b{i}" {{\n  bucket = aws_s3_bucket.b{i}.id\n  versioning_configuration {{\n    status = "Enabled"\n  }}\n}}\n')
         out.append(f'resource "aws_sqs_queue" "q{i}" {{\n  name = "bench-{i}"\n}}\n')
         out.append(f'resource "aws_sns_topic" "t{i}" {{\n  name = "bench-{i}"\n}}\n')
         out.append(f'resource "aws_dynamodb_table" "d{i}" {{\n  name = "bench-{i}"\n  billing_mode = "PAY_PER_REQUEST"\n  hash_key = "id"\n  attribute {{\n    name = "id"\n    type = "S"\n  }}\n}}\n')
-    return "\n".join(out), per * 5
+    return "\n".join(out), per * 5 + ec2
 
 
 def main():
@@ -129,10 +182,15 @@ def main():
             r = subprocess.run([BIN, "-C", ws, "--no-color"] + args, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             wall = time.time() - t
-            calls = counter.take()
+            calls, by_action = counter.take()
             if r.returncode not in (0,):
                 sys.exit(f"{step} failed ({r.returncode}): {r.stderr[-2000:]}")
             print(f"{step:<22} {wall:>8.2f} {calls:>10} {calls / count:>15.2f}")
+            if step.startswith("plan"):
+                refresh = by_action
+        print("\nrefresh calls by action (plan with no changes):")
+        for action, n in sorted(refresh.items(), key=lambda kv: -kv[1]):
+            print(f"  {action:<32} {n:>5}")
     finally:
         moto.terminate()
         moto.wait()

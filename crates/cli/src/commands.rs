@@ -46,6 +46,8 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
                 refresh: true,
                 destroy: true,
                 parallelism,
+                policy: Vec::new(),
+                override_policy: None,
             };
             apply_cmd(&dir, None, &args, auto_approve, style).await
         }
@@ -72,6 +74,24 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
         Command::Status { json } => crate::agent_cmd::status(&dir, json, style).await,
         Command::Logs { service, follow } => crate::agent_cmd::logs(&dir, &service, follow).await,
         Command::Events { follow } => crate::agent_cmd::events(&dir, follow).await,
+        Command::Scan {
+            dir: scan_dir,
+            format,
+            fail_on,
+            list_rules,
+            vars,
+        } => {
+            let target = scan_dir.map(|d| dir.join(d)).unwrap_or_else(|| dir.clone());
+            crate::policy_cmd::scan_cmd(&target, &vars, format, fail_on, list_rules, style).await
+        }
+        Command::Policy(crate::PolicyCommand::Check {
+            planfile,
+            args,
+            json,
+        }) => crate::policy_cmd::check_cmd(&dir, planfile.as_deref(), &args, json, style).await,
+        Command::Policy(crate::PolicyCommand::Test { policy, verbose }) => {
+            crate::policy_cmd::test_cmd(&dir, &policy, verbose, style)
+        }
     }
 }
 
@@ -106,6 +126,7 @@ fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
     if !diags.has_errors() {
         let (_, d) = model::build(&ws.module, &ws.registry);
         diags.extend(d);
+        diags.extend(crate::policy_cmd::validate_policies(&ws));
     }
     if as_json {
         let list: Vec<serde_json::Value> = diags
@@ -211,6 +232,7 @@ async fn make_plan(
         refresh: args.refresh,
         targets,
         parallelism: args.parallelism.max(1),
+        offline: false,
     };
     match terrane_engine::plan(
         &model,
@@ -233,6 +255,63 @@ async fn make_plan(
             None
         }
     }
+}
+
+/// Plans the configuration without state, credentials or reads (for `terrane scan`):
+/// every resource is a create, data sources and variables without a value are unknown.
+pub async fn offline_plan(ws: &mut Workspace, vars: &VarArgs, color: bool) -> Option<Plan> {
+    let mut values = match ws.variables(vars) {
+        Ok(v) => v,
+        Err(d) => {
+            print_diags(&d, &ws.sources, color);
+            return None;
+        }
+    };
+    for v in ws.module.variables.values() {
+        if v.default.is_none() && !values.contains_key(&v.name) {
+            values.insert(
+                v.name.clone(),
+                terrane_engine::RawVar::Value(terrane_core::Value::Unknown),
+            );
+        }
+    }
+    let ws: &Workspace = ws;
+    let model = build_model(ws, color)?;
+    let opts = PlanOptions {
+        destroy: false,
+        refresh: false,
+        targets: Vec::new(),
+        parallelism: 10,
+        offline: true,
+    };
+    let printer = Printer::new(Style { color }, false);
+    let cancel = AtomicBool::new(false);
+    match terrane_engine::plan(
+        &model,
+        &ws.registry,
+        &ws.dir,
+        &Snapshot::default(),
+        &values,
+        &opts,
+        &printer,
+        &cancel,
+    )
+    .await
+    {
+        Ok(plan) => Some(plan),
+        Err(d) => {
+            print_diags(&d, &ws.sources, color);
+            None
+        }
+    }
+}
+
+/// A plan of the configuration against the current state, printing nothing but errors.
+pub async fn plan_quietly(ws: &mut Workspace, args: &PlanArgs, style: Style) -> Option<Plan> {
+    let prior = state_cmd::read_existing(ws).ok()?;
+    let printer = Printer::new(style, false);
+    let cancel = AtomicBool::new(false);
+    make_plan(ws, args, &prior, &printer, &cancel, style.color).await
 }
 
 async fn plan_cmd(
@@ -263,10 +342,22 @@ async fn plan_cmd(
     if as_json {
         println!(
             "{}",
-            serde_json::to_string(&json::plan_json(&plan)).unwrap_or_default()
+            serde_json::to_string(&crate::policy_cmd::document(&plan, &ws)).unwrap_or_default()
         );
     } else {
         print!("{}", render_plan(&plan, style));
+    }
+    let gate = crate::policy_cmd::check_plan(
+        &ws,
+        &plan,
+        &args.policy,
+        args.override_policy.as_deref(),
+        style,
+        as_json,
+    );
+    if gate.blocked {
+        eprintln!("\nError: an apply of this plan would be blocked by the policy checks above.");
+        return 1;
     }
     if let Some(path) = out {
         let path = if path.is_absolute() {
@@ -363,6 +454,9 @@ async fn apply_cmd(
                 return fail("Saved plan does not match the configuration.\n\nThe configuration files changed since this plan was made. Run terrane plan again and apply the new plan.");
             }
             print!("{}", render_plan(&plan, style));
+            if !policy_allows(&ws, &plan, args, style, operation) {
+                return 1;
+            }
             plan
         }
         None => {
@@ -377,6 +471,9 @@ async fn apply_cmd(
             print!("{}", render_plan(&plan, style));
             if !plan.has_changes() {
                 return 0;
+            }
+            if !policy_allows(&ws, &plan, args, style, operation) {
+                return 1;
             }
             if !auto_approve {
                 let q = if plan.destroy {
@@ -443,8 +540,51 @@ async fn apply_cmd(
     0
 }
 
+/// Runs the policy checks of a plan about to be applied: false (after saying why) when
+/// they block it. An override of failing soft_mandatory sets is recorded in the audit
+/// log first; if it cannot be recorded, the apply does not go ahead.
+fn policy_allows(
+    ws: &Workspace,
+    plan: &Plan,
+    args: &PlanArgs,
+    style: Style,
+    operation: &str,
+) -> bool {
+    let reason = args.override_policy.as_deref();
+    let gate = crate::policy_cmd::check_plan(ws, plan, &args.policy, reason, style, false);
+    if gate.blocked {
+        eprintln!("\nError: the apply is blocked by the policy checks above. Nothing was changed.");
+        if gate
+            .outcomes
+            .iter()
+            .any(|o| o.level == terrane_policy::Enforcement::SoftMandatory && o.failed())
+            && reason.is_none()
+        {
+            eprintln!("soft_mandatory policy sets can be overridden with --override-policy \"<reason>\"; the reason is recorded.");
+        }
+        return false;
+    }
+    if let (Some(reason), false) = (reason, gate.overridden.is_empty()) {
+        if let Err(e) = crate::policy_cmd::record_override(ws, &gate.overridden, reason, operation)
+        {
+            eprintln!(
+                "\nError: the policy override could not be recorded ({e}); nothing was changed."
+            );
+            return false;
+        }
+        println!(
+            "{}",
+            style.yellow(&format!(
+                "Policy sets {} failed and were overridden: {reason}",
+                gate.overridden.join(", ")
+            ))
+        );
+    }
+    true
+}
+
 /// Reads and decodes a saved plan (a relative path is taken from the working directory).
-fn read_planfile(dir: &Path, p: &Path) -> Result<Plan, u8> {
+pub fn read_planfile(dir: &Path, p: &Path) -> Result<Plan, u8> {
     let p = if p.is_absolute() {
         p.to_path_buf()
     } else {

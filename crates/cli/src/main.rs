@@ -4,6 +4,7 @@
 
 mod agent_cmd;
 mod commands;
+mod policy_cmd;
 mod state_cmd;
 mod ui;
 mod workspace;
@@ -59,6 +60,14 @@ pub struct PlanArgs {
     /// How many provider operations run at once.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,
+    /// Also check the plan against the Rego policies in DIR (a directory of .rego
+    /// files, or one file), as a hard_mandatory set. Repeatable.
+    #[arg(long = "policy", value_name = "DIR")]
+    pub policy: Vec<PathBuf>,
+    /// Apply although soft_mandatory policy sets fail; the reason is written to the
+    /// workspace's audit log. hard_mandatory sets cannot be overridden.
+    #[arg(long = "override-policy", value_name = "REASON")]
+    pub override_policy: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -173,6 +182,57 @@ pub enum Command {
     },
     /// Release a state lock left by a run that is gone.
     ForceUnlock { lock_id: String },
+    /// Scan the configuration for security misconfigurations with the built-in rule
+    /// pack, without state or credentials. Exit codes: 0 no findings at or above
+    /// --fail-on, 2 findings at or above it, 1 the scan could not run.
+    Scan {
+        /// The configuration directory (default: the working directory).
+        dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: policy_cmd::Format,
+        /// The lowest severity that fails the scan: low, medium, high or critical.
+        #[arg(long, default_value = "low", value_parser = parse_severity)]
+        fail_on: terrane_policy::Severity,
+        /// List the rules of the built-in pack and exit.
+        #[arg(long)]
+        list_rules: bool,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Check plans against Rego policy sets, and test the policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+fn parse_severity(s: &str) -> Result<terrane_policy::Severity, String> {
+    terrane_policy::Severity::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a severity; use low, medium, high or critical"))
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Evaluate the policy sets and the built-in scan against a plan: a saved plan file
+    /// (--plan FILE), or a fresh plan of the configuration. Exit 1 when an apply of the
+    /// plan would be blocked.
+    Check {
+        /// A plan file made by `terrane plan --out`.
+        #[arg(long = "plan", value_name = "FILE")]
+        planfile: Option<PathBuf>,
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the policies' own `test_` rules, like `opa test`.
+    Test {
+        /// Test the policies in DIR too (besides the configuration's policy sets).
+        #[arg(long = "policy", value_name = "DIR")]
+        policy: Vec<PathBuf>,
+        /// Also list passing tests.
+        #[arg(long, short)]
+        verbose: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -204,7 +264,15 @@ pub enum StateCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every other error, so that 2 keeps meaning "changes" (plan
+    // --detailed-exitcode) or "findings" (scan) to scripts; --help and --version exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::from(e.use_stderr()));
+        }
+    };
     ui::init_logging();
     let color = ui::color_enabled(cli.no_color);
     let dir = match &cli.chdir {

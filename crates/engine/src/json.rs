@@ -279,3 +279,254 @@ pub fn plan_json(plan: &Plan) -> Json {
         "errored": plan.errored,
     })
 }
+
+/// The `configuration` part of Terraform's plan format: every module's resources with
+/// their expressions (`constant_value` for a literal, `references` for what it refers
+/// to), variables (with `sensitive`), module calls and root provider blocks. Policies
+/// read it to tell a secret written as a literal from one passed by reference, and to
+/// find which bucket an encryption resource points at before any ID is known.
+///
+/// A literal given to a sensitive attribute (by the provider's schema), to a sensitive
+/// variable of a module, or as a sensitive variable's default is not written: its
+/// `constant_value` is the placeholder [`REDACTED`] and `sensitive` is true, so a
+/// policy still sees that a secret was written in the configuration, never the secret.
+pub fn configuration_json(
+    root: &terrane_lang::Module,
+    registry: &terrane_provider::Registry,
+) -> Json {
+    let providers: Map<String, Json> = root
+        .providers
+        .iter()
+        .map(|p| {
+            let key = match &p.alias {
+                Some(a) => format!("{}.{a}", p.name),
+                None => p.name.clone(),
+            };
+            let schema = registry.get(&p.name).map(|f| &f.schema().provider);
+            let mut o = Map::new();
+            o.insert("name".into(), json!(p.name));
+            if let Some(a) = &p.alias {
+                o.insert("alias".into(), json!(a));
+            }
+            o.insert(
+                "expressions".into(),
+                body_json(
+                    &p.body,
+                    &|name| {
+                        schema.is_some_and(|s| s.attributes.get(name).is_some_and(|a| a.sensitive))
+                    },
+                    schema,
+                ),
+            );
+            (key, Json::Object(o))
+        })
+        .collect();
+    json!({ "provider_config": providers, "root_module": module_json(root, "", registry) })
+}
+
+/// What a redacted literal reads as in the configuration section.
+pub const REDACTED: &str = "(sensitive value)";
+
+fn resource_schema<'r>(
+    r: &terrane_lang::config::Resource,
+    registry: &'r terrane_provider::Registry,
+) -> Option<&'r terrane_provider::Schema> {
+    let p = registry.get(&r.provider_name())?.schema();
+    if r.mode == ResourceMode::Data {
+        p.data_sources.get(&r.type_name)
+    } else {
+        p.resources.get(&r.type_name)
+    }
+}
+
+fn module_json(
+    m: &terrane_lang::Module,
+    prefix: &str,
+    registry: &terrane_provider::Registry,
+) -> Json {
+    let resources: Vec<Json> = m
+        .resources
+        .values()
+        .map(|r| {
+            let local = if r.mode == ResourceMode::Data {
+                format!("data.{}.{}", r.type_name, r.name)
+            } else {
+                format!("{}.{}", r.type_name, r.name)
+            };
+            let schema = resource_schema(r, registry);
+            let mut o = Map::new();
+            o.insert("address".into(), json!(format!("{prefix}{local}")));
+            o.insert(
+                "mode".into(),
+                json!(if r.mode == ResourceMode::Data {
+                    "data"
+                } else {
+                    "managed"
+                }),
+            );
+            o.insert("type".into(), json!(r.type_name));
+            o.insert("name".into(), json!(r.name));
+            o.insert("provider_config_key".into(), json!(r.provider_name()));
+            o.insert(
+                "expressions".into(),
+                body_json(
+                    &r.body,
+                    &|name| {
+                        schema.is_some_and(|s| s.attributes.get(name).is_some_and(|a| a.sensitive))
+                    },
+                    schema,
+                ),
+            );
+            if let Some(c) = &r.count {
+                o.insert("count_expression".into(), expr_json(c, false));
+            }
+            if let Some(f) = &r.for_each {
+                o.insert("for_each_expression".into(), expr_json(f, false));
+            }
+            o.insert("schema_version".into(), json!(0));
+            Json::Object(o)
+        })
+        .collect();
+    let variables: Map<String, Json> = m
+        .variables
+        .values()
+        .map(|v| {
+            let mut o = Map::new();
+            if let Some(d) = v.default.as_ref().and_then(const_json) {
+                o.insert(
+                    "default".into(),
+                    if v.sensitive { json!(REDACTED) } else { d },
+                );
+            }
+            if let Some(d) = &v.description {
+                o.insert("description".into(), json!(d));
+            }
+            if v.sensitive {
+                o.insert("sensitive".into(), json!(true));
+            }
+            (v.name.clone(), Json::Object(o))
+        })
+        .collect();
+    let calls: Map<String, Json> = m
+        .module_calls
+        .values()
+        .map(|c| {
+            let inner = format!("{prefix}module.{}.", c.name);
+            let child = &c.module;
+            (
+                c.name.clone(),
+                json!({
+                    "source": c.source,
+                    "expressions": body_json(&c.inputs, &|name| {
+                        child.variables.get(name).is_some_and(|v| v.sensitive)
+                    }, None),
+                    "module": module_json(child, &inner, registry),
+                }),
+            )
+        })
+        .collect();
+    json!({ "resources": resources, "variables": variables, "module_calls": calls })
+}
+
+/// Attributes as expressions; nested blocks as lists of bodies, as Terraform writes them.
+fn body_json(
+    body: &terrane_lang::Body,
+    sensitive: &dyn Fn(&str) -> bool,
+    schema: Option<&terrane_provider::Schema>,
+) -> Json {
+    let mut o = Map::new();
+    for (name, a) in &body.attrs {
+        o.insert(name.clone(), expr_json(&a.expr, sensitive(name)));
+    }
+    for b in &body.blocks {
+        let inner = schema
+            .and_then(|s| s.blocks.get(&b.kind))
+            .map(|bs| &bs.schema);
+        let nested = body_json(
+            &b.body,
+            &|name| inner.is_some_and(|s| s.attributes.get(name).is_some_and(|a| a.sensitive)),
+            inner,
+        );
+        let entry = o
+            .entry(b.kind.clone())
+            .or_insert_with(|| Json::Array(Vec::new()));
+        if let Json::Array(items) = entry {
+            items.push(nested);
+        }
+    }
+    Json::Object(o)
+}
+
+fn expr_json(e: &terrane_lang::Expr, sensitive: bool) -> Json {
+    if let Some(v) = const_json(e) {
+        return if sensitive {
+            json!({ "constant_value": REDACTED, "sensitive": true })
+        } else {
+            json!({ "constant_value": v })
+        };
+    }
+    let mut refs: Vec<String> = Vec::new();
+    for (r, _) in e.references() {
+        use terrane_lang::Reference as R;
+        let s = match r {
+            R::Var(n) => format!("var.{n}"),
+            R::Local(n) => format!("local.{n}"),
+            R::Resource { type_name, name } => format!("{type_name}.{name}"),
+            R::Data { type_name, name } => format!("data.{type_name}.{name}"),
+            R::ModuleOutput { module, output } => match output {
+                Some(o) => format!("module.{module}.{o}"),
+                None => format!("module.{module}"),
+            },
+            R::CountIndex => "count.index".into(),
+            R::EachKey => "each.key".into(),
+            R::EachValue => "each.value".into(),
+            R::Path(p) => format!("path.{p}"),
+            R::SelfRef | R::Workspace | R::Invalid(_) => continue,
+        };
+        if !refs.contains(&s) {
+            refs.push(s);
+        }
+    }
+    json!({ "references": refs })
+}
+
+/// The value of an expression made only of literals (a string without interpolation, a
+/// number, a list or object of such), as Terraform's `constant_value`.
+fn const_json(e: &terrane_lang::Expr) -> Option<Json> {
+    use terrane_lang::ast::TemplatePart;
+    use terrane_lang::ExprKind as K;
+    match &e.kind {
+        K::Literal(v) => Some(v.to_json()),
+        K::Template(parts) => {
+            let mut s = String::new();
+            for p in parts {
+                match p {
+                    TemplatePart::Literal(l) => s.push_str(l),
+                    _ => return None,
+                }
+            }
+            Some(json!(s))
+        }
+        K::Tuple(items) => items
+            .iter()
+            .map(const_json)
+            .collect::<Option<Vec<_>>>()
+            .map(Json::Array),
+        K::Object(items) => {
+            let mut o = Map::new();
+            for (k, v) in items {
+                let key = match const_json(k)? {
+                    Json::String(s) => s,
+                    _ => k.as_traversal_path()?,
+                };
+                o.insert(key, const_json(v)?);
+            }
+            Some(Json::Object(o))
+        }
+        K::Unary(terrane_lang::ast::UnOp::Neg, inner) => match const_json(inner)? {
+            Json::Number(n) => n.as_f64().map(|f| json!(-f)),
+            _ => None,
+        },
+        _ => None,
+    }
+}

@@ -173,6 +173,10 @@ pub struct PlanOptions {
     pub refresh: bool,
     pub targets: Vec<InstanceAddr>,
     pub parallelism: usize,
+    /// Plan without reading anything real: data sources are left unknown (as if their
+    /// arguments were), for `terrane scan`, which needs no state and no credentials.
+    /// Combine with `refresh: false` and an empty prior state.
+    pub offline: bool,
 }
 
 struct Planner<'c> {
@@ -431,6 +435,64 @@ impl<'c> Planner<'c> {
             })
     }
 
+    /// Refreshes the instances of one resource, with [`Provider::read_batch`] when
+    /// there are several and the provider can read them in one call.
+    async fn refresh_all<'i>(
+        &self,
+        insts: &[&'i InstanceState],
+        provider: &dyn terrane_provider::Provider,
+    ) -> Vec<(&'i InstanceState, Result<Option<Value>, Diagnostic>)> {
+        if insts.len() > 1 {
+            let permit = self.semaphore.acquire().await;
+            let type_name = &insts[0].addr.resource.type_name;
+            let states = insts
+                .iter()
+                .map(|inst| {
+                    self.observer
+                        .event(Event::Refreshing(inst.addr.clone(), id_of(&inst.value)));
+                    inst.value.unmark().0
+                })
+                .collect();
+            match provider.read_batch(type_name, states).await {
+                Some(Ok(values)) if values.len() == insts.len() => {
+                    return insts
+                        .iter()
+                        .copied()
+                        .zip(values.into_iter().map(Ok))
+                        .collect();
+                }
+                Some(Ok(values)) => {
+                    let d = Diagnostic::error(
+                        "Error refreshing state",
+                        format!(
+                            "{}: the provider's batched read returned {} objects for {}",
+                            insts[0].addr.resource,
+                            values.len(),
+                            insts.len()
+                        ),
+                    );
+                    return vec![(insts[0], Err(d))];
+                }
+                Some(Err(e)) => {
+                    let d = Diagnostic::error(
+                        "Error refreshing state",
+                        format!(
+                            "{}: the provider failed to read the objects: {e}",
+                            insts[0].addr.resource
+                        ),
+                    );
+                    return vec![(insts[0], Err(d))];
+                }
+                // No batched read: release the permit, each read takes its own.
+                None => drop(permit),
+            }
+        }
+        let futs = insts
+            .iter()
+            .map(|inst| async move { (*inst, self.refresh(inst, provider).await) });
+        futures_util::future::join_all(futs).await
+    }
+
     async fn plan_resource(&self, node: usize, module: &ModulePath, r: &Resource) -> bool {
         let raddr = resource_addr(module, r);
         let Ok((_, schema)) = resource_schema(self.run.registry, r) else {
@@ -499,14 +561,11 @@ impl<'c> Planner<'c> {
             }
         };
 
-        // Refresh every prior instance concurrently.
+        // Refresh every prior instance: in one batched read where the provider has one,
+        // else concurrently.
         let mut refreshed: BTreeMap<InstanceKey, Option<Value>> = BTreeMap::new();
         if self.opts.refresh && r.mode == ResourceMode::Managed && !prior_insts.is_empty() {
-            let futs = prior_insts.iter().map(|inst| {
-                let provider = provider.clone();
-                async move { (inst, self.refresh(inst, &*provider).await) }
-            });
-            for (inst, res) in futures_util::future::join_all(futs).await {
+            for (inst, res) in self.refresh_all(&prior_insts, &*provider).await {
                 match res {
                     Ok(v) => {
                         let v = v.map(|v| remark_from_prior(v, &inst.value, schema));
@@ -728,7 +787,7 @@ impl<'c> Planner<'c> {
             let changed = self.changed.borrow();
             deps.iter().any(|d| changed.contains(d))
         };
-        if config.is_wholly_known() && !depends_on_changes {
+        if config.is_wholly_known() && !depends_on_changes && !self.opts.offline {
             let _permit = self.semaphore.acquire().await;
             self.observer.event(Event::Reading(addr.clone()));
             let (plain, _) = config.unmark();

@@ -51,6 +51,39 @@ pub struct Module {
     pub module_calls: IndexMap<String, ModuleCall>,
     pub providers: Vec<ProviderBlock>,
     pub terraform: TerraformSettings,
+    /// `policy "name" { ... }` blocks: Rego policy sets checked on every plan.
+    pub policies: Vec<PolicyBlock>,
+    /// The `scan { ... }` block: settings of the built-in security scan.
+    pub scan: ScanSettings,
+}
+
+/// A policy set: the Rego files under `source` (a directory relative to the module, or
+/// one file), checked with `enforcement_level` (`advisory`, `soft_mandatory` or
+/// `hard_mandatory`).
+#[derive(Clone, Debug)]
+pub struct PolicyBlock {
+    pub name: String,
+    pub source: String,
+    pub enforcement_level: String,
+    pub span: Span,
+}
+
+/// The enforcement levels a policy set may have.
+pub const ENFORCEMENT_LEVELS: [&str; 3] = ["advisory", "soft_mandatory", "hard_mandatory"];
+
+#[derive(Clone, Debug, Default)]
+pub struct ScanSettings {
+    pub suppressions: Vec<Suppression>,
+}
+
+/// `suppress { rule = "...", address = "...", reason = "..." }` in the `scan` block: a
+/// finding of `rule` (on `address` only, when given) is reported as suppressed.
+#[derive(Clone, Debug)]
+pub struct Suppression {
+    pub rule: String,
+    pub address: Option<String>,
+    pub reason: String,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug)]
@@ -521,6 +554,15 @@ fn load_file_body(
                 module.providers.push(ProviderBlock { name: b.labels[0].clone(), alias, body, span: b.span });
             }
             "terraform" => load_terraform(b, module, diags),
+            "policy" => {
+                if !expect_labels(&b, 1, "the policy set name", diags) {
+                    continue;
+                }
+                if let Some(p) = load_policy(b, diags) {
+                    module.policies.push(p);
+                }
+            }
+            "scan" => load_scan(b, module, diags),
             "moved" | "import" | "check" | "removed" => diags.push(
                 Diagnostic::warning(
                     format!("{} blocks are not supported yet", b.kind),
@@ -531,7 +573,7 @@ fn load_file_body(
             other => diags.push(
                 Diagnostic::error(
                     "Unsupported block type",
-                    format!("Blocks of type {other:?} are not expected here. Top-level blocks are terraform, provider, variable, locals, resource, data, output and module."),
+                    format!("Blocks of type {other:?} are not expected here. Top-level blocks are terraform, provider, variable, locals, resource, data, output, module, policy and scan."),
                 )
                 .with_span(Some(b.span)),
             ),
@@ -558,6 +600,108 @@ fn load_terraform(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) 
                 }
             }
             _ => {}
+        }
+    }
+}
+
+fn required_string(
+    b: &NestedBlock,
+    name: &str,
+    example: &str,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    if !b.body.attrs.contains_key(name) {
+        diags.push(
+            Diagnostic::error(
+                "Missing required argument",
+                format!(
+                    "A {} block needs {name}, for example: {name} = {example}.",
+                    b.kind
+                ),
+            )
+            .with_span(Some(b.span.clone())),
+        );
+        return None;
+    }
+    literal_string(&b.body, name, diags)
+}
+
+fn load_policy(b: NestedBlock, diags: &mut Diagnostics) -> Option<PolicyBlock> {
+    let source = required_string(&b, "source", "\"./policy\"", diags)?;
+    let level = literal_string(&b.body, "enforcement_level", diags)
+        .unwrap_or_else(|| "hard_mandatory".to_string());
+    if !ENFORCEMENT_LEVELS.contains(&level.as_str()) {
+        let span = b
+            .body
+            .attrs
+            .get("enforcement_level")
+            .map(|a| a.expr.span.clone());
+        diags.push(
+            Diagnostic::error(
+                "Invalid enforcement_level",
+                format!(
+                    "{level:?} is not an enforcement level; use one of {}.",
+                    ENFORCEMENT_LEVELS.map(|l| format!("{l:?}")).join(", ")
+                ),
+            )
+            .with_span(span),
+        );
+        return None;
+    }
+    for name in b.body.attrs.keys() {
+        if !["source", "enforcement_level"].contains(&name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    "Unsupported argument",
+                    format!("A policy block takes source and enforcement_level; {name:?} is not expected."),
+                )
+                .with_span(Some(b.body.attrs[name].name_span.clone())),
+            );
+        }
+    }
+    Some(PolicyBlock {
+        name: b.labels[0].clone(),
+        source,
+        enforcement_level: level,
+        span: b.span,
+    })
+}
+
+fn load_scan(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) {
+    for nb in b.body.blocks {
+        if nb.kind != "suppress" {
+            diags.push(
+                Diagnostic::error(
+                    "Unsupported block type",
+                    format!(
+                        "A scan block holds suppress blocks; {:?} is not expected.",
+                        nb.kind
+                    ),
+                )
+                .with_span(Some(nb.span)),
+            );
+            continue;
+        }
+        let rule = required_string(&nb, "rule", "\"TRN-S3-002\"", diags);
+        let reason = required_string(&nb, "reason", "\"why this finding is accepted\"", diags);
+        let address = literal_string(&nb.body, "address", diags);
+        if let (Some(rule), Some(reason)) = (rule, reason) {
+            if reason.trim().is_empty() {
+                diags.push(
+                    Diagnostic::error(
+                        "Empty suppression reason",
+                        "A suppression must say why the finding is accepted.",
+                    )
+                    .with_span(Some(nb.span.clone())),
+                );
+                continue;
+            }
+            module.scan.suppressions.push(Suppression {
+                rule,
+                address,
+                reason,
+                span: nb.span,
+            });
         }
     }
 }

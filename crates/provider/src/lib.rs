@@ -110,6 +110,19 @@ pub trait Provider: Send + Sync {
     /// Reads the current state of an object; `Ok(None)` when it no longer exists.
     async fn read(&self, type_name: &str, state: Value) -> Result<Option<Value>>;
 
+    /// Reads many objects of one type in as few API calls as the API allows (one
+    /// `Describe*` for many IDs), in the order given; `None` for an object that no
+    /// longer exists. Returns `None` when the type has no batched read: the engine then
+    /// calls [`Provider::read`] for each object.
+    async fn read_batch(
+        &self,
+        type_name: &str,
+        states: Vec<Value>,
+    ) -> Option<Result<Vec<Option<Value>>>> {
+        let _ = (type_name, states);
+        None
+    }
+
     async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value>;
 
     async fn delete(&self, type_name: &str, state: Value) -> Result<()>;

@@ -35,6 +35,13 @@ pub trait Resource<C: Send + Sync>: Send + Sync {
     /// The object as it is now; `Ok(None)` when it no longer exists.
     async fn read(&self, ctx: &C, state: Value) -> Result<Option<Value>>;
 
+    /// Reads many objects at once; see [`Provider::read_batch`]. `None` (the default)
+    /// when the API has no call that reads many objects by ID.
+    async fn read_batch(&self, ctx: &C, states: Vec<Value>) -> Option<Result<Vec<Option<Value>>>> {
+        let _ = (ctx, states);
+        None
+    }
+
     async fn update(&self, ctx: &C, prior: Value, planned: Value) -> Result<Value>;
 
     /// Reads back an object just written, so that state holds what the API holds
@@ -136,6 +143,17 @@ impl<C: Send + Sync> Provider for Dispatch<C> {
 
     async fn read(&self, type_name: &str, state: Value) -> Result<Option<Value>> {
         self.get(type_name)?.read(&self.ctx, state).await
+    }
+
+    async fn read_batch(
+        &self,
+        type_name: &str,
+        states: Vec<Value>,
+    ) -> Option<Result<Vec<Option<Value>>>> {
+        match self.get(type_name) {
+            Ok(r) => r.read_batch(&self.ctx, states).await,
+            Err(e) => Some(Err(e)),
+        }
     }
 
     async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value> {

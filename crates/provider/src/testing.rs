@@ -23,6 +23,9 @@ pub struct MemoryWorld {
     pub creates: AtomicU64,
     pub updates: AtomicU64,
     pub deletes: AtomicU64,
+    /// Single-object reads, and batched reads (one per call, whatever its size).
+    pub reads: AtomicU64,
+    pub batch_reads: AtomicU64,
     /// Creates running right now, and the most ever running at once.
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
@@ -107,6 +110,7 @@ impl Provider for MemoryProvider {
     }
 
     async fn read(&self, _type_name: &str, state: Value) -> Result<Option<Value>> {
+        self.world.reads.fetch_add(1, Ordering::SeqCst);
         let id = id_of(&state)?;
         Ok(self
             .world
@@ -115,6 +119,24 @@ impl Provider for MemoryProvider {
             .map_err(|_| ProviderError::internal("poisoned"))?
             .get(&id)
             .cloned())
+    }
+
+    async fn read_batch(
+        &self,
+        _type_name: &str,
+        states: Vec<Value>,
+    ) -> Option<Result<Vec<Option<Value>>>> {
+        self.world.batch_reads.fetch_add(1, Ordering::SeqCst);
+        let objects = match self.world.objects.lock() {
+            Ok(o) => o,
+            Err(_) => return Some(Err(ProviderError::internal("poisoned"))),
+        };
+        Some(
+            states
+                .iter()
+                .map(|s| Ok(objects.get(&id_of(s)?).cloned()))
+                .collect(),
+        )
     }
 
     async fn update(&self, _type_name: &str, prior: Value, planned: Value) -> Result<Value> {

@@ -20,7 +20,7 @@ use terrane_provider::{
 };
 
 use crate::context::{api_error, deleted, is_not_found, Aws};
-use crate::ec2::{id_of, read_tags, tag_map, tag_spec, update_tags};
+use crate::ec2::{id_of, read_by_id_filter, read_tags, tag_map, tag_spec, update_tags};
 use crate::util::{
     bool_attr, check_timeouts, default_to, num_attr, object, opt_num, opt_str, read_block, set,
     str_attr, str_list, str_list_value, str_set_value, timeout, timeouts_block, wait_for,
@@ -124,6 +124,124 @@ fn check_instance_type(config: &Value, attr: &str) -> Result<()> {
 /// type stops and starts it; the security groups, metadata options and tags change in
 /// place; the AMI, subnet, key and user data replace it.
 pub struct Instance;
+
+/// Instances for many states in one `DescribeInstances` call per 200.
+async fn read_instances(aws: &Aws, states: Vec<Value>) -> Result<Vec<Option<Value>>> {
+    let ec2 = &aws.ec2().await?;
+    let describe = |filter: Filter| async move {
+        let pages = ec2
+            .describe_instances()
+            .filters(filter)
+            .into_paginator()
+            .send()
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| api_error("reading instances", e))?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.reservations())
+            .flat_map(|r| r.instances())
+            .filter_map(|i| Some((i.instance_id()?.to_string(), i.clone())))
+            .collect())
+    };
+    let fill = |mut state: Value, i: aws_sdk_ec2::types::Instance| async move {
+        let id = id_of(&state)?;
+        let st = i.state().and_then(|s| s.name());
+        if matches!(
+            st,
+            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
+        ) {
+            return Ok(None);
+        }
+        set(&mut state, "ami", opt_str(i.image_id()));
+        set(
+            &mut state,
+            "instance_type",
+            opt_str(i.instance_type().map(|t| t.as_str())),
+        );
+        set(
+            &mut state,
+            "instance_state",
+            opt_str(st.map(|s| s.as_str())),
+        );
+        set(&mut state, "subnet_id", opt_str(i.subnet_id()));
+        set(
+            &mut state,
+            "availability_zone",
+            opt_str(i.placement().and_then(|p| p.availability_zone())),
+        );
+        set(
+            &mut state,
+            "vpc_security_group_ids",
+            str_set_value(i.security_groups().iter().filter_map(|g| g.group_id())),
+        );
+        set(&mut state, "private_ip", opt_str(i.private_ip_address()));
+        set(&mut state, "public_ip", opt_str(i.public_ip_address()));
+        set(&mut state, "private_dns", opt_str(i.private_dns_name()));
+        set(&mut state, "public_dns", opt_str(i.public_dns_name()));
+        if state
+            .get("associate_public_ip_address")
+            .is_none_or(|v| v.is_null() || v.is_unknown())
+        {
+            set(
+                &mut state,
+                "associate_public_ip_address",
+                i.public_ip_address().is_some(),
+            );
+        }
+        set(
+            &mut state,
+            "primary_network_interface_id",
+            opt_str(
+                i.network_interfaces()
+                    .iter()
+                    .find(|n| n.attachment().and_then(|a| a.device_index()) == Some(0))
+                    .and_then(|n| n.network_interface_id()),
+            ),
+        );
+        set(
+            &mut state,
+            "monitoring",
+            i.monitoring()
+                .and_then(|m| m.state())
+                .is_some_and(|s| s.as_str() == "enabled"),
+        );
+        set(
+            &mut state,
+            "ebs_optimized",
+            i.ebs_optimized().unwrap_or(false),
+        );
+        set(
+            &mut state,
+            "arn",
+            aws.arn("ec2", &format!("instance/{id}"), false).await?,
+        );
+        if let Some(m) = i.metadata_options() {
+            let read = read_block(
+                state.get("metadata_options"),
+                &[
+                    (
+                        "http_endpoint",
+                        opt_str(m.http_endpoint().map(|v| v.as_str())),
+                    ),
+                    ("http_tokens", opt_str(m.http_tokens().map(|v| v.as_str()))),
+                    (
+                        "http_put_response_hop_limit",
+                        opt_num(m.http_put_response_hop_limit()),
+                    ),
+                    (
+                        "instance_metadata_tags",
+                        opt_str(m.instance_metadata_tags().map(|v| v.as_str())),
+                    ),
+                ],
+            );
+            set(&mut state, "metadata_options", read);
+        }
+        read_tags(aws, &mut state, i.tags());
+        Ok(Some(state))
+    };
+    read_by_id_filter(states, "instance-id", describe, fill).await
+}
 
 #[async_trait]
 impl Resource<Aws> for Instance {
@@ -310,104 +428,16 @@ impl Resource<Aws> for Instance {
             .await
     }
 
-    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
-        let id = id_of(&state)?;
-        let Some(i) = describe_instance(aws, &id).await? else {
-            return Ok(None);
-        };
-        let st = i.state().and_then(|s| s.name());
-        if matches!(
-            st,
-            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
-        ) {
-            return Ok(None);
-        }
-        set(&mut state, "ami", opt_str(i.image_id()));
-        set(
-            &mut state,
-            "instance_type",
-            opt_str(i.instance_type().map(|t| t.as_str())),
-        );
-        set(
-            &mut state,
-            "instance_state",
-            opt_str(st.map(|s| s.as_str())),
-        );
-        set(&mut state, "subnet_id", opt_str(i.subnet_id()));
-        set(
-            &mut state,
-            "availability_zone",
-            opt_str(i.placement().and_then(|p| p.availability_zone())),
-        );
-        set(
-            &mut state,
-            "vpc_security_group_ids",
-            str_set_value(i.security_groups().iter().filter_map(|g| g.group_id())),
-        );
-        set(&mut state, "private_ip", opt_str(i.private_ip_address()));
-        set(&mut state, "public_ip", opt_str(i.public_ip_address()));
-        set(&mut state, "private_dns", opt_str(i.private_dns_name()));
-        set(&mut state, "public_dns", opt_str(i.public_dns_name()));
-        if state
-            .get("associate_public_ip_address")
-            .is_none_or(|v| v.is_null() || v.is_unknown())
-        {
-            set(
-                &mut state,
-                "associate_public_ip_address",
-                i.public_ip_address().is_some(),
-            );
-        }
-        set(
-            &mut state,
-            "primary_network_interface_id",
-            opt_str(
-                i.network_interfaces()
-                    .iter()
-                    .find(|n| n.attachment().and_then(|a| a.device_index()) == Some(0))
-                    .and_then(|n| n.network_interface_id()),
-            ),
-        );
-        set(
-            &mut state,
-            "monitoring",
-            i.monitoring()
-                .and_then(|m| m.state())
-                .is_some_and(|s| s.as_str() == "enabled"),
-        );
-        set(
-            &mut state,
-            "ebs_optimized",
-            i.ebs_optimized().unwrap_or(false),
-        );
-        set(
-            &mut state,
-            "arn",
-            aws.arn("ec2", &format!("instance/{id}"), false).await?,
-        );
-        if let Some(m) = i.metadata_options() {
-            let read = read_block(
-                state.get("metadata_options"),
-                &[
-                    (
-                        "http_endpoint",
-                        opt_str(m.http_endpoint().map(|v| v.as_str())),
-                    ),
-                    ("http_tokens", opt_str(m.http_tokens().map(|v| v.as_str()))),
-                    (
-                        "http_put_response_hop_limit",
-                        opt_num(m.http_put_response_hop_limit()),
-                    ),
-                    (
-                        "instance_metadata_tags",
-                        opt_str(m.instance_metadata_tags().map(|v| v.as_str())),
-                    ),
-                ],
-            );
-            set(&mut state, "metadata_options", read);
-        }
-        read_tags(aws, &mut state, i.tags());
-        Ok(Some(state))
+    async fn read(&self, aws: &Aws, state: Value) -> Result<Option<Value>> {
+        Ok(read_instances(aws, vec![state]).await?.pop().flatten())
+    }
+
+    async fn read_batch(
+        &self,
+        aws: &Aws,
+        states: Vec<Value>,
+    ) -> Option<Result<Vec<Option<Value>>>> {
+        Some(read_instances(aws, states).await)
     }
 
     async fn update(&self, aws: &Aws, prior: Value, mut planned: Value) -> Result<Value> {
@@ -1091,6 +1121,64 @@ pub struct EbsVolume;
 
 const VOLUME_TYPES: [&str; 7] = ["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"];
 
+/// Volumes for many states in one `DescribeVolumes` call per 200.
+async fn read_volumes(aws: &Aws, states: Vec<Value>) -> Result<Vec<Option<Value>>> {
+    let ec2 = &aws.ec2().await?;
+    let describe = |filter: Filter| async move {
+        let items = ec2
+            .describe_volumes()
+            .filters(filter)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| api_error("reading volumes", e))?;
+        Ok(items
+            .into_iter()
+            .filter_map(|v| Some((v.volume_id()?.to_string(), v)))
+            .collect())
+    };
+    let fill = |mut state: Value, v: aws_sdk_ec2::types::Volume| async move {
+        let id = id_of(&state)?;
+        if v.state().is_some_and(|s| s.as_str() == "deleted") {
+            return Ok(None);
+        }
+        set(
+            &mut state,
+            "availability_zone",
+            opt_str(v.availability_zone()),
+        );
+        set(
+            &mut state,
+            "size",
+            v.size().map(|n| n as f64).unwrap_or(0.0),
+        );
+        set(
+            &mut state,
+            "type",
+            opt_str(v.volume_type().map(|t| t.as_str())),
+        );
+        set(&mut state, "iops", opt_num(v.iops()));
+        set(&mut state, "throughput", opt_num(v.throughput()));
+        set(&mut state, "encrypted", v.encrypted().unwrap_or(false));
+        set(&mut state, "kms_key_id", opt_str(v.kms_key_id()));
+        set(
+            &mut state,
+            "snapshot_id",
+            opt_str(v.snapshot_id().filter(|s| !s.is_empty())),
+        );
+        set(
+            &mut state,
+            "arn",
+            aws.arn("ec2", &format!("volume/{id}"), false).await?,
+        );
+        read_tags(aws, &mut state, v.tags());
+        Ok(Some(state))
+    };
+    read_by_id_filter(states, "volume-id", describe, fill).await
+}
+
 #[async_trait]
 impl Resource<Aws> for EbsVolume {
     fn schema(&self) -> Schema {
@@ -1195,45 +1283,16 @@ impl Resource<Aws> for EbsVolume {
         self.read_back(aws, planned, &format!("volume {id}")).await
     }
 
-    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
-        let id = id_of(&state)?;
-        let Some(v) = describe_volume(aws, &id).await? else {
-            return Ok(None);
-        };
-        if v.state().is_some_and(|s| s.as_str() == "deleted") {
-            return Ok(None);
-        }
-        set(
-            &mut state,
-            "availability_zone",
-            opt_str(v.availability_zone()),
-        );
-        set(
-            &mut state,
-            "size",
-            v.size().map(|n| n as f64).unwrap_or(0.0),
-        );
-        set(
-            &mut state,
-            "type",
-            opt_str(v.volume_type().map(|t| t.as_str())),
-        );
-        set(&mut state, "iops", opt_num(v.iops()));
-        set(&mut state, "throughput", opt_num(v.throughput()));
-        set(&mut state, "encrypted", v.encrypted().unwrap_or(false));
-        set(&mut state, "kms_key_id", opt_str(v.kms_key_id()));
-        set(
-            &mut state,
-            "snapshot_id",
-            opt_str(v.snapshot_id().filter(|s| !s.is_empty())),
-        );
-        set(
-            &mut state,
-            "arn",
-            aws.arn("ec2", &format!("volume/{id}"), false).await?,
-        );
-        read_tags(aws, &mut state, v.tags());
-        Ok(Some(state))
+    async fn read(&self, aws: &Aws, state: Value) -> Result<Option<Value>> {
+        Ok(read_volumes(aws, vec![state]).await?.pop().flatten())
+    }
+
+    async fn read_batch(
+        &self,
+        aws: &Aws,
+        states: Vec<Value>,
+    ) -> Option<Result<Vec<Option<Value>>>> {
+        Some(read_volumes(aws, states).await)
     }
 
     async fn update(&self, aws: &Aws, prior: Value, mut planned: Value) -> Result<Value> {

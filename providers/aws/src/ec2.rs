@@ -27,6 +27,47 @@ pub(crate) fn id_of(v: &Value) -> Result<String> {
         .ok_or_else(|| ProviderError::internal("the object's ID is not known"))
 }
 
+/// The most values one EC2 `Describe*` filter takes.
+const FILTER_VALUES_LIMIT: usize = 200;
+
+/// Reads EC2 objects of one type for many states in as few calls as the API allows:
+/// `describe` lists the objects matching a filter on `id_name` (`instance-id`, ...) for
+/// up to 200 IDs at a time; an ID filter leaves an object that no longer exists out of
+/// the answer, where an ID list would fail the whole call. `fill` turns one object into
+/// the state. One code path serves `read` (one state) and `read_batch` (many), so the
+/// batched read is what every test drives.
+pub(crate) async fn read_by_id_filter<T, D, DF, F, FF>(
+    states: Vec<Value>,
+    id_name: &str,
+    describe: D,
+    fill: F,
+) -> Result<Vec<Option<Value>>>
+where
+    T: Clone,
+    D: Fn(Filter) -> DF,
+    DF: std::future::Future<Output = Result<Vec<(String, T)>>>,
+    F: Fn(Value, T) -> FF,
+    FF: std::future::Future<Output = Result<Option<Value>>>,
+{
+    let ids = states.iter().map(id_of).collect::<Result<Vec<_>>>()?;
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(FILTER_VALUES_LIMIT) {
+        let filter = Filter::builder()
+            .name(id_name)
+            .set_values(Some(chunk.to_vec()))
+            .build();
+        found.extend(describe(filter).await?);
+    }
+    let mut out = Vec::with_capacity(states.len());
+    for (state, id) in states.into_iter().zip(&ids) {
+        out.push(match found.get(id) {
+            Some(obj) => fill(state, obj.clone()).await?,
+            None => None,
+        });
+    }
+    Ok(out)
+}
+
 pub(crate) fn ec2_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -352,6 +393,44 @@ impl Vpc {
 
 pub struct Subnet;
 
+/// Subnets for many states in one `DescribeSubnets` call per 200.
+async fn read_subnets(aws: &Aws, states: Vec<Value>) -> Result<Vec<Option<Value>>> {
+    let ec2 = &aws.ec2().await?;
+    let describe = |filter: Filter| async move {
+        let items = ec2
+            .describe_subnets()
+            .filters(filter)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| api_error("reading subnets", e))?;
+        Ok(items
+            .into_iter()
+            .filter_map(|s| Some((s.subnet_id()?.to_string(), s)))
+            .collect())
+    };
+    let fill = |mut state: Value, s: aws_sdk_ec2::types::Subnet| async move {
+        set(&mut state, "vpc_id", opt_str(s.vpc_id()));
+        set(&mut state, "cidr_block", opt_str(s.cidr_block()));
+        set(
+            &mut state,
+            "availability_zone",
+            opt_str(s.availability_zone()),
+        );
+        set(
+            &mut state,
+            "map_public_ip_on_launch",
+            s.map_public_ip_on_launch().unwrap_or(false),
+        );
+        set(&mut state, "arn", opt_str(s.subnet_arn()));
+        read_tags(aws, &mut state, s.tags());
+        Ok(Some(state))
+    };
+    read_by_id_filter(states, "subnet-id", describe, fill).await
+}
+
 #[async_trait]
 impl Resource<Aws> for Subnet {
     fn schema(&self) -> Schema {
@@ -419,38 +498,16 @@ impl Resource<Aws> for Subnet {
         self.read_back(aws, planned, &format!("subnet {id}")).await
     }
 
-    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
-        let id = id_of(&state)?;
-        let out = match aws
-            .ec2()
-            .await?
-            .describe_subnets()
-            .subnet_ids(&id)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading subnet {id}"), e)),
-        };
-        let Some(s) = out.subnets().first() else {
-            return Ok(None);
-        };
-        set(&mut state, "vpc_id", opt_str(s.vpc_id()));
-        set(&mut state, "cidr_block", opt_str(s.cidr_block()));
-        set(
-            &mut state,
-            "availability_zone",
-            opt_str(s.availability_zone()),
-        );
-        set(
-            &mut state,
-            "map_public_ip_on_launch",
-            s.map_public_ip_on_launch().unwrap_or(false),
-        );
-        set(&mut state, "arn", opt_str(s.subnet_arn()));
-        read_tags(aws, &mut state, s.tags());
-        Ok(Some(state))
+    async fn read(&self, aws: &Aws, state: Value) -> Result<Option<Value>> {
+        Ok(read_subnets(aws, vec![state]).await?.pop().flatten())
+    }
+
+    async fn read_batch(
+        &self,
+        aws: &Aws,
+        states: Vec<Value>,
+    ) -> Option<Result<Vec<Option<Value>>>> {
+        Some(read_subnets(aws, states).await)
     }
 
     async fn update(&self, aws: &Aws, prior: Value, planned: Value) -> Result<Value> {

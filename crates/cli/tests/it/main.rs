@@ -14,6 +14,7 @@ mod json;
 mod lifecycle;
 mod locking;
 mod outputs;
+mod policy;
 mod state;
 mod tools;
 mod variables;

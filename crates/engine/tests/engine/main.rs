@@ -284,6 +284,7 @@ fn opts(parallelism: usize) -> PlanOptions {
         refresh: true,
         targets: Vec::new(),
         parallelism,
+        offline: false,
     }
 }
 
@@ -783,6 +784,33 @@ async fn drift_is_detected_and_repaired() {
     h.apply().await;
     assert_eq!(h.world_value("d"), Some("configured".into()));
     h.assert_converged().await;
+}
+
+#[tokio::test]
+async fn the_instances_of_one_resource_are_refreshed_in_one_batched_read() {
+    let mut h = Harness::new(
+        "resource \"test_thing\" \"many\" {\n  count = 5\n  name  = \"m${count.index}\"\n}\n\
+         resource \"test_thing\" \"one\" {\n  name = \"one\"\n}\n",
+    );
+    h.apply().await;
+    // One of the five is deleted outside terrane.
+    let gone = h.world_by_name()["m3"]
+        .get("id")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.world.objects.lock().unwrap().remove(&gone);
+    h.world.reads.store(0, Ordering::SeqCst);
+    let p = h.plan(&opts(10)).await.unwrap();
+    // The five instances of `many` in one call; `one` alone, with a plain read.
+    assert_eq!(h.world.batch_reads.load(Ordering::SeqCst), 1);
+    assert_eq!(h.world.reads.load(Ordering::SeqCst), 1);
+    assert_eq!(p.drift.len(), 1);
+    assert_eq!(p.drift[0].addr.to_string(), "test_thing.many[3]");
+    assert!(p.drift[0].after.is_none());
+    assert_eq!(action_of(&p, "test_thing.many[3]"), Action::Create);
+    assert_eq!(action_of(&p, "test_thing.many[2]"), Action::NoOp);
 }
 
 #[tokio::test]

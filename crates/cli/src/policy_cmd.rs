@@ -1,0 +1,588 @@
+//! Policy as code in the CLI: the check every plan and apply runs (the workspace's
+//! policy sets and the built-in security scan, against the plan document),
+//! `terrane scan`, and `terrane policy check|test`.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use terrane_core::{SourceMap, Span};
+use terrane_engine::render::Style;
+use terrane_engine::{json, Plan};
+use terrane_lang::Module;
+use terrane_policy::rego::{self, Enforcement, PolicySet, SetOutcome};
+use terrane_policy::report::{self, Paint};
+use terrane_policy::scan::{self, ConfigSuppression, Declaration, ScanReport, Scanner, Severity};
+
+use crate::workspace::Workspace;
+
+/// Exit code of `terrane scan` when findings at or above `--fail-on` remain.
+pub const EXIT_FINDINGS: u8 = 2;
+
+/// The CLI's terminal style, as the report renderer's painter.
+pub struct Painter(pub Style);
+
+impl Paint for Painter {
+    fn severity(&self, s: Severity, text: &str) -> String {
+        match s {
+            Severity::Critical | Severity::High => self.0.red(text),
+            Severity::Medium => self.0.yellow(text),
+            Severity::Low => self.0.cyan(text),
+        }
+    }
+    fn bold(&self, text: &str) -> String {
+        self.0.bold(text)
+    }
+    fn dim(&self, text: &str) -> String {
+        if self.0.color {
+            format!("\x1b[2m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// The policy input: the plan in Terraform's JSON plan format with its `configuration`.
+pub fn document(plan: &Plan, ws: &Workspace) -> serde_json::Value {
+    let mut doc = json::plan_json(plan);
+    doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
+    doc
+}
+
+/// Byte offset → line, per file, computed once.
+struct Lines<'s> {
+    sources: &'s SourceMap,
+    starts: BTreeMap<String, Vec<usize>>,
+}
+
+impl<'s> Lines<'s> {
+    fn new(sources: &'s SourceMap) -> Lines<'s> {
+        let starts = sources
+            .iter()
+            .map(|(name, text)| {
+                let mut v = vec![0];
+                v.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+                (name.to_string(), v)
+            })
+            .collect();
+        Lines { sources, starts }
+    }
+
+    fn line(&self, file: &str, offset: usize) -> usize {
+        match self.starts.get(file) {
+            Some(v) => v.partition_point(|s| *s <= offset),
+            None => 1,
+        }
+    }
+
+    fn text(&self, file: &str, line: usize) -> Option<&'s str> {
+        self.sources.get(file)?.lines().nth(line.checked_sub(1)?)
+    }
+
+    /// A block's declaration, with the suppression comments inside it and in the
+    /// comment lines right above it.
+    fn declaration(&self, header: &Span, end: Option<&Span>) -> Declaration {
+        let file = header.file.to_string();
+        let first = self.line(&file, header.start);
+        let last = end.map(|e| self.line(&file, e.end)).unwrap_or(first);
+        let mut top = first;
+        while top > 1 {
+            let above = self.text(&file, top - 1).unwrap_or_default().trim_start();
+            if above.starts_with('#') || above.starts_with("//") {
+                top -= 1;
+            } else {
+                break;
+            }
+        }
+        let lines = (top..=last).filter_map(|n| self.text(&file, n).map(|t| (n, t)));
+        let inline = scan::inline_suppressions(lines);
+        Declaration {
+            file,
+            line: first,
+            inline,
+        }
+    }
+}
+
+/// Where every resource, variable and provider of the configuration is declared.
+fn declarations(ws: &Workspace) -> BTreeMap<String, Declaration> {
+    fn walk(m: &Module, prefix: &str, lines: &Lines, out: &mut BTreeMap<String, Declaration>) {
+        for (key, r) in &m.resources {
+            out.insert(
+                format!("{prefix}{key}"),
+                lines.declaration(&r.span, r.body.span.as_ref()),
+            );
+        }
+        for v in m.variables.values() {
+            out.insert(
+                format!("{prefix}var.{}", v.name),
+                lines.declaration(&v.span, None),
+            );
+        }
+        if prefix.is_empty() {
+            for p in &m.providers {
+                let key = match &p.alias {
+                    Some(a) => format!("provider.{}.{a}", p.name),
+                    None => format!("provider.{}", p.name),
+                };
+                out.insert(key, lines.declaration(&p.span, p.body.span.as_ref()));
+            }
+        }
+        for c in m.module_calls.values() {
+            walk(
+                &c.module,
+                &format!("{prefix}module.{}.", c.name),
+                lines,
+                out,
+            );
+        }
+    }
+    let lines = Lines::new(&ws.sources);
+    let mut out = BTreeMap::new();
+    walk(&ws.module, "", &lines, &mut out);
+    out
+}
+
+fn config_suppressions(ws: &Workspace) -> Vec<ConfigSuppression> {
+    let lines = Lines::new(&ws.sources);
+    ws.module
+        .scan
+        .suppressions
+        .iter()
+        .map(|s| ConfigSuppression {
+            rule: s.rule.clone(),
+            address: s.address.clone(),
+            reason: s.reason.clone(),
+            origin: format!("{}:{}", s.span.file, lines.line(&s.span.file, s.span.start)),
+        })
+        .collect()
+}
+
+/// Runs the built-in rule pack over a plan document.
+pub fn scan_document(ws: &Workspace, doc: &serde_json::Value) -> Result<ScanReport, Vec<String>> {
+    let input = rego::input_value(doc);
+    let mut scanner = Scanner::new()?;
+    let raw = scanner.run(&input)?;
+    let findings = scan::finish(raw, &declarations(ws), &config_suppressions(ws))?;
+    let resources = doc["resource_changes"]
+        .as_array()
+        .map(|a| a.iter().filter(|r| r["mode"] == "managed").count())
+        .unwrap_or(0);
+    Ok(ScanReport {
+        findings,
+        resources,
+        rules: scanner.rule_count(),
+    })
+}
+
+/// The policy sets of a workspace: its `policy` blocks, then `--policy` paths (those
+/// are hard_mandatory).
+pub fn policy_sets(ws: &Workspace, extra: &[PathBuf]) -> Result<Vec<PolicySet>, String> {
+    let mut sets = Vec::new();
+    for p in &ws.module.policies {
+        let level = Enforcement::parse(&p.enforcement_level)
+            .ok_or_else(|| format!("invalid enforcement level {:?}", p.enforcement_level))?;
+        let path = ws.dir.join(&p.source);
+        sets.push(PolicySet::load(&p.name, level, &path, &p.source)?);
+    }
+    for path in extra {
+        let shown = path.display().to_string();
+        let full = if path.is_absolute() {
+            path.clone()
+        } else {
+            ws.dir.join(path)
+        };
+        sets.push(PolicySet::load(
+            &shown,
+            Enforcement::HardMandatory,
+            &full,
+            &shown,
+        )?);
+    }
+    Ok(sets)
+}
+
+/// `terrane validate`'s check of the policy sets: every file must load and parse.
+pub fn validate_policies(ws: &Workspace) -> terrane_core::Diagnostics {
+    let mut diags = terrane_core::Diagnostics::new();
+    for p in &ws.module.policies {
+        let problem = |detail: String| {
+            terrane_core::Diagnostic::error(format!("Invalid policy set {:?}", p.name), detail)
+                .with_span(Some(p.span.clone()))
+        };
+        let Some(level) = Enforcement::parse(&p.enforcement_level) else {
+            continue;
+        };
+        match PolicySet::load(&p.name, level, &ws.dir.join(&p.source), &p.source) {
+            Ok(set) => {
+                if let Err(errors) = rego::compile(&set.files) {
+                    diags.push(problem(errors.join("\n")));
+                }
+            }
+            Err(e) => diags.push(problem(e)),
+        }
+    }
+    diags
+}
+
+/// What the policy check of a plan decided.
+pub struct Gate {
+    pub outcomes: Vec<SetOutcome>,
+    /// An apply must not go ahead.
+    pub blocked: bool,
+    /// Sets that failed but were overridden.
+    pub overridden: Vec<String>,
+}
+
+/// Evaluates the workspace's policy sets and the built-in scan against a plan, prints
+/// the results (to stdout, or stderr when stdout carries JSON), and decides whether an
+/// apply may go ahead. A set that cannot be loaded or evaluated fails.
+pub fn check_plan(
+    ws: &Workspace,
+    plan: &Plan,
+    extra: &[PathBuf],
+    override_reason: Option<&str>,
+    style: Style,
+    to_stderr: bool,
+) -> Gate {
+    let mut out: Box<dyn std::io::Write> = if to_stderr {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let start = std::time::Instant::now();
+    let doc = document(plan, ws);
+    let built = start.elapsed();
+    let overridden = override_reason.is_some();
+    let mut outcomes = Vec::new();
+    match policy_sets(ws, extra) {
+        Ok(sets) if !sets.is_empty() => {
+            let input = rego::input_value(&doc);
+            outcomes = sets.iter().map(|s| rego::evaluate(s, &input)).collect();
+        }
+        Ok(_) => {}
+        Err(e) => outcomes.push(failed_outcome("configuration", e)),
+    }
+    let scan = match scan_document(ws, &doc) {
+        Ok(r) => Some(r),
+        Err(errors) => {
+            outcomes.push(SetOutcome {
+                name: "built-in scan".into(),
+                level: Enforcement::HardMandatory,
+                denials: Vec::new(),
+                warnings: Vec::new(),
+                errors,
+            });
+            None
+        }
+    };
+    // bench/policy.py reads this line to weigh the check against the whole plan.
+    tracing::debug!(
+        document_ms = built.as_secs_f64() * 1e3,
+        total_ms = start.elapsed().as_secs_f64() * 1e3,
+        sets = outcomes.len(),
+        "policy check of the plan"
+    );
+    if !outcomes.is_empty() {
+        let _ = writeln!(out, "\n{}", style.bold("Policy checks:"));
+        let _ = write!(
+            out,
+            "{}",
+            report::policy_human(&outcomes, overridden, &Painter(style))
+        );
+    }
+    if let Some(r) = &scan {
+        if r.active().count() > 0 {
+            let _ = writeln!(out, "\n{}", style.bold("Security scan (advisory):"));
+            for f in r.active() {
+                let loc = match (&f.file, f.line) {
+                    (Some(file), Some(line)) => format!("{file}:{line}"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {} {} {}: {}  {}",
+                    Painter(style).severity(f.severity, f.severity.as_str()),
+                    f.rule,
+                    f.address,
+                    f.message,
+                    Painter(style).dim(&loc)
+                );
+            }
+        }
+        let _ = writeln!(out, "{}", report::summary_line(r));
+    }
+    let blocked = outcomes.iter().any(|o| o.blocks(overridden));
+    let overridden_sets = outcomes
+        .iter()
+        .filter(|o| overridden && o.blocks(false) && !o.blocks(true))
+        .map(|o| o.name.clone())
+        .collect();
+    Gate {
+        outcomes,
+        blocked,
+        overridden: overridden_sets,
+    }
+}
+
+fn failed_outcome(name: &str, error: String) -> SetOutcome {
+    SetOutcome {
+        name: name.into(),
+        level: Enforcement::HardMandatory,
+        denials: Vec::new(),
+        warnings: Vec::new(),
+        errors: vec![error],
+    }
+}
+
+/// Appends an entry to the workspace's audit log (`.terrane/audit.jsonl`, next to
+/// the state): who overrode which failing policy sets, why, and when.
+pub fn record_override(
+    ws: &Workspace,
+    sets: &[String],
+    reason: &str,
+    operation: &str,
+) -> Result<(), String> {
+    let dir = ws
+        .state_path()
+        .map_err(|d| d.detail)?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| ws.dir.join(".terrane"));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = dir.join("audit.jsonl");
+    let entry = serde_json::json!({
+        "time": now_rfc3339(),
+        "user": std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+        "event": "policy_override",
+        "operation": operation,
+        "policy_sets": sets,
+        "reason": reason,
+    });
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("cannot write the audit log {}: {e}", path.display()))?;
+    writeln!(f, "{entry}")
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("cannot write the audit log {}: {e}", path.display()))
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Output formats of `terrane scan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Sarif,
+    Junit,
+}
+
+/// `terrane scan`: plans the configuration offline (no state, no credentials, data
+/// sources unknown) and runs the built-in pack over it.
+pub async fn scan_cmd(
+    dir: &Path,
+    vars: &crate::VarArgs,
+    format: Format,
+    fail_on: Severity,
+    list_rules: bool,
+    style: Style,
+) -> u8 {
+    if list_rules {
+        return print_rules(format);
+    }
+    let Some(mut ws) = crate::commands::load(dir, style.color) else {
+        return 1;
+    };
+    let start = std::time::Instant::now();
+    let Some(plan) = crate::commands::offline_plan(&mut ws, vars, style.color).await else {
+        return 1;
+    };
+    let doc = document(&plan, &ws);
+    let report = match scan_document(&ws, &doc) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("Error: {e}");
+            }
+            eprintln!("\nThe scan could not run; nothing was checked.");
+            return 1;
+        }
+    };
+    tracing::debug!(
+        elapsed_ms = start.elapsed().as_millis() as u64,
+        "scan finished"
+    );
+    let text = match format {
+        Format::Human => {
+            let lines = Lines::new(&ws.sources);
+            report::human(&report, &Painter(style), &|file, line| {
+                lines.text(file, line).map(str::to_string)
+            })
+        }
+        Format::Json => pretty(&report::json(&report)),
+        Format::Sarif => pretty(&report::sarif(&report, env!("CARGO_PKG_VERSION"))),
+        Format::Junit => report::junit(&report),
+    };
+    print!("{text}");
+    if format != Format::Human && !text.ends_with('\n') {
+        println!();
+    }
+    if report.failing(fail_on) > 0 {
+        EXIT_FINDINGS
+    } else {
+        0
+    }
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+fn print_rules(format: Format) -> u8 {
+    if format == Format::Json {
+        println!("{}", pretty(&serde_json::json!(scan::catalog())));
+        return 0;
+    }
+    for r in scan::catalog() {
+        println!("{:<14} {:<8} {}", r.id, r.severity.as_str(), r.title);
+    }
+    0
+}
+
+/// `terrane policy check`: evaluates the policy sets against a saved plan or a fresh
+/// one. Exit 0 when nothing would block an apply, 1 otherwise.
+pub async fn check_cmd(
+    dir: &Path,
+    planfile: Option<&Path>,
+    args: &crate::PlanArgs,
+    as_json: bool,
+    style: Style,
+) -> u8 {
+    let Some(mut ws) = crate::commands::load(dir, style.color) else {
+        return 1;
+    };
+    let plan = match planfile {
+        Some(p) => match crate::commands::read_planfile(dir, p) {
+            Ok(plan) => plan,
+            Err(code) => return code,
+        },
+        None => match crate::commands::plan_quietly(&mut ws, args, style).await {
+            Some(p) => p,
+            None => return 1,
+        },
+    };
+    let override_reason = args.override_policy.as_deref();
+    if as_json {
+        let doc = document(&plan, &ws);
+        let sets = match policy_sets(&ws, &args.policy) {
+            Ok(s) => s,
+            Err(e) => return crate::commands::fail(e),
+        };
+        let input = rego::input_value(&doc);
+        let outcomes: Vec<SetOutcome> = sets.iter().map(|s| rego::evaluate(s, &input)).collect();
+        let scan = scan_document(&ws, &doc);
+        let blocked = outcomes.iter().any(|o| o.blocks(override_reason.is_some())) || scan.is_err();
+        let doc = serde_json::json!({
+            "policy_sets": report::policy_json(&outcomes, override_reason.is_some()),
+            "scan": match &scan {
+                Ok(r) => report::json(r),
+                Err(e) => serde_json::json!({ "errors": e }),
+            },
+            "blocks_apply": blocked,
+        });
+        println!("{}", pretty(&doc));
+        return u8::from(blocked);
+    }
+    let gate = check_plan(&ws, &plan, &args.policy, override_reason, style, false);
+    if gate.blocked {
+        println!(
+            "\n{}",
+            style.red("An apply of this plan would be blocked by policy.")
+        );
+        1
+    } else {
+        0
+    }
+}
+
+/// `terrane policy test`: runs the `test_` rules of every policy set.
+pub fn test_cmd(dir: &Path, extra: &[PathBuf], verbose: bool, style: Style) -> u8 {
+    let Some(ws) = crate::commands::load(dir, style.color) else {
+        return 1;
+    };
+    let sets = match policy_sets(&ws, extra) {
+        Ok(s) => s,
+        Err(e) => return crate::commands::fail(e),
+    };
+    if sets.is_empty() {
+        return crate::commands::fail(
+            "no policy sets: declare a policy block in the configuration or pass --policy DIR",
+        );
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for set in &sets {
+        match rego::run_tests(set) {
+            Ok(results) => {
+                for r in results {
+                    if r.passed {
+                        passed += 1;
+                        if verbose {
+                            println!("{}: {} ({:?})", r.name, style.green("PASS"), r.duration);
+                        }
+                    } else {
+                        failed += 1;
+                        println!("{}: {}", r.name, style.red("FAIL"));
+                        println!("  in {}", r.file);
+                        if let Some(e) = r.error {
+                            println!("  error: {e}");
+                        }
+                    }
+                }
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("Error: {e}");
+                }
+                failed += 1;
+            }
+        }
+    }
+    println!("{}", "-".repeat(40));
+    if failed == 0 {
+        println!("{}", style.green(&format!("PASS: {passed}/{passed}")));
+        0
+    } else {
+        println!("PASS: {passed}/{}", passed + failed);
+        println!(
+            "{}",
+            style.red(&format!("FAIL: {failed}/{}", passed + failed))
+        );
+        1
+    }
+}

@@ -1,0 +1,447 @@
+//! Policy sets on plan and apply, `terrane policy check|test`, and `terrane scan`: its
+//! findings on the fixtures, formats, exit codes and suppressions.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::Ws;
+
+/// A local file, plus a policy set directory the test fills in.
+fn ws_with_policy(level: &str, rego: &[(&str, &str)]) -> Ws {
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_file" "report" {{
+  filename = "${{path.module}}/report.txt"
+  content  = "quarterly numbers"
+}}
+
+policy "files" {{
+  source            = "./policy"
+  enforcement_level = "{level}"
+}}
+"#
+    ));
+    for (name, text) in rego {
+        ws.write(&format!("policy/{name}"), text);
+    }
+    ws
+}
+
+/// Denies files whose name ends in report.txt, in the classic syntax (as most
+/// conftest policies are written), and warns about every file in rego.v1 syntax.
+const DENY_REPORT_V0: &str = r#"package files.naming
+
+deny[msg] {
+  rc := input.resource_changes[_]
+  rc.type == "local_file"
+  endswith(rc.change.after.filename, "report.txt")
+  msg := sprintf("%s: report files must go through the reports pipeline", [rc.address])
+}
+"#;
+
+const WARN_V1: &str = r#"package files.audit
+
+import rego.v1
+
+warn contains {"msg": msg, "id": "AUDIT-1"} if {
+  some rc in input.resource_changes
+  rc.mode == "managed"
+  "create" in rc.change.actions
+  msg := sprintf("%s will be created", [rc.address])
+}
+"#;
+
+#[test]
+fn a_hard_mandatory_policy_blocks_the_apply_and_nothing_changes() {
+    let ws = ws_with_policy(
+        "hard_mandatory",
+        &[("naming.rego", DENY_REPORT_V0), ("audit.rego", WARN_V1)],
+    );
+    let plan = ws.run(&["plan", "--no-color"]);
+    plan.expect_code(1)
+        .contains("Policy set \"files\" (hard_mandatory): FAILED (blocks apply)")
+        .contains("deny: local_file.report: report files must go through the reports pipeline")
+        .contains("warn: local_file.report will be created")
+        .contains("would be blocked");
+    let apply = ws.run(&["apply", "--auto-approve", "--no-color"]);
+    apply.expect_code(1).contains("the apply is blocked");
+    assert!(
+        !ws.exists("report.txt"),
+        "a blocked apply must change nothing"
+    );
+    assert!(ws.state_list().is_empty());
+    // An override does not lift a hard_mandatory set.
+    ws.run(&[
+        "apply",
+        "--auto-approve",
+        "--override-policy",
+        "quarter end",
+    ])
+    .expect_code(1);
+    assert!(!ws.exists("report.txt"));
+}
+
+#[test]
+fn a_soft_mandatory_policy_can_be_overridden_and_the_reason_is_recorded() {
+    let ws = ws_with_policy("soft_mandatory", &[("naming.rego", DENY_REPORT_V0)]);
+    ws.run(&["apply", "--auto-approve", "--no-color"])
+        .expect_code(1)
+        .contains("--override-policy");
+    assert!(!ws.exists("report.txt"));
+    ws.run(&[
+        "apply",
+        "--auto-approve",
+        "--no-color",
+        "--override-policy",
+        "board meeting needs the numbers today",
+    ])
+    .success()
+    .contains("overridden");
+    assert!(ws.exists("report.txt"));
+    let audit = ws.read(".terrane/audit.jsonl");
+    let entry: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(entry["event"], "policy_override");
+    assert_eq!(entry["reason"], "board meeting needs the numbers today");
+    assert_eq!(entry["policy_sets"], serde_json::json!(["files"]));
+    assert_eq!(entry["operation"], "apply");
+}
+
+#[test]
+fn an_advisory_policy_reports_and_lets_the_apply_through() {
+    let ws = ws_with_policy("advisory", &[("naming.rego", DENY_REPORT_V0)]);
+    ws.run(&["plan", "--no-color"])
+        .success()
+        .contains("FAILED (advisory)");
+    ws.run(&["apply", "--auto-approve", "--no-color"]).success();
+    assert!(ws.exists("report.txt"));
+}
+
+#[test]
+fn a_policy_that_cannot_be_evaluated_fails_closed_with_its_location() {
+    let ws = ws_with_policy(
+        "advisory",
+        &[(
+            "broken.rego",
+            "package broken\n\nimport rego.v1\n\ndeny contains msg if {\n  msg := \n}\n",
+        )],
+    );
+    // Even an advisory set reports the error; a hard_mandatory one passed on the
+    // command line blocks.
+    ws.run(&["plan", "--no-color"])
+        .contains("broken.rego:")
+        .contains("FAILED");
+    ws.run(&["validate", "--no-color"])
+        .expect_code(1)
+        .contains("Invalid policy set \"files\"")
+        .contains("broken.rego:");
+    ws.write("strict/undefined.rego", "package strict\nimport rego.v1\ndeny contains msg if {\n  msg := no_such_rule_or_function(input)\n}\n");
+    let out = ws.run(&[
+        "apply",
+        "--auto-approve",
+        "--no-color",
+        "--policy",
+        "strict",
+    ]);
+    out.expect_code(1).contains("undefined.rego");
+    assert!(!ws.exists("report.txt"));
+}
+
+#[test]
+fn policy_check_evaluates_a_saved_plan_and_prints_json() {
+    let ws = ws_with_policy("advisory", &[("naming.rego", DENY_REPORT_V0)]);
+    ws.run(&["plan", "--out", "p.plan"]).success();
+    ws.run(&["policy", "check", "--plan", "p.plan", "--no-color"])
+        .success()
+        .contains("FAILED (advisory)");
+    let out = ws.run(&[
+        "policy", "check", "--plan", "p.plan", "--json", "--policy", "policy",
+    ]);
+    out.expect_code(1);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["blocks_apply"], true);
+    let sets = doc["policy_sets"].as_array().unwrap();
+    assert_eq!(sets.len(), 2);
+    assert_eq!(sets[1]["enforcement_level"], "hard_mandatory");
+    assert_eq!(
+        sets[1]["denials"][0]["msg"],
+        "local_file.report: report files must go through the reports pipeline"
+    );
+}
+
+#[test]
+fn policy_test_runs_the_test_rules() {
+    let ws = ws_with_policy(
+        "advisory",
+        &[
+            ("naming.rego", DENY_REPORT_V0),
+            (
+                "naming_test.rego",
+                r#"package files.naming
+
+test_report_denied {
+  count(deny) == 1 with input as {"resource_changes": [{"address": "local_file.r", "type": "local_file", "change": {"after": {"filename": "/x/report.txt"}}}]}
+}
+
+test_other_allowed {
+  count(deny) == 0 with input as {"resource_changes": [{"address": "local_file.r", "type": "local_file", "change": {"after": {"filename": "/x/notes.txt"}}}]}
+}
+
+test_wrong_expectation {
+  count(deny) == 2 with input as {"resource_changes": []}
+}
+"#,
+            ),
+        ],
+    );
+    let out = ws.run(&["policy", "test", "--no-color"]);
+    out.expect_code(1)
+        .contains("data.files.naming.test_wrong_expectation: FAIL")
+        .contains("PASS: 2/3")
+        .lacks("test_report_denied: FAIL");
+    ws.write(
+        "policy/naming_test.rego",
+        "package files.naming\n\ntest_ok {\n  true\n}\n",
+    );
+    ws.run(&["policy", "test", "-v", "--no-color"])
+        .success()
+        .contains("data.files.naming.test_ok: PASS")
+        .contains("PASS: 1/1");
+}
+
+#[test]
+fn plan_json_carries_the_configuration_with_references_and_literals() {
+    let ws = Ws::with_main(
+        r#"
+variable "token" {
+  type      = string
+  default   = "x"
+  sensitive = true
+}
+resource "random_id" "suffix" {
+  byte_length = 4
+}
+resource "local_file" "f" {
+  filename = "${path.module}/f-${random_id.suffix.hex}.txt"
+  content  = "literal"
+}
+resource "local_sensitive_file" "key" {
+  filename = "${path.module}/key.pem"
+  content  = "PRIVATE-KEY-LITERAL-1234"
+}
+"#,
+    );
+    let out = ws.run(&["plan", "--json"]);
+    out.success();
+    let doc: Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    let root = &doc["configuration"]["root_module"];
+    let f = root["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "local_file.f")
+        .unwrap();
+    assert_eq!(f["expressions"]["content"]["constant_value"], "literal");
+    let refs = f["expressions"]["filename"]["references"]
+        .as_array()
+        .unwrap();
+    assert!(refs.contains(&Value::from("random_id.suffix")), "{refs:?}");
+    assert_eq!(root["variables"]["token"]["sensitive"], true);
+    // A literal secret is visible as a literal, never as its value.
+    let key = root["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "local_sensitive_file.key")
+        .unwrap();
+    assert_eq!(key["expressions"]["content"]["sensitive"], true);
+    assert_eq!(
+        key["expressions"]["content"]["constant_value"],
+        "(sensitive value)"
+    );
+    assert!(!out.stdout.contains("PRIVATE-KEY-LITERAL-1234"));
+}
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy/tests/fixtures/scan")
+}
+
+fn pairs(v: &Value) -> BTreeSet<(String, String)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["address"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn scan_reports_exactly_the_expected_findings_on_every_fixture() {
+    let mut dirs: Vec<_> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("expected.json").is_file())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 8, "fixtures missing: {dirs:?}");
+    let mut failures = Vec::new();
+    for dir in dirs {
+        let ws = Ws::copy_of(&dir);
+        let out = ws.run(&["scan", "--format", "json"]);
+        assert!(
+            out.code == 0 || out.code == 2,
+            "{}: {}",
+            dir.display(),
+            out.all()
+        );
+        let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
+                .unwrap();
+        let all = doc["findings"].as_array().unwrap();
+        let active: Vec<Value> = all
+            .iter()
+            .filter(|f| f["suppressed"].is_null())
+            .cloned()
+            .collect();
+        let suppressed: Vec<Value> = all
+            .iter()
+            .filter(|f| !f["suppressed"].is_null())
+            .cloned()
+            .collect();
+        let want = pairs(&expected["findings"]);
+        let got = pairs(&Value::Array(active.clone()));
+        if want != got {
+            failures.push(format!(
+                "{}:\n  missing {:?}\n  unexpected {:?}",
+                dir.display(),
+                want.difference(&got).collect::<Vec<_>>(),
+                got.difference(&want).collect::<Vec<_>>()
+            ));
+        }
+        let want_s = pairs(expected.get("suppressed").unwrap_or(&Value::Array(vec![])));
+        let got_s = pairs(&Value::Array(suppressed));
+        if want_s != got_s {
+            failures.push(format!(
+                "{}: suppressed {got_s:?}, expected {want_s:?}",
+                dir.display()
+            ));
+        }
+        // Every finding points at its declaration.
+        for f in &active {
+            assert!(
+                f["file"].is_string() && f["line"].as_u64().unwrap_or(0) > 0,
+                "{f}"
+            );
+        }
+        assert_eq!(
+            out.code,
+            if got.is_empty() { 0 } else { 2 },
+            "{}",
+            dir.display()
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+const ONE_MEDIUM: &str = r#"
+resource "local_file" "shared" {
+  filename        = "${path.module}/shared.txt"
+  content         = "x"
+  file_permission = "0666"
+}
+"#;
+
+#[test]
+fn scan_formats_fail_on_and_exit_codes() {
+    let ws = Ws::with_main(ONE_MEDIUM);
+    let human = ws.run(&["scan", "--no-color"]);
+    human
+        .expect_code(2)
+        .contains("MEDIUM (1)")
+        .contains("TRN-LOCAL-001 local_file.shared  main.tf:2")
+        .contains("fix:");
+    ws.run(&["scan", "--fail-on", "high"]).expect_code(0);
+    ws.run(&["scan", "--fail-on", "nonsense"])
+        .expect_code(1)
+        .contains("not a severity");
+
+    let sarif: Value =
+        serde_json::from_str(&ws.run(&["scan", "--format", "sarif"]).stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "TRN-LOCAL-001");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "main.tf"
+    );
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"],
+        2
+    );
+
+    let junit = ws.run(&["scan", "--format", "junit"]).stdout;
+    assert!(
+        junit.contains("<testsuites name=\"terrane scan\"") && junit.contains("failures=\"1\""),
+        "{junit}"
+    );
+
+    let rules = ws.run(&["scan", "--list-rules", "--format", "json"]);
+    let list: Value = serde_json::from_str(&rules.success().stdout).unwrap();
+    assert!(list.as_array().unwrap().len() >= 19);
+
+    // The same checks run on every plan, reported without blocking.
+    ws.run(&["plan", "--no-color"])
+        .success()
+        .contains("TRN-LOCAL-001")
+        .contains("Scan: 1 finding");
+}
+
+#[test]
+fn suppressions_need_a_known_rule_and_a_reason() {
+    let ws = Ws::with_main(&ONE_MEDIUM.replace(
+        "  content ",
+        "  # terrane:ignore:TRN-LOCAL-001 a scratch file shared with the test container\n  content ",
+    ));
+    ws.run(&["scan", "--no-color"])
+        .success()
+        .contains("SUPPRESSED (1)")
+        .contains("reason: a scratch file shared with the test container");
+
+    ws.write(
+        "main.tf",
+        &ONE_MEDIUM.replace(
+            "  content ",
+            "  # terrane:ignore:TRN-NOPE-9 whatever\n  content ",
+        ),
+    );
+    ws.run(&["scan"])
+        .expect_code(1)
+        .contains("main.tf:4")
+        .contains("TRN-NOPE-9");
+
+    ws.write(
+        "main.tf",
+        &ONE_MEDIUM.replace("  content ", "  # terrane:ignore:TRN-LOCAL-001\n  content "),
+    );
+    ws.run(&["scan"]).expect_code(1).contains("gives no reason");
+
+    ws.write(
+        "main.tf",
+        &format!("{ONE_MEDIUM}\nscan {{\n  suppress {{\n    rule   = \"TRN-LOCAL-001\"\n    reason = \"shared on purpose\"\n  }}\n}}\n"),
+    );
+    ws.run(&["scan", "--no-color"])
+        .success()
+        .contains("reason: shared on purpose");
+
+    ws.write(
+        "main.tf",
+        &format!("{ONE_MEDIUM}\nscan {{\n  suppress {{\n    rule = \"TRN-LOCAL-001\"\n  }}\n}}\n"),
+    );
+    ws.run(&["scan"]).expect_code(1).contains("reason");
+}

@@ -1,0 +1,498 @@
+//! Policy sets: Rego files checked against a plan, with an enforcement level.
+//!
+//! Every package of a set may define `deny`, `violation` (both block) and `warn`
+//! (reported only): sets of messages, or of objects with a `msg`, as conftest reads
+//! them. Files are parsed as Rego v1 first and, when that fails and the file does not
+//! ask for v1 (`import rego.v1`), as the classic syntax, so both kinds of policy work
+//! side by side in one set.
+
+use std::path::Path;
+
+use regorus::{Engine, Value};
+
+/// What a failing policy set does to an apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Enforcement {
+    /// Reported; never blocks.
+    Advisory,
+    /// Blocks an apply unless overridden with a recorded reason.
+    SoftMandatory,
+    /// Always blocks.
+    HardMandatory,
+}
+
+impl Enforcement {
+    pub fn parse(s: &str) -> Option<Enforcement> {
+        match s {
+            "advisory" => Some(Enforcement::Advisory),
+            "soft_mandatory" => Some(Enforcement::SoftMandatory),
+            "hard_mandatory" => Some(Enforcement::HardMandatory),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enforcement::Advisory => "advisory",
+            Enforcement::SoftMandatory => "soft_mandatory",
+            Enforcement::HardMandatory => "hard_mandatory",
+        }
+    }
+}
+
+/// One Rego file: its path as shown to users, and its text.
+#[derive(Clone, Debug)]
+pub struct PolicyFile {
+    pub path: String,
+    pub text: String,
+}
+
+/// A named set of Rego files with one enforcement level.
+#[derive(Clone, Debug)]
+pub struct PolicySet {
+    pub name: String,
+    pub level: Enforcement,
+    pub files: Vec<PolicyFile>,
+}
+
+impl PolicySet {
+    /// Reads every `.rego` file under `path` (a directory, recursively, in name order;
+    /// or a single file). `shown` is how `path` is written in messages.
+    pub fn load(
+        name: &str,
+        level: Enforcement,
+        path: &Path,
+        shown: &str,
+    ) -> Result<PolicySet, String> {
+        let mut paths = Vec::new();
+        if path.is_file() {
+            paths.push(path.to_path_buf());
+        } else if path.is_dir() {
+            collect_rego(path, &mut paths)
+                .map_err(|e| format!("cannot read the policy directory {shown}: {e}"))?;
+            if paths.is_empty() {
+                return Err(format!(
+                    "the policy set {name:?} has no .rego files under {shown}"
+                ));
+            }
+        } else {
+            return Err(format!(
+                "the policy set {name:?} points at {shown}, which does not exist"
+            ));
+        }
+        let mut files = Vec::new();
+        for p in paths {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            let rel = p.strip_prefix(path).unwrap_or(&p);
+            let shown_path = if rel.as_os_str().is_empty() {
+                shown.to_string()
+            } else {
+                Path::new(shown).join(rel).display().to_string()
+            };
+            files.push(PolicyFile {
+                path: shown_path,
+                text,
+            });
+        }
+        Ok(PolicySet {
+            name: name.to_string(),
+            level,
+            files,
+        })
+    }
+}
+
+fn collect_rego(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let hidden = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            collect_rego(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "rego") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// The rule names read as results, and whether they block.
+const RESULT_RULES: [(&str, bool); 3] = [("deny", true), ("violation", true), ("warn", false)];
+
+/// One message from a `deny`, `violation` or `warn` rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// `data.<package>.<rule>`.
+    pub rule: String,
+    pub file: String,
+    pub message: String,
+    /// The whole result when it was an object (conftest-style `{"msg": ..., ...}`).
+    pub details: Option<serde_json::Value>,
+}
+
+/// What one policy set said about one plan.
+#[derive(Clone, Debug)]
+pub struct SetOutcome {
+    pub name: String,
+    pub level: Enforcement,
+    pub denials: Vec<Verdict>,
+    pub warnings: Vec<Verdict>,
+    /// Files that do not parse, rules that fail to evaluate: a set that cannot be
+    /// evaluated fails, it never passes silently.
+    pub errors: Vec<String>,
+}
+
+impl SetOutcome {
+    pub fn failed(&self) -> bool {
+        !self.denials.is_empty() || !self.errors.is_empty()
+    }
+
+    /// Whether this outcome stops an apply, given whether an override was given.
+    pub fn blocks(&self, overridden: bool) -> bool {
+        self.failed()
+            && match self.level {
+                Enforcement::Advisory => false,
+                Enforcement::SoftMandatory => !overridden,
+                Enforcement::HardMandatory => true,
+            }
+    }
+}
+
+/// A loaded module: where it came from and what it declares.
+struct ModuleInfo {
+    file: String,
+    package: String,
+    results: Vec<(&'static str, bool)>,
+    tests: Vec<String>,
+}
+
+/// A policy set parsed into one Rego engine.
+pub struct Compiled {
+    engine: Engine,
+    modules: Vec<ModuleInfo>,
+}
+
+/// Parses every file of a set. Errors name the file, line and column.
+pub fn compile(files: &[PolicyFile]) -> Result<Compiled, Vec<String>> {
+    let mut engine = Engine::new();
+    let mut modules = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match add_file(&mut engine, f) {
+            Ok(package) => {
+                let mut results = Vec::new();
+                for (rule, blocks) in RESULT_RULES {
+                    if engine
+                        .has_declared_rule_rooted_at(&f.path, rule)
+                        .unwrap_or(false)
+                    {
+                        results.push((rule, blocks));
+                    }
+                }
+                modules.push(ModuleInfo {
+                    file: f.path.clone(),
+                    package,
+                    results,
+                    tests: test_rule_names(&f.text),
+                });
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Compiled { engine, modules })
+    } else {
+        Err(errors)
+    }
+}
+
+fn add_file(engine: &mut Engine, f: &PolicyFile) -> Result<String, String> {
+    engine.set_rego_v0(false);
+    let v1 = match engine.add_policy(f.path.clone(), f.text.clone()) {
+        Ok(p) => return Ok(p),
+        Err(e) => e,
+    };
+    if f.text.contains("import rego.v1") {
+        return Err(first_line(&v1.to_string()));
+    }
+    // The classic syntax (`deny[msg] { ... }`), which most existing policies use.
+    engine.set_rego_v0(true);
+    let result = engine.add_policy(f.path.clone(), f.text.clone());
+    engine.set_rego_v0(false);
+    result.map_err(|v0| {
+        format!(
+            "{}\n  (the file is not valid Rego v1 either: {})",
+            first_line(&v0.to_string()),
+            first_line(&v1.to_string())
+        )
+    })
+}
+
+/// regorus errors end with the offending source line and a caret; the first line has
+/// the file, line, column and message.
+fn first_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(s)
+        .to_string()
+}
+
+/// Names of the `test_` rules of a file, as `opa test` finds them.
+fn test_rule_names(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        if !t.starts_with("test_") {
+            continue;
+        }
+        let name: String = t
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// The engine's value for a JSON document, built once for many evaluations.
+pub fn input_value(json: &serde_json::Value) -> Value {
+    Value::from(json.clone())
+}
+
+/// Evaluates one policy set against `input` (the plan document).
+pub fn evaluate(set: &PolicySet, input: &Value) -> SetOutcome {
+    let mut out = SetOutcome {
+        name: set.name.clone(),
+        level: set.level,
+        denials: Vec::new(),
+        warnings: Vec::new(),
+        errors: Vec::new(),
+    };
+    let mut compiled = match compile(&set.files) {
+        Ok(c) => c,
+        Err(errors) => {
+            out.errors = errors;
+            return out;
+        }
+    };
+    compiled.engine.set_input(input.clone());
+    for m in &compiled.modules {
+        for (rule, blocks) in &m.results {
+            let path = format!("{}.{rule}", m.package);
+            match compiled.engine.eval_rule(path.clone()) {
+                Ok(v) => {
+                    let verdicts = verdicts(&v, &path, &m.file);
+                    if *blocks {
+                        out.denials.extend(verdicts);
+                    } else {
+                        out.warnings.extend(verdicts);
+                    }
+                }
+                Err(e) => out.errors.push(format!(
+                    "{}: evaluating {path} failed: {}",
+                    m.file,
+                    first_line(&e.to_string())
+                )),
+            }
+        }
+    }
+    out
+}
+
+/// The messages of one result rule: a set or array of strings or `{msg: ...}` objects,
+/// or a boolean for a complete rule (`deny if { ... }`).
+fn verdicts(v: &Value, rule: &str, file: &str) -> Vec<Verdict> {
+    let one = |item: &Value| -> Verdict {
+        let json: serde_json::Value = serde_json::to_value(item).unwrap_or_default();
+        let (message, details) = match &json {
+            serde_json::Value::String(s) => (s.clone(), None),
+            serde_json::Value::Object(o) => (
+                o.get("msg")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| json.to_string()),
+                Some(json.clone()),
+            ),
+            other => (other.to_string(), None),
+        };
+        Verdict {
+            rule: rule.to_string(),
+            file: file.to_string(),
+            message,
+            details,
+        }
+    };
+    match v {
+        Value::Set(items) => items.iter().map(one).collect(),
+        Value::Array(items) => items.iter().map(one).collect(),
+        Value::Bool(true) => vec![Verdict {
+            rule: rule.to_string(),
+            file: file.to_string(),
+            message: format!("{rule} is true"),
+            details: None,
+        }],
+        Value::Bool(false) | Value::Undefined | Value::Null => Vec::new(),
+        Value::String(_) | Value::Object(_) => vec![one(v)],
+        Value::Number(_) => vec![one(v)],
+    }
+}
+
+/// One `test_` rule's result.
+#[derive(Clone, Debug)]
+pub struct TestResult {
+    /// `data.<package>.<test name>`.
+    pub name: String,
+    pub file: String,
+    pub passed: bool,
+    /// Why it failed, when it errored rather than evaluating to false.
+    pub error: Option<String>,
+    pub duration: std::time::Duration,
+}
+
+/// Runs every `test_` rule of a set, like `opa test`: a test passes when it evaluates
+/// to true. The set's files must parse.
+pub fn run_tests(set: &PolicySet) -> Result<Vec<TestResult>, Vec<String>> {
+    let mut compiled = compile(&set.files)?;
+    let mut out = Vec::new();
+    for m in &compiled.modules {
+        for t in &m.tests {
+            let name = format!("{}.{t}", m.package);
+            let start = std::time::Instant::now();
+            let r = compiled.engine.eval_rule(name.clone());
+            let duration = start.elapsed();
+            let (passed, error) = match r {
+                Ok(Value::Bool(true)) => (true, None),
+                Ok(_) => (false, None),
+                Err(e) => (false, Some(first_line(&e.to_string()))),
+            };
+            out.push(TestResult {
+                name,
+                file: m.file.clone(),
+                passed,
+                error,
+                duration,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(files: &[(&str, &str)]) -> PolicySet {
+        PolicySet {
+            name: "t".into(),
+            level: Enforcement::HardMandatory,
+            files: files
+                .iter()
+                .map(|(p, t)| PolicyFile {
+                    path: p.to_string(),
+                    text: t.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    const INPUT: &str = r#"{"resource_changes": [{"address": "aws_s3_bucket.a", "type": "aws_s3_bucket", "change": {"actions": ["create"], "after": {"acl": "public-read"}}}]}"#;
+
+    #[test]
+    fn classic_and_v1_syntax_both_evaluate_in_one_set() {
+        let s = set(&[
+            (
+                "classic.rego",
+                "package classic\ndeny[msg] {\n  r := input.resource_changes[_]\n  r.change.after.acl == \"public-read\"\n  msg := sprintf(\"%s is public\", [r.address])\n}\n",
+            ),
+            (
+                "modern.rego",
+                "package modern\nwarn contains {\"msg\": m, \"id\": \"X1\"} if {\n  some r in input.resource_changes\n  m := concat(\" \", [r.address, \"checked\"])\n}\n",
+            ),
+        ]);
+        let out = evaluate(&s, &input_value(&serde_json::from_str(INPUT).unwrap()));
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(out.denials.len(), 1);
+        assert_eq!(out.denials[0].message, "aws_s3_bucket.a is public");
+        assert_eq!(out.denials[0].rule, "data.classic.deny");
+        assert_eq!(out.warnings.len(), 1);
+        assert_eq!(out.warnings[0].message, "aws_s3_bucket.a checked");
+        assert_eq!(out.warnings[0].details.as_ref().unwrap()["id"], "X1");
+        assert!(out.blocks(false));
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_fails_the_set_with_its_location() {
+        let s = set(&[(
+            "bad.rego",
+            "package bad\n\ndeny contains msg if {\n  msg := \n}\n",
+        )]);
+        let out = evaluate(&s, &input_value(&serde_json::from_str(INPUT).unwrap()));
+        assert!(out.failed());
+        assert!(out.errors[0].contains("bad.rego:"), "{}", out.errors[0]);
+    }
+
+    #[test]
+    fn an_error_during_evaluation_fails_the_set() {
+        // Division by zero is an evaluation error under strict builtin errors; a rule
+        // referring to an undefined function fails to compile.
+        let s = set(&[(
+            "undef.rego",
+            "package undef\nimport rego.v1\ndeny contains msg if {\n  msg := no_such_function(input)\n}\n",
+        )]);
+        let out = evaluate(&s, &input_value(&serde_json::from_str(INPUT).unwrap()));
+        assert!(out.failed(), "{out:?}");
+        assert!(out.denials.is_empty());
+    }
+
+    #[test]
+    fn enforcement_levels_decide_what_blocks() {
+        let mut o = SetOutcome {
+            name: "x".into(),
+            level: Enforcement::Advisory,
+            denials: vec![Verdict {
+                rule: "data.p.deny".into(),
+                file: "p.rego".into(),
+                message: "no".into(),
+                details: None,
+            }],
+            warnings: vec![],
+            errors: vec![],
+        };
+        assert!(!o.blocks(false));
+        o.level = Enforcement::SoftMandatory;
+        assert!(o.blocks(false) && !o.blocks(true));
+        o.level = Enforcement::HardMandatory;
+        assert!(o.blocks(true));
+    }
+
+    #[test]
+    fn test_rules_pass_and_fail_like_opa_test() {
+        let s = set(&[(
+            "p.rego",
+            "package p\nimport rego.v1\ndeny contains \"open\" if input.port == 22\n\ntest_ssh_denied if {\n  deny with input as {\"port\": 22}\n}\n\ntest_https_allowed if {\n  count(deny) == 1 with input as {\"port\": 443}\n}\n",
+        )]);
+        let results = run_tests(&s).unwrap();
+        let by: Vec<(&str, bool)> = results
+            .iter()
+            .map(|r| (r.name.as_str(), r.passed))
+            .collect();
+        assert_eq!(
+            by,
+            vec![
+                ("data.p.test_ssh_denied", true),
+                ("data.p.test_https_allowed", false)
+            ]
+        );
+    }
+}

@@ -1,0 +1,501 @@
+//! The built-in security scan: a rule pack written in Rego (`rules/*.rego`, embedded at
+//! build time) with its catalog (`rules/catalog.json`: ID, severity, title,
+//! remediation), evaluated against the plan document.
+//!
+//! Each rule file is a package `terrane.scan.<topic>` with a `findings` set of
+//! `{rule, address, message}` objects. This module runs them, joins the results with
+//! the catalog, places each finding at the file and line of its declaration and applies
+//! suppressions (inline `# terrane:ignore:RULE reason` comments, and the configuration's
+//! `scan { suppress { ... } }` blocks), which always carry a reason.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use regorus::{Engine, Value};
+use serde::{Deserialize, Serialize};
+
+include!(concat!(env!("OUT_DIR"), "/pack.rs"));
+
+/// How bad a finding is; ordered from least to most severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+    ];
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.to_ascii_lowercase().as_str() {
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// A rule of the built-in pack, from the catalog.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct RuleMeta {
+    pub id: String,
+    pub severity: Severity,
+    pub title: String,
+    pub remediation: String,
+    #[serde(default)]
+    pub resource_types: Vec<String>,
+    /// Checkov checks that flag the same misconfiguration (for the comparison script).
+    #[serde(default)]
+    pub checkov: Vec<String>,
+}
+
+/// The catalog of the built-in rules.
+pub fn catalog() -> &'static [RuleMeta] {
+    static CATALOG: OnceLock<Vec<RuleMeta>> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        // A broken catalog is a build defect, caught by the unit tests below.
+        serde_json::from_str(include_str!("../rules/catalog.json"))
+            .expect("rules/catalog.json is valid")
+    })
+}
+
+pub fn rule(id: &str) -> Option<&'static RuleMeta> {
+    catalog().iter().find(|r| r.id == id)
+}
+
+/// A finding as a rule reports it, before it is placed and suppressions applied.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+pub struct RawFinding {
+    pub rule: String,
+    pub address: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// One misconfiguration of one resource.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    pub title: String,
+    pub address: String,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub message: String,
+    pub remediation: String,
+    /// The reason, when the finding is suppressed.
+    pub suppressed: Option<String>,
+}
+
+/// The rule pack compiled into a Rego engine, ready to scan many documents.
+pub struct Scanner {
+    engine: Engine,
+    /// `data.terrane.scan.<topic>.findings` for every rule file that has one.
+    queries: Vec<(String, &'static str)>,
+}
+
+impl Scanner {
+    pub fn new() -> Result<Scanner, Vec<String>> {
+        let mut engine = Engine::new();
+        let mut queries = Vec::new();
+        let mut errors = Vec::new();
+        for (name, text) in PACK {
+            let path = format!("builtin/{name}");
+            match engine.add_policy(path.clone(), text.to_string()) {
+                Ok(package) => {
+                    if engine
+                        .has_declared_rule_rooted_at(&path, "findings")
+                        .unwrap_or(false)
+                    {
+                        queries.push((format!("{package}.findings"), *name));
+                    }
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Scanner { engine, queries })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// How many rules the pack has.
+    pub fn rule_count(&self) -> usize {
+        catalog().len()
+    }
+
+    /// Runs every rule against `input`.
+    pub fn run(&mut self, input: &Value) -> Result<Vec<RawFinding>, Vec<String>> {
+        self.engine.set_input(input.clone());
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for (query, file) in &self.queries {
+            match self.engine.eval_rule(query.clone()) {
+                Ok(v) => {
+                    let json = serde_json::to_value(&v).unwrap_or_default();
+                    let items = match json {
+                        serde_json::Value::Array(items) => items,
+                        _ => Vec::new(),
+                    };
+                    for item in items {
+                        match serde_json::from_value::<RawFinding>(item.clone()) {
+                            Ok(f) => out.push(f),
+                            Err(e) => errors.push(format!(
+                                "builtin/{file}: a finding is not {{rule, address, message}}: {item} ({e})"
+                            )),
+                        }
+                    }
+                }
+                Err(e) => errors.push(format!("builtin/{file}: {e}")),
+            }
+        }
+        if errors.is_empty() {
+            out.sort();
+            out.dedup();
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Where an address (a resource without its index, `var.x`, `provider.aws`) is
+/// declared, and the suppression comments on its block.
+#[derive(Clone, Debug, Default)]
+pub struct Declaration {
+    pub file: String,
+    pub line: usize,
+    pub inline: Vec<InlineSuppression>,
+}
+
+/// `# terrane:ignore:RULE reason` in a block or on the line above it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InlineSuppression {
+    pub rule: String,
+    pub reason: String,
+    pub line: usize,
+}
+
+const IGNORE_MARK: &str = "terrane:ignore:";
+
+/// Finds suppression comments (`#` or `//`) in numbered lines.
+pub fn inline_suppressions<'a>(
+    lines: impl Iterator<Item = (usize, &'a str)>,
+) -> Vec<InlineSuppression> {
+    let mut out = Vec::new();
+    for (n, line) in lines {
+        let Some(at) = line.find(IGNORE_MARK) else {
+            continue;
+        };
+        let before = line[..at].trim_end();
+        if !(before.ends_with('#') || before.ends_with("//")) {
+            continue;
+        }
+        let rest = &line[at + IGNORE_MARK.len()..];
+        let (rule, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        out.push(InlineSuppression {
+            rule: rule.trim().to_string(),
+            reason: reason.trim().to_string(),
+            line: n,
+        });
+    }
+    out
+}
+
+/// A `suppress` block of the configuration's `scan` block.
+#[derive(Clone, Debug)]
+pub struct ConfigSuppression {
+    pub rule: String,
+    pub address: Option<String>,
+    pub reason: String,
+    /// `file:line` of the block, for messages.
+    pub origin: String,
+}
+
+/// `aws_s3_bucket.b["x"]` → `aws_s3_bucket.b`; `module.m[0].aws_vpc.v` → `module.m.aws_vpc.v`.
+pub fn declaration_key(address: &str) -> String {
+    let mut out = String::with_capacity(address.len());
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut prev = '\0';
+    for c in address.chars() {
+        match c {
+            '"' if depth > 0 && prev != '\\' => in_str = !in_str,
+            '[' if !in_str => depth += 1,
+            ']' if !in_str => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+        prev = c;
+    }
+    out
+}
+
+/// The findings of one scan.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScanReport {
+    pub findings: Vec<Finding>,
+    /// How many resource instances and rules were checked.
+    pub resources: usize,
+    pub rules: usize,
+}
+
+impl ScanReport {
+    /// Findings that are not suppressed.
+    pub fn active(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.suppressed.is_none())
+    }
+
+    pub fn suppressed(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.suppressed.is_some())
+    }
+
+    /// Unsuppressed findings at or above `level`.
+    pub fn failing(&self, level: Severity) -> usize {
+        self.active().filter(|f| f.severity >= level).count()
+    }
+}
+
+/// Joins raw findings with the catalog, places them and applies suppressions. Every
+/// suppression must name a known rule and give a reason: otherwise the scan cannot be
+/// trusted and the errors (with file and line) are returned instead.
+pub fn finish(
+    raw: Vec<RawFinding>,
+    declarations: &BTreeMap<String, Declaration>,
+    config: &[ConfigSuppression],
+) -> Result<Vec<Finding>, Vec<String>> {
+    let mut errors = Vec::new();
+    for s in config {
+        if rule(&s.rule).is_none() {
+            errors.push(format!(
+                "{}: the suppression names {:?}, which is not a rule of the built-in pack (see terrane scan --list-rules)",
+                s.origin, s.rule
+            ));
+        }
+    }
+    for d in declarations.values() {
+        for s in &d.inline {
+            if rule(&s.rule).is_none() {
+                errors.push(format!(
+                    "{}:{}: the suppression comment names {:?}, which is not a rule of the built-in pack (see terrane scan --list-rules)",
+                    d.file, s.line, s.rule
+                ));
+            } else if s.reason.is_empty() {
+                errors.push(format!(
+                    "{}:{}: the suppression of {} gives no reason; write it after the rule ID: # terrane:ignore:{} <why this is accepted>",
+                    d.file, s.line, s.rule, s.rule
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for f in raw {
+        let Some(meta) = rule(&f.rule) else {
+            errors.push(format!(
+                "the built-in pack reported {:?}, which is not in its catalog",
+                f.rule
+            ));
+            continue;
+        };
+        let key = declaration_key(&f.address);
+        let decl = declarations.get(&key);
+        let inline = decl.and_then(|d| d.inline.iter().find(|s| s.rule == f.rule));
+        let configured = config.iter().find(|s| {
+            s.rule == f.rule
+                && s.address
+                    .as_deref()
+                    .is_none_or(|a| a == f.address || a == key)
+        });
+        let suppressed = inline
+            .map(|s| s.reason.clone())
+            .or_else(|| configured.map(|s| s.reason.clone()));
+        out.push(Finding {
+            rule: meta.id.clone(),
+            severity: meta.severity,
+            title: meta.title.clone(),
+            file: decl.map(|d| d.file.clone()),
+            line: decl.map(|d| d.line),
+            message: if f.message.is_empty() {
+                meta.title.clone()
+            } else {
+                f.message
+            },
+            remediation: meta.remediation.clone(),
+            address: f.address,
+            suppressed,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.address.cmp(&b.address))
+    });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalog_parses_and_every_pack_rule_is_in_it() {
+        let ids: Vec<&str> = catalog().iter().map(|r| r.id.as_str()).collect();
+        assert!(ids.len() >= 18, "{ids:?}");
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len(), "duplicate rule IDs");
+        for (_, text) in PACK {
+            for (at, _) in text.match_indices("\"TRN-") {
+                let id: String = text[at + 1..].chars().take_while(|c| *c != '"').collect();
+                assert!(ids.contains(&id.as_str()), "{id} is not in the catalog");
+            }
+        }
+    }
+
+    #[test]
+    fn the_pack_compiles() {
+        let s = Scanner::new().unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(!s.queries.is_empty());
+    }
+
+    #[test]
+    fn declaration_keys_drop_instance_keys() {
+        assert_eq!(declaration_key("aws_s3_bucket.b"), "aws_s3_bucket.b");
+        assert_eq!(declaration_key("aws_s3_bucket.b[3]"), "aws_s3_bucket.b");
+        assert_eq!(
+            declaration_key("aws_s3_bucket.b[\"a]b\"]"),
+            "aws_s3_bucket.b"
+        );
+        assert_eq!(
+            declaration_key("module.m[0].aws_vpc.v[\"x\"]"),
+            "module.m.aws_vpc.v"
+        );
+    }
+
+    #[test]
+    fn suppression_comments_are_found_with_their_reason() {
+        let text = "resource \"aws_s3_bucket\" \"b\" {\n  # terrane:ignore:TRN-S3-002 logs are write-once\n  bucket = \"x\" // terrane:ignore:TRN-S3-003\n  tag = \"terrane:ignore:TRN-S3-001 not a comment\"\n}\n";
+        let found = inline_suppressions(text.lines().enumerate().map(|(i, l)| (i + 1, l)));
+        assert_eq!(
+            found,
+            vec![
+                InlineSuppression {
+                    rule: "TRN-S3-002".into(),
+                    reason: "logs are write-once".into(),
+                    line: 2
+                },
+                InlineSuppression {
+                    rule: "TRN-S3-003".into(),
+                    reason: String::new(),
+                    line: 3
+                },
+            ]
+        );
+    }
+
+    fn raw(rule: &str, address: &str) -> RawFinding {
+        RawFinding {
+            rule: rule.into(),
+            address: address.into(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn suppressions_must_name_a_known_rule_and_give_a_reason() {
+        let mut decls = BTreeMap::new();
+        decls.insert(
+            "aws_s3_bucket.b".to_string(),
+            Declaration {
+                file: "main.tf".into(),
+                line: 4,
+                inline: vec![InlineSuppression {
+                    rule: "TRN-NOPE-1".into(),
+                    reason: "x".into(),
+                    line: 5,
+                }],
+            },
+        );
+        let errs = finish(vec![], &decls, &[]).unwrap_err();
+        assert!(
+            errs[0].starts_with("main.tf:5:") && errs[0].contains("TRN-NOPE-1"),
+            "{errs:?}"
+        );
+
+        decls.get_mut("aws_s3_bucket.b").unwrap().inline[0] = InlineSuppression {
+            rule: catalog()[0].id.clone(),
+            reason: String::new(),
+            line: 6,
+        };
+        let errs = finish(vec![], &decls, &[]).unwrap_err();
+        assert!(errs[0].contains("gives no reason"), "{errs:?}");
+    }
+
+    #[test]
+    fn findings_are_placed_suppressed_and_ordered_by_severity() {
+        let (low, high) = {
+            let mut c: Vec<&RuleMeta> = catalog().iter().collect();
+            c.sort_by_key(|r| r.severity);
+            (c[0].clone(), c[c.len() - 1].clone())
+        };
+        let mut decls = BTreeMap::new();
+        decls.insert(
+            "aws_x.a".to_string(),
+            Declaration {
+                file: "main.tf".into(),
+                line: 7,
+                inline: vec![],
+            },
+        );
+        let config = [ConfigSuppression {
+            rule: high.id.clone(),
+            address: Some("aws_x.a[1]".into()),
+            reason: "accepted".into(),
+            origin: "main.tf:20".into(),
+        }];
+        let out = finish(
+            vec![
+                raw(&low.id, "aws_x.a[0]"),
+                raw(&high.id, "aws_x.a[0]"),
+                raw(&high.id, "aws_x.a[1]"),
+            ],
+            &decls,
+            &config,
+        )
+        .unwrap();
+        assert_eq!(out[0].severity, high.severity);
+        assert_eq!(out[0].address, "aws_x.a[0]");
+        assert_eq!(out[0].suppressed, None);
+        assert_eq!(out[1].suppressed.as_deref(), Some("accepted"));
+        assert_eq!(
+            (out[2].file.as_deref(), out[2].line),
+            (Some("main.tf"), Some(7))
+        );
+        assert_eq!(out[2].rule, low.id);
+    }
+}
