@@ -28,6 +28,9 @@ pub struct AgentState {
     pub shutdown: Notify,
     pub reconciles: AtomicU64,
     pub last_reconcile_micros: AtomicU64,
+    /// The last compliance evaluation, and how many have run.
+    pub compliance: std::sync::Mutex<Option<crate::compliance::Compliance>>,
+    pub policy_checks: AtomicU64,
 }
 
 pub fn router(state: Arc<AgentState>) -> Router {
@@ -514,6 +517,19 @@ async fn metrics(State(s): State<Arc<AgentState>>) -> Response {
         "terrane_agent_reconcile_duration_seconds {:.6}",
         s.last_reconcile_micros.load(Ordering::Relaxed) as f64 / 1e6
     );
+    let _ = writeln!(out, "# HELP terrane_policy_checks_total Compliance evaluations of the workspace's policies.\n# TYPE terrane_policy_checks_total counter");
+    let _ = writeln!(
+        out,
+        "terrane_policy_checks_total {}",
+        s.policy_checks.load(Ordering::Relaxed)
+    );
+    let last = s.compliance.lock().ok().and_then(|c| c.clone());
+    if let Some(c) = last {
+        let _ = writeln!(out, "# HELP terrane_policy_compliant 1 when the last evaluation found the workspace in policy.\n# TYPE terrane_policy_compliant gauge");
+        let _ = writeln!(out, "terrane_policy_compliant {}", u8::from(c.compliant));
+        let _ = writeln!(out, "# HELP terrane_policy_problems Failing policy sets and findings at the last evaluation.\n# TYPE terrane_policy_problems gauge");
+        let _ = writeln!(out, "terrane_policy_problems {}", c.problems.len());
+    }
     let _ = writeln!(out, "# HELP terrane_lb_request_duration_seconds Time to the backend's response headers.\n# TYPE terrane_lb_request_duration_seconds histogram");
     for b in s.balancers.lock().await.values() {
         b.write_latency(&mut out);

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod autoscale;
 pub mod client;
+pub mod compliance;
 pub mod dns;
 pub mod drift;
 pub mod health;
@@ -61,7 +62,12 @@ pub async fn run_kept(
 
 /// Runs one agent process for `workspace` until SIGTERM, Ctrl-C or `POST /v1/shutdown`.
 /// Under a keeper it takes the sockets the keeper hands it; alone it binds its own.
-pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
+/// `compliance`, when given, is run on an interval ([`compliance::monitor`]).
+pub async fn run(
+    workspace: &Path,
+    listen: &str,
+    compliance: Option<compliance::Check>,
+) -> Result<(), String> {
     keeper::init();
     let dir = client::agent_dir(workspace);
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -95,6 +101,8 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
         shutdown: tokio::sync::Notify::new(),
         reconciles: AtomicU64::new(0),
         last_reconcile_micros: AtomicU64::new(0),
+        compliance: std::sync::Mutex::new(None),
+        policy_checks: AtomicU64::new(0),
     });
     state.supervisor.adopt();
     api::restore_balancers(&state).await;
@@ -126,6 +134,14 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
             }
         })
     };
+    let compliance = compliance.map(|check| {
+        tokio::spawn(compliance::monitor(
+            workspace.to_path_buf(),
+            state.clone(),
+            check,
+            compliance::interval(),
+        ))
+    });
     let discovery = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -184,6 +200,9 @@ pub async fn run(workspace: &Path, listen: &str) -> Result<(), String> {
     looper.abort();
     drift.abort();
     discovery.abort();
+    if let Some(c) = compliance {
+        c.abort();
+    }
     let _ = std::fs::remove_file(&info_path);
     tracing::info!(
         "terrane agent stopped; replicas keep running and will be re-adopted by the next agent."

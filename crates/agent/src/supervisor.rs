@@ -114,7 +114,7 @@ pub struct Supervisor {
 /// Service name → ports of the replicas that are running and healthy.
 pub type ReadySet = BTreeMap<String, Vec<u16>>;
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -14,7 +14,9 @@ use crate::commands::fail;
 /// restarts it if it dies; `--worker` is one agent process.
 pub async fn run_agent(dir: &Path, listen: &str, worker: bool) -> u8 {
     let result = if worker {
-        terrane_agent::run(dir, listen).await
+        let check: terrane_agent::compliance::Check =
+            std::sync::Arc::new(crate::policy_cmd::compliance);
+        terrane_agent::run(dir, listen, Some(check)).await
     } else {
         let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("terrane"));
         terrane_agent::run_kept(dir, listen, || {

@@ -89,6 +89,9 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
             args,
             json,
         }) => crate::policy_cmd::check_cmd(&dir, planfile.as_deref(), &args, json, style).await,
+        Command::Policy(crate::PolicyCommand::Status { json }) => {
+            crate::policy_cmd::status_cmd(&dir, json, style)
+        }
         Command::Policy(crate::PolicyCommand::Test { policy, verbose }) => {
             crate::policy_cmd::test_cmd(&dir, &policy, verbose, style)
         }

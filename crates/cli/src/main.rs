@@ -224,6 +224,13 @@ pub enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Evaluate the policy sets and the scan against the current state (what is
+    /// deployed now), and show what the agent's compliance monitoring last found.
+    /// Exit 0 in policy, 2 out of policy, 1 on error.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the policies' own `test_` rules, like `opa test`.
     Test {
         /// Test the policies in DIR too (besides the configuration's policy sets).

@@ -225,6 +225,38 @@ pub fn validate_policies(ws: &Workspace) -> terrane_core::Diagnostics {
     diags
 }
 
+/// Evaluates the workspace's policy sets (plus `extra` paths) and the built-in scan
+/// against a document. A set or scan that cannot run is a failed outcome.
+fn evaluate(
+    ws: &Workspace,
+    doc: &serde_json::Value,
+    extra: &[PathBuf],
+) -> (Vec<SetOutcome>, Option<ScanReport>) {
+    let mut outcomes = Vec::new();
+    match policy_sets(ws, extra) {
+        Ok(sets) if !sets.is_empty() => {
+            let input = rego::input_value(doc);
+            outcomes = sets.iter().map(|s| rego::evaluate(s, &input)).collect();
+        }
+        Ok(_) => {}
+        Err(e) => outcomes.push(failed_outcome("configuration", e)),
+    }
+    let scan = match scan_document(ws, doc) {
+        Ok(r) => Some(r),
+        Err(errors) => {
+            outcomes.push(SetOutcome {
+                name: "built-in scan".into(),
+                level: Enforcement::HardMandatory,
+                denials: Vec::new(),
+                warnings: Vec::new(),
+                errors,
+            });
+            None
+        }
+    };
+    (outcomes, scan)
+}
+
 /// What the policy check of a plan decided.
 pub struct Gate {
     pub outcomes: Vec<SetOutcome>,
@@ -254,28 +286,7 @@ pub fn check_plan(
     let doc = document(plan, ws);
     let built = start.elapsed();
     let overridden = override_reason.is_some();
-    let mut outcomes = Vec::new();
-    match policy_sets(ws, extra) {
-        Ok(sets) if !sets.is_empty() => {
-            let input = rego::input_value(&doc);
-            outcomes = sets.iter().map(|s| rego::evaluate(s, &input)).collect();
-        }
-        Ok(_) => {}
-        Err(e) => outcomes.push(failed_outcome("configuration", e)),
-    }
-    let scan = match scan_document(ws, &doc) {
-        Ok(r) => Some(r),
-        Err(errors) => {
-            outcomes.push(SetOutcome {
-                name: "built-in scan".into(),
-                level: Enforcement::HardMandatory,
-                denials: Vec::new(),
-                warnings: Vec::new(),
-                errors,
-            });
-            None
-        }
-    };
+    let (outcomes, scan) = evaluate(ws, &doc, extra);
     // bench/policy.py reads this line to weigh the check against the whole plan.
     tracing::debug!(
         document_ms = built.as_secs_f64() * 1e3,
@@ -500,20 +511,11 @@ pub async fn check_cmd(
     let override_reason = args.override_policy.as_deref();
     if as_json {
         let doc = document(&plan, &ws);
-        let sets = match policy_sets(&ws, &args.policy) {
-            Ok(s) => s,
-            Err(e) => return crate::commands::fail(e),
-        };
-        let input = rego::input_value(&doc);
-        let outcomes: Vec<SetOutcome> = sets.iter().map(|s| rego::evaluate(s, &input)).collect();
-        let scan = scan_document(&ws, &doc);
-        let blocked = outcomes.iter().any(|o| o.blocks(override_reason.is_some())) || scan.is_err();
+        let (outcomes, scan) = evaluate(&ws, &doc, &args.policy);
+        let blocked = outcomes.iter().any(|o| o.blocks(override_reason.is_some()));
         let doc = serde_json::json!({
             "policy_sets": report::policy_json(&outcomes, override_reason.is_some()),
-            "scan": match &scan {
-                Ok(r) => report::json(r),
-                Err(e) => serde_json::json!({ "errors": e }),
-            },
+            "scan": scan.as_ref().map(report::json),
             "blocks_apply": blocked,
         });
         println!("{}", pretty(&doc));
@@ -585,4 +587,120 @@ pub fn test_cmd(dir: &Path, extra: &[PathBuf], verbose: bool, style: Style) -> u
         );
         1
     }
+}
+
+/// Evaluates the policy sets and the built-in scan against the workspace's current
+/// state (read without taking the lock, as a plan in which nothing changes).
+fn evaluate_state(dir: &Path) -> Result<(Vec<SetOutcome>, Option<ScanReport>, u64), String> {
+    let (ws, diags) = Workspace::load(dir);
+    if diags.has_errors() {
+        let first = diags
+            .iter()
+            .next()
+            .map(|d| d.summary.clone())
+            .unwrap_or_default();
+        return Err(format!("the configuration does not load: {first}"));
+    }
+    let path = ws.state_path().map_err(|d| d.detail)?;
+    let snapshot = if path.exists() {
+        let backend = ws.open_backend()?;
+        terrane_state::Backend::read_current(&backend).map_err(|e| e.to_string())?
+    } else {
+        terrane_state::Snapshot::default()
+    };
+    let mut doc = json::state_plan_json(&snapshot);
+    doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
+    let (outcomes, scan) = evaluate(&ws, &doc, &[]);
+    Ok((outcomes, scan, snapshot.serial))
+}
+
+fn problems(outcomes: &[SetOutcome], scan: Option<&ScanReport>) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in outcomes {
+        for e in &o.errors {
+            out.push(format!("policy set {:?}: {e}", o.name));
+        }
+        for d in &o.denials {
+            out.push(format!("policy set {:?}: {}", o.name, d.message));
+        }
+    }
+    if let Some(r) = scan {
+        for f in r.active() {
+            out.push(format!("{} {}: {}", f.rule, f.address, f.message));
+        }
+    }
+    out
+}
+
+/// The check `terrane agent` runs on an interval.
+pub fn compliance(dir: &Path) -> Result<terrane_agent::compliance::Compliance, String> {
+    let (outcomes, scan, _) = evaluate_state(dir)?;
+    let problems = problems(&outcomes, scan.as_ref());
+    Ok(terrane_agent::compliance::Compliance {
+        compliant: problems.is_empty(),
+        problems,
+        checked_at: 0,
+    })
+}
+
+/// `terrane policy status`: the compliance of the workspace's current state now, and
+/// what the agent last recorded. Exit 0 in policy, 2 out of policy, 1 when it cannot
+/// be evaluated.
+pub fn status_cmd(dir: &Path, as_json: bool, style: Style) -> u8 {
+    let (outcomes, scan, serial) = match evaluate_state(dir) {
+        Ok(x) => x,
+        Err(e) => return crate::commands::fail(e),
+    };
+    let problems = problems(&outcomes, scan.as_ref());
+    let agent = terrane_agent::compliance::last(&terrane_agent::client::agent_dir(dir));
+    if as_json {
+        println!(
+            "{}",
+            pretty(&serde_json::json!({
+                "compliant": problems.is_empty(),
+                "state_serial": serial,
+                "problems": problems,
+                "policy_sets": report::policy_json(&outcomes, false),
+                "scan": scan.as_ref().map(report::json),
+                "agent_last_check": agent,
+            }))
+        );
+    } else {
+        if problems.is_empty() {
+            println!(
+                "{} the state at serial {serial} passes every policy set and the built-in scan.",
+                style.green(&style.bold("In policy:"))
+            );
+        } else {
+            println!(
+                "{} {} problem{} in the state at serial {serial}:",
+                style.red(&style.bold("Out of policy:")),
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            );
+            for p in &problems {
+                println!("  - {p}");
+            }
+        }
+        match agent {
+            Some(c) => println!(
+                "The agent last checked {} s ago: {}.",
+                now_secs().saturating_sub(c.checked_at),
+                if c.compliant { "in policy" } else { "out of policy" }
+            ),
+            None => println!("No agent has checked this workspace yet (terrane agent re-checks it every minute)."),
+        }
+    }
+    if problems.is_empty() {
+        0
+    } else {
+        EXIT_FINDINGS
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

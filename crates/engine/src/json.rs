@@ -156,6 +156,40 @@ pub fn state_json(snapshot: &Snapshot) -> Json {
     })
 }
 
+/// The current state as a plan document in which nothing changes: every object is a
+/// `no-op` resource change with `before` and `after` equal to its recorded value, and
+/// the state itself is `prior_state`. Policies written for plans evaluate it unchanged;
+/// the agent's compliance monitoring and `terrane policy status` use it.
+pub fn state_plan_json(snapshot: &Snapshot) -> Json {
+    let changes: Vec<Json> = snapshot
+        .resources
+        .values()
+        .map(|inst| {
+            let mut m = resource_header(&inst.addr, &inst.provider);
+            let value = inst.value.to_json_redacted();
+            let mask = sensitive_mask(&Some(inst.value.clone()));
+            m.insert(
+                "change".into(),
+                json!({
+                    "actions": ["no-op"],
+                    "before": value,
+                    "after": value,
+                    "after_unknown": {},
+                    "before_sensitive": mask,
+                    "after_sensitive": mask,
+                }),
+            );
+            Json::Object(m)
+        })
+        .collect();
+    json!({
+        "format_version": "1.2",
+        "terraform_version": concat!("terrane-", env!("CARGO_PKG_VERSION")),
+        "resource_changes": changes,
+        "prior_state": state_json(snapshot),
+    })
+}
+
 /// The whole plan document.
 pub fn plan_json(plan: &Plan) -> Json {
     let mut resource_changes = Vec::new();

@@ -445,3 +445,86 @@ fn suppressions_need_a_known_rule_and_a_reason() {
     );
     ws.run(&["scan"]).expect_code(1).contains("reason");
 }
+
+/// Stops the workspace's agent and its services when the test ends, even on failure.
+struct Cleanup<'a>(&'a Ws);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["destroy", "--auto-approve"]);
+        let _ = self.0.run(&["agent", "stop"]);
+    }
+}
+
+#[test]
+fn the_agent_records_when_the_workspace_drifts_out_of_policy() {
+    let ws = Ws::with_main(
+        r#"
+resource "local_service" "web" {
+  name     = "web"
+  command  = "sh"
+  args     = ["-c", "exec python3 -m http.server $PORT --bind $HOST"]
+  replicas = 1
+  health_check {
+    http_path = "/"
+    interval  = "200ms"
+  }
+}
+
+resource "local_file" "cfg" {
+  filename             = "${path.root}/app.conf"
+  content              = "port = 8080\n"
+  file_permission      = "0640"
+  directory_permission = "0750"
+}
+
+policy "files" {
+  source            = "./policy"
+  enforcement_level = "advisory"
+}
+"#,
+    );
+    ws.write(
+        "policy/perms.rego",
+        "package files.perms\nimport rego.v1\ndeny contains msg if {\n  some rc in input.resource_changes\n  rc.type == \"local_file\"\n  rc.change.after.file_permission == \"0666\"\n  msg := sprintf(\"%s is shared\", [rc.address])\n}\n",
+    );
+    let _cleanup = Cleanup(&ws);
+    let env = [
+        ("TERRANE_AGENT_COMPLIANCE_INTERVAL_MS", "200"),
+        ("TERRANE_AGENT_LISTEN", "127.0.0.1:0"),
+    ];
+    ws.run_env(&["apply", "--auto-approve", "--no-color"], &env)
+        .success();
+    ws.run(&["policy", "status", "--no-color"])
+        .success()
+        .contains("In policy:");
+
+    // The team tightens the rule: what is deployed is now out of policy.
+    ws.write(
+        "policy/perms.rego",
+        "package files.perms\nimport rego.v1\ndeny contains msg if {\n  some rc in input.resource_changes\n  rc.type == \"local_file\"\n  rc.change.after.file_permission != \"0600\"\n  msg := sprintf(\"%s must be owner-only (0600)\", [rc.address])\n}\n",
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let events = ws.run(&["events"]);
+        if events.stdout.contains("out of policy") {
+            events.contains("local_file.cfg must be owner-only (0600)");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no compliance event: {}",
+            events.all()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let status = ws.run(&["policy", "status", "--json"]);
+    status.expect_code(2);
+    let doc: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(doc["compliant"], false);
+    assert_eq!(doc["agent_last_check"]["compliant"], false);
+    assert!(doc["problems"][0]
+        .as_str()
+        .unwrap()
+        .contains("must be owner-only"));
+}
