@@ -44,8 +44,67 @@ impl Paint for Painter {
 
 /// The policy input: the plan in Terraform's JSON plan format with its `configuration`.
 pub fn document(plan: &Plan, ws: &Workspace) -> serde_json::Value {
+    let started = std::time::Instant::now();
     let mut doc = json::plan_json(plan);
+    let planned = started.elapsed();
     doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
+    tracing::debug!(
+        plan_ms = planned.as_secs_f64() * 1e3,
+        configuration_ms = (started.elapsed() - planned).as_secs_f64() * 1e3,
+        "plan document built"
+    );
+    doc
+}
+
+/// What the built-in scan reads of a plan, built directly: the changes and
+/// configuration of the types its rules read and of resources whose configuration
+/// could hold a literal secret. On a large plan of other types this skips most of the
+/// document (see [`scan::relevant_part`], which it agrees with).
+fn scan_document_of(plan: &Plan, ws: &Workspace) -> serde_json::Value {
+    use terrane_lang::ast::TemplatePart;
+    use terrane_lang::ExprKind;
+    fn literal_keys(e: &terrane_lang::Expr) -> bool {
+        match &e.kind {
+            ExprKind::Object(items) => items.iter().any(|(k, v)| {
+                let key = k
+                    .as_literal_str()
+                    .map(str::to_string)
+                    .or_else(|| k.as_traversal_path());
+                key.is_some_and(|k| scan::secret_like(&k)) || literal_keys(v)
+            }),
+            ExprKind::Tuple(items) => items.iter().any(literal_keys),
+            ExprKind::Template(parts) => parts
+                .iter()
+                .any(|p| matches!(p, TemplatePart::Interp(e) if literal_keys(e))),
+            _ => false,
+        }
+    }
+    fn body_may_hold_secret(b: &terrane_lang::Body) -> bool {
+        b.attrs
+            .iter()
+            .any(|(name, a)| scan::secret_like(name) || literal_keys(&a.expr))
+            || b.blocks.iter().any(|nb| body_may_hold_secret(&nb.body))
+    }
+    fn collect(m: &Module, prefix: &str, out: &mut std::collections::HashSet<String>) {
+        for (key, r) in &m.resources {
+            if scan::pack_types().contains(&r.type_name) || body_may_hold_secret(&r.body) {
+                out.insert(format!("{prefix}{key}"));
+            }
+        }
+        for c in m.module_calls.values() {
+            collect(&c.module, &format!("{prefix}module.{}.", c.name), out);
+        }
+    }
+    let mut kept = std::collections::HashSet::new();
+    collect(&ws.module, "", &mut kept);
+    let types = scan::pack_types();
+    let mut doc = json::plan_json_where(plan, &|c| {
+        types.contains(&c.addr.resource.type_name)
+            || (!kept.is_empty() && kept.contains(&scan::declaration_key(&c.addr.to_string())))
+    });
+    doc["configuration"] = json::configuration_json_where(&ws.module, &ws.registry, &|r| {
+        types.contains(&r.type_name) || body_may_hold_secret(&r.body)
+    });
     doc
 }
 
@@ -75,8 +134,13 @@ impl<'s> Lines<'s> {
         }
     }
 
+    /// The text of a line (1-based), without its line break; constant time.
     fn text(&self, file: &str, line: usize) -> Option<&'s str> {
-        self.sources.get(file)?.lines().nth(line.checked_sub(1)?)
+        let text = self.sources.get(file)?;
+        let starts = self.starts.get(file)?;
+        let start = *starts.get(line.checked_sub(1)?)?;
+        let end = starts.get(line).map(|e| e - 1).unwrap_or(text.len());
+        text.get(start..end).map(|l| l.trim_end_matches('\r'))
     }
 
     /// A block's declaration, with the suppression comments inside it and in the
@@ -105,42 +169,63 @@ impl<'s> Lines<'s> {
 }
 
 /// Where every resource, variable and provider of the configuration is declared.
-fn declarations(ws: &Workspace) -> BTreeMap<String, Declaration> {
-    fn walk(m: &Module, prefix: &str, lines: &Lines, out: &mut BTreeMap<String, Declaration>) {
-        for (key, r) in &m.resources {
-            out.insert(
-                format!("{prefix}{key}"),
-                lines.declaration(&r.span, r.body.span.as_ref()),
-            );
-        }
-        for v in m.variables.values() {
-            out.insert(
-                format!("{prefix}var.{}", v.name),
-                lines.declaration(&v.span, None),
-            );
-        }
-        if prefix.is_empty() {
-            for p in &m.providers {
-                let key = match &p.alias {
-                    Some(a) => format!("provider.{}.{a}", p.name),
-                    None => format!("provider.{}", p.name),
-                };
-                out.insert(key, lines.declaration(&p.span, p.body.span.as_ref()));
+/// Where the resources, variables and providers of the configuration are declared:
+/// those named in `wanted` (the findings), and every block of a file that has a
+/// suppression comment (so that each comment is checked). Other blocks are skipped:
+/// on a large configuration they are most of the work and nothing reads them.
+fn declarations(
+    ws: &Workspace,
+    wanted: &std::collections::HashSet<String>,
+) -> BTreeMap<String, Declaration> {
+    struct Walk<'a, 's> {
+        lines: &'a Lines<'s>,
+        marked: std::collections::HashSet<String>,
+        wanted: &'a std::collections::HashSet<String>,
+        out: BTreeMap<String, Declaration>,
+    }
+    impl Walk<'_, '_> {
+        fn add(&mut self, key: String, header: &Span, end: Option<&Span>) {
+            if self.wanted.contains(&key) || self.marked.contains(&*header.file) {
+                let d = self.lines.declaration(header, end);
+                self.out.insert(key, d);
             }
         }
-        for c in m.module_calls.values() {
-            walk(
-                &c.module,
-                &format!("{prefix}module.{}.", c.name),
-                lines,
-                out,
-            );
+        fn module(&mut self, m: &Module, prefix: &str) {
+            for (key, r) in &m.resources {
+                self.add(format!("{prefix}{key}"), &r.span, r.body.span.as_ref());
+            }
+            for v in m.variables.values() {
+                self.add(format!("{prefix}var.{}", v.name), &v.span, None);
+            }
+            if prefix.is_empty() {
+                for p in &m.providers {
+                    let key = match &p.alias {
+                        Some(a) => format!("provider.{}.{a}", p.name),
+                        None => format!("provider.{}", p.name),
+                    };
+                    self.add(key, &p.span, p.body.span.as_ref());
+                }
+            }
+            for c in m.module_calls.values() {
+                self.module(&c.module, &format!("{prefix}module.{}.", c.name));
+            }
         }
     }
     let lines = Lines::new(&ws.sources);
-    let mut out = BTreeMap::new();
-    walk(&ws.module, "", &lines, &mut out);
-    out
+    let marked = ws
+        .sources
+        .iter()
+        .filter(|(_, text)| text.contains(scan::IGNORE_MARK))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let mut walk = Walk {
+        lines: &lines,
+        marked,
+        wanted,
+        out: BTreeMap::new(),
+    };
+    walk.module(&ws.module, "");
+    walk.out
 }
 
 fn config_suppressions(ws: &Workspace) -> Vec<ConfigSuppression> {
@@ -160,10 +245,23 @@ fn config_suppressions(ws: &Workspace) -> Vec<ConfigSuppression> {
 
 /// Runs the built-in rule pack over a plan document.
 pub fn scan_document(ws: &Workspace, doc: &serde_json::Value) -> Result<ScanReport, Vec<String>> {
-    let input = rego::input_value(doc);
+    let started = std::time::Instant::now();
+    let input = rego::input_value(&scan::relevant_part(doc));
+    let converted = started.elapsed();
     let mut scanner = Scanner::new()?;
+    let compiled = started.elapsed();
     let raw = scanner.run(&input)?;
-    let findings = scan::finish(raw, &declarations(ws), &config_suppressions(ws))?;
+    tracing::debug!(
+        convert_ms = converted.as_secs_f64() * 1e3,
+        compile_ms = (compiled - converted).as_secs_f64() * 1e3,
+        run_ms = (started.elapsed() - compiled).as_secs_f64() * 1e3,
+        "scan of the plan document"
+    );
+    let wanted = raw
+        .iter()
+        .map(|f| scan::declaration_key(&f.address))
+        .collect();
+    let findings = scan::finish(raw, &declarations(ws, &wanted), &config_suppressions(ws))?;
     let resources = doc["resource_changes"]
         .as_array()
         .map(|a| a.iter().filter(|r| r["mode"] == "managed").count())
@@ -283,7 +381,13 @@ pub fn check_plan(
         Box::new(std::io::stdout())
     };
     let start = std::time::Instant::now();
-    let doc = document(plan, ws);
+    // The whole document for policy sets; without any, only what the scan reads.
+    let has_sets = !ws.module.policies.is_empty() || !extra.is_empty();
+    let doc = if has_sets {
+        document(plan, ws)
+    } else {
+        scan_document_of(plan, ws)
+    };
     let built = start.elapsed();
     let overridden = override_reason.is_some();
     let (outcomes, scan) = evaluate(ws, &doc, extra);

@@ -192,9 +192,15 @@ pub fn state_plan_json(snapshot: &Snapshot) -> Json {
 
 /// The whole plan document.
 pub fn plan_json(plan: &Plan) -> Json {
+    plan_json_where(plan, &|_| true)
+}
+
+/// The plan document with only the resource changes `keep` selects (for a consumer
+/// that reads a few types out of a large plan, such as the built-in scan).
+pub fn plan_json_where(plan: &Plan, keep: &dyn Fn(&crate::plan::ResourceChange) -> bool) -> Json {
     let mut resource_changes = Vec::new();
     let mut planned = Vec::new();
-    for c in &plan.changes {
+    for c in plan.changes.iter().filter(|c| keep(c)) {
         let mut m = resource_header(&c.addr, &c.provider);
         let mut change = Map::new();
         change.insert("actions".into(), json!(c.action.json_actions()));
@@ -328,6 +334,15 @@ pub fn configuration_json(
     root: &terrane_lang::Module,
     registry: &terrane_provider::Registry,
 ) -> Json {
+    configuration_json_where(root, registry, &|_| true)
+}
+
+/// The configuration section with only the resources `keep` selects.
+pub fn configuration_json_where(
+    root: &terrane_lang::Module,
+    registry: &terrane_provider::Registry,
+    keep: &dyn Fn(&terrane_lang::config::Resource) -> bool,
+) -> Json {
     let providers: Map<String, Json> = root
         .providers
         .iter()
@@ -355,7 +370,7 @@ pub fn configuration_json(
             (key, Json::Object(o))
         })
         .collect();
-    json!({ "provider_config": providers, "root_module": module_json(root, "", registry) })
+    json!({ "provider_config": providers, "root_module": module_json(root, "", registry, keep) })
 }
 
 /// What a redacted literal reads as in the configuration section.
@@ -377,10 +392,12 @@ fn module_json(
     m: &terrane_lang::Module,
     prefix: &str,
     registry: &terrane_provider::Registry,
+    keep: &dyn Fn(&terrane_lang::config::Resource) -> bool,
 ) -> Json {
     let resources: Vec<Json> = m
         .resources
         .values()
+        .filter(|r| keep(r))
         .map(|r| {
             let local = if r.mode == ResourceMode::Data {
                 format!("data.{}.{}", r.type_name, r.name)
@@ -454,7 +471,7 @@ fn module_json(
                     "expressions": body_json(&c.inputs, &|name| {
                         child.variables.get(name).is_some_and(|v| v.sensitive)
                     }, None),
-                    "module": module_json(child, &inner, registry),
+                    "module": module_json(child, &inner, registry, keep),
                 }),
             )
         })

@@ -150,7 +150,14 @@ impl Scanner {
         let mut out = Vec::new();
         let mut errors = Vec::new();
         for (query, file) in &self.queries {
-            match self.engine.eval_rule(query.clone()) {
+            let started = std::time::Instant::now();
+            let result = self.engine.eval_rule(query.clone());
+            tracing::debug!(
+                rule_file = *file,
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "scan rule file evaluated"
+            );
+            match result {
                 Ok(v) => {
                     let json = serde_json::to_value(&v).unwrap_or_default();
                     let items = match json {
@@ -179,6 +186,129 @@ impl Scanner {
     }
 }
 
+/// The resource types the pack reads: every `"aws_..."` / `"local_..."` string in it.
+pub fn pack_types() -> &'static std::collections::HashSet<String> {
+    static TYPES: OnceLock<std::collections::HashSet<String>> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        let mut out = std::collections::HashSet::new();
+        for (_, text) in PACK {
+            for piece in text.split('"').skip(1).step_by(2) {
+                let is_type = (piece.starts_with("aws_") || piece.starts_with("local_"))
+                    && piece
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if is_type {
+                    out.insert(piece.to_string());
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Fragments of every name the secrets rules treat as secret-like (a superset: the
+/// rules decide; this only keeps what they could flag).
+const SECRET_FRAGMENTS: [&str; 7] = ["pass", "secret", "token", "key", "private", "auth", "cred"];
+
+pub fn secret_like(name: &str) -> bool {
+    let l = name.to_ascii_lowercase();
+    SECRET_FRAGMENTS.iter().any(|f| l.contains(f))
+}
+
+/// Whether a configuration body (attributes and nested blocks, as expressions) has an
+/// attribute, or a key of a literal map, that could hold a secret.
+fn may_hold_secret(expressions: &serde_json::Value) -> bool {
+    fn literal(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(o) => o.iter().any(|(k, v)| secret_like(k) || literal(v)),
+            serde_json::Value::Array(a) => a.iter().any(literal),
+            _ => false,
+        }
+    }
+    let Some(attrs) = expressions.as_object() else {
+        return false;
+    };
+    attrs.iter().any(|(name, e)| {
+        secret_like(name)
+            || e.get("constant_value").is_some_and(literal)
+            || e.as_array()
+                .is_some_and(|blocks| blocks.iter().any(may_hold_secret))
+    })
+}
+
+/// The part of a plan document the built-in pack can find anything in: resource
+/// changes and configuration of the types its rules read, and of resources whose
+/// configuration could hold a literal secret; all variables and provider blocks. On a
+/// large plan of other types this is most of the scan's cost saved (the rules would
+/// skip those resources anyway).
+pub fn relevant_part(doc: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let types = pack_types();
+    let mut kept = std::collections::HashSet::new();
+    fn module(
+        m: &Value,
+        types: &std::collections::HashSet<String>,
+        kept: &mut std::collections::HashSet<String>,
+    ) -> Value {
+        let resources: Vec<Value> = m["resources"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .filter(|r| {
+                        let keep = r["type"].as_str().is_some_and(|t| types.contains(t))
+                            || may_hold_secret(&r["expressions"]);
+                        if keep {
+                            if let Some(a) = r["address"].as_str() {
+                                kept.insert(a.to_string());
+                            }
+                        }
+                        keep
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let calls: Map<String, Value> = m["module_calls"]
+            .as_object()
+            .map(|cs| {
+                cs.iter()
+                    .map(|(name, c)| {
+                        let mut c2 = Map::new();
+                        c2.insert("source".into(), c["source"].clone());
+                        c2.insert("expressions".into(), c["expressions"].clone());
+                        c2.insert("module".into(), module(&c["module"], types, kept));
+                        (name.clone(), Value::Object(c2))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({ "resources": resources, "variables": m["variables"], "module_calls": calls })
+    }
+    let config = &doc["configuration"];
+    let root = module(&config["root_module"], types, &mut kept);
+    let changes: Vec<Value> = doc["resource_changes"]
+        .as_array()
+        .map(|rcs| {
+            rcs.iter()
+                .filter(|rc| {
+                    rc["type"].as_str().is_some_and(|t| types.contains(t))
+                        || rc["address"]
+                            .as_str()
+                            .is_some_and(|a| kept.contains(&declaration_key(a)))
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "resource_changes": changes,
+        "configuration": {
+            "provider_config": config["provider_config"],
+            "root_module": root,
+        }
+    })
+}
+
 /// Where an address (a resource without its index, `var.x`, `provider.aws`) is
 /// declared, and the suppression comments on its block.
 #[derive(Clone, Debug, Default)]
@@ -196,7 +326,8 @@ pub struct InlineSuppression {
     pub line: usize,
 }
 
-const IGNORE_MARK: &str = "terrane:ignore:";
+/// What starts a suppression comment.
+pub const IGNORE_MARK: &str = "terrane:ignore:";
 
 /// Finds suppression comments (`#` or `//`) in numbered lines.
 pub fn inline_suppressions<'a>(
@@ -381,6 +512,51 @@ mod tests {
     fn the_pack_compiles() {
         let s = Scanner::new().unwrap_or_else(|e| panic!("{e:?}"));
         assert!(!s.queries.is_empty());
+    }
+
+    #[test]
+    fn the_relevant_part_keeps_what_the_rules_read() {
+        let doc = serde_json::json!({
+            "resource_changes": [
+                {"address": "null_resource.n[0]", "type": "null_resource"},
+                {"address": "aws_s3_bucket.b", "type": "aws_s3_bucket"},
+                {"address": "aws_s3_bucket_versioning.v", "type": "aws_s3_bucket_versioning"},
+                {"address": "null_resource.creds", "type": "null_resource"},
+            ],
+            "configuration": {"root_module": {
+                "resources": [
+                    {"address": "null_resource.n", "type": "null_resource",
+                     "expressions": {"triggers": {"references": ["x.y"]}}},
+                    {"address": "null_resource.creds", "type": "null_resource",
+                     "expressions": {"triggers": {"constant_value": {"DB_PASSWORD": "x"}}}},
+                    {"address": "aws_s3_bucket.b", "type": "aws_s3_bucket", "expressions": {}},
+                ],
+                "variables": {"v": {}},
+            }},
+        });
+        let part = relevant_part(&doc);
+        let addrs: Vec<&str> = part["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["address"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            addrs,
+            [
+                "aws_s3_bucket.b",
+                "aws_s3_bucket_versioning.v",
+                "null_resource.creds"
+            ]
+        );
+        assert_eq!(
+            part["configuration"]["root_module"]["resources"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(part["configuration"]["root_module"]["variables"]["v"].is_object());
     }
 
     #[test]
