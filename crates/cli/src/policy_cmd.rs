@@ -333,8 +333,15 @@ fn evaluate(
     let mut outcomes = Vec::new();
     match policy_sets(ws, extra) {
         Ok(sets) if !sets.is_empty() => {
+            let started = std::time::Instant::now();
             let input = rego::input_value(doc);
+            let converted = started.elapsed();
             outcomes = sets.iter().map(|s| rego::evaluate(s, &input)).collect();
+            tracing::debug!(
+                convert_ms = converted.as_secs_f64() * 1e3,
+                evaluate_ms = (started.elapsed() - converted).as_secs_f64() * 1e3,
+                "policy sets evaluated"
+            );
         }
         Ok(_) => {}
         Err(e) => outcomes.push(failed_outcome("configuration", e)),
