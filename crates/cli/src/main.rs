@@ -191,7 +191,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: policy_cmd::Format,
         /// The lowest severity that fails the scan: low, medium, high or critical.
-        #[arg(long, default_value = "low", value_parser = parse_severity)]
+        #[arg(long, default_value = "low", value_parser = parse_severity, value_name = "SEVERITY")]
         fail_on: terrane_policy::Severity,
         /// List the rules of the built-in pack and exit.
         #[arg(long)]
