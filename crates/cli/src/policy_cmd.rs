@@ -246,7 +246,7 @@ fn config_suppressions(ws: &Workspace) -> Vec<ConfigSuppression> {
 /// Runs the built-in rule pack over a plan document.
 pub fn scan_document(ws: &Workspace, doc: &serde_json::Value) -> Result<ScanReport, Vec<String>> {
     let started = std::time::Instant::now();
-    let input = rego::input_value(&scan::relevant_part(doc));
+    let input = rego::input_value(scan::relevant_part(doc));
     let converted = started.elapsed();
     let mut scanner = Scanner::new()?;
     let compiled = started.elapsed();
@@ -327,9 +327,11 @@ pub fn validate_policies(ws: &Workspace) -> terrane_core::Diagnostics {
 /// against a document. A set or scan that cannot run is a failed outcome.
 fn evaluate(
     ws: &Workspace,
-    doc: &serde_json::Value,
+    doc: serde_json::Value,
     extra: &[PathBuf],
 ) -> (Vec<SetOutcome>, Option<ScanReport>) {
+    // The scan reads its part first; the policy sets then take the document itself.
+    let scan = scan_document(ws, &doc);
     let mut outcomes = Vec::new();
     match policy_sets(ws, extra) {
         Ok(sets) if !sets.is_empty() => {
@@ -346,7 +348,7 @@ fn evaluate(
         Ok(_) => {}
         Err(e) => outcomes.push(failed_outcome("configuration", e)),
     }
-    let scan = match scan_document(ws, doc) {
+    let scan = match scan {
         Ok(r) => Some(r),
         Err(errors) => {
             outcomes.push(SetOutcome {
@@ -397,7 +399,7 @@ pub fn check_plan(
     };
     let built = start.elapsed();
     let overridden = override_reason.is_some();
-    let (outcomes, scan) = evaluate(ws, &doc, extra);
+    let (outcomes, scan) = evaluate(ws, doc, extra);
     // bench/policy.py reads this line to weigh the check against the whole plan.
     tracing::debug!(
         document_ms = built.as_secs_f64() * 1e3,
@@ -622,7 +624,7 @@ pub async fn check_cmd(
     let override_reason = args.override_policy.as_deref();
     if as_json {
         let doc = document(&plan, &ws);
-        let (outcomes, scan) = evaluate(&ws, &doc, &args.policy);
+        let (outcomes, scan) = evaluate(&ws, doc, &args.policy);
         let blocked = outcomes.iter().any(|o| o.blocks(override_reason.is_some()));
         let doc = serde_json::json!({
             "policy_sets": report::policy_json(&outcomes, override_reason.is_some()),
@@ -721,7 +723,7 @@ fn evaluate_state(dir: &Path) -> Result<(Vec<SetOutcome>, Option<ScanReport>, u6
     };
     let mut doc = json::state_plan_json(&snapshot);
     doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
-    let (outcomes, scan) = evaluate(&ws, &doc, &[]);
+    let (outcomes, scan) = evaluate(&ws, doc, &[]);
     Ok((outcomes, scan, snapshot.serial))
 }
 

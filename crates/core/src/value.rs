@@ -264,10 +264,13 @@ impl Value {
                 }
             }
             Value::Map(map) => {
+                // Only marked entries are kept: clone a key only for those.
                 let entries: serde_json::Map<String, serde_json::Value> = map
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.mask(hit)))
-                    .filter(|(_, m)| m != &serde_json::Value::Bool(false))
+                    .filter_map(|(k, v)| {
+                        let m = v.mask(hit);
+                        (m != serde_json::Value::Bool(false)).then(|| (k.clone(), m))
+                    })
                     .collect();
                 serde_json::Value::Object(entries)
             }

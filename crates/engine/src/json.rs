@@ -59,7 +59,7 @@ fn opt_json(v: &Option<Value>, f: fn(&Value) -> Json, absent: Json) -> Json {
     v.as_ref().map(f).unwrap_or(absent)
 }
 
-fn sensitive_mask(v: &Option<Value>) -> Json {
+fn sensitive_mask(v: Option<&Value>) -> Json {
     match v {
         Some(v) => match v.sensitive_mask() {
             Json::Bool(false) => json!({}),
@@ -69,7 +69,7 @@ fn sensitive_mask(v: &Option<Value>) -> Json {
     }
 }
 
-fn unknown_mask(v: &Option<Value>) -> Json {
+fn unknown_mask(v: Option<&Value>) -> Json {
     match v {
         Some(v) => match v.unknown_mask() {
             Json::Bool(false) => json!({}),
@@ -127,10 +127,7 @@ pub fn state_json(snapshot: &Snapshot) -> Json {
             let mut m = resource_header(&inst.addr, &inst.provider);
             m.insert("schema_version".into(), json!(0));
             m.insert("values".into(), inst.value.to_json_redacted());
-            m.insert(
-                "sensitive_values".into(),
-                sensitive_mask(&Some(inst.value.clone())),
-            );
+            m.insert("sensitive_values".into(), sensitive_mask(Some(&inst.value)));
             if !inst.dependencies.is_empty() {
                 m.insert("depends_on".into(), json!(inst.dependencies));
             }
@@ -167,7 +164,7 @@ pub fn state_plan_json(snapshot: &Snapshot) -> Json {
         .map(|inst| {
             let mut m = resource_header(&inst.addr, &inst.provider);
             let value = inst.value.to_json_redacted();
-            let mask = sensitive_mask(&Some(inst.value.clone()));
+            let mask = sensitive_mask(Some(&inst.value));
             m.insert(
                 "change".into(),
                 json!({
@@ -212,9 +209,9 @@ pub fn plan_json_where(plan: &Plan, keep: &dyn Fn(&crate::plan::ResourceChange) 
             "after".into(),
             opt_json(&c.after, Value::to_json_redacted, Json::Null),
         );
-        change.insert("after_unknown".into(), unknown_mask(&c.after));
-        change.insert("before_sensitive".into(), sensitive_mask(&c.before));
-        change.insert("after_sensitive".into(), sensitive_mask(&c.after));
+        change.insert("after_unknown".into(), unknown_mask(c.after.as_ref()));
+        change.insert("before_sensitive".into(), sensitive_mask(c.before.as_ref()));
+        change.insert("after_sensitive".into(), sensitive_mask(c.after.as_ref()));
         if !c.replace_paths.is_empty() {
             change.insert(
                 "replace_paths".into(),
@@ -235,10 +232,7 @@ pub fn plan_json_where(plan: &Plan, keep: &dyn Fn(&crate::plan::ResourceChange) 
                 let mut p = resource_header(&c.addr, &c.provider);
                 p.insert("schema_version".into(), json!(0));
                 p.insert("values".into(), after.to_json_redacted());
-                p.insert(
-                    "sensitive_values".into(),
-                    sensitive_mask(&Some(after.clone())),
-                );
+                p.insert("sensitive_values".into(), sensitive_mask(Some(after)));
                 planned.push((c.addr.clone(), Json::Object(p)));
             }
         }
@@ -288,8 +282,8 @@ pub fn plan_json_where(plan: &Plan, keep: &dyn Fn(&crate::plan::ResourceChange) 
                     "actions": action.json_actions(),
                     "before": d.before.to_json_redacted(),
                     "after": opt_json(&d.after, Value::to_json_redacted, Json::Null),
-                    "before_sensitive": sensitive_mask(&Some(d.before.clone())),
-                    "after_sensitive": sensitive_mask(&d.after),
+                    "before_sensitive": sensitive_mask(Some(&d.before)),
+                    "after_sensitive": sensitive_mask(d.after.as_ref()),
                 }),
             );
             Json::Object(m)

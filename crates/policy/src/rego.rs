@@ -265,9 +265,10 @@ fn test_rule_names(text: &str) -> Vec<String> {
     out
 }
 
-/// The engine's value for a JSON document, built once for many evaluations.
-pub fn input_value(json: &serde_json::Value) -> Value {
-    Value::from(json.clone())
+/// The engine's value for a JSON document, built once for many evaluations (the
+/// document is moved in: a large plan is not copied on the way).
+pub fn input_value(json: serde_json::Value) -> Value {
+    Value::from(json)
 }
 
 /// Evaluates one policy set against `input` (the plan document).
@@ -420,7 +421,7 @@ mod tests {
                 "package modern\nwarn contains {\"msg\": m, \"id\": \"X1\"} if {\n  some r in input.resource_changes\n  m := concat(\" \", [r.address, \"checked\"])\n}\n",
             ),
         ]);
-        let out = evaluate(&s, &input_value(&serde_json::from_str(INPUT).unwrap()));
+        let out = evaluate(&s, &input_value(serde_json::from_str(INPUT).unwrap()));
         assert!(out.errors.is_empty(), "{:?}", out.errors);
         assert_eq!(out.denials.len(), 1);
         assert_eq!(out.denials[0].message, "aws_s3_bucket.a is public");
@@ -437,7 +438,7 @@ mod tests {
             "bad.rego",
             "package bad\n\ndeny contains msg if {\n  msg := \n}\n",
         )]);
-        let out = evaluate(&s, &input_value(&serde_json::from_str(INPUT).unwrap()));
+        let out = evaluate(&s, &input_value(serde_json::from_str(INPUT).unwrap()));
         assert!(out.failed());
         assert!(out.errors[0].contains("bad.rego:"), "{}", out.errors[0]);
     }
@@ -450,7 +451,7 @@ mod tests {
             "undef.rego",
             "package undef\nimport rego.v1\ndeny contains msg if {\n  msg := no_such_function(input)\n}\n",
         )]);
-        let out = evaluate(&s, &input_value(&serde_json::from_str(INPUT).unwrap()));
+        let out = evaluate(&s, &input_value(serde_json::from_str(INPUT).unwrap()));
         assert!(out.failed(), "{out:?}");
         assert!(out.denials.is_empty());
     }
