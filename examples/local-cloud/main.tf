@@ -19,9 +19,10 @@ variable "dns_port" {
 }
 
 resource "local_file" "index" {
-  filename        = "${path.module}/site/index.html"
-  content         = "<h1>hello from terrane</h1>\n"
-  file_permission = "0644"
+  filename             = "${path.module}/site/index.html"
+  content              = "<h1>hello from terrane</h1>\n"
+  file_permission      = "0644"
+  directory_permission = "0755"
 }
 
 resource "local_service" "web" {

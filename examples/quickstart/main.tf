@@ -35,8 +35,9 @@ resource "random_password" "db" {
 resource "local_file" "service" {
   for_each = var.services
 
-  filename        = "${local.out_dir}/${each.key}.json"
-  file_permission = "0644"
+  filename             = "${local.out_dir}/${each.key}.json"
+  file_permission      = "0644"
+  directory_permission = "0755"
   content = jsonencode({
     service    = each.key
     port       = each.value
@@ -47,8 +48,9 @@ resource "local_file" "service" {
 
 # A secret file: its content never appears in plans or logs.
 resource "local_sensitive_file" "db_password" {
-  filename = "${local.out_dir}/db-password.txt"
-  content  = random_password.db.result
+  filename             = "${local.out_dir}/db-password.txt"
+  content              = random_password.db.result
+  directory_permission = "0755"
 }
 
 module "greeting" {

@@ -7,8 +7,10 @@ variable "services" {
 }
 
 resource "local_file" "readme" {
-  filename = "${var.out_dir}/README.txt"
-  content  = templatefile("${path.module}/readme.tftpl", { services = var.services })
+  filename             = "${var.out_dir}/README.txt"
+  content              = templatefile("${path.module}/readme.tftpl", { services = var.services })
+  file_permission      = "0644"
+  directory_permission = "0755"
 }
 
 output "readme_path" {
