@@ -13,6 +13,7 @@ use terrane_lang::Module;
 use terrane_policy::rego::{self, Enforcement, PolicySet, SetOutcome};
 use terrane_policy::report::{self, Paint};
 use terrane_policy::scan::{self, ConfigSuppression, Declaration, ScanReport, Scanner, Severity};
+use terrane_state::lock;
 
 use crate::workspace::Workspace;
 
@@ -476,8 +477,8 @@ pub fn record_override(
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let path = dir.join("audit.jsonl");
     let entry = serde_json::json!({
-        "time": now_rfc3339(),
-        "user": std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+        "time": format!("{} UTC", lock::format_time(lock::now_secs())),
+        "user": lock::username(),
         "event": "policy_override",
         "operation": operation,
         "policy_sets": sets,
@@ -491,31 +492,6 @@ pub fn record_override(
     writeln!(f, "{entry}")
         .and_then(|()| f.sync_all())
         .map_err(|e| format!("cannot write the audit log {}: {e}", path.display()))
-}
-
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 /// Output formats of `terrane scan`.
@@ -798,7 +774,7 @@ pub fn status_cmd(dir: &Path, as_json: bool, style: Style) -> u8 {
         match agent {
             Some(c) => println!(
                 "The agent last checked {} s ago: {}.",
-                now_secs().saturating_sub(c.checked_at),
+                lock::now_secs().saturating_sub(c.checked_at),
                 if c.compliant { "in policy" } else { "out of policy" }
             ),
             None => println!("No agent has checked this workspace yet (terrane agent re-checks it every minute)."),
@@ -809,11 +785,4 @@ pub fn status_cmd(dir: &Path, as_json: bool, style: Style) -> u8 {
     } else {
         EXIT_FINDINGS
     }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

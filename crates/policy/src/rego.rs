@@ -344,8 +344,7 @@ fn verdicts(v: &Value, rule: &str, file: &str) -> Vec<Verdict> {
             details: None,
         }],
         Value::Bool(false) | Value::Undefined | Value::Null => Vec::new(),
-        Value::String(_) | Value::Object(_) => vec![one(v)],
-        Value::Number(_) => vec![one(v)],
+        Value::String(_) | Value::Object(_) | Value::Number(_) => vec![one(v)],
     }
 }
 
@@ -445,8 +444,8 @@ mod tests {
 
     #[test]
     fn an_error_during_evaluation_fails_the_set() {
-        // Division by zero is an evaluation error under strict builtin errors; a rule
-        // referring to an undefined function fails to compile.
+        // A rule calling a function that does not exist cannot be evaluated: the set
+        // fails instead of passing with no denials.
         let s = set(&[(
             "undef.rego",
             "package undef\nimport rego.v1\ndeny contains msg if {\n  msg := no_such_function(input)\n}\n",
