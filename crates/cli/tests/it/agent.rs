@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::Ws;
+use crate::{Cleanup, Ws};
 
 const SERVICE: &str = r#"
 resource "local_service" "web" {
@@ -23,16 +23,6 @@ output "addresses" {
   value = local_service.web.addresses
 }
 "#;
-
-/// Stops the workspace's agent and its services when the test ends, even on failure.
-struct Cleanup<'a>(&'a Ws);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["destroy", "--auto-approve"]);
-        let _ = self.0.run(&["agent", "stop"]);
-    }
-}
 
 fn status(ws: &Ws) -> serde_json::Value {
     let out = ws.run(&["status", "--json"]);

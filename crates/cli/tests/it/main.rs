@@ -28,6 +28,16 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_terrane");
 
+/// Stops the workspace's agent and its services when the test ends, even on failure.
+pub struct Cleanup<'a>(pub &'a Ws);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["destroy", "--auto-approve"]);
+        let _ = self.0.run(&["agent", "stop"]);
+    }
+}
+
 /// The result of one run of the binary.
 #[derive(Debug)]
 pub struct Out {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::Ws;
+use crate::{Cleanup, Ws};
 
 /// A local file, plus a policy set directory the test fills in.
 fn ws_with_policy(level: &str, rego: &[(&str, &str)]) -> Ws {
@@ -444,16 +444,6 @@ fn suppressions_need_a_known_rule_and_a_reason() {
         &format!("{ONE_MEDIUM}\nscan {{\n  suppress {{\n    rule = \"TRN-LOCAL-001\"\n  }}\n}}\n"),
     );
     ws.run(&["scan"]).expect_code(1).contains("reason");
-}
-
-/// Stops the workspace's agent and its services when the test ends, even on failure.
-struct Cleanup<'a>(&'a Ws);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["destroy", "--auto-approve"]);
-        let _ = self.0.run(&["agent", "stop"]);
-    }
 }
 
 #[test]
