@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{Cleanup, Ws};
+use crate::{free_port, Cleanup, Ws};
 
 const SERVICE: &str = r#"
 resource "local_service" "web" {
@@ -312,13 +312,6 @@ resource "local_load_balancer" "bad" {
         .contains("local_load_balancer.bad")
         .contains("route 0: path_prefix \"v2\" must start with \"/\"")
         .contains("route 1: host \"http://example.test\" is not a host name");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn lb_status(ws: &Ws) -> serde_json::Value {
