@@ -14,13 +14,11 @@ fn main() {
     for p in files {
         println!("cargo:rerun-if-changed={}", p.display());
         let name = p.file_name().unwrap().to_string_lossy().to_string();
-        let abs = std::fs::canonicalize(&p).expect("a rule file");
-        writeln!(
-            out,
-            "    ({name:?}, include_str!({:?})),",
-            abs.display().to_string()
-        )
-        .unwrap();
+        // The text itself, not an `include_str!` of an absolute path: a target
+        // directory shared by two checkouts of the same commit (CI's clone and a
+        // working tree) must not compile one checkout's rules from the other's path.
+        let text = std::fs::read_to_string(&p).expect("a rule file");
+        writeln!(out, "    ({name:?}, {text:?}),").unwrap();
     }
     out.push_str("];\n");
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("pack.rs");

@@ -45,13 +45,27 @@ impl Paint for Painter {
 
 /// The policy input: the plan in Terraform's JSON plan format with its `configuration`.
 pub fn document(plan: &Plan, ws: &Workspace) -> serde_json::Value {
+    document_parts(plan, ws, None)
+}
+
+/// The policy input with only the top-level keys in `keys` (`None`: all of them), for
+/// policy sets that name what they read (see [`rego::input_keys`]).
+fn document_parts(
+    plan: &Plan,
+    ws: &Workspace,
+    keys: Option<&std::collections::BTreeSet<String>>,
+) -> serde_json::Value {
+    let part = |k: &str| keys.is_none_or(|keys| keys.contains(k));
     let started = std::time::Instant::now();
-    let mut doc = json::plan_json(plan);
+    let mut doc = json::plan_json_parts(plan, &|_| true, &part);
     let planned = started.elapsed();
-    doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
+    if part("configuration") {
+        doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
+    }
     tracing::debug!(
         plan_ms = planned.as_secs_f64() * 1e3,
         configuration_ms = (started.elapsed() - planned).as_secs_f64() * 1e3,
+        parts = ?keys,
         "plan document built"
     );
     doc
@@ -333,23 +347,43 @@ fn evaluate(
 ) -> (Vec<SetOutcome>, Option<ScanReport>) {
     // The scan reads its part first; the policy sets then take the document itself.
     let scan = scan_document(ws, &doc);
-    let mut outcomes = Vec::new();
-    match policy_sets(ws, extra) {
-        Ok(sets) if !sets.is_empty() => {
-            let started = std::time::Instant::now();
-            let input = rego::input_value(doc);
-            let converted = started.elapsed();
-            outcomes = sets.iter().map(|s| rego::evaluate(s, &input)).collect();
-            tracing::debug!(
-                convert_ms = converted.as_secs_f64() * 1e3,
-                evaluate_ms = (started.elapsed() - converted).as_secs_f64() * 1e3,
-                "policy sets evaluated"
-            );
-        }
-        Ok(_) => {}
-        Err(e) => outcomes.push(failed_outcome("configuration", e)),
-    }
-    let scan = match scan {
+    let mut outcomes = evaluate_sets(policy_sets(ws, extra), |_| doc);
+    let scan = scan_outcome(scan, &mut outcomes);
+    (outcomes, scan)
+}
+
+/// Evaluates policy sets against the document `doc` builds, given the top-level keys
+/// the sets read (`None`: the whole document). A set that cannot be loaded or
+/// evaluated is a failed outcome.
+fn evaluate_sets(
+    sets: Result<Vec<PolicySet>, String>,
+    doc: impl FnOnce(Option<&std::collections::BTreeSet<String>>) -> serde_json::Value,
+) -> Vec<SetOutcome> {
+    let sets = match sets {
+        Ok(sets) if sets.is_empty() => return Vec::new(),
+        Ok(sets) => sets,
+        Err(e) => return vec![failed_outcome("configuration", e)],
+    };
+    let keys = rego::input_keys(sets.iter().flat_map(|s| &s.files).map(|f| f.text.as_str()));
+    let started = std::time::Instant::now();
+    let input = rego::input_value(doc(keys.as_ref()));
+    let converted = started.elapsed();
+    let outcomes = sets.iter().map(|s| rego::evaluate(s, &input)).collect();
+    tracing::debug!(
+        convert_ms = converted.as_secs_f64() * 1e3,
+        evaluate_ms = (started.elapsed() - converted).as_secs_f64() * 1e3,
+        "policy sets evaluated"
+    );
+    outcomes
+}
+
+/// The built-in scan's report; a scan that could not run is a failed, hard-mandatory
+/// outcome instead.
+fn scan_outcome(
+    scan: Result<ScanReport, Vec<String>>,
+    outcomes: &mut Vec<SetOutcome>,
+) -> Option<ScanReport> {
+    match scan {
         Ok(r) => Some(r),
         Err(errors) => {
             outcomes.push(SetOutcome {
@@ -361,8 +395,7 @@ fn evaluate(
             });
             None
         }
-    };
-    (outcomes, scan)
+    }
 }
 
 /// What the policy check of a plan decided.
@@ -385,29 +418,49 @@ pub fn check_plan(
     style: Style,
     to_stderr: bool,
 ) -> Gate {
+    report_check(check(ws, plan, extra), override_reason, style, to_stderr)
+}
+
+/// The results of a plan's policy checks, not yet reported.
+pub struct Checked {
+    outcomes: Vec<SetOutcome>,
+    scan: Option<ScanReport>,
+}
+
+/// Runs the built-in scan and the policy sets over a plan.
+fn check(ws: &Workspace, plan: &Plan, extra: &[PathBuf]) -> Checked {
+    let start = std::time::Instant::now();
+    // The scan reads its own part of the plan; policy sets read the parts they name.
+    let scan = scan_document(ws, &scan_document_of(plan, ws));
+    let scanned = start.elapsed();
+    let mut outcomes = evaluate_sets(policy_sets(ws, extra), |keys| {
+        document_parts(plan, ws, keys)
+    });
+    let scan = scan_outcome(scan, &mut outcomes);
+    // bench/policy.py reads this line to weigh the check against the whole plan.
+    tracing::debug!(
+        scan_ms = scanned.as_secs_f64() * 1e3,
+        total_ms = start.elapsed().as_secs_f64() * 1e3,
+        sets = outcomes.len(),
+        "policy check of the plan"
+    );
+    Checked { outcomes, scan }
+}
+
+/// Prints a plan's policy results and decides whether an apply may go ahead.
+fn report_check(
+    checked: Checked,
+    override_reason: Option<&str>,
+    style: Style,
+    to_stderr: bool,
+) -> Gate {
+    let Checked { outcomes, scan } = checked;
     let mut out: Box<dyn std::io::Write> = if to_stderr {
         Box::new(std::io::stderr())
     } else {
         Box::new(std::io::stdout())
     };
-    let start = std::time::Instant::now();
-    // The whole document for policy sets; without any, only what the scan reads.
-    let has_sets = !ws.module.policies.is_empty() || !extra.is_empty();
-    let doc = if has_sets {
-        document(plan, ws)
-    } else {
-        scan_document_of(plan, ws)
-    };
-    let built = start.elapsed();
     let overridden = override_reason.is_some();
-    let (outcomes, scan) = evaluate(ws, doc, extra);
-    // bench/policy.py reads this line to weigh the check against the whole plan.
-    tracing::debug!(
-        document_ms = built.as_secs_f64() * 1e3,
-        total_ms = start.elapsed().as_secs_f64() * 1e3,
-        sets = outcomes.len(),
-        "policy check of the plan"
-    );
     if !outcomes.is_empty() {
         let _ = writeln!(out, "\n{}", style.bold("Policy checks:"));
         let _ = write!(

@@ -195,9 +195,33 @@ pub fn plan_json(plan: &Plan) -> Json {
 /// The plan document with only the resource changes `keep` selects (for a consumer
 /// that reads a few types out of a large plan, such as the built-in scan).
 pub fn plan_json_where(plan: &Plan, keep: &dyn Fn(&crate::plan::ResourceChange) -> bool) -> Json {
+    plan_json_parts(plan, keep, &|_| true)
+}
+
+/// The plan document with only the top-level keys `part` selects (and, of those, only
+/// the resource changes `keep` selects). A policy set that reads `input.resource_changes`
+/// alone need not pay for `prior_state` and `planned_values` on a large plan.
+pub fn plan_json_parts(
+    plan: &Plan,
+    keep: &dyn Fn(&crate::plan::ResourceChange) -> bool,
+    part: &dyn Fn(&str) -> bool,
+) -> Json {
+    let (want_changes, want_planned) = (part("resource_changes"), part("planned_values"));
     let mut resource_changes = Vec::new();
     let mut planned = Vec::new();
     for c in plan.changes.iter().filter(|c| keep(c)) {
+        if want_planned && c.addr.resource.mode == ResourceMode::Managed {
+            if let Some(after) = &c.after {
+                let mut p = resource_header(&c.addr, &c.provider);
+                p.insert("schema_version".into(), json!(0));
+                p.insert("values".into(), after.to_json_redacted());
+                p.insert("sensitive_values".into(), sensitive_mask(Some(after)));
+                planned.push((c.addr.clone(), Json::Object(p)));
+            }
+        }
+        if !want_changes {
+            continue;
+        }
         let mut m = resource_header(&c.addr, &c.provider);
         let mut change = Map::new();
         change.insert("actions".into(), json!(c.action.json_actions()));
@@ -227,15 +251,6 @@ pub fn plan_json_where(plan: &Plan, keep: &dyn Fn(&crate::plan::ResourceChange) 
             m.insert("action_reason".into(), json!(r));
         }
         resource_changes.push(Json::Object(m));
-        if let Some(after) = &c.after {
-            if c.addr.resource.mode == ResourceMode::Managed {
-                let mut p = resource_header(&c.addr, &c.provider);
-                p.insert("schema_version".into(), json!(0));
-                p.insert("values".into(), after.to_json_redacted());
-                p.insert("sensitive_values".into(), sensitive_mask(Some(after)));
-                planned.push((c.addr.clone(), Json::Object(p)));
-            }
-        }
     }
     let mut output_changes = Map::new();
     let mut planned_outputs = Map::new();
@@ -289,7 +304,7 @@ pub fn plan_json_where(plan: &Plan, keep: &dyn Fn(&crate::plan::ResourceChange) 
             Json::Object(m)
         })
         .collect();
-    let variables: Map<String, Json> = plan
+    let mut variables: Map<String, Json> = plan
         .variables
         .iter()
         .map(|(k, v)| {
@@ -301,7 +316,19 @@ pub fn plan_json_where(plan: &Plan, keep: &dyn Fn(&crate::plan::ResourceChange) 
             (k.clone(), json!({ "value": value }))
         })
         .collect();
-    json!({
+    // Variables left to their defaults, as Terraform lists them too.
+    for (k, v) in &plan.variable_values {
+        if !variables.contains_key(k) {
+            let value = if plan.sensitive_variables.contains(k) {
+                Json::Null
+            } else {
+                v.to_json_redacted()
+            };
+            variables.insert(k.clone(), json!({ "value": value }));
+        }
+    }
+    variables.sort_keys();
+    let mut doc = json!({
         "format_version": "1.2",
         "terraform_version": concat!("terrane-", env!("CARGO_PKG_VERSION")),
         "variables": variables,
@@ -309,9 +336,15 @@ pub fn plan_json_where(plan: &Plan, keep: &dyn Fn(&crate::plan::ResourceChange) 
         "resource_drift": drift,
         "resource_changes": resource_changes,
         "output_changes": output_changes,
-        "prior_state": state_json(&plan.prior),
-        "errored": plan.errored,
-    })
+    });
+    if let Json::Object(m) = &mut doc {
+        if part("prior_state") {
+            m.insert("prior_state".into(), state_json(&plan.prior));
+        }
+        m.insert("errored".into(), json!(plan.errored));
+        m.retain(|k, _| part(k));
+    }
+    doc
 }
 
 /// The `configuration` part of Terraform's plan format: every module's resources with

@@ -129,6 +129,9 @@ pub struct Plan {
     pub variables: BTreeMap<String, RawVar>,
     /// Root variables declared sensitive (their values are never shown).
     pub sensitive_variables: BTreeSet<String>,
+    /// Every root variable's value as the plan evaluated it, defaults included (for
+    /// the JSON document; a saved plan replays `variables`).
+    pub variable_values: BTreeMap<String, Value>,
     pub changes: Vec<ResourceChange>,
     pub outputs: Vec<OutputChange>,
     pub drift: Vec<Drift>,
@@ -257,6 +260,15 @@ pub async fn plan(
                     .collect()
             })
             .unwrap_or_default(),
+        variable_values: planner
+            .run
+            .store
+            .borrow()
+            .vars
+            .iter()
+            .filter(|((m, _), _)| m.is_root())
+            .map(|((_, n), v)| (n.clone(), v.clone()))
+            .collect(),
         ..Default::default()
     };
     let mut changes = planner.changes.take();

@@ -6,6 +6,7 @@
 //! ask for v1 (`import rego.v1`), as the classic syntax, so both kinds of policy work
 //! side by side in one set.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use regorus::{Engine, Value};
@@ -265,6 +266,91 @@ fn test_rule_names(text: &str) -> Vec<String> {
     out
 }
 
+/// The top-level keys of `input` that a set of Rego sources can read, or `None` when
+/// they may read any of it.
+///
+/// Every use of the identifier `input` must be a field access by name (`input.x`,
+/// `input["x"]`, also in `import input.x`); anything else — `input` passed whole to a
+/// function, iterated, compared, indexed by a variable, or rebound with `with` — means
+/// the whole document. Comments and strings are skipped, and `x.input` is a field of
+/// something else. A caller can then leave out the parts of a large document no policy
+/// names, which changes nothing the policies can observe.
+pub fn input_keys<'a>(sources: impl IntoIterator<Item = &'a str>) -> Option<BTreeSet<String>> {
+    let mut keys = BTreeSet::new();
+    for src in sources {
+        let b = src.as_bytes();
+        let mut i = 0;
+        let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        let skip_ws = |mut j: usize| {
+            while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+                j += 1;
+            }
+            j
+        };
+        while i < b.len() {
+            match b[i] {
+                b'#' => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'"' => {
+                    i += 1;
+                    while i < b.len() && b[i] != b'"' {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+                b'`' => {
+                    i += 1;
+                    while i < b.len() && b[i] != b'`' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                c if ident(c) => {
+                    let start = i;
+                    while i < b.len() && ident(b[i]) {
+                        i += 1;
+                    }
+                    let after_dot = start > 0 && b[..start].trim_ascii_end().ends_with(b".");
+                    if &b[start..i] != b"input" || after_dot {
+                        continue;
+                    }
+                    let j = skip_ws(i);
+                    if b.get(j) == Some(&b'.') {
+                        let k = skip_ws(j + 1);
+                        let end = (k..b.len()).find(|&e| !ident(b[e])).unwrap_or(b.len());
+                        if end == k {
+                            return None;
+                        }
+                        keys.insert(src[k..end].to_string());
+                        i = end;
+                    } else if b.get(j) == Some(&b'[') {
+                        let k = skip_ws(j + 1);
+                        let rest = &src[k..];
+                        let lit = rest
+                            .strip_prefix('"')
+                            .and_then(|r| r.find('"').map(|e| &r[..e]))
+                            .filter(|l| !l.contains('\\'));
+                        let lit = lit?;
+                        let close = skip_ws(k + lit.len() + 2);
+                        if b.get(close) != Some(&b']') {
+                            return None;
+                        }
+                        keys.insert(lit.to_string());
+                        i = close + 1;
+                    } else {
+                        return None;
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+    }
+    Some(keys)
+}
+
 /// The engine's value for a JSON document, built once for many evaluations (the
 /// document is moved in: a large plan is not copied on the way).
 pub fn input_value(json: serde_json::Value) -> Value {
@@ -494,5 +580,39 @@ mod tests {
                 ("data.p.test_https_allowed", false)
             ]
         );
+    }
+
+    #[test]
+    fn input_keys_names_what_policies_read() {
+        let keys = |src: &str| input_keys([src]).map(|k| k.into_iter().collect::<Vec<_>>());
+        let policy = r#"package p
+import rego.v1
+import input.variables as vars
+# input is whole here, but only in a comment
+deny contains msg if {
+    some rc in input.resource_changes
+    rc.change.after.input == "input"
+    x := input ["planned_values"].root_module
+    msg := `input`
+}"#;
+        assert_eq!(
+            keys(policy),
+            Some(vec![
+                "planned_values".into(),
+                "resource_changes".into(),
+                "variables".into()
+            ])
+        );
+        // Anything but a named field reads the whole document.
+        for whole in [
+            "package p\nallow if { walk(input, [_, _]) }",
+            "package p\nallow if { some k; input[k] }",
+            "package p\nallow if { count(input) > 1 }",
+            "package p\nimport input\nallow if { input.x }",
+            "package p\nallow if { input[\"a\\\"b\"] }",
+            "package p\ntest_x if { allow with input as {} }",
+        ] {
+            assert_eq!(keys(whole), None, "{whole}");
+        }
     }
 }

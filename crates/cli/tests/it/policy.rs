@@ -83,6 +83,49 @@ fn a_hard_mandatory_policy_blocks_the_apply_and_nothing_changes() {
     assert!(!ws.exists("report.txt"));
 }
 
+/// The input is built with only the top-level keys the sets name; each part a policy
+/// reads must still be there, by `input.x`, `input["x"]` or the whole document.
+#[test]
+fn policies_see_every_part_of_the_plan_they_read() {
+    let parts = r#"package files.parts
+
+import rego.v1
+
+deny contains "configuration" if {
+  some r in input.configuration.root_module.resources
+  r.expressions.content.constant_value == "quarterly numbers"
+}
+
+deny contains "planned_values" if {
+  some r in input["planned_values"].root_module.resources
+  r.values.content == "quarterly numbers"
+}
+
+deny contains "variables" if input.variables.owner.value == "finance"
+"#;
+    let ws = ws_with_policy("advisory", &[("parts.rego", parts)]);
+    ws.write(
+        "vars.tf",
+        "variable \"owner\" {\n  default = \"finance\"\n}\n",
+    );
+    let named = ws.run(&["plan", "--no-color"]);
+    named
+        .success()
+        .contains("deny: configuration")
+        .contains("deny: planned_values")
+        .contains("deny: variables");
+    // A set that reads the document whole (here through object.keys) gets all of it.
+    ws.write(
+        "policy/whole.rego",
+        "package files.whole\n\nimport rego.v1\n\ndeny contains k if {\n  some k in object.keys(input)\n  k in {\"prior_state\", \"configuration\", \"resource_changes\"}\n}\n",
+    );
+    ws.run(&["plan", "--no-color"])
+        .success()
+        .contains("deny: configuration")
+        .contains("deny: prior_state")
+        .contains("deny: resource_changes");
+}
+
 #[test]
 fn a_soft_mandatory_policy_can_be_overridden_and_the_reason_is_recorded() {
     let ws = ws_with_policy("soft_mandatory", &[("naming.rego", DENY_REPORT_V0)]);
