@@ -60,6 +60,7 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
             paths,
         } => fmt(&dir, check, recursive, &paths),
         Command::State(sc) => state_cmd::run(&dir, sc, style),
+        Command::Secret(sc) => crate::secret_cmd::run(&dir, sc),
         Command::Import { address, id, vars } => import(&dir, &address, &id, &vars, style).await,
         Command::ForceUnlock { lock_id } => force_unlock(&dir, &lock_id),
         Command::Agent {
@@ -368,7 +369,13 @@ async fn plan_cmd(
         } else {
             dir.join(path)
         };
-        let text = serde_json::to_string(&planfile::encode(&plan)).unwrap_or_default();
+        let mut encoded = planfile::encode(&plan);
+        if let Err(e) =
+            crate::secret_cmd::seal_plan(dir, ws.module.terraform.encryption.as_ref(), &mut encoded)
+        {
+            return fail(format!("cannot encrypt the plan file: {e}"));
+        }
+        let text = serde_json::to_string(&encoded).unwrap_or_default();
         if let Err(e) = write_atomic(&path, text.as_bytes()) {
             return fail(format!(
                 "cannot write the plan file {}: {e}",
@@ -595,7 +602,22 @@ pub fn read_planfile(dir: &Path, p: &Path) -> Result<Plan, u8> {
     };
     let text = std::fs::read_to_string(&p)
         .map_err(|e| fail(format!("cannot read the plan file {}: {e}", p.display())))?;
-    planfile::decode(&text, &p.display().to_string()).map_err(fail)
+    let shown = p.display().to_string();
+    let text = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(mut j) if j.get("encryption").is_some() => {
+            let (ws, _) = Workspace::load(dir);
+            crate::secret_cmd::open_plan(
+                dir,
+                ws.module.terraform.encryption.as_ref(),
+                &mut j,
+                &shown,
+            )
+            .map_err(fail)?;
+            j.to_string()
+        }
+        _ => text,
+    };
+    planfile::decode(&text, &shown).map_err(fail)
 }
 
 fn print_outputs(state: &Snapshot, style: Style) {

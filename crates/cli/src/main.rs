@@ -5,6 +5,7 @@
 mod agent_cmd;
 mod commands;
 mod policy_cmd;
+mod secret_cmd;
 mod state_cmd;
 mod ui;
 mod workspace;
@@ -145,6 +146,9 @@ pub enum Command {
     /// Inspect and change state.
     #[command(subcommand)]
     State(StateCommand),
+    /// The encrypted secret store: set, get, list, rm, rotate-key.
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Bring an existing object under management: terrane import ADDRESS ID.
     Import {
         address: String,
@@ -268,6 +272,39 @@ pub enum StateCommand {
     Mv { from: String, to: String },
     /// List every state serial: when, who, what.
     History,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretCommand {
+    /// Store a new version of a secret: from --from-file, --from-env, or stdin (asked
+    /// for without echo on a terminal). The last 10 versions are kept.
+    Set {
+        name: String,
+        /// Read the value from this file (all of it, byte for byte).
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
+        /// Read the value from this environment variable.
+        #[arg(long, value_name = "VAR")]
+        from_env: Option<String>,
+    },
+    /// Print a secret's value (the latest version, or --version N). This is the one
+    /// command that prints a secret.
+    #[command(disable_version_flag = true)]
+    Get {
+        name: String,
+        #[arg(long)]
+        version: Option<u64>,
+    },
+    /// List secrets: names, versions, when and by whom — never values.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete every version of a secret.
+    Rm { name: String },
+    /// Re-encrypt every secret and state value under a new data key, wrapped by the
+    /// configured key provider (the previous provider may be given as `fallback`).
+    RotateKey,
 }
 
 fn main() -> ExitCode {

@@ -27,6 +27,23 @@ pub struct Workspace {
     pub registry: Registry,
 }
 
+/// A state encryption over `stored` data keys, unwrapped on first use by the key
+/// providers of `settings` (see [`crate::secret_cmd::key_providers`]).
+fn encryption(
+    dir: &Path,
+    settings: Option<terrane_lang::EncryptionSettings>,
+    stored: Vec<terrane_state::WrappedKey>,
+) -> terrane_state::Encryption {
+    let dir = dir.to_path_buf();
+    terrane_state::Encryption {
+        whole: settings.as_ref().is_some_and(|s| s.state == "all"),
+        allow_unencrypted: settings.as_ref().is_some_and(|s| s.allow_unencrypted),
+        vault: Arc::new(terrane_secrets::Vault::new(stored, move || {
+            crate::secret_cmd::key_providers(&dir, settings.as_ref(), true)
+        })),
+    }
+}
+
 pub fn registry() -> Registry {
     let mut r = Registry::default();
     terrane_provider_builtin::register_all(&mut r);
@@ -40,15 +57,29 @@ impl Workspace {
     pub fn load(dir: &Path) -> (Workspace, Diagnostics) {
         let mut sources = SourceMap::default();
         let (module, diags) = terrane_lang::load_root(dir, &mut sources);
-        (
-            Workspace {
-                dir: dir.to_path_buf(),
-                sources,
-                module,
-                registry: registry(),
-            },
-            diags,
-        )
+        let mut ws = Workspace {
+            dir: dir.to_path_buf(),
+            sources,
+            module,
+            registry: registry(),
+        };
+        // Provider `terrane` reads the secret store of this workspace's state.
+        let (path, settings, root) = (
+            ws.state_path(),
+            ws.module.terraform.encryption.clone(),
+            ws.dir.clone(),
+        );
+        ws.registry
+            .register(Arc::new(crate::secret_cmd::TerraneFactory::new(
+                move || {
+                    let path = path.clone().map_err(|d| d.detail)?;
+                    let mut b = SqliteBackend::open(&path).map_err(|e| e.to_string())?;
+                    let keys = b.keys().map_err(|e| e.to_string())?;
+                    b.set_encryption(Some(encryption(&root, settings.clone(), keys)));
+                    Ok(b)
+                },
+            )));
+        (ws, diags)
     }
 
     /// SHA-256 over every configuration file, to detect changes between plan and apply.
@@ -91,9 +122,20 @@ impl Workspace {
         }
     }
 
+    /// Opens the state backend with the workspace's encryption: sensitive values (or
+    /// every value) are encrypted on write and decrypted on read, with the data keys
+    /// the state holds, unwrapped by the configured key provider on first use.
     pub fn open_backend(&self) -> Result<SqliteBackend, String> {
         let path = self.state_path().map_err(|d| d.detail)?;
-        SqliteBackend::open(&path).map_err(|e| e.to_string())
+        let mut b = SqliteBackend::open(&path).map_err(|e| e.to_string())?;
+        let keys = b.keys().map_err(|e| e.to_string())?;
+        b.set_encryption(Some(self.encryption(keys)));
+        Ok(b)
+    }
+
+    /// The encryption of this workspace's state over `stored` data keys.
+    pub fn encryption(&self, stored: Vec<terrane_state::WrappedKey>) -> terrane_state::Encryption {
+        encryption(&self.dir, self.module.terraform.encryption.clone(), stored)
     }
 
     /// Collects root variable values with Terraform's precedence (later wins):

@@ -93,6 +93,46 @@ impl Value {
         }
     }
 
+    /// Every non-empty string inside a sensitive part of this value.
+    pub fn sensitive_strings(&self) -> Vec<&str> {
+        fn walk<'a>(v: &'a Value, inside: bool, out: &mut Vec<&'a str>) {
+            match v {
+                Value::Sensitive(inner) => walk(inner, true, out),
+                Value::String(s) if inside && !s.is_empty() => out.push(s),
+                Value::List(items) | Value::Set(items) => {
+                    items.iter().for_each(|i| walk(i, inside, out))
+                }
+                Value::Map(map) => map.values().for_each(|i| walk(i, inside, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, false, &mut out);
+        out
+    }
+
+    /// Marks sensitive every string that contains one of `needles` (and is not
+    /// marked already).
+    pub fn mark_texts(self, needles: &[&str]) -> Value {
+        match self {
+            Value::String(s) if needles.iter().any(|n| s.contains(n)) => {
+                Value::String(s).into_sensitive()
+            }
+            Value::List(items) => {
+                Value::List(items.into_iter().map(|i| i.mark_texts(needles)).collect())
+            }
+            Value::Set(items) => {
+                Value::Set(items.into_iter().map(|i| i.mark_texts(needles)).collect())
+            }
+            Value::Map(map) => Value::Map(
+                map.into_iter()
+                    .map(|(k, v)| (k, v.mark_texts(needles)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// The value without a top-level sensitive mark.
     pub fn peel(&self) -> &Value {
         match self {

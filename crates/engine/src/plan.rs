@@ -355,9 +355,13 @@ fn targeted_resources(model: &Model<'_>, targets: &[InstanceAddr]) -> BTreeSet<S
         .collect()
 }
 
-/// Marks planned attributes sensitive where the configuration or the schema says so.
+/// Marks planned attributes sensitive where the configuration or the schema says so,
+/// and any attribute whose text holds a sensitive string of the configuration: a
+/// provider that copies or embeds a secret in a computed attribute (`terraform_data`'s
+/// `output`, a connection string) does not strip its mark on the way back.
 pub fn remark(planned: Value, config: &Value, schema: &Schema) -> Value {
     let planned = schema.mark_sensitive(planned);
+    let secrets = config.sensitive_strings();
     match (planned, config.as_map()) {
         (Value::Map(mut m), Some(cfg)) => {
             for (k, v) in cfg {
@@ -367,7 +371,11 @@ pub fn remark(planned: Value, config: &Value, schema: &Schema) -> Value {
                     }
                 }
             }
-            Value::Map(m)
+            if secrets.is_empty() {
+                Value::Map(m)
+            } else {
+                Value::Map(m).mark_texts(&secrets)
+            }
         }
         (other, _) => other,
     }
@@ -883,10 +891,12 @@ impl<'c> Planner<'c> {
     }
 }
 
-/// Re-applies the sensitive marks a prior state value had to a freshly read value.
+/// Re-applies the sensitive marks a prior state value had to a freshly read value:
+/// whole attributes, marks nested inside them (where the path still exists), and any
+/// text that holds one of the prior value's sensitive strings.
 fn remark_from_prior(v: Value, prior: &Value, schema: &Schema) -> Value {
     let v = schema.mark_sensitive(v);
-    match (v, prior.as_map()) {
+    let v = match (v, prior.as_map()) {
         (Value::Map(mut m), Some(p)) => {
             for (k, pv) in p {
                 if matches!(pv, Value::Sensitive(_)) {
@@ -898,6 +908,13 @@ fn remark_from_prior(v: Value, prior: &Value, schema: &Schema) -> Value {
             Value::Map(m)
         }
         (other, _) => other,
+    };
+    let v = v.with_sensitive_paths(&prior.sensitive_paths());
+    let secrets = prior.sensitive_strings();
+    if secrets.is_empty() {
+        v
+    } else {
+        v.mark_texts(&secrets)
     }
 }
 

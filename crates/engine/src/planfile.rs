@@ -143,9 +143,13 @@ pub fn encode(plan: &Plan) -> Json {
             "dependencies": c.dependencies,
             "create_before_destroy": c.create_before_destroy,
         })).collect::<Vec<_>>(),
-        "outputs": plan.outputs.iter().map(|o| json!({
-            "name": o.name, "before": opt(&o.before), "after": opt(&o.after), "sensitive": o.sensitive,
-        })).collect::<Vec<_>>(),
+        "outputs": plan.outputs.iter().map(|o| {
+            // A sensitive output's values are marked, so the plan file encrypts them.
+            let mark = |v: &Option<Value>| v.clone().map(|v| v.mark_if(o.sensitive));
+            json!({
+                "name": o.name, "before": opt(&mark(&o.before)), "after": opt(&mark(&o.after)), "sensitive": o.sensitive,
+            })
+        }).collect::<Vec<_>>(),
         "drift": plan.drift.iter().map(|d| json!({
             "address": d.addr.to_string(), "before": encode_value(&d.before), "after": opt(&d.after),
         })).collect::<Vec<_>>(),

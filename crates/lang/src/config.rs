@@ -191,6 +191,153 @@ pub struct ProviderBlock {
 pub struct TerraformSettings {
     pub backend: Option<BackendBlock>,
     pub required_providers: BTreeMap<String, Value>,
+    pub encryption: Option<EncryptionSettings>,
+}
+
+/// `terraform { encryption { ... } }`: how state values and secrets are encrypted.
+#[derive(Clone, Debug)]
+pub struct EncryptionSettings {
+    /// `sensitive` (the default: sensitive values, one by one) or `all`.
+    pub state: String,
+    pub allow_unencrypted: bool,
+    pub key_provider: Option<KeyProviderBlock>,
+    /// The provider the keys were wrapped with before a rotation.
+    pub fallback: Option<KeyProviderBlock>,
+    pub span: Span,
+}
+
+/// `key_provider "age" { identity_file = "..." }`, `"passphrase"` or `"aws_kms"`.
+#[derive(Clone, Debug)]
+pub struct KeyProviderBlock {
+    pub kind: String,
+    /// Literal string arguments.
+    pub args: BTreeMap<String, String>,
+    pub span: Span,
+}
+
+const KEY_PROVIDERS: &[(&str, &[&str])] = &[
+    ("age", &["identity_file"]),
+    ("passphrase", &[]),
+    ("aws_kms", &["key_id", "region", "endpoint"]),
+];
+
+fn load_key_provider(b: &NestedBlock, diags: &mut Diagnostics) -> Option<KeyProviderBlock> {
+    if !expect_labels(
+        b,
+        1,
+        "the key provider type (age, passphrase or aws_kms)",
+        diags,
+    ) {
+        return None;
+    }
+    let kind = b.labels[0].clone();
+    let Some((_, allowed)) = KEY_PROVIDERS.iter().find(|(k, _)| *k == kind) else {
+        diags.push(
+            Diagnostic::error(
+                "Unknown key provider",
+                format!("{kind:?} is not a key provider. Use \"age\" (an age identity file), \"passphrase\" (TERRANE_PASSPHRASE) or \"aws_kms\"."),
+            )
+            .with_span(Some(b.span.clone())),
+        );
+        return None;
+    };
+    let mut args = BTreeMap::new();
+    for (name, a) in &b.body.attrs {
+        if !allowed.contains(&name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    "Unsupported argument",
+                    format!(
+                        "A {kind} key provider takes {}.",
+                        if allowed.is_empty() {
+                            "no arguments".to_string()
+                        } else {
+                            allowed.join(", ")
+                        }
+                    ),
+                )
+                .with_span(Some(a.name_span.clone())),
+            );
+            continue;
+        }
+        if let Some(v) = literal_string(&b.body, name, diags) {
+            args.insert(name.clone(), v);
+        }
+    }
+    if kind == "aws_kms" && !args.contains_key("key_id") {
+        diags.push(
+            Diagnostic::error(
+                "Missing required argument",
+                "An aws_kms key provider needs key_id, for example: key_id = \"alias/terrane-state\".",
+            )
+            .with_span(Some(b.span.clone())),
+        );
+    }
+    Some(KeyProviderBlock {
+        kind,
+        args,
+        span: b.span.clone(),
+    })
+}
+
+fn load_encryption(b: NestedBlock, diags: &mut Diagnostics) -> EncryptionSettings {
+    let state = literal_string(&b.body, "state", diags).unwrap_or_else(|| "sensitive".into());
+    if state != "sensitive" && state != "all" {
+        let span = b.body.attrs.get("state").map(|a| a.expr.span.clone());
+        diags.push(
+            Diagnostic::error(
+                "Invalid state value",
+                format!("state = {state:?}: use \"sensitive\" (encrypt sensitive values, the default) or \"all\" (encrypt every attribute value)."),
+            )
+            .with_span(span),
+        );
+    }
+    let mut out = EncryptionSettings {
+        allow_unencrypted: literal_bool(&b.body, "allow_unencrypted", diags),
+        state,
+        key_provider: None,
+        fallback: None,
+        span: b.span.clone(),
+    };
+    for (name, a) in &b.body.attrs {
+        if name != "state" && name != "allow_unencrypted" {
+            diags.push(
+                Diagnostic::error(
+                    "Unsupported argument",
+                    "An encryption block takes state, allow_unencrypted, and key_provider and fallback blocks.",
+                )
+                .with_span(Some(a.name_span.clone())),
+            );
+        }
+    }
+    for nb in &b.body.blocks {
+        let slot = match nb.kind.as_str() {
+            "key_provider" => &mut out.key_provider,
+            "fallback" => &mut out.fallback,
+            other => {
+                diags.push(
+                    Diagnostic::error(
+                        "Unsupported block type",
+                        format!("An encryption block holds key_provider and fallback blocks, not {other}."),
+                    )
+                    .with_span(Some(nb.span.clone())),
+                );
+                continue;
+            }
+        };
+        if slot.is_some() {
+            diags.push(
+                Diagnostic::error(
+                    format!("Duplicate {} block", nb.kind),
+                    "An encryption block has at most one key_provider and one fallback.",
+                )
+                .with_span(Some(nb.span.clone())),
+            );
+            continue;
+        }
+        *slot = load_key_provider(nb, diags);
+    }
+    out
 }
 
 #[derive(Clone, Debug)]
@@ -590,6 +737,9 @@ fn load_terraform(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) 
                     body: nb.body,
                     span: nb.span,
                 });
+            }
+            "encryption" => {
+                module.terraform.encryption = Some(load_encryption(nb, diags));
             }
             "required_providers" => {
                 for (name, _) in nb.body.attrs {

@@ -8,6 +8,7 @@
 //! blocks the next one for long.
 
 pub mod lock;
+pub mod seal;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
@@ -15,9 +16,15 @@ use std::collections::BTreeMap;
 use terrane_core::{InstanceAddr, Value};
 
 pub use lock::{LockInfo, LockMode};
+pub use seal::Encryption;
+pub use terrane_secrets::WrappedKey;
 
 /// The newest state format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+
+/// How many versions of a secret are kept (older ones are deleted on write), as in
+/// Vault's KV version 2.
+pub const SECRET_VERSIONS: u64 = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -37,6 +44,9 @@ pub enum StateError {
     NoSuchSerial(u64),
     #[error("state storage error: {0}")]
     Storage(String),
+    /// An encryption key is missing or wrong, or a value failed its integrity check.
+    #[error("{0}")]
+    Key(String),
 }
 
 impl From<rusqlite::Error> for StateError {
@@ -113,6 +123,22 @@ pub struct SerialInfo {
     pub changed: u64,
 }
 
+/// One version of a secret, without its value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretInfo {
+    pub name: String,
+    pub version: u64,
+    pub created_at: String,
+    pub user: String,
+}
+
+/// What re-encrypting a state touched.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resealed {
+    pub rows: u64,
+    pub secrets: u64,
+}
+
 /// A state storage backend.
 pub trait Backend: Send {
     /// The current state (every row not superseded).
@@ -134,4 +160,20 @@ pub trait Backend: Send {
     fn renew(&mut self, lock_id: &str) -> Result<()>;
     /// A second, independent handle to the same storage (for a writer thread).
     fn reopen(&self) -> Result<Box<dyn Backend>>;
+
+    /// The data keys, wrapped, that encrypt this state's values and secrets.
+    fn keys(&self) -> Result<Vec<WrappedKey>>;
+    /// Stores a new version of a secret, encrypted (an encryption must be set), and
+    /// returns its version number. Only the last [`SECRET_VERSIONS`] are kept.
+    fn secret_put(&mut self, name: &str, value: &[u8]) -> Result<u64>;
+    /// A secret's latest (or given) version and its decrypted value.
+    fn secret_get(&self, name: &str, version: Option<u64>) -> Result<Option<(u64, Vec<u8>)>>;
+    /// Every stored version of every secret, by name then version.
+    fn secret_list(&self) -> Result<Vec<SecretInfo>>;
+    /// Deletes every version of a secret; false if there was none.
+    fn secret_rm(&mut self, name: &str) -> Result<bool>;
+    /// Re-encrypts everything stored — every serial's rows, outputs and every secret
+    /// version — from the current encryption to `to`, whose data keys are `keys`, in
+    /// one transaction: either all of it moves to the new key or none does.
+    fn reseal(&mut self, to: Encryption, keys: &[WrappedKey]) -> Result<Resealed>;
 }

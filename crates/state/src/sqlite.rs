@@ -11,15 +11,17 @@ use rusqlite::{params, Connection, OptionalExtension};
 use terrane_core::{InstanceAddr, Value};
 
 use crate::lock::{now_secs, username, LockInfo, LEASE_SECS};
+use crate::seal::{self, Encryption, WHOLE_SEALED};
 use crate::{
-    Backend, Change, InstanceState, OutputState, Result, SerialInfo, SerialStatus, Snapshot,
-    StateError, FORMAT_VERSION,
+    Backend, Change, InstanceState, OutputState, Resealed, Result, SecretInfo, SerialInfo,
+    SerialStatus, Snapshot, StateError, WrappedKey, FORMAT_VERSION, SECRET_VERSIONS,
 };
 
 pub struct SqliteBackend {
     conn: Connection,
     path: PathBuf,
     lineage: String,
+    enc: Option<Encryption>,
 }
 
 const SCHEMA_V1: &str = "
@@ -61,7 +63,29 @@ CREATE TABLE locks (
 ";
 
 /// Forward migrations, indexed by the version they migrate *from* (1 → 2 is `MIGRATIONS[0]`).
-const MIGRATIONS: &[&str] = &[];
+/// A new database is created at version 1 and migrated, so every path is exercised.
+const MIGRATIONS: &[&str] = &[
+    // 2: encryption at rest (how each row is sealed, the wrapped data keys) and secrets.
+    "
+ALTER TABLE resources ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outputs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE keys (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    wrapped TEXT NOT NULL,
+    active INTEGER NOT NULL
+);
+CREATE TABLE secrets (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+);
+",
+];
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> StateError {
     StateError::Corrupt {
@@ -96,13 +120,35 @@ impl SqliteBackend {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| corrupt(path, e.to_string()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Deleted and overwritten content is zeroed, so a value that was re-encrypted
+        // does not live on in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let mut backend = SqliteBackend {
             conn,
             path: path.to_path_buf(),
             lineage: String::new(),
+            enc: None,
         };
         backend.init(existed)?;
         Ok(backend)
+    }
+
+    /// Encrypts sensitive values (or, with `whole`, every value) on write and decrypts
+    /// them on read. Without it, rows are stored as they are and an encrypted row
+    /// cannot be read.
+    pub fn set_encryption(&mut self, enc: Option<Encryption>) {
+        self.enc = enc;
+    }
+
+    /// Persists the data key the vault created for the first sealed value.
+    fn store_created_key(tx: &rusqlite::Transaction<'_>, enc: Option<&Encryption>) -> Result<()> {
+        if let Some(k) = enc.and_then(|e| e.vault.take_created()) {
+            tx.execute(
+                "INSERT INTO keys (id, created_at, provider, wrapped, active) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![k.id, k.created_at as i64, k.provider, k.wrapped, k.active as i64],
+            )?;
+        }
+        Ok(())
     }
 
     fn init(&mut self, existed: bool) -> Result<()> {
@@ -129,8 +175,8 @@ impl SqliteBackend {
             let tx = self.conn.transaction()?;
             tx.execute_batch(SCHEMA_V1)?;
             tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('format_version', ?1)",
-                params![FORMAT_VERSION.to_string()],
+                "INSERT INTO meta (key, value) VALUES ('format_version', '1')",
+                [],
             )?;
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('lineage', ?1)",
@@ -198,7 +244,7 @@ impl SqliteBackend {
             ..Default::default()
         };
         let sql = format!(
-            "SELECT address, provider, value, sensitive, deps, cbd FROM resources WHERE {filter}"
+            "SELECT address, provider, value, sensitive, deps, cbd, sealed FROM resources WHERE {filter}"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = match bind {
@@ -212,10 +258,7 @@ impl SqliteBackend {
             let value: String = row.get(2)?;
             let sensitive: String = row.get(3)?;
             let deps: String = row.get(4)?;
-            let json: serde_json::Value = serde_json::from_str(&value)
-                .map_err(|e| corrupt(&self.path, format!("row {address}: {e}")))?;
-            let paths: Vec<String> = serde_json::from_str(&sensitive)
-                .map_err(|e| corrupt(&self.path, format!("row {address}: {e}")))?;
+            let value = seal::decode(self.enc.as_ref(), &address, &value, &sensitive, row.get(6)?)?;
             let dependencies: Vec<String> = serde_json::from_str(&deps)
                 .map_err(|e| corrupt(&self.path, format!("row {address}: {e}")))?;
             snap.resources.insert(
@@ -223,13 +266,13 @@ impl SqliteBackend {
                 InstanceState {
                     addr,
                     provider: row.get(1)?,
-                    value: Value::from_json(&json).with_sensitive_paths(&paths),
+                    value,
                     dependencies,
                     create_before_destroy: row.get::<_, i64>(5)? != 0,
                 },
             );
         }
-        let sql = format!("SELECT name, value, sensitive FROM outputs WHERE {filter}");
+        let sql = format!("SELECT name, value, sensitive, sealed FROM outputs WHERE {filter}");
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = match bind {
             Some(s) => stmt.query(params![s as i64])?,
@@ -239,8 +282,7 @@ impl SqliteBackend {
             let name: String = row.get(0)?;
             let value: String = row.get(1)?;
             let sensitive = row.get::<_, i64>(2)? != 0;
-            let json: serde_json::Value = serde_json::from_str(&value)
-                .map_err(|e| corrupt(&self.path, format!("output {name}: {e}")))?;
+            let json = decode_output(self.enc.as_ref(), &name, &value, row.get(3)?)?;
             snap.outputs.insert(
                 name,
                 OutputState {
@@ -329,32 +371,31 @@ impl Backend for SqliteBackend {
                 "UPDATE resources SET serial_to = ?1 WHERE address = ?2 AND serial_to IS NULL",
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO resources (address, serial_from, provider, value, sensitive, deps, cbd) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO resources (address, serial_from, provider, value, sensitive, deps, cbd, sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             let mut close_out = tx.prepare_cached(
                 "UPDATE outputs SET serial_to = ?1 WHERE name = ?2 AND serial_to IS NULL",
             )?;
             let mut insert_out = tx.prepare_cached(
-                "INSERT INTO outputs (name, serial_from, value, sensitive) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO outputs (name, serial_from, value, sensitive, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for c in changes {
                 match c {
                     Change::Put(inst) => {
                         let address = inst.addr.to_string();
                         close.execute(params![s, address])?;
-                        let value = inst.value.to_json().to_string();
-                        let sensitive = serde_json::to_string(&inst.value.sensitive_paths())
-                            .unwrap_or_else(|_| "[]".into());
+                        let row = seal::encode(self.enc.as_ref(), &address, &inst.value)?;
                         let deps = serde_json::to_string(&inst.dependencies)
                             .unwrap_or_else(|_| "[]".into());
                         insert.execute(params![
                             address,
                             s,
                             inst.provider,
-                            value,
-                            sensitive,
+                            row.value,
+                            row.sensitive,
                             deps,
-                            inst.create_before_destroy as i64
+                            inst.create_before_destroy as i64,
+                            row.sealed
                         ])?;
                     }
                     Change::Remove(addr) => {
@@ -363,11 +404,13 @@ impl Backend for SqliteBackend {
                     Change::Output(name, out) => {
                         close_out.execute(params![s, name])?;
                         if let Some(o) = out {
+                            let (value, sealed) = encode_output(self.enc.as_ref(), name, o)?;
                             insert_out.execute(params![
                                 name,
                                 s,
-                                o.value.to_json().to_string(),
-                                o.sensitive as i64
+                                value,
+                                o.sensitive as i64,
+                                sealed
                             ])?;
                         }
                     }
@@ -378,6 +421,7 @@ impl Backend for SqliteBackend {
                 params![changes.len() as i64, s],
             )?;
         }
+        Self::store_created_key(&tx, self.enc.as_ref())?;
         tx.commit()?;
         Ok(())
     }
@@ -436,7 +480,193 @@ impl Backend for SqliteBackend {
     }
 
     fn reopen(&self) -> Result<Box<dyn Backend>> {
-        Ok(Box::new(SqliteBackend::open(&self.path)?))
+        let mut b = SqliteBackend::open(&self.path)?;
+        b.enc = self.enc.clone();
+        Ok(Box::new(b))
+    }
+
+    fn keys(&self) -> Result<Vec<WrappedKey>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, created_at, provider, wrapped, active FROM keys ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(WrappedKey {
+                id: r.get(0)?,
+                created_at: r.get::<_, i64>(1)? as u64,
+                provider: r.get(2)?,
+                wrapped: r.get(3)?,
+                active: r.get::<_, i64>(4)? != 0,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    fn secret_put(&mut self, name: &str, value: &[u8]) -> Result<u64> {
+        let enc = self.enc.clone().ok_or_else(|| {
+            StateError::Key("secrets need an encryption key, and none is configured".into())
+        })?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row(
+            "SELECT coalesce(max(version), 0) + 1 FROM secrets WHERE name = ?1",
+            params![name],
+            |r| r.get(0),
+        )?;
+        let sealed = enc
+            .vault
+            .seal(value, &secret_context(name, version as u64))
+            .map_err(|e| StateError::Key(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO secrets (name, version, created_at, user, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, version, now_secs() as i64, username(), sealed],
+        )?;
+        tx.execute(
+            "DELETE FROM secrets WHERE name = ?1 AND version <= ?2",
+            params![name, version - SECRET_VERSIONS as i64],
+        )?;
+        Self::store_created_key(&tx, Some(&enc))?;
+        tx.commit()?;
+        Ok(version as u64)
+    }
+
+    fn secret_get(&self, name: &str, version: Option<u64>) -> Result<Option<(u64, Vec<u8>)>> {
+        let row: Option<(i64, String)> = match version {
+            Some(v) => self
+                .conn
+                .query_row(
+                    "SELECT version, value FROM secrets WHERE name = ?1 AND version = ?2",
+                    params![name, v as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?,
+            None => self
+                .conn
+                .query_row(
+                    "SELECT version, value FROM secrets WHERE name = ?1 ORDER BY version DESC LIMIT 1",
+                    params![name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?,
+        };
+        let Some((version, sealed)) = row else {
+            return Ok(None);
+        };
+        let enc = self.enc.as_ref().ok_or_else(|| {
+            StateError::Key(format!(
+                "secret {name:?} is encrypted, and no key is configured to read it"
+            ))
+        })?;
+        let plain = enc
+            .vault
+            .open(&sealed, &secret_context(name, version as u64))
+            .map_err(|e| StateError::Key(e.to_string()))?;
+        Ok(Some((version as u64, plain)))
+    }
+
+    fn secret_list(&self) -> Result<Vec<SecretInfo>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT name, version, created_at, user FROM secrets ORDER BY name, version",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SecretInfo {
+                name: r.get(0)?,
+                version: r.get::<_, i64>(1)? as u64,
+                created_at: crate::lock::format_time(r.get::<_, i64>(2)? as u64),
+                user: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    fn secret_rm(&mut self, name: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM secrets WHERE name = ?1", params![name])?
+            > 0)
+    }
+
+    fn reseal(&mut self, to: Encryption, keys: &[WrappedKey]) -> Result<Resealed> {
+        let from = self.enc.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut done = Resealed::default();
+        {
+            let mut read =
+                tx.prepare("SELECT rowid, address, value, sensitive, sealed FROM resources")?;
+            let mut update = tx.prepare(
+                "UPDATE resources SET value = ?1, sensitive = ?2, sealed = ?3 WHERE rowid = ?4",
+            )?;
+            let rows: Vec<(i64, String, String, String, i64)> = read
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<std::result::Result<_, _>>()?;
+            for (rowid, address, value, sensitive, sealed) in rows {
+                let v = seal::decode(from.as_ref(), &address, &value, &sensitive, sealed)?;
+                let row = seal::encode(Some(&to), &address, &v)?;
+                update.execute(params![row.value, row.sensitive, row.sealed, rowid])?;
+                done.rows += 1;
+            }
+            let mut read =
+                tx.prepare("SELECT rowid, name, value, sensitive, sealed FROM outputs")?;
+            let mut update =
+                tx.prepare("UPDATE outputs SET value = ?1, sealed = ?2 WHERE rowid = ?3")?;
+            let rows: Vec<(i64, String, String, i64, i64)> = read
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<std::result::Result<_, _>>()?;
+            for (rowid, name, value, sensitive, sealed) in rows {
+                let json = decode_output(from.as_ref(), &name, &value, sealed)?;
+                let o = OutputState {
+                    value: Value::from_json(&json),
+                    sensitive: sensitive != 0,
+                };
+                let (value, sealed) = encode_output(Some(&to), &name, &o)?;
+                update.execute(params![value, sealed, rowid])?;
+                done.rows += 1;
+            }
+            let mut read = tx.prepare("SELECT name, version, value FROM secrets")?;
+            let mut update =
+                tx.prepare("UPDATE secrets SET value = ?1 WHERE name = ?2 AND version = ?3")?;
+            let rows: Vec<(String, i64, String)> = read
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<std::result::Result<_, _>>()?;
+            for (name, version, sealed) in rows {
+                let context = secret_context(&name, version as u64);
+                let from = from.as_ref().ok_or_else(|| {
+                    StateError::Key(
+                        "the secrets are encrypted, and no key is configured to read them".into(),
+                    )
+                })?;
+                let plain = from
+                    .vault
+                    .open(&sealed, &context)
+                    .map_err(|e| StateError::Key(e.to_string()))?;
+                let again = to
+                    .vault
+                    .seal(&plain, &context)
+                    .map_err(|e| StateError::Key(e.to_string()))?;
+                update.execute(params![again, name, version])?;
+                done.secrets += 1;
+            }
+            tx.execute("DELETE FROM keys", [])?;
+            for k in keys {
+                tx.execute(
+                    "INSERT INTO keys (id, created_at, provider, wrapped, active) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![k.id, k.created_at as i64, k.provider, k.wrapped, k.active as i64],
+                )?;
+            }
+        }
+        tx.commit()?;
+        // The WAL still holds the old page images: copy the new ones into the
+        // database and empty it.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.enc = Some(to);
+        Ok(done)
     }
 
     fn renew(&mut self, lock_id: &str) -> Result<()> {
@@ -454,6 +684,52 @@ impl Backend for SqliteBackend {
         )?;
         Ok(())
     }
+}
+
+fn encode_output(enc: Option<&Encryption>, name: &str, o: &OutputState) -> Result<(String, i64)> {
+    let json = o.value.to_json().to_string();
+    match enc {
+        Some(e) if e.whole || o.sensitive => Ok((
+            e.vault
+                .seal(json.as_bytes(), &format!("output.{name}"))
+                .map_err(|e| StateError::Key(e.to_string()))?,
+            WHOLE_SEALED,
+        )),
+        _ => Ok((json, seal::PLAIN)),
+    }
+}
+
+fn decode_output(
+    enc: Option<&Encryption>,
+    name: &str,
+    value: &str,
+    sealed: i64,
+) -> Result<serde_json::Value> {
+    let context = format!("output.{name}");
+    let corrupt = |e: String| StateError::Storage(format!("{context}: {e}"));
+    if sealed != WHOLE_SEALED {
+        if enc.is_some_and(|e| e.whole && !e.allow_unencrypted) {
+            return Err(StateError::Key(format!(
+                "{context} is stored unencrypted, but this workspace requires whole-state encryption"
+            )));
+        }
+        return serde_json::from_str(value).map_err(|e| corrupt(e.to_string()));
+    }
+    let vault = &enc
+        .ok_or_else(|| {
+            StateError::Key(format!(
+                "{context} is encrypted, and no key is configured to read it"
+            ))
+        })?
+        .vault;
+    let plain = vault
+        .open(value, &context)
+        .map_err(|e| StateError::Key(e.to_string()))?;
+    serde_json::from_slice(&plain).map_err(|e| corrupt(e.to_string()))
+}
+
+fn secret_context(name: &str, version: u64) -> String {
+    format!("secret {name} version {version}")
 }
 
 /// The lock holder as recorded, for `terrane force-unlock` messages.
@@ -588,5 +864,205 @@ mod tests {
         let lb = LockInfo::for_current_process("apply", "new".into());
         a.lock(&lb).unwrap();
         assert_eq!(current_lock(&a).unwrap().unwrap().id, "new");
+    }
+
+    fn encryption(dir: &Path, key: &str, whole: bool) -> Encryption {
+        let path = dir.join(key);
+        Encryption {
+            vault: std::sync::Arc::new(terrane_secrets::Vault::new(Vec::new(), move || {
+                Ok(vec![
+                    Box::new(terrane_secrets::AgeProvider::load(&path, true)?) as _,
+                ])
+            })),
+            whole,
+            allow_unencrypted: false,
+        }
+    }
+
+    fn reopen_with(path: &Path, dir: &Path, key: &str, whole: bool) -> SqliteBackend {
+        let mut b = SqliteBackend::open(path).unwrap();
+        let keys = b.keys().unwrap();
+        let key_path = dir.join(key);
+        b.set_encryption(Some(Encryption {
+            vault: std::sync::Arc::new(terrane_secrets::Vault::new(keys, move || {
+                Ok(vec![
+                    Box::new(terrane_secrets::AgeProvider::load(&key_path, false)?) as _,
+                ])
+            })),
+            whole,
+            allow_unencrypted: false,
+        }));
+        b
+    }
+
+    fn raw_bytes(path: &Path) -> Vec<u8> {
+        // The WAL holds recent pages: check it too.
+        let mut all = std::fs::read(path).unwrap();
+        all.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+        all
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn sensitive_values_are_encrypted_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut b = SqliteBackend::open(&path).unwrap();
+        b.set_encryption(Some(encryption(dir.path(), "id.txt", false)));
+        let mut i = inst("a", "plain-id");
+        i.value = Value::map([
+            ("id", Value::from("plain-id")),
+            (
+                "password",
+                Value::from("correct-horse-battery").into_sensitive(),
+            ),
+        ]);
+        let s = b.begin("apply").unwrap();
+        b.write(s, &[Change::Put(i.clone())]).unwrap();
+        b.write(
+            s,
+            &[Change::Output(
+                "pw".into(),
+                Some(OutputState {
+                    value: Value::from("output-secret-value").into_sensitive(),
+                    sensitive: true,
+                }),
+            )],
+        )
+        .unwrap();
+        drop(b);
+        let raw = raw_bytes(&path);
+        assert!(!contains(&raw, b"correct-horse-battery"));
+        assert!(!contains(&raw, b"output-secret-value"));
+        // Only the secret is ciphertext: the rest of the row stays readable.
+        assert!(contains(&raw, b"plain-id"));
+        let b = reopen_with(&path, dir.path(), "id.txt", false);
+        assert_eq!(b.keys().unwrap().len(), 1);
+        let snap = b.read_current().unwrap();
+        assert_eq!(snap.resources[&i.addr].value, i.value);
+        assert_eq!(
+            snap.outputs["pw"].value,
+            Value::from("output-secret-value").into_sensitive()
+        );
+        // Without the key file: refused, naming what is missing, never the value.
+        std::fs::rename(dir.path().join("id.txt"), dir.path().join("moved.txt")).unwrap();
+        let b = reopen_with(&path, dir.path(), "id.txt", false);
+        let err = b.read_current().unwrap_err().to_string();
+        assert!(err.contains("cannot read the age identity file"), "{err}");
+        // With another identity: refused.
+        let b = reopen_with(&path, dir.path(), "moved.txt", false);
+        b.read_current().unwrap();
+        AgeProvider::load(&dir.path().join("other.txt"), true).unwrap();
+        let b = reopen_with(&path, dir.path(), "other.txt", false);
+        let err = b.read_current().unwrap_err().to_string();
+        assert!(
+            err.contains("is wrapped by the age identity with public key"),
+            "{err}"
+        );
+        // Without any encryption configured: refused.
+        let b = SqliteBackend::open(&path).unwrap();
+        assert!(matches!(b.read_current(), Err(StateError::Key(_))));
+    }
+
+    use terrane_secrets::AgeProvider;
+
+    #[test]
+    fn a_tampered_value_is_refused_and_nothing_is_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut b = SqliteBackend::open(&path).unwrap();
+        b.set_encryption(Some(encryption(dir.path(), "id.txt", false)));
+        let s = b.begin("apply").unwrap();
+        b.write(s, &[Change::Put(inst("a", "x"))]).unwrap();
+        let stored: String = b
+            .conn
+            .query_row("SELECT value FROM resources", [], |r| r.get(0))
+            .unwrap();
+        let mut json: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        let sealed = json["secret"].as_str().unwrap().to_string();
+        // Swap in another sealed value of the same row's key: a different context.
+        let moved = stored.replace(&sealed, &sealed.replace("tsv1:", "tsv1:00"));
+        json["secret"] = serde_json::Value::String({
+            let (head, body) = sealed.rsplit_once(':').unwrap();
+            let mut chars: Vec<char> = body.chars().collect();
+            chars[40] = if chars[40] == 'A' { 'B' } else { 'A' };
+            format!("{head}:{}", chars.into_iter().collect::<String>())
+        });
+        b.conn
+            .execute("UPDATE resources SET value = ?1", params![json.to_string()])
+            .unwrap();
+        drop(b);
+        let before = std::fs::read(&path).unwrap();
+        let b = reopen_with(&path, dir.path(), "id.txt", false);
+        let err = b.read_current().unwrap_err().to_string();
+        assert!(err.contains("failed its integrity check"), "{err}");
+        assert!(err.contains("null_resource.a/secret"), "{err}");
+        drop(b);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(moved.contains("tsv1:00"));
+    }
+
+    #[test]
+    fn whole_state_encryption_refuses_plain_rows_unless_allowed_and_reseal_moves_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut b = SqliteBackend::open(&path).unwrap();
+        let s = b.begin("apply").unwrap();
+        b.write(s, &[Change::Put(inst("a", "visible-before"))])
+            .unwrap();
+        b.finish(s, SerialStatus::Complete).unwrap();
+        drop(b);
+        // Whole-state encryption switched on: the plain row is refused...
+        let b = reopen_with(&path, dir.path(), "id.txt", true);
+        let err = b.read_current().unwrap_err().to_string();
+        assert!(err.contains("stored unencrypted"), "{err}");
+        // ...unless allowed, and a reseal encrypts every row of every serial.
+        let mut b = SqliteBackend::open(&path).unwrap();
+        b.set_encryption(None);
+        let to = encryption(dir.path(), "id.txt", true);
+        to.vault.keyring().unwrap();
+        let keys: Vec<_> = to.vault.take_created().into_iter().collect();
+        let done = b.reseal(to, &keys).unwrap();
+        assert_eq!(done.rows, 1);
+        b.secret_put("db", b"secret-in-store").unwrap();
+        drop(b);
+        let raw = raw_bytes(&path);
+        assert!(!contains(&raw, b"visible-before"));
+        assert!(!contains(&raw, b"secret-in-store"));
+        let b = reopen_with(&path, dir.path(), "id.txt", true);
+        assert_eq!(b.read_current().unwrap().resources.len(), 1);
+        assert_eq!(
+            b.secret_get("db", None).unwrap().unwrap().1,
+            b"secret-in-store"
+        );
+    }
+
+    #[test]
+    fn secrets_keep_their_last_ten_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut b = SqliteBackend::open(&path).unwrap();
+        assert!(matches!(b.secret_put("x", b"v"), Err(StateError::Key(_))));
+        b.set_encryption(Some(encryption(dir.path(), "id.txt", false)));
+        for i in 1..=12 {
+            assert_eq!(
+                b.secret_put("db", format!("value-{i}").as_bytes()).unwrap(),
+                i
+            );
+        }
+        let versions: Vec<u64> = b.secret_list().unwrap().iter().map(|s| s.version).collect();
+        assert_eq!(versions, (3..=12).collect::<Vec<_>>());
+        assert_eq!(
+            b.secret_get("db", None).unwrap().unwrap(),
+            (12, b"value-12".to_vec())
+        );
+        assert_eq!(b.secret_get("db", Some(5)).unwrap().unwrap().1, b"value-5");
+        assert_eq!(b.secret_get("db", Some(2)).unwrap(), None);
+        assert!(b.secret_rm("db").unwrap());
+        assert!(!b.secret_rm("db").unwrap());
+        assert_eq!(b.secret_get("db", None).unwrap(), None);
     }
 }

@@ -15,6 +15,7 @@ mod lifecycle;
 mod locking;
 mod outputs;
 mod policy;
+mod secrets;
 mod state;
 mod tools;
 mod variables;
@@ -39,7 +40,7 @@ impl Drop for Cleanup<'_> {
 }
 
 /// The result of one run of the binary.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Out {
     pub code: i32,
     pub stdout: String,

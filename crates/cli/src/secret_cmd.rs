@@ -1,0 +1,560 @@
+//! `terrane secret ...` (the encrypted secret store in the workspace's state backend),
+//! the key providers of `terraform { encryption }`, and provider `terrane` with its
+//! `terrane_secret` data source.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use terrane_core::{Type, Value};
+use terrane_lang::{EncryptionSettings, KeyProviderBlock};
+use terrane_provider::{
+    AttrSchema, PlannedChange, Provider, ProviderError, ProviderFactory, ProviderSchema, Schema,
+};
+use terrane_secrets::{AgeProvider, CryptoError, KeyProvider, PassphraseProvider, Providers};
+use terrane_state::Backend;
+
+use crate::commands::fail;
+use crate::workspace::{LockGuard, Workspace};
+use crate::SecretCommand;
+
+/// Where the generated workspace key lives when no key provider is configured.
+pub fn default_identity(dir: &Path) -> PathBuf {
+    dir.join(".terrane").join("identity.txt")
+}
+
+/// The key providers of a workspace, the primary first, then the fallback.
+///
+/// Without an `encryption` block: a passphrase when `TERRANE_PASSPHRASE` is set, else
+/// the workspace's age identity `.terrane/identity.txt`, generated on first use.
+/// `create` allows generating that default identity.
+pub fn key_providers(
+    dir: &Path,
+    settings: Option<&EncryptionSettings>,
+    create: bool,
+) -> Result<Providers, CryptoError> {
+    let mut out: Providers = Vec::new();
+    match settings.and_then(|s| s.key_provider.as_ref()) {
+        Some(p) => out.push(provider_of(dir, p, "TERRANE_PASSPHRASE", create)?),
+        None => {
+            if let Ok(p) = std::env::var("TERRANE_PASSPHRASE") {
+                out.push(Box::new(PassphraseProvider::new(p, "TERRANE_PASSPHRASE")?));
+            } else {
+                out.push(Box::new(AgeProvider::load(&default_identity(dir), create)?));
+            }
+        }
+    }
+    if let Some(f) = settings.and_then(|s| s.fallback.as_ref()) {
+        out.push(provider_of(dir, f, "TERRANE_PASSPHRASE_FALLBACK", false)?);
+    }
+    Ok(out)
+}
+
+fn provider_of(
+    dir: &Path,
+    p: &KeyProviderBlock,
+    passphrase_var: &str,
+    create: bool,
+) -> Result<Box<dyn KeyProvider>, CryptoError> {
+    match p.kind.as_str() {
+        "age" => {
+            let path = match p.args.get("identity_file") {
+                Some(f) => {
+                    let f = PathBuf::from(f);
+                    if f.is_absolute() {
+                        f
+                    } else {
+                        dir.join(f)
+                    }
+                }
+                None => default_identity(dir),
+            };
+            // Only the default location is generated; a named file must exist.
+            let create = create && !p.args.contains_key("identity_file");
+            Ok(Box::new(AgeProvider::load(&path, create)?))
+        }
+        "passphrase" => Ok(Box::new(PassphraseProvider::new(
+            passphrase(passphrase_var)?,
+            passphrase_var,
+        )?)),
+        other => Err(CryptoError::Key(format!(
+            "the {other} key provider is not available in this build; use age or passphrase"
+        ))),
+    }
+}
+
+/// The passphrase from `var`, else asked for on the terminal (not echoed).
+fn passphrase(var: &str) -> Result<String, CryptoError> {
+    if let Ok(p) = std::env::var(var) {
+        return Ok(p);
+    }
+    let missing = || {
+        CryptoError::Key(format!(
+            "a passphrase is needed to unlock this workspace's keys: set {var}, or run terrane interactively to be asked for it"
+        ))
+    };
+    // Asked for only when terrane runs interactively: scripts and CI never hang.
+    if !std::io::stdin().is_terminal() {
+        return Err(missing());
+    }
+    let Ok(mut tty) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+    else {
+        return Err(missing());
+    };
+    let prompt = if var.ends_with("FALLBACK") {
+        "Previous passphrase (fallback): "
+    } else {
+        "Passphrase: "
+    };
+    let _ = tty.write_all(prompt.as_bytes());
+    let line = read_hidden(&tty).map_err(|_| missing())?;
+    let _ = tty.write_all(b"\n");
+    Ok(line)
+}
+
+/// Reads a line from the terminal with echo off.
+#[allow(unsafe_code)]
+fn read_hidden(tty: &std::fs::File) -> std::io::Result<String> {
+    use std::os::unix::io::AsRawFd;
+    let fd = tty.as_raw_fd();
+    // SAFETY: termios is plain data; tcgetattr/tcsetattr get a valid fd and pointer.
+    let mut term: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::tcgetattr(fd, &mut term) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let saved = term;
+    term.c_lflag &= !libc::ECHO;
+    term.c_lflag |= libc::ECHONL;
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) };
+    let mut line = String::new();
+    let res = std::io::BufRead::read_line(&mut std::io::BufReader::new(tty), &mut line);
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    res?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// Secret names: letters, digits and `_ - . /`, as in Vault paths.
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 256
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid secret name {name:?}: use letters, digits and _ - . / (at most 256 characters)"
+        ))
+    }
+}
+
+pub fn run(dir: &Path, cmd: SecretCommand) -> u8 {
+    let (ws, diags) = Workspace::load(dir);
+    if diags.has_errors() {
+        crate::ui::print_diags(&diags, &ws.sources, false);
+        return 1;
+    }
+    match run_inner(&ws, cmd) {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
+    let mut backend = ws.open_backend()?;
+    match cmd {
+        SecretCommand::Set {
+            name,
+            from_file,
+            from_env,
+        } => {
+            check_name(&name)?;
+            let value = match (from_file, from_env) {
+                (Some(f), None) => {
+                    std::fs::read(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?
+                }
+                (None, Some(var)) => std::env::var(&var)
+                    .map_err(|_| format!("the environment variable {var} is not set"))?
+                    .into_bytes(),
+                (None, None) => {
+                    let mut buf = Vec::new();
+                    if std::io::stdin().is_terminal() {
+                        eprint!("Value for {name} (not echoed): ");
+                        let tty = std::fs::File::open("/dev/tty").map_err(|e| e.to_string())?;
+                        buf = read_hidden(&tty).map_err(|e| e.to_string())?.into_bytes();
+                    } else {
+                        std::io::stdin()
+                            .read_to_end(&mut buf)
+                            .map_err(|e| format!("reading the value from stdin: {e}"))?;
+                        // A trailing newline from `echo` is not part of the secret.
+                        if buf.ends_with(b"\n") {
+                            buf.pop();
+                            if buf.ends_with(b"\r") {
+                                buf.pop();
+                            }
+                        }
+                    }
+                    buf
+                }
+                (Some(_), Some(_)) => return Err("give either --from-file or --from-env".into()),
+            };
+            if value.is_empty() {
+                return Err(format!("refusing to store an empty value for {name}"));
+            }
+            let version = backend
+                .secret_put(&name, &value)
+                .map_err(|e| e.to_string())?;
+            println!("Stored secret {name}, version {version}.");
+            Ok(0)
+        }
+        SecretCommand::Get { name, version } => {
+            check_name(&name)?;
+            match backend
+                .secret_get(&name, version)
+                .map_err(|e| e.to_string())?
+            {
+                Some((_, value)) => {
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(&value);
+                    if std::io::stdout().is_terminal() {
+                        let _ = out.write_all(b"\n");
+                    }
+                    Ok(0)
+                }
+                None => Err(match version {
+                    Some(v) => {
+                        format!("secret {name:?} has no version {v} (see terrane secret list)")
+                    }
+                    None => format!("no secret named {name:?} (see terrane secret list)"),
+                }),
+            }
+        }
+        SecretCommand::List { json } => {
+            let all = backend.secret_list().map_err(|e| e.to_string())?;
+            if json {
+                let items: Vec<_> = all
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({"name": s.name, "version": s.version, "created_at": s.created_at, "user": s.user})
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(items));
+                return Ok(0);
+            }
+            if all.is_empty() {
+                println!("No secrets. Add one with: terrane secret set NAME");
+                return Ok(0);
+            }
+            let width = all.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+            println!("{:<width$}  VERSION  CREATED               USER", "NAME");
+            for s in &all {
+                println!(
+                    "{:<width$}  {:>7}  {:<20}  {}",
+                    s.name, s.version, s.created_at, s.user
+                );
+            }
+            Ok(0)
+        }
+        SecretCommand::Rm { name } => {
+            check_name(&name)?;
+            if backend.secret_rm(&name).map_err(|e| e.to_string())? {
+                println!("Removed every version of secret {name}.");
+                Ok(0)
+            } else {
+                Err(format!("no secret named {name:?}"))
+            }
+        }
+        SecretCommand::RotateKey => {
+            let path = ws.state_path().map_err(|d| d.detail)?;
+            let _lock = LockGuard::acquire(&mut backend, &path, "secret rotate-key")
+                .map_err(|e| e.to_string())?;
+            // Unlock with the current keys first: a wrong key fails here, before anything.
+            let current = ws.encryption(backend.keys().map_err(|e| e.to_string())?);
+            if !backend.keys().map_err(|e| e.to_string())?.is_empty() {
+                current.vault.keyring().map_err(|e| e.to_string())?;
+            }
+            let providers = key_providers(&ws.dir, ws.module.terraform.encryption.as_ref(), true)
+                .map_err(|e| e.to_string())?;
+            let primary = providers[0].as_ref();
+            let (ring, wrapped) =
+                terrane_secrets::Keyring::create(primary, terrane_state::lock::now_secs())
+                    .map_err(|e| e.to_string())?;
+            let id = ring.active_id().to_string();
+            let to = terrane_state::Encryption {
+                vault: Arc::new(terrane_secrets::Vault::unlocked(ring)),
+                whole: current.whole,
+                allow_unencrypted: false,
+            };
+            let done = backend.reseal(to, &[wrapped]).map_err(|e| e.to_string())?;
+            println!(
+                "Rotated to data key {id}, wrapped by {}: re-encrypted {} state rows and {} secret versions. The previous key is no longer needed.",
+                primary.describe(),
+                done.rows,
+                done.secrets
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// Provider `terrane`: data source `terrane_secret` reads the workspace's secret store.
+pub struct TerraneFactory {
+    schema: ProviderSchema,
+    open: Arc<dyn Fn() -> Result<terrane_state::sqlite::SqliteBackend, String> + Send + Sync>,
+}
+
+impl TerraneFactory {
+    pub fn new(
+        open: impl Fn() -> Result<terrane_state::sqlite::SqliteBackend, String> + Send + Sync + 'static,
+    ) -> TerraneFactory {
+        let mut schema = ProviderSchema::default();
+        schema.data_sources.insert(
+            "terrane_secret".into(),
+            Schema::new()
+                .attr("name", AttrSchema::required(Type::String))
+                .attr("version", AttrSchema::optional_computed(Type::Number))
+                .attr("value", AttrSchema::computed(Type::String).sensitive())
+                .attr("id", AttrSchema::computed(Type::String)),
+        );
+        TerraneFactory {
+            schema,
+            open: Arc::new(open),
+        }
+    }
+}
+
+impl ProviderFactory for TerraneFactory {
+    fn name(&self) -> &str {
+        "terrane"
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    fn configure(&self, _config: &Value) -> terrane_provider::Result<Arc<dyn Provider>> {
+        Ok(Arc::new(TerraneProvider {
+            open: self.open.clone(),
+        }))
+    }
+}
+
+struct TerraneProvider {
+    open: Arc<dyn Fn() -> Result<terrane_state::sqlite::SqliteBackend, String> + Send + Sync>,
+}
+
+#[async_trait]
+impl Provider for TerraneProvider {
+    fn plan(
+        &self,
+        type_name: &str,
+        _prior: Option<&Value>,
+        _config: &Value,
+        _schema: &Schema,
+    ) -> terrane_provider::Result<PlannedChange> {
+        Err(ProviderError::config(format!(
+            "provider terrane has no resource type {type_name}"
+        )))
+    }
+
+    async fn create(&self, t: &str, _: Value) -> terrane_provider::Result<Value> {
+        Err(ProviderError::config(format!(
+            "provider terrane has no resource type {t}"
+        )))
+    }
+
+    async fn read(&self, t: &str, _: Value) -> terrane_provider::Result<Option<Value>> {
+        Err(ProviderError::config(format!(
+            "provider terrane has no resource type {t}"
+        )))
+    }
+
+    async fn update(&self, t: &str, _: Value, _: Value) -> terrane_provider::Result<Value> {
+        Err(ProviderError::config(format!(
+            "provider terrane has no resource type {t}"
+        )))
+    }
+
+    async fn delete(&self, t: &str, _: Value) -> terrane_provider::Result<()> {
+        Err(ProviderError::config(format!(
+            "provider terrane has no resource type {t}"
+        )))
+    }
+
+    async fn read_data(&self, type_name: &str, config: Value) -> terrane_provider::Result<Value> {
+        if type_name != "terrane_secret" {
+            return Err(ProviderError::config(format!(
+                "provider terrane has no data source {type_name}"
+            )));
+        }
+        let name = config
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        check_name(&name).map_err(ProviderError::config)?;
+        let version = match config.get("version") {
+            Some(Value::Number(n)) if *n >= 1.0 && n.fract() == 0.0 => Some(*n as u64),
+            Some(Value::Number(n)) => {
+                return Err(ProviderError::config(format!(
+                    "version = {n}: versions are whole numbers from 1"
+                )))
+            }
+            _ => None,
+        };
+        let open = self.open.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let backend = open()?;
+            backend
+                .secret_get(&name, version)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| ProviderError::config(e.to_string()))?
+        .map_err(ProviderError::config)?;
+        let name = config
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some((version, bytes)) = found else {
+            return Err(ProviderError::config(match version {
+                Some(v) => format!("secret {name:?} has no version {v}; see terrane secret list"),
+                None => format!(
+                    "no secret named {name:?} in this workspace; create it with: terrane secret set {name}"
+                ),
+            }));
+        };
+        let value = String::from_utf8(bytes).map_err(|_| {
+            ProviderError::config(format!(
+                "secret {name:?} is not UTF-8 text, so it cannot be used as a string"
+            ))
+        })?;
+        Ok(Value::map([
+            ("name", Value::from(name)),
+            ("version", Value::from(version as f64)),
+            ("value", Value::from(value.as_str()).into_sensitive()),
+            ("id", Value::from(format!("{name}/{version}").as_str())),
+        ]))
+    }
+}
+
+/// Encrypts the sensitive values of a saved plan (`{"$sensitive": …}` in the plan
+/// file format) and the values of sensitive variables, under a data key of the plan's
+/// own, wrapped by the workspace's key provider and stored in the file. A plan without
+/// sensitive values is left as it is.
+pub fn seal_plan(
+    dir: &Path,
+    settings: Option<&EncryptionSettings>,
+    plan: &mut serde_json::Value,
+) -> Result<(), String> {
+    use serde_json::Value as Json;
+    fn has_sensitive(j: &Json) -> bool {
+        match j {
+            Json::Object(m) => m.contains_key("$sensitive") || m.values().any(has_sensitive),
+            Json::Array(a) => a.iter().any(has_sensitive),
+            _ => false,
+        }
+    }
+    let sensitive_vars: Vec<String> = plan["sensitive_variables"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let vars_present = sensitive_vars
+        .iter()
+        .any(|v| plan["variables"].get(v).is_some());
+    if !vars_present && !has_sensitive(plan) {
+        return Ok(());
+    }
+    let providers = key_providers(dir, settings, true).map_err(|e| e.to_string())?;
+    let (ring, wrapped) =
+        terrane_secrets::Keyring::create(providers[0].as_ref(), terrane_state::lock::now_secs())
+            .map_err(|e| e.to_string())?;
+    fn walk(j: &mut Json, ring: &terrane_secrets::Keyring) {
+        match j {
+            Json::Object(m) if m.len() == 1 && m.contains_key("$sensitive") => {
+                let inner = m["$sensitive"].to_string();
+                *j = serde_json::json!({ "$sealed": ring.seal(inner.as_bytes(), "plan value") });
+            }
+            Json::Object(m) => m.values_mut().for_each(|v| walk(v, ring)),
+            Json::Array(a) => a.iter_mut().for_each(|v| walk(v, ring)),
+            _ => {}
+        }
+    }
+    walk(plan, &ring);
+    for name in &sensitive_vars {
+        if let Some(v) = plan["variables"].get_mut(name) {
+            let text = v.to_string();
+            *v = serde_json::json!({
+                "$sealed": ring.seal(text.as_bytes(), &format!("plan variable {name}"))
+            });
+        }
+    }
+    plan["encryption"] = serde_json::json!({ "key": wrapped });
+    Ok(())
+}
+
+/// Decrypts what [`seal_plan`] encrypted; a wrong key or an altered file is refused.
+pub fn open_plan(
+    dir: &Path,
+    settings: Option<&EncryptionSettings>,
+    plan: &mut serde_json::Value,
+    shown: &str,
+) -> Result<(), String> {
+    use serde_json::Value as Json;
+    let Some(enc) = plan.get("encryption").cloned() else {
+        return Ok(());
+    };
+    let wrapped: terrane_secrets::WrappedKey = serde_json::from_value(enc["key"].clone())
+        .map_err(|e| format!("the plan file {shown} has an unreadable key: {e}"))?;
+    let providers = key_providers(dir, settings, false).map_err(|e| e.to_string())?;
+    let refs: Vec<&dyn KeyProvider> = providers.iter().map(|p| p.as_ref()).collect();
+    let ring = terrane_secrets::Keyring::unlock(&[wrapped], &refs)
+        .map_err(|e| format!("cannot decrypt the plan file {shown}: {e}"))?;
+    let open = |sealed: &Json, context: &str| -> Result<Json, String> {
+        let s = sealed.as_str().unwrap_or_default();
+        let plain = ring
+            .open(s, context)
+            .map_err(|e| format!("the plan file {shown}: {e}"))?;
+        serde_json::from_slice(&plain).map_err(|e| format!("the plan file {shown}: {e}"))
+    };
+    if let Some(Json::Object(vars)) = plan.get_mut("variables") {
+        for (name, v) in vars.iter_mut() {
+            if let Some(sealed) = v.get("$sealed") {
+                *v = open(sealed, &format!("plan variable {name}"))?;
+            }
+        }
+    }
+    fn walk(
+        j: &mut Json,
+        open: &dyn Fn(&Json, &str) -> Result<Json, String>,
+    ) -> Result<(), String> {
+        match j {
+            Json::Object(m) if m.len() == 1 && m.contains_key("$sealed") => {
+                let inner = open(&m["$sealed"], "plan value")?;
+                *j = serde_json::json!({ "$sensitive": inner });
+            }
+            Json::Object(m) => {
+                for v in m.values_mut() {
+                    walk(v, open)?;
+                }
+            }
+            Json::Array(a) => {
+                for v in a.iter_mut() {
+                    walk(v, open)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    walk(plan, &open)
+}
