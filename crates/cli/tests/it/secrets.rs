@@ -182,3 +182,160 @@ fn a_secret_never_appears_in_anything_terrane_writes() {
         );
     }
 }
+
+fn sql(ws: &Ws, statement: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nr=c.execute(sys.argv[2]).fetchall()\nc.commit()\nprint(r)",
+            ws.file(".terrane/state.db").to_str().unwrap(),
+            statement,
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const PASSPHRASE_CONFIG: &str = r#"
+terraform {
+  encryption {
+    key_provider "passphrase" {}
+  }
+}
+"#;
+
+#[test]
+fn a_wrong_or_missing_key_and_a_tampered_value_are_refused_and_change_nothing() {
+    let ws = Ws::with_main(&config(PASSPHRASE_CONFIG));
+    let good = [("TERRANE_PASSPHRASE", "correct horse"), ("DB_PW", SECRET)];
+    ws.run_env(
+        &["secret", "set", "db-password", "--from-env", "DB_PW"],
+        &good,
+    )
+    .success();
+    ws.run_env(&["apply", "--auto-approve"], &good).success();
+    ws.run_env(&["plan", "--out", "p.plan"], &good).success();
+    let rows = sql(&ws, "SELECT value, sealed FROM resources");
+    assert!(rows.contains("tsv1:") && !rows.contains(SECRET), "{rows}");
+    let history = sql(&ws, "SELECT count(*) FROM serials");
+
+    // The wrong passphrase.
+    let wrong = [("TERRANE_PASSPHRASE", "battery staple")];
+    for args in [
+        &["plan"][..],
+        &["apply", "--auto-approve"],
+        &["secret", "get", "db-password"],
+        &["state", "show", "terraform_data.app"],
+        &["apply", "p.plan"],
+    ] {
+        ws.run_env(args, &wrong)
+            .expect_code(1)
+            .contains("wrong passphrase")
+            .lacks(SECRET);
+    }
+    // No passphrase at all (and no terminal to ask on).
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("a passphrase is needed")
+        .contains("TERRANE_PASSPHRASE");
+    assert_eq!(sql(&ws, "SELECT count(*) FROM serials"), history);
+
+    // One byte of a sealed value altered in the database.
+    let before = sql(&ws, "SELECT value FROM resources WHERE serial_to IS NULL");
+    sql(
+        &ws,
+        "UPDATE resources SET value = replace(value, substr(value, instr(value, 'tsv1:') + 30, 1), CASE WHEN substr(value, instr(value, 'tsv1:') + 30, 1) = 'A' THEN 'B' ELSE 'A' END) WHERE serial_to IS NULL",
+    );
+    let tampered = sql(&ws, "SELECT value FROM resources WHERE serial_to IS NULL");
+    assert_ne!(before, tampered);
+    ws.run_env(&["apply", "--auto-approve"], &good)
+        .expect_code(1)
+        .contains("failed its integrity check")
+        .contains("terraform_data.app");
+    assert_eq!(
+        sql(&ws, "SELECT value FROM resources WHERE serial_to IS NULL"),
+        tampered,
+        "a refused state is not overwritten"
+    );
+    assert_eq!(sql(&ws, "SELECT count(*) FROM serials"), history);
+
+    // A tampered secret version.
+    sql(
+        &ws,
+        "UPDATE secrets SET value = substr(value, 1, length(value) - 4) || 'AAA='",
+    );
+    ws.run_env(&["secret", "get", "db-password"], &good)
+        .expect_code(1)
+        .contains("failed its integrity check");
+    // A tampered plan file.
+    let plan = ws.read("p.plan");
+    let at = plan
+        .find("\"$sealed\":\"tsv1:")
+        .expect("the plan file holds sealed values")
+        + 40;
+    let flipped = if &plan[at..at + 1] == "A" { "B" } else { "A" };
+    ws.write(
+        "p.plan",
+        &format!("{}{flipped}{}", &plan[..at], &plan[at + 1..]),
+    );
+    ws.run_env(&["apply", "p.plan"], &good)
+        .expect_code(1)
+        .contains("failed its integrity check");
+}
+
+#[test]
+fn rotating_the_key_moves_everything_to_the_new_provider() {
+    let ws = Ws::with_main(&config(PASSPHRASE_CONFIG));
+    let old = [("TERRANE_PASSPHRASE", "old passphrase"), ("DB_PW", SECRET)];
+    ws.run_env(
+        &["secret", "set", "db-password", "--from-env", "DB_PW"],
+        &old,
+    )
+    .success();
+    ws.run_env(&["apply", "--auto-approve"], &old).success();
+    let keys_before = sql(&ws, "SELECT id FROM keys");
+    // The new provider is the workspace's age identity; the passphrase is the fallback.
+    let rotated = config(
+        r#"
+terraform {
+  encryption {
+    key_provider "age" {}
+    fallback "passphrase" {}
+  }
+}
+"#,
+    );
+    ws.write("main.tf", &rotated);
+    // Without the fallback's passphrase, the old keys cannot be read: nothing changes.
+    ws.run(&["secret", "rotate-key"])
+        .expect_code(1)
+        .contains("TERRANE_PASSPHRASE_FALLBACK");
+    assert_eq!(sql(&ws, "SELECT id FROM keys"), keys_before);
+    ws.run_env(
+        &["secret", "rotate-key"],
+        &[("TERRANE_PASSPHRASE_FALLBACK", "old passphrase")],
+    )
+    .success()
+    .contains("re-encrypted 3 state rows and 1 secret versions");
+    assert!(ws.exists(".terrane/identity.txt"));
+    assert_ne!(sql(&ws, "SELECT id FROM keys"), keys_before);
+    assert!(sql(&ws, "SELECT provider FROM keys").contains("age:age1"));
+    // From now on only the new key is needed: no fallback, no passphrase.
+    ws.write(
+        "main.tf",
+        &config("terraform {\n  encryption {\n    key_provider \"age\" {}\n  }\n}\n"),
+    );
+    ws.run(&["plan"]).success().contains("No changes");
+    assert_eq!(ws.run(&["secret", "get", "db-password"]).stdout, SECRET);
+    assert_eq!(ws.run(&["output", "password", "--raw"]).stdout, SECRET);
+    // And the old passphrase alone no longer opens anything.
+    ws.write("main.tf", &config(PASSPHRASE_CONFIG));
+    ws.run_env(&["plan"], &[("TERRANE_PASSPHRASE", "old passphrase")])
+        .expect_code(1)
+        .contains("wrapped by the age identity");
+}
