@@ -78,9 +78,141 @@ fn provider_of(
             passphrase(passphrase_var)?,
             passphrase_var,
         )?)),
+        #[cfg(feature = "aws")]
+        "aws_kms" => Ok(Box::new(kms::KmsProvider {
+            key_id: p.args.get("key_id").cloned().unwrap_or_default(),
+            region: p.args.get("region").cloned(),
+            endpoint: p.args.get("endpoint").cloned(),
+        })),
         other => Err(CryptoError::Key(format!(
             "the {other} key provider is not available in this build; use age or passphrase"
         ))),
+    }
+}
+
+/// AWS KMS as a key provider: data keys are wrapped with `Encrypt` and unwrapped with
+/// `Decrypt` under one KMS key, with an encryption context naming terrane, so a blob
+/// from another application does not unwrap here. Credentials and region come from
+/// the standard chain (environment, profiles, IMDS) unless set in the block;
+/// `endpoint` (or `AWS_ENDPOINT_URL_KMS`) points it at an emulator or private endpoint.
+#[cfg(feature = "aws")]
+mod kms {
+    use aws_sdk_kms::primitives::Blob;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine as _;
+    use terrane_secrets::{CryptoError, KeyProvider};
+    use zeroize::Zeroizing;
+
+    pub struct KmsProvider {
+        pub key_id: String,
+        pub region: Option<String>,
+        pub endpoint: Option<String>,
+    }
+
+    const CONTEXT: (&str, &str) = ("terrane", "data-key");
+
+    impl KmsProvider {
+        /// Runs one KMS call on a runtime of its own (the key provider interface is
+        /// synchronous and may be called from inside terrane's runtime).
+        fn call<T: Send>(
+            &self,
+            op: &str,
+            f: impl FnOnce(
+                    aws_sdk_kms::Client,
+                ) -> std::pin::Pin<
+                    Box<dyn std::future::Future<Output = Result<T, String>> + Send>,
+                > + Send,
+        ) -> Result<T, CryptoError> {
+            let (region, endpoint) = (self.region.clone(), self.endpoint.clone());
+            let result = std::thread::scope(|s| {
+                s.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    rt.block_on(async move {
+                        let mut loader =
+                            aws_config::defaults(aws_config::BehaviorVersion::latest());
+                        if let Some(r) = region {
+                            loader = loader.region(aws_config::Region::new(r));
+                        }
+                        let conf = loader.load().await;
+                        let mut b = aws_sdk_kms::config::Builder::from(&conf);
+                        if let Some(e) = endpoint {
+                            b = b.endpoint_url(e);
+                        }
+                        f(aws_sdk_kms::Client::from_conf(b.build())).await
+                    })
+                })
+                .join()
+                .unwrap_or_else(|_| Err("the KMS call stopped unexpectedly".into()))
+            });
+            result.map_err(|e| {
+                CryptoError::Key(format!("AWS KMS {op} with key {} failed: {e}", self.key_id))
+            })
+        }
+    }
+
+    fn err(e: impl std::error::Error) -> String {
+        aws_sdk_kms::error::DisplayErrorContext(e).to_string()
+    }
+
+    impl KeyProvider for KmsProvider {
+        fn kind(&self) -> String {
+            format!("aws_kms:{}", self.key_id)
+        }
+
+        fn describe(&self) -> String {
+            format!("AWS KMS key {}", self.key_id)
+        }
+
+        fn wrap(&self, key: &[u8; 32]) -> Result<String, CryptoError> {
+            let (key_id, plain) = (self.key_id.clone(), key.to_vec());
+            let blob = self.call("Encrypt", move |c| {
+                Box::pin(async move {
+                    let out = c
+                        .encrypt()
+                        .key_id(key_id)
+                        .plaintext(Blob::new(plain))
+                        .encryption_context(CONTEXT.0, CONTEXT.1)
+                        .send()
+                        .await
+                        .map_err(err)?;
+                    out.ciphertext_blob
+                        .map(Blob::into_inner)
+                        .ok_or_else(|| "KMS returned no ciphertext".to_string())
+                })
+            })?;
+            Ok(B64.encode(blob))
+        }
+
+        fn unwrap(&self, wrapped: &str) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+            let raw = B64
+                .decode(wrapped)
+                .map_err(|_| CryptoError::Malformed("a KMS-wrapped data key".into()))?;
+            let key_id = self.key_id.clone();
+            let plain = self.call("Decrypt", move |c| {
+                Box::pin(async move {
+                    let out = c
+                        .decrypt()
+                        .key_id(key_id)
+                        .ciphertext_blob(Blob::new(raw))
+                        .encryption_context(CONTEXT.0, CONTEXT.1)
+                        .send()
+                        .await
+                        .map_err(err)?;
+                    out.plaintext
+                        .map(Blob::into_inner)
+                        .ok_or_else(|| "KMS returned no plaintext".to_string())
+                })
+            })?;
+            let plain = Zeroizing::new(plain);
+            let arr: [u8; 32] = plain
+                .as_slice()
+                .try_into()
+                .map_err(|_| CryptoError::Malformed("a KMS-wrapped data key".into()))?;
+            Ok(Zeroizing::new(arr))
+        }
     }
 }
 

@@ -249,7 +249,8 @@ fn a_wrong_or_missing_key_and_a_tampered_value_are_refused_and_change_nothing() 
     let before = sql(&ws, "SELECT value FROM resources WHERE serial_to IS NULL");
     sql(
         &ws,
-        "UPDATE resources SET value = replace(value, substr(value, instr(value, 'tsv1:') + 30, 1), CASE WHEN substr(value, instr(value, 'tsv1:') + 30, 1) = 'A' THEN 'B' ELSE 'A' END) WHERE serial_to IS NULL",
+        // One character of the ciphertext, past "tsv1:<12-character key id>:".
+        "UPDATE resources SET value = substr(value, 1, instr(value, 'tsv1:') + 37) || CASE WHEN substr(value, instr(value, 'tsv1:') + 38, 1) = 'A' THEN 'B' ELSE 'A' END || substr(value, instr(value, 'tsv1:') + 39) WHERE serial_to IS NULL",
     );
     let tampered = sql(&ws, "SELECT value FROM resources WHERE serial_to IS NULL");
     assert_ne!(before, tampered);
@@ -338,4 +339,72 @@ terraform {
     ws.run_env(&["plan"], &[("TERRANE_PASSPHRASE", "old passphrase")])
         .expect_code(1)
         .contains("wrapped by the age identity");
+}
+
+/// AWS KMS wraps the data key, against the moto emulator; the environment points the
+/// SDK at it as a user would (`AWS_ENDPOINT_URL`).
+#[cfg(feature = "aws")]
+#[test]
+fn aws_kms_wraps_the_data_key() {
+    let moto = crate::aws::Moto::start();
+    let kms = aws_sdk_kms::Client::new(&moto.sdk());
+    let create = |desc: &'static str| {
+        let kms = kms.clone();
+        crate::aws::runtime().block_on(async move {
+            kms.create_key()
+                .description(desc)
+                .send()
+                .await
+                .expect("create a KMS key")
+                .key_metadata
+                .unwrap()
+                .key_id
+        })
+    };
+    let (key, other) = (create("terrane state"), create("another application"));
+    let block = |id: &str| {
+        config(&format!(
+            "terraform {{\n  encryption {{\n    key_provider \"aws_kms\" {{\n      key_id = \"{id}\"\n    }}\n  }}\n}}\n"
+        ))
+    };
+    let ws = Ws::with_main(&block(&key));
+    let env = moto.env();
+    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.push(("DB_PW", SECRET));
+    ws.run_env(
+        &["secret", "set", "db-password", "--from-env", "DB_PW"],
+        &pairs,
+    )
+    .success();
+    ws.run_env(&["apply", "--auto-approve"], &pairs).success();
+    ws.run_env(&["plan"], &pairs)
+        .success()
+        .contains("No changes");
+    assert_eq!(
+        ws.run_env(&["output", "password", "--raw"], &pairs).stdout,
+        SECRET
+    );
+    assert!(sql(&ws, "SELECT provider FROM keys").contains(&format!("aws_kms:{key}")));
+    assert!(!sql(&ws, "SELECT value FROM secrets").contains(SECRET));
+    // Another KMS key cannot unwrap it: the error names both.
+    ws.write("main.tf", &block(&other));
+    ws.run_env(&["plan"], &pairs)
+        .expect_code(1)
+        .contains(&format!("wrapped by AWS KMS key {key}"))
+        .lacks(SECRET);
+    // KMS unreachable: a clear error, nothing changed.
+    ws.write("main.tf", &block(&key));
+    let dead: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| {
+            if *k == "AWS_ENDPOINT_URL" {
+                (*k, "http://127.0.0.1:9")
+            } else {
+                (*k, *v)
+            }
+        })
+        .collect();
+    ws.run_env(&["secret", "get", "db-password"], &dead)
+        .expect_code(1)
+        .contains("AWS KMS Decrypt with key");
 }
