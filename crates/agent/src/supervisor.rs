@@ -109,6 +109,9 @@ pub struct Supervisor {
     /// Service name → ports of its ready replicas, published whenever that changes so
     /// load balancers route without reading the service table on every request.
     ready: tokio::sync::watch::Sender<Arc<ReadySet>>,
+    /// Encrypts services' environment values in `runtime.json` (they often hold
+    /// secrets); the key is `runtime.key` beside it.
+    env_key: Option<terrane_secrets::Keyring>,
 }
 
 /// Service name → ports of the replicas that are running and healthy.
@@ -131,6 +134,10 @@ fn process_start(pid: u32) -> Option<u64> {
         return None;
     }
     fields.nth(18)?.parse().ok()
+}
+
+fn env_context(service: &str, var: &str) -> String {
+    format!("service {service} env {var}")
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -203,6 +210,11 @@ impl Supervisor {
             services: Mutex::new(BTreeMap::new()),
             events: Mutex::new(VecDeque::new()),
             ready: tokio::sync::watch::channel(Arc::new(ReadySet::new())).0,
+            env_key: terrane_secrets::Keyring::from_key_file(&dir.join("runtime.key"))
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "Services' environments will not be saved for restarts.")
+                })
+                .ok(),
         }
     }
 
@@ -281,7 +293,21 @@ impl Supervisor {
             Ok(s) => s,
             Err(_) => return,
         };
-        for (name, rs) in rt.services {
+        for (name, mut rs) in rt.services {
+            for (k, v) in rs.spec.env.iter_mut() {
+                let plain = self
+                    .env_key
+                    .as_ref()
+                    .and_then(|ring| ring.open(v, &env_context(&name, k)).ok())
+                    .and_then(|p| String::from_utf8(p).ok());
+                match plain {
+                    Some(p) => *v = p,
+                    None => {
+                        tracing::warn!(service = %name, variable = %k, "Cannot decrypt an environment value of the runtime file; the service gets it again on the next apply.");
+                        v.clear();
+                    }
+                }
+            }
             let mut replicas = Vec::new();
             for rr in rs.replicas {
                 let mut r = Replica::new(rr.index, rr.generation);
@@ -348,6 +374,16 @@ impl Supervisor {
                 })
                 .collect(),
         };
+        let mut rt = rt;
+        for (name, rs) in rt.services.iter_mut() {
+            for (k, v) in rs.spec.env.iter_mut() {
+                *v = match &self.env_key {
+                    Some(ring) => ring.seal(v.as_bytes(), &env_context(name, k)),
+                    // Without a key the value is not written at all.
+                    None => String::new(),
+                };
+            }
+        }
         let path = self.dir.join("runtime.json");
         let tmp = self.dir.join("runtime.json.tmp");
         if let Ok(text) = serde_json::to_string_pretty(&rt) {

@@ -424,6 +424,41 @@ impl Keyring {
         Ok(Keyring { keys, active })
     }
 
+    /// A keyring of one key kept in a file of its own (`<id> <hex>`, mode 0600),
+    /// created when missing: for what a process must read back unattended, such as
+    /// the agent's runtime file, which holds services' environments.
+    pub fn from_key_file(path: &std::path::Path) -> Result<Keyring, CryptoError> {
+        let shown = path.display().to_string();
+        if !path.exists() {
+            let k = DataKey::generate();
+            let hex: String = k.key.iter().map(|b| format!("{b:02x}")).collect();
+            write_private(path, format!("{} {hex}\n", k.id).as_bytes()).map_err(|e| {
+                CryptoError::Key(format!("cannot create the key file {shown}: {e}"))
+            })?;
+        }
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| CryptoError::Key(format!("cannot read the key file {shown}: {e}")))?,
+        );
+        let bad = || CryptoError::Key(format!("{shown} is not a terrane key file"));
+        let (id, hex) = text.trim().split_once(' ').ok_or_else(bad)?;
+        if hex.len() != 64 {
+            return Err(bad());
+        }
+        let mut key = Zeroizing::new([0u8; 32]);
+        for (i, slot) in key.iter_mut().enumerate() {
+            *slot = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
+                .map_err(|_| bad())?;
+        }
+        Ok(Keyring {
+            keys: vec![DataKey {
+                id: id.to_string(),
+                key,
+            }],
+            active: 0,
+        })
+    }
+
     pub fn active_id(&self) -> &str {
         &self.keys[self.active].id
     }
@@ -604,5 +639,22 @@ mod tests {
         let right = PassphraseProvider::new("correct horse".into(), "test").unwrap();
         let ring = Keyring::unlock(&[wrapped], &[&right]).unwrap();
         assert_eq!(ring.open(&sealed, "c").unwrap(), b"v");
+    }
+
+    #[test]
+    fn a_key_file_is_created_once_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let ring = Keyring::from_key_file(&path).unwrap();
+        let sealed = ring.seal(b"env value", "ctx");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let again = Keyring::from_key_file(&path).unwrap();
+        assert_eq!(again.open(&sealed, "ctx").unwrap(), b"env value");
+        std::fs::write(&path, "nonsense").unwrap();
+        assert!(Keyring::from_key_file(&path).is_err());
     }
 }

@@ -96,9 +96,26 @@ fn assert_no_leak(ws: &Ws, outputs: &[(String, Out)]) {
     }
 }
 
+/// A local service that gets the secret in its environment: the agent keeps it to
+/// restart replicas, so its runtime file is searched too.
+const SERVICE: &str = r#"
+resource "local_service" "worker" {
+  name         = "worker"
+  command      = "sh"
+  args         = ["-c", "exec sleep 600"]
+  replicas     = 1
+  grace_period = "1s"
+  env = {
+    DB_PASSWORD = data.terrane_secret.db.value
+    MODE        = "batch"
+  }
+}
+"#;
+
 #[test]
 fn a_secret_never_appears_in_anything_terrane_writes() {
-    let ws = Ws::with_main(&config(""));
+    let ws = Ws::with_main(&config(SERVICE));
+    let _cleanup = crate::Cleanup(&ws);
     let mut outs: Vec<(String, Out)> = Vec::new();
     macro_rules! run {
         ($what:expr, $args:expr) => {{
@@ -146,6 +163,19 @@ fn a_secret_never_appears_in_anything_terrane_writes() {
     run!("policy check", &["policy", "check"]).success();
     run!("scan", &["scan"]);
     run!("state history", &["state", "history"]).success();
+    run!("status", &["status"]).success().contains("worker");
+    run!("status --json", &["status", "--json"]).success();
+    run!("events", &["events"]).success();
+    run!(
+        "state show service",
+        &["state", "show", "local_service.worker"]
+    )
+    .success()
+    .contains("env            = (sensitive value)");
+    assert!(
+        ws.exists(".terrane/agent/runtime.json"),
+        "the agent's runtime file is searched"
+    );
     // Errors on purpose: a function that fails on the secret, and a bad address.
     ws.write(
         "broken.tf",
