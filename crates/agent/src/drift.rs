@@ -17,13 +17,27 @@ use terrane_state::Backend;
 use crate::supervisor::Supervisor;
 
 /// One pass over the workspace's managed files. Returns how many were repaired.
-pub fn repair_files(workspace: &Path, supervisor: &Supervisor) -> usize {
+/// `open` opens the state with the workspace's encryption (sensitive contents are
+/// encrypted in state); without it the state is opened as is.
+pub fn repair_files(
+    workspace: &Path,
+    supervisor: &Supervisor,
+    open: Option<&crate::StateOpener>,
+) -> usize {
     let db = workspace.join(".terrane").join("state.db");
-    if !db.exists() {
+    if open.is_none() && !db.exists() {
         return 0;
     }
-    let Ok(backend) = SqliteBackend::open(&db) else {
-        return 0;
+    let backend = match open {
+        Some(open) => open(),
+        None => SqliteBackend::open(&db).map_err(|e| e.to_string()),
+    };
+    let backend = match backend {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::debug!(error = %e, "Drift repair skipped: the state cannot be opened.");
+            return 0;
+        }
     };
     let locked = terrane_state::sqlite::current_lock(&backend)
         .ok()
@@ -32,8 +46,12 @@ pub fn repair_files(workspace: &Path, supervisor: &Supervisor) -> usize {
     if locked {
         return 0;
     }
-    let Ok(state) = backend.read_current() else {
-        return 0;
+    let state = match backend.read_current() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "Drift repair skipped: the state cannot be read.");
+            return 0;
+        }
     };
     let mut repaired = 0;
     for inst in state.resources.values() {

@@ -63,10 +63,16 @@ pub async fn run_kept(
 /// Runs one agent process for `workspace` until SIGTERM, Ctrl-C or `POST /v1/shutdown`.
 /// Under a keeper it takes the sockets the keeper hands it; alone it binds its own.
 /// `compliance`, when given, is run on an interval ([`compliance::monitor`]).
+/// Opens the workspace's state with its encryption (the CLI knows the configuration
+/// and key providers; the agent does not).
+pub type StateOpener =
+    std::sync::Arc<dyn Fn() -> Result<terrane_state::sqlite::SqliteBackend, String> + Send + Sync>;
+
 pub async fn run(
     workspace: &Path,
     listen: &str,
     compliance: Option<compliance::Check>,
+    open_state: Option<StateOpener>,
 ) -> Result<(), String> {
     keeper::init();
     let dir = client::agent_dir(workspace);
@@ -127,10 +133,11 @@ pub async fn run(
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let (ws, st) = (workspace.clone(), state.clone());
-                let _ =
-                    tokio::task::spawn_blocking(move || drift::repair_files(&ws, &st.supervisor))
-                        .await;
+                let (ws, st, open) = (workspace.clone(), state.clone(), open_state.clone());
+                let _ = tokio::task::spawn_blocking(move || {
+                    drift::repair_files(&ws, &st.supervisor, open.as_ref())
+                })
+                .await;
             }
         })
     };

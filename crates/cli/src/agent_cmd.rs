@@ -16,7 +16,18 @@ pub async fn run_agent(dir: &Path, listen: &str, worker: bool) -> u8 {
     let result = if worker {
         let check: terrane_agent::compliance::Check =
             std::sync::Arc::new(crate::policy_cmd::compliance);
-        terrane_agent::run(dir, listen, Some(check)).await
+        // The state is opened with the workspace's encryption, as the configuration
+        // says at the time of each pass.
+        let root = dir.to_path_buf();
+        let open: terrane_agent::StateOpener = std::sync::Arc::new(move || {
+            let (ws, _) = crate::workspace::Workspace::load(&root);
+            // Never create a state where there is none.
+            if !ws.state_path().map_err(|d| d.detail)?.exists() {
+                return Err("there is no state yet".into());
+            }
+            ws.open_backend()
+        });
+        terrane_agent::run(dir, listen, Some(check), Some(open)).await
     } else {
         let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("terrane"));
         terrane_agent::run_kept(dir, listen, || {

@@ -837,6 +837,13 @@ resource "local_file" "cfg" {{
   content         = "port = 8080\n"
   file_permission = "0640"
 }}
+
+# Its content is sensitive, so it is encrypted in state: the agent reads it with the
+# workspace's key.
+resource "local_sensitive_file" "token" {{
+  filename = "${{path.root}}/token.txt"
+  content  = "token = s3cret\n"
+}}
 "#
     ));
     let _cleanup = Cleanup(&ws);
@@ -858,6 +865,12 @@ resource "local_file" "cfg" {{
         || ws.exists("app.conf"),
     );
     assert_eq!(crate::mode_of(&ws.file("app.conf")) & 0o777, 0o640);
+    ws.write("token.txt", "token = stolen\n");
+    wait_until(
+        "the agent restores the edited sensitive file",
+        Duration::from_secs(10),
+        || ws.read("token.txt") == "token = s3cret\n",
+    );
     ws.run(&["events"])
         .success()
         .contains("Repaired drift")
