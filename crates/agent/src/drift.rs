@@ -11,28 +11,15 @@ use std::path::Path;
 use base64::Engine as _;
 use sha1::Digest as _;
 use terrane_core::Value;
-use terrane_state::sqlite::SqliteBackend;
 use terrane_state::Backend;
 
 use crate::supervisor::Supervisor;
 
 /// One pass over the workspace's managed files. Returns how many were repaired.
 /// `open` opens the state with the workspace's encryption (sensitive contents are
-/// encrypted in state); without it the state is opened as is.
-pub fn repair_files(
-    workspace: &Path,
-    supervisor: &Supervisor,
-    open: Option<&crate::StateOpener>,
-) -> usize {
-    let db = workspace.join(".terrane").join("state.db");
-    if open.is_none() && !db.exists() {
-        return 0;
-    }
-    let backend = match open {
-        Some(open) => open(),
-        None => SqliteBackend::open(&db).map_err(|e| e.to_string()),
-    };
-    let backend = match backend {
+/// encrypted in state); it fails when there is no state yet.
+pub fn repair_files(workspace: &Path, supervisor: &Supervisor, open: &crate::StateOpener) -> usize {
+    let backend = match open() {
         Ok(b) => b,
         Err(e) => {
             tracing::debug!(error = %e, "Drift repair skipped: the state cannot be opened.");

@@ -60,19 +60,20 @@ pub async fn run_kept(
     keeper::keep(workspace, api, agent).await
 }
 
-/// Runs one agent process for `workspace` until SIGTERM, Ctrl-C or `POST /v1/shutdown`.
-/// Under a keeper it takes the sockets the keeper hands it; alone it binds its own.
-/// `compliance`, when given, is run on an interval ([`compliance::monitor`]).
 /// Opens the workspace's state with its encryption (the CLI knows the configuration
 /// and key providers; the agent does not).
 pub type StateOpener =
     std::sync::Arc<dyn Fn() -> Result<terrane_state::sqlite::SqliteBackend, String> + Send + Sync>;
 
+/// Runs one agent process for `workspace` until SIGTERM, Ctrl-C or `POST /v1/shutdown`.
+/// Under a keeper it takes the sockets the keeper hands it; alone it binds its own.
+/// `compliance`, when given, is run on an interval ([`compliance::monitor`]);
+/// `open_state` is how drift repair reads the state.
 pub async fn run(
     workspace: &Path,
     listen: &str,
     compliance: Option<compliance::Check>,
-    open_state: Option<StateOpener>,
+    open_state: StateOpener,
 ) -> Result<(), String> {
     keeper::init();
     let dir = client::agent_dir(workspace);
@@ -135,7 +136,7 @@ pub async fn run(
                 tokio::time::sleep(every).await;
                 let (ws, st, open) = (workspace.clone(), state.clone(), open_state.clone());
                 let _ = tokio::task::spawn_blocking(move || {
-                    drift::repair_files(&ws, &st.supervisor, open.as_ref())
+                    drift::repair_files(&ws, &st.supervisor, &open)
                 })
                 .await;
             }

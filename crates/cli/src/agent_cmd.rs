@@ -27,7 +27,7 @@ pub async fn run_agent(dir: &Path, listen: &str, worker: bool) -> u8 {
             }
             ws.open_backend()
         });
-        terrane_agent::run(dir, listen, Some(check), Some(open)).await
+        terrane_agent::run(dir, listen, Some(check), open).await
     } else {
         let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("terrane"));
         terrane_agent::run_kept(dir, listen, || {

@@ -1,6 +1,5 @@
 //! One function per command. Each returns the process exit code.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -376,7 +375,7 @@ async fn plan_cmd(
             return fail(format!("cannot encrypt the plan file: {e}"));
         }
         let text = serde_json::to_string(&encoded).unwrap_or_default();
-        if let Err(e) = write_atomic(&path, text.as_bytes()) {
+        if let Err(e) = terrane_secrets::write_private(&path, text.as_bytes()) {
             return fail(format!(
                 "cannot write the plan file {}: {e}",
                 path.display()
@@ -393,23 +392,6 @@ async fn plan_cmd(
     } else {
         0
     }
-}
-
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("terrane-tmp");
-    {
-        // Owner-only: plan files can hold sensitive values.
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
 }
 
 async fn apply_cmd(
@@ -448,7 +430,7 @@ async fn apply_cmd(
     let printer = Printer::new(style, true);
     let plan = match planfile_path {
         Some(p) => {
-            let plan = match read_planfile(dir, p) {
+            let plan = match read_planfile(dir, Some(&ws), p) {
                 Ok(plan) => plan,
                 Err(code) => return code,
             };
@@ -593,31 +575,34 @@ fn policy_allows(
     true
 }
 
-/// Reads and decodes a saved plan (a relative path is taken from the working directory).
-pub fn read_planfile(dir: &Path, p: &Path) -> Result<Plan, u8> {
+/// Reads and decodes a saved plan (a relative path is taken from the working directory),
+/// decrypting its sensitive values with the key providers of `ws` (loaded from `dir`
+/// when not given and the file is encrypted).
+pub fn read_planfile(dir: &Path, ws: Option<&Workspace>, p: &Path) -> Result<Plan, u8> {
     let p = if p.is_absolute() {
         p.to_path_buf()
     } else {
         dir.join(p)
     };
-    let text = std::fs::read_to_string(&p)
-        .map_err(|e| fail(format!("cannot read the plan file {}: {e}", p.display())))?;
     let shown = p.display().to_string();
-    let text = match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(mut j) if j.get("encryption").is_some() => {
-            let (ws, _) = Workspace::load(dir);
-            crate::secret_cmd::open_plan(
-                dir,
-                ws.module.terraform.encryption.as_ref(),
-                &mut j,
-                &shown,
-            )
-            .map_err(fail)?;
-            j.to_string()
-        }
-        _ => text,
+    let text = std::fs::read_to_string(&p)
+        .map_err(|e| fail(format!("cannot read the plan file {shown}: {e}")))?;
+    let Ok(mut j) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return planfile::decode(&text, &shown).map_err(fail);
     };
-    planfile::decode(&text, &shown).map_err(fail)
+    if j.get("encryption").is_some() {
+        let loaded;
+        let ws = match ws {
+            Some(ws) => ws,
+            None => {
+                loaded = Workspace::load(dir).0;
+                &loaded
+            }
+        };
+        crate::secret_cmd::open_plan(dir, ws.module.terraform.encryption.as_ref(), &mut j, &shown)
+            .map_err(fail)?;
+    }
+    planfile::decode_json(&j, &shown).map_err(fail)
 }
 
 fn print_outputs(state: &Snapshot, style: Style) {
@@ -643,7 +628,7 @@ fn print_outputs(state: &Snapshot, style: Style) {
 
 fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -> u8 {
     if let Some(p) = planfile_path {
-        let plan = match read_planfile(dir, p) {
+        let plan = match read_planfile(dir, None, p) {
             Ok(plan) => plan,
             Err(code) => return code,
         };
@@ -810,7 +795,7 @@ fn fmt(dir: &Path, check: bool, recursive: bool, paths: &[PathBuf]) -> u8 {
                 unformatted += 1;
                 println!("{shown}");
                 if !check {
-                    if let Err(e) = write_atomic(&f, formatted.as_bytes()) {
+                    if let Err(e) = terrane_secrets::write_private(&f, formatted.as_bytes()) {
                         eprintln!("Error: cannot write {shown}: {e}");
                         errors += 1;
                     }

@@ -418,17 +418,6 @@ pub fn check_plan(
     style: Style,
     to_stderr: bool,
 ) -> Gate {
-    report_check(check(ws, plan, extra), override_reason, style, to_stderr)
-}
-
-/// The results of a plan's policy checks, not yet reported.
-pub struct Checked {
-    outcomes: Vec<SetOutcome>,
-    scan: Option<ScanReport>,
-}
-
-/// Runs the built-in scan and the policy sets over a plan.
-fn check(ws: &Workspace, plan: &Plan, extra: &[PathBuf]) -> Checked {
     let start = std::time::Instant::now();
     // The scan reads its own part of the plan; policy sets read the parts they name.
     let scan = scan_document(ws, &scan_document_of(plan, ws));
@@ -444,17 +433,6 @@ fn check(ws: &Workspace, plan: &Plan, extra: &[PathBuf]) -> Checked {
         sets = outcomes.len(),
         "policy check of the plan"
     );
-    Checked { outcomes, scan }
-}
-
-/// Prints a plan's policy results and decides whether an apply may go ahead.
-fn report_check(
-    checked: Checked,
-    override_reason: Option<&str>,
-    style: Style,
-    to_stderr: bool,
-) -> Gate {
-    let Checked { outcomes, scan } = checked;
     let mut out: Box<dyn std::io::Write> = if to_stderr {
         Box::new(std::io::stderr())
     } else {
@@ -641,7 +619,7 @@ pub async fn check_cmd(
         return 1;
     };
     let plan = match planfile {
-        Some(p) => match crate::commands::read_planfile(dir, p) {
+        Some(p) => match crate::commands::read_planfile(dir, Some(&ws), p) {
             Ok(plan) => plan,
             Err(code) => return code,
         },

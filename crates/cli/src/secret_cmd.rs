@@ -206,12 +206,7 @@ mod kms {
                         .ok_or_else(|| "KMS returned no plaintext".to_string())
                 })
             })?;
-            let plain = Zeroizing::new(plain);
-            let arr: [u8; 32] = plain
-                .as_slice()
-                .try_into()
-                .map_err(|_| CryptoError::Malformed("a KMS-wrapped data key".into()))?;
-            Ok(Zeroizing::new(arr))
+            terrane_secrets::key_bytes(plain, "a KMS-wrapped data key")
         }
     }
 }
@@ -405,10 +400,13 @@ fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
             let path = ws.state_path().map_err(|d| d.detail)?;
             let _lock = LockGuard::acquire(&mut backend, &path, "secret rotate-key")
                 .map_err(|e| e.to_string())?;
-            // Unlock with the current keys first: a wrong key fails here, before anything.
-            let current = ws.encryption(backend.keys().map_err(|e| e.to_string())?);
-            if !backend.keys().map_err(|e| e.to_string())?.is_empty() {
-                current.vault.keyring().map_err(|e| e.to_string())?;
+            // Unlock the current keys first: a wrong or missing key fails here, before a
+            // new key (or identity file) is made. (With no key yet there is nothing to
+            // unlock, and asking would create one.)
+            if let Some(current) = backend.encryption() {
+                if !backend.keys().map_err(|e| e.to_string())?.is_empty() {
+                    current.vault.keyring().map_err(|e| e.to_string())?;
+                }
             }
             let providers = key_providers(&ws.dir, ws.module.terraform.encryption.as_ref(), true)
                 .map_err(|e| e.to_string())?;
@@ -417,11 +415,11 @@ fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
                 terrane_secrets::Keyring::create(primary, terrane_state::lock::now_secs())
                     .map_err(|e| e.to_string())?;
             let id = ring.active_id().to_string();
-            let to = terrane_state::Encryption {
-                vault: Arc::new(terrane_secrets::Vault::unlocked(ring)),
-                whole: current.whole,
-                allow_unencrypted: false,
-            };
+            // The workspace's settings, over the new key; plaintext is never allowed in
+            // what the rotation writes.
+            let mut to = ws.encryption(Vec::new());
+            to.vault = Arc::new(terrane_secrets::Vault::unlocked(ring));
+            to.allow_unencrypted = false;
             let done = backend.reseal(to, &[wrapped]).map_err(|e| e.to_string())?;
             println!(
                 "Rotated to data key {id}, wrapped by {}: re-encrypted {} state rows and {} secret versions. The previous key is no longer needed.",
@@ -530,6 +528,7 @@ impl Provider for TerraneProvider {
             .unwrap_or_default()
             .to_string();
         check_name(&name).map_err(ProviderError::config)?;
+        let asked = name.clone();
         let version = match config.get("version") {
             Some(Value::Number(n)) if *n >= 1.0 && n.fract() == 0.0 => Some(*n as u64),
             Some(Value::Number(n)) => {
@@ -543,16 +542,12 @@ impl Provider for TerraneProvider {
         let found = tokio::task::spawn_blocking(move || {
             let backend = open()?;
             backend
-                .secret_get(&name, version)
+                .secret_get(&asked, version)
                 .map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| ProviderError::config(e.to_string()))?
         .map_err(ProviderError::config)?;
-        let name = config
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
         let Some((version, bytes)) = found else {
             return Err(ProviderError::config(match version {
                 Some(v) => format!("secret {name:?} has no version {v}; see terrane secret list"),
@@ -567,7 +562,7 @@ impl Provider for TerraneProvider {
             ))
         })?;
         Ok(Value::map([
-            ("name", Value::from(name)),
+            ("name", Value::from(name.as_str())),
             ("version", Value::from(version as f64)),
             ("value", Value::from(value.as_str()).into_sensitive()),
             ("id", Value::from(format!("{name}/{version}").as_str())),

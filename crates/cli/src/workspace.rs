@@ -27,6 +27,18 @@ pub struct Workspace {
     pub registry: Registry,
 }
 
+/// Opens the state database at `path` with the encryption of the workspace in `dir`.
+fn open_encrypted(
+    path: &Path,
+    dir: &Path,
+    settings: &Option<terrane_lang::EncryptionSettings>,
+) -> Result<SqliteBackend, String> {
+    let mut b = SqliteBackend::open(path).map_err(|e| e.to_string())?;
+    let keys = b.keys().map_err(|e| e.to_string())?;
+    b.set_encryption(Some(encryption(dir, settings.clone(), keys)));
+    Ok(b)
+}
+
 /// A state encryption over `stored` data keys, unwrapped on first use by the key
 /// providers of `settings` (see [`crate::secret_cmd::key_providers`]).
 fn encryption(
@@ -71,13 +83,7 @@ impl Workspace {
         );
         ws.registry
             .register(Arc::new(crate::secret_cmd::TerraneFactory::new(
-                move || {
-                    let path = path.clone().map_err(|d| d.detail)?;
-                    let mut b = SqliteBackend::open(&path).map_err(|e| e.to_string())?;
-                    let keys = b.keys().map_err(|e| e.to_string())?;
-                    b.set_encryption(Some(encryption(&root, settings.clone(), keys)));
-                    Ok(b)
-                },
+                move || open_encrypted(&path.clone().map_err(|d| d.detail)?, &root, &settings),
             )));
         (ws, diags)
     }
@@ -127,10 +133,7 @@ impl Workspace {
     /// the state holds, unwrapped by the configured key provider on first use.
     pub fn open_backend(&self) -> Result<SqliteBackend, String> {
         let path = self.state_path().map_err(|d| d.detail)?;
-        let mut b = SqliteBackend::open(&path).map_err(|e| e.to_string())?;
-        let keys = b.keys().map_err(|e| e.to_string())?;
-        b.set_encryption(Some(self.encryption(keys)));
-        Ok(b)
+        open_encrypted(&path, &self.dir, &self.module.terraform.encryption)
     }
 
     /// The encryption of this workspace's state over `stored` data keys.

@@ -275,9 +275,12 @@ pub fn plan_json_parts(
             );
         }
     }
+    // Drift can be as large as the state: built only when asked for (outputs and
+    // variables are small).
     let drift: Vec<Json> = plan
         .drift
         .iter()
+        .filter(|_| part("resource_drift"))
         .map(|d| {
             let provider = plan
                 .prior

@@ -371,11 +371,7 @@ pub fn remark(planned: Value, config: &Value, schema: &Schema) -> Value {
                     }
                 }
             }
-            if secrets.is_empty() {
-                Value::Map(m)
-            } else {
-                Value::Map(m).mark_texts(&secrets)
-            }
+            Value::Map(m).mark_texts(&secrets)
         }
         (other, _) => other,
     }
@@ -909,13 +905,12 @@ fn remark_from_prior(v: Value, prior: &Value, schema: &Schema) -> Value {
         }
         (other, _) => other,
     };
-    let v = v.with_sensitive_paths(&prior.sensitive_paths());
-    let secrets = prior.sensitive_strings();
-    if secrets.is_empty() {
-        v
-    } else {
-        v.mark_texts(&secrets)
+    // Most objects hold nothing sensitive: skip the walks that could only find nothing.
+    if !prior.contains_sensitive() {
+        return v;
     }
+    let v = v.with_sensitive_paths(&prior.sensitive_paths());
+    v.mark_texts(&prior.sensitive_strings())
 }
 
 /// The `id` attribute of an object, for progress messages.

@@ -185,6 +185,11 @@ fn strings(j: Option<&Json>) -> Vec<String> {
 pub fn decode(text: &str, name: &str) -> Result<Plan, PlanFileError> {
     let j: Json =
         serde_json::from_str(text).map_err(|_| PlanFileError::NotAPlan(name.to_string()))?;
+    decode_json(&j, name)
+}
+
+/// Decodes a plan file already parsed as JSON (`name` is how it is shown in errors).
+pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
     if j.get("format").and_then(Json::as_str) != Some(PLANFILE_FORMAT) {
         return Err(PlanFileError::NotAPlan(name.to_string()));
     }
@@ -193,11 +198,11 @@ pub fn decode(text: &str, name: &str) -> Result<Plan, PlanFileError> {
         return Err(PlanFileError::TooNew(version));
     }
     let mut plan = Plan {
-        lineage: s(&j, "lineage")?.to_string(),
+        lineage: s(j, "lineage")?.to_string(),
         prior_serial: j.get("prior_serial").and_then(Json::as_u64).unwrap_or(0),
         destroy: j.get("destroy").and_then(Json::as_bool).unwrap_or(false),
         targets: strings(j.get("targets")),
-        config_digest: s(&j, "config_digest")?.to_string(),
+        config_digest: s(j, "config_digest")?.to_string(),
         sensitive_variables: strings(j.get("sensitive_variables"))
             .into_iter()
             .collect::<BTreeSet<_>>(),

@@ -75,6 +75,12 @@ impl DataKey {
 
     /// Seals `plaintext` bound to `context`.
     pub fn seal(&self, plaintext: &[u8], context: &str) -> String {
+        let body = self.seal_bytes(plaintext, context);
+        format!("{SEALED_PREFIX}{}:{}", self.id, B64.encode(body))
+    }
+
+    /// The nonce and ciphertext, without the key ID and text encoding.
+    fn seal_bytes(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
         let nonce: [u8; NONCE] = random();
         let ct = self
             .cipher()
@@ -89,7 +95,7 @@ impl DataKey {
         let mut body = Vec::with_capacity(NONCE + ct.len());
         body.extend_from_slice(&nonce);
         body.extend_from_slice(&ct);
-        format!("{SEALED_PREFIX}{}:{}", self.id, B64.encode(body))
+        body
     }
 
     fn open(&self, body: &[u8], context: &str) -> Result<Vec<u8>, CryptoError> {
@@ -107,11 +113,6 @@ impl DataKey {
             )
             .map_err(|_| CryptoError::Tampered(format!("the encrypted value at {context}")))
     }
-}
-
-/// True when `s` looks like a sealed value.
-pub fn is_sealed(s: &str) -> bool {
-    s.starts_with(SEALED_PREFIX)
 }
 
 /// A data key as stored: wrapped by a key provider.
@@ -138,7 +139,8 @@ pub trait KeyProvider: Send + Sync {
     fn unwrap(&self, wrapped: &str) -> Result<Zeroizing<[u8; 32]>, CryptoError>;
 }
 
-fn key_bytes(v: Vec<u8>, what: &str) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+/// A 32-byte key from an unwrapped buffer (`what` names it in the error).
+pub fn key_bytes(v: Vec<u8>, what: &str) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
     let v = Zeroizing::new(v);
     let arr: [u8; 32] = v
         .as_slice()
@@ -196,14 +198,16 @@ impl AgeProvider {
     }
 }
 
-/// Writes a new file readable only by its owner, atomically.
+/// Writes a file readable only by its owner, atomically (a temporary file, synced, then
+/// renamed over the target), creating its directory. Used for key files and for
+/// anything else that may hold secrets, such as saved plans.
 pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp-key");
+    let tmp = path.with_extension("terrane-tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -304,11 +308,11 @@ impl KeyProvider for PassphraseProvider {
             id: String::new(),
             key: self.derive(&salt, ARGON_M, ARGON_T, ARGON_P)?,
         };
-        let sealed = kek.seal(key, "data key");
-        let body = sealed.rsplit(':').next().unwrap_or_default();
+        let body = kek.seal_bytes(key, "data key");
         Ok(format!(
-            "argon2id$m={ARGON_M},t={ARGON_T},p={ARGON_P}${}${body}",
-            B64.encode(salt)
+            "argon2id$m={ARGON_M},t={ARGON_T},p={ARGON_P}${}${}",
+            B64.encode(salt),
+            B64.encode(body)
         ))
     }
 
@@ -588,7 +592,7 @@ mod tests {
         let p = age_in(dir.path(), "id.txt");
         let (ring, _) = Keyring::create(&p, 1).unwrap();
         let sealed = ring.seal(b"hunter2", "aws_db_instance.db/password");
-        assert!(is_sealed(&sealed) && !sealed.contains("hunter2"));
+        assert!(sealed.starts_with(SEALED_PREFIX) && !sealed.contains("hunter2"));
         assert_eq!(
             ring.open(&sealed, "aws_db_instance.db/password").unwrap(),
             b"hunter2"

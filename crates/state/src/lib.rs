@@ -49,6 +49,12 @@ pub enum StateError {
     Key(String),
 }
 
+impl From<terrane_secrets::CryptoError> for StateError {
+    fn from(e: terrane_secrets::CryptoError) -> StateError {
+        StateError::Key(e.to_string())
+    }
+}
+
 impl From<rusqlite::Error> for StateError {
     fn from(e: rusqlite::Error) -> StateError {
         StateError::Storage(e.to_string())

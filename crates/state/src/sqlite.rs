@@ -8,13 +8,13 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use terrane_core::{InstanceAddr, Value};
+use terrane_core::InstanceAddr;
 
 use crate::lock::{now_secs, username, LockInfo, LEASE_SECS};
-use crate::seal::{self, Encryption, WHOLE_SEALED};
+use crate::seal::{self, Encryption};
 use crate::{
-    Backend, Change, InstanceState, OutputState, Resealed, Result, SecretInfo, SerialInfo,
-    SerialStatus, Snapshot, StateError, WrappedKey, FORMAT_VERSION, SECRET_VERSIONS,
+    Backend, Change, InstanceState, Resealed, Result, SecretInfo, SerialInfo, SerialStatus,
+    Snapshot, StateError, WrappedKey, FORMAT_VERSION, SECRET_VERSIONS,
 };
 
 pub struct SqliteBackend {
@@ -138,6 +138,10 @@ impl SqliteBackend {
     /// cannot be read.
     pub fn set_encryption(&mut self, enc: Option<Encryption>) {
         self.enc = enc;
+    }
+
+    pub fn encryption(&self) -> Option<&Encryption> {
+        self.enc.as_ref()
     }
 
     /// Persists the data key the vault created for the first sealed value.
@@ -282,14 +286,9 @@ impl SqliteBackend {
             let name: String = row.get(0)?;
             let value: String = row.get(1)?;
             let sensitive = row.get::<_, i64>(2)? != 0;
-            let json = decode_output(self.enc.as_ref(), &name, &value, row.get(3)?)?;
-            snap.outputs.insert(
-                name,
-                OutputState {
-                    value: Value::from_json(&json).mark_if(sensitive),
-                    sensitive,
-                },
-            );
+            let out =
+                seal::decode_output(self.enc.as_ref(), &name, &value, sensitive, row.get(3)?)?;
+            snap.outputs.insert(name, out);
         }
         Ok(snap)
     }
@@ -404,7 +403,7 @@ impl Backend for SqliteBackend {
                     Change::Output(name, out) => {
                         close_out.execute(params![s, name])?;
                         if let Some(o) = out {
-                            let (value, sealed) = encode_output(self.enc.as_ref(), name, o)?;
+                            let (value, sealed) = seal::encode_output(self.enc.as_ref(), name, o)?;
                             insert_out.execute(params![
                                 name,
                                 s,
@@ -502,9 +501,6 @@ impl Backend for SqliteBackend {
     }
 
     fn secret_put(&mut self, name: &str, value: &[u8]) -> Result<u64> {
-        let enc = self.enc.clone().ok_or_else(|| {
-            StateError::Key("secrets need an encryption key, and none is configured".into())
-        })?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -513,10 +509,7 @@ impl Backend for SqliteBackend {
             params![name],
             |r| r.get(0),
         )?;
-        let sealed = enc
-            .vault
-            .seal(value, &secret_context(name, version as u64))
-            .map_err(|e| StateError::Key(e.to_string()))?;
+        let sealed = seal::seal_secret(self.enc.as_ref(), name, version as u64, value)?;
         tx.execute(
             "INSERT INTO secrets (name, version, created_at, user, value) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![name, version, now_secs() as i64, username(), sealed],
@@ -525,7 +518,7 @@ impl Backend for SqliteBackend {
             "DELETE FROM secrets WHERE name = ?1 AND version <= ?2",
             params![name, version - SECRET_VERSIONS as i64],
         )?;
-        Self::store_created_key(&tx, Some(&enc))?;
+        Self::store_created_key(&tx, self.enc.as_ref())?;
         tx.commit()?;
         Ok(version as u64)
     }
@@ -552,15 +545,7 @@ impl Backend for SqliteBackend {
         let Some((version, sealed)) = row else {
             return Ok(None);
         };
-        let enc = self.enc.as_ref().ok_or_else(|| {
-            StateError::Key(format!(
-                "secret {name:?} is encrypted, and no key is configured to read it"
-            ))
-        })?;
-        let plain = enc
-            .vault
-            .open(&sealed, &secret_context(name, version as u64))
-            .map_err(|e| StateError::Key(e.to_string()))?;
+        let plain = seal::open_secret(self.enc.as_ref(), name, version as u64, &sealed)?;
         Ok(Some((version as u64, plain)))
     }
 
@@ -619,12 +604,8 @@ impl Backend for SqliteBackend {
                 })?
                 .collect::<std::result::Result<_, _>>()?;
             for (rowid, name, value, sensitive, sealed) in rows {
-                let json = decode_output(from.as_ref(), &name, &value, sealed)?;
-                let o = OutputState {
-                    value: Value::from_json(&json),
-                    sensitive: sensitive != 0,
-                };
-                let (value, sealed) = encode_output(Some(&to), &name, &o)?;
+                let o = seal::decode_output(from.as_ref(), &name, &value, sensitive != 0, sealed)?;
+                let (value, sealed) = seal::encode_output(Some(&to), &name, &o)?;
                 update.execute(params![value, sealed, rowid])?;
                 done.rows += 1;
             }
@@ -635,20 +616,8 @@ impl Backend for SqliteBackend {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<std::result::Result<_, _>>()?;
             for (name, version, sealed) in rows {
-                let context = secret_context(&name, version as u64);
-                let from = from.as_ref().ok_or_else(|| {
-                    StateError::Key(
-                        "the secrets are encrypted, and no key is configured to read them".into(),
-                    )
-                })?;
-                let plain = from
-                    .vault
-                    .open(&sealed, &context)
-                    .map_err(|e| StateError::Key(e.to_string()))?;
-                let again = to
-                    .vault
-                    .seal(&plain, &context)
-                    .map_err(|e| StateError::Key(e.to_string()))?;
+                let plain = seal::open_secret(from.as_ref(), &name, version as u64, &sealed)?;
+                let again = seal::seal_secret(Some(&to), &name, version as u64, &plain)?;
                 update.execute(params![again, name, version])?;
                 done.secrets += 1;
             }
@@ -686,52 +655,6 @@ impl Backend for SqliteBackend {
     }
 }
 
-fn encode_output(enc: Option<&Encryption>, name: &str, o: &OutputState) -> Result<(String, i64)> {
-    let json = o.value.to_json().to_string();
-    match enc {
-        Some(e) if e.whole || o.sensitive => Ok((
-            e.vault
-                .seal(json.as_bytes(), &format!("output.{name}"))
-                .map_err(|e| StateError::Key(e.to_string()))?,
-            WHOLE_SEALED,
-        )),
-        _ => Ok((json, seal::PLAIN)),
-    }
-}
-
-fn decode_output(
-    enc: Option<&Encryption>,
-    name: &str,
-    value: &str,
-    sealed: i64,
-) -> Result<serde_json::Value> {
-    let context = format!("output.{name}");
-    let corrupt = |e: String| StateError::Storage(format!("{context}: {e}"));
-    if sealed != WHOLE_SEALED {
-        if enc.is_some_and(|e| e.whole && !e.allow_unencrypted) {
-            return Err(StateError::Key(format!(
-                "{context} is stored unencrypted, but this workspace requires whole-state encryption"
-            )));
-        }
-        return serde_json::from_str(value).map_err(|e| corrupt(e.to_string()));
-    }
-    let vault = &enc
-        .ok_or_else(|| {
-            StateError::Key(format!(
-                "{context} is encrypted, and no key is configured to read it"
-            ))
-        })?
-        .vault;
-    let plain = vault
-        .open(value, &context)
-        .map_err(|e| StateError::Key(e.to_string()))?;
-    serde_json::from_slice(&plain).map_err(|e| corrupt(e.to_string()))
-}
-
-fn secret_context(name: &str, version: u64) -> String {
-    format!("secret {name} version {version}")
-}
-
 /// The lock holder as recorded, for `terrane force-unlock` messages.
 pub fn current_lock(backend: &SqliteBackend) -> Result<Option<LockInfo>> {
     backend.read_lock()
@@ -749,6 +672,8 @@ pub fn rows_written_at(backend: &SqliteBackend, serial: u64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::OutputState;
+    use terrane_core::Value;
     use terrane_core::{InstanceKey, ModulePath, ResourceAddr};
 
     fn inst(name: &str, v: &str) -> InstanceState {
@@ -976,24 +901,51 @@ mod tests {
         let mut b = SqliteBackend::open(&path).unwrap();
         b.set_encryption(Some(encryption(dir.path(), "id.txt", false)));
         let s = b.begin("apply").unwrap();
-        b.write(s, &[Change::Put(inst("a", "x"))]).unwrap();
-        let stored: String = b
-            .conn
-            .query_row("SELECT value FROM resources", [], |r| r.get(0))
-            .unwrap();
-        let mut json: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        b.write(
+            s,
+            &[Change::Put(inst("a", "x")), Change::Put(inst("b", "y"))],
+        )
+        .unwrap();
+        let stored = |b: &SqliteBackend, addr: &str| -> String {
+            b.conn
+                .query_row(
+                    "SELECT value FROM resources WHERE address = ?1",
+                    params![addr],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        let set = |b: &SqliteBackend, addr: &str, v: &str| {
+            b.conn
+                .execute(
+                    "UPDATE resources SET value = ?1 WHERE address = ?2",
+                    params![v, addr],
+                )
+                .unwrap();
+        };
+        let (row_a, row_b) = (stored(&b, "null_resource.a"), stored(&b, "null_resource.b"));
+        let mut json: serde_json::Value = serde_json::from_str(&row_a).unwrap();
         let sealed = json["secret"].as_str().unwrap().to_string();
-        // Swap in another sealed value of the same row's key: a different context.
-        let moved = stored.replace(&sealed, &sealed.replace("tsv1:", "tsv1:00"));
+        // A sealed value copied into another row, under the same key: refused, since it
+        // is bound to the address it was written for.
+        let mut moved: serde_json::Value = serde_json::from_str(&row_b).unwrap();
+        moved["secret"] = serde_json::Value::String(sealed.clone());
+        set(&b, "null_resource.b", &moved.to_string());
+        let err = reopen_with(&path, dir.path(), "id.txt", false)
+            .read_current()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("null_resource.b/secret"), "{err}");
+        assert!(err.contains("failed its integrity check"), "{err}");
+        set(&b, "null_resource.b", &row_b);
+        // One character of the ciphertext changed.
         json["secret"] = serde_json::Value::String({
             let (head, body) = sealed.rsplit_once(':').unwrap();
             let mut chars: Vec<char> = body.chars().collect();
             chars[40] = if chars[40] == 'A' { 'B' } else { 'A' };
             format!("{head}:{}", chars.into_iter().collect::<String>())
         });
-        b.conn
-            .execute("UPDATE resources SET value = ?1", params![json.to_string()])
-            .unwrap();
+        set(&b, "null_resource.a", &json.to_string());
         drop(b);
         let before = std::fs::read(&path).unwrap();
         let b = reopen_with(&path, dir.path(), "id.txt", false);
@@ -1002,7 +954,6 @@ mod tests {
         assert!(err.contains("null_resource.a/secret"), "{err}");
         drop(b);
         assert_eq!(std::fs::read(&path).unwrap(), before);
-        assert!(moved.contains("tsv1:00"));
     }
 
     #[test]
