@@ -11,7 +11,6 @@ use std::path::Path;
 use base64::Engine as _;
 use sha1::Digest as _;
 use terrane_core::Value;
-use terrane_state::Backend;
 
 use crate::supervisor::Supervisor;
 
@@ -26,7 +25,8 @@ pub fn repair_files(workspace: &Path, supervisor: &Supervisor, open: &crate::Sta
             return 0;
         }
     };
-    let locked = terrane_state::sqlite::current_lock(&backend)
+    let locked = backend
+        .current_lock()
         .ok()
         .flatten()
         .is_some_and(|l| !l.is_stale(terrane_state::lock::now_secs()));

@@ -63,7 +63,7 @@ pub async fn run_kept(
 /// Opens the workspace's state with its encryption (the CLI knows the configuration
 /// and key providers; the agent does not).
 pub type StateOpener =
-    std::sync::Arc<dyn Fn() -> Result<terrane_state::sqlite::SqliteBackend, String> + Send + Sync>;
+    std::sync::Arc<dyn Fn() -> Result<Box<dyn terrane_state::Backend>, String> + Send + Sync>;
 
 /// Runs one agent process for `workspace` until SIGTERM, Ctrl-C or `POST /v1/shutdown`.
 /// Under a keeper it takes the sockets the keeper hands it; alone it binds its own.

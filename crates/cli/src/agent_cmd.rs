@@ -22,7 +22,7 @@ pub async fn run_agent(dir: &Path, listen: &str, worker: bool) -> u8 {
         let open: terrane_agent::StateOpener = std::sync::Arc::new(move || {
             let (ws, _) = crate::workspace::Workspace::load(&root);
             // Never create a state where there is none.
-            if !ws.state_path().map_err(|d| d.detail)?.exists() {
+            if !ws.state_may_exist()? {
                 return Err("there is no state yet".into());
             }
             ws.open_backend()

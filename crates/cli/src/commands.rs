@@ -9,7 +9,7 @@ use terrane_engine::model::{self, Model, NodeKind};
 use terrane_engine::render::{render_plan, Style};
 use terrane_engine::run::Run;
 use terrane_engine::{json, planfile, Plan, PlanOptions};
-use terrane_state::{Backend, Change, InstanceState, SerialStatus, Snapshot};
+use terrane_state::{Change, InstanceState, SerialStatus, Snapshot};
 
 use crate::state_cmd;
 use crate::ui::{confirm, print_diags, Printer};
@@ -409,12 +409,8 @@ async fn apply_cmd(
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let state_path = match ws.state_path() {
-        Ok(p) => p,
-        Err(d) => return fail(d.detail),
-    };
     let operation = if args.destroy { "destroy" } else { "apply" };
-    let _lock = match LockGuard::acquire(&mut backend, &state_path, operation) {
+    let _lock = match LockGuard::acquire(backend.as_mut(), operation) {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
@@ -499,7 +495,7 @@ async fn apply_cmd(
         &ws.registry,
         &ws.dir,
         &plan,
-        &mut backend,
+        backend.as_mut(),
         args.parallelism.max(1),
         &printer,
         &cancel,
@@ -863,11 +859,7 @@ async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Styl
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let state_path = match ws.state_path() {
-        Ok(p) => p,
-        Err(d) => return fail(d.detail),
-    };
-    let _lock = match LockGuard::acquire(&mut backend, &state_path, "import") {
+    let _lock = match LockGuard::acquire(backend.as_mut(), "import") {
         Ok(l) => l,
         Err(e) => return fail(e),
     };
@@ -950,7 +942,7 @@ fn force_unlock(dir: &Path, lock_id: &str) -> u8 {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let holder = terrane_state::sqlite::current_lock(&backend).ok().flatten();
+    let holder = backend.current_lock().ok().flatten();
     match backend.force_unlock(lock_id) {
         Ok(()) => {
             println!(
@@ -963,7 +955,7 @@ fn force_unlock(dir: &Path, lock_id: &str) -> u8 {
         }
         Err(e) => fail(format!(
             "{e}.{}",
-            match terrane_state::sqlite::current_lock(&backend).ok().flatten() {
+            match backend.current_lock().ok().flatten() {
                 Some(h) => format!(" The current lock is {} held by {}.", h.id, h.describe()),
                 None => " The state is not locked.".into(),
             }

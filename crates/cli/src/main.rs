@@ -272,6 +272,24 @@ pub enum StateCommand {
     Mv { from: String, to: String },
     /// List every state serial: when, who, what.
     History,
+    /// Print the current state as JSON (sensitive values stay encrypted).
+    Pull,
+    /// Replace the current state with a JSON document from `terrane state pull` (read
+    /// from FILE, or stdin with `-`), as a new serial. Refused when the document is
+    /// from another lineage or older than the state, unless --force.
+    Push {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Copy this workspace's whole state — every serial, the data keys and the
+    /// secrets — to another backend, which must be empty. Then point the `backend`
+    /// block at it. URL: sqlite:PATH, postgres://USER:PASS@HOST:PORT/DB?workspace=NAME,
+    /// or s3://BUCKET/KEY?region=REGION&endpoint=URL.
+    Migrate {
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

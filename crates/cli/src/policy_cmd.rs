@@ -499,12 +499,7 @@ pub fn record_override(
     reason: &str,
     operation: &str,
 ) -> Result<(), String> {
-    let dir = ws
-        .state_path()
-        .map_err(|d| d.detail)?
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| ws.dir.join(".terrane"));
+    let dir = ws.local_dir();
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let path = dir.join("audit.jsonl");
     let entry = serde_json::json!({
@@ -721,10 +716,9 @@ fn evaluate_state(dir: &Path) -> Result<(Vec<SetOutcome>, Option<ScanReport>, u6
             .unwrap_or_default();
         return Err(format!("the configuration does not load: {first}"));
     }
-    let path = ws.state_path().map_err(|d| d.detail)?;
-    let snapshot = if path.exists() {
+    let snapshot = if ws.state_may_exist()? {
         let backend = ws.open_backend()?;
-        terrane_state::Backend::read_current(&backend).map_err(|e| e.to_string())?
+        backend.read_current().map_err(|e| e.to_string())?
     } else {
         terrane_state::Snapshot::default()
     };

@@ -13,7 +13,6 @@ use terrane_provider::{
     AttrSchema, PlannedChange, Provider, ProviderError, ProviderFactory, ProviderSchema, Schema,
 };
 use terrane_secrets::{AgeProvider, CryptoError, KeyProvider, PassphraseProvider, Providers};
-use terrane_state::Backend;
 
 use crate::commands::fail;
 use crate::workspace::{LockGuard, Workspace};
@@ -397,8 +396,7 @@ fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
             }
         }
         SecretCommand::RotateKey => {
-            let path = ws.state_path().map_err(|d| d.detail)?;
-            let _lock = LockGuard::acquire(&mut backend, &path, "secret rotate-key")
+            let _lock = LockGuard::acquire(backend.as_mut(), "secret rotate-key")
                 .map_err(|e| e.to_string())?;
             // Unlock the current keys first: a wrong or missing key fails here, before a
             // new key (or identity file) is made. (With no key yet there is nothing to
@@ -435,12 +433,12 @@ fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
 /// Provider `terrane`: data source `terrane_secret` reads the workspace's secret store.
 pub struct TerraneFactory {
     schema: ProviderSchema,
-    open: Arc<dyn Fn() -> Result<terrane_state::sqlite::SqliteBackend, String> + Send + Sync>,
+    open: Arc<dyn Fn() -> Result<Box<dyn terrane_state::Backend>, String> + Send + Sync>,
 }
 
 impl TerraneFactory {
     pub fn new(
-        open: impl Fn() -> Result<terrane_state::sqlite::SqliteBackend, String> + Send + Sync + 'static,
+        open: impl Fn() -> Result<Box<dyn terrane_state::Backend>, String> + Send + Sync + 'static,
     ) -> TerraneFactory {
         let mut schema = ProviderSchema::default();
         schema.data_sources.insert(
@@ -475,7 +473,7 @@ impl ProviderFactory for TerraneFactory {
 }
 
 struct TerraneProvider {
-    open: Arc<dyn Fn() -> Result<terrane_state::sqlite::SqliteBackend, String> + Send + Sync>,
+    open: Arc<dyn Fn() -> Result<Box<dyn terrane_state::Backend>, String> + Send + Sync>,
 }
 
 #[async_trait]

@@ -15,8 +15,7 @@ use terrane_lang::eval::eval_constant;
 use terrane_lang::Module;
 use terrane_provider::Registry;
 use terrane_state::lock::{LockInfo, RENEW_EVERY_SECS};
-use terrane_state::sqlite::SqliteBackend;
-use terrane_state::{Backend, StateError};
+use terrane_state::{Backend, BackendSpec, StateError};
 
 use crate::VarArgs;
 
@@ -27,13 +26,13 @@ pub struct Workspace {
     pub registry: Registry,
 }
 
-/// Opens the state database at `path` with the encryption of the workspace in `dir`.
-fn open_encrypted(
-    path: &Path,
+/// Opens the state backend `spec` with the encryption of the workspace in `dir`.
+pub fn open_encrypted(
+    spec: &BackendSpec,
     dir: &Path,
     settings: &Option<terrane_lang::EncryptionSettings>,
-) -> Result<SqliteBackend, String> {
-    let mut b = SqliteBackend::open(path).map_err(|e| e.to_string())?;
+) -> Result<Box<dyn Backend>, String> {
+    let mut b = spec.open().map_err(|e| e.to_string())?;
     let keys = b.keys().map_err(|e| e.to_string())?;
     b.set_encryption(Some(encryption(dir, settings.clone(), keys)));
     Ok(b)
@@ -76,14 +75,14 @@ impl Workspace {
             registry: registry(),
         };
         // Provider `terrane` reads the secret store of this workspace's state.
-        let (path, settings, root) = (
-            ws.state_path(),
+        let (spec, settings, root) = (
+            ws.backend_spec(),
             ws.module.terraform.encryption.clone(),
             ws.dir.clone(),
         );
         ws.registry
             .register(Arc::new(crate::secret_cmd::TerraneFactory::new(
-                move || open_encrypted(&path.clone().map_err(|d| d.detail)?, &root, &settings),
+                move || open_encrypted(&spec.clone().map_err(|d| d.detail)?, &root, &settings),
             )));
         (ws, diags)
     }
@@ -100,40 +99,128 @@ impl Workspace {
         hex::encode(h.finalize())
     }
 
-    /// The state database path, from the backend block or the default.
-    pub fn state_path(&self) -> Result<PathBuf, Diagnostic> {
-        let default = self.dir.join(".terrane").join("state.db");
+    /// Where the state lives: the `backend` block of the configuration, or the
+    /// default SQLite file `.terrane/state.db`.
+    pub fn backend_spec(&self) -> Result<BackendSpec, Diagnostic> {
+        let default = BackendSpec::Sqlite {
+            path: self.dir.join(".terrane").join("state.db"),
+        };
         let Some(b) = &self.module.terraform.backend else {
             return Ok(default);
         };
-        match b.kind.as_str() {
-            "sqlite" | "local" => {
-                let path = match b.body.attrs.get("path") {
-                    None => return Ok(default),
-                    Some(a) => match eval_constant(&a.expr) {
-                        Ok(Value::String(s)) => s,
-                        _ => {
-                            return Err(Diagnostic::error("Invalid backend path", "The backend path must be a literal string.").with_span(Some(a.expr.span.clone())))
-                        }
-                    },
-                };
-                let p = PathBuf::from(path);
-                Ok(if p.is_absolute() { p } else { self.dir.join(p) })
+        let attr = |name: &str| -> Result<Option<String>, Diagnostic> {
+            match b.body.attrs.get(name) {
+                None => Ok(None),
+                Some(a) => match eval_constant(&a.expr) {
+                    Ok(Value::String(s)) => Ok(Some(s)),
+                    _ => Err(Diagnostic::error(
+                        "Invalid backend setting",
+                        format!("The backend setting {name:?} must be a literal string (backend settings are read before variables exist)."),
+                    )
+                    .with_span(Some(a.expr.span.clone()))),
+                },
             }
-            other => Err(Diagnostic::error(
-                "Unsupported backend",
-                format!("The backend {other:?} is not available in this build. Available backends: sqlite (the default, also accepted as \"local\")."),
+        };
+        let allowed: &[&str] = match b.kind.as_str() {
+            "sqlite" | "local" => &["path"],
+            "pg" => &["conn_str", "workspace"],
+            "s3" => &["bucket", "key", "region", "endpoint"],
+            other => {
+                return Err(Diagnostic::error(
+                    "Unsupported backend",
+                    format!("The backend {other:?} does not exist. Available backends: sqlite (the default, also accepted as \"local\"), pg (PostgreSQL) and s3 (any S3-compatible object store)."),
+                )
+                .with_span(Some(b.span.clone())))
+            }
+        };
+        if let Some((name, a)) = b
+            .body
+            .attrs
+            .iter()
+            .find(|(n, _)| !allowed.contains(&n.as_str()))
+        {
+            return Err(Diagnostic::error(
+                "Unsupported backend setting",
+                format!(
+                    "The {} backend has no setting {name:?}. Its settings are: {}.",
+                    b.kind,
+                    allowed.join(", ")
+                ),
             )
-            .with_span(Some(b.span.clone()))),
+            .with_span(Some(a.expr.span.clone())));
+        }
+        let required = |name: &str, v: Option<String>| {
+            v.ok_or_else(|| {
+                Diagnostic::error(
+                    "Missing backend setting",
+                    format!("The {} backend needs {name:?}.", b.kind),
+                )
+                .with_span(Some(b.span.clone()))
+            })
+        };
+        match b.kind.as_str() {
+            "pg" => {
+                let conn_str = match attr("conn_str")? {
+                    Some(c) => c,
+                    None => std::env::var("TERRANE_PG_CONN_STR").ok().filter(|s| !s.is_empty()).ok_or_else(|| {
+                        Diagnostic::error(
+                            "Missing backend setting",
+                            "The pg backend needs a connection string: set conn_str in the backend block, or the TERRANE_PG_CONN_STR environment variable (which keeps the password out of the configuration).",
+                        )
+                        .with_span(Some(b.span.clone()))
+                    })?,
+                };
+                Ok(BackendSpec::Pg {
+                    conn_str,
+                    workspace: attr("workspace")?.unwrap_or_else(|| "default".into()),
+                })
+            }
+            "s3" => Ok(BackendSpec::S3 {
+                bucket: required("bucket", attr("bucket")?)?,
+                key: required("key", attr("key")?)?,
+                region: attr("region")?.unwrap_or_else(|| "us-east-1".into()),
+                endpoint: attr("endpoint")?,
+            }),
+            _ => match attr("path")? {
+                None => Ok(default),
+                Some(p) => {
+                    let p = PathBuf::from(p);
+                    Ok(BackendSpec::Sqlite {
+                        path: if p.is_absolute() { p } else { self.dir.join(p) },
+                    })
+                }
+            },
         }
     }
 
     /// Opens the state backend with the workspace's encryption: sensitive values (or
     /// every value) are encrypted on write and decrypted on read, with the data keys
     /// the state holds, unwrapped by the configured key provider on first use.
-    pub fn open_backend(&self) -> Result<SqliteBackend, String> {
-        let path = self.state_path().map_err(|d| d.detail)?;
-        open_encrypted(&path, &self.dir, &self.module.terraform.encryption)
+    pub fn open_backend(&self) -> Result<Box<dyn Backend>, String> {
+        let spec = self.backend_spec().map_err(|d| d.detail)?;
+        self.open_spec(&spec)
+    }
+
+    /// Opens another backend (a migration target) with this workspace's encryption.
+    pub fn open_spec(&self, spec: &BackendSpec) -> Result<Box<dyn Backend>, String> {
+        open_encrypted(spec, &self.dir, &self.module.terraform.encryption)
+    }
+
+    /// The directory for this workspace's local files (audit log, agent files): beside
+    /// a SQLite state, otherwise `.terrane/` in the working directory.
+    pub fn local_dir(&self) -> PathBuf {
+        match self.backend_spec() {
+            Ok(BackendSpec::Sqlite { path }) => path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| self.dir.join(".terrane")),
+            _ => self.dir.join(".terrane"),
+        }
+    }
+
+    /// True when the state may exist (a missing SQLite file certainly holds none).
+    pub fn state_may_exist(&self) -> Result<bool, String> {
+        Ok(self.backend_spec().map_err(|d| d.detail)?.may_exist())
     }
 
     /// The encryption of this workspace's state over `stored` data keys.
@@ -278,46 +365,44 @@ impl Workspace {
 
 /// Holds the state lock and renews its lease in the background until dropped.
 pub struct LockGuard {
-    path: PathBuf,
-    id: String,
     stop: Arc<AtomicBool>,
     renewer: Option<JoinHandle<()>>,
 }
 
 impl LockGuard {
-    pub fn acquire(
-        backend: &mut SqliteBackend,
-        path: &Path,
-        operation: &str,
-    ) -> Result<LockGuard, StateError> {
+    pub fn acquire(backend: &mut dyn Backend, operation: &str) -> Result<LockGuard, StateError> {
         let id = uuid::Uuid::new_v4().to_string();
         let info = LockInfo::for_current_process(operation, id.clone());
         backend.lock(&info)?;
+        // A second handle renews the lease and, when the run ends, releases the lock.
+        let mut handle = match backend.reopen() {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = backend.unlock(&id);
+                return Err(e);
+            }
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let renewer = {
             let stop = stop.clone();
-            let path = path.to_path_buf();
-            let id = id.clone();
             std::thread::spawn(move || {
-                let Ok(mut b) = SqliteBackend::open(&path) else {
-                    return;
-                };
                 let mut waited = 0u64;
                 while !stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(200));
-                    waited += 200;
+                    std::thread::sleep(Duration::from_millis(100));
+                    waited += 100;
                     if waited >= RENEW_EVERY_SECS * 1000 {
                         waited = 0;
-                        if let Err(e) = b.renew(&id) {
+                        if let Err(e) = handle.renew(&id) {
                             tracing::warn!(error = %e, "Could not renew the state lock lease.");
                         }
                     }
                 }
+                if let Err(e) = handle.unlock(&id) {
+                    eprintln!("Warning: could not release the state lock {id}: {e}. Release it with: terrane force-unlock {id}");
+                }
             })
         };
         Ok(LockGuard {
-            path: path.to_path_buf(),
-            id,
             stop,
             renewer: Some(renewer),
         })
@@ -329,11 +414,6 @@ impl Drop for LockGuard {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(h) = self.renewer.take() {
             let _ = h.join();
-        }
-        if let Ok(mut b) = SqliteBackend::open(&self.path) {
-            if let Err(e) = b.unlock(&self.id) {
-                eprintln!("Warning: could not release the state lock {}: {e}. Release it with: terrane force-unlock {}", self.id, self.id);
-            }
         }
     }
 }

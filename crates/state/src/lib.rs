@@ -7,16 +7,31 @@
 //! under `.terrane/`. Locks record their holder and expire, so a crashed run never
 //! blocks the next one for long.
 
+pub mod dump;
 pub mod lock;
 pub mod seal;
+pub mod spec;
 pub mod sqlite;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+#[cfg(feature = "s3")]
+pub mod doc;
+#[cfg(feature = "pg")]
+pub mod pg;
+#[cfg(feature = "s3")]
+pub mod s3;
+#[cfg(feature = "conformance")]
+pub mod testpg;
 
 use std::collections::BTreeMap;
 
 use terrane_core::{InstanceAddr, Value};
 
+pub use dump::Dump;
 pub use lock::{LockInfo, LockMode};
 pub use seal::Encryption;
+pub use spec::BackendSpec;
 pub use terrane_secrets::WrappedKey;
 
 /// The newest state format this build reads and writes.
@@ -42,8 +57,18 @@ pub enum StateError {
     NoSuchLock(String),
     #[error("serial {0} does not exist in the state history")]
     NoSuchSerial(u64),
+    /// This run's lock was taken over (its lease expired) and another run holds the
+    /// state now: the write was refused so that it cannot overwrite the new holder's.
+    #[error("this run lost the state lock: {holder} took it over after the lease expired, and the write was refused (fencing). Nothing was written; run the command again")]
+    Fenced { holder: String },
+    /// `import` into a backend that already holds a state.
+    #[error("{0} already holds a state; terrane will not overwrite it. Use an empty workspace (or delete the existing one) as the target")]
+    NotEmpty(String),
     #[error("state storage error: {0}")]
     Storage(String),
+    /// The storage could not be reached (the connection broke or was refused).
+    #[error("the state storage is unreachable: {0}")]
+    Unavailable(String),
     /// An encryption key is missing or wrong, or a value failed its integrity check.
     #[error("{0}")]
     Key(String),
@@ -62,6 +87,62 @@ impl From<rusqlite::Error> for StateError {
 }
 
 pub type Result<T> = std::result::Result<T, StateError>;
+
+/// Runs the future `make` builds to completion on `rt` (a backend's own runtime);
+/// from inside another runtime, on a helper thread, since a runtime cannot be
+/// entered from within one. This lets the network backends serve both the engine's
+/// plain writer thread and async command code.
+#[cfg(any(feature = "pg", feature = "s3"))]
+pub(crate) fn block<F: std::future::Future>(
+    rt: &OwnRuntime,
+    make: impl FnOnce() -> F + Send,
+) -> F::Output
+where
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| {
+            s.spawn(|| rt.block_on(make()))
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    } else {
+        rt.block_on(make())
+    }
+}
+
+/// A backend's own runtime. Dropping it never blocks, so a backend may be dropped
+/// inside async code (a plain `Runtime` panics there).
+#[cfg(any(feature = "pg", feature = "s3"))]
+pub(crate) struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+#[cfg(any(feature = "pg", feature = "s3"))]
+impl OwnRuntime {
+    pub(crate) fn new() -> Result<OwnRuntime> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|rt| OwnRuntime(Some(rt)))
+            .map_err(|e| StateError::Storage(format!("starting the storage client: {e}")))
+    }
+}
+
+#[cfg(any(feature = "pg", feature = "s3"))]
+impl std::ops::Deref for OwnRuntime {
+    type Target = tokio::runtime::Runtime;
+    fn deref(&self) -> &tokio::runtime::Runtime {
+        self.0.as_ref().expect("the runtime lives until drop")
+    }
+}
+
+#[cfg(any(feature = "pg", feature = "s3"))]
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
 
 /// The recorded state of one resource instance.
 #[derive(Clone, Debug, PartialEq)]
@@ -182,4 +263,19 @@ pub trait Backend: Send {
     /// version — from the current encryption to `to`, whose data keys are `keys`, in
     /// one transaction: either all of it moves to the new key or none does.
     fn reseal(&mut self, to: Encryption, keys: &[WrappedKey]) -> Result<Resealed>;
+
+    /// Encrypts on write and decrypts on read with `enc` (see [`seal`]).
+    fn set_encryption(&mut self, enc: Option<Encryption>);
+    fn encryption(&self) -> Option<&Encryption>;
+    /// The lock as recorded, if any (whoever holds it).
+    fn current_lock(&self) -> Result<Option<LockInfo>>;
+    /// Where the state lives, for messages (never includes a password).
+    fn describe(&self) -> String;
+    /// Everything stored, exactly as stored (sealed values stay sealed): every serial,
+    /// every row version, the data keys and the secrets. Used by `state migrate`,
+    /// `state pull` and backups.
+    fn export(&self) -> Result<Dump>;
+    /// Loads a dump into this backend, which must hold no state yet. The lineage and
+    /// the history are kept, so plans and backups made before still match.
+    fn import(&mut self, dump: &Dump) -> Result<()>;
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension};
 use terrane_core::InstanceAddr;
 
+use crate::dump::{Dump, DumpOutput, DumpRow, DumpSecret, DumpSerial};
 use crate::lock::{now_secs, username, LockInfo, LEASE_SECS};
 use crate::seal::{self, Encryption};
 use crate::{
@@ -22,6 +23,9 @@ pub struct SqliteBackend {
     path: PathBuf,
     lineage: String,
     enc: Option<Encryption>,
+    /// The lock this handle took (or was reopened under): writes check that it is
+    /// still the recorded lock, so a holder whose lease was taken over cannot write.
+    held: Option<String>,
 }
 
 const SCHEMA_V1: &str = "
@@ -128,20 +132,10 @@ impl SqliteBackend {
             path: path.to_path_buf(),
             lineage: String::new(),
             enc: None,
+            held: None,
         };
         backend.init(existed)?;
         Ok(backend)
-    }
-
-    /// Encrypts sensitive values (or, with `whole`, every value) on write and decrypts
-    /// them on read. Without it, rows are stored as they are and an encrypted row
-    /// cannot be read.
-    pub fn set_encryption(&mut self, enc: Option<Encryption>) {
-        self.enc = enc;
-    }
-
-    pub fn encryption(&self) -> Option<&Encryption> {
-        self.enc.as_ref()
     }
 
     /// Persists the data key the vault created for the first sealed value.
@@ -293,6 +287,27 @@ impl SqliteBackend {
         Ok(snap)
     }
 
+    /// Refuses a write when this handle's lock was taken over by another run.
+    fn fence(conn: &Connection, held: Option<&str>) -> Result<()> {
+        let Some(mine) = held else { return Ok(()) };
+        let info: Option<String> = conn
+            .query_row("SELECT info FROM locks WHERE singleton = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let holder: Option<LockInfo> = info.and_then(|i| serde_json::from_str(&i).ok());
+        match holder {
+            Some(h) if h.id == mine => Ok(()),
+            Some(h) => Err(StateError::Fenced {
+                holder: h.describe(),
+            }),
+            // Released by force-unlock: nobody else holds it, but this run no longer does.
+            None => Err(StateError::Fenced {
+                holder: "force-unlock".into(),
+            }),
+        }
+    }
+
     fn read_lock(&self) -> Result<Option<LockInfo>> {
         let info: Option<String> = self
             .conn
@@ -342,7 +357,10 @@ impl Backend for SqliteBackend {
     }
 
     fn begin(&mut self, operation: &str) -> Result<u64> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        Self::fence(&tx, self.held.as_deref())?;
         // The caller holds the lock, so a serial still "in progress" belongs to a run
         // that died: record that it stopped early.
         tx.execute(
@@ -364,7 +382,10 @@ impl Backend for SqliteBackend {
 
     fn write(&mut self, serial: u64, changes: &[Change]) -> Result<()> {
         let s = serial as i64;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        Self::fence(&tx, self.held.as_deref())?;
         {
             let mut close = tx.prepare_cached(
                 "UPDATE resources SET serial_to = ?1 WHERE address = ?2 AND serial_to IS NULL",
@@ -426,10 +447,15 @@ impl Backend for SqliteBackend {
     }
 
     fn finish(&mut self, serial: u64, status: SerialStatus) -> Result<()> {
-        self.conn.execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        Self::fence(&tx, self.held.as_deref())?;
+        tx.execute(
             "UPDATE serials SET status = ?1 WHERE serial = ?2",
             params![status.as_str(), serial as i64],
         )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -462,12 +488,16 @@ impl Backend for SqliteBackend {
             params![info.id, text, info.expires_at as i64],
         )?;
         tx.commit()?;
+        self.held = Some(info.id.clone());
         Ok(())
     }
 
     fn unlock(&mut self, lock_id: &str) -> Result<()> {
         self.conn
             .execute("DELETE FROM locks WHERE lock_id = ?1", params![lock_id])?;
+        if self.held.as_deref() == Some(lock_id) {
+            self.held = None;
+        }
         Ok(())
     }
 
@@ -481,6 +511,7 @@ impl Backend for SqliteBackend {
     fn reopen(&self) -> Result<Box<dyn Backend>> {
         let mut b = SqliteBackend::open(&self.path)?;
         b.enc = self.enc.clone();
+        b.held = self.held.clone();
         Ok(Box::new(b))
     }
 
@@ -638,12 +669,152 @@ impl Backend for SqliteBackend {
         Ok(done)
     }
 
+    fn set_encryption(&mut self, enc: Option<Encryption>) {
+        self.enc = enc;
+    }
+
+    fn encryption(&self) -> Option<&Encryption> {
+        self.enc.as_ref()
+    }
+
+    fn current_lock(&self) -> Result<Option<LockInfo>> {
+        self.read_lock()
+    }
+
+    fn describe(&self) -> String {
+        format!("the SQLite state {}", self.path.display())
+    }
+
+    fn export(&self) -> Result<Dump> {
+        let c = &self.conn;
+        let mut dump = Dump {
+            format: FORMAT_VERSION,
+            lineage: self.lineage.clone(),
+            ..Default::default()
+        };
+        let mut stmt = c.prepare("SELECT serial, created_at, operation, user, status, changed FROM serials ORDER BY serial")?;
+        dump.serials = stmt
+            .query_map([], |r| {
+                Ok(DumpSerial {
+                    serial: r.get::<_, i64>(0)? as u64,
+                    created_at: r.get::<_, i64>(1)? as u64,
+                    operation: r.get(2)?,
+                    user: r.get(3)?,
+                    status: r.get(4)?,
+                    changed: r.get::<_, i64>(5)? as u64,
+                })
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        let mut stmt = c.prepare("SELECT address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed FROM resources ORDER BY serial_from, address")?;
+        dump.resources = stmt
+            .query_map([], |r| {
+                Ok(DumpRow {
+                    address: r.get(0)?,
+                    serial_from: r.get::<_, i64>(1)? as u64,
+                    serial_to: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+                    provider: r.get(3)?,
+                    value: r.get(4)?,
+                    sensitive: r.get(5)?,
+                    deps: r.get(6)?,
+                    cbd: r.get::<_, i64>(7)? != 0,
+                    sealed: r.get(8)?,
+                })
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        let mut stmt = c.prepare("SELECT name, serial_from, serial_to, value, sensitive, sealed FROM outputs ORDER BY serial_from, name")?;
+        dump.outputs = stmt
+            .query_map([], |r| {
+                Ok(DumpOutput {
+                    name: r.get(0)?,
+                    serial_from: r.get::<_, i64>(1)? as u64,
+                    serial_to: r.get::<_, Option<i64>>(2)?.map(|v| v as u64),
+                    value: r.get(3)?,
+                    sensitive: r.get::<_, i64>(4)? != 0,
+                    sealed: r.get(5)?,
+                })
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        dump.keys = self.keys()?;
+        let mut stmt = c.prepare(
+            "SELECT name, version, created_at, user, value FROM secrets ORDER BY name, version",
+        )?;
+        dump.secrets = stmt
+            .query_map([], |r| {
+                Ok(DumpSecret {
+                    name: r.get(0)?,
+                    version: r.get::<_, i64>(1)? as u64,
+                    created_at: r.get::<_, i64>(2)? as u64,
+                    user: r.get(3)?,
+                    value: r.get(4)?,
+                })
+            })?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(dump)
+    }
+
+    fn import(&mut self, dump: &Dump) -> Result<()> {
+        dump.validate()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let used: i64 = tx.query_row(
+            "SELECT (SELECT count(*) FROM serials) + (SELECT count(*) FROM secrets) + (SELECT count(*) FROM keys)",
+            [],
+            |r| r.get(0),
+        )?;
+        if used > 0 {
+            return Err(StateError::NotEmpty(format!(
+                "the SQLite state {}",
+                self.path.display()
+            )));
+        }
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'lineage'",
+            params![dump.lineage],
+        )?;
+        for s in &dump.serials {
+            tx.execute(
+                "INSERT INTO serials (serial, created_at, operation, user, status, changed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![s.serial as i64, s.created_at as i64, s.operation, s.user, s.status, s.changed as i64],
+            )?;
+        }
+        for r in &dump.resources {
+            tx.execute(
+                "INSERT INTO resources (address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![r.address, r.serial_from as i64, r.serial_to.map(|v| v as i64), r.provider, r.value, r.sensitive, r.deps, r.cbd as i64, r.sealed],
+            )?;
+        }
+        for o in &dump.outputs {
+            tx.execute(
+                "INSERT INTO outputs (name, serial_from, serial_to, value, sensitive, sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![o.name, o.serial_from as i64, o.serial_to.map(|v| v as i64), o.value, o.sensitive as i64, o.sealed],
+            )?;
+        }
+        for k in &dump.keys {
+            tx.execute(
+                "INSERT INTO keys (id, created_at, provider, wrapped, active) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![k.id, k.created_at as i64, k.provider, k.wrapped, k.active as i64],
+            )?;
+        }
+        for s in &dump.secrets {
+            tx.execute(
+                "INSERT INTO secrets (name, version, created_at, user, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![s.name, s.version as i64, s.created_at as i64, s.user, s.value],
+            )?;
+        }
+        tx.commit()?;
+        self.lineage = dump.lineage.clone();
+        Ok(())
+    }
+
     fn renew(&mut self, lock_id: &str) -> Result<()> {
         let Some(mut info) = self.read_lock()? else {
             return Err(StateError::NoSuchLock(lock_id.to_string()));
         };
         if info.id != lock_id {
-            return Err(StateError::NoSuchLock(lock_id.to_string()));
+            return Err(StateError::Fenced {
+                holder: info.describe(),
+            });
         }
         info.expires_at = now_secs() + LEASE_SECS;
         let text = serde_json::to_string(&info).map_err(|e| StateError::Storage(e.to_string()))?;
@@ -653,11 +824,6 @@ impl Backend for SqliteBackend {
         )?;
         Ok(())
     }
-}
-
-/// The lock holder as recorded, for `terrane force-unlock` messages.
-pub fn current_lock(backend: &SqliteBackend) -> Result<Option<LockInfo>> {
-    backend.read_lock()
 }
 
 /// Counts rows per serial (used by the benchmark to show an apply wrote only what changed).
@@ -688,6 +854,17 @@ mod tests {
             dependencies: vec![],
             create_before_destroy: false,
         }
+    }
+
+    #[test]
+    fn passes_the_backend_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+        crate::conformance::run_all(
+            &|| Box::new(SqliteBackend::open(&a).unwrap()),
+            &|| Box::new(SqliteBackend::open(&b).unwrap()),
+            dir.path(),
+        );
     }
 
     #[test]
@@ -788,7 +965,7 @@ mod tests {
         a.lock(&la).unwrap();
         let lb = LockInfo::for_current_process("apply", "new".into());
         a.lock(&lb).unwrap();
-        assert_eq!(current_lock(&a).unwrap().unwrap().id, "new");
+        assert_eq!(a.current_lock().unwrap().unwrap().id, "new");
     }
 
     fn encryption(dir: &Path, key: &str, whole: bool) -> Encryption {

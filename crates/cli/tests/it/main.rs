@@ -8,6 +8,7 @@ mod aws;
 mod aws_compute;
 #[cfg(feature = "aws")]
 mod aws_security;
+mod backends;
 mod crash;
 mod diagnostics;
 mod json;
