@@ -60,6 +60,17 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
         } => fmt(&dir, check, recursive, &paths),
         Command::State(sc) => state_cmd::run(&dir, sc, style),
         Command::Secret(sc) => crate::secret_cmd::run(&dir, sc),
+        Command::Backup(bc) => crate::backup_cmd::run(&dir, bc),
+        Command::Restore { backup, from } => {
+            let (ws, _) = crate::workspace::Workspace::load(&dir);
+            match crate::backup_cmd::restore(&ws, &backup, from.as_deref()) {
+                Ok(msg) => {
+                    println!("{msg}");
+                    0
+                }
+                Err(e) => fail(format!("the restore failed: {e}")),
+            }
+        }
         Command::Import { address, id, vars } => import(&dir, &address, &id, &vars, style).await,
         Command::ForceUnlock { lock_id } => force_unlock(&dir, &lock_id),
         Command::Agent {

@@ -3,6 +3,7 @@
 //! workflow (terminal, files, signals) lives here, not in the engine.
 
 mod agent_cmd;
+mod backup_cmd;
 mod commands;
 mod policy_cmd;
 mod secret_cmd;
@@ -149,6 +150,18 @@ pub enum Command {
     /// The encrypted secret store: set, get, list, rm, rotate-key.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Backups of the workspace: state with its history, secrets (still encrypted)
+    /// and policy files, checksummed and encrypted. create, list, verify, prune.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Rebuild the workspace's state from a backup, into an empty backend (e.g. on a
+    /// new machine). BACKUP is a backup directory, or an ID in --from DIR.
+    Restore {
+        backup: PathBuf,
+        /// Where the backups are (default .terrane/backups).
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+    },
     /// Bring an existing object under management: terrane import ADDRESS ID.
     Import {
         address: String,
@@ -289,6 +302,37 @@ pub enum StateCommand {
     Migrate {
         #[arg(long, value_name = "URL")]
         to: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Write a new backup (default destination .terrane/backups).
+    Create {
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+    },
+    /// List complete backups, oldest first; interrupted ones are listed apart.
+    List {
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+    },
+    /// Check a backup: checksum, decryption and the consistency of its state.
+    Verify {
+        backup: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+    },
+    /// Apply retention: keep the newest N and/or those younger than DURATION (the
+    /// union of both), remove the rest.
+    Prune {
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+        #[arg(long, value_name = "N")]
+        keep_last: Option<usize>,
+        /// e.g. 36h, 7d, 4w.
+        #[arg(long, value_name = "DURATION")]
+        keep_within: Option<String>,
     },
 }
 

@@ -9,6 +9,7 @@
 
 pub mod dump;
 pub mod lock;
+pub mod retention;
 pub mod seal;
 pub mod spec;
 pub mod sqlite;

@@ -9,6 +9,7 @@ mod aws_compute;
 #[cfg(feature = "aws")]
 mod aws_security;
 mod backends;
+mod backup;
 mod crash;
 mod diagnostics;
 mod json;
