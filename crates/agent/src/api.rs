@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use tokio::sync::Notify;
 
 use crate::autoscale::{Autoscaler, AutoscalerSpec};
+use crate::backup::{BackupPolicySpec, JobStatus};
 use crate::dns::{RecordSpec, Zone, ZoneSpec};
 use crate::lb::{Balancer, LbSpec};
 use crate::spec::ServiceSpec;
@@ -31,6 +32,131 @@ pub struct AgentState {
     /// The last compliance evaluation, and how many have run.
     pub compliance: std::sync::Mutex<Option<crate::compliance::Compliance>>,
     pub policy_checks: AtomicU64,
+    /// `local_backup_policy` specs, and how every scheduled backup job is doing.
+    pub backup_policies: tokio::sync::Mutex<std::collections::BTreeMap<String, BackupPolicySpec>>,
+    pub backup_jobs: tokio::sync::Mutex<std::collections::BTreeMap<String, JobStatus>>,
+}
+
+/// A backup policy with how its job is doing.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
+pub struct BackupPolicyStatus {
+    pub name: String,
+    pub spec: BackupPolicySpec,
+    pub job: JobStatus,
+    /// Complete snapshots at the destination.
+    pub snapshots: usize,
+}
+
+async fn backup_policy_status(s: &AgentState, name: &str) -> Option<BackupPolicyStatus> {
+    let spec = s.backup_policies.lock().await.get(name).cloned()?;
+    let job = s
+        .backup_jobs
+        .lock()
+        .await
+        .get(&format!("policy/{name}"))
+        .cloned()
+        .unwrap_or_default();
+    let snapshots = crate::backup::list_snapshots(std::path::Path::new(&spec.destination))
+        .0
+        .len();
+    Some(BackupPolicyStatus {
+        name: name.to_string(),
+        spec,
+        job,
+        snapshots,
+    })
+}
+
+async fn list_backup_policies(State(s): State<Arc<AgentState>>) -> Response {
+    let names: Vec<String> = s.backup_policies.lock().await.keys().cloned().collect();
+    let mut out = Vec::new();
+    for n in names {
+        out.extend(backup_policy_status(&s, &n).await);
+    }
+    Json(out).into_response()
+}
+
+async fn show_backup_policy(
+    State(s): State<Arc<AgentState>>,
+    Path(name): Path<String>,
+) -> Response {
+    match backup_policy_status(&s, &name).await {
+        Some(st) => Json(st).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no backup policy named {name:?}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn put_backup_policy(
+    State(s): State<Arc<AgentState>>,
+    Path(name): Path<String>,
+    Json(spec): Json<BackupPolicySpec>,
+) -> Response {
+    if let Err(e) = crate::backup::parse_schedule(&spec.schedule) {
+        return (StatusCode::UNPROCESSABLE_ENTITY, format!("{e}\n")).into_response();
+    }
+    {
+        let mut all = s.backup_policies.lock().await;
+        all.insert(name.clone(), spec.clone());
+        save_json(&s.dir, "backup_policies.json", &*all);
+    }
+    s.supervisor.event(
+        "backup",
+        format!(
+            "Backup policy {name} scheduled ({}) into {}.",
+            spec.schedule, spec.destination
+        ),
+    );
+    match backup_policy_status(&s, &name).await {
+        Some(st) => Json(st).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn delete_backup_policy(
+    State(s): State<Arc<AgentState>>,
+    Path(name): Path<String>,
+) -> Response {
+    let mut all = s.backup_policies.lock().await;
+    if all.remove(&name).is_none() {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no backup policy named {name:?}\n"),
+        )
+            .into_response();
+    }
+    save_json(&s.dir, "backup_policies.json", &*all);
+    s.backup_jobs.lock().await.remove(&format!("policy/{name}"));
+    s.supervisor.event(
+        "backup",
+        format!("Backup policy {name} removed; its snapshots are kept."),
+    );
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn save_json<T: serde::Serialize>(dir: &std::path::Path, name: &str, value: &T) {
+    if let Ok(text) = serde_json::to_string_pretty(value) {
+        let tmp = dir.join(format!("{name}.tmp"));
+        if std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, dir.join(name)))
+            .is_err()
+        {
+            tracing::warn!(file = name, "Could not save the agent's list.");
+        }
+    }
+}
+
+/// Reloads the backup policies a previous agent ran.
+pub async fn restore_backup_policies(s: &AgentState) {
+    let Ok(text) = std::fs::read_to_string(s.dir.join("backup_policies.json")) else {
+        return;
+    };
+    if let Ok(specs) = serde_json::from_str(&text) {
+        *s.backup_policies.lock().await = specs;
+    }
 }
 
 pub fn router(state: Arc<AgentState>) -> Router {
@@ -41,6 +167,13 @@ pub fn router(state: Arc<AgentState>) -> Router {
         .route("/v1/services", get(list))
         .route("/v1/services/{name}", get(show).put(put).delete(delete))
         .route("/v1/events", get(events))
+        .route("/v1/backup-policies", get(list_backup_policies))
+        .route(
+            "/v1/backup-policies/{name}",
+            get(show_backup_policy)
+                .put(put_backup_policy)
+                .delete(delete_backup_policy),
+        )
         .route("/v1/autoscalers", get(list_autoscalers))
         .route(
             "/v1/autoscalers/{name}",
@@ -194,15 +327,7 @@ async fn delete_autoscaler(State(s): State<Arc<AgentState>>, Path(name): Path<St
 fn save_autoscalers(dir: &std::path::Path, all: &std::collections::BTreeMap<String, Autoscaler>) {
     let specs: std::collections::BTreeMap<&String, &AutoscalerSpec> =
         all.iter().map(|(n, a)| (n, &a.spec)).collect();
-    if let Ok(text) = serde_json::to_string_pretty(&specs) {
-        let tmp = dir.join("autoscalers.json.tmp");
-        if std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, dir.join("autoscalers.json")))
-            .is_err()
-        {
-            tracing::warn!("Could not save the autoscaler list.");
-        }
-    }
+    save_json(dir, "autoscalers.json", &specs);
 }
 
 /// Starts the autoscalers a previous agent ran.
@@ -529,6 +654,32 @@ async fn metrics(State(s): State<Arc<AgentState>>) -> Response {
         let _ = writeln!(out, "terrane_policy_compliant {}", u8::from(c.compliant));
         let _ = writeln!(out, "# HELP terrane_policy_problems Failing policy sets and findings at the last evaluation.\n# TYPE terrane_policy_problems gauge");
         let _ = writeln!(out, "terrane_policy_problems {}", c.problems.len());
+    }
+    let jobs = s.backup_jobs.lock().await.clone();
+    let _ = writeln!(out, "# HELP terrane_backup_runs_total Scheduled backups that completed.\n# TYPE terrane_backup_runs_total counter");
+    for (job, st) in &jobs {
+        let _ = writeln!(
+            out,
+            "terrane_backup_runs_total{{job=\"{job}\"}} {}",
+            st.runs
+        );
+    }
+    let _ = writeln!(out, "# HELP terrane_backup_failures_total Scheduled backups that failed.\n# TYPE terrane_backup_failures_total counter");
+    for (job, st) in &jobs {
+        let _ = writeln!(
+            out,
+            "terrane_backup_failures_total{{job=\"{job}\"}} {}",
+            st.failures
+        );
+    }
+    let _ = writeln!(out, "# HELP terrane_backup_last_success_timestamp_seconds When the job last succeeded.\n# TYPE terrane_backup_last_success_timestamp_seconds gauge");
+    for (job, st) in &jobs {
+        if let Some(t) = st.last_success {
+            let _ = writeln!(
+                out,
+                "terrane_backup_last_success_timestamp_seconds{{job=\"{job}\"}} {t}"
+            );
+        }
     }
     let _ = writeln!(out, "# HELP terrane_lb_request_duration_seconds Time to the backend's response headers.\n# TYPE terrane_lb_request_duration_seconds histogram");
     for b in s.balancers.lock().await.values() {

@@ -156,6 +156,25 @@ impl AgentClient {
         self.delete(&format!("/v1/autoscalers/{name}")).await
     }
 
+    pub async fn put_backup_policy(
+        &self,
+        name: &str,
+        spec: &crate::backup::BackupPolicySpec,
+    ) -> Result<crate::api::BackupPolicyStatus, String> {
+        self.put(&format!("/v1/backup-policies/{name}"), spec).await
+    }
+
+    pub async fn backup_policy(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::api::BackupPolicyStatus>, String> {
+        self.get(&format!("/v1/backup-policies/{name}")).await
+    }
+
+    pub async fn delete_backup_policy(&self, name: &str) -> Result<(), String> {
+        self.delete(&format!("/v1/backup-policies/{name}")).await
+    }
+
     pub async fn put_zone(&self, id: &str, spec: &ZoneSpec) -> Result<ZoneStatus, String> {
         self.put(&format!("/v1/dns/zones/{id}"), spec).await
     }

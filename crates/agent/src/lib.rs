@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod autoscale;
+pub mod backup;
 pub mod client;
 pub mod compliance;
 pub mod dns;
@@ -74,6 +75,7 @@ pub async fn run(
     listen: &str,
     compliance: Option<compliance::Check>,
     open_state: StateOpener,
+    state_backup: Option<backup::StateBackupJob>,
 ) -> Result<(), String> {
     keeper::init();
     let dir = client::agent_dir(workspace);
@@ -110,11 +112,14 @@ pub async fn run(
         last_reconcile_micros: AtomicU64::new(0),
         compliance: std::sync::Mutex::new(None),
         policy_checks: AtomicU64::new(0),
+        backup_policies: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
+        backup_jobs: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
     });
     state.supervisor.adopt();
     api::restore_balancers(&state).await;
     api::restore_autoscalers(&state).await;
     api::restore_zones(&state).await;
+    api::restore_backup_policies(&state).await;
     keeper::release_unclaimed();
     if let Some((n, reason)) = keeper::restart_reason() {
         state.supervisor.event(
@@ -150,6 +155,11 @@ pub async fn run(
             compliance::interval(),
         ))
     });
+    let backups = tokio::spawn(backup::scheduler(
+        workspace.to_path_buf(),
+        state.clone(),
+        state_backup,
+    ));
     let discovery = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -208,6 +218,7 @@ pub async fn run(
     looper.abort();
     drift.abort();
     discovery.abort();
+    backups.abort();
     if let Some(c) = compliance {
         c.abort();
     }

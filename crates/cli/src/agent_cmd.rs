@@ -27,7 +27,14 @@ pub async fn run_agent(dir: &Path, listen: &str, worker: bool) -> u8 {
             }
             ws.open_backend()
         });
-        terrane_agent::run(dir, listen, Some(check), open).await
+        let state_backup = terrane_agent::backup::StateBackupJob {
+            schedule: std::sync::Arc::new(|dir: &Path| {
+                let (ws, _) = crate::workspace::Workspace::load(dir);
+                ws.module.terraform.backup.map(|b| b.schedule)
+            }),
+            run: std::sync::Arc::new(crate::backup_cmd::scheduled),
+        };
+        terrane_agent::run(dir, listen, Some(check), open, Some(state_backup)).await
     } else {
         let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("terrane"));
         terrane_agent::run_kept(dir, listen, || {
@@ -257,11 +264,12 @@ pub async fn events(dir: &Path, follow: bool) -> u8 {
 }
 
 /// The resource types whose long-running parts the agent runs.
-const AGENT_TYPES: [&str; 4] = [
+const AGENT_TYPES: [&str; 5] = [
     "local_service",
     "local_load_balancer",
     "local_dns_zone",
     "local_autoscaler",
+    "local_backup_policy",
 ];
 
 /// When state holds resources the agent runs and no agent is running (a reboot, a

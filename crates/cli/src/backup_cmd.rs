@@ -149,6 +149,46 @@ pub fn create(ws: &Workspace, dest: &Path) -> Result<Manifest, String> {
     Ok(manifest)
 }
 
+/// The scheduled backup the agent runs: a new backup where the configuration's
+/// `backup` block says, then its retention.
+pub fn scheduled(dir: &Path) -> Result<String, String> {
+    let (ws, _) = Workspace::load(dir);
+    let settings = ws
+        .module
+        .terraform
+        .backup
+        .clone()
+        .ok_or("the configuration has no backup block")?;
+    let dest = dest_dir(&ws, settings.to.as_deref().map(Path::new));
+    let m = create(&ws, &dest)?;
+    let within = settings
+        .keep_within
+        .as_deref()
+        .map(terrane_state::retention::parse_duration)
+        .transpose()?;
+    let (done, _) = list(&dest);
+    let ages: Vec<(String, u64)> = done.iter().map(|m| (m.id.clone(), m.created_at)).collect();
+    let gone = terrane_state::retention::to_prune(&ages, settings.keep_last, within, now_secs());
+    for id in &gone {
+        remove(&dest, id)?;
+    }
+    Ok(format!(
+        "state backup {} (serial {}) in {}; {} old backups removed",
+        m.id,
+        m.serial,
+        dest.display(),
+        gone.len()
+    ))
+}
+
+/// Removes one backup; the manifest goes first, so a half-deleted backup is never
+/// complete.
+fn remove(dest: &Path, id: &str) -> Result<(), String> {
+    let d = dest.join(id);
+    let _ = std::fs::remove_file(d.join(MANIFEST));
+    std::fs::remove_dir_all(&d).map_err(|e| format!("removing {}: {e}", d.display()))
+}
+
 /// Complete backups (with a manifest) in `dest`, oldest first, and the names of
 /// directories that never completed.
 pub fn list(dest: &Path) -> (Vec<Manifest>, Vec<String>) {
@@ -325,6 +365,25 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
                 Err(e) => fail(e),
             }
         }
+        BackupCommand::RestoreData { from, snapshot } => {
+            let from = if from.is_absolute() {
+                from
+            } else {
+                ws.dir.join(from)
+            };
+            match terrane_agent::backup::restore(&from, snapshot.as_deref()) {
+                Ok((m, n)) => {
+                    println!(
+                        "Restored snapshot {} of policy {}: {n} files written back to {}.",
+                        m.id,
+                        m.policy,
+                        m.paths.join(", ")
+                    );
+                    0
+                }
+                Err(e) => fail(e),
+            }
+        }
         BackupCommand::Prune {
             from,
             keep_last,
@@ -349,11 +408,8 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
                 done.iter().map(|m| (m.id.clone(), m.created_at)).collect();
             let gone = terrane_state::retention::to_prune(&ages, keep_last, within, now_secs());
             for id in &gone {
-                // The manifest goes first: a half-deleted backup is never complete.
-                let d = dest.join(id);
-                let _ = std::fs::remove_file(d.join(MANIFEST));
-                if let Err(e) = std::fs::remove_dir_all(&d) {
-                    return fail(format!("removing {}: {e}", d.display()));
+                if let Err(e) = remove(&dest, id) {
+                    return fail(e);
                 }
                 println!("Removed backup {id}.");
             }

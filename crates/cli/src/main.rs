@@ -323,6 +323,15 @@ pub enum BackupCommand {
         #[arg(long, value_name = "DIR")]
         from: Option<PathBuf>,
     },
+    /// Put a `local_backup_policy` snapshot (the latest, or --snapshot ID) back where
+    /// its files came from. Every file is checked against its checksum first.
+    RestoreData {
+        /// The policy's destination directory.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        #[arg(long, value_name = "ID")]
+        snapshot: Option<String>,
+    },
     /// Apply retention: keep the newest N and/or those younger than DURATION (the
     /// union of both), remove the rest.
     Prune {

@@ -192,6 +192,72 @@ pub struct TerraformSettings {
     pub backend: Option<BackendBlock>,
     pub required_providers: BTreeMap<String, Value>,
     pub encryption: Option<EncryptionSettings>,
+    pub backup: Option<BackupSettings>,
+}
+
+/// `terraform { backup { schedule = "0 3 * * *" ... } }`: scheduled backups of the
+/// workspace, run by `terrane agent`.
+#[derive(Clone, Debug)]
+pub struct BackupSettings {
+    /// A cron expression (five fields, or six with seconds first), in UTC.
+    pub schedule: String,
+    /// The destination directory (default `.terrane/backups`).
+    pub to: Option<String>,
+    pub keep_last: Option<usize>,
+    /// A duration such as `7d`.
+    pub keep_within: Option<String>,
+    pub span: Span,
+}
+
+fn load_backup(b: NestedBlock, diags: &mut Diagnostics) -> Option<BackupSettings> {
+    for (name, a) in &b.body.attrs {
+        if !["schedule", "to", "keep_last", "keep_within"].contains(&name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    "Unsupported argument",
+                    format!(
+                        "A backup block takes schedule, to, keep_last and keep_within, not {name}."
+                    ),
+                )
+                .with_span(Some(a.name_span.clone())),
+            );
+        }
+    }
+    let keep_last = match b.body.attrs.get("keep_last") {
+        None => None,
+        Some(a) => match &a.expr.kind {
+            ExprKind::Literal(Value::Number(n)) if *n >= 1.0 && n.fract() == 0.0 => {
+                Some(*n as usize)
+            }
+            _ => {
+                diags.push(
+                    Diagnostic::error(
+                        "Invalid keep_last value",
+                        "keep_last must be a literal whole number of at least 1.",
+                    )
+                    .with_span(Some(a.expr.span.clone())),
+                );
+                None
+            }
+        },
+    };
+    let Some(schedule) = literal_string(&b.body, "schedule", diags) else {
+        diags.push(
+            Diagnostic::error(
+                "Missing required argument",
+                "A backup block needs schedule, a cron expression such as \"0 3 * * *\" (03:00 UTC every day).",
+            )
+            .with_span(Some(b.span.clone())),
+        );
+        return None;
+    };
+    Some(BackupSettings {
+        schedule,
+        to: literal_string(&b.body, "to", diags),
+        keep_last,
+        keep_within: literal_string(&b.body, "keep_within", diags),
+        span: b.span,
+    })
 }
 
 /// `terraform { encryption { ... } }`: how state values and secrets are encrypted.
@@ -740,6 +806,9 @@ fn load_terraform(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) 
             }
             "encryption" => {
                 module.terraform.encryption = Some(load_encryption(nb, diags));
+            }
+            "backup" => {
+                module.terraform.backup = load_backup(nb, diags);
             }
             "required_providers" => {
                 for (name, _) in nb.body.attrs {

@@ -13,5 +13,5 @@ pub mod fmt;
 pub mod funcs;
 
 pub use ast::{Expr, ExprKind, Reference};
-pub use config::{load_root, Body, EncryptionSettings, KeyProviderBlock, Module};
+pub use config::{load_root, BackupSettings, Body, EncryptionSettings, KeyProviderBlock, Module};
 pub use eval::{eval, eval_body, Scope};

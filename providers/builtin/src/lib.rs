@@ -3,6 +3,7 @@
 //! `null`, `terraform` (`terraform_data`) and `time` (`time_sleep`).
 
 pub mod autoscaler;
+pub mod backup_policy;
 pub mod balancer;
 pub mod dns;
 pub mod local;

@@ -84,6 +84,9 @@ pub fn factory() -> SimpleFactory {
         .insert("local_autoscaler".into(), crate::autoscaler::schema());
     schema
         .resources
+        .insert("local_backup_policy".into(), crate::backup_policy::schema());
+    schema
+        .resources
         .insert("local_dns_zone".into(), crate::dns::zone_schema());
     schema
         .resources
@@ -185,6 +188,9 @@ impl Provider for LocalProvider {
         if type_name == "local_autoscaler" {
             return crate::autoscaler::plan(prior, config, schema);
         }
+        if type_name == "local_backup_policy" {
+            return crate::backup_policy::plan(prior, config, schema);
+        }
         if type_name == "local_dns_zone" {
             return crate::dns::plan_zone(prior, config, schema);
         }
@@ -241,6 +247,9 @@ impl Provider for LocalProvider {
         if type_name == "local_autoscaler" {
             return crate::autoscaler::create(planned).await;
         }
+        if type_name == "local_backup_policy" {
+            return crate::backup_policy::create(planned).await;
+        }
         if type_name == "local_dns_zone" {
             return crate::dns::create_zone(planned).await;
         }
@@ -276,6 +285,9 @@ impl Provider for LocalProvider {
         }
         if type_name == "local_autoscaler" {
             return crate::autoscaler::read(state).await;
+        }
+        if type_name == "local_backup_policy" {
+            return crate::backup_policy::read(state).await;
         }
         if type_name == "local_dns_zone" {
             return crate::dns::read_zone(state).await;
@@ -335,6 +347,9 @@ impl Provider for LocalProvider {
         if type_name == "local_autoscaler" {
             return crate::autoscaler::update(prior, planned).await;
         }
+        if type_name == "local_backup_policy" {
+            return crate::backup_policy::update(prior, planned).await;
+        }
         if type_name == "local_dns_record" {
             return crate::dns::put_record(Some(&prior), planned).await;
         }
@@ -351,6 +366,9 @@ impl Provider for LocalProvider {
         }
         if type_name == "local_autoscaler" {
             return crate::autoscaler::delete(state).await;
+        }
+        if type_name == "local_backup_policy" {
+            return crate::backup_policy::delete(state).await;
         }
         if type_name == "local_dns_zone" {
             return crate::dns::delete_zone(state).await;

@@ -24,7 +24,7 @@ output "addresses" {
 }
 "#;
 
-fn status(ws: &Ws) -> serde_json::Value {
+pub(crate) fn status(ws: &Ws) -> serde_json::Value {
     let out = ws.run(&["status", "--json"]);
     out.success();
     serde_json::from_str(&out.stdout).expect("status --json prints JSON")
@@ -44,7 +44,7 @@ fn pids(ws: &Ws) -> Vec<u64> {
         .collect()
 }
 
-fn http_ok(address: &str) -> bool {
+pub(crate) fn http_ok(address: &str) -> bool {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(address) else {
         return false;
@@ -60,13 +60,13 @@ fn http_ok(address: &str) -> bool {
 
 /// A bounded load generator: one client thread sending requests (HTTP/1.0, a new
 /// connection each) until stopped; counts successes and failures.
-struct Load {
+pub(crate) struct Load {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: std::thread::JoinHandle<(u32, u32)>,
 }
 
 impl Load {
-    fn start(address: String, pause: Duration) -> Load {
+    pub(crate) fn start(address: String, pause: Duration) -> Load {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -85,13 +85,13 @@ impl Load {
     }
 
     /// Stops the load and returns (succeeded, failed).
-    fn stop(self) -> (u32, u32) {
+    pub(crate) fn stop(self) -> (u32, u32) {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
         self.thread.join().expect("load thread")
     }
 }
 
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if f() {
@@ -102,7 +102,7 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     panic!("timed out after {timeout:?} waiting until {what}");
 }
 
-fn alive(pid: u64) -> bool {
+pub(crate) fn alive(pid: u64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
@@ -314,7 +314,7 @@ resource "local_load_balancer" "bad" {
         .contains("route 1: host \"http://example.test\" is not a host name");
 }
 
-fn lb_status(ws: &Ws) -> serde_json::Value {
+pub(crate) fn lb_status(ws: &Ws) -> serde_json::Value {
     // The agent's API address comes from `status --json`.
     let st = status(ws);
     let agent = st["agent"]["address"]
@@ -571,7 +571,7 @@ resource "local_autoscaler" "web" {{
 
 /// Sends one DNS query (type `qtype`) over UDP; returns the answers' (type, data) and
 /// the response code.
-fn dns_query(server: &str, name: &str, qtype: u16) -> (Vec<(u16, Vec<u8>)>, u8) {
+pub(crate) fn dns_query(server: &str, name: &str, qtype: u16) -> (Vec<(u16, Vec<u8>)>, u8) {
     let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
     for label in name.trim_end_matches('.').split('.') {
         q.push(label.len() as u8);
@@ -616,7 +616,7 @@ fn dns_query(server: &str, name: &str, qtype: u16) -> (Vec<(u16, Vec<u8>)>, u8) 
 }
 
 /// The A records for `name`, and the response code.
-fn dns_a(server: &str, name: &str) -> (Vec<std::net::Ipv4Addr>, u8) {
+pub(crate) fn dns_a(server: &str, name: &str) -> (Vec<std::net::Ipv4Addr>, u8) {
     let (answers, rcode) = dns_query(server, name, 1);
     let ips = answers
         .iter()

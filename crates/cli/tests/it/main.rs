@@ -12,6 +12,7 @@ mod backends;
 mod backup;
 mod crash;
 mod diagnostics;
+mod dr;
 mod json;
 mod lifecycle;
 mod locking;
