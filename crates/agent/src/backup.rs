@@ -256,9 +256,11 @@ pub async fn scheduler(workspace: PathBuf, state: Arc<AgentState>, job: Option<S
     let mut next: BTreeMap<String, (String, DateTime<Utc>)> = BTreeMap::new();
     let mut config_checked = std::time::Instant::now() - Duration::from_secs(60);
     let mut state_schedule: Option<String> = None;
+    let mut wait = Duration::from_millis(200);
     loop {
-        // A fine tick: a job runs at most this late, which counts against RPO.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Wake at the next due time (any lateness counts against RPO), or every
+        // 200 ms to notice new policies.
+        tokio::time::sleep(wait).await;
         let now = Utc::now();
         // The configuration may change while the agent runs: look again every 5 s.
         if let Some(job) = &job {
@@ -320,6 +322,11 @@ pub async fn scheduler(workspace: PathBuf, state: Arc<AgentState>, job: Option<S
             )
             .await;
         }
+        let soonest = next.values().map(|(_, at)| *at).min();
+        wait = soonest
+            .and_then(|at| (at - Utc::now()).to_std().ok())
+            .unwrap_or(Duration::from_millis(1))
+            .clamp(Duration::from_millis(1), Duration::from_millis(200));
     }
 }
 
