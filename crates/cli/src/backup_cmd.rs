@@ -76,11 +76,135 @@ fn policy_files(dir: &Path) -> Vec<(String, String)> {
     out
 }
 
-fn dest_dir(ws: &Workspace, to: Option<&Path>) -> PathBuf {
-    match to {
-        Some(p) if p.is_absolute() => p.to_path_buf(),
-        Some(p) => ws.dir.join(p),
-        None => ws.dir.join(".terrane").join("backups"),
+/// Where backups live: a directory, or a prefix in an S3-compatible bucket.
+pub enum Store {
+    Dir(PathBuf),
+    #[cfg(feature = "aws")]
+    S3(terrane_state::s3::S3Blobs),
+}
+
+impl Store {
+    /// `DIR`, or `s3://BUCKET/PREFIX[?region=R&endpoint=URL]`; default
+    /// `.terrane/backups`.
+    pub fn parse(ws: &Workspace, to: Option<&Path>) -> Result<Store, String> {
+        let Some(p) = to else {
+            return Ok(Store::Dir(ws.dir.join(".terrane").join("backups")));
+        };
+        let text = p.to_string_lossy();
+        if let Some(rest) = text.strip_prefix("s3://") {
+            #[cfg(feature = "aws")]
+            {
+                let (head, query) = rest.split_once('?').unwrap_or((rest, ""));
+                let param = |name: &str| {
+                    query
+                        .split('&')
+                        .filter_map(|kv| kv.split_once('='))
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.to_string())
+                };
+                let (bucket, prefix) = head.split_once('/').unwrap_or((head, ""));
+                let region = param("region").unwrap_or_else(|| "us-east-1".into());
+                return terrane_state::s3::S3Blobs::connect(
+                    bucket,
+                    prefix,
+                    &region,
+                    param("endpoint").as_deref(),
+                )
+                .map(Store::S3)
+                .map_err(|e| e.to_string());
+            }
+            #[cfg(not(feature = "aws"))]
+            {
+                let _ = rest;
+                return Err("backups to S3 need terrane built with the aws feature".into());
+            }
+        }
+        Ok(Store::Dir(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            ws.dir.join(p)
+        }))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Dir(d) => d.display().to_string(),
+            #[cfg(feature = "aws")]
+            Store::S3(b) => b.describe(),
+        }
+    }
+
+    /// Writes `ID/NAME` whole: a reader sees all of it or nothing.
+    fn put(&self, id: &str, name: &str, bytes: &[u8]) -> Result<(), String> {
+        match self {
+            Store::Dir(d) => {
+                let dir = d.join(id);
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                terrane_secrets::write_private(&dir.join(name), bytes)
+                    .map_err(|e| format!("writing {}: {e}", dir.join(name).display()))
+            }
+            #[cfg(feature = "aws")]
+            Store::S3(b) => b
+                .put(&format!("{id}/{name}"), bytes.to_vec())
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    fn get(&self, id: &str, name: &str) -> Result<Option<Vec<u8>>, String> {
+        match self {
+            Store::Dir(d) => match std::fs::read(d.join(id).join(name)) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(format!("reading {}: {e}", d.join(id).join(name).display())),
+            },
+            #[cfg(feature = "aws")]
+            Store::S3(b) => b.get(&format!("{id}/{name}")).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Every backup ID present, complete or not.
+    fn ids(&self) -> Result<Vec<String>, String> {
+        let mut ids = match self {
+            Store::Dir(d) => match std::fs::read_dir(d) {
+                Ok(rd) => rd
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect(),
+                Err(_) => Vec::new(),
+            },
+            #[cfg(feature = "aws")]
+            Store::S3(b) => b
+                .list()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .filter_map(|k| k.split_once('/').map(|(id, _)| id.to_string()))
+                .collect(),
+        };
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Removes one backup; the manifest goes first, so a half-deleted backup is never
+    /// complete.
+    fn remove(&self, id: &str) -> Result<(), String> {
+        match self {
+            Store::Dir(d) => {
+                let dir = d.join(id);
+                let _ = std::fs::remove_file(dir.join(MANIFEST));
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| format!("removing {}: {e}", dir.display()))
+            }
+            #[cfg(feature = "aws")]
+            Store::S3(b) => {
+                b.delete(&format!("{id}/{MANIFEST}"))
+                    .map_err(|e| e.to_string())?;
+                b.delete(&format!("{id}/{PAYLOAD}"))
+                    .map_err(|e| e.to_string())
+            }
+        }
     }
 }
 
@@ -92,7 +216,7 @@ fn new_id() -> String {
 }
 
 /// Writes a backup of the workspace's state to `dest`; returns its manifest.
-pub fn create(ws: &Workspace, dest: &Path) -> Result<Manifest, String> {
+pub fn create(ws: &Workspace, dest: &Store) -> Result<Manifest, String> {
     let mut backend = ws.open_backend()?;
     // The lock makes the snapshot consistent: no apply is halfway through it.
     let _lock = LockGuard::acquire(backend.as_mut(), "backup").map_err(|e| e.to_string())?;
@@ -124,13 +248,10 @@ pub fn create(ws: &Workspace, dest: &Path) -> Result<Manifest, String> {
     if let Some(k) = enc.vault.take_created() {
         keys.push(k);
     }
-    let dir = dest.join(&id);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    terrane_secrets::write_private(&dir.join(PAYLOAD), sealed.as_bytes())
-        .map_err(|e| format!("writing the backup: {e}"))?;
+    dest.put(&id, PAYLOAD, sealed.as_bytes())?;
     let manifest = Manifest {
         format: 1,
-        id,
+        id: id.clone(),
         created_at: now_secs(),
         lineage,
         serial: current,
@@ -144,8 +265,7 @@ pub fn create(ws: &Workspace, dest: &Path) -> Result<Manifest, String> {
     };
     let text = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
     // Last, and atomically: only now is the backup complete.
-    terrane_secrets::write_private(&dir.join(MANIFEST), &text)
-        .map_err(|e| format!("writing the backup manifest: {e}"))?;
+    dest.put(&id, MANIFEST, &text)?;
     Ok(manifest)
 }
 
@@ -159,76 +279,61 @@ pub fn scheduled(dir: &Path) -> Result<String, String> {
         .backup
         .clone()
         .ok_or("the configuration has no backup block")?;
-    let dest = dest_dir(&ws, settings.to.as_deref().map(Path::new));
+    let dest = Store::parse(&ws, settings.to.as_deref().map(Path::new))?;
     let m = create(&ws, &dest)?;
     let within = settings
         .keep_within
         .as_deref()
         .map(terrane_state::retention::parse_duration)
         .transpose()?;
-    let (done, _) = list(&dest);
+    let (done, _) = list(&dest)?;
     let ages: Vec<(String, u64)> = done.iter().map(|m| (m.id.clone(), m.created_at)).collect();
     let gone = terrane_state::retention::to_prune(&ages, settings.keep_last, within, now_secs());
     for id in &gone {
-        remove(&dest, id)?;
+        dest.remove(id)?;
     }
     Ok(format!(
         "state backup {} (serial {}) in {}; {} old backups removed",
         m.id,
         m.serial,
-        dest.display(),
+        dest.describe(),
         gone.len()
     ))
 }
 
-/// Removes one backup; the manifest goes first, so a half-deleted backup is never
-/// complete.
-fn remove(dest: &Path, id: &str) -> Result<(), String> {
-    let d = dest.join(id);
-    let _ = std::fs::remove_file(d.join(MANIFEST));
-    std::fs::remove_dir_all(&d).map_err(|e| format!("removing {}: {e}", d.display()))
-}
-
-/// Complete backups (with a manifest) in `dest`, oldest first, and the names of
-/// directories that never completed.
-pub fn list(dest: &Path) -> (Vec<Manifest>, Vec<String>) {
+/// Complete backups (with a manifest) in `dest`, oldest first, and the IDs of
+/// those that never completed.
+pub fn list(dest: &Store) -> Result<(Vec<Manifest>, Vec<String>), String> {
     let mut done = Vec::new();
     let mut partial = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dest) else {
-        return (done, partial);
-    };
-    for e in rd.filter_map(|e| e.ok()) {
-        if !e.path().is_dir() {
-            continue;
-        }
-        let name = e.file_name().to_string_lossy().to_string();
-        match std::fs::read(e.path().join(MANIFEST))
-            .ok()
+    for id in dest.ids()? {
+        match dest
+            .get(&id, MANIFEST)?
             .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
         {
-            Some(m) if m.id == name => done.push(m),
-            _ => partial.push(name),
+            Some(m) if m.id == id => done.push(m),
+            _ => partial.push(id),
         }
     }
     done.sort_by(|a, b| a.id.cmp(&b.id));
-    partial.sort();
-    (done, partial)
+    Ok((done, partial))
 }
 
-/// Reads a backup, checks its checksum, and opens it with the workspace's key
-/// providers. `path` is a backup directory, or an ID under `dest`.
-fn open(ws: &Workspace, path: &Path) -> Result<(Manifest, Archive), String> {
+/// Reads backup `id` from `store`, checks its checksum, and opens it with the
+/// workspace's key providers.
+fn open(ws: &Workspace, store: &Store, id: &str) -> Result<(Manifest, Archive), String> {
+    let where_ = format!("{}/{id}", store.describe());
     let manifest: Manifest = serde_json::from_slice(
-        &std::fs::read(path.join(MANIFEST)).map_err(|e| {
+        &store.get(id, MANIFEST)?.ok_or_else(|| {
             format!(
-                "{} is not a complete backup (no readable {MANIFEST}: {e}); a backup without a manifest was interrupted and cannot be used",
-                path.display()
+                "{where_} is not a complete backup (it has no {MANIFEST}); a backup without a manifest was interrupted and cannot be used"
             )
         })?,
     )
-    .map_err(|e| format!("the manifest of {} is damaged: {e}", path.display()))?;
-    let sealed = std::fs::read(path.join(PAYLOAD))
-        .map_err(|e| format!("reading the backup payload: {e}"))?;
+    .map_err(|e| format!("the manifest of {where_} is damaged: {e}"))?;
+    let sealed = store
+        .get(id, PAYLOAD)?
+        .ok_or_else(|| format!("{where_} has no payload"))?;
     let sum = hex::encode(sha2::Sha256::digest(&sealed));
     if sum != manifest.sha256 || sealed.len() as u64 != manifest.size {
         return Err(format!(
@@ -257,21 +362,29 @@ fn open(ws: &Workspace, path: &Path) -> Result<(Manifest, Archive), String> {
     Ok((manifest, archive))
 }
 
-fn resolve(ws: &Workspace, backup: &Path, from: Option<&Path>) -> PathBuf {
-    if backup.join(MANIFEST).exists() || backup.is_absolute() {
-        return backup.to_path_buf();
+/// The store and ID of `backup`: a backup directory (or its path relative to the
+/// working directory), or an ID in `from`.
+fn resolve(ws: &Workspace, backup: &Path, from: Option<&Path>) -> Result<(Store, String), String> {
+    for dir in [backup.to_path_buf(), ws.dir.join(backup)] {
+        if dir.join(MANIFEST).exists() || (from.is_none() && dir.join(PAYLOAD).exists()) {
+            let id = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let parent = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+            return Ok((Store::Dir(parent), id));
+        }
     }
-    let rel = ws.dir.join(backup);
-    if rel.join(MANIFEST).exists() {
-        return rel;
-    }
-    dest_dir(ws, from).join(backup)
+    Ok((
+        Store::parse(ws, from)?,
+        backup.to_string_lossy().to_string(),
+    ))
 }
 
 /// Restores a backup into the workspace's (empty) backend.
 pub fn restore(ws: &Workspace, backup: &Path, from: Option<&Path>) -> Result<String, String> {
-    let path = resolve(ws, backup, from);
-    let (manifest, archive) = open(ws, &path)?;
+    let (store, id) = resolve(ws, backup, from)?;
+    let (manifest, archive) = open(ws, &store, &id)?;
     let mut backend = ws.open_backend()?;
     let _lock = LockGuard::acquire(backend.as_mut(), "restore").map_err(|e| e.to_string())?;
     backend.import(&archive.state).map_err(|e| e.to_string())?;
@@ -304,11 +417,14 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
     let (ws, _) = Workspace::load(dir);
     match cmd {
         BackupCommand::Create { to } => {
-            let dest = dest_dir(&ws, to.as_deref());
+            let dest = match Store::parse(&ws, to.as_deref()) {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            };
             eprintln!(
                 "Backing up {} to {}...",
                 ws.backend_spec().map(|s| s.describe()).unwrap_or_default(),
-                dest.display()
+                dest.describe()
             );
             match create(&ws, &dest) {
                 Ok(m) => {
@@ -324,10 +440,13 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
             }
         }
         BackupCommand::List { from } => {
-            let dest = dest_dir(&ws, from.as_deref());
-            let (done, partial) = list(&dest);
+            let listed = Store::parse(&ws, from.as_deref()).and_then(|d| Ok((list(&d)?, d)));
+            let ((done, partial), dest) = match listed {
+                Ok(x) => x,
+                Err(e) => return fail(e),
+            };
             if done.is_empty() {
-                println!("No complete backups in {}.", dest.display());
+                println!("No complete backups in {}.", dest.describe());
             } else {
                 println!(
                     "{:<26}  {:<19}  {:>6}  {:>9}  {:>10}",
@@ -350,8 +469,9 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
             0
         }
         BackupCommand::Verify { backup, from } => {
-            let path = resolve(&ws, &backup, from.as_deref());
-            match open(&ws, &path) {
+            let opened = resolve(&ws, &backup, from.as_deref())
+                .and_then(|(store, id)| open(&ws, &store, &id));
+            match opened {
                 Ok((m, a)) => {
                     println!(
                         "Backup {} is intact: checksum matches, it decrypts, and its state (lineage {}, serial {}, {} row versions) is consistent.",
@@ -402,13 +522,16 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
                     "say what to keep: --keep-last N and/or --keep-within DURATION (e.g. 7d)",
                 );
             }
-            let dest = dest_dir(&ws, from.as_deref());
-            let (done, _) = list(&dest);
+            let listed = Store::parse(&ws, from.as_deref()).and_then(|d| Ok((list(&d)?, d)));
+            let ((done, _), dest) = match listed {
+                Ok(x) => x,
+                Err(e) => return fail(e),
+            };
             let ages: Vec<(String, u64)> =
                 done.iter().map(|m| (m.id.clone(), m.created_at)).collect();
             let gone = terrane_state::retention::to_prune(&ages, keep_last, within, now_secs());
             for id in &gone {
-                if let Err(e) = remove(&dest, id) {
+                if let Err(e) = dest.remove(id) {
                     return fail(e);
                 }
                 println!("Removed backup {id}.");

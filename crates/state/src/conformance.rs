@@ -61,6 +61,7 @@ fn lock_for(op: &str) -> LockInfo {
 pub fn run_all(open: Open<'_>, open_other: Open<'_>, dir: &Path) {
     write_read_back_and_history(open, dir);
     lock_contention_and_lease_expiry_with_fencing(open, dir);
+    simultaneous_lockers_get_exactly_one_lock(open);
     a_run_that_dies_midway_leaves_a_consistent_state(open, dir);
     secrets_round_trip(open, dir);
     export_import_keeps_everything(open, open_other, dir);
@@ -199,6 +200,47 @@ fn lock_contention_and_lease_expiry_with_fencing(open: Open<'_>, dir: &Path) {
     b.finish(s, SerialStatus::Complete).unwrap();
     b.renew(&lb.id).unwrap();
     b.unlock(&lb.id).unwrap();
+}
+
+fn simultaneous_lockers_get_exactly_one_lock(open: Open<'_>) {
+    for round in 0..3 {
+        let handles: Vec<Box<dyn Backend>> = (0..6).map(|_| open()).collect();
+        let barrier = Arc::new(std::sync::Barrier::new(handles.len()));
+        let threads: Vec<_> = handles
+            .into_iter()
+            .map(|mut b| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let l = lock_for("apply");
+                    barrier.wait();
+                    let r = b.lock(&l).map(|()| l.id.clone());
+                    (b, r)
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let winners: Vec<&String> = results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: exactly one of six simultaneous lockers wins"
+        );
+        for (_, r) in &results {
+            if let Err(e) = r {
+                assert!(matches!(e, StateError::Locked { .. }), "{e:?}");
+            }
+        }
+        let id = winners[0].clone();
+        let (mut b, _) = results
+            .into_iter()
+            .find(|(_, r)| r.as_ref().ok() == Some(&id))
+            .unwrap();
+        assert_eq!(b.current_lock().unwrap().unwrap().id, id);
+        b.unlock(&id).unwrap();
+    }
 }
 
 fn a_run_that_dies_midway_leaves_a_consistent_state(open: Open<'_>, dir: &Path) {

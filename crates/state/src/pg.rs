@@ -619,42 +619,55 @@ impl Backend for PgBackend {
             let tx = c.transaction().await.map_err(pg_error)?;
             let row = tx
                 .query_opt(
-                    "SELECT info FROM terrane_locks WHERE workspace = $1 FOR UPDATE",
+                    "SELECT lock_id, info FROM terrane_locks WHERE workspace = $1 FOR UPDATE",
                     &[&ws],
                 )
                 .await
                 .map_err(pg_error)?;
-            if let Some(row) = row {
-                let holder: Option<LockInfo> = serde_json::from_str(row.get(0)).ok();
-                match holder {
-                    Some(h) if !h.is_stale(now_secs()) => {
+            // Taking the lock is conditional on what was read: a free lock only if no
+            // row appeared meanwhile, a stale one only if it is still the same lock.
+            let taken = match row {
+                None => tx
+                    .execute(
+                        "INSERT INTO terrane_locks (workspace, lock_id, info, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (workspace) DO NOTHING",
+                        &[&ws, &info.id, &text, &(info.expires_at as i64)],
+                    )
+                    .await
+                    .map_err(pg_error)?,
+                Some(row) => {
+                    let old: String = row.get(0);
+                    let holder: Option<LockInfo> = serde_json::from_str(row.get(1)).ok();
+                    if let Some(h) = holder.filter(|h| !h.is_stale(now_secs())) {
                         return Err(StateError::Locked {
                             lock_id: h.id.clone(),
                             holder: h.describe(),
-                        })
+                        });
                     }
-                    _ => tracing::warn!(lock = row.get::<_, &str>(0), "Taking over a stale state lock whose holder is gone."),
+                    tracing::warn!(lock = %old, "Taking over a stale state lock whose holder is gone.");
+                    tx.execute(
+                        "UPDATE terrane_locks SET lock_id = $1, info = $2, expires_at = $3 WHERE workspace = $4 AND lock_id = $5",
+                        &[&info.id, &text, &(info.expires_at as i64), &ws, &old],
+                    )
+                    .await
+                    .map_err(pg_error)?
                 }
+            };
+            if taken != 1 {
+                drop(tx);
+                // Another run took it at the same moment: report that one.
+                let row = c
+                    .query_opt("SELECT info FROM terrane_locks WHERE workspace = $1", &[&ws])
+                    .await
+                    .map_err(pg_error)?;
+                let holder: Option<LockInfo> = row.and_then(|r| serde_json::from_str(r.get(0)).ok());
+                return Err(StateError::Locked {
+                    lock_id: holder.as_ref().map(|h| h.id.clone()).unwrap_or_default(),
+                    holder: holder
+                        .map(|h| h.describe())
+                        .unwrap_or_else(|| "another run that took the lock at the same moment".into()),
+                });
             }
-            let inserted = tx
-                .execute(
-                    "INSERT INTO terrane_locks (workspace, lock_id, info, expires_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (workspace) DO UPDATE SET lock_id = EXCLUDED.lock_id, info = EXCLUDED.info, expires_at = EXCLUDED.expires_at",
-                    &[&ws, &info.id, &text, &(info.expires_at as i64)],
-                )
-                .await;
-            match inserted {
-                Ok(_) => tx.commit().await.map_err(pg_error),
-                // Two first lockers raced for a workspace with no lock row: the loser
-                // sees the winner's row on a second look.
-                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                    Err(StateError::Locked {
-                        lock_id: "(just taken)".into(),
-                        holder: "another run that took the lock at the same moment".into(),
-                    })
-                }
-                Err(e) => Err(pg_error(e)),
-            }
+            tx.commit().await.map_err(pg_error)
         })?;
         self.held = Some(info.id.clone());
         Ok(())

@@ -183,3 +183,126 @@ impl DocStore for S3Store {
         Ok(Box::new(self.clone()))
     }
 }
+
+/// Plain objects under a prefix of a bucket (backups use it).
+#[derive(Clone)]
+pub struct S3Blobs {
+    store: S3Store,
+    prefix: String,
+}
+
+impl S3Blobs {
+    pub fn connect(
+        bucket: &str,
+        prefix: &str,
+        region: &str,
+        endpoint: Option<&str>,
+    ) -> Result<S3Blobs> {
+        Ok(S3Blobs {
+            store: S3Store::connect(bucket, "", region, endpoint)?,
+            prefix: prefix.trim_matches('/').to_string(),
+        })
+    }
+
+    fn key(&self, rel: &str) -> String {
+        if self.prefix.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{}/{rel}", self.prefix)
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!("s3://{}/{}", self.store.bucket, self.prefix)
+    }
+
+    pub fn put(&self, rel: &str, body: Vec<u8>) -> Result<()> {
+        let key = self.key(rel);
+        let what = format!("writing s3://{}/{key}", self.store.bucket);
+        block(&self.store.rt, || async {
+            self.store
+                .client
+                .put_object()
+                .bucket(&self.store.bucket)
+                .key(&key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s3_error(&what, e))
+        })
+    }
+
+    pub fn get(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        let key = self.key(rel);
+        let what = format!("reading s3://{}/{key}", self.store.bucket);
+        block(&self.store.rt, || async {
+            match self
+                .store
+                .client
+                .get_object()
+                .bucket(&self.store.bucket)
+                .key(&key)
+                .send()
+                .await
+            {
+                Ok(o) => o
+                    .body
+                    .collect()
+                    .await
+                    .map(|b| Some(b.to_vec()))
+                    .map_err(|e| StateError::Unavailable(format!("{what}: {e}"))),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                Err(e) if status(&e) == Some(404) => Ok(None),
+                Err(e) => Err(s3_error(&what, e)),
+            }
+        })
+    }
+
+    /// Every key under the prefix, relative to it.
+    pub fn list(&self) -> Result<Vec<String>> {
+        let prefix = self.key("");
+        let what = format!("listing s3://{}/{prefix}", self.store.bucket);
+        block(&self.store.rt, || async {
+            let mut out = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let page = self
+                    .store
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.store.bucket)
+                    .prefix(&prefix)
+                    .set_continuation_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|e| s3_error(&what, e))?;
+                for o in page.contents() {
+                    if let Some(k) = o.key() {
+                        out.push(k.strip_prefix(&prefix).unwrap_or(k).to_string());
+                    }
+                }
+                match page.next_continuation_token() {
+                    Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                    _ => return Ok(out),
+                }
+            }
+        })
+    }
+
+    pub fn delete(&self, rel: &str) -> Result<()> {
+        let key = self.key(rel);
+        let what = format!("deleting s3://{}/{key}", self.store.bucket);
+        block(&self.store.rt, || async {
+            self.store
+                .client
+                .delete_object()
+                .bucket(&self.store.bucket)
+                .key(&key)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s3_error(&what, e))
+        })
+    }
+}

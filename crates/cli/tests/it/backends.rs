@@ -345,4 +345,53 @@ fn a_workspace_on_s3_applies_and_migrates_from_sqlite() {
         .stdout
         .clone();
     assert_eq!(history.lines().count(), 3, "{history}");
+
+    // Backups to the object store, and a restore from it onto a new machine.
+    let to = format!("s3://team-state/backups?endpoint={endpoint}");
+    let created = moto
+        .run(&ws, &["backup", "create", "--to", &to])
+        .success()
+        .stdout
+        .clone();
+    let id = created.split_whitespace().nth(1).unwrap().to_string();
+    moto.run(&ws, &["backup", "list", "--from", &to])
+        .success()
+        .contains(&id);
+    moto.run(&ws, &["backup", "verify", &id, "--from", &to])
+        .success()
+        .contains("intact");
+    let fresh = second_machine(
+        &ws,
+        &format!("{STACK}\nresource \"null_resource\" \"more\" {{}}\n"),
+    );
+    moto.run(&fresh, &["restore", &id, "--from", &to])
+        .success()
+        .contains("Restored backup");
+    fresh
+        .run(&["plan", "--detailed-exitcode"])
+        .expect_code(0)
+        .contains("No changes");
+}
+
+#[test]
+fn one_agent_leads_a_postgres_workspace_and_another_takes_over_when_it_dies() {
+    let (url, _server) = testpg::shared(free_port());
+    let name = unique("lead");
+    let open = || terrane_state::pg::PgBackend::open(&url, &name).unwrap();
+    let (a, b) = (open(), open());
+    assert!(a.try_lead("agent").unwrap(), "the first claimant leads");
+    assert!(!b.try_lead("agent").unwrap(), "a second one does not");
+    assert!(a.try_lead("agent").unwrap(), "the leader keeps leading");
+    drop(a); // the leader's connection ends (the process died)
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !b.try_lead("agent").unwrap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the standby never took over"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Leadership is per workspace: another workspace has its own leader.
+    let other = terrane_state::pg::PgBackend::open(&url, &unique("lead")).unwrap();
+    assert!(other.try_lead("agent").unwrap());
 }
