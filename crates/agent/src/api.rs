@@ -35,6 +35,9 @@ pub struct AgentState {
     /// `local_backup_policy` specs, and how every scheduled backup job is doing.
     pub backup_policies: tokio::sync::Mutex<std::collections::BTreeMap<String, BackupPolicySpec>>,
     pub backup_jobs: tokio::sync::Mutex<std::collections::BTreeMap<String, JobStatus>>,
+    /// Whether this agent leads the workspace's scheduled jobs (always, unless the
+    /// state is shared in PostgreSQL and another agent leads).
+    pub leader: AtomicBool,
 }
 
 /// A backup policy with how its job is doing.
@@ -630,6 +633,12 @@ async fn metrics(State(s): State<Arc<AgentState>>) -> Response {
             );
         }
     }
+    let _ = writeln!(out, "# HELP terrane_agent_leader 1 when this agent runs the workspace's scheduled jobs (the leader of agents sharing a workspace).\n# TYPE terrane_agent_leader gauge");
+    let _ = writeln!(
+        out,
+        "terrane_agent_leader {}",
+        u8::from(s.leader.load(Ordering::Relaxed))
+    );
     let _ = writeln!(out, "# HELP terrane_agent_reconciles_total Reconcile passes run.\n# TYPE terrane_agent_reconciles_total counter");
     let _ = writeln!(
         out,

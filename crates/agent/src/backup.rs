@@ -306,6 +306,13 @@ pub async fn scheduler(workspace: PathBuf, state: Arc<AgentState>, job: Option<S
             if now < due {
                 continue;
             }
+            // The workspace's state is backed up by the leading agent only.
+            if key == "state" && !state.leader.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Some(at) = next_after(&cron, Utc::now()) {
+                    next.insert(key.clone(), (schedule.clone(), at));
+                }
+                continue;
+            }
             let started = std::time::Instant::now();
             let result = run_job(&workspace, &state, &key, job.as_ref()).await;
             let at = next_after(&cron, Utc::now());

@@ -61,6 +61,47 @@ pub async fn run_kept(
     keeper::keep(workspace, api, agent).await
 }
 
+/// Asks whether this agent leads the workspace (takes the lead when it is free). For
+/// a workspace shared in PostgreSQL, a session advisory lock that the database
+/// releases when the leader's connection ends.
+pub type Leader = std::sync::Arc<dyn Fn() -> Result<bool, String> + Send + Sync>;
+
+/// Keeps `state.leader` current: asks every 2 s, and records an event when this
+/// agent takes the lead or stands by.
+async fn lead(workspace: std::path::PathBuf, state: Arc<AgentState>, leader: Leader) {
+    let mut known: Option<bool> = None;
+    loop {
+        let l = leader.clone();
+        let now = tokio::task::spawn_blocking(move || l())
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        let leads = match now {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "Could not ask for the workspace's leadership.");
+                false
+            }
+        };
+        state.leader.store(leads, Ordering::SeqCst);
+        if known != Some(leads) {
+            state.supervisor.event(
+                "agent",
+                if leads {
+                    format!(
+                        "This agent now leads {}: it runs the workspace's scheduled jobs.",
+                        workspace.display()
+                    )
+                } else {
+                    "Another agent leads this workspace; this one stands by for its scheduled jobs."
+                        .to_string()
+                },
+            );
+            known = Some(leads);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
 /// Opens the workspace's state with its encryption (the CLI knows the configuration
 /// and key providers; the agent does not).
 pub type StateOpener =
@@ -76,6 +117,7 @@ pub async fn run(
     compliance: Option<compliance::Check>,
     open_state: StateOpener,
     state_backup: Option<backup::StateBackupJob>,
+    leader: Option<Leader>,
 ) -> Result<(), String> {
     keeper::init();
     let dir = client::agent_dir(workspace);
@@ -114,6 +156,7 @@ pub async fn run(
         policy_checks: AtomicU64::new(0),
         backup_policies: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
         backup_jobs: tokio::sync::Mutex::new(std::collections::BTreeMap::new()),
+        leader: AtomicBool::new(leader.is_none()),
     });
     state.supervisor.adopt();
     api::restore_balancers(&state).await;
@@ -155,6 +198,7 @@ pub async fn run(
             compliance::interval(),
         ))
     });
+    let leading = leader.map(|l| tokio::spawn(lead(workspace.to_path_buf(), state.clone(), l)));
     let backups = tokio::spawn(backup::scheduler(
         workspace.to_path_buf(),
         state.clone(),
@@ -219,6 +263,9 @@ pub async fn run(
     drift.abort();
     discovery.abort();
     backups.abort();
+    if let Some(l) = leading {
+        l.abort();
+    }
     if let Some(c) = compliance {
         c.abort();
     }

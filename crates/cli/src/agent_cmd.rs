@@ -34,7 +34,15 @@ pub async fn run_agent(dir: &Path, listen: &str, worker: bool) -> u8 {
             }),
             run: std::sync::Arc::new(crate::backup_cmd::scheduled),
         };
-        terrane_agent::run(dir, listen, Some(check), open, Some(state_backup)).await
+        terrane_agent::run(
+            dir,
+            listen,
+            Some(check),
+            open,
+            Some(state_backup),
+            leader_for(dir),
+        )
+        .await
     } else {
         let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("terrane"));
         terrane_agent::run_kept(dir, listen, || {
@@ -261,6 +269,38 @@ pub async fn events(dir: &Path, follow: bool) -> u8 {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Leadership among agents sharing one workspace: with the state in PostgreSQL,
+/// a session advisory lock on one connection this agent keeps; the database releases
+/// it when this process dies, and another agent takes over. Other backends: no
+/// election (every agent leads its own machine's workspace).
+fn leader_for(dir: &Path) -> Option<terrane_agent::Leader> {
+    let (ws, _) = crate::workspace::Workspace::load(dir);
+    let Ok(terrane_state::BackendSpec::Pg {
+        conn_str,
+        workspace,
+    }) = ws.backend_spec()
+    else {
+        return None;
+    };
+    let conn: std::sync::Mutex<Option<terrane_state::pg::PgBackend>> = std::sync::Mutex::new(None);
+    Some(std::sync::Arc::new(move || {
+        let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+        if conn.is_none() {
+            *conn = Some(
+                terrane_state::pg::PgBackend::open(&conn_str, &workspace)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let leads = conn
+            .as_ref()
+            .map(|c| c.try_lead("agent"))
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .unwrap_or(false);
+        Ok(leads)
+    }))
 }
 
 /// The resource types whose long-running parts the agent runs.

@@ -217,9 +217,11 @@ fn new_id() -> String {
 
 /// Writes a backup of the workspace's state to `dest`; returns its manifest.
 pub fn create(ws: &Workspace, dest: &Store) -> Result<Manifest, String> {
-    let mut backend = ws.open_backend()?;
-    // The lock makes the snapshot consistent: no apply is halfway through it.
-    let _lock = LockGuard::acquire(backend.as_mut(), "backup").map_err(|e| e.to_string())?;
+    // No lock: `export` reads one consistent snapshot (a read transaction; for the
+    // document store, one object), so a backup never blocks an apply. A backup taken
+    // during an apply holds that apply's serial as in progress, exactly as a crash at
+    // that moment would leave it.
+    let backend = ws.open_backend()?;
     let state = backend.export().map_err(|e| e.to_string())?;
     let files = policy_files(&ws.dir);
     let id = new_id();

@@ -966,7 +966,7 @@ impl Backend for PgBackend {
 
     fn export(&self) -> Result<Dump> {
         let ws = self.workspace.clone();
-        let (serials, rows, outs, secrets) = self.call(async |c| {
+        let (serials, rows, outs, secrets, keys) = self.call(async |c| {
             // One snapshot of the database for all four reads.
             let tx = c
                 .build_transaction()
@@ -979,8 +979,9 @@ impl Backend for PgBackend {
             let rows = tx.query("SELECT address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed FROM terrane_resources WHERE workspace = $1 ORDER BY serial_from, address", &[&ws]).await.map_err(pg_error)?;
             let outs = tx.query("SELECT name, serial_from, serial_to, value, sensitive, sealed FROM terrane_outputs WHERE workspace = $1 ORDER BY serial_from, name", &[&ws]).await.map_err(pg_error)?;
             let secrets = tx.query("SELECT name, version, created_at, username, value FROM terrane_secrets WHERE workspace = $1 ORDER BY name, version", &[&ws]).await.map_err(pg_error)?;
+            let keys = tx.query("SELECT id, created_at, provider, wrapped, active FROM terrane_keys WHERE workspace = $1 ORDER BY created_at, id", &[&ws]).await.map_err(pg_error)?;
             tx.commit().await.map_err(pg_error)?;
-            Ok((serials, rows, outs, secrets))
+            Ok((serials, rows, outs, secrets, keys))
         })?;
         Ok(Dump {
             format: FORMAT_VERSION,
@@ -1021,7 +1022,16 @@ impl Backend for PgBackend {
                     sealed: r.get(5),
                 })
                 .collect(),
-            keys: self.keys()?,
+            keys: keys
+                .iter()
+                .map(|r| WrappedKey {
+                    id: r.get(0),
+                    created_at: r.get::<_, i64>(1) as u64,
+                    provider: r.get(2),
+                    wrapped: r.get(3),
+                    active: r.get(4),
+                })
+                .collect(),
             secrets: secrets
                 .iter()
                 .map(|r| DumpSecret {

@@ -686,7 +686,10 @@ impl Backend for SqliteBackend {
     }
 
     fn export(&self) -> Result<Dump> {
-        let c = &self.conn;
+        // One read transaction: every table is read from the same snapshot (WAL), so
+        // a concurrent apply's commits are either wholly in or wholly out.
+        let tx = self.conn.unchecked_transaction()?;
+        let c: &Connection = &tx;
         let mut dump = Dump {
             format: FORMAT_VERSION,
             lineage: self.lineage.clone(),
@@ -734,7 +737,20 @@ impl Backend for SqliteBackend {
                 })
             })?
             .collect::<std::result::Result<_, _>>()?;
-        dump.keys = self.keys()?;
+        let mut stmt = c.prepare(
+            "SELECT id, created_at, provider, wrapped, active FROM keys ORDER BY created_at, id",
+        )?;
+        dump.keys = stmt
+            .query_map([], |r| {
+                Ok(WrappedKey {
+                    id: r.get(0)?,
+                    created_at: r.get::<_, i64>(1)? as u64,
+                    provider: r.get(2)?,
+                    wrapped: r.get(3)?,
+                    active: r.get::<_, i64>(4)? != 0,
+                })
+            })?
+            .collect::<std::result::Result<_, _>>()?;
         let mut stmt = c.prepare(
             "SELECT name, version, created_at, user, value FROM secrets ORDER BY name, version",
         )?;
@@ -749,6 +765,7 @@ impl Backend for SqliteBackend {
                 })
             })?
             .collect::<std::result::Result<_, _>>()?;
+        // The read transaction ends (rolls back: it wrote nothing) when `tx` drops.
         Ok(dump)
     }
 

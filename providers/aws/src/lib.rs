@@ -65,6 +65,7 @@ fn provider(aws: Aws) -> Dispatch<Aws> {
     let d = Dispatch::new(aws)
         .resource("aws_s3_bucket", s3::Bucket)
         .resource("aws_s3_bucket_versioning", s3::Versioning)
+        .resource("aws_s3_bucket_replication_configuration", s3::Replication)
         .resource(
             "aws_s3_bucket_server_side_encryption_configuration",
             s3::Encryption,

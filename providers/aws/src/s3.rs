@@ -1013,6 +1013,293 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// `aws_s3_bucket_replication_configuration`: replicates new objects of a versioned
+/// bucket into other buckets (another region, for disaster recovery), with the IAM
+/// role S3 assumes to do it.
+pub struct Replication;
+
+fn replication_rules(v: &Value) -> Result<Vec<aws_sdk_s3::types::ReplicationRule>> {
+    use aws_sdk_s3::types::{
+        DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, ReplicationRule,
+        ReplicationRuleFilter, ReplicationRuleStatus, StorageClass,
+    };
+    let mut out = Vec::new();
+    for r in v.get("rule").and_then(Value::as_items).unwrap_or_default() {
+        let dest = r
+            .get("destination")
+            .filter(|d| !d.is_null())
+            .ok_or_else(|| {
+                ProviderError::config(
+                    "every replication rule needs a destination { bucket = ARN } block",
+                )
+            })?;
+        let mut d = Destination::builder().bucket(str_attr(dest, "bucket").unwrap_or_default());
+        if let Some(sc) = str_attr(dest, "storage_class") {
+            d = d.storage_class(StorageClass::from(sc));
+        }
+        let mut rule = ReplicationRule::builder()
+            .status(ReplicationRuleStatus::from(
+                str_attr(r, "status").unwrap_or("Enabled"),
+            ))
+            .destination(d.build().map_err(build_err)?)
+            .filter(
+                ReplicationRuleFilter::builder()
+                    .prefix(
+                        r.get("filter")
+                            .and_then(|f| str_attr(f, "prefix"))
+                            .unwrap_or_default(),
+                    )
+                    .build(),
+            )
+            .delete_marker_replication(
+                DeleteMarkerReplication::builder()
+                    .status(DeleteMarkerReplicationStatus::from(
+                        r.get("delete_marker_replication")
+                            .and_then(|d| str_attr(d, "status"))
+                            .unwrap_or("Disabled"),
+                    ))
+                    .build(),
+            );
+        if let Some(id) = str_attr(r, "id") {
+            rule = rule.id(id);
+        }
+        if let Some(p) = r.get("priority").and_then(Value::as_number) {
+            rule = rule.priority(p as i32);
+        }
+        out.push(rule.build().map_err(build_err)?);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Resource<Aws> for Replication {
+    fn schema(&self) -> Schema {
+        Schema::new()
+            .attr("bucket", bucket_attr())
+            .attr("role", AttrSchema::required(Type::String))
+            .attr("id", AttrSchema::computed(Type::String))
+            .block(
+                "rule",
+                BlockSchema::list(
+                    Schema::new()
+                        .attr("id", AttrSchema::optional(Type::String))
+                        .attr("status", AttrSchema::required(Type::String))
+                        .attr("priority", AttrSchema::optional(Type::Number))
+                        .block(
+                            "filter",
+                            BlockSchema::single(
+                                Schema::new().attr("prefix", AttrSchema::optional(Type::String)),
+                            ),
+                        )
+                        .block(
+                            "destination",
+                            BlockSchema::single(
+                                Schema::new()
+                                    .attr("bucket", AttrSchema::required(Type::String))
+                                    .attr("storage_class", AttrSchema::optional(Type::String)),
+                            ),
+                        )
+                        .block(
+                            "delete_marker_replication",
+                            BlockSchema::single(
+                                Schema::new().attr("status", AttrSchema::required(Type::String)),
+                            ),
+                        ),
+                ),
+            )
+    }
+
+    fn plan(
+        &self,
+        _aws: &Aws,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        let rules = config
+            .get("rule")
+            .and_then(Value::as_items)
+            .unwrap_or_default();
+        if rules.is_empty() {
+            return Err(ProviderError::config(
+                "a replication configuration needs at least one rule { ... } block",
+            ));
+        }
+        for r in rules {
+            match str_attr(r, "status") {
+                Some("Enabled" | "Disabled") | None => {}
+                Some(other) => {
+                    return Err(ProviderError::config(format!(
+                        "rule status {other:?} is not one of Enabled, Disabled"
+                    )))
+                }
+            }
+            if let Some(b) = r.get("destination").and_then(|d| str_attr(d, "bucket")) {
+                if !b.starts_with("arn:") {
+                    return Err(ProviderError::config(format!(
+                        "destination bucket {b:?} must be the bucket's ARN (arn:aws:s3:::NAME), e.g. aws_s3_bucket.replica.arn"
+                    )));
+                }
+            }
+        }
+        Ok(plan_by_schema(schema, prior, config))
+    }
+
+    async fn create(&self, aws: &Aws, planned: Value) -> Result<Value> {
+        self.update(aws, planned.clone(), planned).await
+    }
+
+    async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
+        let bucket = bucket_of(&state)?;
+        let out = match aws
+            .s3()
+            .await?
+            .get_bucket_replication()
+            .bucket(&bucket)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => {
+                let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
+                    .unwrap_or_default()
+                    .to_string();
+                if code == "ReplicationConfigurationNotFoundError" {
+                    return Ok(None);
+                }
+                return Err(api_error(
+                    &format!("reading the replication of bucket {bucket}"),
+                    e,
+                ));
+            }
+        };
+        let Some(conf) = out.replication_configuration() else {
+            return Ok(None);
+        };
+        let rules: Vec<Value> = conf
+            .rules()
+            .iter()
+            .map(|r| {
+                let dest = r.destination();
+                object([
+                    ("id", opt_str(r.id())),
+                    ("status", Value::from(r.status().as_str())),
+                    (
+                        "priority",
+                        r.priority()
+                            .map(|p| Value::Number(p as f64))
+                            .unwrap_or(Value::Null),
+                    ),
+                    (
+                        "filter",
+                        object([("prefix", opt_str(r.filter().and_then(|f| f.prefix())))]),
+                    ),
+                    (
+                        "destination",
+                        dest.map(|d| {
+                            object([
+                                ("bucket", Value::from(d.bucket())),
+                                (
+                                    "storage_class",
+                                    opt_str(d.storage_class().map(|s| s.as_str())),
+                                ),
+                            ])
+                        })
+                        .unwrap_or(Value::Null),
+                    ),
+                    (
+                        "delete_marker_replication",
+                        object([(
+                            "status",
+                            Value::from(
+                                r.delete_marker_replication()
+                                    .and_then(|d| d.status())
+                                    .map(|s| s.as_str())
+                                    .unwrap_or("Disabled"),
+                            ),
+                        )]),
+                    ),
+                ])
+            })
+            .collect();
+        // Keep the configuration's shape where S3 fills in what was not set.
+        let prior_rules = state
+            .get("rule")
+            .and_then(Value::as_items)
+            .map(<[Value]>::to_vec);
+        let rules = match prior_rules {
+            Some(p) if p.len() == rules.len() => rules
+                .into_iter()
+                .zip(p)
+                .map(|(mut live, was)| {
+                    // Settings the configuration left out read back as S3's defaults.
+                    for attr in ["id", "priority", "filter", "delete_marker_replication"] {
+                        if was.get(attr).is_none_or(Value::is_null) {
+                            set(&mut live, attr, Value::Null);
+                        }
+                    }
+                    if let (Some(d), Some(wd)) =
+                        (live.get("destination").cloned(), was.get("destination"))
+                    {
+                        if wd.get("storage_class").is_none_or(Value::is_null) {
+                            let mut d = d;
+                            set(&mut d, "storage_class", Value::Null);
+                            set(&mut live, "destination", d);
+                        }
+                    }
+                    live
+                })
+                .collect(),
+            _ => rules,
+        };
+        set(&mut state, "role", Value::from(conf.role()));
+        set(&mut state, "rule", Value::List(rules));
+        set(&mut state, "id", bucket.as_str());
+        Ok(Some(state))
+    }
+
+    async fn update(&self, aws: &Aws, _prior: Value, mut planned: Value) -> Result<Value> {
+        use aws_sdk_s3::types::ReplicationConfiguration;
+        let bucket = bucket_of(&planned)?;
+        let conf = ReplicationConfiguration::builder()
+            .role(str_attr(&planned, "role").unwrap_or_default())
+            .set_rules(Some(replication_rules(&planned)?))
+            .build()
+            .map_err(build_err)?;
+        aws.s3()
+            .await?
+            .put_bucket_replication()
+            .bucket(&bucket)
+            .replication_configuration(conf)
+            .send()
+            .await
+            .map_err(|e| api_error(&format!("setting the replication of bucket {bucket} (its versioning must be enabled first: reference aws_s3_bucket_versioning)"), e))?;
+        set(&mut planned, "id", bucket.as_str());
+        Ok(planned)
+    }
+
+    async fn delete(&self, aws: &Aws, state: Value) -> Result<()> {
+        let bucket = bucket_of(&state)?;
+        deleted(
+            &format!("removing the replication of bucket {bucket}"),
+            aws.s3()
+                .await?
+                .delete_bucket_replication()
+                .bucket(&bucket)
+                .send()
+                .await,
+        )
+    }
+
+    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
+        let state = object([("bucket", Value::from(id))]);
+        self.read(aws, state).await?.ok_or_else(|| {
+            ProviderError::not_found(format!("bucket {id:?} has no replication configuration"))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::bucket_name_problems;

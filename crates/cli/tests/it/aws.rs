@@ -771,3 +771,79 @@ fn a_network_is_created_checked_drifts_and_is_destroyed() {
         assert!(gone, "the VPC should be gone");
     });
 }
+
+/// Disaster recovery for S3 data: a versioned bucket replicated into a versioned
+/// bucket elsewhere, configured through resources and read back with the SDK.
+#[test]
+fn s3_replication_is_configured_through_resources() {
+    let moto = Moto::start();
+    let config = format!(
+        r#"{PROVIDER}
+resource "aws_s3_bucket" "primary" {{
+  bucket = "orders-primary"
+}}
+resource "aws_s3_bucket" "replica" {{
+  bucket = "orders-replica"
+}}
+resource "aws_s3_bucket_versioning" "primary" {{
+  bucket = aws_s3_bucket.primary.id
+  versioning_configuration {{
+    status = "Enabled"
+  }}
+}}
+resource "aws_s3_bucket_versioning" "replica" {{
+  bucket = aws_s3_bucket.replica.id
+  versioning_configuration {{
+    status = "Enabled"
+  }}
+}}
+resource "aws_s3_bucket_replication_configuration" "primary" {{
+  bucket = aws_s3_bucket_versioning.primary.bucket
+  role   = "arn:aws:iam::123456789012:role/s3-replication"
+  rule {{
+    id     = "everything"
+    status = "Enabled"
+    destination {{
+      bucket        = aws_s3_bucket.replica.arn
+      storage_class = "STANDARD_IA"
+    }}
+  }}
+}}
+"#
+    );
+    let ws = Ws::with_main(&config);
+    moto.run(&ws, &["apply", "--auto-approve"])
+        .success()
+        .contains("5 added");
+    let s3 = moto.s3();
+    let conf = runtime().block_on(async {
+        s3.get_bucket_replication()
+            .bucket("orders-primary")
+            .send()
+            .await
+            .expect("the replication configuration exists")
+    });
+    let conf = conf.replication_configuration().unwrap();
+    assert_eq!(conf.role(), "arn:aws:iam::123456789012:role/s3-replication");
+    let rule = &conf.rules()[0];
+    assert_eq!(rule.id(), Some("everything"));
+    assert_eq!(
+        rule.destination().unwrap().bucket(),
+        "arn:aws:s3:::orders-replica"
+    );
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(0)
+        .contains("No changes");
+    // A destination that is not an ARN is caught at plan time.
+    ws.write(
+        "main.tf",
+        &config.replace("aws_s3_bucket.replica.arn", "\"orders-replica\""),
+    );
+    moto.run(&ws, &["plan"])
+        .expect_code(1)
+        .contains("must be the bucket's ARN");
+    ws.write("main.tf", &config);
+    moto.run(&ws, &["destroy", "--auto-approve"])
+        .success()
+        .contains("5 destroyed");
+}

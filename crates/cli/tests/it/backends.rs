@@ -395,3 +395,55 @@ fn one_agent_leads_a_postgres_workspace_and_another_takes_over_when_it_dies() {
     let other = terrane_state::pg::PgBackend::open(&url, &unique("lead")).unwrap();
     assert!(other.try_lead("agent").unwrap());
 }
+
+#[test]
+fn agents_sharing_a_postgres_workspace_elect_one_leader_for_scheduled_backups() {
+    let (url, _server) = testpg::shared(free_port());
+    let dest = tempfile::tempdir().unwrap();
+    let config = pg_config(
+        &url,
+        &unique("agents"),
+        &format!(
+            "terraform {{\n  backup {{\n    schedule = \"*/1 * * * * *\"\n    to       = \"{}\"\n  }}\n}}\n{STACK}",
+            dest.path().display()
+        ),
+    );
+    let a = Ws::with_main(&config);
+    a.apply().contains("2 added");
+    let b = second_machine(&a, &config);
+    let agents = [a.spawn(&["agent"]), b.spawn(&["agent"])];
+    let events = |ws: &Ws| ws.run(&["events"]).stdout;
+    let leads = |ws: &Ws| events(ws).contains("This agent now leads");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(leads(&a) || leads(&b)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no agent took the lead"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let (leader, standby) = if leads(&a) { (&a, &b) } else { (&b, &a) };
+    assert!(!leads(standby), "two agents lead one workspace");
+    assert!(events(standby).contains("stands by"));
+    assert!(events(leader).contains("Backup state done"));
+    assert!(
+        !events(standby).contains("Backup state done"),
+        "the standby ran the leader's job"
+    );
+    // The leader goes away: the standby takes over and the backups go on.
+    leader.run(&["agent", "stop"]).success();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(leads(standby) && events(standby).contains("Backup state done")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the standby did not take over: {}",
+            events(standby)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    standby.run(&["agent", "stop"]).success();
+    for agent in agents {
+        let _ = agent.finish();
+    }
+}

@@ -229,7 +229,7 @@ fn kill_9_during_a_backup_never_leaves_a_complete_looking_broken_backup() {
             v.success();
         }
     }
-    // The lock a killed backup held is not left blocking the next run.
+    // A killed backup leaves nothing that blocks the next one.
     run(&ws, &["backup", "create", "--to", to]).success();
 }
 
