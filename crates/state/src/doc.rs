@@ -76,12 +76,8 @@ impl DocBackend {
         Ok(b)
     }
 
-    fn load(&self) -> Result<(Document, Option<String>)> {
-        let (doc, tag) = self.load_tagged()?;
-        Ok((doc, Some(tag)))
-    }
-
-    fn load_tagged(&self) -> Result<(Document, String)> {
+    /// The document and its version tag.
+    fn load(&self) -> Result<(Document, String)> {
         match self.store.get(false)? {
             None => Err(StateError::Corrupt {
                 path: self.store.describe(),
@@ -121,7 +117,7 @@ impl DocBackend {
             }
             let r = f(&mut doc)?;
             let body = serde_json::to_vec(&doc).map_err(|e| StateError::Storage(e.to_string()))?;
-            match self.store.put(false, body, tag.as_deref())? {
+            match self.store.put(false, body, Some(&tag))? {
                 Ok(_) => return Ok(r),
                 Err(Conflict) => continue,
             }
@@ -443,19 +439,30 @@ impl Backend for DocBackend {
         let done = self.update(false, |doc| {
             let mut done = Resealed::default();
             for r in doc.state.resources.iter_mut() {
-                let v = seal::decode(from.as_ref(), &r.address, &r.value, &r.sensitive, r.sealed)?;
-                let e = seal::encode(Some(&to), &r.address, &v)?;
+                let e = seal::reseal_row(
+                    from.as_ref(),
+                    &to,
+                    &r.address,
+                    &r.value,
+                    &r.sensitive,
+                    r.sealed,
+                )?;
                 (r.value, r.sensitive, r.sealed) = (e.value, e.sensitive, e.sealed);
                 done.rows += 1;
             }
             for o in doc.state.outputs.iter_mut() {
-                let out = o.decode(from.as_ref())?;
-                (o.value, o.sealed) = seal::encode_output(Some(&to), &o.name, &out)?;
+                (o.value, o.sealed) = seal::reseal_output(
+                    from.as_ref(),
+                    &to,
+                    &o.name,
+                    &o.value,
+                    o.sensitive,
+                    o.sealed,
+                )?;
                 done.rows += 1;
             }
             for s in doc.state.secrets.iter_mut() {
-                let plain = seal::open_secret(from.as_ref(), &s.name, s.version, &s.value)?;
-                s.value = seal::seal_secret(Some(&to), &s.name, s.version, &plain)?;
+                s.value = seal::reseal_secret(from.as_ref(), &to, &s.name, s.version, &s.value)?;
                 done.secrets += 1;
             }
             doc.state.keys = keys.to_vec();

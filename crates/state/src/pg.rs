@@ -284,24 +284,23 @@ impl PgBackend {
         let ws = self.workspace.clone();
         let s = serial as i64;
         let (rows, outs) = self.call(async |c| {
-            let (rf, of) = if current {
-                ("serial_to IS NULL AND $2::BIGINT >= 0", "serial_to IS NULL AND $2::BIGINT >= 0")
+            // The current rows are the open ones; an older serial's rows are those
+            // whose range covers it. (Both filters bind $2, so one parameter list fits.)
+            let live = if current {
+                "serial_to IS NULL AND $2::BIGINT >= 0"
             } else {
-                (
-                    "serial_from <= $2 AND (serial_to IS NULL OR serial_to > $2)",
-                    "serial_from <= $2 AND (serial_to IS NULL OR serial_to > $2)",
-                )
+                "serial_from <= $2 AND (serial_to IS NULL OR serial_to > $2)"
             };
             let rows = c
                 .query(
-                    &format!("SELECT address, provider, value, sensitive, deps, cbd, sealed FROM terrane_resources WHERE workspace = $1 AND {rf}"),
+                    &format!("SELECT address, provider, value, sensitive, deps, cbd, sealed FROM terrane_resources WHERE workspace = $1 AND {live}"),
                     &[&ws, &s],
                 )
                 .await
                 .map_err(pg_error)?;
             let outs = c
                 .query(
-                    &format!("SELECT name, value, sensitive, sealed FROM terrane_outputs WHERE workspace = $1 AND {of}"),
+                    &format!("SELECT name, value, sensitive, sealed FROM terrane_outputs WHERE workspace = $1 AND {live}"),
                     &[&ws, &s],
                 )
                 .await
@@ -377,6 +376,18 @@ async fn migrate(client: &mut Client) -> Result<()> {
     .await
     .map_err(pg_error)?;
     tx.commit().await.map_err(pg_error)
+}
+
+const KEYS_SQL: &str = "SELECT id, created_at, provider, wrapped, active FROM terrane_keys WHERE workspace = $1 ORDER BY created_at, id";
+
+fn key_of(r: &tokio_postgres::Row) -> WrappedKey {
+    WrappedKey {
+        id: r.get(0),
+        created_at: r.get::<_, i64>(1) as u64,
+        provider: r.get(2),
+        wrapped: r.get(3),
+        active: r.get(4),
+    }
 }
 
 /// Refuses the transaction's writes unless `held` (if any) is still the lock.
@@ -739,24 +750,8 @@ impl Backend for PgBackend {
 
     fn keys(&self) -> Result<Vec<WrappedKey>> {
         let ws = self.workspace.clone();
-        let rows = self.call(async |c| {
-            c.query(
-                "SELECT id, created_at, provider, wrapped, active FROM terrane_keys WHERE workspace = $1 ORDER BY created_at, id",
-                &[&ws],
-            )
-            .await
-            .map_err(pg_error)
-        })?;
-        Ok(rows
-            .iter()
-            .map(|r| WrappedKey {
-                id: r.get(0),
-                created_at: r.get::<_, i64>(1) as u64,
-                provider: r.get(2),
-                wrapped: r.get(3),
-                active: r.get(4),
-            })
-            .collect())
+        let rows = self.call(async |c| c.query(KEYS_SQL, &[&ws]).await.map_err(pg_error))?;
+        Ok(rows.iter().map(key_of).collect())
     }
 
     fn secret_put(&mut self, name: &str, value: &[u8]) -> Result<u64> {
@@ -872,8 +867,7 @@ impl Backend for PgBackend {
                 .map_err(pg_error)?;
             for r in rows {
                 let address: &str = r.get(1);
-                let v = seal::decode(from.as_ref(), address, r.get(2), r.get(3), r.get(4))?;
-                let e = seal::encode(Some(&to), address, &v)?;
+                let e = seal::reseal_row(from.as_ref(), &to, address, r.get(2), r.get(3), r.get(4))?;
                 tx.execute(
                     "UPDATE terrane_resources SET value = $1, sensitive = $2, sealed = $3 WHERE id = $4",
                     &[&e.value, &e.sensitive, &e.sealed, &r.get::<_, i64>(0)],
@@ -891,8 +885,8 @@ impl Backend for PgBackend {
                 .map_err(pg_error)?;
             for r in rows {
                 let name: &str = r.get(1);
-                let o = seal::decode_output(from.as_ref(), name, r.get(2), r.get(3), r.get(4))?;
-                let (value, sealed) = seal::encode_output(Some(&to), name, &o)?;
+                let (value, sealed) =
+                    seal::reseal_output(from.as_ref(), &to, name, r.get(2), r.get(3), r.get(4))?;
                 tx.execute(
                     "UPDATE terrane_outputs SET value = $1, sealed = $2 WHERE id = $3",
                     &[&value, &sealed, &r.get::<_, i64>(0)],
@@ -911,8 +905,7 @@ impl Backend for PgBackend {
             for r in rows {
                 let name: &str = r.get(0);
                 let version = r.get::<_, i64>(1);
-                let plain = seal::open_secret(from.as_ref(), name, version as u64, r.get(2))?;
-                let again = seal::seal_secret(Some(&to), name, version as u64, &plain)?;
+                let again = seal::reseal_secret(from.as_ref(), &to, name, version as u64, r.get(2))?;
                 tx.execute(
                     "UPDATE terrane_secrets SET value = $1 WHERE workspace = $2 AND name = $3 AND version = $4",
                     &[&again, &ws, &name, &version],
@@ -979,7 +972,7 @@ impl Backend for PgBackend {
             let rows = tx.query("SELECT address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed FROM terrane_resources WHERE workspace = $1 ORDER BY serial_from, address", &[&ws]).await.map_err(pg_error)?;
             let outs = tx.query("SELECT name, serial_from, serial_to, value, sensitive, sealed FROM terrane_outputs WHERE workspace = $1 ORDER BY serial_from, name", &[&ws]).await.map_err(pg_error)?;
             let secrets = tx.query("SELECT name, version, created_at, username, value FROM terrane_secrets WHERE workspace = $1 ORDER BY name, version", &[&ws]).await.map_err(pg_error)?;
-            let keys = tx.query("SELECT id, created_at, provider, wrapped, active FROM terrane_keys WHERE workspace = $1 ORDER BY created_at, id", &[&ws]).await.map_err(pg_error)?;
+            let keys = tx.query(KEYS_SQL, &[&ws]).await.map_err(pg_error)?;
             tx.commit().await.map_err(pg_error)?;
             Ok((serials, rows, outs, secrets, keys))
         })?;
@@ -1022,16 +1015,7 @@ impl Backend for PgBackend {
                     sealed: r.get(5),
                 })
                 .collect(),
-            keys: keys
-                .iter()
-                .map(|r| WrappedKey {
-                    id: r.get(0),
-                    created_at: r.get::<_, i64>(1) as u64,
-                    provider: r.get(2),
-                    wrapped: r.get(3),
-                    active: r.get(4),
-                })
-                .collect(),
+            keys: keys.iter().map(key_of).collect(),
             secrets: secrets
                 .iter()
                 .map(|r| DumpSecret {

@@ -23,18 +23,9 @@ pub struct S3Store {
     key: String,
 }
 
-pub struct S3Backend;
-
-impl S3Backend {
-    #[allow(clippy::new_ret_no_self)]
-    pub fn open(
-        bucket: &str,
-        key: &str,
-        region: &str,
-        endpoint: Option<&str>,
-    ) -> Result<DocBackend> {
-        DocBackend::open(Box::new(S3Store::connect(bucket, key, region, endpoint)?))
-    }
+/// Opens the state document `key` in `bucket` as a backend.
+pub fn open(bucket: &str, key: &str, region: &str, endpoint: Option<&str>) -> Result<DocBackend> {
+    DocBackend::open(Box::new(S3Store::connect(bucket, key, region, endpoint)?))
 }
 
 fn s3_error<E: std::error::Error + Send + Sync + 'static>(

@@ -217,3 +217,51 @@ pub fn open_secret(
 ) -> Result<Vec<u8>> {
     Ok(vault(enc, &format!("secret {name:?}"))?.open(sealed, &secret_context(name, version))?)
 }
+
+/// Re-encrypts a stored row (`reseal`): opened with `from`, sealed again with `to`.
+pub fn reseal_row(
+    from: Option<&Encryption>,
+    to: &Encryption,
+    context: &str,
+    value: &str,
+    sensitive: &str,
+    sealed: i64,
+) -> Result<Encoded> {
+    encode(
+        Some(to),
+        context,
+        &decode(from, context, value, sensitive, sealed)?,
+    )
+}
+
+/// Re-encrypts a stored output; returns its new text and `sealed` value.
+pub fn reseal_output(
+    from: Option<&Encryption>,
+    to: &Encryption,
+    name: &str,
+    value: &str,
+    sensitive: bool,
+    sealed: i64,
+) -> Result<(String, i64)> {
+    encode_output(
+        Some(to),
+        name,
+        &decode_output(from, name, value, sensitive, sealed)?,
+    )
+}
+
+/// Re-encrypts one stored version of a secret.
+pub fn reseal_secret(
+    from: Option<&Encryption>,
+    to: &Encryption,
+    name: &str,
+    version: u64,
+    sealed: &str,
+) -> Result<String> {
+    seal_secret(
+        Some(to),
+        name,
+        version,
+        &open_secret(from, name, version, sealed)?,
+    )
+}

@@ -132,7 +132,7 @@ impl BackendSpec {
                 key,
                 region,
                 endpoint,
-            } => Ok(Box::new(crate::s3::S3Backend::open(
+            } => Ok(Box::new(crate::s3::open(
                 bucket,
                 key,
                 region,

@@ -141,10 +141,7 @@ impl SqliteBackend {
     /// Persists the data key the vault created for the first sealed value.
     fn store_created_key(tx: &rusqlite::Transaction<'_>, enc: Option<&Encryption>) -> Result<()> {
         if let Some(k) = enc.and_then(|e| e.vault.take_created()) {
-            tx.execute(
-                "INSERT INTO keys (id, created_at, provider, wrapped, active) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![k.id, k.created_at as i64, k.provider, k.wrapped, k.active as i64],
-            )?;
+            insert_key(tx, &k)?;
         }
         Ok(())
     }
@@ -516,19 +513,7 @@ impl Backend for SqliteBackend {
     }
 
     fn keys(&self) -> Result<Vec<WrappedKey>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, created_at, provider, wrapped, active FROM keys ORDER BY created_at, id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(WrappedKey {
-                id: r.get(0)?,
-                created_at: r.get::<_, i64>(1)? as u64,
-                provider: r.get(2)?,
-                wrapped: r.get(3)?,
-                active: r.get::<_, i64>(4)? != 0,
-            })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        read_keys(&self.conn)
     }
 
     fn secret_put(&mut self, name: &str, value: &[u8]) -> Result<u64> {
@@ -620,8 +605,8 @@ impl Backend for SqliteBackend {
                 })?
                 .collect::<std::result::Result<_, _>>()?;
             for (rowid, address, value, sensitive, sealed) in rows {
-                let v = seal::decode(from.as_ref(), &address, &value, &sensitive, sealed)?;
-                let row = seal::encode(Some(&to), &address, &v)?;
+                let row =
+                    seal::reseal_row(from.as_ref(), &to, &address, &value, &sensitive, sealed)?;
                 update.execute(params![row.value, row.sensitive, row.sealed, rowid])?;
                 done.rows += 1;
             }
@@ -635,8 +620,8 @@ impl Backend for SqliteBackend {
                 })?
                 .collect::<std::result::Result<_, _>>()?;
             for (rowid, name, value, sensitive, sealed) in rows {
-                let o = seal::decode_output(from.as_ref(), &name, &value, sensitive != 0, sealed)?;
-                let (value, sealed) = seal::encode_output(Some(&to), &name, &o)?;
+                let (value, sealed) =
+                    seal::reseal_output(from.as_ref(), &to, &name, &value, sensitive != 0, sealed)?;
                 update.execute(params![value, sealed, rowid])?;
                 done.rows += 1;
             }
@@ -647,17 +632,14 @@ impl Backend for SqliteBackend {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<std::result::Result<_, _>>()?;
             for (name, version, sealed) in rows {
-                let plain = seal::open_secret(from.as_ref(), &name, version as u64, &sealed)?;
-                let again = seal::seal_secret(Some(&to), &name, version as u64, &plain)?;
+                let again =
+                    seal::reseal_secret(from.as_ref(), &to, &name, version as u64, &sealed)?;
                 update.execute(params![again, name, version])?;
                 done.secrets += 1;
             }
             tx.execute("DELETE FROM keys", [])?;
             for k in keys {
-                tx.execute(
-                    "INSERT INTO keys (id, created_at, provider, wrapped, active) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![k.id, k.created_at as i64, k.provider, k.wrapped, k.active as i64],
-                )?;
+                insert_key(&tx, k)?;
             }
         }
         tx.commit()?;
@@ -737,20 +719,7 @@ impl Backend for SqliteBackend {
                 })
             })?
             .collect::<std::result::Result<_, _>>()?;
-        let mut stmt = c.prepare(
-            "SELECT id, created_at, provider, wrapped, active FROM keys ORDER BY created_at, id",
-        )?;
-        dump.keys = stmt
-            .query_map([], |r| {
-                Ok(WrappedKey {
-                    id: r.get(0)?,
-                    created_at: r.get::<_, i64>(1)? as u64,
-                    provider: r.get(2)?,
-                    wrapped: r.get(3)?,
-                    active: r.get::<_, i64>(4)? != 0,
-                })
-            })?
-            .collect::<std::result::Result<_, _>>()?;
+        dump.keys = read_keys(c)?;
         let mut stmt = c.prepare(
             "SELECT name, version, created_at, user, value FROM secrets ORDER BY name, version",
         )?;
@@ -808,10 +777,7 @@ impl Backend for SqliteBackend {
             )?;
         }
         for k in &dump.keys {
-            tx.execute(
-                "INSERT INTO keys (id, created_at, provider, wrapped, active) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![k.id, k.created_at as i64, k.provider, k.wrapped, k.active as i64],
-            )?;
+            insert_key(&tx, k)?;
         }
         for s in &dump.secrets {
             tx.execute(
@@ -841,6 +807,37 @@ impl Backend for SqliteBackend {
         )?;
         Ok(())
     }
+}
+
+/// The wrapped data keys, oldest first.
+fn read_keys(c: &Connection) -> Result<Vec<WrappedKey>> {
+    let mut stmt = c.prepare(
+        "SELECT id, created_at, provider, wrapped, active FROM keys ORDER BY created_at, id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(WrappedKey {
+            id: r.get(0)?,
+            created_at: r.get::<_, i64>(1)? as u64,
+            provider: r.get(2)?,
+            wrapped: r.get(3)?,
+            active: r.get::<_, i64>(4)? != 0,
+        })
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+fn insert_key(c: &Connection, k: &WrappedKey) -> Result<()> {
+    c.execute(
+        "INSERT INTO keys (id, created_at, provider, wrapped, active) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            k.id,
+            k.created_at as i64,
+            k.provider,
+            k.wrapped,
+            k.active as i64
+        ],
+    )?;
+    Ok(())
 }
 
 /// Counts rows per serial (used by the benchmark to show an apply wrote only what changed).
