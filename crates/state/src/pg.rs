@@ -263,6 +263,12 @@ impl PgBackend {
         })
     }
 
+    /// The rows `sql` selects for this workspace (its one parameter, `$1`).
+    fn workspace_rows(&self, sql: &str) -> Result<Vec<tokio_postgres::Row>> {
+        let ws = self.workspace.clone();
+        self.call(async |c| c.query(sql, &[&ws]).await.map_err(pg_error))
+    }
+
     /// Takes leadership of this workspace for `role` (e.g. the agent) if nobody holds
     /// it: a session-level advisory lock, released by the server when the holder's
     /// connection ends (the process died or the host is gone).
@@ -462,15 +468,7 @@ impl Backend for PgBackend {
     }
 
     fn history(&self) -> Result<Vec<SerialInfo>> {
-        let ws = self.workspace.clone();
-        let rows = self.call(async |c| {
-            c.query(
-                "SELECT serial, created_at, operation, username, status, changed FROM terrane_serials WHERE workspace = $1 ORDER BY serial",
-                &[&ws],
-            )
-            .await
-            .map_err(pg_error)
-        })?;
+        let rows = self.workspace_rows("SELECT serial, created_at, operation, username, status, changed FROM terrane_serials WHERE workspace = $1 ORDER BY serial")?;
         Ok(rows
             .iter()
             .map(|r| SerialInfo {
@@ -749,9 +747,7 @@ impl Backend for PgBackend {
     }
 
     fn keys(&self) -> Result<Vec<WrappedKey>> {
-        let ws = self.workspace.clone();
-        let rows = self.call(async |c| c.query(KEYS_SQL, &[&ws]).await.map_err(pg_error))?;
-        Ok(rows.iter().map(key_of).collect())
+        Ok(self.workspace_rows(KEYS_SQL)?.iter().map(key_of).collect())
     }
 
     fn secret_put(&mut self, name: &str, value: &[u8]) -> Result<u64> {
@@ -820,15 +816,7 @@ impl Backend for PgBackend {
     }
 
     fn secret_list(&self) -> Result<Vec<SecretInfo>> {
-        let ws = self.workspace.clone();
-        let rows = self.call(async |c| {
-            c.query(
-                "SELECT name, version, created_at, username FROM terrane_secrets WHERE workspace = $1 ORDER BY name, version",
-                &[&ws],
-            )
-            .await
-            .map_err(pg_error)
-        })?;
+        let rows = self.workspace_rows("SELECT name, version, created_at, username FROM terrane_secrets WHERE workspace = $1 ORDER BY name, version")?;
         Ok(rows
             .iter()
             .map(|r| SecretInfo {
