@@ -106,6 +106,39 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
         Command::Policy(crate::PolicyCommand::Test { policy, verbose }) => {
             crate::policy_cmd::test_cmd(&dir, &policy, verbose, style)
         }
+        Command::Cost(c) => cost(&dir, c, style).await,
+    }
+}
+
+async fn cost(dir: &Path, c: crate::CostCommand, style: Style) -> u8 {
+    use crate::cost_cmd::{self, Source};
+    let plan_args = |o: &crate::CostOpts| PlanArgs {
+        vars: o.vars.clone(),
+        targets: Vec::new(),
+        refresh: o.refresh,
+        destroy: false,
+        parallelism: 10,
+        policy: Vec::new(),
+        override_policy: None,
+    };
+    match c.action {
+        None => {
+            let args = plan_args(&c.opts);
+            let source = match &c.opts.planfile {
+                Some(p) => Source::File(p),
+                None => Source::Fresh(&args),
+            };
+            cost_cmd::cost_cmd(dir, source, &c.opts.prices, c.opts.format, style).await
+        }
+        Some(crate::CostAction::Diff { compare_to, opts }) => {
+            let args = plan_args(&opts);
+            let source = match &opts.planfile {
+                Some(p) => Source::File(p),
+                None => Source::Fresh(&args),
+            };
+            cost_cmd::diff_cmd(dir, &compare_to, source, &opts.prices, opts.format, style).await
+        }
+        Some(crate::CostAction::Catalog { prices }) => cost_cmd::catalog_cmd(dir, &prices),
     }
 }
 
@@ -360,6 +393,7 @@ async fn plan_cmd(
         );
     } else {
         print!("{}", render_plan(&plan, style));
+        crate::cost_cmd::print_plan_line(&ws, &plan, style);
     }
     let gate = crate::policy_cmd::check_plan(
         &ws,
@@ -453,6 +487,7 @@ async fn apply_cmd(
                 return fail("Saved plan does not match the configuration.\n\nThe configuration files changed since this plan was made. Run terrane plan again and apply the new plan.");
             }
             print!("{}", render_plan(&plan, style));
+            crate::cost_cmd::print_plan_line(&ws, &plan, style);
             if !policy_allows(&ws, &plan, args, style, operation) {
                 return 1;
             }
@@ -471,6 +506,7 @@ async fn apply_cmd(
             if !plan.has_changes() {
                 return 0;
             }
+            crate::cost_cmd::print_plan_line(&ws, &plan, style);
             if !policy_allows(&ws, &plan, args, style, operation) {
                 return 1;
             }

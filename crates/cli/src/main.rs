@@ -5,6 +5,7 @@
 mod agent_cmd;
 mod backup_cmd;
 mod commands;
+mod cost_cmd;
 mod policy_cmd;
 mod secret_cmd;
 mod state_cmd;
@@ -219,6 +220,53 @@ pub enum Command {
     /// Check plans against Rego policy sets, and test the policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Estimate the monthly cost of the workspace before and after a plan, per
+    /// resource and per cost component (on-demand list prices, 730 hours a month).
+    Cost(CostCommand),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CostCommand {
+    #[command(subcommand)]
+    pub action: Option<CostAction>,
+    #[command(flatten)]
+    pub opts: CostOpts,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CostOpts {
+    /// Price a saved plan: a terrane plan file (`terrane plan --out`) or a Terraform
+    /// JSON plan (`terraform show -json`). Without it, terrane plans the workspace.
+    #[arg(long = "plan", value_name = "FILE")]
+    pub planfile: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: cost_cmd::Format,
+    #[command(flatten)]
+    pub prices: cost_cmd::PriceArgs,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Read the real state of managed objects before planning (default true).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub refresh: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CostAction {
+    /// Compare the cost of a plan with a breakdown saved earlier
+    /// (`terrane cost --format json > baseline.json`), per resource and component.
+    Diff {
+        /// The saved breakdown to compare against.
+        #[arg(long = "compare-to", value_name = "BASELINE.json")]
+        compare_to: PathBuf,
+        #[command(flatten)]
+        opts: CostOpts,
+    },
+    /// Show the price catalog: what it prices, in which regions, and its sources.
+    Catalog {
+        #[command(flatten)]
+        prices: cost_cmd::PriceArgs,
+    },
 }
 
 fn parse_severity(s: &str) -> Result<terrane_policy::Severity, String> {

@@ -62,6 +62,9 @@ fn document_parts(
     if part("configuration") {
         doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
     }
+    if part("cost") {
+        doc["cost"] = crate::cost_cmd::cost_json(ws, &plan.prior, Some(plan));
+    }
     tracing::debug!(
         plan_ms = planned.as_secs_f64() * 1e3,
         configuration_ms = (started.elapsed() - planned).as_secs_f64() * 1e3,
@@ -288,8 +291,8 @@ pub fn scan_document(ws: &Workspace, doc: &serde_json::Value) -> Result<ScanRepo
     })
 }
 
-/// The policy sets of a workspace: its `policy` blocks, then `--policy` paths (those
-/// are hard_mandatory).
+/// The policy sets of a workspace: its `policy` blocks, its budgets, then `--policy`
+/// paths (those are hard_mandatory).
 pub fn policy_sets(ws: &Workspace, extra: &[PathBuf]) -> Result<Vec<PolicySet>, String> {
     let mut sets = Vec::new();
     for p in &ws.module.policies {
@@ -298,6 +301,7 @@ pub fn policy_sets(ws: &Workspace, extra: &[PathBuf]) -> Result<Vec<PolicySet>, 
         let path = ws.dir.join(&p.source);
         sets.push(PolicySet::load(&p.name, level, &path, &p.source)?);
     }
+    sets.extend(crate::cost_cmd::budget_sets(&ws.module.budgets)?);
     for path in extra {
         let shown = path.display().to_string();
         let full = if path.is_absolute() {
@@ -724,6 +728,7 @@ fn evaluate_state(dir: &Path) -> Result<(Vec<SetOutcome>, Option<ScanReport>, u6
     };
     let mut doc = json::state_plan_json(&snapshot);
     doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
+    doc["cost"] = crate::cost_cmd::cost_json(&ws, &snapshot, None);
     let (outcomes, scan) = evaluate(&ws, doc, &[]);
     Ok((outcomes, scan, snapshot.serial))
 }

@@ -53,6 +53,8 @@ pub struct Module {
     pub terraform: TerraformSettings,
     /// `policy "name" { ... }` blocks: Rego policy sets checked on every plan.
     pub policies: Vec<PolicyBlock>,
+    /// `budget "name" { ... }` blocks: cost limits checked on every plan.
+    pub budgets: Vec<BudgetBlock>,
     /// The `scan { ... }` block: settings of the built-in security scan.
     pub scan: ScanSettings,
 }
@@ -64,6 +66,18 @@ pub struct Module {
 pub struct PolicyBlock {
     pub name: String,
     pub source: String,
+    pub enforcement_level: String,
+    pub span: Span,
+}
+
+/// A budget: limits on the workspace's monthly cost after a plan
+/// (`monthly_limit`) and on how much one plan may add (`max_monthly_increase`), in
+/// USD, enforced like a policy set with `enforcement_level`.
+#[derive(Clone, Debug)]
+pub struct BudgetBlock {
+    pub name: String,
+    pub monthly_limit: Option<f64>,
+    pub max_monthly_increase: Option<f64>,
     pub enforcement_level: String,
     pub span: Span,
 }
@@ -775,6 +789,14 @@ fn load_file_body(
                     module.policies.push(p);
                 }
             }
+            "budget" => {
+                if !expect_labels(&b, 1, "the budget name", diags) {
+                    continue;
+                }
+                if let Some(budget) = load_budget(b, diags) {
+                    module.budgets.push(budget);
+                }
+            }
             "scan" => load_scan(b, module, diags),
             "moved" | "import" | "check" | "removed" => diags.push(
                 Diagnostic::warning(
@@ -786,7 +808,7 @@ fn load_file_body(
             other => diags.push(
                 Diagnostic::error(
                     "Unsupported block type",
-                    format!("Blocks of type {other:?} are not expected here. Top-level blocks are terraform, provider, variable, locals, resource, data, output, module, policy and scan."),
+                    format!("Blocks of type {other:?} are not expected here. Top-level blocks are terraform, provider, variable, locals, resource, data, output, module, policy, budget and scan."),
                 )
                 .with_span(Some(b.span)),
             ),
@@ -847,6 +869,82 @@ fn required_string(
 
 fn load_policy(b: NestedBlock, diags: &mut Diagnostics) -> Option<PolicyBlock> {
     let source = required_string(&b, "source", "\"./policy\"", diags)?;
+    let level = enforcement_level(&b, diags)?;
+    for name in b.body.attrs.keys() {
+        if !["source", "enforcement_level"].contains(&name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    "Unsupported argument",
+                    format!("A policy block takes source and enforcement_level; {name:?} is not expected."),
+                )
+                .with_span(Some(b.body.attrs[name].name_span.clone())),
+            );
+        }
+    }
+    Some(PolicyBlock {
+        name: b.labels[0].clone(),
+        source,
+        enforcement_level: level,
+        span: b.span,
+    })
+}
+
+fn load_budget(b: NestedBlock, diags: &mut Diagnostics) -> Option<BudgetBlock> {
+    const ARGS: [&str; 3] = ["monthly_limit", "max_monthly_increase", "enforcement_level"];
+    let level = enforcement_level(&b, diags)?;
+    let mut ok = true;
+    for name in b.body.attrs.keys() {
+        if !ARGS.contains(&name.as_str()) {
+            ok = false;
+            diags.push(
+                Diagnostic::error(
+                    "Unsupported argument",
+                    format!("A budget block takes monthly_limit, max_monthly_increase and enforcement_level; {name:?} is not expected."),
+                )
+                .with_span(Some(b.body.attrs[name].name_span.clone())),
+            );
+        }
+    }
+    let mut amount = |name: &str| match b.body.attrs.get(name) {
+        None => None,
+        Some(a) => match &a.expr.kind {
+            ExprKind::Literal(Value::Number(n)) if *n >= 0.0 => Some(*n),
+            _ => {
+                ok = false;
+                diags.push(
+                    Diagnostic::error(
+                        format!("Invalid {name} value"),
+                        format!("{name} must be a literal amount in USD per month, zero or more, such as {name} = 500."),
+                    )
+                    .with_span(Some(a.expr.span.clone())),
+                );
+                None
+            }
+        },
+    };
+    let monthly_limit = amount("monthly_limit");
+    let max_monthly_increase = amount("max_monthly_increase");
+    if ok && monthly_limit.is_none() && max_monthly_increase.is_none() {
+        diags.push(
+            Diagnostic::error(
+                "Empty budget",
+                "A budget needs monthly_limit (the most the workspace may cost a month after a plan), max_monthly_increase (the most one plan may add), or both.",
+            )
+            .with_span(Some(b.span.clone())),
+        );
+        return None;
+    }
+    ok.then(|| BudgetBlock {
+        name: b.labels[0].clone(),
+        monthly_limit,
+        max_monthly_increase,
+        enforcement_level: level,
+        span: b.span,
+    })
+}
+
+/// The `enforcement_level` of a policy or budget block (default `hard_mandatory`).
+fn enforcement_level(b: &NestedBlock, diags: &mut Diagnostics) -> Option<String> {
     let level = literal_string(&b.body, "enforcement_level", diags)
         .unwrap_or_else(|| "hard_mandatory".to_string());
     if !ENFORCEMENT_LEVELS.contains(&level.as_str()) {
@@ -867,23 +965,7 @@ fn load_policy(b: NestedBlock, diags: &mut Diagnostics) -> Option<PolicyBlock> {
         );
         return None;
     }
-    for name in b.body.attrs.keys() {
-        if !["source", "enforcement_level"].contains(&name.as_str()) {
-            diags.push(
-                Diagnostic::error(
-                    "Unsupported argument",
-                    format!("A policy block takes source and enforcement_level; {name:?} is not expected."),
-                )
-                .with_span(Some(b.body.attrs[name].name_span.clone())),
-            );
-        }
-    }
-    Some(PolicyBlock {
-        name: b.labels[0].clone(),
-        source,
-        enforcement_level: level,
-        span: b.span,
-    })
+    Some(level)
 }
 
 fn load_scan(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) {

@@ -10,6 +10,7 @@ mod aws_compute;
 mod aws_security;
 mod backends;
 mod backup;
+mod cost;
 mod crash;
 mod diagnostics;
 mod dr;

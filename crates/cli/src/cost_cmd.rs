@@ -1,0 +1,693 @@
+//! Cost in the CLI: `terrane cost` (the breakdown of a plan), `terrane cost diff`
+//! (against a saved breakdown), the line `terrane plan` ends with, `input.cost` for
+//! policies, and budgets as policy sets.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use terrane_core::{ResourceMode, Span, Value};
+use terrane_cost::{report, Catalog, CostDiff, Estimate, Item, PlanCost, Pricer, Usage};
+use terrane_engine::render::Style;
+use terrane_engine::{Action, Plan, ResourceChange};
+use terrane_lang::config::BudgetBlock;
+use terrane_lang::{Reference, Scope};
+use terrane_policy::rego::{Enforcement, PolicyFile, PolicySet};
+use terrane_state::Snapshot;
+
+use crate::commands::fail;
+use crate::workspace::Workspace;
+
+/// Environment variable naming a pricing file to use instead of the built-in catalog.
+pub const PRICING_FILE_ENV: &str = "TERRANE_PRICING_FILE";
+
+/// Where prices and usage come from (flags of `terrane cost`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PriceArgs {
+    /// The usage file with quantities of usage-based components (default:
+    /// terrane-usage.yml in the workspace, when it exists).
+    #[arg(long = "usage-file", value_name = "FILE")]
+    pub usage_file: Option<PathBuf>,
+    /// A price catalog to use instead of the built-in one: a CSV file with the columns
+    /// service,resource_kind,region,sku_or_type,unit,usd_per_unit,source_note.
+    #[arg(long = "pricing-file", value_name = "FILE", env = PRICING_FILE_ENV)]
+    pub pricing_file: Option<PathBuf>,
+}
+
+/// Output formats of `terrane cost`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// The built-in catalog, or one read from a pricing file.
+enum Prices {
+    Builtin(&'static Catalog),
+    File(Box<Catalog>),
+}
+
+impl std::ops::Deref for Prices {
+    type Target = Catalog;
+
+    fn deref(&self) -> &Catalog {
+        match self {
+            Prices::Builtin(c) => c,
+            Prices::File(c) => c,
+        }
+    }
+}
+
+/// The catalog and usage a workspace is priced with.
+pub struct Sources {
+    catalog: Prices,
+    usage: Usage,
+}
+
+impl Sources {
+    /// Reads the pricing and usage files `args` name, or the workspace's defaults.
+    pub fn load(dir: &Path, args: &PriceArgs) -> Result<Sources, String> {
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                dir.join(p)
+            }
+        };
+        let pricing = args
+            .pricing_file
+            .clone()
+            .or_else(|| std::env::var_os(PRICING_FILE_ENV).map(PathBuf::from));
+        let catalog = match pricing {
+            Some(p) => Prices::File(Box::new(
+                Catalog::load(&resolve(&p)).map_err(|e| e.to_string())?,
+            )),
+            None => Prices::Builtin(Catalog::builtin()),
+        };
+        let usage = match &args.usage_file {
+            Some(p) => Usage::load(&resolve(p)).map_err(|e| e.to_string())?,
+            None => {
+                let default = dir.join(terrane_cost::usage::FILE_NAME);
+                if default.is_file() {
+                    Usage::load(&default).map_err(|e| e.to_string())?
+                } else {
+                    Usage::none()
+                }
+            }
+        };
+        Ok(Sources { catalog, usage })
+    }
+}
+
+/// A scope with the root variables only, for a provider block's `region`.
+struct VarScope<'a> {
+    vars: &'a BTreeMap<String, Value>,
+    dir: &'a Path,
+}
+
+impl Scope for VarScope<'_> {
+    fn lookup(
+        &self,
+        r: &Reference,
+        span: &Span,
+    ) -> Result<Cow<'_, Value>, terrane_core::Diagnostic> {
+        match r {
+            Reference::Var(n) => self.vars.get(n).map(Cow::Borrowed).ok_or_else(|| {
+                terrane_core::Diagnostic::error("Unknown variable", n.clone())
+                    .with_span(Some(span.clone()))
+            }),
+            _ => Err(
+                terrane_core::Diagnostic::error("Not a constant", "only var.* is known here")
+                    .with_span(Some(span.clone())),
+            ),
+        }
+    }
+
+    fn base_dir(&self) -> &Path {
+        self.dir
+    }
+}
+
+/// The region of each AWS provider configuration of the root module (`aws`,
+/// `aws.ALIAS`): its `region` argument, else `AWS_REGION` / `AWS_DEFAULT_REGION`.
+fn regions(ws: &Workspace, vars: &BTreeMap<String, Value>) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let scope = VarScope { vars, dir: &ws.dir };
+    for p in ws.module.providers.iter().filter(|p| p.name == "aws") {
+        let key = p
+            .alias
+            .as_ref()
+            .map_or_else(|| "aws".to_string(), |a| format!("aws.{a}"));
+        let region = p
+            .body
+            .attrs
+            .get("region")
+            .and_then(|a| terrane_lang::eval(&a.expr, &scope).ok())
+            .and_then(|v| v.as_str().map(str::to_string));
+        if let Some(r) = region {
+            out.insert(key, r);
+        }
+    }
+    if !out.contains_key("aws") {
+        let env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+        if let Some(r) = env {
+            out.insert("aws".into(), r);
+        }
+    }
+    out
+}
+
+/// The root variables' values: the plan's, else the declared defaults.
+fn variable_values(ws: &Workspace, plan: Option<&Plan>) -> BTreeMap<String, Value> {
+    if let Some(p) = plan {
+        return p.variable_values.clone();
+    }
+    ws.module
+        .variables
+        .values()
+        .filter_map(|v| {
+            let d = v.default.as_ref()?;
+            Some((v.name.clone(), terrane_lang::eval::eval_constant(d).ok()?))
+        })
+        .collect()
+}
+
+/// One managed resource instance to price, borrowed from a snapshot or a plan.
+struct Row<'p> {
+    type_name: &'p str,
+    provider: &'p str,
+    value: &'p Value,
+    dependencies: &'p [String],
+}
+
+fn state_rows(s: &Snapshot) -> BTreeMap<String, Row<'_>> {
+    s.resources
+        .values()
+        .filter(|r| r.addr.resource.mode == ResourceMode::Managed)
+        .map(|r| {
+            (
+                r.addr.to_string(),
+                Row {
+                    type_name: &r.addr.resource.type_name,
+                    provider: &r.provider,
+                    value: &r.value,
+                    dependencies: &r.dependencies,
+                },
+            )
+        })
+        .collect()
+}
+
+fn after_rows<'p>(prior: &'p Snapshot, changes: &'p [ResourceChange]) -> BTreeMap<String, Row<'p>> {
+    let mut rows = state_rows(prior);
+    for c in changes {
+        if c.addr.resource.mode != ResourceMode::Managed || c.action == Action::NoOp {
+            continue;
+        }
+        let addr = c.addr.to_string();
+        match &c.after {
+            Some(v) if c.action != Action::Delete => {
+                rows.insert(
+                    addr,
+                    Row {
+                        type_name: &c.addr.resource.type_name,
+                        provider: &c.provider,
+                        value: v,
+                        dependencies: &c.dependencies,
+                    },
+                );
+            }
+            _ => {
+                rows.remove(&addr);
+            }
+        }
+    }
+    rows
+}
+
+fn estimate(pricer: &Pricer<'_>, rows: &BTreeMap<String, Row<'_>>) -> Estimate {
+    let items: Vec<Item<'_>> = rows
+        .iter()
+        .map(|(address, r)| Item {
+            address,
+            type_name: r.type_name,
+            provider: r.provider,
+            values: r.value,
+            dependencies: r.dependencies,
+        })
+        .collect();
+    pricer.estimate(&items)
+}
+
+/// The cost of a workspace before and after a plan (or, without one, of its state).
+pub fn plan_cost(
+    ws: &Workspace,
+    prior: &Snapshot,
+    plan: Option<&Plan>,
+    sources: &Sources,
+) -> PlanCost {
+    let started = std::time::Instant::now();
+    let regions = regions(ws, &variable_values(ws, plan));
+    let pricer = Pricer {
+        catalog: &sources.catalog,
+        usage: &sources.usage,
+        regions: &regions,
+    };
+    let before = estimate(&pricer, &state_rows(prior));
+    let changes = plan.map_or(&[][..], |p| &p.changes);
+    let after = estimate(&pricer, &after_rows(prior, changes));
+    let cost = PlanCost::new(&before, after, &sources.catalog, &sources.usage);
+    // bench/cost.py reads this line.
+    tracing::debug!(
+        resources = cost.summary.resources,
+        price_ms = started.elapsed().as_secs_f64() * 1e3,
+        "plan priced"
+    );
+    cost
+}
+
+/// `input.cost` of the policy document: the plan's cost, or null when the pricing or
+/// usage file cannot be read (budgets then fail; see [`budget_sets`]).
+pub fn cost_json(ws: &Workspace, prior: &Snapshot, plan: Option<&Plan>) -> serde_json::Value {
+    match Sources::load(&ws.dir, &PriceArgs::default()) {
+        Ok(sources) => serde_json::to_value(plan_cost(ws, prior, plan, &sources))
+            .unwrap_or(serde_json::Value::Null),
+        Err(e) => {
+            eprintln!("Warning: no cost estimate: {e}");
+            serde_json::Value::Null
+        }
+    }
+}
+
+/// The line `terrane plan` ends with: the monthly cost before and after.
+pub fn print_plan_line(ws: &Workspace, plan: &Plan, style: Style) {
+    match Sources::load(&ws.dir, &PriceArgs::default()) {
+        Ok(sources) => {
+            let cost = plan_cost(ws, &plan.prior, Some(plan), &sources);
+            println!("\n{}", style.bold(&report::plan_line(&cost)));
+        }
+        Err(e) => println!("\nNo cost estimate: {e}"),
+    }
+}
+
+/// The workspace's budgets as policy sets over `input.cost`, each with its
+/// enforcement level.
+pub fn budget_sets(budgets: &[BudgetBlock]) -> Result<Vec<PolicySet>, String> {
+    budgets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let level = Enforcement::parse(&b.enforcement_level)
+                .ok_or_else(|| format!("invalid enforcement level {:?}", b.enforcement_level))?;
+            Ok(PolicySet {
+                name: format!("budget {}", b.name),
+                level,
+                files: vec![PolicyFile {
+                    path: format!("budget \"{}\"", b.name),
+                    text: budget_rego(i, b),
+                }],
+            })
+        })
+        .collect()
+}
+
+/// The Rego of one budget. Amounts are USD per month; the limits are written into
+/// the messages in Rust so they read as money.
+fn budget_rego(index: usize, b: &BudgetBlock) -> String {
+    let lit = |s: String| serde_json::to_string(&s).unwrap_or_default();
+    let who = format!("budget {:?}", b.name);
+    // For sprintf formats: a `%` in the name is literal.
+    let fmt_who = who.replace('%', "%%");
+    let mut rego = format!(
+        "package terrane.budget.b{index}\n\nimport rego.v1\n\n\
+         deny contains msg if {{\n\
+         \tnot is_number(input.cost.total_monthly_cost)\n\
+         \tmsg := {}\n\
+         }}\n\n\
+         warn contains msg if {{\n\
+         \tn := (input.cost.summary.partly_priced + input.cost.summary.not_priced) + input.cost.summary.unsupported\n\
+         \tn > 0\n\
+         \tmsg := sprintf({}, [n, input.cost.total_monthly_cost])\n\
+         }}\n",
+        lit(format!("{who}: the cost of this plan could not be estimated, so the budget cannot be checked")),
+        lit(format!("{fmt_who}: %d resource(s) not fully priced, so the real monthly cost may be above $%.2f")),
+    );
+    if let Some(limit) = b.monthly_limit {
+        rego.push_str(&format!(
+            "\ndeny contains msg if {{\n\
+             \tinput.cost.total_monthly_cost > {limit}\n\
+             \tmsg := sprintf({}, [input.cost.total_monthly_cost])\n\
+             }}\n",
+            lit(format!(
+                "{fmt_who}: the monthly cost after this plan, $%.2f, is over the limit of ${limit:.2}"
+            ))
+        ));
+    }
+    if let Some(max) = b.max_monthly_increase {
+        rego.push_str(&format!(
+            "\ndeny contains msg if {{\n\
+             \tinput.cost.diff_monthly_cost > {max}\n\
+             \tmsg := sprintf({}, [input.cost.diff_monthly_cost])\n\
+             }}\n",
+            lit(format!(
+                "{fmt_who}: this plan adds $%.2f a month, more than the ${max:.2} one plan may add"
+            ))
+        ));
+    }
+    rego
+}
+
+/// What `terrane cost` prices.
+pub enum Source<'a> {
+    /// A fresh plan of the workspace.
+    Fresh(&'a crate::PlanArgs),
+    /// A plan file: terrane's own (`terrane plan --out`), or a Terraform JSON plan
+    /// (`terraform show -json`).
+    File(&'a Path),
+}
+
+/// Prices a terrane plan, a Terraform JSON plan, or a fresh plan.
+async fn price(
+    dir: &Path,
+    source: Source<'_>,
+    args: &PriceArgs,
+    style: Style,
+) -> Result<PlanCost, u8> {
+    let sources = Sources::load(dir, args).map_err(fail)?;
+    let probe = Pricer {
+        catalog: &sources.catalog,
+        usage: &sources.usage,
+        regions: &HashMap::new(),
+    };
+    for w in probe.unused_usage_keys() {
+        eprintln!("Warning: {w}");
+    }
+    if let Source::File(p) = source {
+        let path = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            dir.join(p)
+        };
+        if let Some(tf) = terraform_plan(&path)? {
+            return Ok(terraform_plan_cost(&tf, &sources));
+        }
+    }
+    let Some(mut ws) = crate::commands::load(dir, style.color) else {
+        return Err(1);
+    };
+    let plan = match source {
+        Source::File(p) => crate::commands::read_planfile(dir, Some(&ws), p)?,
+        Source::Fresh(plan_args) => crate::commands::plan_quietly(&mut ws, plan_args, style)
+            .await
+            .ok_or(1u8)?,
+    };
+    Ok(plan_cost(&ws, &plan.prior, Some(&plan), &sources))
+}
+
+/// The file's JSON when it is a Terraform JSON plan, `None` for a terrane plan file.
+fn terraform_plan(path: &Path) -> Result<Option<serde_json::Value>, u8> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(format!("cannot read the plan file {}: {e}", path.display())))?;
+    let Ok(j) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(None);
+    };
+    let is_tf = j.get("format_version").is_some() && j.get("resource_changes").is_some();
+    Ok(is_tf.then_some(j))
+}
+
+/// Prices a Terraform JSON plan: `prior_state` before, `resource_changes` after, the
+/// regions from `configuration.provider_config`.
+fn terraform_plan_cost(j: &serde_json::Value, sources: &Sources) -> PlanCost {
+    struct Owned {
+        type_name: String,
+        provider: String,
+        value: Value,
+        dependencies: Vec<String>,
+    }
+    let s = |v: &serde_json::Value, k: &str| {
+        v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
+    };
+    // References in the root module's configuration stand in for dependencies.
+    // The provider configuration (`aws`, `aws.west`) of each root module resource, so
+    // that aliased providers are priced in their own region.
+    let mut deps: HashMap<String, Vec<String>> = HashMap::new();
+    let mut provider_keys: HashMap<String, String> = HashMap::new();
+    if let Some(rs) = j
+        .pointer("/configuration/root_module/resources")
+        .and_then(|r| r.as_array())
+    {
+        for r in rs {
+            let mut refs = Vec::new();
+            collect_references(
+                r.get("expressions").unwrap_or(&serde_json::Value::Null),
+                &mut refs,
+            );
+            deps.insert(s(r, "address"), refs);
+            let key = s(r, "provider_config_key");
+            if !key.is_empty() {
+                provider_keys.insert(s(r, "address"), key);
+            }
+        }
+    }
+    let base = |address: &str| address.split('[').next().unwrap_or(address).to_string();
+    let config_of = |address: &str| deps.get(&base(address)).cloned().unwrap_or_default();
+    let provider_of = |address: &str, r: &serde_json::Value| {
+        provider_keys
+            .get(&base(address))
+            .cloned()
+            .unwrap_or_else(|| s(r, "provider_name"))
+    };
+    let mut before: BTreeMap<String, Owned> = BTreeMap::new();
+    fn walk(m: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+        if let Some(rs) = m.get("resources").and_then(|r| r.as_array()) {
+            out.extend(rs.iter().cloned());
+        }
+        if let Some(cs) = m.get("child_modules").and_then(|c| c.as_array()) {
+            for c in cs {
+                walk(c, out);
+            }
+        }
+    }
+    let mut prior = Vec::new();
+    walk(
+        j.pointer("/prior_state/values/root_module")
+            .unwrap_or(&serde_json::Value::Null),
+        &mut prior,
+    );
+    for r in prior.iter().filter(|r| s(r, "mode") == "managed") {
+        let address = s(r, "address");
+        let o = Owned {
+            type_name: s(r, "type"),
+            provider: provider_of(&address, r),
+            value: Value::from_json(r.get("values").unwrap_or(&serde_json::Value::Null)),
+            dependencies: config_of(&address),
+        };
+        before.insert(address, o);
+    }
+    let mut after: BTreeMap<String, Owned> = before
+        .iter()
+        .map(|(k, o)| {
+            (
+                k.clone(),
+                Owned {
+                    type_name: o.type_name.clone(),
+                    provider: o.provider.clone(),
+                    value: o.value.clone(),
+                    dependencies: o.dependencies.clone(),
+                },
+            )
+        })
+        .collect();
+    for rc in j["resource_changes"].as_array().into_iter().flatten() {
+        if s(rc, "mode") != "managed" {
+            continue;
+        }
+        let address = s(rc, "address");
+        let change = &rc["change"];
+        let deletes = change["actions"]
+            .as_array()
+            .is_some_and(|a| a == &[serde_json::json!("delete")]);
+        match change.get("after") {
+            Some(a) if !a.is_null() && !deletes => {
+                let mut value = Value::from_json(a);
+                // `after_unknown` marks attributes known only after apply.
+                if let (Value::Map(m), Some(unknown)) =
+                    (&mut value, change["after_unknown"].as_object())
+                {
+                    for (k, u) in unknown {
+                        if u == &serde_json::Value::Bool(true) {
+                            m.insert(k.clone(), Value::Unknown);
+                        }
+                    }
+                }
+                after.insert(
+                    address.clone(),
+                    Owned {
+                        type_name: s(rc, "type"),
+                        provider: provider_of(&address, rc),
+                        value,
+                        dependencies: config_of(&address),
+                    },
+                );
+            }
+            _ => {
+                after.remove(&address);
+            }
+        }
+    }
+    let mut regions = HashMap::new();
+    if let Some(pc) = j
+        .pointer("/configuration/provider_config")
+        .and_then(|p| p.as_object())
+    {
+        for (key, p) in pc {
+            if let Some(r) = p
+                .pointer("/expressions/region/constant_value")
+                .and_then(|r| r.as_str())
+            {
+                regions.insert(key.clone(), r.to_string());
+            }
+        }
+    }
+    if !regions.contains_key("aws") {
+        if let Some(r) = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        {
+            regions.insert("aws".into(), r);
+        }
+    }
+    let pricer = Pricer {
+        catalog: &sources.catalog,
+        usage: &sources.usage,
+        regions: &regions,
+    };
+    let items = |m: &BTreeMap<String, Owned>| -> Estimate {
+        let items: Vec<Item<'_>> = m
+            .iter()
+            .map(|(address, o)| Item {
+                address,
+                type_name: &o.type_name,
+                provider: &o.provider,
+                values: &o.value,
+                dependencies: &o.dependencies,
+            })
+            .collect();
+        pricer.estimate(&items)
+    };
+    let (b, a) = (items(&before), items(&after));
+    PlanCost::new(&b, a, &sources.catalog, &sources.usage)
+}
+
+fn collect_references(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let Some(refs) = m.get("references").and_then(|r| r.as_array()) {
+                out.extend(refs.iter().filter_map(|r| r.as_str().map(str::to_string)));
+            }
+            for (k, x) in m {
+                if k != "references" {
+                    collect_references(x, out);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_references(x, out)),
+        _ => {}
+    }
+}
+
+fn print_cost(cost: &PlanCost, format: Format) {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(cost).unwrap_or_default()),
+        Format::Table => print!("{}", report::table(cost)),
+    }
+}
+
+/// `terrane cost`.
+pub async fn cost_cmd(
+    dir: &Path,
+    source: Source<'_>,
+    args: &PriceArgs,
+    format: Format,
+    style: Style,
+) -> u8 {
+    match price(dir, source, args, style).await {
+        Ok(cost) => {
+            print_cost(&cost, format);
+            0
+        }
+        Err(code) => code,
+    }
+}
+
+/// `terrane cost diff --compare-to BASELINE`.
+pub async fn diff_cmd(
+    dir: &Path,
+    baseline: &Path,
+    source: Source<'_>,
+    args: &PriceArgs,
+    format: Format,
+    style: Style,
+) -> u8 {
+    let path = if baseline.is_absolute() {
+        baseline.to_path_buf()
+    } else {
+        dir.join(baseline)
+    };
+    let shown = baseline.display().to_string();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("cannot read the baseline {shown}: {e}")),
+    };
+    let base: PlanCost = match serde_json::from_str(&text) {
+        Ok(b) => b,
+        Err(e) => {
+            return fail(format!(
+                "{shown}:{}:{}: not a cost breakdown: {e}\n  Save one with `terrane cost --format json > {shown}`.",
+                e.line(),
+                e.column()
+            ))
+        }
+    };
+    let current = match price(dir, source, args, style).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let d = CostDiff::between(&base, &current);
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
+        Format::Table => print!("{}", report::diff(&d, &shown)),
+    }
+    0
+}
+
+/// `terrane cost catalog`: what the prices are and where they come from.
+pub fn catalog_cmd(dir: &Path, args: &PriceArgs) -> u8 {
+    let sources = match Sources::load(dir, args) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let c = &sources.catalog;
+    println!("{}: {} prices", c.name, c.rows().len());
+    let mut kinds: BTreeMap<(String, String), (usize, std::collections::BTreeSet<String>)> =
+        BTreeMap::new();
+    for r in c.rows() {
+        let e = kinds
+            .entry((r.service.clone(), r.kind.clone()))
+            .or_default();
+        e.0 += 1;
+        e.1.insert(r.region.clone());
+    }
+    println!("\nPrices by service and kind:");
+    for ((service, kind), (n, regions)) in &kinds {
+        let regions: Vec<_> = regions.iter().cloned().collect();
+        println!("  {service:<12} {kind:<38} {n:>5}  {}", regions.join(" "));
+    }
+    println!("\nSources (each price carries its own):");
+    for (source, n) in c.sources() {
+        println!("  {n:>5}  {source}");
+    }
+    0
+}
