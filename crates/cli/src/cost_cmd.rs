@@ -128,9 +128,18 @@ impl Scope for VarScope<'_> {
     }
 }
 
+/// The AWS region in the environment, as the provider reads it.
+fn env_region() -> Option<String> {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
 /// The region of each AWS provider configuration of the root module (`aws`,
-/// `aws.ALIAS`): its `region` argument, else `AWS_REGION` / `AWS_DEFAULT_REGION`.
-fn regions(ws: &Workspace, vars: &BTreeMap<String, Value>) -> HashMap<String, String> {
+/// `aws.ALIAS`): its `region` argument; without one, `AWS_REGION` /
+/// `AWS_DEFAULT_REGION` as the provider itself does. A `region` terrane cannot
+/// evaluate here (sensitive, or from other resources) is unknown: `None`.
+fn regions(ws: &Workspace, vars: &BTreeMap<String, Value>) -> HashMap<String, Option<String>> {
     let mut out = HashMap::new();
     let scope = VarScope { vars, dir: &ws.dir };
     for p in ws.module.providers.iter().filter(|p| p.name == "aws") {
@@ -138,24 +147,16 @@ fn regions(ws: &Workspace, vars: &BTreeMap<String, Value>) -> HashMap<String, St
             .alias
             .as_ref()
             .map_or_else(|| "aws".to_string(), |a| format!("aws.{a}"));
-        let region = p
-            .body
-            .attrs
-            .get("region")
-            .and_then(|a| terrane_lang::eval(&a.expr, &scope).ok())
-            .and_then(|v| v.as_str().map(str::to_string));
-        if let Some(r) = region {
-            out.insert(key, r);
-        }
+        let region = match p.body.attrs.get("region") {
+            Some(a) => match terrane_lang::eval(&a.expr, &scope) {
+                Ok(Value::String(r)) => Some(r),
+                _ => None,
+            },
+            None => env_region(),
+        };
+        out.insert(key, region);
     }
-    if !out.contains_key("aws") {
-        let env = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
-        if let Some(r) = env {
-            out.insert("aws".into(), r);
-        }
-    }
+    out.entry("aws".to_string()).or_insert_with(env_region);
     out
 }
 
@@ -255,9 +256,31 @@ pub fn plan_cost(
         usage: &sources.usage,
         regions: &regions,
     };
-    let before = estimate(&pricer, &state_rows(prior));
+    // Objects deleted outside terrane cost nothing now, whatever the state recorded.
+    let vanished: std::collections::HashSet<String> = plan
+        .map(|p| {
+            p.drift
+                .iter()
+                .filter(|d| d.after.is_none())
+                .map(|d| d.addr.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut before_rows = state_rows(prior);
+    before_rows.retain(|a, _| !vanished.contains(a));
+    let before = estimate(&pricer, &before_rows);
     let changes = plan.map_or(&[][..], |p| &p.changes);
-    let after = estimate(&pricer, &after_rows(prior, changes));
+    let mut rows = after_rows(prior, changes);
+    if !vanished.is_empty() {
+        // Kept only where the plan creates them again.
+        let planned: std::collections::HashSet<String> = changes
+            .iter()
+            .filter(|c| c.after.is_some() && !matches!(c.action, Action::NoOp | Action::Delete))
+            .map(|c| c.addr.to_string())
+            .collect();
+        rows.retain(|a, _| !vanished.contains(a) || planned.contains(a));
+    }
+    let after = estimate(&pricer, &rows);
     let cost = PlanCost::new(&before, after, &sources.catalog, &sources.usage);
     // bench/cost.py reads this line.
     tracing::debug!(
@@ -476,12 +499,19 @@ fn terraform_plan_cost(j: &serde_json::Value, sources: &Sources) -> PlanCost {
             .unwrap_or(&serde_json::Value::Null),
         &mut prior,
     );
-    for r in prior.iter().filter(|r| s(r, "mode") == "managed") {
+    // Deposed objects (left by a create-before-destroy replacement) are not the
+    // resource's current object.
+    for r in prior
+        .iter()
+        .filter(|r| s(r, "mode") == "managed" && r.get("deposed_key").is_none())
+    {
         let address = s(r, "address");
+        let mut value = Value::from_json(r.get("values").unwrap_or(&serde_json::Value::Null));
+        mark_sensitive(&mut value, r.get("sensitive_values"));
         let o = Owned {
             type_name: s(r, "type"),
             provider: provider_of(&address, r),
-            value: Value::from_json(r.get("values").unwrap_or(&serde_json::Value::Null)),
+            value,
             dependencies: config_of(&address),
         };
         before.insert(address, o);
@@ -501,7 +531,7 @@ fn terraform_plan_cost(j: &serde_json::Value, sources: &Sources) -> PlanCost {
         })
         .collect();
     for rc in j["resource_changes"].as_array().into_iter().flatten() {
-        if s(rc, "mode") != "managed" {
+        if s(rc, "mode") != "managed" || rc.get("deposed").is_some() {
             continue;
         }
         let address = s(rc, "address");
@@ -522,6 +552,7 @@ fn terraform_plan_cost(j: &serde_json::Value, sources: &Sources) -> PlanCost {
                         }
                     }
                 }
+                mark_sensitive(&mut value, change.get("after_sensitive"));
                 after.insert(
                     address.clone(),
                     Owned {
@@ -537,28 +568,32 @@ fn terraform_plan_cost(j: &serde_json::Value, sources: &Sources) -> PlanCost {
             }
         }
     }
-    let mut regions = HashMap::new();
+    // Regions: a literal, or a root variable's value from the plan; any other
+    // expression is unknown. Without `region`, the environment, as the provider does.
+    let mut regions: HashMap<String, Option<String>> = HashMap::new();
     if let Some(pc) = j
         .pointer("/configuration/provider_config")
         .and_then(|p| p.as_object())
     {
         for (key, p) in pc {
-            if let Some(r) = p
-                .pointer("/expressions/region/constant_value")
-                .and_then(|r| r.as_str())
-            {
-                regions.insert(key.clone(), r.to_string());
-            }
+            let region = match p.pointer("/expressions/region") {
+                None => env_region(),
+                Some(e) => match e.get("constant_value").and_then(|r| r.as_str()) {
+                    Some(r) => Some(r.to_string()),
+                    None => e["references"]
+                        .as_array()
+                        .and_then(|refs| refs.first())
+                        .and_then(|r| r.as_str())
+                        .and_then(|r| r.strip_prefix("var."))
+                        .and_then(|v| j.pointer(&format!("/variables/{v}/value")))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                },
+            };
+            regions.insert(key.clone(), region);
         }
     }
-    if !regions.contains_key("aws") {
-        if let Some(r) = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        {
-            regions.insert("aws".into(), r);
-        }
-    }
+    regions.entry("aws".to_string()).or_insert_with(env_region);
     let pricer = Pricer {
         catalog: &sources.catalog,
         usage: &sources.usage,
@@ -579,6 +614,30 @@ fn terraform_plan_cost(j: &serde_json::Value, sources: &Sources) -> PlanCost {
     };
     let (b, a) = (items(&before), items(&after));
     PlanCost::new(&b, a, &sources.catalog, &sources.usage)
+}
+
+/// Marks the attributes a Terraform `*_sensitive` mask names (true, or objects and
+/// arrays of such masks) as sensitive, so they are never priced or shown.
+fn mark_sensitive(v: &mut Value, mask: Option<&serde_json::Value>) {
+    match (mask, &mut *v) {
+        (Some(serde_json::Value::Bool(true)), _) => {
+            let inner = std::mem::take(v);
+            *v = inner.into_sensitive();
+        }
+        (Some(serde_json::Value::Object(m)), Value::Map(fields)) => {
+            for (k, mask) in m {
+                if let Some(f) = fields.get_mut(k) {
+                    mark_sensitive(f, Some(mask));
+                }
+            }
+        }
+        (Some(serde_json::Value::Array(masks)), Value::List(items) | Value::Set(items)) => {
+            for (item, mask) in items.iter_mut().zip(masks) {
+                mark_sensitive(item, Some(mask));
+            }
+        }
+        _ => {}
+    }
 }
 
 fn collect_references(v: &serde_json::Value, out: &mut Vec<String>) {

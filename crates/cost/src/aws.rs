@@ -241,11 +241,15 @@ pub(crate) fn price(mut b: Bill<'_>) -> ResourceCost {
             return b.unsupported(format!("terrane has no cost model for {other} yet"));
         }
     }
-    if USAGE_KEYS
-        .iter()
-        .any(|(ty, keys)| *ty == t && keys.contains(&DATA_TRANSFER_KEY))
-    {
-        b.data_transfer();
+    // Data transfer is listed on the types whose traffic is their business (buckets,
+    // load balancers, NAT); on instances and groups only when the usage file gives it,
+    // so that every instance is not "partly priced" for want of it.
+    match t {
+        "aws_s3_bucket" | "aws_lb" | "aws_alb" | "aws_elb" | "aws_nat_gateway" => {
+            b.data_transfer(true)
+        }
+        "aws_instance" | "aws_autoscaling_group" => b.data_transfer(false),
+        _ => {}
     }
     b.finish()
 }
@@ -391,7 +395,9 @@ fn volume(
             "gp3",
             iops - 3000.0,
         ),
-        ("io1" | "io2" | "gp3", Err(())) => b.unknown(&name("IOPS"), "IOPS-months", "iops"),
+        // A gp3 volume without iops gets the included 3,000 (the provider leaves it
+        // unknown until apply), so only io1/io2 need the number.
+        ("io1" | "io2", Err(())) => b.unknown(&name("IOPS"), "IOPS-months", "iops"),
         ("io1" | "io2", Ok(None)) => b.not_priced(
             name(&format!("provisioned IOPS ({kind})")),
             "IOPS-months",
@@ -408,7 +414,7 @@ fn volume(
                 Some(t - 125.0),
                 NO_PRICE,
             ),
-            Err(()) => b.unknown(&name("throughput"), "MiB/s-months", "throughput"),
+            // Unknown until apply when not set: the included 125 MiB/s.
             _ => {}
         }
     }
@@ -440,12 +446,16 @@ fn ebs_volume(b: &mut Bill<'_>) {
 fn db_instance(b: &mut Bill<'_>) {
     let class = b.str("instance_class");
     let engine = b.str("engine");
-    let Ok(multi_az) = b.bool("multi_az").map(|m| m == Some(true)) else {
-        return b.unknown("Database instance", "hours", "multi_az");
+    let multi_az = b.bool("multi_az").map(|m| m == Some(true));
+    let az = if multi_az == Ok(true) {
+        "multi_az"
+    } else {
+        "single_az"
     };
-    let az = if multi_az { "multi_az" } else { "single_az" };
     match (engine, class) {
+        (_, _) if multi_az.is_err() => b.unknown("Database instance", "hours", "multi_az"),
         (Ok(Some(engine @ ("mysql" | "postgres"))), Ok(Some(class))) => {
+            let multi_az = multi_az == Ok(true);
             let label = if multi_az { "Multi-AZ" } else { "Single-AZ" };
             b.hourly(
                 format!("Database instance ({engine}, {label}, {class})"),
@@ -468,7 +478,13 @@ fn db_instance(b: &mut Bill<'_>) {
             "no engine is set",
         ),
         (Err(()), _) => b.unknown("Database instance", "hours", "engine"),
-        (_, _) => b.unknown("Database instance", "hours", "instance_class"),
+        (_, Ok(None)) => b.not_priced(
+            "Database instance",
+            "hours",
+            Some(HOURS_PER_MONTH),
+            "no instance_class is set",
+        ),
+        (_, Err(())) => b.unknown("Database instance", "hours", "instance_class"),
     }
     let storage = b.num("allocated_storage").ok().flatten();
     let kind = b.str("storage_type").ok().flatten().unwrap_or("gp2");
@@ -540,7 +556,15 @@ fn elasticache(b: &mut Bill<'_>, group: bool) {
             _ => Err(()),
         }
     } else {
-        b.num("num_cache_nodes").map(|n| n.unwrap_or(1.0))
+        match b.num("num_cache_nodes") {
+            Ok(n) => Ok(n.unwrap_or(1.0)),
+            // Not set, the provider leaves it unknown until apply: one node, AWS's
+            // default, and said so.
+            Err(()) => {
+                b.warn("num_cache_nodes is known only after apply; priced as 1 node".into());
+                Ok(1.0)
+            }
+        }
     };
     let Ok(nodes) = nodes else {
         return b.unknown("Cache nodes", "hours", "the number of nodes");
@@ -661,12 +685,10 @@ fn lambda(b: &mut Bill<'_>) {
             Some(n * ms / 1000.0 * memory / 1024.0),
             NO_PRICE,
         ),
-        _ => b.usage_based(
+        _ => b.usage_missing(
             "Duration",
             "GB-seconds",
-            "request_duration_ms",
-            1.0,
-            Err("usage-based: give monthly_requests and request_duration_ms in the usage file"),
+            "usage-based: give monthly_requests and request_duration_ms in the usage file",
         ),
     }
 }
@@ -689,7 +711,8 @@ fn dynamodb(b: &mut Bill<'_>) {
                 Err(NO_PRICE),
             );
         }
-        Ok(_) => {
+        // PROVISIONED, also when not set (the provider's default, unknown until apply).
+        Ok(_) | Err(()) => {
             for (name, attr) in [
                 ("Read capacity", "read_capacity"),
                 ("Write capacity", "write_capacity"),
@@ -703,7 +726,6 @@ fn dynamodb(b: &mut Bill<'_>) {
                 );
             }
         }
-        Err(()) => b.unknown("Capacity", "unit-hours", "billing_mode"),
     }
     b.usage_based("Storage", "GB-months", "storage_gb", 1.0, Err(NO_PRICE));
 }

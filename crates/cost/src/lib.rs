@@ -45,7 +45,7 @@ impl Pricer<'_> {
                     self.regions
                         .get(provider_key(item.provider))
                         .or_else(|| self.regions.get("aws"))
-                        .map(String::as_str)
+                        .and_then(Option::as_deref)
                 } else {
                     None
                 };
@@ -247,6 +247,10 @@ pub struct ResourceDiff {
     pub baseline_monthly_cost: Option<f64>,
     pub monthly_cost: Option<f64>,
     pub diff_monthly_cost: f64,
+    /// How much of it is priced, in the baseline and now: a resource not fully
+    /// priced is shown as such, never as a plain figure.
+    pub baseline_status: Option<ResourceStatus>,
+    pub status: Option<ResourceStatus>,
     pub components: Vec<ComponentDiff>,
 }
 
@@ -302,6 +306,8 @@ impl CostDiff {
                 baseline_monthly_cost: cost(b),
                 monthly_cost: cost(a),
                 diff_monthly_cost: round_money(cost(a).unwrap_or(0.0) - cost(b).unwrap_or(0.0)),
+                baseline_status: b.map(|r| r.status),
+                status: a.map(|r| r.status),
                 components,
             });
         }

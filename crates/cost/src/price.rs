@@ -28,8 +28,11 @@ pub struct Item<'a> {
 pub struct Pricer<'a> {
     pub catalog: &'a Catalog,
     pub usage: &'a Usage,
-    /// The region of each AWS provider configuration (`aws`, `aws.west`).
-    pub regions: &'a HashMap<String, String>,
+    /// The region of each AWS provider configuration (`aws`, `aws.west`); `None`
+    /// when the configuration has a region terrane cannot know (a sensitive value, or
+    /// one computed from other resources). A configuration missing from the map uses
+    /// the default `aws` one's.
+    pub regions: &'a HashMap<String, Option<String>>,
 }
 
 /// The provider's local name from a provider configuration address:
@@ -75,11 +78,7 @@ impl<'a> Bill<'a> {
     }
 
     pub fn bool(&self, key: &str) -> Result<Option<bool>, ()> {
-        match self.item.values.get(key).map(Value::peel) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Unknown) => Err(()),
-            Some(v) => Ok(v.as_bool()),
-        }
+        Ok(attr(self.item.values, key)?.and_then(Value::as_bool))
     }
 
     /// The first object of a nested block (`root_block_device`, `launch_template`).
@@ -118,6 +117,7 @@ impl<'a> Bill<'a> {
         let Some(region) = self.region else {
             let reason = "the region is not known: set region in the provider block or AWS_REGION"
                 .to_string();
+            self.warn(reason.clone());
             self.not_priced_q(name, unit, Some(quantity), reason);
             return;
         };
@@ -169,17 +169,11 @@ impl<'a> Bill<'a> {
         price: Result<(&str, &str, &str), &str>,
     ) {
         let Some(&q) = self.usage.get(key) else {
-            self.cost.components.push(Component {
-                name: name.to_string(),
-                unit: unit.to_string(),
-                quantity: None,
-                unit_price: None,
-                monthly_cost: None,
-                status: ComponentStatus::UsageBased,
-                reason: Some(format!("usage-based: give {key} in the usage file")),
-                price: None,
-            });
-            return;
+            return self.usage_missing(
+                name,
+                unit,
+                &format!("usage-based: give {key} in the usage file"),
+            );
         };
         match price {
             Ok((service, kind, sku)) => {
@@ -191,17 +185,33 @@ impl<'a> Bill<'a> {
         }
     }
 
-    /// Data transfer out to the internet: listed when the usage file gives a quantity
-    /// for it (`monthly_data_transfer_out_gb`); the catalog has no sourced price.
-    pub fn data_transfer(&mut self) {
-        if let Some(&gb) = self.usage.get(DATA_TRANSFER_KEY) {
-            self.not_priced(
+    /// Data transfer out to the internet (`monthly_data_transfer_out_gb`), which the
+    /// catalog has no sourced price for: listed as usage-based when `always`, else only
+    /// when the usage file gives a quantity.
+    pub fn data_transfer(&mut self, always: bool) {
+        if always || self.usage.contains_key(DATA_TRANSFER_KEY) {
+            self.usage_based(
                 "Data transfer out to the internet",
                 "GB",
-                Some(gb),
-                "no sourced price in the catalog yet",
+                DATA_TRANSFER_KEY,
+                1.0,
+                Err("no sourced price in the catalog yet"),
             );
         }
+    }
+
+    /// A usage-based charge whose quantity the usage file does not give.
+    pub fn usage_missing(&mut self, name: &str, unit: &str, reason: &str) {
+        self.cost.components.push(Component {
+            name: name.to_string(),
+            unit: unit.to_string(),
+            quantity: None,
+            unit_price: None,
+            monthly_cost: None,
+            status: ComponentStatus::UsageBased,
+            reason: Some(reason.to_string()),
+            price: None,
+        });
     }
 
     /// A charge terrane cannot price, with the reason.
@@ -228,17 +238,15 @@ impl<'a> Bill<'a> {
         });
     }
 
-    /// A component whose input is unknown until apply.
+    /// A component whose input is unknown until apply, or sensitive.
     pub fn unknown(&mut self, name: &str, unit: &str, attr: &str) {
-        self.warn(format!(
-            "{attr} is known only after apply, so {name} is not priced"
-        ));
-        self.not_priced(
-            name,
-            unit,
-            None,
-            &format!("{attr} is known only after apply"),
-        );
+        let why = if sensitive_key(self.item.values, attr, false) {
+            format!("{attr} is sensitive, so it is neither shown nor priced")
+        } else {
+            format!("{attr} is known only after apply")
+        };
+        self.warn(format!("{why}: {name} is not priced"));
+        self.not_priced(name, unit, None, &why);
     }
 
     pub fn finish(self) -> ResourceCost {
@@ -257,24 +265,55 @@ fn catalog_unit(unit: &str) -> &str {
     }
 }
 
-pub(crate) fn attr_str<'v>(v: &'v Value, key: &str) -> Result<Option<&'v str>, ()> {
-    match v.get(key).map(Value::peel) {
+/// An attribute's value, unless it is unknown until apply or sensitive (`Err`): a
+/// sensitive value is never priced, named or looked up, so it cannot reach the cost
+/// document (which is part of the policy input and `plan --json`).
+fn attr<'v>(v: &'v Value, key: &str) -> Result<Option<&'v Value>, ()> {
+    if matches!(v, Value::Sensitive(_)) {
+        return Err(());
+    }
+    match v.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Unknown) => Err(()),
-        Some(v) => Ok(v.as_str()),
+        Some(Value::Unknown | Value::Sensitive(_)) => Err(()),
+        Some(v) => Ok(Some(v)),
     }
 }
 
+pub(crate) fn attr_str<'v>(v: &'v Value, key: &str) -> Result<Option<&'v str>, ()> {
+    Ok(attr(v, key)?.and_then(Value::as_str))
+}
+
+/// A number attribute; only finite amounts of zero or more count.
 pub(crate) fn attr_num(v: &Value, key: &str) -> Result<Option<f64>, ()> {
-    match v.get(key).map(Value::peel) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Unknown) => Err(()),
-        Some(Value::String(s)) => Ok(s.parse().ok()),
-        Some(v) => Ok(v.as_number()),
+    let n = match attr(v, key)? {
+        Some(Value::String(s)) => s.parse().ok(),
+        Some(v) => v.as_number(),
+        None => None,
+    };
+    Ok(n.filter(|n: &f64| n.is_finite() && *n >= 0.0))
+}
+
+/// Whether `key` holds a sensitive value anywhere in `v` (for messages); `under`: `v`
+/// is inside a sensitive value.
+fn sensitive_key(v: &Value, key: &str, under: bool) -> bool {
+    match v {
+        Value::Sensitive(inner) => sensitive_key(inner, key, true),
+        Value::Map(m) => m.iter().any(|(k, x)| {
+            (k == key && (under || matches!(x, Value::Sensitive(_))))
+                || sensitive_key(x, key, under)
+        }),
+        Value::List(items) | Value::Set(items) => {
+            items.iter().any(|x| sensitive_key(x, key, under))
+        }
+        _ => false,
     }
 }
 
 pub(crate) fn first_block<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+    // A sensitive block stays wrapped, so its attributes read as sensitive.
+    if let Some(s @ Value::Sensitive(_)) = v.get(key) {
+        return Some(s);
+    }
     match v.get(key).map(Value::peel) {
         Some(Value::List(items)) | Some(Value::Set(items)) => items.first(),
         Some(m @ Value::Map(_)) => Some(m),

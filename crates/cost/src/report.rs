@@ -284,6 +284,10 @@ pub fn diff(d: &CostDiff, baseline_name: &str) -> String {
         let _ = writeln!(out, "No cost changes.\n");
     }
     let opt = |x: Option<f64>| x.map(money).unwrap_or_else(|| "-".into());
+    let side = |x: Option<f64>, s: Option<ResourceStatus>| match s {
+        Some(s) if s.incomplete() => format!("{} ({})", opt(x), s.as_str()),
+        _ => opt(x),
+    };
     for r in &d.resources {
         let sign = match r.change.as_str() {
             "added" => "+",
@@ -294,8 +298,8 @@ pub fn diff(d: &CostDiff, baseline_name: &str) -> String {
             out,
             "{sign} {}  {} → {}  ({})",
             r.address,
-            opt(r.baseline_monthly_cost),
-            opt(r.monthly_cost),
+            side(r.baseline_monthly_cost, r.baseline_status),
+            side(r.monthly_cost, r.status),
             signed_money(r.diff_monthly_cost)
         );
         for c in &r.components {

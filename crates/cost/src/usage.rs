@@ -71,6 +71,16 @@ impl Usage {
 
     /// Parses usage YAML; `name` names the file in errors.
     pub fn parse(text: &str, name: &str) -> Result<Usage, UsageError> {
+        // A file of nothing but comments and blank lines gives no usage.
+        let blank = text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+        if blank {
+            return Ok(Usage {
+                source: Some(name.to_string()),
+                ..Usage::default()
+            });
+        }
         let file: File = serde_yaml_ng::from_str(text).map_err(|e| {
             let at = e
                 .location()
@@ -224,6 +234,13 @@ mod tests {
         let q = u.for_resource("aws_s3_bucket.other", "aws_s3_bucket");
         assert_eq!(q["storage_gb"], 10.0);
         assert!(!q.contains_key("monthly_tier_2_requests"));
+    }
+
+    #[test]
+    fn a_file_of_comments_is_no_usage() {
+        let u = Usage::parse("# usage for later\n\n", "u.yml").unwrap();
+        assert!(u.is_empty());
+        assert_eq!(u.source.as_deref(), Some("u.yml"));
     }
 
     #[test]

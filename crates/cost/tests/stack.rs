@@ -129,14 +129,14 @@ fn stack(instance_type: &str, replicas: u32) -> Vec<Res> {
 }
 
 fn estimate(rs: &[Res], usage: &Usage) -> terrane_cost::Estimate {
-    let regions = HashMap::from([("aws".to_string(), "us-east-1".to_string())]);
+    let regions = HashMap::from([("aws".to_string(), Some("us-east-1".to_string()))]);
     estimate_in(rs, usage, &regions)
 }
 
 fn estimate_in(
     rs: &[Res],
     usage: &Usage,
-    regions: &HashMap<String, String>,
+    regions: &HashMap<String, Option<String>>,
 ) -> terrane_cost::Estimate {
     let pricer = Pricer {
         catalog: Catalog::builtin(),
@@ -357,9 +357,24 @@ fn an_unknown_instance_type_or_region_is_a_warning_naming_the_resource() {
             &[],
         ),
     ];
+    let mut rs = rs;
+    rs.push(res(
+        "aws_instance.nowhere",
+        "provider.aws.secret",
+        json!({"instance_type": "m5.large"}),
+        &[],
+    ));
+    // A sensitive instance type is neither priced nor shown anywhere.
+    let mut hidden = res("aws_instance.hidden", "provider.aws", json!({}), &[]);
+    hidden.value = Value::map([(
+        "instance_type",
+        Value::string("m5.4xlarge").into_sensitive(),
+    )]);
+    rs.push(hidden);
     let regions = HashMap::from([
-        ("aws".to_string(), "us-east-1".to_string()),
-        ("aws.mars".to_string(), "mars-north-1".to_string()),
+        ("aws".to_string(), Some("us-east-1".to_string())),
+        ("aws.mars".to_string(), Some("mars-north-1".to_string())),
+        ("aws.secret".to_string(), None),
     ]);
     let e = estimate_in(&rs, &Usage::none(), &regions);
     assert_eq!(
@@ -367,8 +382,12 @@ fn an_unknown_instance_type_or_region_is_a_warning_naming_the_resource() {
         vec![
             "aws_instance.odd: no price for m99.huge in us-east-1 in the catalog",
             "aws_instance.far: the catalog has no prices for region mars-north-1",
+            "aws_instance.nowhere: the region is not known: set region in the provider block or AWS_REGION",
+            "aws_instance.hidden: instance_type is sensitive, so it is neither shown nor priced: Instance usage is not priced",
         ]
     );
+    let shown = serde_json::to_string(&e).unwrap();
+    assert!(!shown.contains("m5.4xlarge"), "{shown}");
     assert!(e
         .resources
         .iter()

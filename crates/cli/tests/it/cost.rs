@@ -101,12 +101,22 @@ fn terraform_plan() -> Json {
              "provider_name": aws, "change": {"actions": ["delete"], "before": {"size": 100, "type": "gp2"}, "after": null}},
             {"address": "aws_instance.west", "mode": "managed", "type": "aws_instance", "name": "west",
              "provider_name": aws, "change": {"actions": ["create"], "before": null,
-               "after": {"instance_type": "t3.micro", "ami": "ami-2"}, "after_unknown": {"id": true}}}
+               "after": {"instance_type": "t3.micro", "ami": "ami-2"}, "after_unknown": {"id": true}}},
+            // A deposed object of web going away: web itself stays.
+            {"address": "aws_instance.web", "mode": "managed", "type": "aws_instance", "name": "web",
+             "deposed": "00000001", "provider_name": aws,
+             "change": {"actions": ["delete"], "before": {"instance_type": "m5.large"}, "after": null}},
+            // Its type is sensitive: never priced, never shown.
+            {"address": "aws_instance.secret", "mode": "managed", "type": "aws_instance", "name": "secret",
+             "provider_name": aws, "change": {"actions": ["create"], "before": null,
+               "after": {"instance_type": "c5.9xlarge", "ami": "ami-3"}, "after_unknown": {},
+               "after_sensitive": {"instance_type": true}}}
         ],
+        "variables": {"west_region": {"value": "us-west-2"}},
         "configuration": {
             "provider_config": {
                 "aws": {"name": "aws", "expressions": {"region": {"constant_value": "eu-west-1"}}},
-                "aws.west": {"name": "aws", "alias": "west", "expressions": {"region": {"constant_value": "us-west-2"}}}
+                "aws.west": {"name": "aws", "alias": "west", "expressions": {"region": {"references": ["var.west_region"]}}}
             },
             "root_module": {"resources": [
                 {"address": "aws_instance.west", "mode": "managed", "type": "aws_instance", "name": "west",
@@ -136,8 +146,17 @@ fn a_terraform_json_plan_is_priced_before_and_after_from_catalog_rows() {
         doc["diff_monthly_cost"].as_f64(),
         Some(money(after - before))
     );
-    // The aliased provider's resource is priced in its own region.
+    // The aliased provider's resource is priced in its own region (from a variable).
     assert_eq!(resource(&doc, "aws_instance.west")["region"], "us-west-2");
+    // The sensitive instance type appears nowhere; the resource says why.
+    let raw = serde_json::to_string(&doc).unwrap();
+    assert!(!raw.contains("c5.9xlarge"), "{raw}");
+    let secret = resource(&doc, "aws_instance.secret");
+    assert_eq!(secret["status"], "not_priced");
+    assert_eq!(
+        secret["components"][0]["reason"],
+        "instance_type is sensitive, so it is neither shown nor priced"
+    );
     let web = resource(&doc, "aws_instance.web");
     assert_eq!(web["region"], "eu-west-1");
     assert_eq!(
