@@ -240,6 +240,8 @@ pub struct CostOpts {
     /// JSON plan (`terraform show -json`). Without it, terrane plans the workspace.
     #[arg(long = "plan", value_name = "FILE")]
     pub planfile: Option<PathBuf>,
+    /// table: the breakdown for people; json: the cost document (what policies read
+    /// as input.cost, and what `cost diff --compare-to` takes).
     #[arg(long, value_enum, default_value = "table")]
     pub format: cost_cmd::Format,
     #[command(flatten)]

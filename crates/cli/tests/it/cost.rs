@@ -511,6 +511,31 @@ deny contains msg if {
         moto.run(&ws, &["plan", "--policy", "policy"])
             .expect_code(1)
             .contains("aws_instance.app[0] costs $");
+
+        // An instance terminated outside terrane costs nothing "before"; the plan that
+        // creates it again adds its cost back.
+        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk());
+        crate::aws::runtime().block_on(async {
+            let out = ec2.describe_instances().send().await.expect("describe");
+            let running = aws_sdk_ec2::types::InstanceStateName::Running;
+            let id = out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .filter(|i| i.state().and_then(|s| s.name()) == Some(&running))
+                .find_map(|i| i.instance_id().map(str::to_string))
+                .expect("a running instance");
+            ec2.terminate_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .expect("terminate");
+        });
+        let each = xlarge * 730.0 + 30.0 * gp3;
+        moto.run(&ws, &["plan"]).success().contains(&format!(
+            "Monthly cost: ${:.2} before, ${three:.2} after this plan (+${each:.2}).",
+            three - each
+        ));
         moto.run(&ws, &["destroy", "--auto-approve"]).success();
     }
 }
