@@ -739,7 +739,12 @@ impl Balancer {
             match result {
                 Ok(resp) => {
                     self.record(b, !resp.status().is_server_error());
-                    let (p, body) = resp.into_parts();
+                    let (mut p, body) = resp.into_parts();
+                    // Hop-by-hop headers describe the backend connection: a backend's
+                    // `Connection: close` must not close the client's.
+                    for name in HOP_BY_HOP {
+                        p.headers.remove(name);
+                    }
                     let body = SlotBody {
                         inner: body,
                         _slot: slot,

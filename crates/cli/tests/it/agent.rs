@@ -1025,6 +1025,86 @@ resource "local_load_balancer" "static" {{
     let _ = server.wait();
 }
 
+/// One request on `conn` and its response (headers and a Content-Length body).
+fn exchange(conn: &mut std::net::TcpStream) -> String {
+    use std::io::{Read, Write};
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: lb.test\r\n\r\n")
+        .expect("send a request");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + len {
+                return text;
+            }
+        }
+        let n = conn.read(&mut buf).expect("read the response");
+        assert!(n > 0, "the connection closed after: {text:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A backend that closes every connection after one response (`Connection: close`)
+/// must not close the client's connection to the load balancer: hop-by-hop headers
+/// of responses are the proxy's, not the client's.
+#[test]
+fn a_backend_closing_its_connections_does_not_close_the_clients() {
+    use std::io::{Read, Write};
+    let (backend_port, lb_port) = (free_port(), free_port());
+    let listener = std::net::TcpListener::bind(("127.0.0.1", backend_port)).expect("bind");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let mut seen = Vec::new();
+            while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_load_balancer" "closing" {{
+  name     = "closing-lb"
+  listen   = "127.0.0.1:{lb_port}"
+  backends = ["127.0.0.1:{backend_port}"]
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.apply();
+    wait_until("the balancer answers", Duration::from_secs(10), || {
+        http_ok(&format!("127.0.0.1:{lb_port}"))
+    });
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", lb_port)).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    for i in 0..3 {
+        let response = exchange(&mut conn);
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "request {i}: {response}"
+        );
+        assert!(
+            !response.to_ascii_lowercase().contains("connection: close"),
+            "request {i}: {response}"
+        );
+    }
+}
+
 #[test]
 fn services_register_their_replicas_in_dns() {
     let dns_port = free_port();

@@ -334,13 +334,31 @@ resource "local_backup_policy" "primary" {{
     let rto = rto.expect("traffic never failed over to the standby");
     let out_of_rotation = started.elapsed();
 
-    // Restore the primary's data from its latest backup; the primary comes back.
+    // Restore the primary's data from the last backup taken before the loss (the
+    // agent keeps snapshotting, so a later one may hold the emptied directory); the
+    // primary comes back.
+    let before_loss = std::fs::read_dir(&backups)
+        .unwrap()
+        .filter_map(|e| {
+            let id = e.ok()?.file_name().to_string_lossy().to_string();
+            let m: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(backups.join(&id).join("manifest.json")).ok()?,
+            )
+            .ok()?;
+            let at = m["created_at_ms"].as_u64()?;
+            (at <= lost_at).then_some((at, id))
+        })
+        .max()
+        .map(|(_, id)| id)
+        .expect("a backup from before the loss");
     let out = ws
         .run(&[
             "backup",
             "restore-data",
             "--from",
             backups.to_str().unwrap(),
+            "--snapshot",
+            &before_loss,
         ])
         .success()
         .contains("files written back")
