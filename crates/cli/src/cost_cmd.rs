@@ -443,6 +443,7 @@ fn terraform_plan(path: &Path) -> Result<Option<serde_json::Value>, u8> {
 /// Prices a Terraform JSON plan: `prior_state` before, `resource_changes` after, the
 /// regions from `configuration.provider_config`.
 fn terraform_plan_cost(j: &serde_json::Value, sources: &Sources) -> PlanCost {
+    #[derive(Clone)]
     struct Owned {
         type_name: String,
         provider: String,
@@ -483,9 +484,9 @@ fn terraform_plan_cost(j: &serde_json::Value, sources: &Sources) -> PlanCost {
             .unwrap_or_else(|| s(r, "provider_name"))
     };
     let mut before: BTreeMap<String, Owned> = BTreeMap::new();
-    fn walk(m: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    fn walk<'j>(m: &'j serde_json::Value, out: &mut Vec<&'j serde_json::Value>) {
         if let Some(rs) = m.get("resources").and_then(|r| r.as_array()) {
-            out.extend(rs.iter().cloned());
+            out.extend(rs);
         }
         if let Some(cs) = m.get("child_modules").and_then(|c| c.as_array()) {
             for c in cs {
@@ -516,20 +517,7 @@ fn terraform_plan_cost(j: &serde_json::Value, sources: &Sources) -> PlanCost {
         };
         before.insert(address, o);
     }
-    let mut after: BTreeMap<String, Owned> = before
-        .iter()
-        .map(|(k, o)| {
-            (
-                k.clone(),
-                Owned {
-                    type_name: o.type_name.clone(),
-                    provider: o.provider.clone(),
-                    value: o.value.clone(),
-                    dependencies: o.dependencies.clone(),
-                },
-            )
-        })
-        .collect();
+    let mut after = before.clone();
     for rc in j["resource_changes"].as_array().into_iter().flatten() {
         if s(rc, "mode") != "managed" || rc.get("deposed").is_some() {
             continue;

@@ -334,7 +334,6 @@ fn component_diffs(b: Option<&ResourceCost>, a: Option<&ResourceCost>) -> Vec<Co
         .chain(ac.iter())
         .map(|c| c.name.as_str())
         .collect();
-    names.dedup();
     let mut seen = std::collections::HashSet::new();
     names.retain(|n| seen.insert(*n));
     names

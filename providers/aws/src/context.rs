@@ -495,6 +495,7 @@ pub fn is_not_found_code(code: &str) -> bool {
                 | "NoSuchEntity"
                 | "NoSuchPublicAccessBlockConfiguration"
                 | "ServerSideEncryptionConfigurationNotFoundError"
+                | "ReplicationConfigurationNotFoundError"
                 | "NoSuchTagSet"
                 | "LoadBalancerNotFound"
                 | "TargetGroupNotFound"

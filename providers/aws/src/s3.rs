@@ -1162,12 +1162,6 @@ impl Resource<Aws> for Replication {
             Ok(out) => out,
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => {
-                let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
-                    .unwrap_or_default()
-                    .to_string();
-                if code == "ReplicationConfigurationNotFoundError" {
-                    return Ok(None);
-                }
                 return Err(api_error(
                     &format!("reading the replication of bucket {bucket}"),
                     e,
