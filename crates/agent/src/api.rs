@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use crate::autoscale::{Autoscaler, AutoscalerSpec};
 use crate::backup::{BackupPolicySpec, JobStatus};
 use crate::dns::{RecordSpec, Zone, ZoneSpec};
-use crate::lb::{Balancer, LbSpec};
+use crate::lb::{BackendStatus, Balancer, LbSpec};
 use crate::spec::ServiceSpec;
 use crate::supervisor::Supervisor;
 
@@ -717,24 +717,50 @@ async fn metrics(State(s): State<Arc<AgentState>>) -> Response {
             b.name, b.failed
         );
     }
-    let _ = writeln!(out, "# HELP terrane_lb_backend_requests_total Requests sent to a backend.\n# TYPE terrane_lb_backend_requests_total counter");
-    for b in &lbs {
-        for be in &b.backends {
-            let _ = writeln!(
-                out,
-                "terrane_lb_backend_requests_total{{lb=\"{}\",backend=\"{}\"}} {}",
-                b.name, be.address, be.requests
-            );
-        }
-    }
-    let _ = writeln!(out, "# HELP terrane_lb_backend_errors_total Failed requests to a backend (connect errors and 5xx).\n# TYPE terrane_lb_backend_errors_total counter");
-    for b in &lbs {
-        for be in &b.backends {
-            let _ = writeln!(
-                out,
-                "terrane_lb_backend_errors_total{{lb=\"{}\",backend=\"{}\"}} {}",
-                b.name, be.address, be.errors
-            );
+    type Series = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&BackendStatus) -> u64,
+    );
+    let per_backend: [Series; 4] = [
+        (
+            "terrane_lb_backend_requests_total",
+            "counter",
+            "Requests sent to a backend.",
+            |be| be.requests,
+        ),
+        (
+            "terrane_lb_backend_errors_total",
+            "counter",
+            "Failed requests to a backend (connect errors and 5xx).",
+            |be| be.errors,
+        ),
+        (
+            "terrane_lb_backend_connections_opened_total",
+            "counter",
+            "HTTP connections opened to a backend.",
+            |be| be.connections_opened,
+        ),
+        (
+            "terrane_lb_backend_idle_connections",
+            "gauge",
+            "Keep-alive connections to a backend waiting for a request.",
+            |be| be.idle_connections as u64,
+        ),
+    ];
+    for (name, kind, help, value) in per_backend {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for b in &lbs {
+            for be in &b.backends {
+                let _ = writeln!(
+                    out,
+                    "{name}{{lb=\"{}\",backend=\"{}\"}} {}",
+                    b.name,
+                    be.address,
+                    value(be)
+                );
+            }
         }
     }
     ([("content-type", "text/plain; version=0.0.4")], out).into_response()

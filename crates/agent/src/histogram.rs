@@ -30,6 +30,23 @@ impl Histogram {
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The sum of several histograms (per-worker parts of one).
+    pub fn merged<'a>(parts: impl IntoIterator<Item = &'a Histogram>) -> Histogram {
+        let total = Histogram::default();
+        for h in parts {
+            for (t, b) in total.buckets.iter().zip(&h.buckets) {
+                t.fetch_add(b.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+            total
+                .sum_micros
+                .fetch_add(h.sum_micros.load(Ordering::Relaxed), Ordering::Relaxed);
+            total
+                .count
+                .fetch_add(h.count.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        total
+    }
+
     /// Non-cumulative bucket counts.
     pub fn snapshot(&self) -> Vec<u64> {
         self.buckets

@@ -17,16 +17,17 @@ use std::time::{Duration, Instant};
 
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Bytes;
+use hyper::header::HeaderName;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::histogram::Histogram;
 use crate::supervisor::{ReadySet, ServiceCounters, Supervisor};
+use crate::upstream::{self, Idle};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,18 +157,29 @@ fn workers() -> &'static Workers {
     })
 }
 
-/// Serves HTTP/1.1 on one client connection until it closes, draining on stop. `worker`
-/// is the index of the data-plane runtime the connection runs on.
-async fn serve_http<S>(lb: Arc<Balancer>, stream: S, mut stop: watch::Receiver<bool>, worker: usize)
+/// A balancer as one data-plane worker's connections hold it. Each request takes a
+/// reference to this worker's own handle, so the count it bumps is on a cache line no
+/// other core writes.
+struct Local {
+    lb: Arc<Balancer>,
+    worker: usize,
+}
+
+/// Serves HTTP/1.1 on one client connection until it closes, draining on stop.
+async fn serve_http<S>(local: Arc<Local>, stream: S, mut stop: watch::Receiver<bool>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
-        let lb = lb.clone();
-        async move { Ok::<_, std::convert::Infallible>(lb.proxy(req, worker).await) }
+        let local = local.clone();
+        async move { Ok::<_, std::convert::Infallible>(local.lb.proxy(req, local.worker).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        // A client may shut down its sending side once its request is out and still
+        // get the answer (HAProxy's default too). It also spares every request in
+        // flight a read buffer and a read, which only watched for such an end of input.
+        .half_close(true)
         .max_buf_size(64 * 1024)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
@@ -225,6 +237,12 @@ pub struct BackendStatus {
     pub errors: u64,
     pub in_flight: usize,
     pub ejected: bool,
+    /// HTTP connections opened to the backend so far.
+    #[serde(default)]
+    pub connections_opened: u64,
+    /// Keep-alive connections to the backend waiting for a request.
+    #[serde(default)]
+    pub idle_connections: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -237,10 +255,6 @@ pub struct LbStatus {
     pub backends: Vec<BackendStatus>,
 }
 
-/// Idle keep-alive connections kept per backend; busier moments open more and close
-/// them when done, so memory follows the load instead of its peak.
-const POOL_IDLE_PER_BACKEND: usize = 64;
-
 /// Requests (and so connections) open to one backend at a time, shared out among the
 /// data-plane workers; more wait for a free one. This bounds the balancer's memory under
 /// many client connections: backends answer faster than clients arrive, so a few dozen
@@ -249,33 +263,6 @@ const BACKEND_CONNECTIONS: usize = 128;
 
 /// How long a request waits for a free backend connection before it fails with 503.
 const SLOT_WAIT: Duration = Duration::from_secs(10);
-
-/// A response body that keeps its backend connection's slot until it is finished, so
-/// the connection is back in the pool before the next request takes the slot.
-struct SlotBody<B> {
-    inner: B,
-    _slot: tokio::sync::OwnedSemaphorePermit,
-}
-
-impl<B: hyper::body::Body + Unpin> hyper::body::Body for SlotBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.inner.size_hint()
-    }
-}
 
 /// Consecutive failures that eject a backend, and for how long.
 const EJECT_AFTER: u32 = 3;
@@ -287,31 +274,81 @@ fn now_ms() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
 }
 
-#[derive(Default)]
-struct BackendStats {
-    latency: crate::histogram::Histogram,
+/// The data-plane workers, for sizing per-worker state.
+fn worker_count() -> usize {
+    workers().handles.len().max(1)
+}
+
+/// What one data-plane worker keeps for one backend. Each worker writes only its own
+/// lanes, and a lane fills its own cache lines, so two cores serving requests never
+/// write the same line; readers (status, metrics) add the lanes up.
+#[repr(align(128))]
+struct Lane {
+    idle: Idle,
+    slots: Arc<tokio::sync::Semaphore>,
     requests: AtomicU64,
-    errors: AtomicU64,
     in_flight: AtomicUsize,
+    latency: Histogram,
+}
+
+impl AsRef<Idle> for Lane {
+    fn as_ref(&self) -> &Idle {
+        &self.idle
+    }
+}
+
+struct BackendStats {
+    /// One lane per data-plane worker.
+    lanes: Box<[Arc<Lane>]>,
+    errors: AtomicU64,
     consecutive_failures: AtomicU32,
     /// [`now_ms`] until which the backend is ejected; 0 when it is not.
     ejected_until: AtomicU64,
     /// Set by the active health check of static backends (replicas of services are
     /// checked by the supervisor instead).
     down: AtomicBool,
-    /// Connection slots per data-plane worker (see [`BACKEND_CONNECTIONS`]).
-    slots: OnceLock<Vec<Arc<tokio::sync::Semaphore>>>,
 }
 
 impl BackendStats {
-    fn slots(&self, worker: usize) -> Arc<tokio::sync::Semaphore> {
-        let slots = self.slots.get_or_init(|| {
-            let n = workers().handles.len().max(1);
-            (0..n)
-                .map(|_| Arc::new(tokio::sync::Semaphore::new(BACKEND_CONNECTIONS.div_ceil(n))))
-                .collect()
-        });
-        slots[worker % slots.len()].clone()
+    fn new() -> BackendStats {
+        let n = worker_count();
+        BackendStats {
+            lanes: (0..n)
+                .map(|_| {
+                    Arc::new(Lane {
+                        idle: Idle::default(),
+                        slots: Arc::new(tokio::sync::Semaphore::new(
+                            BACKEND_CONNECTIONS.div_ceil(n),
+                        )),
+                        requests: AtomicU64::new(0),
+                        in_flight: AtomicUsize::new(0),
+                        latency: Histogram::default(),
+                    })
+                })
+                .collect(),
+            errors: AtomicU64::new(0),
+            consecutive_failures: AtomicU32::new(0),
+            ejected_until: AtomicU64::new(0),
+            down: AtomicBool::new(false),
+        }
+    }
+
+    fn lane(&self, worker: usize) -> &Arc<Lane> {
+        &self.lanes[worker % self.lanes.len()]
+    }
+
+    fn requests(&self) -> u64 {
+        self.lanes
+            .iter()
+            .map(|l| l.requests.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    fn in_flight(&self) -> usize {
+        self.lanes
+            .iter()
+            .map(|l| l.in_flight.load(Ordering::Relaxed))
+            .sum()
     }
 
     fn available(&self, now: u64) -> bool {
@@ -321,6 +358,7 @@ impl BackendStats {
 
 /// A backend as the request path sees it: resolved once whenever the set of backends
 /// changes, never per request.
+#[derive(Clone)]
 struct Backend {
     addr: String,
     authority: hyper::http::uri::Authority,
@@ -330,10 +368,23 @@ struct Backend {
 }
 
 /// The backends of the default target and of each route, in route order.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Table {
     default: Vec<Backend>,
     routes: Vec<Vec<Backend>>,
+}
+
+/// What one data-plane worker keeps for one balancer (see [`Lane`]).
+#[repr(align(128))]
+struct Shard {
+    next: AtomicUsize,
+    requests: AtomicU64,
+    failed: AtomicU64,
+    latency: Histogram,
+    /// This worker's copy of the routing table.
+    table: std::sync::RwLock<Arc<Table>>,
+    /// Tells this worker's client connections to drain.
+    stop: watch::Sender<bool>,
 }
 
 pub struct Balancer {
@@ -341,32 +392,36 @@ pub struct Balancer {
     pub spec: LbSpec,
     pub address: SocketAddr,
     supervisor: Arc<Supervisor>,
-    next: AtomicUsize,
-    requests: AtomicU64,
-    failed: AtomicU64,
-    pub latency: crate::histogram::Histogram,
+    /// One shard per data-plane worker.
+    shards: Box<[Shard]>,
     /// Every backend seen so far, by address (their counters outlive their readiness).
     backends: std::sync::RwLock<std::collections::HashMap<String, Arc<BackendStats>>>,
-    table: std::sync::RwLock<Arc<Table>>,
-    /// One pool of backend connections per data-plane worker.
-    clients: Vec<Client<HttpConnector, ProxyBody>>,
     next_conn: AtomicUsize,
     stop: watch::Sender<bool>,
 }
 
-type ProxyBody = BoxBody<Bytes, hyper::Error>;
+pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
 /// Headers that belong to one connection and are not forwarded.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 8] = [
+    hyper::header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    hyper::header::PROXY_AUTHENTICATE,
+    hyper::header::PROXY_AUTHORIZATION,
+    hyper::header::TE,
+    hyper::header::TRAILER,
+    hyper::header::UPGRADE,
 ];
+
+/// Removes the hop-by-hop headers (see [`HOP_BY_HOP`]).
+fn strip_hop_by_hop(headers: &mut hyper::HeaderMap) {
+    for name in &HOP_BY_HOP {
+        if headers.contains_key(name) {
+            headers.remove(name);
+        }
+    }
+}
 
 fn text(status: StatusCode, msg: &str) -> Response<ProxyBody> {
     let body = Full::new(Bytes::from(msg.to_string()))
@@ -395,36 +450,39 @@ impl Balancer {
             Some(t) => Some(tls_acceptor(name, t)?),
             None => None,
         };
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
-        let clients = (0..workers().handles.len().max(1))
-            .map(|_| {
-                Client::builder(TokioExecutor::new())
-                    .pool_idle_timeout(Duration::from_secs(30))
-                    .pool_max_idle_per_host(POOL_IDLE_PER_BACKEND)
-                    .build(connector.clone())
-            })
-            .collect();
         let (stop, mut stopped) = watch::channel(false);
         let lb = Arc::new(Balancer {
             name: name.to_string(),
             spec,
             address,
             supervisor,
-            next: AtomicUsize::new(0),
-            requests: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            latency: crate::histogram::Histogram::default(),
+            shards: (0..worker_count())
+                .map(|worker| Shard {
+                    // Workers start their round robin at different backends, so
+                    // connections spread evenly even when each carries one request.
+                    next: AtomicUsize::new(worker),
+                    requests: AtomicU64::new(0),
+                    failed: AtomicU64::new(0),
+                    latency: Histogram::default(),
+                    table: std::sync::RwLock::new(Arc::new(Table::default())),
+                    stop: watch::channel(false).0,
+                })
+                .collect(),
             backends: std::sync::RwLock::new(std::collections::HashMap::new()),
-            table: std::sync::RwLock::new(Arc::new(Table::default())),
-            clients,
             next_conn: AtomicUsize::new(0),
             stop,
         });
         lb.follow_readiness();
         lb.start_backend_checks();
-        let serving = lb.clone();
+        lb.expire_idle_connections();
+        let locals: Vec<Arc<Local>> = (0..lb.shards.len())
+            .map(|worker| {
+                Arc::new(Local {
+                    lb: lb.clone(),
+                    worker,
+                })
+            })
+            .collect();
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -437,20 +495,20 @@ impl Balancer {
                 let Ok(stream) = stream.into_std() else {
                     continue;
                 };
-                let lb = serving.clone();
-                let conn_stop = stopped.clone();
                 let tls = tls.clone();
                 let handles = &workers().handles;
-                let worker = lb.next_conn.fetch_add(1, Ordering::Relaxed) % handles.len().max(1);
+                let worker = locals[0].lb.next_conn.fetch_add(1, Ordering::Relaxed) % locals.len();
+                let local = locals[worker].clone();
+                let conn_stop = local.lb.shards[worker].stop.subscribe();
                 let conn = async move {
                     let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
                         return;
                     };
-                    if lb.spec.protocol == Protocol::Tcp {
-                        return lb.forward_tcp(stream).await;
+                    if local.lb.spec.protocol == Protocol::Tcp {
+                        return local.lb.forward_tcp(stream, worker).await;
                     }
                     match tls {
-                        None => serve_http(lb, stream, conn_stop, worker).await,
+                        None => serve_http(local, stream, conn_stop).await,
                         Some(acceptor) => {
                             // A handshake that does not finish in time is dropped.
                             match tokio::time::timeout(
@@ -460,7 +518,7 @@ impl Balancer {
                             .await
                             {
                                 Ok(Ok(tls_stream)) => {
-                                    serve_http(lb, tls_stream, conn_stop, worker).await
+                                    serve_http(local, tls_stream, conn_stop).await
                                 }
                                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed."),
                                 Err(_) => tracing::debug!("TLS handshake timed out."),
@@ -483,6 +541,9 @@ impl Balancer {
 
     pub fn stop(&self) {
         let _ = self.stop.send(true);
+        for shard in &self.shards {
+            let _ = shard.stop.send(true);
+        }
     }
 
     /// Rebuilds the routing table now and whenever the supervisor publishes a new set of
@@ -530,7 +591,11 @@ impl Balancer {
                 .map(|r| target(&r.services, &r.backends))
                 .collect(),
         };
-        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+        // Each worker gets its own copy, so taking it per request touches no reference
+        // count another core writes.
+        for shard in &self.shards {
+            *shard.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table.clone());
+        }
     }
 
     fn backend(&self, addr: String, counters: Option<&Arc<ServiceCounters>>) -> Option<Backend> {
@@ -559,12 +624,21 @@ impl Balancer {
             return s.clone();
         }
         let mut b = self.backends.write().unwrap_or_else(|e| e.into_inner());
-        b.entry(addr.to_string()).or_default().clone()
+        b.entry(addr.to_string())
+            .or_insert_with(|| Arc::new(BackendStats::new()))
+            .clone()
     }
 
     /// Chooses a backend of `pool` other than `exclude`, skipping ejected and down ones
     /// (unless all of them are: then any, rather than fail every request).
-    fn pick<'t>(&self, pool: &'t [Backend], exclude: Option<&str>) -> Option<&'t Backend> {
+    /// Counts are this worker's own: each worker balances the requests it serves.
+    fn pick<'t>(
+        &self,
+        pool: &'t [Backend],
+        exclude: Option<&str>,
+        worker: usize,
+    ) -> Option<&'t Backend> {
+        let next = &self.shards[worker].next;
         let now = now_ms();
         let allowed = |b: &&Backend| Some(b.addr.as_str()) != exclude;
         let mut only_available = true;
@@ -583,12 +657,12 @@ impl Balancer {
         let eligible =
             move |b: &&Backend| allowed(b) && (!only_available || b.stats.available(now));
         let nth = |i: usize| pool.iter().filter(eligible).nth(i % n);
-        let load = |b: &Backend| b.stats.in_flight.load(Ordering::Relaxed);
+        let load = |b: &Backend| b.stats.lane(worker).in_flight.load(Ordering::Relaxed);
         match self.spec.algorithm {
-            Algorithm::RoundRobin => nth(self.next.fetch_add(1, Ordering::Relaxed)),
+            Algorithm::RoundRobin => nth(next.fetch_add(1, Ordering::Relaxed)),
             Algorithm::LeastConnections => {
                 // Ties go round robin, so equal backends share the load.
-                let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+                let start = next.fetch_add(1, Ordering::Relaxed) % n;
                 pool.iter()
                     .filter(eligible)
                     .enumerate()
@@ -621,8 +695,12 @@ impl Balancer {
         }
     }
 
-    async fn proxy(&self, req: Request<Incoming>, worker: usize) -> Response<ProxyBody> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+    async fn proxy<B>(&self, req: Request<B>, worker: usize) -> Response<ProxyBody>
+    where
+        B: hyper::body::Body<Data = Bytes, Error = hyper::Error> + Send + Sync + 'static,
+    {
+        let shard = &self.shards[worker];
+        shard.requests.fetch_add(1, Ordering::Relaxed);
         let route = if self.spec.routes.is_empty() {
             None
         } else {
@@ -647,7 +725,11 @@ impl Balancer {
                 ),
             );
         }
-        let table = self.table.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let table = shard
+            .table
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let pool = match route {
             Some(i) => &table.routes[i],
             None => &table.default,
@@ -664,28 +746,18 @@ impl Balancer {
             && !parts.headers.contains_key(hyper::header::TRANSFER_ENCODING);
         // A body can be sent only once, so only body-less idempotent requests are retried.
         let attempts = if idempotent && no_body { 2 } else { 1 };
-        let path = parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| hyper::http::uri::PathAndQuery::from_static("/"));
+        // Backends get the request in origin form (`/path?query`).
+        let path = match parts.uri.path_and_query() {
+            Some(p) => hyper::Uri::from(p.clone()),
+            None => hyper::Uri::from_static("/"),
+        };
         let mut headers = parts.headers;
-        for name in HOP_BY_HOP {
-            headers.remove(name);
-        }
-        let mut incoming = Some(body.boxed());
+        strip_hop_by_hop(&mut headers);
+        let mut incoming = Some(body);
         let mut tried: Option<&str> = None;
         for attempt in 0..attempts {
-            let Some(b) = self.pick(pool, tried) else {
+            let Some(b) = self.pick(pool, tried, worker) else {
                 break;
-            };
-            let Ok(uri) = hyper::Uri::builder()
-                .scheme(hyper::http::uri::Scheme::HTTP)
-                .authority(b.authority.clone())
-                .path_and_query(path.clone())
-                .build()
-            else {
-                return text(StatusCode::BAD_REQUEST, "invalid request path\n");
             };
             let req_body: ProxyBody = if no_body {
                 http_body_util::Empty::new()
@@ -693,74 +765,81 @@ impl Balancer {
                     .boxed()
             } else {
                 match incoming.take() {
-                    Some(b) => b,
+                    Some(b) => b.boxed(),
                     None => break,
                 }
             };
             let mut out = Request::new(req_body);
             *out.method_mut() = parts.method.clone();
-            *out.uri_mut() = uri;
+            *out.uri_mut() = path.clone();
             *out.headers_mut() = if attempt + 1 < attempts {
                 headers.clone()
             } else {
                 std::mem::take(&mut headers)
             };
-            let stats = &b.stats;
-            let slot =
-                match tokio::time::timeout(SLOT_WAIT, stats.slots(worker).acquire_owned()).await {
-                    Ok(Ok(slot)) => slot,
-                    _ => {
-                        self.failed.fetch_add(1, Ordering::Relaxed);
-                        return text(
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            &format!(
-                                "terrane load balancer {}: backend {} is saturated\n",
-                                self.name, b.addr
-                            ),
-                        );
-                    }
-                };
-            stats.in_flight.fetch_add(1, Ordering::Relaxed);
-            stats.requests.fetch_add(1, Ordering::Relaxed);
+            if !out.headers().contains_key(hyper::header::HOST) {
+                if let Ok(host) = hyper::header::HeaderValue::from_str(b.authority.as_str()) {
+                    out.headers_mut().insert(hyper::header::HOST, host);
+                }
+            }
+            let lane = b.stats.lane(worker);
+            let slot = match lane.slots.clone().try_acquire_owned() {
+                Ok(slot) => Some(slot),
+                // Waiting is the rare path: boxed, it does not grow every request's future.
+                Err(_) => Box::pin(tokio::time::timeout(
+                    SLOT_WAIT,
+                    lane.slots.clone().acquire_owned(),
+                ))
+                .await
+                .ok()
+                .and_then(Result::ok),
+            };
+            let Some(slot) = slot else {
+                shard.failed.fetch_add(1, Ordering::Relaxed);
+                return text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!(
+                        "terrane load balancer {}: backend {} is saturated\n",
+                        self.name, b.addr
+                    ),
+                );
+            };
+            lane.in_flight.fetch_add(1, Ordering::Relaxed);
+            lane.requests.fetch_add(1, Ordering::Relaxed);
             if let Some(c) = &b.counters {
                 c.requests.fetch_add(1, Ordering::Relaxed);
                 c.in_flight.fetch_add(1, Ordering::Relaxed);
             }
             let started = Instant::now();
-            let result = self.clients[worker % self.clients.len()].request(out).await;
+            let result = upstream::send(&lane.idle, &b.addr, out).await;
             let took = started.elapsed();
-            stats.latency.observe(took);
-            self.latency.observe(took);
-            stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+            lane.latency.observe(took);
+            shard.latency.observe(took);
+            lane.in_flight.fetch_sub(1, Ordering::Relaxed);
             if let Some(c) = &b.counters {
                 c.latency.observe(took);
                 c.in_flight.fetch_sub(1, Ordering::Relaxed);
             }
             match result {
-                Ok(resp) => {
+                Ok((resp, conn)) => {
                     self.record(b, !resp.status().is_server_error());
                     let (mut p, body) = resp.into_parts();
                     // Hop-by-hop headers describe the backend connection: a backend's
                     // `Connection: close` must not close the client's.
-                    for name in HOP_BY_HOP {
-                        p.headers.remove(name);
-                    }
-                    let body = SlotBody {
-                        inner: body,
-                        _slot: slot,
-                    };
+                    strip_hop_by_hop(&mut p.headers);
+                    let body = upstream::ResponseBody::new(body, conn, lane.clone(), slot);
                     return Response::from_parts(p, body.boxed());
                 }
                 Err(e) => {
                     self.record(b, false);
                     tracing::debug!(balancer = %self.name, backend = %b.addr, error = %e, attempt, "Backend request failed.");
                     // Idempotent requests may be sent again whatever went wrong (a refused
-                    // connect, or a pooled connection the dead backend had closed).
+                    // connect, or a connection the dead backend had closed).
                     tried = Some(&b.addr);
                 }
             }
         }
-        self.failed.fetch_add(1, Ordering::Relaxed);
+        shard.failed.fetch_add(1, Ordering::Relaxed);
         text(
             StatusCode::BAD_GATEWAY,
             &format!(
@@ -768,6 +847,31 @@ impl Balancer {
                 self.name
             ),
         )
+    }
+
+    /// Closes backend connections that have been idle for too long, every few seconds.
+    fn expire_idle_connections(self: &Arc<Self>) {
+        let lb = Arc::downgrade(self);
+        let mut stopped = self.stop.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(upstream::IDLE_TIMEOUT / 4) => {}
+                    _ = stopped.changed() => return,
+                }
+                let Some(lb) = lb.upgrade() else { return };
+                let backends: Vec<Arc<BackendStats>> = lb
+                    .backends
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .cloned()
+                    .collect();
+                for lane in backends.iter().flat_map(|b| b.lanes.iter()) {
+                    lane.idle.expire();
+                }
+            }
+        });
     }
 
     /// Actively checks static backends with a TCP connect every two seconds; one that
@@ -816,12 +920,17 @@ impl Balancer {
 
     /// TCP mode: connect to a backend (trying another when the connect fails) and copy
     /// bytes both ways until either side closes.
-    async fn forward_tcp(&self, mut client: tokio::net::TcpStream) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let table = self.table.read().unwrap_or_else(|e| e.into_inner()).clone();
+    async fn forward_tcp(&self, mut client: tokio::net::TcpStream, worker: usize) {
+        let shard = &self.shards[worker];
+        shard.requests.fetch_add(1, Ordering::Relaxed);
+        let table = shard
+            .table
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut tried: Option<&str> = None;
         for _ in 0..2 {
-            let Some(b) = self.pick(&table.default, tried) else {
+            let Some(b) = self.pick(&table.default, tried, worker) else {
                 break;
             };
             let connect = tokio::time::timeout(
@@ -833,10 +942,11 @@ impl Balancer {
                 Ok(Ok(mut backend)) => {
                     self.record(b, true);
                     let _ = backend.set_nodelay(true);
-                    b.stats.requests.fetch_add(1, Ordering::Relaxed);
-                    b.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+                    let lane = b.stats.lane(worker);
+                    lane.requests.fetch_add(1, Ordering::Relaxed);
+                    lane.in_flight.fetch_add(1, Ordering::Relaxed);
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
-                    b.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    lane.in_flight.fetch_sub(1, Ordering::Relaxed);
                     return;
                 }
                 _ => {
@@ -845,21 +955,24 @@ impl Balancer {
                 }
             }
         }
-        self.failed.fetch_add(1, Ordering::Relaxed);
+        shard.failed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Prometheus histograms of request latency, for the balancer and each backend.
     pub fn write_latency(&self, out: &mut String) {
         let name = "terrane_lb_request_duration_seconds";
-        self.latency
-            .write_prometheus(out, name, &format!("lb=\"{}\",backend=\"all\"", self.name));
+        Histogram::merged(self.shards.iter().map(|s| &s.latency)).write_prometheus(
+            out,
+            name,
+            &format!("lb=\"{}\",backend=\"all\"", self.name),
+        );
         for (addr, s) in self
             .backends
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            s.latency.write_prometheus(
+            Histogram::merged(s.lanes.iter().map(|l| &l.latency)).write_prometheus(
                 out,
                 name,
                 &format!("lb=\"{}\",backend=\"{addr}\"", self.name),
@@ -875,9 +988,11 @@ impl Balancer {
                 b.iter()
                     .map(|(a, s)| BackendStatus {
                         address: a.clone(),
-                        requests: s.requests.load(Ordering::Relaxed),
+                        requests: s.requests(),
                         errors: s.errors.load(Ordering::Relaxed),
-                        in_flight: s.in_flight.load(Ordering::Relaxed),
+                        in_flight: s.in_flight(),
+                        connections_opened: s.lanes.iter().map(|l| l.idle.opened()).sum(),
+                        idle_connections: s.lanes.iter().map(|l| l.idle.len()).sum(),
                         ejected: !s.available(now_ms()),
                     })
                     .collect()
@@ -887,8 +1002,16 @@ impl Balancer {
             name: self.name.clone(),
             spec: self.spec.clone(),
             address: self.address.to_string(),
-            requests: self.requests.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
+            requests: self
+                .shards
+                .iter()
+                .map(|s| s.requests.load(Ordering::Relaxed))
+                .sum(),
+            failed: self
+                .shards
+                .iter()
+                .map(|s| s.failed.load(Ordering::Relaxed))
+                .sum(),
             backends,
         }
     }

@@ -19,6 +19,7 @@ pub mod keeper;
 pub mod lb;
 pub mod spec;
 pub mod supervisor;
+mod upstream;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

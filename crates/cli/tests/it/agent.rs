@@ -1025,6 +1025,23 @@ resource "local_load_balancer" "static" {{
     let _ = server.wait();
 }
 
+/// The head of the first HTTP message in `buf` and the message's whole length, once
+/// all of it (head and Content-Length body) is there.
+fn complete_message(buf: &[u8]) -> Option<(String, usize)> {
+    let text = String::from_utf8_lossy(buf);
+    let end = text.find("\r\n\r\n")?;
+    let head = text[..end].to_string();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    (buf.len() >= end + 4 + len).then_some((head, end + 4 + len))
+}
+
 /// One request on `conn` and its response (headers and a Content-Length body).
 fn exchange(conn: &mut std::net::TcpStream) -> String {
     use std::io::{Read, Write};
@@ -1033,20 +1050,10 @@ fn exchange(conn: &mut std::net::TcpStream) -> String {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        let text = String::from_utf8_lossy(&got).to_string();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let len: usize = text[..end]
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .unwrap_or(0);
-            if got.len() >= end + 4 + len {
-                return text;
-            }
+        if complete_message(&got).is_some() {
+            return String::from_utf8_lossy(&got).to_string();
         }
+        let text = String::from_utf8_lossy(&got).to_string();
         let n = conn.read(&mut buf).expect("read the response");
         assert!(n > 0, "the connection closed after: {text:?}");
         got.extend_from_slice(&buf[..n]);
@@ -1284,4 +1291,267 @@ resource "local_load_balancer" "web" {{
     wait_until("the keeper is gone", Duration::from_secs(10), || {
         !alive(keeper_pid)
     });
+}
+
+/// A keep-alive HTTP/1.1 backend on a thread: answers `ok`, or for `/big` 4 MiB of
+/// `x`, or for `/chunked` ten chunks 50 ms apart; counts the connections it accepted
+/// and can close all of them at once.
+struct KeepAliveBackend {
+    port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl KeepAliveBackend {
+    fn start() -> KeepAliveBackend {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (count, keep) = (accepted.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if let Ok(c) = conn.try_clone() {
+                    keep.lock().expect("lock").push(c);
+                }
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        // One request: its head, then a Content-Length body.
+                        if let Some((head, len)) = complete_message(&seen) {
+                            let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                            seen.drain(..len);
+                            let sent = match path.as_str() {
+                                "/big" => conn
+                                    .write_all(
+                                        b"HTTP/1.1 200 OK\r\nContent-Length: 4194304\r\n\r\n",
+                                    )
+                                    .and_then(|()| conn.write_all(&vec![b'x'; 4 << 20])),
+                                "/chunked" => conn
+                                    .write_all(
+                                        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                                    )
+                                    .and_then(|()| {
+                                        for i in 0..10 {
+                                            std::thread::sleep(Duration::from_millis(50));
+                                            conn.write_all(
+                                                format!("6\r\npart-{i}\r\n").as_bytes(),
+                                            )?;
+                                        }
+                                        conn.write_all(b"0\r\n\r\n")
+                                    }),
+                                _ => conn
+                                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+                            };
+                            if sent.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        match conn.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                });
+            }
+        });
+        KeepAliveBackend {
+            port,
+            accepted,
+            conns,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Closes every connection, as a backend does with idle ones after its timeout.
+    fn close_all(&self) {
+        for c in self.conns.lock().expect("lock").drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// A workspace with one HTTP balancer in front of a static backend, and the
+/// balancer's address.
+fn balancer_for(name: &str, backend_port: u16) -> (Ws, String) {
+    let lb_port = free_port();
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_load_balancer" "lb" {{
+  name     = "{name}"
+  listen   = "127.0.0.1:{lb_port}"
+  backends = ["127.0.0.1:{backend_port}"]
+}}
+"#
+    ));
+    (ws, format!("127.0.0.1:{lb_port}"))
+}
+
+/// Applies the workspace and waits until the balancer at `lb` answers.
+fn start_balancer(ws: &Ws, lb: &str) {
+    ws.apply();
+    wait_until("the balancer answers", Duration::from_secs(10), || {
+        http_ok(lb)
+    });
+}
+
+fn metric(ws: &Ws, line_start: &str) -> Option<f64> {
+    let agent = status(ws)["agent"]["address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let out = std::process::Command::new("python3")
+        .args(["-c", &format!("import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{agent}/metrics').read().decode())")])
+        .output()
+        .expect("python3 runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+}
+
+/// Requests reuse keep-alive connections to the backend instead of opening one each,
+/// and a pooled connection the backend closed while it was idle is noticed before a
+/// request is put on it: even a POST, which is never retried, gets through.
+#[test]
+fn backend_connections_are_reused_and_closed_ones_are_not_used() {
+    use std::io::{Read, Write};
+    let backend = KeepAliveBackend::start();
+    let (ws, lb) = balancer_for("pooled-lb", backend.port);
+    let _cleanup = Cleanup(&ws);
+    start_balancer(&ws, &lb);
+    let before = backend.accepted();
+    for i in 0..30 {
+        assert!(http_ok(&lb), "request {i} through the balancer failed");
+    }
+    // Sequential requests need one connection per data-plane worker at most.
+    let opened = backend.accepted() - before;
+    assert!(
+        opened <= 2,
+        "30 sequential requests opened {opened} backend connections"
+    );
+    let series = format!(
+        "terrane_lb_backend_connections_opened_total{{lb=\"pooled-lb\",backend=\"127.0.0.1:{}\"}} ",
+        backend.port
+    );
+    assert_eq!(
+        metric(&ws, &series),
+        Some(backend.accepted() as f64),
+        "the metric counts the connections the backend accepted"
+    );
+
+    // Large and slowly streamed bodies come through whole, and the connection that
+    // carried them is used again afterwards.
+    let mut client = std::net::TcpStream::connect(&lb).expect("connect");
+    client.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let accepted = backend.accepted();
+    for (path, want) in [
+        ("/big", "x".repeat(4 << 20)),
+        ("/chunked", (0..10).map(|i| format!("part-{i}")).collect()),
+        ("/big", "x".repeat(4 << 20)),
+    ] {
+        client
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: lb.test\r\n\r\n").as_bytes())
+            .expect("send");
+        let body = read_body(&mut client);
+        assert!(body == want.as_bytes(), "{path}: got {} bytes", body.len());
+    }
+    assert!(
+        backend.accepted() <= accepted + 2,
+        "bodies read to the end leave their connections reusable"
+    );
+
+    backend.close_all();
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 0..4 {
+        let mut conn = std::net::TcpStream::connect(&lb).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        conn.write_all(
+            b"POST /submit HTTP/1.1\r\nHost: lb.test\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        )
+        .expect("send");
+        let mut response = String::new();
+        let _ = conn.read_to_string(&mut response);
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "POST {i} after the backend closed its idle connections: {response}"
+        );
+    }
+}
+
+/// Reads one HTTP/1.1 response from `conn` and returns its body (Content-Length or
+/// chunked).
+fn read_body(conn: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::{BufRead, BufReader, Read};
+    let mut r = BufReader::new(conn);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).expect("read the response head");
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line);
+    }
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    };
+    let mut body = Vec::new();
+    if let Some(len) = header("content-length") {
+        body.resize(len.parse().expect("a length"), 0);
+        r.read_exact(&mut body).expect("read the body");
+    } else {
+        assert_eq!(
+            header("transfer-encoding").as_deref(),
+            Some("chunked"),
+            "{head}"
+        );
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).expect("read a chunk size");
+            let n = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).expect("read a chunk");
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    // Nothing of the next response may have been read ahead.
+    assert!(r.buffer().is_empty());
+    body
+}
+
+/// A client that shuts down its sending side after its request (`nc -N`, some HTTP/1.0
+/// clients) still gets the response.
+#[test]
+fn a_client_that_half_closes_still_gets_its_response() {
+    use std::io::{Read, Write};
+    let backend = KeepAliveBackend::start();
+    let (ws, lb) = balancer_for("half-lb", backend.port);
+    let _cleanup = Cleanup(&ws);
+    start_balancer(&ws, &lb);
+    for path in ["/", "/chunked"] {
+        let mut conn = std::net::TcpStream::connect(&lb).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: lb.test\r\n\r\n").as_bytes())
+            .expect("send");
+        conn.shutdown(std::net::Shutdown::Write)
+            .expect("half-close");
+        let mut response = String::new();
+        let _ = conn.read_to_string(&mut response);
+        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response:?}");
+    }
 }

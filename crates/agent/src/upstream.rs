@@ -1,0 +1,290 @@
+//! Keep-alive connections from the load balancer to its backends.
+//!
+//! A backend connection has no task of its own. Whoever uses it drives it: the request
+//! future while it waits for the response head, then the response body as the client
+//! connection's task streams it out. So a proxied request runs start to finish in the
+//! one task that serves the client connection, with no hand-off between tasks, no
+//! shared pool lock and no per-request allocation for the pool.
+//!
+//! Each data-plane worker keeps its own idle connections per backend ([`Idle`]); a
+//! connection is used by one request at a time and returns to its worker's list when
+//! its response body has been read to the end. One whose response was cut short, or
+//! that the backend closed, is dropped instead.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+use crate::lb::ProxyBody;
+
+/// How long a backend connection may sit idle before it is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long connecting to a backend may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One HTTP/1.1 connection to a backend.
+pub struct Conn {
+    send: http1::SendRequest<ProxyBody>,
+    io: http1::Connection<TokioIo<tokio::net::TcpStream>, ProxyBody>,
+    idle_since: Instant,
+}
+
+/// Why a request to a backend failed.
+#[derive(Debug)]
+pub enum Failure {
+    Connect(String),
+    Http(hyper::Error),
+    /// The backend closed the connection before it answered.
+    Closed,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Connect(e) => write!(f, "cannot connect: {e}"),
+            Failure::Http(e) => write!(f, "{e}"),
+            Failure::Closed => f.write_str("the backend closed the connection before it answered"),
+        }
+    }
+}
+
+impl Conn {
+    /// Boxed: a connection is large, and it moves between the idle list, the request
+    /// future and the response body, which would otherwise all be sized for it.
+    pub async fn open(addr: &str) -> Result<Box<Conn>, Failure> {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| Failure::Connect(format!("timed out after {CONNECT_TIMEOUT:?}")))?
+            .map_err(|e| Failure::Connect(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let (send, io) = http1::Builder::new()
+            .max_buf_size(64 * 1024)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(Failure::Http)?;
+        Ok(Box::new(Conn {
+            send,
+            io,
+            idle_since: Instant::now(),
+        }))
+    }
+
+    /// Advances the connection's I/O; false once it has closed.
+    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
+        Pin::new(&mut self.io).poll(cx).is_pending()
+    }
+
+    /// Whether a pooled connection can take a request now (it may have been closed by
+    /// the backend while it was idle).
+    fn usable(&mut self, cx: &mut Context<'_>) -> bool {
+        self.idle_since.elapsed() < IDLE_TIMEOUT
+            && self.drive(cx)
+            && matches!(self.send.poll_ready(cx), Poll::Ready(Ok(())))
+    }
+
+    /// Sends a request and waits for the response head, driving the connection. A
+    /// request the connection never sent (it had closed) comes back with the failure.
+    async fn exchange(
+        &mut self,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, (Failure, Option<Request<ProxyBody>>)> {
+        let mut response = std::pin::pin!(self.send.try_send_request(req));
+        let io = &mut self.io;
+        let mut open = true;
+        std::future::poll_fn(|cx| {
+            if open {
+                open = Pin::new(&mut *io).poll(cx).is_pending();
+            }
+            // Only driving the connection can complete the response, and it was just
+            // driven with this task's waker; the response's own wake-up would only poll
+            // the whole client connection once more for nothing.
+            let mut quiet = Context::from_waker(std::task::Waker::noop());
+            match response.as_mut().poll(if open { &mut quiet } else { cx }) {
+                Poll::Ready(Ok(r)) => Poll::Ready(Ok(r)),
+                Poll::Ready(Err(mut e)) => {
+                    let unsent = e.take_message();
+                    Poll::Ready(Err((Failure::Http(e.into_error()), unsent)))
+                }
+                Poll::Pending if !open => Poll::Ready(Err((Failure::Closed, None))),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+}
+
+/// Sends a request to a backend over one of this worker's idle connections to it, or
+/// a new one when none is idle or the idle ones turn out closed. Returns the response
+/// head and the connection its body will arrive on.
+pub async fn send(
+    idle: &Idle,
+    addr: &str,
+    mut req: Request<ProxyBody>,
+) -> Result<(Response<Incoming>, Box<Conn>), Failure> {
+    while let Some(mut conn) = idle.take().await {
+        match conn.exchange(req).await {
+            Ok(resp) => return Ok((resp, conn)),
+            // Closed while idle, before the request went out: try the next one.
+            Err((_, Some(unsent))) => req = unsent,
+            Err((failure, None)) => return Err(failure),
+        }
+    }
+    idle.opened
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // The connect is the rare path: boxed, it does not grow every request's future.
+    Box::pin(async move {
+        let mut conn = Conn::open(addr).await?;
+        match conn.exchange(req).await {
+            Ok(resp) => Ok((resp, conn)),
+            Err((failure, _)) => Err(failure),
+        }
+    })
+    .await
+}
+
+/// A worker's idle connections to one backend, most recently used last.
+#[derive(Default)]
+pub struct Idle {
+    // Boxed so that taking one out and handing it to a response body moves a pointer:
+    // the futures and bodies that hold a connection stay small.
+    #[allow(clippy::vec_box)]
+    conns: Mutex<Vec<Box<Conn>>>,
+    /// Connections opened so far (a steady load should reuse, not open).
+    opened: std::sync::atomic::AtomicU64,
+}
+
+/// Idle connections kept per backend and worker; a busier moment opens more and closes
+/// them when done, so memory follows the load instead of its peak.
+pub const IDLE_PER_WORKER: usize = 64;
+
+impl Idle {
+    /// A connection that can take a request now, if one is idle.
+    pub async fn take(&self) -> Option<Box<Conn>> {
+        std::future::poll_fn(|cx| {
+            let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+            while let Some(mut c) = conns.pop() {
+                if c.usable(cx) {
+                    return Poll::Ready(Some(c));
+                }
+            }
+            Poll::Ready(None)
+        })
+        .await
+    }
+
+    fn put(&self, mut conn: Box<Conn>) {
+        // A connection is only reused once its response is complete and it wants the
+        // next request; let it settle first (nothing waits on this waker).
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if !conn.drive(&mut cx) || !matches!(conn.send.poll_ready(&mut cx), Poll::Ready(Ok(()))) {
+            return;
+        }
+        conn.idle_since = Instant::now();
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        if conns.len() < IDLE_PER_WORKER {
+            conns.push(conn);
+        }
+    }
+
+    /// Closes connections idle for longer than [`IDLE_TIMEOUT`].
+    pub fn expire(&self) {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        conns.retain(|c| c.idle_since.elapsed() < IDLE_TIMEOUT);
+    }
+
+    pub fn len(&self) -> usize {
+        self.conns.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    pub fn opened(&self) -> u64 {
+        self.opened.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Where a connection goes back to: the idle list it came from, kept alive by its owner.
+pub type Home = std::sync::Arc<dyn AsRef<Idle> + Send + Sync>;
+
+/// A backend's response body on its way to the client. It drives the backend
+/// connection while the body streams, returns the connection to its worker's idle list
+/// once the body is complete, and holds the backend connection slot until then.
+pub struct ResponseBody {
+    inner: Incoming,
+    conn: Option<Box<Conn>>,
+    home: Home,
+    complete: bool,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl ResponseBody {
+    pub fn new(
+        inner: Incoming,
+        conn: Box<Conn>,
+        home: Home,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> Self {
+        let complete = inner.is_end_stream();
+        ResponseBody {
+            inner,
+            conn: Some(conn),
+            home,
+            complete,
+            _slot: slot,
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        if let Some(c) = &mut this.conn {
+            if !c.drive(cx) {
+                // Closed: what it had read is still in the body's channel.
+                this.conn = None;
+            }
+        }
+        // While the connection is open, only driving it (just done, with this task's
+        // waker) puts data in the body, so the body's own wake-up is not needed.
+        let mut quiet = Context::from_waker(std::task::Waker::noop());
+        let body_cx = if this.conn.is_some() { &mut quiet } else { cx };
+        let frame = Pin::new(&mut this.inner).poll_frame(body_cx);
+        match &frame {
+            Poll::Ready(None) => this.complete = true,
+            Poll::Ready(Some(Ok(_))) => this.complete = this.inner.is_end_stream(),
+            Poll::Ready(Some(Err(_))) => this.conn = None,
+            Poll::Pending => {}
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if self.complete || self.inner.is_end_stream() {
+                AsRef::<Idle>::as_ref(&*self.home).put(conn);
+            }
+        }
+    }
+}
