@@ -185,7 +185,8 @@ where
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
-        _ = stop.changed() => {
+        // Also when the balancer stopped between accepting the connection and here.
+        _ = async { drop(stop.wait_for(|stopped| *stopped).await) } => {
             // Drain: finish the request in flight, then close.
             conn.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
@@ -540,9 +541,11 @@ impl Balancer {
     }
 
     pub fn stop(&self) {
-        let _ = self.stop.send(true);
+        // `send_replace` records the stop even when a worker has no connection to tell
+        // yet, so a connection accepted a moment before still sees it.
+        self.stop.send_replace(true);
         for shard in &self.shards {
-            let _ = shard.stop.send(true);
+            shard.stop.send_replace(true);
         }
     }
 

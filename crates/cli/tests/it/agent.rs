@@ -1555,3 +1555,37 @@ fn a_client_that_half_closes_still_gets_its_response() {
         assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response:?}");
     }
 }
+
+/// Removing a balancer drains it: a request in flight (a body streamed over half a
+/// second) still completes, and an idle keep-alive connection is closed.
+#[test]
+fn removing_a_balancer_finishes_requests_in_flight_and_closes_idle_connections() {
+    use std::io::{Read, Write};
+    let backend = KeepAliveBackend::start();
+    let (ws, lb) = balancer_for("drain-lb", backend.port);
+    let _cleanup = Cleanup(&ws);
+    start_balancer(&ws, &lb);
+    let mut idle = std::net::TcpStream::connect(&lb).expect("connect");
+    idle.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    assert!(exchange(&mut idle).starts_with("HTTP/1.1 200"));
+    let mut busy = std::net::TcpStream::connect(&lb).expect("connect");
+    busy.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    busy.write_all(b"GET /chunked HTTP/1.1\r\nHost: lb.test\r\n\r\n")
+        .expect("send");
+    std::thread::sleep(Duration::from_millis(100));
+
+    ws.write("main.tf", "");
+    ws.apply().contains("1 destroyed");
+    let want: String = (0..10).map(|i| format!("part-{i}")).collect();
+    assert_eq!(read_body(&mut busy), want.as_bytes());
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        idle.read(&mut buf)
+            .expect("the idle connection is closed, not left hanging"),
+        0
+    );
+    assert!(
+        std::net::TcpStream::connect(&lb).is_err(),
+        "the balancer no longer listens"
+    );
+}
