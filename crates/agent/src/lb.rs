@@ -285,22 +285,16 @@ fn worker_count() -> usize {
 /// write the same line; readers (status, metrics) add the lanes up.
 #[repr(align(128))]
 struct Lane {
-    idle: Idle,
+    idle: Arc<Idle>,
     slots: Arc<tokio::sync::Semaphore>,
     requests: AtomicU64,
     in_flight: AtomicUsize,
     latency: Histogram,
 }
 
-impl AsRef<Idle> for Lane {
-    fn as_ref(&self) -> &Idle {
-        &self.idle
-    }
-}
-
 struct BackendStats {
     /// One lane per data-plane worker.
-    lanes: Box<[Arc<Lane>]>,
+    lanes: Box<[Lane]>,
     errors: AtomicU64,
     consecutive_failures: AtomicU32,
     /// [`now_ms`] until which the backend is ejected; 0 when it is not.
@@ -315,16 +309,12 @@ impl BackendStats {
         let n = worker_count();
         BackendStats {
             lanes: (0..n)
-                .map(|_| {
-                    Arc::new(Lane {
-                        idle: Idle::default(),
-                        slots: Arc::new(tokio::sync::Semaphore::new(
-                            BACKEND_CONNECTIONS.div_ceil(n),
-                        )),
-                        requests: AtomicU64::new(0),
-                        in_flight: AtomicUsize::new(0),
-                        latency: Histogram::default(),
-                    })
+                .map(|_| Lane {
+                    idle: Arc::default(),
+                    slots: Arc::new(tokio::sync::Semaphore::new(BACKEND_CONNECTIONS.div_ceil(n))),
+                    requests: AtomicU64::new(0),
+                    in_flight: AtomicUsize::new(0),
+                    latency: Histogram::default(),
                 })
                 .collect(),
             errors: AtomicU64::new(0),
@@ -334,7 +324,7 @@ impl BackendStats {
         }
     }
 
-    fn lane(&self, worker: usize) -> &Arc<Lane> {
+    fn lane(&self, worker: usize) -> &Lane {
         &self.lanes[worker % self.lanes.len()]
     }
 
@@ -418,9 +408,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes the hop-by-hop headers (see [`HOP_BY_HOP`]).
 fn strip_hop_by_hop(headers: &mut hyper::HeaderMap) {
     for name in &HOP_BY_HOP {
-        if headers.contains_key(name) {
-            headers.remove(name);
-        }
+        headers.remove(name);
     }
 }
 
@@ -830,7 +818,7 @@ impl Balancer {
                     // Hop-by-hop headers describe the backend connection: a backend's
                     // `Connection: close` must not close the client's.
                     strip_hop_by_hop(&mut p.headers);
-                    let body = upstream::ResponseBody::new(body, conn, lane.clone(), slot);
+                    let body = upstream::ResponseBody::new(body, conn, lane.idle.clone(), slot);
                     return Response::from_parts(p, body.boxed());
                 }
                 Err(e) => {

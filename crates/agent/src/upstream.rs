@@ -13,7 +13,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -82,12 +82,10 @@ impl Conn {
         Pin::new(&mut self.io).poll(cx).is_pending()
     }
 
-    /// Whether a pooled connection can take a request now (it may have been closed by
-    /// the backend while it was idle).
-    fn usable(&mut self, cx: &mut Context<'_>) -> bool {
-        self.idle_since.elapsed() < IDLE_TIMEOUT
-            && self.drive(cx)
-            && matches!(self.send.poll_ready(cx), Poll::Ready(Ok(())))
+    /// Whether the connection is open and waiting for its next request (the backend
+    /// may have closed it; a response may still be finishing).
+    fn ready(&mut self, cx: &mut Context<'_>) -> bool {
+        self.drive(cx) && matches!(self.send.poll_ready(cx), Poll::Ready(Ok(())))
     }
 
     /// Sends a request and waits for the response head, driving the connection. A
@@ -171,7 +169,7 @@ impl Idle {
         std::future::poll_fn(|cx| {
             let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
             while let Some(mut c) = conns.pop() {
-                if c.usable(cx) {
+                if c.idle_since.elapsed() < IDLE_TIMEOUT && c.ready(cx) {
                     return Poll::Ready(Some(c));
                 }
             }
@@ -184,7 +182,7 @@ impl Idle {
         // A connection is only reused once its response is complete and it wants the
         // next request; let it settle first (nothing waits on this waker).
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        if !conn.drive(&mut cx) || !matches!(conn.send.poll_ready(&mut cx), Poll::Ready(Ok(()))) {
+        if !conn.ready(&mut cx) {
             return;
         }
         conn.idle_since = Instant::now();
@@ -209,16 +207,13 @@ impl Idle {
     }
 }
 
-/// Where a connection goes back to: the idle list it came from, kept alive by its owner.
-pub type Home = std::sync::Arc<dyn AsRef<Idle> + Send + Sync>;
-
 /// A backend's response body on its way to the client. It drives the backend
 /// connection while the body streams, returns the connection to its worker's idle list
 /// once the body is complete, and holds the backend connection slot until then.
 pub struct ResponseBody {
     inner: Incoming,
     conn: Option<Box<Conn>>,
-    home: Home,
+    home: Arc<Idle>,
     complete: bool,
     _slot: tokio::sync::OwnedSemaphorePermit,
 }
@@ -227,7 +222,7 @@ impl ResponseBody {
     pub fn new(
         inner: Incoming,
         conn: Box<Conn>,
-        home: Home,
+        home: Arc<Idle>,
         slot: tokio::sync::OwnedSemaphorePermit,
     ) -> Self {
         let complete = inner.is_end_stream();
@@ -283,7 +278,7 @@ impl Drop for ResponseBody {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             if self.complete || self.inner.is_end_stream() {
-                AsRef::<Idle>::as_ref(&*self.home).put(conn);
+                self.home.put(conn);
             }
         }
     }

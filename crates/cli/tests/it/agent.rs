@@ -314,18 +314,21 @@ resource "local_load_balancer" "bad" {
         .contains("route 1: host \"http://example.test\" is not a host name");
 }
 
-pub(crate) fn lb_status(ws: &Ws) -> serde_json::Value {
-    // The agent's API address comes from `status --json`.
-    let st = status(ws);
-    let agent = st["agent"]["address"]
+/// GET `path` from the workspace's agent API (its address comes from `status --json`).
+pub(crate) fn agent_get(ws: &Ws, path: &str) -> String {
+    let agent = status(ws)["agent"]["address"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     let out = std::process::Command::new("python3")
-        .args(["-c", &format!("import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{agent}/v1/lbs').read().decode())")])
+        .args(["-c", &format!("import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{agent}{path}').read().decode())")])
         .output()
         .expect("python3 runs");
-    serde_json::from_slice(&out.stdout).expect("the agent lists load balancers")
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+pub(crate) fn lb_status(ws: &Ws) -> serde_json::Value {
+    serde_json::from_str(&agent_get(ws, "/v1/lbs")).expect("the agent lists load balancers")
 }
 
 #[test]
@@ -360,15 +363,7 @@ resource "local_load_balancer" "web" {{
     );
 
     // Prometheus metrics: replica health and per-backend latency histograms.
-    let agent = status(&ws)["agent"]["address"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let metrics = std::process::Command::new("python3")
-        .args(["-c", &format!("import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{agent}/metrics').read().decode())")])
-        .output()
-        .expect("python3 runs");
-    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    let metrics = agent_get(&ws, "/metrics");
     assert!(
         metrics.contains("terrane_service_ready_replicas{service=\"web\"} 2"),
         "{metrics}"
@@ -1404,15 +1399,7 @@ fn start_balancer(ws: &Ws, lb: &str) {
 }
 
 fn metric(ws: &Ws, line_start: &str) -> Option<f64> {
-    let agent = status(ws)["agent"]["address"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let out = std::process::Command::new("python3")
-        .args(["-c", &format!("import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{agent}/metrics').read().decode())")])
-        .output()
-        .expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout)
+    agent_get(ws, "/metrics")
         .lines()
         .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
 }

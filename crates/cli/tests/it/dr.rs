@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::agent::{dns_a, status, wait_until};
+use crate::agent::{agent_get, dns_a, status, wait_until};
 use crate::{free_port, Cleanup, Ws};
 
 /// A service that appends a numbered, timestamped record to SITE/data/log.txt every
@@ -44,18 +44,6 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer((os.environ["HOST"], int(os.environ["PORT"])), H).serve_forever()
 "#;
-
-fn agent_get(ws: &Ws, path: &str) -> String {
-    let agent = status(ws)["agent"]["address"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let out = std::process::Command::new("python3")
-        .args(["-c", &format!("import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{agent}{path}').read().decode())")])
-        .output()
-        .expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 /// GET / through `address`; the body on a 200.
 fn get(address: &str) -> Option<String> {
