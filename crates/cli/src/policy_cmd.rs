@@ -45,33 +45,56 @@ impl Paint for Painter {
 
 /// The policy input: the plan in Terraform's JSON plan format with its `configuration`.
 pub fn document(plan: &Plan, ws: &Workspace) -> serde_json::Value {
-    document_parts(plan, ws, None)
+    document_parts(plan, ws, &|_| true)
 }
 
-/// The policy input with only the top-level keys in `keys` (`None`: all of them), for
-/// policy sets that name what they read (see [`rego::input_keys`]).
-fn document_parts(
-    plan: &Plan,
-    ws: &Workspace,
-    keys: Option<&std::collections::BTreeSet<String>>,
-) -> serde_json::Value {
-    let part = |k: &str| keys.is_none_or(|keys| keys.contains(k));
-    let started = std::time::Instant::now();
-    let mut doc = json::plan_json_parts(plan, &|_| true, &part);
-    let planned = started.elapsed();
+/// The plan document with only the top-level keys `part` accepts.
+fn document_parts(plan: &Plan, ws: &Workspace, part: &dyn Fn(&str) -> bool) -> serde_json::Value {
+    let mut doc = json::plan_json_parts(plan, &|_| true, part);
     if part("configuration") {
         doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
     }
     if part("cost") {
         doc["cost"] = crate::cost_cmd::cost_json(ws, &plan.prior, Some(plan));
     }
-    tracing::debug!(
-        plan_ms = planned.as_secs_f64() * 1e3,
-        configuration_ms = (started.elapsed() - planned).as_secs_f64() * 1e3,
-        parts = ?keys,
-        "plan document built"
-    );
     doc
+}
+
+/// What policy sets read as `input`: the plan document with only the top-level keys in
+/// `keys` (`None`: all of them, see [`rego::input_keys`]). `resource_changes`, the
+/// part that grows with the plan, is built in the engine's values directly; the rest
+/// goes through JSON.
+fn policy_input(
+    plan: &Plan,
+    ws: &Workspace,
+    keys: Option<&std::collections::BTreeSet<String>>,
+) -> rego::Value {
+    let started = std::time::Instant::now();
+    let wants = |k: &str| keys.is_none_or(|keys| keys.contains(k));
+    let mut input = rego::input_value(document_parts(plan, ws, &|k| {
+        k != "resource_changes" && wants(k)
+    }));
+    let rest = started.elapsed();
+    if wants("resource_changes") {
+        let changes: Vec<rego::Value> = plan
+            .changes
+            .iter()
+            .map(|c| json::resource_change_doc::<rego::RegoDoc>(c).0)
+            .collect();
+        if let Ok(o) = input.as_object_mut() {
+            o.insert(
+                rego::Value::from("resource_changes"),
+                rego::Value::from(changes),
+            );
+        }
+    }
+    tracing::debug!(
+        rest_ms = rest.as_secs_f64() * 1e3,
+        changes_ms = (started.elapsed() - rest).as_secs_f64() * 1e3,
+        parts = ?keys,
+        "policy input built"
+    );
+    input
 }
 
 /// What the built-in scan reads of a plan, built directly: the changes and
@@ -351,7 +374,7 @@ fn evaluate(
 ) -> (Vec<SetOutcome>, Option<ScanReport>) {
     // The scan reads its part first; the policy sets then take the document itself.
     let scan = scan_document(ws, &doc);
-    let mut outcomes = evaluate_sets(policy_sets(ws, extra), |_| doc);
+    let mut outcomes = evaluate_sets(policy_sets(ws, extra), |_| rego::input_value(doc));
     let scan = scan_outcome(scan, &mut outcomes);
     (outcomes, scan)
 }
@@ -361,7 +384,7 @@ fn evaluate(
 /// evaluated is a failed outcome.
 fn evaluate_sets(
     sets: Result<Vec<PolicySet>, String>,
-    doc: impl FnOnce(Option<&std::collections::BTreeSet<String>>) -> serde_json::Value,
+    input: impl FnOnce(Option<&std::collections::BTreeSet<String>>) -> rego::Value,
 ) -> Vec<SetOutcome> {
     let sets = match sets {
         Ok(sets) if sets.is_empty() => return Vec::new(),
@@ -370,7 +393,7 @@ fn evaluate_sets(
     };
     let keys = rego::input_keys(sets.iter().flat_map(|s| &s.files).map(|f| f.text.as_str()));
     let started = std::time::Instant::now();
-    let input = rego::input_value(doc(keys.as_ref()));
+    let input = input(keys.as_ref());
     let converted = started.elapsed();
     let outcomes = sets.iter().map(|s| rego::evaluate(s, &input)).collect();
     tracing::debug!(
@@ -426,9 +449,7 @@ pub fn check_plan(
     // The scan reads its own part of the plan; policy sets read the parts they name.
     let scan = scan_document(ws, &scan_document_of(plan, ws));
     let scanned = start.elapsed();
-    let mut outcomes = evaluate_sets(policy_sets(ws, extra), |keys| {
-        document_parts(plan, ws, keys)
-    });
+    let mut outcomes = evaluate_sets(policy_sets(ws, extra), |keys| policy_input(plan, ws, keys));
     let scan = scan_outcome(scan, &mut outcomes);
     // bench/policy.py reads this line to weigh the check against the whole plan.
     tracing::debug!(

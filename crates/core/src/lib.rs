@@ -7,12 +7,14 @@
 
 pub mod addr;
 pub mod diag;
+pub mod doc;
 pub mod map;
 pub mod types;
 pub mod value;
 
 pub use addr::{InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode};
 pub use diag::{Diagnostic, Diagnostics, Severity, SourceMap, Span};
+pub use doc::Doc;
 pub use map::ObjectMap;
 pub use types::Type;
 pub use value::Value;

@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use crate::doc::Doc;
 use crate::map::ObjectMap;
 
 /// A configuration or state value.
@@ -249,75 +250,85 @@ impl Value {
     /// are written in plain text. Callers that must not reveal sensitive values use
     /// [`Value::to_json_redacted`] or record [`Value::sensitive_mask`] alongside.
     pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Value::Null | Value::Unknown => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => number_to_json(*n),
-            Value::String(s) => serde_json::Value::String(s.clone()),
-            Value::List(items) | Value::Set(items) => {
-                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
-            }
-            Value::Map(map) => serde_json::Value::Object(
-                map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect(),
-            ),
-            Value::Sensitive(inner) => inner.to_json(),
-        }
+        self.to_doc(false)
     }
 
     /// Converts to JSON with every sensitive value replaced by `null`.
     pub fn to_json_redacted(&self) -> serde_json::Value {
+        self.to_doc(true)
+    }
+
+    /// Builds the value in a document model: unknown values become `null`; sensitive
+    /// values become `null` when `redact`, else they are written in plain text.
+    pub fn to_doc<D: Doc>(&self, redact: bool) -> D {
         match self {
-            Value::Sensitive(_) => serde_json::Value::Null,
+            Value::Null | Value::Unknown => D::null(),
+            Value::Bool(b) => D::bool(*b),
+            Value::Number(n) => D::number(*n),
+            Value::String(s) => D::string(s),
             Value::List(items) | Value::Set(items) => {
-                serde_json::Value::Array(items.iter().map(Value::to_json_redacted).collect())
+                D::array(items.iter().map(|v| v.to_doc(redact)).collect())
             }
-            Value::Map(map) => serde_json::Value::Object(
+            Value::Map(map) => D::object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), v.to_json_redacted()))
+                    .map(|(k, v)| (k.as_str(), v.to_doc(redact)))
                     .collect(),
             ),
-            other => other.to_json(),
+            Value::Sensitive(_) if redact => D::null(),
+            Value::Sensitive(inner) => inner.to_doc(redact),
         }
     }
 
     /// Terraform's `after_unknown` shape: `true` where a value is unknown, objects and
     /// arrays mirroring the structure elsewhere, `false` for known leaves.
     pub fn unknown_mask(&self) -> serde_json::Value {
-        self.mask(&|v| matches!(v, Value::Unknown))
+        self.unknown_mask_doc()
+            .unwrap_or(serde_json::Value::Bool(false))
     }
 
     /// Terraform's `before_sensitive`/`after_sensitive` shape.
     pub fn sensitive_mask(&self) -> serde_json::Value {
+        self.sensitive_mask_doc()
+            .unwrap_or(serde_json::Value::Bool(false))
+    }
+
+    /// [`Value::unknown_mask`] in a document model; `None` stands for `false`.
+    pub fn unknown_mask_doc<D: Doc>(&self) -> Option<D> {
+        self.mask(&|v| matches!(v, Value::Unknown))
+    }
+
+    /// [`Value::sensitive_mask`] in a document model; `None` stands for `false`.
+    pub fn sensitive_mask_doc<D: Doc>(&self) -> Option<D> {
         self.mask(&|v| matches!(v, Value::Sensitive(_)))
     }
 
-    fn mask(&self, hit: &dyn Fn(&Value) -> bool) -> serde_json::Value {
+    fn mask<D: Doc>(&self, hit: &dyn Fn(&Value) -> bool) -> Option<D> {
         if hit(self) {
-            return serde_json::Value::Bool(true);
+            return Some(D::bool(true));
         }
         match self {
             Value::Sensitive(inner) => inner.mask(hit),
             Value::List(items) | Value::Set(items) => {
-                let masks: Vec<serde_json::Value> = items.iter().map(|v| v.mask(hit)).collect();
+                let masks: Vec<Option<D>> = items.iter().map(|v| v.mask(hit)).collect();
                 // A list with nothing marked collapses to `false`, so objects omit it.
-                if masks.iter().all(|m| m == &serde_json::Value::Bool(false)) {
-                    serde_json::Value::Bool(false)
+                if masks.iter().all(Option::is_none) {
+                    None
                 } else {
-                    serde_json::Value::Array(masks)
+                    Some(D::array(
+                        masks
+                            .into_iter()
+                            .map(|m| m.unwrap_or_else(|| D::bool(false)))
+                            .collect(),
+                    ))
                 }
             }
-            Value::Map(map) => {
-                // Only marked entries are kept: clone a key only for those.
-                let entries: serde_json::Map<String, serde_json::Value> = map
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        let m = v.mask(hit);
-                        (m != serde_json::Value::Bool(false)).then(|| (k.clone(), m))
-                    })
-                    .collect();
-                serde_json::Value::Object(entries)
-            }
-            _ => serde_json::Value::Bool(false),
+            // Only marked entries are kept (a map with none is `{}`, not `false`).
+            Value::Map(map) => Some(D::object(
+                map.iter()
+                    .filter_map(|(k, v)| v.mask(hit).map(|m| (k.as_str(), m)))
+                    .collect(),
+            )),
+            _ => None,
         }
     }
 
@@ -499,16 +510,6 @@ pub fn format_number(n: f64) -> String {
         format!("{}", n as i64)
     } else {
         format!("{n}")
-    }
-}
-
-fn number_to_json(n: f64) -> serde_json::Value {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        serde_json::Value::Number((n as i64).into())
-    } else {
-        serde_json::Number::from_f64(n)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
     }
 }
 

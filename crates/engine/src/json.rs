@@ -6,18 +6,10 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value as Json};
-use terrane_core::{InstanceAddr, InstanceKey, ResourceMode, Value};
+use terrane_core::{Doc, InstanceAddr, InstanceKey, ResourceMode, Value};
 use terrane_state::Snapshot;
 
-use crate::plan::{Action, Plan};
-
-fn index_json(key: &InstanceKey) -> Option<Json> {
-    match key {
-        InstanceKey::None => None,
-        InstanceKey::Int(i) => Some(json!(i)),
-        InstanceKey::Str(s) => Some(json!(s)),
-    }
-}
+use crate::plan::{Action, Plan, ResourceChange};
 
 fn provider_name(provider: &str) -> String {
     // `provider.aws.west` → `aws`, as Terraform's provider_name is the provider type.
@@ -30,29 +22,88 @@ fn provider_name(provider: &str) -> String {
 }
 
 fn resource_header(addr: &InstanceAddr, provider: &str) -> Map<String, Json> {
-    let mut m = Map::new();
-    m.insert("address".into(), json!(addr.to_string()));
+    resource_header_entries::<Json>(addr, provider)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// The fields every resource entry starts with, in Terraform's order.
+fn resource_header_entries<D: Doc>(addr: &InstanceAddr, provider: &str) -> Vec<(&'static str, D)> {
+    let mut m = Vec::with_capacity(12);
+    m.push(("address", D::string(&addr.to_string())));
     if !addr.resource.module.is_root() {
-        m.insert(
-            "module_address".into(),
-            json!(addr.resource.module.to_string()),
-        );
+        m.push((
+            "module_address",
+            D::string(&addr.resource.module.to_string()),
+        ));
     }
-    m.insert(
-        "mode".into(),
-        json!(if addr.resource.mode == ResourceMode::Data {
-            "data"
-        } else {
-            "managed"
-        }),
-    );
-    m.insert("type".into(), json!(addr.resource.type_name));
-    m.insert("name".into(), json!(addr.resource.name));
-    if let Some(i) = index_json(&addr.key) {
-        m.insert("index".into(), i);
+    let mode = if addr.resource.mode == ResourceMode::Data {
+        "data"
+    } else {
+        "managed"
+    };
+    m.push(("mode", D::string(mode)));
+    m.push(("type", D::string(&addr.resource.type_name)));
+    m.push(("name", D::string(&addr.resource.name)));
+    match &addr.key {
+        InstanceKey::None => {}
+        InstanceKey::Int(i) => m.push(("index", D::number(*i as f64))),
+        InstanceKey::Str(s) => m.push(("index", D::string(s))),
     }
-    m.insert("provider_name".into(), json!(provider_name(provider)));
+    m.push(("provider_name", D::string(&provider_name(provider))));
     m
+}
+
+/// One entry of `resource_changes`, built in any document model (the policy engine
+/// builds its input with this directly).
+pub fn resource_change_doc<D: Doc>(c: &ResourceChange) -> D {
+    let mut m = resource_header_entries::<D>(&c.addr, &c.provider);
+    let redacted = |v: &Option<Value>| v.as_ref().map_or_else(D::null, |v| v.to_doc(true));
+    let actions = c
+        .action
+        .json_actions()
+        .iter()
+        .map(|a| D::string(a))
+        .collect();
+    let mut change = vec![
+        ("actions", D::array(actions)),
+        ("before", redacted(&c.before)),
+        ("after", redacted(&c.after)),
+        (
+            "after_unknown",
+            mask_doc(c.after.as_ref(), Value::unknown_mask_doc),
+        ),
+        (
+            "before_sensitive",
+            mask_doc(c.before.as_ref(), Value::sensitive_mask_doc),
+        ),
+        (
+            "after_sensitive",
+            mask_doc(c.after.as_ref(), Value::sensitive_mask_doc),
+        ),
+    ];
+    if !c.replace_paths.is_empty() {
+        let paths = c
+            .replace_paths
+            .iter()
+            .map(|p| D::array(vec![D::string(p)]))
+            .collect();
+        change.push(("replace_paths", D::array(paths)));
+    }
+    m.push(("change", D::object(change)));
+    if let Some(r) = &c.reason {
+        m.push(("action_reason", D::string(r)));
+    }
+    D::object(m)
+}
+
+/// A mask of an optional value: `false` when absent, `{}` when nothing is marked.
+fn mask_doc<D: Doc>(v: Option<&Value>, mask: fn(&Value) -> Option<D>) -> D {
+    match v {
+        Some(v) => mask(v).unwrap_or_else(|| D::object(Vec::new())),
+        None => D::bool(false),
+    }
 }
 
 fn opt_json(v: &Option<Value>, f: fn(&Value) -> Json, absent: Json) -> Json {
@@ -60,23 +111,7 @@ fn opt_json(v: &Option<Value>, f: fn(&Value) -> Json, absent: Json) -> Json {
 }
 
 fn sensitive_mask(v: Option<&Value>) -> Json {
-    match v {
-        Some(v) => match v.sensitive_mask() {
-            Json::Bool(false) => json!({}),
-            m => m,
-        },
-        None => json!(false),
-    }
-}
-
-fn unknown_mask(v: Option<&Value>) -> Json {
-    match v {
-        Some(v) => match v.unknown_mask() {
-            Json::Bool(false) => json!({}),
-            m => m,
-        },
-        None => json!(false),
-    }
+    mask_doc(v, Value::sensitive_mask_doc)
 }
 
 /// Builds Terraform's nested `root_module` / `child_modules` structure.
@@ -222,35 +257,7 @@ pub fn plan_json_parts(
         if !want_changes {
             continue;
         }
-        let mut m = resource_header(&c.addr, &c.provider);
-        let mut change = Map::new();
-        change.insert("actions".into(), json!(c.action.json_actions()));
-        change.insert(
-            "before".into(),
-            opt_json(&c.before, Value::to_json_redacted, Json::Null),
-        );
-        change.insert(
-            "after".into(),
-            opt_json(&c.after, Value::to_json_redacted, Json::Null),
-        );
-        change.insert("after_unknown".into(), unknown_mask(c.after.as_ref()));
-        change.insert("before_sensitive".into(), sensitive_mask(c.before.as_ref()));
-        change.insert("after_sensitive".into(), sensitive_mask(c.after.as_ref()));
-        if !c.replace_paths.is_empty() {
-            change.insert(
-                "replace_paths".into(),
-                json!(c
-                    .replace_paths
-                    .iter()
-                    .map(|p| vec![p.clone()])
-                    .collect::<Vec<_>>()),
-            );
-        }
-        m.insert("change".into(), Json::Object(change));
-        if let Some(r) = &c.reason {
-            m.insert("action_reason".into(), json!(r));
-        }
-        resource_changes.push(Json::Object(m));
+        resource_changes.push(resource_change_doc::<Json>(c));
     }
     let mut output_changes = Map::new();
     let mut planned_outputs = Map::new();

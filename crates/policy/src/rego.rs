@@ -9,7 +9,10 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use regorus::{Engine, Value};
+use regorus::Engine;
+/// The policy engine's values: what policies read as `input`.
+pub use regorus::Value;
+use terrane_core::Doc;
 
 /// What a failing policy set does to an apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -349,6 +352,52 @@ pub fn input_keys<'a>(sources: impl IntoIterator<Item = &'a str>) -> Option<BTre
         }
     }
     Some(keys)
+}
+
+/// The engine's own values as a document model: a plan document built in it directly
+/// skips a JSON tree that would only be converted (see [`terrane_core::doc`]).
+pub struct RegoDoc(pub Value);
+
+impl Doc for RegoDoc {
+    fn null() -> Self {
+        RegoDoc(Value::Null)
+    }
+
+    fn bool(b: bool) -> Self {
+        RegoDoc(Value::Bool(b))
+    }
+
+    fn number(n: f64) -> Self {
+        // As JSON would carry it: integers as integers.
+        RegoDoc(if n.fract() == 0.0 && n.abs() < 9.0e15 {
+            if n >= 0.0 {
+                Value::from(n as u64)
+            } else {
+                Value::from(n as i64)
+            }
+        } else {
+            Value::from(n)
+        })
+    }
+
+    fn string(s: &str) -> Self {
+        RegoDoc(Value::from(s))
+    }
+
+    fn array(items: Vec<Self>) -> Self {
+        RegoDoc(Value::from(
+            items.into_iter().map(|d| d.0).collect::<Vec<_>>(),
+        ))
+    }
+
+    fn object(entries: Vec<(&str, Self)>) -> Self {
+        RegoDoc(Value::from(
+            entries
+                .into_iter()
+                .map(|(k, v)| (Value::from(k), v.0))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        ))
+    }
 }
 
 /// The engine's value for a JSON document, built once for many evaluations (the
