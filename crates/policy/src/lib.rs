@@ -10,6 +10,7 @@
 pub mod rego;
 pub mod report;
 pub mod scan;
+mod split;
 
 pub use rego::{Enforcement, PolicySet, SetOutcome, Verdict};
 pub use scan::{Finding, RuleMeta, ScanReport, Severity};

@@ -182,6 +182,9 @@ struct ModuleInfo {
 pub struct Compiled {
     engine: Engine,
     modules: Vec<ModuleInfo>,
+    /// `data.<package>.<rule>` of the result rules that read one change at a time
+    /// (see [`crate::split`]).
+    pub(crate) per_change: BTreeSet<String>,
 }
 
 /// Parses every file of a set. Errors name the file, line and column.
@@ -212,7 +215,21 @@ pub fn compile(files: &[PolicyFile]) -> Result<Compiled, Vec<String>> {
         }
     }
     if errors.is_empty() {
-        Ok(Compiled { engine, modules })
+        let results: Vec<&str> = RESULT_RULES.iter().map(|(r, _)| *r).collect();
+        let per_change = engine
+            .get_ast_as_json()
+            .ok()
+            .and_then(|ast| serde_json::from_str(&ast).ok())
+            .map(|ast| crate::split::per_change_rules(&ast, &results))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(package, rule)| format!("{package}.{rule}"))
+            .collect();
+        Ok(Compiled {
+            engine,
+            modules,
+            per_change,
+        })
     } else {
         Err(errors)
     }
@@ -406,8 +423,26 @@ pub fn input_value(json: serde_json::Value) -> Value {
     Value::from(json)
 }
 
-/// Evaluates one policy set against `input` (the plan document).
+/// Below this many changes, evaluating rules on parts of the plan costs more than it
+/// saves.
+const SPLIT_MIN_CHANGES: usize = 2_000;
+
+/// Evaluates one policy set against `input` (the plan document). On a large plan, rules
+/// that read one change at a time are evaluated on parts of it on every core while the
+/// others read it whole.
 pub fn evaluate(set: &PolicySet, input: &Value) -> SetOutcome {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    evaluate_in_parts(set, input, cores.min(8), SPLIT_MIN_CHANGES)
+}
+
+/// [`evaluate`], splitting the changes into `parts` when there are at least
+/// `min_changes`.
+pub fn evaluate_in_parts(
+    set: &PolicySet,
+    input: &Value,
+    parts: usize,
+    min_changes: usize,
+) -> SetOutcome {
     let mut out = SetOutcome {
         name: set.name.clone(),
         level: set.level,
@@ -422,28 +457,109 @@ pub fn evaluate(set: &PolicySet, input: &Value) -> SetOutcome {
             return out;
         }
     };
-    compiled.engine.set_input(input.clone());
+    let paths: BTreeSet<String> = compiled
+        .modules
+        .iter()
+        .flat_map(|m| {
+            m.results
+                .iter()
+                .map(|(rule, _)| format!("{}.{rule}", m.package))
+        })
+        .collect();
+    let changes = match &input["resource_changes"] {
+        Value::Array(a) if a.len() >= min_changes && parts > 1 => Some(a.to_vec()),
+        _ => None,
+    };
+    let (split, whole): (Vec<String>, Vec<String>) = paths
+        .into_iter()
+        .partition(|p| changes.is_some() && compiled.per_change.contains(p));
+    let mut results: std::collections::BTreeMap<String, Result<Value, String>> = Default::default();
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = changes
+            .iter()
+            .flat_map(|all| all.chunks(all.len().div_ceil(parts)))
+            .filter(|_| !split.is_empty())
+            .map(|chunk| {
+                let mut engine = compiled.engine.clone();
+                let split = &split;
+                scope.spawn(move || {
+                    let part = [(Value::from("resource_changes"), Value::from(chunk.to_vec()))];
+                    engine.set_input(Value::from(
+                        part.into_iter()
+                            .collect::<std::collections::BTreeMap<_, _>>(),
+                    ));
+                    split
+                        .iter()
+                        .map(|p| eval_one(&mut engine, p))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        compiled.engine.set_input(input.clone());
+        for p in &whole {
+            results.insert(p.clone(), eval_one(&mut compiled.engine, p));
+        }
+        for w in workers {
+            let values = w
+                .join()
+                .unwrap_or_else(|_| vec![Err("evaluation panicked".to_string()); split.len()]);
+            for (p, v) in split.iter().zip(values) {
+                let merged = match (results.remove(p), v) {
+                    (None, v) => v,
+                    (Some(Err(e)), _) | (_, Err(e)) => Err(e),
+                    (Some(Ok(a)), Ok(b)) => Ok(union(a, b)),
+                };
+                results.insert(p.clone(), merged);
+            }
+        }
+    });
+    tracing::debug!(
+        set = %set.name,
+        ?split,
+        ?whole,
+        parts = if split.is_empty() { 1 } else { parts },
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "policy set evaluated"
+    );
     for m in &compiled.modules {
         for (rule, blocks) in &m.results {
             let path = format!("{}.{rule}", m.package);
-            match compiled.engine.eval_rule(path.clone()) {
+            match &results[&path] {
                 Ok(v) => {
-                    let verdicts = verdicts(&v, &path, &m.file);
+                    let verdicts = verdicts(v, &path, &m.file);
                     if *blocks {
                         out.denials.extend(verdicts);
                     } else {
                         out.warnings.extend(verdicts);
                     }
                 }
-                Err(e) => out.errors.push(format!(
-                    "{}: evaluating {path} failed: {}",
-                    m.file,
-                    first_line(&e.to_string())
-                )),
+                Err(e) => out
+                    .errors
+                    .push(format!("{}: evaluating {path} failed: {e}", m.file)),
             }
         }
     }
     out
+}
+
+fn eval_one(engine: &mut Engine, path: &str) -> Result<Value, String> {
+    engine
+        .eval_rule(path.to_string())
+        .map_err(|e| first_line(&e.to_string()))
+}
+
+/// The union of two parts' results of a partial set rule.
+fn union(a: Value, b: Value) -> Value {
+    match (a, b) {
+        (Value::Set(a), Value::Set(b)) => {
+            let mut all: BTreeSet<Value> = a.iter().cloned().collect();
+            all.extend(b.iter().cloned());
+            Value::from(all)
+        }
+        (Value::Undefined, v) | (v, Value::Undefined) => v,
+        (a, _) => a,
+    }
 }
 
 /// The messages of one result rule: a set or array of strings or `{msg: ...}` objects,

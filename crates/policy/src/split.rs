@@ -1,0 +1,392 @@
+//! Which result rules read the plan one change at a time.
+//!
+//! Most policies written for plans have the shape "for some change, if it is wrong,
+//! say so": every message comes from one entry of `input.resource_changes`. Such a
+//! rule's messages over the whole plan are the union of its messages over any split
+//! of the changes, so it can be evaluated on parts of the plan at once (on several
+//! cores, or while the plan is still being made). Rules that look at the plan as a
+//! whole — a count, two changes compared, the configuration — cannot.
+//!
+//! The test is syntactic and conservative, on regorus's syntax tree. A result rule
+//! (`deny`, `violation`, `warn`) is per change when every one of its definitions in
+//! its package is a partial set rule (`deny contains msg if` / `deny[msg]`), and each
+//! body:
+//! - names `input` exactly once, in a top-level `some x in input.resource_changes` or
+//!   `x := input.resource_changes[_]` (an index variable could tell parts apart);
+//! - has no `with` and no `else`;
+//! - refers to no rule or function that reads `input` (directly or through others),
+//!   and not to `data` at all when any rule reads `input`.
+//!
+//! A module that imports anything but `rego.v1` or `future.keywords` keeps all its
+//! rules whole. Anything the test does not recognise is read whole, which is always
+//! correct, only slower.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value as Json;
+
+/// `(package path, rule name)` of every result rule that reads one change at a time,
+/// from regorus's syntax tree as JSON (`Engine::get_ast_as_json`).
+pub fn per_change_rules(ast: &Json, results: &[&str]) -> BTreeSet<(String, String)> {
+    let modules: Vec<&Json> = ast
+        .as_array()
+        .map(|m| m.iter().filter_map(|m| m.get("ast")).collect())
+        .unwrap_or_default();
+    // Every rule, with its package, name and whether its module imports anything.
+    let mut rules: Vec<(String, String, bool, &Json)> = Vec::new();
+    for m in &modules {
+        let Some(package) = m.pointer("/package/refr").and_then(path) else {
+            continue;
+        };
+        let package = format!("data.{}", package.join("."));
+        let imports_other = m["imports"].as_array().is_some_and(|imports| {
+            imports.iter().any(|i| {
+                let p = path(&i["refr"]).unwrap_or_default();
+                !(p.first().is_some_and(|f| f == "future") || p == ["rego", "v1"])
+            })
+        });
+        for r in m["rules"].as_array().into_iter().flatten() {
+            if let Some(name) = rule_name(r) {
+                rules.push((package.clone(), name, imports_other, r));
+            }
+        }
+    }
+    // Names of rules that read `input`, directly or through other rules (by bare
+    // name, across packages: a local variable of the same name only makes this more
+    // conservative).
+    let mut tainted: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let before = tainted.len();
+        for (_, name, imports_other, r) in &rules {
+            if tainted.contains(name) {
+                continue;
+            }
+            let mut vars = BTreeSet::new();
+            collect_vars(r, &mut vars);
+            let reads = vars.contains("input")
+                || *imports_other
+                || vars.iter().any(|v| tainted.contains(v) && v != name)
+                || (vars.contains("data") && !tainted.is_empty());
+            if reads {
+                tainted.insert(name.clone());
+            }
+        }
+        if tainted.len() == before {
+            break;
+        }
+    }
+    let mut out = BTreeSet::new();
+    let mut candidates: BTreeSet<(String, String)> = BTreeSet::new();
+    for (package, name, _, _) in &rules {
+        if results.contains(&name.as_str()) {
+            candidates.insert((package.clone(), name.clone()));
+        }
+    }
+    for (package, name) in candidates {
+        let all = rules
+            .iter()
+            .filter(|(p, n, _, _)| *p == package && *n == name)
+            .all(|(_, _, imports_other, r)| {
+                !imports_other && per_change_definition(r, &name, &tainted)
+            });
+        if all {
+            out.insert((package, name));
+        }
+    }
+    out
+}
+
+/// One definition of a result rule: a partial set rule whose every body reads one
+/// change.
+fn per_change_definition(rule: &Json, name: &str, tainted: &BTreeSet<String>) -> bool {
+    let Some(spec) = rule.get("Spec") else {
+        return false;
+    };
+    let Some(head) = spec.pointer("/head/Set") else {
+        return false;
+    };
+    // The key (the message) is computed from the body's variables only.
+    let mut head_vars = BTreeSet::new();
+    collect_vars(&head["key"], &mut head_vars);
+    if !clean(&head_vars, name, tainted) || head_vars.contains("input") {
+        return false;
+    }
+    let Some(bodies) = spec["bodies"].as_array() else {
+        return false;
+    };
+    !bodies.is_empty()
+        && bodies.iter().all(|b| {
+            let stmts = b.pointer("/query/stmts").and_then(Json::as_array);
+            b["is_else"] != Json::Bool(true)
+                && b["assign"].is_null()
+                && stmts.is_some_and(|stmts| per_change_body(stmts, name, tainted))
+        })
+}
+
+fn per_change_body(stmts: &[Json], name: &str, tainted: &BTreeSet<String>) -> bool {
+    let mut iterations = 0;
+    for s in stmts {
+        if s.get("with_mods").is_some_and(|w| w != &Json::Null) {
+            return false;
+        }
+        let literal = &s["literal"];
+        let mut vars = BTreeSet::new();
+        collect_vars(literal, &mut vars);
+        if !clean(&vars, name, tainted) {
+            return false;
+        }
+        if vars.contains("input") {
+            if !iterates_changes(literal) || count_input(literal) != 1 {
+                return false;
+            }
+            iterations += 1;
+        }
+    }
+    iterations == 1
+}
+
+/// No reference to a rule that reads `input`, nor to `data` when any rule does.
+fn clean(vars: &BTreeSet<String>, name: &str, tainted: &BTreeSet<String>) -> bool {
+    vars.iter()
+        .all(|v| v == name || !tainted.contains(v) || v == "input")
+        && (!vars.contains("data") || tainted.is_empty())
+}
+
+/// `some x in input.resource_changes` or `x := input.resource_changes[_]`.
+fn iterates_changes(literal: &Json) -> bool {
+    if let Some(some_in) = literal.get("SomeIn") {
+        return some_in["key"].is_null() && is_changes(&some_in["collection"]);
+    }
+    let Some(assign) = literal.pointer("/Expr/expr/AssignExpr") else {
+        return false;
+    };
+    let Some(brack) = assign["rhs"].get("RefBrack") else {
+        return false;
+    };
+    assign["lhs"].get("Var").is_some()
+        && brack.pointer("/index/Var/value") == Some(&Json::from("_"))
+        && is_changes(&brack["refr"])
+}
+
+fn is_changes(e: &Json) -> bool {
+    path(e).is_some_and(|p| p == ["input", "resource_changes"])
+}
+
+fn count_input(e: &Json) -> usize {
+    match e {
+        Json::Object(o) => {
+            let here = usize::from(
+                o.get("Var")
+                    .and_then(|v| v.get("value"))
+                    .is_some_and(|v| v == "input"),
+            );
+            here + o.values().map(count_input).sum::<usize>()
+        }
+        Json::Array(a) => a.iter().map(count_input).sum(),
+        _ => 0,
+    }
+}
+
+/// The name a rule defines: the first part of its head's reference.
+fn rule_name(rule: &Json) -> Option<String> {
+    let refr = if let Some(spec) = rule.get("Spec") {
+        let head = spec.get("head")?.as_object()?.values().next()?;
+        head.get("refr")?
+    } else {
+        rule.pointer("/Default/refr")?
+    };
+    let mut e = refr;
+    // `a.b.c contains x`, `a[x]`: the rule is rooted at `a`.
+    loop {
+        if let Some(v) = e.pointer("/Var/value").and_then(Json::as_str) {
+            return Some(v.to_string());
+        }
+        e = e
+            .get("RefDot")
+            .or_else(|| e.get("RefBrack"))
+            .map(|r| &r["refr"])?;
+    }
+}
+
+/// `a.b["c"]` as `["a", "b", "c"]`.
+fn path(e: &Json) -> Option<Vec<String>> {
+    if let Some(v) = e.pointer("/Var/value").and_then(Json::as_str) {
+        return Some(vec![v.to_string()]);
+    }
+    if let Some(d) = e.get("RefDot") {
+        let mut p = path(&d["refr"])?;
+        p.push(d["field"].get(1)?.as_str()?.to_string());
+        return Some(p);
+    }
+    let b = e.get("RefBrack")?;
+    let mut p = path(&b["refr"])?;
+    p.push(b.pointer("/index/String/value")?.as_str()?.to_string());
+    Some(p)
+}
+
+/// Every variable named anywhere under `e`.
+fn collect_vars(e: &Json, out: &mut BTreeSet<String>) {
+    match e {
+        Json::Object(o) => {
+            if let Some(v) = o
+                .get("Var")
+                .and_then(|v| v.get("value"))
+                .and_then(Json::as_str)
+            {
+                out.insert(v.to_string());
+            }
+            for v in o.values() {
+                collect_vars(v, out);
+            }
+        }
+        Json::Array(a) => a.iter().for_each(|v| collect_vars(v, out)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use crate::rego::{compile, evaluate_in_parts, Enforcement, PolicyFile, PolicySet, Value};
+
+    fn files(srcs: &[&str]) -> Vec<PolicyFile> {
+        srcs.iter()
+            .enumerate()
+            .map(|(i, s)| PolicyFile {
+                path: format!("p{i}.rego"),
+                text: s.to_string(),
+            })
+            .collect()
+    }
+
+    fn per_change(srcs: &[&str]) -> BTreeSet<String> {
+        compile(&files(srcs)).expect("compiles").per_change
+    }
+
+    const MIXED: &str = r#"package t
+import rego.v1
+
+# Per change: one iteration, a helper that reads only its argument.
+deny contains msg if {
+    some rc in input.resource_changes
+    "create" in rc.change.actions
+    not tagged(rc)
+    msg := sprintf("%s needs a team tag", [rc.address])
+}
+
+deny contains msg if {
+    rc := input.resource_changes[_]
+    rc.type == "aws_db_instance"
+    "delete" in rc.change.actions
+    msg := sprintf("%s: no deletes", [rc.address])
+}
+
+tagged(rc) if rc.change.after.tags.team
+
+# Whole: a count over every change.
+warn contains msg if {
+    n := count([rc | some rc in input.resource_changes; rc.change.actions == ["create"]])
+    n > 3
+    msg := sprintf("%d creates", [n])
+}
+"#;
+
+    #[test]
+    fn rules_over_one_change_are_told_from_rules_over_the_whole_plan() {
+        assert_eq!(
+            per_change(&[MIXED]),
+            BTreeSet::from(["data.t.deny".to_string()])
+        );
+        // Classic syntax.
+        let v0 = r#"package c
+deny[msg] {
+    r := input.resource_changes[_]
+    r.mode == "managed"
+    msg := r.address
+}
+"#;
+        assert_eq!(
+            per_change(&[v0]),
+            BTreeSet::from(["data.c.deny".to_string()])
+        );
+    }
+
+    #[test]
+    fn anything_that_could_see_two_changes_is_read_whole() {
+        let whole = [
+            // The index tells parts apart.
+            "package a\nimport rego.v1\ndeny contains msg if {\n some i, rc in input.resource_changes\n msg := sprintf(\"%d %s\", [i, rc.address])\n}\n",
+            // Two changes compared.
+            "package a\nimport rego.v1\ndeny contains msg if {\n some a in input.resource_changes\n some b in input.resource_changes\n a.address != b.address\n a.name == b.name\n msg := a.address\n}\n",
+            // Another part of the document.
+            "package a\nimport rego.v1\ndeny contains msg if {\n some rc in input.resource_changes\n input.configuration.x\n msg := rc.address\n}\n",
+            // A rule that reads input.
+            "package a\nimport rego.v1\nmany if count(input.resource_changes) > 1\ndeny contains msg if {\n some rc in input.resource_changes\n many\n msg := rc.address\n}\n",
+            // ... through another rule.
+            "package a\nimport rego.v1\nmany if count(input.resource_changes) > 1\nalso if many\ndeny contains msg if {\n some rc in input.resource_changes\n also\n msg := rc.address\n}\n",
+            // `with` replaces what a part sees.
+            "package a\nimport rego.v1\nok if true\ndeny contains msg if {\n some rc in input.resource_changes\n ok with input as {}\n msg := rc.address\n}\n",
+            // An import of input.
+            "package a\nimport rego.v1\nimport input.resource_changes as rcs\ndeny contains msg if {\n some rc in input.resource_changes\n count(rcs) > 1\n msg := rc.address\n}\n",
+            // A complete rule: true when any change matches, not a set of messages.
+            "package a\nimport rego.v1\ndeny if {\n some rc in input.resource_changes\n rc.type == \"x\"\n}\n",
+            // `data` could reach anything.
+            "package a\nimport rego.v1\ndeny contains msg if {\n some rc in input.resource_changes\n data.a.other\n msg := rc.address\n}\nother if input.x\n",
+        ];
+        for src in whole {
+            assert_eq!(per_change(&[src]), BTreeSet::new(), "{src}");
+        }
+        // One whole definition makes the rule whole, also from another file.
+        let other_file = "package t\nimport rego.v1\ndeny contains msg if {\n count(input.resource_changes) > 100\n msg := \"too many\"\n}\n";
+        assert_eq!(per_change(&[MIXED, other_file]), BTreeSet::new());
+    }
+
+    fn plan(n: usize) -> Value {
+        let changes: Vec<serde_json::Value> = (0..n)
+            .map(|i| {
+                let (kind, action) = match i % 4 {
+                    0 => ("aws_instance", "create"),
+                    1 => ("aws_db_instance", "delete"),
+                    2 => ("aws_s3_bucket", "create"),
+                    _ => ("null_resource", "update"),
+                };
+                let tags = if i % 8 == 0 {
+                    serde_json::json!({"team": "core"})
+                } else {
+                    serde_json::json!({})
+                };
+                serde_json::json!({
+                    "address": format!("{kind}.r{i}"),
+                    "type": kind,
+                    "change": {"actions": [action], "after": {"tags": tags}},
+                })
+            })
+            .collect();
+        Value::from(serde_json::json!({ "resource_changes": changes }))
+    }
+
+    #[test]
+    fn evaluating_in_parts_gives_what_evaluating_whole_gives() {
+        let set = PolicySet {
+            name: "t".into(),
+            level: Enforcement::HardMandatory,
+            files: files(&[MIXED]),
+        };
+        let input = plan(101);
+        let whole = evaluate_in_parts(&set, &input, 1, 0);
+        let split = evaluate_in_parts(&set, &input, 3, 10);
+        // 101 changes: 26 untagged creates of aws_instance less the tagged ones, all
+        // the buckets, 25 deletes; the warn sees every create at once.
+        assert!(whole.denials.len() > 50, "{:?}", whole.denials.len());
+        assert_eq!(whole.warnings.len(), 1);
+        assert!(
+            whole.warnings[0].message.contains("51 creates"),
+            "{:?}",
+            whole.warnings
+        );
+        assert_eq!(split.denials, whole.denials);
+        assert_eq!(split.warnings, whole.warnings);
+        assert!(whole.errors.is_empty() && split.errors.is_empty());
+    }
+}
