@@ -253,7 +253,7 @@ async fn make_plan(
     ws: &mut Workspace,
     args: &PlanArgs,
     prior: &Snapshot,
-    printer: &Printer,
+    observer: &dyn terrane_engine::Observer,
     cancel: &AtomicBool,
     color: bool,
 ) -> Option<Plan> {
@@ -288,7 +288,7 @@ async fn make_plan(
         prior,
         &vars,
         &opts,
-        printer,
+        observer,
         cancel,
     )
     .await
@@ -379,30 +379,29 @@ async fn plan_cmd(
     let cancel = Arc::new(AtomicBool::new(false));
     let _sig = install_interrupt(cancel.clone());
     let printer = Printer::new(style, !as_json);
-    let Some(plan) = make_plan(&mut ws, args, &prior, &printer, &cancel, style.color).await else {
+    // The policy check starts with the plan: it takes each change as it is settled.
+    let check = crate::policy_cmd::PlanCheck::start(&ws, &args.policy, args.targets.is_empty());
+    let planned = make_plan(
+        &mut ws,
+        args,
+        &prior,
+        &check.observer(&printer),
+        &cancel,
+        style.color,
+    )
+    .await;
+    let Some(plan) = planned else {
         return if cancel.load(Ordering::SeqCst) {
             EXIT_INTERRUPTED
         } else {
             1
         };
     };
-    if as_json {
-        println!(
-            "{}",
-            serde_json::to_string(&crate::policy_cmd::document(&plan, &ws)).unwrap_or_default()
-        );
-    } else {
-        print!("{}", render_plan(&plan, style));
-        crate::cost_cmd::print_plan_line(&ws, &plan, style);
-    }
-    let gate = crate::policy_cmd::check_plan(
-        &ws,
-        &plan,
-        &args.policy,
-        args.override_policy.as_deref(),
-        style,
-        as_json,
-    );
+    let Some(checked) = print_plan_and_check(&ws, &plan, check, style, as_json) else {
+        return 1;
+    };
+    let gate =
+        crate::policy_cmd::report_check(checked, args.override_policy.as_deref(), style, as_json);
     if gate.blocked {
         eprintln!("\nError: an apply of this plan would be blocked by the policy checks above.");
         return 1;
@@ -486,28 +485,43 @@ async fn apply_cmd(
             if plan.config_digest != ws.config_digest() {
                 return fail("Saved plan does not match the configuration.\n\nThe configuration files changed since this plan was made. Run terrane plan again and apply the new plan.");
             }
-            print!("{}", render_plan(&plan, style));
-            crate::cost_cmd::print_plan_line(&ws, &plan, style);
-            if !policy_allows(&ws, &plan, args, style, operation) {
+            let check = crate::policy_cmd::PlanCheck::start(&ws, &args.policy, false);
+            let Some(checked) = print_plan_and_check(&ws, &plan, check, style, false) else {
+                return 1;
+            };
+            if !policy_allows(&ws, checked, args, style, operation) {
                 return 1;
             }
             plan
         }
         None => {
-            let Some(plan) = make_plan(&mut ws, args, &prior, &printer, &cancel, color).await
-            else {
+            // The policy check takes each change as it is settled (see plan_cmd).
+            let check =
+                crate::policy_cmd::PlanCheck::start(&ws, &args.policy, args.targets.is_empty());
+            let planned = make_plan(
+                &mut ws,
+                args,
+                &prior,
+                &check.observer(&printer),
+                &cancel,
+                color,
+            )
+            .await;
+            let Some(plan) = planned else {
                 return if cancel.load(Ordering::SeqCst) {
                     EXIT_INTERRUPTED
                 } else {
                     1
                 };
             };
-            print!("{}", render_plan(&plan, style));
             if !plan.has_changes() {
+                print!("{}", render_plan(&plan, style));
                 return 0;
             }
-            crate::cost_cmd::print_plan_line(&ws, &plan, style);
-            if !policy_allows(&ws, &plan, args, style, operation) {
+            let Some(checked) = print_plan_and_check(&ws, &plan, check, style, false) else {
+                return 1;
+            };
+            if !policy_allows(&ws, checked, args, style, operation) {
                 return 1;
             }
             if !auto_approve {
@@ -575,18 +589,46 @@ async fn apply_cmd(
     0
 }
 
+/// Prints the plan (as text with its cost line, or as the JSON document) while the
+/// policy check finishes on other threads. `None` (after saying so) if the check broke.
+fn print_plan_and_check(
+    ws: &Workspace,
+    plan: &Plan,
+    check: crate::policy_cmd::PlanCheck,
+    style: Style,
+    as_json: bool,
+) -> Option<crate::policy_cmd::Checked> {
+    let checked = std::thread::scope(|scope| {
+        let checked = scope.spawn(|| check.finish(ws, plan));
+        if as_json {
+            println!(
+                "{}",
+                serde_json::to_string(&crate::policy_cmd::document(plan, ws)).unwrap_or_default()
+            );
+        } else {
+            print!("{}", render_plan(plan, style));
+            crate::cost_cmd::print_plan_line(ws, plan, style);
+        }
+        checked.join()
+    });
+    if checked.is_err() {
+        eprintln!("\nError: the policy check of the plan failed unexpectedly (a thread panicked). Nothing was changed or saved.");
+    }
+    checked.ok()
+}
+
 /// Runs the policy checks of a plan about to be applied: false (after saying why) when
 /// they block it. An override of failing soft_mandatory sets is recorded in the audit
 /// log first; if it cannot be recorded, the apply does not go ahead.
 fn policy_allows(
     ws: &Workspace,
-    plan: &Plan,
+    checked: crate::policy_cmd::Checked,
     args: &PlanArgs,
     style: Style,
     operation: &str,
 ) -> bool {
     let reason = args.override_policy.as_deref();
-    let gate = crate::policy_cmd::check_plan(ws, plan, &args.policy, reason, style, false);
+    let gate = crate::policy_cmd::report_check(checked, reason, style, false);
     if gate.blocked {
         eprintln!("\nError: the apply is blocked by the policy checks above. Nothing was changed.");
         if gate

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use terrane_core::{SourceMap, Span};
 use terrane_engine::render::Style;
-use terrane_engine::{json, Plan};
+use terrane_engine::{json, Observer, Plan};
 use terrane_lang::Module;
 use terrane_policy::rego::{self, Enforcement, PolicySet, SetOutcome};
 use terrane_policy::report::{self, Paint};
@@ -58,43 +58,6 @@ fn document_parts(plan: &Plan, ws: &Workspace, part: &dyn Fn(&str) -> bool) -> s
         doc["cost"] = crate::cost_cmd::cost_json(ws, &plan.prior, Some(plan));
     }
     doc
-}
-
-/// What policy sets read as `input`: the plan document with only the top-level keys in
-/// `keys` (`None`: all of them, see [`rego::input_keys`]). `resource_changes`, the
-/// part that grows with the plan, is built in the engine's values directly; the rest
-/// goes through JSON.
-fn policy_input(
-    plan: &Plan,
-    ws: &Workspace,
-    keys: Option<&std::collections::BTreeSet<String>>,
-) -> rego::Value {
-    let started = std::time::Instant::now();
-    let wants = |k: &str| keys.is_none_or(|keys| keys.contains(k));
-    let mut input = rego::input_value(document_parts(plan, ws, &|k| {
-        k != "resource_changes" && wants(k)
-    }));
-    let rest = started.elapsed();
-    if wants("resource_changes") {
-        let changes: Vec<rego::Value> = plan
-            .changes
-            .iter()
-            .map(|c| json::resource_change_doc::<rego::RegoDoc>(c).0)
-            .collect();
-        if let Ok(o) = input.as_object_mut() {
-            o.insert(
-                rego::Value::from("resource_changes"),
-                rego::Value::from(changes),
-            );
-        }
-    }
-    tracing::debug!(
-        rest_ms = rest.as_secs_f64() * 1e3,
-        changes_ms = (started.elapsed() - rest).as_secs_f64() * 1e3,
-        parts = ?keys,
-        "policy input built"
-    );
-    input
 }
 
 /// What the built-in scan reads of a plan, built directly: the changes and
@@ -445,19 +408,216 @@ pub fn check_plan(
     style: Style,
     to_stderr: bool,
 ) -> Gate {
-    let start = std::time::Instant::now();
-    // The scan reads its own part of the plan; policy sets read the parts they name.
-    let scan = scan_document(ws, &scan_document_of(plan, ws));
-    let scanned = start.elapsed();
-    let mut outcomes = evaluate_sets(policy_sets(ws, extra), |keys| policy_input(plan, ws, keys));
-    let scan = scan_outcome(scan, &mut outcomes);
-    // bench/policy.py reads this line to weigh the check against the whole plan.
-    tracing::debug!(
-        scan_ms = scanned.as_secs_f64() * 1e3,
-        total_ms = start.elapsed().as_secs_f64() * 1e3,
-        sets = outcomes.len(),
-        "policy check of the plan"
-    );
+    let checked = PlanCheck::start(ws, extra, false).finish(ws, plan);
+    report_check(checked, override_reason, style, to_stderr)
+}
+
+/// What the policy sets and the built-in scan said about a plan.
+pub struct Checked {
+    outcomes: Vec<SetOutcome>,
+    scan: Option<ScanReport>,
+}
+
+/// The policy check of a plan, started before the plan is made. The policy sets are
+/// loaded first; then, when the sets read `resource_changes` and the plan is fed
+/// through [`PlanCheck::observer`], a worker thread builds every change into the
+/// policies' input as soon as the engine settles it, and evaluates the rules that read
+/// one change at a time on it — on the other core, while the plan is still being made.
+/// [`PlanCheck::finish`] does what needs the whole plan.
+pub struct PlanCheck {
+    sets: Result<Vec<PolicySet>, String>,
+    keys: Option<std::collections::BTreeSet<String>>,
+    feed: Option<Feed>,
+}
+
+struct Feed {
+    tx: std::sync::mpsc::Sender<std::sync::Arc<terrane_engine::ResourceChange>>,
+    worker: std::thread::JoinHandle<Fed>,
+}
+
+/// What the worker made of the changes fed to it.
+struct Fed {
+    evaluations: Vec<rego::Evaluation>,
+    changes: Vec<(terrane_core::InstanceAddr, rego::Value)>,
+}
+
+impl Fed {
+    fn new(sets: &[PolicySet]) -> Fed {
+        Fed {
+            evaluations: sets.iter().map(rego::Evaluation::new).collect(),
+            changes: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, c: &terrane_engine::ResourceChange) {
+        let v = json::resource_change_doc::<rego::RegoDoc>(c).0;
+        for e in &mut self.evaluations {
+            e.push(v.clone());
+        }
+        self.changes.push((c.addr.clone(), v));
+    }
+}
+
+impl PlanCheck {
+    /// Loads the workspace's policy sets (and `extra` paths); with `feed`, starts the
+    /// worker that takes changes while the plan is made.
+    pub fn start(ws: &Workspace, extra: &[PathBuf], feed: bool) -> PlanCheck {
+        let sets = policy_sets(ws, extra);
+        let keys = sets.as_ref().ok().and_then(|sets| {
+            rego::input_keys(sets.iter().flat_map(|s| &s.files).map(|f| f.text.as_str()))
+        });
+        let reads_changes = keys.as_ref().is_none_or(|k| k.contains("resource_changes"));
+        let feed = match &sets {
+            Ok(sets) if feed && reads_changes && !sets.is_empty() => {
+                let sets = sets.clone();
+                let (tx, rx) = std::sync::mpsc::channel();
+                let worker = std::thread::Builder::new()
+                    .name("policy-feed".into())
+                    .spawn(move || {
+                        let mut fed = Fed::new(&sets);
+                        for c in rx {
+                            let c: std::sync::Arc<terrane_engine::ResourceChange> = c;
+                            fed.push(&c);
+                        }
+                        fed
+                    })
+                    .ok();
+                worker.map(|worker| Feed { tx, worker })
+            }
+            _ => None,
+        };
+        PlanCheck { sets, keys, feed }
+    }
+
+    /// The observer to plan with: `inner`, and every settled change to the worker.
+    pub fn observer<'a>(&'a self, inner: &'a dyn Observer) -> impl Observer + 'a {
+        Feeding { inner, check: self }
+    }
+
+    /// Evaluates the policy sets and runs the built-in scan against the finished plan,
+    /// the scan on a thread of its own.
+    pub fn finish(self, ws: &Workspace, plan: &Plan) -> Checked {
+        let start = std::time::Instant::now();
+        std::thread::scope(|scope| {
+            let scan = scope.spawn(|| {
+                let started = std::time::Instant::now();
+                let report = if ws.module.scan.on_plan {
+                    scan_document(ws, &scan_document_of(plan, ws)).map(Some)
+                } else {
+                    Ok(None)
+                };
+                (report, started.elapsed())
+            });
+            let mut outcomes = self.evaluate(ws, plan);
+            let (scan, scanned) = scan
+                .join()
+                .unwrap_or_else(|_| (Err(vec!["the scan panicked".into()]), start.elapsed()));
+            let scan = scan
+                .transpose()
+                .and_then(|scan| scan_outcome(scan, &mut outcomes));
+            // bench/policy.py reads this line to weigh the check against the whole plan.
+            tracing::debug!(
+                scan_ms = scanned.as_secs_f64() * 1e3,
+                total_ms = start.elapsed().as_secs_f64() * 1e3,
+                sets = outcomes.len(),
+                "policy check of the plan"
+            );
+            Checked { outcomes, scan }
+        })
+    }
+
+    fn evaluate(self, ws: &Workspace, plan: &Plan) -> Vec<SetOutcome> {
+        let sets = match self.sets {
+            Ok(sets) if sets.is_empty() => return Vec::new(),
+            Ok(sets) => sets,
+            Err(e) => return vec![failed_outcome("configuration", e)],
+        };
+        let started = std::time::Instant::now();
+        let keys = self.keys.as_ref();
+        let wants = |k: &str| keys.is_none_or(|keys| keys.contains(k));
+        let mut input = rego::input_value(document_parts(plan, ws, &|k| {
+            k != "resource_changes" && wants(k)
+        }));
+        let fed = self.feed.and_then(|feed| {
+            drop(feed.tx);
+            let mut fed = feed.worker.join().ok()?;
+            // What was fed must be the plan's changes exactly (a `-target` plan drops
+            // some after planning): else everything is evaluated again below.
+            fed.changes.sort_by(|a, b| a.0.cmp(&b.0));
+            let same = fed.changes.len() == plan.changes.len()
+                && fed
+                    .changes
+                    .iter()
+                    .zip(&plan.changes)
+                    .all(|(f, c)| f.0 == c.addr);
+            same.then_some(fed)
+        });
+        let was_fed = fed.is_some();
+        let fed = fed.unwrap_or_else(|| {
+            let mut fed = Fed::new(&sets);
+            if wants("resource_changes") {
+                plan.changes.iter().for_each(|c| fed.push(c));
+            }
+            fed
+        });
+        let built = started.elapsed();
+        if wants("resource_changes") {
+            let changes: Vec<rego::Value> = fed.changes.into_iter().map(|(_, v)| v).collect();
+            if let Ok(o) = input.as_object_mut() {
+                o.insert(
+                    rego::Value::from("resource_changes"),
+                    rego::Value::from(changes),
+                );
+            }
+        }
+        let outcomes = fed
+            .evaluations
+            .into_iter()
+            .map(|e| e.finish(&input, rego::cores(), rego::SPLIT_MIN_CHANGES))
+            .collect();
+        // Freeing a large plan's input value by value takes about 20 ms per 10,000
+        // changes: done on the side, the verdicts need not wait for it.
+        let _ = std::thread::Builder::new()
+            .name("policy-free".into())
+            .spawn(move || drop(input));
+        tracing::debug!(
+            was_fed,
+            input_ms = built.as_secs_f64() * 1e3,
+            evaluate_ms = (started.elapsed() - built).as_secs_f64() * 1e3,
+            parts = ?keys,
+            "policy sets evaluated"
+        );
+        outcomes
+    }
+}
+
+struct Feeding<'a> {
+    inner: &'a dyn Observer,
+    check: &'a PlanCheck,
+}
+
+impl Observer for Feeding<'_> {
+    fn event(&self, event: terrane_engine::Event) {
+        self.inner.event(event);
+    }
+
+    fn planned_change(&self, change: &std::sync::Arc<terrane_engine::ResourceChange>) {
+        if let Some(feed) = &self.check.feed {
+            let _ = feed.tx.send(change.clone());
+        }
+        self.inner.planned_change(change);
+    }
+}
+
+/// Prints what the check found (to stdout, or stderr when stdout carries JSON) and
+/// decides whether an apply may go ahead.
+pub fn report_check(
+    checked: Checked,
+    override_reason: Option<&str>,
+    style: Style,
+    to_stderr: bool,
+) -> Gate {
+    let Checked { outcomes, scan } = checked;
     let mut out: Box<dyn std::io::Write> = if to_stderr {
         Box::new(std::io::stderr())
     } else {

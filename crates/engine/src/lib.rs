@@ -43,6 +43,12 @@ pub enum Event {
 
 pub trait Observer {
     fn event(&self, event: Event);
+
+    /// A change the plan has settled on, as soon as it is settled (before the plan is
+    /// complete, sorted, or cut down to `-target`s): for work that can start on each
+    /// change while the rest is still being planned. The plan takes the change back
+    /// when it is done (cloning it if a reference is still held then).
+    fn planned_change(&self, _change: &std::sync::Arc<ResourceChange>) {}
 }
 
 /// An observer that ignores everything.

@@ -187,7 +187,8 @@ struct Planner<'c> {
     prior_by_resource: HashMap<ResourceAddr, Vec<&'c InstanceState>>,
     opts: &'c PlanOptions,
     root_vars: &'c BTreeMap<String, RawVar>,
-    changes: RefCell<Vec<ResourceChange>>,
+    /// Shared with the observer, which may still hold some when the plan is done.
+    changes: RefCell<Vec<std::sync::Arc<ResourceChange>>>,
     drift: RefCell<Vec<Drift>>,
     refreshed: RefCell<BTreeMap<InstanceAddr, InstanceState>>,
     /// Resource addresses (as strings) with a planned change, for replace_triggered_by.
@@ -271,7 +272,12 @@ pub async fn plan(
             .collect(),
         ..Default::default()
     };
-    let mut changes = planner.changes.take();
+    let mut changes: Vec<ResourceChange> = planner
+        .changes
+        .take()
+        .into_iter()
+        .map(|c| std::sync::Arc::try_unwrap(c).unwrap_or_else(|c| (*c).clone()))
+        .collect();
     if !opts.targets.is_empty() {
         let allowed = targeted_resources(model, &opts.targets);
         changes.retain(|c| {
@@ -701,6 +707,8 @@ impl<'c> Planner<'c> {
         }
         self.observer
             .event(Event::Planned(c.addr.clone(), c.action));
+        let c = std::sync::Arc::new(c);
+        self.observer.planned_change(&c);
         self.changes.borrow_mut().push(c);
     }
 

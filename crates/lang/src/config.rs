@@ -85,9 +85,21 @@ pub struct BudgetBlock {
 /// The enforcement levels a policy set may have.
 pub const ENFORCEMENT_LEVELS: [&str; 3] = ["advisory", "soft_mandatory", "hard_mandatory"];
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ScanSettings {
     pub suppressions: Vec<Suppression>,
+    /// Whether the built-in scan runs on every plan and apply (`on_plan`, default
+    /// true); `terrane scan` runs it regardless.
+    pub on_plan: bool,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        ScanSettings {
+            suppressions: Vec::new(),
+            on_plan: true,
+        }
+    }
 }
 
 /// `suppress { rule = "...", address = "...", reason = "..." }` in the `scan` block: a
@@ -969,6 +981,18 @@ fn enforcement_level(b: &NestedBlock, diags: &mut Diagnostics) -> Option<String>
 }
 
 fn load_scan(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) {
+    for (name, a) in &b.body.attrs {
+        match name.as_str() {
+            "on_plan" => module.scan.on_plan = literal_bool(&b.body, "on_plan", diags),
+            other => diags.push(
+                Diagnostic::error(
+                    "Unsupported argument",
+                    format!("A scan block takes on_plan and suppress blocks; {other:?} is not expected."),
+                )
+                .with_span(Some(a.expr.span.clone())),
+            ),
+        }
+    }
     for nb in b.body.blocks {
         if nb.kind != "suppress" {
             diags.push(

@@ -425,14 +425,18 @@ pub fn input_value(json: serde_json::Value) -> Value {
 
 /// Below this many changes, evaluating rules on parts of the plan costs more than it
 /// saves.
-const SPLIT_MIN_CHANGES: usize = 2_000;
+pub const SPLIT_MIN_CHANGES: usize = 2_000;
+
+/// Changes fed early are evaluated in batches of this many.
+const BATCH: usize = 1_024;
 
 /// Evaluates one policy set against `input` (the plan document). On a large plan, rules
 /// that read one change at a time are evaluated on parts of it on every core while the
 /// others read it whole.
 pub fn evaluate(set: &PolicySet, input: &Value) -> SetOutcome {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    evaluate_in_parts(set, input, cores.min(8), SPLIT_MIN_CHANGES)
+    let mut e = Evaluation::new(set);
+    e.take_changes_of(input);
+    e.finish(input, cores(), SPLIT_MIN_CHANGES)
 }
 
 /// [`evaluate`], splitting the changes into `parts` when there are at least
@@ -443,104 +447,201 @@ pub fn evaluate_in_parts(
     parts: usize,
     min_changes: usize,
 ) -> SetOutcome {
-    let mut out = SetOutcome {
-        name: set.name.clone(),
-        level: set.level,
-        denials: Vec::new(),
-        warnings: Vec::new(),
-        errors: Vec::new(),
-    };
-    let mut compiled = match compile(&set.files) {
-        Ok(c) => c,
-        Err(errors) => {
-            out.errors = errors;
-            return out;
-        }
-    };
-    let paths: BTreeSet<String> = compiled
-        .modules
-        .iter()
-        .flat_map(|m| {
-            m.results
-                .iter()
-                .map(|(rule, _)| format!("{}.{rule}", m.package))
-        })
-        .collect();
-    let changes = match &input["resource_changes"] {
-        Value::Array(a) if a.len() >= min_changes && parts > 1 => Some(a.to_vec()),
-        _ => None,
-    };
-    let (split, whole): (Vec<String>, Vec<String>) = paths
-        .into_iter()
-        .partition(|p| changes.is_some() && compiled.per_change.contains(p));
-    let mut results: std::collections::BTreeMap<String, Result<Value, String>> = Default::default();
-    let started = std::time::Instant::now();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = changes
-            .iter()
-            .flat_map(|all| all.chunks(all.len().div_ceil(parts)))
-            .filter(|_| !split.is_empty())
-            .map(|chunk| {
-                let mut engine = compiled.engine.clone();
-                let split = &split;
-                scope.spawn(move || {
-                    let part = [(Value::from("resource_changes"), Value::from(chunk.to_vec()))];
-                    engine.set_input(Value::from(
-                        part.into_iter()
-                            .collect::<std::collections::BTreeMap<_, _>>(),
-                    ));
-                    split
-                        .iter()
-                        .map(|p| eval_one(&mut engine, p))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        compiled.engine.set_input(input.clone());
-        for p in &whole {
-            results.insert(p.clone(), eval_one(&mut compiled.engine, p));
-        }
-        for w in workers {
-            let values = w
-                .join()
-                .unwrap_or_else(|_| vec![Err("evaluation panicked".to_string()); split.len()]);
-            for (p, v) in split.iter().zip(values) {
-                let merged = match (results.remove(p), v) {
-                    (None, v) => v,
-                    (Some(Err(e)), _) | (_, Err(e)) => Err(e),
-                    (Some(Ok(a)), Ok(b)) => Ok(union(a, b)),
-                };
-                results.insert(p.clone(), merged);
-            }
-        }
-    });
-    tracing::debug!(
-        set = %set.name,
-        ?split,
-        ?whole,
-        parts = if split.is_empty() { 1 } else { parts },
-        ms = started.elapsed().as_secs_f64() * 1e3,
-        "policy set evaluated"
-    );
-    for m in &compiled.modules {
-        for (rule, blocks) in &m.results {
-            let path = format!("{}.{rule}", m.package);
-            match &results[&path] {
-                Ok(v) => {
-                    let verdicts = verdicts(v, &path, &m.file);
-                    if *blocks {
-                        out.denials.extend(verdicts);
-                    } else {
-                        out.warnings.extend(verdicts);
-                    }
-                }
-                Err(e) => out
-                    .errors
-                    .push(format!("{}: evaluating {path} failed: {e}", m.file)),
-            }
+    let mut e = Evaluation::new(set);
+    e.take_changes_of(input);
+    e.finish(input, parts, min_changes)
+}
+
+/// The cores evaluation may spread over.
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+}
+
+/// One policy set's evaluation, which can be fed the plan's changes while the plan is
+/// still being made: rules that read one change at a time (see [`crate::split`]) run on
+/// each batch as it fills, and only the rest wait for the whole document.
+pub struct Evaluation {
+    name: String,
+    level: Enforcement,
+    compiled: Result<Compiled, Vec<String>>,
+    /// The per-change rules, and the changes not yet evaluated by them.
+    split: Vec<String>,
+    batch: Vec<Value>,
+    /// Results of the per-change rules over the batches evaluated so far.
+    results: std::collections::BTreeMap<String, Result<Value, String>>,
+    spent: std::time::Duration,
+}
+
+impl Evaluation {
+    pub fn new(set: &PolicySet) -> Evaluation {
+        let compiled = compile(&set.files);
+        let split = match &compiled {
+            Ok(c) => c.per_change.iter().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        Evaluation {
+            name: set.name.clone(),
+            level: set.level,
+            compiled,
+            split,
+            batch: Vec::new(),
+            results: Default::default(),
+            spent: std::time::Duration::ZERO,
         }
     }
-    out
+
+    /// Whether some rules read one change at a time, so that feeding changes early
+    /// saves time.
+    pub fn reads_changes_one_by_one(&self) -> bool {
+        !self.split.is_empty()
+    }
+
+    /// Feeds one entry of `resource_changes` (in the document's shape).
+    pub fn push(&mut self, change: Value) {
+        if self.split.is_empty() {
+            return;
+        }
+        self.batch.push(change);
+        if self.batch.len() >= BATCH {
+            let batch = std::mem::take(&mut self.batch);
+            let started = std::time::Instant::now();
+            if let Ok(c) = &mut self.compiled {
+                let values = eval_part(&mut c.engine, &self.split, batch);
+                merge(&mut self.results, &self.split, values);
+            }
+            self.spent += started.elapsed();
+        }
+    }
+
+    fn take_changes_of(&mut self, input: &Value) {
+        if let (false, Value::Array(a)) = (self.split.is_empty(), &input["resource_changes"]) {
+            self.batch = a.to_vec();
+        }
+    }
+
+    /// Evaluates what is left against `input`, the whole document (whose
+    /// `resource_changes` must be every change fed, in the document's order): the
+    /// per-change rules on the changes not yet evaluated, split into `parts` when
+    /// there are at least `min_changes`, while the other rules read `input`.
+    pub fn finish(mut self, input: &Value, parts: usize, min_changes: usize) -> SetOutcome {
+        let mut out = SetOutcome {
+            name: self.name,
+            level: self.level,
+            denials: Vec::new(),
+            warnings: Vec::new(),
+            errors: Vec::new(),
+        };
+        let mut compiled = match self.compiled {
+            Ok(c) => c,
+            Err(errors) => {
+                out.errors = errors;
+                return out;
+            }
+        };
+        let split = self.split;
+        let whole: Vec<String> = compiled
+            .modules
+            .iter()
+            .flat_map(|m| {
+                m.results
+                    .iter()
+                    .map(|(rule, _)| format!("{}.{rule}", m.package))
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter(|p| !split.contains(p))
+            .collect();
+        let parts = if self.batch.len() >= min_changes {
+            parts.max(1)
+        } else {
+            1
+        };
+        let batch = std::mem::take(&mut self.batch);
+        let mut results = self.results;
+        let started = std::time::Instant::now();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = batch
+                .chunks(batch.len().div_ceil(parts).max(1))
+                .filter(|_| !split.is_empty())
+                .map(|chunk| {
+                    let mut engine = compiled.engine.clone();
+                    let split = &split;
+                    scope.spawn(move || eval_part(&mut engine, split, chunk.to_vec()))
+                })
+                .collect();
+            compiled.engine.set_input(input.clone());
+            for p in &whole {
+                results.insert(p.clone(), eval_one(&mut compiled.engine, p));
+            }
+            for w in workers {
+                let values = w
+                    .join()
+                    .unwrap_or_else(|_| vec![Err("evaluation panicked".to_string()); split.len()]);
+                merge(&mut results, &split, values);
+            }
+        });
+        tracing::debug!(
+            set = %out.name,
+            ?split,
+            ?whole,
+            parts,
+            fed_ms = self.spent.as_secs_f64() * 1e3,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "policy set evaluated"
+        );
+        for m in &compiled.modules {
+            for (rule, blocks) in &m.results {
+                let path = format!("{}.{rule}", m.package);
+                match results.get(&path) {
+                    Some(Ok(v)) => {
+                        let verdicts = verdicts(v, &path, &m.file);
+                        if *blocks {
+                            out.denials.extend(verdicts);
+                        } else {
+                            out.warnings.extend(verdicts);
+                        }
+                    }
+                    Some(Err(e)) => out
+                        .errors
+                        .push(format!("{}: evaluating {path} failed: {e}", m.file)),
+                    None => {}
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The per-change rules `split` over some of the changes.
+fn eval_part(
+    engine: &mut Engine,
+    split: &[String],
+    changes: Vec<Value>,
+) -> Vec<Result<Value, String>> {
+    let part = [(Value::from("resource_changes"), Value::from(changes))];
+    engine.set_input(Value::from(
+        part.into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    ));
+    split.iter().map(|p| eval_one(engine, p)).collect()
+}
+
+/// Adds one part's results of the per-change rules to those of the parts before.
+fn merge(
+    results: &mut std::collections::BTreeMap<String, Result<Value, String>>,
+    split: &[String],
+    values: Vec<Result<Value, String>>,
+) {
+    for (p, v) in split.iter().zip(values) {
+        let merged = match (results.remove(p), v) {
+            (None, v) => v,
+            (Some(Err(e)), _) | (_, Err(e)) => Err(e),
+            (Some(Ok(a)), Ok(b)) => Ok(union(a, b)),
+        };
+        results.insert(p.clone(), merged);
+    }
 }
 
 fn eval_one(engine: &mut Engine, path: &str) -> Result<Value, String> {

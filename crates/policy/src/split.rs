@@ -248,7 +248,9 @@ fn collect_vars(e: &Json, out: &mut BTreeSet<String>) {
 mod tests {
     use std::collections::BTreeSet;
 
-    use crate::rego::{compile, evaluate_in_parts, Enforcement, PolicyFile, PolicySet, Value};
+    use crate::rego::{
+        compile, evaluate_in_parts, Enforcement, Evaluation, PolicyFile, PolicySet, Value,
+    };
 
     fn files(srcs: &[&str]) -> Vec<PolicyFile> {
         srcs.iter()
@@ -388,5 +390,30 @@ deny[msg] {
         assert_eq!(split.denials, whole.denials);
         assert_eq!(split.warnings, whole.warnings);
         assert!(whole.errors.is_empty() && split.errors.is_empty());
+    }
+
+    #[test]
+    fn changes_fed_while_planning_give_what_the_whole_document_gives() {
+        let set = PolicySet {
+            name: "t".into(),
+            level: Enforcement::HardMandatory,
+            files: files(&[MIXED]),
+        };
+        // Over two batches, with some left for the end.
+        let input = plan(2_500);
+        let whole = evaluate_in_parts(&set, &input, 1, usize::MAX);
+        let mut fed = Evaluation::new(&set);
+        assert!(fed.reads_changes_one_by_one());
+        let Value::Array(changes) = &input["resource_changes"] else {
+            panic!("no changes")
+        };
+        for c in changes.iter() {
+            fed.push(c.clone());
+        }
+        let fed = fed.finish(&input, 2, 10);
+        assert!(whole.denials.len() > 1_000, "{}", whole.denials.len());
+        assert_eq!(fed.denials, whole.denials);
+        assert_eq!(fed.warnings, whole.warnings);
+        assert!(fed.errors.is_empty());
     }
 }

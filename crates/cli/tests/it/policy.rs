@@ -126,6 +126,91 @@ deny contains "variables" if input.variables.owner.value == "finance"
         .contains("deny: resource_changes");
 }
 
+/// On a large plan the policy check takes each change as the engine settles it
+/// (rules over one change run then, on another thread) and finishes while the plan is
+/// printed: the verdicts must be those of the whole document, also for a rule that
+/// counts every change, and a `-target` plan (whose changes are cut after planning)
+/// must be judged on what it keeps.
+#[test]
+fn a_large_plan_is_checked_while_it_is_made_with_the_verdicts_of_the_whole() {
+    let ws = Ws::with_main(
+        r#"
+resource "null_resource" "n" {
+  count    = 2500
+  triggers = { i = count.index }
+}
+
+policy "sample" {
+  source            = "./policy"
+  enforcement_level = "advisory"
+}
+"#,
+    );
+    ws.write(
+        "policy/sample.rego",
+        r#"package sample
+
+import rego.v1
+
+deny contains msg if {
+  some rc in input.resource_changes
+  to_number(rc.change.after.triggers.i) % 1000 == 7
+  msg := sprintf("%s is unlucky", [rc.address])
+}
+
+warn contains msg if {
+  n := count([rc | some rc in input.resource_changes; "create" in rc.change.actions])
+  msg := sprintf("%d creates", [n])
+}
+"#,
+    );
+    let debug = [("TERRANE_LOG", "terrane=debug,warn")];
+    let plan = ws.run_env(&["plan", "--no-color"], &debug);
+    plan.success()
+        .contains("deny: null_resource.n[7] is unlucky")
+        .contains("deny: null_resource.n[1007] is unlucky")
+        .contains("deny: null_resource.n[2007] is unlucky")
+        .contains("warn: 2500 creates")
+        .contains("was_fed=true");
+    assert_eq!(
+        plan.stdout.matches("is unlucky").count(),
+        3,
+        "{}",
+        plan.stdout
+    );
+    // The same verdicts on stderr when stdout carries the JSON plan.
+    let json = ws.run_env(&["plan", "--json"], &debug);
+    json.success();
+    assert_eq!(
+        json.stderr.matches("is unlucky").count(),
+        3,
+        "{}",
+        json.stderr
+    );
+    assert!(
+        json.stderr.contains("warn: 2500 creates"),
+        "{}",
+        json.stderr
+    );
+    // A -target plan keeps one instance: only its change is judged.
+    let targeted = ws.run_env(
+        &["plan", "--no-color", "--target", "null_resource.n[1007]"],
+        &debug,
+    );
+    targeted
+        .success()
+        .contains("deny: null_resource.n[1007] is unlucky")
+        .lacks("null_resource.n[7] is unlucky")
+        .contains("warn: 1 creates");
+    // The built-in scan runs on every plan unless the configuration turns it off.
+    plan.contains("resources checked against");
+    ws.write("scan.tf", "scan {\n  on_plan = false\n}\n");
+    ws.run(&["plan", "--no-color"])
+        .success()
+        .lacks("resources checked against")
+        .contains("warn: 2500 creates");
+}
+
 #[test]
 fn a_soft_mandatory_policy_can_be_overridden_and_the_reason_is_recorded() {
     let ws = ws_with_policy("soft_mandatory", &[("naming.rego", DENY_REPORT_V0)]);
