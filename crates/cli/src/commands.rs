@@ -272,6 +272,7 @@ async fn make_plan(
         }
     };
     let digest = ws.config_digest();
+    let started = std::time::Instant::now();
     let ws: &Workspace = ws;
     let model = build_model(ws, color)?;
     let opts = PlanOptions {
@@ -295,6 +296,11 @@ async fn make_plan(
     {
         Ok(mut plan) => {
             plan.config_digest = digest;
+            tracing::debug!(
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                changes = plan.changes.len(),
+                "plan made"
+            );
             Some(plan)
         }
         Err(d) => {

@@ -431,9 +431,15 @@ pub struct PlanCheck {
 }
 
 struct Feed {
-    tx: std::sync::mpsc::Sender<std::sync::Arc<terrane_engine::ResourceChange>>,
+    /// Changes go to the worker in batches: one message (and at most one wake-up of
+    /// the worker) per [`FEED_BATCH`] changes keeps the planning thread's cost per
+    /// change to an `Arc` clone.
+    tx: std::sync::mpsc::Sender<Vec<std::sync::Arc<terrane_engine::ResourceChange>>>,
+    pending: std::sync::Mutex<Vec<std::sync::Arc<terrane_engine::ResourceChange>>>,
     worker: std::thread::JoinHandle<Fed>,
 }
+
+const FEED_BATCH: usize = 128;
 
 /// What the worker made of the changes fed to it.
 struct Fed {
@@ -475,14 +481,18 @@ impl PlanCheck {
                     .name("policy-feed".into())
                     .spawn(move || {
                         let mut fed = Fed::new(&sets);
-                        for c in rx {
-                            let c: std::sync::Arc<terrane_engine::ResourceChange> = c;
-                            fed.push(&c);
+                        for batch in rx {
+                            let batch: Vec<std::sync::Arc<terrane_engine::ResourceChange>> = batch;
+                            batch.iter().for_each(|c| fed.push(c));
                         }
                         fed
                     })
                     .ok();
-                worker.map(|worker| Feed { tx, worker })
+                worker.map(|worker| Feed {
+                    tx,
+                    pending: Default::default(),
+                    worker,
+                })
             }
             _ => None,
         };
@@ -539,6 +549,8 @@ impl PlanCheck {
             k != "resource_changes" && wants(k)
         }));
         let fed = self.feed.and_then(|feed| {
+            let rest = std::mem::take(&mut *feed.pending.lock().ok()?);
+            let _ = feed.tx.send(rest);
             drop(feed.tx);
             let mut fed = feed.worker.join().ok()?;
             // What was fed must be the plan's changes exactly (a `-target` plan drops
@@ -603,7 +615,12 @@ impl Observer for Feeding<'_> {
 
     fn planned_change(&self, change: &std::sync::Arc<terrane_engine::ResourceChange>) {
         if let Some(feed) = &self.check.feed {
-            let _ = feed.tx.send(change.clone());
+            if let Ok(mut pending) = feed.pending.lock() {
+                pending.push(change.clone());
+                if pending.len() >= FEED_BATCH {
+                    let _ = feed.tx.send(std::mem::take(&mut *pending));
+                }
+            }
         }
         self.inner.planned_change(change);
     }

@@ -411,10 +411,35 @@ impl Doc for RegoDoc {
         RegoDoc(Value::from(
             entries
                 .into_iter()
-                .map(|(k, v)| (Value::from(k), v.0))
+                .map(|(k, v)| (key(k), v.0))
                 .collect::<std::collections::BTreeMap<_, _>>(),
         ))
     }
+}
+
+/// An object key, shared between the objects of a document: a plan's ten thousand
+/// changes have the same few dozen keys, and each would otherwise be an allocation of
+/// its own. Short keys only, and a bounded number per thread.
+fn key(k: &str) -> Value {
+    const MAX_LEN: usize = 48;
+    const MAX_KEYS: usize = 4_096;
+    thread_local! {
+        static KEYS: std::cell::RefCell<std::collections::HashMap<Box<str>, Value>> =
+            Default::default();
+    }
+    if k.len() > MAX_LEN {
+        return Value::from(k);
+    }
+    KEYS.with_borrow_mut(|keys| {
+        if let Some(v) = keys.get(k) {
+            return v.clone();
+        }
+        let v = Value::from(k);
+        if keys.len() < MAX_KEYS {
+            keys.insert(k.into(), v.clone());
+        }
+        v
+    })
 }
 
 /// The engine's value for a JSON document, built once for many evaluations (the
