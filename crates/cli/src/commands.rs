@@ -310,6 +310,22 @@ async fn make_plan(
     }
 }
 
+/// [`make_plan`] with the plan's policy check started alongside: the check takes each
+/// change as the engine settles it (a `-target` plan, whose changes are cut after
+/// planning, is checked after planning).
+async fn make_checked_plan(
+    ws: &mut Workspace,
+    args: &PlanArgs,
+    prior: &Snapshot,
+    printer: &Printer,
+    cancel: &AtomicBool,
+    color: bool,
+) -> (crate::policy_cmd::PlanCheck, Option<Plan>) {
+    let check = crate::policy_cmd::PlanCheck::start(ws, &args.policy, args.targets.is_empty());
+    let plan = make_plan(ws, args, prior, &check.observer(printer), cancel, color).await;
+    (check, plan)
+}
+
 /// Plans the configuration without state, credentials or reads (for `terrane scan`):
 /// every resource is a create, data sources and variables without a value are unknown.
 pub async fn offline_plan(ws: &mut Workspace, vars: &VarArgs, color: bool) -> Option<Plan> {
@@ -385,17 +401,8 @@ async fn plan_cmd(
     let cancel = Arc::new(AtomicBool::new(false));
     let _sig = install_interrupt(cancel.clone());
     let printer = Printer::new(style, !as_json);
-    // The policy check starts with the plan: it takes each change as it is settled.
-    let check = crate::policy_cmd::PlanCheck::start(&ws, &args.policy, args.targets.is_empty());
-    let planned = make_plan(
-        &mut ws,
-        args,
-        &prior,
-        &check.observer(&printer),
-        &cancel,
-        style.color,
-    )
-    .await;
+    let (check, planned) =
+        make_checked_plan(&mut ws, args, &prior, &printer, &cancel, style.color).await;
     let Some(plan) = planned else {
         return if cancel.load(Ordering::SeqCst) {
             EXIT_INTERRUPTED
@@ -501,18 +508,8 @@ async fn apply_cmd(
             plan
         }
         None => {
-            // The policy check takes each change as it is settled (see plan_cmd).
-            let check =
-                crate::policy_cmd::PlanCheck::start(&ws, &args.policy, args.targets.is_empty());
-            let planned = make_plan(
-                &mut ws,
-                args,
-                &prior,
-                &check.observer(&printer),
-                &cancel,
-                color,
-            )
-            .await;
+            let (check, planned) =
+                make_checked_plan(&mut ws, args, &prior, &printer, &cancel, color).await;
             let Some(plan) = planned else {
                 return if cancel.load(Ordering::SeqCst) {
                     EXIT_INTERRUPTED

@@ -368,13 +368,17 @@ deny[msg] {
         Value::from(serde_json::json!({ "resource_changes": changes }))
     }
 
-    #[test]
-    fn evaluating_in_parts_gives_what_evaluating_whole_gives() {
-        let set = PolicySet {
+    fn mixed_set() -> PolicySet {
+        PolicySet {
             name: "t".into(),
             level: Enforcement::HardMandatory,
             files: files(&[MIXED]),
-        };
+        }
+    }
+
+    #[test]
+    fn evaluating_in_parts_gives_what_evaluating_whole_gives() {
+        let set = mixed_set();
         let input = plan(101);
         let whole = evaluate_in_parts(&set, &input, 1, 0);
         let split = evaluate_in_parts(&set, &input, 3, 10);
@@ -394,11 +398,7 @@ deny[msg] {
 
     #[test]
     fn changes_fed_while_planning_give_what_the_whole_document_gives() {
-        let set = PolicySet {
-            name: "t".into(),
-            level: Enforcement::HardMandatory,
-            files: files(&[MIXED]),
-        };
+        let set = mixed_set();
         // Over two batches, with some left for the end.
         let input = plan(2_500);
         let whole = evaluate_in_parts(&set, &input, 1, usize::MAX);
