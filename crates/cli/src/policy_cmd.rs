@@ -328,17 +328,18 @@ pub fn validate_policies(ws: &Workspace) -> terrane_core::Diagnostics {
     diags
 }
 
-/// Evaluates the workspace's policy sets (plus `extra` paths) and the built-in scan
-/// against a document. A set or scan that cannot run is a failed outcome.
+/// Evaluates the workspace's policy sets (plus `extra` paths) and, with `scan`, the
+/// built-in scan against a document. A set or scan that cannot run is a failed outcome.
 fn evaluate(
     ws: &Workspace,
     doc: serde_json::Value,
     extra: &[PathBuf],
+    scan: bool,
 ) -> (Vec<SetOutcome>, Option<ScanReport>) {
     // The scan reads its part first; the policy sets then take the document itself.
-    let scan = scan_document(ws, &doc);
+    let scan = scan.then(|| scan_document(ws, &doc));
     let mut outcomes = evaluate_sets(policy_sets(ws, extra), |_| rego::input_value(doc));
-    let scan = scan_outcome(scan, &mut outcomes);
+    let scan = scan.and_then(|scan| scan_outcome(scan, &mut outcomes));
     (outcomes, scan)
 }
 
@@ -455,10 +456,16 @@ impl Fed {
         }
     }
 
-    fn push(&mut self, c: &terrane_engine::ResourceChange) {
+    /// Takes one change: `early`, while the plan is made (the per-change rules run on
+    /// each full batch); else kept for the end, which splits them over every core.
+    fn push(&mut self, c: &terrane_engine::ResourceChange, early: bool) {
         let v = json::resource_change_doc::<rego::RegoDoc>(c).0;
         for e in &mut self.evaluations {
-            e.push(v.clone());
+            if early {
+                e.push(v.clone());
+            } else {
+                e.keep(v.clone());
+            }
         }
         self.changes.push((c.addr.clone(), v));
     }
@@ -483,7 +490,7 @@ impl PlanCheck {
                         let mut fed = Fed::new(&sets);
                         for batch in rx {
                             let batch: Vec<std::sync::Arc<terrane_engine::ResourceChange>> = batch;
-                            batch.iter().for_each(|c| fed.push(c));
+                            batch.iter().for_each(|c| fed.push(c, true));
                         }
                         fed
                     })
@@ -568,7 +575,7 @@ impl PlanCheck {
         let fed = fed.unwrap_or_else(|| {
             let mut fed = Fed::new(&sets);
             if wants("resource_changes") {
-                plan.changes.iter().for_each(|c| fed.push(c));
+                plan.changes.iter().for_each(|c| fed.push(c, false));
             }
             fed
         });
@@ -828,7 +835,7 @@ pub async fn check_cmd(
     let override_reason = args.override_policy.as_deref();
     if as_json {
         let doc = document(&plan, &ws);
-        let (outcomes, scan) = evaluate(&ws, doc, &args.policy);
+        let (outcomes, scan) = evaluate(&ws, doc, &args.policy, ws.module.scan.on_plan);
         let blocked = outcomes.iter().any(|o| o.blocks(override_reason.is_some()));
         let doc = serde_json::json!({
             "policy_sets": report::policy_json(&outcomes, override_reason.is_some()),
@@ -927,7 +934,7 @@ fn evaluate_state(dir: &Path) -> Result<(Vec<SetOutcome>, Option<ScanReport>, u6
     let mut doc = json::state_plan_json(&snapshot);
     doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
     doc["cost"] = crate::cost_cmd::cost_json(&ws, &snapshot, None);
-    let (outcomes, scan) = evaluate(&ws, doc, &[]);
+    let (outcomes, scan) = evaluate(&ws, doc, &[], true);
     Ok((outcomes, scan, snapshot.serial))
 }
 

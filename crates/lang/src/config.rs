@@ -88,8 +88,8 @@ pub const ENFORCEMENT_LEVELS: [&str; 3] = ["advisory", "soft_mandatory", "hard_m
 #[derive(Clone, Debug)]
 pub struct ScanSettings {
     pub suppressions: Vec<Suppression>,
-    /// Whether the built-in scan runs on every plan and apply (`on_plan`, default
-    /// true); `terrane scan` runs it regardless.
+    /// Whether the built-in scan runs on every plan, apply and `policy check`
+    /// (`on_plan`, default true); `terrane scan` and compliance checks run it regardless.
     pub on_plan: bool,
 }
 

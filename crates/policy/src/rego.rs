@@ -386,7 +386,9 @@ impl Doc for RegoDoc {
 
     fn number(n: f64) -> Self {
         // As JSON would carry it: integers as integers.
-        RegoDoc(if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        RegoDoc(if !n.is_finite() {
+            Value::Null
+        } else if n.fract() == 0.0 && n.abs() < 9.0e15 {
             if n >= 0.0 {
                 Value::from(n as u64)
             } else {
@@ -523,7 +525,16 @@ impl Evaluation {
         !self.split.is_empty()
     }
 
-    /// Feeds one entry of `resource_changes` (in the document's shape).
+    /// Keeps one entry of `resource_changes` for [`Evaluation::finish`], which splits
+    /// what it is given over every core: for changes that are all there already.
+    pub fn keep(&mut self, change: Value) {
+        if !self.split.is_empty() {
+            self.batch.push(change);
+        }
+    }
+
+    /// Feeds one entry of `resource_changes` (in the document's shape) while the plan
+    /// is being made: the per-change rules run on every full batch.
     pub fn push(&mut self, change: Value) {
         if self.split.is_empty() {
             return;
@@ -585,6 +596,12 @@ impl Evaluation {
         };
         let batch = std::mem::take(&mut self.batch);
         let mut results = self.results;
+        // With no change at all, the per-change rules still run once (on none), so
+        // that one that cannot be evaluated fails as it would on the whole document.
+        if batch.is_empty() && split.iter().any(|p| !results.contains_key(p)) {
+            let values = eval_part(&mut compiled.engine, &split, Vec::new());
+            merge(&mut results, &split, values);
+        }
         let started = std::time::Instant::now();
         std::thread::scope(|scope| {
             let workers: Vec<_> = batch
@@ -663,7 +680,7 @@ fn merge(
         let merged = match (results.remove(p), v) {
             (None, v) => v,
             (Some(Err(e)), _) | (_, Err(e)) => Err(e),
-            (Some(Ok(a)), Ok(b)) => Ok(union(a, b)),
+            (Some(Ok(a)), Ok(b)) => union(a, b),
         };
         results.insert(p.clone(), merged);
     }
@@ -676,15 +693,20 @@ fn eval_one(engine: &mut Engine, path: &str) -> Result<Value, String> {
 }
 
 /// The union of two parts' results of a partial set rule.
-fn union(a: Value, b: Value) -> Value {
+/// Anything but sets cannot come from a per-change rule: it is an error rather than a
+/// result that would silently lose a part.
+fn union(a: Value, b: Value) -> Result<Value, String> {
     match (a, b) {
         (Value::Set(a), Value::Set(b)) => {
             let mut all: BTreeSet<Value> = a.iter().cloned().collect();
             all.extend(b.iter().cloned());
-            Value::from(all)
+            Ok(Value::from(all))
         }
-        (Value::Undefined, v) | (v, Value::Undefined) => v,
-        (a, _) => a,
+        (Value::Undefined, v @ Value::Set(_)) | (v @ Value::Set(_), Value::Undefined) => Ok(v),
+        (Value::Undefined, Value::Undefined) => Ok(Value::Undefined),
+        (a, b) => Err(format!(
+            "a rule evaluated on parts of the plan gave {a} and {b}, which do not combine"
+        )),
     }
 }
 

@@ -105,6 +105,11 @@ fn per_change_definition(rule: &Json, name: &str, tainted: &BTreeSet<String>) ->
     let Some(head) = spec.pointer("/head/Set") else {
         return false;
     };
+    // `deny contains msg`, not `deny[k] contains msg` (an object of sets, whose parts
+    // do not simply add up) nor `deny.x contains msg`.
+    if head["refr"].get("Var").is_none() {
+        return false;
+    }
     // The key (the message) is computed from the body's variables only.
     let mut head_vars = BTreeSet::new();
     collect_vars(&head["key"], &mut head_vars);
@@ -333,6 +338,8 @@ deny[msg] {
             "package a\nimport rego.v1\nimport input.resource_changes as rcs\ndeny contains msg if {\n some rc in input.resource_changes\n count(rcs) > 1\n msg := rc.address\n}\n",
             // A complete rule: true when any change matches, not a set of messages.
             "package a\nimport rego.v1\ndeny if {\n some rc in input.resource_changes\n rc.type == \"x\"\n}\n",
+            // A set under a key: the parts' objects do not add up.
+            "package a\nimport rego.v1\ndeny[t] contains msg if {\n some rc in input.resource_changes\n t := rc.type\n msg := rc.address\n}\n",
             // `data` could reach anything.
             "package a\nimport rego.v1\ndeny contains msg if {\n some rc in input.resource_changes\n data.a.other\n msg := rc.address\n}\nother if input.x\n",
         ];
@@ -415,5 +422,22 @@ deny[msg] {
         assert_eq!(fed.denials, whole.denials);
         assert_eq!(fed.warnings, whole.warnings);
         assert!(fed.errors.is_empty());
+    }
+
+    #[test]
+    fn a_per_change_rule_that_cannot_be_evaluated_fails_also_without_changes() {
+        let src = "package e\nimport rego.v1\ndeny contains msg if {\n n := no_such_function(1)\n some rc in input.resource_changes\n msg := sprintf(\"%s %v\", [rc.address, n])\n}\n";
+        assert_eq!(
+            per_change(&[src]),
+            BTreeSet::from(["data.e.deny".to_string()])
+        );
+        let set = PolicySet {
+            name: "e".into(),
+            level: Enforcement::HardMandatory,
+            files: files(&[src]),
+        };
+        let none = Value::from(serde_json::json!({ "resource_changes": [] }));
+        let out = evaluate_in_parts(&set, &none, 2, 0);
+        assert!(out.failed() && !out.errors.is_empty(), "{out:?}");
     }
 }
