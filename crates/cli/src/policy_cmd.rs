@@ -338,34 +338,33 @@ fn evaluate(
 ) -> (Vec<SetOutcome>, Option<ScanReport>) {
     // The scan reads its part first; the policy sets then take the document itself.
     let scan = scan.then(|| scan_document(ws, &doc));
-    let mut outcomes = evaluate_sets(policy_sets(ws, extra), |_| rego::input_value(doc));
+    let mut outcomes = evaluate_sets(policy_sets(ws, extra), || rego::input_value(doc));
     let scan = scan.and_then(|scan| scan_outcome(scan, &mut outcomes));
     (outcomes, scan)
 }
 
-/// Evaluates policy sets against the document `doc` builds, given the top-level keys
-/// the sets read (`None`: the whole document). A set that cannot be loaded or
-/// evaluated is a failed outcome.
+/// Evaluates policy sets against the document `input` builds (only when there is a set
+/// to read it). A set that cannot be loaded or evaluated is a failed outcome.
 fn evaluate_sets(
     sets: Result<Vec<PolicySet>, String>,
-    input: impl FnOnce(Option<&std::collections::BTreeSet<String>>) -> rego::Value,
+    input: impl FnOnce() -> rego::Value,
 ) -> Vec<SetOutcome> {
-    let sets = match sets {
-        Ok(sets) if sets.is_empty() => return Vec::new(),
+    let sets = match to_evaluate(sets) {
         Ok(sets) => sets,
-        Err(e) => return vec![failed_outcome("configuration", e)],
+        Err(outcomes) => return outcomes,
     };
-    let keys = rego::input_keys(sets.iter().flat_map(|s| &s.files).map(|f| f.text.as_str()));
-    let started = std::time::Instant::now();
-    let input = input(keys.as_ref());
-    let converted = started.elapsed();
-    let outcomes = sets.iter().map(|s| rego::evaluate(s, &input)).collect();
-    tracing::debug!(
-        convert_ms = converted.as_secs_f64() * 1e3,
-        evaluate_ms = (started.elapsed() - converted).as_secs_f64() * 1e3,
-        "policy sets evaluated"
-    );
-    outcomes
+    let input = input();
+    sets.iter().map(|s| rego::evaluate(s, &input)).collect()
+}
+
+/// The sets to evaluate, or the outcomes without evaluating: none for no sets, a failed
+/// one when they could not be loaded.
+fn to_evaluate(sets: Result<Vec<PolicySet>, String>) -> Result<Vec<PolicySet>, Vec<SetOutcome>> {
+    match sets {
+        Ok(sets) if sets.is_empty() => Err(Vec::new()),
+        Ok(sets) => Ok(sets),
+        Err(e) => Err(vec![failed_outcome("configuration", e)]),
+    }
 }
 
 /// The built-in scan's report; a scan that could not run is a failed, hard-mandatory
@@ -544,10 +543,9 @@ impl PlanCheck {
     }
 
     fn evaluate(self, ws: &Workspace, plan: &Plan) -> Vec<SetOutcome> {
-        let sets = match self.sets {
-            Ok(sets) if sets.is_empty() => return Vec::new(),
+        let sets = match to_evaluate(self.sets) {
             Ok(sets) => sets,
-            Err(e) => return vec![failed_outcome("configuration", e)],
+            Err(outcomes) => return outcomes,
         };
         let started = std::time::Instant::now();
         let keys = self.keys.as_ref();
@@ -592,7 +590,7 @@ impl PlanCheck {
         let outcomes = fed
             .evaluations
             .into_iter()
-            .map(|e| e.finish(&input, rego::cores(), rego::SPLIT_MIN_CHANGES))
+            .map(|e| e.finish(&input))
             .collect();
         // Freeing a large plan's input value by value takes about 20 ms per 10,000
         // changes: done on the side, the verdicts need not wait for it.

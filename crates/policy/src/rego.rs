@@ -452,7 +452,7 @@ pub fn input_value(json: serde_json::Value) -> Value {
 
 /// Below this many changes, evaluating rules on parts of the plan costs more than it
 /// saves.
-pub const SPLIT_MIN_CHANGES: usize = 2_000;
+const SPLIT_MIN_CHANGES: usize = 2_000;
 
 /// Changes fed early are evaluated in batches of this many.
 const BATCH: usize = 1_024;
@@ -462,25 +462,14 @@ const BATCH: usize = 1_024;
 /// others read it whole.
 pub fn evaluate(set: &PolicySet, input: &Value) -> SetOutcome {
     let mut e = Evaluation::new(set);
-    e.take_changes_of(input);
-    e.finish(input, cores(), SPLIT_MIN_CHANGES)
+    if let Value::Array(changes) = &input["resource_changes"] {
+        changes.iter().for_each(|c| e.keep(c.clone()));
+    }
+    e.finish(input)
 }
 
-/// [`evaluate`], splitting the changes into `parts` when there are at least
-/// `min_changes`.
-pub fn evaluate_in_parts(
-    set: &PolicySet,
-    input: &Value,
-    parts: usize,
-    min_changes: usize,
-) -> SetOutcome {
-    let mut e = Evaluation::new(set);
-    e.take_changes_of(input);
-    e.finish(input, parts, min_changes)
-}
-
-/// The cores evaluation may spread over.
-pub fn cores() -> usize {
+/// The cores evaluation spreads over.
+fn cores() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8)
@@ -551,17 +540,22 @@ impl Evaluation {
         }
     }
 
-    fn take_changes_of(&mut self, input: &Value) {
-        if let (false, Value::Array(a)) = (self.split.is_empty(), &input["resource_changes"]) {
-            self.batch = a.to_vec();
-        }
-    }
-
     /// Evaluates what is left against `input`, the whole document (whose
     /// `resource_changes` must be every change fed, in the document's order): the
-    /// per-change rules on the changes not yet evaluated, split into `parts` when
-    /// there are at least `min_changes`, while the other rules read `input`.
-    pub fn finish(mut self, input: &Value, parts: usize, min_changes: usize) -> SetOutcome {
+    /// per-change rules on the changes not yet evaluated, split over every core on a
+    /// large plan, while the other rules read `input`.
+    pub fn finish(self, input: &Value) -> SetOutcome {
+        self.finish_in_parts(input, cores(), SPLIT_MIN_CHANGES)
+    }
+
+    /// [`Evaluation::finish`], splitting the changes left into `parts` when there are
+    /// at least `min_changes`.
+    pub(crate) fn finish_in_parts(
+        mut self,
+        input: &Value,
+        parts: usize,
+        min_changes: usize,
+    ) -> SetOutcome {
         let mut out = SetOutcome {
             name: self.name,
             level: self.level,
