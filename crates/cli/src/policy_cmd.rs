@@ -250,15 +250,21 @@ fn config_suppressions(ws: &Workspace) -> Vec<ConfigSuppression> {
 /// Runs the built-in rule pack over a plan document.
 pub fn scan_document(ws: &Workspace, doc: &serde_json::Value) -> Result<ScanReport, Vec<String>> {
     let started = std::time::Instant::now();
-    let input = rego::input_value(scan::relevant_part(doc));
+    let part = scan::relevant_part(doc);
+    let skip = scan::nothing_to_scan(&part);
+    let input = rego::input_value(part);
     let converted = started.elapsed();
-    let mut scanner = Scanner::new()?;
+    let mut scanner = if skip { None } else { Some(Scanner::new()?) };
     let compiled = started.elapsed();
-    let raw = scanner.run(&input)?;
+    let raw = match &mut scanner {
+        Some(scanner) => scanner.run(&input)?,
+        None => Vec::new(),
+    };
     tracing::debug!(
         convert_ms = converted.as_secs_f64() * 1e3,
         compile_ms = (compiled - converted).as_secs_f64() * 1e3,
         run_ms = (started.elapsed() - compiled).as_secs_f64() * 1e3,
+        skipped = skip,
         "scan of the plan document"
     );
     let wanted = raw
@@ -273,7 +279,7 @@ pub fn scan_document(ws: &Workspace, doc: &serde_json::Value) -> Result<ScanRepo
     Ok(ScanReport {
         findings,
         resources,
-        rules: scanner.rule_count(),
+        rules: scan::rule_count(),
     })
 }
 
@@ -444,13 +450,21 @@ const FEED_BATCH: usize = 128;
 /// What the worker made of the changes fed to it.
 struct Fed {
     evaluations: Vec<rego::Evaluation>,
+    /// What any set can read of a change: only that is built.
+    projection: terrane_core::doc::Projection,
     changes: Vec<(terrane_core::InstanceAddr, rego::Value)>,
 }
 
 impl Fed {
     fn new(sets: &[PolicySet]) -> Fed {
+        let evaluations: Vec<rego::Evaluation> = sets.iter().map(rego::Evaluation::new).collect();
+        let mut projection = terrane_core::doc::Projection::none();
+        evaluations
+            .iter()
+            .for_each(|e| projection.union(&e.change_projection()));
         Fed {
-            evaluations: sets.iter().map(rego::Evaluation::new).collect(),
+            evaluations,
+            projection,
             changes: Vec::new(),
         }
     }
@@ -458,7 +472,7 @@ impl Fed {
     /// Takes one change: `early`, while the plan is made (the per-change rules run on
     /// each full batch); else kept for the end, which splits them over every core.
     fn push(&mut self, c: &terrane_engine::ResourceChange, early: bool) {
-        let v = json::resource_change_doc::<rego::RegoDoc>(c).0;
+        let v = json::resource_change_doc_projected::<rego::RegoDoc>(c, &self.projection).0;
         for e in &mut self.evaluations {
             if early {
                 e.push(v.clone());

@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::doc::Doc;
+use crate::doc::{Doc, Projection};
 use crate::map::ObjectMap;
 
 /// A configuration or state value.
@@ -276,6 +276,22 @@ impl Value {
             ),
             Value::Sensitive(_) if redact => D::null(),
             Value::Sensitive(inner) => inner.to_doc(redact),
+        }
+    }
+
+    /// [`Value::to_doc`] of only the part `p` reaches: maps keep the fields it names.
+    pub fn to_doc_projected<D: Doc>(&self, redact: bool, p: &Projection) -> D {
+        match self {
+            Value::Map(map) if !p.is_all() => D::object(
+                map.iter()
+                    .filter_map(|(k, v)| {
+                        p.field(k)
+                            .map(|p| (k.as_str(), v.to_doc_projected(redact, p)))
+                    })
+                    .collect(),
+            ),
+            Value::Sensitive(inner) if !redact => inner.to_doc_projected(redact, p),
+            _ => self.to_doc(redact),
         }
     }
 

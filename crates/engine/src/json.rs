@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value as Json};
+use terrane_core::doc::Projection;
 use terrane_core::{Doc, InstanceAddr, InstanceKey, ResourceMode, Value};
 use terrane_state::Snapshot;
 
@@ -31,69 +32,103 @@ fn resource_header(addr: &InstanceAddr, provider: &str) -> Map<String, Json> {
 /// The fields every resource entry starts with, in Terraform's order.
 fn resource_header_entries<D: Doc>(addr: &InstanceAddr, provider: &str) -> Vec<(&'static str, D)> {
     let mut m = Vec::with_capacity(12);
-    m.push(("address", D::string(&addr.to_string())));
-    if !addr.resource.module.is_root() {
-        m.push((
-            "module_address",
-            D::string(&addr.resource.module.to_string()),
-        ));
-    }
-    let mode = if addr.resource.mode == ResourceMode::Data {
-        "data"
-    } else {
-        "managed"
+    push_header_entries(&mut m, addr, provider, &Projection::all());
+    m
+}
+
+/// The header fields `p` reaches.
+fn push_header_entries<D: Doc>(
+    m: &mut Vec<(&'static str, D)>,
+    addr: &InstanceAddr,
+    provider: &str,
+    p: &Projection,
+) {
+    let mut push = |key: &'static str, value: &dyn Fn() -> D| {
+        if p.field(key).is_some() {
+            m.push((key, value()));
+        }
     };
-    m.push(("mode", D::string(mode)));
-    m.push(("type", D::string(&addr.resource.type_name)));
-    m.push(("name", D::string(&addr.resource.name)));
+    push("address", &|| D::string(&addr.to_string()));
+    if !addr.resource.module.is_root() {
+        push("module_address", &|| {
+            D::string(&addr.resource.module.to_string())
+        });
+    }
+    push("mode", &|| {
+        D::string(if addr.resource.mode == ResourceMode::Data {
+            "data"
+        } else {
+            "managed"
+        })
+    });
+    push("type", &|| D::string(&addr.resource.type_name));
+    push("name", &|| D::string(&addr.resource.name));
     match &addr.key {
         InstanceKey::None => {}
-        InstanceKey::Int(i) => m.push(("index", D::number(*i as f64))),
-        InstanceKey::Str(s) => m.push(("index", D::string(s))),
+        InstanceKey::Int(i) => push("index", &|| D::number(*i as f64)),
+        InstanceKey::Str(s) => push("index", &|| D::string(s)),
     }
-    m.push(("provider_name", D::string(&provider_name(provider))));
-    m
+    push("provider_name", &|| D::string(&provider_name(provider)));
 }
 
 /// One entry of `resource_changes`, built in any document model (the policy engine
 /// builds its input with this directly).
 pub fn resource_change_doc<D: Doc>(c: &ResourceChange) -> D {
-    let mut m = resource_header_entries::<D>(&c.addr, &c.provider);
-    let redacted = |v: &Option<Value>| v.as_ref().map_or_else(D::null, |v| v.to_doc(true));
-    let actions = c
-        .action
-        .json_actions()
-        .iter()
-        .map(|a| D::string(a))
-        .collect();
-    let mut change = vec![
-        ("actions", D::array(actions)),
-        ("before", redacted(&c.before)),
-        ("after", redacted(&c.after)),
-        (
-            "after_unknown",
-            mask_doc(c.after.as_ref(), Value::unknown_mask_doc),
-        ),
-        (
-            "before_sensitive",
-            mask_doc(c.before.as_ref(), Value::sensitive_mask_doc),
-        ),
-        (
-            "after_sensitive",
-            mask_doc(c.after.as_ref(), Value::sensitive_mask_doc),
-        ),
-    ];
-    if !c.replace_paths.is_empty() {
-        let paths = c
-            .replace_paths
-            .iter()
-            .map(|p| D::array(vec![D::string(p)]))
-            .collect();
-        change.push(("replace_paths", D::array(paths)));
+    resource_change_doc_projected(c, &Projection::all())
+}
+
+/// The part of an entry of `resource_changes` that `p` reaches: what policies that
+/// read only those paths need, for less work on a large plan.
+pub fn resource_change_doc_projected<D: Doc>(c: &ResourceChange, p: &Projection) -> D {
+    let mut m = Vec::with_capacity(12);
+    push_header_entries(&mut m, &c.addr, &c.provider, p);
+    if let Some(pc) = p.field("change") {
+        let mut change = Vec::with_capacity(7);
+        let mut push = |key: &'static str, value: &dyn Fn(&Projection) -> D| {
+            if let Some(p) = pc.field(key) {
+                change.push((key, value(p)));
+            }
+        };
+        let value = |v: &Option<Value>, p: &Projection| {
+            v.as_ref()
+                .map_or_else(D::null, |v| v.to_doc_projected(true, p))
+        };
+        push("actions", &|_| {
+            D::array(
+                c.action
+                    .json_actions()
+                    .iter()
+                    .map(|a| D::string(a))
+                    .collect(),
+            )
+        });
+        push("before", &|p| value(&c.before, p));
+        push("after", &|p| value(&c.after, p));
+        push("after_unknown", &|_| {
+            mask_doc(c.after.as_ref(), Value::unknown_mask_doc)
+        });
+        push("before_sensitive", &|_| {
+            mask_doc(c.before.as_ref(), Value::sensitive_mask_doc)
+        });
+        push("after_sensitive", &|_| {
+            mask_doc(c.after.as_ref(), Value::sensitive_mask_doc)
+        });
+        if !c.replace_paths.is_empty() {
+            push("replace_paths", &|_| {
+                D::array(
+                    c.replace_paths
+                        .iter()
+                        .map(|p| D::array(vec![D::string(p)]))
+                        .collect(),
+                )
+            });
+        }
+        m.push(("change", D::object(change)));
     }
-    m.push(("change", D::object(change)));
     if let Some(r) = &c.reason {
-        m.push(("action_reason", D::string(r)));
+        if p.field("action_reason").is_some() {
+            m.push(("action_reason", D::string(r)));
+        }
     }
     D::object(m)
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use regorus::Engine;
 /// The policy engine's values: what policies read as `input`.
 pub use regorus::Value;
+use terrane_core::doc::Projection;
 use terrane_core::Doc;
 
 /// What a failing policy set does to an apply.
@@ -185,6 +186,8 @@ pub struct Compiled {
     /// `data.<package>.<rule>` of the result rules that read one change at a time
     /// (see [`crate::split`]).
     pub(crate) per_change: BTreeSet<String>,
+    /// What the set's rules can read of each change (see [`crate::split`]).
+    pub(crate) changes: Projection,
 }
 
 /// Parses every file of a set. Errors name the file, line and column.
@@ -216,19 +219,25 @@ pub fn compile(files: &[PolicyFile]) -> Result<Compiled, Vec<String>> {
     }
     if errors.is_empty() {
         let results: Vec<&str> = RESULT_RULES.iter().map(|(r, _)| *r).collect();
-        let per_change = engine
+        let ast: Option<serde_json::Value> = engine
             .get_ast_as_json()
             .ok()
-            .and_then(|ast| serde_json::from_str(&ast).ok())
-            .map(|ast| crate::split::per_change_rules(&ast, &results))
+            .and_then(|ast| serde_json::from_str(&ast).ok());
+        let per_change = ast
+            .as_ref()
+            .map(|ast| crate::split::per_change_rules(ast, &results))
             .unwrap_or_default()
             .into_iter()
             .map(|(package, rule)| format!("{package}.{rule}"))
             .collect();
+        let changes = ast
+            .as_ref()
+            .map_or_else(Projection::all, crate::split::change_projection);
         Ok(Compiled {
             engine,
             modules,
             per_change,
+            changes,
         })
     } else {
         Err(errors)
@@ -505,6 +514,16 @@ impl Evaluation {
             batch: Vec::new(),
             results: Default::default(),
             spent: std::time::Duration::ZERO,
+        }
+    }
+
+    /// What this set's rules can read of each entry of `resource_changes`: building
+    /// only that part of each change changes no verdict. Everything when the set does
+    /// not compile.
+    pub fn change_projection(&self) -> Projection {
+        match &self.compiled {
+            Ok(c) => c.changes.clone(),
+            Err(_) => Projection::all(),
         }
     }
 

@@ -139,11 +139,6 @@ impl Scanner {
         }
     }
 
-    /// How many rules the pack has.
-    pub fn rule_count(&self) -> usize {
-        catalog().len()
-    }
-
     /// Runs every rule against `input`.
     pub fn run(&mut self, input: &Value) -> Result<Vec<RawFinding>, Vec<String>> {
         self.engine.set_input(input.clone());
@@ -307,6 +302,37 @@ pub fn relevant_part(doc: &serde_json::Value) -> serde_json::Value {
             "root_module": root,
         }
     })
+}
+
+/// How many rules the pack has.
+pub fn rule_count() -> usize {
+    catalog().len()
+}
+
+/// Whether a [`relevant_part`] holds nothing at all: no change, no resource, variable,
+/// module call or provider block. On such an input the pack finds nothing (a test
+/// checks it), so its compilation and first evaluation — about 15 ms, most of a small
+/// scan — can be skipped.
+pub fn nothing_to_scan(part: &serde_json::Value) -> bool {
+    let empty = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    let root = &part["configuration"]["root_module"];
+    let known = |v: &serde_json::Value, keys: &[&str]| {
+        v.as_object()
+            .is_some_and(|o| o.keys().all(|k| keys.contains(&k.as_str())))
+    };
+    known(part, &["resource_changes", "configuration"])
+        && known(&part["configuration"], &["provider_config", "root_module"])
+        && known(root, &["resources", "variables", "module_calls"])
+        && empty(&part["resource_changes"])
+        && empty(&part["configuration"]["provider_config"])
+        && ["resources", "variables", "module_calls"]
+            .iter()
+            .all(|k| empty(&root[*k]))
 }
 
 /// Where an address (a resource without its index, `var.x`, `provider.aws`) is
@@ -505,6 +531,41 @@ mod tests {
                 let id: String = text[at + 1..].chars().take_while(|c| *c != '"').collect();
                 assert!(ids.contains(&id.as_str()), "{id} is not in the catalog");
             }
+        }
+    }
+
+    #[test]
+    fn the_pack_finds_nothing_where_there_is_nothing_to_scan() {
+        let mut s = Scanner::new().unwrap_or_else(|e| panic!("{e:?}"));
+        let empties = [
+            serde_json::Value::Null,
+            serde_json::json!({}),
+            serde_json::json!([]),
+        ];
+        for config in [serde_json::Value::Null, serde_json::json!({})] {
+            for vars in &empties {
+                for calls in [serde_json::Value::Null, serde_json::json!({})] {
+                    let part = relevant_part(&serde_json::json!({
+                        "resource_changes": [],
+                        "configuration": {"provider_config": config,
+                            "root_module": {"resources": [], "variables": vars, "module_calls": calls}},
+                    }));
+                    assert!(nothing_to_scan(&part), "{part}");
+                    let raw = s
+                        .run(&crate::rego::input_value(part))
+                        .unwrap_or_else(|e| panic!("{e:?}"));
+                    assert!(raw.is_empty());
+                }
+            }
+        }
+        // Anything in it is scanned.
+        for doc in [
+            serde_json::json!({"resource_changes": [{"address": "aws_s3_bucket.b", "type": "aws_s3_bucket"}]}),
+            serde_json::json!({"configuration": {"provider_config": {"aws": {"name": "aws"}}}}),
+            serde_json::json!({"configuration": {"root_module": {"variables": {"db_password": {}}}}}),
+            serde_json::json!({"configuration": {"root_module": {"module_calls": {"m": {}}}}}),
+        ] {
+            assert!(!nothing_to_scan(&relevant_part(&doc)), "{doc}");
         }
     }
 

@@ -24,6 +24,186 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value as Json;
+use terrane_core::doc::Projection;
+
+/// What the policies can read of each entry of `input.resource_changes`, from
+/// regorus's syntax tree as JSON: the paths they name under a change, each with
+/// everything below it.
+///
+/// A change is reached through a variable bound by `some x in input.resource_changes`
+/// or `x := input.resource_changes[i]`, or as `input.resource_changes[i]` itself.
+/// Every use of those must be a reference that starts with named fields
+/// (`x.change.after.tags[k]` reads `change.after.tags`); anything else — the change
+/// passed whole to a function or compared, its keys iterated, the collection used
+/// whole, `input` used whole, `with`, `every`, an import — means every field, except
+/// as the element of an array comprehension that is only counted. A name
+/// bound to a change anywhere counts as a change wherever it appears, which only
+/// reads more.
+pub fn change_projection(ast: &Json) -> Projection {
+    let modules: Vec<&Json> = ast
+        .as_array()
+        .map(|m| m.iter().filter_map(|m| m.get("ast")).collect())
+        .unwrap_or_default();
+    let imports_other = modules.iter().any(|m| {
+        m["imports"].as_array().is_some_and(|imports| {
+            imports.iter().any(|i| {
+                let p = path(&i["refr"]).unwrap_or_default();
+                !(p.first().is_some_and(|f| f == "future") || p == ["rego", "v1"])
+            })
+        })
+    });
+    if imports_other {
+        return Projection::all();
+    }
+    let mut names = BTreeSet::new();
+    for m in &modules {
+        change_names(m, &mut names);
+    }
+    // `count` is the builtin unless a rule takes its name.
+    let builtin_count = !modules.iter().any(|m| {
+        m["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| rule_name(r).as_deref() == Some("count"))
+    });
+    let mut reach = Reach {
+        names,
+        builtin_count,
+        projection: Projection::none(),
+    };
+    for m in &modules {
+        if reach.walk(&m["rules"]).is_none() {
+            return Projection::all();
+        }
+    }
+    reach.projection
+}
+
+/// Names of variables bound to one change.
+fn change_names(e: &Json, out: &mut BTreeSet<String>) {
+    match e {
+        Json::Object(o) => {
+            if let Some((var, _)) = binds_change(o) {
+                out.insert(var.to_string());
+            }
+            o.values().for_each(|v| change_names(v, out));
+        }
+        Json::Array(a) => a.iter().for_each(|v| change_names(v, out)),
+        _ => {}
+    }
+}
+
+/// `some x in input.resource_changes` (with or without a key) or
+/// `x := input.resource_changes[i]`: the variable, and the key or index expression.
+fn binds_change(o: &serde_json::Map<String, Json>) -> Option<(&str, &Json)> {
+    if let Some(some_in) = o.get("SomeIn") {
+        let var = some_in.pointer("/value/Var/value")?.as_str()?;
+        return (is_changes(&some_in["collection"]) && var != "_")
+            .then_some((var, &some_in["key"]));
+    }
+    let assign = o.get("AssignExpr")?;
+    let var = assign.pointer("/lhs/Var/value")?.as_str()?;
+    let brack = assign["rhs"].get("RefBrack")?;
+    (is_changes(&brack["refr"]) && var != "_").then_some((var, &brack["index"]))
+}
+
+struct Reach {
+    names: BTreeSet<String>,
+    builtin_count: bool,
+    projection: Projection,
+}
+
+impl Reach {
+    /// Adds what `e` reads of a change; `None` when it may read anything.
+    fn walk(&mut self, e: &Json) -> Option<()> {
+        match e {
+            Json::Object(o) => {
+                if o.get("with_mods").is_some_and(|w| w != &Json::Null) || o.contains_key("Every") {
+                    return None;
+                }
+                if let Some((_, key)) = binds_change(o) {
+                    return self.walk(key);
+                }
+                if let Some(query) = self.counted(o) {
+                    return self.walk(query);
+                }
+                if o.contains_key("RefDot") || o.contains_key("RefBrack") {
+                    return self.reference(e);
+                }
+                if let Some(v) = o.get("Var").and_then(|v| v["value"].as_str()) {
+                    // A change, or the whole input, used as a value.
+                    return (v != "input" && !self.names.contains(v)).then_some(());
+                }
+                o.values().try_for_each(|v| self.walk(v))
+            }
+            Json::Array(a) => a.iter().try_for_each(|v| self.walk(v)),
+            _ => Some(()),
+        }
+    }
+
+    /// `count([x | query])`: the number of answers, whatever `x` holds, so only the
+    /// query reads anything. (Not a set: equal elements would count once.)
+    fn counted<'j>(&self, o: &'j serde_json::Map<String, Json>) -> Option<&'j Json> {
+        let call = o.get("Call")?;
+        if !self.builtin_count || call.pointer("/fcn/Var/value")?.as_str()? != "count" {
+            return None;
+        }
+        let [param] = call["params"].as_array()?.as_slice() else {
+            return None;
+        };
+        let compr = param.get("ArrayCompr")?;
+        compr["term"].get("Var").map(|_| &compr["query"])
+    }
+
+    /// A chain of `.field` and `[index]` on a root.
+    fn reference(&mut self, e: &Json) -> Option<()> {
+        // From the root out: each step's field name when it is a constant string.
+        let mut steps: Vec<(Option<&str>, Option<&Json>)> = Vec::new();
+        let mut root = e;
+        loop {
+            if let Some(d) = root.get("RefDot") {
+                steps.push((d["field"].get(1).and_then(Json::as_str), None));
+                root = &d["refr"];
+            } else if let Some(b) = root.get("RefBrack") {
+                let index = &b["index"];
+                steps.push((
+                    index.pointer("/String/value").and_then(Json::as_str),
+                    Some(index),
+                ));
+                root = &b["refr"];
+            } else {
+                break;
+            }
+        }
+        steps.reverse();
+        for (_, index) in &steps {
+            if let Some(index) = index {
+                self.walk(index)?;
+            }
+        }
+        let var = root.pointer("/Var/value").and_then(Json::as_str);
+        let below = match var {
+            Some("input") => match steps.first() {
+                Some((Some("resource_changes"), _)) => match steps.get(1) {
+                    // `input.resource_changes[i]...`: a change.
+                    Some((None, Some(_))) => &steps[2..],
+                    _ => return None,
+                },
+                Some((Some(_), _)) => return Some(()),
+                _ => return None,
+            },
+            Some(v) if self.names.contains(v) => &steps[..],
+            _ => return self.walk(root),
+        };
+        let fields: Vec<&str> = below.iter().map_while(|(field, _)| *field).collect();
+        if fields.is_empty() {
+            return None;
+        }
+        self.projection.add(&fields);
+        Some(())
+    }
+}
 
 /// `(package path, rule name)` of every result rule that reads one change at a time,
 /// from regorus's syntax tree as JSON (`Engine::get_ast_as_json`).
@@ -452,5 +632,97 @@ deny[msg] {
         let none = Value::from(serde_json::json!({ "resource_changes": [] }));
         let out = evaluate_in_parts(&set, &none, 2, 0);
         assert!(out.failed() && !out.errors.is_empty(), "{out:?}");
+    }
+
+    fn projection(src: &str) -> terrane_core::doc::Projection {
+        compile(&files(&[src])).expect("compiles").changes
+    }
+
+    fn reached(p: &terrane_core::doc::Projection, path: &[&str]) -> bool {
+        let mut p = p;
+        for f in path {
+            match p.field(f) {
+                Some(q) => p = q,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn what_policies_read_of_a_change_is_the_paths_they_name() {
+        let src = r#"package t
+import rego.v1
+deny contains msg if {
+    some rc in input.resource_changes
+    rc.mode == "managed"
+    "create" in rc.change.actions
+    not rc.change.after.tags.team
+    some k, _ in rc.change.after.labels
+    msg := sprintf("%s %s", [rc.address, k])
+}
+warn contains msg if {
+    n := count([c | c := input.resource_changes[_]; c.change.actions == ["create"]])
+    count([rc | some rc in input.resource_changes]) > 0
+    input.resource_changes[0].type == "x"
+    n > input.limits.creates
+    msg := "many"
+}
+"#;
+        let p = projection(src);
+        assert!(!p.is_all());
+        for path in [
+            &["mode"][..],
+            &["address"],
+            &["type"],
+            &["change", "actions"],
+            &["change", "after", "tags", "team", "anything"],
+            &["change", "after", "labels", "x"],
+        ] {
+            assert!(reached(&p, path), "{path:?} in {p:?}");
+        }
+        for path in [
+            &["name"][..],
+            &["provider_name"],
+            &["change", "before"],
+            &["change", "after_unknown"],
+            &["change", "after", "tags", "env"],
+            &["change", "after", "id"],
+        ] {
+            assert!(!reached(&p, path), "{path:?} in {p:?}");
+        }
+    }
+
+    #[test]
+    fn a_change_used_in_any_other_way_is_built_whole() {
+        let cases = [
+            "some rc in input.resource_changes\n tagged(rc)",
+            "some rc in input.resource_changes\n x := rc\n x.type == \"a\"",
+            "some rc in input.resource_changes\n json.marshal(rc) == \"\"",
+            "some rc in input.resource_changes\n some k, _ in rc\n k == \"a\"",
+            "some rc in input.resource_changes\n rc[\"type\"] == \"a\"\n rc[k] == \"b\"",
+            "count(input.resource_changes) > 1",
+            "count({rc | some rc in input.resource_changes}) > 1",
+            "every rc in input.resource_changes { rc.type == \"a\" }",
+            "walk(input, [p, v])",
+            "input[k] == 1",
+            "some rc in input.resource_changes\n rc.type == \"a\" with input as {}",
+        ];
+        for body in cases {
+            let src = format!(
+                "package t\nimport rego.v1\ntagged(c) if c.change.after.tags.team\ndeny contains \"x\" if {{\n {body}\n}}\n"
+            );
+            assert!(projection(&src).is_all(), "{body}");
+        }
+        // Nor when `count` is a rule of the policies' own.
+        let src = "package t\nimport rego.v1\ncount(xs) := xs[0].change.before.n\ndeny contains \"x\" if {\n count([rc | some rc in input.resource_changes; rc.type == \"a\"]) > 1\n}\n";
+        assert!(projection(src).is_all());
+        // An import could name the changes under another name.
+        let src = "package t\nimport input.resource_changes as changes\ndeny[\"x\"] { changes[_].type == \"a\" }\n";
+        assert!(projection(src).is_all());
+        // A static `rc["type"]` alone is a path like `rc.type`.
+        let src = "package t\nimport rego.v1\ndeny contains \"x\" if {\n some rc in input.resource_changes\n rc[\"type\"] == \"a\"\n}\n";
+        let p = projection(src);
+        assert!(reached(&p, &["type"]) && !reached(&p, &["name"]), "{p:?}");
     }
 }

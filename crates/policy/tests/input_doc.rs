@@ -96,3 +96,87 @@ fn resource_changes_built_directly_equal_the_converted_json() {
         assert!(!direct.to_string().contains("hunter"), "{direct}");
     }
 }
+
+/// Building only what a set can read of each change changes none of its verdicts, and
+/// leaves out what it cannot read.
+#[test]
+fn changes_built_only_as_far_as_the_policies_read_give_the_same_verdicts() {
+    use terrane_engine::json::resource_change_doc_projected;
+    use terrane_policy::rego::{Enforcement, Evaluation, PolicyFile, PolicySet};
+    let set = |src: &str| PolicySet {
+        name: "p".into(),
+        level: Enforcement::HardMandatory,
+        files: vec![PolicyFile {
+            path: "p.rego".into(),
+            text: src.into(),
+        }],
+    };
+    let reads_paths = set(r#"package p
+import rego.v1
+deny contains msg if {
+    some rc in input.resource_changes
+    "update" in rc.change.actions
+    rc.change.after.tags.team == "core"
+    some cidr in rc.change.after.rules
+    msg := sprintf("%s %v %v", [rc.address, rc.change.before.port, cidr])
+}
+warn contains msg if {
+    input.resource_changes[i].change.after_unknown.tags.env
+    msg := sprintf("%d %v", [i, input.resource_changes[i].index])
+}
+"#);
+    let reads_all = set(r#"package p
+import rego.v1
+deny contains msg if {
+    some rc in input.resource_changes
+    msg := json.marshal(rc)
+}
+"#);
+    let cases = [
+        change(&[], InstanceKey::None, Action::DeleteThenCreate),
+        change(&["net", "inner"], InstanceKey::Int(3), Action::Update),
+        change(&["net"], InstanceKey::Str("blue".into()), Action::Delete),
+    ];
+    for (s, all) in [(&reads_paths, false), (&reads_all, true)] {
+        let projection = Evaluation::new(s).change_projection();
+        assert_eq!(projection.is_all(), all, "{projection:?}");
+        let verdicts = |docs: Vec<rego::Value>| {
+            let input = rego::input_value(serde_json::json!({}));
+            let mut input = input;
+            input
+                .as_object_mut()
+                .unwrap()
+                .insert("resource_changes".into(), rego::Value::from(docs));
+            rego::evaluate(s, &input)
+        };
+        let full = verdicts(
+            cases
+                .iter()
+                .map(|c| resource_change_doc::<RegoDoc>(c).0)
+                .collect(),
+        );
+        let projected_docs: Vec<rego::Value> = cases
+            .iter()
+            .map(|c| resource_change_doc_projected::<RegoDoc>(c, &projection).0)
+            .collect();
+        let text = projected_docs
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<String>();
+        let projected = verdicts(projected_docs);
+        assert!(full.errors.is_empty(), "{:?}", full.errors);
+        assert!(!full.denials.is_empty());
+        assert_eq!(projected.denials, full.denials);
+        assert_eq!(projected.warnings, full.warnings);
+        // What the paths do not name is not built.
+        assert_eq!(text.contains("provider_name"), all, "{text}");
+        assert_eq!(text.contains("after_sensitive"), all, "{text}");
+        if !all {
+            assert!(!full.warnings.is_empty());
+            assert!(
+                text.contains("\"index\"") && !text.contains("i-1"),
+                "{text}"
+            );
+        }
+    }
+}
