@@ -542,7 +542,11 @@ mod tests {
             serde_json::json!({}),
             serde_json::json!([]),
         ];
-        for config in [serde_json::Value::Null, serde_json::json!({})] {
+        for config in [
+            serde_json::Value::Null,
+            serde_json::json!({}),
+            serde_json::json!([]),
+        ] {
             for vars in &empties {
                 for calls in [serde_json::Value::Null, serde_json::json!({})] {
                     let part = relevant_part(&serde_json::json!({

@@ -31,7 +31,8 @@ use terrane_core::doc::Projection;
 /// everything below it.
 ///
 /// A change is reached through a variable bound by `some x in input.resource_changes`
-/// or `x := input.resource_changes[i]`, or as `input.resource_changes[i]` itself.
+/// or `x := input.resource_changes[i]` (not `=`, which may compare), or as
+/// `input.resource_changes[i]` itself.
 /// Every use of those must be a reference that starts with named fields
 /// (`x.change.after.tags[k]` reads `change.after.tags`); anything else — the change
 /// passed whole to a function or compared, its keys iterated, the collection used
@@ -58,6 +59,10 @@ pub fn change_projection(ast: &Json) -> Projection {
     let mut names = BTreeSet::new();
     for m in &modules {
         change_names(m, &mut names);
+    }
+    // The classic syntax lets a rule bind the name `input` itself.
+    if names.contains("input") {
+        return Projection::all();
     }
     // `count` is the builtin unless a rule takes its name.
     let builtin_count = !modules.iter().any(|m| {
@@ -103,6 +108,11 @@ fn binds_change(o: &serde_json::Map<String, Json>) -> Option<(&str, &Json)> {
             .then_some((var, &some_in["key"]));
     }
     let assign = o.get("AssignExpr")?;
+    // Only `:=` always binds a new variable: `x = ...` compares when `x` is bound
+    // already (two changes that differ only in fields not built would look equal).
+    if assign["op"] != "ColEq" {
+        return None;
+    }
     let var = assign.pointer("/lhs/Var/value")?.as_str()?;
     let brack = assign["rhs"].get("RefBrack")?;
     (is_changes(&brack["refr"]) && var != "_").then_some((var, &brack["index"]))
@@ -707,6 +717,10 @@ warn contains msg if {
             "walk(input, [p, v])",
             "input[k] == 1",
             "some rc in input.resource_changes\n rc.type == \"a\" with input as {}",
+            // `=` on a bound change compares whole changes.
+            "some a in input.resource_changes\n count([j | some j; a = input.resource_changes[j]]) > 1",
+            "x := input.resource_changes[0]\n x = input.resource_changes[1]",
+            "rc = input.resource_changes[_]\n rc.type == \"a\"",
         ];
         for body in cases {
             let src = format!(
@@ -716,6 +730,9 @@ warn contains msg if {
         }
         // Nor when `count` is a rule of the policies' own.
         let src = "package t\nimport rego.v1\ncount(xs) := xs[0].change.before.n\ndeny contains \"x\" if {\n count([rc | some rc in input.resource_changes; rc.type == \"a\"]) > 1\n}\n";
+        assert!(projection(src).is_all());
+        // The classic syntax can bind a change to the name `input`.
+        let src = "package t\ndeny[msg] {\n input := input.resource_changes[0]\n input.change.before.secret == \"x\"\n msg := \"x\"\n}\n";
         assert!(projection(src).is_all());
         // An import could name the changes under another name.
         let src = "package t\nimport input.resource_changes as changes\ndeny[\"x\"] { changes[_].type == \"a\" }\n";
