@@ -32,14 +32,14 @@ use terrane_core::doc::Projection;
 ///
 /// A change is reached through a variable bound by `some x in input.resource_changes`
 /// or `x := input.resource_changes[i]` (not `=`, which may compare), or as
-/// `input.resource_changes[i]` itself.
-/// Every use of those must be a reference that starts with named fields
-/// (`x.change.after.tags[k]` reads `change.after.tags`); anything else — the change
-/// passed whole to a function or compared, its keys iterated, the collection used
-/// whole, `input` used whole, `with`, `every`, an import — means every field, except
-/// as the element of an array comprehension that is only counted. A name
-/// bound to a change anywhere counts as a change wherever it appears, which only
-/// reads more.
+/// `input.resource_changes[i]` itself, and through the parameter of a function of the
+/// policies' own it is passed to (a plain parameter in every definition). Every use of
+/// those must be a reference that starts with named fields (`x.change.after.tags[k]`
+/// reads `change.after.tags`); anything else — the change passed to a builtin or
+/// compared, its keys iterated, the collection used whole, `input` used whole, `with`,
+/// `every`, an import — means every field, except as the element of an array
+/// comprehension that is only counted. A name bound to a change anywhere counts as a
+/// change wherever it appears, which only reads more.
 pub fn change_projection(ast: &Json) -> Projection {
     let modules: Vec<&Json> = ast
         .as_array()
@@ -60,6 +60,17 @@ pub fn change_projection(ast: &Json) -> Projection {
     for m in &modules {
         change_names(m, &mut names);
     }
+    // A change passed to a function: the function's parameter holds it too.
+    let funcs = functions(&modules);
+    loop {
+        let before = names.len();
+        for m in &modules {
+            passed_changes(m, &funcs, &mut names);
+        }
+        if names.len() == before {
+            break;
+        }
+    }
     // The classic syntax lets a rule bind the name `input` itself.
     if names.contains("input") {
         return Projection::all();
@@ -74,6 +85,7 @@ pub fn change_projection(ast: &Json) -> Projection {
     });
     let mut reach = Reach {
         names,
+        funcs,
         builtin_count,
         projection: Projection::none(),
     };
@@ -83,6 +95,102 @@ pub fn change_projection(ast: &Json) -> Projection {
         }
     }
     reach.projection
+}
+
+/// The user functions by name: for each definition, its parameters (`Some(name)` for
+/// a plain variable). A name that some rule defines in any other way is left out.
+type Functions = std::collections::BTreeMap<String, Vec<Vec<Option<String>>>>;
+
+fn functions(modules: &[&Json]) -> Functions {
+    let mut out = Functions::new();
+    let mut other = BTreeSet::new();
+    for m in modules {
+        for r in m["rules"].as_array().into_iter().flatten() {
+            let head = r.pointer("/Spec/head/Func");
+            match head.and_then(|f| f.pointer("/refr/Var/value")?.as_str()) {
+                Some(name) => {
+                    let params = head
+                        .and_then(|f| f["args"].as_array())
+                        .into_iter()
+                        .flatten()
+                        .map(|p| {
+                            p.pointer("/Var/value")
+                                .and_then(Json::as_str)
+                                .filter(|v| *v != "_")
+                                .map(str::to_string)
+                        })
+                        .collect();
+                    out.entry(name.to_string()).or_default().push(params);
+                }
+                None => {
+                    other.extend(rule_name(r));
+                }
+            }
+        }
+    }
+    out.retain(|name, _| !other.contains(name));
+    out
+}
+
+/// The parameters that argument `i` of a call of `f` with `arity` arguments is bound
+/// to, when every definition of `f` takes a plain variable there.
+fn params_at<'f>(funcs: &'f Functions, f: &str, i: usize, arity: usize) -> Option<Vec<&'f str>> {
+    funcs
+        .get(f)?
+        .iter()
+        .map(|d| {
+            if d.len() == arity {
+                d[i].as_deref()
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The parameters a change argument is bound to; `None` when it is not taken.
+type Taken<'f> = Option<Vec<&'f str>>;
+
+/// A call `f(..., x, ...)` of a user function with a change variable `x`: the
+/// parameters that take it, which the walk treats as changes too. `None` otherwise.
+fn passed<'j, 'f>(
+    o: &'j serde_json::Map<String, Json>,
+    funcs: &'f Functions,
+    names: &BTreeSet<String>,
+) -> Option<(&'j [Json], Vec<Taken<'f>>)> {
+    let call = o.get("Call")?;
+    let f = call.pointer("/fcn/Var/value")?.as_str()?;
+    let args = call["params"].as_array()?;
+    let params = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let var = a.pointer("/Var/value")?.as_str()?;
+            names
+                .contains(var)
+                .then(|| params_at(funcs, f, i, args.len()))?
+        })
+        .collect();
+    Some((args, params))
+}
+
+fn passed_changes(e: &Json, funcs: &Functions, names: &mut BTreeSet<String>) {
+    match e {
+        Json::Object(o) => {
+            if let Some((_, params)) = passed(o, funcs, names) {
+                let new: Vec<String> = params
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(str::to_string)
+                    .collect();
+                names.extend(new);
+            }
+            o.values().for_each(|v| passed_changes(v, funcs, names));
+        }
+        Json::Array(a) => a.iter().for_each(|v| passed_changes(v, funcs, names)),
+        _ => {}
+    }
 }
 
 /// Names of variables bound to one change.
@@ -120,6 +228,7 @@ fn binds_change(o: &serde_json::Map<String, Json>) -> Option<(&str, &Json)> {
 
 struct Reach {
     names: BTreeSet<String>,
+    funcs: Functions,
     builtin_count: bool,
     projection: Projection,
 }
@@ -137,6 +246,26 @@ impl Reach {
                 }
                 if let Some(query) = self.counted(o) {
                     return self.walk(query);
+                }
+                // A change passed to a user function is read there, through the
+                // parameter; other arguments are read here.
+                if let Some((args, params)) = passed(o, &self.funcs, &self.names) {
+                    let taken: Vec<bool> = params.iter().map(Option::is_some).collect();
+                    return args
+                        .iter()
+                        .zip(taken)
+                        .filter(|(_, taken)| !taken)
+                        .try_for_each(|(a, _)| self.walk(a));
+                }
+                // A function's plain parameters are bindings, not uses.
+                if let Some(head) = o.get("Func").and_then(Json::as_object) {
+                    return head.iter().try_for_each(|(k, v)| match (k.as_str(), v) {
+                        ("args", Json::Array(args)) => args
+                            .iter()
+                            .filter(|a| a.get("Var").is_none())
+                            .try_for_each(|a| self.walk(a)),
+                        _ => self.walk(v),
+                    });
                 }
                 if o.contains_key("RefDot") || o.contains_key("RefBrack") {
                     return self.reference(e);
@@ -669,6 +798,7 @@ deny contains msg if {
     "create" in rc.change.actions
     not rc.change.after.tags.team
     some k, _ in rc.change.after.labels
+    is_tagged(rc, "team")
     msg := sprintf("%s %s", [rc.address, k])
 }
 warn contains msg if {
@@ -678,6 +808,10 @@ warn contains msg if {
     n > input.limits.creates
     msg := "many"
 }
+
+# A helper reads what it is given; so does one it passes it on to.
+is_tagged(c, key) if sensitive_tags(c)[key]
+sensitive_tags(x) := x.change.after_sensitive.tags
 "#;
         let p = projection(src);
         assert!(!p.is_all());
@@ -688,6 +822,7 @@ warn contains msg if {
             &["change", "actions"],
             &["change", "after", "tags", "team", "anything"],
             &["change", "after", "labels", "x"],
+            &["change", "after_sensitive", "tags"],
         ] {
             assert!(reached(&p, path), "{path:?} in {p:?}");
         }
@@ -706,7 +841,10 @@ warn contains msg if {
     #[test]
     fn a_change_used_in_any_other_way_is_built_whole() {
         let cases = [
-            "some rc in input.resource_changes\n tagged(rc)",
+            "some rc in input.resource_changes\n whole(rc) == \"\"",
+            "some rc in input.resource_changes\n pattern(rc) == \"a\"",
+            "some rc in input.resource_changes\n passes_on(rc)",
+            "some rc in input.resource_changes\n startswith(rc, \"a\")",
             "some rc in input.resource_changes\n x := rc\n x.type == \"a\"",
             "some rc in input.resource_changes\n json.marshal(rc) == \"\"",
             "some rc in input.resource_changes\n some k, _ in rc\n k == \"a\"",
@@ -724,7 +862,7 @@ warn contains msg if {
         ];
         for body in cases {
             let src = format!(
-                "package t\nimport rego.v1\ntagged(c) if c.change.after.tags.team\ndeny contains \"x\" if {{\n {body}\n}}\n"
+                "package t\nimport rego.v1\ntagged(c) if c.change.after.tags.team\nwhole(c) := json.marshal(c)\npattern({{\"type\": t}}) := t\npasses_on(c) if whole(c) == \"\"\ndeny contains \"x\" if {{\n {body}\n}}\n"
             );
             assert!(projection(&src).is_all(), "{body}");
         }

@@ -116,10 +116,11 @@ import rego.v1
 deny contains msg if {
     some rc in input.resource_changes
     "update" in rc.change.actions
-    rc.change.after.tags.team == "core"
+    team_of(rc) == "core"
     some cidr in rc.change.after.rules
     msg := sprintf("%s %v %v", [rc.address, rc.change.before.port, cidr])
 }
+team_of(c) := c.change.after.tags.team
 warn contains msg if {
     input.resource_changes[i].change.after_unknown.tags.env
     msg := sprintf("%d %v", [i, input.resource_changes[i].index])
