@@ -527,9 +527,10 @@ impl Evaluation {
         }
     }
 
-    /// Whether some rules read one change at a time, so that feeding changes early
-    /// saves time.
-    pub fn reads_changes_one_by_one(&self) -> bool {
+    /// Whether some rules read one change at a time (what feeding changes early
+    /// speeds up).
+    #[cfg(test)]
+    pub(crate) fn reads_changes_one_by_one(&self) -> bool {
         !self.split.is_empty()
     }
 

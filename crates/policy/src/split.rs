@@ -45,28 +45,29 @@ pub fn change_projection(ast: &Json) -> Projection {
         .as_array()
         .map(|m| m.iter().filter_map(|m| m.get("ast")).collect())
         .unwrap_or_default();
-    let imports_other = modules.iter().any(|m| {
-        m["imports"].as_array().is_some_and(|imports| {
-            imports.iter().any(|i| {
-                let p = path(&i["refr"]).unwrap_or_default();
-                !(p.first().is_some_and(|f| f == "future") || p == ["rego", "v1"])
-            })
-        })
-    });
-    if imports_other {
+    if modules.iter().any(|m| imports_other(m)) {
         return Projection::all();
     }
+    // Names of variables bound to one change.
     let mut names = BTreeSet::new();
     for m in &modules {
-        change_names(m, &mut names);
+        each_object(m, &mut |o| {
+            names.extend(binds_change(o).map(|(var, _)| var.to_string()))
+        });
     }
     // A change passed to a function: the function's parameter holds it too.
     let funcs = functions(&modules);
     loop {
-        let before = names.len();
+        let mut taken = Vec::new();
         for m in &modules {
-            passed_changes(m, &funcs, &mut names);
+            each_object(m, &mut |o| {
+                if let Some((_, params)) = passed(o, &funcs, &names) {
+                    taken.extend(params.into_iter().flatten().flatten());
+                }
+            });
         }
+        let before = names.len();
+        names.extend(taken.into_iter().map(str::to_string));
         if names.len() == before {
             break;
         }
@@ -174,37 +175,32 @@ fn passed<'j, 'f>(
     Some((args, params))
 }
 
-fn passed_changes(e: &Json, funcs: &Functions, names: &mut BTreeSet<String>) {
+/// Calls `f` on every object of the tree under `e`, outermost first.
+fn each_object<'j>(e: &'j Json, f: &mut impl FnMut(&'j serde_json::Map<String, Json>)) {
     match e {
         Json::Object(o) => {
-            if let Some((_, params)) = passed(o, funcs, names) {
-                let new: Vec<String> = params
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(str::to_string)
-                    .collect();
-                names.extend(new);
-            }
-            o.values().for_each(|v| passed_changes(v, funcs, names));
+            f(o);
+            o.values().for_each(|v| each_object(v, f));
         }
-        Json::Array(a) => a.iter().for_each(|v| passed_changes(v, funcs, names)),
+        Json::Array(a) => a.iter().for_each(|v| each_object(v, f)),
         _ => {}
     }
 }
 
-/// Names of variables bound to one change.
-fn change_names(e: &Json, out: &mut BTreeSet<String>) {
-    match e {
-        Json::Object(o) => {
-            if let Some((var, _)) = binds_change(o) {
-                out.insert(var.to_string());
-            }
-            o.values().for_each(|v| change_names(v, out));
-        }
-        Json::Array(a) => a.iter().for_each(|v| change_names(v, out)),
-        _ => {}
-    }
+/// The name of the variable `o` is, if it is one.
+fn var_name(o: &serde_json::Map<String, Json>) -> Option<&str> {
+    o.get("Var")?.get("value")?.as_str()
+}
+
+/// Whether a module imports anything but `rego.v1` or `future.keywords` (an import
+/// could name `input` or its parts under another name).
+fn imports_other(module: &Json) -> bool {
+    module["imports"].as_array().is_some_and(|imports| {
+        imports.iter().any(|i| {
+            let p = path(&i["refr"]).unwrap_or_default();
+            !(p.first().is_some_and(|f| f == "future") || p == ["rego", "v1"])
+        })
+    })
 }
 
 /// `some x in input.resource_changes` (with or without a key) or
@@ -270,7 +266,7 @@ impl Reach {
                 if o.contains_key("RefDot") || o.contains_key("RefBrack") {
                     return self.reference(e);
                 }
-                if let Some(v) = o.get("Var").and_then(|v| v["value"].as_str()) {
+                if let Some(v) = var_name(o) {
                     // A change, or the whole input, used as a value.
                     return (v != "input" && !self.names.contains(v)).then_some(());
                 }
@@ -358,12 +354,7 @@ pub fn per_change_rules(ast: &Json, results: &[&str]) -> BTreeSet<(String, Strin
             continue;
         };
         let package = format!("data.{}", package.join("."));
-        let imports_other = m["imports"].as_array().is_some_and(|imports| {
-            imports.iter().any(|i| {
-                let p = path(&i["refr"]).unwrap_or_default();
-                !(p.first().is_some_and(|f| f == "future") || p == ["rego", "v1"])
-            })
-        });
+        let imports_other = imports_other(m);
         for r in m["rules"].as_array().into_iter().flatten() {
             if let Some(name) = rule_name(r) {
                 rules.push((package.clone(), name, imports_other, r));
@@ -497,18 +488,9 @@ fn is_changes(e: &Json) -> bool {
 }
 
 fn count_input(e: &Json) -> usize {
-    match e {
-        Json::Object(o) => {
-            let here = usize::from(
-                o.get("Var")
-                    .and_then(|v| v.get("value"))
-                    .is_some_and(|v| v == "input"),
-            );
-            here + o.values().map(count_input).sum::<usize>()
-        }
-        Json::Array(a) => a.iter().map(count_input).sum(),
-        _ => 0,
-    }
+    let mut n = 0;
+    each_object(e, &mut |o| n += usize::from(var_name(o) == Some("input")));
+    n
 }
 
 /// The name a rule defines: the first part of its head's reference.
@@ -550,22 +532,7 @@ fn path(e: &Json) -> Option<Vec<String>> {
 
 /// Every variable named anywhere under `e`.
 fn collect_vars(e: &Json, out: &mut BTreeSet<String>) {
-    match e {
-        Json::Object(o) => {
-            if let Some(v) = o
-                .get("Var")
-                .and_then(|v| v.get("value"))
-                .and_then(Json::as_str)
-            {
-                out.insert(v.to_string());
-            }
-            for v in o.values() {
-                collect_vars(v, out);
-            }
-        }
-        Json::Array(a) => a.iter().for_each(|v| collect_vars(v, out)),
-        _ => {}
-    }
+    each_object(e, &mut |o| out.extend(var_name(o).map(str::to_string)));
 }
 
 #[cfg(test)]
