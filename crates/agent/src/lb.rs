@@ -165,11 +165,69 @@ struct Local {
     worker: usize,
 }
 
+/// Tells one worker's client connections to drain. A connection registers its task's
+/// waker once and then reads one flag each time it is polled, so the stop signal costs a
+/// request nothing (a `watch` receiver polled beside every connection took a lock on
+/// each poll).
+#[derive(Default)]
+struct Drain {
+    stopped: AtomicBool,
+    next_id: AtomicU64,
+    wakers: std::sync::Mutex<std::collections::HashMap<u64, std::task::Waker>>,
+}
+
+impl Drain {
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, w) in wakers {
+            w.wake();
+        }
+    }
+
+    /// Polls `conn` until it finishes (true) or a stop is asked for (false).
+    async fn run_until_stopped<F: std::future::Future>(
+        &self,
+        mut conn: std::pin::Pin<&mut F>,
+    ) -> bool {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut waker: Option<std::task::Waker> = None;
+        let done = std::future::poll_fn(|cx| {
+            if conn.as_mut().poll(cx).is_ready() {
+                return std::task::Poll::Ready(true);
+            }
+            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                let w = cx.waker().clone();
+                self.wakers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id, w.clone());
+                waker = Some(w);
+            }
+            // After registering: a stop either is seen here or wakes this task.
+            if self.stopped.load(Ordering::SeqCst) {
+                return std::task::Poll::Ready(false);
+            }
+            std::task::Poll::Pending
+        })
+        .await;
+        if waker.is_some() {
+            self.wakers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+        }
+        done
+    }
+}
+
 /// Serves HTTP/1.1 on one client connection until it closes, draining on stop.
-async fn serve_http<S>(local: Arc<Local>, stream: S, mut stop: watch::Receiver<bool>)
+async fn serve_http<S>(local: Arc<Local>, stream: S)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let lb = local.lb.clone();
+    let worker = local.worker;
     let service = hyper::service::service_fn(move |req| {
         let local = local.clone();
         async move { Ok::<_, std::convert::Infallible>(local.lb.proxy(req, local.worker).await) }
@@ -183,14 +241,15 @@ where
         .max_buf_size(64 * 1024)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        // Also when the balancer stopped between accepting the connection and here.
-        _ = async { drop(stop.wait_for(|stopped| *stopped).await) } => {
-            // Drain: finish the request in flight, then close.
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
-        }
+    // Also when the balancer stopped between accepting the connection and here.
+    if !lb.shards[worker]
+        .drain
+        .run_until_stopped(conn.as_mut())
+        .await
+    {
+        // Drain: finish the request in flight, then close.
+        conn.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
     }
 }
 
@@ -375,7 +434,7 @@ struct Shard {
     /// This worker's copy of the routing table.
     table: std::sync::RwLock<Arc<Table>>,
     /// Tells this worker's client connections to drain.
-    stop: watch::Sender<bool>,
+    drain: Drain,
 }
 
 pub struct Balancer {
@@ -405,10 +464,30 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     hyper::header::UPGRADE,
 ];
 
-/// Removes the hop-by-hop headers (see [`HOP_BY_HOP`]).
+/// Removes the hop-by-hop headers: those of [`HOP_BY_HOP`], and any other that a
+/// `Connection` header names (RFC 9110, section 7.6.1).
 fn strip_hop_by_hop(headers: &mut hyper::HeaderMap) {
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    // Most messages carry none of them, or only `Connection`: one pass over the names
+    // finds them, which costs less than looking each of the eight up.
+    while let Some(name) = headers.keys().find(|k| HOP_BY_HOP.contains(k)).cloned() {
+        if name == hyper::header::CONNECTION {
+            // Nothing to collect (and no allocation) for the usual `keep-alive` or `close`.
+            let listed: Vec<HeaderName> = headers
+                .get_all(&name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .filter(|t| {
+                    !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive")
+                })
+                .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+                .collect();
+            for l in listed {
+                headers.remove(l);
+            }
+        }
+        headers.remove(&name);
     }
 }
 
@@ -454,7 +533,7 @@ impl Balancer {
                     failed: AtomicU64::new(0),
                     latency: Histogram::default(),
                     table: std::sync::RwLock::new(Arc::new(Table::default())),
-                    stop: watch::channel(false).0,
+                    drain: Drain::default(),
                 })
                 .collect(),
             backends: std::sync::RwLock::new(std::collections::HashMap::new()),
@@ -488,7 +567,6 @@ impl Balancer {
                 let handles = &workers().handles;
                 let worker = locals[0].lb.next_conn.fetch_add(1, Ordering::Relaxed) % locals.len();
                 let local = locals[worker].clone();
-                let conn_stop = local.lb.shards[worker].stop.subscribe();
                 let conn = async move {
                     let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
                         return;
@@ -497,7 +575,7 @@ impl Balancer {
                         return local.lb.forward_tcp(stream, worker).await;
                     }
                     match tls {
-                        None => serve_http(local, stream, conn_stop).await,
+                        None => serve_http(local, stream).await,
                         Some(acceptor) => {
                             // A handshake that does not finish in time is dropped.
                             match tokio::time::timeout(
@@ -506,9 +584,7 @@ impl Balancer {
                             )
                             .await
                             {
-                                Ok(Ok(tls_stream)) => {
-                                    serve_http(local, tls_stream, conn_stop).await
-                                }
+                                Ok(Ok(tls_stream)) => serve_http(local, tls_stream).await,
                                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed."),
                                 Err(_) => tracing::debug!("TLS handshake timed out."),
                             }
@@ -529,11 +605,11 @@ impl Balancer {
     }
 
     pub fn stop(&self) {
-        // `send_replace` records the stop even when a worker has no connection to tell
-        // yet, so a connection accepted a moment before still sees it.
+        // `send_replace` records the stop even when nothing listens yet; a worker's
+        // flag is read by every connection it starts later.
         self.stop.send_replace(true);
         for shard in &self.shards {
-            shard.stop.send_replace(true);
+            shard.drain.stop();
         }
     }
 
@@ -764,7 +840,11 @@ impl Balancer {
             *out.method_mut() = parts.method.clone();
             *out.uri_mut() = path.clone();
             *out.headers_mut() = if attempt + 1 < attempts {
-                headers.clone()
+                // The original goes out and a copy stays for a retry. hyper parses the
+                // response into the map of the request it sent, and a copy has room for
+                // exactly its own headers: the response would grow it header by header.
+                let copy = headers.clone();
+                std::mem::replace(&mut headers, copy)
             } else {
                 std::mem::take(&mut headers)
             };
@@ -1005,5 +1085,56 @@ impl Balancer {
                 .sum(),
             backends,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(lines: &[(&str, &str)]) -> hyper::HeaderMap {
+        let mut h = hyper::HeaderMap::new();
+        for (k, v) in lines {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    fn names(h: &hyper::HeaderMap) -> Vec<&str> {
+        let mut n: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
+        let mut h = headers(&[
+            ("host", "a.test"),
+            ("connection", "keep-alive, X-Trace"),
+            ("connection", "Upgrade"),
+            ("keep-alive", "timeout=5"),
+            ("x-trace", "1"),
+            ("upgrade", "h2c"),
+            ("te", "trailers"),
+            ("proxy-connection", "keep-alive"),
+            ("x-kept", "yes"),
+            ("content-length", "2"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(names(&h), ["content-length", "host", "x-kept"]);
+    }
+
+    #[test]
+    fn messages_without_hop_by_hop_headers_are_left_alone() {
+        let mut h = headers(&[("host", "a.test"), ("x-a", "1"), ("x-a", "2")]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(names(&h), ["host", "x-a"]);
+        assert_eq!(h.get_all("x-a").iter().count(), 2);
+        let mut h = headers(&[("connection", "close"), ("x-a", "1")]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(names(&h), ["x-a"]);
     }
 }

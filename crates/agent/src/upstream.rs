@@ -8,8 +8,13 @@
 //!
 //! Each data-plane worker keeps its own idle connections per backend ([`Idle`]); a
 //! connection is used by one request at a time and returns to its worker's list when
-//! its response body has been read to the end. One whose response was cut short, or
-//! that the backend closed, is dropped instead.
+//! its response body has been read to the end. One whose response was cut short is
+//! dropped instead, and one the backend closed is dropped when it is next taken.
+//!
+//! The task is woken only when it has something to do: the request arriving and the
+//! response arriving. Checks that never wait are made with a waker that does nothing,
+//! and while a request waits for its response head the connection is driven through a
+//! [`Relay`], so the late wake-ups hyper leaves behind go nowhere.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,6 +40,54 @@ pub struct Conn {
     send: http1::SendRequest<ProxyBody>,
     io: http1::Connection<TokioIo<tokio::net::TcpStream>, ProxyBody>,
     idle_since: Instant,
+    /// The waker the connection is driven with while a request waits for its head.
+    relay: Arc<Relay>,
+    relay_waker: std::task::Waker,
+}
+
+/// Passes wake-ups on to the task of the request waiting for its response head, and
+/// drops them once the head is in.
+///
+/// hyper hands a response body's channel the last waker the connection was driven
+/// with, and calls it when the body is read, even when the connection finished with
+/// the body long before (a small response arrives whole with its head). With the
+/// task's own waker, reading such a body would make the task poll both of its
+/// connections once more for nothing; through a disarmed relay the call goes nowhere.
+/// Whatever still matters is registered again with the task's own waker the next
+/// time the body is read ([`ResponseBody`]) or the connection is used.
+#[derive(Default)]
+struct Relay {
+    armed: std::sync::atomic::AtomicBool,
+    task: Mutex<Option<std::task::Waker>>,
+}
+
+impl Relay {
+    fn arm(&self, waker: &std::task::Waker) {
+        let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
+        if !task.as_ref().is_some_and(|t| t.will_wake(waker)) {
+            *task = Some(waker.clone());
+        }
+        self.armed.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    fn disarm(&self) {
+        self.armed
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl std::task::Wake for Relay {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.armed.load(std::sync::atomic::Ordering::Acquire) {
+            if let Some(task) = &*self.task.lock().unwrap_or_else(|e| e.into_inner()) {
+                task.wake_by_ref();
+            }
+        }
+    }
 }
 
 /// Why a request to a backend failed.
@@ -70,10 +123,13 @@ impl Conn {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(Failure::Http)?;
+        let relay = Arc::new(Relay::default());
         Ok(Box::new(Conn {
             send,
             io,
             idle_since: Instant::now(),
+            relay_waker: std::task::Waker::from(relay.clone()),
+            relay,
         }))
     }
 
@@ -96,10 +152,13 @@ impl Conn {
     ) -> Result<Response<Incoming>, (Failure, Option<Request<ProxyBody>>)> {
         let mut response = std::pin::pin!(self.send.try_send_request(req));
         let io = &mut self.io;
+        let (relay, relay_waker) = (&self.relay, &self.relay_waker);
         let mut open = true;
-        std::future::poll_fn(|cx| {
+        let result = std::future::poll_fn(|cx| {
             if open {
-                open = Pin::new(&mut *io).poll(cx).is_pending();
+                relay.arm(cx.waker());
+                let mut relayed = Context::from_waker(relay_waker);
+                open = Pin::new(&mut *io).poll(&mut relayed).is_pending();
             }
             // Only driving the connection can complete the response, and it was just
             // driven with this task's waker; the response's own wake-up would only poll
@@ -115,7 +174,9 @@ impl Conn {
                 Poll::Pending => Poll::Pending,
             }
         })
-        .await
+        .await;
+        self.relay.disarm();
+        result
     }
 }
 
@@ -127,7 +188,7 @@ pub async fn send(
     addr: &str,
     mut req: Request<ProxyBody>,
 ) -> Result<(Response<Incoming>, Box<Conn>), Failure> {
-    while let Some(mut conn) = idle.take().await {
+    while let Some(mut conn) = idle.take() {
         match conn.exchange(req).await {
             Ok(resp) => return Ok((resp, conn)),
             // Closed while idle, before the request went out: try the next one.
@@ -165,26 +226,25 @@ pub const IDLE_PER_WORKER: usize = 64;
 
 impl Idle {
     /// A connection that can take a request now, if one is idle.
-    pub async fn take(&self) -> Option<Box<Conn>> {
-        std::future::poll_fn(|cx| {
-            let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-            while let Some(mut c) = conns.pop() {
-                if c.idle_since.elapsed() < IDLE_TIMEOUT && c.ready(cx) {
-                    return Poll::Ready(Some(c));
-                }
+    ///
+    /// Checked with a waker that does nothing: nothing waits on this check, and the
+    /// request about to be handed to the connection would otherwise wake the task that
+    /// sends it, for one more useless pass through the whole client connection.
+    pub fn take(&self) -> Option<Box<Conn>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(mut c) = conns.pop() {
+            if c.idle_since.elapsed() < IDLE_TIMEOUT && c.ready(&mut cx) {
+                return Some(c);
             }
-            Poll::Ready(None)
-        })
-        .await
+        }
+        None
     }
 
+    /// Keeps a connection whose response was read to the end. Whether the backend still
+    /// wants it is found out when it is taken again ([`Idle::take`] drives it first):
+    /// driving it here too would cost every request one more pass through hyper.
     fn put(&self, mut conn: Box<Conn>) {
-        // A connection is only reused once its response is complete and it wants the
-        // next request; let it settle first (nothing waits on this waker).
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        if !conn.ready(&mut cx) {
-            return;
-        }
         conn.idle_since = Instant::now();
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         if conns.len() < IDLE_PER_WORKER {
@@ -245,17 +305,37 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
+        // While the connection is open, only driving it puts data in the body, so the
+        // body's own wake-up is never needed: it is polled with a waker that does nothing.
+        let mut quiet = Context::from_waker(std::task::Waker::noop());
+        // First advance the connection without this task's waker. A chunk it has
+        // already read sits in the body's channel, and while the body is still open the
+        // connection waits for it to be taken with the waker it was last driven with;
+        // driving it once more with a waker that does nothing replaces that one, so
+        // taking the chunk does not wake this task for one more useless pass through
+        // both connections (see [`Relay`] for a body the connection has finished with).
         if let Some(c) = &mut this.conn {
-            if !c.drive(cx) {
+            if !c.drive(&mut quiet) {
                 // Closed: what it had read is still in the body's channel.
                 this.conn = None;
             }
         }
-        // While the connection is open, only driving it (just done, with this task's
-        // waker) puts data in the body, so the body's own wake-up is not needed.
-        let mut quiet = Context::from_waker(std::task::Waker::noop());
-        let body_cx = if this.conn.is_some() { &mut quiet } else { cx };
-        let frame = Pin::new(&mut this.inner).poll_frame(body_cx);
+        let mut frame = match this.conn {
+            Some(_) => Pin::new(&mut this.inner).poll_frame(&mut quiet),
+            None => Pin::new(&mut this.inner).poll_frame(cx),
+        };
+        if frame.is_pending() {
+            if let Some(c) = &mut this.conn {
+                // Nothing to send yet: wait for the backend with this task's waker.
+                if !c.drive(cx) {
+                    this.conn = None;
+                }
+                frame = match this.conn {
+                    Some(_) => Pin::new(&mut this.inner).poll_frame(&mut quiet),
+                    None => Pin::new(&mut this.inner).poll_frame(cx),
+                };
+            }
+        }
         match &frame {
             Poll::Ready(None) => this.complete = true,
             Poll::Ready(Some(Ok(_))) => this.complete = this.inner.is_end_stream(),

@@ -1057,7 +1057,8 @@ fn exchange(conn: &mut std::net::TcpStream) -> String {
 
 /// A backend that closes every connection after one response (`Connection: close`)
 /// must not close the client's connection to the load balancer: hop-by-hop headers
-/// of responses are the proxy's, not the client's.
+/// of responses (and those their `Connection` header names) are the proxy's, not the
+/// client's.
 #[test]
 fn a_backend_closing_its_connections_does_not_close_the_clients() {
     use std::io::{Read, Write};
@@ -1075,7 +1076,7 @@ fn a_backend_closing_its_connections_does_not_close_the_clients() {
                 }
             }
             let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close, X-Hop\r\nX-Hop: backend\r\nKeep-Alive: timeout=5\r\nX-Kept: yes\r\n\r\nok");
         }
     });
     let ws = Ws::with_main(&format!(
@@ -1100,10 +1101,18 @@ resource "local_load_balancer" "closing" {{
             response.starts_with("HTTP/1.1 200"),
             "request {i}: {response}"
         );
+        let lower = response.to_ascii_lowercase();
         assert!(
-            !response.to_ascii_lowercase().contains("connection: close"),
+            !lower.contains("connection: close"),
             "request {i}: {response}"
         );
+        // Headers that `Connection` names are hop-by-hop too; others pass.
+        assert!(!lower.contains("x-hop:"), "request {i}: {response}");
+        assert!(
+            !lower.contains("keep-alive: timeout"),
+            "request {i}: {response}"
+        );
+        assert!(lower.contains("x-kept: yes"), "request {i}: {response}");
     }
 }
 
