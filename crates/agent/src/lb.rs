@@ -190,19 +190,41 @@ impl Drain {
         &self,
         mut conn: std::pin::Pin<&mut F>,
     ) -> bool {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut waker: Option<std::task::Waker> = None;
-        let done = std::future::poll_fn(|cx| {
+        /// Takes the connection's waker off the list however the wait ends, also when
+        /// the task is dropped in the middle of it.
+        struct Registration<'d> {
+            drain: &'d Drain,
+            id: u64,
+            waker: Option<std::task::Waker>,
+        }
+        impl Drop for Registration<'_> {
+            fn drop(&mut self) {
+                if self.waker.is_some() {
+                    self.drain
+                        .wakers
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&self.id);
+                }
+            }
+        }
+        let mut registration = Registration {
+            drain: self,
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            waker: None,
+        };
+        std::future::poll_fn(|cx| {
             if conn.as_mut().poll(cx).is_ready() {
                 return std::task::Poll::Ready(true);
             }
-            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            let r = &mut registration;
+            if !r.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 let w = cx.waker().clone();
                 self.wakers
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(id, w.clone());
-                waker = Some(w);
+                    .insert(r.id, w.clone());
+                r.waker = Some(w);
             }
             // After registering: a stop either is seen here or wakes this task.
             if self.stopped.load(Ordering::SeqCst) {
@@ -210,14 +232,7 @@ impl Drain {
             }
             std::task::Poll::Pending
         })
-        .await;
-        if waker.is_some() {
-            self.wakers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
-        }
-        done
+        .await
     }
 }
 
@@ -482,6 +497,8 @@ fn strip_hop_by_hop(headers: &mut hyper::HeaderMap) {
                     !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive")
                 })
                 .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+                // The route was chosen by `Host`: a peer cannot make it hop-by-hop.
+                .filter(|n| n != hyper::header::HOST)
                 .collect();
             for l in listed {
                 headers.remove(l);
@@ -1113,7 +1130,7 @@ mod tests {
     fn hop_by_hop_headers_and_those_connection_names_are_removed() {
         let mut h = headers(&[
             ("host", "a.test"),
-            ("connection", "keep-alive, X-Trace"),
+            ("connection", "keep-alive, X-Trace, Host"),
             ("connection", "Upgrade"),
             ("keep-alive", "timeout=5"),
             ("x-trace", "1"),

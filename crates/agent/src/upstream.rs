@@ -74,6 +74,10 @@ impl Relay {
         self.armed
             .store(false, std::sync::atomic::Ordering::Release);
     }
+
+    fn forget(&self) {
+        self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
 }
 
 impl std::task::Wake for Relay {
@@ -150,7 +154,11 @@ impl Conn {
         &mut self,
         req: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, (Failure, Option<Request<ProxyBody>>)> {
-        let mut response = std::pin::pin!(self.send.try_send_request(req));
+        // The response is polled with a waker that does nothing (below), so it must not
+        // spend tokio's cooperative budget: with the budget spent, it would leave its
+        // wake-up with that waker and the task would sleep on a response already in.
+        let mut response =
+            std::pin::pin!(tokio::task::unconstrained(self.send.try_send_request(req)));
         let io = &mut self.io;
         let (relay, relay_waker) = (&self.relay, &self.relay_waker);
         let mut open = true;
@@ -241,10 +249,18 @@ impl Idle {
         None
     }
 
-    /// Keeps a connection whose response was read to the end. Whether the backend still
-    /// wants it is found out when it is taken again ([`Idle::take`] drives it first):
-    /// driving it here too would cost every request one more pass through hyper.
+    /// Keeps a connection whose response was read to the end, if it is waiting for its
+    /// next request. That is one flag hyper sets in the same pass in which the
+    /// connection goes idle, so it costs no further pass through hyper. A connection
+    /// that is not waiting is dropped: the backend closed it, or answered before it had
+    /// read the whole request body, which the connection would otherwise keep (and with
+    /// it the client connection, waiting to hand over the rest).
     fn put(&self, mut conn: Box<Conn>) {
+        if !conn.send.is_ready() {
+            return;
+        }
+        // The finished request's task is not kept alive by an idle connection.
+        conn.relay.forget();
         conn.idle_since = Instant::now();
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         if conns.len() < IDLE_PER_WORKER {

@@ -1413,6 +1413,132 @@ fn metric(ws: &Ws, line_start: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
 }
 
+/// A backend that answers before it has read the request body (an early 413) and keeps
+/// its connection open must not hold up the client: that backend connection still owes
+/// the client's body, so it is not kept for reuse (where nothing would ever move the
+/// body on), and the client connection goes on (to its next request, or closed if the
+/// rest of the body was too much to skip).
+#[test]
+fn an_early_answer_to_an_unread_body_does_not_stall_the_client() {
+    use std::io::{Read, Write};
+    let (backend_port, lb_port) = (free_port(), free_port());
+    let listener = std::net::TcpListener::bind(("127.0.0.1", backend_port)).expect("bind");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let mut seen = Vec::new();
+                    while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+                        match conn.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if seen.starts_with(b"POST") {
+                        let _ = conn.write_all(
+                            b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n",
+                        );
+                        // Answer first, read the body (and discard it) only later, as a
+                        // busy server might; then serve the next request.
+                        std::thread::sleep(Duration::from_millis(500));
+                        let (head, _) = complete_message(&seen).unwrap_or_default();
+                        let declared: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("Content-Length: "))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        let mut left = declared.saturating_sub(seen.len() - head.len() - 4);
+                        while left > 0 {
+                            match conn.read(&mut buf) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => left = left.saturating_sub(n),
+                            }
+                        }
+                        continue;
+                    }
+                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+                }
+            });
+        }
+    });
+    let (ws, lb) = {
+        let ws = Ws::with_main(&format!(
+            r#"
+resource "local_load_balancer" "early" {{
+  name     = "early-lb"
+  listen   = "127.0.0.1:{lb_port}"
+  backends = ["127.0.0.1:{backend_port}"]
+}}
+"#
+        ));
+        (ws, format!("127.0.0.1:{lb_port}"))
+    };
+    let _cleanup = Cleanup(&ws);
+    start_balancer(&ws, &lb);
+
+    let mut conn = std::net::TcpStream::connect(&lb).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    // More than the socket buffers hold, so the body is still on its way when the
+    // early answer comes back.
+    let body = vec![b'x'; 8 << 20];
+    conn.write_all(
+        format!(
+            "POST /upload HTTP/1.1\r\nHost: lb.test\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .expect("send the head");
+    let mut writer = conn.try_clone().expect("clone");
+    let sender = std::thread::spawn(move || {
+        writer.set_write_timeout(Some(Duration::from_secs(20))).ok();
+        writer.write_all(&body).is_ok()
+    });
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while complete_message(&got).is_none() {
+        let n = conn.read(&mut buf).expect("the early answer");
+        assert!(n > 0, "closed before the early answer");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    let started = Instant::now();
+    let body_sent = sender.join().expect("writer");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the rest of the body took {:?} to go (the balancer stopped reading it)",
+        started.elapsed()
+    );
+    if body_sent {
+        // The client connection carries on: a next request gets an answer (or, if the
+        // balancer chose to close rather than skip the body, a clean end).
+        let _ = conn.write_all(b"GET / HTTP/1.1\r\nHost: lb.test\r\n\r\n");
+        let mut rest = Vec::new();
+        let (_, consumed) = complete_message(&got).expect("whole");
+        rest.extend_from_slice(&got[consumed..]);
+        loop {
+            if complete_message(&rest).is_some() {
+                let text = String::from_utf8_lossy(&rest);
+                assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+                break;
+            }
+            match conn.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => rest.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("the client connection stalled after the early answer: {e}"),
+            }
+        }
+    }
+    // Other clients are served meanwhile.
+    assert!(http_ok(&lb), "a new client after the early answer");
+}
+
 /// Requests reuse keep-alive connections to the backend instead of opening one each,
 /// and a pooled connection the backend closed while it was idle is noticed before a
 /// request is put on it: even a POST, which is never retried, gets through.
