@@ -467,8 +467,11 @@ pub struct Balancer {
 
 pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
+/// How many headers [`HOP_BY_HOP`] lists.
+const HOP_BY_HOP_COUNT: usize = 8;
+
 /// Headers that belong to one connection and are not forwarded.
-const HOP_BY_HOP: [HeaderName; 8] = [
+const HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
     hyper::header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -482,29 +485,41 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes the hop-by-hop headers: those of [`HOP_BY_HOP`], and any other that a
 /// `Connection` header names (RFC 9110, section 7.6.1).
 fn strip_hop_by_hop(headers: &mut hyper::HeaderMap) {
-    // Most messages carry none of them, or only `Connection`: one pass over the names
-    // finds them, which costs less than looking each of the eight up.
-    while let Some(name) = headers.keys().find(|k| HOP_BY_HOP.contains(k)).cloned() {
+    // One pass over the entries finds which of them are there, and whether a
+    // `Connection` value names anything but the usual `keep-alive` or `close`; that
+    // costs less than looking each of the eight up (most messages carry none of them,
+    // or only `Connection: keep-alive`).
+    let mut found = [false; HOP_BY_HOP_COUNT];
+    let mut names_others = false;
+    for (name, value) in headers.iter() {
+        let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) else {
+            continue;
+        };
+        found[i] = true;
         if name == hyper::header::CONNECTION {
-            // Nothing to collect (and no allocation) for the usual `keep-alive` or `close`.
-            let listed: Vec<HeaderName> = headers
-                .get_all(&name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-                .filter(|t| {
-                    !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive")
-                })
-                .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-                // The route was chosen by `Host`: a peer cannot make it hop-by-hop.
-                .filter(|n| n != hyper::header::HOST)
-                .collect();
-            for l in listed {
-                headers.remove(l);
-            }
+            let v = value.as_bytes();
+            names_others |=
+                !v.eq_ignore_ascii_case(b"keep-alive") && !v.eq_ignore_ascii_case(b"close");
         }
-        headers.remove(&name);
+    }
+    if names_others {
+        let listed: Vec<HeaderName> = headers
+            .get_all(hyper::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.eq_ignore_ascii_case("close") && !t.eq_ignore_ascii_case("keep-alive"))
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            // The route was chosen by `Host`: a peer cannot make it hop-by-hop.
+            .filter(|n| n != hyper::header::HOST)
+            .collect();
+        for l in listed {
+            headers.remove(l);
+        }
+    }
+    for (name, _) in HOP_BY_HOP.iter().zip(found).filter(|(_, f)| *f) {
+        headers.remove(name);
     }
 }
 
@@ -1151,6 +1166,15 @@ mod tests {
         assert_eq!(names(&h), ["host", "x-a"]);
         assert_eq!(h.get_all("x-a").iter().count(), 2);
         let mut h = headers(&[("connection", "close"), ("x-a", "1")]);
+        strip_hop_by_hop(&mut h);
+        assert_eq!(names(&h), ["x-a"]);
+        // A name in a second `Connection` line, after a plain `Keep-Alive` one.
+        let mut h = headers(&[
+            ("connection", "Keep-Alive"),
+            ("connection", "x-b"),
+            ("x-a", "1"),
+            ("x-b", "2"),
+        ]);
         strip_hop_by_hop(&mut h);
         assert_eq!(names(&h), ["x-a"]);
     }
