@@ -53,6 +53,47 @@ def wait_port(port, timeout=10):
     sys.exit(f"nothing listens on {port}")
 
 
+def build():
+    """The dist build the benchmarks run. The load balancer does not depend on the cloud
+    providers: the AWS SDK is left out, which saves most of its (fat LTO) link time."""
+    subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli", "--no-default-features"], cwd=ROOT, check=True)
+
+
+def nginx_command(d, body, workers, master=True):
+    """Writes an nginx configuration with `body` in its http block into directory `d`, and
+    returns the command that runs it in the foreground (without a master process, the
+    worker is that process: what callgrind needs)."""
+    os.makedirs(d)
+    with open(f"{d}/nginx.conf", "w") as f:
+        f.write(f"""
+{"" if master else "master_process off;"}
+worker_processes {workers};
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  {body}
+}}
+""")
+    return ["nginx", "-p", d, "-c", f"{d}/nginx.conf", "-e", f"{d}/error.log", "-g", "daemon off;"]
+
+
+def static_servers(ports):
+    """nginx servers on `ports` answering a 2-byte body over keep-alive: the backends."""
+    return "\n".join(f"server {{ listen 127.0.0.1:{p}; keepalive_requests 100000; location / {{ return 200 'ok'; }} }}" for p in ports)
+
+
+def nginx_balancer(port, backends):
+    """nginx as a round-robin balancer on `port`, with keep-alive to `backends`."""
+    upstream = "\n".join(f"server 127.0.0.1:{p};" for p in backends)
+    return f"""upstream pool {{ {upstream} keepalive 64; }}
+  server {{ listen 127.0.0.1:{port}; keepalive_requests 100000;
+    location / {{ proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}"""
+
+
 def wrk(port, connections=50, duration=10):
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}/"],
@@ -98,43 +139,22 @@ def main():
     for tool in ("nginx", "haproxy", "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install -y nginx haproxy wrk")
-    # The load balancer does not depend on the cloud providers: leave the AWS SDK out of
-    # this build, which saves most of its (fat LTO) link time.
-    subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli", "--no-default-features"], cwd=ROOT, check=True)
+    build()
     tmp = tempfile.mkdtemp(prefix="terrane-lb-bench-")
     procs = []
     try:
         backends = [free_port() for _ in range(3)]
         ng_port, ha_port, tr_port = free_port(), free_port(), free_port()
-        servers = "\n".join(f"server {{ listen 127.0.0.1:{p}; keepalive_requests 100000; location / {{ return 200 'ok'; }} }}" for p in backends)
-        upstream = "\n".join(f"server 127.0.0.1:{p};" for p in backends)
 
         def nginx(name, workers, body):
-            d = f"{tmp}/{name}"
-            os.makedirs(d)
-            with open(f"{d}/nginx.conf", "w") as f:
-                f.write(f"""
-worker_processes {workers};
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
-  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  {body}
-}}
-""")
-            p = subprocess.Popen(["nginx", "-p", d, "-c", f"{d}/nginx.conf", "-e", f"{d}/error.log", "-g", "daemon off;"])
+            p = subprocess.Popen(nginx_command(f"{tmp}/{name}", body, workers))
             procs.append(p)
             return p
 
         # The backends: their own processes, apart from every balancer.
-        nginx("backends", 2, servers)
+        nginx("backends", 2, static_servers(backends))
         # nginx as a balancer: one worker per core, as it is usually run.
-        ng = nginx("nginx", "auto", f"""upstream pool {{ {upstream} keepalive 64; }}
-  server {{ listen 127.0.0.1:{ng_port}; keepalive_requests 100000;
-    location / {{ proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}""")
+        ng = nginx("nginx", "auto", nginx_balancer(ng_port, backends))
         haproxy = f"""
 global
   maxconn 4096

@@ -22,54 +22,16 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+# The helpers of the wall-clock benchmark (this script's directory is on sys.path).
+from lb import TARGET, build, free_port, nginx_balancer, nginx_command, static_servers, wait_port
+
 # TERRANE_BIN measures a binary built elsewhere (another commit, say) instead.
 BIN = os.environ.get("TERRANE_BIN") or os.path.join(TARGET, "dist", "terrane")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit(f"nothing listens on {port}")
-
-
-def nginx_conf(d, body, workers=1, master=True):
-    os.makedirs(d, exist_ok=True)
-    with open(f"{d}/nginx.conf", "w") as f:
-        f.write(f"""
-{"" if master else "master_process off; daemon off;"}
-worker_processes {workers};
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
-  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  {body}
-}}
-""")
-    return ["nginx", "-p", d, "-c", f"{d}/nginx.conf", "-e", f"{d}/error.log"]
 
 
 def measure(pid, port, seconds, out_prefix):
@@ -96,12 +58,12 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install -y valgrind nginx wrk")
     if not os.environ.get("TERRANE_BIN"):
-        subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli", "--no-default-features"], cwd=ROOT, check=True)
+        build()
     tmp = tempfile.mkdtemp(prefix="terrane-lb-instr-")
     procs = []
     try:
         backend = free_port()
-        procs.append(subprocess.Popen(nginx_conf(f"{tmp}/backend", f"server {{ listen 127.0.0.1:{backend}; keepalive_requests 100000; location / {{ return 200 'ok'; }} }}") + ["-g", "daemon off;"]))
+        procs.append(subprocess.Popen(nginx_command(f"{tmp}/backend", static_servers([backend]), 1)))
         wait_port(backend)
         results = {}
 
@@ -120,7 +82,7 @@ def main():
         while not os.path.exists(info) and time.time() < deadline:
             time.sleep(0.5)
         subprocess.run([BIN, "-C", ws, "--no-color", "apply", "--auto-approve"], check=True, env=env, stdout=subprocess.DEVNULL)
-        wait_port(port)
+        wait_port(port, 120)
         pid = json.load(open(info))["pid"]
         results["terrane"] = measure(pid, port, seconds, prefix)
         subprocess.run([BIN, "-C", ws, "--no-color", "agent", "stop"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -129,12 +91,10 @@ def main():
         port = free_port()
         prefix = f"{tmp}/nginx.cg"
         ng = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={prefix}.%p"]
-                              + nginx_conf(f"{tmp}/nginx", f"""upstream pool {{ server 127.0.0.1:{backend}; keepalive 64; }}
-  server {{ listen 127.0.0.1:{port}; keepalive_requests 100000;
-    location / {{ proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}""", master=False),
+                              + nginx_command(f"{tmp}/nginx", nginx_balancer(port, [backend]), 1, master=False),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(ng)
-        wait_port(port)
+        wait_port(port, 120)
         results["nginx"] = measure(ng.pid, port, seconds, prefix)
 
         print(f"instructions per proxied request (callgrind, one worker, wrk -t1 -c10 -d{seconds}s, 2-byte body, keep-alive backend)\n")

@@ -57,7 +57,7 @@ pub struct Conn {
 /// time the body is read ([`ResponseBody`]) or the connection is used.
 #[derive(Default)]
 struct Relay {
-    armed: std::sync::atomic::AtomicBool,
+    /// The waiting request's task; none once the head is in (the relay is disarmed).
     task: Mutex<Option<std::task::Waker>>,
 }
 
@@ -67,15 +67,11 @@ impl Relay {
         if !task.as_ref().is_some_and(|t| t.will_wake(waker)) {
             *task = Some(waker.clone());
         }
-        self.armed.store(true, std::sync::atomic::Ordering::Release);
     }
 
+    /// Drops the task's waker too, so an idle connection does not keep a finished
+    /// request's task alive.
     fn disarm(&self) {
-        self.armed
-            .store(false, std::sync::atomic::Ordering::Release);
-    }
-
-    fn forget(&self) {
         self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
@@ -86,10 +82,8 @@ impl std::task::Wake for Relay {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.armed.load(std::sync::atomic::Ordering::Acquire) {
-            if let Some(task) = &*self.task.lock().unwrap_or_else(|e| e.into_inner()) {
-                task.wake_by_ref();
-            }
+        if let Some(task) = &*self.task.lock().unwrap_or_else(|e| e.into_inner()) {
+            task.wake_by_ref();
         }
     }
 }
@@ -143,9 +137,13 @@ impl Conn {
     }
 
     /// Whether the connection is open and waiting for its next request (the backend
-    /// may have closed it; a response may still be finishing).
-    fn ready(&mut self, cx: &mut Context<'_>) -> bool {
-        self.drive(cx) && matches!(self.send.poll_ready(cx), Poll::Ready(Ok(())))
+    /// may have closed it; a response may still be finishing). Checked with a waker
+    /// that does nothing: nothing waits on this check, and the request about to be
+    /// handed to the connection would otherwise wake the task that sends it, for one
+    /// more useless pass through the whole client connection.
+    fn ready(&mut self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        self.drive(&mut cx) && matches!(self.send.poll_ready(&mut cx), Poll::Ready(Ok(())))
     }
 
     /// Sends a request and waits for the response head, driving the connection. A
@@ -234,15 +232,10 @@ pub const IDLE_PER_WORKER: usize = 64;
 
 impl Idle {
     /// A connection that can take a request now, if one is idle.
-    ///
-    /// Checked with a waker that does nothing: nothing waits on this check, and the
-    /// request about to be handed to the connection would otherwise wake the task that
-    /// sends it, for one more useless pass through the whole client connection.
     pub fn take(&self) -> Option<Box<Conn>> {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         while let Some(mut c) = conns.pop() {
-            if c.idle_since.elapsed() < IDLE_TIMEOUT && c.ready(&mut cx) {
+            if c.idle_since.elapsed() < IDLE_TIMEOUT && c.ready() {
                 return Some(c);
             }
         }
@@ -259,8 +252,6 @@ impl Idle {
         if !conn.send.is_ready() {
             return;
         }
-        // The finished request's task is not kept alive by an idle connection.
-        conn.relay.forget();
         conn.idle_since = Instant::now();
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         if conns.len() < IDLE_PER_WORKER {
@@ -310,6 +301,26 @@ impl ResponseBody {
             _slot: slot,
         }
     }
+
+    /// Drives the connection (with a waker that does nothing if `quietly`), then polls
+    /// the body. While the connection is open only driving it puts data in the body, so
+    /// the body's own wake-up is never needed and it is polled with a waker that does
+    /// nothing; once the connection has closed, with `cx`.
+    fn advance(
+        &mut self,
+        cx: &mut Context<'_>,
+        quietly: bool,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let mut quiet = Context::from_waker(std::task::Waker::noop());
+        if let Some(c) = &mut self.conn {
+            if !c.drive(if quietly { &mut quiet } else { cx }) {
+                // Closed: what it had read is still in the body's channel.
+                self.conn = None;
+            }
+        }
+        let body_cx = if self.conn.is_some() { &mut quiet } else { cx };
+        Pin::new(&mut self.inner).poll_frame(body_cx)
+    }
 }
 
 impl Body for ResponseBody {
@@ -321,36 +332,16 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
-        // While the connection is open, only driving it puts data in the body, so the
-        // body's own wake-up is never needed: it is polled with a waker that does nothing.
-        let mut quiet = Context::from_waker(std::task::Waker::noop());
         // First advance the connection without this task's waker. A chunk it has
         // already read sits in the body's channel, and while the body is still open the
         // connection waits for it to be taken with the waker it was last driven with;
         // driving it once more with a waker that does nothing replaces that one, so
         // taking the chunk does not wake this task for one more useless pass through
         // both connections (see [`Relay`] for a body the connection has finished with).
-        if let Some(c) = &mut this.conn {
-            if !c.drive(&mut quiet) {
-                // Closed: what it had read is still in the body's channel.
-                this.conn = None;
-            }
-        }
-        let mut frame = match this.conn {
-            Some(_) => Pin::new(&mut this.inner).poll_frame(&mut quiet),
-            None => Pin::new(&mut this.inner).poll_frame(cx),
-        };
-        if frame.is_pending() {
-            if let Some(c) = &mut this.conn {
-                // Nothing to send yet: wait for the backend with this task's waker.
-                if !c.drive(cx) {
-                    this.conn = None;
-                }
-                frame = match this.conn {
-                    Some(_) => Pin::new(&mut this.inner).poll_frame(&mut quiet),
-                    None => Pin::new(&mut this.inner).poll_frame(cx),
-                };
-            }
+        let mut frame = this.advance(cx, true);
+        if frame.is_pending() && this.conn.is_some() {
+            // Nothing to send yet: wait for the backend with this task's waker.
+            frame = this.advance(cx, false);
         }
         match &frame {
             Poll::Ready(None) => this.complete = true,

@@ -1421,7 +1421,7 @@ fn metric(ws: &Ws, line_start: &str) -> Option<f64> {
 #[test]
 fn an_early_answer_to_an_unread_body_does_not_stall_the_client() {
     use std::io::{Read, Write};
-    let (backend_port, lb_port) = (free_port(), free_port());
+    let backend_port = free_port();
     let listener = std::net::TcpListener::bind(("127.0.0.1", backend_port)).expect("bind");
     std::thread::spawn(move || {
         for conn in listener.incoming() {
@@ -1463,18 +1463,7 @@ fn an_early_answer_to_an_unread_body_does_not_stall_the_client() {
             });
         }
     });
-    let (ws, lb) = {
-        let ws = Ws::with_main(&format!(
-            r#"
-resource "local_load_balancer" "early" {{
-  name     = "early-lb"
-  listen   = "127.0.0.1:{lb_port}"
-  backends = ["127.0.0.1:{backend_port}"]
-}}
-"#
-        ));
-        (ws, format!("127.0.0.1:{lb_port}"))
-    };
+    let (ws, lb) = balancer_for("early-lb", backend_port);
     let _cleanup = Cleanup(&ws);
     start_balancer(&ws, &lb);
 
