@@ -2,20 +2,26 @@
 """Load-balancer benchmark: terrane's local_load_balancer side by side with nginx and
 HAProxy, all on loopback, in one run.
 
-Usage:  python3 bench/lb.py [--duration SECONDS]
+Usage:  python3 bench/lb.py [--duration SECONDS] [--rounds N (10)] [--pingora]
 
 Needs nginx, haproxy and wrk (Debian: apt-get install -y nginx haproxy wrk). Three
 backends (a separate nginx instance with its own worker processes, listening on three
 ports and answering a 2-byte static response) sit behind each balancer, configured
 equivalently: round robin, keep-alive connections to the backends. wrk runs with 2
 threads and 50 connections against each balancer in turn, for several interleaved
-rounds; the report gives the median of each balancer's rounds and the CPU time the
-balancer process spent per request (the steadier figure on a shared machine). Then it
+rounds; the report gives the median of each balancer's rounds, the CPU time the
+balancer process spent per request, and terrane's throughput against nginx's paired
+round by round (the two run seconds apart, so the machine's drift mostly cancels) with
+its mean and 95 % interval. Then it
 reports the terrane balancer's memory at 1,000 concurrent connections and the time from
 a new replica passing its health check to receiving traffic.
 
 Everything shares this machine's cores with wrk and the backends, so single runs are
 noisy; the medians and ratios are the point.
+
+With --pingora it also measures a round-robin balancer built on pingora-proxy
+(bench/pingora, built on the way; needs cmake), the other maintained Rust proxy stack the
+load balancer could have been built on.
 """
 import json
 import os
@@ -23,6 +29,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +64,13 @@ def build():
     """The dist build the benchmarks run. The load balancer does not depend on the cloud
     providers: the AWS SDK is left out, which saves most of its (fat LTO) link time."""
     subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli", "--no-default-features"], cwd=ROOT, check=True)
+
+
+def build_pingora():
+    """The pingora-proxy reference balancer (its own cargo workspace), and its binary."""
+    manifest = os.path.join(ROOT, "bench", "pingora", "Cargo.toml")
+    subprocess.run(["cargo", "build", "--release", "--manifest-path", manifest, "--target-dir", TARGET], cwd=ROOT, check=True)
+    return os.path.join(TARGET, "release", "pingora-bench-proxy")
 
 
 def nginx_command(d, body, workers, master=True):
@@ -135,11 +149,12 @@ def rss_mb(pid):
 
 def main():
     duration = int(sys.argv[sys.argv.index("--duration") + 1]) if "--duration" in sys.argv else 5
-    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 10
     for tool in ("nginx", "haproxy", "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install -y nginx haproxy wrk")
     build()
+    pingora = build_pingora() if "--pingora" in sys.argv else None
     tmp = tempfile.mkdtemp(prefix="terrane-lb-bench-")
     procs = []
     try:
@@ -193,14 +208,21 @@ resource "local_load_balancer" "bench" {{
         agent_pid = info["pid"]
 
         print(f"load-balancer benchmark: wrk -t2 -c50 -d{duration}s x {rounds} interleaved rounds, 3 keep-alive backends, round robin ({os.cpu_count()} cores)\n")
-        balancers = (("nginx", ng_port, worker_pids(ng.pid)), ("haproxy", ha_port, [ha.pid]), ("terrane", tr_port, [agent_pid]))
+        balancers = [("nginx", ng_port, worker_pids(ng.pid)), ("haproxy", ha_port, [ha.pid]), ("terrane", tr_port, [agent_pid])]
+        if pingora:
+            pg_port = free_port()
+            pg = subprocess.Popen([pingora, f"127.0.0.1:{pg_port}", str(os.cpu_count())] + [f"127.0.0.1:{p}" for p in backends],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(pg)
+            wait_port(pg_port)
+            balancers.append(("pingora", pg_port, [pg.pid]))
         for _, port, _ in balancers:
             wrk(port, 50, 2)  # warm up pools
         runs = {name: [] for name, _, _ in balancers}
         for r in range(rounds):
             # Each round starts with a different balancer, so none always runs first
             # (or last) on a machine whose load drifts.
-            for name, port, pids in balancers[r % 3:] + balancers[:r % 3]:
+            for name, port, pids in balancers[r % len(balancers):] + balancers[:r % len(balancers)]:
                 before = cpu_seconds(pids)
                 rps, p50, p99, bad, sock = wrk(port, 50, duration)
                 cpu_us = (cpu_seconds(pids) - before) / (rps * duration) * 1e6
@@ -220,6 +242,16 @@ resource "local_load_balancer" "bench" {{
             print(f"{name:<10} {med[0]:>10.0f} {med[1]:>8.2f} {med[2]:>8.2f} {med[3]:>11.1f} {sum(x[4] for x in r):>8}  {';'.join(x[5] for x in r if x[5]) or '-'}   ({rounds_text})")
         n, t = results["nginx"], results["terrane"]
         print(f"\nterrane / nginx: throughput {t[0] / n[0]:.2f}x (target >= 1.0), p99 {t[2] / n[2]:.2f}x (target <= 1.2), CPU per request {t[3] / n[3]:.2f}x")
+        # The machine's load drifts between rounds more than the balancers differ: the
+        # ratio of the two runs of one round, seconds apart, is the steadier figure.
+        paired = [tr[0] / ng[0] for tr, ng in zip(runs["terrane"], runs["nginx"])]
+        if len(paired) > 1:
+            mean = statistics.mean(paired)
+            half = 1.96 * statistics.stdev(paired) / len(paired) ** 0.5
+            print(f"terrane / nginx throughput, paired by round: median {median(paired):.3f}x, mean {mean:.3f}x +- {half:.3f} (95 % interval over {len(paired)} rounds)")
+        if pingora:
+            g = results["pingora"]
+            print(f"pingora / nginx: throughput {g[0] / n[0]:.2f}x, p99 {g[2] / n[2]:.2f}x, CPU per request {g[3] / n[3]:.2f}x")
 
         # Memory at 1,000 concurrent connections.
         before = rss_mb(agent_pid)
