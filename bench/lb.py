@@ -150,6 +150,8 @@ def rss_mb(pid):
 def main():
     duration = int(sys.argv[sys.argv.index("--duration") + 1]) if "--duration" in sys.argv else 5
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 10
+    if rounds < 1 or duration < 1:
+        sys.exit("--rounds and --duration must be at least 1")
     for tool in ("nginx", "haproxy", "wrk"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install -y nginx haproxy wrk")
@@ -157,6 +159,7 @@ def main():
     pingora = build_pingora() if "--pingora" in sys.argv else None
     tmp = tempfile.mkdtemp(prefix="terrane-lb-bench-")
     procs = []
+    ws = None
     try:
         backends = [free_port() for _ in range(3)]
         ng_port, ha_port, tr_port = free_port(), free_port(), free_port()
@@ -311,8 +314,10 @@ resource "local_load_balancer" "svc" {{
         else:
             print("healthy replica to first request: not observed within 15 s")
         subprocess.run([BIN, "-C", ws, "--no-color", "destroy", "--auto-approve"], env=env, stdout=subprocess.DEVNULL)
-        subprocess.run([BIN, "-C", ws, "--no-color", "agent", "stop"], env=env, stdout=subprocess.DEVNULL)
     finally:
+        # Also when a step above failed: the agent runs in the background otherwise.
+        if ws and os.path.exists(f"{ws}/.terrane/agent/agent.json"):
+            subprocess.run([BIN, "-C", ws, "--no-color", "agent", "stop"], stdout=subprocess.DEVNULL)
         for p in procs:
             p.send_signal(signal.SIGTERM)
             try:
