@@ -108,6 +108,27 @@ def nginx_balancer(port, backends):
     location / {{ proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}"""
 
 
+def terrane_balancer(port, backends):
+    """terrane's round-robin balancer on `port` in front of `backends`, as configuration."""
+    return f'''
+resource "local_load_balancer" "bench" {{
+  listen    = "127.0.0.1:{port}"
+  algorithm = "round_robin"
+  backends  = [{", ".join(f'"127.0.0.1:{p}"' for p in backends)}]
+}}
+'''
+
+
+def stop_processes(procs, grace=5):
+    """SIGTERM to each process, the last started first; SIGKILL to one still there after `grace` seconds."""
+    for p in reversed(procs):
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def wrk(port, connections=50, duration=10):
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}/"],
@@ -196,13 +217,7 @@ backend be
         ws = f"{tmp}/ws"
         os.makedirs(ws)
         with open(f"{ws}/main.tf", "w") as f:
-            f.write(f'''
-resource "local_load_balancer" "bench" {{
-  listen    = "127.0.0.1:{tr_port}"
-  algorithm = "round_robin"
-  backends  = [{", ".join(f'"127.0.0.1:{p}"' for p in backends)}]
-}}
-''')
+            f.write(terrane_balancer(tr_port, backends))
         env = dict(os.environ, TERRANE_AGENT_LISTEN="127.0.0.1:0")
         subprocess.run([BIN, "-C", ws, "--no-color", "apply", "--auto-approve"], check=True, env=env, stdout=subprocess.DEVNULL)
         for p in backends + [ng_port, ha_port, tr_port]:
@@ -318,12 +333,7 @@ resource "local_load_balancer" "svc" {{
         # Also when a step above failed: the agent runs in the background otherwise.
         if ws and os.path.exists(f"{ws}/.terrane/agent/agent.json"):
             subprocess.run([BIN, "-C", ws, "--no-color", "agent", "stop"], stdout=subprocess.DEVNULL)
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

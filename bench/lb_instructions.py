@@ -21,14 +21,14 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 # The helpers of the wall-clock benchmark (this script's directory is on sys.path).
-from lb import TARGET, build, free_port, nginx_balancer, nginx_command, static_servers, wait_port
+from lb import (TARGET, build, free_port, nginx_balancer, nginx_command, static_servers, stop_processes,
+                terrane_balancer, wait_port)
 
 # TERRANE_BIN measures a binary built elsewhere (another commit, say) instead.
 BIN = os.environ.get("TERRANE_BIN") or os.path.join(TARGET, "dist", "terrane")
@@ -71,7 +71,7 @@ def main():
         port, ws = free_port(), f"{tmp}/ws"
         os.makedirs(ws)
         with open(f"{ws}/main.tf", "w") as f:
-            f.write(f'resource "local_load_balancer" "bench" {{\n  listen   = "127.0.0.1:{port}"\n  backends = ["127.0.0.1:{backend}"]\n}}\n')
+            f.write(terrane_balancer(port, [backend]))
         env = dict(os.environ, TERRANE_LB_THREADS="1", TERRANE_AGENT_LISTEN="127.0.0.1:0")
         prefix = f"{tmp}/terrane.cg"
         agent = subprocess.Popen(["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={prefix}.%p",
@@ -103,12 +103,8 @@ def main():
         t, n = (results[k][0] / results[k][1] for k in ("terrane", "nginx"))
         print(f"\nterrane / nginx: {t / n:.2f}x the instructions per request")
     finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        # callgrind writes its last dump on the way out, which takes a while.
+        stop_processes(procs, grace=10)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

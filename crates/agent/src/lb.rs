@@ -467,7 +467,8 @@ pub struct Balancer {
 
 pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
-/// How many headers [`HOP_BY_HOP`] lists.
+/// How many headers [`HOP_BY_HOP`] lists (a constant of its own: `HOP_BY_HOP.len()`
+/// cannot size an array, since a `HeaderName` has a destructor).
 const HOP_BY_HOP_COUNT: usize = 8;
 
 /// Headers that belong to one connection and are not forwarded.

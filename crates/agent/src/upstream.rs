@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use futures_util::task::AtomicWaker;
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1;
 use hyper::{Request, Response};
@@ -40,7 +41,8 @@ pub struct Conn {
     send: http1::SendRequest<ProxyBody>,
     io: http1::Connection<TokioIo<tokio::net::TcpStream>, ProxyBody>,
     idle_since: Instant,
-    /// The waker the connection is driven with while a request waits for its head.
+    /// The relay, and the waker made of it once that the connection is driven with
+    /// while a request waits for its head.
     relay: Arc<Relay>,
     relay_waker: std::task::Waker,
 }
@@ -55,36 +57,23 @@ pub struct Conn {
 /// connections once more for nothing; through a disarmed relay the call goes nowhere.
 /// Whatever still matters is registered again with the task's own waker the next
 /// time the body is read ([`ResponseBody`]) or the connection is used.
+///
+/// The waiting task is armed again each time the request is polled, so a wake-up may
+/// use its waker up; disarming takes it out, so an idle connection does not keep a
+/// finished request's task alive either.
 #[derive(Default)]
 struct Relay {
     /// The waiting request's task; none once the head is in (the relay is disarmed).
-    task: Mutex<Option<std::task::Waker>>,
-}
-
-impl Relay {
-    fn arm(&self, waker: &std::task::Waker) {
-        let mut task = self.task.lock().unwrap_or_else(|e| e.into_inner());
-        if !task.as_ref().is_some_and(|t| t.will_wake(waker)) {
-            *task = Some(waker.clone());
-        }
-    }
-
-    /// Drops the task's waker too, so an idle connection does not keep a finished
-    /// request's task alive.
-    fn disarm(&self) {
-        self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
-    }
+    task: AtomicWaker,
 }
 
 impl std::task::Wake for Relay {
     fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+        self.task.wake();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(task) = &*self.task.lock().unwrap_or_else(|e| e.into_inner()) {
-            task.wake_by_ref();
-        }
+        self.task.wake();
     }
 }
 
@@ -162,7 +151,7 @@ impl Conn {
         let mut open = true;
         let result = std::future::poll_fn(|cx| {
             if open {
-                relay.arm(cx.waker());
+                relay.task.register(cx.waker());
                 let mut relayed = Context::from_waker(relay_waker);
                 open = Pin::new(&mut *io).poll(&mut relayed).is_pending();
             }
@@ -181,7 +170,7 @@ impl Conn {
             }
         })
         .await;
-        self.relay.disarm();
+        self.relay.task.take();
         result
     }
 }
