@@ -308,17 +308,22 @@ resource "local_load_balancer" "svc" {{
         open(f"{ws}/main.tf", "w").write(src)
         apply = subprocess.Popen([BIN, "-C", ws, "--no-color", "apply", "--auto-approve"], env=env, stdout=subprocess.DEVNULL)
         api = f"http://{info['address']}"
+        token = open(f"{ws}/.terrane/agent/token").read().strip()
+
+        def agent_get(path):
+            req = urllib.request.Request(f"{api}{path}", headers={"Authorization": f"Bearer {token}"})
+            return json.load(urllib.request.urlopen(req))
         healthy_at = traffic_at = None
         deadline = time.time() + 15
         while time.time() < deadline and traffic_at is None:
             now = time.time()
-            svc = json.load(urllib.request.urlopen(f"{api}/v1/services/web"))
+            svc = agent_get("/v1/services/web")
             r1 = [r for r in svc["replicas"] if r["index"] == 1]
             if r1 and r1[0]["healthy"] and healthy_at is None:
                 healthy_at = now
                 addr = r1[0]["address"]
             if healthy_at is not None:
-                lbs = json.load(urllib.request.urlopen(f"{api}/v1/lbs/{next(l['name'] for l in json.load(urllib.request.urlopen(f'{api}/v1/lbs')) if l['spec']['services'])}"))
+                lbs = agent_get(f"/v1/lbs/{next(l['name'] for l in agent_get('/v1/lbs') if l['spec']['services'])}")
                 if any(b["address"] == addr and b["requests"] > 0 for b in lbs["backends"]):
                     traffic_at = now
             time.sleep(0.01)

@@ -162,7 +162,8 @@ pub async fn restore_backup_policies(s: &AgentState) {
     }
 }
 
-pub fn router(state: Arc<AgentState>) -> Router {
+/// Every route, behind the [`crate::auth`] guard.
+pub fn router(state: Arc<AgentState>, guard: Arc<crate::auth::Guard>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -197,6 +198,10 @@ pub fn router(state: Arc<AgentState>) -> Router {
         .route("/v1/lbs/{name}", get(show_lb).put(put_lb).delete(delete_lb))
         .route("/v1/shutdown", post(shutdown))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            crate::auth::guard,
+        ))
 }
 
 async fn readyz(State(s): State<Arc<AgentState>>) -> Response {

@@ -128,6 +128,15 @@ pub fn recommend(spec: &AutoscalerSpec, s: &Sample) -> (u32, f64, &'static str) 
 }
 
 impl Recommendations {
+    /// A window that starts with `current` as its recommendation, as Kubernetes' HPA
+    /// seeds it: a new autoscaler holds the replica count it found for a whole
+    /// scale-down window before it may scale down.
+    pub fn seeded(current: u32, now: Instant) -> Recommendations {
+        Recommendations {
+            history: VecDeque::from([(now, current)]),
+        }
+    }
+
     /// One decision at `now`.
     pub fn decide(&mut self, spec: &AutoscalerSpec, s: &Sample, now: Instant) -> Decision {
         let (raw, metric, why) = recommend(spec, s);
@@ -288,6 +297,25 @@ mod tests {
     }
 
     #[test]
+    fn a_new_autoscaler_holds_the_count_it_found_for_the_window() {
+        let s = spec();
+        let t0 = Instant::now();
+        let mut r = Recommendations::seeded(3, t0);
+        let idle = Sample {
+            current: 3,
+            ready: 3,
+            total: 0.0,
+        };
+        for secs in [15, 150, 299] {
+            let d = r.decide(&s, &idle, t0 + Duration::from_secs(secs));
+            assert_eq!(d.desired, 3, "at {secs} s: {d:?}");
+            assert!(d.reason.contains("stabilization window"), "{d:?}");
+        }
+        let d = r.decide(&s, &idle, t0 + Duration::from_secs(301));
+        assert_eq!(d.desired, 1, "after the window the idle service shrinks");
+    }
+
+    #[test]
     fn unready_replicas_are_treated_conservatively_and_bounds_hold() {
         // 2 ready of 4 at 60 rps each: with unready counted as 0 the average is 30 → no scale-up.
         let d = Recommendations::default().decide(
@@ -356,7 +384,10 @@ impl Autoscaler {
             tokio::spawn(async move {
                 let period = Duration::from_millis(spec.period_ms.max(100));
                 let counters = supervisor.counters(&spec.service);
-                let mut recs = Recommendations::default();
+                let mut recs = match supervisor.status(&spec.service) {
+                    Some(st) => Recommendations::seeded(st.desired, Instant::now()),
+                    None => Recommendations::default(),
+                };
                 let mut prev_requests =
                     counters.requests.load(std::sync::atomic::Ordering::Relaxed);
                 let mut prev_cpu: std::collections::BTreeMap<u32, f64> =

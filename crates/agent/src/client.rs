@@ -15,8 +15,10 @@ use crate::dns::{RecordSpec, ZoneSpec, ZoneStatus};
 use crate::lb::{LbSpec, LbStatus};
 use crate::spec::{AgentEvent, AgentInfo, ServiceSpec, ServiceStatus};
 
-/// The default address of `terrane agent`.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:7480";
+/// The default address of `terrane agent`: a free loopback port, picked when the
+/// agent starts and recorded in `.terrane/agent/agent.json`, so the agents of several
+/// workspaces run side by side.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:0";
 
 pub fn agent_dir(workspace: &Path) -> PathBuf {
     workspace.join(".terrane").join("agent")
@@ -25,13 +27,16 @@ pub fn agent_dir(workspace: &Path) -> PathBuf {
 #[derive(Clone)]
 pub struct AgentClient {
     base: String,
+    /// The agent's token (see [`crate::auth`]).
+    token: Option<String>,
     http: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
 
 impl AgentClient {
-    pub fn new(address: &str) -> AgentClient {
+    pub fn new(address: &str, token: Option<String>) -> AgentClient {
         AgentClient {
             base: format!("http://{address}"),
+            token,
             http: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
@@ -42,10 +47,14 @@ impl AgentClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, Bytes), String> {
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        if let Some(t) = &self.token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| e.to_string())?;
         let fut = self.http.request(req);
@@ -152,6 +161,10 @@ impl AgentClient {
         self.get(&format!("/v1/autoscalers/{name}")).await
     }
 
+    pub async fn autoscalers(&self) -> Result<Vec<AutoscalerStatus>, String> {
+        Ok(self.get("/v1/autoscalers").await?.unwrap_or_default())
+    }
+
     pub async fn delete_autoscaler(&self, name: &str) -> Result<(), String> {
         self.delete(&format!("/v1/autoscalers/{name}")).await
     }
@@ -183,6 +196,10 @@ impl AgentClient {
         self.get(&format!("/v1/dns/zones/{id}")).await
     }
 
+    pub async fn zones(&self) -> Result<Vec<ZoneStatus>, String> {
+        Ok(self.get("/v1/dns/zones").await?.unwrap_or_default())
+    }
+
     pub async fn delete_zone(&self, id: &str) -> Result<(), String> {
         self.delete(&format!("/v1/dns/zones/{id}")).await
     }
@@ -211,9 +228,10 @@ impl AgentClient {
 
 /// The workspace's running agent, if there is one.
 pub async fn find(workspace: &Path) -> Option<(AgentInfo, AgentClient)> {
-    let text = std::fs::read_to_string(agent_dir(workspace).join("agent.json")).ok()?;
+    let dir = agent_dir(workspace);
+    let text = std::fs::read_to_string(dir.join("agent.json")).ok()?;
     let info: AgentInfo = serde_json::from_str(&text).ok()?;
-    let client = AgentClient::new(&info.address);
+    let client = AgentClient::new(&info.address, crate::auth::read_token(&dir));
     client.healthy().await.then_some((info, client))
 }
 
@@ -229,15 +247,18 @@ pub async fn ensure(workspace: &Path, program: &Path) -> Result<(AgentClient, bo
     }
     let dir = agent_dir(workspace);
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let log_path = dir.join("agent.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("agent.log"))
+        .open(&log_path)
         .map_err(|e| format!("opening the agent log: {e}"))?;
+    // What this agent writes starts here; an earlier agent's lines are not its error.
+    let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
     let listen =
         std::env::var("TERRANE_AGENT_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.to_string());
     use std::os::unix::process::CommandExt;
-    std::process::Command::new(program)
+    let mut child = std::process::Command::new(program)
         .arg("-C")
         .arg(workspace)
         .arg("agent")
@@ -254,10 +275,39 @@ pub async fn ensure(workspace: &Path, program: &Path) -> Result<(AgentClient, bo
         if let Some((_, c)) = find(workspace).await {
             return Ok((c, true));
         }
+        if let Ok(Some(status)) = child.try_wait() {
+            let why = last_error_line(&log_path, log_start)
+                .unwrap_or_else(|| format!("it exited ({status}) without a message"));
+            return Err(format!(
+                "the agent for this workspace could not start: {why} (log: {})",
+                log_path.display()
+            ));
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err(format!(
         "started `terrane agent` but it did not come up within 10 s; see {}",
-        dir.join("agent.log").display()
+        log_path.display()
     ))
+}
+
+/// The line that says why an agent stopped: the last `Error:` line it wrote to its
+/// log after `from`, or else its last line.
+fn last_error_line(log: &Path, from: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(log).ok()?;
+    f.seek(SeekFrom::Start(from)).ok()?;
+    let mut text = String::new();
+    f.read_to_string(&mut text).ok()?;
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("Error") || l.contains("ERROR"))
+        .or(lines.last())?;
+    Some(line.strip_prefix("Error: ").unwrap_or(line).to_string())
 }

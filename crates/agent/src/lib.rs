@@ -7,6 +7,7 @@
 //! it starts again.
 
 pub mod api;
+pub mod auth;
 pub mod autoscale;
 pub mod backup;
 pub mod client;
@@ -59,6 +60,9 @@ pub async fn run_kept(
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     refuse_second_agent(workspace).await?;
     let api = std::net::TcpListener::bind(listen).map_err(|e| cannot_listen(listen, e))?;
+    // The agents this keeper starts share one token, so a restart does not lock out
+    // the CLI.
+    auth::create_token(&dir)?;
     keeper::keep(workspace, api, agent).await
 }
 
@@ -139,6 +143,10 @@ pub async fn run(
         keeper_pid: keeper::keeper_pid(),
         address: address.clone(),
         started_at: terrane_now(),
+    };
+    let token = match keeper::keeper_pid().and_then(|_| auth::read_token(&dir)) {
+        Some(t) => t,
+        None => auth::create_token(&dir)?,
     };
     let info_path = dir.join("agent.json");
     std::fs::write(&info_path, serde_json::to_string(&info).unwrap_or_default())
@@ -257,9 +265,12 @@ pub async fn run(
             }
         }
     };
-    let result = axum::serve(listener, api::router(state.clone()))
-        .with_graceful_shutdown(stop)
-        .await;
+    let result = axum::serve(
+        listener,
+        api::router(state.clone(), auth::Guard::new(token)),
+    )
+    .with_graceful_shutdown(stop)
+    .await;
     looper.abort();
     drift.abort();
     discovery.abort();

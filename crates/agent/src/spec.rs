@@ -136,6 +136,10 @@ pub struct ReplicaStatus {
     pub restarts: u32,
     /// The last problem seen (start failure, exit status, failed health check).
     pub last_error: Option<String>,
+    /// Whether the replica was ever ready since it was started (re-adopted replicas
+    /// count as ready).
+    #[serde(default)]
+    pub ever_ready: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -44,6 +44,9 @@ struct Replica {
     backoff: Duration,
     restarts: u32,
     last_error: Option<String>,
+    /// Whether this replica slot was ever ready (re-adopted ones count as ready): one
+    /// that exits before it ever was fails a create at once instead of at its timeout.
+    ever_ready: bool,
     /// When this process was started by this agent (None for re-adopted ones).
     started: Option<Instant>,
 }
@@ -164,6 +167,7 @@ impl Replica {
             backoff: Duration::from_millis(200),
             restarts: 0,
             last_error: None,
+            ever_ready: false,
             started: None,
         }
     }
@@ -179,6 +183,7 @@ impl Replica {
             healthy: self.healthy,
             restarts: self.restarts,
             last_error: self.last_error.clone(),
+            ever_ready: self.ever_ready,
         }
     }
 
@@ -321,6 +326,7 @@ impl Supervisor {
                     r.pid_start = rr.pid_start;
                     r.state = ReplicaState::Running;
                     r.restart_at = None;
+                    r.ever_ready = true;
                     // Keep its last known readiness until the health check says otherwise.
                     r.healthy = rs.spec.health_check.is_none() || rr.healthy;
                 }
@@ -662,6 +668,7 @@ impl Supervisor {
                                     .is_none_or(|t| now.duration_since(t) >= MIN_UPTIME)
                                 {
                                     r.healthy = true;
+                                    r.ever_ready = true;
                                 }
                             }
                         }
@@ -703,6 +710,7 @@ impl Supervisor {
                         r.fail_streak = 0;
                         if !r.healthy && r.ok_streak >= hc.healthy_threshold.max(1) {
                             r.healthy = true;
+                            r.ever_ready = true;
                             r.backoff = Duration::from_millis(200);
                             r.last_error = None;
                             events.push((name.clone(), format!("Replica {index} is healthy.")));

@@ -65,7 +65,7 @@ pub async fn run_agent(dir: &Path, listen: &str, worker: bool) -> u8 {
 
 pub async fn stop(dir: &Path) -> u8 {
     let Some((info, c)) = client::find(dir).await else {
-        println!("No agent is running for this workspace.");
+        outln!("No agent is running for this workspace.");
         return 0;
     };
     if let Err(e) = c.shutdown().await {
@@ -73,7 +73,7 @@ pub async fn stop(dir: &Path) -> u8 {
     }
     for _ in 0..100 {
         if client::find(dir).await.is_none() {
-            println!(
+            outln!(
                 "Stopped the agent (pid {}). Services keep running; the next agent re-adopts them.",
                 info.pid
             );
@@ -105,59 +105,161 @@ fn addresses(dir: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Everything the agent runs, as `status` shows it.
+struct Running {
+    services: Vec<terrane_agent::spec::ServiceStatus>,
+    balancers: Vec<terrane_agent::lb::LbStatus>,
+    zones: Vec<terrane_agent::dns::ZoneStatus>,
+    autoscalers: Vec<terrane_agent::autoscale::AutoscalerStatus>,
+}
+
+async fn running(c: &client::AgentClient) -> Result<Running, String> {
+    Ok(Running {
+        services: c.services().await?,
+        balancers: c.lbs().await?,
+        zones: c.zones().await?,
+        autoscalers: c.autoscalers().await?,
+    })
+}
+
+/// The replica count a service is held at now: its autoscaler's while one owns it,
+/// else the configuration's.
+fn target(s: &terrane_agent::spec::ServiceStatus) -> u32 {
+    if s.autoscaled {
+        s.desired
+    } else {
+        s.spec.replicas
+    }
+}
+
+/// An autoscaler's current and desired counts: its last decision, or its service's
+/// count before the first one.
+fn autoscaler_counts(
+    a: &terrane_agent::autoscale::AutoscalerStatus,
+    services: &[terrane_agent::spec::ServiceStatus],
+) -> (Option<u32>, Option<u32>) {
+    match &a.last_decision {
+        Some(d) => (Some(d.current), Some(d.desired)),
+        None => {
+            let n = services
+                .iter()
+                .find(|s| s.name == a.spec.service)
+                .map(target);
+            (n, n)
+        }
+    }
+}
+
+fn metric_name(m: terrane_agent::autoscale::MetricKind) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 pub async fn status(dir: &Path, as_json: bool, style: Style) -> u8 {
     let Some((info, c)) = client::find(dir).await else {
         if as_json {
-            println!("{{\"agent\": null, \"services\": []}}");
+            outln!(
+                "{{\"agent\": null, \"services\": [], \"load_balancers\": [], \"dns_zones\": [], \"autoscalers\": []}}"
+            );
         } else {
-            println!("No agent is running for this workspace; local services are not supervised. Start one with: terrane agent (terrane apply starts one when needed).");
+            outln!("No agent is running for this workspace; local services are not supervised. Start one with: terrane agent (terrane apply starts one when needed).");
         }
         return 0;
     };
-    let services = match c.services().await {
-        Ok(s) => s,
+    let r = match running(&c).await {
+        Ok(r) => r,
         Err(e) => return fail(e),
     };
     let names = addresses(dir);
     if as_json {
         let doc = serde_json::json!({
             "agent": {"pid": info.pid, "keeper_pid": info.keeper_pid, "address": info.address},
-            "services": services.iter().map(|s| serde_json::json!({
+            "services": r.services.iter().map(|s| serde_json::json!({
                 "name": s.name,
                 "address": names.get(&s.name),
-                "replicas_desired": s.spec.replicas,
+                "replicas_desired": target(s),
+                "replicas_configured": s.spec.replicas,
+                "autoscaled": s.autoscaled,
                 "replicas_ready": s.ready,
                 "replicas": s.replicas,
             })).collect::<Vec<_>>(),
+            "load_balancers": r.balancers.iter().map(|b| serde_json::json!({
+                "name": b.name,
+                "address": b.address,
+                "protocol": b.spec.protocol,
+                "algorithm": b.spec.algorithm,
+                "requests": b.requests,
+                "failed": b.failed,
+                "backends": b.backends.iter().map(|be| serde_json::json!({
+                    "address": be.address,
+                    "healthy": !be.ejected,
+                    "requests": be.requests,
+                    "errors": be.errors,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "dns_zones": r.zones.iter().map(|z| serde_json::json!({
+                "id": z.id,
+                "name": z.spec.name,
+                "address": z.address,
+                "records": z.records.len(),
+            })).collect::<Vec<_>>(),
+            "autoscalers": r.autoscalers.iter().map(|a| {
+                let (current, desired) = autoscaler_counts(a, &r.services);
+                serde_json::json!({
+                    "name": a.name,
+                    "service": a.spec.service,
+                    "current": current,
+                    "desired": desired,
+                    "min_replicas": a.spec.min_replicas,
+                    "max_replicas": a.spec.max_replicas,
+                    "metric": metric_name(a.spec.metric),
+                    "metric_value": a.last_decision.as_ref().map(|d| d.metric),
+                    "target": a.spec.target,
+                    "reason": a.last_decision.as_ref().map(|d| d.reason.clone()),
+                })
+            }).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return 0;
     }
     match info.keeper_pid {
-        Some(k) => println!(
+        Some(k) => outln!(
             "Agent pid {} (keeper pid {k}) at http://{}\n",
-            info.pid, info.address
+            info.pid,
+            info.address
         ),
-        None => println!("Agent pid {} at http://{}\n", info.pid, info.address),
+        None => outln!("Agent pid {} at http://{}\n", info.pid, info.address),
     }
-    if services.is_empty() {
-        println!("No services.");
+    if r.services.is_empty() && r.balancers.is_empty() && r.zones.is_empty() {
+        outln!("No services, load balancers or DNS zones.");
         return 0;
     }
-    for s in &services {
+    for s in &r.services {
         let title = match names.get(&s.name) {
             Some(a) => format!("{a} ({})", s.name),
             None => s.name.clone(),
         };
-        println!(
-            "{}  {}/{} ready",
+        let owner = if s.autoscaled {
+            format!(" (autoscaled; configured {})", s.spec.replicas)
+        } else {
+            String::new()
+        };
+        outln!(
+            "{}  {}/{} ready{owner}",
             style.bold(&title),
             s.ready,
-            s.spec.replicas
+            target(s)
         );
-        println!(
+        outln!(
             "  {:<8} {:<8} {:<22} {:<11} {:<10} {:>8}  LAST ERROR",
-            "REPLICA", "PID", "ADDRESS", "STATE", "HEALTH", "RESTARTS"
+            "REPLICA",
+            "PID",
+            "ADDRESS",
+            "STATE",
+            "HEALTH",
+            "RESTARTS"
         );
         for r in &s.replicas {
             let health = if r.healthy {
@@ -169,7 +271,7 @@ pub async fn status(dir: &Path, as_json: bool, style: Style) -> u8 {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "  {:<8} {:<8} {:<22} {:<11} {:<10} {:>8}  {}",
                 r.index,
                 r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
@@ -180,7 +282,68 @@ pub async fn status(dir: &Path, as_json: bool, style: Style) -> u8 {
                 r.last_error.clone().unwrap_or_default()
             );
         }
-        println!();
+        outln!();
+    }
+    if !r.balancers.is_empty() {
+        outln!("{}", style.bold("Load balancers"));
+        for b in &r.balancers {
+            let healthy = b.backends.iter().filter(|be| !be.ejected).count();
+            outln!(
+                "  {:<16} {:<22} {} of {} backends healthy, {} requests ({} failed)",
+                b.name,
+                b.address,
+                healthy,
+                b.backends.len(),
+                b.requests,
+                b.failed
+            );
+            for be in &b.backends {
+                let health = if be.ejected {
+                    style.red("ejected")
+                } else {
+                    style.green("healthy")
+                };
+                outln!("    {:<22} {health}  {} requests", be.address, be.requests);
+            }
+        }
+        outln!();
+    }
+    if !r.zones.is_empty() {
+        outln!("{}", style.bold("DNS zones"));
+        for z in &r.zones {
+            outln!(
+                "  {:<24} {:<22} {} records",
+                z.spec.name,
+                z.address,
+                z.records.len()
+            );
+        }
+        outln!();
+    }
+    if !r.autoscalers.is_empty() {
+        outln!("{}", style.bold("Autoscalers"));
+        for a in &r.autoscalers {
+            let (current, desired) = autoscaler_counts(a, &r.services);
+            let show = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+            let value = a
+                .last_decision
+                .as_ref()
+                .map(|d| format!("{:.2}", d.metric))
+                .unwrap_or_else(|| "not measured yet".into());
+            outln!(
+                "  {:<16} service {}: {} current, {} desired [{}..{}]; {} {} (target {})",
+                a.name,
+                a.spec.service,
+                show(current),
+                show(desired),
+                a.spec.min_replicas,
+                a.spec.max_replicas,
+                metric_name(a.spec.metric),
+                value,
+                a.spec.target
+            );
+        }
+        outln!();
     }
     0
 }
@@ -234,11 +397,11 @@ pub async fn logs(dir: &Path, service: &str, follow: bool) -> u8 {
             let _ = file.read_to_string(&mut buf);
             offsets[i] += buf.len() as u64;
             for line in buf.lines() {
-                let _ = writeln!(out, "[{name}/{replica}] {line}");
+                crate::ui::check_stdout(writeln!(out, "[{name}/{replica}] {line}"));
             }
         }
         drop(out);
-        if !follow {
+        if !follow || crate::ui::stdout_is_closed() {
             return 0;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -256,7 +419,7 @@ pub async fn events(dir: &Path, follow: bool) -> u8 {
             Err(e) => return fail(e),
         };
         for e in events.iter().skip(seen) {
-            println!(
+            outln!(
                 "{} {:<16} {}",
                 terrane_state::lock::format_time(e.time),
                 e.service,
@@ -264,7 +427,7 @@ pub async fn events(dir: &Path, follow: bool) -> u8 {
             );
         }
         seen = events.len();
-        if !follow {
+        if !follow || crate::ui::stdout_is_closed() {
             return 0;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -430,7 +430,7 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
             );
             match create(&ws, &dest) {
                 Ok(m) => {
-                    println!(
+                    outln!(
                         "Backup {} created: serial {}, {} serials of history, {} resources, {} secret versions, {} policy files, {} bytes (sha256 {}).",
                         m.id, m.serial, m.serials, m.resources, m.secrets, m.files, m.size, &m.sha256[..16]
                     );
@@ -448,14 +448,18 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
                 Err(e) => return fail(e),
             };
             if done.is_empty() {
-                println!("No complete backups in {}.", dest.describe());
+                outln!("No complete backups in {}.", dest.describe());
             } else {
-                println!(
+                outln!(
                     "{:<26}  {:<19}  {:>6}  {:>9}  {:>10}",
-                    "ID", "CREATED (UTC)", "SERIAL", "RESOURCES", "BYTES"
+                    "ID",
+                    "CREATED (UTC)",
+                    "SERIAL",
+                    "RESOURCES",
+                    "BYTES"
                 );
                 for m in &done {
-                    println!(
+                    outln!(
                         "{:<26}  {:<19}  {:>6}  {:>9}  {:>10}",
                         m.id,
                         format_time(m.created_at),
@@ -466,7 +470,7 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
                 }
             }
             for p in &partial {
-                println!("incomplete (interrupted, not usable): {p}");
+                outln!("incomplete (interrupted, not usable): {p}");
             }
             0
         }
@@ -475,7 +479,7 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
                 .and_then(|(store, id)| open(&ws, &store, &id));
             match opened {
                 Ok((m, a)) => {
-                    println!(
+                    outln!(
                         "Backup {} is intact: checksum matches, it decrypts, and its state (lineage {}, serial {}, {} row versions) is consistent.",
                         m.id,
                         m.lineage,
@@ -495,7 +499,7 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
             };
             match terrane_agent::backup::restore(&from, snapshot.as_deref()) {
                 Ok((m, n)) => {
-                    println!(
+                    outln!(
                         "Restored snapshot {} of policy {}: {n} files written back to {}.",
                         m.id,
                         m.policy,
@@ -536,9 +540,9 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
                 if let Err(e) = dest.remove(id) {
                     return fail(e);
                 }
-                println!("Removed backup {id}.");
+                outln!("Removed backup {id}.");
             }
-            println!(
+            outln!(
                 "Kept {} backups, removed {}.",
                 done.len() - gone.len(),
                 gone.len()

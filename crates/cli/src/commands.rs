@@ -65,7 +65,7 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
             let (ws, _) = crate::workspace::Workspace::load(&dir);
             match crate::backup_cmd::restore(&ws, &backup, from.as_deref()) {
                 Ok(msg) => {
-                    println!("{msg}");
+                    outln!("{msg}");
                     0
                 }
                 Err(e) => fail(format!("the restore failed: {e}")),
@@ -172,7 +172,12 @@ fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
     let (ws, mut diags) = Workspace::load(dir);
     if !diags.has_errors() {
         let (_, d) = model::build(&ws.module, &ws.registry);
+        let structural = d.has_errors();
         diags.extend(d);
+        // Expressions are checked once the references they use are known to be valid.
+        if !structural {
+            diags.extend(terrane_lang::check::check_expressions(&ws.module));
+        }
         diags.extend(crate::policy_cmd::validate_policies(&ws));
     }
     if as_json {
@@ -194,12 +199,12 @@ fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
             "format_version": "1.0", "valid": errors == 0, "error_count": errors,
             "warning_count": diags.0.len() - errors, "diagnostics": list,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         print_diags(&diags, &ws.sources, color);
         if !diags.has_errors() {
             let st = Style { color };
-            println!(
+            outln!(
                 "{} The configuration is valid.",
                 st.green(&st.bold("Success!"))
             );
@@ -439,10 +444,10 @@ async fn plan_cmd(
             ));
         }
         if !as_json {
-            println!("\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    terrane apply {}", path.display(), path.display());
+            outln!("\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    terrane apply {}", path.display(), path.display());
         }
     } else if !as_json && plan.has_changes() {
-        println!("\nNote: you didn't use --out to save this plan, so terrane can't guarantee to take exactly these actions if you run \"terrane apply\" now.");
+        outln!("\nNote: you didn't use --out to save this plan, so terrane can't guarantee to take exactly these actions if you run \"terrane apply\" now.");
     }
     if detailed && plan.has_changes() {
         2
@@ -518,7 +523,7 @@ async fn apply_cmd(
                 };
             };
             if !plan.has_changes() {
-                print!("{}", render_plan(&plan, style));
+                out!("{}", render_plan(&plan, style));
                 return 0;
             }
             let Some(checked) = print_plan_and_check(&ws, &plan, check, style, false) else {
@@ -552,7 +557,7 @@ async fn apply_cmd(
     let Some(model) = build_model(ws, color) else {
         return 1;
     };
-    println!();
+    outln!();
     let ticker = printer.start_ticker();
     let outcome = terrane_engine::apply(
         &model,
@@ -580,7 +585,7 @@ async fn apply_cmd(
         return 1;
     }
     let what = if plan.destroy { "Destroy" } else { "Apply" };
-    println!(
+    outln!(
         "\n{} {summary}",
         style.green(&style.bold(&format!("{what} complete!")))
     );
@@ -604,12 +609,12 @@ fn print_plan_and_check(
     let checked = std::thread::scope(|scope| {
         let checked = scope.spawn(|| check.finish(ws, plan));
         if as_json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string(&crate::policy_cmd::document(plan, ws)).unwrap_or_default()
             );
         } else {
-            print!("{}", render_plan(plan, style));
+            out!("{}", render_plan(plan, style));
             crate::cost_cmd::print_plan_line(ws, plan, style);
         }
         checked.join()
@@ -652,7 +657,7 @@ fn policy_allows(
             );
             return false;
         }
-        println!(
+        outln!(
             "{}",
             style.yellow(&format!(
                 "Policy sets {} failed and were overridden: {reason}",
@@ -697,7 +702,7 @@ fn print_outputs(state: &Snapshot, style: Style) {
     if state.outputs.is_empty() {
         return;
     }
-    println!("\n{}\n", style.bold("Outputs:"));
+    outln!("\n{}\n", style.bold("Outputs:"));
     let width = state
         .outputs
         .keys()
@@ -710,7 +715,7 @@ fn print_outputs(state: &Snapshot, style: Style) {
         } else {
             o.value.to_display()
         };
-        println!("{k:<width$} = {v}");
+        outln!("{k:<width$} = {v}");
     }
 }
 
@@ -721,12 +726,12 @@ fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -
             Err(code) => return code,
         };
         if as_json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string(&json::plan_json(&plan)).unwrap_or_default()
             );
         } else {
-            print!("{}", render_plan(&plan, style));
+            out!("{}", render_plan(&plan, style));
         }
         return 0;
     }
@@ -735,19 +740,19 @@ fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -
         Err(code) => return code,
     };
     if as_json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&json::state_json(&state)).unwrap_or_default()
         );
         return 0;
     }
     if state.resources.is_empty() && state.outputs.is_empty() {
-        println!("The state is empty. Nothing is managed yet.");
+        outln!("The state is empty. Nothing is managed yet.");
         return 0;
     }
     for inst in state.resources.values() {
-        print!("{}", state_cmd::render_instance(inst));
-        println!();
+        out!("{}", state_cmd::render_instance(inst));
+        outln!();
     }
     print_outputs(&state, style);
     0
@@ -766,7 +771,7 @@ fn output(dir: &Path, name: Option<&str>, as_json: bool, raw: bool) -> u8 {
                     .iter()
                     .map(|(k, o)| (k.clone(), serde_json::json!({"sensitive": o.sensitive, "value": o.value.to_json_redacted()})))
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else if state.outputs.is_empty() {
                 eprintln!("Warning: no outputs found. The state has no outputs; declare output blocks and run terrane apply.");
             } else {
@@ -776,7 +781,7 @@ fn output(dir: &Path, name: Option<&str>, as_json: bool, raw: bool) -> u8 {
                     } else {
                         o.value.to_display()
                     };
-                    println!("{k} = {v}");
+                    outln!("{k} = {v}");
                 }
             }
             0
@@ -798,16 +803,16 @@ fn output(dir: &Path, name: Option<&str>, as_json: bool, raw: bool) -> u8 {
             if raw {
                 let (plain, _) = o.value.unmark();
                 match plain {
-                    terrane_core::Value::String(s) => print!("{s}"),
-                    terrane_core::Value::Number(_) | terrane_core::Value::Bool(_) => print!("{}", plain.to_display()),
+                    terrane_core::Value::String(s) => out!("{s}"),
+                    terrane_core::Value::Number(_) | terrane_core::Value::Bool(_) => out!("{}", plain.to_display()),
                     _ => return fail("--raw prints only strings, numbers and bools; use --json for other values."),
                 }
             } else if as_json {
-                println!("{}", o.value.to_json_redacted());
+                outln!("{}", o.value.to_json_redacted());
             } else if o.sensitive {
-                println!("(sensitive value)");
+                outln!("(sensitive value)");
             } else {
-                println!("{}", o.value.to_display());
+                outln!("{}", o.value.to_display());
             }
             0
         }
@@ -847,7 +852,7 @@ fn graph(dir: &Path, color: bool) -> u8 {
         out.push_str(&e);
     }
     out.push_str("}\n");
-    print!("{out}");
+    out!("{out}");
     0
 }
 
@@ -881,7 +886,7 @@ fn fmt(dir: &Path, check: bool, recursive: bool, paths: &[PathBuf]) -> u8 {
         match terrane_lang::fmt::format_source(&text) {
             Ok(formatted) if formatted != text => {
                 unformatted += 1;
-                println!("{shown}");
+                outln!("{shown}");
                 if !check {
                     if let Err(e) = terrane_secrets::write_private(&f, formatted.as_bytes()) {
                         eprintln!("Error: cannot write {shown}: {e}");
@@ -1001,7 +1006,7 @@ async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Styl
     let Some(provider) = run.provider(&paddr) else {
         return fail(format!("provider {paddr} could not be configured"));
     };
-    println!(
+    outln!(
         "{}: Importing from ID {id:?}...",
         style.bold(&addr.to_string())
     );
@@ -1023,8 +1028,8 @@ async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Styl
     if let Err(e) = result {
         return fail(e);
     }
-    println!("{}: Import prepared!\n", style.bold(&addr.to_string()));
-    println!("{} The resource is now managed by terrane. Run terrane plan to see how the configuration differs from the imported object.", style.green(&style.bold("Import successful!")));
+    outln!("{}: Import prepared!\n", style.bold(&addr.to_string()));
+    outln!("{} The resource is now managed by terrane. Run terrane plan to see how the configuration differs from the imported object.", style.green(&style.bold("Import successful!")));
     0
 }
 
@@ -1037,7 +1042,7 @@ fn force_unlock(dir: &Path, lock_id: &str) -> u8 {
     let holder = backend.current_lock().ok().flatten();
     match backend.force_unlock(lock_id) {
         Ok(()) => {
-            println!(
+            outln!(
                 "terrane state has been successfully unlocked!{}",
                 holder
                     .map(|h| format!(" (it was held by {})", h.describe()))

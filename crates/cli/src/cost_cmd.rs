@@ -309,9 +309,9 @@ pub fn print_plan_line(ws: &Workspace, plan: &Plan, style: Style) {
     match Sources::load(&ws.dir, &PriceArgs::default()) {
         Ok(sources) => {
             let cost = plan_cost(ws, &plan.prior, Some(plan), &sources);
-            println!("\n{}", style.bold(&report::plan_line(&cost)));
+            outln!("\n{}", style.bold(&report::plan_line(&cost)));
         }
-        Err(e) => println!("\nNo cost estimate: {e}"),
+        Err(e) => outln!("\nNo cost estimate: {e}"),
     }
 }
 
@@ -647,8 +647,8 @@ fn collect_references(v: &serde_json::Value, out: &mut Vec<String>) {
 
 fn print_cost(cost: &PlanCost, format: Format) {
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(cost).unwrap_or_default()),
-        Format::Table => print!("{}", report::table(cost)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(cost).unwrap_or_default()),
+        Format::Table => out!("{}", report::table(cost)),
     }
 }
 
@@ -704,8 +704,8 @@ pub async fn diff_cmd(
     };
     let d = CostDiff::between(&base, &current);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
-        Format::Table => print!("{}", report::diff(&d, &shown)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
+        Format::Table => out!("{}", report::diff(&d, &shown)),
     }
     0
 }
@@ -717,7 +717,7 @@ pub fn catalog_cmd(dir: &Path, args: &PriceArgs) -> u8 {
         Err(e) => return fail(e),
     };
     let c = &sources.catalog;
-    println!("{}: {} prices", c.name, c.rows().len());
+    outln!("{}: {} prices", c.name, c.rows().len());
     let mut kinds: BTreeMap<(String, String), (usize, std::collections::BTreeSet<String>)> =
         BTreeMap::new();
     for r in c.rows() {
@@ -727,14 +727,14 @@ pub fn catalog_cmd(dir: &Path, args: &PriceArgs) -> u8 {
         e.0 += 1;
         e.1.insert(r.region.clone());
     }
-    println!("\nPrices by service and kind:");
+    outln!("\nPrices by service and kind:");
     for ((service, kind), (n, regions)) in &kinds {
         let regions: Vec<_> = regions.iter().cloned().collect();
-        println!("  {service:<12} {kind:<38} {n:>5}  {}", regions.join(" "));
+        outln!("  {service:<12} {kind:<38} {n:>5}  {}", regions.join(" "));
     }
-    println!("\nSources (each price carries its own):");
+    outln!("\nSources (each price carries its own):");
     for (source, n) in c.sources() {
-        println!("  {n:>5}  {source}");
+        outln!("  {n:>5}  {source}");
     }
     0
 }

@@ -2,6 +2,17 @@
 //! state, runs the engine and presents the results. All IO of the provisioning
 //! workflow (terminal, files, signals) lives here, not in the engine.
 
+/// `print!` that survives a closed stdout (see [`ui::write_stdout`]).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::ui::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` that survives a closed stdout (see [`ui::write_stdout`]).
+macro_rules! outln {
+    () => { $crate::ui::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::ui::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod agent_cmd;
 mod backup_cmd;
 mod commands;
@@ -174,8 +185,10 @@ pub enum Command {
     Agent {
         #[command(subcommand)]
         action: Option<AgentAction>,
-        /// Address for the agent's API (health, readiness, metrics, services).
-        #[arg(long, env = "TERRANE_AGENT_LISTEN", default_value = "127.0.0.1:7480")]
+        /// Address for the agent's API (health, readiness, metrics, services). The
+        /// default, port 0, picks a free loopback port and records it in
+        /// .terrane/agent/agent.json for the CLI, so each workspace has its own agent.
+        #[arg(long, env = "TERRANE_AGENT_LISTEN", default_value = terrane_agent::client::DEFAULT_LISTEN)]
         listen: String,
         /// Run one agent process without a keeper (the keeper starts agents this way).
         #[arg(long, hide = true)]

@@ -796,9 +796,9 @@ pub async fn scan_cmd(
         Format::Sarif => pretty(&report::sarif(&report, env!("CARGO_PKG_VERSION"))),
         Format::Junit => report::junit(&report),
     };
-    print!("{text}");
+    out!("{text}");
     if format != Format::Human && !text.ends_with('\n') {
-        println!();
+        outln!();
     }
     if report.failing(fail_on) > 0 {
         EXIT_FINDINGS
@@ -813,11 +813,11 @@ fn pretty(v: &serde_json::Value) -> String {
 
 fn print_rules(format: Format) -> u8 {
     if format == Format::Json {
-        println!("{}", pretty(&serde_json::json!(scan::catalog())));
+        outln!("{}", pretty(&serde_json::json!(scan::catalog())));
         return 0;
     }
     for r in scan::catalog() {
-        println!("{:<14} {:<8} {}", r.id, r.severity.as_str(), r.title);
+        outln!("{:<14} {:<8} {}", r.id, r.severity.as_str(), r.title);
     }
     0
 }
@@ -854,12 +854,12 @@ pub async fn check_cmd(
             "scan": scan.as_ref().map(report::json),
             "blocks_apply": blocked,
         });
-        println!("{}", pretty(&doc));
+        outln!("{}", pretty(&doc));
         return u8::from(blocked);
     }
     let gate = check_plan(&ws, &plan, &args.policy, override_reason, style, false);
     if gate.blocked {
-        println!(
+        outln!(
             "\n{}",
             style.red("An apply of this plan would be blocked by policy.")
         );
@@ -891,14 +891,14 @@ pub fn test_cmd(dir: &Path, extra: &[PathBuf], verbose: bool, style: Style) -> u
                     if r.passed {
                         passed += 1;
                         if verbose {
-                            println!("{}: {} ({:?})", r.name, style.green("PASS"), r.duration);
+                            outln!("{}: {} ({:?})", r.name, style.green("PASS"), r.duration);
                         }
                     } else {
                         failed += 1;
-                        println!("{}: {}", r.name, style.red("FAIL"));
-                        println!("  in {}", r.file);
+                        outln!("{}: {}", r.name, style.red("FAIL"));
+                        outln!("  in {}", r.file);
                         if let Some(e) = r.error {
-                            println!("  error: {e}");
+                            outln!("  error: {e}");
                         }
                     }
                 }
@@ -911,13 +911,13 @@ pub fn test_cmd(dir: &Path, extra: &[PathBuf], verbose: bool, style: Style) -> u
             }
         }
     }
-    println!("{}", "-".repeat(40));
+    outln!("{}", "-".repeat(40));
     if failed == 0 {
-        println!("{}", style.green(&format!("PASS: {passed}/{passed}")));
+        outln!("{}", style.green(&format!("PASS: {passed}/{passed}")));
         0
     } else {
-        println!("PASS: {passed}/{}", passed + failed);
-        println!(
+        outln!("PASS: {passed}/{}", passed + failed);
+        outln!(
             "{}",
             style.red(&format!("FAIL: {failed}/{}", passed + failed))
         );
@@ -990,7 +990,7 @@ pub fn status_cmd(dir: &Path, as_json: bool, style: Style) -> u8 {
     let problems = problems(&outcomes, scan.as_ref());
     let agent = terrane_agent::compliance::last(&terrane_agent::client::agent_dir(dir));
     if as_json {
-        println!(
+        outln!(
             "{}",
             pretty(&serde_json::json!({
                 "compliant": problems.is_empty(),
@@ -1003,28 +1003,28 @@ pub fn status_cmd(dir: &Path, as_json: bool, style: Style) -> u8 {
         );
     } else {
         if problems.is_empty() {
-            println!(
+            outln!(
                 "{} the state at serial {serial} passes every policy set and the built-in scan.",
                 style.green(&style.bold("In policy:"))
             );
         } else {
-            println!(
+            outln!(
                 "{} {} problem{} in the state at serial {serial}:",
                 style.red(&style.bold("Out of policy:")),
                 problems.len(),
                 if problems.len() == 1 { "" } else { "s" }
             );
             for p in &problems {
-                println!("  - {p}");
+                outln!("  - {p}");
             }
         }
         match agent {
-            Some(c) => println!(
+            Some(c) => outln!(
                 "The agent last checked {} s ago: {}.",
                 lock::now_secs().saturating_sub(c.checked_at),
                 if c.compliant { "in policy" } else { "out of policy" }
             ),
-            None => println!("No agent has checked this workspace yet (terrane agent re-checks it every minute)."),
+            None => outln!("No agent has checked this workspace yet (terrane agent re-checks it every minute)."),
         }
     }
     if problems.is_empty() {

@@ -335,7 +335,7 @@ fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
             let version = backend
                 .secret_put(&name, &value)
                 .map_err(|e| e.to_string())?;
-            println!("Stored secret {name}, version {version}.");
+            outln!("Stored secret {name}, version {version}.");
             Ok(0)
         }
         SecretCommand::Get { name, version } => {
@@ -369,19 +369,22 @@ fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
                         serde_json::json!({"name": s.name, "version": s.version, "created_at": s.created_at, "user": s.user})
                     })
                     .collect();
-                println!("{}", serde_json::Value::Array(items));
+                outln!("{}", serde_json::Value::Array(items));
                 return Ok(0);
             }
             if all.is_empty() {
-                println!("No secrets. Add one with: terrane secret set NAME");
+                outln!("No secrets. Add one with: terrane secret set NAME");
                 return Ok(0);
             }
             let width = all.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
-            println!("{:<width$}  VERSION  CREATED               USER", "NAME");
+            outln!("{:<width$}  VERSION  CREATED               USER", "NAME");
             for s in &all {
-                println!(
+                outln!(
                     "{:<width$}  {:>7}  {:<20}  {}",
-                    s.name, s.version, s.created_at, s.user
+                    s.name,
+                    s.version,
+                    s.created_at,
+                    s.user
                 );
             }
             Ok(0)
@@ -389,7 +392,7 @@ fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
         SecretCommand::Rm { name } => {
             check_name(&name)?;
             if backend.secret_rm(&name).map_err(|e| e.to_string())? {
-                println!("Removed every version of secret {name}.");
+                outln!("Removed every version of secret {name}.");
                 Ok(0)
             } else {
                 Err(format!("no secret named {name:?}"))
@@ -419,7 +422,7 @@ fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
             to.vault = Arc::new(terrane_secrets::Vault::unlocked(ring));
             to.allow_unencrypted = false;
             let done = backend.reseal(to, &[wrapped]).map_err(|e| e.to_string())?;
-            println!(
+            outln!(
                 "Rotated to data key {id}, wrapped by {}: re-encrypted {} state rows and {} secret versions. The previous key is no longer needed.",
                 primary.describe(),
                 done.rows,

@@ -94,7 +94,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             for addr in state.resources.keys() {
                 let s = addr.to_string();
                 if filters.is_empty() || filters.iter().any(|f| s.starts_with(f.as_str())) {
-                    println!("{s}");
+                    outln!("{s}");
                 }
             }
             0
@@ -114,7 +114,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             };
             match state.resources.get(&addr) {
                 Some(inst) => {
-                    print!("{}", render_instance(inst));
+                    out!("{}", render_instance(inst));
                     0
                 }
                 None => fail(format!("No instance found for the given address {addr}. Run terrane state list to see what state holds.")),
@@ -162,10 +162,10 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             }
             for c in &changes {
                 if let Change::Remove(a) = c {
-                    println!("Removed {a}");
+                    outln!("Removed {a}");
                 }
             }
-            println!("{} Removed {n} resource instance(s) from state; the real objects were not touched.", style.green("Successfully"));
+            outln!("{} Removed {n} resource instance(s) from state; the real objects were not touched.", style.green("Successfully"));
             0
         }
         StateCommand::Mv { from, to } => {
@@ -205,7 +205,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             if let Err(e) = res {
                 return fail(e);
             }
-            println!(
+            outln!(
                 "Move \"{from}\" to \"{to}\"\n{} Moved 1 object.",
                 style.green("Successfully")
             );
@@ -217,24 +217,34 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 Err(e) => return fail(e),
             };
             if history.is_empty() {
-                println!("No state history yet. Run terrane apply to create the first serial.");
+                outln!("No state history yet. Run terrane apply to create the first serial.");
                 return 0;
             }
-            println!(
+            outln!(
                 "{:>6}  {:<19}  {:<10}  {:<12}  {:<11}  {:>7}",
-                "SERIAL", "TIME (UTC)", "OPERATION", "USER", "STATUS", "CHANGES"
+                "SERIAL",
+                "TIME (UTC)",
+                "OPERATION",
+                "USER",
+                "STATUS",
+                "CHANGES"
             );
             for h in history {
-                println!(
+                outln!(
                     "{:>6}  {:<19}  {:<10}  {:<12}  {:<11}  {:>7}",
-                    h.serial, h.created_at, h.operation, h.user, h.status, h.changed
+                    h.serial,
+                    h.created_at,
+                    h.operation,
+                    h.user,
+                    h.status,
+                    h.changed
                 );
             }
             0
         }
         StateCommand::Pull => match pull(backend.as_ref()) {
             Ok(doc) => {
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
                 0
             }
             Err(e) => fail(e),
@@ -246,7 +256,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             };
             match push(backend.as_mut(), &ws.dir, &file, force) {
                 Ok(serial) => {
-                    println!("Pushed the state as serial {serial}.");
+                    outln!("Pushed the state as serial {serial}.");
                     0
                 }
                 Err(e) => fail(e),
@@ -259,7 +269,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             };
             match migrate(&ws, backend.as_ref(), &to) {
                 Ok(msg) => {
-                    println!("{msg}");
+                    outln!("{msg}");
                     0
                 }
                 Err(e) => fail(e),

@@ -9,6 +9,52 @@ use terrane_core::{Diagnostics, InstanceAddr, SourceMap};
 use terrane_engine::render::Style;
 use terrane_engine::{Action, Event, Observer};
 
+/// Set once the reader of stdout went away (`terrane show | head -1`).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to stdout as `print!` does, but a closed pipe is not a panic: from then on
+/// stdout goes to /dev/null, so the command still finishes its work (an apply still
+/// records what it did) and ends quietly, as Unix tools do. Used through [`out!`] and
+/// [`outln!`].
+pub fn write_stdout(args: std::fmt::Arguments) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            stdout_closed();
+        }
+    }
+}
+
+/// Whether stdout's reader went away: long-running commands (`logs --follow`) stop.
+pub fn stdout_is_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Records that stdout's reader went away and points stdout at /dev/null.
+pub fn stdout_closed() {
+    if STDOUT_CLOSED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup2 onto fd 1 with a descriptor this function owns; fd 1 stays open
+        // (now on /dev/null) for every holder of it.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::dup2(null.as_raw_fd(), libc::STDOUT_FILENO);
+        }
+    }
+}
+
+/// Checks a write to stdout made through a lock held elsewhere.
+pub fn check_stdout(result: std::io::Result<()>) {
+    if let Err(e) = result {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            stdout_closed();
+        }
+    }
+}
+
 pub fn color_enabled(no_color_flag: bool) -> bool {
     !no_color_flag
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -41,15 +87,15 @@ pub fn print_diags(diags: &Diagnostics, sources: &SourceMap, color: bool) {
 
 /// Asks for "yes" on the terminal (or stdin).
 pub fn confirm(question: &str, style: Style) -> bool {
-    println!("\n{}", style.bold(question));
-    println!("  terrane will perform the actions described above.");
-    println!("  Only 'yes' will be accepted to approve.\n");
-    print!("  {} ", style.bold("Enter a value:"));
+    outln!("\n{}", style.bold(question));
+    outln!("  terrane will perform the actions described above.");
+    outln!("  Only 'yes' will be accepted to approve.\n");
+    out!("  {} ", style.bold("Enter a value:"));
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     match std::io::stdin().read_line(&mut line) {
         Ok(0) | Err(_) => {
-            println!();
+            outln!();
             false
         }
         Ok(_) => line.trim() == "yes",
@@ -126,20 +172,20 @@ impl Printer {
                         Action::Update => "modifying",
                         _ => "creating",
                     };
-                    let _ = writeln!(
+                    check_stdout(writeln!(
                         out,
                         "{addr}: Still {v}... [{} elapsed]",
                         secs(since.elapsed())
-                    );
+                    ));
                 }
-                let _ = writeln!(
+                check_stdout(writeln!(
                     out,
                     "Progress: {} done, {} in flight, {} failed, {} elapsed",
                     p.done,
                     p.in_flight.len(),
                     p.failed,
                     secs(started.elapsed())
-                );
+                ));
             }
         })
     }
@@ -159,14 +205,14 @@ impl Observer for Printer {
         match event {
             Event::Refreshing(addr, id) => {
                 let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
-                let _ = writeln!(
+                check_stdout(writeln!(
                     out,
                     "{}: Refreshing state...{id}",
                     st.bold(&addr.to_string())
-                );
+                ));
             }
             Event::Reading(addr) => {
-                let _ = writeln!(out, "{}: Reading...", st.bold(&addr.to_string()));
+                check_stdout(writeln!(out, "{}: Reading...", st.bold(&addr.to_string())));
             }
             Event::Planned(..) | Event::Warning(_) => {}
             Event::ApplyStarted(addr, action, id) => {
@@ -174,12 +220,12 @@ impl Observer for Printer {
                     p.in_flight.insert(addr.clone(), (action, Instant::now()));
                 }
                 let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
-                let _ = writeln!(
+                check_stdout(writeln!(
                     out,
                     "{}: {}{id}",
                     st.bold(&addr.to_string()),
                     verb(action).0
-                );
+                ));
             }
             Event::ApplyDone(addr, action, took, id) => {
                 if let Ok(mut p) = self.progress.lock() {
@@ -187,20 +233,25 @@ impl Observer for Printer {
                     p.done += 1;
                 }
                 let id = id.map(|i| format!(" [id={i}]")).unwrap_or_default();
-                let _ = writeln!(
+                check_stdout(writeln!(
                     out,
                     "{}: {} after {}{id}",
                     st.bold(&addr.to_string()),
                     verb(action).1,
                     secs(took)
-                );
+                ));
             }
             Event::ApplyFailed(addr, _) => {
                 if let Ok(mut p) = self.progress.lock() {
                     p.in_flight.remove(&addr);
                     p.failed += 1;
                 }
-                let _ = writeln!(out, "{}: {}", st.bold(&addr.to_string()), st.red("Failed"));
+                check_stdout(writeln!(
+                    out,
+                    "{}: {}",
+                    st.bold(&addr.to_string()),
+                    st.red("Failed")
+                ));
             }
         }
     }

@@ -298,11 +298,30 @@ impl<'c> Builder<'c> {
     }
 
     fn refs(&mut self, node: usize, module: &ModulePath, e: &Expr, ctx: RefContext) {
-        for (r, span) in e.references() {
+        self.refs_bound(node, module, e, ctx, &[]);
+    }
+
+    /// References of `e`, where the `bound` names (iterators of enclosing `dynamic`
+    /// blocks) are local.
+    fn refs_bound(
+        &mut self,
+        node: usize,
+        module: &ModulePath,
+        e: &Expr,
+        ctx: RefContext,
+        bound: &[String],
+    ) {
+        for (r, span) in e.references_bound(bound) {
             self.pending.push((node, module.clone(), r, span, ctx));
         }
         for a in e.resource_attr_refs() {
-            self.pending_attrs.push((module.clone(), a));
+            let local = match &a.reference {
+                Reference::Resource { type_name, .. } => bound.contains(type_name),
+                _ => false,
+            };
+            if !local {
+                self.pending_attrs.push((module.clone(), a));
+            }
         }
     }
 
@@ -379,12 +398,45 @@ impl<'c> Builder<'c> {
     }
 
     fn body_refs(&mut self, node: usize, module: &ModulePath, body: &Body, ctx: RefContext) {
+        self.body_refs_bound(node, module, body, ctx, &mut Vec::new());
+    }
+
+    fn body_refs_bound(
+        &mut self,
+        node: usize,
+        module: &ModulePath,
+        body: &Body,
+        ctx: RefContext,
+        bound: &mut Vec<String>,
+    ) {
         for a in body.attrs.values() {
-            self.refs(node, module, &a.expr, ctx);
+            self.refs_bound(node, module, &a.expr, ctx, bound);
         }
         for nb in &body.blocks {
-            // References to a dynamic block's iterator are local to it.
-            self.body_refs(node, module, &nb.body, ctx);
+            if nb.kind != "dynamic" {
+                self.body_refs_bound(node, module, &nb.body, ctx, bound);
+                continue;
+            }
+            // A dynamic block's iterator (its label, or `iterator = NAME`) is a name
+            // local to its `content` and `labels`; `for_each` is outside its scope.
+            if let Some(fe) = nb.body.attrs.get("for_each") {
+                self.refs_bound(node, module, &fe.expr, ctx, bound);
+            }
+            let iterator = nb
+                .body
+                .attrs
+                .get("iterator")
+                .and_then(|a| a.expr.as_traversal_path())
+                .or_else(|| nb.labels.first().cloned());
+            let outer = bound.len();
+            bound.extend(iterator);
+            if let Some(labels) = nb.body.attrs.get("labels") {
+                self.refs_bound(node, module, &labels.expr, ctx, bound);
+            }
+            for content in &nb.body.blocks {
+                self.body_refs_bound(node, module, &content.body, ctx, bound);
+            }
+            bound.truncate(outer);
         }
     }
 

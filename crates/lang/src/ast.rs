@@ -440,8 +440,14 @@ impl Reference {
 impl Expr {
     /// Every static reference in the expression, with its span, skipping `for` variables.
     pub fn references(&self) -> Vec<(Reference, Span)> {
+        self.references_bound(&[])
+    }
+
+    /// The references of this expression where `bound` names are local (the iterators
+    /// of enclosing `dynamic` blocks), not references.
+    pub fn references_bound(&self, bound: &[String]) -> Vec<(Reference, Span)> {
         let mut out = Vec::new();
-        let mut bound = Vec::new();
+        let mut bound = bound.to_vec();
         self.collect_refs(&mut bound, &mut out);
         out
     }

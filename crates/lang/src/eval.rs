@@ -627,6 +627,13 @@ impl Evaluator<'_> {
                 &whole.span,
             ));
         }
+        if let Err(msg) = funcs::check_arity(name, plain.len()) {
+            return Err(err(
+                "Error in function call",
+                format!("Call to function {name:?} failed: {msg}"),
+                &whole.span,
+            ));
+        }
         if !known {
             return Ok(Value::Unknown.mark_if(sensitive));
         }

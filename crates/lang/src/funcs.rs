@@ -143,6 +143,17 @@ pub fn exists(name: &str) -> bool {
     NAMES.contains(&name)
 }
 
+/// Whether a function takes `n` arguments; the error is the one [`call`] gives. The
+/// evaluator checks this even when an argument is unknown, as Terraform does.
+pub fn check_arity(name: &str, n: usize) -> Result<(), String> {
+    let (lo, hi) = arity(name);
+    Args {
+        name,
+        v: vec![Value::Null; n],
+    }
+    .count(lo, hi)
+}
+
 /// Calls a built-in function. Arguments are already free of unknown and sensitive marks
 /// (the evaluator handles marks). The error is one sentence saying what is wrong, e.g.
 /// "element() requires a non-empty list" or "invalid CIDR prefix \"10.0.0.0/33\"".

@@ -7,6 +7,7 @@
 //! nothing of state or providers.
 
 pub mod ast;
+pub mod check;
 pub mod config;
 pub mod eval;
 pub mod fmt;

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use terrane_agent::client::{self, AgentClient};
-use terrane_agent::spec::{HealthCheck, RestartPolicy, ServiceSpec, ServiceStatus, UpdateStrategy};
+use terrane_agent::spec::{
+    HealthCheck, ReplicaState, RestartPolicy, ServiceSpec, ServiceStatus, UpdateStrategy,
+};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::{plan_by_schema, BlockSchema};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
@@ -307,6 +309,42 @@ async fn wait_ready(
         };
         if rolled_out && st.ready == want && st.replicas.len() as u32 == want {
             return Ok(st);
+        }
+        // A replica of this configuration that exited (or could not start) before it
+        // was ever ready will not become ready by waiting: fail now, whatever the
+        // restart policy.
+        let died: Vec<String> = st
+            .replicas
+            .iter()
+            .filter(|r| r.generation == st.generation && !r.ever_ready)
+            .filter(|r| {
+                matches!(
+                    r.state,
+                    ReplicaState::Restarting | ReplicaState::Exited | ReplicaState::Failed
+                ) || r.restarts > 0
+            })
+            .map(|r| {
+                format!(
+                    "replica {} ({}) {}",
+                    r.index,
+                    r.address,
+                    r.last_error.clone().unwrap_or_else(|| "exited".into())
+                )
+            })
+            .collect();
+        if !died.is_empty() {
+            if remove_on_failure {
+                let _ = c.delete_service(name).await;
+            }
+            return Err(ProviderError::api(format!(
+                "service {name}: {} before it was ever ready; {}",
+                died.join("; "),
+                if remove_on_failure {
+                    "the service was stopped again, so nothing is left running"
+                } else {
+                    "the new replicas did not become ready"
+                }
+            )));
         }
         if Instant::now() >= deadline {
             let failing: Vec<String> = st

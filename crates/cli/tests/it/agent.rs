@@ -208,17 +208,23 @@ fn a_command_that_does_not_exist_fails_and_leaves_nothing_running() {
 resource "local_service" "bad" {
   name          = "bad"
   command       = "/nonexistent/terrane-test-binary"
-  ready_timeout = "2s"
 }
 "#,
     );
     let _cleanup = Cleanup(&ws);
+    // With the default ready_timeout (60 s): a command that cannot run fails at once.
+    let started = Instant::now();
     ws.run(&["apply", "--auto-approve"])
         .expect_code(1)
         .contains("local_service.bad")
         .contains("replica 0")
         .contains("/nonexistent/terrane-test-binary")
         .contains("nothing is left running");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the apply took {:?}",
+        started.elapsed()
+    );
     assert!(
         ws.state_list().is_empty(),
         "a failed create must not be recorded"
@@ -273,19 +279,30 @@ fn a_command_that_exits_at_once_fails_naming_the_resource() {
     let ws = Ws::with_main(
         r#"
 resource "local_service" "quits" {
-  name          = "quits"
-  command       = "sh"
-  args          = ["-c", "echo giving up >&2; exit 3"]
-  ready_timeout = "2s"
+  name           = "quits"
+  command        = "sh"
+  args           = ["-c", "echo giving up >&2; exit 3"]
+  restart_policy = "always"
+  health_check {
+    tcp = true
+  }
 }
 "#,
     );
     let _cleanup = Cleanup(&ws);
+    // Default ready_timeout (60 s), restarted on exit: still fails within seconds.
+    let started = Instant::now();
     ws.run(&["apply", "--auto-approve"])
         .expect_code(1)
         .contains("local_service.quits")
         .contains("exited with status 3 (last output: giving up)")
+        .contains("before it was ever ready")
         .contains("nothing is left running");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the apply took {:?}",
+        started.elapsed()
+    );
     assert!(ws.state_list().is_empty());
     let st = status(&ws);
     assert_eq!(st["services"].as_array().map(Vec::len), Some(0), "{st:#}");
@@ -316,19 +333,193 @@ resource "local_load_balancer" "bad" {
 
 /// GET `path` from the workspace's agent API (its address comes from `status --json`).
 pub(crate) fn agent_get(ws: &Ws, path: &str) -> String {
-    let agent = status(ws)["agent"]["address"]
+    let agent = agent_address(ws);
+    let token = ws.read(".terrane/agent/token");
+    let (status, body) = agent_request(
+        &agent,
+        "GET",
+        path,
+        &[("Authorization", &format!("Bearer {token}"))],
+        "",
+    );
+    assert_eq!(status, 200, "GET {path}: {body}");
+    http_body(&body)
+}
+
+/// The body of a whole HTTP/1.1 answer, chunked or not.
+fn http_body(answer: &str) -> String {
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_default();
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return body.to_string();
+    }
+    // Chunked: a size line, the data and CRLF, until the chunk of size zero.
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || tail.len() < n + 2 {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = &tail[n + 2..];
+    }
+    out
+}
+
+pub(crate) fn agent_address(ws: &Ws) -> String {
+    status(ws)["agent"]["address"]
         .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let out = std::process::Command::new("python3")
-        .args(["-c", &format!("import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://{agent}{path}').read().decode())")])
-        .output()
-        .expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout).to_string()
+        .expect("an agent runs")
+        .to_string()
+}
+
+/// One HTTP/1.1 request to the agent with exactly the headers given (Host included
+/// unless one is given); returns the status code and the whole answer, headers and all.
+pub(crate) fn agent_request(
+    agent: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(agent).expect("connect to the agent");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {agent}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    let code = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, answer)
+}
+
+#[test]
+fn the_agent_api_refuses_requests_without_its_token_or_from_browsers() {
+    let ws = Ws::with_main(SERVICE);
+    let _cleanup = Cleanup(&ws);
+    ws.apply().contains("1 added");
+    let agent = agent_address(&ws);
+    // The token is the user's alone.
+    let token_file = ws.file(".terrane/agent/token");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file)
+            .expect("the agent wrote its token")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the token file must be private");
+    let token = ws.read(".terrane/agent/token");
+    let good = format!("Bearer {token}");
+    let marker = ws.file("pwned");
+    let spec = format!(
+        r#"{{"command":"sh","args":["-c","touch {} && sleep 60"],"replicas":1}}"#,
+        marker.display()
+    );
+    type Headers<'a> = Vec<(&'a str, &'a str)>;
+    let attempts: [(&str, Headers, u16); 5] = [
+        ("no token", vec![], 401),
+        ("a wrong token", vec![("Authorization", "Bearer 00ff")], 401),
+        (
+            "a token of the wrong kind",
+            vec![("Authorization", &token)],
+            401,
+        ),
+        (
+            "a rebound DNS name",
+            vec![("Authorization", &good), ("Host", "attacker.example:7480")],
+            403,
+        ),
+        (
+            "a browser's cross-origin request",
+            vec![
+                ("Authorization", &good),
+                ("Origin", "http://attacker.example"),
+            ],
+            403,
+        ),
+    ];
+    for (what, headers, expected) in &attempts {
+        let (code, answer) = agent_request(&agent, "PUT", "/v1/services/evil", headers, &spec);
+        assert_eq!(code, *expected, "{what}: {answer}");
+        assert!(
+            !answer.to_ascii_lowercase().contains("access-control-allow"),
+            "{what}: the agent sent CORS headers: {answer}"
+        );
+        let (code, _) = agent_request(&agent, "POST", "/v1/shutdown", headers, "");
+        assert_eq!(code, *expected, "{what} must not shut the agent down");
+    }
+    // A browser's preflight is refused too, without CORS headers.
+    let (code, answer) = agent_request(
+        &agent,
+        "OPTIONS",
+        "/v1/services/evil",
+        &[
+            ("Origin", "http://attacker.example"),
+            ("Access-Control-Request-Method", "PUT"),
+        ],
+        "",
+    );
+    assert_eq!(code, 403, "{answer}");
+    assert!(!answer.to_ascii_lowercase().contains("access-control-allow"));
+    // Reading services needs the token too; health does not.
+    assert_eq!(agent_request(&agent, "GET", "/v1/services", &[], "").0, 401);
+    assert_eq!(agent_request(&agent, "GET", "/healthz", &[], "").0, 200);
+    assert_eq!(
+        agent_request(
+            &agent,
+            "GET",
+            "/healthz",
+            &[("Host", "attacker.example")],
+            ""
+        )
+        .0,
+        403
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!marker.exists(), "a refused request started a process");
+    let names: Vec<String> = status(&ws)["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["web".to_string()],
+        "only the configured service runs"
+    );
+    // The right token from the CLI's side still works: `status` used it above, and so
+    // does a plain request with it.
+    let (code, body) = agent_request(
+        &agent,
+        "GET",
+        "/v1/services",
+        &[("Authorization", &good)],
+        "",
+    );
+    assert_eq!(code, 200, "{body}");
 }
 
 pub(crate) fn lb_status(ws: &Ws) -> serde_json::Value {
-    serde_json::from_str(&agent_get(ws, "/v1/lbs")).expect("the agent lists load balancers")
+    let body = agent_get(ws, "/v1/lbs");
+    serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("the agent lists load balancers: {e}: {body:?}"))
 }
 
 #[test]

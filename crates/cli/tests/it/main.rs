@@ -14,6 +14,7 @@ mod cost;
 mod crash;
 mod diagnostics;
 mod dr;
+mod first_day;
 mod json;
 mod lifecycle;
 mod locking;
@@ -182,7 +183,7 @@ impl Ws {
         self.run_cmd(c)
     }
 
-    fn run_cmd(&self, mut c: Command) -> Out {
+    pub fn run_cmd(&self, mut c: Command) -> Out {
         let o = c.output().expect("run terrane");
         Out {
             code: o.status.code().unwrap_or(-1),

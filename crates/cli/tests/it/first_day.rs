@@ -1,0 +1,327 @@
+//! What a new user hit on the first day (issue 20): agents side by side, closed
+//! pipes, the autoscaler's first window, `status`, `validate`, `dynamic` blocks.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::agent::{status, wait_until};
+use crate::{Cleanup, Ws};
+
+fn service(name: &str) -> String {
+    format!(
+        r#"
+resource "local_service" "web" {{
+  name     = "{name}"
+  command  = "sh"
+  args     = ["-c", "exec python3 -m http.server $PORT --bind $HOST"]
+  replicas = 1
+  health_check {{
+    http_path = "/"
+    interval  = "200ms"
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn two_workspaces_run_their_agents_side_by_side() {
+    let (a, b) = (
+        Ws::with_main(&service("one")),
+        Ws::with_main(&service("two")),
+    );
+    let _ca = Cleanup(&a);
+    let _cb = Cleanup(&b);
+    for ws in [&a, &b] {
+        // No address chosen: each agent picks its own.
+        let mut c = ws.cmd(&["apply", "--auto-approve"]);
+        c.env_remove("TERRANE_AGENT_LISTEN");
+        ws.run_cmd(c).success().contains("1 added");
+    }
+    let (sa, sb) = (status(&a), status(&b));
+    let (addr_a, addr_b) = (
+        sa["agent"]["address"].as_str().unwrap().to_string(),
+        sb["agent"]["address"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(addr_a, addr_b);
+    assert!(addr_a.starts_with("127.0.0.1:") && !addr_a.ends_with(":7480"));
+    assert_eq!(sa["services"][0]["name"], "one");
+    assert_eq!(sb["services"][0]["name"], "two");
+}
+
+#[test]
+fn an_agent_that_cannot_start_says_why_at_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().unwrap().port();
+    let ws = Ws::with_main(&service("web"));
+    let _cleanup = Cleanup(&ws);
+    let started = Instant::now();
+    ws.run_env(
+        &["apply", "--auto-approve"],
+        &[("TERRANE_AGENT_LISTEN", &format!("127.0.0.1:{port}"))],
+    )
+    .expect_code(1)
+    .contains("could not start")
+    .contains(&format!("cannot listen on 127.0.0.1:{port}"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(ws.state_list().is_empty());
+}
+
+const FILES: &str = r#"
+resource "local_file" "f" {
+  for_each = toset(["a", "b", "c"])
+  filename = "${path.module}/out/${each.key}.txt"
+  content  = "file ${each.key}\n"
+}
+
+output "names" {
+  value = [for f in local_file.f : f.filename]
+}
+"#;
+
+/// Runs terrane with its stdout already closed by the reader (as `| head -0` does).
+fn with_closed_stdout(ws: &Ws, args: &[&str]) -> (Option<i32>, String) {
+    let mut c = ws.cmd(args);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn terrane");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_pipe_ends_a_command_quietly_and_an_apply_still_records_its_work() {
+    let ws = Ws::with_main(FILES);
+    // The apply's reader went away before it printed anything: it still applies.
+    let (code, stderr) = with_closed_stdout(&ws, &["apply", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(ws.state_list().len(), 3, "the apply must record its work");
+    assert!(ws.exists("out/c.txt"));
+    for args in [
+        &["show"][..],
+        &["state", "list"],
+        &["graph"],
+        &["output", "--json"],
+        &["plan"],
+        &["validate"],
+    ] {
+        let (code, stderr) = with_closed_stdout(&ws, args);
+        assert!(
+            matches!(code, Some(0) | Some(141)),
+            "{args:?} exited {code:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_new_autoscaler_keeps_the_configured_count_and_status_shows_it() {
+    let lb_port = crate::free_port();
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_service" "web" {{
+  name     = "web"
+  command  = "sh"
+  args     = ["-c", "exec python3 -m http.server $PORT --bind $HOST"]
+  replicas = 3
+  health_check {{
+    http_path = "/"
+    interval  = "200ms"
+  }}
+}}
+
+resource "local_load_balancer" "web" {{
+  name     = "web-lb"
+  listen   = "127.0.0.1:{lb_port}"
+  services = [local_service.web.id]
+}}
+
+resource "local_autoscaler" "web" {{
+  service_id   = local_service.web.id
+  min_replicas = 1
+  max_replicas = 6
+  period       = "200ms"
+  metric {{
+    type   = "requests_per_second"
+    target = 200
+  }}
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.apply();
+    // Idle for many periods, well inside the default 300 s window: still 3.
+    wait_until("the autoscaler decided", Duration::from_secs(10), || {
+        status(&ws)["autoscalers"][0]["metric_value"].is_number()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let st = status(&ws);
+    let svc = &st["services"][0];
+    assert_eq!(svc["replicas_desired"], 3, "{st:#}");
+    assert_eq!(svc["replicas_ready"], 3, "{st:#}");
+    assert_eq!(svc["autoscaled"], true, "{st:#}");
+    let a = &st["autoscalers"][0];
+    assert_eq!(a["current"], 3, "{st:#}");
+    assert_eq!(a["desired"], 3, "{st:#}");
+    assert_eq!(a["metric"], "requests_per_second");
+    assert!(
+        a["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stabilization window"),
+        "{st:#}"
+    );
+    let lb = &st["load_balancers"][0];
+    assert_eq!(lb["name"], "web-lb");
+    assert_eq!(lb["address"], format!("127.0.0.1:{lb_port}"));
+    assert_eq!(lb["backends"].as_array().map(Vec::len), Some(3), "{st:#}");
+    let human = ws.run(&["status"]);
+    human
+        .success()
+        .contains("3/3 ready")
+        .contains("Load balancers")
+        .contains("web-lb")
+        .contains("Autoscalers")
+        .contains("3 current, 3 desired");
+}
+
+#[test]
+fn validate_reports_unknown_functions_argument_counts_and_constant_type_errors() {
+    let ws = Ws::with_main(
+        r#"
+variable "name" {
+  type    = string
+  default = "x"
+}
+
+locals {
+  a = upperr("x")
+  b = 1 + "two"
+  c = upper(var.name, "extra")
+  fine = upper(var.name)
+}
+"#,
+    );
+    let validate = ws.run(&["validate"]);
+    validate
+        .expect_code(1)
+        .contains("Call to unknown function")
+        .contains("upperr")
+        .contains("main.tf line 8")
+        .contains("Invalid operand")
+        .contains("main.tf line 9")
+        .contains("main.tf line 10")
+        .lacks("Success!");
+    // The same diagnostics as plan's.
+    let plan = ws.run(&["plan"]);
+    plan.expect_code(1);
+    for needle in ["Call to unknown function", "Invalid operand"] {
+        assert!(plan.all().contains(needle), "{}", plan.all());
+    }
+    let json = ws.run(&["validate", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["error_count"], 3, "{doc:#}");
+}
+
+#[test]
+fn references_inside_dynamic_blocks_are_local_to_them() {
+    let port = crate::free_port();
+    let ws = Ws::with_main(&format!(
+        r#"
+variable "routes" {{
+  default = {{
+    api    = {{ prefix = "/api", backend = "127.0.0.1:1" }}
+    static = {{ prefix = "/static", backend = "127.0.0.1:2" }}
+  }}
+}}
+
+variable "hosts" {{
+  default = ["a.test", "b.test"]
+}}
+
+resource "local_load_balancer" "lb" {{
+  listen   = "127.0.0.1:{port}"
+  backends = ["127.0.0.1:3"]
+
+  dynamic "route" {{
+    for_each = var.routes
+    content {{
+      path_prefix = route.value.prefix
+      backends    = [route.value.backend]
+    }}
+  }}
+
+  dynamic "route" {{
+    for_each = var.hosts
+    iterator = h
+    content {{
+      host     = h.value
+      backends = ["127.0.0.1:${{4 + h.key}}"]
+    }}
+  }}
+}}
+"#
+    ));
+    ws.run(&["validate"]).success().contains("Success!");
+    let plan = ws.run(&["plan", "--json"]);
+    plan.success();
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan json");
+    let routes = &doc["planned_values"]["root_module"]["resources"][0]["values"]["route"];
+    let routes = routes.as_array().expect("routes planned");
+    assert_eq!(routes.len(), 4, "{routes:#?}");
+    let text = serde_json::to_string(routes).unwrap();
+    for needle in ["/api", "/static", "a.test", "b.test", "127.0.0.1:5"] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+}
+
+#[test]
+fn nested_dynamic_blocks_and_a_misspelt_iterator_are_told_apart() {
+    let ws = Ws::with_main(
+        r#"
+variable "rules" {
+  default = [{ port = 80, cidrs = ["10.0.0.0/8", "192.168.0.0/16"] }]
+}
+
+resource "local_load_balancer" "lb" {
+  listen   = "127.0.0.1:1"
+  backends = ["127.0.0.1:3"]
+
+  dynamic "route" {
+    for_each = var.rules
+    iterator = rule
+    content {
+      path_prefix = "/${rule.value.port}"
+      backends    = [for c in rule.value.cidrs : "${rule.key}-${c}"]
+    }
+  }
+}
+"#,
+    );
+    ws.run(&["validate"]).success();
+    // Outside its dynamic block, the iterator is not a name.
+    ws.write(
+        "extra.tf",
+        r#"
+output "leak" {
+  value = rule.value
+}
+"#,
+    );
+    ws.run(&["validate"])
+        .expect_code(1)
+        .contains("extra.tf")
+        .contains("rule");
+}
