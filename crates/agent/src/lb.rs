@@ -462,6 +462,8 @@ pub struct Balancer {
     /// Every backend seen so far, by address (their counters outlive their readiness).
     backends: std::sync::RwLock<std::collections::HashMap<String, Arc<BackendStats>>>,
     next_conn: AtomicUsize,
+    /// The round-robin rotation, shared by every worker.
+    rotation: AtomicUsize,
     stop: watch::Sender<bool>,
 }
 
@@ -571,6 +573,7 @@ impl Balancer {
                 .collect(),
             backends: std::sync::RwLock::new(std::collections::HashMap::new()),
             next_conn: AtomicUsize::new(0),
+            rotation: AtomicUsize::new(0),
             stop,
         });
         lb.follow_readiness();
@@ -759,7 +762,9 @@ impl Balancer {
         let nth = |i: usize| pool.iter().filter(eligible).nth(i % n);
         let load = |b: &Backend| b.stats.lane(worker).in_flight.load(Ordering::Relaxed);
         match self.spec.algorithm {
-            Algorithm::RoundRobin => nth(next.fetch_add(1, Ordering::Relaxed)),
+            // One rotation per balancer, whichever worker serves the request: each
+            // backend in turn (per-worker counters gave AABBCC).
+            Algorithm::RoundRobin => nth(self.rotation.fetch_add(1, Ordering::Relaxed)),
             Algorithm::LeastConnections => {
                 // Ties go round robin, so equal backends share the load.
                 let start = next.fetch_add(1, Ordering::Relaxed) % n;

@@ -466,6 +466,36 @@ fn leader_for(dir: &Path) -> Option<terrane_agent::Leader> {
     }))
 }
 
+/// After a destroy: an agent started since `since` (seconds; the local provider starts
+/// one to delete services when none runs) that now runs nothing is stopped again, so a
+/// destroy after `terrane agent stop` leaves no agent behind.
+pub async fn stop_if_started_for_nothing(dir: &Path, since: u64) {
+    let Some((info, c)) = client::find(dir).await else {
+        return;
+    };
+    if info.started_at < since {
+        return;
+    }
+    let Ok(r) = running(&c).await else { return };
+    if !(r.services.is_empty()
+        && r.balancers.is_empty()
+        && r.zones.is_empty()
+        && r.autoscalers.is_empty())
+    {
+        return;
+    }
+    if c.shutdown().await.is_err() {
+        return;
+    }
+    for _ in 0..100 {
+        if client::find(dir).await.is_none() {
+            eprintln!("terrane: stopped the workspace agent again: this destroy started it, and nothing is left for it to run.");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The resource types whose long-running parts the agent runs.
 const AGENT_TYPES: [&str; 5] = [
     "local_service",

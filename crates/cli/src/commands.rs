@@ -483,6 +483,7 @@ async fn apply_cmd(
     if !args.destroy {
         crate::agent_cmd::ensure_agent_for(&ws.dir, &prior).await;
     }
+    let started_at = terrane_state::lock::now_secs();
     let cancel = Arc::new(AtomicBool::new(false));
     let _sig = install_interrupt(cancel.clone());
     let printer = Printer::new(style, true);
@@ -539,7 +540,8 @@ async fn apply_cmd(
                     "Do you want to perform these actions?"
                 };
                 if !confirm(q, style) {
-                    eprintln!("\nApply cancelled: only 'yes' confirms. Nothing was changed.");
+                    let what = if plan.destroy { "Destroy" } else { "Apply" };
+                    eprintln!("\n{what} cancelled: only 'yes' confirms. Nothing was changed.");
                     return 1;
                 }
             }
@@ -572,19 +574,29 @@ async fn apply_cmd(
     .await;
     ticker.abort();
     print_diags(&outcome.diagnostics, &ws.sources, color);
-    let summary = format!(
-        "Resources: {} added, {} changed, {} destroyed.",
-        outcome.added, outcome.changed, outcome.destroyed
-    );
-    if outcome.interrupted {
-        eprintln!("\nApply interrupted. {summary} Every completed change was saved to state; run terrane apply again to finish.");
+    // As Terraform words it: a destroy counts only what it destroyed.
+    let summary = if plan.destroy {
+        format!("Resources: {} destroyed.", outcome.destroyed)
+    } else {
+        format!(
+            "Resources: {} added, {} changed, {} destroyed.",
+            outcome.added, outcome.changed, outcome.destroyed
+        )
+    };
+    let (what, again) = if plan.destroy {
+        ("Destroy", "terrane destroy")
+    } else {
+        ("Apply", "terrane apply")
+    };
+    // An operation that Ctrl-C cancelled (a time_sleep) fails: still an interruption.
+    if outcome.interrupted || cancel.load(Ordering::SeqCst) {
+        eprintln!("\n{what} interrupted. {summary} Every completed change was saved to state; run {again} again to finish.");
         return EXIT_INTERRUPTED;
     }
     if outcome.failed() {
-        eprintln!("\nApply failed. {summary} Every completed change was saved to state; fix the errors above and run terrane apply again.");
+        eprintln!("\n{what} failed. {summary} Every completed change was saved to state; fix the errors above and run {again} again.");
         return 1;
     }
-    let what = if plan.destroy { "Destroy" } else { "Apply" };
     outln!(
         "\n{} {summary}",
         style.green(&style.bold(&format!("{what} complete!")))
@@ -593,6 +605,8 @@ async fn apply_cmd(
         if let Ok(state) = backend.read_current() {
             print_outputs(&state, style);
         }
+    } else {
+        crate::agent_cmd::stop_if_started_for_nothing(&ws.dir, started_at).await;
     }
     0
 }

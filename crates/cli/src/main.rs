@@ -316,7 +316,7 @@ pub enum PolicyCommand {
         /// Test the policies in DIR too (besides the configuration's policy sets).
         #[arg(long = "policy", value_name = "DIR")]
         policy: Vec<PathBuf>,
-        /// Also list passing tests.
+        /// Also show how long each test took.
         #[arg(long, short)]
         verbose: bool,
     },

@@ -247,6 +247,14 @@ fn config_suppressions(ws: &Workspace) -> Vec<ConfigSuppression> {
         .collect()
 }
 
+/// The managed resource instances of a plan (what `resource_changes` lists of them).
+fn managed_changes(plan: &Plan) -> usize {
+    plan.changes
+        .iter()
+        .filter(|c| c.addr.resource.mode == terrane_core::ResourceMode::Managed)
+        .count()
+}
+
 /// Runs the built-in rule pack over a plan document.
 pub fn scan_document(ws: &Workspace, doc: &serde_json::Value) -> Result<ScanReport, Vec<String>> {
     let started = std::time::Instant::now();
@@ -532,7 +540,11 @@ impl PlanCheck {
             let scan = scope.spawn(|| {
                 let started = std::time::Instant::now();
                 let report = if ws.module.scan.on_plan {
-                    scan_document(ws, &scan_document_of(plan, ws)).map(Some)
+                    // The scan reads only part of the plan; it checked every resource.
+                    scan_document(ws, &scan_document_of(plan, ws)).map(|mut r| {
+                        r.resources = managed_changes(plan);
+                        Some(r)
+                    })
                 } else {
                     Ok(None)
                 };
@@ -888,17 +900,21 @@ pub fn test_cmd(dir: &Path, extra: &[PathBuf], verbose: bool, style: Style) -> u
         match rego::run_tests(set) {
             Ok(results) => {
                 for r in results {
+                    let took = if verbose {
+                        format!(" ({:?})", r.duration)
+                    } else {
+                        String::new()
+                    };
                     if r.passed {
                         passed += 1;
-                        if verbose {
-                            outln!("{}: {} ({:?})", r.name, style.green("PASS"), r.duration);
-                        }
+                        outln!("{}: {}{took}", r.name, style.green("PASS"));
                     } else {
                         failed += 1;
-                        outln!("{}: {}", r.name, style.red("FAIL"));
+                        outln!("{}: {}{took}", r.name, style.red("FAIL"));
                         outln!("  in {}", r.file);
-                        if let Some(e) = r.error {
-                            outln!("  error: {e}");
+                        match r.error {
+                            Some(e) => outln!("  error: {e}"),
+                            None => outln!("  the test evaluated to false or was undefined"),
                         }
                     }
                 }

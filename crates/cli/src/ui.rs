@@ -62,19 +62,77 @@ pub fn color_enabled(no_color_flag: bool) -> bool {
 }
 
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TERRANE_LOG")
-        // The AWS SDK warns about things terrane reports itself (a missing config file
-        // named in the environment, retries); TERRANE_LOG=aws_config=warn shows them.
-        .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(
-                "warn,aws_runtime=error,aws_config=error,aws_smithy_runtime=error",
-            )
-        });
+    // With TERRANE_LOG set, the full log format for whoever debugs; without it, the
+    // warnings a user sees are sentences ("Warning: ..."), not log records.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("TERRANE_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init();
+        return;
+    }
+    // The AWS SDK warns about things terrane reports itself (a missing config file
+    // named in the environment, retries); TERRANE_LOG=aws_config=warn shows them.
+    let filter = tracing_subscriber::EnvFilter::new(
+        "warn,aws_runtime=error,aws_config=error,aws_smithy_runtime=error",
+    );
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .event_format(Sentences)
         .try_init();
+}
+
+/// Formats a log event as a sentence for the user: `Warning: MESSAGE (field: value)`.
+struct Sentences;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Sentences
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        #[derive(Default)]
+        struct Fields {
+            message: String,
+            rest: Vec<String>,
+        }
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.message = format!("{value:?}");
+                } else {
+                    self.rest.push(format!("{}: {value:?}", field.name()));
+                }
+            }
+
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "message" {
+                    self.message = value.to_string();
+                } else {
+                    self.rest.push(format!("{}: {value}", field.name()));
+                }
+            }
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "Error: ",
+            tracing::Level::WARN => "Warning: ",
+            _ => "",
+        };
+        write!(writer, "{level}{}", fields.message)?;
+        if !fields.rest.is_empty() {
+            write!(writer, " ({})", fields.rest.join(", "))?;
+        }
+        writeln!(writer)
+    }
 }
 
 pub fn print_diags(diags: &Diagnostics, sources: &SourceMap, color: bool) {

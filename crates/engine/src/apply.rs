@@ -539,11 +539,13 @@ impl<'c> Applier<'c> {
         } else {
             Action::Create
         };
-        self.observer.event(Event::ApplyStarted(
-            addr.clone(),
-            verb,
-            before.as_ref().and_then(id_of),
-        ));
+        // A replacement's create starts a new object: the old one's id is not its own.
+        let id = match verb {
+            Action::Update => before.as_ref().and_then(id_of),
+            _ => None,
+        };
+        self.observer
+            .event(Event::ApplyStarted(addr.clone(), verb, id));
         let plain = planned.unmark().0;
         let result = match change.action {
             Action::Update => {

@@ -232,6 +232,18 @@ pub async fn plan(
         semaphore: Semaphore::new(opts.parallelism.max(1)),
         observer,
     };
+    // The root module's variables first: a wrong value stops the plan before any
+    // provider is configured or any object refreshed.
+    let root = ModulePath::root();
+    if let Some(m) = model.modules.get(&root) {
+        let mut ok = true;
+        for name in m.variables.keys() {
+            ok &= planner.run.eval_var(&root, name, root_vars);
+        }
+        if !ok {
+            return Err(planner.run.diags.take());
+        }
+    }
     let outcomes = walk(&model.graph, cancel, |node| planner.visit(node)).await;
     if outcomes.iter().any(|o| *o != NodeOutcome::Done) || planner.run.diags.borrow().has_errors() {
         let mut diags = planner.run.diags.take();
@@ -437,14 +449,19 @@ impl<'c> Planner<'c> {
             .unwrap_or_default()
     }
 
+    /// Reads one instance back; `announce` prints its "Refreshing" line (a batch that
+    /// fell back to single reads has printed it already).
     async fn refresh(
         &self,
         inst: &InstanceState,
         provider: &dyn terrane_provider::Provider,
+        announce: bool,
     ) -> Result<Option<Value>, Diagnostic> {
         let _permit = self.semaphore.acquire().await;
-        self.observer
-            .event(Event::Refreshing(inst.addr.clone(), id_of(&inst.value)));
+        if announce {
+            self.observer
+                .event(Event::Refreshing(inst.addr.clone(), id_of(&inst.value)));
+        }
         let (plain, _) = inst.value.unmark();
         provider
             .read(&inst.addr.resource.type_name, plain)
@@ -464,8 +481,10 @@ impl<'c> Planner<'c> {
         insts: &[&'i InstanceState],
         provider: &dyn terrane_provider::Provider,
     ) -> Vec<(&'i InstanceState, Result<Option<Value>, Diagnostic>)> {
+        let mut announced = false;
         if insts.len() > 1 {
             let permit = self.semaphore.acquire().await;
+            announced = true;
             let type_name = &insts[0].addr.resource.type_name;
             let states = insts
                 .iter()
@@ -511,7 +530,7 @@ impl<'c> Planner<'c> {
         }
         let futs = insts
             .iter()
-            .map(|inst| async move { (*inst, self.refresh(inst, provider).await) });
+            .map(|inst| async move { (*inst, self.refresh(inst, provider, !announced).await) });
         futures_util::future::join_all(futs).await
     }
 
@@ -867,7 +886,7 @@ impl<'c> Planner<'c> {
             let mut before = Some(inst.value.clone());
             if self.opts.refresh && !self.opts.destroy {
                 if let Some(p) = self.run.provider(&inst.provider) {
-                    if let Ok(v) = self.refresh(inst, &*p).await {
+                    if let Ok(v) = self.refresh(inst, &*p, true).await {
                         if v.is_none() {
                             self.drift.borrow_mut().push(Drift {
                                 addr: inst.addr.clone(),

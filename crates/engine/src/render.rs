@@ -87,6 +87,47 @@ fn scalar_at(v: &Value, indent: usize) -> String {
     }
 }
 
+/// The lines of `before` and `after` marked ' ' (in both), '-' (only before) or '+'
+/// (only after), by their longest common subsequence; texts too long for that are
+/// shown as all removed, then all added.
+fn line_diff<'a>(before: &'a str, after: &'a str) -> Vec<(char, &'a str)> {
+    let b: Vec<&str> = before.trim_end_matches('\n').lines().collect();
+    let a: Vec<&str> = after.trim_end_matches('\n').lines().collect();
+    if b.len().saturating_mul(a.len()) > 1_000_000 {
+        return b
+            .iter()
+            .map(|l| ('-', *l))
+            .chain(a.iter().map(|l| ('+', *l)))
+            .collect();
+    }
+    // lcs[i][j]: the common subsequence length of b[i..] and a[j..].
+    let mut lcs = vec![vec![0u32; a.len() + 1]; b.len() + 1];
+    for i in (0..b.len()).rev() {
+        for j in (0..a.len()).rev() {
+            lcs[i][j] = if b[i] == a[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < b.len() || j < a.len() {
+        if i < b.len() && j < a.len() && b[i] == a[j] {
+            out.push((' ', b[i]));
+            i += 1;
+            j += 1;
+        } else if i < b.len() && (j == a.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push(('-', b[i]));
+            i += 1;
+        } else {
+            out.push(('+', a[j]));
+            j += 1;
+        }
+    }
+    out
+}
+
 fn is_nested(v: &Value) -> bool {
     matches!(v, Value::Map(m) if !m.is_empty())
 }
@@ -156,6 +197,26 @@ fn attr_diff(
                 let _ = writeln!(out, "{pad}{} {label} = {{{note}", st.yellow("~"));
                 object_lines(out, st, indent + 4, Some(b), Some(a));
                 let _ = writeln!(out, "{pad}  }}");
+            } else if let (Value::String(bs), Value::String(as_)) = (b, a) {
+                if !bs.contains('\n') && !as_.contains('\n') {
+                    let _ = writeln!(
+                        out,
+                        "{pad}{} {label} = {bs:?} -> {as_:?}{note}",
+                        st.yellow("~")
+                    );
+                    return;
+                }
+                // Multi-line text: one heredoc with the lines that changed marked.
+                let _ = writeln!(out, "{pad}{} {label} = <<-EOT{note}", st.yellow("~"));
+                let inner = " ".repeat(indent + 4);
+                for (mark, line) in line_diff(bs, as_) {
+                    let _ = match mark {
+                        '-' => writeln!(out, "{inner}{} {line}", st.red("-")),
+                        '+' => writeln!(out, "{inner}{} {line}", st.green("+")),
+                        _ => writeln!(out, "{inner}  {line}"),
+                    };
+                }
+                let _ = writeln!(out, "{pad}  EOT");
             } else {
                 let _ = writeln!(
                     out,
@@ -436,6 +497,46 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod line_diff_tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_multi_line_value_is_one_heredoc_with_its_changed_lines() {
+        let mut out = String::new();
+        attr_diff(
+            &mut out,
+            Style { color: false },
+            6,
+            "content",
+            7,
+            Some(&Value::String("one\ntwo\nthree\n".into())),
+            Some(&Value::String("one\n2\nthree\nfour\n".into())),
+            false,
+        );
+        assert_eq!(
+            out,
+            "      ~ content = <<-EOT\n            one\n          - two\n          + 2\n            three\n          + four\n        EOT\n"
+        );
+        let mut out = String::new();
+        attr_diff(
+            &mut out,
+            Style { color: false },
+            6,
+            "content",
+            7,
+            Some(&Value::String("hello\nworld\n".into())),
+            Some(&Value::String("tampered".into())),
+            false,
+        );
+        assert!(!out.contains("EOT ->"), "{out}");
+        assert!(
+            out.contains("- hello") && out.contains("+ tampered"),
+            "{out}"
+        );
+    }
 }
 
 #[cfg(test)]

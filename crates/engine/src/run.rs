@@ -167,7 +167,7 @@ impl<'c> Run<'c> {
         }
     }
 
-    fn eval_var(
+    pub(crate) fn eval_var(
         &self,
         module: &ModulePath,
         name: &str,
@@ -516,12 +516,19 @@ pub fn problem_diag(p: ConfigProblem, span: Option<Span>, what: &str) -> Diagnos
     .with_span(span)
 }
 
-/// Parses a `--var` value: as a plain string for string variables, otherwise as an HCL
-/// expression (`["a","b"]`, `{k = 1}`, `42`, `true`).
+/// Parses a `--var` value: as a plain string for variables of a primitive type
+/// (converted to the type afterwards), otherwise as an HCL expression (`["a","b"]`, `{k = 1}`, `42`, `true`).
 fn parse_cli_value(decl: &Variable, text: &str) -> Result<Value, Diagnostic> {
+    // As Terraform does, a value for a primitive type is taken as a string and
+    // converted, so `--var port=abc` is "not a number", not an unknown reference.
     let stringish = matches!(
         decl.ty,
-        None | Some(terrane_core::Type::String) | Some(terrane_core::Type::Any)
+        None | Some(
+            terrane_core::Type::String
+                | terrane_core::Type::Any
+                | terrane_core::Type::Number
+                | terrane_core::Type::Bool
+        )
     );
     if stringish {
         return Ok(Value::String(text.to_string()));

@@ -276,8 +276,8 @@ impl Backend for DocBackend {
                             holder: h.describe(),
                         })
                     }
-                    _ => {
-                        tracing::warn!("Taking over a stale state lock whose holder is gone.");
+                    stale => {
+                        crate::lock::announce_takeover(stale.as_ref());
                         self.store.put(true, body, Some(&tag))?
                     }
                 }

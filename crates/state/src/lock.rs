@@ -108,6 +108,19 @@ impl LockInfo {
     }
 }
 
+/// Says, as a sentence for the user, that a stale lock is being taken over.
+pub fn announce_takeover(stale: Option<&LockInfo>) {
+    match stale {
+        Some(h) => tracing::warn!(
+            "Taking over the state lock held by {}: its holder is gone (the process ended, or its lease expired unrenewed).",
+            h.describe()
+        ),
+        None => tracing::warn!(
+            "Taking over a state lock that could not be read (a damaged lock record)."
+        ),
+    }
+}
+
 /// Formats seconds since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
 pub fn format_time(secs: u64) -> String {
     let days = secs / 86_400;

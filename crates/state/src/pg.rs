@@ -646,13 +646,13 @@ impl Backend for PgBackend {
                 Some(row) => {
                     let old: String = row.get(0);
                     let holder: Option<LockInfo> = serde_json::from_str(row.get(1)).ok();
-                    if let Some(h) = holder.filter(|h| !h.is_stale(now_secs())) {
+                    if let Some(h) = holder.as_ref().filter(|h| !h.is_stale(now_secs())) {
                         return Err(StateError::Locked {
                             lock_id: h.id.clone(),
                             holder: h.describe(),
                         });
                     }
-                    tracing::warn!(lock = %old, "Taking over a stale state lock whose holder is gone.");
+                    crate::lock::announce_takeover(holder.as_ref());
                     tx.execute(
                         "UPDATE terrane_locks SET lock_id = $1, info = $2, expires_at = $3 WHERE workspace = $4 AND lock_id = $5",
                         &[&info.id, &text, &(info.expires_at as i64), &ws, &old],

@@ -474,9 +474,7 @@ impl Backend for SqliteBackend {
                         holder: h.describe(),
                     });
                 }
-                _ => {
-                    tracing::warn!(lock = %existing, "Taking over a stale state lock whose holder is gone.");
-                }
+                stale => crate::lock::announce_takeover(stale.as_ref()),
             }
         }
         let text = serde_json::to_string(info).map_err(|e| StateError::Storage(e.to_string()))?;

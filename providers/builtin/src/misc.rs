@@ -81,10 +81,30 @@ fn sleep_for(v: &Value, attr: &str) -> Result<()> {
     Ok(())
 }
 
+/// Sleeps for the duration in `attr`; Ctrl-C or SIGTERM cancels the sleep (the
+/// operation fails and is not recorded) instead of waiting it out.
 async fn sleep_attr(v: &Value, attr: &str) -> Result<()> {
     if let Some(d) = v.get(attr).and_then(Value::as_str) {
         let d = parse_duration(d).map_err(|e| ProviderError::config(format!("{attr}: {e}")))?;
-        tokio::time::sleep(d).await;
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = tokio::signal::ctrl_c() => {
+                return Err(ProviderError::api(format!("{attr}: the sleep was interrupted")));
+            }
+            _ = terminated => {
+                return Err(ProviderError::api(format!("{attr}: the sleep was interrupted")));
+            }
+        }
     }
     Ok(())
 }

@@ -899,6 +899,15 @@ fn http_get(address: &str, host: &str, path: &str) -> String {
     buf
 }
 
+/// The body of `GET /` through a load balancer.
+pub(crate) fn http_get_body(address: &str) -> String {
+    let answer = http_get(address, "x", "/");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
 #[test]
 fn load_balancer_routes_by_host_and_path() {
     let port = free_port();

@@ -325,3 +325,174 @@ output "leak" {
         .contains("extra.tf")
         .contains("rule");
 }
+
+#[test]
+fn each_refresh_is_announced_once_and_destroy_counts_only_what_it_destroyed() {
+    let ws = Ws::with_main(FILES);
+    ws.apply();
+    let plan = ws.run(&["plan"]);
+    plan.success();
+    for key in ["a", "b", "c"] {
+        let line = format!("local_file.f[\"{key}\"]: Refreshing state...");
+        assert_eq!(
+            plan.stdout.matches(&line).count(),
+            1,
+            "{line}\n{}",
+            plan.stdout
+        );
+    }
+    ws.run(&["destroy", "--auto-approve"])
+        .success()
+        .contains("Destroy complete! Resources: 3 destroyed.")
+        .lacks("0 added");
+}
+
+#[test]
+fn a_value_that_is_not_a_number_says_so_before_anything_is_refreshed() {
+    let ws = Ws::with_main(
+        r#"
+variable "lb_port" {
+  type = number
+}
+
+variable "enabled" {
+  type    = bool
+  default = false
+}
+
+resource "local_file" "f" {
+  filename = "${path.module}/port.txt"
+  content  = "${var.lb_port} ${var.enabled}"
+}
+"#,
+    );
+    ws.run(&[
+        "apply",
+        "--auto-approve",
+        "--var",
+        "lb_port=8080",
+        "--var",
+        "enabled=true",
+    ])
+    .success();
+    assert_eq!(ws.read("port.txt"), "8080 true");
+    ws.run(&["plan", "--var", "lb_port=abc"])
+        .expect_code(1)
+        .contains("declared as number")
+        .contains("\"abc\"")
+        .lacks("alone is not a reference")
+        .lacks("Refreshing state");
+}
+
+#[test]
+fn the_scan_line_of_a_plan_counts_what_terrane_scan_counts() {
+    // Three files the scan's rules read, four resources they do not.
+    let ws = Ws::with_main(&format!(
+        "{FILES}\nresource \"null_resource\" \"n\" {{\n  count = 4\n}}\n"
+    ));
+    let checked = |text: &str| -> String {
+        let line = text
+            .lines()
+            .find(|l| l.contains("resources checked against"))
+            .unwrap_or_else(|| panic!("no scan line in {text}"))
+            .to_string();
+        line.split("; ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let plan = ws.run(&["plan"]);
+    plan.success();
+    // Exit 2: the files' default permissions are findings.
+    let scan = ws.run(&["scan"]);
+    scan.expect_code(2);
+    assert_eq!(checked(&plan.all()), "7", "{}", plan.all());
+    assert_eq!(checked(&scan.all()), "7", "{}", scan.all());
+}
+
+#[test]
+fn round_robin_takes_each_backend_in_turn() {
+    let port = crate::free_port();
+    let ws = Ws::with_main(&format!(
+        r#"
+resource "local_service" "web" {{
+  name     = "web"
+  command  = "sh"
+  args     = ["-c", "mkdir -p www/$PORT && echo $PORT > www/$PORT/index.html && cd www/$PORT && exec python3 -m http.server $PORT --bind $HOST"]
+  working_dir = "${{path.module}}"
+  replicas = 3
+  health_check {{
+    http_path = "/"
+    interval  = "100ms"
+  }}
+}}
+
+resource "local_load_balancer" "web" {{
+  listen    = "127.0.0.1:{port}"
+  algorithm = "round_robin"
+  services  = [local_service.web.id]
+}}
+"#
+    ));
+    let _cleanup = Cleanup(&ws);
+    ws.apply();
+    wait_until(
+        "the balancer routes to all three replicas",
+        Duration::from_secs(10),
+        || {
+            crate::agent::lb_status(&ws)[0]["backends"]
+                .as_array()
+                .is_some_and(|b| b.len() == 3)
+        },
+    );
+    let lb = format!("127.0.0.1:{port}");
+    let answers: Vec<String> = (0..9)
+        .map(|_| {
+            let body = crate::agent::http_get_body(&lb);
+            body.trim().to_string()
+        })
+        .collect();
+    for w in answers.windows(3) {
+        let mut seen = w.to_vec();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 3, "not one each in turn: {answers:?}");
+    }
+}
+
+#[test]
+fn a_destroy_after_agent_stop_leaves_no_agent_running() {
+    let ws = Ws::with_main(&service("web"));
+    let _cleanup = Cleanup(&ws);
+    ws.apply();
+    ws.run(&["agent", "stop"]).success();
+    ws.run(&["destroy", "--auto-approve"])
+        .success()
+        .contains("Destroy complete! Resources: 1 destroyed.")
+        .contains("stopped the workspace agent again");
+    assert!(status(&ws)["agent"].is_null(), "an agent was left running");
+}
+
+#[test]
+fn ctrl_c_cancels_a_time_sleep_instead_of_waiting_it_out() {
+    let ws = Ws::with_main(
+        r#"
+resource "time_sleep" "long" {
+  create_duration = "60s"
+}
+"#,
+    );
+    let run = ws.spawn(&["apply", "--auto-approve"]);
+    run.wait_for_line(&["time_sleep.long: Creating..."], Duration::from_secs(20));
+    let interrupted = Instant::now();
+    run.signal(libc::SIGINT);
+    let out = run.finish();
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(5),
+        "took {:?} after Ctrl-C",
+        interrupted.elapsed()
+    );
+    out.expect_code(130).contains("the sleep was interrupted");
+    assert!(ws.state_list().is_empty());
+}

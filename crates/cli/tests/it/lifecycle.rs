@@ -52,7 +52,7 @@ fn apply_creates_files_then_replan_is_clean_and_destroy_removes_them() {
 
     let d = ws.run(&["destroy", "--auto-approve"]);
     d.success()
-        .contains("Destroy complete! Resources: 0 added, 0 changed, 2 destroyed.");
+        .contains("Destroy complete! Resources: 2 destroyed.");
     assert!(!ws.exists("out/greeting.txt"));
     assert!(!ws.exists("out/key.pem"));
     assert!(ws.state_list().is_empty());
@@ -70,6 +70,13 @@ fn apply_without_approval_changes_nothing() {
         .contains("Apply cancelled");
     assert!(!ws.exists("out/greeting.txt"));
     assert!(ws.state_list().is_empty());
+    // A declined destroy says so in its own words.
+    ws.apply();
+    ws.run(&["destroy"])
+        .expect_code(1)
+        .contains("Destroy cancelled")
+        .lacks("Apply cancelled");
+    assert_eq!(ws.state_list().len(), 2);
 }
 
 #[test]
@@ -84,25 +91,26 @@ fn changing_a_force_new_attribute_replaces_the_file() {
         .contains("-/+ resource \"local_file\" \"greeting\" {")
         .contains("Plan: 1 to add, 0 to change, 1 to destroy.")
         .lacks("local_sensitive_file.key must be replaced");
-    // The content diff (a multi-line string, shown as heredocs) ends with the note.
+    // The content diff of a multi-line string is one heredoc with its changed lines
+    // marked, the note on its first line (as Terraform shows it).
     let lines: Vec<&str> = plan.stdout.lines().collect();
     let start = lines
         .iter()
         .position(|l| l.trim_start().starts_with("~ content "))
         .unwrap_or_else(|| panic!("no content diff in:\n{}", plan.stdout));
     let end = (start + 1..lines.len())
-        .find(|&i| {
-            ["~ ", "+ ", "- ", "#", "}"]
-                .iter()
-                .any(|p| lines[i].trim_start().starts_with(p))
-        })
-        .unwrap_or(lines.len());
-    let diff = lines[start..end].join("\n");
+        .find(|&i| lines[i].trim() == "EOT")
+        .unwrap_or_else(|| panic!("no closing EOT in:\n{}", plan.stdout));
+    let diff = lines[start..=end].join("\n");
     assert!(
-        diff.contains("hello, world") && diff.contains("goodbye"),
+        lines[start].ends_with("= <<-EOT # forces replacement"),
         "{diff}"
     );
-    assert!(diff.trim_end().ends_with("# forces replacement"), "{diff}");
+    assert!(
+        diff.contains("- hello, world") && diff.contains("+ goodbye"),
+        "{diff}"
+    );
+    assert!(!diff.contains("EOT ->"), "{diff}");
     let forcing: Vec<&&str> = lines
         .iter()
         .filter(|l| l.contains("# forces replacement"))
@@ -113,8 +121,15 @@ fn changing_a_force_new_attribute_replaces_the_file() {
         "only content forces the replacement: {forcing:?}"
     );
 
-    ws.apply()
-        .contains("Apply complete! Resources: 1 added, 0 changed, 1 destroyed.");
+    let replaced = ws.apply();
+    replaced.contains("Apply complete! Resources: 1 added, 0 changed, 1 destroyed.");
+    // The old object's id goes with its destruction, not with the new object's create.
+    let creating = replaced
+        .stdout
+        .lines()
+        .find(|l| l.contains("Creating..."))
+        .expect("a Creating line");
+    assert!(!creating.contains("[id="), "{creating}");
     assert_eq!(ws.read("out/greeting.txt"), "goodbye\n");
     assert_eq!(mode_of(&ws.file("out/greeting.txt")), 0o640);
     ws.assert_converged();

@@ -100,7 +100,8 @@ fn quickstart_apply_replan_destroy() {
 
     ws.run(&["destroy", "--auto-approve"])
         .success()
-        .contains("Destroy complete! Resources: 0 added, 0 changed, 7 destroyed.");
+        .contains("Destroy complete! Resources: 7 destroyed.")
+        .lacks("added");
     for f in ["api.json", "web.json", "db-password.txt", "README.txt"] {
         assert!(!ws.exists(&format!("out/dev/{f}")), "{f} survived destroy");
     }
