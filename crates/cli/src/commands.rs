@@ -740,10 +740,17 @@ fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -
             Err(code) => return code,
         };
         if as_json {
-            outln!(
-                "{}",
-                serde_json::to_string(&json::plan_json(&plan)).unwrap_or_default()
-            );
+            // As `plan --json` prints it, `configuration` included (tools that read
+            // saved plans connect resources through it), when the configuration the
+            // plan was made from is at hand.
+            let (ws, diags) = Workspace::load(dir);
+            let doc = if diags.has_errors() || plan.config_digest != ws.config_digest() {
+                eprintln!("Warning: the configuration changed since this plan was made (or does not load), so the JSON has no configuration section. Run terrane plan --out again for one.");
+                json::plan_json(&plan)
+            } else {
+                crate::policy_cmd::document(&plan, &ws)
+            };
+            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
         } else {
             out!("{}", render_plan(&plan, style));
         }

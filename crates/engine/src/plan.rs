@@ -417,14 +417,56 @@ pub fn apply_ignore_changes(
             }
         }
     } else {
+        let prior = Value::Map(prior.clone());
+        let mut config = Value::Map(cfg);
         for path in &r.lifecycle.ignore_changes {
-            let attr = path.split('.').next().unwrap_or(path);
-            if let Some(p) = prior.get(attr) {
-                cfg.insert(attr.to_string(), p.clone());
-            }
+            let steps = terrane_lang::config::IgnoreStep::parse(path);
+            keep_prior_at(&mut config, &prior, &steps);
         }
+        return config;
     }
     Value::Map(cfg)
+}
+
+/// Sets `config` at `path` to what `prior` holds there; a map key that `prior` lacks is
+/// removed from `config` (the configuration's addition is ignored too).
+fn keep_prior_at(config: &mut Value, prior: &Value, path: &[terrane_lang::config::IgnoreStep]) {
+    use terrane_lang::config::IgnoreStep;
+    let Some((first, rest)) = path.split_first() else {
+        *config = prior.clone();
+        return;
+    };
+    // Marks are the engine's to re-apply; compare and copy plain values.
+    let config = match config {
+        Value::Sensitive(inner) => inner.as_mut(),
+        other => other,
+    };
+    let prior = prior.peel();
+    match (first, config) {
+        (IgnoreStep::Key(k), Value::Map(m)) => {
+            let before = prior.as_map().and_then(|p| p.get(k));
+            match (before, m.get_mut(k)) {
+                (Some(b), Some(c)) => keep_prior_at(c, b, rest),
+                (Some(b), None) if rest.is_empty() => {
+                    m.insert(k.clone(), b.clone());
+                }
+                (None, Some(_)) if rest.is_empty() => {
+                    m.remove(k);
+                }
+                _ => {}
+            }
+        }
+        (IgnoreStep::Index(i), Value::List(items)) => {
+            let before = match prior {
+                Value::List(p) => p.get(*i),
+                _ => None,
+            };
+            if let (Some(b), Some(c)) = (before, items.get_mut(*i)) {
+                keep_prior_at(c, b, rest);
+            }
+        }
+        _ => {}
+    }
 }
 
 impl<'c> Planner<'c> {

@@ -151,7 +151,8 @@ pub struct Output {
 pub struct Lifecycle {
     pub create_before_destroy: bool,
     pub prevent_destroy: bool,
-    /// Attribute names, or `all`.
+    /// Attribute paths in Terraform's syntax (`tags`, `tags["Name"]`,
+    /// `ingress[0].cidr_blocks`); see [`IgnoreStep::parse`].
     pub ignore_changes: Vec<String>,
     pub ignore_all_changes: bool,
     pub replace_triggered_by: Vec<Expr>,
@@ -1087,12 +1088,12 @@ fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) ->
                     }
                     ExprKind::Tuple(items) => {
                         for it in items {
-                            match it.as_traversal_path().or_else(|| it.as_literal_str().map(str::to_string)) {
+                            match ignore_path(it) {
                                 Some(p) => lifecycle.ignore_changes.push(p),
                                 None => diags.push(
                                     Diagnostic::error(
                                         "Invalid ignore_changes entry",
-                                        "Each entry of ignore_changes is an attribute name of this resource, such as tags.",
+                                        "Each entry of ignore_changes is an attribute path of this resource, such as tags, tags[\"Name\"] or ingress[0].cidr_blocks.",
                                     )
                                     .with_span(Some(it.span.clone())),
                                 ),
@@ -1344,4 +1345,125 @@ pub fn depends_on_reference(e: &Expr) -> Option<crate::ast::Reference> {
     .filter(|_| {
         matches!(&e.kind, ExprKind::Traversal(_, ops) if ops.iter().all(|o| matches!(o, TravOp::Attr(..))))
     })
+}
+
+/// An `ignore_changes` entry as a path string: `name`, `name.attr`, `name["key"]`,
+/// `name[0]`, or a quoted attribute name.
+fn ignore_path(e: &Expr) -> Option<String> {
+    use crate::ast::TravOp;
+    if let Some(s) = e.as_literal_str() {
+        return Some(s.to_string());
+    }
+    match &e.kind {
+        ExprKind::Var(v) => Some(v.clone()),
+        ExprKind::Traversal(root, ops) => {
+            let ExprKind::Var(v) = &root.kind else {
+                return None;
+            };
+            let mut s = v.clone();
+            for op in ops {
+                match op {
+                    TravOp::Attr(a, _) => {
+                        s.push('.');
+                        s.push_str(a);
+                    }
+                    TravOp::Index(i) => match &i.kind {
+                        ExprKind::Literal(Value::String(k)) => {
+                            s.push_str(&format!("[{k:?}]"));
+                        }
+                        ExprKind::Literal(Value::Number(n)) if n.fract() == 0.0 && *n >= 0.0 => {
+                            s.push_str(&format!("[{n}]"));
+                        }
+                        _ => {
+                            let k = i.as_literal_str()?;
+                            s.push_str(&format!("[{k:?}]"));
+                        }
+                    },
+                    TravOp::Splat => return None,
+                }
+            }
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
+/// One step of an `ignore_changes` path.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IgnoreStep {
+    /// An attribute or a map key.
+    Key(String),
+    /// A list element.
+    Index(usize),
+}
+
+impl IgnoreStep {
+    /// Parses a path string made by the configuration loader (`tags["Name"]`,
+    /// `ingress[0].cidr_blocks`).
+    pub fn parse(path: &str) -> Vec<IgnoreStep> {
+        let mut steps = Vec::new();
+        let mut rest = path;
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix('.') {
+                rest = r;
+                continue;
+            }
+            if let Some(r) = rest.strip_prefix('[') {
+                let Some(end) = closing_bracket(r) else { break };
+                let inner = &r[..end];
+                rest = &r[end + 1..];
+                match serde_json::from_str::<String>(inner) {
+                    Ok(k) => steps.push(IgnoreStep::Key(k)),
+                    Err(_) => match inner.parse::<usize>() {
+                        Ok(i) => steps.push(IgnoreStep::Index(i)),
+                        Err(_) => steps.push(IgnoreStep::Key(inner.to_string())),
+                    },
+                }
+                continue;
+            }
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            steps.push(IgnoreStep::Key(rest[..end].to_string()));
+            rest = &rest[end..];
+        }
+        steps
+    }
+}
+
+/// The position of the `]` that closes an index starting at `s` (a quoted key may hold
+/// brackets).
+fn closing_bracket(s: &str) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            ']' if !in_string => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod ignore_path_tests {
+    use super::IgnoreStep::{self, Index, Key};
+
+    #[test]
+    fn paths_with_keys_and_indexes_parse() {
+        assert_eq!(IgnoreStep::parse("tags"), vec![Key("tags".into())]);
+        assert_eq!(
+            IgnoreStep::parse("tags[\"Name\"]"),
+            vec![Key("tags".into()), Key("Name".into())]
+        );
+        assert_eq!(
+            IgnoreStep::parse("ingress[0].cidr_blocks"),
+            vec![Key("ingress".into()), Index(0), Key("cidr_blocks".into())]
+        );
+        assert_eq!(
+            IgnoreStep::parse("m[\"a.b[c]\"].x"),
+            vec![Key("m".into()), Key("a.b[c]".into()), Key("x".into())]
+        );
+    }
 }

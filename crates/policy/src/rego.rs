@@ -203,6 +203,7 @@ pub fn compile(files: &[PolicyFile]) -> Result<Compiled, Vec<String>> {
                     if engine
                         .has_declared_rule_rooted_at(&f.path, rule)
                         .unwrap_or(false)
+                        && declares_rule(&f.text, rule)
                     {
                         results.push((rule, blocks));
                     }
@@ -274,6 +275,20 @@ fn first_line(s: &str) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or(s)
         .to_string()
+}
+
+/// Whether a file's own text has a head of `rule` (`deny[msg] {`, `deny contains msg
+/// if`, `default deny := ...`): the engine answers for the whole package.
+fn declares_rule(text: &str, rule: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("default ").unwrap_or(line).trim_start();
+        line.strip_prefix(rule).is_some_and(|rest| {
+            rest.chars()
+                .next()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+        })
+    })
 }
 
 /// Names of the `test_` rules of a file, as `opa test` finds them.
@@ -647,23 +662,34 @@ impl Evaluation {
             ms = started.elapsed().as_secs_f64() * 1e3,
             "policy set evaluated"
         );
+        // A rule's result is reported once, credited to the files that hold the rule
+        // (a package's other files do not repeat it).
+        let mut holders: std::collections::BTreeMap<String, (bool, Vec<&str>)> =
+            std::collections::BTreeMap::new();
         for m in &compiled.modules {
             for (rule, blocks) in &m.results {
-                let path = format!("{}.{rule}", m.package);
-                match results.get(&path) {
-                    Some(Ok(v)) => {
-                        let verdicts = verdicts(v, &path, &m.file);
-                        if *blocks {
-                            out.denials.extend(verdicts);
-                        } else {
-                            out.warnings.extend(verdicts);
-                        }
+                holders
+                    .entry(format!("{}.{rule}", m.package))
+                    .or_insert((*blocks, Vec::new()))
+                    .1
+                    .push(&m.file);
+            }
+        }
+        for (path, (blocks, files)) in &holders {
+            let file = files.join(", ");
+            match results.get(path) {
+                Some(Ok(v)) => {
+                    let verdicts = verdicts(v, path, &file);
+                    if *blocks {
+                        out.denials.extend(verdicts);
+                    } else {
+                        out.warnings.extend(verdicts);
                     }
-                    Some(Err(e)) => out
-                        .errors
-                        .push(format!("{}: evaluating {path} failed: {e}", m.file)),
-                    None => {}
                 }
+                Some(Err(e)) => out
+                    .errors
+                    .push(format!("{file}: evaluating {path} failed: {e}")),
+                None => {}
             }
         }
         out

@@ -496,3 +496,57 @@ resource "time_sleep" "long" {
     out.expect_code(130).contains("the sleep was interrupted");
     assert!(ws.state_list().is_empty());
 }
+
+#[test]
+fn ignore_changes_takes_attribute_paths_with_indexes() {
+    let config = |a: &str, b: &str| {
+        format!(
+            r#"
+resource "null_resource" "n" {{
+  triggers = {{
+    a = "{a}"
+    b = "{b}"
+  }}
+  lifecycle {{
+    ignore_changes = [triggers["a"]]
+  }}
+}}
+"#
+        )
+    };
+    let ws = Ws::with_main(&config("1", "1"));
+    ws.run(&["validate"]).success();
+    ws.apply();
+    // The ignored key changes: nothing to do.
+    ws.write("main.tf", &config("2", "1"));
+    ws.run(&["plan", "--detailed-exitcode"])
+        .expect_code(0)
+        .contains("No changes");
+    // Another key changes: replaced, keeping the ignored key's old value.
+    ws.write("main.tf", &config("2", "2"));
+    ws.run(&["plan", "--detailed-exitcode"])
+        .expect_code(2)
+        .contains("must be replaced");
+    ws.apply();
+    let shown = ws.run(&["state", "show", "null_resource.n"]);
+    shown.success();
+    assert!(
+        shown.stdout.contains("\"a\" = \"1\"") || shown.stdout.contains("a = \"1\""),
+        "{}",
+        shown.stdout
+    );
+}
+
+#[test]
+fn show_of_a_saved_plan_as_json_has_the_configuration_section_of_plan_json() {
+    let ws = Ws::with_main(FILES);
+    ws.run(&["plan", "--out", "p.plan"]).success();
+    let live: serde_json::Value =
+        serde_json::from_str(&ws.run(&["plan", "--json"]).stdout).expect("plan json");
+    let saved = ws.run(&["show", "--json", "p.plan"]);
+    saved.success();
+    let saved: serde_json::Value = serde_json::from_str(&saved.stdout).expect("show json");
+    assert!(saved["configuration"]["root_module"]["resources"].is_array());
+    assert_eq!(saved["configuration"], live["configuration"]);
+    assert_eq!(saved["resource_changes"], live["resource_changes"]);
+}

@@ -649,3 +649,34 @@ policy "files" {
         .unwrap()
         .contains("must be owner-only"));
 }
+
+#[test]
+fn each_result_is_counted_once_and_credited_to_the_file_that_holds_the_rule() {
+    // One package in three files: the rule, a helper, and tests.
+    let ws = ws_with_policy(
+        "advisory",
+        &[
+            ("naming.rego", DENY_REPORT_V0),
+            (
+                "helpers.rego",
+                "package files.naming\n\nreport_suffix := \"report.txt\"\n",
+            ),
+            (
+                "naming_test.rego",
+                "package files.naming\n\ntest_nothing_denied_for_no_changes {\n  count(deny) == 0 with input as {\"resource_changes\": []}\n}\n",
+            ),
+        ],
+    );
+    ws.run(&["plan", "--out", "p.plan"]).success();
+    let out = ws.run(&["policy", "check", "--plan", "p.plan", "--json"]);
+    out.success();
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let denials = doc["policy_sets"][0]["denials"].as_array().unwrap();
+    assert_eq!(denials.len(), 1, "{denials:#?}");
+    let text = serde_json::to_string(&denials[0]).unwrap();
+    assert!(text.contains("naming.rego"), "{text}");
+    assert!(
+        !text.contains("helpers.rego") && !text.contains("naming_test.rego"),
+        "{text}"
+    );
+}
