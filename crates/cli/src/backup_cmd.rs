@@ -325,14 +325,19 @@ pub fn list(dest: &Store) -> Result<(Vec<Manifest>, Vec<String>), String> {
 /// workspace's key providers.
 fn open(ws: &Workspace, store: &Store, id: &str) -> Result<(Manifest, Archive), String> {
     let where_ = format!("{}/{id}", store.describe());
-    let manifest: Manifest = serde_json::from_slice(
-        &store.get(id, MANIFEST)?.ok_or_else(|| {
-            format!(
-                "{where_} is not a complete backup (it has no {MANIFEST}); a backup without a manifest was interrupted and cannot be used"
-            )
-        })?,
-    )
-    .map_err(|e| format!("the manifest of {where_} is damaged: {e}"))?;
+    let Some(manifest) = store.get(id, MANIFEST)? else {
+        if store.get(id, PAYLOAD)?.is_none() {
+            return Err(format!(
+                "there is no backup {id} in {}; `terrane backup list` shows the backups there",
+                store.describe()
+            ));
+        }
+        return Err(format!(
+            "{where_} is not a complete backup (it has no {MANIFEST}); a backup without a manifest was interrupted and cannot be used"
+        ));
+    };
+    let manifest: Manifest = serde_json::from_slice(&manifest)
+        .map_err(|e| format!("the manifest of {where_} is damaged: {e}"))?;
     let sealed = store
         .get(id, PAYLOAD)?
         .ok_or_else(|| format!("{where_} has no payload"))?;
@@ -346,6 +351,7 @@ fn open(ws: &Workspace, store: &Store, id: &str) -> Result<(Manifest, Archive), 
             sealed.len()
         ));
     }
+    key_material_present(ws, &manifest)?;
     let enc = ws.encryption(manifest.keys.clone());
     let text = std::str::from_utf8(&sealed).map_err(|e| e.to_string())?;
     let plain = enc
@@ -381,6 +387,90 @@ fn resolve(ws: &Workspace, backup: &Path, from: Option<&Path>) -> Result<(Store,
         Store::parse(ws, from)?,
         backup.to_string_lossy().to_string(),
     ))
+}
+
+/// Refuses, before anything is generated or written, a backup whose data keys this
+/// workspace has nothing to unwrap with, and says what the backup needs: without it a
+/// new machine would generate a new age identity and then fail to unwrap.
+fn key_material_present(ws: &Workspace, manifest: &Manifest) -> Result<(), String> {
+    let configured = ws
+        .module
+        .terraform
+        .encryption
+        .as_ref()
+        .and_then(|e| e.key_provider.as_ref())
+        .is_some();
+    if configured || std::env::var_os("TERRANE_PASSPHRASE").is_some() {
+        return Ok(());
+    }
+    let identity = crate::secret_cmd::default_identity(&ws.dir);
+    if identity.exists() {
+        return Ok(());
+    }
+    let needs: Vec<String> = manifest
+        .keys
+        .iter()
+        .map(|k| match k.provider.split_once(':') {
+            Some(("age", public)) => format!(
+                "the age identity whose public key is {public} (the original workspace's .terrane/identity.txt): pass it with --identity FILE (or TERRANE_IDENTITY_FILE)"
+            ),
+            Some(("aws_kms", key)) => format!(
+                "the AWS KMS key {key}: declare it in terraform {{ encryption {{ key_provider \"aws_kms\" {{ key_id = \"{key}\" }} }} }} with credentials that may use it"
+            ),
+            _ if k.provider == "passphrase" => {
+                "the passphrase it was made with: set TERRANE_PASSPHRASE".to_string()
+            }
+            _ => format!("the key provider {:?}", k.provider),
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if needs.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "backup {}'s data keys are wrapped by key material this workspace does not have. A backup is only as recoverable as its key: it needs {}. Nothing was generated or written",
+        manifest.id,
+        needs.join("; or ")
+    ))
+}
+
+/// Installs the age identity a backup needs as the workspace's default identity
+/// (`restore --identity FILE`), unless the workspace has one already.
+pub fn install_identity(ws: &Workspace, file: &Path) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read the identity file {}: {e}", file.display()))?;
+    if !text
+        .lines()
+        .any(|l| l.trim_start().starts_with("AGE-SECRET-KEY-"))
+    {
+        return Err(format!(
+            "{} is not an age identity file (it has no AGE-SECRET-KEY- line)",
+            file.display()
+        ));
+    }
+    let dest = crate::secret_cmd::default_identity(&ws.dir);
+    if dest.exists() {
+        let current = std::fs::read_to_string(&dest).unwrap_or_default();
+        if current.trim() == text.trim() {
+            return Ok(());
+        }
+        return Err(format!(
+            "{} already holds another identity; move it away first if the backup's identity should replace it",
+            dest.display()
+        ));
+    }
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&dest)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .map_err(|e| format!("writing {}: {e}", dest.display()))
 }
 
 /// Restores a backup into the workspace's (empty) backend.

@@ -61,8 +61,17 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
         Command::State(sc) => state_cmd::run(&dir, sc, style),
         Command::Secret(sc) => crate::secret_cmd::run(&dir, sc),
         Command::Backup(bc) => crate::backup_cmd::run(&dir, bc),
-        Command::Restore { backup, from } => {
+        Command::Restore {
+            backup,
+            from,
+            identity,
+        } => {
             let (ws, _) = crate::workspace::Workspace::load(&dir);
+            if let Some(file) = identity {
+                if let Err(e) = crate::backup_cmd::install_identity(&ws, &file) {
+                    return fail(format!("the restore failed: {e}"));
+                }
+            }
             match crate::backup_cmd::restore(&ws, &backup, from.as_deref()) {
                 Ok(msg) => {
                     outln!("{msg}");

@@ -173,6 +173,10 @@ pub enum Command {
         /// Where the backups are (default .terrane/backups).
         #[arg(long, value_name = "DIR")]
         from: Option<PathBuf>,
+        /// The age identity the backup's keys are wrapped with (the original
+        /// workspace's .terrane/identity.txt); installed as this workspace's identity.
+        #[arg(long, value_name = "FILE", env = "TERRANE_IDENTITY_FILE")]
+        identity: Option<PathBuf>,
     },
     /// Bring an existing object under management: terrane import ADDRESS ID.
     Import {

@@ -115,6 +115,72 @@ fn a_backup_restores_onto_an_empty_machine_with_no_changes_to_plan() {
 }
 
 #[test]
+fn a_backup_under_the_default_identity_restores_on_a_new_machine_with_that_identity() {
+    // No passphrase, no encryption block: the generated .terrane/identity.txt wraps
+    // the keys.
+    let first = machine();
+    first.run(&["apply", "--auto-approve"]).success();
+    let pw = first
+        .run(&["output", "--raw", "pw"])
+        .success()
+        .stdout
+        .clone();
+    let store = tempfile::tempdir().unwrap();
+    let to = store.path().to_str().unwrap();
+    let created = first
+        .run(&["backup", "create", "--to", to])
+        .success()
+        .stdout
+        .clone();
+    let id = created.split_whitespace().nth(1).unwrap().to_string();
+    // A backup that is not there is named as such.
+    first
+        .run(&["backup", "verify", "20990101T000000Z-nothere", "--from", to])
+        .expect_code(1)
+        .contains("there is no backup 20990101T000000Z-nothere")
+        .lacks("interrupted");
+
+    // A new machine without the identity: told what the backup needs and how to give
+    // it, and nothing generated.
+    let second = Ws::with_main(STACK);
+    second
+        .run(&["restore", &id, "--from", to])
+        .expect_code(1)
+        .contains("age identity whose public key is age1")
+        .contains("--identity FILE")
+        .contains("only as recoverable as its key");
+    assert!(
+        !second.exists(".terrane/identity.txt"),
+        "a new identity was generated"
+    );
+    assert!(second.run(&["state", "list"]).stdout.trim().is_empty());
+    // With the original identity: restored, and the secrets open.
+    let identity = first.file(".terrane/identity.txt");
+    second
+        .run(&[
+            "restore",
+            &id,
+            "--from",
+            to,
+            "--identity",
+            identity.to_str().unwrap(),
+        ])
+        .success()
+        .contains("Restored backup");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(second.file(".terrane/identity.txt"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(second.run(&["output", "--raw", "pw"]).success().stdout, pw);
+    second
+        .run(&["plan", "--detailed-exitcode"])
+        .expect_code(0)
+        .contains("No changes");
+}
+
+#[test]
 fn a_corrupted_or_interrupted_backup_is_refused_and_retention_keeps_what_it_says() {
     let ws = machine();
     run(&ws, &["apply", "--auto-approve"]).success();
