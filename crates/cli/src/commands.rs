@@ -289,6 +289,10 @@ async fn make_plan(
     let started = std::time::Instant::now();
     let ws: &Workspace = ws;
     let model = build_model(ws, color)?;
+    if let Some(why) = schema_only_provider(ws, &model) {
+        eprintln!("Error: {why}");
+        return None;
+    }
     let opts = PlanOptions {
         destroy: args.destroy,
         refresh: args.refresh,
@@ -389,8 +393,29 @@ pub async fn offline_plan(ws: &mut Workspace, vars: &VarArgs, color: bool) -> Op
     }
 }
 
+/// Why the configuration cannot be planned against its clouds: a provider it uses is
+/// only a schema in this build.
+fn schema_only_provider(ws: &Workspace, model: &terrane_engine::model::Model) -> Option<String> {
+    model.providers.values().find_map(|p| {
+        ws.registry
+            .get(&p.name)
+            .and_then(|f| f.schema_only())
+            .map(str::to_string)
+    })
+}
+
 /// A plan of the configuration against the current state, printing nothing but errors.
+/// A configuration whose provider is only a schema here is planned offline (every
+/// resource a create), which is what pricing and policy checks can still use.
 pub async fn plan_quietly(ws: &mut Workspace, args: &PlanArgs, style: Style) -> Option<Plan> {
+    let offline = {
+        let (model, diags) = terrane_engine::model::build(&ws.module, &ws.registry);
+        !diags.has_errors() && schema_only_provider(ws, &model).is_some()
+    };
+    if offline {
+        eprintln!("Warning: this build has only the schema of a provider the configuration uses; the configuration is assessed as if nothing of it existed yet.");
+        return offline_plan(ws, &args.vars, style.color).await;
+    }
     let prior = state_cmd::read_existing(ws).ok()?;
     let printer = Printer::new(style, false);
     let cancel = AtomicBool::new(false);

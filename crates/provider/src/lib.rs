@@ -9,6 +9,7 @@
 pub mod duration;
 pub mod resource;
 pub mod schema;
+pub mod snapshot;
 pub mod testing;
 
 use std::collections::BTreeMap;
@@ -150,6 +151,12 @@ pub trait ProviderFactory: Send + Sync {
     /// Configures an instance from the evaluated `provider` block (an empty object when
     /// there is none).
     fn configure(&self, config: &Value) -> Result<Arc<dyn Provider>>;
+
+    /// Why this provider can plan by its schema but not reach its cloud (a build without
+    /// its code: [`snapshot::SchemaOnly`]); `None` for a provider that can.
+    fn schema_only(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Every provider terrane knows, by name.

@@ -180,3 +180,35 @@ pub fn factory() -> AwsFactory {
         },
     }
 }
+
+/// `schema.json` beside this crate is the provider's schema as a build without the AWS
+/// SDK registers it (`terrane_provider::snapshot`): this test keeps it current.
+/// After changing a schema, write it anew with
+/// `TERRANE_UPDATE_SCHEMA=1 cargo test -p terrane-provider-aws schema_snapshot`.
+#[cfg(test)]
+mod schema_snapshot {
+    #[test]
+    fn schema_json_matches_the_provider() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema.json");
+        let schema = terrane_provider::ProviderFactory::schema(&super::factory()).clone();
+        let want = serde_json::to_string_pretty(&terrane_provider::snapshot::to_json(&schema))
+            .expect("serialize")
+            + "\n";
+        if std::env::var_os("TERRANE_UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &want).expect("write schema.json");
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "{} is out of date with the provider's schemas; write it anew with TERRANE_UPDATE_SCHEMA=1 cargo test -p terrane-provider-aws schema_snapshot",
+            path.display()
+        );
+        // And it reads back as the same schema.
+        let back = terrane_provider::snapshot::from_json(&serde_json::from_str(&have).unwrap())
+            .expect("schema.json reads back");
+        assert_eq!(
+            terrane_provider::snapshot::to_json(&back),
+            terrane_provider::snapshot::to_json(&schema)
+        );
+    }
+}
