@@ -2,8 +2,9 @@
 //!
 //! The formatter is layout-only and comment-preserving: it re-indents code by two
 //! spaces per nesting level, aligns the `=` of consecutive one-line attributes at the
-//! same level, puts one space around `=`, trims trailing whitespace and ends the file
-//! with one newline. Strings, heredocs and comments are never changed. A file that
+//! same level, puts one space around `=` and trims trailing whitespace; blank lines
+//! and the end of the file are left as they are, as `terraform fmt` leaves them.
+//! Strings, heredocs (closing markers included) and comments are never changed. A file that
 //! does not parse is refused, and the result is checked to parse again.
 
 /// Formats one file. The error says why the file was not formatted.
@@ -20,7 +21,7 @@ pub fn format_source(text: &str) -> Result<String, String> {
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
     for l in &lines {
         match l.kind {
-            Kind::Verbatim => out.push(l.text.to_string()),
+            Kind::Verbatim | Kind::Heredoc => out.push(l.text.to_string()),
             Kind::Code => {
                 let trimmed = l.text.trim();
                 if trimmed.is_empty() {
@@ -32,11 +33,9 @@ pub fn format_source(text: &str) -> Result<String, String> {
         }
     }
     align(&lines, &mut out);
-    let mut result = out.join("\n");
-    while result.ends_with('\n') {
-        result.pop();
-    }
-    let result = result.trim_start_matches('\n').to_string() + "\n";
+    // Like `terraform fmt`, blank lines and the file's last newline (or its absence)
+    // stay as they are: an empty file stays empty.
+    let result = out.join("\n");
     hcl_edit::parser::parse_body(&result).map_err(|e| {
         format!(
             "formatting would break the file (line {}): {}; please report this",
@@ -51,8 +50,11 @@ pub fn format_source(text: &str) -> Result<String, String> {
 enum Kind {
     /// A line that starts in code: re-indented.
     Code,
-    /// A line that starts inside a heredoc, a multi-line string or a block comment.
+    /// A line that starts inside a multi-line string or a block comment.
     Verbatim,
+    /// A heredoc's body or closing line: left as it is, and no break in the alignment
+    /// of the attributes around it (as Terraform formats them).
+    Heredoc,
 }
 
 struct Line<'a> {
@@ -87,20 +89,13 @@ fn classify(text: &str) -> Vec<Line<'_>> {
         if let Ctx::Heredoc(delim) = &top {
             if line.trim() == delim {
                 stack.pop();
-                out.push(Line {
-                    text: line,
-                    kind: Kind::Code,
-                    indent: depth,
-                    depth_after: depth,
-                });
-            } else {
-                out.push(Line {
-                    text: line,
-                    kind: Kind::Verbatim,
-                    indent: 0,
-                    depth_after: depth,
-                });
             }
+            out.push(Line {
+                text: line,
+                kind: Kind::Heredoc,
+                indent: depth,
+                depth_after: depth,
+            });
             continue;
         }
         let kind = if matches!(top, Ctx::Code) {
@@ -243,18 +238,26 @@ fn align(lines: &[Line<'_>], out: &mut [String]) {
             continue;
         }
         let mut j = i;
-        // Extend the group over consecutive one-line attributes at the same level.
-        while j < lines.len() && is_attr(j) && lines[j].indent == indent && !opens(j) {
-            j += 1;
+        // Extend the group over consecutive one-line attributes at the same level (a
+        // heredoc's lines belong to its attribute's line).
+        while j < lines.len() {
+            if lines[j].kind == Kind::Heredoc {
+                j += 1;
+            } else if is_attr(j) && lines[j].indent == indent && !opens(j) {
+                j += 1;
+            } else {
+                break;
+            }
         }
-        let width = (i..j)
+        let members = || (i..j).filter(|&k| lines[k].kind == Kind::Code);
+        let width = members()
             .filter_map(|k| attr_name(&out[k]).map(|(n, _)| n.chars().count()))
             .max()
             .unwrap_or(0);
-        for line in out.iter_mut().take(j).skip(i) {
-            if let Some((name, value)) = attr_name(line) {
+        for k in members().collect::<Vec<_>>() {
+            if let Some((name, value)) = attr_name(&out[k]) {
                 let formatted = format!("{}{name:<width$} = {value}", "  ".repeat(indent));
-                *line = formatted.trim_end().to_string();
+                out[k] = formatted.trim_end().to_string();
             }
         }
         i = j.max(i + 1);
@@ -266,10 +269,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn matches_terraform_fmt() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fmt");
+        let mut cases = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let input = entry.unwrap().path();
+            if input.extension().is_none_or(|e| e != "in") {
+                continue;
+            }
+            let src = std::fs::read_to_string(&input).unwrap();
+            let want = std::fs::read_to_string(input.with_extension("out")).unwrap();
+            let name = input.display();
+            assert_eq!(format_source(&src).unwrap(), want, "{name}");
+            assert_eq!(
+                format_source(&want).unwrap(),
+                want,
+                "{name}: canonical input changed"
+            );
+            cases += 1;
+        }
+        assert!(cases >= 5, "fixtures missing in {}", dir.display());
+    }
+
+    #[test]
     fn indents_and_aligns() {
         let src = "resource \"a\" \"b\" {\nname=\"x\"\n    longer_name   =  1\n  tags = {\n  k = \"v\"\n      }\n}\n\n\n";
         let out = format_source(src).unwrap();
-        assert_eq!(out, "resource \"a\" \"b\" {\n  name        = \"x\"\n  longer_name = 1\n  tags = {\n    k = \"v\"\n  }\n}\n");
+        // Blank lines at the end stay, as with terraform fmt.
+        assert_eq!(out, "resource \"a\" \"b\" {\n  name        = \"x\"\n  longer_name = 1\n  tags = {\n    k = \"v\"\n  }\n}\n\n\n");
         assert_eq!(
             format_source(&out).unwrap(),
             out,
