@@ -288,7 +288,7 @@ resource "local_load_balancer" "lb" {{
 }
 
 #[test]
-fn nested_dynamic_blocks_and_a_misspelt_iterator_are_told_apart() {
+fn an_iterator_is_a_name_only_inside_its_dynamic_block() {
     let ws = Ws::with_main(
         r#"
 variable "rules" {
@@ -550,3 +550,81 @@ fn show_of_a_saved_plan_as_json_has_the_configuration_section_of_plan_json() {
     assert_eq!(saved["configuration"], live["configuration"]);
     assert_eq!(saved["resource_changes"], live["resource_changes"]);
 }
+
+/// Nested `dynamic` blocks, an `iterator`, `each` inside them, `for_each` over a map and
+/// over lists, on a type whose blocks nest (no call reaches AWS: nothing exists yet).
+#[cfg(feature = "aws")]
+#[test]
+fn nested_dynamic_blocks_expand_with_their_iterators() {
+    let ws = Ws::with_main(NESTED_DYNAMIC);
+    ws.run(&["validate"]).success().contains("Success!");
+    let plan = ws.run(&["plan", "--json"]);
+    plan.success();
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan json");
+    let action = |key: &str| {
+        doc["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["index"] == key)
+            .unwrap_or_else(|| panic!("no listener {key}"))["change"]["after"]["default_action"][0]
+            .clone()
+    };
+    let http = action("http");
+    assert_eq!(http["type"], "redirect", "{http:#}");
+    assert_eq!(http["redirect"]["status_code"], "HTTP_301", "{http:#}");
+    assert_eq!(http["redirect"]["port"], "443", "{http:#}");
+    assert!(http["fixed_response"].is_null(), "{http:#}");
+    let other = action("other");
+    assert_eq!(other["type"], "fixed-response", "{other:#}");
+    assert_eq!(
+        other["fixed_response"]["message_body"], "listener 0 of other",
+        "{other:#}"
+    );
+    assert!(other["redirect"].is_null(), "{other:#}");
+}
+
+#[cfg(feature = "aws")]
+const NESTED_DYNAMIC: &str = r#"provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+}
+
+variable "listeners" {
+  default = {
+    http  = { port = 80, redirects = [{ code = "HTTP_301", port = "443" }] }
+    other = { port = 8080, redirects = [] }
+  }
+}
+
+resource "aws_lb_listener" "l" {
+  for_each          = var.listeners
+  load_balancer_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/1"
+  port              = each.value.port
+
+  dynamic "default_action" {
+    for_each = [each.value]
+    iterator = act
+    content {
+      type = length(act.value.redirects) > 0 ? "redirect" : "fixed-response"
+      dynamic "redirect" {
+        for_each = act.value.redirects
+        content {
+          status_code = redirect.value.code
+          port        = redirect.value.port
+        }
+      }
+      dynamic "fixed_response" {
+        for_each = length(act.value.redirects) > 0 ? [] : [act.key]
+        content {
+          content_type = "text/plain"
+          message_body = "listener ${fixed_response.value} of ${each.key}"
+          status_code  = "404"
+        }
+      }
+    }
+  }
+}
+"#;
