@@ -350,6 +350,7 @@ impl Workspace {
         let cv = Converter {
             file: name.clone(),
             base: 0,
+            renamed_keys: Default::default(),
         };
         for st in body.iter() {
             let hcl_edit::structure::Structure::Attribute(a) = st else {

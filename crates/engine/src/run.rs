@@ -543,6 +543,7 @@ fn parse_cli_value(decl: &Variable, text: &str) -> Result<Value, Diagnostic> {
     let cv = terrane_lang::ast::Converter {
         file: Arc::from("<value for var.".to_string() + &decl.name + ">"),
         base: 0,
+        renamed_keys: Default::default(),
     };
     eval_constant(&cv.expr(&expr)).map_err(|d| {
         Diagnostic::error(

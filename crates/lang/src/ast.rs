@@ -101,6 +101,9 @@ pub struct Converter {
     pub file: Arc<str>,
     /// Offset added to every span (non-zero when a template file is parsed on its own).
     pub base: usize,
+    /// Object keys renamed so that the parser accepts a repeated key, by the offset of
+    /// the key: their real names (see [`crate::config::parse_body`]).
+    pub renamed_keys: std::collections::BTreeMap<usize, String>,
 }
 
 impl Converter {
@@ -126,13 +129,19 @@ impl Converter {
             Expression::Object(o) => ExprKind::Object(
                 o.iter()
                     .map(|(k, v)| {
-                        let key = match k {
+                        let mut key = match k {
                             ObjectKey::Ident(id) => Expr {
                                 kind: ExprKind::Literal(Value::String(id.value().to_string())),
                                 span: self.span(id.span()),
                             },
                             ObjectKey::Expression(x) => self.expr(x),
                         };
+                        if let Some(real) = self
+                            .renamed_keys
+                            .get(&key.span.start.saturating_sub(self.base))
+                        {
+                            key.kind = ExprKind::Literal(Value::String(real.clone()));
+                        }
                         (key, self.expr(v.expr()))
                     })
                     .collect(),

@@ -500,11 +500,12 @@ fn load_module(
             }
         };
         sources.insert(name.clone(), Arc::from(text.as_str()));
-        match hcl_edit::parser::parse_body(&text) {
-            Ok(body) => {
+        match parse_body(&text) {
+            Ok((body, renamed_keys)) => {
                 let cv = Converter {
                     file: name,
                     base: 0,
+                    renamed_keys,
                 };
                 load_file_body(root, &cv, &body, &mut module, sources, diags, stack);
             }
@@ -512,6 +513,70 @@ fn load_module(
         }
     }
     module
+}
+
+/// Parses a file as Terraform does, where an object may repeat a key and the last one
+/// wins (`{ a = 1, a = 2 }`). hcl-edit refuses a repeated key, so each one it stops at
+/// is renamed in a copy of the text to a placeholder of the same length (offsets, and
+/// so every diagnostic's line and column, stay right); the returned map gives the real
+/// name of the key at each renamed offset, for [`Converter::renamed_keys`].
+pub fn parse_body(
+    text: &str,
+) -> Result<(hcl_edit::structure::Body, BTreeMap<usize, String>), hcl_edit::parser::Error> {
+    let mut renamed = BTreeMap::new();
+    let mut copy: Option<String> = None;
+    let mut attempt = 0u32;
+    loop {
+        let current = copy.as_deref().unwrap_or(text);
+        let err = match hcl_edit::parser::parse_body(current) {
+            Ok(body) => return Ok((body, renamed)),
+            Err(e) => e,
+        };
+        let first_error = || hcl_edit::parser::parse_body(text).map(|b| (b, BTreeMap::new()));
+        if !err.message().contains("redefined object key") || attempt > 1000 {
+            return first_error();
+        }
+        let offset = err.location().offset();
+        let Some((range, name)) = key_at(current, offset) else {
+            return first_error();
+        };
+        // The same offset again: the placeholder collided; the next candidate differs.
+        let placeholder = placeholder(range.len(), attempt);
+        let mut next = current.to_string();
+        next.replace_range(range, &placeholder);
+        renamed.entry(offset).or_insert(name);
+        copy = Some(next);
+        attempt += 1;
+    }
+}
+
+/// The key at `offset` of an object item: the byte range to rename and its name.
+fn key_at(text: &str, offset: usize) -> Option<(std::ops::Range<usize>, String)> {
+    let rest = text.get(offset..)?;
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let end = quoted.find(['"', '\\', '$', '%'])?;
+        if !quoted[end..].starts_with('"') || end == 0 {
+            return None;
+        }
+        return Some((offset + 1..offset + 1 + end, quoted[..end].to_string()));
+    }
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| (offset..offset + end, rest[..end].to_string()))
+}
+
+/// An identifier of `len` ASCII letters, different for each `n`.
+fn placeholder(len: usize, mut n: u32) -> String {
+    let mut out = vec![b'Z'; len];
+    for b in out.iter_mut().rev() {
+        *b = b'A' + (n % 26) as u8;
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Turns an hcl-edit parse error into a diagnostic pointing at its line and column.

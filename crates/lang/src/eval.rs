@@ -690,6 +690,7 @@ impl Evaluator<'_> {
         let cv = Converter {
             file: Arc::from(path.as_str()),
             base: 0,
+            renamed_keys: Default::default(),
         };
         let parts = cv.template(&tpl);
         let scope = TemplateScope {
@@ -1018,6 +1019,7 @@ mod tests {
         let cv = Converter {
             file: Arc::from("test.tf"),
             base: 0,
+            renamed_keys: Default::default(),
         };
         eval(&cv.expr(&e), &Vars(vars))
     }

@@ -9,7 +9,7 @@
 
 /// Formats one file. The error says why the file was not formatted.
 pub fn format_source(text: &str) -> Result<String, String> {
-    hcl_edit::parser::parse_body(text).map_err(|e| {
+    crate::config::parse_body(text).map_err(|e| {
         format!(
             "line {}, column {}: {}",
             e.location().line(),
@@ -36,7 +36,7 @@ pub fn format_source(text: &str) -> Result<String, String> {
     // Like `terraform fmt`, blank lines and the file's last newline (or its absence)
     // stay as they are: an empty file stays empty.
     let result = out.join("\n");
-    hcl_edit::parser::parse_body(&result).map_err(|e| {
+    crate::config::parse_body(&result).map_err(|e| {
         format!(
             "formatting would break the file (line {}): {}; please report this",
             e.location().line(),
@@ -204,7 +204,25 @@ fn close_levels(levels: &mut Vec<usize>, mut n: usize) {
 /// The attribute name of a one-line `name = value` line, if it is one.
 fn attr_name(line: &str) -> Option<(&str, &str)> {
     let t = line.trim_start();
-    let end = t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))?;
+    let end = if let Some(quoted) = t.strip_prefix('"') {
+        // A quoted object key (`"k" = v`), aligned like a name.
+        let mut escaped = false;
+        let close = quoted.char_indices().find_map(|(i, c)| match c {
+            _ if escaped => {
+                escaped = false;
+                None
+            }
+            '\\' => {
+                escaped = true;
+                None
+            }
+            '"' => Some(i),
+            _ => None,
+        })?;
+        close + 2
+    } else {
+        t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))?
+    };
     if end == 0 {
         return None;
     }
@@ -241,13 +259,11 @@ fn align(lines: &[Line<'_>], out: &mut [String]) {
         // Extend the group over consecutive one-line attributes at the same level (a
         // heredoc's lines belong to its attribute's line).
         while j < lines.len() {
-            if lines[j].kind == Kind::Heredoc {
-                j += 1;
-            } else if is_attr(j) && lines[j].indent == indent && !opens(j) {
-                j += 1;
-            } else {
+            let member = is_attr(j) && lines[j].indent == indent && !opens(j);
+            if lines[j].kind != Kind::Heredoc && !member {
                 break;
             }
+            j += 1;
         }
         let members = || (i..j).filter(|&k| lines[k].kind == Kind::Code);
         let width = members()

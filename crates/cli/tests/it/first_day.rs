@@ -628,3 +628,40 @@ resource "aws_lb_listener" "l" {
   }
 }
 "#;
+
+#[test]
+fn a_repeated_object_key_is_accepted_and_the_last_one_wins() {
+    let ws = Ws::with_main(
+        r#"
+locals {
+  x = { a = 1, b = 2, a = 3 }
+  y = {
+    "k" = "first"
+    A   = "other"
+    "k" = "second"
+  }
+}
+
+output "x" {
+  value = local.x
+}
+
+output "y" {
+  value = local.y
+}
+"#,
+    );
+    ws.run(&["validate"]).success();
+    ws.run(&["fmt", "--check"]).success();
+    ws.apply();
+    let out = ws.run(&["output", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(doc["x"]["value"], serde_json::json!({"a": 3, "b": 2}));
+    assert_eq!(
+        doc["y"]["value"],
+        serde_json::json!({"k": "second", "A": "other"})
+    );
+    // A mistake after a repeated key is still reported where it is.
+    ws.write("bad.tf", "locals {\n  z = { a = 1, a = 2 }\n  w = (\n}\n");
+    ws.run(&["validate"]).expect_code(1).contains("bad.tf line");
+}
