@@ -197,24 +197,12 @@ pub fn compile(files: &[PolicyFile]) -> Result<Compiled, Vec<String>> {
     let mut errors = Vec::new();
     for f in files {
         match add_file(&mut engine, f) {
-            Ok(package) => {
-                let mut results = Vec::new();
-                for (rule, blocks) in RESULT_RULES {
-                    if engine
-                        .has_declared_rule_rooted_at(&f.path, rule)
-                        .unwrap_or(false)
-                        && declares_rule(&f.text, rule)
-                    {
-                        results.push((rule, blocks));
-                    }
-                }
-                modules.push(ModuleInfo {
-                    file: f.path.clone(),
-                    package,
-                    results,
-                    tests: test_rule_names(&f.text),
-                });
-            }
+            Ok(package) => modules.push(ModuleInfo {
+                file: f.path.clone(),
+                package,
+                results: Vec::new(),
+                tests: test_rule_names(&f.text),
+            }),
             Err(e) => errors.push(e),
         }
     }
@@ -224,6 +212,22 @@ pub fn compile(files: &[PolicyFile]) -> Result<Compiled, Vec<String>> {
             .get_ast_as_json()
             .ok()
             .and_then(|ast| serde_json::from_str(&ast).ok());
+        // The result rules each file itself declares (the engine's own lookup answers
+        // for the whole package, so every file of it would repeat the results).
+        let declared = ast.as_ref().map(crate::split::rules_by_file);
+        for m in &mut modules {
+            for (rule, blocks) in RESULT_RULES {
+                let here = match &declared {
+                    Some(d) => d.get(&m.file).is_some_and(|names| names.contains(rule)),
+                    None => engine
+                        .has_declared_rule_rooted_at(&m.file, rule)
+                        .unwrap_or(false),
+                };
+                if here {
+                    m.results.push((rule, blocks));
+                }
+            }
+        }
         let per_change = ast
             .as_ref()
             .map(|ast| crate::split::per_change_rules(ast, &results))
@@ -275,20 +279,6 @@ fn first_line(s: &str) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or(s)
         .to_string()
-}
-
-/// Whether a file's own text has a head of `rule` (`deny[msg] {`, `deny contains msg
-/// if`, `default deny := ...`): the engine answers for the whole package.
-fn declares_rule(text: &str, rule: &str) -> bool {
-    text.lines().any(|line| {
-        let line = line.trim_start();
-        let line = line.strip_prefix("default ").unwrap_or(line).trim_start();
-        line.strip_prefix(rule).is_some_and(|rest| {
-            rest.chars()
-                .next()
-                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
-        })
-    })
 }
 
 /// Names of the `test_` rules of a file, as `opa test` finds them.

@@ -342,6 +342,21 @@ impl Reach {
 
 /// `(package path, rule name)` of every result rule that reads one change at a time,
 /// from regorus's syntax tree as JSON (`Engine::get_ast_as_json`).
+/// The names of the rules each policy file declares, by the file's path.
+pub fn rules_by_file(ast: &Json) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for entry in ast.as_array().into_iter().flatten() {
+        let Some(file) = entry.pointer("/source/file").and_then(Json::as_str) else {
+            continue;
+        };
+        let names = out.entry(file.to_string()).or_default();
+        for r in entry["ast"]["rules"].as_array().into_iter().flatten() {
+            names.extend(rule_name(r));
+        }
+    }
+    out
+}
+
 pub fn per_change_rules(ast: &Json, results: &[&str]) -> BTreeSet<(String, String)> {
     let modules: Vec<&Json> = ast
         .as_array()
