@@ -420,8 +420,7 @@ pub fn apply_ignore_changes(
         let prior = Value::Map(prior.clone());
         let mut config = Value::Map(cfg);
         for path in &r.lifecycle.ignore_changes {
-            let steps = terrane_lang::config::IgnoreStep::parse(path);
-            keep_prior_at(&mut config, &prior, &steps);
+            keep_prior_at(&mut config, &prior, path);
         }
         return config;
     }

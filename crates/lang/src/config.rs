@@ -151,9 +151,8 @@ pub struct Output {
 pub struct Lifecycle {
     pub create_before_destroy: bool,
     pub prevent_destroy: bool,
-    /// Attribute paths in Terraform's syntax (`tags`, `tags["Name"]`,
-    /// `ingress[0].cidr_blocks`); see [`IgnoreStep::parse`].
-    pub ignore_changes: Vec<String>,
+    /// Attribute paths (`tags`, `tags["Name"]`, `ingress[0].cidr_blocks`), step by step.
+    pub ignore_changes: Vec<Vec<IgnoreStep>>,
     pub ignore_all_changes: bool,
     pub replace_triggered_by: Vec<Expr>,
 }
@@ -1412,42 +1411,33 @@ pub fn depends_on_reference(e: &Expr) -> Option<crate::ast::Reference> {
     })
 }
 
-/// An `ignore_changes` entry as a path string: `name`, `name.attr`, `name["key"]`,
+/// An `ignore_changes` entry as a path: `name`, `name.attr`, `name["key"]`,
 /// `name[0]`, or a quoted attribute name.
-fn ignore_path(e: &Expr) -> Option<String> {
+fn ignore_path(e: &Expr) -> Option<Vec<IgnoreStep>> {
     use crate::ast::TravOp;
     if let Some(s) = e.as_literal_str() {
-        return Some(s.to_string());
+        return Some(vec![IgnoreStep::Key(s.to_string())]);
     }
     match &e.kind {
-        ExprKind::Var(v) => Some(v.clone()),
+        ExprKind::Var(v) => Some(vec![IgnoreStep::Key(v.clone())]),
         ExprKind::Traversal(root, ops) => {
             let ExprKind::Var(v) = &root.kind else {
                 return None;
             };
-            let mut s = v.clone();
+            let mut steps = vec![IgnoreStep::Key(v.clone())];
             for op in ops {
-                match op {
-                    TravOp::Attr(a, _) => {
-                        s.push('.');
-                        s.push_str(a);
-                    }
+                steps.push(match op {
+                    TravOp::Attr(a, _) => IgnoreStep::Key(a.clone()),
                     TravOp::Index(i) => match &i.kind {
-                        ExprKind::Literal(Value::String(k)) => {
-                            s.push_str(&format!("[{k:?}]"));
-                        }
                         ExprKind::Literal(Value::Number(n)) if n.fract() == 0.0 && *n >= 0.0 => {
-                            s.push_str(&format!("[{n}]"));
+                            IgnoreStep::Index(*n as usize)
                         }
-                        _ => {
-                            let k = i.as_literal_str()?;
-                            s.push_str(&format!("[{k:?}]"));
-                        }
+                        _ => IgnoreStep::Key(i.as_literal_str()?.to_string()),
                     },
                     TravOp::Splat => return None,
-                }
+                });
             }
-            Some(s)
+            Some(steps)
         }
         _ => None,
     }
@@ -1462,73 +1452,40 @@ pub enum IgnoreStep {
     Index(usize),
 }
 
-impl IgnoreStep {
-    /// Parses a path string made by the configuration loader (`tags["Name"]`,
-    /// `ingress[0].cidr_blocks`).
-    pub fn parse(path: &str) -> Vec<IgnoreStep> {
-        let mut steps = Vec::new();
-        let mut rest = path;
-        while !rest.is_empty() {
-            if let Some(r) = rest.strip_prefix('.') {
-                rest = r;
-                continue;
-            }
-            if let Some(r) = rest.strip_prefix('[') {
-                let Some(end) = closing_bracket(r) else { break };
-                let inner = &r[..end];
-                rest = &r[end + 1..];
-                match serde_json::from_str::<String>(inner) {
-                    Ok(k) => steps.push(IgnoreStep::Key(k)),
-                    Err(_) => match inner.parse::<usize>() {
-                        Ok(i) => steps.push(IgnoreStep::Index(i)),
-                        Err(_) => steps.push(IgnoreStep::Key(inner.to_string())),
-                    },
-                }
-                continue;
-            }
-            let end = rest.find(['.', '[']).unwrap_or(rest.len());
-            steps.push(IgnoreStep::Key(rest[..end].to_string()));
-            rest = &rest[end..];
-        }
-        steps
-    }
-}
-
-/// The position of the `]` that closes an index starting at `s` (a quoted key may hold
-/// brackets).
-fn closing_bracket(s: &str) -> Option<usize> {
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if in_string => escaped = true,
-            '"' => in_string = !in_string,
-            ']' if !in_string => return Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod ignore_path_tests {
-    use super::IgnoreStep::{self, Index, Key};
+    use super::IgnoreStep::{Index, Key};
+
+    fn path(src: &str) -> Option<Vec<super::IgnoreStep>> {
+        let parsed = hcl_edit::parser::parse_expr(src).unwrap();
+        let cv = crate::ast::Converter {
+            file: std::sync::Arc::from("t.tf"),
+            base: 0,
+            renamed_keys: Default::default(),
+        };
+        super::ignore_path(&cv.expr(&parsed))
+    }
 
     #[test]
     fn paths_with_keys_and_indexes_parse() {
-        assert_eq!(IgnoreStep::parse("tags"), vec![Key("tags".into())]);
+        assert_eq!(path("tags"), Some(vec![Key("tags".into())]));
         assert_eq!(
-            IgnoreStep::parse("tags[\"Name\"]"),
-            vec![Key("tags".into()), Key("Name".into())]
+            path("tags[\"Name\"]"),
+            Some(vec![Key("tags".into()), Key("Name".into())])
         );
         assert_eq!(
-            IgnoreStep::parse("ingress[0].cidr_blocks"),
-            vec![Key("ingress".into()), Index(0), Key("cidr_blocks".into())]
+            path("ingress[0].cidr_blocks"),
+            Some(vec![
+                Key("ingress".into()),
+                Index(0),
+                Key("cidr_blocks".into())
+            ])
         );
         assert_eq!(
-            IgnoreStep::parse("m[\"a.b[c]\"].x"),
-            vec![Key("m".into()), Key("a.b[c]".into()), Key("x".into())]
+            path("m[\"a.b[c]\"].x"),
+            Some(vec![Key("m".into()), Key("a.b[c]".into()), Key("x".into())])
         );
+        assert_eq!(path("\"tags\""), Some(vec![Key("tags".into())]));
+        assert_eq!(path("tags[*]"), None);
     }
 }
