@@ -234,15 +234,8 @@ pub async fn plan(
     };
     // The root module's variables first: a wrong value stops the plan before any
     // provider is configured or any object refreshed.
-    let root = ModulePath::root();
-    if let Some(m) = model.modules.get(&root) {
-        let mut ok = true;
-        for name in m.variables.keys() {
-            ok &= planner.run.eval_var(&root, name, root_vars);
-        }
-        if !ok {
-            return Err(planner.run.diags.take());
-        }
+    if !planner.run.eval_root_vars(root_vars) {
+        return Err(planner.run.diags.take());
     }
     let outcomes = walk(&model.graph, cancel, |node| planner.visit(node)).await;
     if outcomes.iter().any(|o| *o != NodeOutcome::Done) || planner.run.diags.borrow().has_errors() {

@@ -103,6 +103,16 @@ impl<'c> Run<'c> {
     /// Evaluates any non-resource node. Returns false (with diagnostics) on error.
     pub fn visit_value_node(&self, node: usize, root_vars: &BTreeMap<String, RawVar>) -> bool {
         match &self.model.nodes[node] {
+            // Root variables were evaluated before the walk ([`Run::eval_root_vars`]).
+            NodeKind::Var(m, n)
+                if self
+                    .store
+                    .borrow()
+                    .vars
+                    .contains_key(&(m.clone(), n.clone())) =>
+            {
+                true
+            }
             NodeKind::Var(m, n) => self.eval_var(m, n, root_vars),
             NodeKind::Local(m, n) => {
                 let Some(l) = self.model.modules.get(m).and_then(|md| md.locals.get(n)) else {
@@ -167,7 +177,21 @@ impl<'c> Run<'c> {
         }
     }
 
-    pub(crate) fn eval_var(
+    /// Evaluates and checks every root module variable, so a wrong value stops a run
+    /// before any provider is configured or any object refreshed; false on an error.
+    pub(crate) fn eval_root_vars(&self, root_vars: &BTreeMap<String, RawVar>) -> bool {
+        let root = ModulePath::root();
+        let Some(m) = self.model.modules.get(&root) else {
+            return true;
+        };
+        let mut ok = true;
+        for name in m.variables.keys() {
+            ok &= self.eval_var(&root, name, root_vars);
+        }
+        ok
+    }
+
+    fn eval_var(
         &self,
         module: &ModulePath,
         name: &str,
