@@ -289,7 +289,7 @@ async fn make_plan(
     let started = std::time::Instant::now();
     let ws: &Workspace = ws;
     let model = build_model(ws, color)?;
-    if let Some(why) = schema_only_provider(ws, &model) {
+    if let Some(why) = ws.schema_only_provider() {
         eprintln!("Error: {why}");
         return None;
     }
@@ -393,26 +393,11 @@ pub async fn offline_plan(ws: &mut Workspace, vars: &VarArgs, color: bool) -> Op
     }
 }
 
-/// Why the configuration cannot be planned against its clouds: a provider it uses is
-/// only a schema in this build.
-fn schema_only_provider(ws: &Workspace, model: &terrane_engine::model::Model) -> Option<String> {
-    model.providers.values().find_map(|p| {
-        ws.registry
-            .get(&p.name)
-            .and_then(|f| f.schema_only())
-            .map(str::to_string)
-    })
-}
-
 /// A plan of the configuration against the current state, printing nothing but errors.
 /// A configuration whose provider is only a schema here is planned offline (every
 /// resource a create), which is what pricing and policy checks can still use.
 pub async fn plan_quietly(ws: &mut Workspace, args: &PlanArgs, style: Style) -> Option<Plan> {
-    let offline = {
-        let (model, diags) = terrane_engine::model::build(&ws.module, &ws.registry);
-        !diags.has_errors() && schema_only_provider(ws, &model).is_some()
-    };
-    if offline {
+    if ws.schema_only_provider().is_some() {
         eprintln!("Warning: this build has only the schema of a provider the configuration uses; the configuration is assessed as if nothing of it existed yet.");
         return offline_plan(ws, &args.vars, style.color).await;
     }

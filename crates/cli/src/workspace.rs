@@ -83,6 +83,26 @@ fn aws_schema_only() -> terrane_provider::snapshot::SchemaOnly {
 }
 
 impl Workspace {
+    /// Why the configuration cannot be planned against its clouds: a provider that it
+    /// or a module it calls uses is only a schema in this build.
+    pub fn schema_only_provider(&self) -> Option<String> {
+        fn names(m: &terrane_lang::Module, out: &mut std::collections::BTreeSet<String>) {
+            out.extend(m.providers.iter().map(|p| p.name.clone()));
+            out.extend(m.resources.values().map(|r| r.provider_name()));
+            for call in m.module_calls.values() {
+                names(&call.module, out);
+            }
+        }
+        let mut used = std::collections::BTreeSet::new();
+        names(&self.module, &mut used);
+        used.iter().find_map(|n| {
+            self.registry
+                .get(n)
+                .and_then(|f| f.schema_only())
+                .map(str::to_string)
+        })
+    }
+
     /// Loads the configuration; diagnostics (possibly only warnings) are returned with it.
     pub fn load(dir: &Path) -> (Workspace, Diagnostics) {
         let mut sources = SourceMap::default();
