@@ -235,6 +235,18 @@ pub async fn find(workspace: &Path) -> Option<(AgentInfo, AgentClient)> {
     client.healthy().await.then_some((info, client))
 }
 
+/// Asks the workspace's agent to stop and waits (up to 10 s) until it is gone.
+pub async fn stop(workspace: &Path, agent: &AgentClient) -> Result<(), String> {
+    agent.shutdown().await?;
+    for _ in 0..100 {
+        if find(workspace).await.is_none() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err("it did not stop within 10 s".into())
+}
+
 /// Finds the workspace's agent or starts one in the background with `program agent`.
 /// Returns the client and whether an agent was started.
 pub async fn ensure(workspace: &Path, program: &Path) -> Result<(AgentClient, bool), String> {

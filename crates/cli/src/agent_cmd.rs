@@ -68,23 +68,16 @@ pub async fn stop(dir: &Path) -> u8 {
         outln!("No agent is running for this workspace.");
         return 0;
     };
-    if let Err(e) = c.shutdown().await {
-        return fail(format!("cannot stop the agent (pid {}): {e}", info.pid));
-    }
-    for _ in 0..100 {
-        if client::find(dir).await.is_none() {
+    match client::stop(dir, &c).await {
+        Ok(()) => {
             outln!(
                 "Stopped the agent (pid {}). Services keep running; the next agent re-adopts them.",
                 info.pid
             );
-            return 0;
+            0
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        Err(e) => fail(format!("cannot stop the agent (pid {}): {e}", info.pid)),
     }
-    fail(format!(
-        "the agent (pid {}) did not stop within 10 s",
-        info.pid
-    ))
 }
 
 /// Agent service name → resource address, from state.
@@ -476,23 +469,14 @@ pub async fn stop_if_started_for_nothing(dir: &Path, since: u64) {
     if info.started_at < since {
         return;
     }
-    let Ok(r) = running(&c).await else { return };
-    if !(r.services.is_empty()
-        && r.balancers.is_empty()
-        && r.zones.is_empty()
-        && r.autoscalers.is_empty())
-    {
-        return;
-    }
-    if c.shutdown().await.is_err() {
-        return;
-    }
-    for _ in 0..100 {
-        if client::find(dir).await.is_none() {
-            eprintln!("terrane: stopped the workspace agent again: this destroy started it, and nothing is left for it to run.");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let idle = running(&c).await.is_ok_and(|r| {
+        r.services.is_empty()
+            && r.balancers.is_empty()
+            && r.zones.is_empty()
+            && r.autoscalers.is_empty()
+    });
+    if idle && client::stop(dir, &c).await.is_ok() {
+        eprintln!("terrane: stopped the workspace agent again: this destroy started it, and nothing is left for it to run.");
     }
 }
 

@@ -17,12 +17,7 @@ static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicB
 /// records what it did) and ends quietly, as Unix tools do. Used through [`out!`] and
 /// [`outln!`].
 pub fn write_stdout(args: std::fmt::Arguments) {
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_fmt(args) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            stdout_closed();
-        }
-    }
+    check_stdout(std::io::stdout().lock().write_fmt(args));
 }
 
 /// Whether stdout's reader went away: long-running commands (`logs --follow`) stop.

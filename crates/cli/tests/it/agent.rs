@@ -333,40 +333,16 @@ resource "local_load_balancer" "bad" {
 
 /// GET `path` from the workspace's agent API (its address comes from `status --json`).
 pub(crate) fn agent_get(ws: &Ws, path: &str) -> String {
-    let agent = agent_address(ws);
     let token = ws.read(".terrane/agent/token");
-    let (status, body) = agent_request(
-        &agent,
+    let mut conn = send_to_agent(
+        &agent_address(ws),
         "GET",
         path,
         &[("Authorization", &format!("Bearer {token}"))],
         "",
     );
-    assert_eq!(status, 200, "GET {path}: {body}");
-    http_body(&body)
-}
-
-/// The body of a whole HTTP/1.1 answer, chunked or not.
-fn http_body(answer: &str) -> String {
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_default();
-    if !head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return body.to_string();
-    }
-    // Chunked: a size line, the data and CRLF, until the chunk of size zero.
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || tail.len() < n + 2 {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        rest = &tail[n + 2..];
-    }
-    out
+    // read_body asserts the 200.
+    String::from_utf8(read_body(&mut conn)).expect("the agent answers in UTF-8")
 }
 
 pub(crate) fn agent_address(ws: &Ws) -> String {
@@ -385,7 +361,27 @@ pub(crate) fn agent_request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
-    use std::io::{Read, Write};
+    use std::io::Read;
+    let mut s = send_to_agent(agent, method, path, headers, body);
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    let code = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, answer)
+}
+
+/// Sends one request (`Connection: close`) and returns the connection to read from.
+fn send_to_agent(
+    agent: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::net::TcpStream {
+    use std::io::Write;
     let mut s = std::net::TcpStream::connect(agent).expect("connect to the agent");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
@@ -400,14 +396,7 @@ pub(crate) fn agent_request(
         body.len()
     ));
     s.write_all(req.as_bytes()).unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    let code = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, answer)
+    s
 }
 
 #[test]
