@@ -135,7 +135,10 @@ pub async fn apply(
         cancel,
         counts: RefCell::new((0, 0, 0)),
     };
-    let outcomes = walk(&graph, cancel, |n| applier.visit(&nodes[n])).await;
+    let outcomes = applier
+        .run
+        .stopping_providers_on(cancel, walk(&graph, cancel, |n| applier.visit(&nodes[n])))
+        .await;
     let interrupted = cancel.load(Ordering::SeqCst);
     let mut diags = applier.run.diags.take();
     if !diags.has_errors() && outcomes.contains(&NodeOutcome::Failed) {

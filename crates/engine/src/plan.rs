@@ -237,7 +237,13 @@ pub async fn plan(
     if !planner.run.eval_root_vars(root_vars) {
         return Err(planner.run.diags.take());
     }
-    let outcomes = walk(&model.graph, cancel, |node| planner.visit(node)).await;
+    let outcomes = planner
+        .run
+        .stopping_providers_on(
+            cancel,
+            walk(&model.graph, cancel, |node| planner.visit(node)),
+        )
+        .await;
     if outcomes.iter().any(|o| *o != NodeOutcome::Done) || planner.run.diags.borrow().has_errors() {
         let mut diags = planner.run.diags.take();
         if !diags.has_errors() {

@@ -316,6 +316,30 @@ impl<'c> Run<'c> {
         }
     }
 
+    /// Runs `work`, and once `cancel` is set asks every configured provider to stop
+    /// what it is doing ([`Provider::stop`]).
+    pub async fn stopping_providers_on<T>(
+        &self,
+        cancel: &std::sync::atomic::AtomicBool,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let watch = async {
+            while !cancel.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let providers: Vec<Arc<dyn Provider>> =
+                self.providers.borrow().values().cloned().collect();
+            for p in providers {
+                p.stop();
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            out = work => out,
+            () = watch => unreachable!("the watch never ends"),
+        }
+    }
+
     /// The configured provider for `addr`, configuring a default one if needed.
     pub fn provider(&self, addr: &str) -> Option<Arc<dyn Provider>> {
         if let Some(p) = self.providers.borrow().get(addr) {

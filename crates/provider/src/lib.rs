@@ -142,6 +142,11 @@ pub trait Provider: Send + Sync {
             "{type_name} is not a data source of this provider"
         )))
     }
+
+    /// The run was interrupted (Ctrl-C): operations in flight that can end early
+    /// should, failing as interrupted (Terraform's StopProvider). The engine calls it
+    /// once; the default does nothing, and operations finish as usual.
+    fn stop(&self) {}
 }
 
 /// Creates configured providers for one provider name (`local`, `aws`, ...).

@@ -27,7 +27,7 @@ pub fn null_factory() -> SimpleFactory {
     SimpleFactory {
         name: "null",
         schema,
-        make: || Arc::new(StateOnly),
+        make: || Arc::new(StateOnly::default()),
     }
 }
 
@@ -47,7 +47,7 @@ pub fn terraform_factory() -> SimpleFactory {
     SimpleFactory {
         name: "terraform",
         schema,
-        make: || Arc::new(StateOnly),
+        make: || Arc::new(StateOnly::default()),
     }
 }
 
@@ -67,12 +67,16 @@ pub fn time_factory() -> SimpleFactory {
     SimpleFactory {
         name: "time",
         schema,
-        make: || Arc::new(StateOnly),
+        make: || Arc::new(StateOnly::default()),
     }
 }
 
 /// Resources whose only effect is their state (and, for `time_sleep`, time passing).
-struct StateOnly;
+#[derive(Default)]
+struct StateOnly {
+    /// Set by [`Provider::stop`]: sleeps in progress end as interrupted.
+    stopped: tokio::sync::watch::Sender<bool>,
+}
 
 fn sleep_for(v: &Value, attr: &str) -> Result<()> {
     if let Some(d) = v.get(attr).and_then(Value::as_str) {
@@ -81,32 +85,22 @@ fn sleep_for(v: &Value, attr: &str) -> Result<()> {
     Ok(())
 }
 
-/// Sleeps for the duration in `attr`; Ctrl-C or SIGTERM cancels the sleep (the
-/// operation fails and is not recorded) instead of waiting it out.
-async fn sleep_attr(v: &Value, attr: &str) -> Result<()> {
-    if let Some(d) = v.get(attr).and_then(Value::as_str) {
-        let d = parse_duration(d).map_err(|e| ProviderError::config(format!("{attr}: {e}")))?;
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let terminated = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
+impl StateOnly {
+    /// Sleeps for the duration in `attr`; a stop (Ctrl-C) ends the sleep as interrupted
+    /// (the operation fails and is not recorded) instead of waiting it out.
+    async fn sleep_attr(&self, v: &Value, attr: &str) -> Result<()> {
+        if let Some(d) = v.get(attr).and_then(Value::as_str) {
+            let d = parse_duration(d).map_err(|e| ProviderError::config(format!("{attr}: {e}")))?;
+            let mut stopped = self.stopped.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = stopped.wait_for(|s| *s) => {
+                    return Err(ProviderError::api(format!("{attr}: the sleep was interrupted")));
                 }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(d) => {}
-            _ = tokio::signal::ctrl_c() => {
-                return Err(ProviderError::api(format!("{attr}: the sleep was interrupted")));
-            }
-            _ = terminated => {
-                return Err(ProviderError::api(format!("{attr}: the sleep was interrupted")));
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn timestamp() -> String {
@@ -118,6 +112,10 @@ fn timestamp() -> String {
 
 #[async_trait]
 impl Provider for StateOnly {
+    fn stop(&self) {
+        self.stopped.send_replace(true);
+    }
+
     fn plan(
         &self,
         type_name: &str,
@@ -157,7 +155,7 @@ impl Provider for StateOnly {
                 set_attr(&mut out, "output", input);
             }
             "time_sleep" => {
-                sleep_attr(&planned, "create_duration").await?;
+                self.sleep_attr(&planned, "create_duration").await?;
                 set_attr(&mut out, "id", Value::String(timestamp()));
             }
             other => return Err(unknown_type(other)),
@@ -183,7 +181,7 @@ impl Provider for StateOnly {
 
     async fn delete(&self, type_name: &str, state: Value) -> Result<()> {
         if type_name == "time_sleep" {
-            sleep_attr(&state, "destroy_duration").await?;
+            self.sleep_attr(&state, "destroy_duration").await?;
         }
         Ok(())
     }
