@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value as Json};
 use terrane_core::doc::Projection;
 use terrane_core::{Doc, InstanceAddr, InstanceKey, ResourceMode, Value};
+use terrane_lang::ast::TravOp;
+use terrane_lang::ExprKind;
 use terrane_state::Snapshot;
 
 use crate::plan::{Action, Plan, ResourceChange};
@@ -589,28 +591,66 @@ fn expr_json(e: &terrane_lang::Expr, sensitive: bool) -> Json {
         };
     }
     let mut refs: Vec<String> = Vec::new();
-    for (r, _) in e.references() {
-        use terrane_lang::Reference as R;
-        let s = match r {
-            R::Var(n) => format!("var.{n}"),
-            R::Local(n) => format!("local.{n}"),
-            R::Resource { type_name, name } => format!("{type_name}.{name}"),
-            R::Data { type_name, name } => format!("data.{type_name}.{name}"),
-            R::ModuleOutput { module, output } => match output {
-                Some(o) => format!("module.{module}.{o}"),
-                None => format!("module.{module}"),
-            },
-            R::CountIndex => "count.index".into(),
-            R::EachKey => "each.key".into(),
-            R::EachValue => "each.value".into(),
-            R::Path(p) => format!("path.{p}"),
-            R::SelfRef | R::Workspace | R::Invalid(_) => continue,
-        };
-        if !refs.contains(&s) {
-            refs.push(s);
-        }
-    }
+    e.each_reference(|r, rest| refs.extend(reference_strings(&r, rest)));
     json!({ "references": refs })
+}
+
+/// A reference as Terraform's JSON lists it: the reference with the static steps after
+/// it (`aws_x.a[0].id`), then what contains it, outermost last (`aws_x.a[0]`,
+/// `aws_x.a`; `var.m["k"]`, `var.m`; `module.m.out`, `module.m`).
+fn reference_strings(r: &terrane_lang::Reference, rest: &[TravOp]) -> Vec<String> {
+    use terrane_lang::Reference as R;
+    let subject = match r {
+        R::Var(n) => format!("var.{n}"),
+        R::Local(n) => format!("local.{n}"),
+        R::Resource { type_name, name } => format!("{type_name}.{name}"),
+        R::Data { type_name, name } => format!("data.{type_name}.{name}"),
+        R::ModuleOutput { module, output } => match output {
+            Some(o) => format!("module.{module}.{o}"),
+            None => format!("module.{module}"),
+        },
+        R::CountIndex => "count.index".into(),
+        R::EachKey => "each.key".into(),
+        R::EachValue => "each.value".into(),
+        R::Path(p) => format!("path.{p}"),
+        R::Workspace => "terraform.workspace".into(),
+        R::SelfRef | R::Invalid(_) => return Vec::new(),
+    };
+    // The steps Terraform renders: attributes and literal indexes, up to the first
+    // splat or computed index.
+    let steps: Vec<String> = rest
+        .iter()
+        .map_while(|op| match op {
+            TravOp::Attr(a, _) => Some(format!(".{a}")),
+            TravOp::Index(i) => match &i.kind {
+                ExprKind::Literal(Value::Number(n)) => Some(format!("[{n}]")),
+                _ => i.as_literal_str().map(|k| format!("[{k:?}]")),
+            },
+            TravOp::Splat => None,
+        })
+        .collect();
+    let mut out = vec![format!("{subject}{}", steps.concat())];
+    let resource = matches!(r, R::Resource { .. } | R::Data { .. });
+    // A resource's instance key belongs to its subject.
+    let keyed = resource && steps.first().is_some_and(|s| s.starts_with('['));
+    let instance = if keyed {
+        format!("{subject}{}", steps[0])
+    } else {
+        subject.clone()
+    };
+    if steps.len() > usize::from(keyed) {
+        out.push(instance);
+    }
+    if keyed {
+        out.push(subject);
+    } else if let R::ModuleOutput {
+        module,
+        output: Some(_),
+    } = r
+    {
+        out.push(format!("module.{module}"));
+    }
+    out
 }
 
 /// The value of an expression made only of literals (a string without interpolation, a

@@ -342,6 +342,10 @@ fn template_kind(parts: Vec<TemplatePart>) -> ExprKind {
     }
 }
 
+/// Where [`Expr::collect_refs`] sends each reference: the reference, its span, and the
+/// traversal steps after it.
+type RefSink<'a> = dyn FnMut(Reference, &Span, &[TravOp]) + 'a;
+
 /// A static reference found in an expression, such as `var.region` or `aws_vpc.main`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reference {
@@ -457,23 +461,30 @@ impl Expr {
     pub fn references_bound(&self, bound: &[String]) -> Vec<(Reference, Span)> {
         let mut out = Vec::new();
         let mut bound = bound.to_vec();
-        self.collect_refs(&mut bound, &mut out);
+        self.collect_refs(&mut bound, &mut |r, span, _| out.push((r, span.clone())));
         out
     }
 
-    fn collect_refs(&self, bound: &mut Vec<String>, out: &mut Vec<(Reference, Span)>) {
+    /// Calls `f` with each reference and the traversal steps that follow it.
+    pub fn each_reference(&self, mut f: impl FnMut(Reference, &[TravOp])) {
+        self.collect_refs(&mut Vec::new(), &mut |r, _, rest| f(r, rest));
+    }
+
+    /// Every reference with its span and the traversal steps after it (`[0].output` of
+    /// `aws_x.a[0].output`), skipping the `bound` names.
+    fn collect_refs(&self, bound: &mut Vec<String>, out: &mut RefSink<'_>) {
         match &self.kind {
             ExprKind::Literal(_) => {}
             ExprKind::Var(name) => {
                 if !bound.contains(name) {
-                    out.push((Reference::split(name, &[]).0, self.span.clone()));
+                    out(Reference::split(name, &[]).0, &self.span, &[]);
                 }
             }
             ExprKind::Traversal(root, ops) => {
                 if let ExprKind::Var(name) = &root.kind {
                     if !bound.contains(name) {
-                        let (r, _) = Reference::split(name, ops);
-                        out.push((r, self.span.clone()));
+                        let (r, rest) = Reference::split(name, ops);
+                        out(r, &self.span, rest);
                     }
                 } else {
                     root.collect_refs(bound, out);
@@ -675,11 +686,7 @@ pub struct ResourceAttrRef {
     pub span: Span,
 }
 
-fn collect_template_refs(
-    parts: &[TemplatePart],
-    bound: &mut Vec<String>,
-    out: &mut Vec<(Reference, Span)>,
-) {
+fn collect_template_refs(parts: &[TemplatePart], bound: &mut Vec<String>, out: &mut RefSink<'_>) {
     for p in parts {
         match p {
             TemplatePart::Literal(_) => {}

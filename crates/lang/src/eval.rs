@@ -623,13 +623,16 @@ impl Evaluator<'_> {
         if !funcs::exists(name) {
             return Err(err(
                 "Call to unknown function",
-                format!("There is no function named {name:?}. Check the spelling; terrane supports Terraform's built-in functions listed in docs/language.md."),
+                format!(
+                    "There is no function named {name:?}.{} terrane supports Terraform's built-in functions listed in docs/language.md.",
+                    suggest(name, funcs::names().map(str::to_string).collect::<Vec<_>>().iter())
+                ),
                 &whole.span,
             ));
         }
-        if let Err(msg) = funcs::check_arity(name, plain.len()) {
+        if let Err((summary, msg)) = funcs::check_arity(name, plain.len()) {
             return Err(err(
-                "Error in function call",
+                summary,
                 format!("Call to function {name:?} failed: {msg}"),
                 &whole.span,
             ));

@@ -143,15 +143,21 @@ pub fn exists(name: &str) -> bool {
     NAMES.contains(&name)
 }
 
-/// Whether a function takes `n` arguments; the error is the one [`call`] gives. The
-/// evaluator checks this even when an argument is unknown, as Terraform does.
-pub fn check_arity(name: &str, n: usize) -> Result<(), String> {
+/// Whether a function takes `n` arguments: the error is Terraform's summary ("Too many
+/// function arguments" or "Not enough function arguments") and the message [`call`]
+/// gives. The evaluator checks this even when an argument is unknown, as Terraform does.
+pub fn check_arity(name: &str, n: usize) -> Result<(), (&'static str, String)> {
     let (lo, hi) = arity(name);
-    Args {
-        name,
-        v: vec![Value::Null; n],
+    match count_error(name, lo, hi, n) {
+        None => Ok(()),
+        Some(msg) if n < lo => Err(("Not enough function arguments", msg)),
+        Some(msg) => Err(("Too many function arguments", msg)),
     }
-    .count(lo, hi)
+}
+
+/// Every function name, for suggestions.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    NAMES.iter().copied()
 }
 
 /// Calls a built-in function. Arguments are already free of unknown and sensitive marks
@@ -793,6 +799,21 @@ fn arity(name: &str) -> (usize, Option<usize>) {
     }
 }
 
+/// Why `n` arguments do not fit a function taking `lo` to `hi` of them.
+fn count_error(name: &str, lo: usize, hi: Option<usize>, n: usize) -> Option<String> {
+    if n >= lo && hi.is_none_or(|h| n <= h) {
+        return None;
+    }
+    let noun = |k: usize| if k == 1 { "argument" } else { "arguments" };
+    let want = match hi {
+        Some(h) if h == lo => format!("{lo} {}", noun(lo)),
+        Some(h) if h == lo + 1 => format!("{lo} or {h} arguments"),
+        Some(h) => format!("{lo} to {h} arguments"),
+        None => format!("at least {lo} {}", noun(lo)),
+    };
+    Some(format!("{name}() takes {want}, got {n}"))
+}
+
 /// The arguments of one call, with conversions that name the function in errors.
 struct Args<'a> {
     name: &'a str,
@@ -801,18 +822,7 @@ struct Args<'a> {
 
 impl Args<'_> {
     fn count(&self, lo: usize, hi: Option<usize>) -> Result<(), String> {
-        let n = self.v.len();
-        if n >= lo && hi.is_none_or(|h| n <= h) {
-            return Ok(());
-        }
-        let noun = |k: usize| if k == 1 { "argument" } else { "arguments" };
-        let want = match hi {
-            Some(h) if h == lo => format!("{lo} {}", noun(lo)),
-            Some(h) if h == lo + 1 => format!("{lo} or {h} arguments"),
-            Some(h) => format!("{lo} to {h} arguments"),
-            None => format!("at least {lo} {}", noun(lo)),
-        };
-        Err(format!("{}() takes {want}, got {n}", self.name))
+        count_error(self.name, lo, hi, self.v.len()).map_or(Ok(()), Err)
     }
 
     fn raw(&self, i: usize) -> &Value {

@@ -22,6 +22,7 @@ mod outputs;
 mod policy;
 mod secrets;
 mod state;
+mod terraform;
 mod tools;
 mod variables;
 

