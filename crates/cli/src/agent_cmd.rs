@@ -14,35 +14,7 @@ use crate::commands::fail;
 /// restarts it if it dies; `--worker` is one agent process.
 pub async fn run_agent(dir: &Path, listen: &str, worker: bool) -> u8 {
     let result = if worker {
-        let check: terrane_agent::compliance::Check =
-            std::sync::Arc::new(crate::policy_cmd::compliance);
-        // The state is opened with the workspace's encryption, as the configuration
-        // says at the time of each pass.
-        let root = dir.to_path_buf();
-        let open: terrane_agent::StateOpener = std::sync::Arc::new(move || {
-            let (ws, _) = crate::workspace::Workspace::load(&root);
-            // Never create a state where there is none.
-            if !ws.state_may_exist()? {
-                return Err("there is no state yet".into());
-            }
-            ws.open_backend()
-        });
-        let state_backup = terrane_agent::backup::StateBackupJob {
-            schedule: std::sync::Arc::new(|dir: &Path| {
-                let (ws, _) = crate::workspace::Workspace::load(dir);
-                ws.module.terraform.backup.map(|b| b.schedule)
-            }),
-            run: std::sync::Arc::new(crate::backup_cmd::scheduled),
-        };
-        terrane_agent::run(
-            dir,
-            listen,
-            Some(check),
-            open,
-            Some(state_backup),
-            leader_for(dir),
-        )
-        .await
+        terrane_workspace::agent::run_worker(dir, listen).await
     } else {
         let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("terrane"));
         terrane_agent::run_kept(dir, listen, || {
@@ -424,92 +396,5 @@ pub async fn events(dir: &Path, follow: bool) -> u8 {
             return 0;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// Leadership among agents sharing one workspace: with the state in PostgreSQL,
-/// a session advisory lock on one connection this agent keeps; the database releases
-/// it when this process dies, and another agent takes over. Other backends: no
-/// election (every agent leads its own machine's workspace).
-fn leader_for(dir: &Path) -> Option<terrane_agent::Leader> {
-    let (ws, _) = crate::workspace::Workspace::load(dir);
-    let Ok(terrane_state::BackendSpec::Pg {
-        conn_str,
-        workspace,
-    }) = ws.backend_spec()
-    else {
-        return None;
-    };
-    let conn: std::sync::Mutex<Option<terrane_state::pg::PgBackend>> = std::sync::Mutex::new(None);
-    Some(std::sync::Arc::new(move || {
-        let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-        if conn.is_none() {
-            *conn = Some(
-                terrane_state::pg::PgBackend::open(&conn_str, &workspace)
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        let leads = conn
-            .as_ref()
-            .map(|c| c.try_lead("agent"))
-            .transpose()
-            .map_err(|e| e.to_string())?
-            .unwrap_or(false);
-        Ok(leads)
-    }))
-}
-
-/// After a destroy: an agent started since `since` (seconds; the local provider starts
-/// one to delete services when none runs) that now runs nothing is stopped again, so a
-/// destroy after `terrane agent stop` leaves no agent behind.
-pub async fn stop_if_started_for_nothing(dir: &Path, since: u64) {
-    let Some((info, c)) = client::find(dir).await else {
-        return;
-    };
-    if info.started_at < since {
-        return;
-    }
-    let idle = running(&c).await.is_ok_and(|r| {
-        r.services.is_empty()
-            && r.balancers.is_empty()
-            && r.zones.is_empty()
-            && r.autoscalers.is_empty()
-    });
-    if idle && client::stop(dir, &c).await.is_ok() {
-        eprintln!("terrane: stopped the workspace agent again: this destroy started it, and nothing is left for it to run.");
-    }
-}
-
-/// The resource types whose long-running parts the agent runs.
-const AGENT_TYPES: [&str; 5] = [
-    "local_service",
-    "local_load_balancer",
-    "local_dns_zone",
-    "local_autoscaler",
-    "local_backup_policy",
-];
-
-/// When state holds resources the agent runs and no agent is running (a reboot, a
-/// kill), starts one before planning, so it re-adopts them and the plan sees them.
-pub async fn ensure_agent_for(dir: &Path, state: &terrane_state::Snapshot) {
-    let handed: Vec<String> = state
-        .resources
-        .keys()
-        .filter(|a| AGENT_TYPES.contains(&a.resource.type_name.as_str()))
-        .map(|a| a.to_string())
-        .collect();
-    if handed.is_empty() || client::find(dir).await.is_some() {
-        return;
-    }
-    let Ok(program) = std::env::current_exe() else {
-        return;
-    };
-    match client::ensure(dir, &program).await {
-        Ok(_) => eprintln!(
-            "terrane: no agent was running; started one in the background, which takes over {} ({}).",
-            if handed.len() == 1 { "1 resource".to_string() } else { format!("{} resources", handed.len()) },
-            handed.join(", ")
-        ),
-        Err(e) => eprintln!("Warning: the agent that runs local services could not be started: {e}"),
     }
 }

@@ -4,16 +4,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use terrane_core::{Diagnostic, Diagnostics, InstanceAddr, SourceMap};
+use terrane_core::{Diagnostics, SourceMap};
 use terrane_engine::model::{self, Model, NodeKind};
 use terrane_engine::render::{render_plan, Style};
-use terrane_engine::run::Run;
-use terrane_engine::{json, planfile, Plan, PlanOptions};
-use terrane_state::{Change, InstanceState, SerialStatus, Snapshot};
+use terrane_engine::{json, Plan};
+use terrane_state::Snapshot;
+use terrane_workspace::agent::AgentStart;
+use terrane_workspace::cost::PlanPrice;
+use terrane_workspace::ops::{self, OpError};
+use terrane_workspace::{LockGuard, Workspace};
 
 use crate::state_cmd;
 use crate::ui::{confirm, print_diags, Printer};
-use crate::workspace::{LockGuard, Workspace};
 use crate::{Command, PlanArgs, VarArgs};
 
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -66,13 +68,13 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
             from,
             identity,
         } => {
-            let (ws, _) = crate::workspace::Workspace::load(&dir);
+            let (ws, _) = Workspace::load(&dir);
             if let Some(file) = identity {
-                if let Err(e) = crate::backup_cmd::install_identity(&ws, &file) {
+                if let Err(e) = terrane_workspace::backup::install_identity(&ws, &file) {
                     return fail(format!("the restore failed: {e}"));
                 }
             }
-            match crate::backup_cmd::restore(&ws, &backup, from.as_deref()) {
+            match terrane_workspace::backup::restore(&ws, &backup, from.as_deref()) {
                 Ok(msg) => {
                     outln!("{msg}");
                     0
@@ -168,13 +170,30 @@ pub fn load(dir: &Path, color: bool) -> Option<Workspace> {
 }
 
 fn build_model<'c>(ws: &'c Workspace, color: bool) -> Option<Model<'c>> {
-    let (m, diags) = model::build(&ws.module, &ws.registry);
-    print_diags(&diags, &ws.sources, color);
-    if diags.has_errors() {
-        None
-    } else {
-        Some(m)
+    ops::build_model(ws, &warner(color))
+        .map_err(|e| report(e, &ws.sources, color))
+        .ok()
+}
+
+/// Prints warnings as the workspace operations find them.
+pub fn warner(color: bool) -> impl Fn(&Diagnostics, &SourceMap) {
+    move |d: &Diagnostics, sources: &SourceMap| print_diags(d, sources, color)
+}
+
+/// Says why an operation did not happen; the exit code.
+pub fn report(e: OpError, sources: &SourceMap, color: bool) -> u8 {
+    match e {
+        OpError::Diagnostics(d) => print_diags(&d, sources, color),
+        OpError::Import(e) if matches!(*e, terrane_engine::ImportError::Config(_)) => {
+            if let terrane_engine::ImportError::Config(d) = *e {
+                print_diags(&d, sources, color);
+            }
+        }
+        other => {
+            eprintln!("Error: {other}");
+        }
     }
+    1
 }
 
 fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
@@ -187,7 +206,7 @@ fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
         if !structural {
             diags.extend(terrane_lang::check::check_expressions(&ws.module));
         }
-        diags.extend(crate::policy_cmd::validate_policies(&ws));
+        diags.extend(terrane_workspace::policy::validate_policies(&ws));
     }
     if as_json {
         let list: Vec<serde_json::Value> = diags
@@ -247,22 +266,6 @@ async fn wait_for_signal(term: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-fn parse_targets(targets: &[String]) -> Result<Vec<InstanceAddr>, Diagnostics> {
-    let mut out = Vec::new();
-    let mut diags = Diagnostics::new();
-    for t in targets {
-        match InstanceAddr::parse(t) {
-            Ok(a) => out.push(a),
-            Err(e) => diags.push(Diagnostic::error("Invalid target address", format!("{e}. A target looks like aws_instance.web, module.net.aws_subnet.a[0] or local_file.f[\"key\"]."))),
-        }
-    }
-    if diags.has_errors() {
-        Err(diags)
-    } else {
-        Ok(out)
-    }
-}
-
 async fn make_plan(
     ws: &mut Workspace,
     args: &PlanArgs,
@@ -271,58 +274,10 @@ async fn make_plan(
     cancel: &AtomicBool,
     color: bool,
 ) -> Option<Plan> {
-    let vars = match ws.variables(&args.vars) {
-        Ok(v) => v,
-        Err(d) => {
-            print_diags(&d, &ws.sources, color);
-            return None;
-        }
-    };
-    let targets = match parse_targets(&args.targets) {
-        Ok(t) => t,
-        Err(d) => {
-            print_diags(&d, &ws.sources, color);
-            return None;
-        }
-    };
-    let digest = ws.config_digest();
-    let started = std::time::Instant::now();
-    let ws: &Workspace = ws;
-    let model = build_model(ws, color)?;
-    if let Some(why) = ws.schema_only_provider() {
-        eprintln!("Error: {why}");
-        return None;
-    }
-    let opts = PlanOptions {
-        destroy: args.destroy,
-        refresh: args.refresh,
-        targets,
-        parallelism: args.parallelism.max(1),
-        offline: false,
-    };
-    match terrane_engine::plan(
-        &model,
-        &ws.registry,
-        &ws.dir,
-        prior,
-        &vars,
-        &opts,
-        observer,
-        cancel,
-    )
-    .await
-    {
-        Ok(mut plan) => {
-            plan.config_digest = digest;
-            tracing::debug!(
-                ms = started.elapsed().as_secs_f64() * 1e3,
-                changes = plan.changes.len(),
-                "plan made"
-            );
-            Some(plan)
-        }
-        Err(d) => {
-            print_diags(&d, &ws.sources, color);
+    match ops::plan(ws, &args.request(), prior, observer, cancel, &warner(color)).await {
+        Ok(plan) => Some(plan),
+        Err(e) => {
+            report(e, &ws.sources, color);
             None
         }
     }
@@ -338,8 +293,9 @@ async fn make_checked_plan(
     printer: &Printer,
     cancel: &AtomicBool,
     color: bool,
-) -> (crate::policy_cmd::PlanCheck, Option<Plan>) {
-    let check = crate::policy_cmd::PlanCheck::start(ws, &args.policy, args.targets.is_empty());
+) -> (terrane_workspace::policy::PlanCheck, Option<Plan>) {
+    let check =
+        terrane_workspace::policy::PlanCheck::start(ws, &args.policy, args.targets.is_empty());
     let plan = make_plan(ws, args, prior, &check.observer(printer), cancel, color).await;
     (check, plan)
 }
@@ -347,64 +303,27 @@ async fn make_checked_plan(
 /// Plans the configuration without state, credentials or reads (for `terrane scan`):
 /// every resource is a create, data sources and variables without a value are unknown.
 pub async fn offline_plan(ws: &mut Workspace, vars: &VarArgs, color: bool) -> Option<Plan> {
-    let mut values = match ws.variables(vars) {
-        Ok(v) => v,
-        Err(d) => {
-            print_diags(&d, &ws.sources, color);
-            return None;
-        }
-    };
-    for v in ws.module.variables.values() {
-        if v.default.is_none() && !values.contains_key(&v.name) {
-            values.insert(
-                v.name.clone(),
-                terrane_engine::RawVar::Value(terrane_core::Value::Unknown),
-            );
-        }
-    }
-    let ws: &Workspace = ws;
-    let model = build_model(ws, color)?;
-    let opts = PlanOptions {
-        destroy: false,
-        refresh: false,
-        targets: Vec::new(),
-        parallelism: 10,
-        offline: true,
-    };
     let printer = Printer::new(Style { color }, false);
-    let cancel = AtomicBool::new(false);
-    match terrane_engine::plan(
-        &model,
-        &ws.registry,
-        &ws.dir,
-        &Snapshot::default(),
-        &values,
-        &opts,
-        &printer,
-        &cancel,
-    )
-    .await
-    {
+    match ops::offline_plan(ws, &vars.inputs(), &printer, &warner(color)).await {
         Ok(plan) => Some(plan),
-        Err(d) => {
-            print_diags(&d, &ws.sources, color);
+        Err(e) => {
+            report(e, &ws.sources, color);
             None
         }
     }
 }
 
-/// A plan of the configuration against the current state, printing nothing but errors.
-/// A configuration whose provider is only a schema here is planned offline (every
-/// resource a create), which is what pricing and policy checks can still use.
+/// A plan of the configuration against the current state, printing nothing but errors
+/// (see [`ops::assessment_plan`]).
 pub async fn plan_quietly(ws: &mut Workspace, args: &PlanArgs, style: Style) -> Option<Plan> {
-    if ws.schema_only_provider().is_some() {
-        eprintln!("Warning: this build has only the schema of a provider the configuration uses; the configuration is assessed as if nothing of it existed yet.");
-        return offline_plan(ws, &args.vars, style.color).await;
-    }
-    let prior = state_cmd::read_existing(ws).ok()?;
     let printer = Printer::new(style, false);
-    let cancel = AtomicBool::new(false);
-    make_plan(ws, args, &prior, &printer, &cancel, style.color).await
+    match ops::assessment_plan(ws, &args.request(), &printer, &warner(style.color)).await {
+        Ok(plan) => Some(plan),
+        Err(e) => {
+            report(e, &ws.sources, style.color);
+            None
+        }
+    }
 }
 
 async fn plan_cmd(
@@ -444,24 +363,10 @@ async fn plan_cmd(
         return 1;
     }
     if let Some(path) = out {
-        let path = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            dir.join(path)
+        let path = match ops::write_planfile(&ws, &plan, path) {
+            Ok(p) => p,
+            Err(e) => return fail(e),
         };
-        let mut encoded = planfile::encode(&plan);
-        if let Err(e) =
-            crate::secret_cmd::seal_plan(dir, ws.module.terraform.encryption.as_ref(), &mut encoded)
-        {
-            return fail(format!("cannot encrypt the plan file: {e}"));
-        }
-        let text = serde_json::to_string(&encoded).unwrap_or_default();
-        if let Err(e) = terrane_secrets::write_private(&path, text.as_bytes()) {
-            return fail(format!(
-                "cannot write the plan file {}: {e}",
-                path.display()
-            ));
-        }
         if !as_json {
             outln!("\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    terrane apply {}", path.display(), path.display());
         }
@@ -500,7 +405,18 @@ async fn apply_cmd(
         Err(e) => return fail(e),
     };
     if !args.destroy {
-        crate::agent_cmd::ensure_agent_for(&ws.dir, &prior).await;
+        let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("terrane"));
+        match terrane_workspace::agent::ensure_agent_for(&ws.dir, &prior, &program).await {
+            AgentStart::NotNeeded => {}
+            AgentStart::Started(handed) => eprintln!(
+                "terrane: no agent was running; started one in the background, which takes over {} ({}).",
+                if handed.len() == 1 { "1 resource".to_string() } else { format!("{} resources", handed.len()) },
+                handed.join(", ")
+            ),
+            AgentStart::Failed(e) => {
+                eprintln!("Warning: the agent that runs local services could not be started: {e}")
+            }
+        }
     }
     let started_at = terrane_state::lock::now_secs();
     let cancel = Arc::new(AtomicBool::new(false));
@@ -512,18 +428,10 @@ async fn apply_cmd(
                 Ok(plan) => plan,
                 Err(code) => return code,
             };
-            // A plan made before any state existed has no lineage; it fits an empty state.
-            let fresh = plan.lineage.is_empty() && prior.serial == 0;
-            if !fresh && (plan.lineage != prior.lineage || plan.prior_serial != prior.serial) {
-                return fail(format!(
-                    "Saved plan is stale.\n\nThe state changed since this plan was made (the plan was computed from serial {} of lineage {}; the state is now at serial {} of lineage {}). Applying it could undo or repeat those changes. Run terrane plan again and apply the new plan.",
-                    plan.prior_serial, plan.lineage, prior.serial, prior.lineage
-                ));
+            if let Err(e) = ops::check_saved_plan(&ws, &plan, &prior) {
+                return report(e, &ws.sources, color);
             }
-            if plan.config_digest != ws.config_digest() {
-                return fail("Saved plan does not match the configuration.\n\nThe configuration files changed since this plan was made. Run terrane plan again and apply the new plan.");
-            }
-            let check = crate::policy_cmd::PlanCheck::start(&ws, &args.policy, false);
+            let check = terrane_workspace::policy::PlanCheck::start(&ws, &args.policy, false);
             let Some(checked) = print_plan_and_check(&ws, &plan, check, style, false) else {
                 return 1;
             };
@@ -624,8 +532,8 @@ async fn apply_cmd(
         if let Ok(state) = backend.read_current() {
             print_outputs(&state, style);
         }
-    } else {
-        crate::agent_cmd::stop_if_started_for_nothing(&ws.dir, started_at).await;
+    } else if terrane_workspace::agent::stop_if_started_for_nothing(&ws.dir, started_at).await {
+        eprintln!("terrane: stopped the workspace agent again: this destroy started it, and nothing is left for it to run.");
     }
     0
 }
@@ -635,20 +543,23 @@ async fn apply_cmd(
 fn print_plan_and_check(
     ws: &Workspace,
     plan: &Plan,
-    check: crate::policy_cmd::PlanCheck,
+    check: terrane_workspace::policy::PlanCheck,
     style: Style,
     as_json: bool,
-) -> Option<crate::policy_cmd::Checked> {
+) -> Option<terrane_workspace::policy::Checked> {
+    // Priced once: for the policies' input.cost and for the plan's cost line.
+    let price = PlanPrice::default();
     let checked = std::thread::scope(|scope| {
-        let checked = scope.spawn(|| check.finish(ws, plan));
+        let checked = scope.spawn(|| check.finish(ws, plan, &price));
         if as_json {
             outln!(
                 "{}",
-                serde_json::to_string(&crate::policy_cmd::document(plan, ws)).unwrap_or_default()
+                serde_json::to_string(&terrane_workspace::policy::document(plan, ws))
+                    .unwrap_or_default()
             );
         } else {
             out!("{}", render_plan(plan, style));
-            crate::cost_cmd::print_plan_line(ws, plan, style);
+            crate::cost_cmd::print_plan_line(ws, plan, &price, style);
         }
         checked.join()
     });
@@ -663,7 +574,7 @@ fn print_plan_and_check(
 /// log first; if it cannot be recorded, the apply does not go ahead.
 fn policy_allows(
     ws: &Workspace,
-    checked: crate::policy_cmd::Checked,
+    checked: terrane_workspace::policy::Checked,
     args: &PlanArgs,
     style: Style,
     operation: &str,
@@ -683,7 +594,8 @@ fn policy_allows(
         return false;
     }
     if let (Some(reason), false) = (reason, gate.overridden.is_empty()) {
-        if let Err(e) = crate::policy_cmd::record_override(ws, &gate.overridden, reason, operation)
+        if let Err(e) =
+            terrane_workspace::policy::record_override(ws, &gate.overridden, reason, operation)
         {
             eprintln!(
                 "\nError: the policy override could not be recorded ({e}); nothing was changed."
@@ -701,34 +613,9 @@ fn policy_allows(
     true
 }
 
-/// Reads and decodes a saved plan (a relative path is taken from the working directory),
-/// decrypting its sensitive values with the key providers of `ws` (loaded from `dir`
-/// when not given and the file is encrypted).
+/// Reads a saved plan (see [`ops::read_planfile`]), saying why when it cannot.
 pub fn read_planfile(dir: &Path, ws: Option<&Workspace>, p: &Path) -> Result<Plan, u8> {
-    let p = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        dir.join(p)
-    };
-    let shown = p.display().to_string();
-    let text = std::fs::read_to_string(&p)
-        .map_err(|e| fail(format!("cannot read the plan file {shown}: {e}")))?;
-    let Ok(mut j) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return planfile::decode(&text, &shown).map_err(fail);
-    };
-    if j.get("encryption").is_some() {
-        let loaded;
-        let ws = match ws {
-            Some(ws) => ws,
-            None => {
-                loaded = Workspace::load(dir).0;
-                &loaded
-            }
-        };
-        crate::secret_cmd::open_plan(dir, ws.module.terraform.encryption.as_ref(), &mut j, &shown)
-            .map_err(fail)?;
-    }
-    planfile::decode_json(&j, &shown).map_err(fail)
+    ops::read_planfile(dir, ws, p).map_err(fail)
 }
 
 fn print_outputs(state: &Snapshot, style: Style) {
@@ -767,7 +654,7 @@ fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -
                 eprintln!("Warning: the configuration changed since this plan was made (or does not load), so the JSON has no configuration section. Run terrane plan --out again for one.");
                 json::plan_json(&plan)
             } else {
-                crate::policy_cmd::document(&plan, &ws)
+                terrane_workspace::policy::document(&plan, &ws)
             };
             outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
         } else {
@@ -981,96 +868,15 @@ async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Styl
     let Some(mut ws) = load(dir, color) else {
         return 1;
     };
-    let addr = match InstanceAddr::parse(address) {
-        Ok(a) => a,
-        Err(e) => return fail(e),
-    };
-    let root_vars = match ws.variables(vars) {
-        Ok(v) => v,
-        Err(d) => {
-            print_diags(&d, &ws.sources, color);
-            return 1;
+    outln!("{}: Importing from ID {id:?}...", style.bold(address));
+    match ops::import(&mut ws, address, id, &vars.inputs(), &warner(color)).await {
+        Ok(inst) => {
+            outln!("{}: Import prepared!\n", style.bold(&inst.addr.to_string()));
+            outln!("{} The resource is now managed by terrane. Run terrane plan to see how the configuration differs from the imported object.", style.green(&style.bold("Import successful!")));
+            0
         }
-    };
-    let mut backend = match ws.open_backend() {
-        Ok(b) => b,
-        Err(e) => return fail(e),
-    };
-    let _lock = match LockGuard::acquire(backend.as_mut(), "import") {
-        Ok(l) => l,
-        Err(e) => return fail(e),
-    };
-    let state = match backend.read_current() {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    if state.resources.contains_key(&addr) {
-        return fail(format!("Resource already managed: {addr} is already in state. To import it again, first run terrane state rm {addr}."));
+        Err(e) => report(e, &ws.sources, color),
     }
-    let ws: &Workspace = &ws;
-    let Some(model) = build_model(ws, color) else {
-        return 1;
-    };
-    let Some(node) = model.node(&NodeKind::Resource(
-        addr.resource.module.clone(),
-        addr.resource.local_name(),
-    )) else {
-        return fail(format!(
-            "Configuration for import target does not exist: the address {addr} is not declared in the configuration. Add a resource block for it first, e.g.\n\n  resource {:?} {:?} {{\n    # ...\n  }}",
-            addr.resource.type_name, addr.resource.name
-        ));
-    };
-    let Some(r) = model.resource(&addr.resource.module, &addr.resource.local_name()) else {
-        return 1;
-    };
-    let Ok((_, schema)) = model::resource_schema(&ws.registry, r) else {
-        return 1;
-    };
-    // Configure the resource's provider (evaluating whatever its configuration needs).
-    let run = Run::new(&model, &ws.registry, &ws.dir);
-    let paddr = model
-        .resource_provider
-        .get(&node)
-        .cloned()
-        .unwrap_or_default();
-    let Some(pnode) = model.node(&NodeKind::Provider(paddr.clone())) else {
-        return fail(format!("provider {paddr} not found"));
-    };
-    let needed = model.graph.dependency_closure(&[pnode]);
-    for n in model.graph.topo_order() {
-        if needed[n] && !run.visit_value_node(n, &root_vars) {
-            print_diags(&run.diags.take(), &ws.sources, color);
-            return 1;
-        }
-    }
-    let Some(provider) = run.provider(&paddr) else {
-        return fail(format!("provider {paddr} could not be configured"));
-    };
-    outln!(
-        "{}: Importing from ID {id:?}...",
-        style.bold(&addr.to_string())
-    );
-    let value = match provider.import(&addr.resource.type_name, id).await {
-        Ok(v) => schema.mark_sensitive(v),
-        Err(e) => return fail(format!("{addr}: import failed: {e}")),
-    };
-    let inst = InstanceState {
-        addr: addr.clone(),
-        provider: paddr,
-        value,
-        dependencies: model.resource_deps.get(&node).cloned().unwrap_or_default(),
-        create_before_destroy: r.lifecycle.create_before_destroy,
-    };
-    let result = backend.begin("import").and_then(|serial| {
-        backend.write(serial, &[Change::Put(inst)])?;
-        backend.finish(serial, SerialStatus::Complete)
-    });
-    if let Err(e) = result {
-        return fail(e);
-    }
-    outln!("{}: Import prepared!\n", style.bold(&addr.to_string()));
-    outln!("{} The resource is now managed by terrane. Run terrane plan to see how the configuration differs from the imported object.", style.green(&style.bold("Import successful!")));
-    0
 }
 
 fn force_unlock(dir: &Path, lock_id: &str) -> u8 {

@@ -21,7 +21,6 @@ mod policy_cmd;
 mod secret_cmd;
 mod state_cmd;
 mod ui;
-mod workspace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +57,15 @@ pub struct VarArgs {
     pub var_files: Vec<PathBuf>,
 }
 
+impl VarArgs {
+    pub fn inputs(&self) -> terrane_lang::vars::VarInputs {
+        terrane_lang::vars::VarInputs {
+            var_files: self.var_files.clone(),
+            vars: self.vars.clone(),
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct PlanArgs {
     #[command(flatten)]
@@ -82,6 +90,18 @@ pub struct PlanArgs {
     /// workspace's audit log. hard_mandatory sets cannot be overridden.
     #[arg(long = "override-policy", value_name = "REASON")]
     pub override_policy: Option<String>,
+}
+
+impl PlanArgs {
+    pub fn request(&self) -> terrane_workspace::ops::PlanRequest {
+        terrane_workspace::ops::PlanRequest {
+            vars: self.vars.inputs(),
+            targets: self.targets.clone(),
+            refresh: self.refresh,
+            destroy: self.destroy,
+            parallelism: self.parallelism,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -456,6 +476,7 @@ fn main() -> ExitCode {
         }
     };
     ui::init_logging();
+    terrane_workspace::secrets::set_passphrase_prompt(secret_cmd::ask_passphrase);
     let color = ui::color_enabled(cli.no_color);
     let dir = match &cli.chdir {
         // Like Terraform's -chdir: relative paths in the configuration resolve against DIR.

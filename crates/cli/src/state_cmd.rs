@@ -5,10 +5,11 @@ use std::path::Path;
 
 use terrane_core::{InstanceAddr, Value};
 use terrane_engine::render::Style;
-use terrane_state::{seal, Backend, BackendSpec, Change, InstanceState, SerialStatus, Snapshot};
+use terrane_state::{Change, InstanceState, SerialStatus, Snapshot};
+use terrane_workspace::state_io::{migrate, pull, push};
+use terrane_workspace::{LockGuard, Workspace};
 
 use crate::commands::fail;
-use crate::workspace::{LockGuard, Workspace};
 use crate::StateCommand;
 
 pub fn read_state(dir: &Path) -> Result<Snapshot, u8> {
@@ -18,13 +19,7 @@ pub fn read_state(dir: &Path) -> Result<Snapshot, u8> {
 
 /// The current state, without creating a state database where none exists yet.
 pub fn read_existing(ws: &Workspace) -> Result<Snapshot, u8> {
-    match ws.state_may_exist() {
-        Ok(false) => return Ok(Snapshot::default()),
-        Err(e) => return Err(fail(e)),
-        Ok(true) => {}
-    }
-    let backend = ws.open_backend().map_err(fail)?;
-    backend.read_current().map_err(fail)
+    terrane_workspace::ops::read_existing(ws).map_err(fail)
 }
 
 fn value_lines(out: &mut String, v: &Value, indent: usize) {
@@ -254,7 +249,24 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 Ok(l) => l,
                 Err(e) => return fail(e),
             };
-            match push(backend.as_mut(), &ws.dir, &file, force) {
+            let text = if file == Path::new("-") {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .map_err(|e| e.to_string())
+                    .map(|_| s)
+            } else {
+                let p = if file.is_absolute() {
+                    file.clone()
+                } else {
+                    ws.dir.join(&file)
+                };
+                std::fs::read_to_string(&p).map_err(|e| format!("reading {}: {e}", p.display()))
+            };
+            let text = match text {
+                Ok(t) => t,
+                Err(e) => return fail(e),
+            };
+            match push(backend.as_mut(), &text, force) {
                 Ok(serial) => {
                     outln!("Pushed the state as serial {serial}.");
                     0
@@ -267,7 +279,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 Ok(l) => l,
                 Err(e) => return fail(e),
             };
-            match migrate(&ws, backend.as_ref(), &to) {
+            match migrate(&ws, backend.as_ref(), &to, &|line| eprintln!("{line}")) {
                 Ok(msg) => {
                     outln!("{msg}");
                     0
@@ -275,227 +287,5 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 Err(e) => fail(e),
             }
         }
-    }
-}
-
-/// The document `state pull` prints: the current serial's rows, with sensitive values
-/// sealed as they are at rest (readable structure, no plaintext secrets).
-pub fn pull(backend: &dyn Backend) -> Result<serde_json::Value, String> {
-    let snap = backend.read_current().map_err(|e| e.to_string())?;
-    let mut per_value = backend.encryption().cloned();
-    if let Some(e) = per_value.as_mut() {
-        e.whole = false;
-    }
-    let mut resources = Vec::new();
-    for inst in snap.resources.values() {
-        let address = inst.addr.to_string();
-        let row =
-            seal::encode(per_value.as_ref(), &address, &inst.value).map_err(|e| e.to_string())?;
-        resources.push(serde_json::json!({
-            "address": address,
-            "provider": inst.provider,
-            "value": serde_json::from_str::<serde_json::Value>(&row.value).unwrap_or_default(),
-            "sensitive_paths": serde_json::from_str::<serde_json::Value>(&row.sensitive).unwrap_or_default(),
-            "dependencies": inst.dependencies,
-            "create_before_destroy": inst.create_before_destroy,
-        }));
-    }
-    let mut outputs = serde_json::Map::new();
-    for (name, o) in &snap.outputs {
-        let (value, sealed) =
-            seal::encode_output(per_value.as_ref(), name, o).map_err(|e| e.to_string())?;
-        let value = if sealed == seal::PLAIN {
-            serde_json::from_str(&value).unwrap_or_default()
-        } else {
-            serde_json::Value::String(value)
-        };
-        outputs.insert(
-            name.clone(),
-            serde_json::json!({"value": value, "sensitive": o.sensitive, "sealed": sealed != seal::PLAIN}),
-        );
-    }
-    Ok(serde_json::json!({
-        "terrane_state": 1,
-        "lineage": snap.lineage,
-        "serial": snap.serial,
-        "resources": resources,
-        "outputs": outputs,
-    }))
-}
-
-fn push(backend: &mut dyn Backend, dir: &Path, file: &Path, force: bool) -> Result<u64, String> {
-    let text = if file == Path::new("-") {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| e.to_string())?;
-        s
-    } else {
-        let p = if file.is_absolute() {
-            file.to_path_buf()
-        } else {
-            dir.join(file)
-        };
-        std::fs::read_to_string(&p).map_err(|e| format!("reading {}: {e}", p.display()))?
-    };
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "the state document is not valid JSON ({e}), at line {} column {}",
-            e.line(),
-            e.column()
-        )
-    })?;
-    if doc.get("terrane_state").and_then(|v| v.as_u64()) != Some(1) {
-        return Err("the document is not a state from `terrane state pull` (its \"terrane_state\" field is missing or not 1)".into());
-    }
-    let current = backend.read_current().map_err(|e| e.to_string())?;
-    let lineage = doc["lineage"].as_str().unwrap_or_default();
-    let serial = doc["serial"].as_u64().unwrap_or(0);
-    if !force {
-        if current.serial > 0 && lineage != current.lineage {
-            return Err(format!("the document belongs to another state (lineage {lineage}; this state's is {}). Pushing it would replace an unrelated state; use --force if that is what you want", current.lineage));
-        }
-        if serial < current.serial {
-            return Err(format!("the document is from serial {serial}, older than the state's serial {}: it would undo later changes. Pull again, or use --force", current.serial));
-        }
-    }
-    let enc = backend.encryption().cloned();
-    let mut wanted = std::collections::BTreeMap::new();
-    for r in doc["resources"].as_array().into_iter().flatten() {
-        let address = r["address"]
-            .as_str()
-            .ok_or("a resource without an address")?;
-        let addr =
-            InstanceAddr::parse(address).map_err(|e| format!("resource {address:?}: {e}"))?;
-        let sensitive = r["sensitive_paths"].to_string();
-        let sealed = if r["sensitive_paths"]
-            .as_array()
-            .is_some_and(|a| !a.is_empty())
-            && enc.is_some()
-        {
-            seal::SENSITIVE_SEALED
-        } else {
-            seal::PLAIN
-        };
-        let value = seal::decode(
-            enc.as_ref(),
-            address,
-            &r["value"].to_string(),
-            &sensitive,
-            sealed,
-        )
-        .or_else(|_| {
-            seal::decode(
-                None,
-                address,
-                &r["value"].to_string(),
-                &sensitive,
-                seal::PLAIN,
-            )
-        })
-        .map_err(|e| format!("resource {address}: {e}"))?;
-        let deps = r["dependencies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d.as_str().map(String::from))
-            .collect();
-        wanted.insert(
-            addr.clone(),
-            InstanceState {
-                addr,
-                provider: r["provider"].as_str().unwrap_or_default().to_string(),
-                value,
-                dependencies: deps,
-                create_before_destroy: r["create_before_destroy"].as_bool().unwrap_or(false),
-            },
-        );
-    }
-    let mut changes = Vec::new();
-    for (addr, inst) in &wanted {
-        if current.resources.get(addr) != Some(inst) {
-            changes.push(Change::Put(inst.clone()));
-        }
-    }
-    for addr in current.resources.keys() {
-        if !wanted.contains_key(addr) {
-            changes.push(Change::Remove(addr.clone()));
-        }
-    }
-    let outputs = doc["outputs"].as_object().cloned().unwrap_or_default();
-    for (name, o) in &outputs {
-        let sensitive = o["sensitive"].as_bool().unwrap_or(false);
-        let sealed = if o["sealed"].as_bool().unwrap_or(false) {
-            seal::WHOLE_SEALED
-        } else {
-            seal::PLAIN
-        };
-        let text = if sealed == seal::PLAIN {
-            o["value"].to_string()
-        } else {
-            o["value"].as_str().unwrap_or_default().to_string()
-        };
-        let out = seal::decode_output(enc.as_ref(), name, &text, sensitive, sealed)
-            .map_err(|e| format!("output {name}: {e}"))?;
-        if current.outputs.get(name) != Some(&out) {
-            changes.push(Change::Output(name.clone(), Some(out)));
-        }
-    }
-    for name in current.outputs.keys() {
-        if !outputs.contains_key(name) {
-            changes.push(Change::Output(name.clone(), None));
-        }
-    }
-    let s = backend.begin("state push").map_err(|e| e.to_string())?;
-    let r = backend.write(s, &changes);
-    let status = if r.is_ok() {
-        SerialStatus::Complete
-    } else {
-        SerialStatus::Incomplete
-    };
-    backend.finish(s, status).map_err(|e| e.to_string())?;
-    r.map_err(|e| e.to_string())?;
-    Ok(s)
-}
-
-fn migrate(ws: &Workspace, from: &dyn Backend, to: &str) -> Result<String, String> {
-    let spec = BackendSpec::parse_url(to, &ws.dir).map_err(|e| e.to_string())?;
-    let dump = from.export().map_err(|e| e.to_string())?;
-    let mut target = ws.open_spec(&spec)?;
-    eprintln!(
-        "Copying {} serials, {} row versions and {} secret versions from {} to {}...",
-        dump.serials.len(),
-        dump.resources.len() + dump.outputs.len(),
-        dump.secrets.len(),
-        from.describe(),
-        target.describe()
-    );
-    target.import(&dump).map_err(|e| e.to_string())?;
-    // Read it back (with the keys it now holds) and compare, before telling anyone
-    // to switch.
-    let target = ws.open_spec(&spec)?;
-    let copy = target.export().map_err(|e| e.to_string())?;
-    if copy != dump {
-        return Err(format!("the copy in {} does not match the source after the migration; keep using the current backend and report this", target.describe()));
-    }
-    let current = target.read_current().map_err(|e| e.to_string())?;
-    Ok(format!(
-        "Migrated the state to {} (lineage {}, serial {}, {} resources, {} serials of history). The source was not changed. Point the backend block at the new backend to use it:\n\n{}",
-        target.describe(),
-        current.lineage,
-        current.serial,
-        current.resources.len(),
-        dump.serials.len(),
-        backend_block(&spec)
-    ))
-}
-
-/// The `backend` block that selects `spec`.
-fn backend_block(spec: &BackendSpec) -> String {
-    match spec {
-        BackendSpec::Sqlite { path } => format!("  terraform {{\n    backend \"sqlite\" {{\n      path = {:?}\n    }}\n  }}", path.display().to_string()),
-        BackendSpec::Pg { workspace, .. } => format!("  terraform {{\n    backend \"pg\" {{\n      workspace = {workspace:?}\n      # conn_str from TERRANE_PG_CONN_STR\n    }}\n  }}"),
-        BackendSpec::S3 { bucket, key, region, endpoint } => format!(
-            "  terraform {{\n    backend \"s3\" {{\n      bucket = {bucket:?}\n      key    = {key:?}\n      region = {region:?}{}\n    }}\n  }}",
-            endpoint.as_ref().map(|e| format!("\n      endpoint = {e:?}")).unwrap_or_default()
-        ),
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod graph;
+pub mod import;
 pub mod json;
 pub mod model;
 pub mod plan;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use terrane_core::{Diagnostic, InstanceAddr};
 
 pub use apply::{apply, ApplyOutcome};
+pub use import::{import, ImportError};
 pub use plan::{plan, Action, Plan, PlanOptions, ResourceChange};
 pub use run::RawVar;
 

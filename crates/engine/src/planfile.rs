@@ -331,3 +331,40 @@ mod tests {
         assert_eq!(decode_value(&encode_value(&wrapped)), wrapped);
     }
 }
+
+/// Why a saved plan cannot be applied.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum StalePlan {
+    #[error("Saved plan is stale.\n\nThe state changed since this plan was made (the plan was computed from serial {plan_serial} of lineage {plan_lineage}; the state is now at serial {serial} of lineage {lineage}). Applying it could undo or repeat those changes. Run terrane plan again and apply the new plan.")]
+    StateChanged {
+        plan_serial: u64,
+        plan_lineage: String,
+        serial: u64,
+        lineage: String,
+    },
+    #[error("Saved plan does not match the configuration.\n\nThe configuration files changed since this plan was made. Run terrane plan again and apply the new plan.")]
+    ConfigChanged,
+}
+
+/// Checks that a saved plan still applies: it was computed from the state `prior` is
+/// (same lineage and serial; a plan made before any state existed fits an empty
+/// state) and from the configuration whose digest is `config_digest`.
+pub fn check_applicable(
+    plan: &Plan,
+    prior: &terrane_state::Snapshot,
+    config_digest: &str,
+) -> Result<(), StalePlan> {
+    let fresh = plan.lineage.is_empty() && prior.serial == 0;
+    if !fresh && (plan.lineage != prior.lineage || plan.prior_serial != prior.serial) {
+        return Err(StalePlan::StateChanged {
+            plan_serial: plan.prior_serial,
+            plan_lineage: plan.lineage.clone(),
+            serial: prior.serial,
+            lineage: prior.lineage.clone(),
+        });
+    }
+    if plan.config_digest != config_digest {
+        return Err(StalePlan::ConfigChanged);
+    }
+    Ok(())
+}

@@ -16,14 +16,8 @@ use terrane_provider::{Provider, Registry, Schema};
 use crate::model::{Model, NodeKind};
 use crate::store::{ModuleScope, Repetition, Store};
 
-/// A root variable value as given by the user.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RawVar {
-    /// From `--var` or `TERRANE_VAR_*`: parsed according to the variable's type.
-    Text(String),
-    /// From a `.tfvars` file (already evaluated).
-    Value(Value),
-}
+use terrane_lang::vars::parse_cli_value;
+pub use terrane_lang::vars::RawVar;
 
 /// One instance to plan or apply: its key and the repetition values in scope.
 #[derive(Clone, Debug)]
@@ -562,47 +556,6 @@ pub fn problem_diag(p: ConfigProblem, span: Option<Span>, what: &str) -> Diagnos
         ),
     }
     .with_span(span)
-}
-
-/// Parses a `--var` value: as a plain string for variables of a primitive type
-/// (converted to the type afterwards), otherwise as an HCL expression (`["a","b"]`, `{k = 1}`, `42`, `true`).
-fn parse_cli_value(decl: &Variable, text: &str) -> Result<Value, Diagnostic> {
-    // As Terraform does, a value for a primitive type is taken as a string and
-    // converted, so `--var port=abc` is "not a number", not an unknown reference.
-    let stringish = matches!(
-        decl.ty,
-        None | Some(
-            terrane_core::Type::String
-                | terrane_core::Type::Any
-                | terrane_core::Type::Number
-                | terrane_core::Type::Bool
-        )
-    );
-    if stringish {
-        return Ok(Value::String(text.to_string()));
-    }
-    let expr = hcl_edit::parser::parse_expr(text).map_err(|e| {
-        Diagnostic::error(
-            "Invalid value for input variable",
-            format!("The value given for variable {:?} is not a valid expression: {}. Quote strings inside lists and maps, e.g. --var '{}=[\"a\",\"b\"]'.", decl.name, e.message(), decl.name),
-        )
-        .with_span(Some(decl.span.clone()))
-    })?;
-    let cv = terrane_lang::ast::Converter {
-        file: Arc::from("<value for var.".to_string() + &decl.name + ">"),
-        base: 0,
-        renamed_keys: Default::default(),
-    };
-    eval_constant(&cv.expr(&expr)).map_err(|d| {
-        Diagnostic::error(
-            "Invalid value for input variable",
-            format!(
-                "The value for variable {:?} must be a constant: {}",
-                decl.name, d.detail
-            ),
-        )
-        .with_span(Some(decl.span.clone()))
-    })
 }
 
 /// Converts a variable value to its type and runs its validation rules.

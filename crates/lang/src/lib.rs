@@ -12,6 +12,7 @@ pub mod config;
 pub mod eval;
 pub mod fmt;
 pub mod funcs;
+pub mod vars;
 
 pub use ast::{Expr, ExprKind, Reference};
 pub use config::{load_root, BackupSettings, Body, EncryptionSettings, KeyProviderBlock, Module};

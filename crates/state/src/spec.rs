@@ -1,6 +1,10 @@
 //! Which backend holds a workspace's state, from the configuration or a URL.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use terrane_core::{Diagnostic, Value};
+use terrane_lang::config::BackendBlock;
+use terrane_lang::eval::eval_constant;
 
 use crate::{Backend, Result, StateError};
 
@@ -21,6 +25,105 @@ pub enum BackendSpec {
 }
 
 impl BackendSpec {
+    /// Where the state of the workspace in `dir` lives: its `backend` block, or
+    /// without one the default SQLite file `.terrane/state.db`. Settings are literal
+    /// strings (they are read before variables exist); a mistake is a diagnostic that
+    /// points at the block.
+    pub fn from_block(
+        block: Option<&BackendBlock>,
+        dir: &Path,
+    ) -> std::result::Result<BackendSpec, Diagnostic> {
+        let default = BackendSpec::Sqlite {
+            path: dir.join(".terrane").join("state.db"),
+        };
+        let Some(b) = block else {
+            return Ok(default);
+        };
+        let attr = |name: &str| -> std::result::Result<Option<String>, Diagnostic> {
+            match b.body.attrs.get(name) {
+                None => Ok(None),
+                Some(a) => match eval_constant(&a.expr) {
+                    Ok(Value::String(s)) => Ok(Some(s)),
+                    _ => Err(Diagnostic::error(
+                        "Invalid backend setting",
+                        format!("The backend setting {name:?} must be a literal string (backend settings are read before variables exist)."),
+                    )
+                    .with_span(Some(a.expr.span.clone()))),
+                },
+            }
+        };
+        let allowed: &[&str] = match b.kind.as_str() {
+            "sqlite" | "local" => &["path"],
+            "pg" => &["conn_str", "workspace"],
+            "s3" => &["bucket", "key", "region", "endpoint"],
+            other => {
+                return Err(Diagnostic::error(
+                    "Unsupported backend",
+                    format!("The backend {other:?} does not exist. Available backends: sqlite (the default, also accepted as \"local\"), pg (PostgreSQL) and s3 (any S3-compatible object store)."),
+                )
+                .with_span(Some(b.span.clone())))
+            }
+        };
+        if let Some((name, a)) = b
+            .body
+            .attrs
+            .iter()
+            .find(|(n, _)| !allowed.contains(&n.as_str()))
+        {
+            return Err(Diagnostic::error(
+                "Unsupported backend setting",
+                format!(
+                    "The {} backend has no setting {name:?}. Its settings are: {}.",
+                    b.kind,
+                    allowed.join(", ")
+                ),
+            )
+            .with_span(Some(a.expr.span.clone())));
+        }
+        let required = |name: &str, v: Option<String>| {
+            v.ok_or_else(|| {
+                Diagnostic::error(
+                    "Missing backend setting",
+                    format!("The {} backend needs {name:?}.", b.kind),
+                )
+                .with_span(Some(b.span.clone()))
+            })
+        };
+        match b.kind.as_str() {
+            "pg" => {
+                let conn_str = match attr("conn_str")? {
+                    Some(c) => c,
+                    None => std::env::var("TERRANE_PG_CONN_STR").ok().filter(|s| !s.is_empty()).ok_or_else(|| {
+                        Diagnostic::error(
+                            "Missing backend setting",
+                            "The pg backend needs a connection string: set conn_str in the backend block, or the TERRANE_PG_CONN_STR environment variable (which keeps the password out of the configuration).",
+                        )
+                        .with_span(Some(b.span.clone()))
+                    })?,
+                };
+                Ok(BackendSpec::Pg {
+                    conn_str,
+                    workspace: attr("workspace")?.unwrap_or_else(|| "default".into()),
+                })
+            }
+            "s3" => Ok(BackendSpec::S3 {
+                bucket: required("bucket", attr("bucket")?)?,
+                key: required("key", attr("key")?)?,
+                region: attr("region")?.unwrap_or_else(|| "us-east-1".into()),
+                endpoint: attr("endpoint")?,
+            }),
+            _ => match attr("path")? {
+                None => Ok(default),
+                Some(p) => {
+                    let p = PathBuf::from(p);
+                    Ok(BackendSpec::Sqlite {
+                        path: if p.is_absolute() { p } else { dir.join(p) },
+                    })
+                }
+            },
+        }
+    }
+
     /// Parses a backend URL, as `state migrate --to` takes it:
     /// `sqlite:PATH`, `postgres://USER:PASS@HOST:PORT/DB[?workspace=NAME]`, or
     /// `s3://BUCKET/KEY[?region=REGION&endpoint=URL]`. A bare path means SQLite.

@@ -1,0 +1,306 @@
+//! Plan and import on a workspace, and saved plans: the steps every command that plans
+//! shares (variables, targets, the model, the engine call), with typed errors.
+//!
+//! Warnings (a deprecated argument, an undeclared variable in a `--var-file`) are
+//! handed to the caller's [`Warn`] as soon as they are found, with the sources to
+//! render them against; errors come back as [`OpError`].
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use terrane_core::{Diagnostic, Diagnostics, InstanceAddr, SourceMap, Value};
+use terrane_engine::model::{self, Model};
+use terrane_engine::planfile::{self, StalePlan};
+use terrane_engine::{ImportError, Observer, Plan, PlanOptions, RawVar};
+use terrane_lang::vars::VarInputs;
+use terrane_state::{Change, InstanceState, SerialStatus, Snapshot};
+
+use crate::{LockGuard, Workspace};
+
+/// Receives warnings as they are found, with the sources they point into.
+pub type Warn<'a> = &'a dyn Fn(&Diagnostics, &SourceMap);
+
+/// Why an operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// Mistakes in the configuration, variables or arguments, to render against the
+    /// workspace's sources.
+    #[error("the configuration or the values given have errors")]
+    Diagnostics(Diagnostics),
+    /// A provider the configuration uses is only a schema in this build.
+    #[error("{0}")]
+    SchemaOnly(String),
+    #[error(transparent)]
+    Stale(Box<StalePlan>),
+    #[error(transparent)]
+    Import(Box<ImportError>),
+    #[error(transparent)]
+    State(#[from] terrane_state::StateError),
+    /// Anything else, in a sentence.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<StalePlan> for OpError {
+    fn from(e: StalePlan) -> OpError {
+        OpError::Stale(Box::new(e))
+    }
+}
+
+impl From<ImportError> for OpError {
+    fn from(e: ImportError) -> OpError {
+        OpError::Import(Box::new(e))
+    }
+}
+
+/// What to plan: the flags of `terrane plan`, `apply` and `destroy`.
+#[derive(Clone, Debug)]
+pub struct PlanRequest {
+    pub vars: VarInputs,
+    pub targets: Vec<String>,
+    pub refresh: bool,
+    pub destroy: bool,
+    pub parallelism: usize,
+}
+
+/// Parses `-target` addresses; every bad one is a diagnostic.
+pub fn parse_targets(targets: &[String]) -> Result<Vec<InstanceAddr>, Diagnostics> {
+    let mut out = Vec::new();
+    let mut diags = Diagnostics::new();
+    for t in targets {
+        match InstanceAddr::parse(t) {
+            Ok(a) => out.push(a),
+            Err(e) => diags.push(Diagnostic::error("Invalid target address", format!("{e}. A target looks like aws_instance.web, module.net.aws_subnet.a[0] or local_file.f[\"key\"]."))),
+        }
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(out)
+    }
+}
+
+/// The workspace's graph, with its static checks.
+pub fn build_model<'w>(ws: &'w Workspace, warn: Warn<'_>) -> Result<Model<'w>, OpError> {
+    let (m, diags) = model::build(&ws.module, &ws.registry);
+    if diags.has_errors() {
+        return Err(OpError::Diagnostics(diags));
+    }
+    if !diags.is_empty() {
+        warn(&diags, &ws.sources);
+    }
+    Ok(m)
+}
+
+/// The root variables' values (see [`Workspace::variables`]), warnings to `warn`.
+pub fn variables(
+    ws: &mut Workspace,
+    inputs: &VarInputs,
+    warn: Warn<'_>,
+) -> Result<std::collections::BTreeMap<String, RawVar>, OpError> {
+    let (vars, warnings) = ws.variables(inputs).map_err(OpError::Diagnostics)?;
+    if !warnings.is_empty() {
+        warn(&warnings, &ws.sources);
+    }
+    Ok(vars)
+}
+
+/// Plans the workspace against `prior` (read by the caller, usually under the lock).
+pub async fn plan(
+    ws: &mut Workspace,
+    req: &PlanRequest,
+    prior: &Snapshot,
+    observer: &dyn Observer,
+    cancel: &AtomicBool,
+    warn: Warn<'_>,
+) -> Result<Plan, OpError> {
+    let vars = variables(ws, &req.vars, warn)?;
+    let targets = parse_targets(&req.targets).map_err(OpError::Diagnostics)?;
+    let digest = ws.config_digest();
+    let started = std::time::Instant::now();
+    let ws: &Workspace = ws;
+    let model = build_model(ws, warn)?;
+    if let Some(why) = ws.schema_only_provider() {
+        return Err(OpError::SchemaOnly(why));
+    }
+    let opts = PlanOptions {
+        destroy: req.destroy,
+        refresh: req.refresh,
+        targets,
+        parallelism: req.parallelism.max(1),
+        offline: false,
+    };
+    let mut plan = terrane_engine::plan(
+        &model,
+        &ws.registry,
+        &ws.dir,
+        prior,
+        &vars,
+        &opts,
+        observer,
+        cancel,
+    )
+    .await
+    .map_err(OpError::Diagnostics)?;
+    plan.config_digest = digest;
+    tracing::debug!(
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        changes = plan.changes.len(),
+        "plan made"
+    );
+    Ok(plan)
+}
+
+/// Plans the configuration without state, credentials or reads (for `terrane scan`
+/// and for assessing a configuration whose provider is only a schema here): every
+/// resource is a create, data sources and variables without a value are unknown.
+pub async fn offline_plan(
+    ws: &mut Workspace,
+    vars: &VarInputs,
+    observer: &dyn Observer,
+    warn: Warn<'_>,
+) -> Result<Plan, OpError> {
+    let mut values = variables(ws, vars, warn)?;
+    for v in ws.module.variables.values() {
+        if v.default.is_none() && !values.contains_key(&v.name) {
+            values.insert(v.name.clone(), RawVar::Value(Value::Unknown));
+        }
+    }
+    let ws: &Workspace = ws;
+    let model = build_model(ws, warn)?;
+    let opts = PlanOptions {
+        destroy: false,
+        refresh: false,
+        targets: Vec::new(),
+        parallelism: 10,
+        offline: true,
+    };
+    let cancel = AtomicBool::new(false);
+    terrane_engine::plan(
+        &model,
+        &ws.registry,
+        &ws.dir,
+        &Snapshot::default(),
+        &values,
+        &opts,
+        observer,
+        &cancel,
+    )
+    .await
+    .map_err(OpError::Diagnostics)
+}
+
+/// The plan of the configuration against the current state, for commands that assess
+/// a plan without applying it (`cost`, `policy check`). A configuration whose provider
+/// is only a schema here is planned offline (every resource a create), which is what
+/// pricing and policy checks can still use.
+pub async fn assessment_plan(
+    ws: &mut Workspace,
+    req: &PlanRequest,
+    observer: &dyn Observer,
+    warn: Warn<'_>,
+) -> Result<Plan, OpError> {
+    if ws.schema_only_provider().is_some() {
+        tracing::warn!("This build has only the schema of a provider the configuration uses; the configuration is assessed as if nothing of it existed yet.");
+        return offline_plan(ws, &req.vars, observer, warn).await;
+    }
+    let prior = read_existing(ws)?;
+    let cancel = AtomicBool::new(false);
+    plan(ws, req, &prior, observer, &cancel, warn).await
+}
+
+/// The current state, without taking the lock; an empty one when there is none yet
+/// (a missing SQLite file is not created by reading it).
+pub fn read_existing(ws: &Workspace) -> Result<Snapshot, OpError> {
+    if !ws.state_may_exist().map_err(OpError::Failed)? {
+        return Ok(Snapshot::default());
+    }
+    let backend = ws.open_backend().map_err(OpError::Failed)?;
+    Ok(backend.read_current()?)
+}
+
+/// Checks that a saved plan applies to the state `prior` and to the workspace's
+/// configuration as it is now.
+pub fn check_saved_plan(ws: &Workspace, plan: &Plan, prior: &Snapshot) -> Result<(), OpError> {
+    Ok(planfile::check_applicable(
+        plan,
+        prior,
+        &ws.config_digest(),
+    )?)
+}
+
+/// Resolves a path given on the command line against the working directory.
+fn resolve(dir: &Path, p: &Path) -> std::path::PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        dir.join(p)
+    }
+}
+
+/// Reads and decodes a saved plan (a relative path is taken from `dir`), decrypting
+/// its sensitive values with the key providers of `ws` (loaded from `dir` when not
+/// given and the file is encrypted).
+pub fn read_planfile(dir: &Path, ws: Option<&Workspace>, p: &Path) -> Result<Plan, String> {
+    let p = resolve(dir, p);
+    let shown = p.display().to_string();
+    let text = std::fs::read_to_string(&p)
+        .map_err(|e| format!("cannot read the plan file {shown}: {e}"))?;
+    let Ok(mut j) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return planfile::decode(&text, &shown).map_err(|e| e.to_string());
+    };
+    if j.get("encryption").is_some() {
+        let loaded;
+        let ws = match ws {
+            Some(ws) => ws,
+            None => {
+                loaded = Workspace::load(dir).0;
+                &loaded
+            }
+        };
+        crate::secrets::open_plan(dir, ws.module.terraform.encryption.as_ref(), &mut j, &shown)?;
+    }
+    planfile::decode_json(&j, &shown).map_err(|e| e.to_string())
+}
+
+/// Writes a plan file (mode 0600), its sensitive values encrypted with the
+/// workspace's key provider; returns the path written.
+pub fn write_planfile(ws: &Workspace, plan: &Plan, p: &Path) -> Result<std::path::PathBuf, String> {
+    let path = resolve(&ws.dir, p);
+    let mut encoded = planfile::encode(plan);
+    crate::secrets::seal_plan(
+        &ws.dir,
+        ws.module.terraform.encryption.as_ref(),
+        &mut encoded,
+    )
+    .map_err(|e| format!("cannot encrypt the plan file: {e}"))?;
+    let text = serde_json::to_string(&encoded).unwrap_or_default();
+    terrane_secrets::write_private(&path, text.as_bytes())
+        .map_err(|e| format!("cannot write the plan file {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// `terrane import`: under the state lock, reads the object `id` through the
+/// provider of the declared resource instance `address` and records it in state as
+/// a serial of its own.
+pub async fn import(
+    ws: &mut Workspace,
+    address: &str,
+    id: &str,
+    vars: &VarInputs,
+    warn: Warn<'_>,
+) -> Result<InstanceState, OpError> {
+    let addr = InstanceAddr::parse(address).map_err(|e| OpError::Failed(e.to_string()))?;
+    let root_vars = variables(ws, vars, warn)?;
+    let mut backend = ws.open_backend().map_err(OpError::Failed)?;
+    let _lock = LockGuard::acquire(backend.as_mut(), "import")?;
+    let state = backend.read_current()?;
+    let ws: &Workspace = ws;
+    let model = build_model(ws, warn)?;
+    let inst = terrane_engine::import(&model, &ws.registry, &ws.dir, &state, &root_vars, &addr, id)
+        .await?;
+    let serial = backend.begin("import")?;
+    backend.write(serial, &[Change::Put(inst.clone())])?;
+    backend.finish(serial, SerialStatus::Complete)?;
+    Ok(inst)
+}
