@@ -1,14 +1,14 @@
 //! `terrane agent`, `agent stop`, `status`, `logs` and `events`.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use terrane_agent::client;
 use terrane_engine::render::Style;
+use terrane_workspace::agent::{autoscaler_counts, log_files, metric_name, running, target};
 
-use crate::commands::fail;
+use crate::session::fail;
 
 /// `terrane agent`: a keeper process that runs the agent (`terrane agent --worker`) and
 /// restarts it if it dies; `--worker` is one agent process.
@@ -52,143 +52,29 @@ pub async fn stop(dir: &Path) -> u8 {
     }
 }
 
-/// Agent service name → resource address, from state.
-fn addresses(dir: &Path) -> BTreeMap<String, String> {
-    let Ok(state) = crate::state_cmd::read_state(dir) else {
-        return BTreeMap::new();
-    };
-    state
-        .resources
-        .values()
-        .filter(|i| i.addr.resource.type_name == "local_service")
-        .filter_map(|i| {
-            i.value
-                .get("id")
-                .and_then(|v| v.as_str())
-                .map(|id| (id.to_string(), i.addr.to_string()))
-        })
-        .collect()
-}
-
-/// Everything the agent runs, as `status` shows it.
-struct Running {
-    services: Vec<terrane_agent::spec::ServiceStatus>,
-    balancers: Vec<terrane_agent::lb::LbStatus>,
-    zones: Vec<terrane_agent::dns::ZoneStatus>,
-    autoscalers: Vec<terrane_agent::autoscale::AutoscalerStatus>,
-}
-
-async fn running(c: &client::AgentClient) -> Result<Running, String> {
-    Ok(Running {
-        services: c.services().await?,
-        balancers: c.lbs().await?,
-        zones: c.zones().await?,
-        autoscalers: c.autoscalers().await?,
-    })
-}
-
-/// The replica count a service is held at now: its autoscaler's while one owns it,
-/// else the configuration's.
-fn target(s: &terrane_agent::spec::ServiceStatus) -> u32 {
-    if s.autoscaled {
-        s.desired
-    } else {
-        s.spec.replicas
-    }
-}
-
-/// An autoscaler's current and desired counts: its last decision, or its service's
-/// count before the first one.
-fn autoscaler_counts(
-    a: &terrane_agent::autoscale::AutoscalerStatus,
-    services: &[terrane_agent::spec::ServiceStatus],
-) -> (Option<u32>, Option<u32>) {
-    match &a.last_decision {
-        Some(d) => (Some(d.current), Some(d.desired)),
-        None => {
-            let n = services
-                .iter()
-                .find(|s| s.name == a.spec.service)
-                .map(target);
-            (n, n)
-        }
-    }
-}
-
-fn metric_name(m: terrane_agent::autoscale::MetricKind) -> String {
-    serde_json::to_value(m)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 pub async fn status(dir: &Path, as_json: bool, style: Style) -> u8 {
-    let Some((info, c)) = client::find(dir).await else {
-        if as_json {
-            outln!(
-                "{{\"agent\": null, \"services\": [], \"load_balancers\": [], \"dns_zones\": [], \"autoscalers\": []}}"
-            );
-        } else {
-            outln!("No agent is running for this workspace; local services are not supervised. Start one with: terrane agent (terrane apply starts one when needed).");
+    let r = match running(dir).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            if as_json {
+                outln!(
+                    "{{\"agent\": null, \"services\": [], \"load_balancers\": [], \"dns_zones\": [], \"autoscalers\": []}}"
+                );
+            } else {
+                outln!("No agent is running for this workspace; local services are not supervised. Start one with: terrane agent (terrane apply starts one when needed).");
+            }
+            return 0;
         }
-        return 0;
-    };
-    let r = match running(&c).await {
-        Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let names = addresses(dir);
     if as_json {
-        let doc = serde_json::json!({
-            "agent": {"pid": info.pid, "keeper_pid": info.keeper_pid, "address": info.address},
-            "services": r.services.iter().map(|s| serde_json::json!({
-                "name": s.name,
-                "address": names.get(&s.name),
-                "replicas_desired": target(s),
-                "replicas_configured": s.spec.replicas,
-                "autoscaled": s.autoscaled,
-                "replicas_ready": s.ready,
-                "replicas": s.replicas,
-            })).collect::<Vec<_>>(),
-            "load_balancers": r.balancers.iter().map(|b| serde_json::json!({
-                "name": b.name,
-                "address": b.address,
-                "protocol": b.spec.protocol,
-                "algorithm": b.spec.algorithm,
-                "requests": b.requests,
-                "failed": b.failed,
-                "backends": b.backends.iter().map(|be| serde_json::json!({
-                    "address": be.address,
-                    "healthy": !be.ejected,
-                    "requests": be.requests,
-                    "errors": be.errors,
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "dns_zones": r.zones.iter().map(|z| serde_json::json!({
-                "id": z.id,
-                "name": z.spec.name,
-                "address": z.address,
-                "records": z.records.len(),
-            })).collect::<Vec<_>>(),
-            "autoscalers": r.autoscalers.iter().map(|a| {
-                let (current, desired) = autoscaler_counts(a, &r.services);
-                serde_json::json!({
-                    "name": a.name,
-                    "service": a.spec.service,
-                    "current": current,
-                    "desired": desired,
-                    "min_replicas": a.spec.min_replicas,
-                    "max_replicas": a.spec.max_replicas,
-                    "metric": metric_name(a.spec.metric),
-                    "metric_value": a.last_decision.as_ref().map(|d| d.metric),
-                    "target": a.spec.target,
-                    "reason": a.last_decision.as_ref().map(|d| d.reason.clone()),
-                })
-            }).collect::<Vec<_>>(),
-        });
-        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&r.to_json()).unwrap_or_default()
+        );
         return 0;
     }
+    let (info, names) = (&r.info, &r.addresses);
     match info.keeper_pid {
         Some(k) => outln!(
             "Agent pid {} (keeper pid {k}) at http://{}\n",
@@ -311,28 +197,6 @@ pub async fn status(dir: &Path, as_json: bool, style: Style) -> u8 {
         outln!();
     }
     0
-}
-
-fn log_files(dir: &Path, service: &str) -> Result<(String, Vec<PathBuf>), String> {
-    // Accept the resource address (local_service.web) or the agent's name.
-    let name = addresses(dir)
-        .into_iter()
-        .find(|(_, a)| a == service)
-        .map(|(n, _)| n)
-        .unwrap_or_else(|| service.to_string());
-    let logs = client::agent_dir(dir).join("logs").join(&name);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&logs)
-        .map_err(|_| {
-            format!(
-                "no logs for service {service:?} (looked in {})",
-                logs.display()
-            )
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "log"))
-        .collect();
-    files.sort();
-    Ok((name, files))
 }
 
 pub async fn logs(dir: &Path, service: &str, follow: bool) -> u8 {

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use terrane_state::lock::{format_time, now_secs};
-use terrane_workspace::backup::{create, list, open, resolve, Store};
+use terrane_state::lock::format_time;
+use terrane_workspace::backup::{create, list, open, prune, resolve, Store};
 use terrane_workspace::Workspace;
 
-use crate::commands::fail;
-use crate::BackupCommand;
+use crate::args::BackupCommand;
+use crate::session::fail;
 
 pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
     let (ws, _) = Workspace::load(dir);
@@ -123,25 +123,12 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
                     "say what to keep: --keep-last N and/or --keep-within DURATION (e.g. 7d)",
                 );
             }
-            let listed = Store::parse(&ws, from.as_deref()).and_then(|d| Ok((list(&d)?, d)));
-            let ((done, _), dest) = match listed {
-                Ok(x) => x,
+            let pruned = Store::parse(&ws, from.as_deref())
+                .and_then(|d| prune(&d, keep_last, within, &|id| outln!("Removed backup {id}.")));
+            match pruned {
+                Ok((kept, removed)) => outln!("Kept {kept} backups, removed {removed}."),
                 Err(e) => return fail(e),
-            };
-            let ages: Vec<(String, u64)> =
-                done.iter().map(|m| (m.id.clone(), m.created_at)).collect();
-            let gone = terrane_state::retention::to_prune(&ages, keep_last, within, now_secs());
-            for id in &gone {
-                if let Err(e) = dest.remove(id) {
-                    return fail(e);
-                }
-                outln!("Removed backup {id}.");
             }
-            outln!(
-                "Kept {} backups, removed {}.",
-                done.len() - gone.len(),
-                gone.len()
-            );
             0
         }
     }

@@ -4,19 +4,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use terrane_core::{Diagnostics, SourceMap};
-use terrane_engine::model::{self, Model, NodeKind};
+use terrane_core::SourceMap;
+use terrane_engine::model;
 use terrane_engine::render::{render_plan, Style};
 use terrane_engine::{json, Plan};
 use terrane_state::Snapshot;
 use terrane_workspace::agent::AgentStart;
 use terrane_workspace::cost::PlanPrice;
-use terrane_workspace::ops::{self, OpError};
+use terrane_workspace::ops;
 use terrane_workspace::{LockGuard, Workspace};
 
+use crate::args::{Command, PlanArgs, VarArgs};
+use crate::session::{build_model, fail, load, read_planfile, report, warner};
 use crate::state_cmd;
 use crate::ui::{confirm, print_diags, Printer};
-use crate::{Command, PlanArgs, VarArgs};
 
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -90,7 +91,7 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
             worker,
         } => crate::agent_cmd::run_agent(&dir, &listen, worker).await,
         Command::Agent {
-            action: Some(crate::AgentAction::Stop),
+            action: Some(crate::args::AgentAction::Stop),
             ..
         } => crate::agent_cmd::stop(&dir).await,
         Command::Status { json } => crate::agent_cmd::status(&dir, json, style).await,
@@ -106,94 +107,47 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
             let target = scan_dir.map(|d| dir.join(d)).unwrap_or_else(|| dir.clone());
             crate::policy_cmd::scan_cmd(&target, &vars, format, fail_on, list_rules, style).await
         }
-        Command::Policy(crate::PolicyCommand::Check {
+        Command::Policy(crate::args::PolicyCommand::Check {
             planfile,
             args,
             json,
         }) => crate::policy_cmd::check_cmd(&dir, planfile.as_deref(), &args, json, style).await,
-        Command::Policy(crate::PolicyCommand::Status { json }) => {
+        Command::Policy(crate::args::PolicyCommand::Status { json }) => {
             crate::policy_cmd::status_cmd(&dir, json, style)
         }
-        Command::Policy(crate::PolicyCommand::Test { policy, verbose }) => {
+        Command::Policy(crate::args::PolicyCommand::Test { policy, verbose }) => {
             crate::policy_cmd::test_cmd(&dir, &policy, verbose, style)
         }
         Command::Cost(c) => cost(&dir, c, style).await,
     }
 }
 
-async fn cost(dir: &Path, c: crate::CostCommand, style: Style) -> u8 {
+async fn cost(dir: &Path, c: crate::args::CostCommand, style: Style) -> u8 {
     use crate::cost_cmd::{self, Source};
-    let plan_args = |o: &crate::CostOpts| PlanArgs {
-        vars: o.vars.clone(),
+    let (opts, baseline) = match c.action {
+        None => (c.opts, None),
+        Some(crate::args::CostAction::Diff { compare_to, opts }) => (opts, Some(compare_to)),
+        Some(crate::args::CostAction::Catalog { prices }) => {
+            return cost_cmd::catalog_cmd(dir, &prices)
+        }
+    };
+    let args = PlanArgs {
+        vars: opts.vars.clone(),
         targets: Vec::new(),
-        refresh: o.refresh,
+        refresh: opts.refresh,
         destroy: false,
         parallelism: 10,
         policy: Vec::new(),
         override_policy: None,
     };
-    match c.action {
-        None => {
-            let args = plan_args(&c.opts);
-            let source = match &c.opts.planfile {
-                Some(p) => Source::File(p),
-                None => Source::Fresh(&args),
-            };
-            cost_cmd::cost_cmd(dir, source, &c.opts.prices, c.opts.format, style).await
-        }
-        Some(crate::CostAction::Diff { compare_to, opts }) => {
-            let args = plan_args(&opts);
-            let source = match &opts.planfile {
-                Some(p) => Source::File(p),
-                None => Source::Fresh(&args),
-            };
-            cost_cmd::diff_cmd(dir, &compare_to, source, &opts.prices, opts.format, style).await
-        }
-        Some(crate::CostAction::Catalog { prices }) => cost_cmd::catalog_cmd(dir, &prices),
+    let source = match &opts.planfile {
+        Some(p) => Source::File(p),
+        None => Source::Fresh(&args),
+    };
+    match baseline {
+        None => cost_cmd::cost_cmd(dir, source, &opts.prices, opts.format, style).await,
+        Some(b) => cost_cmd::diff_cmd(dir, &b, source, &opts.prices, opts.format, style).await,
     }
-}
-
-pub fn fail(msg: impl std::fmt::Display) -> u8 {
-    eprintln!("Error: {msg}");
-    1
-}
-
-/// Loads the configuration, printing diagnostics; None when it has errors.
-pub fn load(dir: &Path, color: bool) -> Option<Workspace> {
-    let (ws, diags) = Workspace::load(dir);
-    print_diags(&diags, &ws.sources, color);
-    if diags.has_errors() {
-        None
-    } else {
-        Some(ws)
-    }
-}
-
-fn build_model<'c>(ws: &'c Workspace, color: bool) -> Option<Model<'c>> {
-    ops::build_model(ws, &warner(color))
-        .map_err(|e| report(e, &ws.sources, color))
-        .ok()
-}
-
-/// Prints warnings as the workspace operations find them.
-pub fn warner(color: bool) -> impl Fn(&Diagnostics, &SourceMap) {
-    move |d: &Diagnostics, sources: &SourceMap| print_diags(d, sources, color)
-}
-
-/// Says why an operation did not happen; the exit code.
-pub fn report(e: OpError, sources: &SourceMap, color: bool) -> u8 {
-    match e {
-        OpError::Diagnostics(d) => print_diags(&d, sources, color),
-        OpError::Import(e) if matches!(*e, terrane_engine::ImportError::Config(_)) => {
-            if let terrane_engine::ImportError::Config(d) = *e {
-                print_diags(&d, sources, color);
-            }
-        }
-        other => {
-            eprintln!("Error: {other}");
-        }
-    }
-    1
 }
 
 fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
@@ -209,24 +163,7 @@ fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
         diags.extend(terrane_workspace::policy::validate_policies(&ws));
     }
     if as_json {
-        let list: Vec<serde_json::Value> = diags
-            .iter()
-            .map(|d| {
-                let range = d.location(&ws.sources).map(|(file, pos)| serde_json::json!({"filename": file.to_string(), "start": {"line": pos.line, "column": pos.column}}));
-                serde_json::json!({
-                    "severity": if d.severity == terrane_core::Severity::Error { "error" } else { "warning" },
-                    "summary": d.summary, "detail": d.detail, "range": range,
-                })
-            })
-            .collect();
-        let errors = diags
-            .iter()
-            .filter(|d| d.severity == terrane_core::Severity::Error)
-            .count();
-        let doc = serde_json::json!({
-            "format_version": "1.0", "valid": errors == 0, "error_count": errors,
-            "warning_count": diags.0.len() - errors, "diagnostics": list,
-        });
+        let doc = diags.to_validate_json(&ws.sources);
         outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         print_diags(&diags, &ws.sources, color);
@@ -298,32 +235,6 @@ async fn make_checked_plan(
         terrane_workspace::policy::PlanCheck::start(ws, &args.policy, args.targets.is_empty());
     let plan = make_plan(ws, args, prior, &check.observer(printer), cancel, color).await;
     (check, plan)
-}
-
-/// Plans the configuration without state, credentials or reads (for `terrane scan`):
-/// every resource is a create, data sources and variables without a value are unknown.
-pub async fn offline_plan(ws: &mut Workspace, vars: &VarArgs, color: bool) -> Option<Plan> {
-    let printer = Printer::new(Style { color }, false);
-    match ops::offline_plan(ws, &vars.inputs(), &printer, &warner(color)).await {
-        Ok(plan) => Some(plan),
-        Err(e) => {
-            report(e, &ws.sources, color);
-            None
-        }
-    }
-}
-
-/// A plan of the configuration against the current state, printing nothing but errors
-/// (see [`ops::assessment_plan`]).
-pub async fn plan_quietly(ws: &mut Workspace, args: &PlanArgs, style: Style) -> Option<Plan> {
-    let printer = Printer::new(style, false);
-    match ops::assessment_plan(ws, &args.request(), &printer, &warner(style.color)).await {
-        Ok(plan) => Some(plan),
-        Err(e) => {
-            report(e, &ws.sources, style.color);
-            None
-        }
-    }
 }
 
 async fn plan_cmd(
@@ -613,11 +524,6 @@ fn policy_allows(
     true
 }
 
-/// Reads a saved plan (see [`ops::read_planfile`]), saying why when it cannot.
-pub fn read_planfile(dir: &Path, ws: Option<&Workspace>, p: &Path) -> Result<Plan, u8> {
-    ops::read_planfile(dir, ws, p).map_err(fail)
-}
-
 fn print_outputs(state: &Snapshot, style: Style) {
     if state.outputs.is_empty() {
         return;
@@ -678,7 +584,7 @@ fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -
         return 0;
     }
     for inst in state.resources.values() {
-        out!("{}", state_cmd::render_instance(inst));
+        out!("{}", terrane_engine::render::render_instance(inst));
         outln!();
     }
     print_outputs(&state, style);
@@ -751,34 +657,7 @@ fn graph(dir: &Path, color: bool) -> u8 {
     let Some(model) = build_model(&ws, color) else {
         return 1;
     };
-    let mut out = String::from(
-        "digraph terrane {\n  compound = \"true\"\n  newrank = \"true\"\n  rankdir = \"RL\"\n",
-    );
-    let mut nodes: Vec<(String, usize)> = (0..model.nodes.len())
-        .map(|i| (model.describe(i), i))
-        .collect();
-    nodes.sort();
-    for (name, i) in &nodes {
-        let shape = match model.nodes[*i] {
-            NodeKind::Resource(..) => "box",
-            NodeKind::Provider(_) => "diamond",
-            _ => "note",
-        };
-        out.push_str(&format!(
-            "  {name:?} [label = {name:?}, shape = \"{shape}\"]\n"
-        ));
-    }
-    let mut edges = Vec::new();
-    for (name, i) in &nodes {
-        for &d in model.graph.deps(*i) {
-            edges.push(format!("  {name:?} -> {:?}\n", model.describe(d)));
-        }
-    }
-    edges.sort();
-    for e in edges {
-        out.push_str(&e);
-    }
-    out.push_str("}\n");
+    let out = model.to_dot();
     out!("{out}");
     0
 }
@@ -800,7 +679,7 @@ fn fmt(dir: &Path, check: bool, recursive: bool, paths: &[PathBuf]) -> u8 {
             .collect()
     };
     for r in roots {
-        collect_tf(&r, recursive, &mut files);
+        terrane_lang::fmt::collect_files(&r, recursive, &mut files);
     }
     files.sort();
     let mut unformatted = 0;
@@ -839,30 +718,6 @@ fn fmt(dir: &Path, check: bool, recursive: bool, paths: &[PathBuf]) -> u8 {
     }
 }
 
-fn collect_tf(path: &Path, recursive: bool, out: &mut Vec<PathBuf>) {
-    if path.is_file() {
-        out.push(path.to_path_buf());
-        return;
-    }
-    let Ok(rd) = std::fs::read_dir(path) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if p.is_dir() {
-            if recursive && !name.starts_with('.') {
-                collect_tf(&p, recursive, out);
-            }
-        } else if name.ends_with(".tf") || name.ends_with(".tfvars") {
-            out.push(p);
-        }
-    }
-}
-
 async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Style) -> u8 {
     let color = style.color;
     let Some(mut ws) = load(dir, color) else {
@@ -880,28 +735,15 @@ async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Styl
 }
 
 fn force_unlock(dir: &Path, lock_id: &str) -> u8 {
-    let (ws, _) = Workspace::load(dir);
-    let mut backend = match ws.open_backend() {
-        Ok(b) => b,
-        Err(e) => return fail(e),
-    };
-    let holder = backend.current_lock().ok().flatten();
-    match backend.force_unlock(lock_id) {
-        Ok(()) => {
+    match ops::force_unlock(&Workspace::load(dir).0, lock_id) {
+        Ok(holder) => {
+            let was = holder.map(|h| format!(" (it was held by {h})"));
             outln!(
                 "terrane state has been successfully unlocked!{}",
-                holder
-                    .map(|h| format!(" (it was held by {})", h.describe()))
-                    .unwrap_or_default()
+                was.unwrap_or_default()
             );
             0
         }
-        Err(e) => fail(format!(
-            "{e}.{}",
-            match backend.current_lock().ok().flatten() {
-                Some(h) => format!(" The current lock is {} held by {}.", h.id, h.describe()),
-                None => " The state is not locked.".into(),
-            }
-        )),
+        Err(e) => fail(e),
     }
 }

@@ -3,47 +3,16 @@
 //! pricing is `terrane_workspace::cost`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use terrane_cost::{report, CostDiff, PlanCost};
 use terrane_engine::render::Style;
 use terrane_engine::Plan;
-use terrane_workspace::cost::{
-    plan_cost, terraform_plan, terraform_plan_cost, PlanPrice, PriceFiles, Sources,
-    PRICING_FILE_ENV,
-};
+use terrane_workspace::cost::{plan_cost, terraform_plan, terraform_plan_cost, PlanPrice, Sources};
 use terrane_workspace::Workspace;
 
-use crate::commands::fail;
-
-/// Where prices and usage come from (flags of `terrane cost`).
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct PriceArgs {
-    /// The usage file with quantities of usage-based components (default:
-    /// terrane-usage.yml in the workspace, when it exists).
-    #[arg(long = "usage-file", value_name = "FILE")]
-    pub usage_file: Option<PathBuf>,
-    /// A price catalog to use instead of the built-in one: a CSV file with the columns
-    /// service,resource_kind,region,sku_or_type,unit,usd_per_unit,source_note.
-    #[arg(long = "pricing-file", value_name = "FILE", env = PRICING_FILE_ENV)]
-    pub pricing_file: Option<PathBuf>,
-}
-
-impl PriceArgs {
-    fn files(&self) -> PriceFiles {
-        PriceFiles {
-            usage_file: self.usage_file.clone(),
-            pricing_file: self.pricing_file.clone(),
-        }
-    }
-}
-
-/// Output formats of `terrane cost`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
+use crate::args::{CostFormat, PriceArgs};
+use crate::session::fail;
 
 /// The line `terrane plan` ends with: the monthly cost before and after.
 pub fn print_plan_line(ws: &Workspace, plan: &Plan, price: &PlanPrice, style: Style) {
@@ -56,7 +25,7 @@ pub fn print_plan_line(ws: &Workspace, plan: &Plan, price: &PlanPrice, style: St
 /// What `terrane cost` prices.
 pub enum Source<'a> {
     /// A fresh plan of the workspace.
-    Fresh(&'a crate::PlanArgs),
+    Fresh(&'a crate::args::PlanArgs),
     /// A plan file: terrane's own (`terrane plan --out`), or a Terraform JSON plan
     /// (`terraform show -json`).
     File(&'a Path),
@@ -83,22 +52,22 @@ async fn price(
             return Ok(terraform_plan_cost(&tf, &sources));
         }
     }
-    let Some(mut ws) = crate::commands::load(dir, style.color) else {
+    let Some(mut ws) = crate::session::load(dir, style.color) else {
         return Err(1);
     };
     let plan = match source {
-        Source::File(p) => crate::commands::read_planfile(dir, Some(&ws), p)?,
-        Source::Fresh(plan_args) => crate::commands::plan_quietly(&mut ws, plan_args, style)
+        Source::File(p) => crate::session::read_planfile(dir, Some(&ws), p)?,
+        Source::Fresh(plan_args) => crate::session::plan_quietly(&mut ws, plan_args, style)
             .await
             .ok_or(1u8)?,
     };
     Ok(plan_cost(&ws, &plan.prior, Some(&plan), &sources))
 }
 
-fn print_cost(cost: &PlanCost, format: Format) {
+fn print_cost(cost: &PlanCost, format: CostFormat) {
     match format {
-        Format::Json => outln!("{}", serde_json::to_string_pretty(cost).unwrap_or_default()),
-        Format::Table => out!("{}", report::table(cost)),
+        CostFormat::Json => outln!("{}", serde_json::to_string_pretty(cost).unwrap_or_default()),
+        CostFormat::Table => out!("{}", report::table(cost)),
     }
 }
 
@@ -107,7 +76,7 @@ pub async fn cost_cmd(
     dir: &Path,
     source: Source<'_>,
     args: &PriceArgs,
-    format: Format,
+    format: CostFormat,
     style: Style,
 ) -> u8 {
     match price(dir, source, args, style).await {
@@ -125,7 +94,7 @@ pub async fn diff_cmd(
     baseline: &Path,
     source: Source<'_>,
     args: &PriceArgs,
-    format: Format,
+    format: CostFormat,
     style: Style,
 ) -> u8 {
     let path = if baseline.is_absolute() {
@@ -154,8 +123,8 @@ pub async fn diff_cmd(
     };
     let d = CostDiff::between(&base, &current);
     match format {
-        Format::Json => outln!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
-        Format::Table => out!("{}", report::diff(&d, &shown)),
+        CostFormat::Json => outln!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
+        CostFormat::Table => out!("{}", report::diff(&d, &shown)),
     }
     0
 }

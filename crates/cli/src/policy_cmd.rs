@@ -18,6 +18,8 @@ use terrane_workspace::policy::{
 };
 use terrane_workspace::Workspace;
 
+use crate::args::ScanFormat;
+
 /// Exit code of `terrane scan` when findings at or above `--fail-on` remain.
 pub const EXIT_FINDINGS: u8 = 2;
 
@@ -107,21 +109,12 @@ pub fn report_check(
     gate
 }
 
-/// Output formats of `terrane scan`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-    Sarif,
-    Junit,
-}
-
 /// `terrane scan`: plans the configuration offline (no state, no credentials, data
 /// sources unknown) and runs the built-in pack over it.
 pub async fn scan_cmd(
     dir: &Path,
-    vars: &crate::VarArgs,
-    format: Format,
+    vars: &crate::args::VarArgs,
+    format: ScanFormat,
     fail_on: Severity,
     list_rules: bool,
     style: Style,
@@ -129,11 +122,11 @@ pub async fn scan_cmd(
     if list_rules {
         return print_rules(format);
     }
-    let Some(mut ws) = crate::commands::load(dir, style.color) else {
+    let Some(mut ws) = crate::session::load(dir, style.color) else {
         return 1;
     };
     let start = std::time::Instant::now();
-    let Some(plan) = crate::commands::offline_plan(&mut ws, vars, style.color).await else {
+    let Some(plan) = crate::session::offline_plan(&mut ws, vars, style.color).await else {
         return 1;
     };
     let doc = document(&plan, &ws);
@@ -152,18 +145,18 @@ pub async fn scan_cmd(
         "scan finished"
     );
     let text = match format {
-        Format::Human => {
+        ScanFormat::Human => {
             let lines = Lines::new(&ws.sources);
             report::human(&report, &Painter(style), &|file, line| {
                 lines.text(file, line).map(str::to_string)
             })
         }
-        Format::Json => pretty(&report::json(&report)),
-        Format::Sarif => pretty(&report::sarif(&report, env!("CARGO_PKG_VERSION"))),
-        Format::Junit => report::junit(&report),
+        ScanFormat::Json => pretty(&report::json(&report)),
+        ScanFormat::Sarif => pretty(&report::sarif(&report, env!("CARGO_PKG_VERSION"))),
+        ScanFormat::Junit => report::junit(&report),
     };
     out!("{text}");
-    if format != Format::Human && !text.ends_with('\n') {
+    if format != ScanFormat::Human && !text.ends_with('\n') {
         outln!();
     }
     if report.failing(fail_on) > 0 {
@@ -177,8 +170,8 @@ fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
-fn print_rules(format: Format) -> u8 {
-    if format == Format::Json {
+fn print_rules(format: ScanFormat) -> u8 {
+    if format == ScanFormat::Json {
         outln!("{}", pretty(&serde_json::json!(scan::catalog())));
         return 0;
     }
@@ -193,19 +186,19 @@ fn print_rules(format: Format) -> u8 {
 pub async fn check_cmd(
     dir: &Path,
     planfile: Option<&Path>,
-    args: &crate::PlanArgs,
+    args: &crate::args::PlanArgs,
     as_json: bool,
     style: Style,
 ) -> u8 {
-    let Some(mut ws) = crate::commands::load(dir, style.color) else {
+    let Some(mut ws) = crate::session::load(dir, style.color) else {
         return 1;
     };
     let plan = match planfile {
-        Some(p) => match crate::commands::read_planfile(dir, Some(&ws), p) {
+        Some(p) => match crate::session::read_planfile(dir, Some(&ws), p) {
             Ok(plan) => plan,
             Err(code) => return code,
         },
-        None => match crate::commands::plan_quietly(&mut ws, args, style).await {
+        None => match crate::session::plan_quietly(&mut ws, args, style).await {
             Some(p) => p,
             None => return 1,
         },
@@ -237,15 +230,15 @@ pub async fn check_cmd(
 
 /// `terrane policy test`: runs the `test_` rules of every policy set.
 pub fn test_cmd(dir: &Path, extra: &[PathBuf], verbose: bool, style: Style) -> u8 {
-    let Some(ws) = crate::commands::load(dir, style.color) else {
+    let Some(ws) = crate::session::load(dir, style.color) else {
         return 1;
     };
     let sets = match policy_sets(&ws, extra) {
         Ok(s) => s,
-        Err(e) => return crate::commands::fail(e),
+        Err(e) => return crate::session::fail(e),
     };
     if sets.is_empty() {
-        return crate::commands::fail(
+        return crate::session::fail(
             "no policy sets: declare a policy block in the configuration or pass --policy DIR",
         );
     }
@@ -301,7 +294,7 @@ pub fn test_cmd(dir: &Path, extra: &[PathBuf], verbose: bool, style: Style) -> u
 pub fn status_cmd(dir: &Path, as_json: bool, style: Style) -> u8 {
     let (outcomes, scan, serial) = match evaluate_state(dir) {
         Ok(x) => x,
-        Err(e) => return crate::commands::fail(e),
+        Err(e) => return crate::session::fail(e),
     };
     let problems = problems(&outcomes, scan.as_ref());
     let agent = terrane_agent::compliance::last(&terrane_agent::client::agent_dir(dir));

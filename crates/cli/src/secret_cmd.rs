@@ -7,8 +7,8 @@ use std::path::Path;
 use terrane_workspace::secrets::{check_name, rotate_key};
 use terrane_workspace::Workspace;
 
-use crate::commands::fail;
-use crate::SecretCommand;
+use crate::args::SecretCommand;
+use crate::session::fail;
 
 pub fn run(dir: &Path, cmd: SecretCommand) -> u8 {
     let (ws, diags) = Workspace::load(dir);

@@ -1,16 +1,15 @@
 //! `terrane state ...`: list, show, rm, mv, history, pull, push and migrate.
 
-use std::fmt::Write;
 use std::path::Path;
 
-use terrane_core::{InstanceAddr, Value};
-use terrane_engine::render::Style;
-use terrane_state::{Change, InstanceState, SerialStatus, Snapshot};
-use terrane_workspace::state_io::{migrate, pull, push};
+use terrane_core::InstanceAddr;
+use terrane_engine::render::{render_instance, Style};
+use terrane_state::Snapshot;
+use terrane_workspace::state_io::{migrate, move_instance, pull, push, remove};
 use terrane_workspace::{LockGuard, Workspace};
 
-use crate::commands::fail;
-use crate::StateCommand;
+use crate::args::StateCommand;
+use crate::session::fail;
 
 pub fn read_state(dir: &Path) -> Result<Snapshot, u8> {
     let (ws, _) = Workspace::load(dir);
@@ -20,58 +19,6 @@ pub fn read_state(dir: &Path) -> Result<Snapshot, u8> {
 /// The current state, without creating a state database where none exists yet.
 pub fn read_existing(ws: &Workspace) -> Result<Snapshot, u8> {
     terrane_workspace::ops::read_existing(ws).map_err(fail)
-}
-
-fn value_lines(out: &mut String, v: &Value, indent: usize) {
-    let pad = " ".repeat(indent);
-    match v {
-        Value::Map(m) => {
-            // Null attributes are not shown, so they do not count for the alignment.
-            let width = m
-                .iter()
-                .filter(|(_, x)| !x.is_null())
-                .map(|(k, _)| k.chars().count())
-                .max()
-                .unwrap_or(0);
-            for (k, x) in m {
-                if x.is_null() {
-                    continue;
-                }
-                match x {
-                    Value::Map(inner) if !inner.is_empty() => {
-                        let _ = writeln!(out, "{pad}{k:<width$} = {{");
-                        value_lines(out, x, indent + 4);
-                        let _ = writeln!(out, "{pad}}}");
-                    }
-                    _ => {
-                        let _ = writeln!(out, "{pad}{k:<width$} = {}", x.to_display());
-                    }
-                }
-            }
-        }
-        other => {
-            let _ = writeln!(out, "{pad}{}", other.to_display());
-        }
-    }
-}
-
-/// Renders one instance like a resource block, sensitive values redacted.
-pub fn render_instance(inst: &InstanceState) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "# {}:", inst.addr);
-    let kw = if inst.addr.resource.mode == terrane_core::ResourceMode::Data {
-        "data"
-    } else {
-        "resource"
-    };
-    let _ = writeln!(
-        out,
-        "{kw} {:?} {:?} {{",
-        inst.addr.resource.type_name, inst.addr.resource.name
-    );
-    value_lines(&mut out, &inst.value, 4);
-    let _ = writeln!(out, "}}");
-    out
 }
 
 pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
@@ -115,97 +62,26 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 None => fail(format!("No instance found for the given address {addr}. Run terrane state list to see what state holds.")),
             }
         }
-        StateCommand::Rm { addresses } => {
-            let _lock = match LockGuard::acquire(backend.as_mut(), "state rm") {
-                Ok(l) => l,
-                Err(e) => return fail(e),
-            };
-            let state = match backend.read_current() {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
-            let mut changes = Vec::new();
-            for a in &addresses {
-                let addr = match InstanceAddr::parse(a) {
-                    Ok(x) => x,
-                    Err(e) => return fail(e),
-                };
-                // A resource address without a key removes all of its instances.
-                let matching: Vec<&InstanceAddr> = state
-                    .resources
-                    .keys()
-                    .filter(|k| {
-                        *k == &addr
-                            || (addr.key == terrane_core::InstanceKey::None
-                                && k.resource == addr.resource)
-                    })
-                    .collect();
-                if matching.is_empty() {
-                    return fail(format!(
-                        "No instance found for {addr}; nothing was removed."
-                    ));
-                }
-                changes.extend(matching.into_iter().map(|k| Change::Remove(k.clone())));
-            }
-            let n = changes.len();
-            let res = backend.begin("state rm").and_then(|s| {
-                backend.write(s, &changes)?;
-                backend.finish(s, SerialStatus::Complete)
-            });
-            if let Err(e) = res {
-                return fail(e);
-            }
-            for c in &changes {
-                if let Change::Remove(a) = c {
+        StateCommand::Rm { addresses } => match remove(backend.as_mut(), &addresses) {
+            Ok(removed) => {
+                for a in &removed {
                     outln!("Removed {a}");
                 }
+                outln!("{} Removed {} resource instance(s) from state; the real objects were not touched.", style.green("Successfully"), removed.len());
+                0
             }
-            outln!("{} Removed {n} resource instance(s) from state; the real objects were not touched.", style.green("Successfully"));
-            0
-        }
-        StateCommand::Mv { from, to } => {
-            let (from, to) = match (InstanceAddr::parse(&from), InstanceAddr::parse(&to)) {
-                (Ok(a), Ok(b)) => (a, b),
-                (Err(e), _) | (_, Err(e)) => return fail(e),
-            };
-            if from.resource.type_name != to.resource.type_name
-                || from.resource.mode != to.resource.mode
-            {
-                return fail(format!(
-                    "Cannot move {from} to {to}: the resource type must stay the same."
-                ));
+            Err(e) => fail(e),
+        },
+        StateCommand::Mv { from, to } => match move_instance(backend.as_mut(), &from, &to) {
+            Ok(()) => {
+                outln!(
+                    "Move \"{from}\" to \"{to}\"\n{} Moved 1 object.",
+                    style.green("Successfully")
+                );
+                0
             }
-            let _lock = match LockGuard::acquire(backend.as_mut(), "state mv") {
-                Ok(l) => l,
-                Err(e) => return fail(e),
-            };
-            let state = match backend.read_current() {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
-            let Some(inst) = state.resources.get(&from) else {
-                return fail(format!("No instance found for {from}."));
-            };
-            if state.resources.contains_key(&to) {
-                return fail(format!(
-                    "Cannot move {from} to {to}: {to} already exists in state."
-                ));
-            }
-            let mut moved = inst.clone();
-            moved.addr = to.clone();
-            let res = backend.begin("state mv").and_then(|s| {
-                backend.write(s, &[Change::Remove(from.clone()), Change::Put(moved)])?;
-                backend.finish(s, SerialStatus::Complete)
-            });
-            if let Err(e) = res {
-                return fail(e);
-            }
-            outln!(
-                "Move \"{from}\" to \"{to}\"\n{} Moved 1 object.",
-                style.green("Successfully")
-            );
-            0
-        }
+            Err(e) => fail(e),
+        },
         StateCommand::History => {
             let history = match backend.history() {
                 Ok(h) => h,

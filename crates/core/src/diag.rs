@@ -200,6 +200,32 @@ impl SourceMap {
     }
 }
 
+impl Diagnostics {
+    /// `terrane validate --json`: the document Terraform's `validate -json` prints
+    /// (`valid`, the counts, and each diagnostic with its range).
+    pub fn to_validate_json(&self, sources: &SourceMap) -> serde_json::Value {
+        let (diags, ws_sources) = (self, sources);
+        let list: Vec<serde_json::Value> = diags
+            .iter()
+            .map(|d| {
+                let range = d.location(ws_sources).map(|(file, pos)| serde_json::json!({"filename": file.to_string(), "start": {"line": pos.line, "column": pos.column}}));
+                serde_json::json!({
+                    "severity": if d.severity == Severity::Error { "error" } else { "warning" },
+                    "summary": d.summary, "detail": d.detail, "range": range,
+                })
+            })
+            .collect();
+        let errors = diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        serde_json::json!({
+            "format_version": "1.0", "valid": errors == 0, "error_count": errors,
+            "warning_count": diags.0.len() - errors, "diagnostics": list,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -770,3 +770,40 @@ pub fn provider_addr(module: &ModulePath, name: &str, alias: Option<&str>) -> St
     };
     prefixed(module, &base)
 }
+
+impl Model<'_> {
+    /// The graph in Graphviz's DOT language, as `terrane graph` prints it: nodes and
+    /// edges sorted, resources as boxes, providers as diamonds.
+    pub fn to_dot(&self) -> String {
+        let model = self;
+        let mut out = String::from(
+            "digraph terrane {\n  compound = \"true\"\n  newrank = \"true\"\n  rankdir = \"RL\"\n",
+        );
+        let mut nodes: Vec<(String, usize)> = (0..model.nodes.len())
+            .map(|i| (model.describe(i), i))
+            .collect();
+        nodes.sort();
+        for (name, i) in &nodes {
+            let shape = match model.nodes[*i] {
+                NodeKind::Resource(..) => "box",
+                NodeKind::Provider(_) => "diamond",
+                _ => "note",
+            };
+            out.push_str(&format!(
+                "  {name:?} [label = {name:?}, shape = \"{shape}\"]\n"
+            ));
+        }
+        let mut edges = Vec::new();
+        for (name, i) in &nodes {
+            for &d in model.graph.deps(*i) {
+                edges.push(format!("  {name:?} -> {:?}\n", model.describe(d)));
+            }
+        }
+        edges.sort();
+        for e in edges {
+            out.push_str(&e);
+        }
+        out.push_str("}\n");
+        out
+    }
+}

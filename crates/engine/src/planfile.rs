@@ -315,23 +315,6 @@ pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
     Ok(plan)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn marked_values_round_trip() {
-        let v = Value::map([
-            ("a", Value::Unknown),
-            ("b", Value::from("x").into_sensitive()),
-            ("c", Value::set(vec![Value::from("z"), Value::from("y")])),
-            ("$odd", Value::List(vec![Value::Number(1.5), Value::Null])),
-        ]);
-        let wrapped = Value::map([("inner", v.clone())]);
-        assert_eq!(decode_value(&encode_value(&wrapped)), wrapped);
-    }
-}
-
 /// Why a saved plan cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum StalePlan {
@@ -367,4 +350,21 @@ pub fn check_applicable(
         return Err(StalePlan::ConfigChanged);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marked_values_round_trip() {
+        let v = Value::map([
+            ("a", Value::Unknown),
+            ("b", Value::from("x").into_sensitive()),
+            ("c", Value::set(vec![Value::from("z"), Value::from("y")])),
+            ("$odd", Value::List(vec![Value::Number(1.5), Value::Null])),
+        ]);
+        let wrapped = Value::map([("inner", v.clone())]);
+        assert_eq!(decode_value(&encode_value(&wrapped)), wrapped);
+    }
 }

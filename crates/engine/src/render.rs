@@ -499,6 +499,59 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
     out
 }
 
+/// A state value as `name = value` lines, nested maps as blocks.
+fn value_lines(out: &mut String, v: &Value, indent: usize) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Map(m) => {
+            // Null attributes are not shown, so they do not count for the alignment.
+            let width = m
+                .iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0);
+            for (k, x) in m {
+                if x.is_null() {
+                    continue;
+                }
+                match x {
+                    Value::Map(inner) if !inner.is_empty() => {
+                        let _ = writeln!(out, "{pad}{k:<width$} = {{");
+                        value_lines(out, x, indent + 4);
+                        let _ = writeln!(out, "{pad}}}");
+                    }
+                    _ => {
+                        let _ = writeln!(out, "{pad}{k:<width$} = {}", x.to_display());
+                    }
+                }
+            }
+        }
+        other => {
+            let _ = writeln!(out, "{pad}{}", other.to_display());
+        }
+    }
+}
+
+/// Renders one instance like a resource block, sensitive values redacted.
+pub fn render_instance(inst: &terrane_state::InstanceState) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}:", inst.addr);
+    let kw = if inst.addr.resource.mode == terrane_core::ResourceMode::Data {
+        "data"
+    } else {
+        "resource"
+    };
+    let _ = writeln!(
+        out,
+        "{kw} {:?} {:?} {{",
+        inst.addr.resource.type_name, inst.addr.resource.name
+    );
+    value_lines(&mut out, &inst.value, 4);
+    let _ = writeln!(out, "}}");
+    out
+}
+
 #[cfg(test)]
 mod line_diff_tests {
     use super::*;

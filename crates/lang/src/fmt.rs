@@ -280,6 +280,33 @@ fn align(lines: &[Line<'_>], out: &mut [String]) {
     }
 }
 
+/// The files `terrane fmt` formats under `path`: `path` itself when it is a file, else
+/// its `.tf` and `.tfvars` files (and, with `recursive`, those of its subdirectories
+/// that are not hidden).
+pub fn collect_files(path: &std::path::Path, recursive: bool, out: &mut Vec<std::path::PathBuf>) {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(path) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if p.is_dir() {
+            if recursive && !name.starts_with('.') {
+                collect_files(&p, recursive, out);
+            }
+        } else if name.ends_with(".tf") || name.ends_with(".tfvars") {
+            out.push(p);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

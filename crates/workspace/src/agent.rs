@@ -3,7 +3,8 @@
 //! starting an agent before an apply when state holds what it runs, and stopping one
 //! a destroy started for nothing.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use terrane_agent::client;
@@ -137,4 +138,163 @@ pub async fn stop_if_started_for_nothing(dir: &Path, since: u64) -> bool {
     .await
     .unwrap_or(false);
     idle && client::stop(dir, &c).await.is_ok()
+}
+
+/// Agent service name → resource address, from state.
+fn addresses(dir: &Path) -> BTreeMap<String, String> {
+    let (ws, _) = Workspace::load(dir);
+    let Ok(state) = crate::ops::read_existing(&ws) else {
+        return BTreeMap::new();
+    };
+    state
+        .resources
+        .values()
+        .filter(|i| i.addr.resource.type_name == "local_service")
+        .filter_map(|i| {
+            i.value
+                .get("id")
+                .and_then(|v| v.as_str())
+                .map(|id| (id.to_string(), i.addr.to_string()))
+        })
+        .collect()
+}
+
+/// Everything the workspace's agent runs, as `terrane status` shows it.
+pub struct Running {
+    pub info: terrane_agent::spec::AgentInfo,
+    pub services: Vec<terrane_agent::spec::ServiceStatus>,
+    pub balancers: Vec<terrane_agent::lb::LbStatus>,
+    pub zones: Vec<terrane_agent::dns::ZoneStatus>,
+    pub autoscalers: Vec<terrane_agent::autoscale::AutoscalerStatus>,
+    /// Agent service name → resource address, from state.
+    pub addresses: BTreeMap<String, String>,
+}
+
+/// What the workspace's agent runs; `None` when no agent runs.
+pub async fn running(dir: &Path) -> Result<Option<Running>, String> {
+    let Some((info, c)) = client::find(dir).await else {
+        return Ok(None);
+    };
+    Ok(Some(Running {
+        info,
+        services: c.services().await?,
+        balancers: c.lbs().await?,
+        zones: c.zones().await?,
+        autoscalers: c.autoscalers().await?,
+        addresses: addresses(dir),
+    }))
+}
+
+impl Running {
+    /// `terrane status --json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (r, names, info) = (self, &self.addresses, &self.info);
+        serde_json::json!({
+            "agent": {"pid": info.pid, "keeper_pid": info.keeper_pid, "address": info.address},
+            "services": r.services.iter().map(|s| serde_json::json!({
+                "name": s.name,
+                "address": names.get(&s.name),
+                "replicas_desired": target(s),
+                "replicas_configured": s.spec.replicas,
+                "autoscaled": s.autoscaled,
+                "replicas_ready": s.ready,
+                "replicas": s.replicas,
+            })).collect::<Vec<_>>(),
+            "load_balancers": r.balancers.iter().map(|b| serde_json::json!({
+                "name": b.name,
+                "address": b.address,
+                "protocol": b.spec.protocol,
+                "algorithm": b.spec.algorithm,
+                "requests": b.requests,
+                "failed": b.failed,
+                "backends": b.backends.iter().map(|be| serde_json::json!({
+                    "address": be.address,
+                    "healthy": !be.ejected,
+                    "requests": be.requests,
+                    "errors": be.errors,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "dns_zones": r.zones.iter().map(|z| serde_json::json!({
+                "id": z.id,
+                "name": z.spec.name,
+                "address": z.address,
+                "records": z.records.len(),
+            })).collect::<Vec<_>>(),
+            "autoscalers": r.autoscalers.iter().map(|a| {
+                let (current, desired) = autoscaler_counts(a, &r.services);
+                serde_json::json!({
+                    "name": a.name,
+                    "service": a.spec.service,
+                    "current": current,
+                    "desired": desired,
+                    "min_replicas": a.spec.min_replicas,
+                    "max_replicas": a.spec.max_replicas,
+                    "metric": metric_name(a.spec.metric),
+                    "metric_value": a.last_decision.as_ref().map(|d| d.metric),
+                    "target": a.spec.target,
+                    "reason": a.last_decision.as_ref().map(|d| d.reason.clone()),
+                })
+            }).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The replica count a service is held at now: its autoscaler's while one owns it,
+/// else the configuration's.
+pub fn target(s: &terrane_agent::spec::ServiceStatus) -> u32 {
+    if s.autoscaled {
+        s.desired
+    } else {
+        s.spec.replicas
+    }
+}
+
+/// An autoscaler's current and desired counts: its last decision, or its service's
+/// count before the first one.
+pub fn autoscaler_counts(
+    a: &terrane_agent::autoscale::AutoscalerStatus,
+    services: &[terrane_agent::spec::ServiceStatus],
+) -> (Option<u32>, Option<u32>) {
+    match &a.last_decision {
+        Some(d) => (Some(d.current), Some(d.desired)),
+        None => {
+            let n = services
+                .iter()
+                .find(|s| s.name == a.spec.service)
+                .map(target);
+            (n, n)
+        }
+    }
+}
+
+/// A metric's name as the configuration writes it.
+pub fn metric_name(m: terrane_agent::autoscale::MetricKind) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The log files of a service (named by its resource address or its agent name),
+/// oldest first, with the agent name.
+pub fn log_files(dir: &Path, service: &str) -> Result<(String, Vec<PathBuf>), String> {
+    // Accept the resource address (local_service.web) or the agent's name.
+    let name = addresses(dir)
+        .into_iter()
+        .find(|(_, a)| a == service)
+        .map(|(n, _)| n)
+        .unwrap_or_else(|| service.to_string());
+    let logs = client::agent_dir(dir).join("logs").join(&name);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&logs)
+        .map_err(|_| {
+            format!(
+                "no logs for service {service:?} (looked in {})",
+                logs.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    files.sort();
+    Ok((name, files))
 }

@@ -506,3 +506,22 @@ pub fn restore(ws: &Workspace, backup: &Path, from: Option<&Path>) -> Result<Str
         archive.files.len() - restored_files
     ))
 }
+
+/// Removes the complete backups in `store` that neither the last `keep_last` nor
+/// those younger than `keep_within` (seconds) keep; `removed` hears each one as it
+/// goes. Returns how many were kept and removed.
+pub fn prune(
+    store: &Store,
+    keep_last: Option<usize>,
+    keep_within: Option<u64>,
+    removed: &dyn Fn(&str),
+) -> Result<(usize, usize), String> {
+    let (done, _) = list(store)?;
+    let ages: Vec<(String, u64)> = done.iter().map(|m| (m.id.clone(), m.created_at)).collect();
+    let gone = terrane_state::retention::to_prune(&ages, keep_last, keep_within, now_secs());
+    for id in &gone {
+        store.remove(id)?;
+        removed(id);
+    }
+    Ok((done.len() - gone.len(), gone.len()))
+}

@@ -304,3 +304,20 @@ pub async fn import(
     backend.finish(serial, SerialStatus::Complete)?;
     Ok(inst)
 }
+
+/// `terrane force-unlock`: releases the lock `lock_id` whoever holds it; returns who
+/// held it. A wrong ID says which lock is held, if any.
+pub fn force_unlock(ws: &Workspace, lock_id: &str) -> Result<Option<String>, String> {
+    let mut backend = ws.open_backend()?;
+    let holder = backend.current_lock().ok().flatten();
+    match backend.force_unlock(lock_id) {
+        Ok(()) => Ok(holder.map(|h| h.describe())),
+        Err(e) => Err(format!(
+            "{e}.{}",
+            match backend.current_lock().ok().flatten() {
+                Some(h) => format!(" The current lock is {} held by {}.", h.id, h.describe()),
+                None => " The state is not locked.".into(),
+            }
+        )),
+    }
+}

@@ -6,7 +6,7 @@
 use terrane_core::InstanceAddr;
 use terrane_state::{seal, Backend, BackendSpec, Change, InstanceState, SerialStatus};
 
-use crate::Workspace;
+use crate::{LockGuard, Workspace};
 
 /// The document `state pull` prints: the current serial's rows, with sensitive values
 /// sealed as they are at rest (readable structure, no plaintext secrets).
@@ -226,4 +226,80 @@ fn backend_block(spec: &BackendSpec) -> String {
             endpoint.as_ref().map(|e| format!("\n      endpoint = {e:?}")).unwrap_or_default()
         ),
     }
+}
+
+/// `state rm`: forgets instances (a resource address without a key forgets all of
+/// its instances) as one serial, under the lock; the real objects are not touched.
+/// Returns the addresses removed. An address that matches nothing removes nothing.
+pub fn remove(
+    backend: &mut dyn Backend,
+    addresses: &[String],
+) -> Result<Vec<InstanceAddr>, String> {
+    let _lock = LockGuard::acquire(backend, "state rm").map_err(|e| e.to_string())?;
+    let state = backend.read_current().map_err(|e| e.to_string())?;
+    let mut removed = Vec::new();
+    for a in addresses {
+        let addr = InstanceAddr::parse(a).map_err(|e| e.to_string())?;
+        let matching: Vec<&InstanceAddr> = state
+            .resources
+            .keys()
+            .filter(|k| {
+                *k == &addr
+                    || (addr.key == terrane_core::InstanceKey::None && k.resource == addr.resource)
+            })
+            .collect();
+        if matching.is_empty() {
+            return Err(format!(
+                "No instance found for {addr}; nothing was removed."
+            ));
+        }
+        removed.extend(matching.into_iter().cloned());
+    }
+    let changes: Vec<Change> = removed.iter().cloned().map(Change::Remove).collect();
+    write_serial(backend, "state rm", &changes)?;
+    Ok(removed)
+}
+
+/// `state mv`: records an instance under another address of the same type, as one
+/// serial, under the lock.
+pub fn move_instance(backend: &mut dyn Backend, from: &str, to: &str) -> Result<(), String> {
+    let (from, to) = (
+        InstanceAddr::parse(from).map_err(|e| e.to_string())?,
+        InstanceAddr::parse(to).map_err(|e| e.to_string())?,
+    );
+    if from.resource.type_name != to.resource.type_name || from.resource.mode != to.resource.mode {
+        return Err(format!(
+            "Cannot move {from} to {to}: the resource type must stay the same."
+        ));
+    }
+    let _lock = LockGuard::acquire(backend, "state mv").map_err(|e| e.to_string())?;
+    let state = backend.read_current().map_err(|e| e.to_string())?;
+    let Some(inst) = state.resources.get(&from) else {
+        return Err(format!("No instance found for {from}."));
+    };
+    if state.resources.contains_key(&to) {
+        return Err(format!(
+            "Cannot move {from} to {to}: {to} already exists in state."
+        ));
+    }
+    let mut moved = inst.clone();
+    moved.addr = to;
+    write_serial(
+        backend,
+        "state mv",
+        &[Change::Remove(from), Change::Put(moved)],
+    )
+}
+
+/// Writes `changes` as one complete serial.
+fn write_serial(
+    backend: &mut dyn Backend,
+    operation: &str,
+    changes: &[Change],
+) -> Result<(), String> {
+    let s = backend.begin(operation).map_err(|e| e.to_string())?;
+    backend.write(s, changes).map_err(|e| e.to_string())?;
+    backend
+        .finish(s, SerialStatus::Complete)
+        .map_err(|e| e.to_string())
 }
