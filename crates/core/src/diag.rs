@@ -128,12 +128,38 @@ impl Diagnostic {
 
 /// Computes the one-based line and column of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> Pos {
-    let offset = offset.min(text.len());
-    let before = &text[..floor_char_boundary(text, offset)];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before[line_start..].chars().count() + 1;
+    let offset = floor_char_boundary(text, offset.min(text.len()));
+    let index = LineIndex::new(text);
+    let line = index.line(offset);
+    let column = text[index.starts[line - 1]..offset].chars().count() + 1;
     Pos { line, column }
+}
+
+/// Where each line of a text starts, to turn byte offsets into lines and lines into
+/// text in logarithmic and constant time.
+#[derive(Clone, Debug)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    /// The one-based line of a byte offset.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|s| *s <= offset)
+    }
+
+    /// Line `line` (one-based) of `text`, without its line break.
+    pub fn text<'t>(&self, text: &'t str, line: usize) -> Option<&'t str> {
+        let start = *self.starts.get(line.checked_sub(1)?)?;
+        let end = self.starts.get(line).map(|e| e - 1).unwrap_or(text.len());
+        text.get(start..end).map(|l| l.trim_end_matches('\r'))
+    }
 }
 
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {

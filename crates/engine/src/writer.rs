@@ -15,7 +15,19 @@ use tokio::sync::{mpsc, oneshot};
 /// The most changes committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
-type Ack = oneshot::Sender<Result<u64, String>>;
+type Ack = oneshot::Sender<Result<u64, WriteError>>;
+
+/// Why changes were not recorded. Every operation of a group commit hears the same
+/// error, so the backend's error travels shared.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The writer thread is gone (it could not start, or it panicked).
+    #[error("the state writer has stopped")]
+    Stopped,
+    /// The backend refused or failed the write.
+    #[error("{0}")]
+    State(std::sync::Arc<terrane_state::StateError>),
+}
 
 pub struct Writer {
     tx: Option<mpsc::UnboundedSender<(Vec<Change>, Ack)>>,
@@ -37,13 +49,11 @@ impl Writer {
     }
 
     /// Commits `changes`; returns the serial they were written under.
-    pub async fn write(&self, changes: Vec<Change>) -> Result<u64, String> {
+    pub async fn write(&self, changes: Vec<Change>) -> Result<u64, WriteError> {
         let (ack, done) = oneshot::channel();
-        let tx = self.tx.as_ref().ok_or("the state writer has stopped")?;
-        tx.send((changes, ack))
-            .map_err(|_| "the state writer has stopped".to_string())?;
-        done.await
-            .map_err(|_| "the state writer stopped before confirming the write".to_string())?
+        let tx = self.tx.as_ref().ok_or(WriteError::Stopped)?;
+        tx.send((changes, ack)).map_err(|_| WriteError::Stopped)?;
+        done.await.map_err(|_| WriteError::Stopped)?
     }
 
     /// Waits for every pending write and returns the serial written, if any.
@@ -78,14 +88,15 @@ fn run(
             let s = match serial {
                 Some(s) => s,
                 None => {
-                    let s = backend.begin(operation).map_err(|e| e.to_string())?;
+                    let s = backend.begin(operation)?;
                     serial = Some(s);
                     s
                 }
             };
-            backend.write(s, &changes).map_err(|e| e.to_string())?;
+            backend.write(s, &changes)?;
             Ok(s)
-        })();
+        })()
+        .map_err(|e| WriteError::State(std::sync::Arc::new(e)));
         tracing::debug!(
             rows = changes.len(),
             operations = acks.len(),

@@ -52,6 +52,20 @@ pub struct PolicyFile {
     pub text: String,
 }
 
+/// Why a policy set could not be loaded. Final: nothing here is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("the policy set {set:?} points at {path}, which does not exist")]
+    Missing { set: String, path: String },
+    #[error("the policy set {set:?} has no .rego files under {path}")]
+    NoFiles { set: String, path: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
 /// A named set of Rego files with one enforcement level.
 #[derive(Clone, Debug)]
 pub struct PolicySet {
@@ -68,27 +82,33 @@ impl PolicySet {
         level: Enforcement,
         path: &Path,
         shown: &str,
-    ) -> Result<PolicySet, String> {
+    ) -> Result<PolicySet, LoadError> {
         let mut paths = Vec::new();
         if path.is_file() {
             paths.push(path.to_path_buf());
         } else if path.is_dir() {
-            collect_rego(path, &mut paths)
-                .map_err(|e| format!("cannot read the policy directory {shown}: {e}"))?;
+            collect_rego(path, &mut paths).map_err(|source| LoadError::Read {
+                path: shown.to_string(),
+                source,
+            })?;
             if paths.is_empty() {
-                return Err(format!(
-                    "the policy set {name:?} has no .rego files under {shown}"
-                ));
+                return Err(LoadError::NoFiles {
+                    set: name.to_string(),
+                    path: shown.to_string(),
+                });
             }
         } else {
-            return Err(format!(
-                "the policy set {name:?} points at {shown}, which does not exist"
-            ));
+            return Err(LoadError::Missing {
+                set: name.to_string(),
+                path: shown.to_string(),
+            });
         }
         let mut files = Vec::new();
         for p in paths {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(&p).map_err(|source| LoadError::Read {
+                path: p.display().to_string(),
+                source,
+            })?;
             let rel = p.strip_prefix(path).unwrap_or(&p);
             let shown_path = if rel.as_os_str().is_empty() {
                 shown.to_string()

@@ -32,7 +32,7 @@ use terrane_core::{InstanceAddr, Value};
 pub use dump::Dump;
 pub use lock::{LockInfo, LockMode};
 pub use seal::Encryption;
-pub use spec::BackendSpec;
+pub use spec::{BackendSpec, S3Location};
 pub use terrane_secrets::WrappedKey;
 
 /// The newest state format this build reads and writes.

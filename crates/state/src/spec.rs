@@ -8,6 +8,40 @@ use terrane_lang::eval::eval_constant;
 
 use crate::{Backend, Result, StateError};
 
+/// The value of `name` in a URL's query string (`a=1&b=2`).
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A place in S3 as URLs name it: `s3://BUCKET/KEY[?region=REGION&endpoint=URL]`
+/// (what follows `s3://`), for state backends and backup stores alike.
+#[derive(Clone, Debug, PartialEq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// The object key (a state) or key prefix (backups); empty when not given.
+    pub key: String,
+    /// `us-east-1` when not given.
+    pub region: String,
+    pub endpoint: Option<String>,
+}
+
+impl S3Location {
+    pub fn parse(rest: &str) -> S3Location {
+        let (head, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (bucket, key) = head.split_once('/').unwrap_or((head, ""));
+        S3Location {
+            bucket: bucket.into(),
+            key: key.into(),
+            region: query_param(query, "region").unwrap_or_else(|| "us-east-1".into()),
+            endpoint: query_param(query, "endpoint"),
+        }
+    }
+}
+
 /// Where a state lives.
 #[derive(Clone, Debug, PartialEq)]
 pub enum BackendSpec {
@@ -134,13 +168,7 @@ impl BackendSpec {
             ))
         };
         let (head, query) = url.split_once('?').unwrap_or((url, ""));
-        let param = |name: &str| {
-            query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        };
+        let param = |name: &str| query_param(query, name);
         if head.starts_with("postgres://") || head.starts_with("postgresql://") {
             let workspace = param("workspace").unwrap_or_else(|| "default".into());
             // Every other query parameter belongs to the connection string.
@@ -158,18 +186,19 @@ impl BackendSpec {
                 workspace,
             });
         }
-        if let Some(rest) = head.strip_prefix("s3://") {
-            let (bucket, key) = rest
-                .split_once('/')
-                .ok_or_else(|| bad("the S3 key is missing"))?;
-            if bucket.is_empty() || key.is_empty() {
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let l = S3Location::parse(rest);
+            if !rest.split('?').next().unwrap_or_default().contains('/') {
+                return Err(bad("the S3 key is missing"));
+            }
+            if l.bucket.is_empty() || l.key.is_empty() {
                 return Err(bad("the bucket or key is empty"));
             }
             return Ok(BackendSpec::S3 {
-                bucket: bucket.into(),
-                key: key.into(),
-                region: param("region").unwrap_or_else(|| "us-east-1".into()),
-                endpoint: param("endpoint"),
+                bucket: l.bucket,
+                key: l.key,
+                region: l.region,
+                endpoint: l.endpoint,
             });
         }
         let path = head.strip_prefix("sqlite:").unwrap_or(head);

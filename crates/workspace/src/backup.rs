@@ -92,21 +92,12 @@ impl Store {
         if let Some(rest) = text.strip_prefix("s3://") {
             #[cfg(feature = "aws")]
             {
-                let (head, query) = rest.split_once('?').unwrap_or((rest, ""));
-                let param = |name: &str| {
-                    query
-                        .split('&')
-                        .filter_map(|kv| kv.split_once('='))
-                        .find(|(k, _)| *k == name)
-                        .map(|(_, v)| v.to_string())
-                };
-                let (bucket, prefix) = head.split_once('/').unwrap_or((head, ""));
-                let region = param("region").unwrap_or_else(|| "us-east-1".into());
+                let l = terrane_state::S3Location::parse(rest);
                 return terrane_state::s3::S3Blobs::connect(
-                    bucket,
-                    prefix,
-                    &region,
-                    param("endpoint").as_deref(),
+                    &l.bucket,
+                    &l.key,
+                    &l.region,
+                    l.endpoint.as_deref(),
                 )
                 .map(Store::S3)
                 .map_err(|e| e.to_string());

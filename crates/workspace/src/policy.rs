@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use terrane_core::diag::LineIndex;
 use terrane_core::{SourceMap, Span};
 use terrane_engine::{json, Observer, Plan};
 use terrane_lang::Module;
@@ -95,36 +96,25 @@ fn scan_document_of(plan: &Plan, ws: &Workspace) -> serde_json::Value {
 /// Byte offset → line, per file, computed once.
 pub struct Lines<'s> {
     sources: &'s SourceMap,
-    starts: BTreeMap<String, Vec<usize>>,
+    index: BTreeMap<String, LineIndex>,
 }
 
 impl<'s> Lines<'s> {
     pub fn new(sources: &'s SourceMap) -> Lines<'s> {
-        let starts = sources
+        let index = sources
             .iter()
-            .map(|(name, text)| {
-                let mut v = vec![0];
-                v.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-                (name.to_string(), v)
-            })
+            .map(|(name, text)| (name.to_string(), LineIndex::new(text)))
             .collect();
-        Lines { sources, starts }
+        Lines { sources, index }
     }
 
     fn line(&self, file: &str, offset: usize) -> usize {
-        match self.starts.get(file) {
-            Some(v) => v.partition_point(|s| *s <= offset),
-            None => 1,
-        }
+        self.index.get(file).map_or(1, |i| i.line(offset))
     }
 
     /// The text of a line (1-based), without its line break; constant time.
     pub fn text(&self, file: &str, line: usize) -> Option<&'s str> {
-        let text = self.sources.get(file)?;
-        let starts = self.starts.get(file)?;
-        let start = *starts.get(line.checked_sub(1)?)?;
-        let end = starts.get(line).map(|e| e - 1).unwrap_or(text.len());
-        text.get(start..end).map(|l| l.trim_end_matches('\r'))
+        self.index.get(file)?.text(self.sources.get(file)?, line)
     }
 
     /// A block's declaration, with the suppression comments inside it and in the
@@ -279,7 +269,7 @@ pub fn policy_sets(ws: &Workspace, extra: &[PathBuf]) -> Result<Vec<PolicySet>, 
         let level = Enforcement::parse(&p.enforcement_level)
             .ok_or_else(|| format!("invalid enforcement level {:?}", p.enforcement_level))?;
         let path = ws.dir.join(&p.source);
-        sets.push(PolicySet::load(&p.name, level, &path, &p.source)?);
+        sets.push(PolicySet::load(&p.name, level, &path, &p.source).map_err(|e| e.to_string())?);
     }
     sets.extend(crate::cost::budget_sets(&ws.module.budgets)?);
     for path in extra {
@@ -289,12 +279,10 @@ pub fn policy_sets(ws: &Workspace, extra: &[PathBuf]) -> Result<Vec<PolicySet>, 
         } else {
             ws.dir.join(path)
         };
-        sets.push(PolicySet::load(
-            &shown,
-            Enforcement::HardMandatory,
-            &full,
-            &shown,
-        )?);
+        sets.push(
+            PolicySet::load(&shown, Enforcement::HardMandatory, &full, &shown)
+                .map_err(|e| e.to_string())?,
+        );
     }
     Ok(sets)
 }
@@ -316,7 +304,7 @@ pub fn validate_policies(ws: &Workspace) -> terrane_core::Diagnostics {
                     diags.push(problem(errors.join("\n")));
                 }
             }
-            Err(e) => diags.push(problem(e)),
+            Err(e) => diags.push(problem(e.to_string())),
         }
     }
     diags
