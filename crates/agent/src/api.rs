@@ -1,8 +1,11 @@
 //! The agent's HTTP API on loopback: health, readiness, Prometheus metrics, and the
-//! service endpoints the `local` provider and the CLI use.
+//! endpoints of services, balancers, zones, autoscalers and backup policies that the
+//! `local` provider and the CLI use (through `terrane_agent_api::client`). Each
+//! handler reads or changes the [`AgentState`]; the request and answer types are the
+//! API's (`terrane_agent_api`).
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -10,45 +13,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tokio::sync::Notify;
 
 use crate::autoscale::{Autoscaler, AutoscalerSpec};
-use crate::backup::{BackupPolicySpec, JobStatus};
+use crate::backup::{BackupPolicySpec, BackupPolicyStatus};
 use crate::dns::{RecordSpec, Zone, ZoneSpec};
 use crate::lb::{BackendStatus, Balancer, LbSpec};
 use crate::spec::ServiceSpec;
-use crate::supervisor::Supervisor;
-
-pub struct AgentState {
-    pub supervisor: Arc<Supervisor>,
-    pub zones: tokio::sync::Mutex<std::collections::BTreeMap<String, Arc<Zone>>>,
-    pub autoscalers: tokio::sync::Mutex<std::collections::BTreeMap<String, Autoscaler>>,
-    pub balancers: tokio::sync::Mutex<std::collections::BTreeMap<String, Arc<Balancer>>>,
-    pub dir: std::path::PathBuf,
-    pub ready: AtomicBool,
-    pub shutdown: Notify,
-    pub reconciles: AtomicU64,
-    pub last_reconcile_micros: AtomicU64,
-    /// The last compliance evaluation, and how many have run.
-    pub compliance: std::sync::Mutex<Option<crate::compliance::Compliance>>,
-    pub policy_checks: AtomicU64,
-    /// `local_backup_policy` specs, and how every scheduled backup job is doing.
-    pub backup_policies: tokio::sync::Mutex<std::collections::BTreeMap<String, BackupPolicySpec>>,
-    pub backup_jobs: tokio::sync::Mutex<std::collections::BTreeMap<String, JobStatus>>,
-    /// Whether this agent leads the workspace's scheduled jobs (always, unless the
-    /// state is shared in PostgreSQL and another agent leads).
-    pub leader: AtomicBool,
-}
-
-/// A backup policy with how its job is doing.
-#[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
-pub struct BackupPolicyStatus {
-    pub name: String,
-    pub spec: BackupPolicySpec,
-    pub job: JobStatus,
-    /// Complete snapshots at the destination.
-    pub snapshots: usize,
-}
+use crate::state::{save_autoscalers, save_balancers, save_json, save_zones, AgentState};
 
 async fn backup_policy_status(s: &AgentState, name: &str) -> Option<BackupPolicyStatus> {
     let spec = s.backup_policies.lock().await.get(name).cloned()?;
@@ -138,28 +109,6 @@ async fn delete_backup_policy(
         format!("Backup policy {name} removed; its snapshots are kept."),
     );
     StatusCode::NO_CONTENT.into_response()
-}
-
-fn save_json<T: serde::Serialize>(dir: &std::path::Path, name: &str, value: &T) {
-    if let Ok(text) = serde_json::to_string_pretty(value) {
-        let tmp = dir.join(format!("{name}.tmp"));
-        if std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, dir.join(name)))
-            .is_err()
-        {
-            tracing::warn!(file = name, "Could not save the agent's list.");
-        }
-    }
-}
-
-/// Reloads the backup policies a previous agent ran.
-pub async fn restore_backup_policies(s: &AgentState) {
-    let Ok(text) = std::fs::read_to_string(s.dir.join("backup_policies.json")) else {
-        return;
-    };
-    if let Ok(specs) = serde_json::from_str(&text) {
-        *s.backup_policies.lock().await = specs;
-    }
 }
 
 /// Every route, behind the [`crate::auth`] guard.
@@ -332,31 +281,6 @@ async fn delete_autoscaler(State(s): State<Arc<AgentState>>, Path(name): Path<St
     }
 }
 
-fn save_autoscalers(dir: &std::path::Path, all: &std::collections::BTreeMap<String, Autoscaler>) {
-    let specs: std::collections::BTreeMap<&String, &AutoscalerSpec> =
-        all.iter().map(|(n, a)| (n, &a.spec)).collect();
-    save_json(dir, "autoscalers.json", &specs);
-}
-
-/// Starts the autoscalers a previous agent ran.
-pub async fn restore_autoscalers(s: &AgentState) {
-    let Ok(text) = std::fs::read_to_string(s.dir.join("autoscalers.json")) else {
-        return;
-    };
-    let Ok(specs) =
-        serde_json::from_str::<std::collections::BTreeMap<String, AutoscalerSpec>>(&text)
-    else {
-        return;
-    };
-    let mut all = s.autoscalers.lock().await;
-    for (name, spec) in specs {
-        all.insert(
-            name.clone(),
-            Autoscaler::start(&name, spec, s.supervisor.clone()),
-        );
-    }
-}
-
 async fn list_zones(State(s): State<Arc<AgentState>>) -> Response {
     let zones: Vec<Arc<Zone>> = s.zones.lock().await.values().cloned().collect();
     let mut out = Vec::new();
@@ -449,47 +373,6 @@ async fn delete_record(
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// Saves zones and their records so the next agent serves them again.
-async fn save_zones(dir: &std::path::Path, zones: &std::collections::BTreeMap<String, Arc<Zone>>) {
-    let mut all = Vec::new();
-    for z in zones.values() {
-        all.push(z.status().await);
-    }
-    if let Ok(text) = serde_json::to_string_pretty(&all) {
-        let tmp = dir.join("zones.json.tmp");
-        if std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, dir.join("zones.json")))
-            .is_err()
-        {
-            tracing::warn!("Could not save the DNS zones.");
-        }
-    }
-}
-
-/// Starts the zones a previous agent served.
-pub async fn restore_zones(s: &AgentState) {
-    let Ok(text) = std::fs::read_to_string(s.dir.join("zones.json")) else {
-        return;
-    };
-    let Ok(saved) = serde_json::from_str::<Vec<crate::dns::ZoneStatus>>(&text) else {
-        return;
-    };
-    let mut zones = s.zones.lock().await;
-    for z in saved {
-        match Zone::start(&z.id, z.spec.clone()).await {
-            Ok(zone) => {
-                for (rid, r) in z.records {
-                    let _ = zone.put_record(&rid, r).await;
-                }
-                zones.insert(z.id.clone(), zone);
-            }
-            Err(e) => s
-                .supervisor
-                .event(&z.id, format!("Could not restart the DNS zone: {e}")),
-        }
-    }
-}
-
 async fn list_lbs(State(s): State<Arc<AgentState>>) -> Response {
     let lbs = s.balancers.lock().await;
     Json(lbs.values().map(|b| b.status()).collect::<Vec<_>>()).into_response()
@@ -557,46 +440,6 @@ async fn delete_lb(State(s): State<Arc<AgentState>>, Path(name): Path<String>) -
             format!("no load balancer named {name:?}\n"),
         )
             .into_response(),
-    }
-}
-
-/// Saves balancer specs so the next agent starts them again.
-pub fn save_balancers(
-    dir: &std::path::Path,
-    lbs: &std::collections::BTreeMap<String, Arc<Balancer>>,
-) {
-    let specs: std::collections::BTreeMap<&String, &LbSpec> =
-        lbs.iter().map(|(n, b)| (n, &b.spec)).collect();
-    if let Ok(text) = serde_json::to_string_pretty(&specs) {
-        let tmp = dir.join("balancers.json.tmp");
-        if std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, dir.join("balancers.json")))
-            .is_err()
-        {
-            tracing::warn!("Could not save the load balancer list.");
-        }
-    }
-}
-
-/// Starts the balancers a previous agent ran.
-pub async fn restore_balancers(s: &AgentState) {
-    let Ok(text) = std::fs::read_to_string(s.dir.join("balancers.json")) else {
-        return;
-    };
-    let Ok(specs) = serde_json::from_str::<std::collections::BTreeMap<String, LbSpec>>(&text)
-    else {
-        return;
-    };
-    let mut lbs = s.balancers.lock().await;
-    for (name, spec) in specs {
-        match Balancer::start(&name, spec, s.supervisor.clone()).await {
-            Ok(b) => {
-                lbs.insert(name, b);
-            }
-            Err(e) => s
-                .supervisor
-                .event(&name, format!("Could not restart the load balancer: {e}")),
-        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! - **A bearer token.** Each agent generates a random 256-bit token when it starts
 //!   (a keeper's restarted agent keeps its keeper's) and writes it to
 //!   `.terrane/agent/token` with mode 0600. Only the user who owns the workspace can
-//!   read it; the CLI and the `local` provider read it there. The comparison takes the
-//!   same time whatever the token sent.
+//!   read it; the CLI and the `local` provider read it there (with
+//!   [`terrane_agent_api::auth::read_token`]). The comparison takes the same time
+//!   whatever the token sent.
 //! - **The Host header.** A request must name the agent by an IP address or
 //!   `localhost`: a web page that rebinds its own DNS name to 127.0.0.1 sends its own
 //!   name and is refused (DNS rebinding).
@@ -20,7 +21,7 @@
 use std::io::Write;
 use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -30,13 +31,10 @@ use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
+pub use terrane_agent_api::auth::{read_token, token_path};
+
 /// The endpoints that answer without the token.
 const OPEN: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
-
-/// Where the workspace's agent keeps its token.
-pub fn token_path(agent_dir: &Path) -> PathBuf {
-    agent_dir.join("token")
-}
 
 /// Generates a new token and writes it, mode 0600, in place of the old one (a file
 /// beside it, renamed over it, so a reader never sees half a token).
@@ -59,13 +57,6 @@ pub fn create_token(agent_dir: &Path) -> Result<String, String> {
         return Err(format!("writing the agent's token {}: {e}", path.display()));
     }
     Ok(token)
-}
-
-/// The token of the workspace's agent, if one was written.
-pub fn read_token(agent_dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(token_path(agent_dir)).ok()?;
-    let token = text.trim();
-    (!token.is_empty()).then(|| token.to_string())
 }
 
 /// What the guard compares requests against.

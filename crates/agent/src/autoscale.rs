@@ -11,58 +11,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+pub use terrane_agent_api::autoscale::{AutoscalerSpec, AutoscalerStatus, Decision, MetricKind};
 
 pub const TOLERANCE: f64 = 0.1;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetricKind {
-    /// Requests per second per replica, measured at the load balancers.
-    RequestsPerSecond,
-    /// Requests in flight per replica, at the load balancers.
-    InFlight,
-    /// CPU use of a replica's process, in percent of one core.
-    CpuPercent,
-    /// The 95th percentile of request latency at the load balancers, in milliseconds
-    /// (a service-wide value, not per replica).
-    P95LatencyMs,
-}
-
-impl MetricKind {
-    pub fn parse(s: &str) -> Option<MetricKind> {
-        match s {
-            "requests_per_second" => Some(MetricKind::RequestsPerSecond),
-            "in_flight" => Some(MetricKind::InFlight),
-            "cpu_percent" => Some(MetricKind::CpuPercent),
-            "p95_latency_ms" => Some(MetricKind::P95LatencyMs),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AutoscalerSpec {
-    pub service: String,
-    pub min_replicas: u32,
-    pub max_replicas: u32,
-    pub metric: MetricKind,
-    pub target: f64,
-    /// How often the metric is evaluated (HPA: 15 s).
-    #[serde(default = "default_period")]
-    pub period_ms: u64,
-    /// Scale-down stabilization window (HPA: 300 s).
-    #[serde(default = "default_window")]
-    pub scale_down_window_ms: u64,
-}
-
-fn default_period() -> u64 {
-    15_000
-}
-
-fn default_window() -> u64 {
-    300_000
-}
 
 /// The inputs of one decision.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,16 +24,6 @@ pub struct Sample {
     pub ready: u32,
     /// The metric summed over ready replicas (for per-replica metrics, the total).
     pub total: f64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
-    pub current: u32,
-    pub desired: u32,
-    /// The per-replica metric value the decision used.
-    pub metric: f64,
-    pub target: f64,
-    pub reason: String,
 }
 
 /// Keeps the recommendations of the stabilization window.
@@ -184,6 +125,142 @@ impl Recommendations {
             target: spec.target,
             reason,
         }
+    }
+}
+
+/// A running autoscaler: evaluates its service every period and sets its replica count.
+pub struct Autoscaler {
+    pub name: String,
+    pub spec: AutoscalerSpec,
+    pub last: std::sync::Arc<std::sync::Mutex<Option<Decision>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// CPU time (user + system) of a process in seconds, from /proc.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the command name; clock
+    // ticks are 100 per second on Linux.
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+impl Autoscaler {
+    pub fn start(
+        name: &str,
+        spec: AutoscalerSpec,
+        supervisor: std::sync::Arc<crate::supervisor::Supervisor>,
+    ) -> Autoscaler {
+        let last = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let task = {
+            let spec = spec.clone();
+            let name = name.to_string();
+            let last = last.clone();
+            tokio::spawn(async move {
+                let period = Duration::from_millis(spec.period_ms.max(100));
+                let counters = supervisor.counters(&spec.service);
+                let mut recs = match supervisor.status(&spec.service) {
+                    Some(st) => Recommendations::seeded(st.desired, Instant::now()),
+                    None => Recommendations::default(),
+                };
+                let mut prev_requests =
+                    counters.requests.load(std::sync::atomic::Ordering::Relaxed);
+                let mut prev_cpu: std::collections::BTreeMap<u32, f64> =
+                    std::collections::BTreeMap::new();
+                let mut prev_time = Instant::now();
+                let mut prev_latency = counters.latency.snapshot();
+                loop {
+                    tokio::time::sleep(period).await;
+                    let Some(status) = supervisor.status(&spec.service) else {
+                        continue;
+                    };
+                    let now = Instant::now();
+                    let elapsed = now.duration_since(prev_time).as_secs_f64().max(1e-3);
+                    prev_time = now;
+                    let total = match spec.metric {
+                        MetricKind::P95LatencyMs => {
+                            let now_latency = counters.latency.snapshot();
+                            let p95 = crate::histogram::p95_ms(&prev_latency, &now_latency);
+                            prev_latency = now_latency;
+                            // Service-wide: scale it by the ready count so that the per-replica
+                            // average the algorithm takes is the p95 itself.
+                            match p95 {
+                                Some(p) => p * f64::from(status.ready.max(1)),
+                                None => spec.target * f64::from(status.ready.max(1)),
+                            }
+                        }
+                        MetricKind::RequestsPerSecond => {
+                            let r = counters.requests.load(std::sync::atomic::Ordering::Relaxed);
+                            let rate = r.saturating_sub(prev_requests) as f64 / elapsed;
+                            prev_requests = r;
+                            rate
+                        }
+                        MetricKind::InFlight => counters
+                            .in_flight
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                            .max(0) as f64,
+                        MetricKind::CpuPercent => {
+                            let mut sum = 0.0;
+                            let mut seen = std::collections::BTreeMap::new();
+                            for r in status.replicas.iter().filter(|r| r.healthy) {
+                                let Some(pid) = r.pid else { continue };
+                                let Some(cpu) = cpu_seconds(pid) else {
+                                    continue;
+                                };
+                                if let Some(before) = prev_cpu.get(&pid) {
+                                    sum += (cpu - before).max(0.0) / elapsed * 100.0;
+                                }
+                                seen.insert(pid, cpu);
+                            }
+                            prev_cpu = seen;
+                            sum
+                        }
+                    };
+                    let sample = Sample {
+                        current: status.desired,
+                        ready: status.ready,
+                        total,
+                    };
+                    let d = recs.decide(&spec, &sample, now);
+                    if d.desired != status.desired || !status.autoscaled {
+                        supervisor.set_owned_replicas(&spec.service, Some(d.desired));
+                    }
+                    if d.desired != status.desired {
+                        supervisor.event(
+                            &name,
+                            format!(
+                                "Scaled {} from {} to {} replicas: {:?} per ready replica is {:.2} against a target of {} ({} of {} ready; {}).",
+                                spec.service, d.current, d.desired, spec.metric, d.metric, spec.target, sample.ready, sample.current, d.reason
+                            ),
+                        );
+                    }
+                    if let Ok(mut l) = last.lock() {
+                        *l = Some(d);
+                    }
+                }
+            })
+        };
+        Autoscaler {
+            name: name.to_string(),
+            spec,
+            last,
+            task,
+        }
+    }
+
+    pub fn status(&self) -> AutoscalerStatus {
+        AutoscalerStatus {
+            name: self.name.clone(),
+            spec: self.spec.clone(),
+            last_decision: self.last.lock().ok().and_then(|l| l.clone()),
+        }
+    }
+
+    /// Stops evaluating; the caller decides whether the service gets its configured count back.
+    pub fn stop(&self) {
+        self.task.abort();
     }
 }
 
@@ -341,148 +418,5 @@ mod tests {
         );
         assert_eq!(d.desired, 3);
         assert!(d.reason.contains("clamped"));
-    }
-}
-
-/// A running autoscaler: evaluates its service every period and sets its replica count.
-pub struct Autoscaler {
-    pub name: String,
-    pub spec: AutoscalerSpec,
-    pub last: std::sync::Arc<std::sync::Mutex<Option<Decision>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AutoscalerStatus {
-    pub name: String,
-    pub spec: AutoscalerSpec,
-    pub last_decision: Option<Decision>,
-}
-
-/// CPU time (user + system) of a process in seconds, from /proc.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the command name; clock
-    // ticks are 100 per second on Linux.
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-impl Autoscaler {
-    pub fn start(
-        name: &str,
-        spec: AutoscalerSpec,
-        supervisor: std::sync::Arc<crate::supervisor::Supervisor>,
-    ) -> Autoscaler {
-        let last = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let task = {
-            let spec = spec.clone();
-            let name = name.to_string();
-            let last = last.clone();
-            tokio::spawn(async move {
-                let period = Duration::from_millis(spec.period_ms.max(100));
-                let counters = supervisor.counters(&spec.service);
-                let mut recs = match supervisor.status(&spec.service) {
-                    Some(st) => Recommendations::seeded(st.desired, Instant::now()),
-                    None => Recommendations::default(),
-                };
-                let mut prev_requests =
-                    counters.requests.load(std::sync::atomic::Ordering::Relaxed);
-                let mut prev_cpu: std::collections::BTreeMap<u32, f64> =
-                    std::collections::BTreeMap::new();
-                let mut prev_time = Instant::now();
-                let mut prev_latency = counters.latency.snapshot();
-                loop {
-                    tokio::time::sleep(period).await;
-                    let Some(status) = supervisor.status(&spec.service) else {
-                        continue;
-                    };
-                    let now = Instant::now();
-                    let elapsed = now.duration_since(prev_time).as_secs_f64().max(1e-3);
-                    prev_time = now;
-                    let total = match spec.metric {
-                        MetricKind::P95LatencyMs => {
-                            let now_latency = counters.latency.snapshot();
-                            let p95 = crate::histogram::p95_ms(&prev_latency, &now_latency);
-                            prev_latency = now_latency;
-                            // Service-wide: scale it by the ready count so that the per-replica
-                            // average the algorithm takes is the p95 itself.
-                            match p95 {
-                                Some(p) => p * f64::from(status.ready.max(1)),
-                                None => spec.target * f64::from(status.ready.max(1)),
-                            }
-                        }
-                        MetricKind::RequestsPerSecond => {
-                            let r = counters.requests.load(std::sync::atomic::Ordering::Relaxed);
-                            let rate = r.saturating_sub(prev_requests) as f64 / elapsed;
-                            prev_requests = r;
-                            rate
-                        }
-                        MetricKind::InFlight => counters
-                            .in_flight
-                            .load(std::sync::atomic::Ordering::Relaxed)
-                            .max(0) as f64,
-                        MetricKind::CpuPercent => {
-                            let mut sum = 0.0;
-                            let mut seen = std::collections::BTreeMap::new();
-                            for r in status.replicas.iter().filter(|r| r.healthy) {
-                                let Some(pid) = r.pid else { continue };
-                                let Some(cpu) = cpu_seconds(pid) else {
-                                    continue;
-                                };
-                                if let Some(before) = prev_cpu.get(&pid) {
-                                    sum += (cpu - before).max(0.0) / elapsed * 100.0;
-                                }
-                                seen.insert(pid, cpu);
-                            }
-                            prev_cpu = seen;
-                            sum
-                        }
-                    };
-                    let sample = Sample {
-                        current: status.desired,
-                        ready: status.ready,
-                        total,
-                    };
-                    let d = recs.decide(&spec, &sample, now);
-                    if d.desired != status.desired || !status.autoscaled {
-                        supervisor.set_owned_replicas(&spec.service, Some(d.desired));
-                    }
-                    if d.desired != status.desired {
-                        supervisor.event(
-                            &name,
-                            format!(
-                                "Scaled {} from {} to {} replicas: {:?} per ready replica is {:.2} against a target of {} ({} of {} ready; {}).",
-                                spec.service, d.current, d.desired, spec.metric, d.metric, spec.target, sample.ready, sample.current, d.reason
-                            ),
-                        );
-                    }
-                    if let Ok(mut l) = last.lock() {
-                        *l = Some(d);
-                    }
-                }
-            })
-        };
-        Autoscaler {
-            name: name.to_string(),
-            spec,
-            last,
-            task,
-        }
-    }
-
-    pub fn status(&self) -> AutoscalerStatus {
-        AutoscalerStatus {
-            name: self.name.clone(),
-            spec: self.spec.clone(),
-            last_decision: self.last.lock().ok().and_then(|l| l.clone()),
-        }
-    }
-
-    /// Stops evaluating; the caller decides whether the service gets its configured count back.
-    pub fn stop(&self) {
-        self.task.abort();
     }
 }

@@ -15,19 +15,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::api::AgentState;
+use crate::state::AgentState;
 
-/// What a `local_backup_policy` asks for.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BackupPolicySpec {
-    /// Absolute paths of files or directories to copy.
-    pub paths: Vec<String>,
-    /// The directory snapshots go to.
-    pub destination: String,
-    /// Cron expression (five fields, or six with seconds first), UTC.
-    pub schedule: String,
-    pub keep_last: Option<usize>,
-}
+pub use terrane_agent_api::backup::{
+    parse_schedule, BackupPolicySpec, BackupPolicyStatus, JobStatus,
+};
 
 /// The state-backup job of the workspace, from the CLI: the schedule the
 /// configuration sets (None: no scheduled backups), and the job itself.
@@ -41,29 +33,6 @@ pub struct StateBackupJob {
 pub type ScheduleOf = Arc<dyn Fn(&Path) -> Option<String> + Send + Sync>;
 /// Runs one backup of the workspace at a path; a summary line or an error.
 pub type RunBackup = Arc<dyn Fn(&Path) -> Result<String, String> + Send + Sync>;
-
-/// How one scheduled job has been doing (the API and metrics show it).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct JobStatus {
-    pub schedule: String,
-    pub runs: u64,
-    pub failures: u64,
-    /// Seconds since the epoch.
-    pub last_success: Option<u64>,
-    pub last_error: Option<String>,
-    pub next_run: Option<String>,
-    #[serde(default)]
-    pub last_duration_ms: u64,
-}
-
-/// Parses a cron expression; seconds are optional (a sixth, leading field).
-pub fn parse_schedule(s: &str) -> Result<croner::Cron, String> {
-    croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Optional)
-        .build()
-        .parse(s)
-        .map_err(|e| format!("the schedule {s:?} is not a cron expression ({e}). Use five fields (minute hour day month weekday), e.g. \"0 3 * * *\", or six with seconds first, e.g. \"*/10 * * * * *\""))
-}
 
 fn next_after(cron: &croner::Cron, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     cron.find_next_occurrence(&now, false).ok()

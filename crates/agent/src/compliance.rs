@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::AgentState;
+use crate::state::AgentState;
 
 /// The result of one evaluation.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

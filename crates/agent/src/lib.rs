@@ -10,7 +10,6 @@ pub mod api;
 pub mod auth;
 pub mod autoscale;
 pub mod backup;
-pub mod client;
 pub mod compliance;
 pub mod dns;
 pub mod drift;
@@ -18,17 +17,20 @@ pub mod health;
 pub mod histogram;
 pub mod keeper;
 pub mod lb;
-pub mod spec;
+pub mod state;
 pub mod supervisor;
 mod upstream;
+
+/// The API's contract, under the paths the runtime always had.
+pub use terrane_agent_api::{client, spec};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::AgentState;
 use spec::AgentInfo;
+use state::AgentState;
 use supervisor::Supervisor;
 
 /// How often the reconcile loop runs.
@@ -168,10 +170,10 @@ pub async fn run(
         leader: AtomicBool::new(leader.is_none()),
     });
     state.supervisor.adopt();
-    api::restore_balancers(&state).await;
-    api::restore_autoscalers(&state).await;
-    api::restore_zones(&state).await;
-    api::restore_backup_policies(&state).await;
+    state::restore_balancers(&state).await;
+    state::restore_autoscalers(&state).await;
+    state::restore_zones(&state).await;
+    state::restore_backup_policies(&state).await;
     keeper::release_unclaimed();
     if let Some((n, reason)) = keeper::restart_reason() {
         state.supervisor.event(

@@ -1,7 +1,7 @@
 //! `local_autoscaler`: scales a `local_service` with Kubernetes' HPA algorithm, run by
 //! the workspace's agent. While it exists it owns the service's replica count.
 
-use terrane_agent::autoscale::{AutoscalerSpec, MetricKind};
+use terrane_agent_api::autoscale::{AutoscalerSpec, MetricKind};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::{plan_by_schema, BlockSchema};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};

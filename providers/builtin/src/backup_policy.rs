@@ -2,7 +2,7 @@
 //! services) on a cron schedule, taken by the workspace's agent; `terrane backup
 //! restore-data` puts a snapshot back.
 
-use terrane_agent::backup::{parse_schedule, BackupPolicySpec};
+use terrane_agent_api::backup::{parse_schedule, BackupPolicySpec};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};

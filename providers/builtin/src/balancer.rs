@@ -1,7 +1,7 @@
 //! `local_load_balancer`: an HTTP reverse proxy run by the workspace's agent, in front
 //! of the healthy replicas of `local_service`s and static backends.
 
-use terrane_agent::lb::{Algorithm, LbSpec, LbStatus, Protocol, RouteSpec, TlsSpec};
+use terrane_agent_api::lb::{Algorithm, LbSpec, LbStatus, Protocol, RouteSpec, TlsSpec};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::{plan_by_schema, BlockSchema};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
@@ -188,7 +188,8 @@ pub fn spec_of(v: &Value) -> Result<LbSpec> {
                     .unwrap_or_default()),
             };
             // Check the files now, so a bad certificate fails the plan, not the agent.
-            terrane_agent::lb::tls_acceptor("(plan)", &spec).map_err(ProviderError::config)?;
+            terrane_agent_api::lb::tls_server_config("(plan)", &spec)
+                .map_err(ProviderError::config)?;
             Some(spec)
         }
     };

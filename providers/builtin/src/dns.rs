@@ -2,7 +2,7 @@
 //! workspace's agent (hickory-server), answering A, AAAA, CNAME, TXT and SRV records.
 
 use rand::Rng;
-use terrane_agent::dns::{build_records, parse_origin, RecordSpec, ZoneSpec};
+use terrane_agent_api::dns::{build_records, parse_origin, RecordSpec, ZoneSpec};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};

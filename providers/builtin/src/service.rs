@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use terrane_agent::client::{self, AgentClient};
-use terrane_agent::spec::{
+use terrane_agent_api::client::{self, AgentClient};
+use terrane_agent_api::spec::{
     HealthCheck, ReplicaState, RestartPolicy, ServiceSpec, ServiceStatus, UpdateStrategy,
 };
 use terrane_core::{Type, Value};
@@ -198,17 +198,17 @@ pub fn spec_of(v: &Value) -> Result<ServiceSpec> {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
-            let probe = terrane_agent::dns::RecordSpec {
+            let probe = terrane_agent_api::dns::RecordSpec {
                 name: name.clone(),
                 kind: "A".into(),
                 ttl: 5,
                 records: vec!["127.0.0.1".into()],
             };
-            let placeholder = terrane_agent::dns::parse_origin("zone.invalid.")
+            let placeholder = terrane_agent_api::dns::parse_origin("zone.invalid.")
                 .map_err(ProviderError::internal)?;
-            terrane_agent::dns::build_records(&placeholder, &probe)
+            terrane_agent_api::dns::build_records(&placeholder, &probe)
                 .map_err(|e| ProviderError::config(format!("dns: {e}")))?;
-            Some(terrane_agent::spec::DnsRegistration {
+            Some(terrane_agent_api::spec::DnsRegistration {
                 zone_id: d
                     .get("zone_id")
                     .and_then(Value::as_str)

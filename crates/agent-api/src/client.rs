@@ -1,5 +1,6 @@
 //! A client for the agent's API, used by the `local` provider and the CLI, and the
-//! logic to find the workspace's agent or start one in the background.
+//! logic to find the workspace's agent ([`find`]), start one in the background
+//! ([`ensure`]) or stop it ([`stop`]).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -173,14 +174,14 @@ impl AgentClient {
         &self,
         name: &str,
         spec: &crate::backup::BackupPolicySpec,
-    ) -> Result<crate::api::BackupPolicyStatus, String> {
+    ) -> Result<crate::backup::BackupPolicyStatus, String> {
         self.put(&format!("/v1/backup-policies/{name}"), spec).await
     }
 
     pub async fn backup_policy(
         &self,
         name: &str,
-    ) -> Result<Option<crate::api::BackupPolicyStatus>, String> {
+    ) -> Result<Option<crate::backup::BackupPolicyStatus>, String> {
         self.get(&format!("/v1/backup-policies/{name}")).await
     }
 
