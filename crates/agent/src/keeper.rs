@@ -417,9 +417,7 @@ pub async fn keep(
             ));
         }
         restarts += 1;
-        eprintln!(
-            "terrane agent keeper: the agent {reason}; starting it again (restart {restarts})."
-        );
+        tracing::warn!("The agent {reason}; the keeper starts it again (restart {restarts}).");
         // The first restart is immediate; an agent that keeps dying backs off.
         if quick_deaths > 1 {
             tokio::time::sleep(Duration::from_millis(100 << quick_deaths.min(6))).await;

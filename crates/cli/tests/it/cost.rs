@@ -356,6 +356,32 @@ budget "empty" {}
         .contains("Empty budget");
 }
 
+/// A plan is priced once: its cost line and the budgets' `input.cost` share the
+/// estimate (the catalog is read and every resource priced one time, not twice).
+#[test]
+fn a_plan_with_a_budget_is_priced_once() {
+    let ws = Ws::new();
+    ws.write(
+        "main.tf",
+        r#"
+resource "local_file" "f" {
+  filename = "${path.module}/out.txt"
+  content  = "hello"
+}
+
+budget "team" {
+  monthly_limit     = 10
+  enforcement_level = "hard_mandatory"
+}
+"#,
+    );
+    let out = ws.run_env(&["plan"], &[("TERRANE_LOG", "terrane_workspace=debug")]);
+    out.success()
+        .contains("Monthly cost: $0.00 before, $0.00 after this plan");
+    let priced = out.stderr.matches("plan priced").count();
+    assert_eq!(priced, 1, "priced {priced} times:\n{}", out.stderr);
+}
+
 #[cfg(feature = "aws")]
 mod aws {
     use super::*;
