@@ -651,6 +651,75 @@ fn names_and_arity() {
     );
 }
 
+/// The registration table: each name once, each family's rows in alphabetical order,
+/// and every row reachable through the public API with the argument counts it declares.
+#[test]
+fn registration_table() {
+    for family in FAMILIES {
+        for pair in family.windows(2) {
+            let [a, b] = pair else { unreachable!() };
+            assert!(a.name < b.name, "{} is listed after {}", b.name, a.name);
+        }
+    }
+    let rows: usize = FAMILIES.iter().map(|f| f.len()).sum();
+    assert_eq!(table().len(), rows);
+    for pair in table().windows(2) {
+        let [a, b] = pair else { unreachable!() };
+        assert!(a.name < b.name, "{} is registered twice", b.name);
+    }
+    assert_eq!(
+        names().collect::<Vec<_>>(),
+        table().iter().map(|f| f.name).collect::<Vec<_>>()
+    );
+    for f in table() {
+        let name = f.name;
+        assert!(exists(name), "{name}");
+        assert!(
+            lookup(name).is_some_and(|row| std::ptr::eq(row, *f)),
+            "{name}"
+        );
+        if let Err(e) = call(name, vec![s("x"); f.min], &ctx()) {
+            assert!(!e.contains("unknown function"), "{name}: {e}");
+            assert!(!e.contains(" takes "), "{name}: {e}");
+        }
+        assert_eq!(check_arity(name, f.min), Ok(()), "{name}");
+        if let Some(max) = f.max {
+            assert!(f.min <= max, "{name}");
+            assert_eq!(check_arity(name, max), Ok(()), "{name}");
+            assert!(
+                matches!(
+                    check_arity(name, max + 1),
+                    Err(("Too many function arguments", _))
+                ),
+                "{name}"
+            );
+        }
+        if f.min > 0 {
+            assert!(
+                matches!(
+                    check_arity(name, f.min - 1),
+                    Err(("Not enough function arguments", _))
+                ),
+                "{name}"
+            );
+        }
+    }
+    assert_eq!(
+        check_arity("join", 1),
+        Err((
+            "Not enough function arguments",
+            "join() takes at least 2 arguments, got 1".to_string()
+        ))
+    );
+    assert_eq!(
+        check_arity("upper", 2),
+        Err((
+            "Too many function arguments",
+            "upper() takes 1 argument, got 2".to_string()
+        ))
+    );
+}
+
 /// Every function, every arity up to 3, over awkward arguments: errors are fine, panics are not.
 #[test]
 fn never_panics() {
