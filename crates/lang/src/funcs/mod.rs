@@ -1,0 +1,328 @@
+//! The built-in function library of the configuration language (Terraform's functions).
+//!
+//! [`call`] evaluates one function on already-evaluated arguments and [`exists`] tells
+//! the checker which names are known. Every function is one row of one registration
+//! table (`Func`: its name, how many arguments it takes and the Rust function that
+//! computes it). Each family keeps its functions and its rows in one file: `numeric.rs`,
+//! `strings.rs` (with `format` and `formatlist`), `collections.rs`, `encoding.rs`
+//! (encoding and hashing), `filesystem.rs`, `network.rs` (CIDR arithmetic) and
+//! `conversion.rs`; this file holds the table's lookup and the argument conversions
+//! they share. Adding a function is one function and one row in its family's file.
+//!
+//! Every function follows Terraform's documented semantics for the cases
+//! configurations rely on (argument conversion such as numbers to strings, `element`
+//! wrapping around, `jsonencode` output byte-for-byte, CIDR arithmetic for IPv4 and
+//! IPv6). Guarantees:
+//!
+//! - No input makes a function panic: text is handled as `char`s, numbers are checked
+//!   before they become integers, and outputs that could exhaust memory (`range`,
+//!   `indent`, `setproduct`, `format` widths) are bounded.
+//! - A function runs only with an argument count its row allows; the count is checked
+//!   by [`call`] (and by [`check_arity`] for the evaluator), never by the function.
+//! - Errors are one sentence naming the function, e.g. `join() takes at least 2
+//!   arguments, got 1`.
+//! - The only outside state read is the file system (files below
+//!   [`FuncContext::base_dir`]) and `HOME` for `pathexpand`.
+//!
+//! Unknown and sensitive marks are not handled here: the evaluator strips them before
+//! the call and re-applies them after. Functions that need the evaluator (`try`,
+//! `can`, `templatefile`, `sensitive`, `nonsensitive`, `timestamp`, `uuid`, `type`)
+//! live there. Regular expressions are not supported: `regex`, `regexall` and
+//! `replace` with a `/pattern/` return a clear error.
+
+mod collections;
+mod conversion;
+mod encoding;
+mod filesystem;
+mod network;
+mod numeric;
+mod strings;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use terrane_core::value::format_number;
+use terrane_core::Value;
+
+/// What functions may read from the outside world.
+pub struct FuncContext {
+    /// The module directory; relative paths given to `file()`, `fileexists()` and the
+    /// other file functions resolve against it.
+    pub base_dir: PathBuf,
+}
+
+/// One built-in function: a row of the registration table.
+struct Func {
+    /// The name configurations call it by.
+    name: &'static str,
+    /// The fewest arguments it takes.
+    min: usize,
+    /// The most arguments it takes (`None`: any number).
+    max: Option<usize>,
+    /// Computes the result from arguments whose count [`call`] has checked.
+    call: FuncBody,
+}
+
+/// The Rust function behind a built-in function.
+type FuncBody = fn(&Args, &FuncContext) -> Result<Value, String>;
+
+impl Func {
+    /// A function taking exactly `n` arguments.
+    const fn exactly(name: &'static str, n: usize, call: FuncBody) -> Func {
+        Func {
+            name,
+            min: n,
+            max: Some(n),
+            call,
+        }
+    }
+
+    /// A function taking `min` to `max` arguments.
+    const fn between(name: &'static str, min: usize, max: usize, call: FuncBody) -> Func {
+        Func {
+            name,
+            min,
+            max: Some(max),
+            call,
+        }
+    }
+
+    /// A function taking `min` arguments or more.
+    const fn at_least(name: &'static str, min: usize, call: FuncBody) -> Func {
+        Func {
+            name,
+            min,
+            max: None,
+            call,
+        }
+    }
+}
+
+/// Every family's part of the registration table.
+const FAMILIES: &[&[Func]] = &[
+    collections::FUNCS,
+    conversion::FUNCS,
+    encoding::FUNCS,
+    filesystem::FUNCS,
+    network::FUNCS,
+    numeric::FUNCS,
+    strings::FUNCS,
+];
+
+/// The registration table: every family's rows sorted by name, for the binary search in
+/// [`lookup`] and so that [`names`] lists them alphabetically. (A test checks that no
+/// name is registered twice.)
+fn table() -> &'static [&'static Func] {
+    static TABLE: OnceLock<Vec<&'static Func>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut all: Vec<&'static Func> = FAMILIES.iter().flat_map(|f| f.iter()).collect();
+        all.sort_by_key(|f| f.name);
+        all
+    })
+}
+
+/// The table's row for a function name.
+fn lookup(name: &str) -> Option<&'static Func> {
+    let table = table();
+    let i = table.binary_search_by_key(&name, |f| f.name).ok()?;
+    table.get(i).copied()
+}
+
+/// Upper bound on sizes a user can ask for (`range` is bounded at 1024 like Terraform).
+const MAX_SIZE: usize = 1_000_000;
+
+/// True for every function name `call` knows (so the checker can report unknown functions).
+pub fn exists(name: &str) -> bool {
+    lookup(name).is_some()
+}
+
+/// Whether a function takes `n` arguments: the error is Terraform's summary ("Too many
+/// function arguments" or "Not enough function arguments") and the message [`call`]
+/// gives. The evaluator checks this even when an argument is unknown, as Terraform does.
+/// Callers ask [`exists`] first; a name that is no function counts as taking one argument.
+pub fn check_arity(name: &str, n: usize) -> Result<(), (&'static str, String)> {
+    let (lo, hi) = lookup(name).map_or((1, Some(1)), |f| (f.min, f.max));
+    match count_error(name, lo, hi, n) {
+        None => Ok(()),
+        Some(msg) if n < lo => Err(("Not enough function arguments", msg)),
+        Some(msg) => Err(("Too many function arguments", msg)),
+    }
+}
+
+/// Every function name, in alphabetical order, for suggestions.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    table().iter().map(|f| f.name)
+}
+
+/// Calls a built-in function. Arguments are already free of unknown and sensitive marks
+/// (the evaluator handles marks). The error is one sentence saying what is wrong, e.g.
+/// "element() requires a non-empty list" or "invalid CIDR prefix \"10.0.0.0/33\"".
+pub fn call(name: &str, args: Vec<Value>, ctx: &FuncContext) -> Result<Value, String> {
+    let Some(func) = lookup(name) else {
+        return Err(format!("unknown function {name}()"));
+    };
+    let a = Args {
+        name: func.name,
+        v: args,
+    };
+    a.count(func.min, func.max)?;
+    (func.call)(&a, ctx)
+}
+
+/// Why `n` arguments do not fit a function taking `lo` to `hi` of them.
+fn count_error(name: &str, lo: usize, hi: Option<usize>, n: usize) -> Option<String> {
+    if n >= lo && hi.is_none_or(|h| n <= h) {
+        return None;
+    }
+    let noun = |k: usize| if k == 1 { "argument" } else { "arguments" };
+    let want = match hi {
+        Some(h) if h == lo => format!("{lo} {}", noun(lo)),
+        Some(h) if h == lo + 1 => format!("{lo} or {h} arguments"),
+        Some(h) => format!("{lo} to {h} arguments"),
+        None => format!("at least {lo} {}", noun(lo)),
+    };
+    Some(format!("{name}() takes {want}, got {n}"))
+}
+
+/// The arguments of one call, with conversions that name the function in errors.
+struct Args {
+    /// The function's name, for error messages.
+    name: &'static str,
+    /// The argument values, free of unknown and sensitive marks.
+    v: Vec<Value>,
+}
+
+impl Args {
+    fn count(&self, lo: usize, hi: Option<usize>) -> Result<(), String> {
+        count_error(self.name, lo, hi, self.v.len()).map_or(Ok(()), Err)
+    }
+
+    fn raw(&self, i: usize) -> &Value {
+        self.v.get(i).map_or(&Value::Null, Value::peel)
+    }
+
+    fn bad(&self, i: usize, what: &str) -> String {
+        match self.raw(i) {
+            Value::Null => format!("{}() argument {} must not be null", self.name, i + 1),
+            other => format!(
+                "{}() argument {} must be {what}, but got {}",
+                self.name,
+                i + 1,
+                other.type_name()
+            ),
+        }
+    }
+
+    fn str(&self, i: usize) -> Result<String, String> {
+        prim_str(self.raw(i)).ok_or_else(|| self.bad(i, "a string"))
+    }
+
+    fn num(&self, i: usize) -> Result<f64, String> {
+        match self.raw(i) {
+            Value::String(s) => parse_num(s).ok_or_else(|| {
+                format!(
+                    "{}() argument {}: cannot convert {s:?} to a number",
+                    self.name,
+                    i + 1
+                )
+            }),
+            v => v.as_number().ok_or_else(|| self.bad(i, "a number")),
+        }
+    }
+
+    fn int(&self, i: usize) -> Result<i128, String> {
+        let x = self.num(i)?;
+        whole(x).ok_or_else(|| {
+            format!(
+                "{}() argument {} must be a whole number, got {}",
+                self.name,
+                i + 1,
+                format_number(x)
+            )
+        })
+    }
+
+    fn items(&self, i: usize) -> Result<Vec<Value>, String> {
+        self.raw(i)
+            .as_items()
+            .map(<[Value]>::to_vec)
+            .ok_or_else(|| self.bad(i, "a list or set"))
+    }
+
+    fn map(&self, i: usize) -> Result<terrane_core::ObjectMap, String> {
+        self.raw(i)
+            .as_map()
+            .cloned()
+            .ok_or_else(|| self.bad(i, "a map or object"))
+    }
+
+    /// A list of strings (numbers and bools convert; nulls and collections are errors).
+    fn strs(&self, i: usize) -> Result<Vec<String>, String> {
+        self.items(i)?
+            .iter()
+            .enumerate()
+            .map(|(k, v)| {
+                prim_str(v).ok_or_else(|| {
+                    format!(
+                        "{}() argument {} element {k} must be a string, but got {}",
+                        self.name,
+                        i + 1,
+                        v.type_name()
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// The string form of a primitive (strings, numbers, bools), as Terraform converts it.
+fn prim_str(v: &Value) -> Option<String> {
+    match v.peel() {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(format_number(*n)),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses a decimal number the way Terraform does (no `inf`, `NaN` or hex).
+fn parse_num(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let ok = !t.is_empty()
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
+    t.parse::<f64>().ok().filter(|n| ok && n.is_finite())
+}
+
+fn to_num(v: &Value) -> Option<f64> {
+    match v.peel() {
+        Value::String(s) => parse_num(s),
+        other => other.as_number(),
+    }
+}
+
+/// The value as an integer, when it is a whole number in a safe range.
+fn whole(x: f64) -> Option<i128> {
+    (x.is_finite() && x.fract() == 0.0 && x.abs() < 1e38).then_some(x as i128)
+}
+
+/// Converts mixed primitives to strings, as Terraform does when it unifies element types.
+fn unify(items: Vec<Value>) -> Vec<Value> {
+    let has_str = items.iter().any(|v| matches!(v, Value::String(_)));
+    let has_other = items
+        .iter()
+        .any(|v| matches!(v, Value::Number(_) | Value::Bool(_)));
+    if !(has_str && has_other) {
+        return items;
+    }
+    items
+        .into_iter()
+        .map(|v| match v {
+            Value::Number(_) | Value::Bool(_) => prim_str(&v).map(Value::String).unwrap_or(v),
+            other => other,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

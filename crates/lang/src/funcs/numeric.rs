@@ -1,0 +1,125 @@
+//! Numeric functions: `abs`, `ceil`, `floor`, `signum`, `log`, `pow`, `max`, `min`,
+//! `sum` and `parseint`.
+
+use terrane_core::Value;
+
+use super::{to_num, Args, Func, FuncContext};
+
+/// This family's rows of the registration table.
+pub(super) const FUNCS: &[Func] = &[
+    Func::exactly("abs", 1, abs),
+    Func::exactly("ceil", 1, ceil),
+    Func::exactly("floor", 1, floor),
+    Func::exactly("log", 2, log),
+    Func::at_least("max", 1, max),
+    Func::at_least("min", 1, min),
+    Func::exactly("parseint", 2, parseint),
+    Func::exactly("pow", 2, pow),
+    Func::exactly("signum", 1, signum),
+    Func::exactly("sum", 1, sum),
+];
+
+fn abs(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    Ok(Value::Number(a.num(0)?.abs()))
+}
+
+fn ceil(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    Ok(Value::Number(a.num(0)?.ceil()))
+}
+
+fn floor(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    Ok(Value::Number(a.num(0)?.floor()))
+}
+
+/// The sign as -1, 0 or 1 (NaN gives 0, where `f64::signum` would give NaN).
+fn signum(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    let x = a.num(0)?;
+    Ok(Value::Number(if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }))
+}
+
+fn log(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    Ok(Value::Number(a.num(0)?.ln() / a.num(1)?.ln()))
+}
+
+fn pow(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    Ok(Value::Number(a.num(0)?.powf(a.num(1)?)))
+}
+
+fn max(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    best(a, |x, best| x > best)
+}
+
+fn min(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    best(a, |x, best| x < best)
+}
+
+/// The argument that `beats` every argument before it (the first one on ties).
+fn best(a: &Args, beats: fn(f64, f64) -> bool) -> Result<Value, String> {
+    let mut best = a.num(0)?;
+    for i in 1..a.v.len() {
+        let x = a.num(i)?;
+        if beats(x, best) {
+            best = x;
+        }
+    }
+    Ok(Value::Number(best))
+}
+
+fn sum(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    let items = a.items(0)?;
+    if items.is_empty() {
+        return Err("sum() cannot sum an empty list".into());
+    }
+    let mut total = 0.0;
+    for (i, v) in items.iter().enumerate() {
+        total += to_num(v)
+            .ok_or_else(|| format!("sum() element {i} is not a number: {}", v.to_display()))?;
+    }
+    Ok(Value::Number(total))
+}
+
+fn parseint(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    parse_int(&a.str(0)?, a.int(1)?).map(Value::Number)
+}
+
+/// Terraform's `parseint`: digits `0-9`, then `a-z` (either case up to base 36), then
+/// `A-Z` (bases 37 to 62), with an optional sign.
+fn parse_int(s: &str, base: i128) -> Result<f64, String> {
+    if !(2..=62).contains(&base) {
+        return Err(format!(
+            "parseint() base must be between 2 and 62, got {base}"
+        ));
+    }
+    let fail = || format!("parseint() cannot parse {s:?} as a base {base} integer");
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if digits.is_empty() {
+        return Err(fail());
+    }
+    let mut n: i128 = 0;
+    for c in digits.chars() {
+        let d = match c {
+            '0'..='9' => c as i128 - '0' as i128,
+            'a'..='z' => c as i128 - 'a' as i128 + 10,
+            'A'..='Z' if base <= 36 => c as i128 - 'A' as i128 + 10,
+            'A'..='Z' => c as i128 - 'A' as i128 + 36,
+            _ => return Err(fail()),
+        };
+        if d >= base {
+            return Err(fail());
+        }
+        n = n
+            .checked_mul(base)
+            .and_then(|n| n.checked_add(d))
+            .ok_or_else(fail)?;
+    }
+    Ok(if neg { -(n as f64) } else { n as f64 })
+}
