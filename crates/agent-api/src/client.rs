@@ -25,6 +25,44 @@ pub fn agent_dir(workspace: &Path) -> PathBuf {
     workspace.join(".terrane").join("agent")
 }
 
+/// Why a call to the agent failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No connection, or it broke: the agent may be starting or restarting.
+    #[error("cannot reach the agent at {agent}: {message}")]
+    Unreachable { agent: String, message: String },
+    #[error("the agent at {agent} did not answer within 30 s")]
+    Timeout { agent: String },
+    /// The agent answered with an error: what it said.
+    #[error("{0}")]
+    Refused(String),
+    /// A request or answer that does not encode or decode (a bug, or another version).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ClientError {
+    fn refused(body: &[u8]) -> ClientError {
+        ClientError::Refused(String::from_utf8_lossy(body).trim().to_string())
+    }
+
+    /// True when the same call may succeed later (the agent was not reachable or did
+    /// not answer in time); false when the agent answered and said no.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Unreachable { .. } | ClientError::Timeout { .. }
+        )
+    }
+}
+
+/// Callers that report errors as sentences take the message.
+impl From<ClientError> for String {
+    fn from(e: ClientError) -> String {
+        e.to_string()
+    }
+}
+
 #[derive(Clone)]
 pub struct AgentClient {
     base: String,
@@ -47,7 +85,7 @@ impl AgentClient {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> Result<(StatusCode, Bytes), String> {
+    ) -> Result<(StatusCode, Bytes), ClientError> {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -57,18 +95,26 @@ impl AgentClient {
         }
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
         let fut = self.http.request(req);
         let resp = tokio::time::timeout(Duration::from_secs(30), fut)
             .await
-            .map_err(|_| format!("the agent at {} did not answer within 30 s", self.base))?
-            .map_err(|e| format!("cannot reach the agent at {}: {e}", self.base))?;
+            .map_err(|_| ClientError::Timeout {
+                agent: self.base.clone(),
+            })?
+            .map_err(|e| ClientError::Unreachable {
+                agent: self.base.clone(),
+                message: e.to_string(),
+            })?;
         let status = resp.status();
         let body = resp
             .into_body()
             .collect()
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| ClientError::Unreachable {
+                agent: self.base.clone(),
+                message: e.to_string(),
+            })?
             .to_bytes();
         Ok((status, body))
     }
@@ -82,33 +128,36 @@ impl AgentClient {
         &self,
         path: &str,
         body: &T,
-    ) -> Result<R, String> {
-        let body = serde_json::to_vec(body).map_err(|e| e.to_string())?;
+    ) -> Result<R, ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::Invalid(e.to_string()))?;
         let (status, bytes) = self.call(Method::PUT, path, Some(body)).await?;
         if !status.is_success() {
-            return Err(String::from_utf8_lossy(&bytes).trim().to_string());
+            return Err(ClientError::refused(&bytes));
         }
-        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Invalid(e.to_string()))
     }
 
     /// GET an object; `None` when the agent does not know it.
-    async fn get<R: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Option<R>, String> {
+    async fn get<R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Option<R>, ClientError> {
         let (status, bytes) = self.call(Method::GET, path, None).await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(|e| ClientError::Invalid(e.to_string()))
     }
 
     /// DELETE an object; deleting one that is already gone is not an error.
-    async fn delete(&self, path: &str) -> Result<(), String> {
+    async fn delete(&self, path: &str) -> Result<(), ClientError> {
         let (status, bytes) = self.call(Method::DELETE, path, None).await?;
         if status.is_success() || status == StatusCode::NOT_FOUND {
             Ok(())
         } else {
-            Err(String::from_utf8_lossy(&bytes).trim().to_string())
+            Err(ClientError::refused(&bytes))
         }
     }
 
@@ -116,37 +165,42 @@ impl AgentClient {
         &self,
         name: &str,
         spec: &ServiceSpec,
-    ) -> Result<ServiceStatus, String> {
+    ) -> Result<ServiceStatus, ClientError> {
         self.put(&format!("/v1/services/{name}"), spec)
             .await
-            .map_err(|e| format!("the agent refused the service: {e}"))
+            .map_err(|e| match e {
+                ClientError::Refused(m) => {
+                    ClientError::Refused(format!("the agent refused the service: {m}"))
+                }
+                other => other,
+            })
     }
 
-    pub async fn service(&self, name: &str) -> Result<Option<ServiceStatus>, String> {
+    pub async fn service(&self, name: &str) -> Result<Option<ServiceStatus>, ClientError> {
         self.get(&format!("/v1/services/{name}")).await
     }
 
-    pub async fn services(&self) -> Result<Vec<ServiceStatus>, String> {
+    pub async fn services(&self) -> Result<Vec<ServiceStatus>, ClientError> {
         Ok(self.get("/v1/services").await?.unwrap_or_default())
     }
 
-    pub async fn delete_service(&self, name: &str) -> Result<(), String> {
+    pub async fn delete_service(&self, name: &str) -> Result<(), ClientError> {
         self.delete(&format!("/v1/services/{name}")).await
     }
 
-    pub async fn put_lb(&self, name: &str, spec: &LbSpec) -> Result<LbStatus, String> {
+    pub async fn put_lb(&self, name: &str, spec: &LbSpec) -> Result<LbStatus, ClientError> {
         self.put(&format!("/v1/lbs/{name}"), spec).await
     }
 
-    pub async fn lb(&self, name: &str) -> Result<Option<LbStatus>, String> {
+    pub async fn lb(&self, name: &str) -> Result<Option<LbStatus>, ClientError> {
         self.get(&format!("/v1/lbs/{name}")).await
     }
 
-    pub async fn lbs(&self) -> Result<Vec<LbStatus>, String> {
+    pub async fn lbs(&self) -> Result<Vec<LbStatus>, ClientError> {
         Ok(self.get("/v1/lbs").await?.unwrap_or_default())
     }
 
-    pub async fn delete_lb(&self, name: &str) -> Result<(), String> {
+    pub async fn delete_lb(&self, name: &str) -> Result<(), ClientError> {
         self.delete(&format!("/v1/lbs/{name}")).await
     }
 
@@ -154,19 +208,19 @@ impl AgentClient {
         &self,
         name: &str,
         spec: &AutoscalerSpec,
-    ) -> Result<AutoscalerStatus, String> {
+    ) -> Result<AutoscalerStatus, ClientError> {
         self.put(&format!("/v1/autoscalers/{name}"), spec).await
     }
 
-    pub async fn autoscaler(&self, name: &str) -> Result<Option<AutoscalerStatus>, String> {
+    pub async fn autoscaler(&self, name: &str) -> Result<Option<AutoscalerStatus>, ClientError> {
         self.get(&format!("/v1/autoscalers/{name}")).await
     }
 
-    pub async fn autoscalers(&self) -> Result<Vec<AutoscalerStatus>, String> {
+    pub async fn autoscalers(&self) -> Result<Vec<AutoscalerStatus>, ClientError> {
         Ok(self.get("/v1/autoscalers").await?.unwrap_or_default())
     }
 
-    pub async fn delete_autoscaler(&self, name: &str) -> Result<(), String> {
+    pub async fn delete_autoscaler(&self, name: &str) -> Result<(), ClientError> {
         self.delete(&format!("/v1/autoscalers/{name}")).await
     }
 
@@ -174,53 +228,58 @@ impl AgentClient {
         &self,
         name: &str,
         spec: &crate::backup::BackupPolicySpec,
-    ) -> Result<crate::backup::BackupPolicyStatus, String> {
+    ) -> Result<crate::backup::BackupPolicyStatus, ClientError> {
         self.put(&format!("/v1/backup-policies/{name}"), spec).await
     }
 
     pub async fn backup_policy(
         &self,
         name: &str,
-    ) -> Result<Option<crate::backup::BackupPolicyStatus>, String> {
+    ) -> Result<Option<crate::backup::BackupPolicyStatus>, ClientError> {
         self.get(&format!("/v1/backup-policies/{name}")).await
     }
 
-    pub async fn delete_backup_policy(&self, name: &str) -> Result<(), String> {
+    pub async fn delete_backup_policy(&self, name: &str) -> Result<(), ClientError> {
         self.delete(&format!("/v1/backup-policies/{name}")).await
     }
 
-    pub async fn put_zone(&self, id: &str, spec: &ZoneSpec) -> Result<ZoneStatus, String> {
+    pub async fn put_zone(&self, id: &str, spec: &ZoneSpec) -> Result<ZoneStatus, ClientError> {
         self.put(&format!("/v1/dns/zones/{id}"), spec).await
     }
 
-    pub async fn zone(&self, id: &str) -> Result<Option<ZoneStatus>, String> {
+    pub async fn zone(&self, id: &str) -> Result<Option<ZoneStatus>, ClientError> {
         self.get(&format!("/v1/dns/zones/{id}")).await
     }
 
-    pub async fn zones(&self) -> Result<Vec<ZoneStatus>, String> {
+    pub async fn zones(&self) -> Result<Vec<ZoneStatus>, ClientError> {
         Ok(self.get("/v1/dns/zones").await?.unwrap_or_default())
     }
 
-    pub async fn delete_zone(&self, id: &str) -> Result<(), String> {
+    pub async fn delete_zone(&self, id: &str) -> Result<(), ClientError> {
         self.delete(&format!("/v1/dns/zones/{id}")).await
     }
 
-    pub async fn put_record(&self, zone: &str, id: &str, spec: &RecordSpec) -> Result<(), String> {
+    pub async fn put_record(
+        &self,
+        zone: &str,
+        id: &str,
+        spec: &RecordSpec,
+    ) -> Result<(), ClientError> {
         self.put::<_, ZoneStatus>(&format!("/v1/dns/zones/{zone}/records/{id}"), spec)
             .await
             .map(|_| ())
     }
 
-    pub async fn delete_record(&self, zone: &str, id: &str) -> Result<(), String> {
+    pub async fn delete_record(&self, zone: &str, id: &str) -> Result<(), ClientError> {
         self.delete(&format!("/v1/dns/zones/{zone}/records/{id}"))
             .await
     }
 
-    pub async fn events(&self) -> Result<Vec<AgentEvent>, String> {
+    pub async fn events(&self) -> Result<Vec<AgentEvent>, ClientError> {
         Ok(self.get("/v1/events").await?.unwrap_or_default())
     }
 
-    pub async fn shutdown(&self) -> Result<(), String> {
+    pub async fn shutdown(&self) -> Result<(), ClientError> {
         self.call(Method::POST, "/v1/shutdown", None)
             .await
             .map(|_| ())
@@ -323,4 +382,26 @@ fn last_error_line(log: &Path, from: u64) -> Option<String> {
         .find(|l| l.starts_with("Error") || l.contains("ERROR"))
         .or(lines.last())?;
     Some(line.strip_prefix("Error: ").unwrap_or(line).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An agent that is not there is worth retrying; one that answers "no" is not.
+    #[tokio::test]
+    async fn errors_say_whether_a_retry_can_help() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let gone = AgentClient::new(&format!("127.0.0.1:{port}"), None);
+        let e = gone.services().await.unwrap_err();
+        assert!(matches!(e, ClientError::Unreachable { .. }), "{e:?}");
+        assert!(e.retryable());
+
+        let refused = ClientError::refused(b"replicas must be a whole number\n");
+        assert_eq!(refused.to_string(), "replicas must be a whole number");
+        assert!(!refused.retryable());
+    }
 }
