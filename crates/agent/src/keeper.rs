@@ -417,8 +417,9 @@ pub async fn keep(
             ));
         }
         restarts += 1;
-        eprintln!(
-            "terrane agent keeper: the agent {reason}; starting it again (restart {restarts})."
+        tracing::warn!(
+            restart = restarts,
+            "The keeper's agent {reason}; the keeper starts it again."
         );
         // The first restart is immediate; an agent that keeps dying backs off.
         if quick_deaths > 1 {
