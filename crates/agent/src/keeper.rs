@@ -417,7 +417,10 @@ pub async fn keep(
             ));
         }
         restarts += 1;
-        tracing::warn!("The agent {reason}; the keeper starts it again (restart {restarts}).");
+        tracing::warn!(
+            restart = restarts,
+            "The keeper's agent {reason}; the keeper starts it again."
+        );
         // The first restart is immediate; an agent that keeps dying backs off.
         if quick_deaths > 1 {
             tokio::time::sleep(Duration::from_millis(100 << quick_deaths.min(6))).await;

@@ -243,6 +243,8 @@ pub async fn run(
         })
     };
     tracing::info!(address = %address, workspace = %workspace.display(), "terrane agent is listening.");
+    // The daemon's startup line (the one print of a library crate): whoever started
+    // `terrane agent` in a terminal sees where it listens, and agent.log records it.
     println!(
         "terrane agent for {} listening on http://{address}",
         workspace.display()

@@ -334,6 +334,7 @@ impl<'c> Applier<'c> {
         let result = provider
             .delete(&c.addr.resource.type_name, before.unmark().0)
             .await;
+        crate::forward_warnings(provider.as_ref(), self.observer);
         // The slot is free for the next provider operation while the state write commits.
         drop(permit);
         match result {
@@ -481,15 +482,14 @@ impl<'c> Applier<'c> {
                 .map_err(|d| d.0.into_iter().next())?;
             let _permit = self.semaphore.acquire().await;
             self.observer.event(Event::Reading(addr.clone()));
-            let v = provider
-                .read_data(&r.type_name, config.unmark().0)
-                .await
-                .map_err(|e| {
-                    Some(
-                        Diagnostic::error("Error reading data source", format!("{addr}: {e}"))
-                            .with_span(Some(r.span.clone())),
-                    )
-                })?;
+            let v = provider.read_data(&r.type_name, config.unmark().0).await;
+            crate::forward_warnings(provider.as_ref(), self.observer);
+            let v = v.map_err(|e| {
+                Some(
+                    Diagnostic::error("Error reading data source", format!("{addr}: {e}"))
+                        .with_span(Some(r.span.clone())),
+                )
+            })?;
             return Ok(remark(v, &config, schema));
         }
         let Some(change) = change else {
@@ -562,6 +562,7 @@ impl<'c> Applier<'c> {
             }
             _ => provider.create(&r.type_name, plain).await,
         };
+        crate::forward_warnings(provider.as_ref(), self.observer);
         // The slot is free for the next provider operation while the state write commits.
         drop(permit);
         let new = match result {

@@ -53,6 +53,14 @@ pub trait Observer {
     fn planned_change(&self, _change: &std::sync::Arc<ResourceChange>) {}
 }
 
+/// Shows what a provider warned about in the calls it finished (see
+/// [`terrane_provider::Provider::take_warnings`]); called after every provider call.
+pub(crate) fn forward_warnings(provider: &dyn terrane_provider::Provider, observer: &dyn Observer) {
+    for w in provider.take_warnings() {
+        observer.event(Event::Warning(w));
+    }
+}
+
 /// An observer that ignores everything.
 pub struct Quiet;
 

@@ -503,15 +503,14 @@ impl<'c> Planner<'c> {
                 .event(Event::Refreshing(inst.addr.clone(), id_of(&inst.value)));
         }
         let (plain, _) = inst.value.unmark();
-        provider
-            .read(&inst.addr.resource.type_name, plain)
-            .await
-            .map_err(|e| {
-                Diagnostic::error(
-                    "Error refreshing state",
-                    format!("{}: the provider failed to read the object: {e}", inst.addr),
-                )
-            })
+        let read = provider.read(&inst.addr.resource.type_name, plain).await;
+        crate::forward_warnings(provider, self.observer);
+        read.map_err(|e| {
+            Diagnostic::error(
+                "Error refreshing state",
+                format!("{}: the provider failed to read the object: {e}", inst.addr),
+            )
+        })
     }
 
     /// Refreshes the instances of one resource, with [`Provider::read_batch`] when
@@ -534,7 +533,9 @@ impl<'c> Planner<'c> {
                     inst.value.unmark().0
                 })
                 .collect();
-            match provider.read_batch(type_name, states).await {
+            let batch = provider.read_batch(type_name, states).await;
+            crate::forward_warnings(provider, self.observer);
+            match batch {
                 Some(Ok(values)) if values.len() == insts.len() => {
                     return insts
                         .iter()
@@ -874,7 +875,9 @@ impl<'c> Planner<'c> {
             let _permit = self.semaphore.acquire().await;
             self.observer.event(Event::Reading(addr.clone()));
             let (plain, _) = config.unmark();
-            let v = provider.read_data(&r.type_name, plain).await.map_err(|e| {
+            let v = provider.read_data(&r.type_name, plain).await;
+            crate::forward_warnings(provider.as_ref(), self.observer);
+            let v = v.map_err(|e| {
                 Diagnostics::from(
                     Diagnostic::error("Error reading data source", format!("{addr}: {e}"))
                         .with_span(Some(r.span.clone())),

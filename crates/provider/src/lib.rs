@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use terrane_core::Value;
+use terrane_core::{Diagnostic, Value};
 
 pub use duration::parse_duration;
-pub use resource::{DataSource, Dispatch, Resource};
+pub use resource::{Context, DataSource, Dispatch, Resource};
 pub use schema::{AttrSchema, BlockSchema, Nesting, ProviderSchema, Schema};
 
 /// Where a provider error came from, so callers can decide about retries without
@@ -147,6 +147,33 @@ pub trait Provider: Send + Sync {
     /// should, failing as interrupted (Terraform's StopProvider). The engine calls it
     /// once; the default does nothing, and operations finish as usual.
     fn stop(&self) {}
+
+    /// What the provider has to say about the calls it finished since it was last
+    /// asked, that is not an error: like the diagnostics of severity warning that
+    /// Terraform's provider protocol returns with each call ("started the workspace
+    /// agent in the background"). The engine takes them after every call and shows
+    /// them; a provider never writes to the terminal itself. The default has none.
+    fn take_warnings(&self) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+}
+
+/// Warnings a provider collects during its calls until the engine takes them (see
+/// [`Provider::take_warnings`]); calls running at the same time may all add to it.
+#[derive(Debug, Default)]
+pub struct Warnings(std::sync::Mutex<Vec<Diagnostic>>);
+
+impl Warnings {
+    pub fn push(&self, warning: Diagnostic) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(warning);
+    }
+
+    pub fn take(&self) -> Vec<Diagnostic> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// Creates configured providers for one provider name (`local`, `aws`, ...).

@@ -2,13 +2,15 @@
 //!
 //! A provider with many resource types implements [`Resource`] (and [`DataSource`]) once
 //! per type against its own context `C` (its configured clients) and registers them in
-//! a [`Dispatch`], instead of matching on the type name in every method.
+//! a [`Dispatch`], instead of matching on the type name in every method. What concerns
+//! the provider as a whole (an interruption, warnings) goes to the context
+//! ([`Context`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use terrane_core::Value;
+use terrane_core::{Diagnostic, Value};
 
 use crate::{schema, PlannedChange, Provider, ProviderError, Result, Schema};
 
@@ -78,6 +80,21 @@ pub trait DataSource<C: Send + Sync>: Send + Sync {
     async fn read(&self, ctx: &C, config: Value) -> Result<Value>;
 }
 
+/// The context a [`Dispatch`] shares among its types: what concerns the provider as a
+/// whole rather than one type.
+pub trait Context: Send + Sync {
+    /// See [`Provider::stop`]; the default does nothing.
+    fn stop(&self) {}
+
+    /// See [`Provider::take_warnings`]; the default has none.
+    fn take_warnings(&self) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+}
+
+/// A provider whose types need nothing shared.
+impl Context for () {}
+
 /// A [`Provider`] made of per-type implementations sharing one context.
 pub struct Dispatch<C> {
     pub ctx: C,
@@ -126,7 +143,7 @@ impl<C: Send + Sync> Dispatch<C> {
 }
 
 #[async_trait]
-impl<C: Send + Sync> Provider for Dispatch<C> {
+impl<C: Context> Provider for Dispatch<C> {
     fn plan(
         &self,
         type_name: &str,
@@ -175,5 +192,13 @@ impl<C: Send + Sync> Provider for Dispatch<C> {
                 "{type_name} is not a data source of this provider"
             ))),
         }
+    }
+
+    fn stop(&self) {
+        self.ctx.stop();
+    }
+
+    fn take_warnings(&self) -> Vec<Diagnostic> {
+        self.ctx.take_warnings()
     }
 }

@@ -72,9 +72,15 @@ fn encryption(
     }
 }
 
-pub fn registry() -> Registry {
+/// Every provider, for the workspace in `dir`.
+pub fn registry(dir: &Path) -> Registry {
     let mut r = Registry::default();
-    terrane_provider_builtin::register_all(&mut r);
+    let local = terrane_provider_builtin::LocalHost {
+        workspace: dir.to_path_buf(),
+        // The agent is started as `terrane agent`, by this very program.
+        program: std::env::current_exe().unwrap_or_else(|_| "terrane".into()),
+    };
+    terrane_provider_builtin::register_all(&mut r, local);
     #[cfg(feature = "aws")]
     r.register(std::sync::Arc::new(terrane_provider_aws::factory()));
     #[cfg(not(feature = "aws"))]
@@ -128,7 +134,7 @@ impl Workspace {
             dir: dir.to_path_buf(),
             sources,
             module,
-            registry: registry(),
+            registry: registry(dir),
         };
         // Provider `terrane` reads the secret store of this workspace's state.
         let (spec, settings, root) = (

@@ -217,6 +217,9 @@ clients! {
     (ecr, aws_sdk_ecr, "ecr"),
 }
 
+/// Nothing of the AWS provider is interrupted early, and it has no warnings of its own.
+impl terrane_provider::Context for Aws {}
+
 impl Aws {
     /// The SDK configuration, with the credentials checked (once) unless the settings
     /// say not to.

@@ -1,11 +1,15 @@
 //! `local_autoscaler`: scales a `local_service` with Kubernetes' HPA algorithm, run by
 //! the workspace's agent. While it exists it owns the service's replica count.
 
-use terrane_agent_api::autoscale::{AutoscalerSpec, MetricKind};
+use async_trait::async_trait;
+use terrane_agent_api::autoscale::{AutoscalerSpec, AutoscalerStatus, MetricKind};
+use terrane_agent_api::client::AgentClient;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::{plan_by_schema, BlockSchema};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
 
+use crate::agent::{named, AgentObject};
+use crate::local::LocalCtx;
 use crate::{parse_duration, set_attr, str_attr};
 
 pub fn schema() -> Schema {
@@ -92,45 +96,57 @@ pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<Pl
     Ok(plan_by_schema(schema, prior, &config))
 }
 
-pub async fn create(planned: Value) -> Result<Value> {
-    let spec = spec_of(&planned)?;
-    let (name, v) = crate::service::named(&planned, "as");
-    let c = crate::service::agent().await?;
-    c.put_autoscaler(&name, &spec)
-        .await
-        .map_err(ProviderError::api)?;
-    Ok(v)
-}
+/// `local_autoscaler`.
+pub struct Autoscaler;
 
-pub async fn read(state: Value) -> Result<Option<Value>> {
-    let Some(name) = str_attr(&state, "id").map(str::to_string) else {
-        return Ok(None);
-    };
-    let Some(c) = crate::service::running_agent().await? else {
-        return Ok(Some(state));
-    };
-    Ok(c.autoscaler(&name)
-        .await
-        .map_err(ProviderError::api)?
-        .map(|_| state))
-}
+#[async_trait]
+impl AgentObject for Autoscaler {
+    const TYPE: &'static str = "local_autoscaler";
+    type Spec = AutoscalerSpec;
+    type Status = AutoscalerStatus;
 
-pub async fn update(prior: Value, planned: Value) -> Result<Value> {
-    let spec = spec_of(&planned)?;
-    let name = str_attr(&prior, "id").unwrap_or_default().to_string();
-    let mut v = planned.clone();
-    set_attr(&mut v, "id", Value::String(name.clone()));
-    let c = crate::service::agent().await?;
-    c.put_autoscaler(&name, &spec)
-        .await
-        .map_err(ProviderError::api)?;
-    Ok(v)
-}
+    fn schema(&self) -> Schema {
+        schema()
+    }
 
-pub async fn delete(state: Value) -> Result<()> {
-    let Some(name) = str_attr(&state, "id") else {
-        return Ok(());
-    };
-    let c = crate::service::agent().await?;
-    c.delete_autoscaler(name).await.map_err(ProviderError::api)
+    fn plan(
+        &self,
+        _ctx: &LocalCtx,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        plan(prior, config, schema)
+    }
+
+    fn spec(&self, _ctx: &LocalCtx, v: &Value) -> Result<AutoscalerSpec> {
+        spec_of(v)
+    }
+
+    fn new_id(&self, planned: &Value) -> (String, Value) {
+        named(planned, "as")
+    }
+
+    async fn put(
+        &self,
+        agent: &AgentClient,
+        name: &str,
+        spec: &AutoscalerSpec,
+    ) -> Result<AutoscalerStatus> {
+        agent
+            .put_autoscaler(name, spec)
+            .await
+            .map_err(ProviderError::api)
+    }
+
+    async fn get(&self, agent: &AgentClient, name: &str) -> Result<Option<AutoscalerStatus>> {
+        agent.autoscaler(name).await.map_err(ProviderError::api)
+    }
+
+    async fn remove(&self, agent: &AgentClient, name: &str) -> Result<()> {
+        agent
+            .delete_autoscaler(name)
+            .await
+            .map_err(ProviderError::api)
+    }
 }

@@ -2,11 +2,15 @@
 //! services) on a cron schedule, taken by the workspace's agent; `terrane backup
 //! restore-data` puts a snapshot back.
 
-use terrane_agent_api::backup::{parse_schedule, BackupPolicySpec};
+use async_trait::async_trait;
+use terrane_agent_api::backup::{parse_schedule, BackupPolicySpec, BackupPolicyStatus};
+use terrane_agent_api::client::AgentClient;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
 
+use crate::agent::{named, AgentObject};
+use crate::local::LocalCtx;
 use crate::str_attr;
 
 pub fn schema() -> Schema {
@@ -76,47 +80,57 @@ pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<Pl
     Ok(plan_by_schema(schema, prior, config))
 }
 
-pub async fn create(planned: Value) -> Result<Value> {
-    let spec = spec_of(&planned)?;
-    let (name, v) = crate::service::named(&planned, "bk");
-    let c = crate::service::agent().await?;
-    c.put_backup_policy(&name, &spec)
-        .await
-        .map_err(ProviderError::api)?;
-    Ok(v)
-}
+/// `local_backup_policy`.
+pub struct BackupPolicy;
 
-pub async fn read(state: Value) -> Result<Option<Value>> {
-    let Some(name) = str_attr(&state, "id").map(str::to_string) else {
-        return Ok(None);
-    };
-    let Some(c) = crate::service::running_agent().await? else {
-        return Ok(Some(state));
-    };
-    Ok(c.backup_policy(&name)
-        .await
-        .map_err(ProviderError::api)?
-        .map(|_| state))
-}
+#[async_trait]
+impl AgentObject for BackupPolicy {
+    const TYPE: &'static str = "local_backup_policy";
+    type Spec = BackupPolicySpec;
+    type Status = BackupPolicyStatus;
 
-pub async fn update(prior: Value, planned: Value) -> Result<Value> {
-    let spec = spec_of(&planned)?;
-    let name = str_attr(&prior, "id").unwrap_or_default().to_string();
-    let mut v = planned.clone();
-    crate::set_attr(&mut v, "id", Value::String(name.clone()));
-    let c = crate::service::agent().await?;
-    c.put_backup_policy(&name, &spec)
-        .await
-        .map_err(ProviderError::api)?;
-    Ok(v)
-}
+    fn schema(&self) -> Schema {
+        schema()
+    }
 
-pub async fn delete(state: Value) -> Result<()> {
-    let Some(name) = str_attr(&state, "id") else {
-        return Ok(());
-    };
-    let c = crate::service::agent().await?;
-    c.delete_backup_policy(name)
-        .await
-        .map_err(ProviderError::api)
+    fn plan(
+        &self,
+        _ctx: &LocalCtx,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        plan(prior, config, schema)
+    }
+
+    fn spec(&self, _ctx: &LocalCtx, v: &Value) -> Result<BackupPolicySpec> {
+        spec_of(v)
+    }
+
+    fn new_id(&self, planned: &Value) -> (String, Value) {
+        named(planned, "bk")
+    }
+
+    async fn put(
+        &self,
+        agent: &AgentClient,
+        name: &str,
+        spec: &BackupPolicySpec,
+    ) -> Result<BackupPolicyStatus> {
+        agent
+            .put_backup_policy(name, spec)
+            .await
+            .map_err(ProviderError::api)
+    }
+
+    async fn get(&self, agent: &AgentClient, name: &str) -> Result<Option<BackupPolicyStatus>> {
+        agent.backup_policy(name).await.map_err(ProviderError::api)
+    }
+
+    async fn remove(&self, agent: &AgentClient, name: &str) -> Result<()> {
+        agent
+            .delete_backup_policy(name)
+            .await
+            .map_err(ProviderError::api)
+    }
 }

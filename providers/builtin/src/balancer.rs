@@ -1,11 +1,17 @@
 //! `local_load_balancer`: an HTTP reverse proxy run by the workspace's agent, in front
 //! of the healthy replicas of `local_service`s and static backends.
 
+use std::path::Path;
+
+use async_trait::async_trait;
+use terrane_agent_api::client::AgentClient;
 use terrane_agent_api::lb::{Algorithm, LbSpec, LbStatus, Protocol, RouteSpec, TlsSpec};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::{plan_by_schema, BlockSchema};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
 
+use crate::agent::{named, AgentObject};
+use crate::local::LocalCtx;
 use crate::{set_attr, str_attr};
 
 pub fn schema() -> Schema {
@@ -71,7 +77,9 @@ fn strings(v: &Value, attr: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub fn spec_of(v: &Value) -> Result<LbSpec> {
+/// Builds the agent's spec from the resource's attributes, checking them; relative TLS
+/// file names resolve against `workspace`.
+pub fn spec_of(workspace: &Path, v: &Value) -> Result<LbSpec> {
     // Every problem in the addresses and routes is reported at once.
     let mut problems: Vec<String> = Vec::new();
     let listen = str_attr(v, "listen").unwrap_or_default().to_string();
@@ -168,13 +176,11 @@ pub fn spec_of(v: &Value) -> Result<LbSpec> {
                 return Err(ProviderError::config("tls needs protocol = \"http\""));
             }
             let abs = |p: &str| {
-                let path = std::path::Path::new(p);
+                let path = Path::new(p);
                 if path.is_absolute() {
                     p.to_string()
                 } else {
-                    std::env::current_dir()
-                        .map(|d| d.join(path).display().to_string())
-                        .unwrap_or_else(|_| p.to_string())
+                    workspace.join(path).display().to_string()
                 }
             };
             let spec = TlsSpec {
@@ -204,7 +210,12 @@ pub fn spec_of(v: &Value) -> Result<LbSpec> {
     })
 }
 
-pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
+pub fn plan(
+    workspace: &Path,
+    prior: Option<&Value>,
+    config: &Value,
+    schema: &Schema,
+) -> Result<PlannedChange> {
     let mut config = config.clone();
     if config.get("algorithm").is_none_or(Value::is_null) {
         set_attr(&mut config, "algorithm", Value::from("round_robin"));
@@ -213,7 +224,7 @@ pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<Pl
         set_attr(&mut config, "protocol", Value::from("http"));
     }
     if config.is_wholly_known() {
-        spec_of(&config)?;
+        spec_of(workspace, &config)?;
     }
     let mut change = plan_by_schema(schema, prior, &config);
     if config.get("listen").is_some_and(Value::is_wholly_known)
@@ -233,41 +244,50 @@ fn with_status(mut v: Value, st: &LbStatus) -> Value {
     v
 }
 
-pub async fn create(planned: Value) -> Result<Value> {
-    let spec = spec_of(&planned)?;
-    let (name, v) = crate::service::named(&planned, "lb");
-    let c = crate::service::agent().await?;
-    let st = c.put_lb(&name, &spec).await.map_err(ProviderError::api)?;
-    Ok(with_status(v, &st))
-}
+/// `local_load_balancer`.
+pub struct LoadBalancer;
 
-pub async fn read(state: Value) -> Result<Option<Value>> {
-    let Some(name) = str_attr(&state, "id").map(str::to_string) else {
-        return Ok(None);
-    };
-    let Some(c) = crate::service::running_agent().await? else {
-        return Ok(Some(state));
-    };
-    match c.lb(&name).await.map_err(ProviderError::api)? {
-        None => Ok(None),
-        Some(st) => Ok(Some(with_status(state, &st))),
+#[async_trait]
+impl AgentObject for LoadBalancer {
+    const TYPE: &'static str = "local_load_balancer";
+    type Spec = LbSpec;
+    type Status = LbStatus;
+
+    fn schema(&self) -> Schema {
+        schema()
     }
-}
 
-pub async fn update(prior: Value, planned: Value) -> Result<Value> {
-    let spec = spec_of(&planned)?;
-    let name = str_attr(&prior, "id").unwrap_or_default().to_string();
-    let mut v = planned.clone();
-    set_attr(&mut v, "id", Value::String(name.clone()));
-    let c = crate::service::agent().await?;
-    let st = c.put_lb(&name, &spec).await.map_err(ProviderError::api)?;
-    Ok(with_status(v, &st))
-}
+    fn plan(
+        &self,
+        ctx: &LocalCtx,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        plan(ctx.workspace(), prior, config, schema)
+    }
 
-pub async fn delete(state: Value) -> Result<()> {
-    let Some(name) = str_attr(&state, "id") else {
-        return Ok(());
-    };
-    let c = crate::service::agent().await?;
-    c.delete_lb(name).await.map_err(ProviderError::api)
+    fn spec(&self, ctx: &LocalCtx, v: &Value) -> Result<LbSpec> {
+        spec_of(ctx.workspace(), v)
+    }
+
+    fn new_id(&self, planned: &Value) -> (String, Value) {
+        named(planned, "lb")
+    }
+
+    async fn put(&self, agent: &AgentClient, name: &str, spec: &LbSpec) -> Result<LbStatus> {
+        agent.put_lb(name, spec).await.map_err(ProviderError::api)
+    }
+
+    async fn get(&self, agent: &AgentClient, name: &str) -> Result<Option<LbStatus>> {
+        agent.lb(name).await.map_err(ProviderError::api)
+    }
+
+    async fn remove(&self, agent: &AgentClient, name: &str) -> Result<()> {
+        agent.delete_lb(name).await.map_err(ProviderError::api)
+    }
+
+    fn with_status(&self, state: Value, status: &LbStatus) -> Value {
+        with_status(state, status)
+    }
 }

@@ -1,12 +1,16 @@
 //! `local_dns_zone` and `local_dns_record`: an authoritative DNS server run by the
 //! workspace's agent (hickory-server), answering A, AAAA, CNAME, TXT and SRV records.
 
+use async_trait::async_trait;
 use rand::Rng;
-use terrane_agent_api::dns::{build_records, parse_origin, RecordSpec, ZoneSpec};
+use terrane_agent_api::client::AgentClient;
+use terrane_agent_api::dns::{build_records, parse_origin, RecordSpec, ZoneSpec, ZoneStatus};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
 
+use crate::agent::AgentObject;
+use crate::local::LocalCtx;
 use crate::{set_attr, str_attr};
 
 pub fn zone_schema() -> Schema {
@@ -100,82 +104,121 @@ pub fn plan_record(
     Ok(plan_by_schema(schema, prior, &config))
 }
 
-pub async fn create_zone(planned: Value) -> Result<Value> {
-    let spec = zone_spec(&planned)?;
-    let id = format!("zone-{:08x}", rand::rng().random::<u32>());
-    let c = crate::service::agent().await?;
-    let st = c.put_zone(&id, &spec).await.map_err(ProviderError::api)?;
-    let mut v = planned.clone();
-    set_attr(&mut v, "id", Value::String(id));
-    set_attr(&mut v, "address", Value::String(st.address));
-    Ok(v)
-}
+/// `local_dns_zone`.
+pub struct Zone;
 
-pub async fn read_zone(state: Value) -> Result<Option<Value>> {
-    let Some(id) = str_attr(&state, "id").map(str::to_string) else {
-        return Ok(None);
-    };
-    let Some(c) = crate::service::running_agent().await? else {
-        return Ok(Some(state));
-    };
-    Ok(c.zone(&id)
-        .await
-        .map_err(ProviderError::api)?
-        .map(|_| state))
-}
+#[async_trait]
+impl AgentObject for Zone {
+    const TYPE: &'static str = "local_dns_zone";
+    type Spec = ZoneSpec;
+    type Status = ZoneStatus;
 
-pub async fn delete_zone(state: Value) -> Result<()> {
-    let Some(id) = str_attr(&state, "id") else {
-        return Ok(());
-    };
-    let c = crate::service::agent().await?;
-    c.delete_zone(id).await.map_err(ProviderError::api)
-}
+    fn schema(&self) -> Schema {
+        zone_schema()
+    }
 
-pub async fn put_record(prior: Option<&Value>, planned: Value) -> Result<Value> {
-    let spec = record_spec(&planned)?;
-    let zone = str_attr(&planned, "zone_id")
-        .unwrap_or_default()
-        .to_string();
-    let id = prior
-        .and_then(|p| str_attr(p, "id"))
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("{zone}/rec-{:08x}", rand::rng().random::<u32>()));
-    let record = id.rsplit('/').next().unwrap_or(&id).to_string();
-    let c = crate::service::agent().await?;
-    c.put_record(&zone, &record, &spec)
-        .await
-        .map_err(|e| ProviderError::config(format!("DNS record {:?}: {e}", spec.name)))?;
-    let mut v = planned.clone();
-    set_attr(&mut v, "id", Value::String(id));
-    Ok(v)
-}
+    fn plan(
+        &self,
+        _ctx: &LocalCtx,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        plan_zone(prior, config, schema)
+    }
 
-pub async fn read_record(state: Value) -> Result<Option<Value>> {
-    let Some(id) = str_attr(&state, "id").map(str::to_string) else {
-        return Ok(None);
-    };
-    let Some((zone, record)) = id.split_once('/') else {
-        return Ok(None);
-    };
-    let Some(c) = crate::service::running_agent().await? else {
-        return Ok(Some(state));
-    };
-    match c.zone(zone).await.map_err(ProviderError::api)? {
-        Some(z) if z.records.contains_key(record) => Ok(Some(state)),
-        _ => Ok(None),
+    fn spec(&self, _ctx: &LocalCtx, v: &Value) -> Result<ZoneSpec> {
+        zone_spec(v)
+    }
+
+    /// A generated ID: `name` is the zone's DNS name.
+    fn new_id(&self, planned: &Value) -> (String, Value) {
+        let id = format!("zone-{:08x}", rand::rng().random::<u32>());
+        let mut v = planned.clone();
+        set_attr(&mut v, "id", Value::String(id.clone()));
+        (id, v)
+    }
+
+    async fn put(&self, agent: &AgentClient, id: &str, spec: &ZoneSpec) -> Result<ZoneStatus> {
+        agent.put_zone(id, spec).await.map_err(ProviderError::api)
+    }
+
+    async fn get(&self, agent: &AgentClient, id: &str) -> Result<Option<ZoneStatus>> {
+        agent.zone(id).await.map_err(ProviderError::api)
+    }
+
+    async fn remove(&self, agent: &AgentClient, id: &str) -> Result<()> {
+        agent.delete_zone(id).await.map_err(ProviderError::api)
+    }
+
+    fn with_status(&self, mut state: Value, status: &ZoneStatus) -> Value {
+        set_attr(&mut state, "address", Value::String(status.address.clone()));
+        state
     }
 }
 
-pub async fn delete_record(state: Value) -> Result<()> {
-    let Some(id) = str_attr(&state, "id") else {
-        return Ok(());
-    };
-    let Some((zone, record)) = id.split_once('/') else {
-        return Ok(());
-    };
-    let c = crate::service::agent().await?;
-    c.delete_record(zone, record)
-        .await
-        .map_err(ProviderError::api)
+/// `local_dns_record`. Its ID is `ZONE/RECORD`: the zone's ID and the record's in it.
+pub struct Record;
+
+#[async_trait]
+impl AgentObject for Record {
+    const TYPE: &'static str = "local_dns_record";
+    type Spec = RecordSpec;
+    type Status = ();
+
+    fn schema(&self) -> Schema {
+        record_schema()
+    }
+
+    fn plan(
+        &self,
+        _ctx: &LocalCtx,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        plan_record(prior, config, schema)
+    }
+
+    fn spec(&self, _ctx: &LocalCtx, v: &Value) -> Result<RecordSpec> {
+        record_spec(v)
+    }
+
+    fn new_id(&self, planned: &Value) -> (String, Value) {
+        let zone = str_attr(planned, "zone_id").unwrap_or_default();
+        let id = format!("{zone}/rec-{:08x}", rand::rng().random::<u32>());
+        let mut v = planned.clone();
+        set_attr(&mut v, "id", Value::String(id.clone()));
+        (id, v)
+    }
+
+    async fn put(&self, agent: &AgentClient, id: &str, spec: &RecordSpec) -> Result<()> {
+        let (zone, record) = id.split_once('/').ok_or_else(|| {
+            ProviderError::internal(format!("the DNS record ID {id:?} is not ZONE/RECORD"))
+        })?;
+        agent
+            .put_record(zone, record, spec)
+            .await
+            .map_err(|e| ProviderError::config(format!("DNS record {:?}: {e}", spec.name)))
+    }
+
+    async fn get(&self, agent: &AgentClient, id: &str) -> Result<Option<()>> {
+        let Some((zone, record)) = id.split_once('/') else {
+            return Ok(None);
+        };
+        match agent.zone(zone).await.map_err(ProviderError::api)? {
+            Some(z) if z.records.contains_key(record) => Ok(Some(())),
+            _ => Ok(None),
+        }
+    }
+
+    async fn remove(&self, agent: &AgentClient, id: &str) -> Result<()> {
+        let Some((zone, record)) = id.split_once('/') else {
+            return Ok(());
+        };
+        agent
+            .delete_record(zone, record)
+            .await
+            .map_err(ProviderError::api)
+    }
 }

@@ -1,40 +1,95 @@
 //! Providers `null` (`null_resource`), `terraform` (`terraform_data`) and `time`
 //! (`time_sleep`): resources that exist only in state, used to order and trigger work.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use rand::Rng;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, PlannedChange, Provider, ProviderError, ProviderSchema, Result, Schema,
+    AttrSchema, Context, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::{parse_duration, set_attr, unknown_type, SimpleFactory};
+use crate::{parse_duration, set_attr, SimpleFactory};
 
 pub fn null_factory() -> SimpleFactory {
-    let mut schema = ProviderSchema::default();
-    schema.resources.insert(
-        "null_resource".into(),
+    SimpleFactory::new("null", || {
+        Dispatch::new(()).resource("null_resource", NullResource)
+    })
+}
+
+pub fn terraform_factory() -> SimpleFactory {
+    SimpleFactory::new("terraform", || {
+        Dispatch::new(()).resource("terraform_data", TerraformData)
+    })
+}
+
+pub fn time_factory() -> SimpleFactory {
+    SimpleFactory::new("time", || {
+        Dispatch::new(Sleeps::default()).resource("time_sleep", TimeSleep)
+    })
+}
+
+/// Keeps the prior object's `id` on an in-place update: these resources are only state.
+fn keep_id(prior: &Value, planned: Value) -> Value {
+    let mut out = planned;
+    if let Some(id) = prior.get("id") {
+        set_attr(&mut out, "id", id.clone());
+    }
+    out
+}
+
+/// `null_resource`.
+struct NullResource;
+
+#[async_trait]
+impl Resource<()> for NullResource {
+    fn schema(&self) -> Schema {
         Schema::new()
             .attr(
                 "triggers",
                 AttrSchema::optional(Type::Map(Box::new(Type::String))).force_new(),
             )
-            .attr("id", AttrSchema::computed(Type::String)),
-    );
-    SimpleFactory {
-        name: "null",
-        schema,
-        make: || Arc::new(StateOnly::default()),
+            .attr("id", AttrSchema::computed(Type::String))
+    }
+
+    async fn create(&self, _ctx: &(), planned: Value) -> Result<Value> {
+        let mut out = planned;
+        let n: u64 = rand::rng().random_range(1_000_000_000_000_000_000..u64::MAX);
+        set_attr(&mut out, "id", Value::String(n.to_string()));
+        Ok(out)
+    }
+
+    async fn read(&self, _ctx: &(), state: Value) -> Result<Option<Value>> {
+        Ok(Some(state))
+    }
+
+    async fn update(&self, _ctx: &(), prior: Value, planned: Value) -> Result<Value> {
+        Ok(keep_id(&prior, planned))
+    }
+
+    async fn delete(&self, _ctx: &(), _state: Value) -> Result<()> {
+        Ok(())
+    }
+
+    async fn import(&self, _ctx: &(), id: &str) -> Result<Value> {
+        Ok(Value::map([
+            ("id", Value::from(id)),
+            ("triggers", Value::Null),
+        ]))
     }
 }
 
-pub fn terraform_factory() -> SimpleFactory {
-    let mut schema = ProviderSchema::default();
-    schema.resources.insert(
-        "terraform_data".into(),
+/// `terraform_data`: `output` is `input`, known at plan time whenever `input` is.
+struct TerraformData;
+
+fn input_to_output(v: &mut Value) {
+    let input = v.get("input").cloned().unwrap_or(Value::Null);
+    set_attr(v, "output", input);
+}
+
+#[async_trait]
+impl Resource<()> for TerraformData {
+    fn schema(&self) -> Schema {
         Schema::new()
             .attr("input", AttrSchema::optional(Type::Any))
             .attr("output", AttrSchema::computed(Type::Any))
@@ -42,40 +97,67 @@ pub fn terraform_factory() -> SimpleFactory {
                 "triggers_replace",
                 AttrSchema::optional(Type::Any).force_new(),
             )
-            .attr("id", AttrSchema::computed(Type::String)),
-    );
-    SimpleFactory {
-        name: "terraform",
-        schema,
-        make: || Arc::new(StateOnly::default()),
+            .attr("id", AttrSchema::computed(Type::String))
+    }
+
+    fn plan(
+        &self,
+        _ctx: &(),
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        let mut change = plan_by_schema(schema, prior, config);
+        input_to_output(&mut change.planned);
+        Ok(change)
+    }
+
+    async fn create(&self, _ctx: &(), planned: Value) -> Result<Value> {
+        let mut out = planned;
+        set_attr(
+            &mut out,
+            "id",
+            Value::String(uuid::Uuid::new_v4().to_string()),
+        );
+        input_to_output(&mut out);
+        Ok(out)
+    }
+
+    async fn read(&self, _ctx: &(), state: Value) -> Result<Option<Value>> {
+        Ok(Some(state))
+    }
+
+    async fn update(&self, _ctx: &(), prior: Value, planned: Value) -> Result<Value> {
+        let mut out = keep_id(&prior, planned);
+        input_to_output(&mut out);
+        Ok(out)
+    }
+
+    async fn delete(&self, _ctx: &(), _state: Value) -> Result<()> {
+        Ok(())
+    }
+
+    async fn import(&self, _ctx: &(), id: &str) -> Result<Value> {
+        Ok(Value::map([
+            ("id", Value::from(id)),
+            ("input", Value::Null),
+            ("output", Value::Null),
+            ("triggers_replace", Value::Null),
+        ]))
     }
 }
 
-pub fn time_factory() -> SimpleFactory {
-    let mut schema = ProviderSchema::default();
-    schema.resources.insert(
-        "time_sleep".into(),
-        Schema::new()
-            .attr("create_duration", AttrSchema::optional(Type::String))
-            .attr("destroy_duration", AttrSchema::optional(Type::String))
-            .attr(
-                "triggers",
-                AttrSchema::optional(Type::Map(Box::new(Type::String))).force_new(),
-            )
-            .attr("id", AttrSchema::computed(Type::String)),
-    );
-    SimpleFactory {
-        name: "time",
-        schema,
-        make: || Arc::new(StateOnly::default()),
-    }
-}
-
-/// Resources whose only effect is their state (and, for `time_sleep`, time passing).
+/// The `time` provider's context: sleeps in progress, which a stop (Ctrl-C) ends.
 #[derive(Default)]
-struct StateOnly {
-    /// Set by [`Provider::stop`]: sleeps in progress end as interrupted.
+struct Sleeps {
+    /// Set by [`Context::stop`]: sleeps in progress end as interrupted.
     stopped: tokio::sync::watch::Sender<bool>,
+}
+
+impl Context for Sleeps {
+    fn stop(&self) {
+        self.stopped.send_replace(true);
+    }
 }
 
 fn sleep_for(v: &Value, attr: &str) -> Result<()> {
@@ -85,7 +167,7 @@ fn sleep_for(v: &Value, attr: &str) -> Result<()> {
     Ok(())
 }
 
-impl StateOnly {
+impl Sleeps {
     /// Sleeps for the duration in `attr`; a stop (Ctrl-C) ends the sleep as interrupted
     /// (the operation fails and is not recorded) instead of waiting it out.
     async fn sleep_attr(&self, v: &Value, attr: &str) -> Result<()> {
@@ -110,97 +192,56 @@ fn timestamp() -> String {
     format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 
+/// `time_sleep`: waits `create_duration` when created and `destroy_duration` when
+/// destroyed.
+struct TimeSleep;
+
 #[async_trait]
-impl Provider for StateOnly {
-    fn stop(&self) {
-        self.stopped.send_replace(true);
+impl Resource<Sleeps> for TimeSleep {
+    fn schema(&self) -> Schema {
+        Schema::new()
+            .attr("create_duration", AttrSchema::optional(Type::String))
+            .attr("destroy_duration", AttrSchema::optional(Type::String))
+            .attr(
+                "triggers",
+                AttrSchema::optional(Type::Map(Box::new(Type::String))).force_new(),
+            )
+            .attr("id", AttrSchema::computed(Type::String))
     }
 
     fn plan(
         &self,
-        type_name: &str,
+        _ctx: &Sleeps,
         prior: Option<&Value>,
         config: &Value,
         schema: &Schema,
     ) -> Result<PlannedChange> {
-        let mut change = plan_by_schema(schema, prior, config);
-        match type_name {
-            "terraform_data" => {
-                let input = change.planned.get("input").cloned().unwrap_or(Value::Null);
-                set_attr(&mut change.planned, "output", input);
-            }
-            "time_sleep" => {
-                sleep_for(config, "create_duration")?;
-                sleep_for(config, "destroy_duration")?;
-            }
-            _ => {}
-        }
+        let change = plan_by_schema(schema, prior, config);
+        sleep_for(config, "create_duration")?;
+        sleep_for(config, "destroy_duration")?;
         Ok(change)
     }
 
-    async fn create(&self, type_name: &str, planned: Value) -> Result<Value> {
-        let mut out = planned.clone();
-        match type_name {
-            "null_resource" => {
-                let n: u64 = rand::rng().random_range(1_000_000_000_000_000_000..u64::MAX);
-                set_attr(&mut out, "id", Value::String(n.to_string()));
-            }
-            "terraform_data" => {
-                set_attr(
-                    &mut out,
-                    "id",
-                    Value::String(uuid::Uuid::new_v4().to_string()),
-                );
-                let input = out.get("input").cloned().unwrap_or(Value::Null);
-                set_attr(&mut out, "output", input);
-            }
-            "time_sleep" => {
-                self.sleep_attr(&planned, "create_duration").await?;
-                set_attr(&mut out, "id", Value::String(timestamp()));
-            }
-            other => return Err(unknown_type(other)),
-        }
+    async fn create(&self, ctx: &Sleeps, planned: Value) -> Result<Value> {
+        ctx.sleep_attr(&planned, "create_duration").await?;
+        let mut out = planned;
+        set_attr(&mut out, "id", Value::String(timestamp()));
         Ok(out)
     }
 
-    async fn read(&self, _type_name: &str, state: Value) -> Result<Option<Value>> {
+    async fn read(&self, _ctx: &Sleeps, state: Value) -> Result<Option<Value>> {
         Ok(Some(state))
     }
 
-    async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value> {
-        let mut out = planned;
-        if let Some(id) = prior.get("id") {
-            set_attr(&mut out, "id", id.clone());
-        }
-        if type_name == "terraform_data" {
-            let input = out.get("input").cloned().unwrap_or(Value::Null);
-            set_attr(&mut out, "output", input);
-        }
-        Ok(out)
+    async fn update(&self, _ctx: &Sleeps, prior: Value, planned: Value) -> Result<Value> {
+        Ok(keep_id(&prior, planned))
     }
 
-    async fn delete(&self, type_name: &str, state: Value) -> Result<()> {
-        if type_name == "time_sleep" {
-            self.sleep_attr(&state, "destroy_duration").await?;
-        }
-        Ok(())
+    async fn delete(&self, ctx: &Sleeps, state: Value) -> Result<()> {
+        ctx.sleep_attr(&state, "destroy_duration").await
     }
 
-    async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
-        match type_name {
-            "null_resource" => Ok(Value::map([
-                ("id", Value::from(id)),
-                ("triggers", Value::Null),
-            ])),
-            "terraform_data" => Ok(Value::map([
-                ("id", Value::from(id)),
-                ("input", Value::Null),
-                ("output", Value::Null),
-                ("triggers_replace", Value::Null),
-            ])),
-            other => Err(ProviderError::config(format!(
-                "{other} does not support import"
-            ))),
-        }
+    async fn import(&self, _ctx: &Sleeps, _id: &str) -> Result<Value> {
+        Err(ProviderError::config("time_sleep does not support import"))
     }
 }

@@ -3,15 +3,13 @@
 //! system's CSPRNG at create time and then kept in state; `keepers` (and every argument)
 //! force a new value when changed.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use base64::Engine as _;
 use rand::Rng;
 use terrane_core::{Type, Value};
-use terrane_provider::{AttrSchema, Provider, ProviderError, ProviderSchema, Result, Schema};
+use terrane_provider::{AttrSchema, Dispatch, ProviderError, Resource, Result, Schema};
 
-use crate::{set_attr, unknown_type, SimpleFactory};
+use crate::{set_attr, SimpleFactory};
 
 fn keepers() -> AttrSchema {
     AttrSchema::optional(Type::Map(Box::new(Type::String))).force_new()
@@ -43,9 +41,99 @@ fn string_schema(sensitive: bool) -> Schema {
 }
 
 pub fn factory() -> SimpleFactory {
-    let mut schema = ProviderSchema::default();
-    schema.resources.insert(
-        "random_id".into(),
+    SimpleFactory::new("random", provider)
+}
+
+/// The `random` provider with every type registered.
+pub fn provider() -> Dispatch<()> {
+    Dispatch::new(())
+        .resource("random_id", Random(Id))
+        .resource("random_string", Random(Text { password: false }))
+        .resource("random_password", Random(Text { password: true }))
+        .resource("random_integer", Random(Integer))
+        .resource("random_uuid", Random(Uuid))
+}
+
+/// One `random_*` type: its schema, how its value is drawn when it is created, and how
+/// an existing value is imported.
+trait Draw: Send + Sync + 'static {
+    /// The resource type, for messages.
+    fn name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    /// Draws the value into `out`, the planned object.
+    fn draw(&self, out: &mut Value) -> Result<()>;
+    /// The state of an existing value from the ID `terrane import` is given.
+    fn import(&self, id: &str) -> Result<Value> {
+        let _ = id;
+        Err(ProviderError::config(format!(
+            "{} does not support import",
+            self.name()
+        )))
+    }
+}
+
+/// The [`Resource`] of a [`Draw`] type: values are drawn at create and then kept in
+/// state, so read, update and delete only keep or drop what state has.
+struct Random<T>(T);
+
+#[async_trait]
+impl<T: Draw> Resource<()> for Random<T> {
+    fn schema(&self) -> Schema {
+        self.0.schema()
+    }
+
+    async fn create(&self, _ctx: &(), planned: Value) -> Result<Value> {
+        let mut out = planned;
+        self.0.draw(&mut out)?;
+        Ok(out)
+    }
+
+    async fn read(&self, _ctx: &(), state: Value) -> Result<Option<Value>> {
+        Ok(Some(state))
+    }
+
+    async fn update(&self, _ctx: &(), prior: Value, planned: Value) -> Result<Value> {
+        // Only non-force-new attributes can change in place; computed results are kept.
+        let mut out = planned;
+        if let (Value::Map(o), Some(p)) = (&mut out, prior.as_map()) {
+            for (k, v) in p {
+                if o.get(k).is_none_or(Value::is_unknown) {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, _ctx: &(), _state: Value) -> Result<()> {
+        Ok(())
+    }
+
+    async fn import(&self, _ctx: &(), id: &str) -> Result<Value> {
+        self.0.import(id)
+    }
+}
+
+/// `random_id`.
+struct Id;
+
+/// `random_string`, or `random_password` (its result is sensitive).
+struct Text {
+    password: bool,
+}
+
+/// `random_integer`.
+struct Integer;
+
+/// `random_uuid`.
+struct Uuid;
+
+impl Draw for Id {
+    fn name(&self) -> &'static str {
+        "random_id"
+    }
+
+    fn schema(&self) -> Schema {
         Schema::new()
             .attr(
                 "byte_length",
@@ -57,39 +145,160 @@ pub fn factory() -> SimpleFactory {
             .attr("b64_url", AttrSchema::computed(Type::String))
             .attr("b64_std", AttrSchema::computed(Type::String))
             .attr("hex", AttrSchema::computed(Type::String))
-            .attr("dec", AttrSchema::computed(Type::String)),
-    );
-    schema
-        .resources
-        .insert("random_string".into(), string_schema(false));
-    schema
-        .resources
-        .insert("random_password".into(), string_schema(true));
-    schema.resources.insert(
-        "random_integer".into(),
+            .attr("dec", AttrSchema::computed(Type::String))
+    }
+
+    fn draw(&self, out: &mut Value) -> Result<()> {
+        let n = num(out, "byte_length").unwrap_or(0.0);
+        if !(1.0..=1024.0).contains(&n) {
+            return Err(ProviderError::config(
+                "byte_length must be between 1 and 1024",
+            ));
+        }
+        let mut rng = rand::rng();
+        let bytes: Vec<u8> = (0..n as usize).map(|_| rng.random()).collect();
+        let prefix = out
+            .get("prefix")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+        let dec = bytes.iter().fold(String::from("0"), |acc, b| {
+            decimal_mul_add(&acc, 256, *b as u32)
+        });
+        set_attr(out, "id", Value::String(url.clone()));
+        set_attr(out, "b64_url", Value::String(format!("{prefix}{url}")));
+        set_attr(
+            out,
+            "b64_std",
+            Value::String(format!(
+                "{prefix}{}",
+                base64::engine::general_purpose::STANDARD.encode(&bytes)
+            )),
+        );
+        set_attr(
+            out,
+            "hex",
+            Value::String(format!("{prefix}{}", hex::encode(&bytes))),
+        );
+        set_attr(out, "dec", Value::String(format!("{prefix}{dec}")));
+        Ok(())
+    }
+}
+
+impl Draw for Text {
+    fn name(&self) -> &'static str {
+        if self.password {
+            "random_password"
+        } else {
+            "random_string"
+        }
+    }
+
+    fn schema(&self) -> Schema {
+        string_schema(self.password)
+    }
+
+    fn draw(&self, out: &mut Value) -> Result<()> {
+        with_defaults(out);
+        let s = random_string(out)?;
+        set_attr(out, "result", Value::String(s.clone()));
+        set_attr(
+            out,
+            "id",
+            Value::String(if self.password { "none".into() } else { s }),
+        );
+        Ok(())
+    }
+
+    /// The ID is the value itself.
+    fn import(&self, id: &str) -> Result<Value> {
+        let mut v = Value::map([
+            ("result", Value::from(id)),
+            ("length", Value::Number(id.chars().count() as f64)),
+            ("id", Value::from(if self.password { "none" } else { id })),
+        ]);
+        with_defaults(&mut v);
+        Ok(v)
+    }
+}
+
+impl Draw for Integer {
+    fn name(&self) -> &'static str {
+        "random_integer"
+    }
+
+    fn schema(&self) -> Schema {
         Schema::new()
             .attr("min", AttrSchema::required(Type::Number).force_new())
             .attr("max", AttrSchema::required(Type::Number).force_new())
             .attr("seed", AttrSchema::optional(Type::String).force_new())
             .attr("keepers", keepers())
             .attr("result", AttrSchema::computed(Type::Number))
-            .attr("id", AttrSchema::computed(Type::String)),
-    );
-    schema.resources.insert(
-        "random_uuid".into(),
-        Schema::new()
-            .attr("keepers", keepers())
-            .attr("result", AttrSchema::computed(Type::String))
-            .attr("id", AttrSchema::computed(Type::String)),
-    );
-    SimpleFactory {
-        name: "random",
-        schema,
-        make: || Arc::new(RandomProvider),
+            .attr("id", AttrSchema::computed(Type::String))
+    }
+
+    fn draw(&self, out: &mut Value) -> Result<()> {
+        let (min, max) = (
+            num(out, "min").unwrap_or(0.0) as i64,
+            num(out, "max").unwrap_or(0.0) as i64,
+        );
+        if max < min {
+            return Err(ProviderError::config(format!(
+                "max ({max}) must be at least min ({min})"
+            )));
+        }
+        let n = rand::rng().random_range(min..=max);
+        set_attr(out, "result", Value::Number(n as f64));
+        set_attr(out, "id", Value::String(n.to_string()));
+        Ok(())
+    }
+
+    /// The ID is `RESULT,MIN,MAX` (or only `RESULT`).
+    fn import(&self, id: &str) -> Result<Value> {
+        let parts: Vec<&str> = id.split(',').collect();
+        let n: f64 = parts.first().and_then(|p| p.parse().ok()).ok_or_else(|| {
+            ProviderError::config("import ID for random_integer is RESULT,MIN,MAX")
+        })?;
+        let mut v = Value::map([("result", Value::Number(n)), ("id", Value::from(parts[0]))]);
+        if let (Some(min), Some(max)) = (
+            parts.get(1).and_then(|p| p.parse().ok()),
+            parts.get(2).and_then(|p| p.parse().ok()),
+        ) {
+            set_attr(&mut v, "min", Value::Number(min));
+            set_attr(&mut v, "max", Value::Number(max));
+        }
+        Ok(v)
     }
 }
 
-struct RandomProvider;
+impl Draw for Uuid {
+    fn name(&self) -> &'static str {
+        "random_uuid"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new()
+            .attr("keepers", keepers())
+            .attr("result", AttrSchema::computed(Type::String))
+            .attr("id", AttrSchema::computed(Type::String))
+    }
+
+    fn draw(&self, out: &mut Value) -> Result<()> {
+        let u = uuid::Uuid::new_v4().to_string();
+        set_attr(out, "result", Value::String(u.clone()));
+        set_attr(out, "id", Value::String(u));
+        Ok(())
+    }
+
+    /// The ID is the UUID.
+    fn import(&self, id: &str) -> Result<Value> {
+        Ok(Value::map([
+            ("result", Value::from(id)),
+            ("id", Value::from(id)),
+        ]))
+    }
+}
 
 fn num(v: &Value, name: &str) -> Option<f64> {
     v.get(name).and_then(Value::as_number)
@@ -184,156 +393,6 @@ fn with_defaults(planned: &mut Value) {
         {
             set_attr(planned, min, Value::Number(0.0));
         }
-    }
-}
-
-#[async_trait]
-impl Provider for RandomProvider {
-    async fn create(&self, type_name: &str, planned: Value) -> Result<Value> {
-        let mut out = planned.clone();
-        let mut rng = rand::rng();
-        match type_name {
-            "random_id" => {
-                let n = num(&planned, "byte_length").unwrap_or(0.0);
-                if !(1.0..=1024.0).contains(&n) {
-                    return Err(ProviderError::config(
-                        "byte_length must be between 1 and 1024",
-                    ));
-                }
-                let bytes: Vec<u8> = (0..n as usize).map(|_| rng.random()).collect();
-                let prefix = planned
-                    .get("prefix")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
-                let dec = bytes.iter().fold(String::from("0"), |acc, b| {
-                    decimal_mul_add(&acc, 256, *b as u32)
-                });
-                set_attr(&mut out, "id", Value::String(url.clone()));
-                set_attr(&mut out, "b64_url", Value::String(format!("{prefix}{url}")));
-                set_attr(
-                    &mut out,
-                    "b64_std",
-                    Value::String(format!(
-                        "{prefix}{}",
-                        base64::engine::general_purpose::STANDARD.encode(&bytes)
-                    )),
-                );
-                set_attr(
-                    &mut out,
-                    "hex",
-                    Value::String(format!("{prefix}{}", hex::encode(&bytes))),
-                );
-                set_attr(&mut out, "dec", Value::String(format!("{prefix}{dec}")));
-            }
-            "random_string" | "random_password" => {
-                with_defaults(&mut out);
-                let s = random_string(&out)?;
-                set_attr(&mut out, "result", Value::String(s.clone()));
-                set_attr(
-                    &mut out,
-                    "id",
-                    Value::String(if type_name == "random_string" {
-                        s
-                    } else {
-                        "none".into()
-                    }),
-                );
-            }
-            "random_integer" => {
-                let (min, max) = (
-                    num(&planned, "min").unwrap_or(0.0) as i64,
-                    num(&planned, "max").unwrap_or(0.0) as i64,
-                );
-                if max < min {
-                    return Err(ProviderError::config(format!(
-                        "max ({max}) must be at least min ({min})"
-                    )));
-                }
-                let n = rng.random_range(min..=max);
-                set_attr(&mut out, "result", Value::Number(n as f64));
-                set_attr(&mut out, "id", Value::String(n.to_string()));
-            }
-            "random_uuid" => {
-                let u = uuid::Uuid::new_v4().to_string();
-                set_attr(&mut out, "result", Value::String(u.clone()));
-                set_attr(&mut out, "id", Value::String(u));
-            }
-            other => return Err(unknown_type(other)),
-        }
-        Ok(out)
-    }
-
-    async fn read(&self, _type_name: &str, state: Value) -> Result<Option<Value>> {
-        Ok(Some(state))
-    }
-
-    async fn update(&self, _type_name: &str, prior: Value, planned: Value) -> Result<Value> {
-        // Only non-force-new attributes can change in place; computed results are kept.
-        let mut out = planned;
-        if let (Value::Map(o), Some(p)) = (&mut out, prior.as_map()) {
-            for (k, v) in p {
-                if o.get(k).is_none_or(Value::is_unknown) {
-                    o.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    async fn delete(&self, _type_name: &str, _state: Value) -> Result<()> {
-        Ok(())
-    }
-
-    async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
-        let mut m = terrane_core::ObjectMap::new();
-        match type_name {
-            "random_string" | "random_password" => {
-                m.insert("result".to_string(), Value::from(id));
-                m.insert(
-                    "length".to_string(),
-                    Value::Number(id.chars().count() as f64),
-                );
-                m.insert(
-                    "id".to_string(),
-                    Value::from(if type_name == "random_string" {
-                        id
-                    } else {
-                        "none"
-                    }),
-                );
-            }
-            "random_uuid" => {
-                m.insert("result".to_string(), Value::from(id));
-                m.insert("id".to_string(), Value::from(id));
-            }
-            "random_integer" => {
-                let parts: Vec<&str> = id.split(',').collect();
-                let n: f64 = parts.first().and_then(|p| p.parse().ok()).ok_or_else(|| {
-                    ProviderError::config("import ID for random_integer is RESULT,MIN,MAX")
-                })?;
-                m.insert("result".to_string(), Value::Number(n));
-                m.insert("id".to_string(), Value::from(parts[0]));
-                if let (Some(min), Some(max)) = (
-                    parts.get(1).and_then(|p| p.parse().ok()),
-                    parts.get(2).and_then(|p| p.parse().ok()),
-                ) {
-                    m.insert("min".to_string(), Value::Number(min));
-                    m.insert("max".to_string(), Value::Number(max));
-                }
-            }
-            other => {
-                return Err(ProviderError::config(format!(
-                    "{other} does not support import"
-                )))
-            }
-        }
-        let mut v = Value::Map(m);
-        if type_name.starts_with("random_string") || type_name == "random_password" {
-            with_defaults(&mut v);
-        }
-        Ok(v)
     }
 }
 

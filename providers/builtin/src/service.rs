@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use rand::Rng;
-use terrane_agent_api::client::{self, AgentClient};
+use async_trait::async_trait;
+use terrane_agent_api::client::AgentClient;
 use terrane_agent_api::spec::{
     HealthCheck, ReplicaState, RestartPolicy, ServiceSpec, ServiceStatus, UpdateStrategy,
 };
@@ -16,6 +16,8 @@ use terrane_core::{Type, Value};
 use terrane_provider::schema::{plan_by_schema, BlockSchema};
 use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
 
+use crate::agent::{named, AgentObject};
+use crate::local::LocalCtx;
 use crate::{parse_duration, set_attr, str_attr};
 
 pub fn schema() -> Schema {
@@ -240,41 +242,6 @@ pub fn spec_of(v: &Value) -> Result<ServiceSpec> {
     })
 }
 
-pub(crate) fn workspace() -> Result<std::path::PathBuf> {
-    std::env::current_dir()
-        .map_err(|e| ProviderError::internal(format!("cannot read the working directory: {e}")))
-}
-
-/// The object's name in the agent (the `name` argument, or generated with `prefix`),
-/// and the planned value with `name` and `id` set to it.
-pub(crate) fn named(planned: &Value, prefix: &str) -> (String, Value) {
-    let name = match str_attr(planned, "name") {
-        Some(n) => n.to_string(),
-        None => format!("{prefix}-{:08x}", rand::rng().random::<u32>()),
-    };
-    let mut v = planned.clone();
-    set_attr(&mut v, "name", Value::String(name.clone()));
-    set_attr(&mut v, "id", Value::String(name.clone()));
-    (name, v)
-}
-
-/// The workspace's agent if one is running. Reads use this rather than starting one:
-/// with no agent, nothing can be checked and the recorded state stands.
-pub(crate) async fn running_agent() -> Result<Option<AgentClient>> {
-    Ok(client::find(&workspace()?).await.map(|(_, c)| c))
-}
-
-pub(crate) async fn agent() -> Result<AgentClient> {
-    let program = std::env::current_exe().map_err(|e| ProviderError::internal(e.to_string()))?;
-    let (c, started) = client::ensure(&workspace()?, &program)
-        .await
-        .map_err(ProviderError::api)?;
-    if started {
-        eprintln!("terrane: started the workspace agent in the background to run local services (stop it with `terrane agent stop`).");
-    }
-    Ok(c)
-}
-
 fn with_status(mut v: Value, st: &ServiceStatus) -> Value {
     let addresses: Vec<Value> = st
         .replicas
@@ -386,82 +353,116 @@ async fn wait_ready(
     }
 }
 
-pub async fn create(planned: Value) -> Result<Value> {
-    let spec = spec_of(&planned)?;
-    let (name, v) = named(&planned, "svc");
-    let c = agent().await?;
-    if c.service(&name)
-        .await
-        .map_err(ProviderError::api)?
-        .is_some()
-    {
-        return Err(ProviderError::config(format!("a service named {name:?} already runs in this workspace's agent; choose another name or import it")));
-    }
-    c.put_service(&name, &spec)
-        .await
-        .map_err(ProviderError::api)?;
-    let st = wait_ready(
-        &c,
-        &name,
-        &spec,
-        duration(&planned, "ready_timeout", "60s")?,
-        true,
-    )
-    .await?;
-    Ok(with_status(v, &st))
-}
+/// `local_service`.
+pub struct Service;
 
-pub async fn read(state: Value) -> Result<Option<Value>> {
-    let Some(name) = str_attr(&state, "id").map(str::to_string) else {
-        return Ok(None);
-    };
-    let Some(c) = running_agent().await? else {
-        tracing::warn!(service = %name, "The workspace agent is not running; cannot check the service. Start it with `terrane agent`.");
-        return Ok(Some(state));
-    };
-    match c.service(&name).await.map_err(ProviderError::api)? {
-        None => Ok(None),
-        Some(st) => Ok(Some(with_status(state, &st))),
-    }
-}
+#[async_trait]
+impl AgentObject for Service {
+    const TYPE: &'static str = "local_service";
+    type Spec = ServiceSpec;
+    type Status = ServiceStatus;
 
-pub async fn update(prior: Value, planned: Value) -> Result<Value> {
-    let spec = spec_of(&planned)?;
-    let name = str_attr(&prior, "id").unwrap_or_default().to_string();
-    let mut v = planned.clone();
-    set_attr(&mut v, "id", Value::String(name.clone()));
-    let c = agent().await?;
-    c.put_service(&name, &spec)
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn plan(
+        &self,
+        _ctx: &LocalCtx,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        plan(prior, config, schema)
+    }
+
+    fn spec(&self, _ctx: &LocalCtx, v: &Value) -> Result<ServiceSpec> {
+        spec_of(v)
+    }
+
+    fn new_id(&self, planned: &Value) -> (String, Value) {
+        named(planned, "svc")
+    }
+
+    async fn put(
+        &self,
+        agent: &AgentClient,
+        name: &str,
+        spec: &ServiceSpec,
+    ) -> Result<ServiceStatus> {
+        agent
+            .put_service(name, spec)
+            .await
+            .map_err(ProviderError::api)
+    }
+
+    async fn get(&self, agent: &AgentClient, name: &str) -> Result<Option<ServiceStatus>> {
+        agent.service(name).await.map_err(ProviderError::api)
+    }
+
+    async fn remove(&self, agent: &AgentClient, name: &str) -> Result<()> {
+        agent.delete_service(name).await.map_err(ProviderError::api)
+    }
+
+    fn with_status(&self, state: Value, status: &ServiceStatus) -> Value {
+        with_status(state, status)
+    }
+
+    /// Starts the service and waits until every replica is ready; one that does not
+    /// become ready within `ready_timeout` removes the service again.
+    async fn create(
+        &self,
+        c: &AgentClient,
+        name: &str,
+        spec: &ServiceSpec,
+        planned: &Value,
+    ) -> Result<ServiceStatus> {
+        if c.service(name).await.map_err(ProviderError::api)?.is_some() {
+            return Err(ProviderError::config(format!("a service named {name:?} already runs in this workspace's agent; choose another name")));
+        }
+        self.put(c, name, spec).await?;
+        wait_ready(
+            c,
+            name,
+            spec,
+            duration(planned, "ready_timeout", "60s")?,
+            true,
+        )
         .await
-        .map_err(ProviderError::api)?;
-    match wait_ready(
-        &c,
-        &name,
-        &spec,
-        duration(&planned, "ready_timeout", "60s")?,
-        false,
-    )
-    .await
-    {
-        Ok(st) => Ok(with_status(v, &st)),
-        Err(e) => {
-            // A failed rollout stops: go back to the previous configuration, whose
-            // replicas are still serving within the max_unavailable bound.
-            if let Ok(previous) = spec_of(&prior) {
-                let _ = c.put_service(&name, &previous).await;
+    }
+
+    /// Rolls the new configuration out and waits for it; a rollout that does not become
+    /// ready goes back to the previous configuration.
+    async fn update(
+        &self,
+        c: &AgentClient,
+        name: &str,
+        spec: &ServiceSpec,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<ServiceStatus> {
+        self.put(c, name, spec).await?;
+        match wait_ready(
+            c,
+            name,
+            spec,
+            duration(planned, "ready_timeout", "60s")?,
+            false,
+        )
+        .await
+        {
+            Ok(st) => Ok(st),
+            Err(e) => {
+                // A failed rollout stops: go back to the previous configuration, whose
+                // replicas are still serving within the max_unavailable bound.
+                if let Ok(previous) = spec_of(prior) {
+                    let _ = c.put_service(name, &previous).await;
+                }
+                Err(ProviderError::api(format!(
+                    "{}; the rollout was stopped and the previous configuration restored",
+                    e.message
+                )))
             }
-            Err(ProviderError::api(format!(
-                "{}; the rollout was stopped and the previous configuration restored",
-                e.message
-            )))
         }
     }
-}
-
-pub async fn delete(state: Value) -> Result<()> {
-    let Some(name) = str_attr(&state, "id") else {
-        return Ok(());
-    };
-    let c = agent().await?;
-    c.delete_service(name).await.map_err(ProviderError::api)
 }

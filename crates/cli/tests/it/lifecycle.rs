@@ -332,6 +332,29 @@ fn import_brings_an_existing_file_under_management() {
 }
 
 #[test]
+fn import_of_a_type_without_import_says_so_and_reads_no_file() {
+    let ws = Ws::with_main(
+        "resource \"local_file\" \"kept\" {\n  filename = \"kept.txt\"\n  content  = \"kept\"\n}\n",
+    );
+    ws.apply().success();
+    ws.write(
+        "main.tf",
+        "resource \"local_file\" \"kept\" {\n  filename = \"kept.txt\"\n  content  = \"kept\"\n}\n\nresource \"local_service\" \"x\" {\n  command = \"sleep\"\n  args    = [\"60\"]\n}\n",
+    );
+    // The ID names a file that exists: it must not be imported as a file.
+    ws.write("SOMEFILE", "not a service");
+    let before = ws.run(&["state", "pull"]).success().stdout.clone();
+    ws.run(&["import", "local_service.x", "SOMEFILE"])
+        .expect_code(1)
+        .contains("local_service.x: import failed: local_service does not support import")
+        .contains("cannot be rebuilt from the ID \"SOMEFILE\"")
+        .lacks("Import successful");
+    assert_eq!(ws.run(&["state", "pull"]).success().stdout, before);
+    assert_eq!(ws.state_list(), vec!["local_file.kept"]);
+    assert_eq!(ws.read("SOMEFILE"), "not a service");
+}
+
+#[test]
 fn saved_plan_applies_once_and_then_is_stale() {
     let ws = Ws::with_main(
         "resource \"local_file\" \"a\" {\n  filename = \"a.txt\"\n  content  = \"A\"\n}\n",

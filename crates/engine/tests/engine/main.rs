@@ -110,7 +110,14 @@ impl Harness {
         let world = Arc::new(MemoryWorld::default());
         let mut registry = Registry::default();
         registry.register(Arc::new(MemoryProviderFactory::new(world.clone())));
-        terrane_provider_builtin::register_all(&mut registry);
+        terrane_provider_builtin::register_all(
+            &mut registry,
+            terrane_provider_builtin::LocalHost {
+                workspace: dir.path().to_path_buf(),
+                // No test here starts the workspace's agent.
+                program: "terrane".into(),
+            },
+        );
         let backend = SqliteBackend::open(&dir.path().join(".terrane/state.db")).unwrap();
         Harness {
             dir,
