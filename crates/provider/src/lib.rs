@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use terrane_core::{Diagnostic, Value};
 
 pub use duration::parse_duration;
-pub use resource::{Context, DataSource, Dispatch, Resource};
+pub use resource::{Context, DataSource, Dispatch, ImportKey, Resource};
 pub use schema::{AttrSchema, BlockSchema, Nesting, ProviderSchema, Schema};
 
 /// Where a provider error came from, so callers can decide about retries without

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use terrane_core::{Diagnostic, Value};
+use terrane_core::{Diagnostic, ObjectMap, Value};
 
 use crate::{schema, PlannedChange, Provider, ProviderError, Result, Schema};
 
@@ -64,13 +64,43 @@ pub trait Resource<C: Send + Sync>: Send + Sync {
             .ok_or_else(|| ProviderError::not_found(format!("there is no {what}")))
     }
 
-    /// The state of an existing object, from the ID a user gives `terrane import`.
-    async fn import(&self, ctx: &C, id: &str) -> Result<Value> {
-        let _ = (ctx, id);
-        Err(ProviderError::config(
-            "this resource type does not support import",
-        ))
+    /// How `terrane import` finds an object when its import ID is the value of one
+    /// attribute; the default [`Resource::import`] reads the object from it. `None` (the
+    /// default): the type cannot be imported, unless it overrides `import`.
+    fn import_key(&self) -> Option<ImportKey> {
+        None
     }
+
+    /// The state of an existing object, from the ID a user gives `terrane import`. The
+    /// default reads the object named by [`Resource::import_key`].
+    async fn import(&self, ctx: &C, id: &str) -> Result<Value> {
+        let Some(key) = self.import_key() else {
+            return Err(ProviderError::config(
+                "this resource type does not support import",
+            ));
+        };
+        let mut keys = ObjectMap::new();
+        keys.insert(key.attr.to_string(), Value::from(id));
+        for attr in key.null {
+            keys.insert(attr.to_string(), Value::Null);
+        }
+        self.import_from(ctx, Value::Map(keys), &(key.what)(id))
+            .await
+    }
+}
+
+/// How `terrane import ID` finds an object of a type whose import ID is the value of
+/// one attribute (see [`Resource::import_key`]).
+#[derive(Clone, Copy)]
+pub struct ImportKey {
+    /// The attribute the ID is the value of (`id`, `name`, `arn`).
+    pub attr: &'static str,
+    /// Attributes the read starts from null, such as the user's `tags` (the read then
+    /// counts every tag the object holds, but the provider's default tags, as the user's).
+    pub null: &'static [&'static str],
+    /// What the object is called in the error when there is none, from the ID
+    /// ("VPC vpc-0a1b").
+    pub what: fn(&str) -> String,
 }
 
 /// A data source: reads something that exists, from its arguments.

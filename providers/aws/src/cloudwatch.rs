@@ -10,13 +10,13 @@ use aws_sdk_cloudwatch::types::{
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, Dispatch, ImportKey, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, deleted, is_not_found, Aws};
+use crate::context::{api_error, deleted, found, Aws};
 use crate::iam::{changed, check_enum, opt_text, record_tags, refuse, resource_name, text_or_null};
 use crate::util::{
-    bool_attr, default_to, num_attr, object, set, str_attr, str_list, str_set_value, string_map,
+    bool_attr, default_to, import_by, num_attr, set, str_attr, str_list, str_set_value, string_map,
 };
 use crate::{plan_tags, tag_attrs};
 
@@ -244,27 +244,26 @@ impl Alarm {
     }
 
     async fn sync_tags(&self, aws: &Aws, arn: &str, prior: &Value, planned: &Value) -> Result<()> {
-        let Some(change) = aws.tag_change(prior, planned) else {
-            return Ok(());
-        };
         let cw = aws.cloudwatch().await?;
-        if !change.removed.is_empty() {
-            cw.untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(change.removed))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("untagging alarm {arn}"), e))?;
-        }
-        if !change.all.is_empty() {
-            cw.tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(cw_tags(change.all)))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("tagging alarm {arn}"), e))?;
-        }
-        Ok(())
+        aws.sync_tags(
+            &format!("alarm {arn}"),
+            prior,
+            planned,
+            |keys| {
+                cw.untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+            |all| {
+                Ok(cw
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(cw_tags(all)))
+                    .send())
+            },
+        )
+        .await
     }
 }
 
@@ -329,10 +328,8 @@ impl Resource<Aws> for Alarm {
             .alarm_names(&name)
             .send()
             .await;
-        let out = match out {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading alarm {name}"), e)),
+        let Some(out) = found(&format!("reading alarm {name}"), out)? else {
+            return Ok(None);
         };
         let Some(alarm) = out
             .metric_alarms()
@@ -369,13 +366,8 @@ impl Resource<Aws> for Alarm {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("alarm_name", Value::from(id)), ("tags", Value::Null)]),
-            &format!("alarm named {id:?}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("alarm_name", |id| format!("alarm named {id:?}"))
     }
 }
 
@@ -472,27 +464,26 @@ impl LogGroup {
     }
 
     async fn sync_tags(&self, aws: &Aws, arn: &str, prior: &Value, planned: &Value) -> Result<()> {
-        let Some(change) = aws.tag_change(prior, planned) else {
-            return Ok(());
-        };
         let logs = aws.logs().await?;
-        if !change.removed.is_empty() {
-            logs.untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(change.removed))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("untagging log group {arn}"), e))?;
-        }
-        if !change.all.is_empty() {
-            logs.tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(change.all.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("tagging log group {arn}"), e))?;
-        }
-        Ok(())
+        aws.sync_tags(
+            &format!("log group {arn}"),
+            prior,
+            planned,
+            |keys| {
+                logs.untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+            |all| {
+                Ok(logs
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(all.into_iter().collect()))
+                    .send())
+            },
+        )
+        .await
     }
 }
 
@@ -583,10 +574,8 @@ impl Resource<Aws> for LogGroup {
             .log_group_name_prefix(&name)
             .send()
             .await;
-        let out = match out {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading log group {name}"), e)),
+        let Some(out) = found(&format!("reading log group {name}"), out)? else {
+            return Ok(None);
         };
         let Some(group) = out
             .log_groups()
@@ -661,12 +650,7 @@ impl Resource<Aws> for LogGroup {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("name", Value::from(id)), ("tags", Value::Null)]),
-            &format!("log group named {id:?}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("name", |id| format!("log group named {id:?}"))
     }
 }

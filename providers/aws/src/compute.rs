@@ -15,14 +15,14 @@ use base64::Engine as _;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, BlockSchema, DataSource, Dispatch, PlannedChange, ProviderError, Resource, Result,
-    Schema,
+    AttrSchema, BlockSchema, DataSource, Dispatch, ImportKey, PlannedChange, ProviderError,
+    Resource, Result, Schema,
 };
 
-use crate::context::{api_error, deleted, is_not_found, Aws};
+use crate::context::{api_error, deleted, found, Aws};
 use crate::ec2::{id_of, read_by_id_filter, read_tags, tag_map, tag_spec, update_tags};
 use crate::util::{
-    bool_attr, check_timeouts, default_to, num_attr, object, opt_num, opt_str, read_block, set,
+    bool_attr, check_timeouts, default_to, import_by, num_attr, opt_num, opt_str, read_block, set,
     str_attr, str_list, str_list_value, str_set_value, timeout, timeouts_block, wait_for,
 };
 use crate::{plan_tags, tag_attrs};
@@ -539,13 +539,8 @@ impl Resource<Aws> for Instance {
             .await
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("instance {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("instance {id}"))
     }
 }
 
@@ -581,23 +576,22 @@ impl Instance {
 }
 
 async fn describe_instance(aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::Instance>> {
-    match aws
-        .ec2()
-        .await?
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out
-            .reservations()
+    Ok(found(
+        &format!("reading instance {id}"),
+        aws.ec2()
+            .await?
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await,
+    )?
+    .and_then(|out| {
+        out.reservations()
             .iter()
             .flat_map(|r| r.instances())
             .next()
-            .cloned()),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(api_error(&format!("reading instance {id}"), e)),
-    }
+            .cloned()
+    }))
 }
 
 /// The root volume's block device mapping: the AMI names the root device.
@@ -752,15 +746,15 @@ impl Resource<Aws> for LaunchTemplate {
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let id = id_of(&state)?;
         let ec2 = aws.ec2().await?;
-        let out = match ec2
-            .describe_launch_templates()
-            .launch_template_ids(&id)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading launch template {id}"), e)),
+        let Some(out) = found(
+            &format!("reading launch template {id}"),
+            ec2.describe_launch_templates()
+                .launch_template_ids(&id)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(t) = out.launch_templates().first() else {
             return Ok(None);
@@ -857,13 +851,8 @@ impl Resource<Aws> for LaunchTemplate {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("launch template {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("launch template {id}"))
     }
 }
 
@@ -1076,13 +1065,8 @@ impl Resource<Aws> for Eip {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("Elastic IP {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("Elastic IP {id}"))
     }
 }
 
@@ -1101,18 +1085,16 @@ impl Eip {
 }
 
 async fn describe_address(aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::Address>> {
-    match aws
-        .ec2()
-        .await?
-        .describe_addresses()
-        .allocation_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.addresses().first().cloned()),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(api_error(&format!("reading Elastic IP {id}"), e)),
-    }
+    Ok(found(
+        &format!("reading Elastic IP {id}"),
+        aws.ec2()
+            .await?
+            .describe_addresses()
+            .allocation_ids(id)
+            .send()
+            .await,
+    )?
+    .and_then(|out| out.addresses().first().cloned()))
 }
 
 /// `aws_ebs_volume`: a block storage volume. Size, type, IOPS and throughput change in
@@ -1335,29 +1317,22 @@ impl Resource<Aws> for EbsVolume {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("volume {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("volume {id}"))
     }
 }
 
 async fn describe_volume(aws: &Aws, id: &str) -> Result<Option<aws_sdk_ec2::types::Volume>> {
-    match aws
-        .ec2()
-        .await?
-        .describe_volumes()
-        .volume_ids(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.volumes().first().cloned()),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(api_error(&format!("reading volume {id}"), e)),
-    }
+    Ok(found(
+        &format!("reading volume {id}"),
+        aws.ec2()
+            .await?
+            .describe_volumes()
+            .volume_ids(id)
+            .send()
+            .await,
+    )?
+    .and_then(|out| out.volumes().first().cloned()))
 }
 
 /// `filter { name = ..., values = [...] }` blocks, as the EC2 Describe calls take them.

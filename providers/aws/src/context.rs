@@ -312,6 +312,40 @@ impl Aws {
         Some(TagChange { removed, all })
     }
 
+    /// Brings an object's tags from what state recorded (`prior.tags_all`) to the
+    /// planned ones with the service's own calls: `untag` removes the keys that are gone
+    /// and `tag` writes the whole set, each only when it has something to do. `what`
+    /// names the object in their errors ("untagging queue URL", "tagging queue URL").
+    pub async fn sync_tags<UF, R1, E1, TF, R2, E2>(
+        &self,
+        what: &str,
+        prior: &Value,
+        planned: &Value,
+        untag: impl FnOnce(Vec<String>) -> UF,
+        tag: impl FnOnce(BTreeMap<String, String>) -> Result<TF>,
+    ) -> Result<()>
+    where
+        UF: std::future::Future<Output = std::result::Result<R1, SdkError<E1, HttpResponse>>>,
+        TF: std::future::Future<Output = std::result::Result<R2, SdkError<E2, HttpResponse>>>,
+        E1: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E2: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let Some(change) = self.tag_change(prior, planned) else {
+            return Ok(());
+        };
+        if !change.removed.is_empty() {
+            untag(change.removed)
+                .await
+                .map_err(|e| api_error(&format!("untagging {what}"), e))?;
+        }
+        if !change.all.is_empty() {
+            tag(change.all)?
+                .await
+                .map_err(|e| api_error(&format!("tagging {what}"), e))?;
+        }
+        Ok(())
+    }
+
     pub async fn s3(&self) -> Result<&aws_sdk_s3::Client> {
         let sdk = self.sdk().await?;
         Ok(self
@@ -523,6 +557,23 @@ where
     match result {
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(api_error(op, e)),
+    }
+}
+
+/// The answer of a call that reads one object, or `None` when AWS says the object does
+/// not exist (it was deleted outside terrane: the read reports it gone, and the plan
+/// creates it again). Any other failure is an error of `op`.
+pub fn found<T, E>(
+    op: &str,
+    result: std::result::Result<T, SdkError<E, HttpResponse>>,
+) -> Result<Option<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(api_error(op, e)),
     }
 }

@@ -11,11 +11,11 @@ use aws_sdk_dynamodb::types::{
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, BlockSchema, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, BlockSchema, ImportKey, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, build_err, deleted, is_not_found, tags_value, Aws};
-use crate::util::{num_attr, object, own_tags, set, str_attr, string_map};
+use crate::context::{api_error, build_err, deleted, found, tags_value, Aws};
+use crate::util::{import_by, num_attr, object, own_tags, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
 fn attributes(v: &Value) -> Vec<(String, String)> {
@@ -199,10 +199,12 @@ impl Resource<Aws> for Table {
             .unwrap_or_default()
             .to_string();
         let ddb = aws.dynamodb().await?;
-        let out = match ddb.describe_table().table_name(&name).send().await {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading table {name}"), e)),
+        let Some(out) = found(
+            &format!("reading table {name}"),
+            ddb.describe_table().table_name(&name).send().await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(t) = out.table() else {
             return Ok(None);
@@ -287,30 +289,30 @@ impl Resource<Aws> for Table {
                 .map_err(|e| api_error(&format!("updating table {name}"), e))?;
             self.wait_active(aws, &name).await?;
         }
-        if let Some(change) = aws.tag_change(&prior, &planned) {
-            let arn = str_attr(&prior, "arn").unwrap_or_default().to_string();
-            if !change.removed.is_empty() {
+        let arn = str_attr(&prior, "arn").unwrap_or_default();
+        aws.sync_tags(
+            &format!("table {name}"),
+            &prior,
+            &planned,
+            |keys| {
                 ddb.untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(change.removed))
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys))
                     .send()
-                    .await
-                    .map_err(|e| api_error(&format!("untagging table {name}"), e))?;
-            }
-            if !change.all.is_empty() {
-                let tags = change
-                    .all
+            },
+            |all| {
+                let tags = all
                     .into_iter()
                     .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err))
                     .collect::<Result<Vec<_>>>()?;
-                ddb.tag_resource()
-                    .resource_arn(&arn)
+                Ok(ddb
+                    .tag_resource()
+                    .resource_arn(arn)
                     .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| api_error(&format!("tagging table {name}"), e))?;
-            }
-        }
+                    .send())
+            },
+        )
+        .await?;
         self.read_back(aws, planned, &format!("table {name}")).await
     }
 
@@ -327,12 +329,7 @@ impl Resource<Aws> for Table {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("name", Value::from(id)), ("tags", Value::Null)]),
-            &format!("table named {id:?}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("name", |id| format!("table named {id:?}"))
     }
 }

@@ -12,12 +12,14 @@ use aws_sdk_ec2::types::{
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, BlockSchema, DataSource, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, BlockSchema, DataSource, ImportKey, PlannedChange, ProviderError, Resource, Result,
+    Schema,
 };
 
-use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
+use crate::context::{api_error, deleted, found, tags_value, Aws};
 use crate::util::{
-    bool_attr, default_to, num_attr, object, opt_str, own_tags, set, str_attr, string_map,
+    bool_attr, default_to, import_by, num_attr, object, opt_str, own_tags, set, str_attr,
+    string_map,
 };
 use crate::{plan_tags, tag_attrs};
 
@@ -105,32 +107,24 @@ pub(crate) fn read_tags(aws: &Aws, state: &mut Value, actual: &[Tag]) {
 
 /// Brings an object's tags from `prior.tags_all` to the planned ones.
 pub(crate) async fn update_tags(aws: &Aws, id: &str, prior: &Value, planned: &Value) -> Result<()> {
-    let Some(change) = aws.tag_change(prior, planned) else {
-        return Ok(());
-    };
     let ec2 = aws.ec2().await?;
-    let gone: Vec<Tag> = change
-        .removed
-        .iter()
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    if !gone.is_empty() {
-        ec2.delete_tags()
-            .resources(id)
-            .set_tags(Some(gone))
-            .send()
-            .await
-            .map_err(|e| api_error(&format!("untagging {id}"), e))?;
-    }
-    if !change.all.is_empty() {
-        ec2.create_tags()
-            .resources(id)
-            .set_tags(Some(ec2_tags(&change.all)))
-            .send()
-            .await
-            .map_err(|e| api_error(&format!("tagging {id}"), e))?;
-    }
-    Ok(())
+    aws.sync_tags(
+        id,
+        prior,
+        planned,
+        |keys| {
+            let gone = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
+            ec2.delete_tags().resources(id).set_tags(Some(gone)).send()
+        },
+        |all| {
+            Ok(ec2
+                .create_tags()
+                .resources(id)
+                .set_tags(Some(ec2_tags(&all)))
+                .send())
+        },
+    )
+    .await
 }
 
 /// Parses an IPv4 CIDR block.
@@ -230,10 +224,12 @@ impl Resource<Aws> for Vpc {
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let id = id_of(&state)?;
         let ec2 = aws.ec2().await?;
-        let out = match ec2.describe_vpcs().vpc_ids(&id).send().await {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading VPC {id}"), e)),
+        let Some(out) = found(
+            &format!("reading VPC {id}"),
+            ec2.describe_vpcs().vpc_ids(&id).send().await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(vpc) = out.vpcs().first() else {
             return Ok(None);
@@ -340,13 +336,8 @@ impl Resource<Aws> for Vpc {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("VPC {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("VPC {id}"))
     }
 }
 
@@ -530,13 +521,8 @@ impl Resource<Aws> for Subnet {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("subnet {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("subnet {id}"))
     }
 }
 
@@ -610,17 +596,17 @@ impl Resource<Aws> for InternetGateway {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let id = id_of(&state)?;
-        let out = match aws
-            .ec2()
-            .await?
-            .describe_internet_gateways()
-            .internet_gateway_ids(&id)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading internet gateway {id}"), e)),
+        let Some(out) = found(
+            &format!("reading internet gateway {id}"),
+            aws.ec2()
+                .await?
+                .describe_internet_gateways()
+                .internet_gateway_ids(&id)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(g) = out.internet_gateways().first() else {
             return Ok(None);
@@ -677,13 +663,8 @@ impl Resource<Aws> for InternetGateway {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("internet gateway {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("internet gateway {id}"))
     }
 }
 
@@ -1069,17 +1050,17 @@ impl Resource<Aws> for SecurityGroup {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let id = id_of(&state)?;
-        let out = match aws
-            .ec2()
-            .await?
-            .describe_security_groups()
-            .group_ids(&id)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading security group {id}"), e)),
+        let Some(out) = found(
+            &format!("reading security group {id}"),
+            aws.ec2()
+                .await?
+                .describe_security_groups()
+                .group_ids(&id)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(g) = out.security_groups().first() else {
             return Ok(None);
@@ -1145,13 +1126,8 @@ impl Resource<Aws> for SecurityGroup {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("security group {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("security group {id}"))
     }
 }
 
@@ -1264,22 +1240,16 @@ impl RouteTable {
     async fn apply_routes(&self, aws: &Aws, id: &str, old: &[Route], new: &[Route]) -> Result<()> {
         let ec2 = aws.ec2().await?;
         for r in old.iter().filter(|r| !new.contains(r)) {
-            match ec2
+            let result = ec2
                 .delete_route()
                 .route_table_id(id)
                 .destination_cidr_block(&r.cidr_block)
                 .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => {
-                    return Err(api_error(
-                        &format!("deleting the route to {} from {id}", r.cidr_block),
-                        e,
-                    ))
-                }
-            }
+                .await;
+            deleted(
+                &format!("deleting the route to {} from {id}", r.cidr_block),
+                result,
+            )?;
         }
         for r in new.iter().filter(|r| !old.contains(r)) {
             let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
@@ -1393,17 +1363,17 @@ impl Resource<Aws> for RouteTable {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let id = id_of(&state)?;
-        let out = match aws
-            .ec2()
-            .await?
-            .describe_route_tables()
-            .route_table_ids(&id)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading route table {id}"), e)),
+        let Some(out) = found(
+            &format!("reading route table {id}"),
+            aws.ec2()
+                .await?
+                .describe_route_tables()
+                .route_table_ids(&id)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(t) = out.route_tables().first() else {
             return Ok(None);
@@ -1464,13 +1434,8 @@ impl Resource<Aws> for RouteTable {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("route table {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("route table {id}"))
     }
 }
 
@@ -1555,13 +1520,12 @@ impl Resource<Aws> for RouteTableAssociation {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id))]),
-            &format!("route table association {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        Some(ImportKey {
+            attr: "id",
+            null: &[],
+            what: |id| format!("route table association {id}"),
+        })
     }
 }
 
@@ -1763,17 +1727,17 @@ impl Resource<Aws> for SecurityGroupRule {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let id = id_of(&state)?;
-        let out = match aws
-            .ec2()
-            .await?
-            .describe_security_group_rules()
-            .security_group_rule_ids(&id)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading {} {id}", self.what()), e)),
+        let Some(out) = found(
+            &format!("reading {} {id}", self.what()),
+            aws.ec2()
+                .await?
+                .describe_security_group_rules()
+                .security_group_rule_ids(&id)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(r) = out.security_group_rules().first() else {
             return Ok(None);
@@ -1877,12 +1841,7 @@ impl Resource<Aws> for SecurityGroupRule {
         }
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("security group rule {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("security group rule {id}"))
     }
 }

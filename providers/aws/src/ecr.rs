@@ -10,12 +10,13 @@ use aws_sdk_ecr::types::{
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, BlockSchema, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, BlockSchema, Dispatch, ImportKey, PlannedChange, ProviderError, Resource, Result,
+    Schema,
 };
 
 use crate::context::{api_error, build_err, Aws};
 use crate::iam::{changed, check_enum, opt_text, record_tags, refuse};
-use crate::util::{bool_attr, default_to, object, set, str_attr, string_map};
+use crate::util::{bool_attr, default_to, import_by, object, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
 pub fn register(d: Dispatch<Aws>) -> Dispatch<Aws> {
@@ -166,27 +167,26 @@ impl Repository {
     }
 
     async fn sync_tags(&self, aws: &Aws, arn: &str, prior: &Value, planned: &Value) -> Result<()> {
-        let Some(change) = aws.tag_change(prior, planned) else {
-            return Ok(());
-        };
         let ecr = aws.ecr().await?;
-        if !change.removed.is_empty() {
-            ecr.untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(change.removed))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("untagging repository {arn}"), e))?;
-        }
-        if !change.all.is_empty() {
-            ecr.tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(ecr_tags(change.all)?))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("tagging repository {arn}"), e))?;
-        }
-        Ok(())
+        aws.sync_tags(
+            &format!("repository {arn}"),
+            prior,
+            planned,
+            |keys| {
+                ecr.untag_resource()
+                    .resource_arn(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+            |all| {
+                Ok(ecr
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(Some(ecr_tags(all)?))
+                    .send())
+            },
+        )
+        .await
     }
 }
 
@@ -380,13 +380,8 @@ impl Resource<Aws> for Repository {
         Err(err)
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("name", Value::from(id)), ("tags", Value::Null)]),
-            &format!("repository named {id:?}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("name", |id| format!("repository named {id:?}"))
     }
 }
 

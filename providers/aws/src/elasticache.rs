@@ -8,13 +8,13 @@ use aws_sdk_elasticache::types::Tag;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, Dispatch, ImportKey, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
+use crate::context::{api_error, deleted, found, tags_value, Aws};
 use crate::util::{
-    bool_attr, check_timeouts, num_attr, object, opt_num, opt_str, own_tags, set, str_attr,
-    str_list, str_set_value, string_map, timeout, timeouts_block, wait_for,
+    bool_attr, check_timeouts, import_by, num_attr, object, opt_num, opt_str, own_tags, set,
+    str_attr, str_list, str_set_value, string_map, timeout, timeouts_block, wait_for,
 };
 use crate::{plan_tags, tag_attrs};
 
@@ -319,31 +319,30 @@ impl Resource<Aws> for Cluster {
             let limit = timeout(&planned, "update", Duration::from_secs(4800))?;
             self.wait_available(aws, &id, limit).await?;
         }
-        if let (Some(arn), Some(change)) =
-            (str_attr(&prior, "arn"), aws.tag_change(&prior, &planned))
-        {
-            if !change.removed.is_empty() {
-                ec.remove_tags_from_resource()
-                    .resource_name(arn)
-                    .set_tag_keys(Some(change.removed))
-                    .send()
-                    .await
-                    .map_err(|e| api_error(&format!("untagging {arn}"), e))?;
-            }
-            if !change.all.is_empty() {
-                ec.add_tags_to_resource()
-                    .resource_name(arn)
-                    .set_tags(Some(
-                        change
-                            .all
-                            .iter()
-                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                            .collect(),
-                    ))
-                    .send()
-                    .await
-                    .map_err(|e| api_error(&format!("tagging {arn}"), e))?;
-            }
+        if let Some(arn) = str_attr(&prior, "arn") {
+            aws.sync_tags(
+                arn,
+                &prior,
+                &planned,
+                |keys| {
+                    ec.remove_tags_from_resource()
+                        .resource_name(arn)
+                        .set_tag_keys(Some(keys))
+                        .send()
+                },
+                |all| {
+                    let tags = all
+                        .iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect();
+                    Ok(ec
+                        .add_tags_to_resource()
+                        .resource_name(arn)
+                        .set_tags(Some(tags))
+                        .send())
+                },
+            )
+            .await?;
         }
         set(&mut planned, "id", id.as_str());
         self.read_back(aws, planned, &format!("cache cluster {id}"))
@@ -380,13 +379,8 @@ impl Resource<Aws> for Cluster {
         .await
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("cluster_id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("cache cluster {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("cluster_id", |id| format!("cache cluster {id}"))
     }
 }
 
@@ -412,17 +406,15 @@ async fn describe_cluster(
     aws: &Aws,
     id: &str,
 ) -> Result<Option<aws_sdk_elasticache::types::CacheCluster>> {
-    match aws
-        .elasticache()
-        .await?
-        .describe_cache_clusters()
-        .cache_cluster_id(id)
-        .show_cache_node_info(true)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.cache_clusters().first().cloned()),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(api_error(&format!("reading cache cluster {id}"), e)),
-    }
+    Ok(found(
+        &format!("reading cache cluster {id}"),
+        aws.elasticache()
+            .await?
+            .describe_cache_clusters()
+            .cache_cluster_id(id)
+            .show_cache_node_info(true)
+            .send()
+            .await,
+    )?
+    .and_then(|out| out.cache_clusters().first().cloned()))
 }

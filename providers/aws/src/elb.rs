@@ -13,12 +13,13 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, BlockSchema, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, BlockSchema, Dispatch, ImportKey, PlannedChange, ProviderError, Resource, Result,
+    Schema,
 };
 
-use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
+use crate::context::{api_error, deleted, found, is_not_found, tags_value, Aws};
 use crate::util::{
-    bool_attr, check_timeouts, default_to, num_attr, object, opt_num, opt_str, own_tags,
+    bool_attr, check_timeouts, default_to, import_by, num_attr, object, opt_num, opt_str, own_tags,
     read_block, set, str_attr, str_list, str_set_value, timeout, timeouts_block, wait_for,
 };
 use crate::{plan_tags, tag_attrs};
@@ -119,35 +120,36 @@ async fn read_elb_tags(aws: &Aws, state: &mut Value, arn: &str) -> Result<()> {
 
 fn elb_tags(aws: &Aws, planned: &Value) -> Option<Vec<Tag>> {
     let all = aws.tags_all(&crate::util::string_map(planned.get("tags")));
-    (!all.is_empty()).then(|| {
-        all.iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect()
-    })
+    (!all.is_empty()).then(|| tag_list(&all))
+}
+
+fn tag_list(all: &BTreeMap<String, String>) -> Vec<Tag> {
+    all.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 async fn update_elb_tags(aws: &Aws, arn: &str, prior: &Value, planned: &Value) -> Result<()> {
-    let Some(change) = aws.tag_change(prior, planned) else {
-        return Ok(());
-    };
     let elb = aws.elbv2().await?;
-    if !change.removed.is_empty() {
-        elb.remove_tags()
-            .resource_arns(arn)
-            .set_tag_keys(Some(change.removed))
-            .send()
-            .await
-            .map_err(|e| api_error(&format!("untagging {arn}"), e))?;
-    }
-    if let Some(tags) = elb_tags(aws, planned) {
-        elb.add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| api_error(&format!("tagging {arn}"), e))?;
-    }
-    Ok(())
+    aws.sync_tags(
+        arn,
+        prior,
+        planned,
+        |keys| {
+            elb.remove_tags()
+                .resource_arns(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+        },
+        |all| {
+            Ok(elb
+                .add_tags()
+                .resource_arns(arn)
+                .set_tags(Some(tag_list(&all)))
+                .send())
+        },
+    )
+    .await
 }
 
 /// Load balancer attributes terrane manages: (argument, AWS key, default).
@@ -431,13 +433,8 @@ impl Resource<Aws> for LoadBalancer {
         .await
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("load balancer {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("load balancer {id}"))
     }
 }
 
@@ -447,18 +444,16 @@ impl LoadBalancer {
         aws: &Aws,
         arn: &str,
     ) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>> {
-        match aws
-            .elbv2()
-            .await?
-            .describe_load_balancers()
-            .load_balancer_arns(arn)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.load_balancers().first().cloned()),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(api_error(&format!("reading load balancer {arn}"), e)),
-        }
+        Ok(found(
+            &format!("reading load balancer {arn}"),
+            aws.elbv2()
+                .await?
+                .describe_load_balancers()
+                .load_balancer_arns(arn)
+                .send()
+                .await,
+        )?
+        .and_then(|out| out.load_balancers().first().cloned()))
     }
 
     /// Writes the attributes that differ from the prior state (or, on create, from
@@ -650,15 +645,15 @@ impl Resource<Aws> for TargetGroup {
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let arn = arn_of(&state)?;
         let elb = aws.elbv2().await?;
-        let out = match elb
-            .describe_target_groups()
-            .target_group_arns(&arn)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading target group {arn}"), e)),
+        let Some(out) = found(
+            &format!("reading target group {arn}"),
+            elb.describe_target_groups()
+                .target_group_arns(&arn)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(tg) = out.target_groups().first() else {
             return Ok(None);
@@ -769,13 +764,8 @@ impl Resource<Aws> for TargetGroup {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("target group {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("target group {id}"))
     }
 }
 
@@ -1037,17 +1027,17 @@ impl Resource<Aws> for Listener {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let arn = arn_of(&state)?;
-        let out = match aws
-            .elbv2()
-            .await?
-            .describe_listeners()
-            .listener_arns(&arn)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading listener {arn}"), e)),
+        let Some(out) = found(
+            &format!("reading listener {arn}"),
+            aws.elbv2()
+                .await?
+                .describe_listeners()
+                .listener_arns(&arn)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(l) = out.listeners().first() else {
             return Ok(None);
@@ -1114,13 +1104,8 @@ impl Resource<Aws> for Listener {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("listener {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("listener {id}"))
     }
 }
 

@@ -14,11 +14,11 @@ use aws_sdk_iam::types::Tag;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, Dispatch, ImportKey, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, build_err, deleted, is_not_found, tags_value, Aws};
-use crate::util::{default_to, num_attr, object, own_tags, set, str_attr, string_map};
+use crate::context::{api_error, build_err, deleted, found, tags_value, Aws};
+use crate::util::{default_to, import_by, num_attr, object, own_tags, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
 pub fn register(d: Dispatch<Aws>) -> Dispatch<Aws> {
@@ -102,27 +102,26 @@ impl Role {
     }
 
     async fn sync_tags(&self, aws: &Aws, name: &str, prior: &Value, planned: &Value) -> Result<()> {
-        let Some(change) = aws.tag_change(prior, planned) else {
-            return Ok(());
-        };
         let iam = aws.iam().await?;
-        if !change.removed.is_empty() {
-            iam.untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(change.removed))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("untagging role {name}"), e))?;
-        }
-        if let Some(tags) = iam_tags(change.all)? {
-            iam.tag_role()
-                .role_name(name)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("tagging role {name}"), e))?;
-        }
-        Ok(())
+        aws.sync_tags(
+            &format!("role {name}"),
+            prior,
+            planned,
+            |keys| {
+                iam.untag_role()
+                    .role_name(name)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+            |all| {
+                Ok(iam
+                    .tag_role()
+                    .role_name(name)
+                    .set_tags(iam_tags(all)?)
+                    .send())
+            },
+        )
+        .await
     }
 
     async fn update_boundary(&self, aws: &Aws, name: &str, planned: &Value) -> Result<()> {
@@ -266,10 +265,12 @@ impl Resource<Aws> for Role {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let name = Self::name(&state)?;
-        let out = match aws.iam().await?.get_role().role_name(&name).send().await {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading role {name}"), e)),
+        let Some(out) = found(
+            &format!("reading role {name}"),
+            aws.iam().await?.get_role().role_name(&name).send().await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(role) = out.role() else {
             return Ok(None);
@@ -343,13 +344,8 @@ impl Resource<Aws> for Role {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("name", Value::from(id)), ("tags", Value::Null)]),
-            &format!("IAM role named {id:?}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("name", |id| format!("IAM role named {id:?}"))
     }
 }
 
@@ -420,27 +416,26 @@ impl Policy {
     }
 
     async fn sync_tags(&self, aws: &Aws, arn: &str, prior: &Value, planned: &Value) -> Result<()> {
-        let Some(change) = aws.tag_change(prior, planned) else {
-            return Ok(());
-        };
         let iam = aws.iam().await?;
-        if !change.removed.is_empty() {
-            iam.untag_policy()
-                .policy_arn(arn)
-                .set_tag_keys(Some(change.removed))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("untagging policy {arn}"), e))?;
-        }
-        if let Some(tags) = iam_tags(change.all)? {
-            iam.tag_policy()
-                .policy_arn(arn)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("tagging policy {arn}"), e))?;
-        }
-        Ok(())
+        aws.sync_tags(
+            &format!("policy {arn}"),
+            prior,
+            planned,
+            |keys| {
+                iam.untag_policy()
+                    .policy_arn(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+            |all| {
+                Ok(iam
+                    .tag_policy()
+                    .policy_arn(arn)
+                    .set_tags(iam_tags(all)?)
+                    .send())
+            },
+        )
+        .await
     }
 }
 
@@ -496,10 +491,12 @@ impl Resource<Aws> for Policy {
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let arn = Self::arn(&state)?;
         let iam = aws.iam().await?;
-        let out = match iam.get_policy().policy_arn(&arn).send().await {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading policy {arn}"), e)),
+        let Some(out) = found(
+            &format!("reading policy {arn}"),
+            iam.get_policy().policy_arn(&arn).send().await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(policy) = out.policy() else {
             return Ok(None);
@@ -569,13 +566,8 @@ impl Resource<Aws> for Policy {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("arn", Value::from(id)), ("tags", Value::Null)]),
-            &format!("IAM policy {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("arn", |id| format!("IAM policy {id}"))
     }
 }
 
@@ -648,15 +640,12 @@ impl Resource<Aws> for RolePolicyAttachment {
             .send()
             .try_collect()
             .await;
-        let attached = match attached {
-            Ok(a) => a,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => {
-                return Err(api_error(
-                    &format!("listing the policies attached to role {role}"),
-                    e,
-                ))
-            }
+        let Some(attached) = found(
+            &format!("listing the policies attached to role {role}"),
+            attached,
+        )?
+        else {
+            return Ok(None);
         };
         if !attached
             .iter()

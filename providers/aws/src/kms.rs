@@ -11,12 +11,12 @@ use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, Tag};
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, Dispatch, ImportKey, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, build_err, deleted, is_not_found, Aws};
+use crate::context::{api_error, build_err, deleted, found, Aws};
 use crate::iam::{changed, check_enum, check_range, policy_doc, record_tags, refuse};
-use crate::util::{bool_attr, default_to, num_attr, object, set, str_attr, string_map};
+use crate::util::{bool_attr, default_to, import_by, num_attr, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
 pub fn register(d: Dispatch<Aws>) -> Dispatch<Aws> {
@@ -77,27 +77,26 @@ impl Key {
     }
 
     async fn sync_tags(&self, aws: &Aws, id: &str, prior: &Value, planned: &Value) -> Result<()> {
-        let Some(change) = aws.tag_change(prior, planned) else {
-            return Ok(());
-        };
         let kms = aws.kms().await?;
-        if !change.removed.is_empty() {
-            kms.untag_resource()
-                .key_id(id)
-                .set_tag_keys(Some(change.removed))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("untagging key {id}"), e))?;
-        }
-        if let Some(tags) = kms_tags(change.all)? {
-            kms.tag_resource()
-                .key_id(id)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("tagging key {id}"), e))?;
-        }
-        Ok(())
+        aws.sync_tags(
+            &format!("key {id}"),
+            prior,
+            planned,
+            |keys| {
+                kms.untag_resource()
+                    .key_id(id)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+            |all| {
+                Ok(kms
+                    .tag_resource()
+                    .key_id(id)
+                    .set_tags(kms_tags(all)?)
+                    .send())
+            },
+        )
+        .await
     }
 
     /// The key's policy, rotation status and tags, into `state`.
@@ -245,10 +244,12 @@ impl Resource<Aws> for Key {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let id = Self::id(&state)?;
-        let out = match aws.kms().await?.describe_key().key_id(&id).send().await {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading key {id}"), e)),
+        let Some(out) = found(
+            &format!("reading key {id}"),
+            aws.kms().await?.describe_key().key_id(&id).send().await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(meta) = out.key_metadata() else {
             return Ok(None);
@@ -342,12 +343,9 @@ impl Resource<Aws> for Key {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("key_id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("KMS key {id} (or it is pending deletion)"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("key_id", |id| {
+            format!("KMS key {id} (or it is pending deletion)")
+        })
     }
 }

@@ -18,14 +18,15 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, BlockSchema, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, BlockSchema, Dispatch, ImportKey, PlannedChange, ProviderError, Resource, Result,
+    Schema,
 };
 
-use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
+use crate::context::{api_error, deleted, found, tags_value, Aws};
 use crate::iam::{changed, check_enum, check_range, opt_text, record_tags, refuse, text_or_null};
 use crate::util::{
-    bool_attr, default_to, num_attr, object, set, str_attr, str_list, str_list_value, string_map,
-    wait_for,
+    bool_attr, default_to, import_by, num_attr, object, set, str_attr, str_list, str_list_value,
+    string_map, wait_for,
 };
 use crate::{plan_tags, tag_attrs};
 
@@ -275,29 +276,27 @@ impl Function {
     }
 
     async fn sync_tags(&self, aws: &Aws, arn: &str, prior: &Value, planned: &Value) -> Result<()> {
-        let Some(change) = aws.tag_change(prior, planned) else {
-            return Ok(());
-        };
         let lambda = aws.lambda().await?;
-        if !change.removed.is_empty() {
-            lambda
-                .untag_resource()
-                .resource(arn)
-                .set_tag_keys(Some(change.removed))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("untagging function {arn}"), e))?;
-        }
-        if !change.all.is_empty() {
-            lambda
-                .tag_resource()
-                .resource(arn)
-                .set_tags(Some(change.all.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("tagging function {arn}"), e))?;
-        }
-        Ok(())
+        aws.sync_tags(
+            &format!("function {arn}"),
+            prior,
+            planned,
+            |keys| {
+                lambda
+                    .untag_resource()
+                    .resource(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+            |all| {
+                Ok(lambda
+                    .tag_resource()
+                    .resource(arn)
+                    .set_tags(Some(all.into_iter().collect()))
+                    .send())
+            },
+        )
+        .await
     }
 
     /// The function's configuration into `state`.
@@ -466,17 +465,17 @@ impl Resource<Aws> for Function {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let name = Self::name(&state)?;
-        let out = match aws
-            .lambda()
-            .await?
-            .get_function()
-            .function_name(&name)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading function {name}"), e)),
+        let Some(out) = found(
+            &format!("reading function {name}"),
+            aws.lambda()
+                .await?
+                .get_function()
+                .function_name(&name)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(config) = out.configuration() else {
             return Ok(None);
@@ -540,12 +539,7 @@ impl Resource<Aws> for Function {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("function_name", Value::from(id)), ("tags", Value::Null)]),
-            &format!("function named {id:?}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("function_name", |id| format!("function named {id:?}"))
     }
 }

@@ -6,10 +6,12 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
-use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Resource, Result, Schema};
+use terrane_provider::{
+    AttrSchema, ImportKey, PlannedChange, ProviderError, Resource, Result, Schema,
+};
 
-use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
-use crate::util::{bool_attr, num_attr, object, opt_str, own_tags, set, str_attr, string_map};
+use crate::context::{api_error, deleted, found, tags_value, Aws};
+use crate::util::{bool_attr, import_by, num_attr, opt_str, own_tags, set, str_attr, string_map};
 use crate::{plan_tags, tag_attrs};
 
 /// Queue attributes terrane manages: (argument, SQS attribute, default).
@@ -63,27 +65,26 @@ impl Queue {
     }
 
     async fn sync_tags(&self, aws: &Aws, url: &str, prior: &Value, planned: &Value) -> Result<()> {
-        let Some(change) = aws.tag_change(prior, planned) else {
-            return Ok(());
-        };
         let sqs = aws.sqs().await?;
-        if !change.removed.is_empty() {
-            sqs.untag_queue()
-                .queue_url(url)
-                .set_tag_keys(Some(change.removed))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("untagging queue {url}"), e))?;
-        }
-        if !change.all.is_empty() {
-            sqs.tag_queue()
-                .queue_url(url)
-                .set_tags(Some(change.all.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("tagging queue {url}"), e))?;
-        }
-        Ok(())
+        aws.sync_tags(
+            &format!("queue {url}"),
+            prior,
+            planned,
+            |keys| {
+                sqs.untag_queue()
+                    .queue_url(url)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+            |all| {
+                Ok(sqs
+                    .tag_queue()
+                    .queue_url(url)
+                    .set_tags(Some(all.into_iter().collect()))
+                    .send())
+            },
+        )
+        .await
     }
 }
 
@@ -180,16 +181,16 @@ impl Resource<Aws> for Queue {
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let url = Self::url(&state)?;
         let sqs = aws.sqs().await?;
-        let out = match sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::All)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading queue {url}"), e)),
+        let Some(out) = found(
+            &format!("reading queue {url}"),
+            sqs.get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::All)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let attrs = out.attributes().cloned().unwrap_or_default();
         let get = |n: QueueAttributeName| attrs.get(&n).cloned();
@@ -263,11 +264,8 @@ impl Resource<Aws> for Queue {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        let state = object([("url", Value::from(id)), ("tags", Value::Null)]);
-        self.read(aws, state)
-            .await?
-            .ok_or_else(|| ProviderError::not_found(format!("there is no queue at {id}")))
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("url", |id| format!("queue at {id}"))
     }
 }
 
@@ -371,10 +369,12 @@ impl Resource<Aws> for Topic {
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let arn = Self::arn(&state)?;
         let sns = aws.sns().await?;
-        let out = match sns.get_topic_attributes().topic_arn(&arn).send().await {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading topic {arn}"), e)),
+        let Some(out) = found(
+            &format!("reading topic {arn}"),
+            sns.get_topic_attributes().topic_arn(&arn).send().await,
+        )?
+        else {
+            return Ok(None);
         };
         let attrs = out.attributes().cloned().unwrap_or_default();
         let display = attrs.get("DisplayName").filter(|d| !d.is_empty());
@@ -425,24 +425,25 @@ impl Resource<Aws> for Topic {
                 .await
                 .map_err(|e| api_error(&format!("updating topic {arn}"), e))?;
         }
-        if let Some(change) = aws.tag_change(&prior, &planned) {
-            if !change.removed.is_empty() {
+        aws.sync_tags(
+            &format!("topic {arn}"),
+            &prior,
+            &planned,
+            |keys| {
                 sns.untag_resource()
                     .resource_arn(&arn)
-                    .set_tag_keys(Some(change.removed))
+                    .set_tag_keys(Some(keys))
                     .send()
-                    .await
-                    .map_err(|e| api_error(&format!("untagging topic {arn}"), e))?;
-            }
-            if !change.all.is_empty() {
-                sns.tag_resource()
+            },
+            |all| {
+                Ok(sns
+                    .tag_resource()
                     .resource_arn(&arn)
-                    .set_tags(Some(Self::sns_tags(change.all)?))
-                    .send()
-                    .await
-                    .map_err(|e| api_error(&format!("tagging topic {arn}"), e))?;
-            }
-        }
+                    .set_tags(Some(Self::sns_tags(all)?))
+                    .send())
+            },
+        )
+        .await?;
         let mut planned = planned;
         set(&mut planned, "arn", arn.as_str());
         set(&mut planned, "id", arn.as_str());
@@ -457,10 +458,7 @@ impl Resource<Aws> for Topic {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        let state = object([("arn", Value::from(id)), ("tags", Value::Null)]);
-        self.read(aws, state)
-            .await?
-            .ok_or_else(|| ProviderError::not_found(format!("there is no topic {id}")))
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("arn", |id| format!("topic {id}"))
     }
 }

@@ -8,13 +8,13 @@ use aws_sdk_rds::types::Tag;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, Dispatch, ImportKey, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, deleted, is_not_found, tags_value, Aws};
+use crate::context::{api_error, deleted, found, tags_value, Aws};
 use crate::util::{
-    bool_attr, check_timeouts, default_to, num_attr, object, opt_num, opt_str, own_tags, set,
-    str_attr, str_list, str_set_value, string_map, timeout, timeouts_block, wait_for,
+    bool_attr, check_timeouts, default_to, import_by, num_attr, object, opt_num, opt_str, own_tags,
+    set, str_attr, str_list, str_set_value, string_map, timeout, timeouts_block, wait_for,
 };
 use crate::{plan_tags, tag_attrs};
 
@@ -25,11 +25,13 @@ pub fn register(d: Dispatch<Aws>) -> Dispatch<Aws> {
 
 fn rds_tags(aws: &Aws, planned: &Value) -> Option<Vec<Tag>> {
     let all = aws.tags_all(&string_map(planned.get("tags")));
-    (!all.is_empty()).then(|| {
-        all.iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect()
-    })
+    (!all.is_empty()).then(|| tag_list(&all))
+}
+
+fn tag_list(all: &BTreeMap<String, String>) -> Vec<Tag> {
+    all.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 fn read_rds_tags(aws: &Aws, state: &mut Value, tags: &[Tag]) {
@@ -48,27 +50,26 @@ fn read_rds_tags(aws: &Aws, state: &mut Value, tags: &[Tag]) {
 }
 
 async fn update_rds_tags(aws: &Aws, arn: &str, prior: &Value, planned: &Value) -> Result<()> {
-    let Some(change) = aws.tag_change(prior, planned) else {
-        return Ok(());
-    };
     let rds = aws.rds().await?;
-    if !change.removed.is_empty() {
-        rds.remove_tags_from_resource()
-            .resource_name(arn)
-            .set_tag_keys(Some(change.removed))
-            .send()
-            .await
-            .map_err(|e| api_error(&format!("untagging {arn}"), e))?;
-    }
-    if let Some(tags) = rds_tags(aws, planned) {
-        rds.add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| api_error(&format!("tagging {arn}"), e))?;
-    }
-    Ok(())
+    aws.sync_tags(
+        arn,
+        prior,
+        planned,
+        |keys| {
+            rds.remove_tags_from_resource()
+                .resource_name(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+        },
+        |all| {
+            Ok(rds
+                .add_tags_to_resource()
+                .resource_name(arn)
+                .set_tags(Some(tag_list(&all)))
+                .send())
+        },
+    )
+    .await
 }
 
 const ENGINES: [&str; 12] = [
@@ -548,18 +549,16 @@ impl DbInstance {
 }
 
 async fn describe_db(aws: &Aws, id: &str) -> Result<Option<aws_sdk_rds::types::DbInstance>> {
-    match aws
-        .rds()
-        .await?
-        .describe_db_instances()
-        .db_instance_identifier(id)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.db_instances().first().cloned()),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(api_error(&format!("reading database {id}"), e)),
-    }
+    Ok(found(
+        &format!("reading database {id}"),
+        aws.rds()
+            .await?
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await,
+    )?
+    .and_then(|out| out.db_instances().first().cloned()))
 }
 
 /// `aws_db_subnet_group`: the subnets a database may be placed in.
@@ -630,15 +629,15 @@ impl Resource<Aws> for SubnetGroup {
             .unwrap_or_default()
             .to_string();
         let rds = aws.rds().await?;
-        let out = match rds
-            .describe_db_subnet_groups()
-            .db_subnet_group_name(&name)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading DB subnet group {name}"), e)),
+        let Some(out) = found(
+            &format!("reading DB subnet group {name}"),
+            rds.describe_db_subnet_groups()
+                .db_subnet_group_name(&name)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(g) = out.db_subnet_groups().first() else {
             return Ok(None);
@@ -701,12 +700,7 @@ impl Resource<Aws> for SubnetGroup {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("name", Value::from(id)), ("tags", Value::Null)]),
-            &format!("DB subnet group {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("name", |id| format!("DB subnet group {id}"))
     }
 }

@@ -10,12 +10,14 @@ use aws_sdk_route53::types::{
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, BlockSchema, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, BlockSchema, Dispatch, ImportKey, PlannedChange, ProviderError, Resource, Result,
+    Schema,
 };
 
-use crate::context::{api_error, build_err, deleted, is_not_found, tags_value, Aws};
+use crate::context::{api_error, build_err, deleted, found, is_not_found, tags_value, Aws};
 use crate::util::{
-    bool_attr, object, opt_num, opt_str, own_tags, set, str_attr, str_list, str_set_value,
+    bool_attr, import_by, object, opt_num, opt_str, own_tags, set, str_attr, str_list,
+    str_set_value,
 };
 use crate::{plan_tags, tag_attrs};
 
@@ -152,10 +154,12 @@ impl Resource<Aws> for Zone {
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let id = zone_id(str_attr(&state, "id").unwrap_or_default());
         let r53 = aws.route53().await?;
-        let out = match r53.get_hosted_zone().id(&id).send().await {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading hosted zone {id}"), e)),
+        let Some(out) = found(
+            &format!("reading hosted zone {id}"),
+            r53.get_hosted_zone().id(&id).send().await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(z) = out.hosted_zone() else {
             return Ok(None);
@@ -270,13 +274,8 @@ impl Resource<Aws> for Zone {
         deleted(&format!("deleting hosted zone {id}"), r)
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("id", Value::from(id)), ("tags", Value::Null)]),
-            &format!("hosted zone {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("id", |id| format!("hosted zone {id}"))
     }
 }
 
@@ -595,20 +594,20 @@ impl Record {
         kind: &str,
         set_identifier: Option<&str>,
     ) -> Result<Option<ResourceRecordSet>> {
-        let out = match aws
-            .route53()
-            .await?
-            .list_resource_record_sets()
-            .hosted_zone_id(zone)
-            .start_record_name(fqdn)
-            .start_record_type(RrType::from(kind))
-            .max_items(100)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading record {fqdn} {kind}"), e)),
+        let Some(out) = found(
+            &format!("reading record {fqdn} {kind}"),
+            aws.route53()
+                .await?
+                .list_resource_record_sets()
+                .hosted_zone_id(zone)
+                .start_record_name(fqdn)
+                .start_record_type(RrType::from(kind))
+                .max_items(100)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         Ok(out
             .resource_record_sets()

@@ -12,11 +12,13 @@ use md5::Digest as _;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, BlockSchema, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, BlockSchema, ImportKey, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, build_err, deleted, is_not_found, tags_value, Aws};
-use crate::util::{bool_attr, default_to, object, opt_str, own_tags, set, str_attr, string_map};
+use crate::context::{api_error, build_err, deleted, found, is_not_found, tags_value, Aws};
+use crate::util::{
+    bool_attr, default_to, import_by, object, opt_str, own_tags, set, str_attr, string_map,
+};
 use crate::{plan_tags, tag_attrs};
 
 /// Checks a bucket name against S3's naming rules; every broken rule is listed.
@@ -199,25 +201,20 @@ impl Resource<Aws> for Bucket {
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let bucket = bucket_of(&state)?;
         let s3 = aws.s3().await?;
-        match s3.head_bucket().bucket(&bucket).send().await {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading bucket {bucket}"), e)),
+        let head = s3.head_bucket().bucket(&bucket).send().await;
+        if found(&format!("reading bucket {bucket}"), head)?.is_none() {
+            return Ok(None);
         }
-        let actual = match s3.get_bucket_tagging().bucket(&bucket).send().await {
-            Ok(out) => out
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect(),
-            Err(e) if is_not_found(&e) => Default::default(),
-            Err(e) => {
-                return Err(api_error(
-                    &format!("reading the tags of bucket {bucket}"),
-                    e,
-                ))
-            }
-        };
+        // A bucket without tags has no tag set (NoSuchTagSet).
+        let tagging = s3.get_bucket_tagging().bucket(&bucket).send().await;
+        let actual = found(&format!("reading the tags of bucket {bucket}"), tagging)?
+            .map(|out| {
+                out.tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let tags = own_tags(&state, &actual, &aws.settings.default_tags);
         set(&mut state, "tags", tags);
         let mut v = self.fill(aws, state).await?;
@@ -254,10 +251,9 @@ impl Resource<Aws> for Bucket {
         }
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        let state = object([("bucket", Value::from(id)), ("tags", Value::Null)]);
-        self.read(aws, state).await?.ok_or_else(|| {
-            ProviderError::not_found(format!("there is no bucket named {id:?} in this account"))
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("bucket", |id| {
+            format!("bucket named {id:?} in this account")
         })
     }
 }
@@ -508,10 +504,12 @@ impl Resource<Aws> for Versioning {
         )
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.read(aws, object([("bucket", Value::from(id))]))
-            .await?
-            .ok_or_else(|| ProviderError::not_found(format!("there is no bucket named {id:?}")))
+    fn import_key(&self) -> Option<ImportKey> {
+        Some(ImportKey {
+            attr: "bucket",
+            null: &[],
+            what: |id| format!("bucket named {id:?}"),
+        })
     }
 }
 
@@ -584,22 +582,17 @@ impl Resource<Aws> for Encryption {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let bucket = bucket_of(&state)?;
-        let out = match aws
-            .s3()
-            .await?
-            .get_bucket_encryption()
-            .bucket(&bucket)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => {
-                return Err(api_error(
-                    &format!("reading the encryption of bucket {bucket}"),
-                    e,
-                ))
-            }
+        let Some(out) = found(
+            &format!("reading the encryption of bucket {bucket}"),
+            aws.s3()
+                .await?
+                .get_bucket_encryption()
+                .bucket(&bucket)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let rules: Vec<Value> = out
             .server_side_encryption_configuration()
@@ -724,22 +717,17 @@ impl Resource<Aws> for PublicAccessBlock {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let bucket = bucket_of(&state)?;
-        let out = match aws
-            .s3()
-            .await?
-            .get_public_access_block()
-            .bucket(&bucket)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => {
-                return Err(api_error(
-                    &format!("reading the public access block of bucket {bucket}"),
-                    e,
-                ))
-            }
+        let Some(out) = found(
+            &format!("reading the public access block of bucket {bucket}"),
+            aws.s3()
+                .await?
+                .get_public_access_block()
+                .bucket(&bucket)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let c = out.public_access_block_configuration();
         let flags = [
@@ -899,18 +887,18 @@ impl Resource<Aws> for Object {
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let bucket = bucket_of(&state)?;
         let key = str_attr(&state, "key").unwrap_or_default().to_string();
-        let out = match aws
-            .s3()
-            .await?
-            .head_object()
-            .bucket(&bucket)
-            .key(&key)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(api_error(&format!("reading object s3://{bucket}/{key}"), e)),
+        let Some(out) = found(
+            &format!("reading object s3://{bucket}/{key}"),
+            aws.s3()
+                .await?
+                .head_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         set(
             &mut state,
@@ -1151,22 +1139,17 @@ impl Resource<Aws> for Replication {
 
     async fn read(&self, aws: &Aws, mut state: Value) -> Result<Option<Value>> {
         let bucket = bucket_of(&state)?;
-        let out = match aws
-            .s3()
-            .await?
-            .get_bucket_replication()
-            .bucket(&bucket)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => {
-                return Err(api_error(
-                    &format!("reading the replication of bucket {bucket}"),
-                    e,
-                ));
-            }
+        let Some(out) = found(
+            &format!("reading the replication of bucket {bucket}"),
+            aws.s3()
+                .await?
+                .get_bucket_replication()
+                .bucket(&bucket)
+                .send()
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         let Some(conf) = out.replication_configuration() else {
             return Ok(None);

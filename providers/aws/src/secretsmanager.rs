@@ -13,13 +13,13 @@ use base64::Engine;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, Dispatch, ImportKey, PlannedChange, ProviderError, Resource, Result, Schema,
 };
 
-use crate::context::{api_error, is_not_found, Aws};
+use crate::context::{api_error, found, Aws};
 use crate::iam::{changed, opt_text, record_tags, refuse, resource_name, text_or_null};
 use crate::util::{
-    default_to, num_attr, object, set, str_attr, str_list, str_set_value, string_map,
+    default_to, import_by, num_attr, object, set, str_attr, str_list, str_set_value, string_map,
 };
 use crate::{plan_tags, tag_attrs};
 
@@ -39,19 +39,14 @@ fn sm_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
 
 /// Describes a secret; `None` when it does not exist or is scheduled for deletion.
 async fn describe(aws: &Aws, id: &str) -> Result<Option<DescribeSecretOutput>> {
-    match aws
+    let described = aws
         .secretsmanager()
         .await?
         .describe_secret()
         .secret_id(id)
         .send()
-        .await
-    {
-        Ok(o) if o.deleted_date().is_some() => Ok(None),
-        Ok(o) => Ok(Some(o)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(api_error(&format!("reading secret {id}"), e)),
-    }
+        .await;
+    Ok(found(&format!("reading secret {id}"), described)?.filter(|o| o.deleted_date().is_none()))
 }
 
 pub struct Secret;
@@ -65,27 +60,26 @@ impl Secret {
     }
 
     async fn sync_tags(&self, aws: &Aws, arn: &str, prior: &Value, planned: &Value) -> Result<()> {
-        let Some(change) = aws.tag_change(prior, planned) else {
-            return Ok(());
-        };
         let sm = aws.secretsmanager().await?;
-        if !change.removed.is_empty() {
-            sm.untag_resource()
-                .secret_id(arn)
-                .set_tag_keys(Some(change.removed))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("untagging secret {arn}"), e))?;
-        }
-        if !change.all.is_empty() {
-            sm.tag_resource()
-                .secret_id(arn)
-                .set_tags(Some(sm_tags(change.all)))
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("tagging secret {arn}"), e))?;
-        }
-        Ok(())
+        aws.sync_tags(
+            &format!("secret {arn}"),
+            prior,
+            planned,
+            |keys| {
+                sm.untag_resource()
+                    .secret_id(arn)
+                    .set_tag_keys(Some(keys))
+                    .send()
+            },
+            |all| {
+                Ok(sm
+                    .tag_resource()
+                    .secret_id(arn)
+                    .set_tags(Some(sm_tags(all)))
+                    .send())
+            },
+        )
+        .await
     }
 }
 
@@ -216,13 +210,8 @@ impl Resource<Aws> for Secret {
         crate::context::deleted(&format!("deleting secret {arn}"), call.send().await)
     }
 
-    async fn import(&self, aws: &Aws, id: &str) -> Result<Value> {
-        self.import_from(
-            aws,
-            object([("arn", Value::from(id)), ("tags", Value::Null)]),
-            &format!("secret {id}"),
-        )
-        .await
+    fn import_key(&self) -> Option<ImportKey> {
+        import_by("arn", |id| format!("secret {id}"))
     }
 }
 
@@ -422,15 +411,8 @@ impl Resource<Aws> for SecretVersion {
             .version_id(&version)
             .send()
             .await;
-        let out = match out {
-            Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => {
-                return Err(api_error(
-                    &format!("reading version {version} of secret {arn}"),
-                    e,
-                ))
-            }
+        let Some(out) = found(&format!("reading version {version} of secret {arn}"), out)? else {
+            return Ok(None);
         };
         let binary = out
             .secret_binary()

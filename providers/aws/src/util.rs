@@ -3,6 +3,17 @@
 use std::collections::BTreeMap;
 
 use terrane_core::{ObjectMap, Value};
+use terrane_provider::ImportKey;
+
+/// Imported by an ID that is the value of `attr`, with the user's `tags` unset: the read
+/// counts every tag the object holds, but the provider's default tags, as the user's.
+pub fn import_by(attr: &'static str, what: fn(&str) -> String) -> Option<ImportKey> {
+    Some(ImportKey {
+        attr,
+        null: &["tags"],
+        what,
+    })
+}
 
 pub fn str_attr<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
     v.get(name).and_then(Value::as_str)
