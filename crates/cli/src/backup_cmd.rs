@@ -87,11 +87,7 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
             }
         }
         BackupCommand::RestoreData { from, snapshot } => {
-            let from = if from.is_absolute() {
-                from
-            } else {
-                ws.dir.join(from)
-            };
+            let from = ws.dir.join(from);
             match terrane_agent::backup::restore(&from, snapshot.as_deref()) {
                 Ok((m, n)) => {
                     outln!(

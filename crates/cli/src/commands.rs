@@ -667,16 +667,7 @@ fn fmt(dir: &Path, check: bool, recursive: bool, paths: &[PathBuf]) -> u8 {
     let roots: Vec<PathBuf> = if paths.is_empty() {
         vec![dir.to_path_buf()]
     } else {
-        paths
-            .iter()
-            .map(|p| {
-                if p.is_absolute() {
-                    p.clone()
-                } else {
-                    dir.join(p)
-                }
-            })
-            .collect()
+        paths.iter().map(|p| dir.join(p)).collect()
     };
     for r in roots {
         terrane_lang::fmt::collect_files(&r, recursive, &mut files);

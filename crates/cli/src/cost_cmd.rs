@@ -43,11 +43,7 @@ async fn price(
         eprintln!("Warning: {w}");
     }
     if let Source::File(p) = source {
-        let path = if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            dir.join(p)
-        };
+        let path = dir.join(p);
         if let Some(tf) = terraform_plan(&path).map_err(fail)? {
             return Ok(terraform_plan_cost(&tf, &sources));
         }
@@ -97,11 +93,7 @@ pub async fn diff_cmd(
     format: CostFormat,
     style: Style,
 ) -> u8 {
-    let path = if baseline.is_absolute() {
-        baseline.to_path_buf()
-    } else {
-        dir.join(baseline)
-    };
+    let path = dir.join(baseline);
     let shown = baseline.display().to_string();
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

@@ -131,11 +131,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                     .map_err(|e| e.to_string())
                     .map(|_| s)
             } else {
-                let p = if file.is_absolute() {
-                    file.clone()
-                } else {
-                    ws.dir.join(&file)
-                };
+                let p = ws.dir.join(&file);
                 std::fs::read_to_string(&p).map_err(|e| format!("reading {}: {e}", p.display()))
             };
             let text = match text {

@@ -1,5 +1,5 @@
-//! Root variable values as users give them: `TERRANE_VAR_*` environment variables,
-//! `terraform.tfvars`, `*.auto.tfvars`, `--var-file` and `--var`, collected with
+//! Root variable values as users give them: `TF_VAR_*` and `TERRANE_VAR_*` environment
+//! variables, `terraform.tfvars`, `*.auto.tfvars`, `--var-file` and `--var`, collected with
 //! Terraform's precedence (later wins), and a `--var` text read for its variable's
 //! type. Values from files are evaluated here; texts are converted by the engine,
 //! which knows each variable's declaration.
@@ -18,7 +18,7 @@ use crate::Module;
 /// A root variable value as given by the user.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RawVar {
-    /// From `--var` or `TERRANE_VAR_*`: parsed according to the variable's type.
+    /// From `--var`, `TF_VAR_*` or `TERRANE_VAR_*`: parsed according to the variable's type.
     Text(String),
     /// From a `.tfvars` file (already evaluated).
     Value(Value),
@@ -33,7 +33,7 @@ pub struct VarInputs {
 }
 
 /// Collects root variable values with Terraform's precedence (later wins):
-/// `TERRANE_VAR_*`, `terraform.tfvars`, `*.auto.tfvars`, then `--var-file` and `--var`.
+/// `TF_VAR_*` then `TERRANE_VAR_*`, `terraform.tfvars`, `*.auto.tfvars`, then `--var-file` and `--var`.
 /// The files read are added to `sources` so diagnostics can point into them. Returns
 /// the values and the warnings, or every error found.
 pub fn collect(
@@ -44,10 +44,14 @@ pub fn collect(
 ) -> Result<(BTreeMap<String, RawVar>, Diagnostics), Diagnostics> {
     let mut out = BTreeMap::new();
     let mut diags = Diagnostics::new();
-    for (k, v) in std::env::vars() {
-        if let Some(name) = k.strip_prefix("TERRANE_VAR_") {
-            if module.variables.contains_key(name) {
-                out.insert(name.to_string(), RawVar::Text(v));
+    // Terraform's TF_VAR_NAME, so existing scripts and CI keep working; terrane's own
+    // TERRANE_VAR_NAME wins where both are set.
+    for prefix in ["TF_VAR_", "TERRANE_VAR_"] {
+        for (k, v) in std::env::vars() {
+            if let Some(name) = k.strip_prefix(prefix) {
+                if module.variables.contains_key(name) {
+                    out.insert(name.to_string(), RawVar::Text(v));
+                }
             }
         }
     }
@@ -77,12 +81,8 @@ pub fn collect(
     }
     // Command-line flags: files first, then --var (clap does not keep their interleaving).
     for f in &inputs.var_files {
-        let p = if f.is_absolute() {
-            f.clone()
-        } else {
-            dir.join(f)
-        };
-        reader.read(&p, true);
+        // `join` keeps an absolute path as it is.
+        reader.read(&dir.join(f), true);
     }
     for v in &inputs.vars {
         match v.split_once('=') {

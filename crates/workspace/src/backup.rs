@@ -108,11 +108,7 @@ impl Store {
                 return Err("backups to S3 need terrane built with the aws feature".into());
             }
         }
-        Ok(Store::Dir(if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            ws.dir.join(p)
-        }))
+        Ok(Store::Dir(ws.dir.join(p)))
     }
 
     pub fn describe(&self) -> String {

@@ -111,13 +111,7 @@ impl Sources {
 
     /// Reads the pricing and usage files `args` name, or the workspace's defaults.
     pub fn load(dir: &Path, args: &PriceFiles) -> Result<Sources, String> {
-        let resolve = |p: &Path| {
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                dir.join(p)
-            }
-        };
+        let resolve = |p: &Path| dir.join(p);
         let pricing = args
             .pricing_file
             .clone()

@@ -229,20 +229,11 @@ pub fn check_saved_plan(ws: &Workspace, plan: &Plan, prior: &Snapshot) -> Result
     )?)
 }
 
-/// Resolves a path given on the command line against the working directory.
-fn resolve(dir: &Path, p: &Path) -> std::path::PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        dir.join(p)
-    }
-}
-
 /// Reads and decodes a saved plan (a relative path is taken from `dir`), decrypting
 /// its sensitive values with the key providers of `ws` (loaded from `dir` when not
 /// given and the file is encrypted).
 pub fn read_planfile(dir: &Path, ws: Option<&Workspace>, p: &Path) -> Result<Plan, String> {
-    let p = resolve(dir, p);
+    let p = dir.join(p);
     let shown = p.display().to_string();
     let text = std::fs::read_to_string(&p)
         .map_err(|e| format!("cannot read the plan file {shown}: {e}"))?;
@@ -266,7 +257,7 @@ pub fn read_planfile(dir: &Path, ws: Option<&Workspace>, p: &Path) -> Result<Pla
 /// Writes a plan file (mode 0600), its sensitive values encrypted with the
 /// workspace's key provider; returns the path written.
 pub fn write_planfile(ws: &Workspace, plan: &Plan, p: &Path) -> Result<std::path::PathBuf, String> {
-    let path = resolve(&ws.dir, p);
+    let path = ws.dir.join(p);
     let mut encoded = planfile::encode(plan);
     crate::secrets::seal_plan(
         &ws.dir,

@@ -274,11 +274,7 @@ pub fn policy_sets(ws: &Workspace, extra: &[PathBuf]) -> Result<Vec<PolicySet>, 
     sets.extend(crate::cost::budget_sets(&ws.module.budgets)?);
     for path in extra {
         let shown = path.display().to_string();
-        let full = if path.is_absolute() {
-            path.clone()
-        } else {
-            ws.dir.join(path)
-        };
+        let full = ws.dir.join(path);
         sets.push(
             PolicySet::load(&shown, Enforcement::HardMandatory, &full, &shown)
                 .map_err(|e| e.to_string())?,

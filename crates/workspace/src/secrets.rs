@@ -132,14 +132,7 @@ fn provider_of(
     match p.kind.as_str() {
         "age" => {
             let path = match p.args.get("identity_file") {
-                Some(f) => {
-                    let f = PathBuf::from(f);
-                    if f.is_absolute() {
-                        f
-                    } else {
-                        dir.join(f)
-                    }
-                }
+                Some(f) => dir.join(f),
                 None => default_identity(dir),
             };
             // Only the default location is generated; a named file must exist.

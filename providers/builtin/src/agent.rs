@@ -31,8 +31,9 @@ pub trait AgentObject: Send + Sync + 'static {
 
     fn schema(&self) -> Schema;
 
-    /// Plans a change: defaults, and the checks of [`AgentObject::spec`] once the
-    /// values are known. The default follows the schema.
+    /// Plans a change. The default runs the checks of [`AgentObject::spec`] once every
+    /// value is known (so mistakes surface at plan, not at apply) and follows the
+    /// schema; types with defaults or partly known checks override it.
     fn plan(
         &self,
         ctx: &LocalCtx,
@@ -40,7 +41,9 @@ pub trait AgentObject: Send + Sync + 'static {
         config: &Value,
         schema: &Schema,
     ) -> Result<PlannedChange> {
-        let _ = ctx;
+        if config.is_wholly_known() {
+            self.spec(ctx, config)?;
+        }
         Ok(plan_by_schema(schema, prior, config))
     }
 

@@ -6,8 +6,7 @@ use async_trait::async_trait;
 use terrane_agent_api::backup::{parse_schedule, BackupPolicySpec, BackupPolicyStatus};
 use terrane_agent_api::client::AgentClient;
 use terrane_core::{Type, Value};
-use terrane_provider::schema::plan_by_schema;
-use terrane_provider::{AttrSchema, PlannedChange, ProviderError, Result, Schema};
+use terrane_provider::{AttrSchema, ProviderError, Result, Schema};
 
 use crate::agent::{named, AgentObject};
 use crate::local::LocalCtx;
@@ -73,13 +72,6 @@ pub fn spec_of(v: &Value) -> Result<BackupPolicySpec> {
     })
 }
 
-pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
-    if config.is_wholly_known() {
-        spec_of(config)?;
-    }
-    Ok(plan_by_schema(schema, prior, config))
-}
-
 /// `local_backup_policy`.
 pub struct BackupPolicy;
 
@@ -91,16 +83,6 @@ impl AgentObject for BackupPolicy {
 
     fn schema(&self) -> Schema {
         schema()
-    }
-
-    fn plan(
-        &self,
-        _ctx: &LocalCtx,
-        prior: Option<&Value>,
-        config: &Value,
-        schema: &Schema,
-    ) -> Result<PlannedChange> {
-        plan(prior, config, schema)
     }
 
     fn spec(&self, _ctx: &LocalCtx, v: &Value) -> Result<BackupPolicySpec> {

@@ -79,13 +79,6 @@ fn record_spec(v: &Value) -> Result<RecordSpec> {
     Ok(spec)
 }
 
-pub fn plan_zone(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
-    if config.is_wholly_known() {
-        zone_spec(config)?;
-    }
-    Ok(plan_by_schema(schema, prior, config))
-}
-
 pub fn plan_record(
     prior: Option<&Value>,
     config: &Value,
@@ -115,16 +108,6 @@ impl AgentObject for Zone {
 
     fn schema(&self) -> Schema {
         zone_schema()
-    }
-
-    fn plan(
-        &self,
-        _ctx: &LocalCtx,
-        prior: Option<&Value>,
-        config: &Value,
-        schema: &Schema,
-    ) -> Result<PlannedChange> {
-        plan_zone(prior, config, schema)
     }
 
     fn spec(&self, _ctx: &LocalCtx, v: &Value) -> Result<ZoneSpec> {
