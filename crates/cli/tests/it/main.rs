@@ -162,7 +162,8 @@ impl Ws {
         let mut c = Command::new(BIN);
         c.arg("-C").arg(self.path()).arg("--no-color").args(args);
         for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("TERRANE_") {
+            let k_str = k.to_string_lossy();
+            if k_str.starts_with("TERRANE_") || k_str.starts_with("TF_VAR_") {
                 c.env_remove(&k);
             }
         }

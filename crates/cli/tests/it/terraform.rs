@@ -204,6 +204,96 @@ fn values_outputs_and_summaries_match_terraform() {
     );
 }
 
+/// Every source of a root variable's value, each overriding the one before where they
+/// overlap: TF_VAR_ in the environment, terraform.tfvars, *.auto.tfvars in name order,
+/// --var-file, then --var. Typed values too (a list from a file, a map on the command
+/// line, a number from the environment).
+#[test]
+fn variable_values_come_from_where_terraform_takes_them() {
+    let decl: String = ["env", "tfvars", "a_auto", "z_auto", "file", "cli"]
+        .iter()
+        .map(|n| format!("variable \"{n}\" {{\n  default = \"default\"\n}}\n\noutput \"{n}\" {{\n  value = var.{n}\n}}\n\n"))
+        .collect::<String>()
+        + r#"
+variable "count_from_env" {
+  type = number
+}
+
+variable "list_from_file" {
+  type = list(string)
+}
+
+variable "map_from_cli" {
+  type = map(number)
+}
+
+output "typed" {
+  value = [var.count_from_env + 1, var.list_from_file, var.map_from_cli]
+}
+"#;
+    let p = Pair::new(&[
+        ("main.tf", &decl),
+        (
+            "terraform.tfvars",
+            "tfvars = \"tfvars\"\na_auto = \"tfvars\"\nz_auto = \"tfvars\"\nfile = \"tfvars\"\n",
+        ),
+        (
+            "a.auto.tfvars",
+            "a_auto = \"a.auto\"\nz_auto = \"a.auto\"\nfile = \"a.auto\"\n",
+        ),
+        ("z.auto.tfvars", "z_auto = \"z.auto\"\nfile = \"z.auto\"\n"),
+        (
+            "extra.tfvars",
+            "file = \"extra\"\ncli = \"extra\"\nlist_from_file = [\"x\", \"y\"]\n",
+        ),
+    ]);
+    let env = [
+        ("TF_VAR_env", "from-env"),
+        ("TF_VAR_tfvars", "from-env"),
+        ("TF_VAR_count_from_env", "41"),
+    ];
+    let apply = |mut c: Command| {
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        with_input(c, "")
+    };
+    let tf = apply(terraform_cmd(
+        p.tf.path(),
+        &[
+            "apply",
+            "-no-color",
+            "-auto-approve",
+            "-var-file=extra.tfvars",
+            "-var",
+            "cli=from-cli",
+            "-var",
+            "map_from_cli={a = 1, b = 2}",
+        ],
+    ));
+    let tr = apply(p.tr.cmd(&[
+        "apply",
+        "--auto-approve",
+        "--var-file",
+        "extra.tfvars",
+        "--var",
+        "cli=from-cli",
+        "--var",
+        "map_from_cli={a = 1, b = 2}",
+    ]));
+    tf.success();
+    tr.success();
+    let tf_out = output_values(&terraform(p.tf.path(), &["output", "-json"]).stdout);
+    let tr_out = output_values(&p.tr.run(&["output", "--json"]).stdout);
+    assert_eq!(tr_out, tf_out, "terrane's values differ from Terraform's");
+    // And the order is the one meant, not an accident both tools share.
+    assert_eq!(tf_out["env"], "from-env");
+    assert_eq!(tf_out["tfvars"], "tfvars");
+    assert_eq!(tf_out["z_auto"], "z.auto");
+    assert_eq!(tf_out["file"], "extra");
+    assert_eq!(tf_out["cli"], "from-cli");
+}
+
 #[test]
 fn ignore_changes_on_a_map_key_plans_as_terraform_does() {
     let p = Pair::new(&[(
