@@ -715,7 +715,17 @@ async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Styl
         return 1;
     };
     outln!("{}: Importing from ID {id:?}...", style.bold(address));
-    match ops::import(&mut ws, address, id, &vars.inputs(), &warner(color)).await {
+    let printer = Printer::new(style, true);
+    match ops::import(
+        &mut ws,
+        address,
+        id,
+        &vars.inputs(),
+        &printer,
+        &warner(color),
+    )
+    .await
+    {
         Ok(inst) => {
             outln!("{}: Import prepared!\n", style.bold(&inst.addr.to_string()));
             outln!("{} The resource is now managed by terrane. Run terrane plan to see how the configuration differs from the imported object.", style.green(&style.bold("Import successful!")));

@@ -38,6 +38,8 @@ pub enum ImportError {
 /// Reads the object `id` for the declared resource instance `addr` through its
 /// provider (configured from the configuration and `root_vars`), and returns the
 /// instance to record. `prior` is the current state: an address it holds is refused.
+/// The provider's warnings go to `observer`, as from every other provider call.
+#[allow(clippy::too_many_arguments)]
 pub async fn import(
     model: &Model<'_>,
     registry: &Registry,
@@ -46,6 +48,7 @@ pub async fn import(
     root_vars: &BTreeMap<String, RawVar>,
     addr: &InstanceAddr,
     id: &str,
+    observer: &dyn crate::Observer,
 ) -> Result<InstanceState, ImportError> {
     if prior.resources.contains_key(addr) {
         return Err(ImportError::AlreadyManaged(addr.clone()));
@@ -88,13 +91,12 @@ pub async fn import(
     let provider = run
         .provider(&paddr)
         .ok_or_else(|| ImportError::Provider(paddr.to_string()))?;
-    let value = provider
-        .import(&addr.resource.type_name, id)
-        .await
-        .map_err(|error| ImportError::Read {
-            addr: addr.clone(),
-            error,
-        })?;
+    let value = provider.import(&addr.resource.type_name, id).await;
+    crate::forward_warnings(provider.as_ref(), observer);
+    let value = value.map_err(|error| ImportError::Read {
+        addr: addr.clone(),
+        error,
+    })?;
     Ok(InstanceState {
         addr: addr.clone(),
         provider: paddr,

@@ -279,6 +279,7 @@ pub async fn import(
     address: &str,
     id: &str,
     vars: &VarInputs,
+    observer: &dyn Observer,
     warn: Warn<'_>,
 ) -> Result<InstanceState, OpError> {
     let addr = InstanceAddr::parse(address).map_err(|e| OpError::Failed(e.to_string()))?;
@@ -288,8 +289,17 @@ pub async fn import(
     let state = backend.read_current()?;
     let ws: &Workspace = ws;
     let model = build_model(ws, warn)?;
-    let inst = terrane_engine::import(&model, &ws.registry, &ws.dir, &state, &root_vars, &addr, id)
-        .await?;
+    let inst = terrane_engine::import(
+        &model,
+        &ws.registry,
+        &ws.dir,
+        &state,
+        &root_vars,
+        &addr,
+        id,
+        observer,
+    )
+    .await?;
     let serial = backend.begin("import")?;
     backend.write(serial, &[Change::Put(inst.clone())])?;
     backend.finish(serial, SerialStatus::Complete)?;
