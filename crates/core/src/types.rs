@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::value::{format_number, Value};
+use serde_json::{json, Value as Json};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Type {
@@ -192,6 +193,87 @@ impl Type {
                 )),
             },
         }
+    }
+}
+
+/// cty's JSON form of a type, as Terraform writes it in schemas and plans: `"string"`,
+/// `["list","number"]`, `["object",{...},[optional...]]`.
+pub fn type_json(t: &Type) -> Json {
+    match t {
+        Type::Any => json!("dynamic"),
+        Type::String => json!("string"),
+        Type::Number => json!("number"),
+        Type::Bool => json!("bool"),
+        Type::List(e) => json!(["list", type_json(e)]),
+        Type::Set(e) => json!(["set", type_json(e)]),
+        Type::Map(e) => json!(["map", type_json(e)]),
+        Type::Tuple(es) => json!(["tuple", es.iter().map(type_json).collect::<Vec<_>>()]),
+        Type::Object(attrs) => {
+            let types: serde_json::Map<String, Json> = attrs
+                .iter()
+                .map(|(k, a)| (k.clone(), type_json(&a.ty)))
+                .collect();
+            let optional: Vec<&String> = attrs
+                .iter()
+                .filter(|(_, a)| a.optional)
+                .map(|(k, _)| k)
+                .collect();
+            let defaults: serde_json::Map<String, Json> = attrs
+                .iter()
+                .filter_map(|(k, a)| a.default.as_ref().map(|d| (k.clone(), d.to_json())))
+                .collect();
+            match (optional.is_empty(), defaults.is_empty()) {
+                (true, true) => json!(["object", types]),
+                (_, true) => json!(["object", types, optional]),
+                _ => json!(["object", types, optional, defaults]),
+            }
+        }
+    }
+}
+
+/// Parses cty's JSON form of a type (see [`type_json`]).
+pub fn type_from(j: &Json) -> std::result::Result<Type, String> {
+    let elem = |v: &Json| type_from(v).map(Box::new);
+    match j {
+        Json::String(s) => match s.as_str() {
+            "dynamic" => Ok(Type::Any),
+            "string" => Ok(Type::String),
+            "number" => Ok(Type::Number),
+            "bool" => Ok(Type::Bool),
+            other => Err(format!("unknown type {other:?}")),
+        },
+        Json::Array(parts) => match (parts.first().and_then(Json::as_str), parts.get(1)) {
+            (Some("list"), Some(e)) => Ok(Type::List(elem(e)?)),
+            (Some("set"), Some(e)) => Ok(Type::Set(elem(e)?)),
+            (Some("map"), Some(e)) => Ok(Type::Map(elem(e)?)),
+            (Some("tuple"), Some(Json::Array(es))) => Ok(Type::Tuple(
+                es.iter()
+                    .map(type_from)
+                    .collect::<std::result::Result<_, _>>()?,
+            )),
+            (Some("object"), Some(Json::Object(types))) => {
+                let optional: Vec<&str> = parts
+                    .get(2)
+                    .and_then(Json::as_array)
+                    .map(|o| o.iter().filter_map(Json::as_str).collect())
+                    .unwrap_or_default();
+                let defaults = parts.get(3);
+                let mut attrs = BTreeMap::new();
+                for (k, t) in types {
+                    attrs.insert(
+                        k.clone(),
+                        ObjectAttr {
+                            ty: type_from(t)?,
+                            optional: optional.contains(&k.as_str()),
+                            default: defaults.and_then(|d| d.get(k)).map(Value::from_json),
+                        },
+                    );
+                }
+                Ok(Type::Object(attrs))
+            }
+            _ => Err(format!("unknown type {j}")),
+        },
+        _ => Err(format!("unknown type {j}")),
     }
 }
 

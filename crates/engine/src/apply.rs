@@ -517,6 +517,7 @@ impl<'c> Applier<'c> {
                 &config.unmark().0,
                 schema,
             )
+            .await
             .map_err(|e| {
                 Some(
                     Diagnostic::error("Invalid resource configuration", format!("{addr}: {e}"))
@@ -550,18 +551,19 @@ impl<'c> Applier<'c> {
         self.observer
             .event(Event::ApplyStarted(addr.clone(), verb, id));
         let plain = planned.unmark().0;
-        let result = match change.action {
-            Action::Update => {
-                provider
-                    .update(
-                        &r.type_name,
-                        before.map(|b| b.unmark().0).unwrap_or_default(),
-                        plain,
-                    )
-                    .await
-            }
-            _ => provider.create(&r.type_name, plain).await,
+        let prior = match change.action {
+            Action::Update => Some(before.map(|b| b.unmark().0).unwrap_or_default()),
+            _ => None,
         };
+        let result = provider
+            .apply(
+                &r.type_name,
+                prior,
+                plain,
+                &config.unmark().0,
+                &final_plan.private,
+            )
+            .await;
         crate::forward_warnings(provider.as_ref(), self.observer);
         // The slot is free for the next provider operation while the state write commits.
         drop(permit);

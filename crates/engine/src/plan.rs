@@ -796,6 +796,7 @@ impl<'c> Planner<'c> {
         let plain_prior = prior.as_ref().map(|p| p.unmark().0);
         let change = provider
             .plan(&r.type_name, plain_prior.as_ref(), &plain_config, schema)
+            .await
             .map_err(|e| {
                 Diagnostics::from(
                     Diagnostic::error("Invalid resource configuration", format!("{addr}: {e}"))

@@ -88,6 +88,9 @@ pub struct PlannedChange {
     pub planned: Value,
     /// Attributes whose change forces the object to be replaced.
     pub requires_replace: Vec<String>,
+    /// Bytes the provider wants back at apply (a plugin's planned private data);
+    /// empty for native providers.
+    pub private: Vec<u8>,
 }
 
 /// A configured provider.
@@ -95,7 +98,7 @@ pub struct PlannedChange {
 pub trait Provider: Send + Sync {
     /// Plans a change from `prior` (None when creating) to `config` (the evaluated
     /// configuration, possibly with unknown values). The default follows the schema.
-    fn plan(
+    async fn plan(
         &self,
         type_name: &str,
         prior: Option<&Value>,
@@ -104,6 +107,25 @@ pub trait Provider: Send + Sync {
     ) -> Result<PlannedChange> {
         let _ = type_name;
         Ok(schema::plan_by_schema(schema, prior, config))
+    }
+
+    /// Carries out a planned create (`prior` is None) or update, given the
+    /// configuration the plan was made from and the final plan's private bytes. This is
+    /// what the engine calls; the default hands the change to [`Provider::create`] or
+    /// [`Provider::update`], which is all a native provider needs.
+    async fn apply(
+        &self,
+        type_name: &str,
+        prior: Option<Value>,
+        planned: Value,
+        config: &Value,
+        private: &[u8],
+    ) -> Result<Value> {
+        let _ = (config, private);
+        match prior {
+            Some(prior) => self.update(type_name, prior, planned).await,
+            None => self.create(type_name, planned).await,
+        }
     }
 
     async fn create(&self, type_name: &str, planned: Value) -> Result<Value>;

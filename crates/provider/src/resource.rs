@@ -174,7 +174,7 @@ impl<C: Send + Sync> Dispatch<C> {
 
 #[async_trait]
 impl<C: Context> Provider for Dispatch<C> {
-    fn plan(
+    async fn plan(
         &self,
         type_name: &str,
         prior: Option<&Value>,

@@ -78,6 +78,13 @@ pub enum Nesting {
     Single,
     /// Any number of blocks; its value is a list of objects.
     List,
+    /// Any number of blocks, unordered; its value is a set of objects.
+    Set,
+    /// Blocks with one label each; its value is a map of objects by label.
+    Map,
+    /// Exactly one block, which may be left out: its value is always an object, with
+    /// null attributes when the block is absent.
+    Group,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -127,6 +134,32 @@ impl Schema {
     pub fn block(mut self, name: &str, block: BlockSchema) -> Schema {
         self.blocks.insert(name.to_string(), block);
         self
+    }
+
+    /// The type of a value of this block: an object of its attributes and nested blocks.
+    pub fn implied_type(&self) -> Type {
+        use terrane_core::types::ObjectAttr;
+        let attr = |ty: Type| ObjectAttr {
+            ty,
+            optional: false,
+            default: None,
+        };
+        let mut attrs: BTreeMap<String, ObjectAttr> = self
+            .attributes
+            .iter()
+            .map(|(k, a)| (k.clone(), attr(a.ty.clone())))
+            .collect();
+        for (k, b) in &self.blocks {
+            let obj = b.schema.implied_type();
+            let ty = match b.nesting {
+                Nesting::Single | Nesting::Group => obj,
+                Nesting::List => Type::List(Box::new(obj)),
+                Nesting::Set => Type::Set(Box::new(obj)),
+                Nesting::Map => Type::Map(Box::new(obj)),
+            };
+            attrs.insert(k.clone(), attr(ty));
+        }
+        Type::Object(attrs)
     }
 
     /// Applies sensitive marks to the attributes the schema declares sensitive.
@@ -207,7 +240,22 @@ impl Schema {
                 .collect();
             let v = match block.nesting {
                 Nesting::List => Value::List(items),
-                Nesting::Single => {
+                Nesting::Set => Value::set(items),
+                Nesting::Map => {
+                    if !items.is_empty() {
+                        problems.push(ConfigProblem::Type(
+                            path.clone(),
+                            "blocks nested by label (a map of blocks) are not supported yet".into(),
+                        ));
+                    }
+                    Value::Map(terrane_core::ObjectMap::new())
+                }
+                Nesting::Group if items.is_empty() => block.schema.conform_into(
+                    Value::Map(terrane_core::ObjectMap::new()),
+                    path,
+                    problems,
+                ),
+                Nesting::Single | Nesting::Group => {
                     if items.len() > 1 {
                         problems.push(ConfigProblem::TooManyBlocks(path.clone()));
                     }
@@ -311,6 +359,7 @@ pub fn plan_by_schema(schema: &Schema, prior: Option<&Value>, config: &Value) ->
     PlannedChange {
         planned: Value::Map(planned),
         requires_replace,
+        private: Vec::new(),
     }
 }
 

@@ -340,7 +340,7 @@ struct TerraneProvider {
 
 #[async_trait]
 impl Provider for TerraneProvider {
-    fn plan(
+    async fn plan(
         &self,
         type_name: &str,
         _prior: Option<&Value>,

@@ -1,0 +1,616 @@
+//! A plugin as a terrane provider: [`PluginFactory`] holds the plugin's schema, and
+//! every provider configuration (aliases included) gets its own plugin process,
+//! started at its first call and configured with ConfigureProvider.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use terrane_core::{Diagnostic, Type, Value};
+use terrane_provider::{
+    PlannedChange, Provider, ProviderError, ProviderFactory, ProviderSchema, Result, Schema,
+    Warnings,
+};
+use tokio::sync::OnceCell;
+
+use crate::cty;
+use crate::process::{Launch, Process, StartError};
+use crate::proto::tfplugin6 as v6;
+use crate::rpc::Rpc;
+use crate::schema::PluginSchema;
+
+/// The Terraform version terrane reports to providers (ConfigureProvider): the
+/// language version it implements.
+pub const TERRAFORM_VERSION: &str = "1.15.0";
+
+/// One installed plugin: how to start it and what it declares.
+pub struct PluginFactory {
+    name: String,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    launch: Launch,
+    schema: PluginSchema,
+    /// The process started to read the schema, kept for the first configuration.
+    spare: Mutex<Option<Process>>,
+    /// Every process started, to shut them down at the end.
+    live: Mutex<Vec<Arc<Process>>>,
+}
+
+/// Why a plugin could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl PluginFactory {
+    /// Starts the plugin and reads its schema. `name` is the provider's local name
+    /// (`aws`, `pyvider`): resource types are matched by it.
+    pub async fn start(
+        name: &str,
+        launch: Launch,
+    ) -> std::result::Result<PluginFactory, PluginError> {
+        let process = Process::start(&launch).await?;
+        let rpc = Rpc::new(process.channel.clone(), process.handshake.protocol);
+        let response = rpc.get_schema().await.map_err(|s| {
+            PluginError::Protocol(status_message(&process, "GetProviderSchema", &s))
+        })?;
+        if let Some(e) = errors(&response.diagnostics) {
+            return Err(PluginError::Protocol(format!(
+                "the plugin {} could not describe itself: {e}",
+                launch.name
+            )));
+        }
+        let schema = crate::schema::from_response(response).map_err(|e| {
+            PluginError::Protocol(format!(
+                "the plugin {} sent a schema terrane cannot read: {e}",
+                launch.name
+            ))
+        })?;
+        Ok(PluginFactory {
+            name: name.to_string(),
+            shared: Arc::new(Shared {
+                launch,
+                schema,
+                spare: Mutex::new(Some(process)),
+                live: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub fn plugin_schema(&self) -> &PluginSchema {
+        &self.shared.schema
+    }
+
+    /// The provider protocol the plugin speaks (5 or 6).
+    pub fn protocol(&self) -> u32 {
+        self.shared
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|p| p.handshake.protocol)
+            .or_else(|| {
+                self.shared
+                    .live
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .first()
+                    .map(|p| p.handshake.protocol)
+            })
+            .unwrap_or(0)
+    }
+
+    /// Asks every process of this plugin to exit, and kills those that do not.
+    pub async fn shutdown(&self) {
+        let spare = self
+            .shared
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(p) = spare {
+            p.shutdown(Duration::from_secs(2)).await;
+        }
+        let live: Vec<Arc<Process>> =
+            std::mem::take(&mut *self.shared.live.lock().unwrap_or_else(|e| e.into_inner()));
+        for p in live {
+            p.shutdown(Duration::from_secs(2)).await;
+        }
+    }
+}
+
+impl ProviderFactory for PluginFactory {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.shared.schema.schema
+    }
+
+    fn configure(&self, config: &Value) -> Result<Arc<dyn Provider>> {
+        Ok(Arc::new(PluginProvider {
+            shared: self.shared.clone(),
+            config: config.unmark().0,
+            conn: OnceCell::new(),
+            warnings: Warnings::default(),
+        }))
+    }
+}
+
+/// One provider configuration, served by its own plugin process.
+pub struct PluginProvider {
+    shared: Arc<Shared>,
+    config: Value,
+    conn: OnceCell<Conn>,
+    warnings: Warnings,
+}
+
+struct Conn {
+    process: Arc<Process>,
+    rpc: Rpc,
+}
+
+fn dv(bytes: Vec<u8>) -> Option<v6::DynamicValue> {
+    Some(v6::DynamicValue {
+        msgpack: bytes,
+        json: Vec::new(),
+    })
+}
+
+impl PluginProvider {
+    async fn conn(&self) -> Result<&Conn> {
+        self.conn
+            .get_or_try_init(|| async {
+                let spare = self
+                    .shared
+                    .spare
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                let process = match spare {
+                    Some(p) => p,
+                    None => Process::start(&self.shared.launch)
+                        .await
+                        .map_err(|e| ProviderError::api(e.to_string()))?,
+                };
+                let process = Arc::new(process);
+                self.shared
+                    .live
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(process.clone());
+                let rpc = Rpc::new(process.channel.clone(), process.handshake.protocol);
+                let ty = self.shared.schema.schema.provider.implied_type();
+                let config = cty::encode(&self.config, &ty)
+                    .map_err(|e| ProviderError::config(format!("provider configuration: {e}")))?;
+                let conn = Conn { process, rpc };
+                let r: v6::configure_provider::Response = self
+                    .call(
+                        &conn,
+                        "ConfigureProvider",
+                        v6::configure_provider::Request {
+                            terraform_version: TERRAFORM_VERSION.into(),
+                            config: dv(config),
+                            client_capabilities: Some(capabilities()),
+                        },
+                    )
+                    .await?;
+                self.check(&r.diagnostics).map_err(|e| {
+                    ProviderError::config(format!("configuring the provider: {}", e.message))
+                })?;
+                Ok(conn)
+            })
+            .await
+    }
+
+    async fn call<Req, Resp>(&self, conn: &Conn, method: &str, req: Req) -> Result<Resp>
+    where
+        Req: prost::Message + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
+    {
+        conn.rpc
+            .call(method, req)
+            .await
+            .map_err(|s| ProviderError::api(status_message(&conn.process, method, &s)))
+    }
+
+    /// Errors fail the call; warnings are kept for the engine.
+    fn check(&self, diags: &[v6::Diagnostic]) -> Result<()> {
+        for d in diags {
+            if d.severity == v6::diagnostic::Severity::Warning as i32 {
+                self.warnings.push(Diagnostic::warning(
+                    d.summary.clone(),
+                    describe(d)
+                        .trim_start_matches(&d.summary)
+                        .trim_start_matches(": ")
+                        .to_string(),
+                ));
+            }
+        }
+        match errors(diags) {
+            Some(e) => Err(ProviderError::api(e)),
+            None => Ok(()),
+        }
+    }
+
+    fn resource_type(&self, type_name: &str) -> Result<Type> {
+        self.shared
+            .schema
+            .schema
+            .resources
+            .get(type_name)
+            .map(Schema::implied_type)
+            .ok_or_else(|| {
+                ProviderError::config(format!("the plugin has no resource type {type_name}"))
+            })
+    }
+
+    fn encode(&self, value: Option<&Value>, ty: &Type) -> Result<Option<v6::DynamicValue>> {
+        let v = value.cloned().unwrap_or(Value::Null);
+        cty::encode(&v, ty)
+            .map(dv)
+            .map_err(|e| ProviderError::internal(format!("encoding a value for the plugin: {e}")))
+    }
+
+    fn decode(&self, value: Option<v6::DynamicValue>, ty: &Type) -> Result<Value> {
+        let Some(value) = value else {
+            return Ok(Value::Null);
+        };
+        if value.msgpack.is_empty() && !value.json.is_empty() {
+            let json: serde_json::Value = serde_json::from_slice(&value.json)
+                .map_err(|e| ProviderError::internal(format!("the plugin sent bad JSON: {e}")))?;
+            return Ok(Value::from_json(&json));
+        }
+        cty::decode(&value.msgpack, ty).map_err(|e| {
+            ProviderError::internal(format!("the plugin sent a value terrane cannot read: {e}"))
+        })
+    }
+
+    async fn plan_once(
+        &self,
+        conn: &Conn,
+        type_name: &str,
+        ty: &Type,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<v6::plan_resource_change::Response> {
+        let proposed = proposed_new(schema, prior, config);
+        let r: v6::plan_resource_change::Response = self
+            .call(
+                conn,
+                "PlanResourceChange",
+                v6::plan_resource_change::Request {
+                    type_name: type_name.into(),
+                    prior_state: self.encode(prior, ty)?,
+                    proposed_new_state: self.encode(Some(&proposed), ty)?,
+                    config: self.encode(Some(config), ty)?,
+                    prior_private: Vec::new(),
+                    provider_meta: None,
+                    client_capabilities: Some(capabilities()),
+                    prior_identity: None,
+                },
+            )
+            .await?;
+        self.check(&r.diagnostics)?;
+        Ok(r)
+    }
+
+    async fn apply_change(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        planned: Option<&Value>,
+        config: Option<&Value>,
+        private: &[u8],
+    ) -> Result<Value> {
+        let conn = self.conn().await?;
+        let ty = self.resource_type(type_name)?;
+        let r: v6::apply_resource_change::Response = self
+            .call(
+                conn,
+                "ApplyResourceChange",
+                v6::apply_resource_change::Request {
+                    type_name: type_name.into(),
+                    prior_state: self.encode(prior, &ty)?,
+                    planned_state: self.encode(planned, &ty)?,
+                    config: self.encode(config, &ty)?,
+                    planned_private: private.to_vec(),
+                    provider_meta: None,
+                    planned_identity: None,
+                },
+            )
+            .await?;
+        self.check(&r.diagnostics)?;
+        self.decode(r.new_state, &ty)
+    }
+}
+
+fn capabilities() -> v6::ClientCapabilities {
+    v6::ClientCapabilities {
+        deferral_allowed: false,
+        write_only_attributes_allowed: false,
+    }
+}
+
+#[async_trait]
+impl Provider for PluginProvider {
+    async fn plan(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        config: &Value,
+        schema: &Schema,
+    ) -> Result<PlannedChange> {
+        let conn = self.conn().await?;
+        let ty = self.resource_type(type_name)?;
+        let v: v6::validate_resource_config::Response = self
+            .call(
+                conn,
+                "ValidateResourceConfig",
+                v6::validate_resource_config::Request {
+                    type_name: type_name.into(),
+                    config: self.encode(Some(config), &ty)?,
+                    client_capabilities: Some(capabilities()),
+                },
+            )
+            .await?;
+        self.check(&v.diagnostics)
+            .map_err(|e| ProviderError::config(e.message))?;
+        let mut r = self
+            .plan_once(conn, type_name, &ty, prior, config, schema)
+            .await?;
+        let requires_replace: Vec<String> = r.requires_replace.iter().map(path_string).collect();
+        if prior.is_some() && !requires_replace.is_empty() {
+            // A replacement creates a new object: plan that create, as Terraform does.
+            r = self
+                .plan_once(conn, type_name, &ty, None, config, schema)
+                .await?;
+        }
+        Ok(PlannedChange {
+            planned: self.decode(r.planned_state, &ty)?,
+            requires_replace,
+            private: r.planned_private,
+        })
+    }
+
+    async fn apply(
+        &self,
+        type_name: &str,
+        prior: Option<Value>,
+        planned: Value,
+        config: &Value,
+        private: &[u8],
+    ) -> Result<Value> {
+        self.apply_change(
+            type_name,
+            prior.as_ref(),
+            Some(&planned),
+            Some(config),
+            private,
+        )
+        .await
+    }
+
+    async fn create(&self, type_name: &str, planned: Value) -> Result<Value> {
+        self.apply_change(type_name, None, Some(&planned), Some(&planned), &[])
+            .await
+    }
+
+    async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value> {
+        self.apply_change(type_name, Some(&prior), Some(&planned), Some(&planned), &[])
+            .await
+    }
+
+    async fn delete(&self, type_name: &str, state: Value) -> Result<()> {
+        self.apply_change(type_name, Some(&state), None, None, &[])
+            .await
+            .map(|_| ())
+    }
+
+    async fn read(&self, type_name: &str, state: Value) -> Result<Option<Value>> {
+        let conn = self.conn().await?;
+        let ty = self.resource_type(type_name)?;
+        let r: v6::read_resource::Response = self
+            .call(
+                conn,
+                "ReadResource",
+                v6::read_resource::Request {
+                    type_name: type_name.into(),
+                    current_state: self.encode(Some(&state), &ty)?,
+                    private: Vec::new(),
+                    provider_meta: None,
+                    client_capabilities: Some(capabilities()),
+                    current_identity: None,
+                },
+            )
+            .await?;
+        self.check(&r.diagnostics)?;
+        let v = self.decode(r.new_state, &ty)?;
+        Ok(if v.is_null() { None } else { Some(v) })
+    }
+
+    async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
+        let conn = self.conn().await?;
+        let r: v6::import_resource_state::Response = self
+            .call(
+                conn,
+                "ImportResourceState",
+                v6::import_resource_state::Request {
+                    type_name: type_name.into(),
+                    id: id.into(),
+                    client_capabilities: Some(capabilities()),
+                    identity: None,
+                },
+            )
+            .await?;
+        self.check(&r.diagnostics)?;
+        let Some(first) = r.imported_resources.into_iter().next() else {
+            return Err(ProviderError::not_found(format!(
+                "the provider found no {type_name} with id {id:?}"
+            )));
+        };
+        let ty = self.resource_type(&first.type_name)?;
+        let state = self.decode(first.state, &ty)?;
+        // Terraform reads an imported object before it records it.
+        self.read(type_name, state)
+            .await?
+            .ok_or_else(|| ProviderError::not_found(format!("{type_name} {id:?} does not exist")))
+    }
+
+    async fn read_data(&self, type_name: &str, config: Value) -> Result<Value> {
+        let conn = self.conn().await?;
+        let ty = self
+            .shared
+            .schema
+            .schema
+            .data_sources
+            .get(type_name)
+            .map(Schema::implied_type)
+            .ok_or_else(|| {
+                ProviderError::config(format!("the plugin has no data source {type_name}"))
+            })?;
+        let r: v6::read_data_source::Response = self
+            .call(
+                conn,
+                "ReadDataSource",
+                v6::read_data_source::Request {
+                    type_name: type_name.into(),
+                    config: self.encode(Some(&config), &ty)?,
+                    provider_meta: None,
+                    client_capabilities: Some(capabilities()),
+                },
+            )
+            .await?;
+        self.check(&r.diagnostics)?;
+        self.decode(r.state, &ty)
+    }
+
+    fn stop(&self) {
+        let Some(conn) = self.conn.get() else {
+            return;
+        };
+        let rpc = conn.rpc.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ = rpc
+                    .call::<_, v6::stop_provider::Response>(
+                        "StopProvider",
+                        v6::stop_provider::Request {},
+                    )
+                    .await;
+            });
+        }
+    }
+
+    fn take_warnings(&self) -> Vec<Diagnostic> {
+        self.warnings.take()
+    }
+}
+
+/// Terraform's proposed new state: the configuration, with the prior value of every
+/// computed attribute the configuration leaves null (`objchange.ProposedNew`).
+pub fn proposed_new(schema: &Schema, prior: Option<&Value>, config: &Value) -> Value {
+    let prior_map = prior.and_then(|p| p.as_map());
+    let Some(cfg) = config.as_map() else {
+        return config.clone();
+    };
+    let mut out = terrane_core::ObjectMap::new();
+    for (name, attr) in &schema.attributes {
+        let c = cfg.get(name).cloned().unwrap_or(Value::Null);
+        let v = if c.is_null() && attr.computed {
+            prior_map
+                .and_then(|p| p.get(name))
+                .cloned()
+                .unwrap_or(Value::Null)
+        } else {
+            c
+        };
+        out.insert(name.clone(), v);
+    }
+    for (name, block) in &schema.blocks {
+        let c = cfg.get(name).cloned().unwrap_or(Value::Null);
+        let p = prior_map.and_then(|p| p.get(name));
+        use terrane_provider::Nesting;
+        let v = match (block.nesting, &c) {
+            (Nesting::Single | Nesting::Group, Value::Map(_)) => proposed_new(&block.schema, p, &c),
+            (Nesting::List, Value::List(items)) => Value::List(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let pi = p.and_then(|p| p.as_items()).and_then(|l| l.get(i));
+                        proposed_new(&block.schema, pi, item)
+                    })
+                    .collect(),
+            ),
+            _ => c,
+        };
+        out.insert(name.clone(), v);
+    }
+    Value::Map(out)
+}
+
+/// `a.b[0]["k"]`, from an attribute path.
+fn path_string(p: &v6::AttributePath) -> String {
+    use v6::attribute_path::step::Selector;
+    let mut s = String::new();
+    for step in &p.steps {
+        match &step.selector {
+            Some(Selector::AttributeName(n)) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(n);
+            }
+            Some(Selector::ElementKeyString(k)) => s.push_str(&format!("[{k:?}]")),
+            Some(Selector::ElementKeyInt(i)) => s.push_str(&format!("[{i}]")),
+            None => {}
+        }
+    }
+    s
+}
+
+/// A diagnostic as one line: `summary: detail (at path)`.
+fn describe(d: &v6::Diagnostic) -> String {
+    let mut s = d.summary.clone();
+    if !d.detail.is_empty() {
+        s.push_str(": ");
+        s.push_str(&d.detail);
+    }
+    if let Some(p) = d.attribute.as_ref().filter(|p| !p.steps.is_empty()) {
+        s.push_str(&format!(" (at {})", path_string(p)));
+    }
+    s
+}
+
+/// The error diagnostics, joined, if any.
+fn errors(diags: &[v6::Diagnostic]) -> Option<String> {
+    let errs: Vec<String> = diags
+        .iter()
+        .filter(|d| d.severity == v6::diagnostic::Severity::Error as i32)
+        .map(describe)
+        .collect();
+    (!errs.is_empty()).then(|| errs.join("; "))
+}
+
+/// A failed call, with how the plugin ended if it did and what it last wrote.
+fn status_message(process: &Process, method: &str, status: &tonic::Status) -> String {
+    let ended = match process.exit_status() {
+        Some(s) => format!(" The plugin process has exited ({s})."),
+        None => String::new(),
+    };
+    format!(
+        "the plugin {} failed the call {method}: {} ({:?}).{ended}{}",
+        process.name,
+        status.message(),
+        status.code(),
+        process.stderr.render()
+    )
+}
