@@ -81,6 +81,22 @@ impl PlanArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Install the provider plugins the configuration requires (from the mirrors and
+    /// registries in Terraform's CLI configuration) and record them in the dependency
+    /// lock file, .terraform.lock.hcl.
+    Init {
+        /// Choose the newest versions the constraints allow, even when the lock file
+        /// records others.
+        #[arg(long)]
+        upgrade: bool,
+    },
+    /// The providers the configuration requires: where each comes from, its version
+    /// and whether terrane serves it natively or through a plugin.
+    #[command(subcommand_negates_reqs = true)]
+    Providers {
+        #[command(subcommand)]
+        command: Option<ProvidersCommand>,
+    },
     /// Check the configuration without touching state or providers.
     Validate {
         /// Print diagnostics as JSON.
@@ -476,4 +492,14 @@ pub enum ScanFormat {
     Json,
     Sarif,
     Junit,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProvidersCommand {
+    /// Print the providers' schemas.
+    Schema {
+        /// As JSON, in Terraform's format (`terraform providers schema -json`).
+        #[arg(long)]
+        json: bool,
+    },
 }

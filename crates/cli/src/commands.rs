@@ -24,7 +24,12 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
     let style = Style { color };
     match command {
-        Command::Validate { json } => validate(&dir, json, color),
+        Command::Validate { json } => validate(&dir, json, color).await,
+        Command::Init { upgrade } => crate::providers_cmd::init(&dir, upgrade, color),
+        Command::Providers { command: None } => crate::providers_cmd::list(&dir, color).await,
+        Command::Providers {
+            command: Some(crate::args::ProvidersCommand::Schema { json: _ }),
+        } => crate::providers_cmd::schema_json(&dir, color).await,
         Command::Plan {
             args,
             out,
@@ -55,7 +60,7 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
         }
         Command::Show { planfile, json } => show(&dir, planfile.as_deref(), json, style),
         Command::Output { name, json, raw } => output(&dir, name.as_deref(), json, raw),
-        Command::Graph => graph(&dir, color),
+        Command::Graph => graph(&dir, color).await,
         Command::Fmt {
             check,
             recursive,
@@ -116,7 +121,7 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
             crate::policy_cmd::status_cmd(&dir, json, style)
         }
         Command::Policy(crate::args::PolicyCommand::Test { policy, verbose }) => {
-            crate::policy_cmd::test_cmd(&dir, &policy, verbose, style)
+            crate::policy_cmd::test_cmd(&dir, &policy, verbose, style).await
         }
         Command::Cost(c) => cost(&dir, c, style).await,
     }
@@ -150,8 +155,11 @@ async fn cost(dir: &Path, c: crate::args::CostCommand, style: Style) -> u8 {
     }
 }
 
-fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
-    let (ws, mut diags) = Workspace::load(dir);
+async fn validate(dir: &Path, as_json: bool, color: bool) -> u8 {
+    let (mut ws, mut diags) = Workspace::load(dir);
+    if !diags.has_errors() {
+        diags.extend(ws.start_plugins().await);
+    }
     if !diags.has_errors() {
         let (_, d) = model::build(&ws.module, &ws.registry);
         let structural = d.has_errors();
@@ -245,7 +253,7 @@ async fn plan_cmd(
     detailed: bool,
     style: Style,
 ) -> u8 {
-    let Some(mut ws) = load(dir, style.color) else {
+    let Some(mut ws) = load(dir, style.color).await else {
         return 1;
     };
     let prior = match state_cmd::read_existing(&ws) {
@@ -299,7 +307,7 @@ async fn apply_cmd(
     style: Style,
 ) -> u8 {
     let color = style.color;
-    let Some(mut ws) = load(dir, color) else {
+    let Some(mut ws) = load(dir, color).await else {
         return 1;
     };
     let mut backend = match ws.open_backend() {
@@ -652,8 +660,10 @@ fn output(dir: &Path, name: Option<&str>, as_json: bool, raw: bool) -> u8 {
     }
 }
 
-fn graph(dir: &Path, color: bool) -> u8 {
-    let Some(ws) = load(dir, color) else { return 1 };
+async fn graph(dir: &Path, color: bool) -> u8 {
+    let Some(ws) = load(dir, color).await else {
+        return 1;
+    };
     let Some(model) = build_model(&ws, color) else {
         return 1;
     };
@@ -711,7 +721,7 @@ fn fmt(dir: &Path, check: bool, recursive: bool, paths: &[PathBuf]) -> u8 {
 
 async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Style) -> u8 {
     let color = style.color;
-    let Some(mut ws) = load(dir, color) else {
+    let Some(mut ws) = load(dir, color).await else {
         return 1;
     };
     outln!("{}: Importing from ID {id:?}...", style.bold(address));

@@ -48,7 +48,7 @@ async fn price(
             return Ok(terraform_plan_cost(&tf, &sources));
         }
     }
-    let Some(mut ws) = crate::session::load(dir, style.color) else {
+    let Some(mut ws) = crate::session::load(dir, style.color).await else {
         return Err(1);
     };
     let plan = match source {

@@ -19,6 +19,7 @@ mod backup_cmd;
 mod commands;
 mod cost_cmd;
 mod policy_cmd;
+mod providers_cmd;
 mod secret_cmd;
 mod session;
 mod state_cmd;
@@ -38,7 +39,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // Usage errors exit 1 like every other error, so that 2 keeps meaning "changes" (plan
     // --detailed-exitcode) or "findings" (scan) to scripts; --help and --version exit 0.
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(terraform_style_flags(std::env::args_os())) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -75,4 +76,35 @@ fn main() -> ExitCode {
     // Providers may have left tasks (such as a slow sleep) running; don't wait for them.
     runtime.shutdown_background();
     ExitCode::from(code)
+}
+
+/// Terraform spells long flags with one dash (`-json`, `-var x=1`, `-auto-approve`,
+/// `-chdir=DIR`), and scripts written for it do too: such an argument is read as the
+/// same flag with two dashes. Single letters (`-C`) stay short flags; everything after
+/// `--` is left alone.
+fn terraform_style_flags(
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::new();
+    let mut rest = false;
+    for a in args {
+        let Some(s) = a.to_str() else {
+            out.push(a);
+            continue;
+        };
+        if s == "--" {
+            rest = true;
+        }
+        let name = s.strip_prefix('-').unwrap_or("");
+        let name = name.split('=').next().unwrap_or("");
+        let long = !rest
+            && !s.starts_with("--")
+            && name.len() > 1
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        out.push(if long { format!("-{s}").into() } else { a });
+    }
+    out
 }

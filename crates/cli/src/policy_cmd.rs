@@ -122,7 +122,7 @@ pub async fn scan_cmd(
     if list_rules {
         return print_rules(format);
     }
-    let Some(mut ws) = crate::session::load(dir, style.color) else {
+    let Some(mut ws) = crate::session::load(dir, style.color).await else {
         return 1;
     };
     let start = std::time::Instant::now();
@@ -190,7 +190,7 @@ pub async fn check_cmd(
     as_json: bool,
     style: Style,
 ) -> u8 {
-    let Some(mut ws) = crate::session::load(dir, style.color) else {
+    let Some(mut ws) = crate::session::load(dir, style.color).await else {
         return 1;
     };
     let plan = match planfile {
@@ -229,8 +229,8 @@ pub async fn check_cmd(
 }
 
 /// `terrane policy test`: runs the `test_` rules of every policy set.
-pub fn test_cmd(dir: &Path, extra: &[PathBuf], verbose: bool, style: Style) -> u8 {
-    let Some(ws) = crate::session::load(dir, style.color) else {
+pub async fn test_cmd(dir: &Path, extra: &[PathBuf], verbose: bool, style: Style) -> u8 {
+    let Some(ws) = crate::session::load(dir, style.color).await else {
         return 1;
     };
     let sets = match policy_sets(&ws, extra) {

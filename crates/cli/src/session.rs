@@ -20,8 +20,14 @@ pub fn fail(msg: impl std::fmt::Display) -> u8 {
 }
 
 /// Loads the configuration, printing diagnostics; None when it has errors.
-pub fn load(dir: &Path, color: bool) -> Option<Workspace> {
-    let (ws, diags) = Workspace::load(dir);
+/// Loads the workspace and starts the provider plugins it needs.
+pub async fn load(dir: &Path, color: bool) -> Option<Workspace> {
+    let (mut ws, diags) = Workspace::load(dir);
+    print_diags(&diags, &ws.sources, color);
+    if diags.has_errors() {
+        return None;
+    }
+    let diags = ws.start_plugins().await;
     print_diags(&diags, &ws.sources, color);
     if diags.has_errors() {
         None

@@ -216,9 +216,24 @@ pub struct ProviderBlock {
 #[derive(Clone, Debug, Default)]
 pub struct TerraformSettings {
     pub backend: Option<BackendBlock>,
-    pub required_providers: BTreeMap<String, Value>,
+    /// `required_providers { NAME = { source = "...", version = "..." } }`, by local name.
+    pub required_providers: BTreeMap<String, RequiredProvider>,
     pub encryption: Option<EncryptionSettings>,
     pub backup: Option<BackupSettings>,
+}
+
+/// One entry of `required_providers`: where the provider comes from and which versions
+/// the module accepts. The address and constraint syntax are checked where they are
+/// used (`terrane-install`), with this entry's span.
+#[derive(Clone, Debug)]
+pub struct RequiredProvider {
+    /// `[HOST/]NAMESPACE/TYPE`; None means `hashicorp/NAME`.
+    pub source: Option<String>,
+    /// A version constraint, e.g. `~> 5.0, != 5.3.1`.
+    pub version: Option<String>,
+    /// `configuration_aliases = [aws.west]`: provider configurations a caller passes in.
+    pub configuration_aliases: Vec<String>,
+    pub span: Span,
 }
 
 /// `terraform { backup { schedule = "0 3 * * *" ... } }`: scheduled backups of the
@@ -910,16 +925,110 @@ fn load_terraform(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) 
                 module.terraform.backup = load_backup(nb, diags);
             }
             "required_providers" => {
-                for (name, _) in nb.body.attrs {
-                    module
-                        .terraform
-                        .required_providers
-                        .insert(name, Value::Null);
+                for (name, attr) in nb.body.attrs {
+                    if let Some(r) = required_provider(&name, &attr, diags) {
+                        module.terraform.required_providers.insert(name, r);
+                    }
                 }
             }
             _ => {}
         }
     }
+}
+
+/// `NAME = { source = "...", version = "..." }`, or the legacy `NAME = "VERSION"`.
+fn required_provider(
+    name: &str,
+    attr: &Attribute,
+    diags: &mut Diagnostics,
+) -> Option<RequiredProvider> {
+    let span = attr.expr.span.clone();
+    let bad = |diags: &mut Diagnostics, what: String| {
+        diags.push(
+            Diagnostic::error("Invalid required_providers entry", what)
+                .with_span(Some(span.clone())),
+        );
+        None
+    };
+    // configuration_aliases holds references (`aws.west`), so the object is read
+    // entry by entry rather than evaluated whole.
+    let value = match &attr.expr.kind {
+        ExprKind::Object(entries) => {
+            let mut m = terrane_core::ObjectMap::new();
+            for (k, v) in entries {
+                let key = match crate::eval::eval_constant(k) {
+                    Ok(Value::String(k)) => k,
+                    Ok(_) | Err(_) => match &k.kind {
+                        ExprKind::Var(k) => k.clone(),
+                        _ => {
+                            return bad(
+                                diags,
+                                format!(
+                                "{name}: the keys are source, version and configuration_aliases."
+                            ),
+                            )
+                        }
+                    },
+                };
+                if key == "configuration_aliases" {
+                    m.insert(key, Value::Null);
+                    continue;
+                }
+                match crate::eval::eval_constant(v) {
+                    Ok(v) => m.insert(key, v),
+                    Err(d) => {
+                        diags.push(d);
+                        return None;
+                    }
+                };
+            }
+            Value::Map(m)
+        }
+        _ => match crate::eval::eval_constant(&attr.expr) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.push(d);
+                return None;
+            }
+        },
+    };
+    let mut r = RequiredProvider {
+        source: None,
+        version: None,
+        configuration_aliases: Vec::new(),
+        span: span.clone(),
+    };
+    match value {
+        Value::String(v) => r.version = Some(v),
+        Value::Map(m) => {
+            for (k, v) in m.iter() {
+                match (k.as_str(), v) {
+                    ("source", Value::String(s)) => r.source = Some(s.clone()),
+                    ("version", Value::String(s)) => r.version = Some(s.clone()),
+                    ("configuration_aliases", _) => {}
+                    ("source" | "version", other) => {
+                        return bad(
+                            diags,
+                            format!("{name}.{k} must be a string, not {}.", other.type_name()),
+                        )
+                    }
+                    _ => {
+                        return bad(
+                            diags,
+                            format!("{name} takes source, version and configuration_aliases; {k:?} is not expected."),
+                        )
+                    }
+                }
+            }
+        }
+        other => {
+            return bad(
+                diags,
+                format!("{name} must be an object such as {{ source = \"hashicorp/{name}\", version = \"~> 1.0\" }}, not {}.", other.type_name()),
+            )
+        }
+    }
+    Some(r)
 }
 
 fn required_string(

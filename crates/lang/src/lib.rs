@@ -15,5 +15,7 @@ pub mod funcs;
 pub mod vars;
 
 pub use ast::{Expr, ExprKind, Reference};
-pub use config::{load_root, BackupSettings, Body, EncryptionSettings, KeyProviderBlock, Module};
+pub use config::{
+    load_root, BackupSettings, Body, EncryptionSettings, KeyProviderBlock, Module, RequiredProvider,
+};
 pub use eval::{eval, eval_body, Scope};

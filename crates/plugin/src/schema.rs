@@ -199,3 +199,189 @@ fn block_from_v5(b: v5::schema::Block) -> v6::schema::Block {
         deprecation_message: b.deprecation_message,
     }
 }
+
+/// The schemas in Terraform's JSON form (`terraform providers schema -json`, one
+/// provider's object).
+pub fn terraform_json(r: &v6::get_provider_schema::Response) -> serde_json::Value {
+    use serde_json::{json, Map, Value as J};
+    fn kind(k: i32) -> &'static str {
+        if k == v6::StringKind::Markdown as i32 {
+            "markdown"
+        } else {
+            "plain"
+        }
+    }
+    fn ty(bytes: &[u8]) -> J {
+        serde_json::from_slice(bytes).unwrap_or(J::Null)
+    }
+    fn attr(a: &v6::schema::Attribute) -> J {
+        let mut o = Map::new();
+        if let Some(n) = &a.nested_type {
+            let attrs: Map<String, J> = n
+                .attributes
+                .iter()
+                .map(|a| (a.name.clone(), attr(a)))
+                .collect();
+            let mode = match v6::schema::object::NestingMode::try_from(n.nesting) {
+                Ok(v6::schema::object::NestingMode::List) => "list",
+                Ok(v6::schema::object::NestingMode::Set) => "set",
+                Ok(v6::schema::object::NestingMode::Map) => "map",
+                _ => "single",
+            };
+            o.insert(
+                "nested_type".into(),
+                json!({"attributes": attrs, "nesting_mode": mode}),
+            );
+        } else {
+            o.insert("type".into(), ty(&a.r#type));
+        }
+        if !a.description.is_empty() {
+            o.insert("description".into(), J::from(a.description.clone()));
+        }
+        o.insert("description_kind".into(), J::from(kind(a.description_kind)));
+        for (k, on) in [
+            ("deprecated", a.deprecated),
+            ("required", a.required),
+            ("optional", a.optional),
+            ("computed", a.computed),
+            ("sensitive", a.sensitive),
+            ("write_only", a.write_only),
+        ] {
+            if on {
+                o.insert(k.into(), J::Bool(true));
+            }
+        }
+        J::Object(o)
+    }
+    fn block(b: &v6::schema::Block) -> J {
+        let mut o = Map::new();
+        if !b.attributes.is_empty() {
+            let attrs: Map<String, J> = b
+                .attributes
+                .iter()
+                .map(|a| (a.name.clone(), attr(a)))
+                .collect();
+            o.insert("attributes".into(), J::Object(attrs));
+        }
+        if !b.block_types.is_empty() {
+            let blocks: Map<String, J> = b
+                .block_types
+                .iter()
+                .map(|nb| {
+                    use v6::schema::nested_block::NestingMode as N;
+                    let mode = match N::try_from(nb.nesting) {
+                        Ok(N::List) => "list",
+                        Ok(N::Set) => "set",
+                        Ok(N::Map) => "map",
+                        Ok(N::Group) => "group",
+                        _ => "single",
+                    };
+                    let mut bo = Map::new();
+                    bo.insert("nesting_mode".into(), J::from(mode));
+                    bo.insert(
+                        "block".into(),
+                        nb.block.as_ref().map(block).unwrap_or_else(|| json!({})),
+                    );
+                    if nb.min_items > 0 {
+                        bo.insert("min_items".into(), J::from(nb.min_items));
+                    }
+                    if nb.max_items > 0 {
+                        bo.insert("max_items".into(), J::from(nb.max_items));
+                    }
+                    (nb.type_name.clone(), J::Object(bo))
+                })
+                .collect();
+            o.insert("block_types".into(), J::Object(blocks));
+        }
+        if !b.description.is_empty() {
+            o.insert("description".into(), J::from(b.description.clone()));
+        }
+        o.insert("description_kind".into(), J::from(kind(b.description_kind)));
+        if b.deprecated {
+            o.insert("deprecated".into(), J::Bool(true));
+        }
+        J::Object(o)
+    }
+    fn schema(s: &v6::Schema) -> J {
+        json!({
+            "version": s.version,
+            "block": s.block.as_ref().map(block).unwrap_or_else(|| json!({"description_kind": "plain"})),
+        })
+    }
+    fn schemas(m: &std::collections::HashMap<String, v6::Schema>) -> J {
+        let sorted: BTreeMap<&String, J> = m.iter().map(|(k, s)| (k, schema(s))).collect();
+        serde_json::to_value(sorted).unwrap_or(J::Null)
+    }
+    let mut o = Map::new();
+    o.insert(
+        "provider".into(),
+        r.provider
+            .as_ref()
+            .map(schema)
+            .unwrap_or_else(|| json!({"version": 0, "block": {"description_kind": "plain"}})),
+    );
+    if !r.resource_schemas.is_empty() {
+        o.insert("resource_schemas".into(), schemas(&r.resource_schemas));
+    }
+    if !r.data_source_schemas.is_empty() {
+        o.insert(
+            "data_source_schemas".into(),
+            schemas(&r.data_source_schemas),
+        );
+    }
+    if !r.ephemeral_resource_schemas.is_empty() {
+        o.insert(
+            "ephemeral_resource_schemas".into(),
+            schemas(&r.ephemeral_resource_schemas),
+        );
+    }
+    if !r.functions.is_empty() {
+        let param = |p: &v6::function::Parameter| {
+            let mut po = Map::new();
+            po.insert("name".into(), J::from(p.name.clone()));
+            po.insert("type".into(), ty(&p.r#type));
+            if !p.description.is_empty() {
+                po.insert("description".into(), J::from(p.description.clone()));
+            }
+            if p.allow_null_value {
+                po.insert("is_nullable".into(), J::Bool(true));
+            }
+            J::Object(po)
+        };
+        let funcs: BTreeMap<&String, J> = r
+            .functions
+            .iter()
+            .map(|(name, f)| {
+                let mut fo = Map::new();
+                if !f.description.is_empty() {
+                    fo.insert("description".into(), J::from(f.description.clone()));
+                }
+                if !f.summary.is_empty() {
+                    fo.insert("summary".into(), J::from(f.summary.clone()));
+                }
+                fo.insert(
+                    "return_type".into(),
+                    f.r#return
+                        .as_ref()
+                        .map(|r| ty(&r.r#type))
+                        .unwrap_or(J::Null),
+                );
+                if !f.parameters.is_empty() {
+                    fo.insert(
+                        "parameters".into(),
+                        J::Array(f.parameters.iter().map(param).collect()),
+                    );
+                }
+                if let Some(v) = &f.variadic_parameter {
+                    fo.insert("variadic_parameter".into(), param(v));
+                }
+                (name, J::Object(fo))
+            })
+            .collect();
+        o.insert(
+            "functions".into(),
+            serde_json::to_value(funcs).unwrap_or(J::Null),
+        );
+    }
+    J::Object(o)
+}

@@ -12,11 +12,13 @@
 //! - [`secrets`]: key providers, key rotation, plan encryption, provider `terrane`.
 //! - [`backup`]: backups and restores; [`state_io`]: pull, push and migrate.
 //! - [`agent`]: what the CLI asks of the workspace's agent around an apply.
+//! - [`plugins`]: which implementation serves each provider; starting plugins.
 
 pub mod agent;
 pub mod backup;
 pub mod cost;
 pub mod ops;
+pub mod plugins;
 pub mod policy;
 pub mod secrets;
 pub mod state_io;
@@ -41,6 +43,8 @@ pub struct Workspace {
     pub sources: SourceMap,
     pub module: Module,
     pub registry: Registry,
+    /// The provider plugins started for this workspace ([`Workspace::start_plugins`]).
+    pub plugins: plugins::Plugins,
 }
 
 /// Opens the state backend `spec` with the encryption of the workspace in `dir`.
@@ -106,6 +110,58 @@ fn aws_schema_only() -> terrane_provider::snapshot::SchemaOnly {
 }
 
 impl Workspace {
+    /// Starts the provider plugins the configuration needs (see [`plugins`] for which
+    /// providers are plugins) and registers them beside the native providers. A plugin
+    /// that is not installed, or does not start, is an error here.
+    pub async fn start_plugins(&mut self) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        let needs = match plugins::needs(&self.module) {
+            Ok(n) => n,
+            Err(d) => return d,
+        };
+        let (cli, problems) = terrane_install::CliConfig::load_from_process();
+        for p in problems {
+            diags.push(if p.warning {
+                Diagnostic::warning(p.summary, p.detail)
+            } else {
+                Diagnostic::error(p.summary, p.detail)
+            });
+        }
+        let lock = match terrane_install::LockFile::load_from_dir(&self.dir) {
+            Ok(l) => l,
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    "Invalid dependency lock file",
+                    e.to_string(),
+                ));
+                return diags;
+            }
+        };
+        for need in needs.values() {
+            let native = |n: &str| self.registry.get(n).is_some();
+            match plugins::serve(need, &native, &lock, &cli, &self.dir) {
+                plugins::Served::Native => {}
+                plugins::Served::Missing(why) => diags.push(
+                    Diagnostic::error("Provider plugin not available", why)
+                        .with_span(need.span.clone()),
+                ),
+                plugins::Served::Plugin {
+                    executable,
+                    version,
+                } => match plugins::start(need, &executable, version.as_deref()).await {
+                    Ok(started) => {
+                        for f in started {
+                            self.registry.register(f.clone());
+                            self.plugins.started.push(f);
+                        }
+                    }
+                    Err(d) => diags.push(d),
+                },
+            }
+        }
+        diags
+    }
+
     /// Why the configuration cannot be planned against its clouds: a provider that it
     /// or a module it calls uses is only a schema in this build.
     pub fn schema_only_provider(&self) -> Option<String> {
@@ -135,6 +191,7 @@ impl Workspace {
             sources,
             module,
             registry: registry(dir),
+            plugins: plugins::Plugins::default(),
         };
         // Provider `terrane` reads the secret store of this workspace's state.
         let (spec, settings, root) = (

@@ -19,6 +19,7 @@ mod json;
 mod lifecycle;
 mod locking;
 mod outputs;
+mod plugins;
 mod policy;
 mod secrets;
 mod state;
