@@ -85,6 +85,7 @@ impl<'c> Run<'c> {
         let store = self.store.borrow();
         let scope = ModuleScope {
             store: &store,
+            registry: self.registry,
             module,
             root_dir: self.root_dir,
             module_rel: module_rel(self.root_dir, self.model, module),

@@ -92,6 +92,8 @@ pub struct Store {
 /// Evaluation scope for one module (and optionally one resource instance).
 pub struct ModuleScope<'a> {
     pub store: &'a Store,
+    /// The providers, for `provider::NAME::FUNC(...)`.
+    pub registry: &'a terrane_provider::Registry,
     pub module: &'a ModulePath,
     pub root_dir: &'a Path,
     /// `path.module` relative to the root.
@@ -109,6 +111,32 @@ fn missing(what: &str, span: &Span) -> Diagnostic {
 }
 
 impl Scope for ModuleScope<'_> {
+    fn provider_function(
+        &self,
+        provider: &str,
+        name: &str,
+        args: Vec<Value>,
+        span: &Span,
+    ) -> Result<Value, Diagnostic> {
+        let unknown = |why: String| {
+            Diagnostic::error("Call to unknown function", why).with_span(Some(span.clone()))
+        };
+        let Some(factory) = self.registry.get(provider) else {
+            return Err(unknown(format!("There is no provider {provider:?} for provider::{provider}::{name}: add it to required_providers.")));
+        };
+        match factory.call_function(name, args) {
+            None => Err(unknown(format!(
+                "Provider {provider:?} has no function {name:?}."
+            ))),
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(Diagnostic::error(
+                "Error in function call",
+                format!("Call to function provider::{provider}::{name} failed: {e}"),
+            )
+            .with_span(Some(span.clone()))),
+        }
+    }
+
     fn lookup(&self, r: &Reference, span: &Span) -> Result<Cow<'_, Value>, Diagnostic> {
         let m = self.module.clone();
         match r {

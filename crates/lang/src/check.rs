@@ -36,6 +36,17 @@ impl Scope for UnknownScope<'_> {
     fn base_dir(&self) -> &Path {
         self.dir
     }
+
+    /// Provider functions are known once the provider runs: unknown here.
+    fn provider_function(
+        &self,
+        _: &str,
+        _: &str,
+        _: Vec<Value>,
+        _: &Span,
+    ) -> Result<Value, Diagnostic> {
+        Ok(Value::Unknown)
+    }
 }
 
 /// Checks every expression of `root` and the modules it calls.

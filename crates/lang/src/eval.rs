@@ -26,6 +26,23 @@ pub trait Scope {
     fn lookup(&self, reference: &Reference, span: &Span) -> Result<Cow<'_, Value>, Diagnostic>;
     /// The directory of the module being evaluated (for `file()` and `path.module`).
     fn base_dir(&self) -> &Path;
+
+    /// Calls a provider-defined function, `provider::PROVIDER::NAME(args)`, with known
+    /// arguments (without sensitive marks). The default knows none.
+    fn provider_function(
+        &self,
+        provider: &str,
+        name: &str,
+        args: Vec<Value>,
+        span: &Span,
+    ) -> Result<Value, Diagnostic> {
+        let _ = args;
+        Err(Diagnostic::error(
+            "Call to unknown function",
+            format!("There is no function provider::{provider}::{name} here: provider functions are called in the resources, data sources, locals and outputs of a module whose configuration requires the provider."),
+        )
+        .with_span(Some(span.clone())))
+    }
 }
 
 /// A scope with no references at all: for constants such as variable defaults.
@@ -612,6 +629,22 @@ impl Evaluator<'_> {
                 p
             })
             .collect();
+        if let Some(rest) = name.strip_prefix("provider::") {
+            let Some((provider, func)) = rest.split_once("::") else {
+                return Err(err(
+                    "Invalid function call",
+                    format!("{name:?} is not a provider function: write provider::PROVIDER::FUNCTION(...)."),
+                    &whole.span,
+                ));
+            };
+            if !known {
+                return Ok(Value::Unknown.mark_if(sensitive));
+            }
+            return self
+                .scope
+                .provider_function(provider, func, plain, &whole.span)
+                .map(|v| v.mark_if(sensitive));
+        }
         if name == "templatefile" {
             if !known {
                 return Ok(Value::Unknown.mark_if(sensitive));

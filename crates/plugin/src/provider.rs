@@ -36,6 +36,9 @@ struct Shared {
     spare: Mutex<Option<Process>>,
     /// Every process started, to shut them down at the end.
     live: Mutex<Vec<Arc<Process>>>,
+    /// The unconfigured process provider functions are called on, as Terraform calls
+    /// them.
+    functions: OnceCell<Conn>,
 }
 
 /// Why a plugin could not be used.
@@ -78,6 +81,7 @@ impl PluginFactory {
                 schema,
                 spare: Mutex::new(Some(process)),
                 live: Mutex::new(Vec::new()),
+                functions: OnceCell::new(),
             }),
         })
     }
@@ -124,7 +128,123 @@ impl PluginFactory {
     }
 }
 
+impl Shared {
+    /// The spare process if it is still free, else a new one; either way recorded for
+    /// shutdown.
+    async fn process(&self) -> Result<Arc<Process>> {
+        let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let process = match spare {
+            Some(p) => p,
+            None => Process::start(&self.launch)
+                .await
+                .map_err(|e| ProviderError::api(e.to_string()))?,
+        };
+        let process = Arc::new(process);
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(process.clone());
+        Ok(process)
+    }
+
+    async fn call_function(
+        &self,
+        name: &str,
+        args: Vec<Value>,
+    ) -> std::result::Result<Value, String> {
+        let def = self
+            .schema
+            .functions
+            .get(name)
+            .ok_or_else(|| format!("no function {name}"))?;
+        let conn = self
+            .functions
+            .get_or_try_init(|| async {
+                let process = self.process().await?;
+                let rpc = Rpc::new(process.channel.clone(), process.handshake.protocol);
+                Ok::<_, ProviderError>(Conn { process, rpc })
+            })
+            .await
+            .map_err(|e| e.message)?;
+        let ty_of = |bytes: &[u8]| -> std::result::Result<Type, String> {
+            let json: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|e| format!("the function's type is not JSON: {e}"))?;
+            terrane_core::types::type_from(&json)
+        };
+        let mut encoded = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            let param = def
+                .parameters
+                .get(i)
+                .or(def.variadic_parameter.as_ref())
+                .ok_or_else(|| {
+                    format!(
+                        "it takes {} arguments, not {}",
+                        def.parameters.len(),
+                        args.len()
+                    )
+                })?;
+            let ty = ty_of(&param.r#type)?;
+            let bytes = cty::encode(a, &ty).map_err(|e| format!("argument {}: {e}", i + 1))?;
+            encoded.push(v6::DynamicValue {
+                msgpack: bytes,
+                json: Vec::new(),
+            });
+        }
+        let r: v6::call_function::Response = conn
+            .rpc
+            .call(
+                "CallFunction",
+                v6::call_function::Request {
+                    name: name.into(),
+                    arguments: encoded,
+                },
+            )
+            .await
+            .map_err(|s| status_message(&conn.process, "CallFunction", &s))?;
+        if let Some(e) = r.error {
+            return Err(match e.function_argument {
+                Some(i) => format!("argument {}: {}", i + 1, e.text),
+                None => e.text,
+            });
+        }
+        let ret = def
+            .r#return
+            .as_ref()
+            .map(|r| ty_of(&r.r#type))
+            .transpose()?
+            .unwrap_or(Type::Any);
+        let v = r.result.unwrap_or_default();
+        cty::decode(&v.msgpack, &ret).map_err(|e| e.to_string())
+    }
+}
+
 impl ProviderFactory for PluginFactory {
+    fn call_function(
+        &self,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Option<std::result::Result<Value, String>> {
+        if !self.shared.schema.functions.contains_key(name) {
+            return None;
+        }
+        // Evaluation is synchronous; the call runs on the runtime the plugin's
+        // connection lives on, with this worker thread handed over meanwhile.
+        let handle = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => h,
+            _ => {
+                return Some(Err(
+                    "provider functions need terrane's multi-threaded runtime".into(),
+                ))
+            }
+        };
+        let shared = self.shared.clone();
+        let name = name.to_string();
+        Some(tokio::task::block_in_place(move || {
+            handle.block_on(async move { shared.call_function(&name, args).await })
+        }))
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -206,6 +206,18 @@ pub trait ProviderFactory: Send + Sync {
     /// there is none).
     fn configure(&self, config: &Value) -> Result<Arc<dyn Provider>>;
 
+    /// Calls the provider-defined function `name` (`provider::NAME::FUNC(...)` in the
+    /// configuration) with known arguments; `None` when the provider has no such
+    /// function. Evaluation is synchronous, so this is too.
+    fn call_function(
+        &self,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Option<std::result::Result<Value, String>> {
+        let _ = (name, args);
+        None
+    }
+
     /// Why this provider can plan by its schema but not reach its cloud (a build without
     /// its code: [`snapshot::SchemaOnly`]); `None` for a provider that can.
     fn schema_only(&self) -> Option<&str> {

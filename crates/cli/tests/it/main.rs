@@ -169,6 +169,9 @@ impl Ws {
             }
         }
         c.env("NO_COLOR", "1").stdin(Stdio::null());
+        // Terraform's CLI configuration (provider installation) is the test's own:
+        // empty unless a test names one.
+        c.env("TF_CLI_CONFIG_FILE", "/dev/null");
         // A background agent started by an apply listens on a free port, never 7480.
         c.env("TERRANE_AGENT_LISTEN", "127.0.0.1:0");
         c
