@@ -196,6 +196,7 @@ fn install_interrupt(cancel: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
         eprintln!("\nInterrupt received. Waiting for operations in flight to finish, then saving state and stopping.\nPress Ctrl-C again to stop at once (operations in flight may then be lost from state).");
         wait_for_signal(&mut term).await;
         eprintln!("Second interrupt: exiting immediately.");
+        terrane_workspace::plugins::kill_all();
         std::process::exit(i32::from(EXIT_INTERRUPTED));
     })
 }
@@ -477,6 +478,10 @@ fn print_plan_and_check(
                     .unwrap_or_default()
             );
         } else {
+            // Which providers are plugins, as the plan's header says.
+            if let Some(h) = terrane_workspace::plugins::header(ws) {
+                outln!("{h}\n");
+            }
             out!("{}", render_plan(plan, style));
             crate::cost_cmd::print_plan_line(ws, plan, &price, style);
         }

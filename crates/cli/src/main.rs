@@ -72,7 +72,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = runtime.block_on(commands::run(cli.command, dir, color));
+    let code = runtime.block_on(async {
+        let code = commands::run(cli.command, dir, color).await;
+        terrane_workspace::plugins::shutdown_all().await;
+        code
+    });
     // Providers may have left tasks (such as a slow sleep) running; don't wait for them.
     runtime.shutdown_background();
     ExitCode::from(code)

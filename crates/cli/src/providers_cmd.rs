@@ -59,6 +59,7 @@ pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
             );
         }
     }
+    let mut signed_by_developers = false;
     let mut observer = |e: &InstallEvent| match e {
         InstallEvent::QueryBegin {
             provider,
@@ -104,17 +105,20 @@ pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
         InstallEvent::FetchSuccess {
             provider,
             version,
-            authenticated,
+            authentication,
             ..
-        } => println!(
-            "- Installed {} v{version}{}",
-            provider.for_display(),
-            if *authenticated {
-                ""
-            } else {
-                " (unauthenticated)"
+        } => {
+            if matches!(
+                authentication,
+                terrane_install::Authentication::Community { .. }
+            ) {
+                signed_by_developers = true;
             }
-        ),
+            println!(
+                "- Installed {} v{version} ({authentication})",
+                provider.for_display()
+            )
+        }
         InstallEvent::Failure { .. }
         | InstallEvent::QuerySuccess { .. }
         | InstallEvent::LinkFromCacheSuccess { .. }
@@ -129,6 +133,9 @@ pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
                 return 1;
             }
         };
+    if signed_by_developers {
+        println!("\nPartner and community providers are signed by their developers.\nIf you'd like to know more about provider signing, you can read about it here:\nhttps://developer.hashicorp.com/terraform/cli/plugins/signing");
+    }
     for o in &outcome.dev_overrides {
         eprintln!(
             "\nWarning: Provider development overrides are in effect\n\n{} is served from {} (the CLI configuration's dev_overrides): it is neither installed nor locked.",

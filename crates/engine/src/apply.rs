@@ -510,10 +510,22 @@ impl<'c> Applier<'c> {
         } else {
             before.as_ref().map(|b| b.unmark().0)
         };
+        let prior_meta = self
+            .plan
+            .prior
+            .resources
+            .get(addr)
+            .map(|s| s.meta.clone())
+            .unwrap_or_default();
         let final_plan = provider
             .plan(
                 &r.type_name,
                 plain_before.as_ref(),
+                if plain_before.is_some() {
+                    &prior_meta.private
+                } else {
+                    &[]
+                },
                 &config.unmark().0,
                 schema,
             )
@@ -567,8 +579,8 @@ impl<'c> Applier<'c> {
         crate::forward_warnings(provider.as_ref(), self.observer);
         // The slot is free for the next provider operation while the state write commits.
         drop(permit);
-        let new = match result {
-            Ok(v) => remark(v, &config, schema),
+        let (new, private) = match result {
+            Ok(applied) => (remark(applied.value, &config, schema), applied.private),
             Err(e) => {
                 self.observer
                     .event(Event::ApplyFailed(addr.clone(), e.to_string()));
@@ -591,6 +603,15 @@ impl<'c> Applier<'c> {
             value: new.clone(),
             dependencies: deps.to_vec(),
             create_before_destroy: r.lifecycle.create_before_destroy,
+            meta: terrane_state::ObjectMeta {
+                private,
+                schema_version: schema.version,
+                plugin: self
+                    .run
+                    .registry
+                    .get(&r.provider_name())
+                    .is_some_and(|f| f.is_plugin()),
+            },
         };
         self.write(vec![Change::Put(state)]).await.map_err(Some)?;
         {

@@ -103,5 +103,12 @@ pub async fn import(
         value: schema.mark_sensitive(value),
         dependencies: model.resource_deps.get(&node).cloned().unwrap_or_default(),
         create_before_destroy: r.lifecycle.create_before_destroy,
+        meta: terrane_state::ObjectMeta {
+            private: Vec::new(),
+            schema_version: schema.version,
+            plugin: registry
+                .get(&r.provider_name())
+                .is_some_and(|f| f.is_plugin()),
+        },
     })
 }

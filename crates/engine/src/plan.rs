@@ -513,6 +513,44 @@ impl<'c> Planner<'c> {
         })
     }
 
+    /// The instances, each brought to the schema's current version by the provider.
+    async fn upgrade_all(
+        &self,
+        insts: &[&InstanceState],
+        provider: &dyn terrane_provider::Provider,
+        schema: &Schema,
+    ) -> Result<Vec<InstanceState>, Diagnostic> {
+        let mut out = Vec::with_capacity(insts.len());
+        for inst in insts {
+            let mut s = (*inst).clone();
+            if s.meta.schema_version < schema.version {
+                let _permit = self.semaphore.acquire().await;
+                let v = provider
+                    .upgrade_state(
+                        &inst.addr.resource.type_name,
+                        inst.value.unmark().0,
+                        s.meta.schema_version,
+                        schema,
+                    )
+                    .await;
+                crate::forward_warnings(provider, self.observer);
+                let v = v.map_err(|e| {
+                    Diagnostic::error(
+                        "Error upgrading state",
+                        format!(
+                            "{}: the provider could not upgrade the object from schema version {} to {}: {e}",
+                            inst.addr, s.meta.schema_version, schema.version
+                        ),
+                    )
+                })?;
+                s.value = remark_from_prior(v, &inst.value, schema);
+                s.meta.schema_version = schema.version;
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+
     /// Refreshes the instances of one resource, with [`Provider::read_batch`] when
     /// there are several and the provider can read them in one call.
     async fn refresh_all<'i>(
@@ -596,6 +634,52 @@ impl<'c> Planner<'c> {
             .get(&raddr)
             .cloned()
             .unwrap_or_default();
+        // Objects written by a native provider are not read by a plugin of the same
+        // name, nor the other way round: their attributes differ.
+        let plugin = self
+            .run
+            .registry
+            .get(&r.provider_name())
+            .is_some_and(|f| f.is_plugin());
+        if let Some(other) = prior_insts.iter().find(|i| i.meta.plugin != plugin) {
+            let (was, now) = if plugin {
+                ("terrane's native provider", "a provider plugin")
+            } else {
+                ("a provider plugin", "terrane's native provider")
+            };
+            self.run.error(
+                Diagnostic::error(
+                    "Object written by another implementation of its provider",
+                    format!(
+                        "{} was recorded by {was}, but provider {:?} is now served by {now} (see `terrane providers`). Their attributes differ, so terrane will not plan it with the other. Serve the provider as before (the dependency lock file and dev_overrides decide; docs/providers.md), or remove the object from state (`terrane state rm`) and import it again.",
+                        other.addr,
+                        r.provider_name()
+                    ),
+                )
+                .with_span(Some(r.span.clone())),
+            );
+            return false;
+        }
+        // State written at an older schema version is upgraded by the provider first.
+        let upgraded: Vec<InstanceState>;
+        let prior_insts = if r.mode == ResourceMode::Managed
+            && prior_insts
+                .iter()
+                .any(|i| i.meta.schema_version < schema.version)
+        {
+            match self.upgrade_all(&prior_insts, &*provider, schema).await {
+                Ok(u) => {
+                    upgraded = u;
+                    upgraded.iter().collect()
+                }
+                Err(d) => {
+                    self.run.error(d.with_span(Some(r.span.clone())));
+                    return false;
+                }
+            }
+        } else {
+            prior_insts
+        };
         let deps = self
             .run
             .model
@@ -696,6 +780,11 @@ impl<'c> Planner<'c> {
                     exp,
                     &addr,
                     refreshed.get(&exp.key).cloned().flatten(),
+                    prior_insts
+                        .iter()
+                        .find(|i| i.addr.key == exp.key)
+                        .map(|i| i.meta.private.as_slice())
+                        .unwrap_or_default(),
                     &deps,
                 )
                 .await
@@ -783,6 +872,7 @@ impl<'c> Planner<'c> {
         exp: &Expansion,
         addr: &InstanceAddr,
         prior: Option<Value>,
+        prior_private: &[u8],
         deps: &[String],
     ) -> Result<Value, Diagnostics> {
         let config = self.run.instance_config(module, r, schema, exp)?;
@@ -795,7 +885,13 @@ impl<'c> Planner<'c> {
         let (plain_config, _) = config.unmark();
         let plain_prior = prior.as_ref().map(|p| p.unmark().0);
         let change = provider
-            .plan(&r.type_name, plain_prior.as_ref(), &plain_config, schema)
+            .plan(
+                &r.type_name,
+                plain_prior.as_ref(),
+                prior_private,
+                &plain_config,
+                schema,
+            )
             .await
             .map_err(|e| {
                 Diagnostics::from(

@@ -106,6 +106,7 @@ fn instance_json(s: &InstanceState) -> Json {
         "value": encode_value(&s.value),
         "dependencies": s.dependencies,
         "create_before_destroy": s.create_before_destroy,
+        "meta": s.meta.encode(),
     })
 }
 
@@ -282,6 +283,10 @@ pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
         .flatten()
     {
         let a = addr(r)?;
+        let meta = terrane_state::ObjectMeta::decode(
+            r.get("meta").and_then(Json::as_str).unwrap_or_default(),
+        )
+        .map_err(|e| PlanFileError::Damaged(format!("{a}: {e}")))?;
         snap.resources.insert(
             a.clone(),
             InstanceState {
@@ -293,6 +298,7 @@ pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
                     .get("create_before_destroy")
                     .and_then(Json::as_bool)
                     .unwrap_or(false),
+                meta,
             },
         );
     }

@@ -22,6 +22,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::addr::{ProviderPattern, ProviderSource};
 use crate::hcl1::{self, Item, Value};
+use crate::http::{HttpSettings, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 
 /// The settings of the CLI configuration that provider installation uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,6 +40,10 @@ pub struct CliConfig {
     /// is no `provider_installation` block (`~/.terraform.d/plugins`, the XDG data
     /// directories); the working directory's `terraform.d/plugins` comes before them.
     pub implied_plugin_dirs: Vec<PathBuf>,
+    /// How registries and network mirrors are reached: the CA certificates to trust
+    /// (`SSL_CERT_FILE`), the request timeout (`TF_REGISTRY_CLIENT_TIMEOUT`) and
+    /// retries (`TF_REGISTRY_DISCOVERY_RETRY`).
+    pub http: HttpSettings,
 }
 
 /// The `provider_installation` block.
@@ -107,6 +112,15 @@ pub struct CliEnv {
     pub xdg_data_home: Option<PathBuf>,
     /// `XDG_DATA_DIRS`.
     pub xdg_data_dirs: Option<String>,
+    /// `SSL_CERT_FILE`: a PEM file of the CA certificates to trust instead of the
+    /// system's, for registries and network mirrors.
+    pub ssl_cert_file: Option<PathBuf>,
+    /// `TF_REGISTRY_CLIENT_TIMEOUT`, in seconds (a positive integer; anything else means
+    /// the default, 10).
+    pub registry_client_timeout: Option<String>,
+    /// `TF_REGISTRY_DISCOVERY_RETRY` (a positive integer; anything else means the
+    /// default, 1).
+    pub registry_discovery_retry: Option<String>,
 }
 
 impl CliEnv {
@@ -125,7 +139,29 @@ impl CliEnv {
             .is_some_and(|v| v != "0"),
             xdg_data_home: var("XDG_DATA_HOME").map(PathBuf::from),
             xdg_data_dirs: var("XDG_DATA_DIRS").map(|v| v.to_string_lossy().into_owned()),
+            ssl_cert_file: var("SSL_CERT_FILE").map(PathBuf::from),
+            registry_client_timeout: var("TF_REGISTRY_CLIENT_TIMEOUT")
+                .map(|v| v.to_string_lossy().into_owned()),
+            registry_discovery_retry: var("TF_REGISTRY_DISCOVERY_RETRY")
+                .map(|v| v.to_string_lossy().into_owned()),
         }
+    }
+}
+
+/// The HTTP settings `env` asks for, read as Terraform reads its variables: only a
+/// positive integer counts.
+fn http_settings(env: &CliEnv) -> HttpSettings {
+    let positive = |raw: &Option<String>| {
+        raw.as_deref()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|n| *n > 0)
+    };
+    HttpSettings {
+        ca_file: env.ssl_cert_file.clone(),
+        timeout: positive(&env.registry_client_timeout)
+            .map(|s| std::time::Duration::from_secs(s.into()))
+            .unwrap_or(DEFAULT_TIMEOUT),
+        retries: positive(&env.registry_discovery_retry).unwrap_or(DEFAULT_RETRIES),
     }
 }
 
@@ -193,6 +229,7 @@ impl CliConfig {
             plugin_cache_dir: env.plugin_cache_dir.clone(),
             plugin_cache_may_break_dependency_lock_file: env
                 .plugin_cache_may_break_dependency_lock_file,
+            http: http_settings(env),
             ..CliConfig::default()
         };
         let mut installations = Vec::new();
@@ -258,6 +295,7 @@ impl CliConfig {
                 .plugin_cache_may_break_dependency_lock_file,
             provider_installation: file.provider_installation.into_iter().next(),
             implied_plugin_dirs: Vec::new(),
+            http: HttpSettings::default(),
         })
     }
 

@@ -13,34 +13,42 @@
 //! 3. else, with a plugin cache directory, link the cached copy if it matches the lock
 //!    file (an unlocked provider is always fetched afresh, so that its hashes come from
 //!    the origin, unless `plugin_cache_may_break_dependency_lock_file`);
-//! 4. else take the package from the first method that has it for this platform:
+//! 4. else take the package from the first method that has it for this platform: a
+//!    remote archive (registry, network mirror) is downloaded and authenticated against
+//!    what its source vouched for (a registry's signed `SHA256SUMS`, a mirror's hashes);
 //!    an unpacked directory is symlinked (copied if symlinks fail), an archive is
 //!    checked against the lock file's hashes and extracted; with a cache directory the
 //!    package goes into the cache and is linked from there;
 //! 5. record the version, the constraints and the hashes (the package's own `h1:`,
-//!    the previous hashes of the same version, and whatever the source authenticated).
+//!    the previous hashes of the same version, and, when a signature vouched for the
+//!    package, every `zh:` of the signed `SHA256SUMS`: the other platforms' packages).
 //!
 //! Lock entries of providers no longer required are dropped. Providers under
 //! `dev_overrides` are neither installed nor locked (Terraform 1.15 drops their lock
 //! entries); built-in providers need nothing.
 //!
 //! **Invariant:** a package that does not match a hash the lock file records for its
-//! version is never installed, linked or run.
+//! version, or that fails its source's authentication, is never installed, linked or
+//! run.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::addr::{ProviderPattern, ProviderSource};
+use crate::auth::Authentication;
 use crate::cliconfig::{CliConfig, MethodLocation};
 use crate::hash::{self, Hash, HashScheme};
+use crate::http::HttpClient;
 use crate::lockfile::{LockFile, LOCK_FILE_NAME};
 use crate::mirror::{installed_package, unpacked_package_dir, FilesystemMirror};
+use crate::netmirror::NetworkMirror;
 use crate::platform::Platform;
+use crate::registry::RegistrySource;
 use crate::source::{
     MultiSource, PackageLocation, PackageMeta, QueryError, SourceError, SourceSelector,
-    UnsupportedSource,
 };
 use crate::version::{Constraints, Version};
 
@@ -101,12 +109,17 @@ pub enum InstallEvent {
         version: Version,
         location: String,
     },
-    /// "Installed ... (unauthenticated)" when `authenticated` is false.
+    /// "Installed NAME vVERSION (AUTHENTICATION)", as Terraform prints it:
+    /// `authentication` reads "signed by HashiCorp", "self-signed, key ID ...",
+    /// "verified checksum" or "unauthenticated".
     FetchSuccess {
         provider: ProviderSource,
         version: Version,
         package_dir: PathBuf,
+        /// Whether anything vouched for the package: a signature or a mirror's checksum
+        /// (everything but "unauthenticated").
         authenticated: bool,
+        authentication: Authentication,
     },
     /// The provider could not be installed; the same error is in the returned error.
     Failure {
@@ -152,8 +165,14 @@ pub enum InstallAction {
     Reused,
     /// Linked from the plugin cache directory.
     LinkedFromCache { cache_dir: PathBuf },
-    /// Fetched from an installation method, named as messages name it (a mirror's path).
-    Installed { from: String, authenticated: bool },
+    /// Fetched from an installation method, named as messages name it (a mirror's path,
+    /// "registry HOST", "provider mirror at URL").
+    Installed {
+        from: String,
+        /// Anything but [`Authentication::Unauthenticated`].
+        authenticated: bool,
+        authentication: Authentication,
+    },
 }
 
 /// A provider under `dev_overrides`, for the warning Terraform prints:
@@ -249,6 +268,13 @@ pub enum ProviderErrorKind {
         lock_file: PathBuf,
         actual: Hash,
         expected: Vec<Hash>,
+    },
+    #[error("the package of {provider} {version} downloaded from {url} failed authentication, so it was not installed: {message}. The registry or mirror, or something between it and this machine (a proxy), served a package or checksums other than the ones published; try again, and if it persists report it to the registry's or mirror's operator")]
+    Authentication {
+        provider: ProviderSource,
+        version: Version,
+        url: String,
+        message: String,
     },
     #[error("cannot install package into target directory {} because it is a symlink; remove it and run `terrane init` again", .0.display())]
     TargetIsSymlink(PathBuf),
@@ -374,9 +400,10 @@ impl Installer {
     /// directory and its development overrides. Relative mirror paths are relative to
     /// `working_dir`.
     pub fn from_cli_config(cli: &CliConfig, working_dir: &Path) -> Installer {
+        let client = Arc::new(HttpClient::new(cli.http.clone()));
         let source = match &cli.provider_installation {
-            Some(installation) => explicit_source(installation, working_dir),
-            None => implied_source(cli, working_dir),
+            Some(installation) => explicit_source(installation, working_dir, &client),
+            None => implied_source(cli, working_dir, &client),
         };
         let mut installer = Installer::new(providers_dir(working_dir), source);
         installer.global_cache_dir = cli
@@ -741,6 +768,14 @@ impl Installer {
                 .fetch(&meta, scratch.insert(tempdir_for_download()?).path())?,
             local => local.clone(),
         };
+        let authentication = meta.authentication.authenticate(&location).map_err(|e| {
+            ProviderError::from(ProviderErrorKind::Authentication {
+                provider: provider.clone(),
+                version: version.clone(),
+                url: meta.location.to_string(),
+                message: e.to_string(),
+            })
+        })?;
         let install_to = self.global_cache_dir.as_ref().unwrap_or(&self.target_dir);
         self.install_package(install_to, &meta, &location, preferred)?;
         drop(scratch);
@@ -754,10 +789,14 @@ impl Installer {
         }
         let new_hash =
             hash::hash_dir(&installed).map_err(|source| hash_error(provider, version, source))?;
-        let authenticated = !meta.authenticated_hashes.is_empty();
+        // Only a signature vouches for the hashes of the other platforms' packages.
+        let signed = authentication.signed_by_any_party();
+        let authenticated = authentication != Authentication::Unauthenticated;
         let mut hashes = vec![new_hash.clone()];
         hashes.extend(preferred.iter().cloned());
-        hashes.extend(meta.authenticated_hashes.iter().cloned());
+        if signed {
+            hashes.extend(meta.authentication.acceptable_hashes());
+        }
         locks.set_provider(
             provider.clone(),
             version.clone(),
@@ -769,14 +808,16 @@ impl Installer {
             version: version.clone(),
             package_dir: installed.clone(),
             authenticated,
+            authentication: authentication.clone(),
         });
-        let incomplete = !authenticated && (preferred.is_empty() || preferred == [new_hash]);
+        let incomplete = !signed && (preferred.is_empty() || preferred == [new_hash]);
         Ok((
             outcome(
                 installed,
                 InstallAction::Installed {
                     from,
                     authenticated,
+                    authentication,
                 },
             ),
             incomplete,
@@ -1152,16 +1193,17 @@ fn write_entry(path: &Path, reader: &mut impl io::Read, mode: u32) -> io::Result
 fn explicit_source(
     installation: &crate::cliconfig::ProviderInstallation,
     working_dir: &Path,
+    client: &Arc<HttpClient>,
 ) -> MultiSource {
     let mut source = MultiSource::default();
     for method in &installation.methods {
         let mut selector = match &method.location {
-            MethodLocation::Direct => SourceSelector::new(UnsupportedSource::direct()),
+            MethodLocation::Direct => SourceSelector::new(RegistrySource::new(client.clone())),
             MethodLocation::FilesystemMirror(path) => {
                 SourceSelector::new(FilesystemMirror::new(working_dir.join(path)))
             }
             MethodLocation::NetworkMirror(url) => {
-                SourceSelector::new(UnsupportedSource::network_mirror(url))
+                SourceSelector::new(NetworkMirror::new(url.clone(), client.clone()))
             }
         };
         selector.include = method.include.clone();
@@ -1173,7 +1215,7 @@ fn explicit_source(
 
 /// Terraform's implied methods: every existing local plugin directory, then `direct`
 /// for the providers none of them has.
-fn implied_source(cli: &CliConfig, working_dir: &Path) -> MultiSource {
+fn implied_source(cli: &CliConfig, working_dir: &Path, client: &Arc<HttpClient>) -> MultiSource {
     let mut source = MultiSource::default();
     let mut found_locally: Vec<ProviderPattern> = Vec::new();
     let dirs = std::iter::once(working_dir.join("terraform.d").join("plugins"))
@@ -1185,7 +1227,7 @@ fn implied_source(cli: &CliConfig, working_dir: &Path) -> MultiSource {
         }
         source.selectors.push(SourceSelector::new(mirror));
     }
-    let mut direct = SourceSelector::new(UnsupportedSource::direct());
+    let mut direct = SourceSelector::new(RegistrySource::new(client.clone()));
     direct.exclude = found_locally;
     source.selectors.push(direct);
     source
@@ -1400,7 +1442,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unsupported_method_is_skipped_when_another_has_versions() {
+    fn a_provider_no_method_has_names_every_place_searched() {
         let dir = tempfile::tempdir().unwrap();
         let mirror = dir.path().join("mirror");
         let package = mirror
@@ -1409,20 +1451,16 @@ mod tests {
         fs::create_dir_all(&package).unwrap();
         fs::write(package.join("terraform-provider-x"), "x").unwrap();
         let source = MultiSource {
-            selectors: vec![
-                SourceSelector::new(FilesystemMirror::new(&mirror)),
-                SourceSelector::new(UnsupportedSource::direct()),
-            ],
+            selectors: vec![SourceSelector::new(FilesystemMirror::new(&mirror))],
         };
         let x = ProviderSource::parse("example/x").unwrap();
         let available = source.available_versions(&x).unwrap();
         assert_eq!(available.versions, [Version::new(1, 0, 0)]);
-        assert_eq!(available.warnings.len(), 1);
         let y = ProviderSource::parse("example/y").unwrap();
         let message = source.available_versions(&y).unwrap_err().to_string();
         assert!(
-            message.contains("not implemented in terrane yet")
-                && message.contains("filesystem_mirror"),
+            message.contains("was not found in any of the search locations")
+                && message.contains(&mirror.display().to_string()),
             "{message}"
         );
     }

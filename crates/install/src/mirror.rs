@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::addr::{normalize_hostname, normalize_part, ProviderSource};
+use crate::auth::PackageAuthentication;
 use crate::platform::Platform;
-use crate::source::{PackageLocation, PackageMeta, PackageSource, SourceError};
+use crate::source::{Available, PackageLocation, PackageMeta, PackageSource, SourceError};
 use crate::version::Version;
 
 /// A package found in a local directory.
@@ -263,7 +264,7 @@ impl PackageSource for FilesystemMirror {
         self.base_dir.display().to_string()
     }
 
-    fn available_versions(&self, provider: &ProviderSource) -> Result<Vec<Version>, SourceError> {
+    fn available_versions(&self, provider: &ProviderSource) -> Result<Available, SourceError> {
         let mut versions: Vec<Version> = Vec::new();
         for package in self.all_packages()?.get(provider).into_iter().flatten() {
             if !versions.contains(&package.version) {
@@ -271,7 +272,10 @@ impl PackageSource for FilesystemMirror {
             }
         }
         versions.sort();
-        Ok(versions)
+        Ok(Available {
+            versions,
+            warnings: Vec::new(),
+        })
     }
 
     fn package_meta(
@@ -295,7 +299,7 @@ impl PackageSource for FilesystemMirror {
             version: version.clone(),
             platform: platform.clone(),
             location: package.location.clone(),
-            authenticated_hashes: Vec::new(),
+            authentication: PackageAuthentication::None,
         })
     }
 }
@@ -344,6 +348,7 @@ mod tests {
         let versions: Vec<String> = mirror
             .available_versions(&x)
             .unwrap()
+            .versions
             .iter()
             .map(ToString::to_string)
             .collect();
@@ -357,9 +362,11 @@ mod tests {
         let error = mirror
             .package_meta(&x, &Version::parse("1.1.0").unwrap(), &linux)
             .unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "provider registry.terraform.io/example/x 1.1.0 is not available for linux_amd64"
+        assert!(
+            error.to_string().starts_with(
+                "provider registry.terraform.io/example/x 1.1.0 is not available for linux_amd64; "
+            ),
+            "{error}"
         );
     }
 

@@ -1,14 +1,15 @@
-//! Where provider packages come from: the [`PackageSource`] trait, which a filesystem
-//! mirror implements today and the network mirror and registry protocols can implement
-//! later, and [`MultiSource`], the ordered list of installation methods with their
-//! `include`/`exclude` patterns that Terraform builds from the CLI configuration.
+//! Where provider packages come from: the [`PackageSource`] trait, which filesystem
+//! mirrors ([`crate::mirror`]), network mirrors ([`crate::netmirror`]) and registries
+//! ([`crate::registry`]) implement, and [`MultiSource`], the ordered list of installation
+//! methods with their `include`/`exclude` patterns that Terraform builds from the CLI
+//! configuration.
 
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::addr::{ProviderPattern, ProviderSource};
-use crate::hash::Hash;
+use crate::auth::PackageAuthentication;
 use crate::platform::Platform;
 use crate::version::Version;
 
@@ -41,11 +42,11 @@ pub struct PackageMeta {
     pub version: Version,
     pub platform: Platform,
     pub location: PackageLocation,
-    /// Hashes the source vouches for, typically every platform's `zh:` from a registry's
-    /// signed `SHA256SUMS`. Terraform records them in the lock file only when they were
-    /// authenticated; a mirror vouches for nothing, so a package from a mirror is
-    /// "unauthenticated" and only its own `h1:` is locked.
-    pub authenticated_hashes: Vec<Hash>,
+    /// What the source vouches for about the package, checked once it is on disk: a
+    /// registry's signed `SHA256SUMS` (whose every `zh:` the lock file then records), a
+    /// network mirror's hashes, or nothing (a filesystem mirror: "unauthenticated", and
+    /// only the package's own `h1:` is locked).
+    pub authentication: PackageAuthentication,
 }
 
 /// Which package: a provider version for a platform.
@@ -63,29 +64,116 @@ impl SourceError {
         version: &Version,
         platform: &Platform,
     ) -> SourceError {
-        SourceError::PlatformNotSupported(Box::new(PackageId {
-            provider: provider.clone(),
-            version: version.clone(),
-            platform: platform.clone(),
-        }))
+        SourceError::PlatformNotSupported {
+            package: Box::new(PackageId {
+                provider: provider.clone(),
+                version: version.clone(),
+                platform: platform.clone(),
+            }),
+            checked: None,
+        }
     }
 }
 
 /// A failure of one source; the ones Terraform treats as "not here" let the next source
-/// be tried.
+/// be tried ([`SourceError::is_not_found`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("provider {} {} is not available for {}", .0.provider, .0.version, .0.platform)]
-    PlatformNotSupported(Box<PackageId>),
+    #[error("provider {} {} is not available for {}{}; provider releases are separate from terrane's, so not every provider is available for every platform: another version may be, which a version constraint in required_providers can select", .package.provider, .package.version, .package.platform, .checked.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    PlatformNotSupported {
+        package: Box<PackageId>,
+        /// What said so, when a network source did: "URL answered 404 Not Found".
+        checked: Option<String>,
+    },
     #[error("cannot search {path} for providers: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("{method} is not implemented in terrane yet, so {provider} cannot be installed from it; put the provider in a filesystem_mirror and name that mirror in the provider_installation block of the CLI configuration (or exclude {provider} from {method})")]
-    Unsupported {
-        method: String,
-        provider: ProviderSource,
+    /// The registry answered 404 for the provider's versions.
+    #[error("provider registry {hostname} does not have a provider named {provider} ({url} answered 404 Not Found); check the provider's source address in required_providers: a provider outside the \"hashicorp\" namespace needs source = \"NAMESPACE/TYPE\" in every module that uses it", hostname = .provider.hostname)]
+    RegistryProviderNotKnown {
+        provider: Box<ProviderSource>,
+        url: String,
+    },
+    /// A network mirror has no index for the provider (404).
+    #[error("provider mirror {mirror} does not have provider {provider}")]
+    MirrorProviderNotFound {
+        provider: Box<ProviderSource>,
+        mirror: String,
+    },
+    /// The registry host did not answer service discovery.
+    #[error("could not connect to {hostname} to install {provider}: {message}; check the hostname in the provider's source address, this machine's network connection and proxy settings (HTTPS_PROXY), or install the provider from a mirror named in the provider_installation block of the CLI configuration", hostname = .provider.hostname)]
+    HostUnreachable {
+        provider: Box<ProviderSource>,
+        message: String,
+    },
+    /// Service discovery worked, but the host offers no provider registry.
+    #[error("{}", host_no_providers(.provider, *.other_version, .url))]
+    HostNoProviders {
+        provider: Box<ProviderSource>,
+        /// The host offers another version of the protocol.
+        other_version: bool,
+        /// The discovery document's URL.
+        url: String,
+    },
+    /// A registry or mirror answered 401 or 403.
+    #[error("{url} answered {status}: the server requires authentication credentials, which terrane does not send yet (no credentials blocks or TF_TOKEN_* variables); install {provider} from a filesystem_mirror or a network_mirror that needs none")]
+    Unauthorized {
+        provider: Box<ProviderSource>,
+        url: String,
+        status: String,
+    },
+    /// A registry or mirror answered, but not usefully.
+    #[error("could not query {source_name} for {provider}: {message}")]
+    QueryFailed {
+        provider: Box<ProviderSource>,
+        /// "provider registry HOST" or "provider mirror URL".
+        source_name: String,
+        message: String,
+    },
+    /// None of the version's plugin protocols is 5 or 6.
+    #[error("provider {} {} is not supported by terrane (and Terraform 1.x): it speaks plugin protocol {}, and terrane speaks 5 and 6; {}", .0.provider, .0.version, .0.protocols.join(", "), match &.0.suggestion { Some(v) => format!("version {v} is the newest that terrane can use: select it with version = \"{v}\" in required_providers"), None => "no version of it that terrane can use was found".to_string() })]
+    ProtocolNotSupported(Box<ProtocolMismatch>),
+    /// The package could not be downloaded.
+    #[error("cannot download {} {} from {url}: {message}; check this machine's network connection and try again", .package.provider, .package.version)]
+    Download {
+        package: Box<PackageId>,
+        url: String,
+        message: String,
     },
     #[error("{0}")]
     Other(String),
+}
+
+/// A provider version whose plugin protocols terrane does not speak.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolMismatch {
+    pub provider: ProviderSource,
+    pub version: Version,
+    /// The protocols the registry lists for it.
+    pub protocols: Vec<String>,
+    /// The newest version that speaks 5 or 6, if any.
+    pub suggestion: Option<Version>,
+}
+
+fn host_no_providers(provider: &ProviderSource, other_version: bool, url: &str) -> String {
+    let hostname = &provider.hostname;
+    if other_version {
+        format!("the host {hostname:?} given in provider source address {provider:?} does not offer a Terraform provider registry that is compatible with this version (its discovery document {url} lists another version of providers.v1), but it may be compatible with a different version of Terraform", provider = provider.to_string())
+    } else {
+        format!("the host {hostname:?} given in provider source address {provider:?} does not offer a Terraform provider registry (its discovery document {url} has no providers.v1); check the hostname in the source address", provider = provider.to_string())
+    }
+}
+
+impl SourceError {
+    /// Whether the source answered that it does not have the provider or package, so
+    /// that the next source may (Terraform's `ErrIsNotExist`).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            SourceError::PlatformNotSupported { .. }
+                | SourceError::RegistryProviderNotKnown { .. }
+                | SourceError::MirrorProviderNotFound { .. }
+        )
+    }
 }
 
 /// A place provider packages can be found: a filesystem mirror, a network mirror, a
@@ -96,9 +184,10 @@ pub trait PackageSource: Send + Sync {
     /// registry at HOST".
     fn describe(&self, provider: &ProviderSource) -> String;
 
-    /// The distinct versions of `provider` this source has for any platform, in any
-    /// order; empty when it has none.
-    fn available_versions(&self, provider: &ProviderSource) -> Result<Vec<Version>, SourceError>;
+    /// The distinct versions of `provider` this source has for any platform, oldest
+    /// first (empty when it has none), with any warnings the source gave about them (a
+    /// registry's `warnings`).
+    fn available_versions(&self, provider: &ProviderSource) -> Result<Available, SourceError>;
 
     /// The package of `version` for `platform`, or [`SourceError::PlatformNotSupported`].
     fn package_meta(
@@ -108,9 +197,10 @@ pub trait PackageSource: Send + Sync {
         platform: &Platform,
     ) -> Result<PackageMeta, SourceError>;
 
-    /// Brings a [`PackageLocation::Remote`] package onto disk under `scratch` (verifying
-    /// whatever the source promises about it) and returns where it now is. Sources whose
-    /// packages are already on disk keep this default.
+    /// Brings a [`PackageLocation::Remote`] package onto disk under `scratch` and returns
+    /// where it now is; the installer then checks it against
+    /// [`PackageMeta::authentication`]. Sources whose packages are already on disk keep
+    /// this default.
     fn fetch(&self, meta: &PackageMeta, scratch: &Path) -> Result<PackageLocation, SourceError> {
         let _ = scratch;
         match &meta.location {
@@ -187,35 +277,33 @@ fn list_locations(locations: &[String]) -> String {
 }
 
 impl MultiSource {
-    /// The distinct versions every method that may serve `provider` has, oldest first.
-    ///
-    /// A method terrane cannot use yet ([`SourceError::Unsupported`]) fails the query
-    /// only when no other method has any version; otherwise it is skipped with a warning,
-    /// because Terraform would have asked it too and might have chosen differently.
+    /// The distinct versions every method that may serve `provider` has, oldest first,
+    /// with the warnings they gave. A method that does not have the provider is skipped;
+    /// any other failure fails the query. When none has it, a registry's "not known"
+    /// answer is the error if there was one (it names the registry), else
+    /// [`QueryError::NotFound`] with every place that was searched.
     pub fn available_versions(&self, provider: &ProviderSource) -> Result<Available, QueryError> {
         let mut available = Available::default();
-        let mut unsupported = None;
+        let mut registry_error = None;
         for selector in self.selectors.iter().filter(|s| s.can_handle(provider)) {
             match selector.source.available_versions(provider) {
-                Ok(versions) => {
-                    for version in versions {
+                Ok(found) => {
+                    for version in found.versions {
                         if !available.versions.contains(&version) {
                             available.versions.push(version);
                         }
                     }
+                    available.warnings.extend(found.warnings);
                 }
-                Err(error @ SourceError::Unsupported { .. }) => {
-                    available.warnings.push(format!(
-                        "{} was not consulted for {provider}: it is not implemented in terrane yet",
-                        selector.source.describe(provider)
-                    ));
-                    unsupported.get_or_insert(error);
+                Err(error @ SourceError::RegistryProviderNotKnown { .. }) => {
+                    registry_error.get_or_insert(error);
                 }
+                Err(error) if error.is_not_found() => {}
                 Err(other) => return Err(other.into()),
             }
         }
         if available.versions.is_empty() {
-            if let Some(error) = unsupported {
+            if let Some(error) = registry_error {
                 return Err(error.into());
             }
             return Err(QueryError::NotFound {
@@ -235,21 +323,26 @@ impl MultiSource {
         version: &Version,
         platform: &Platform,
     ) -> Result<(usize, PackageMeta), SourceError> {
-        let mut unsupported = None;
+        let mut not_found = None;
         for (index, selector) in self.selectors.iter().enumerate() {
             if !selector.can_handle(provider) {
                 continue;
             }
             match selector.source.package_meta(provider, version, platform) {
                 Ok(meta) => return Ok((index, meta)),
-                Err(SourceError::PlatformNotSupported(_)) => continue,
-                Err(error @ SourceError::Unsupported { .. }) => {
-                    unsupported.get_or_insert(error);
+                // The first source that said where it looked names it in the error.
+                Err(
+                    error @ SourceError::PlatformNotSupported {
+                        checked: Some(_), ..
+                    },
+                ) => {
+                    not_found.get_or_insert(error);
                 }
+                Err(error) if error.is_not_found() => continue,
                 Err(other) => return Err(other),
             }
         }
-        Err(unsupported
+        Err(not_found
             .unwrap_or_else(|| SourceError::platform_not_supported(provider, version, platform)))
     }
 
@@ -260,55 +353,5 @@ impl MultiSource {
             .filter(|s| s.can_handle(provider))
             .map(|s| s.source.describe(provider))
             .collect()
-    }
-}
-
-/// The `direct` installation method (a provider's origin registry) and `network_mirror`:
-/// terrane does not speak their protocols yet, so they answer every query with
-/// [`SourceError::Unsupported`], which names the way around it.
-pub struct UnsupportedSource {
-    method: String,
-}
-
-impl UnsupportedSource {
-    /// The `direct` method: the registry protocol (service discovery, `providers.v1`,
-    /// `SHA256SUMS` and its signature).
-    pub fn direct() -> UnsupportedSource {
-        UnsupportedSource {
-            method: "installing from a provider registry (the direct installation method)"
-                .to_string(),
-        }
-    }
-
-    /// A `network_mirror` at `url`.
-    pub fn network_mirror(url: &str) -> UnsupportedSource {
-        UnsupportedSource {
-            method: format!("the network mirror protocol (network_mirror {url})"),
-        }
-    }
-}
-
-impl PackageSource for UnsupportedSource {
-    fn describe(&self, _provider: &ProviderSource) -> String {
-        self.method.clone()
-    }
-
-    fn available_versions(&self, provider: &ProviderSource) -> Result<Vec<Version>, SourceError> {
-        Err(SourceError::Unsupported {
-            method: self.method.clone(),
-            provider: provider.clone(),
-        })
-    }
-
-    fn package_meta(
-        &self,
-        provider: &ProviderSource,
-        _version: &Version,
-        _platform: &Platform,
-    ) -> Result<PackageMeta, SourceError> {
-        Err(SourceError::Unsupported {
-            method: self.method.clone(),
-            provider: provider.clone(),
-        })
     }
 }

@@ -7,12 +7,17 @@
 //! TCP address) and its certificate (base64 DER, padded or not; empty without TLS).
 //! Everything the plugin writes to stderr goes to terrane's log at debug level, and
 //! its last lines go into every error about the plugin.
+//!
+//! When a run is interrupted terrane sends StopProvider; a plugin that has not finished
+//! its calls [`Launch::stop_grace`] later is killed ([`Process::kill_if_busy_after`]), so
+//! that an interrupted run ends even when a plugin hangs.
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,6 +47,9 @@ pub struct Launch {
     pub protocols: Vec<u32>,
     /// How long the plugin may take to print its handshake.
     pub start_timeout: Duration,
+    /// How long a plugin asked to stop (StopProvider, on Ctrl-C) may take to finish the
+    /// calls it is serving before terrane kills it.
+    pub stop_grace: Duration,
 }
 
 impl Launch {
@@ -53,6 +61,7 @@ impl Launch {
             name: name.into(),
             protocols: vec![5, 6],
             start_timeout: Duration::from_secs(60),
+            stop_grace: Duration::from_secs(10),
         }
     }
 }
@@ -148,22 +157,46 @@ pub fn parse_handshake(line: &str) -> Result<Handshake, String> {
 
 /// The last lines a plugin wrote to stderr.
 #[derive(Debug, Default)]
-pub struct StderrTail(Mutex<VecDeque<String>>);
+pub struct StderrTail {
+    lines: Mutex<VecDeque<String>>,
+    /// Set when the plugin's stderr reached its end.
+    closed: AtomicBool,
+    closing: tokio::sync::Notify,
+}
 
 const TAIL_LINES: usize = 40;
 
 impl StderrTail {
     fn push(&self, line: String) {
-        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.lines.lock().unwrap_or_else(|e| e.into_inner());
         if q.len() == TAIL_LINES {
             q.pop_front();
         }
         q.push_back(line);
     }
 
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.closing.notify_waiters();
+    }
+
+    /// Waits (at most `limit`) until the plugin's stderr has been read to its end.
+    async fn drained(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let notified = self.closing.notified();
+                if self.closed.load(Ordering::SeqCst) {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+    }
+
     /// The tail as text, indented, or empty.
     pub fn render(&self) -> String {
-        let q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let q = self.lines.lock().unwrap_or_else(|e| e.into_inner());
         if q.is_empty() {
             return String::new();
         }
@@ -183,6 +216,20 @@ pub struct Process {
     pub channel: Channel,
     pub stderr: Arc<StderrTail>,
     child: Mutex<Option<Child>>,
+    /// Calls being served (see [`Process::busy`]).
+    in_flight: AtomicUsize,
+    /// Why terrane killed the process, if it did.
+    killed: Mutex<Option<String>>,
+    stop_grace: Duration,
+}
+
+/// One call in flight on a plugin; see [`Process::busy`].
+pub struct Busy<'a>(&'a Process);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -219,6 +266,7 @@ impl Process {
                     tracing::debug!(target: "terrane::plugin", plugin = %name, "{line}");
                     tail.push(line);
                 }
+                tail.close();
             });
         }
         let out = child.stdout.take().expect("stdout is piped");
@@ -247,7 +295,7 @@ impl Process {
             Ok(_) => {
                 // Let the stderr reader drain what the dying process wrote.
                 let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                stderr.drained(Duration::from_secs(1)).await;
                 let how = match status {
                     Ok(Ok(s)) => format!("exited ({s}) before its handshake"),
                     _ => "closed its stdout before its handshake".to_string(),
@@ -259,7 +307,7 @@ impl Process {
             Ok(h) => h,
             Err(why) => {
                 let _ = child.start_kill();
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                stderr.drained(Duration::from_secs(1)).await;
                 return Err(failed(format!("sent a bad handshake: {why}"), &stderr));
             }
         };
@@ -325,7 +373,71 @@ impl Process {
             channel,
             stderr,
             child: Mutex::new(Some(child)),
+            in_flight: AtomicUsize::new(0),
+            killed: Mutex::new(None),
+            stop_grace: launch.stop_grace,
         })
+    }
+
+    /// Marks one call in flight until the guard is dropped.
+    pub fn busy(&self) -> Busy<'_> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Busy(self)
+    }
+
+    /// After StopProvider: gives the plugin [`Launch::stop_grace`] to finish the calls it
+    /// is serving, then kills it if it has not (a plugin that ignores StopProvider would
+    /// otherwise keep an interrupted run waiting forever). Its calls then fail, saying
+    /// why.
+    pub fn kill_if_busy_after_stop(self: &Arc<Self>) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let process = Arc::downgrade(self);
+        let grace = self.stop_grace;
+        handle.spawn(async move {
+            tokio::time::sleep(grace).await;
+            let Some(process) = process.upgrade() else {
+                return;
+            };
+            if process.in_flight.load(Ordering::SeqCst) > 0 && process.exit_status().is_none() {
+                let why = format!(
+                    "terrane killed it: it was still busy {} s after it was asked to stop",
+                    grace.as_secs_f32()
+                );
+                tracing::warn!(plugin = %process.name, "{why}");
+                *process.killed.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                process.kill();
+            }
+        });
+    }
+
+    /// After a call failed for want of a connection: waits a moment for the process to
+    /// end, if it is ending, and for the rest of its stderr, so that the error can say
+    /// how it ended and what it last wrote.
+    pub async fn settle(&self) {
+        for _ in 0..20 {
+            if self.exit_status().is_some() {
+                self.stderr.drained(Duration::from_secs(1)).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// How the process ended, for errors: ` The plugin process has exited (...).`, or
+    /// empty while it runs.
+    pub fn ending(&self) -> String {
+        let killed = self
+            .killed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match (self.exit_status(), killed) {
+            (_, Some(why)) => format!(" The plugin process has exited: {why}."),
+            (Some(s), None) => format!(" The plugin process has exited ({s})."),
+            (None, None) => String::new(),
+        }
     }
 
     /// Asks the plugin to exit (go-plugin's controller), waits up to `grace`, then

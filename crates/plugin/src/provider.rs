@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use terrane_core::{Diagnostic, Type, Value};
 use terrane_provider::{
-    PlannedChange, Provider, ProviderError, ProviderFactory, ProviderSchema, Result, Schema,
-    Warnings,
+    Applied, PlannedChange, Provider, ProviderError, ProviderFactory, ProviderSchema, Result,
+    Schema, Warnings,
 };
 use tokio::sync::OnceCell;
 
@@ -86,6 +86,12 @@ impl PluginFactory {
         })
     }
 
+    /// The provider and version it serves, as messages name it
+    /// (`local/pyvider 0.8.1`).
+    pub fn describe(&self) -> &str {
+        &self.shared.launch.name
+    }
+
     pub fn plugin_schema(&self) -> &PluginSchema {
         &self.shared.schema
     }
@@ -107,6 +113,22 @@ impl PluginFactory {
                     .map(|p| p.handshake.protocol)
             })
             .unwrap_or(0)
+    }
+
+    /// Kills every process of this plugin at once.
+    pub fn kill(&self) {
+        if let Some(p) = self
+            .shared
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            p.kill();
+        }
+        for p in std::mem::take(&mut *self.shared.live.lock().unwrap_or_else(|e| e.into_inner())) {
+            p.kill();
+        }
     }
 
     /// Asks every process of this plugin to exit, and kills those that do not.
@@ -220,6 +242,10 @@ impl Shared {
 }
 
 impl ProviderFactory for PluginFactory {
+    fn is_plugin(&self) -> bool {
+        true
+    }
+
     fn call_function(
         &self,
         name: &str,
@@ -334,10 +360,24 @@ impl PluginProvider {
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        conn.rpc
-            .call(method, req)
-            .await
-            .map_err(|s| ProviderError::api(status_message(&conn.process, method, &s)))
+        let result = {
+            let _busy = conn.process.busy();
+            conn.rpc.call(method, req).await
+        };
+        match result {
+            Ok(r) => Ok(r),
+            Err(s) => {
+                if s.code() == tonic::Code::Unavailable || s.code() == tonic::Code::Unknown {
+                    // The connection broke: the process may be ending.
+                    conn.process.settle().await;
+                }
+                Err(ProviderError::api(status_message(
+                    &conn.process,
+                    method,
+                    &s,
+                )))
+            }
+        }
     }
 
     /// Errors fail the call; warnings are kept for the engine.
@@ -392,12 +432,14 @@ impl PluginProvider {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn plan_once(
         &self,
         conn: &Conn,
         type_name: &str,
         ty: &Type,
         prior: Option<&Value>,
+        prior_private: &[u8],
         config: &Value,
         schema: &Schema,
     ) -> Result<v6::plan_resource_change::Response> {
@@ -411,7 +453,7 @@ impl PluginProvider {
                     prior_state: self.encode(prior, ty)?,
                     proposed_new_state: self.encode(Some(&proposed), ty)?,
                     config: self.encode(Some(config), ty)?,
-                    prior_private: Vec::new(),
+                    prior_private: prior_private.to_vec(),
                     provider_meta: None,
                     client_capabilities: Some(capabilities()),
                     prior_identity: None,
@@ -429,7 +471,7 @@ impl PluginProvider {
         planned: Option<&Value>,
         config: Option<&Value>,
         private: &[u8],
-    ) -> Result<Value> {
+    ) -> Result<Applied> {
         let conn = self.conn().await?;
         let ty = self.resource_type(type_name)?;
         let r: v6::apply_resource_change::Response = self
@@ -448,7 +490,10 @@ impl PluginProvider {
             )
             .await?;
         self.check(&r.diagnostics)?;
-        self.decode(r.new_state, &ty)
+        Ok(Applied {
+            value: self.decode(r.new_state, &ty)?,
+            private: r.private,
+        })
     }
 }
 
@@ -465,6 +510,7 @@ impl Provider for PluginProvider {
         &self,
         type_name: &str,
         prior: Option<&Value>,
+        prior_private: &[u8],
         config: &Value,
         schema: &Schema,
     ) -> Result<PlannedChange> {
@@ -484,13 +530,13 @@ impl Provider for PluginProvider {
         self.check(&v.diagnostics)
             .map_err(|e| ProviderError::config(e.message))?;
         let mut r = self
-            .plan_once(conn, type_name, &ty, prior, config, schema)
+            .plan_once(conn, type_name, &ty, prior, prior_private, config, schema)
             .await?;
         let requires_replace: Vec<String> = r.requires_replace.iter().map(path_string).collect();
         if prior.is_some() && !requires_replace.is_empty() {
             // A replacement creates a new object: plan that create, as Terraform does.
             r = self
-                .plan_once(conn, type_name, &ty, None, config, schema)
+                .plan_once(conn, type_name, &ty, None, &[], config, schema)
                 .await?;
         }
         Ok(PlannedChange {
@@ -507,7 +553,7 @@ impl Provider for PluginProvider {
         planned: Value,
         config: &Value,
         private: &[u8],
-    ) -> Result<Value> {
+    ) -> Result<Applied> {
         self.apply_change(
             type_name,
             prior.as_ref(),
@@ -521,11 +567,41 @@ impl Provider for PluginProvider {
     async fn create(&self, type_name: &str, planned: Value) -> Result<Value> {
         self.apply_change(type_name, None, Some(&planned), Some(&planned), &[])
             .await
+            .map(|a| a.value)
     }
 
     async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value> {
         self.apply_change(type_name, Some(&prior), Some(&planned), Some(&planned), &[])
             .await
+            .map(|a| a.value)
+    }
+
+    async fn upgrade_state(
+        &self,
+        type_name: &str,
+        value: Value,
+        from_version: u64,
+        _schema: &Schema,
+    ) -> Result<Value> {
+        let conn = self.conn().await?;
+        let ty = self.resource_type(type_name)?;
+        let json = value.unmark().0.to_json().to_string().into_bytes();
+        let r: v6::upgrade_resource_state::Response = self
+            .call(
+                conn,
+                "UpgradeResourceState",
+                v6::upgrade_resource_state::Request {
+                    type_name: type_name.into(),
+                    version: i64::try_from(from_version).unwrap_or(0),
+                    raw_state: Some(v6::RawState {
+                        json,
+                        flatmap: Default::default(),
+                    }),
+                },
+            )
+            .await?;
+        self.check(&r.diagnostics)?;
+        self.decode(r.upgraded_state, &ty)
     }
 
     async fn delete(&self, type_name: &str, state: Value) -> Result<()> {
@@ -617,6 +693,7 @@ impl Provider for PluginProvider {
             return;
         };
         let rpc = conn.rpc.clone();
+        conn.process.kill_if_busy_after_stop();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
                 let _ = rpc
@@ -722,10 +799,7 @@ fn errors(diags: &[v6::Diagnostic]) -> Option<String> {
 
 /// A failed call, with how the plugin ended if it did and what it last wrote.
 fn status_message(process: &Process, method: &str, status: &tonic::Status) -> String {
-    let ended = match process.exit_status() {
-        Some(s) => format!(" The plugin process has exited ({s})."),
-        None => String::new(),
-    };
+    let ended = process.ending();
     format!(
         "the plugin {} failed the call {method}: {} ({:?}).{ended}{}",
         process.name,

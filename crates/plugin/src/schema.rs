@@ -36,9 +36,9 @@ pub fn from_response(r: v6::get_provider_schema::Response) -> Result<PluginSchem
     };
     out.schema.provider = block(&r.provider, "the provider configuration")?;
     for (name, s) in &r.resource_schemas {
-        out.schema
-            .resources
-            .insert(name.clone(), block(&Some(s.clone()), name)?);
+        let mut schema = block(&Some(s.clone()), name)?;
+        schema.version = u64::try_from(s.version).unwrap_or(0);
+        out.schema.resources.insert(name.clone(), schema);
         out.versions.insert(name.clone(), s.version);
     }
     for (name, s) in &r.data_source_schemas {

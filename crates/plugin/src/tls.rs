@@ -4,12 +4,19 @@
 //! certificate. Nothing else is trusted: the server certificate is pinned, so its
 //! chain, name and dates do not matter; only the TLS signature made with its key is
 //! checked.
+//!
+//! That signature may come from an RSA key of 1024 bits, which rustls (through webpki)
+//! refuses anywhere else: some plugins (the Python `tf` framework) make such keys. See
+//! [`pinned_algorithms`] for why accepting them here is safe.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{
+    AlgorithmIdentifier, CertificateDer, InvalidSignature, PrivateKeyDer, PrivatePkcs8KeyDer,
+    ServerName, SignatureVerificationAlgorithm, UnixTime,
+};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 /// terrane's side of one plugin connection: a self-signed certificate and its key.
@@ -64,7 +71,7 @@ impl ClientIdentity {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let verifier = Pinned {
             cert: server_der,
-            provider: provider.clone(),
+            algorithms: pinned_algorithms(),
         };
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -84,7 +91,7 @@ impl ClientIdentity {
 #[derive(Debug)]
 struct Pinned {
     cert: Vec<u8>,
-    provider: Arc<CryptoProvider>,
+    algorithms: &'static WebPkiSupportedAlgorithms,
 }
 
 impl ServerCertVerifier for Pinned {
@@ -111,12 +118,7 @@ impl ServerCertVerifier for Pinned {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -125,17 +127,264 @@ impl ServerCertVerifier for Pinned {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The signature algorithms of the pinned verifier: aws-lc-rs's, with every RSA scheme
+/// also accepting keys of 1024 to 2047 bits.
+///
+/// webpki refuses RSA keys under 2048 bits because a certificate is normally trusted
+/// through its chain for years, and a 1024-bit key might be factored in that time. Here
+/// nothing is trusted through a chain: the plugin, a child process terrane has just
+/// started, printed this exact certificate on its own stdout a moment ago, and the key
+/// only has to prove, in this one handshake, that the peer at the socket is that process.
+/// Forging that signature would mean factoring the key during the handshake. Whoever can
+/// read the plugin's stdout or the key in its memory is already this user, and gains
+/// nothing by it. So the floor for the pinned certificate is 1024 bits.
+///
+/// PKCS#1 v1.5 goes through aws-lc-rs's `RSA_PKCS1_1024_8192_*_FOR_LEGACY_USE_ONLY`
+/// (SHA-256 and SHA-512; it has no such SHA-384 variant). RSA-PSS, the only RSA
+/// signature TLS 1.3 allows and so the one a TLS 1.3 server uses, exists in aws-lc-rs
+/// only from 2048 bits (its key size range cannot be set from outside the crate), so
+/// keys under 2048 bits are checked by RustCrypto's `rsa` (salt as long as the hash, as
+/// TLS requires) and larger ones still by aws-lc-rs.
+fn pinned_algorithms() -> &'static WebPkiSupportedAlgorithms {
+    static ALGORITHMS: OnceLock<WebPkiSupportedAlgorithms> = OnceLock::new();
+    ALGORITHMS.get_or_init(|| {
+        let base = rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+        let mut all: Vec<&'static dyn SignatureVerificationAlgorithm> = base.all.to_vec();
+        let mut mapping = Vec::with_capacity(base.mapping.len());
+        for &(scheme, algs) in base.mapping {
+            let legacy = match scheme {
+                SignatureScheme::RSA_PKCS1_SHA256 => Some(Legacy::Pkcs1Sha256),
+                SignatureScheme::RSA_PKCS1_SHA384 => Some(Legacy::Pkcs1Sha384),
+                SignatureScheme::RSA_PKCS1_SHA512 => Some(Legacy::Pkcs1Sha512),
+                SignatureScheme::RSA_PSS_SHA256 => Some(Legacy::PssSha256),
+                SignatureScheme::RSA_PSS_SHA384 => Some(Legacy::PssSha384),
+                SignatureScheme::RSA_PSS_SHA512 => Some(Legacy::PssSha512),
+                _ => None,
+            };
+            match (legacy, algs.first()) {
+                (Some(kind), Some(&modern)) => {
+                    let alg: &'static dyn SignatureVerificationAlgorithm =
+                        Box::leak(Box::new(LegacyRsa { kind, modern }));
+                    all.push(alg);
+                    // TLS 1.3 uses the first algorithm of a scheme only.
+                    let mut list = vec![alg];
+                    list.extend_from_slice(&algs[1..]);
+                    mapping.push((scheme, &*Box::leak(list.into_boxed_slice())));
+                }
+                _ => mapping.push((scheme, algs)),
+            }
+        }
+        WebPkiSupportedAlgorithms {
+            all: Box::leak(all.into_boxed_slice()),
+            mapping: Box::leak(mapping.into_boxed_slice()),
+        }
+    })
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Legacy {
+    Pkcs1Sha256,
+    Pkcs1Sha384,
+    Pkcs1Sha512,
+    PssSha256,
+    PssSha384,
+    PssSha512,
+}
+
+/// One RSA signature scheme for keys of 1024 bits and up: `modern` (aws-lc-rs, 2048 bits
+/// and up) for keys it takes, the legacy path for keys of 1024 to 2047 bits.
+#[derive(Debug)]
+struct LegacyRsa {
+    kind: Legacy,
+    modern: &'static dyn SignatureVerificationAlgorithm,
+}
+
+impl SignatureVerificationAlgorithm for LegacyRsa {
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        self.modern.public_key_alg_id()
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.modern.signature_alg_id()
+    }
+
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        use rsa::signature::Verifier;
+        use rsa::traits::PublicKeyParts;
+        // `public_key` is the certificate's RSAPublicKey (PKCS#1 DER). rsa reads keys of
+        // up to 4096 bits; larger ones are aws-lc-rs's anyway.
+        let key = match rsa::RsaPublicKey::from_pkcs1_der(public_key) {
+            Ok(k) if k.size() < 2048 / 8 => k,
+            _ => return self.modern.verify_signature(public_key, message, signature),
+        };
+        if key.size() < 1024 / 8 {
+            return Err(InvalidSignature);
+        }
+        fn pss<D>(key: rsa::RsaPublicKey, message: &[u8], signature: &[u8]) -> bool
+        where
+            D: sha2::Digest + sha2::digest::FixedOutputReset,
+        {
+            rsa::pss::Signature::try_from(signature).is_ok_and(|s| {
+                rsa::pss::VerifyingKey::<D>::new(key)
+                    .verify(message, &s)
+                    .is_ok()
+            })
+        }
+        let aws = |alg: &'static aws_lc_rs::signature::RsaParameters| {
+            aws_lc_rs::signature::UnparsedPublicKey::new(alg, public_key)
+                .verify(message, signature)
+                .is_ok()
+        };
+        let ok = match self.kind {
+            Legacy::Pkcs1Sha256 => {
+                aws(&aws_lc_rs::signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY)
+            }
+            Legacy::Pkcs1Sha512 => {
+                aws(&aws_lc_rs::signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY)
+            }
+            Legacy::Pkcs1Sha384 => rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|s| {
+                rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::new(key)
+                    .verify(message, &s)
+                    .is_ok()
+            }),
+            Legacy::PssSha256 => pss::<sha2::Sha256>(key, message, signature),
+            Legacy::PssSha384 => pss::<sha2::Sha384>(key, message, signature),
+            Legacy::PssSha512 => pss::<sha2::Sha512>(key, message, signature),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(InvalidSignature)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    use super::*;
+
+    const MESSAGE: &[u8] = b"terrane pins the plugin's certificate";
+    // An RSA-1024 key (PKCS#1 DER) and its signatures of MESSAGE, made by Python's
+    // cryptography; an RSA-512 key and a signature, made by openssl.
+    const PUB1024: &str = concat!(
+        "MIGJAoGBAOQ4oqM8cK5CRnQP8zpbH7QtFJXRvA/wfli7ioEpNZP/E/ryvnnE5ikYAGFvM1agDfbq",
+        "rGolGgphyHPVByKDfUWXtnEiC7IaTu77E7z/iNUykrGVlk3Pv/jdOs4k9Ex1YQjGkPhOG7sQr71W",
+        "KaBa+8SMPfLyajS4NTzEtY7yKQ1TAgMBAAE=",
+    );
+    const PSS256: &str = concat!(
+        "U8IMDZzdMswodix0a+G0rRppDVXXP57xuhrooN+PQy8GcA0G3XPyLF0ayxQsJthJH5nGmEWqglZc",
+        "mz5gy2BEgLtWeh6PvWf/32Q7sajWhdM8qeGhLG3rDY9stQG7PTH6qJcGQjB7Jh3tbsmRBnGvdC5b",
+        "EW6P4sVUVPoP7rg2FAY=",
+    );
+    const PSS384: &str = concat!(
+        "rz1c6tETnsK1o6DVn/wcoqpXkUQVpUjN9KWkHqovqJN9jKheEe3FoGsAtgerzCJilYdioXp/QDqg",
+        "3hTCh7wlCfeF/io+OwVZxFN7chIfi9+jZeSl3Nj7KQJhkRfu0ybG8DGmtW1XNuhDhl+WOjtDVEH8",
+        "xzP6VLKdiJVWelj5PgE=",
+    );
+    const PKCS256: &str = concat!(
+        "4qN38YsJ7T0wpWdWMmR/A1dTlIhsP+KjiIv3UMsZc0kB6i1PPKS+XFUSWj4DN1Nw0Fwcz/a4N0yb",
+        "5fbyvRbYpORhO71QViGrL/OBFzEGPhsVNy8TdVDjoNF6te+gY1Vlp2UfErDqbLjHZRdvXaog6uC2",
+        "xNYDQjxo+cr1cg7xsVA=",
+    );
+    const PKCS384: &str = concat!(
+        "1TPlUdWD0WHPJHaXTXcEQ9nlAD3/aq5Y86y2yxbY8Cayr3SoE/+U7Qdab/GP9Zyf73i+wpai8nye",
+        "KR5QTQ0dU73Djj2RXv+wieP/wyL36JpQ60x57WgPmf3vCOIA6WJoL2e2HpIEh7CYHJtj3RM2FBCn",
+        "rRbG+7kg9FNRcSk+OFI=",
+    );
+    const PUB512: &str = concat!(
+        "MEgCQQC6UeSJK2CQ47e6AMbsDNwt2zashXZwbTBQHnOyPCJ8CrOPBn5KDNiPjmVC2ZQz6ZRj6N8t",
+        "jurFoWDtg+12Q3AxAgMBAAE=",
+    );
+    const PKCS256_512: &str = concat!(
+        "Y5A+9RKOmo90Pqwe4+1D10sGgbxvbOedZyzfDeNdTdM4a3eSsjAzezEov9uXsY2LQdWKp+Po1ch5",
+        "qY7ydbaEVw==",
+    );
+
+    fn b64(s: &str) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+    }
+
+    /// The algorithm TLS 1.3 would use for `scheme`: the first of its mapping.
+    fn first(
+        algs: &WebPkiSupportedAlgorithms,
+        scheme: SignatureScheme,
+    ) -> &'static dyn SignatureVerificationAlgorithm {
+        algs.mapping
+            .iter()
+            .find(|(s, _)| *s == scheme)
+            .map(|(_, a)| a[0])
+            .unwrap()
+    }
+
+    #[test]
+    fn rsa_1024_signatures_verify_for_the_pinned_certificate_only() {
+        let base = rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+        let key = b64(PUB1024);
+        for (scheme, sig) in [
+            (SignatureScheme::RSA_PSS_SHA256, PSS256),
+            (SignatureScheme::RSA_PSS_SHA384, PSS384),
+            (SignatureScheme::RSA_PKCS1_SHA256, PKCS256),
+            (SignatureScheme::RSA_PKCS1_SHA384, PKCS384),
+        ] {
+            let sig = b64(sig);
+            let pinned = first(pinned_algorithms(), scheme);
+            assert!(
+                pinned.verify_signature(&key, MESSAGE, &sig).is_ok(),
+                "{scheme:?}"
+            );
+            assert!(pinned
+                .verify_signature(&key, b"another message", &sig)
+                .is_err());
+            // rustls's own algorithms refuse the key.
+            assert!(first(&base, scheme)
+                .verify_signature(&key, MESSAGE, &sig)
+                .is_err());
+        }
+        // A signature is checked with the scheme it claims.
+        let pss = b64(PSS256);
+        let pkcs1 = first(pinned_algorithms(), SignatureScheme::RSA_PKCS1_SHA256);
+        assert!(pkcs1.verify_signature(&key, MESSAGE, &pss).is_err());
+    }
+
+    #[test]
+    fn rsa_keys_under_1024_bits_are_refused() {
+        let alg = first(pinned_algorithms(), SignatureScheme::RSA_PKCS1_SHA256);
+        assert!(alg
+            .verify_signature(&b64(PUB512), MESSAGE, &b64(PKCS256_512))
+            .is_err());
+    }
+
+    #[test]
+    fn rsa_2048_signatures_still_verify() {
+        use aws_lc_rs::signature::{KeyPair, RsaKeyPair, RSA_PSS_SHA256};
+        let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let mut sig = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            &RSA_PSS_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            MESSAGE,
+            &mut sig,
+        )
+        .unwrap();
+        let key = pair.public_key().as_ref().to_vec();
+        let alg = first(pinned_algorithms(), SignatureScheme::RSA_PSS_SHA256);
+        assert!(alg.verify_signature(&key, MESSAGE, &sig).is_ok());
+        assert!(alg.verify_signature(&key, b"x", &sig).is_err());
     }
 }

@@ -93,6 +93,23 @@ pub struct PlannedChange {
     pub private: Vec<u8>,
 }
 
+/// The result of an apply: the new object and the bytes the provider keeps beside it
+/// (a plugin's private data; empty for native providers).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub value: Value,
+    pub private: Vec<u8>,
+}
+
+impl From<Value> for Applied {
+    fn from(value: Value) -> Applied {
+        Applied {
+            value,
+            private: Vec::new(),
+        }
+    }
+}
+
 /// A configured provider.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -102,10 +119,11 @@ pub trait Provider: Send + Sync {
         &self,
         type_name: &str,
         prior: Option<&Value>,
+        prior_private: &[u8],
         config: &Value,
         schema: &Schema,
     ) -> Result<PlannedChange> {
-        let _ = type_name;
+        let _ = (type_name, prior_private);
         Ok(schema::plan_by_schema(schema, prior, config))
     }
 
@@ -120,12 +138,28 @@ pub trait Provider: Send + Sync {
         planned: Value,
         config: &Value,
         private: &[u8],
-    ) -> Result<Value> {
+    ) -> Result<Applied> {
         let _ = (config, private);
         match prior {
-            Some(prior) => self.update(type_name, prior, planned).await,
-            None => self.create(type_name, planned).await,
+            Some(prior) => self
+                .update(type_name, prior, planned)
+                .await
+                .map(Applied::from),
+            None => self.create(type_name, planned).await.map(Applied::from),
         }
+    }
+
+    /// Brings an object recorded at schema version `from_version` to the schema's
+    /// current version (Terraform's UpgradeResourceState). The default keeps it as it is.
+    async fn upgrade_state(
+        &self,
+        type_name: &str,
+        value: Value,
+        from_version: u64,
+        schema: &Schema,
+    ) -> Result<Value> {
+        let _ = (type_name, from_version, schema);
+        Ok(value)
     }
 
     async fn create(&self, type_name: &str, planned: Value) -> Result<Value>;
@@ -216,6 +250,13 @@ pub trait ProviderFactory: Send + Sync {
     ) -> Option<std::result::Result<Value, String>> {
         let _ = (name, args);
         None
+    }
+
+    /// A provider plugin (Terraform's protocol) rather than terrane's own code: the
+    /// engine records it with each object, and refuses to hand one kind's objects to
+    /// the other.
+    fn is_plugin(&self) -> bool {
+        false
     }
 
     /// Why this provider can plan by its schema but not reach its cloud (a build without

@@ -178,6 +178,7 @@ impl<C: Context> Provider for Dispatch<C> {
         &self,
         type_name: &str,
         prior: Option<&Value>,
+        _prior_private: &[u8],
         config: &Value,
         schema: &Schema,
     ) -> Result<PlannedChange> {

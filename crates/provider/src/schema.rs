@@ -119,6 +119,9 @@ pub struct Schema {
     pub attributes: BTreeMap<String, AttrSchema>,
     pub blocks: BTreeMap<String, BlockSchema>,
     pub description: &'static str,
+    /// The schema's version: state written at an older one is upgraded
+    /// ([`crate::Provider::upgrade_state`]) before it is read or planned.
+    pub version: u64,
 }
 
 impl Schema {

@@ -27,6 +27,16 @@ fn inst(name: &str, v: &str) -> InstanceState {
         ]),
         dependencies: vec!["null_resource.base".into()],
         create_before_destroy: name == "b",
+        // A plugin's private bytes and schema version survive every backend.
+        meta: crate::ObjectMeta {
+            private: if name == "b" {
+                vec![0, 1, 2, 255]
+            } else {
+                Vec::new()
+            },
+            schema_version: if name == "b" { 3 } else { 0 },
+            plugin: name == "b",
+        },
     }
 }
 

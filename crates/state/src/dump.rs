@@ -45,6 +45,9 @@ pub struct DumpRow {
     pub deps: String,
     pub cbd: bool,
     pub sealed: i64,
+    /// [`crate::ObjectMeta::encode`]; absent from dumps written before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub meta: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -181,6 +184,7 @@ impl DumpRow {
                 value,
                 dependencies,
                 create_before_destroy: self.cbd,
+                meta: crate::ObjectMeta::decode(&self.meta).map_err(corrupt)?,
             },
         ))
     }
@@ -198,6 +202,7 @@ impl DumpRow {
             deps: serde_json::to_string(&inst.dependencies).unwrap_or_else(|_| "[]".into()),
             cbd: inst.create_before_destroy,
             sealed: row.sealed,
+            meta: inst.meta.encode(),
             address,
         })
     }

@@ -36,7 +36,7 @@ pub use spec::{BackendSpec, S3Location};
 pub use terrane_secrets::WrappedKey;
 
 /// The newest state format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// How many versions of a secret are kept (older ones are deleted on write), as in
 /// Vault's KV version 2.
@@ -157,6 +157,69 @@ pub struct InstanceState {
     /// so that it can be destroyed in the right order after it leaves the configuration.
     pub dependencies: Vec<String>,
     pub create_before_destroy: bool,
+    /// What the provider keeps beside the object.
+    pub meta: ObjectMeta,
+}
+
+/// What a provider keeps beside an object: its private bytes (a plugin's, opaque to
+/// terrane, as Terraform's state keeps them) and the version of the resource type's
+/// schema the value was written at (for state upgrades).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObjectMeta {
+    pub private: Vec<u8>,
+    pub schema_version: u64,
+    /// Written by a provider plugin rather than terrane's native provider of that
+    /// name: the two record different attributes, so neither reads the other's objects.
+    pub plugin: bool,
+}
+
+impl ObjectMeta {
+    /// The stored form: empty for the default, else JSON with the private bytes in
+    /// base64.
+    pub fn encode(&self) -> String {
+        if *self == ObjectMeta::default() {
+            return String::new();
+        }
+        use base64::Engine;
+        let mut o = serde_json::Map::new();
+        if !self.private.is_empty() {
+            o.insert(
+                "private".into(),
+                base64::engine::general_purpose::STANDARD
+                    .encode(&self.private)
+                    .into(),
+            );
+        }
+        if self.schema_version != 0 {
+            o.insert("schema_version".into(), self.schema_version.into());
+        }
+        if self.plugin {
+            o.insert("plugin".into(), true.into());
+        }
+        serde_json::Value::Object(o).to_string()
+    }
+
+    pub fn decode(s: &str) -> std::result::Result<ObjectMeta, String> {
+        if s.is_empty() {
+            return Ok(ObjectMeta::default());
+        }
+        use base64::Engine;
+        let j: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("meta: {e}"))?;
+        let private = match j.get("private").and_then(|p| p.as_str()) {
+            Some(p) => base64::engine::general_purpose::STANDARD
+                .decode(p)
+                .map_err(|e| format!("meta.private: {e}"))?,
+            None => Vec::new(),
+        };
+        Ok(ObjectMeta {
+            private,
+            schema_version: j
+                .get("schema_version")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
+            plugin: j.get("plugin").and_then(|v| v.as_bool()).unwrap_or(false),
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

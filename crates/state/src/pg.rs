@@ -102,7 +102,9 @@ CREATE TABLE terrane_secrets (
     value TEXT NOT NULL,
     PRIMARY KEY (workspace, name, version)
 );
-"];
+",
+    // 2: what providers keep beside an object (private bytes, schema version).
+    "ALTER TABLE terrane_resources ADD COLUMN meta TEXT NOT NULL DEFAULT ''"];
 
 /// The advisory-lock key under which the schema is migrated.
 const SCHEMA_LOCK: i64 = 0x7465_7272_616e_6501;
@@ -299,7 +301,7 @@ impl PgBackend {
             };
             let rows = c
                 .query(
-                    &format!("SELECT address, provider, value, sensitive, deps, cbd, sealed FROM terrane_resources WHERE workspace = $1 AND {live}"),
+                    &format!("SELECT address, provider, value, sensitive, deps, cbd, sealed, meta FROM terrane_resources WHERE workspace = $1 AND {live}"),
                     &[&ws, &s],
                 )
                 .await
@@ -329,6 +331,7 @@ impl PgBackend {
                 deps: r.get(4),
                 cbd: r.get(5),
                 sealed: r.get(6),
+                meta: r.get(7),
             };
             let (addr, inst) = row.decode(self.enc.as_ref())?;
             snap.resources.insert(addr, inst);
@@ -561,19 +564,20 @@ impl Backend for PgBackend {
             .map_err(pg_error)?;
             if !rows.is_empty() {
                 let col = |f: fn(&DumpRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
-                let (addr, prov, val, sens, deps) = (
+                let (addr, prov, val, sens, deps, meta) = (
                     col(|r| r.address.clone()),
                     col(|r| r.provider.clone()),
                     col(|r| r.value.clone()),
                     col(|r| r.sensitive.clone()),
                     col(|r| r.deps.clone()),
+                    col(|r| r.meta.clone()),
                 );
                 let cbd: Vec<bool> = rows.iter().map(|r| r.cbd).collect();
                 let sealed: Vec<i64> = rows.iter().map(|r| r.sealed).collect();
                 tx.execute(
-                    "INSERT INTO terrane_resources (workspace, serial_from, address, provider, value, sensitive, deps, cbd, sealed)
-                     SELECT $1, $2, * FROM UNNEST($3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BOOLEAN[], $9::BIGINT[])",
-                    &[&ws, &s, &addr, &prov, &val, &sens, &deps, &cbd, &sealed],
+                    "INSERT INTO terrane_resources (workspace, serial_from, address, provider, value, sensitive, deps, cbd, sealed, meta)
+                     SELECT $1, $2, * FROM UNNEST($3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BOOLEAN[], $9::BIGINT[], $10::TEXT[])",
+                    &[&ws, &s, &addr, &prov, &val, &sens, &deps, &cbd, &sealed, &meta],
                 )
                 .await
                 .map_err(pg_error)?;
@@ -957,7 +961,7 @@ impl Backend for PgBackend {
                 .await
                 .map_err(pg_error)?;
             let serials = tx.query("SELECT serial, created_at, operation, username, status, changed FROM terrane_serials WHERE workspace = $1 ORDER BY serial", &[&ws]).await.map_err(pg_error)?;
-            let rows = tx.query("SELECT address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed FROM terrane_resources WHERE workspace = $1 ORDER BY serial_from, address", &[&ws]).await.map_err(pg_error)?;
+            let rows = tx.query("SELECT address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed, meta FROM terrane_resources WHERE workspace = $1 ORDER BY serial_from, address", &[&ws]).await.map_err(pg_error)?;
             let outs = tx.query("SELECT name, serial_from, serial_to, value, sensitive, sealed FROM terrane_outputs WHERE workspace = $1 ORDER BY serial_from, name", &[&ws]).await.map_err(pg_error)?;
             let secrets = tx.query("SELECT name, version, created_at, username, value FROM terrane_secrets WHERE workspace = $1 ORDER BY name, version", &[&ws]).await.map_err(pg_error)?;
             let keys = tx.query(KEYS_SQL, &[&ws]).await.map_err(pg_error)?;
@@ -990,6 +994,7 @@ impl Backend for PgBackend {
                     deps: r.get(6),
                     cbd: r.get(7),
                     sealed: r.get(8),
+                    meta: r.get(9),
                 })
                 .collect(),
             outputs: outs
@@ -1055,13 +1060,13 @@ impl Backend for PgBackend {
                 .map_err(pg_error)?;
             }
             let insert = tx
-                .prepare("INSERT INTO terrane_resources (workspace, address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .prepare("INSERT INTO terrane_resources (workspace, address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed, meta) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                 .await
                 .map_err(pg_error)?;
             for r in &dump.resources {
                 tx.execute(
                     &insert,
-                    &[&ws, &r.address, &(r.serial_from as i64), &r.serial_to.map(|v| v as i64), &r.provider, &r.value, &r.sensitive, &r.deps, &r.cbd, &r.sealed],
+                    &[&ws, &r.address, &(r.serial_from as i64), &r.serial_to.map(|v| v as i64), &r.provider, &r.value, &r.sensitive, &r.deps, &r.cbd, &r.sealed, &r.meta],
                 )
                 .await
                 .map_err(pg_error)?;

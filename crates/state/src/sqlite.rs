@@ -89,6 +89,10 @@ CREATE TABLE secrets (
     PRIMARY KEY (name, version)
 );
 ",
+    // 3: what providers keep beside an object (private bytes, schema version).
+    "
+ALTER TABLE resources ADD COLUMN meta TEXT NOT NULL DEFAULT '';
+",
 ];
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> StateError {
@@ -239,7 +243,7 @@ impl SqliteBackend {
             ..Default::default()
         };
         let sql = format!(
-            "SELECT address, provider, value, sensitive, deps, cbd, sealed FROM resources WHERE {filter}"
+            "SELECT address, provider, value, sensitive, deps, cbd, sealed, meta FROM resources WHERE {filter}"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = match bind {
@@ -264,6 +268,8 @@ impl SqliteBackend {
                     value,
                     dependencies,
                     create_before_destroy: row.get::<_, i64>(5)? != 0,
+                    meta: crate::ObjectMeta::decode(&row.get::<_, String>(7)?)
+                        .map_err(|e| corrupt(&self.path, format!("row {address}: {e}")))?,
                 },
             );
         }
@@ -388,7 +394,7 @@ impl Backend for SqliteBackend {
                 "UPDATE resources SET serial_to = ?1 WHERE address = ?2 AND serial_to IS NULL",
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO resources (address, serial_from, provider, value, sensitive, deps, cbd, sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO resources (address, serial_from, provider, value, sensitive, deps, cbd, sealed, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             let mut close_out = tx.prepare_cached(
                 "UPDATE outputs SET serial_to = ?1 WHERE name = ?2 AND serial_to IS NULL",
@@ -412,7 +418,8 @@ impl Backend for SqliteBackend {
                             row.sensitive,
                             deps,
                             inst.create_before_destroy as i64,
-                            row.sealed
+                            row.sealed,
+                            inst.meta.encode()
                         ])?;
                     }
                     Change::Remove(addr) => {
@@ -688,7 +695,7 @@ impl Backend for SqliteBackend {
                 })
             })?
             .collect::<std::result::Result<_, _>>()?;
-        let mut stmt = c.prepare("SELECT address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed FROM resources ORDER BY serial_from, address")?;
+        let mut stmt = c.prepare("SELECT address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed, meta FROM resources ORDER BY serial_from, address")?;
         dump.resources = stmt
             .query_map([], |r| {
                 Ok(DumpRow {
@@ -701,6 +708,7 @@ impl Backend for SqliteBackend {
                     deps: r.get(6)?,
                     cbd: r.get::<_, i64>(7)? != 0,
                     sealed: r.get(8)?,
+                    meta: r.get(9)?,
                 })
             })?
             .collect::<std::result::Result<_, _>>()?;
@@ -764,8 +772,8 @@ impl Backend for SqliteBackend {
         }
         for r in &dump.resources {
             tx.execute(
-                "INSERT INTO resources (address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![r.address, r.serial_from as i64, r.serial_to.map(|v| v as i64), r.provider, r.value, r.sensitive, r.deps, r.cbd as i64, r.sealed],
+                "INSERT INTO resources (address, serial_from, serial_to, provider, value, sensitive, deps, cbd, sealed, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![r.address, r.serial_from as i64, r.serial_to.map(|v| v as i64), r.provider, r.value, r.sensitive, r.deps, r.cbd as i64, r.sealed, r.meta],
             )?;
         }
         for o in &dump.outputs {
@@ -865,6 +873,7 @@ mod tests {
             ]),
             dependencies: vec![],
             create_before_destroy: false,
+            meta: Default::default(),
         }
     }
 

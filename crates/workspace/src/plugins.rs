@@ -169,6 +169,28 @@ pub fn to_install(
         .collect()
 }
 
+/// Every plugin this process started, kept until [`shutdown_all`] or [`kill_all`], so
+/// that a plugin outlives the workspace that started it and still gets go-plugin's
+/// orderly Shutdown at the end.
+static LIVE: std::sync::Mutex<Vec<Arc<PluginFactory>>> = std::sync::Mutex::new(Vec::new());
+
+/// Asks every plugin this process started to exit (go-plugin's Shutdown), killing those
+/// that do not within a grace period. The program calls it before it exits.
+pub async fn shutdown_all() {
+    let all = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
+    for p in all {
+        p.shutdown().await;
+    }
+}
+
+/// Kills every plugin this process started, at once (the second Ctrl-C).
+pub fn kill_all() {
+    let all = std::mem::take(&mut *LIVE.lock().unwrap_or_else(|e| e.into_inner()));
+    for p in all {
+        p.kill();
+    }
+}
+
 /// The plugins a workspace started, to stop them when it is done.
 #[derive(Default)]
 pub struct Plugins {
@@ -201,9 +223,34 @@ pub async fn start(
             Diagnostic::error("Failed to start a provider plugin", e.to_string())
                 .with_span(need.span.clone())
         })?;
-        out.push(Arc::new(f));
+        let f = Arc::new(f);
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(f.clone());
+        out.push(f);
     }
     Ok(out)
+}
+
+/// The line a plan starts with when plugins serve some of its providers:
+/// `Provider plugins: pyvider = local/pyvider 0.8.1` (native providers are not listed).
+pub fn header(ws: &crate::Workspace) -> Option<String> {
+    if ws.plugins.started.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = ws
+        .plugins
+        .started
+        .iter()
+        .map(|p| {
+            format!(
+                "{} = {}",
+                terrane_provider::ProviderFactory::name(p.as_ref()),
+                p.describe()
+            )
+        })
+        .collect();
+    Some(format!("Provider plugins: {}", list.join(", ")))
 }
 
 /// `terrane providers schema -json`: Terraform's document of every provider the

@@ -344,6 +344,7 @@ impl Provider for TerraneProvider {
         &self,
         type_name: &str,
         _prior: Option<&Value>,
+        _prior_private: &[u8],
         _config: &Value,
         _schema: &Schema,
     ) -> terrane_provider::Result<PlannedChange> {

@@ -28,6 +28,7 @@ pub fn pull(backend: &dyn Backend) -> Result<serde_json::Value, String> {
             "sensitive_paths": serde_json::from_str::<serde_json::Value>(&row.sensitive).unwrap_or_default(),
             "dependencies": inst.dependencies,
             "create_before_destroy": inst.create_before_destroy,
+            "meta": inst.meta.encode(),
         }));
     }
     let mut outputs = serde_json::Map::new();
@@ -126,6 +127,8 @@ pub fn push(backend: &mut dyn Backend, text: &str, force: bool) -> Result<u64, S
                 value,
                 dependencies: deps,
                 create_before_destroy: r["create_before_destroy"].as_bool().unwrap_or(false),
+                meta: terrane_state::ObjectMeta::decode(r["meta"].as_str().unwrap_or_default())
+                    .map_err(|e| format!("resource {address}: {e}"))?,
             },
         );
     }

@@ -68,6 +68,7 @@ fn a_python_plugin_creates_reads_updates_and_destroys() {
     let ws = with_overrides(PYVIDER_FILE, &["pyvider"]);
     run(&ws, &["apply", "--auto-approve"])
         .success()
+        .contains("Provider plugins: pyvider = local/pyvider (development override)")
         .contains("pyvider_file_content.f: Creation complete")
         .contains("size = 11");
     assert_eq!(ws.read("hello.txt"), "hello world");
@@ -314,4 +315,364 @@ fn terraform_and_terrane_agree_on_a_plugin() {
     a.success().contains("Resources: 1 destroyed");
     b.success().contains("Resources: 1 destroyed");
     assert!(!tr.exists("hello.txt") && !tf.exists("hello.txt"));
+}
+
+// --- Protocol 5, and plugins that fail: terrane's own test plugin ---
+// crates/plugin/tests/proto5/terraform-provider-proto5, installed as `local/proto5` by
+// scripts/plugin-peers. It keeps its items in `items/items.json` in the workspace; its
+// faults are switched on by environment variables, which terrane passes on to it.
+
+const PROTO5_ITEMS: &str = r#"
+terraform {
+  required_providers {
+    proto5 = { source = "local/proto5" }
+  }
+}
+
+variable "first" {
+  default = "one"
+}
+
+variable "suffix" {
+  default = ""
+}
+
+provider "proto5" {
+  dir = "${path.module}/items"
+}
+
+resource "proto5_item" "i" {
+  count = 3
+  name  = count.index == 2 ? "item-2${var.suffix}" : "item-${count.index}"
+  value = count.index == 0 ? var.first : "v${count.index}"
+}
+
+data "proto5_item" "first" {
+  name = proto5_item.i[0].name
+}
+
+output "first_id" {
+  value = data.proto5_item.first.id
+}
+
+output "first_value" {
+  value = data.proto5_item.first.value
+}
+
+output "shout" {
+  value = provider::proto5::shout(proto5_item.i[0].value)
+}
+"#;
+
+/// The items the plugin keeps: id → {name, value}.
+fn proto5_items(ws: &Ws) -> serde_json::Map<String, serde_json::Value> {
+    if !ws.exists("items/items.json") {
+        return serde_json::Map::new();
+    }
+    match serde_json::from_str(&ws.read("items/items.json")).expect("items.json") {
+        serde_json::Value::Object(m) => m,
+        other => panic!("items.json holds {other}"),
+    }
+}
+
+fn proto5_run(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let cfg = ws.file("cli.tfrc");
+    let mut all = vec![("TF_CLI_CONFIG_FILE", cfg.to_str().unwrap())];
+    all.extend_from_slice(env);
+    ws.run_env(args, &all)
+}
+
+fn output_json(ws: &Ws) -> serde_json::Value {
+    let o = run(ws, &["output", "-json"]);
+    o.success();
+    serde_json::from_str(&o.stdout).expect("output -json")
+}
+
+/// A protocol 5 plugin through the `terrane` binary: create three items, a no-op plan,
+/// an update in place, a replacement, a data source, a provider function, import,
+/// destroy.
+#[test]
+fn a_protocol_5_plugin_creates_updates_replaces_imports_and_destroys() {
+    let ws = with_overrides(PROTO5_ITEMS, &["proto5"]);
+    run(&ws, &["apply", "--auto-approve"])
+        .success()
+        .contains("proto5_item.i[0]: Creation complete")
+        .contains("Resources: 3 added, 0 changed, 0 destroyed");
+    let items = proto5_items(&ws);
+    assert_eq!(items.len(), 3, "{items:?}");
+    let out = output_json(&ws);
+    let first_id = out["first_id"]["value"]
+        .as_str()
+        .expect("first_id")
+        .to_string();
+    assert_eq!(items[&first_id]["name"], "item-0");
+    assert_eq!(out["first_value"]["value"], "one");
+    assert_eq!(out["shout"]["value"], "ONE!");
+    // The schema came over protocol 5, write-only attribute and all.
+    run(&ws, &["providers", "schema", "-json"])
+        .success()
+        .contains("\"sensitive\":true,\"write_only\":true");
+    // Nothing to do.
+    run(&ws, &["plan", "-detailed-exitcode"])
+        .expect_code(0)
+        .contains("No changes");
+    // An update in place.
+    run(&ws, &["apply", "-auto-approve", "-var", "first=uno"])
+        .success()
+        .contains("~ value = \"one\" -> \"uno\"")
+        .contains("Resources: 0 added, 1 changed, 0 destroyed");
+    assert_eq!(proto5_items(&ws)[&first_id]["value"], "uno");
+    let out = output_json(&ws);
+    assert_eq!(out["first_id"]["value"], first_id.as_str());
+    assert_eq!(out["shout"]["value"], "UNO!");
+    // A new name forces replacement.
+    let vars = ["-var", "first=uno", "-var", "suffix=-b"];
+    let mut plan = vec!["plan"];
+    plan.extend_from_slice(&vars);
+    run(&ws, &plan)
+        .success()
+        .contains("proto5_item.i[2] must be replaced")
+        .contains("# forces replacement")
+        .contains("Plan: 1 to add, 0 to change, 1 to destroy.");
+    let mut apply = vec!["apply", "-auto-approve"];
+    apply.extend_from_slice(&vars);
+    run(&ws, &apply)
+        .success()
+        .contains("Resources: 1 added, 0 changed, 1 destroyed");
+    let names: Vec<String> = proto5_items(&ws)
+        .values()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 3);
+    assert!(names.contains(&"item-2-b".to_string()), "{names:?}");
+    assert!(!names.contains(&"item-2".to_string()), "{names:?}");
+    // Import an item made outside terrane.
+    let mut items = proto5_items(&ws);
+    items.insert(
+        "outside1".into(),
+        serde_json::json!({"name": "outside", "value": "made by hand"}),
+    );
+    ws.write(
+        "items/items.json",
+        &serde_json::to_string_pretty(&items).unwrap(),
+    );
+    ws.write(
+        "main.tf",
+        &format!(
+            "{PROTO5_ITEMS}\nresource \"proto5_item\" \"outside\" {{\n  name  = \"outside\"\n  value = \"made by hand\"\n}}\n"
+        ),
+    );
+    let mut import = vec!["import"];
+    import.extend_from_slice(&vars);
+    import.extend_from_slice(&["proto5_item.outside", "outside1"]);
+    run(&ws, &import).success();
+    assert!(state_list(&ws).contains(&"proto5_item.outside".to_string()));
+    let mut plan = vec!["plan", "-detailed-exitcode"];
+    plan.extend_from_slice(&vars);
+    run(&ws, &plan).expect_code(0);
+    // Destroy.
+    let mut destroy = vec!["destroy", "-auto-approve"];
+    destroy.extend_from_slice(&vars);
+    run(&ws, &destroy)
+        .success()
+        .contains("Resources: 4 destroyed");
+    assert!(proto5_items(&ws).is_empty(), "{:?}", proto5_items(&ws));
+}
+
+/// `state list` with the workspace's CLI configuration.
+fn state_list(ws: &Ws) -> Vec<String> {
+    let o = run(ws, &["state", "list"]);
+    o.success();
+    o.stdout.lines().map(str::to_string).collect()
+}
+
+const PROTO5_FIVE: &str = r#"
+terraform {
+  required_providers {
+    proto5 = { source = "local/proto5" }
+  }
+}
+
+provider "proto5" {
+  dir = "${path.module}/items"
+}
+
+resource "proto5_item" "n" {
+  count = 5
+  name  = "n-${count.index}"
+}
+"#;
+
+/// A plugin that dies during the third of five creates: the apply fails saying the plugin
+/// exited and what it wrote last; the state holds the two items that were made, and the
+/// next apply makes the rest.
+#[test]
+fn a_plugin_that_dies_mid_apply_leaves_the_completed_items_in_state() {
+    let ws = with_overrides(PROTO5_FIVE, &["proto5"]);
+    let out = proto5_run(
+        &ws,
+        &["apply", "--auto-approve", "--parallelism", "1"],
+        &[("PROTO5_DIE_ON_APPLY", "3")],
+    );
+    out.expect_code(1)
+        .contains("failed the call ApplyResourceChange")
+        .contains("The plugin process has exited (exit status: 7)")
+        .contains("proto5: injected failure: dying during ApplyResourceChange #3");
+    let listed: Vec<String> = state_list(&ws)
+        .into_iter()
+        .filter(|a| a.starts_with("proto5_item.n["))
+        .collect();
+    let items = proto5_items(&ws);
+    assert_eq!(listed.len(), 2, "state: {listed:?}\n{}", out.all());
+    assert_eq!(items.len(), 2, "items: {items:?}");
+    // The state records the very items the plugin made.
+    let shown = run(&ws, &["show", "-json"]);
+    shown.success();
+    for id in items.keys() {
+        assert!(
+            shown.stdout.contains(id.as_str()),
+            "{id} is not in the state"
+        );
+    }
+    // Without the fault, the next apply makes the other three.
+    run(&ws, &["apply", "--auto-approve", "--parallelism", "1"])
+        .success()
+        .contains("Resources: 3 added, 0 changed, 0 destroyed");
+    assert_eq!(state_list(&ws).len(), 5);
+    assert_eq!(proto5_items(&ws).len(), 5);
+    run(&ws, &["plan", "-detailed-exitcode"]).expect_code(0);
+}
+
+/// Whether a process is gone (or a zombie about to be reaped).
+fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
+/// A plugin that hangs in a call and ignores StopProvider: Ctrl-C makes terrane send
+/// StopProvider, kill the plugin once the stop grace has passed, and exit; no plugin
+/// process or socket is left behind.
+#[test]
+fn ctrl_c_with_a_hung_plugin_stops_then_kills_it() {
+    use std::time::{Duration, Instant};
+    let ws = with_overrides(
+        r#"
+terraform {
+  required_providers {
+    proto5 = { source = "local/proto5" }
+  }
+}
+
+provider "proto5" {
+  dir = "${path.module}/items"
+}
+
+resource "proto5_item" "h" {
+  name = "hung"
+}
+"#,
+        &["proto5"],
+    );
+    let log = ws.file("plugin.log");
+    let mut c = ws.cmd(&["apply", "--auto-approve"]);
+    c.env("TF_CLI_CONFIG_FILE", ws.file("cli.tfrc"))
+        .env("PROTO5_HANG", "ApplyResourceChange")
+        .env("PROTO5_LOG", &log)
+        .stdout(std::fs::File::create(ws.file("stdout")).unwrap())
+        .stderr(std::fs::File::create(ws.file("stderr")).unwrap());
+    let mut child = c.spawn().expect("spawn terrane");
+    let outputs = |ws: &Ws| format!("{}{}", ws.read("stdout"), ws.read("stderr"));
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("call ApplyResourceChange")
+    {
+        if started.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("the apply never reached the plugin:\n{}", outputs(&ws));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) on the child we spawned and have not reaped.
+    let rc = unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let interrupted = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if interrupted.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("terrane did not exit after Ctrl-C:\n{}", outputs(&ws));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let all = outputs(&ws);
+    assert!(!status.success(), "{all}");
+    assert!(all.contains("Interrupt received"), "{all}");
+    assert!(
+        all.contains("terrane killed it: it was still busy 10 s after it was asked to stop"),
+        "{all}"
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("call Stop"), "no StopProvider:\n{log}");
+    // Each plugin process terrane started is gone, none of them by noticing on its own
+    // that terrane had exited, and its socket is removed.
+    let starts: Vec<(u32, String)> = log
+        .lines()
+        .filter_map(|l| {
+            let (pid, rest) = l.split_once(' ')?;
+            let socket = rest.strip_prefix("start ")?;
+            Some((pid.parse().ok()?, socket.to_string()))
+        })
+        .collect();
+    assert!(!starts.is_empty(), "{log}");
+    assert!(!log.contains("exit orphaned"), "{log}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for (pid, socket) in &starts {
+        while !process_gone(*pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(process_gone(*pid), "plugin process {pid} is still running");
+        assert!(
+            !std::path::Path::new(socket).exists(),
+            "{socket} is left behind"
+        );
+    }
+}
+
+/// Each object records that a plugin wrote it (with the plugin's private bytes and
+/// schema version), and terrane will not plan a plugin's object with a native provider
+/// or the other way round.
+#[test]
+fn objects_remember_which_implementation_wrote_them() {
+    let ws = with_overrides(PYVIDER_FILE, &["pyvider"]);
+    run(&ws, &["apply", "-auto-approve"]).success();
+    let pulled = run(&ws, &["state", "pull"]);
+    let doc: serde_json::Value = serde_json::from_str(&pulled.success().stdout).unwrap();
+    let file = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == "pyvider_file_content.f")
+        .expect("the file in state");
+    let meta: serde_json::Value = serde_json::from_str(file["meta"].as_str().unwrap()).unwrap();
+    assert_eq!(meta["plugin"], true, "{meta}");
+    // The same object, as if a native provider had written it.
+    let mut forged = doc.clone();
+    for r in forged["resources"].as_array_mut().unwrap() {
+        r["meta"] = serde_json::Value::from("");
+    }
+    ws.write("forged.json", &forged.to_string());
+    run(&ws, &["state", "push", "--force", "forged.json"]).success();
+    run(&ws, &["plan"])
+        .expect_code(1)
+        .contains("Object written by another implementation of its provider")
+        .contains("pyvider_file_content.f was recorded by terrane's native provider");
+    assert_eq!(ws.read("hello.txt"), "hello world", "nothing was touched");
 }

@@ -8,6 +8,7 @@
 //! Without it these tests fail: they never skip silently.
 
 mod oracle;
+mod registry;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -42,6 +43,9 @@ pub type Module = Vec<(&'static str, &'static str, Option<&'static str>)>;
 pub struct Case {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
+    /// The CA certificates both tools trust (`SSL_CERT_FILE`), for registries and mirrors
+    /// the test serves over HTTPS.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// What `terraform init` did.
@@ -68,7 +72,11 @@ impl Case {
         for sub in ["home", "tf", "tr", "xdg/data", "xdg/dirs"] {
             fs::create_dir_all(root.join(sub)).expect("case directories");
         }
-        Case { _dir: dir, root }
+        Case {
+            _dir: dir,
+            root,
+            ca_file: None,
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -183,6 +191,7 @@ impl Case {
             home: Some(self.path("home")),
             xdg_data_home: Some(self.path("xdg/data")),
             xdg_data_dirs: Some(self.path("xdg/dirs").display().to_string()),
+            ssl_cert_file: self.ca_file.clone(),
             ..CliEnv::default()
         }
     }
@@ -209,6 +218,9 @@ impl Case {
             .env_remove("TF_DATA_DIR")
             .env_remove("TF_CLI_ARGS")
             .env_remove("TF_CLI_ARGS_init");
+        if let Some(ca_file) = &self.ca_file {
+            command.env("SSL_CERT_FILE", ca_file);
+        }
         let config = self.path("cli.tfrc");
         if config.exists() {
             command.env("TF_CLI_CONFIG_FILE", config);
