@@ -537,6 +537,7 @@ impl<'c> Applier<'c> {
                 )
             })?;
         let planned = remark(final_plan.planned, &config, schema);
+        let legacy = final_plan.legacy_type_system;
         if let Some(saved) = &change.after {
             if let Some(attr) = inconsistent(saved, &planned) {
                 return Err(Some(Diagnostic::error(
@@ -614,6 +615,38 @@ impl<'c> Applier<'c> {
             },
         };
         self.write(vec![Change::Put(state)]).await.map_err(Some)?;
+        // As Terraform checks a plugin's result against its own plan (the object is
+        // recorded first: it exists).
+        let plugin = self
+            .run
+            .registry
+            .get(&r.provider_name())
+            .is_some_and(|f| f.is_plugin());
+        if plugin {
+            if let Some(attr) = inconsistent(&planned, &new) {
+                let show = |v: Option<&Value>| {
+                    v.map(|v| v.to_display()).unwrap_or_else(|| "absent".into())
+                };
+                let detail = format!(
+                    "When applying changes to {addr}, provider {paddr} produced an unexpected new value: .{attr} was {}, but now {}. This is a bug in the provider, which should be reported in the provider's own issue tracker.",
+                    show(planned.get(&attr)),
+                    show(new.get(&attr))
+                );
+                if legacy {
+                    tracing::warn!("{detail} (tolerated: the provider uses the legacy SDK)");
+                } else {
+                    self.observer
+                        .event(Event::ApplyFailed(addr.clone(), detail.clone()));
+                    return Err(Some(
+                        Diagnostic::error(
+                            "Provider produced inconsistent result after apply",
+                            detail,
+                        )
+                        .with_span(Some(r.span.clone())),
+                    ));
+                }
+            }
+        }
         {
             let mut c = self.counts.borrow_mut();
             match change.action {

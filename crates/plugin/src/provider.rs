@@ -543,6 +543,7 @@ impl Provider for PluginProvider {
             planned: self.decode(r.planned_state, &ty)?,
             requires_replace,
             private: r.planned_private,
+            legacy_type_system: r.legacy_type_system,
         })
     }
 

@@ -91,6 +91,9 @@ pub struct PlannedChange {
     /// Bytes the provider wants back at apply (a plugin's planned private data);
     /// empty for native providers.
     pub private: Vec<u8>,
+    /// A plugin built on Terraform's legacy SDK, whose plans and results Terraform
+    /// tolerates differing from each other (it only logs them).
+    pub legacy_type_system: bool,
 }
 
 /// The result of an apply: the new object and the bytes the provider keeps beside it

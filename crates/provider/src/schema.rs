@@ -363,6 +363,7 @@ pub fn plan_by_schema(schema: &Schema, prior: Option<&Value>, config: &Value) ->
         planned: Value::Map(planned),
         requires_replace,
         private: Vec::new(),
+        legacy_type_system: false,
     }
 }
 

@@ -676,3 +676,35 @@ fn objects_remember_which_implementation_wrote_them() {
         .contains("pyvider_file_content.f was recorded by terrane's native provider");
     assert_eq!(ws.read("hello.txt"), "hello world", "nothing was touched");
 }
+
+/// A plugin whose result differs from its own plan fails the apply as Terraform reports
+/// it, and the object it made is still recorded.
+#[test]
+fn an_inconsistent_result_after_apply_is_an_error_and_the_object_is_kept() {
+    let ws = with_overrides(
+        r#"
+terraform {
+  required_providers {
+    proto5 = { source = "local/proto5" }
+  }
+}
+provider "proto5" {
+  dir = "${path.module}/items"
+}
+resource "proto5_item" "x" {
+  name  = "x"
+  value = "planned"
+}
+"#,
+        &["proto5"],
+    );
+    proto5_run(
+        &ws,
+        &["apply", "--auto-approve"],
+        &[("PROTO5_INCONSISTENT", "1")],
+    )
+    .expect_code(1)
+    .contains("Provider produced inconsistent result after apply")
+    .contains(".value was \"planned\", but now \"not what was planned\"");
+    assert_eq!(state_list(&ws), vec!["proto5_item.x".to_string()]);
+}
