@@ -48,6 +48,8 @@ fn main() {
     .unwrap_or_else(|e| panic!("compiling the protocol files: {e}"));
     check_protocol5_compatible(&fds);
     let mut config = prost_build::Config::new();
+    // The .proto comments are not Rust documentation (some would run as doctests).
+    config.disable_comments(["."]);
     config
         .compile_fds(fds)
         .unwrap_or_else(|e| panic!("generating the protocol types: {e}"));

@@ -1,57 +1,35 @@
-//! `terrane init` and `terrane providers`.
+//! `terrane init` and `terrane providers`: the terminal side of
+//! `terrane_workspace::plugins`.
 
 use std::path::Path;
 
-use terrane_install::{CliConfig, InstallEvent, LockFile};
-use terrane_workspace::plugins::{self, Served};
+use terrane_install::InstallEvent;
+use terrane_workspace::plugins::{Served, Setup};
 use terrane_workspace::Workspace;
 
 use crate::session::load;
 use crate::ui::print_diags;
 
-/// Loads the configuration (without starting plugins) and the CLI configuration.
-fn prepare(dir: &Path, color: bool) -> Option<(Workspace, CliConfig, LockFile)> {
+/// Loads the configuration (without starting plugins), the CLI configuration and the
+/// lock file.
+fn prepare(dir: &Path, color: bool) -> Option<(Workspace, Setup)> {
     let (ws, diags) = Workspace::load(dir);
     print_diags(&diags, &ws.sources, color);
     if diags.has_errors() {
         return None;
     }
-    let (cli, problems) = CliConfig::load_from_process();
-    for p in &problems {
-        eprintln!("{}: {p}", if p.warning { "Warning" } else { "Error" });
-    }
-    if problems.iter().any(|p| !p.warning) {
-        return None;
-    }
-    let lock = match LockFile::load_from_dir(dir) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return None;
-        }
-    };
-    Some((ws, cli, lock))
+    let (setup, diags) = Setup::load(&ws);
+    print_diags(&diags, &ws.sources, color);
+    Some((ws, setup?))
 }
 
 pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
-    let Some((ws, cli, previous)) = prepare(dir, color) else {
+    let Some((ws, setup)) = prepare(dir, color) else {
         return 1;
     };
-    let needs = match plugins::needs(&ws.module) {
-        Ok(n) => n,
-        Err(d) => {
-            print_diags(&d, &ws.sources, color);
-            return 1;
-        }
-    };
-    let native = |n: &str| ws.registry.get(n).is_some();
-    let requirements = plugins::to_install(&needs, &native, &previous, &cli);
     println!("Initializing provider plugins...");
-    for need in needs.values() {
-        if !requirements.contains_key(&need.source) && !need.source.is_builtin() {
-            if cli.dev_overrides().contains_key(&need.source) {
-                continue;
-            }
+    for need in setup.needs.values() {
+        if setup.served(&ws, need) == Served::Native && !need.source.is_builtin() {
             println!(
                 "- {} is served by terrane's native provider {:?}",
                 need.source.for_display(),
@@ -60,79 +38,32 @@ pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
         }
     }
     let mut signed_by_developers = false;
-    let mut observer = |e: &InstallEvent| match e {
-        InstallEvent::QueryBegin {
-            provider,
-            constraints,
-            locked: true,
-        } => {
-            let _ = constraints;
-            println!(
-                "- Reusing previous version of {} from the dependency lock file",
-                provider.for_display()
-            )
-        }
-        InstallEvent::QueryBegin {
-            provider,
-            constraints,
-            locked: false,
-        } => {
-            if constraints.is_empty() {
-                println!("- Finding latest version of {}...", provider.for_display())
-            } else {
-                println!(
-                    "- Finding {} versions matching \"{constraints}\"...",
-                    provider.for_display()
-                )
-            }
-        }
-        InstallEvent::QueryWarning { provider, warning } => {
-            eprintln!("Warning: {}: {warning}", provider.for_display())
-        }
-        InstallEvent::AlreadyInstalled { provider, version } => println!(
-            "- Using previously-installed {} v{version}",
-            provider.for_display()
-        ),
-        InstallEvent::LinkFromCacheBegin {
-            provider, version, ..
-        } => println!(
-            "- Using {} v{version} from the shared cache directory",
-            provider.for_display()
-        ),
-        InstallEvent::FetchBegin {
-            provider, version, ..
-        } => println!("- Installing {} v{version}...", provider.for_display()),
-        InstallEvent::FetchSuccess {
-            provider,
-            version,
-            authentication,
+    let mut observer = |e: &InstallEvent| {
+        if let InstallEvent::FetchSuccess {
+            authentication: terrane_install::Authentication::Community { .. },
             ..
-        } => {
-            if matches!(
-                authentication,
-                terrane_install::Authentication::Community { .. }
-            ) {
-                signed_by_developers = true;
-            }
-            println!(
-                "- Installed {} v{version} ({authentication})",
-                provider.for_display()
-            )
-        }
-        InstallEvent::Failure { .. }
-        | InstallEvent::QuerySuccess { .. }
-        | InstallEvent::LinkFromCacheSuccess { .. }
-        | InstallEvent::BuiltInProviderAvailable { .. } => {}
-    };
-    let outcome =
-        match terrane_install::install(&requirements, &previous, &cli, dir, upgrade, &mut observer)
+        } = e
         {
-            Ok(o) => o,
-            Err(e) => {
-                eprintln!("\nError: Failed to install provider plugins\n\n{e}");
-                return 1;
+            signed_by_developers = true;
+        }
+        match e {
+            InstallEvent::QueryWarning { .. } => {
+                eprintln!("Warning: {}", e.message().unwrap_or_default())
             }
-        };
+            _ => {
+                if let Some(m) = e.message() {
+                    println!("{m}");
+                }
+            }
+        }
+    };
+    let (outcome, written) = match setup.install(&ws, upgrade, &mut observer) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("\nError: Failed to install provider plugins\n\n{e}");
+            return 1;
+        }
+    };
     if signed_by_developers {
         println!("\nPartner and community providers are signed by their developers.\nIf you'd like to know more about provider signing, you can read about it here:\nhttps://developer.hashicorp.com/terraform/cli/plugins/signing");
     }
@@ -143,17 +74,10 @@ pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
             o.dir.display()
         );
     }
-    let path = dir.join(".terraform.lock.hcl");
-    if outcome.lock_changed {
-        if let Err(e) = outcome.lock.save(&path) {
-            eprintln!("Error: {e}");
-            return 1;
-        }
-        if previous.is_empty() {
-            println!("\nterrane has created a lock file .terraform.lock.hcl to record the provider\nselections it made above. Include this file in your version control repository\nso that terrane (and Terraform) make the same selections by default when\nyou run \"terrane init\" in the future.");
-        } else {
-            println!("\nterrane has made some changes to the provider dependency selections recorded\nin the .terraform.lock.hcl file. Review those changes and commit them to your\nversion control system if they represent changes you intended to make.");
-        }
+    if written && setup.lock.is_empty() {
+        println!("\nterrane has created a lock file .terraform.lock.hcl to record the provider\nselections it made above. Include this file in your version control repository\nso that terrane (and Terraform) make the same selections by default when\nyou run \"terrane init\" in the future.");
+    } else if written {
+        println!("\nterrane has made some changes to the provider dependency selections recorded\nin the .terraform.lock.hcl file. Review those changes and commit them to your\nversion control system if they represent changes you intended to make.");
     }
     println!("\nterrane has been successfully initialized!");
     0
@@ -161,25 +85,17 @@ pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
 
 /// `terrane providers`: every provider the configuration needs and what serves it.
 pub async fn list(dir: &Path, color: bool) -> u8 {
-    let Some((ws, cli, lock)) = prepare(dir, color) else {
+    let Some((ws, setup)) = prepare(dir, color) else {
         return 1;
     };
-    let needs = match plugins::needs(&ws.module) {
-        Ok(n) => n,
-        Err(d) => {
-            print_diags(&d, &ws.sources, color);
-            return 1;
-        }
-    };
     println!("Providers required by configuration:");
-    for need in needs.values() {
+    for need in setup.needs.values() {
         let constraint = if need.constraints.is_empty() {
             String::new()
         } else {
             format!(" {}", need.constraints)
         };
-        let native = |n: &str| ws.registry.get(n).is_some();
-        let how = match plugins::serve(need, &native, &lock, &cli, dir) {
+        let how = match setup.served(&ws, need) {
             Served::Native => "native (built into terrane)".to_string(),
             Served::Plugin {
                 executable,

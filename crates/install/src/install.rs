@@ -128,6 +128,67 @@ pub enum InstallEvent {
     },
 }
 
+impl InstallEvent {
+    /// The line Terraform's `init` prints for the event (`- Installing example/x
+    /// v1.2.3...`), if any.
+    pub fn message(&self) -> Option<String> {
+        Some(match self {
+            InstallEvent::QueryBegin {
+                provider,
+                locked: true,
+                ..
+            } => format!(
+                "- Reusing previous version of {} from the dependency lock file",
+                provider.for_display()
+            ),
+            InstallEvent::QueryBegin {
+                provider,
+                constraints,
+                ..
+            } if constraints.is_empty() => {
+                format!("- Finding latest version of {}...", provider.for_display())
+            }
+            InstallEvent::QueryBegin {
+                provider,
+                constraints,
+                ..
+            } => format!(
+                "- Finding {} versions matching \"{constraints}\"...",
+                provider.for_display()
+            ),
+            InstallEvent::QueryWarning { provider, warning } => {
+                format!("{}: {warning}", provider.for_display())
+            }
+            InstallEvent::AlreadyInstalled { provider, version } => format!(
+                "- Using previously-installed {} v{version}",
+                provider.for_display()
+            ),
+            InstallEvent::LinkFromCacheBegin {
+                provider, version, ..
+            } => format!(
+                "- Using {} v{version} from the shared cache directory",
+                provider.for_display()
+            ),
+            InstallEvent::FetchBegin {
+                provider, version, ..
+            } => format!("- Installing {} v{version}...", provider.for_display()),
+            InstallEvent::FetchSuccess {
+                provider,
+                version,
+                authentication,
+                ..
+            } => format!(
+                "- Installed {} v{version} ({authentication})",
+                provider.for_display()
+            ),
+            InstallEvent::Failure { .. }
+            | InstallEvent::QuerySuccess { .. }
+            | InstallEvent::LinkFromCacheSuccess { .. }
+            | InstallEvent::BuiltInProviderAvailable { .. } => return None,
+        })
+    }
+}
+
 /// Receives [`InstallEvent`]s. Any `FnMut(&InstallEvent)` is one.
 pub trait InstallObserver {
     fn on_event(&mut self, event: &InstallEvent);

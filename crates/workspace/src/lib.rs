@@ -114,32 +114,12 @@ impl Workspace {
     /// providers are plugins) and registers them beside the native providers. A plugin
     /// that is not installed, or does not start, is an error here.
     pub async fn start_plugins(&mut self) -> Diagnostics {
-        let mut diags = Diagnostics::new();
-        let needs = match plugins::needs(&self.module) {
-            Ok(n) => n,
-            Err(d) => return d,
+        let (setup, mut diags) = plugins::Setup::load(self);
+        let Some(setup) = setup else {
+            return diags;
         };
-        let (cli, problems) = terrane_install::CliConfig::load_from_process();
-        for p in problems {
-            diags.push(if p.warning {
-                Diagnostic::warning(p.summary, p.detail)
-            } else {
-                Diagnostic::error(p.summary, p.detail)
-            });
-        }
-        let lock = match terrane_install::LockFile::load_from_dir(&self.dir) {
-            Ok(l) => l,
-            Err(e) => {
-                diags.push(Diagnostic::error(
-                    "Invalid dependency lock file",
-                    e.to_string(),
-                ));
-                return diags;
-            }
-        };
-        for need in needs.values() {
-            let native = |n: &str| self.registry.get(n).is_some();
-            match plugins::serve(need, &native, &lock, &cli, &self.dir) {
+        for need in setup.needs.values() {
+            match setup.served(self, need) {
                 plugins::Served::Native => {}
                 plugins::Served::Missing(why) => diags.push(
                     Diagnostic::error("Provider plugin not available", why)

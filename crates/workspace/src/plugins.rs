@@ -145,6 +145,81 @@ pub fn serve(
     }
 }
 
+/// What deciding how providers are served, and installing them, starts from: the
+/// configuration's needs, Terraform's CLI configuration and the dependency lock file.
+pub struct Setup {
+    pub needs: BTreeMap<ProviderSource, Need>,
+    pub cli: CliConfig,
+    pub lock: LockFile,
+}
+
+impl Setup {
+    /// Reads the CLI configuration (its problems are warnings, or errors where
+    /// Terraform stops on them) and the lock file (a damaged one is an error).
+    pub fn load(ws: &crate::Workspace) -> (Option<Setup>, Diagnostics) {
+        let mut diags = Diagnostics::new();
+        let needs = match needs(&ws.module) {
+            Ok(n) => n,
+            Err(d) => return (None, d),
+        };
+        let (cli, problems) = CliConfig::load_from_process();
+        for p in problems {
+            diags.push(if p.warning {
+                Diagnostic::warning(p.summary, p.detail)
+            } else {
+                Diagnostic::error(p.summary, p.detail)
+            });
+        }
+        let lock = match LockFile::load_from_dir(&ws.dir) {
+            Ok(l) => l,
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    "Invalid dependency lock file",
+                    e.to_string(),
+                ));
+                return (None, diags);
+            }
+        };
+        let ok = !diags.has_errors();
+        (ok.then_some(Setup { needs, cli, lock }), diags)
+    }
+
+    /// How `need` is served in this workspace.
+    pub fn served(&self, ws: &crate::Workspace, need: &Need) -> Served {
+        let native = |n: &str| ws.registry.get(n).is_some();
+        serve(need, &native, &self.lock, &self.cli, &ws.dir)
+    }
+
+    /// `terrane init`: installs what [`to_install`] names and writes the lock file when
+    /// its selections changed; the outcome, and whether the lock file was written.
+    pub fn install(
+        &self,
+        ws: &crate::Workspace,
+        upgrade: bool,
+        observer: &mut dyn terrane_install::InstallObserver,
+    ) -> Result<(terrane_install::InstallOutcome, bool), String> {
+        let native = |n: &str| ws.registry.get(n).is_some();
+        let requirements = to_install(&self.needs, &native, &self.lock, &self.cli);
+        let outcome = terrane_install::install(
+            &requirements,
+            &self.lock,
+            &self.cli,
+            &ws.dir,
+            upgrade,
+            observer,
+        )
+        .map_err(|e| e.to_string())?;
+        let written = outcome.lock_changed;
+        if written {
+            outcome
+                .lock
+                .save(&ws.dir.join(".terraform.lock.hcl"))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok((outcome, written))
+    }
+}
+
 /// What `terrane init` installs: every needed provider that a plugin serves or would
 /// serve, that is all but those served natively (a provider served natively becomes a
 /// plugin when the lock file names it: a lock file written by Terraform keeps its
