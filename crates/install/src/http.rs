@@ -1,5 +1,5 @@
 //! HTTP for provider registries and network mirrors: a blocking client (`ureq`) on
-//! rustls with the aws-lc-rs provider, with Terraform's timeouts, retries and redirect
+//! rustls with the ring provider, with Terraform's timeouts, retries and redirect
 //! limits.
 //!
 //! - **Roots of trust**: the system's CA certificates (`rustls-native-certs`), or, as
@@ -370,7 +370,7 @@ fn error_text(cert: &rustls::CertificateError) -> String {
 
 fn build_agent(settings: &HttpSettings) -> Result<ureq::Agent, HttpError> {
     let roots = root_certificates(settings.ca_file.as_deref())?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
         .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))

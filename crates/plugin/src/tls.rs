@@ -5,9 +5,11 @@
 //! chain, name and dates do not matter; only the TLS signature made with its key is
 //! checked.
 //!
-//! That signature may come from an RSA key of 1024 bits, which rustls (through webpki)
-//! refuses anywhere else: some plugins (the Python `tf` framework) make such keys. See
-//! [`pinned_algorithms`] for why accepting them here is safe.
+//! TLS is rustls with the ring provider. The signature may come from an ECDSA P-521 key
+//! (Go plugins), which ring does not verify, so RustCrypto's `p521` does; or from an RSA
+//! key of 1024 bits, which rustls (through webpki) refuses anywhere else: some plugins
+//! (the Python `tf` framework) make such keys. See [`pinned_algorithms`] for why
+//! accepting them here is safe.
 
 use std::sync::{Arc, OnceLock};
 
@@ -68,7 +70,7 @@ impl ClientIdentity {
     /// A TLS client configuration that presents this identity and accepts only the
     /// server certificate `server_der`, speaking HTTP/2 (gRPC servers require ALPN h2).
     pub fn client_config(&self, server_der: Vec<u8>) -> Result<ClientConfig, String> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = Pinned {
             cert: server_der,
             algorithms: pinned_algorithms(),
@@ -135,8 +137,12 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-/// The signature algorithms of the pinned verifier: aws-lc-rs's, with every RSA scheme
-/// also accepting keys of 1024 to 2047 bits.
+/// The signature algorithms of the pinned verifier: ring's, plus ECDSA P-521 with
+/// SHA-512, with every RSA scheme also accepting keys of 1024 to 2047 bits.
+///
+/// ring verifies ECDSA on P-256 and P-384 only, but Go plugins (go-plugin's AutoMTLS)
+/// make their certificate on P-521, so TLS 1.3 (and Go's TLS 1.2) signs with
+/// `ecdsa_secp521r1_sha512`: [`EcdsaP521Sha512`] checks it with RustCrypto's `p521`.
 ///
 /// webpki refuses RSA keys under 2048 bits because a certificate is normally trusted
 /// through its chain for years, and a 1024-bit key might be factored in that time. Here
@@ -147,18 +153,18 @@ impl ServerCertVerifier for Pinned {
 /// read the plugin's stdout or the key in its memory is already this user, and gains
 /// nothing by it. So the floor for the pinned certificate is 1024 bits.
 ///
-/// PKCS#1 v1.5 goes through aws-lc-rs's `RSA_PKCS1_1024_8192_*_FOR_LEGACY_USE_ONLY`
-/// (SHA-256 and SHA-512; it has no such SHA-384 variant). RSA-PSS, the only RSA
-/// signature TLS 1.3 allows and so the one a TLS 1.3 server uses, exists in aws-lc-rs
-/// only from 2048 bits (its key size range cannot be set from outside the crate), so
-/// keys under 2048 bits are checked by RustCrypto's `rsa` (salt as long as the hash, as
-/// TLS requires) and larger ones still by aws-lc-rs.
+/// ring's RSA algorithms take keys of 2048 to 8192 bits; keys of 1024 to 2047 bits are
+/// checked by RustCrypto's `rsa`: PKCS#1 v1.5 (SHA-256, SHA-384, SHA-512) and RSA-PSS,
+/// the only RSA signature TLS 1.3 allows and so the one a TLS 1.3 server uses (salt as
+/// long as the hash, as TLS requires).
 fn pinned_algorithms() -> &'static WebPkiSupportedAlgorithms {
     static ALGORITHMS: OnceLock<WebPkiSupportedAlgorithms> = OnceLock::new();
     ALGORITHMS.get_or_init(|| {
-        let base = rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+        let base = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        static P521: &[&dyn SignatureVerificationAlgorithm] = &[&EcdsaP521Sha512];
         let mut all: Vec<&'static dyn SignatureVerificationAlgorithm> = base.all.to_vec();
-        let mut mapping = Vec::with_capacity(base.mapping.len());
+        all.extend_from_slice(P521);
+        let mut mapping = Vec::with_capacity(base.mapping.len() + 1);
         for &(scheme, algs) in base.mapping {
             let legacy = match scheme {
                 SignatureScheme::RSA_PKCS1_SHA256 => Some(Legacy::Pkcs1Sha256),
@@ -181,12 +187,46 @@ fn pinned_algorithms() -> &'static WebPkiSupportedAlgorithms {
                 }
                 _ => mapping.push((scheme, algs)),
             }
+            // Where rustls's aws-lc-rs provider puts it: after the other ECDSA schemes.
+            if scheme == SignatureScheme::ECDSA_NISTP256_SHA256 {
+                mapping.push((SignatureScheme::ECDSA_NISTP521_SHA512, P521));
+            }
         }
         WebPkiSupportedAlgorithms {
             all: Box::leak(all.into_boxed_slice()),
             mapping: Box::leak(mapping.into_boxed_slice()),
         }
     })
+}
+
+/// ECDSA on P-521 with SHA-512 (`ecdsa_secp521r1_sha512`), which ring lacks.
+#[derive(Debug)]
+struct EcdsaP521Sha512;
+
+impl SignatureVerificationAlgorithm for EcdsaP521Sha512 {
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        rustls::pki_types::alg_id::ECDSA_P521
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        rustls::pki_types::alg_id::ECDSA_SHA512
+    }
+
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        use p521::ecdsa::signature::Verifier;
+        // `public_key` is the certificate's SEC1 point; TLS signatures are DER.
+        let key =
+            p521::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
+        let signature = ecdsa::Signature::<p521::NistP521>::from_der(signature)
+            .map_err(|_| InvalidSignature)?;
+        key.verify(message, &signature)
+            .map_err(|_| InvalidSignature)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -199,8 +239,8 @@ enum Legacy {
     PssSha512,
 }
 
-/// One RSA signature scheme for keys of 1024 bits and up: `modern` (aws-lc-rs, 2048 bits
-/// and up) for keys it takes, the legacy path for keys of 1024 to 2047 bits.
+/// One RSA signature scheme for keys of 1024 bits and up: `modern` (ring's, 2048 bits
+/// and up) for keys it takes, RustCrypto's `rsa` for keys of 1024 to 2047 bits.
 #[derive(Debug)]
 struct LegacyRsa {
     kind: Legacy,
@@ -226,13 +266,23 @@ impl SignatureVerificationAlgorithm for LegacyRsa {
         use rsa::signature::Verifier;
         use rsa::traits::PublicKeyParts;
         // `public_key` is the certificate's RSAPublicKey (PKCS#1 DER). rsa reads keys of
-        // up to 4096 bits; larger ones are aws-lc-rs's anyway.
+        // up to 4096 bits; larger ones are ring's anyway.
         let key = match rsa::RsaPublicKey::from_pkcs1_der(public_key) {
             Ok(k) if k.size() < 2048 / 8 => k,
             _ => return self.modern.verify_signature(public_key, message, signature),
         };
         if key.size() < 1024 / 8 {
             return Err(InvalidSignature);
+        }
+        fn pkcs1<D>(key: rsa::RsaPublicKey, message: &[u8], signature: &[u8]) -> bool
+        where
+            D: sha2::Digest + rsa::pkcs8::AssociatedOid,
+        {
+            rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|s| {
+                rsa::pkcs1v15::VerifyingKey::<D>::new(key)
+                    .verify(message, &s)
+                    .is_ok()
+            })
         }
         fn pss<D>(key: rsa::RsaPublicKey, message: &[u8], signature: &[u8]) -> bool
         where
@@ -244,23 +294,10 @@ impl SignatureVerificationAlgorithm for LegacyRsa {
                     .is_ok()
             })
         }
-        let aws = |alg: &'static aws_lc_rs::signature::RsaParameters| {
-            aws_lc_rs::signature::UnparsedPublicKey::new(alg, public_key)
-                .verify(message, signature)
-                .is_ok()
-        };
         let ok = match self.kind {
-            Legacy::Pkcs1Sha256 => {
-                aws(&aws_lc_rs::signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY)
-            }
-            Legacy::Pkcs1Sha512 => {
-                aws(&aws_lc_rs::signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY)
-            }
-            Legacy::Pkcs1Sha384 => rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|s| {
-                rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::new(key)
-                    .verify(message, &s)
-                    .is_ok()
-            }),
+            Legacy::Pkcs1Sha256 => pkcs1::<sha2::Sha256>(key, message, signature),
+            Legacy::Pkcs1Sha384 => pkcs1::<sha2::Sha384>(key, message, signature),
+            Legacy::Pkcs1Sha512 => pkcs1::<sha2::Sha512>(key, message, signature),
             Legacy::PssSha256 => pss::<sha2::Sha256>(key, message, signature),
             Legacy::PssSha384 => pss::<sha2::Sha384>(key, message, signature),
             Legacy::PssSha512 => pss::<sha2::Sha512>(key, message, signature),
@@ -316,6 +353,46 @@ mod tests {
         "qY7ydbaEVw==",
     );
 
+    // Another RSA-1024 key and a PKCS#1 SHA-512 signature of MESSAGE (Python's
+    // cryptography: PSS with SHA-512 needs more than 1024 bits).
+    const PUB1024_B: &str = concat!(
+        "MIGJAoGBAN9YqvuNDswR2RsB2tywMvpY7OgSR8sWeKmga9tcBk0GBPlJnyIeQ8gG60ohgNBUiEVW",
+        "t3p5QdQovGHmTEBrwgbs7TvPLJtAY0refS/fSmY9UwJL9oH8Om0n5KP7uXbpbQLE4pk+3k+ZjcU/",
+        "ZoJVy8qkKLzOGoW6dnxgIpsl8o6dAgMBAAE=",
+    );
+    const PKCS512_B: &str = concat!(
+        "VShGapTqrXT/reiBPXhNYq8EIZDcQ1bwdDZk50h1RMt2svnsCnBbOnn6IPwZ7gehg4hSlMnbkFMc",
+        "35u1JZb0B3JRzkZsd+nBwmS/TgoHHEW5Tt3M4fq9S9VRXbQyAHdNy9Bw9aGlEk2CiW1QF0rGOUQh",
+        "aovNl/gzvvyO63pgyH0=",
+    );
+    // An RSA-2048 key and its RSA-PSS SHA-256 signature of MESSAGE; a P-521 key (SEC1
+    // point) and its ECDSA SHA-512 signature (DER), as Go plugins sign; both made by
+    // Python's cryptography.
+    const PUB2048: &str = concat!(
+        "MIIBCgKCAQEAtdI6+XI8lpnKN4PPH4U4n5ceBh3y4EfjZVOU+2zT7Vk3aNBfPekG70EY+M0ZQjAd",
+        "a+kGvnwd9HpjSZ90SUf/D8P54jjuonmpFvAQJByH8HAOS+Xe6ajK9d7ddJdsnejyZqK8//B5phUe",
+        "4V0czgub2VQJKlhSPtgwL4MfC3gj74bwCrJCC2IW4xMYK+KZ+BWPvy3QPvWIJ9YqbLvqUcm9mJop",
+        "OMpsLUYTvscUeR5Ix64rHkMlHcTd5kPf28lz1By0/LFHR0Dpnm/IckONolLAPqMmqUS8RzQvr8rA",
+        "VFDMB0wA7tvwq+QrtiL1seP4MXxazjzK9aLbpqPiBgLG/smmHwIDAQAB",
+    );
+    const PSS256_2048: &str = concat!(
+        "cjgLsy0uItLzQAgY3Rwo15NK9P9zoyDrOWtttI911Nb1SIy9pvIILV81XLvHgyrxtFCnvrD62cLb",
+        "h2125p3wqmEbVO2xuIDpuakFfbRPFWarqy305oTXDrfTVE2H+ACXzRBWUGcKr28mtzuw2Pc5vN5A",
+        "S3gAUX+OKnh3Aij1ZN+QEHVcxjf1OkuriYCx1woLtXlxF8rk6aapGKyhITerQWnbCsNj0SHEFWaJ",
+        "2obsJd2U6UZGPlK5xjmgzUrKe5RGgApwvYAiWH8N9UrYmIFNzXLBTZBvvGvlJFDSczgsL2s0+Kn0",
+        "dyuHIRINCE/DdXm7sOWexDPWtBZp+LV7Wu4K0Q==",
+    );
+    const PUB_P521: &str = concat!(
+        "BAB40BBM2T2hkhBNrkgxMFCex/3qghGYCdsp8bgjeaEOyalLz2MDqlPr9dX35eiBRd3QsVPRf9Bf",
+        "LYyXk+iO1Ba/dQD2dpGgJ0sWEsRDvU15+LS3TK/jGGUfy+vH553VHI+yfMVGApYVQxX/5orxYj37",
+        "dQmgcPU+PZVEBe69r7ZGHWelPg==",
+    );
+    const SIG_P521: &str = concat!(
+        "MIGIAkIA5cIMsmSH5sl3KT4LYO1oPIPKq61VmCDA9WcufotBjC/MB7Zpd/BLbyuFK3Qy/SqQiHap",
+        "ABgE81LDAUX9wI5C20UCQgDwXxj80Nawv5H00MK/V5dQYrr9QN/pCC9WGIIjsQOrUPYdCD2R8ZPI",
+        "2y6Dv/5Bkm223CWYJufder/jC1qNzNMUFw==",
+    );
+
     fn b64(s: &str) -> Vec<u8> {
         base64::engine::general_purpose::STANDARD.decode(s).unwrap()
     }
@@ -334,7 +411,7 @@ mod tests {
 
     #[test]
     fn rsa_1024_signatures_verify_for_the_pinned_certificate_only() {
-        let base = rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms;
+        let base = rustls::crypto::ring::default_provider().signature_verification_algorithms;
         let key = b64(PUB1024);
         for (scheme, sig) in [
             (SignatureScheme::RSA_PSS_SHA256, PSS256),
@@ -360,6 +437,14 @@ mod tests {
         let pss = b64(PSS256);
         let pkcs1 = first(pinned_algorithms(), SignatureScheme::RSA_PKCS1_SHA256);
         assert!(pkcs1.verify_signature(&key, MESSAGE, &pss).is_err());
+
+        let (key, sig) = (b64(PUB1024_B), b64(PKCS512_B));
+        let pkcs1 = first(pinned_algorithms(), SignatureScheme::RSA_PKCS1_SHA512);
+        assert!(pkcs1.verify_signature(&key, MESSAGE, &sig).is_ok());
+        assert!(pkcs1.verify_signature(&key, b"x", &sig).is_err());
+        assert!(first(&base, SignatureScheme::RSA_PKCS1_SHA512)
+            .verify_signature(&key, MESSAGE, &sig)
+            .is_err());
     }
 
     #[test]
@@ -372,19 +457,29 @@ mod tests {
 
     #[test]
     fn rsa_2048_signatures_still_verify() {
-        use aws_lc_rs::signature::{KeyPair, RsaKeyPair, RSA_PSS_SHA256};
-        let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        let mut sig = vec![0; pair.public_modulus_len()];
-        pair.sign(
-            &RSA_PSS_SHA256,
-            &aws_lc_rs::rand::SystemRandom::new(),
-            MESSAGE,
-            &mut sig,
-        )
-        .unwrap();
-        let key = pair.public_key().as_ref().to_vec();
+        let (key, sig) = (b64(PUB2048), b64(PSS256_2048));
         let alg = first(pinned_algorithms(), SignatureScheme::RSA_PSS_SHA256);
         assert!(alg.verify_signature(&key, MESSAGE, &sig).is_ok());
         assert!(alg.verify_signature(&key, b"x", &sig).is_err());
+    }
+
+    #[test]
+    fn ecdsa_p521_sha512_signatures_verify() {
+        let (key, sig) = (b64(PUB_P521), b64(SIG_P521));
+        // TLS 1.3 and Go's TLS 1.2 sign with this scheme for a P-521 key.
+        let alg = first(pinned_algorithms(), SignatureScheme::ECDSA_NISTP521_SHA512);
+        assert_eq!(
+            alg.public_key_alg_id(),
+            rustls::pki_types::alg_id::ECDSA_P521
+        );
+        assert!(alg.verify_signature(&key, MESSAGE, &sig).is_ok());
+        assert!(alg.verify_signature(&key, b"x", &sig).is_err());
+        let mut bad = sig.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(alg.verify_signature(&key, MESSAGE, &bad).is_err());
+        assert!(pinned_algorithms()
+            .supported_schemes()
+            .contains(&SignatureScheme::ECDSA_NISTP521_SHA512));
     }
 }

@@ -72,7 +72,7 @@ fn test_ca() -> &'static TestCa {
         let dir = tempfile::tempdir().expect("a directory for the CA");
         let ca_file = dir.path().join("ca.pem");
         fs::write(&ca_file, ca_cert.pem()).expect("the CA file");
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let server = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("TLS versions")
