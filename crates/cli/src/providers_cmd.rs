@@ -123,6 +123,5 @@ pub async fn schema_json(dir: &Path, color: bool) -> u8 {
     };
     let doc = terrane_workspace::plugins::schemas_json(&ws);
     println!("{}", serde_json::to_string(&doc).unwrap_or_default());
-    ws.plugins.shutdown().await;
     0
 }

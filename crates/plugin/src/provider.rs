@@ -31,6 +31,8 @@ pub struct PluginFactory {
 
 struct Shared {
     launch: Launch,
+    /// The provider protocol of the first process's handshake.
+    protocol: u32,
     schema: PluginSchema,
     /// The process started to read the schema, kept for the first configuration.
     spare: Mutex<Option<Process>>,
@@ -77,6 +79,7 @@ impl PluginFactory {
         Ok(PluginFactory {
             name: name.to_string(),
             shared: Arc::new(Shared {
+                protocol: process.handshake.protocol,
                 launch,
                 schema,
                 spare: Mutex::new(Some(process)),
@@ -96,23 +99,9 @@ impl PluginFactory {
         &self.shared.schema
     }
 
-    /// The provider protocol the plugin speaks (5 or 6).
+    /// The provider protocol the plugin chose in its handshake (5 or 6).
     pub fn protocol(&self) -> u32 {
-        self.shared
-            .spare
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|p| p.handshake.protocol)
-            .or_else(|| {
-                self.shared
-                    .live
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .first()
-                    .map(|p| p.handshake.protocol)
-            })
-            .unwrap_or(0)
+        self.shared.protocol
     }
 
     /// Kills every process of this plugin at once.
@@ -565,16 +554,18 @@ impl Provider for PluginProvider {
         .await
     }
 
-    async fn create(&self, type_name: &str, planned: Value) -> Result<Value> {
-        self.apply_change(type_name, None, Some(&planned), Some(&planned), &[])
-            .await
-            .map(|a| a.value)
+    /// A plugin applies only through [`Provider::apply`], which carries the
+    /// configuration and private bytes ApplyResourceChange needs.
+    async fn create(&self, type_name: &str, _planned: Value) -> Result<Value> {
+        Err(ProviderError::internal(format!(
+            "{type_name}: a plugin's objects are created through Provider::apply"
+        )))
     }
 
-    async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value> {
-        self.apply_change(type_name, Some(&prior), Some(&planned), Some(&planned), &[])
-            .await
-            .map(|a| a.value)
+    async fn update(&self, type_name: &str, _prior: Value, _planned: Value) -> Result<Value> {
+        Err(ProviderError::internal(format!(
+            "{type_name}: a plugin's objects are updated through Provider::apply"
+        )))
     }
 
     async fn upgrade_state(

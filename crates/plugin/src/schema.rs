@@ -14,8 +14,6 @@ use crate::proto::tfplugin6 as v6;
 #[derive(Clone, Debug, Default)]
 pub struct PluginSchema {
     pub schema: ProviderSchema,
-    /// The schema version of each resource type (for state upgrades).
-    pub versions: BTreeMap<String, i64>,
     /// The provider's functions (`provider::NAME::FUNC`).
     pub functions: BTreeMap<String, v6::Function>,
     /// The schemas as the plugin sent them, for `terrane providers schema -json`.
@@ -39,7 +37,6 @@ pub fn from_response(r: v6::get_provider_schema::Response) -> Result<PluginSchem
         let mut schema = block(&Some(s.clone()), name)?;
         schema.version = u64::try_from(s.version).unwrap_or(0);
         out.schema.resources.insert(name.clone(), schema);
-        out.versions.insert(name.clone(), s.version);
     }
     for (name, s) in &r.data_source_schemas {
         out.schema

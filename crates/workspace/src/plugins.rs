@@ -117,6 +117,14 @@ fn walk(m: &Module, out: &mut BTreeMap<ProviderSource, Need>, diags: &mut Diagno
     }
 }
 
+/// terrane has a native provider for `need` under one of its local names, and the
+/// source is that name's default (`hashicorp/NAME`).
+fn native_default(need: &Need, native: &dyn Fn(&str) -> bool) -> bool {
+    need.local_names
+        .iter()
+        .any(|n| ProviderSource::implied(n).ok().as_ref() == Some(&need.source) && native(n))
+}
+
 /// Decides how `need` is served (see the module's rule).
 pub fn serve(
     need: &Need,
@@ -127,11 +135,7 @@ pub fn serve(
 ) -> Served {
     let overridden = cli.dev_overrides().contains_key(&need.source);
     let locked = lock.provider(&need.source).is_some();
-    let default_source = need
-        .local_names
-        .iter()
-        .any(|n| ProviderSource::implied(n).ok().as_ref() == Some(&need.source) && native(n));
-    if !overridden && !locked && (default_source || need.source.is_builtin()) {
+    if !overridden && !locked && (native_default(need, native) || need.source.is_builtin()) {
         return Served::Native;
     }
     match terrane_install::locate(&need.source, lock, dir, cli) {
@@ -233,13 +237,7 @@ pub fn to_install(
     needs
         .values()
         .filter(|n| !n.source.is_builtin() && !cli.dev_overrides().contains_key(&n.source))
-        .filter(|n| {
-            let native_default = n
-                .local_names
-                .iter()
-                .any(|l| ProviderSource::implied(l).ok().as_ref() == Some(&n.source) && native(l));
-            !native_default || lock.provider(&n.source).is_some()
-        })
+        .filter(|n| !native_default(n, native) || lock.provider(&n.source).is_some())
         .map(|n| (n.source.clone(), n.constraints.clone()))
         .collect()
 }
@@ -266,18 +264,11 @@ pub fn kill_all() {
     }
 }
 
-/// The plugins a workspace started, to stop them when it is done.
+/// The plugins a workspace started (the plan's header and `providers schema` name
+/// them; [`shutdown_all`] stops them at the end).
 #[derive(Default)]
 pub struct Plugins {
     pub started: Vec<Arc<PluginFactory>>,
-}
-
-impl Plugins {
-    pub async fn shutdown(&self) {
-        for p in &self.started {
-            p.shutdown().await;
-        }
-    }
 }
 
 /// Starts the plugin that serves `need` at `executable`, once per local name, and
