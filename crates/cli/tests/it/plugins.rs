@@ -236,6 +236,26 @@ fn terraform_and_terrane_agree_on_a_plugin() {
         tr.read(".terraform.lock.hcl"),
         "the lock files differ"
     );
+    // The plugin's schemas as both tools print them (`providers schema -json`): the
+    // sections terrane writes are Terraform's, value for value.
+    let schemas = |o: &Out| -> serde_json::Value {
+        let doc: serde_json::Value = serde_json::from_str(&o.stdout).expect("schema json");
+        doc["provider_schemas"]["registry.terraform.io/local/pyvider"].clone()
+    };
+    let tf_schema = schemas(terraform(&tf, &["providers", "schema", "-json"]).success());
+    let tr_schema = schemas(run(&tr, &["providers", "schema", "-json"]).success());
+    for section in [
+        "provider",
+        "resource_schemas",
+        "data_source_schemas",
+        "ephemeral_resource_schemas",
+        "functions",
+    ] {
+        assert_eq!(
+            tf_schema[section], tr_schema[section],
+            "providers schema -json differs in {section}"
+        );
+    }
     let outputs = |o: &Out| -> serde_json::Value {
         let doc: serde_json::Value = serde_json::from_str(&o.stdout).expect("output -json");
         doc.as_object()
