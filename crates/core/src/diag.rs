@@ -15,6 +15,40 @@ pub enum Severity {
     Error,
 }
 
+/// One step of a path into a value: an attribute, a map key or a list index. A
+/// provider names the attribute a diagnostic is about with such a path, and the
+/// engine finds its place in the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathStep {
+    Attr(String),
+    Key(String),
+    Index(i64),
+}
+
+impl PathStep {
+    /// The path as Terraform writes it: `rule[0].ports["http"]`.
+    pub fn display(path: &[PathStep]) -> String {
+        let mut s = String::new();
+        for step in path {
+            match step {
+                PathStep::Attr(n) => {
+                    if !s.is_empty() {
+                        s.push('.');
+                    }
+                    s.push_str(n);
+                }
+                PathStep::Key(k) => {
+                    let _ = write!(s, "[{k:?}]");
+                }
+                PathStep::Index(i) => {
+                    let _ = write!(s, "[{i}]");
+                }
+            }
+        }
+        s
+    }
+}
+
 /// A byte range in one source file.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span {

@@ -13,7 +13,7 @@ pub mod types;
 pub mod value;
 
 pub use addr::{InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode};
-pub use diag::{Diagnostic, Diagnostics, Severity, SourceMap, Span};
+pub use diag::{Diagnostic, Diagnostics, PathStep, Severity, SourceMap, Span};
 pub use doc::Doc;
 pub use map::ObjectMap;
 pub use types::Type;

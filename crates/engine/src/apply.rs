@@ -331,8 +331,15 @@ impl<'c> Applier<'c> {
             Action::Delete,
             id_of(before),
         ));
+        let private = self
+            .plan
+            .prior
+            .resources
+            .get(&c.addr)
+            .map(|s| s.meta.private.as_slice())
+            .unwrap_or_default();
         let result = provider
-            .delete(&c.addr.resource.type_name, before.unmark().0)
+            .delete_object(&c.addr.resource.type_name, before.unmark().0, private)
             .await;
         crate::forward_warnings(provider.as_ref(), self.observer);
         // The slot is free for the next provider operation while the state write commits.
@@ -446,8 +453,8 @@ impl<'c> Applier<'c> {
                 Ok(v) => {
                     values.insert(key, v);
                 }
-                Err(d) => {
-                    if let Some(d) = d {
+                Err(ds) => {
+                    for d in ds {
                         self.run.error(d);
                     }
                     ok = false;
@@ -473,23 +480,19 @@ impl<'c> Applier<'c> {
         change: Option<&ResourceChange>,
         deps: &[String],
         paddr: &str,
-    ) -> Result<Value, Option<Diagnostic>> {
+    ) -> Result<Value, Vec<Diagnostic>> {
         let prior = self.plan.prior.resources.get(addr).map(|s| s.value.clone());
         if r.mode == ResourceMode::Data {
             let config = self
                 .run
                 .instance_config(module, r, schema, exp)
-                .map_err(|d| d.0.into_iter().next())?;
+                .map_err(|d| d.0)?;
             let _permit = self.semaphore.acquire().await;
             self.observer.event(Event::Reading(addr.clone()));
             let v = provider.read_data(&r.type_name, config.unmark().0).await;
             crate::forward_warnings(provider.as_ref(), self.observer);
-            let v = v.map_err(|e| {
-                Some(
-                    Diagnostic::error("Error reading data source", format!("{addr}: {e}"))
-                        .with_span(Some(r.span.clone())),
-                )
-            })?;
+            let v =
+                v.map_err(|e| crate::provider_error("Error reading data source", addr, r, &e))?;
             return Ok(remark(v, &config, schema));
         }
         let Some(change) = change else {
@@ -502,7 +505,7 @@ impl<'c> Applier<'c> {
         let config = self
             .run
             .instance_config(module, r, schema, exp)
-            .map_err(|d| d.0.into_iter().next())?;
+            .map_err(|d| d.0)?;
         let before = change.before.clone();
         let config = apply_ignore_changes(r, config, before.as_ref(), schema);
         let plain_before = if change.action.is_replace() {
@@ -530,25 +533,20 @@ impl<'c> Applier<'c> {
                 schema,
             )
             .await
-            .map_err(|e| {
-                Some(
-                    Diagnostic::error("Invalid resource configuration", format!("{addr}: {e}"))
-                        .with_span(Some(r.span.clone())),
-                )
-            })?;
+            .map_err(|e| crate::provider_error("Invalid resource configuration", addr, r, &e))?;
         let planned = remark(final_plan.planned, &config, schema);
         let legacy = final_plan.legacy_type_system;
         if let Some(saved) = &change.after {
             if let Some(attr) = inconsistent(saved, &planned) {
-                return Err(Some(Diagnostic::error(
+                return Err(vec![Diagnostic::error(
                     "Provider produced inconsistent final plan",
                     format!("When applying {addr}, the attribute {attr:?} has a different value than the saved plan said it would. Run terrane plan again."),
-                )));
+                )]);
             }
         }
         let permit = self.semaphore.acquire().await;
         if self.cancel.load(Ordering::SeqCst) {
-            return Err(None);
+            return Err(Vec::new());
         }
         let start = Instant::now();
         let verb = if change.action == Action::Update {
@@ -585,17 +583,19 @@ impl<'c> Applier<'c> {
             Err(e) => {
                 self.observer
                     .event(Event::ApplyFailed(addr.clone(), e.to_string()));
-                return Err(Some(
-                    Diagnostic::error(
-                        if verb == Action::Update {
-                            "Error updating resource"
-                        } else {
-                            "Error creating resource"
-                        },
-                        format!("{addr}: the provider reported: {e}"),
-                    )
-                    .with_span(Some(r.span.clone())),
-                ));
+                let summary = if verb == Action::Update {
+                    "Error updating resource"
+                } else {
+                    "Error creating resource"
+                };
+                if !e.diagnostics.is_empty() {
+                    return Err(crate::provider_error(summary, addr, r, &e));
+                }
+                return Err(vec![Diagnostic::error(
+                    summary,
+                    format!("{addr}: the provider reported: {e}"),
+                )
+                .with_span(Some(r.span.clone()))]);
             }
         };
         let state = InstanceState {
@@ -614,7 +614,9 @@ impl<'c> Applier<'c> {
                     .is_some_and(|f| f.is_plugin()),
             },
         };
-        self.write(vec![Change::Put(state)]).await.map_err(Some)?;
+        self.write(vec![Change::Put(state)])
+            .await
+            .map_err(|d| vec![d])?;
         // As Terraform checks a plugin's result against its own plan (the object is
         // recorded first: it exists).
         let plugin = self
@@ -637,13 +639,11 @@ impl<'c> Applier<'c> {
                 } else {
                     self.observer
                         .event(Event::ApplyFailed(addr.clone(), detail.clone()));
-                    return Err(Some(
-                        Diagnostic::error(
-                            "Provider produced inconsistent result after apply",
-                            detail,
-                        )
-                        .with_span(Some(r.span.clone())),
-                    ));
+                    return Err(vec![Diagnostic::error(
+                        "Provider produced inconsistent result after apply",
+                        detail,
+                    )
+                    .with_span(Some(r.span.clone()))]);
                 }
             }
         }

@@ -61,6 +61,39 @@ pub(crate) fn forward_warnings(provider: &dyn terrane_provider::Provider, observ
     }
 }
 
+/// A provider's error as diagnostics: one per diagnostic the provider sent, each
+/// shown at the attribute it names (or the resource block when the configuration
+/// does not write that attribute), else one for the whole error at the block.
+pub(crate) fn provider_error(
+    summary: &str,
+    addr: &terrane_core::InstanceAddr,
+    r: &terrane_lang::config::Resource,
+    e: &terrane_provider::ProviderError,
+) -> Vec<Diagnostic> {
+    if e.diagnostics.is_empty() {
+        return vec![
+            Diagnostic::error(summary, format!("{addr}: {e}")).with_span(Some(r.span.clone()))
+        ];
+    }
+    e.diagnostics
+        .iter()
+        .map(|d| {
+            let span = r.body.span_at(&d.path);
+            let mut detail = format!("{addr}: ");
+            if !d.path.is_empty() && span.is_none() {
+                detail.push_str(&format!("{}: ", terrane_core::PathStep::display(&d.path)));
+            }
+            detail.push_str(if d.detail.is_empty() {
+                &d.summary
+            } else {
+                &d.detail
+            });
+            Diagnostic::error(d.summary.clone(), detail)
+                .with_span(Some(span.unwrap_or_else(|| r.span.clone())))
+        })
+        .collect()
+}
+
 /// An observer that ignores everything.
 pub struct Quiet;
 

@@ -12,7 +12,7 @@ use terrane_core::{
 };
 use terrane_lang::config::Resource;
 use terrane_lang::Reference;
-use terrane_provider::Schema;
+use terrane_provider::{Applied, Schema};
 use terrane_state::{InstanceState, OutputState, Snapshot};
 use tokio::sync::Semaphore;
 
@@ -496,14 +496,16 @@ impl<'c> Planner<'c> {
         inst: &InstanceState,
         provider: &dyn terrane_provider::Provider,
         announce: bool,
-    ) -> Result<Option<Value>, Diagnostic> {
+    ) -> Result<Option<Applied>, Diagnostic> {
         let _permit = self.semaphore.acquire().await;
         if announce {
             self.observer
                 .event(Event::Refreshing(inst.addr.clone(), id_of(&inst.value)));
         }
         let (plain, _) = inst.value.unmark();
-        let read = provider.read(&inst.addr.resource.type_name, plain).await;
+        let read = provider
+            .read_object(&inst.addr.resource.type_name, plain, &inst.meta.private)
+            .await;
         crate::forward_warnings(provider, self.observer);
         read.map_err(|e| {
             Diagnostic::error(
@@ -557,7 +559,7 @@ impl<'c> Planner<'c> {
         &self,
         insts: &[&'i InstanceState],
         provider: &dyn terrane_provider::Provider,
-    ) -> Vec<(&'i InstanceState, Result<Option<Value>, Diagnostic>)> {
+    ) -> Vec<(&'i InstanceState, Result<Option<Applied>, Diagnostic>)> {
         let mut announced = false;
         if insts.len() > 1 {
             let permit = self.semaphore.acquire().await;
@@ -578,7 +580,14 @@ impl<'c> Planner<'c> {
                     return insts
                         .iter()
                         .copied()
-                        .zip(values.into_iter().map(Ok))
+                        .zip(values)
+                        .map(|(inst, v)| {
+                            let v = v.map(|value| Applied {
+                                value,
+                                private: inst.meta.private.clone(),
+                            });
+                            (inst, Ok(v))
+                        })
                         .collect();
                 }
                 Some(Ok(values)) => {
@@ -730,11 +739,18 @@ impl<'c> Planner<'c> {
         // Refresh every prior instance: in one batched read where the provider has one,
         // else concurrently.
         let mut refreshed: BTreeMap<InstanceKey, Option<Value>> = BTreeMap::new();
+        let mut private: BTreeMap<InstanceKey, Vec<u8>> = prior_insts
+            .iter()
+            .map(|i| (i.addr.key.clone(), i.meta.private.clone()))
+            .collect();
         if self.opts.refresh && r.mode == ResourceMode::Managed && !prior_insts.is_empty() {
             for (inst, res) in self.refresh_all(&prior_insts, &*provider).await {
                 match res {
-                    Ok(v) => {
-                        let v = v.map(|v| remark_from_prior(v, &inst.value, schema));
+                    Ok(read) => {
+                        let v = read.map(|a| {
+                            private.insert(inst.addr.key.clone(), a.private);
+                            remark_from_prior(a.value, &inst.value, schema)
+                        });
                         let changed = match &v {
                             None => true,
                             Some(v) => !v.same_as(&inst.value),
@@ -749,6 +765,9 @@ impl<'c> Planner<'c> {
                         if let Some(v) = &v {
                             let mut s = (*inst).clone();
                             s.value = v.clone();
+                            if let Some(p) = private.get(&inst.addr.key) {
+                                s.meta.private = p.clone();
+                            }
                             self.refreshed.borrow_mut().insert(inst.addr.clone(), s);
                         }
                         refreshed.insert(inst.addr.key.clone(), v);
@@ -780,11 +799,7 @@ impl<'c> Planner<'c> {
                     exp,
                     &addr,
                     refreshed.get(&exp.key).cloned().flatten(),
-                    prior_insts
-                        .iter()
-                        .find(|i| i.addr.key == exp.key)
-                        .map(|i| i.meta.private.as_slice())
-                        .unwrap_or_default(),
+                    private.get(&exp.key).map(Vec::as_slice).unwrap_or_default(),
                     &deps,
                 )
                 .await
@@ -894,10 +909,12 @@ impl<'c> Planner<'c> {
             )
             .await
             .map_err(|e| {
-                Diagnostics::from(
-                    Diagnostic::error("Invalid resource configuration", format!("{addr}: {e}"))
-                        .with_span(Some(r.span.clone())),
-                )
+                Diagnostics(crate::provider_error(
+                    "Invalid resource configuration",
+                    addr,
+                    r,
+                    &e,
+                ))
             })?;
         let planned = remark(change.planned, &config, schema);
         let mut replace_paths = change.requires_replace;
@@ -975,10 +992,12 @@ impl<'c> Planner<'c> {
             let v = provider.read_data(&r.type_name, plain).await;
             crate::forward_warnings(provider.as_ref(), self.observer);
             let v = v.map_err(|e| {
-                Diagnostics::from(
-                    Diagnostic::error("Error reading data source", format!("{addr}: {e}"))
-                        .with_span(Some(r.span.clone())),
-                )
+                Diagnostics(crate::provider_error(
+                    "Error reading data source",
+                    addr,
+                    r,
+                    &e,
+                ))
             })?;
             return Ok(remark(v, &config, schema));
         }
@@ -1034,7 +1053,7 @@ impl<'c> Planner<'c> {
                                 after: None,
                             });
                         }
-                        before = v.map(|v| v.mark_if(false));
+                        before = v.map(|a| a.value.mark_if(false));
                     }
                 }
             }

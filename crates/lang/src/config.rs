@@ -13,7 +13,7 @@ use hcl_edit::structure::{Block, BlockLabel, Body as HclBody, Structure};
 use hcl_edit::Span as _;
 use indexmap::IndexMap;
 use terrane_core::types::ObjectAttr;
-use terrane_core::{Diagnostic, Diagnostics, ResourceMode, SourceMap, Span, Type, Value};
+use terrane_core::{Diagnostic, Diagnostics, PathStep, ResourceMode, SourceMap, Span, Type, Value};
 
 use crate::ast::{Converter, Expr, ExprKind, TravOp};
 
@@ -23,6 +23,67 @@ pub struct Body {
     pub attrs: IndexMap<String, Attribute>,
     pub blocks: Vec<NestedBlock>,
     pub span: Option<Span>,
+}
+
+impl Body {
+    /// Where the value at `path` (an attribute, then keys and indexes into it) is
+    /// written: the innermost attribute, nested block or literal element the path
+    /// reaches. `None` when the body does not write its first step (a computed
+    /// attribute, or one left to its default).
+    pub fn span_at(&self, path: &[PathStep]) -> Option<Span> {
+        let (PathStep::Attr(name), rest) = path.split_first()? else {
+            return None;
+        };
+        if let Some(a) = self.attrs.get(name) {
+            return Some(expr_span_at(&a.expr, rest));
+        }
+        let mut blocks = self.blocks.iter().filter(|b| &b.kind == name).peekable();
+        if blocks.peek().is_none() {
+            // Written by a `dynamic "NAME"` block: its content stands for every element.
+            let d = self
+                .blocks
+                .iter()
+                .find(|b| b.kind == "dynamic" && b.labels.first() == Some(name))?;
+            return Some(d.span.clone());
+        }
+        let (block, rest) = match rest.split_first() {
+            Some((PathStep::Index(i), rest)) => (blocks.nth(usize::try_from(*i).ok()?)?, rest),
+            Some((PathStep::Key(k), rest)) => (blocks.find(|b| b.labels.first() == Some(k))?, rest),
+            _ => (blocks.next()?, rest),
+        };
+        Some(
+            block
+                .body
+                .span_at(rest)
+                .unwrap_or_else(|| block.span.clone()),
+        )
+    }
+}
+
+/// The part of `expr` at `path`, as far as the expression spells it out (object and
+/// tuple constructors); the whole expression beyond that.
+fn expr_span_at(expr: &Expr, path: &[PathStep]) -> Span {
+    let Some((step, rest)) = path.split_first() else {
+        return expr.span.clone();
+    };
+    let inner = match (&expr.kind, step) {
+        (ExprKind::Tuple(items), PathStep::Index(i)) => {
+            usize::try_from(*i).ok().and_then(|i| items.get(i))
+        }
+        (ExprKind::Object(items), PathStep::Attr(k) | PathStep::Key(k)) => items
+            .iter()
+            .find(|(key, _)| match &key.kind {
+                ExprKind::Var(n) => n == k,
+                ExprKind::Literal(Value::String(s)) => s.as_str() == k,
+                _ => false,
+            })
+            .map(|(_, v)| v),
+        _ => None,
+    };
+    match inner {
+        Some(e) => expr_span_at(e, rest),
+        None => expr.span.clone(),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

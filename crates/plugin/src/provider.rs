@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use terrane_core::{Diagnostic, Type, Value};
+use terrane_core::{Diagnostic, PathStep, Type, Value};
 use terrane_provider::{
-    Applied, PlannedChange, Provider, ProviderError, ProviderFactory, ProviderSchema, Result,
-    Schema, Warnings,
+    Applied, ErrorDetail, MoveSource, PlannedChange, Provider, ProviderError, ProviderFactory,
+    ProviderSchema, Result, Schema, Warnings,
 };
 use tokio::sync::OnceCell;
 
@@ -308,6 +308,7 @@ impl PluginProvider {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .take();
+                let fresh = spare.is_none();
                 let process = match spare {
                     Some(p) => p,
                     None => Process::start(&self.shared.launch)
@@ -325,6 +326,25 @@ impl PluginProvider {
                 let config = cty::encode(&self.config, &ty)
                     .map_err(|e| ProviderError::config(format!("provider configuration: {e}")))?;
                 let conn = Conn { process, rpc };
+                if fresh {
+                    self.introduce(&conn).await?;
+                }
+                let v: v6::validate_provider_config::Response = self
+                    .call(
+                        &conn,
+                        "ValidateProviderConfig",
+                        v6::validate_provider_config::Request {
+                            config: dv(config.clone()),
+                        },
+                    )
+                    .await?;
+                self.check(&v.diagnostics).map_err(|e| ProviderError {
+                    kind: terrane_provider::ErrorKind::Config,
+                    message: format!("the provider configuration is not valid: {}", e.message),
+                    // Its paths are into the provider block, not the resource's.
+                    diagnostics: Vec::new(),
+                    ..e
+                })?;
                 let r: v6::configure_provider::Response = self
                     .call(
                         &conn,
@@ -342,6 +362,45 @@ impl PluginProvider {
                 Ok(conn)
             })
             .await
+    }
+
+    /// The first call on a process other than the one that read the schema: Terraform
+    /// asks every new process for its schema, unless the plugin says it does not need
+    /// that (`get_provider_schema_optional`); then the cheaper GetMetadata does.
+    async fn introduce(&self, conn: &Conn) -> Result<()> {
+        let optional = self
+            .shared
+            .schema
+            .raw
+            .server_capabilities
+            .as_ref()
+            .is_some_and(|c| c.get_provider_schema_optional);
+        if !optional {
+            let r = {
+                let _busy = conn.process.busy();
+                conn.rpc.get_schema().await
+            };
+            let r = r.map_err(|s| {
+                ProviderError::api(status_message(&conn.process, "GetProviderSchema", &s))
+            })?;
+            return self.check(&r.diagnostics);
+        }
+        let r = {
+            let _busy = conn.process.busy();
+            conn.rpc
+                .call::<_, v6::get_metadata::Response>("GetMetadata", v6::get_metadata::Request {})
+                .await
+        };
+        match r {
+            Ok(r) => self.check(&r.diagnostics),
+            // Older plugins do not have GetMetadata; they answer every call anyway.
+            Err(s) if s.code() == tonic::Code::Unimplemented => Ok(()),
+            Err(s) => Err(ProviderError::api(status_message(
+                &conn.process,
+                "GetMetadata",
+                &s,
+            ))),
+        }
     }
 
     async fn call<Req, Resp>(&self, conn: &Conn, method: &str, req: Req) -> Result<Resp>
@@ -383,7 +442,7 @@ impl PluginProvider {
             }
         }
         match errors(diags) {
-            Some(e) => Err(ProviderError::api(e)),
+            Some(e) => Err(ProviderError::api(e).with_diagnostics(error_details(diags))),
             None => Ok(()),
         }
     }
@@ -516,8 +575,10 @@ impl Provider for PluginProvider {
                 },
             )
             .await?;
-        self.check(&v.diagnostics)
-            .map_err(|e| ProviderError::config(e.message))?;
+        self.check(&v.diagnostics).map_err(|e| ProviderError {
+            kind: terrane_provider::ErrorKind::Config,
+            ..e
+        })?;
         let mut r = self
             .plan_once(conn, type_name, &ty, prior, prior_private, config, schema)
             .await?;
@@ -596,13 +657,59 @@ impl Provider for PluginProvider {
         self.decode(r.upgraded_state, &ty)
     }
 
+    async fn move_state(&self, source: MoveSource<'_>, type_name: &str) -> Result<Applied> {
+        let conn = self.conn().await?;
+        let ty = self.resource_type(type_name)?;
+        let json = source.state.unmark().0.to_json().to_string().into_bytes();
+        let r: v6::move_resource_state::Response = self
+            .call(
+                conn,
+                "MoveResourceState",
+                v6::move_resource_state::Request {
+                    source_provider_address: source.provider.into(),
+                    source_type_name: source.type_name.into(),
+                    source_schema_version: i64::try_from(source.schema_version).unwrap_or(0),
+                    source_state: Some(v6::RawState {
+                        json,
+                        flatmap: Default::default(),
+                    }),
+                    target_type_name: type_name.into(),
+                    source_private: source.private.to_vec(),
+                    source_identity: None,
+                    source_identity_schema_version: 0,
+                },
+            )
+            .await?;
+        self.check(&r.diagnostics)?;
+        Ok(Applied {
+            value: self.decode(r.target_state, &ty)?,
+            private: r.target_private,
+        })
+    }
+
     async fn delete(&self, type_name: &str, state: Value) -> Result<()> {
-        self.apply_change(type_name, Some(&state), None, None, &[])
+        self.delete_object(type_name, state, &[]).await
+    }
+
+    async fn delete_object(&self, type_name: &str, state: Value, private: &[u8]) -> Result<()> {
+        self.apply_change(type_name, Some(&state), None, None, private)
             .await
             .map(|_| ())
     }
 
     async fn read(&self, type_name: &str, state: Value) -> Result<Option<Value>> {
+        Ok(self
+            .read_object(type_name, state, &[])
+            .await?
+            .map(|a| a.value))
+    }
+
+    async fn read_object(
+        &self,
+        type_name: &str,
+        state: Value,
+        private: &[u8],
+    ) -> Result<Option<Applied>> {
         let conn = self.conn().await?;
         let ty = self.resource_type(type_name)?;
         let r: v6::read_resource::Response = self
@@ -612,7 +719,7 @@ impl Provider for PluginProvider {
                 v6::read_resource::Request {
                     type_name: type_name.into(),
                     current_state: self.encode(Some(&state), &ty)?,
-                    private: Vec::new(),
+                    private: private.to_vec(),
                     provider_meta: None,
                     client_capabilities: Some(capabilities()),
                     current_identity: None,
@@ -621,7 +728,10 @@ impl Provider for PluginProvider {
             .await?;
         self.check(&r.diagnostics)?;
         let v = self.decode(r.new_state, &ty)?;
-        Ok(if v.is_null() { None } else { Some(v) })
+        Ok((!v.is_null()).then_some(Applied {
+            value: v,
+            private: r.private,
+        }))
     }
 
     async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
@@ -664,6 +774,20 @@ impl Provider for PluginProvider {
             .ok_or_else(|| {
                 ProviderError::config(format!("the plugin has no data source {type_name}"))
             })?;
+        let v: v6::validate_data_resource_config::Response = self
+            .call(
+                conn,
+                "ValidateDataResourceConfig",
+                v6::validate_data_resource_config::Request {
+                    type_name: type_name.into(),
+                    config: self.encode(Some(&config), &ty)?,
+                },
+            )
+            .await?;
+        self.check(&v.diagnostics).map_err(|e| ProviderError {
+            kind: terrane_provider::ErrorKind::Config,
+            ..e
+        })?;
         let r: v6::read_data_source::Response = self
             .call(
                 conn,
@@ -747,23 +871,34 @@ pub fn proposed_new(schema: &Schema, prior: Option<&Value>, config: &Value) -> V
 }
 
 /// `a.b[0]["k"]`, from an attribute path.
-fn path_string(p: &v6::AttributePath) -> String {
+fn steps(p: &v6::AttributePath) -> Vec<PathStep> {
     use v6::attribute_path::step::Selector;
-    let mut s = String::new();
-    for step in &p.steps {
-        match &step.selector {
-            Some(Selector::AttributeName(n)) => {
-                if !s.is_empty() {
-                    s.push('.');
-                }
-                s.push_str(n);
-            }
-            Some(Selector::ElementKeyString(k)) => s.push_str(&format!("[{k:?}]")),
-            Some(Selector::ElementKeyInt(i)) => s.push_str(&format!("[{i}]")),
-            None => {}
-        }
-    }
-    s
+    p.steps
+        .iter()
+        .filter_map(|step| match &step.selector {
+            Some(Selector::AttributeName(n)) => Some(PathStep::Attr(n.clone())),
+            Some(Selector::ElementKeyString(k)) => Some(PathStep::Key(k.clone())),
+            Some(Selector::ElementKeyInt(i)) => Some(PathStep::Index(*i)),
+            None => None,
+        })
+        .collect()
+}
+
+fn path_string(p: &v6::AttributePath) -> String {
+    PathStep::display(&steps(p))
+}
+
+/// The error diagnostics, each with the attribute it is about.
+fn error_details(diags: &[v6::Diagnostic]) -> Vec<ErrorDetail> {
+    diags
+        .iter()
+        .filter(|d| d.severity == v6::diagnostic::Severity::Error as i32)
+        .map(|d| ErrorDetail {
+            summary: d.summary.clone(),
+            detail: d.detail.clone(),
+            path: d.attribute.as_ref().map(steps).unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// A diagnostic as one line: `summary: detail (at path)`.

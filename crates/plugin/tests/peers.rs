@@ -346,12 +346,68 @@ async fn proto5_plugin_lifecycle() {
         bad.message.contains("name must not be empty (at name)"),
         "{bad:?}"
     );
+    assert_eq!(
+        bad.diagnostics,
+        vec![terrane_provider::ErrorDetail {
+            summary: "Invalid name".into(),
+            detail: "name must not be empty".into(),
+            path: vec![terrane_core::PathStep::Attr("name".into())],
+        }]
+    );
+    // An object of another type moved into proto5_item (a `moved` block across types).
+    let note = Value::map([
+        ("ident", Value::from("n1")),
+        ("title", Value::from("old")),
+        ("body", Value::from("text")),
+    ]);
+    let moved = p
+        .move_state(
+            terrane_provider::MoveSource {
+                provider: "registry.terraform.io/terrane/proto5",
+                type_name: "proto5_note",
+                schema_version: 3,
+                state: &note,
+                private: b"p",
+            },
+            "proto5_item",
+        )
+        .await
+        .expect("move");
+    assert_eq!(
+        moved.value,
+        Value::map([
+            ("id", Value::from("n1")),
+            ("name", Value::from("old")),
+            ("value", Value::from("text")),
+            ("secret", Value::Null),
+        ])
+    );
+    assert_eq!(moved.private, b"moved:p");
+    let refused = p
+        .move_state(
+            terrane_provider::MoveSource {
+                provider: "registry.terraform.io/terrane/proto5",
+                type_name: "proto5_other",
+                schema_version: 0,
+                state: &note,
+                private: &[],
+            },
+            "proto5_item",
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.message.contains("cannot move proto5_other"),
+        "{refused:?}"
+    );
     // Delete.
     p.delete("proto5_item", state).await.expect("delete");
     assert_eq!(stored(&dir), serde_json::json!({}));
     f.shutdown().await;
     let log = std::fs::read_to_string(&log).unwrap();
     for call in [
+        // terrane's client certificate (P-384) is verified: mutual TLS in earnest.
+        "client certificate required=True",
         "call GetSchema",
         "call Configure",
         "call ValidateResourceTypeConfig",
@@ -359,7 +415,10 @@ async fn proto5_plugin_lifecycle() {
         "call ApplyResourceChange",
         "call ReadResource",
         "call ImportResourceState",
+        "call PrepareProviderConfig",
+        "call ValidateDataSourceConfig",
         "call ReadDataSource",
+        "call MoveResourceState",
         "call CallFunction",
         "call Shutdown",
         "exit shutdown",
@@ -504,4 +563,60 @@ async fn proto5_plugin_that_hangs_is_killed_after_stop() {
         "{socket} is left behind"
     );
     f.shutdown().await;
+}
+
+/// A second provider configuration gets a process of its own, and that process is
+/// asked for the schema first as Terraform asks (GetProviderSchema), or only for its
+/// metadata when the plugin declares the schema optional.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proto5_second_configuration_is_introduced_as_terraform_does() {
+    for (optional, first_call) in [(false, "call GetSchema"), (true, "call GetMetadata")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("plugin.log");
+        let env: &[(&str, &str)] = if optional {
+            &[("PROTO5_SCHEMA_OPTIONAL", "1")]
+        } else {
+            &[]
+        };
+        let f = PluginFactory::start("proto5", proto5(&log, env))
+            .await
+            .expect("start");
+        let schema = f.schema().resources["proto5_item"].clone();
+        for d in ["one", "two"] {
+            let dir = tmp.path().join(d);
+            let p = f
+                .configure(&Value::map([("dir", Value::from(dir.to_str().unwrap()))]))
+                .unwrap();
+            p.plan("proto5_item", None, &[], &item("a", None), &schema)
+                .await
+                .expect("plan");
+        }
+        f.shutdown().await;
+        let log = std::fs::read_to_string(&log).unwrap();
+        // The calls of each process, in order.
+        let mut by_pid: Vec<(String, Vec<String>)> = Vec::new();
+        for line in log.lines() {
+            let (pid, event) = line.split_once(' ').unwrap();
+            match by_pid.iter_mut().find(|(p, _)| p == pid) {
+                Some((_, events)) => events.push(event.to_string()),
+                None => by_pid.push((pid.to_string(), vec![event.to_string()])),
+            }
+        }
+        assert_eq!(by_pid.len(), 2, "two processes:\n{log}");
+        let second: Vec<&str> = by_pid[1]
+            .1
+            .iter()
+            .map(String::as_str)
+            .filter(|e| e.starts_with("call "))
+            .collect();
+        assert_eq!(
+            &second[..3],
+            [first_call, "call PrepareProviderConfig", "call Configure"],
+            "{log}"
+        );
+        assert!(
+            !optional || !second.contains(&"call GetSchema"),
+            "a plugin whose schema is optional is not asked for it again:\n{log}"
+        );
+    }
 }

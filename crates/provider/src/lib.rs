@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use terrane_core::{Diagnostic, Value};
+use terrane_core::{Diagnostic, PathStep, Value};
 
 pub use duration::parse_duration;
 pub use resource::{Context, DataSource, Dispatch, ImportKey, Resource};
@@ -42,6 +42,19 @@ pub struct ProviderError {
     pub kind: ErrorKind,
     pub retryable: bool,
     pub message: String,
+    /// The provider's own diagnostics, each about the whole object or one attribute
+    /// of its configuration (a plugin's diagnostics carry attribute paths). Empty
+    /// when the message says it all; the engine shows each at its attribute.
+    pub diagnostics: Vec<ErrorDetail>,
+}
+
+/// One of a provider's error diagnostics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorDetail {
+    pub summary: String,
+    pub detail: String,
+    /// The attribute it is about; empty when it is about the whole object.
+    pub path: Vec<PathStep>,
 }
 
 impl ProviderError {
@@ -50,6 +63,7 @@ impl ProviderError {
             kind: ErrorKind::Config,
             retryable: false,
             message: message.into(),
+            diagnostics: Vec::new(),
         }
     }
 
@@ -58,6 +72,7 @@ impl ProviderError {
             kind: ErrorKind::Api,
             retryable: false,
             message: message.into(),
+            diagnostics: Vec::new(),
         }
     }
 
@@ -66,6 +81,7 @@ impl ProviderError {
             kind: ErrorKind::NotFound,
             retryable: false,
             message: message.into(),
+            diagnostics: Vec::new(),
         }
     }
 
@@ -74,7 +90,14 @@ impl ProviderError {
             kind: ErrorKind::Internal,
             retryable: false,
             message: message.into(),
+            diagnostics: Vec::new(),
         }
+    }
+
+    /// The same error with the provider's diagnostics attached.
+    pub fn with_diagnostics(mut self, diagnostics: Vec<ErrorDetail>) -> ProviderError {
+        self.diagnostics = diagnostics;
+        self
     }
 }
 
@@ -111,6 +134,18 @@ impl From<Value> for Applied {
             private: Vec::new(),
         }
     }
+}
+
+/// The object a [`Provider::move_state`] starts from, as state holds it.
+#[derive(Clone, Copy, Debug)]
+pub struct MoveSource<'a> {
+    /// The source's provider, as a full source address
+    /// (`registry.terraform.io/hashicorp/aws`).
+    pub provider: &'a str,
+    pub type_name: &'a str,
+    pub schema_version: u64,
+    pub state: &'a Value,
+    pub private: &'a [u8],
 }
 
 /// A configured provider.
@@ -165,10 +200,36 @@ pub trait Provider: Send + Sync {
         Ok(value)
     }
 
+    /// Moves an object recorded as another resource type into `type_name` (a `moved`
+    /// block whose two addresses have different types; Terraform's
+    /// MoveResourceState). The default refuses: only providers that know both types
+    /// can convert one object into the other.
+    async fn move_state(&self, source: MoveSource<'_>, type_name: &str) -> Result<Applied> {
+        Err(ProviderError::config(format!(
+            "the provider cannot move a {} object to the type {type_name}",
+            source.type_name
+        )))
+    }
+
     async fn create(&self, type_name: &str, planned: Value) -> Result<Value>;
 
     /// Reads the current state of an object; `Ok(None)` when it no longer exists.
     async fn read(&self, type_name: &str, state: Value) -> Result<Option<Value>>;
+
+    /// [`Provider::read`] with the bytes the provider keeps beside the object (a
+    /// plugin's private data), which the read may replace. The default reads and keeps
+    /// them.
+    async fn read_object(
+        &self,
+        type_name: &str,
+        state: Value,
+        private: &[u8],
+    ) -> Result<Option<Applied>> {
+        Ok(self.read(type_name, state).await?.map(|value| Applied {
+            value,
+            private: private.to_vec(),
+        }))
+    }
 
     /// Reads many objects of one type in as few API calls as the API allows (one
     /// `Describe*` for many IDs), in the order given; `None` for an object that no
@@ -186,6 +247,13 @@ pub trait Provider: Send + Sync {
     async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value>;
 
     async fn delete(&self, type_name: &str, state: Value) -> Result<()>;
+
+    /// [`Provider::delete`] with the bytes the provider keeps beside the object (a
+    /// plugin's private data). The default ignores them.
+    async fn delete_object(&self, type_name: &str, state: Value, private: &[u8]) -> Result<()> {
+        let _ = private;
+        self.delete(type_name, state).await
+    }
 
     /// Builds the state of an existing object from its ID.
     async fn import(&self, type_name: &str, id: &str) -> Result<Value> {

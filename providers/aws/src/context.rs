@@ -474,6 +474,7 @@ where
                     kind: ErrorKind::Api,
                     retryable: status >= 500,
                     message: format!("{op}: the endpoint answered HTTP {status} without an AWS error code: {body}"),
+                    diagnostics: Vec::new(),
                 };
             };
             let message = e.message().unwrap_or("");
@@ -487,12 +488,14 @@ where
                 kind: kind.unwrap_or(ErrorKind::Api),
                 retryable: is_throttling(code),
                 message: format!("{op}: {code}: {message}{hint}"),
+                diagnostics: Vec::new(),
             }
         }
         SdkError::TimeoutError(_) => ProviderError {
             kind: ErrorKind::Api,
             retryable: true,
             message: format!("{op}: the request timed out"),
+            diagnostics: Vec::new(),
         },
         SdkError::DispatchFailure(_) => ProviderError {
             kind: ErrorKind::Api,
@@ -501,6 +504,7 @@ where
                 "{op}: cannot reach the AWS endpoint: {}",
                 DisplayErrorContext(&err)
             ),
+            diagnostics: Vec::new(),
         },
         _ => ProviderError::api(format!("{op}: {}", DisplayErrorContext(&err))),
     }

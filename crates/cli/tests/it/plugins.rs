@@ -220,7 +220,8 @@ output "shout" {
 
 /// The same plugin through Terraform 1.15 and terrane, step by step: init from a
 /// filesystem mirror (the same lock file), create, a no-op plan, an update in place, a
-/// replacement, a data source, a provider function, destroy.
+/// replacement, a data source, a provider function, destroy (pyvider's file resource
+/// cannot be imported: [`terraform_and_terrane_import_alike`] covers import).
 #[test]
 fn terraform_and_terrane_agree_on_a_plugin() {
     let tf = Ws::with_main(PYVIDER_MIRRORED);
@@ -383,6 +384,26 @@ output "shout" {
   value = provider::proto5::shout(proto5_item.i[0].value)
 }
 "#;
+
+/// A workspace with the `local/proto5` plugin configured to keep its items in `items/`,
+/// and `resources` after that.
+fn proto5_ws(resources: &str) -> Ws {
+    with_overrides(
+        &format!(
+            r#"
+terraform {{
+  required_providers {{
+    proto5 = {{ source = "local/proto5" }}
+  }}
+}}
+provider "proto5" {{
+  dir = "${{path.module}}/items"
+}}
+{resources}"#
+        ),
+        &["proto5"],
+    )
+}
 
 /// The items the plugin keeps: id → {name, value}.
 fn proto5_items(ws: &Ws) -> serde_json::Map<String, serde_json::Value> {
@@ -579,23 +600,13 @@ fn process_gone(pid: u32) -> bool {
 #[test]
 fn ctrl_c_with_a_hung_plugin_stops_then_kills_it() {
     use std::time::{Duration, Instant};
-    let ws = with_overrides(
+    let ws = proto5_ws(
         r#"
-terraform {
-  required_providers {
-    proto5 = { source = "local/proto5" }
-  }
-}
-
-provider "proto5" {
-  dir = "${path.module}/items"
-}
 
 resource "proto5_item" "h" {
   name = "hung"
 }
 "#,
-        &["proto5"],
     );
     let log = ws.file("plugin.log");
     let mut c = ws.cmd(&["apply", "--auto-approve"]);
@@ -701,22 +712,13 @@ fn objects_remember_which_implementation_wrote_them() {
 /// it, and the object it made is still recorded.
 #[test]
 fn an_inconsistent_result_after_apply_is_an_error_and_the_object_is_kept() {
-    let ws = with_overrides(
+    let ws = proto5_ws(
         r#"
-terraform {
-  required_providers {
-    proto5 = { source = "local/proto5" }
-  }
-}
-provider "proto5" {
-  dir = "${path.module}/items"
-}
 resource "proto5_item" "x" {
   name  = "x"
   value = "planned"
 }
 "#,
-        &["proto5"],
     );
     proto5_run(
         &ws,
@@ -727,4 +729,179 @@ resource "proto5_item" "x" {
     .contains("Provider produced inconsistent result after apply")
     .contains(".value was \"planned\", but now \"not what was planned\"");
     assert_eq!(state_list(&ws), vec!["proto5_item.x".to_string()]);
+}
+
+/// A plugin's diagnostics name attributes; terrane shows each at the line and column
+/// where the configuration writes that attribute, as Terraform does: the resource's
+/// validation (ValidateResourceTypeConfig) and the provider's (PrepareProviderConfig).
+#[test]
+fn plugin_diagnostics_point_at_the_attribute_they_name() {
+    let ws = proto5_ws(
+        r#"
+resource "proto5_item" "ok" {
+  name = "fine"
+}
+resource "proto5_item" "bad" {
+  value = "v"
+  name  = ""
+}
+"#,
+    );
+    let o = proto5_run(&ws, &["plan"], &[]);
+    o.expect_code(1)
+        .contains("Error: Invalid name")
+        .contains("on main.tf line 16, column 11:")
+        .contains("proto5_item.bad: name must not be empty");
+    assert!(!o.stderr.contains("proto5_item.ok"), "{}", o.stderr);
+    // The provider block's own validation.
+    let _ = std::fs::remove_dir_all(ws.file("items"));
+    ws.write("items", "a file where the plugin wants a directory");
+    proto5_run(&ws, &["plan"], &[])
+        .expect_code(1)
+        .contains("the provider configuration is not valid: Not a directory")
+        .contains("exists and is not a directory (at dir)");
+}
+
+/// Import through Terraform 1.15 and terrane with the same protocol 5 plugin: each
+/// makes an item, forgets it (`state rm`) and imports it again by id
+/// (ImportResourceState, then ReadResource); the imported objects are the same, and a
+/// plan afterwards has nothing to do in both.
+#[test]
+fn terraform_and_terrane_import_alike() {
+    let main = r#"
+resource "proto5_item" "x" {
+  name  = "imported"
+  value = "kept"
+}
+"#;
+    let tf = proto5_ws(main);
+    let tr = proto5_ws(main);
+    terraform(&tf, &["apply", "-auto-approve", "-no-color"])
+        .success()
+        .contains("Resources: 1 added");
+    run(&tr, &["apply", "-auto-approve"])
+        .success()
+        .contains("Resources: 1 added");
+    let values = |o: &Out| -> serde_json::Value {
+        let doc: serde_json::Value = serde_json::from_str(&o.stdout).expect("show -json");
+        let r = &doc["values"]["root_module"]["resources"];
+        let r = r
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["address"] == "proto5_item.x"))
+            .unwrap_or_else(|| panic!("no proto5_item.x in {doc}"));
+        r["values"].clone()
+    };
+    let created = (
+        values(terraform(&tf, &["show", "-json"]).success()),
+        values(run(&tr, &["show", "-json"]).success()),
+    );
+    for (ws, is_tf) in [(&tf, true), (&tr, false)] {
+        let id = proto5_items(ws).keys().next().expect("one item").clone();
+        let o = if is_tf {
+            terraform(ws, &["state", "rm", "-no-color", "proto5_item.x"])
+        } else {
+            run(ws, &["state", "rm", "proto5_item.x"])
+        };
+        o.success();
+        let o = if is_tf {
+            terraform(ws, &["import", "-no-color", "proto5_item.x", &id])
+        } else {
+            run(ws, &["import", "proto5_item.x", &id])
+        };
+        o.success();
+    }
+    let imported = (
+        values(terraform(&tf, &["show", "-json"]).success()),
+        values(run(&tr, &["show", "-json"]).success()),
+    );
+    // Item ids are random: equal to what each tool created, the rest equal across tools.
+    assert_eq!(
+        imported.0, created.0,
+        "Terraform: import differs from create"
+    );
+    assert_eq!(imported.1, created.1, "terrane: import differs from create");
+    let without_id = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("id");
+        v
+    };
+    assert_eq!(without_id(&imported.0), without_id(&imported.1));
+    terraform(&tf, &["plan", "-detailed-exitcode", "-no-color"]).expect_code(0);
+    run(&tr, &["plan", "-detailed-exitcode"]).expect_code(0);
+}
+
+/// The provider's private data travels as in Terraform: planned at create, stored
+/// with the object, given to ReadResource at refresh, and what the read returns is
+/// what the next PlanResourceChange and the state get.
+#[test]
+fn private_data_goes_to_reads_and_back() {
+    let ws = with_overrides(
+        r#"
+terraform {
+  required_providers {
+    proto5 = { source = "local/proto5" }
+  }
+}
+variable "value" {
+  default = "a"
+}
+provider "proto5" {
+  dir = "${path.module}/items"
+}
+resource "proto5_item" "p" {
+  name  = "p"
+  value = var.value
+}
+"#,
+        &["proto5"],
+    );
+    let log = ws.file("plugin.log");
+    let env = [("PROTO5_LOG", log.to_str().unwrap())];
+    proto5_run(&ws, &["apply", "-auto-approve"], &env).success();
+    let calls = |ws: &Ws| -> Vec<String> {
+        let text = ws.read("plugin.log");
+        let lines = text
+            .lines()
+            .filter_map(|l| l.split_once(' ').map(|(_, e)| e.to_string()))
+            .filter(|e| {
+                ["read ", "plan ", "apply "]
+                    .iter()
+                    .any(|p| e.starts_with(p))
+            })
+            .collect();
+        std::fs::remove_file(ws.file("plugin.log")).unwrap();
+        lines
+    };
+    // Planned, then planned again with the final values at apply, as Terraform does.
+    assert_eq!(
+        calls(&ws),
+        [
+            "plan prior_private=",
+            "plan prior_private=",
+            "apply planned_private=proto5-private"
+        ]
+    );
+    // An update: the read gets what the create stored, the plan what the read returned.
+    proto5_run(&ws, &["apply", "-auto-approve", "-var", "value=b"], &env).success();
+    assert_eq!(
+        calls(&ws),
+        [
+            "read private=proto5-private",
+            "plan prior_private=proto5-private;read",
+            "plan prior_private=proto5-private;read",
+            "apply planned_private=proto5-private;read",
+        ]
+    );
+    // The update stored the read's private data.
+    proto5_run(&ws, &["plan", "-var", "value=b"], &env).success();
+    assert_eq!(
+        calls(&ws),
+        [
+            "read private=proto5-private;read",
+            "plan prior_private=proto5-private;read",
+        ]
+    );
+    // A delete is an ApplyResourceChange with the object's private data.
+    proto5_run(&ws, &["destroy", "-auto-approve", "-var", "value=b"], &env).success();
+    assert_eq!(calls(&ws), ["apply planned_private=proto5-private;read"]);
 }
