@@ -200,10 +200,7 @@ pub async fn status(dir: &Path, as_json: bool, style: Style) -> u8 {
 }
 
 pub async fn logs(dir: &Path, service: &str, follow: bool) -> u8 {
-    let (name, files) = match log_files(dir, service) {
-        Ok(x) => x,
-        Err(e) => return fail(e),
-    };
+    let (name, files) = or_fail!(log_files(dir, service));
     let mut offsets: Vec<u64> = vec![0; files.len()];
     loop {
         let mut out = std::io::stdout().lock();
@@ -243,10 +240,7 @@ pub async fn events(dir: &Path, follow: bool) -> u8 {
         let Some((_, c)) = client::find(dir).await else {
             return fail("no agent is running for this workspace");
         };
-        let events = match c.events().await {
-            Ok(e) => e,
-            Err(e) => return fail(e),
-        };
+        let events = or_fail!(c.events().await);
         for e in events.iter().skip(seen) {
             outln!(
                 "{} {:<16} {}",

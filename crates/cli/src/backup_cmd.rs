@@ -14,10 +14,7 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
     let (ws, _) = Workspace::load(dir);
     match cmd {
         BackupCommand::Create { to } => {
-            let dest = match Store::parse(&ws, to.as_deref()) {
-                Ok(d) => d,
-                Err(e) => return fail(e),
-            };
+            let dest = or_fail!(Store::parse(&ws, to.as_deref()));
             eprintln!(
                 "Backing up {} to {}...",
                 ws.backend_spec().map(|s| s.describe()).unwrap_or_default(),
@@ -38,10 +35,7 @@ pub fn run(dir: &Path, cmd: BackupCommand) -> u8 {
         }
         BackupCommand::List { from } => {
             let listed = Store::parse(&ws, from.as_deref()).and_then(|d| Ok((list(&d)?, d)));
-            let ((done, partial), dest) = match listed {
-                Ok(x) => x,
-                Err(e) => return fail(e),
-            };
+            let ((done, partial), dest) = or_fail!(listed);
             if done.is_empty() {
                 outln!("No complete backups in {}.", dest.describe());
             } else {

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use terrane_core::SourceMap;
 use terrane_engine::model;
 use terrane_engine::render::{render_plan, Style};
 use terrane_engine::{json, Plan};
@@ -12,10 +11,10 @@ use terrane_state::Snapshot;
 use terrane_workspace::agent::AgentStart;
 use terrane_workspace::cost::PlanPrice;
 use terrane_workspace::ops;
-use terrane_workspace::{LockGuard, Workspace};
+use terrane_workspace::Workspace;
 
 use crate::args::{Command, PlanArgs, VarArgs};
-use crate::session::{build_model, fail, load, read_planfile, report, warner};
+use crate::session::{build_model, fail, load, report, warner};
 use crate::state_cmd;
 use crate::ui::{confirm, print_diags, Printer};
 
@@ -75,12 +74,8 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
             identity,
         } => {
             let (ws, _) = Workspace::load(&dir);
-            if let Some(file) = identity {
-                if let Err(e) = terrane_workspace::backup::install_identity(&ws, &file) {
-                    return fail(format!("the restore failed: {e}"));
-                }
-            }
-            match terrane_workspace::backup::restore(&ws, &backup, from.as_deref()) {
+            let identity = identity.as_deref();
+            match terrane_workspace::backup::restore(&ws, &backup, from.as_deref(), identity) {
                 Ok(msg) => {
                     outln!("{msg}");
                     0
@@ -212,24 +207,7 @@ async fn wait_for_signal(term: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-async fn make_plan(
-    ws: &mut Workspace,
-    args: &PlanArgs,
-    prior: &Snapshot,
-    observer: &dyn terrane_engine::Observer,
-    cancel: &AtomicBool,
-    color: bool,
-) -> Option<Plan> {
-    match ops::plan(ws, &args.request(), prior, observer, cancel, &warner(color)).await {
-        Ok(plan) => Some(plan),
-        Err(e) => {
-            report(e, &ws.sources, color);
-            None
-        }
-    }
-}
-
-/// [`make_plan`] with the plan's policy check started alongside: the check takes each
+/// Plans, with the plan's policy check started alongside: the check takes each
 /// change as the engine settles it (a `-target` plan, whose changes are cut after
 /// planning, is checked after planning).
 async fn make_checked_plan(
@@ -242,8 +220,19 @@ async fn make_checked_plan(
 ) -> (terrane_workspace::policy::PlanCheck, Option<Plan>) {
     let check =
         terrane_workspace::policy::PlanCheck::start(ws, &args.policy, args.targets.is_empty());
-    let plan = make_plan(ws, args, prior, &check.observer(printer), cancel, color).await;
-    (check, plan)
+    let plan = {
+        let observer = check.observer(printer);
+        ops::plan(
+            ws,
+            &args.request(),
+            prior,
+            &observer,
+            cancel,
+            &warner(color),
+        )
+        .await
+    };
+    (check, plan.map_err(|e| report(e, &ws.sources, color)).ok())
 }
 
 async fn plan_cmd(
@@ -257,10 +246,7 @@ async fn plan_cmd(
     let Some(mut ws) = load(dir, style.color).await else {
         return 1;
     };
-    let prior = match state_cmd::read_existing(&ws) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let prior = or_fail!(ops::read_existing(&ws));
     let cancel = Arc::new(AtomicBool::new(false));
     let _sig = install_interrupt(cancel.clone());
     let printer = Printer::new(style, !as_json);
@@ -283,10 +269,7 @@ async fn plan_cmd(
         return 1;
     }
     if let Some(path) = out {
-        let path = match ops::write_planfile(&ws, &plan, path) {
-            Ok(p) => p,
-            Err(e) => return fail(e),
-        };
+        let path = or_fail!(ops::write_planfile(&ws, &plan, path));
         if !as_json {
             outln!("\nSaved the plan to: {}\n\nTo perform exactly these actions, run:\n    terrane apply {}", path.display(), path.display());
         }
@@ -311,22 +294,12 @@ async fn apply_cmd(
     let Some(mut ws) = load(dir, color).await else {
         return 1;
     };
-    let mut backend = match ws.open_backend() {
-        Ok(b) => b,
-        Err(e) => return fail(e),
-    };
     let operation = if args.destroy { "destroy" } else { "apply" };
-    let _lock = match LockGuard::acquire(backend.as_mut(), operation) {
-        Ok(l) => l,
-        Err(e) => return fail(e),
-    };
-    let prior = match backend.read_current() {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    let mut held =
+        or_return!(ops::Held::lock(&ws, operation).map_err(|e| report(e, &ws.sources, color)));
     if !args.destroy {
         let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("terrane"));
-        match terrane_workspace::agent::ensure_agent_for(&ws.dir, &prior, &program).await {
+        match terrane_workspace::agent::ensure_agent_for(&ws.dir, &held.prior, &program).await {
             AgentStart::NotNeeded => {}
             AgentStart::Started(handed) => eprintln!(
                 "terrane: no agent was running; started one in the background, which takes over {} ({}).",
@@ -344,11 +317,8 @@ async fn apply_cmd(
     let printer = Printer::new(style, true);
     let plan = match planfile_path {
         Some(p) => {
-            let plan = match read_planfile(dir, Some(&ws), p) {
-                Ok(plan) => plan,
-                Err(code) => return code,
-            };
-            if let Err(e) = ops::check_saved_plan(&ws, &plan, &prior) {
+            let plan = or_fail!(ops::read_planfile(dir, Some(&ws), p));
+            if let Err(e) = ops::check_saved_plan(&ws, &plan, &held.prior) {
                 return report(e, &ws.sources, color);
             }
             let check = terrane_workspace::policy::PlanCheck::start(&ws, &args.policy, false);
@@ -362,7 +332,7 @@ async fn apply_cmd(
         }
         None => {
             let (check, planned) =
-                make_checked_plan(&mut ws, args, &prior, &printer, &cancel, color).await;
+                make_checked_plan(&mut ws, args, &held.prior, &printer, &cancel, color).await;
             let Some(plan) = planned else {
                 return if cancel.load(Ordering::SeqCst) {
                     EXIT_INTERRUPTED
@@ -402,24 +372,20 @@ async fn apply_cmd(
         eprintln!("Interrupted before any change was made.");
         return EXIT_INTERRUPTED;
     }
-    let ws: &Workspace = &ws;
-    let Some(model) = build_model(ws, color) else {
-        return 1;
-    };
     outln!();
     let ticker = printer.start_ticker();
-    let outcome = terrane_engine::apply(
-        &model,
-        &ws.registry,
-        &ws.dir,
+    let outcome = ops::apply(
+        &ws,
         &plan,
-        backend.as_mut(),
-        args.parallelism.max(1),
+        &mut held,
+        args.parallelism,
         &printer,
         &cancel,
+        &warner(color),
     )
     .await;
     ticker.abort();
+    let outcome = or_return!(outcome.map_err(|e| report(e, &ws.sources, color)));
     print_diags(&outcome.diagnostics, &ws.sources, color);
     // As Terraform words it: a destroy counts only what it destroyed.
     let summary = if plan.destroy {
@@ -449,7 +415,7 @@ async fn apply_cmd(
         style.green(&style.bold(&format!("{what} complete!")))
     );
     if !plan.destroy {
-        if let Ok(state) = backend.read_current() {
+        if let Ok(state) = held.backend.read_current() {
             print_outputs(&state, style);
         }
     } else if terrane_workspace::agent::stop_if_started_for_nothing(&ws.dir, started_at).await {
@@ -560,31 +526,22 @@ fn print_outputs(state: &Snapshot, style: Style) {
 
 fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -> u8 {
     if let Some(p) = planfile_path {
-        let plan = match read_planfile(dir, None, p) {
-            Ok(plan) => plan,
-            Err(code) => return code,
-        };
+        let plan = or_fail!(ops::read_planfile(dir, None, p));
         if as_json {
             // As `plan --json` prints it, `configuration` included (tools that read
             // saved plans connect resources through it), when the configuration the
             // plan was made from is at hand.
-            let (ws, diags) = Workspace::load(dir);
-            let doc = if diags.has_errors() || plan.config_digest != ws.config_digest() {
+            let (doc, current) = ops::saved_plan_json(dir, &plan);
+            if !current {
                 eprintln!("Warning: the configuration changed since this plan was made (or does not load), so the JSON has no configuration section. Run terrane plan --out again for one.");
-                json::plan_json(&plan)
-            } else {
-                terrane_workspace::policy::document(&plan, &ws)
-            };
+            }
             outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
         } else {
             out!("{}", render_plan(&plan, style));
         }
         return 0;
     }
-    let state = match state_cmd::read_state(dir) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let state = or_fail!(ops::read_existing(&Workspace::load(dir).0));
     if as_json {
         outln!(
             "{}",
@@ -605,18 +562,11 @@ fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -
 }
 
 fn output(dir: &Path, name: Option<&str>, as_json: bool, raw: bool) -> u8 {
-    let state = match state_cmd::read_state(dir) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let state = or_fail!(ops::read_existing(&Workspace::load(dir).0));
     match name {
         None => {
             if as_json {
-                let doc: serde_json::Map<String, serde_json::Value> = state
-                    .outputs
-                    .iter()
-                    .map(|(k, o)| (k.clone(), serde_json::json!({"sensitive": o.sensitive, "value": o.value.to_json_redacted()})))
-                    .collect();
+                let doc = terrane_engine::json::outputs(&state);
                 outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             } else if state.outputs.is_empty() {
                 eprintln!("Warning: no outputs found. The state has no outputs; declare output blocks and run terrane apply.");
@@ -678,46 +628,28 @@ async fn graph(dir: &Path, color: bool) -> u8 {
 }
 
 fn fmt(dir: &Path, check: bool, recursive: bool, paths: &[PathBuf]) -> u8 {
-    let mut files = Vec::new();
     let roots: Vec<PathBuf> = if paths.is_empty() {
         vec![dir.to_path_buf()]
     } else {
         paths.iter().map(|p| dir.join(p)).collect()
     };
-    for r in roots {
-        terrane_lang::fmt::collect_files(&r, recursive, &mut files);
+    let report = terrane_workspace::fmt::format_files(&roots, recursive, !check);
+    let shown = |f: &PathBuf| f.strip_prefix(dir).unwrap_or(f).display().to_string();
+    for f in &report.changed {
+        outln!("{}", shown(f));
     }
-    files.sort();
-    let mut unformatted = 0;
-    let mut errors = 0;
-    for f in files {
-        let Ok(text) = std::fs::read_to_string(&f) else {
-            continue;
-        };
-        let shown = f.strip_prefix(dir).unwrap_or(&f).display().to_string();
-        match terrane_lang::fmt::format_source(&text) {
-            Ok(formatted) if formatted != text => {
-                unformatted += 1;
-                outln!("{shown}");
-                if !check {
-                    if let Err(e) = terrane_secrets::write_private(&f, formatted.as_bytes()) {
-                        eprintln!("Error: cannot write {shown}: {e}");
-                        errors += 1;
-                    }
-                }
-            }
-            Ok(_) => {}
-            Err(msg) => {
-                let mut sources = SourceMap::default();
-                sources.insert(shown.clone().into(), text.clone().into());
-                eprintln!("Error: {shown} was not formatted because it does not parse: {msg}");
-                errors += 1;
-            }
-        }
+    for (f, e) in &report.unwritable {
+        eprintln!("Error: cannot write {}: {e}", shown(f));
     }
-    if errors > 0 {
+    for (f, msg) in &report.unparsable {
+        eprintln!(
+            "Error: {} was not formatted because it does not parse: {msg}",
+            shown(f)
+        );
+    }
+    if !report.unwritable.is_empty() || !report.unparsable.is_empty() {
         1
-    } else if check && unformatted > 0 {
+    } else if check && !report.changed.is_empty() {
         3
     } else {
         0

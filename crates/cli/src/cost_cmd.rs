@@ -2,7 +2,6 @@
 //! breakdown), `terrane cost catalog`, and the cost line every plan ends with; the
 //! pricing is `terrane_workspace::cost`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use terrane_cost::{report, CostDiff, PlanCost};
@@ -52,7 +51,9 @@ async fn price(
         return Err(1);
     };
     let plan = match source {
-        Source::File(p) => crate::session::read_planfile(dir, Some(&ws), p)?,
+        Source::File(p) => {
+            terrane_workspace::ops::read_planfile(dir, Some(&ws), p).map_err(fail)?
+        }
         Source::Fresh(plan_args) => crate::session::plan_quietly(&mut ws, plan_args, style)
             .await
             .ok_or(1u8)?,
@@ -93,26 +94,9 @@ pub async fn diff_cmd(
     format: CostFormat,
     style: Style,
 ) -> u8 {
-    let path = dir.join(baseline);
     let shown = baseline.display().to_string();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("cannot read the baseline {shown}: {e}")),
-    };
-    let base: PlanCost = match serde_json::from_str(&text) {
-        Ok(b) => b,
-        Err(e) => {
-            return fail(format!(
-                "{shown}:{}:{}: not a cost breakdown: {e}\n  Save one with `terrane cost --format json > {shown}`.",
-                e.line(),
-                e.column()
-            ))
-        }
-    };
-    let current = match price(dir, source, args, style).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let base = or_fail!(PlanCost::read_baseline(&dir.join(baseline), &shown));
+    let current = or_return!(price(dir, source, args, style).await);
     let d = CostDiff::between(&base, &current);
     match format {
         CostFormat::Json => outln!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
@@ -123,23 +107,11 @@ pub async fn diff_cmd(
 
 /// `terrane cost catalog`: what the prices are and where they come from.
 pub fn catalog_cmd(dir: &Path, args: &PriceArgs) -> u8 {
-    let sources = match Sources::load(dir, &args.files()) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
+    let sources = or_fail!(Sources::load(dir, &args.files()));
     let c = sources.catalog();
     outln!("{}: {} prices", c.name, c.rows().len());
-    let mut kinds: BTreeMap<(String, String), (usize, std::collections::BTreeSet<String>)> =
-        BTreeMap::new();
-    for r in c.rows() {
-        let e = kinds
-            .entry((r.service.clone(), r.kind.clone()))
-            .or_default();
-        e.0 += 1;
-        e.1.insert(r.region.clone());
-    }
     outln!("\nPrices by service and kind:");
-    for ((service, kind), (n, regions)) in &kinds {
+    for ((service, kind), (n, regions)) in &c.kinds() {
         let regions: Vec<_> = regions.iter().cloned().collect();
         outln!("  {service:<12} {kind:<38} {n:>5}  {}", regions.join(" "));
     }

@@ -13,6 +13,27 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::ui::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
+/// The value of a `Result`, or `return fail(error)` from the command (see
+/// [`session::fail`]).
+macro_rules! or_fail {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return $crate::session::fail(e),
+        }
+    };
+}
+
+/// The value of a `Result` whose error is already reported, or `return` its exit code.
+macro_rules! or_return {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(code) => return code,
+        }
+    };
+}
+
 mod agent_cmd;
 mod args;
 mod backup_cmd;

@@ -194,10 +194,7 @@ pub async fn check_cmd(
         return 1;
     };
     let plan = match planfile {
-        Some(p) => match crate::session::read_planfile(dir, Some(&ws), p) {
-            Ok(plan) => plan,
-            Err(code) => return code,
-        },
+        Some(p) => or_fail!(terrane_workspace::ops::read_planfile(dir, Some(&ws), p)),
         None => match crate::session::plan_quietly(&mut ws, args, style).await {
             Some(p) => p,
             None => return 1,

@@ -41,9 +41,10 @@ fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
                 (None, None) => {
                     let mut buf = Vec::new();
                     if std::io::stdin().is_terminal() {
-                        eprint!("Value for {name} (not echoed): ");
-                        let tty = std::fs::File::open("/dev/tty").map_err(|e| e.to_string())?;
-                        buf = read_hidden(&tty).map_err(|e| e.to_string())?.into_bytes();
+                        buf =
+                            rpassword::prompt_password(format!("Value for {name} (not echoed): "))
+                                .map_err(|e| format!("reading the value from the terminal: {e}"))?
+                                .into_bytes();
                     } else {
                         std::io::stdin()
                             .read_to_end(&mut buf)
@@ -143,38 +144,10 @@ fn run_inner(ws: &Workspace, cmd: SecretCommand) -> Result<u8, String> {
 /// The prompt the workspace's key providers ask a passphrase through: on the
 /// terminal, not echoed, and only when terrane runs interactively (scripts and CI
 /// never hang).
+/// Asks for a passphrase on the terminal, not echoed; `None` without one.
 pub fn ask_passphrase(prompt: &str) -> Option<String> {
     if !std::io::stdin().is_terminal() {
         return None;
     }
-    let mut tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .ok()?;
-    let _ = tty.write_all(prompt.as_bytes());
-    let line = read_hidden(&tty).ok()?;
-    let _ = tty.write_all(b"\n");
-    Some(line)
-}
-
-/// Reads a line from the terminal with echo off.
-#[allow(unsafe_code)]
-fn read_hidden(tty: &std::fs::File) -> std::io::Result<String> {
-    use std::os::unix::io::AsRawFd;
-    let fd = tty.as_raw_fd();
-    // SAFETY: termios is plain data; tcgetattr/tcsetattr get a valid fd and pointer.
-    let mut term: libc::termios = unsafe { std::mem::zeroed() };
-    if unsafe { libc::tcgetattr(fd, &mut term) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let saved = term;
-    term.c_lflag &= !libc::ECHO;
-    term.c_lflag |= libc::ECHONL;
-    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) };
-    let mut line = String::new();
-    let res = std::io::BufRead::read_line(&mut std::io::BufReader::new(tty), &mut line);
-    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
-    res?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    rpassword::prompt_password(prompt).ok()
 }

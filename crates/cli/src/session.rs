@@ -88,8 +88,3 @@ pub async fn plan_quietly(ws: &mut Workspace, args: &PlanArgs, style: Style) -> 
         }
     }
 }
-
-/// Reads a saved plan (see [`ops::read_planfile`]), saying why when it cannot.
-pub fn read_planfile(dir: &Path, ws: Option<&Workspace>, p: &Path) -> Result<Plan, u8> {
-    ops::read_planfile(dir, ws, p).map_err(fail)
-}

@@ -4,35 +4,18 @@ use std::path::Path;
 
 use terrane_core::InstanceAddr;
 use terrane_engine::render::{render_instance, Style};
-use terrane_state::Snapshot;
 use terrane_workspace::state_io::{migrate, move_instance, pull, push, remove};
 use terrane_workspace::{LockGuard, Workspace};
 
 use crate::args::StateCommand;
 use crate::session::fail;
 
-pub fn read_state(dir: &Path) -> Result<Snapshot, u8> {
-    let (ws, _) = Workspace::load(dir);
-    read_existing(&ws)
-}
-
-/// The current state, without creating a state database where none exists yet.
-pub fn read_existing(ws: &Workspace) -> Result<Snapshot, u8> {
-    terrane_workspace::ops::read_existing(ws).map_err(fail)
-}
-
 pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
     let (ws, _) = Workspace::load(dir);
-    let mut backend = match ws.open_backend() {
-        Ok(b) => b,
-        Err(e) => return fail(e),
-    };
+    let mut backend = or_fail!(ws.open_backend());
     match cmd {
         StateCommand::List { filters } => {
-            let state = match backend.read_current() {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
+            let state = or_fail!(backend.read_current());
             for addr in state.resources.keys() {
                 let s = addr.to_string();
                 if filters.is_empty() || filters.iter().any(|f| s.starts_with(f.as_str())) {
@@ -42,18 +25,12 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             0
         }
         StateCommand::Show { address, serial } => {
-            let addr = match InstanceAddr::parse(&address) {
-                Ok(a) => a,
-                Err(e) => return fail(e),
-            };
+            let addr = or_fail!(InstanceAddr::parse(&address));
             let state = match serial {
                 Some(n) => backend.read_serial(n),
                 None => backend.read_current(),
             };
-            let state = match state {
-                Ok(s) => s,
-                Err(e) => return fail(e),
-            };
+            let state = or_fail!(state);
             match state.resources.get(&addr) {
                 Some(inst) => {
                     out!("{}", render_instance(inst));
@@ -83,10 +60,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             Err(e) => fail(e),
         },
         StateCommand::History => {
-            let history = match backend.history() {
-                Ok(h) => h,
-                Err(e) => return fail(e),
-            };
+            let history = or_fail!(backend.history());
             if history.is_empty() {
                 outln!("No state history yet. Run terrane apply to create the first serial.");
                 return 0;
@@ -121,10 +95,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             Err(e) => fail(e),
         },
         StateCommand::Push { file, force } => {
-            let _lock = match LockGuard::acquire(backend.as_mut(), "state push") {
-                Ok(l) => l,
-                Err(e) => return fail(e),
-            };
+            let _lock = or_fail!(LockGuard::acquire(backend.as_mut(), "state push"));
             let text = if file == Path::new("-") {
                 let mut s = String::new();
                 std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
@@ -134,10 +105,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 let p = ws.dir.join(&file);
                 std::fs::read_to_string(&p).map_err(|e| format!("reading {}: {e}", p.display()))
             };
-            let text = match text {
-                Ok(t) => t,
-                Err(e) => return fail(e),
-            };
+            let text = or_fail!(text);
             match push(backend.as_mut(), &text, force) {
                 Ok(serial) => {
                     outln!("Pushed the state as serial {serial}.");
@@ -147,10 +115,7 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             }
         }
         StateCommand::Migrate { to } => {
-            let _lock = match LockGuard::acquire(backend.as_mut(), "state migrate") {
-                Ok(l) => l,
-                Err(e) => return fail(e),
-            };
+            let _lock = or_fail!(LockGuard::acquire(backend.as_mut(), "state migrate"));
             match migrate(&ws, backend.as_ref(), &to, &|line| eprintln!("{line}")) {
                 Ok(msg) => {
                     outln!("{msg}");

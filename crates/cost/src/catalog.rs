@@ -5,7 +5,7 @@
 //! file in the same format replaces it (`--pricing-file`). Every row must name its
 //! source: a price nobody can trace is not a price.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -214,6 +214,19 @@ impl Catalog {
 
     pub fn rows(&self) -> &[PriceRow] {
         &self.rows
+    }
+
+    /// How many prices the catalog has for each (service, kind), and in which regions.
+    pub fn kinds(&self) -> BTreeMap<(String, String), (usize, BTreeSet<String>)> {
+        let mut kinds: BTreeMap<(String, String), (usize, BTreeSet<String>)> = BTreeMap::new();
+        for r in &self.rows {
+            let e = kinds
+                .entry((r.service.clone(), r.kind.clone()))
+                .or_default();
+            e.0 += 1;
+            e.1.insert(r.region.clone());
+        }
+        kinds
     }
 
     /// The distinct sources of the catalog with their row counts, most rows first.

@@ -186,6 +186,22 @@ pub struct PlanCost {
 }
 
 impl PlanCost {
+    /// A breakdown saved with `terrane cost --format json`, read back for `cost diff`;
+    /// errors name the file as `shown` and the line and column.
+    pub fn read_baseline(path: &std::path::Path, shown: &str) -> Result<PlanCost, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the baseline {shown}: {e}"))?;
+        serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{shown}:{}:{}: not a cost breakdown: {e}\n  Save one with `terrane cost --format json > {shown}`.",
+                e.line(),
+                e.column()
+            )
+        })
+    }
+}
+
+impl PlanCost {
     /// The document comparing the workspace's cost before and after a plan.
     pub fn new(before: &Estimate, after: Estimate, catalog: &Catalog, usage: &Usage) -> PlanCost {
         let removed = before

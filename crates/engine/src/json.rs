@@ -190,6 +190,20 @@ fn module_tree(resources: Vec<(InstanceAddr, Json)>) -> Json {
     build(&[], &by_module)
 }
 
+/// The state's outputs as `terrane output --json` prints them: name → `sensitive`
+/// and `value` (sensitive values redacted).
+pub fn outputs(snapshot: &Snapshot) -> serde_json::Map<String, Json> {
+    snapshot
+        .outputs
+        .iter()
+        .map(|(k, o)| {
+            let doc =
+                serde_json::json!({"sensitive": o.sensitive, "value": o.value.to_json_redacted()});
+            (k.clone(), doc)
+        })
+        .collect()
+}
+
 /// The state part (`prior_state`) in Terraform's shape.
 pub fn state_json(snapshot: &Snapshot) -> Json {
     let resources = snapshot

@@ -426,7 +426,7 @@ fn key_material_present(ws: &Workspace, manifest: &Manifest) -> Result<(), Strin
 
 /// Installs the age identity a backup needs as the workspace's default identity
 /// (`restore --identity FILE`), unless the workspace has one already.
-pub fn install_identity(ws: &Workspace, file: &Path) -> Result<(), String> {
+fn install_identity(ws: &Workspace, file: &Path) -> Result<(), String> {
     use std::os::unix::fs::OpenOptionsExt;
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read the identity file {}: {e}", file.display()))?;
@@ -462,8 +462,17 @@ pub fn install_identity(ws: &Workspace, file: &Path) -> Result<(), String> {
         .map_err(|e| format!("writing {}: {e}", dest.display()))
 }
 
-/// Restores a backup into the workspace's (empty) backend.
-pub fn restore(ws: &Workspace, backup: &Path, from: Option<&Path>) -> Result<String, String> {
+/// Restores a backup into the workspace's (empty) backend, first installing the age
+/// identity `identity` (the original workspace's `.terrane/identity.txt`) when given.
+pub fn restore(
+    ws: &Workspace,
+    backup: &Path,
+    from: Option<&Path>,
+    identity: Option<&Path>,
+) -> Result<String, String> {
+    if let Some(file) = identity {
+        install_identity(ws, file)?;
+    }
     let (store, id) = resolve(ws, backup, from)?;
     let (manifest, archive) = open(ws, &store, &id)?;
     let mut backend = ws.open_backend()?;

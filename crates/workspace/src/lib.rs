@@ -17,6 +17,7 @@
 pub mod agent;
 pub mod backup;
 pub mod cost;
+pub mod fmt;
 pub mod ops;
 pub mod plugins;
 pub mod policy;

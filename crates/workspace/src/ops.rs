@@ -1,5 +1,6 @@
-//! Plan and import on a workspace, and saved plans: the steps every command that plans
-//! shares (variables, targets, the model, the engine call), with typed errors.
+//! Plan, apply and import on a workspace, and saved plans: the steps every command that
+//! plans or changes state shares (variables, targets, the state lock, the model, the
+//! engine call), with typed errors.
 //!
 //! Warnings (a deprecated argument, an undeclared variable in a `--var-file`) are
 //! handed to the caller's [`Warn`] as soon as they are found, with the sources to
@@ -11,9 +12,9 @@ use std::sync::atomic::AtomicBool;
 use terrane_core::{Diagnostic, Diagnostics, InstanceAddr, SourceMap, Value};
 use terrane_engine::model::{self, Model};
 use terrane_engine::planfile::{self, StalePlan};
-use terrane_engine::{ImportError, Observer, Plan, PlanOptions, RawVar};
+use terrane_engine::{ApplyOutcome, ImportError, Observer, Plan, PlanOptions, RawVar};
 use terrane_lang::vars::VarInputs;
-use terrane_state::{Change, InstanceState, SerialStatus, Snapshot};
+use terrane_state::{Backend, Change, InstanceState, SerialStatus, Snapshot};
 
 use crate::{LockGuard, Workspace};
 
@@ -271,6 +272,65 @@ pub fn write_planfile(ws: &Workspace, plan: &Plan, p: &Path) -> Result<std::path
     Ok(path)
 }
 
+/// A saved plan's JSON document as `plan --json` prints it, with the `configuration`
+/// section (tools that read saved plans connect resources through it) when the
+/// configuration in `dir` is still the one the plan was made from; the flag says so.
+pub fn saved_plan_json(dir: &Path, plan: &Plan) -> (serde_json::Value, bool) {
+    let (ws, diags) = Workspace::load(dir);
+    if diags.has_errors() || plan.config_digest != ws.config_digest() {
+        (terrane_engine::json::plan_json(plan), false)
+    } else {
+        (crate::policy::document(plan, &ws), true)
+    }
+}
+
+/// The workspace's state held for a change: its backend, the lock (held until this
+/// is dropped, its lease renewed meanwhile) and the state as it was once locked.
+pub struct Held {
+    pub backend: Box<dyn Backend>,
+    pub prior: Snapshot,
+    _lock: LockGuard,
+}
+
+impl Held {
+    /// Opens the workspace's backend and takes its lock for `operation` ("apply").
+    pub fn lock(ws: &Workspace, operation: &str) -> Result<Held, OpError> {
+        let mut backend = ws.open_backend().map_err(OpError::Failed)?;
+        let lock = LockGuard::acquire(backend.as_mut(), operation)?;
+        let prior = backend.read_current()?;
+        Ok(Held {
+            backend,
+            prior,
+            _lock: lock,
+        })
+    }
+}
+
+/// Applies `plan` to the held state: the model, then the engine's apply, which records
+/// every completed change as it happens.
+pub async fn apply(
+    ws: &Workspace,
+    plan: &Plan,
+    held: &mut Held,
+    parallelism: usize,
+    observer: &dyn Observer,
+    cancel: &AtomicBool,
+    warn: Warn<'_>,
+) -> Result<ApplyOutcome, OpError> {
+    let model = build_model(ws, warn)?;
+    Ok(terrane_engine::apply(
+        &model,
+        &ws.registry,
+        &ws.dir,
+        plan,
+        held.backend.as_mut(),
+        parallelism.max(1),
+        observer,
+        cancel,
+    )
+    .await)
+}
+
 /// `terrane import`: under the state lock, reads the object `id` through the
 /// provider of the declared resource instance `address` and records it in state as
 /// a serial of its own.
@@ -284,16 +344,15 @@ pub async fn import(
 ) -> Result<InstanceState, OpError> {
     let addr = InstanceAddr::parse(address).map_err(|e| OpError::Failed(e.to_string()))?;
     let root_vars = variables(ws, vars, warn)?;
-    let mut backend = ws.open_backend().map_err(OpError::Failed)?;
-    let _lock = LockGuard::acquire(backend.as_mut(), "import")?;
-    let state = backend.read_current()?;
+    let mut held = Held::lock(ws, "import")?;
+    let (backend, state) = (&mut held.backend, &held.prior);
     let ws: &Workspace = ws;
     let model = build_model(ws, warn)?;
     let inst = terrane_engine::import(
         &model,
         &ws.registry,
         &ws.dir,
-        &state,
+        state,
         &root_vars,
         &addr,
         id,
