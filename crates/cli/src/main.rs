@@ -54,6 +54,7 @@ use clap::Parser;
 
 // Plans of tens of thousands of resources allocate many small values; mimalloc makes
 // that markedly cheaper than the system allocator (measured in bench/run.py).
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -83,10 +83,13 @@ fn scan_document_of(plan: &Plan, ws: &Workspace) -> serde_json::Value {
     let mut kept = std::collections::HashSet::new();
     collect(&ws.module, "", &mut kept);
     let types = scan::pack_types();
-    let mut doc = json::plan_json_where(plan, &|c| {
+    // Of the plan, the pack reads only `resource_changes` (and `configuration`, below):
+    // not `prior_state`, which on a large state is most of the document.
+    let keep = |c: &terrane_engine::plan::ResourceChange| {
         types.contains(&c.addr.resource.type_name)
             || (!kept.is_empty() && kept.contains(&scan::declaration_key(&c.addr.to_string())))
-    });
+    };
+    let mut doc = json::plan_json_parts(plan, &keep, &|part| part == "resource_changes");
     doc["configuration"] = json::configuration_json_where(&ws.module, &ws.registry, &|r| {
         types.contains(&r.type_name) || body_may_hold_secret(&r.body)
     });
