@@ -2,7 +2,8 @@
 """Engine benchmark: plan/apply speed and peak memory at 10k and 100k resources, and
 parallel apply efficiency with a 50 ms-per-create provider.
 
-Usage:  python3 bench/run.py [--quick]      (builds terrane with the dist profile first)
+Usage:  python3 bench/run.py [--quick]      (builds terrane with the dist profile first;
+        TERRANE_BENCH_BIN=PATH measures that binary instead)
 
 Configurations are generated in a temporary directory: null_resources where each one
 depends on a resource picked from the previous tenth of the list, the dependency shape
@@ -67,7 +68,12 @@ def report(name, value, unit):
 
 def main():
     quick = "--quick" in sys.argv
-    subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli"], cwd=ROOT, check=True)
+    global BIN
+    if os.environ.get("TERRANE_BENCH_BIN"):
+        # A binary built already (e.g. `scripts/dist dist-local --no-default-features`).
+        BIN = os.environ["TERRANE_BENCH_BIN"]
+    else:
+        subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli"], cwd=ROOT, check=True)
     tmp = tempfile.mkdtemp(prefix="terrane-bench-")
     try:
         print(f"terrane engine benchmark ({os.cpu_count()} cores)\n")

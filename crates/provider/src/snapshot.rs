@@ -146,16 +146,21 @@ fn schema_from(j: &Json) -> std::result::Result<Schema, String> {
 /// A provider known only by its schema (see the module docs).
 pub struct SchemaOnly {
     name: String,
-    schema: ProviderSchema,
+    /// Read at the first use: a process that never looks at the provider's types (the
+    /// agent, `state list`) does not pay for reading the snapshot.
+    schema: std::sync::OnceLock<ProviderSchema>,
+    load: fn() -> ProviderSchema,
     /// Why the provider cannot act, and how to get one that can.
     why: String,
 }
 
 impl SchemaOnly {
-    pub fn new(name: &str, schema: ProviderSchema, why: String) -> SchemaOnly {
+    /// A provider whose schema `load` gives when it is first needed.
+    pub fn new(name: &str, load: fn() -> ProviderSchema, why: String) -> SchemaOnly {
         SchemaOnly {
             name: name.to_string(),
-            schema,
+            schema: std::sync::OnceLock::new(),
+            load,
             why,
         }
     }
@@ -167,7 +172,7 @@ impl ProviderFactory for SchemaOnly {
     }
 
     fn schema(&self) -> &ProviderSchema {
-        &self.schema
+        self.schema.get_or_init(self.load)
     }
 
     fn configure(&self, _: &Value) -> Result<Arc<dyn Provider>> {

@@ -98,14 +98,18 @@ pub fn registry(dir: &Path) -> Registry {
 /// and price, and a plan against AWS is refused with how to build the full binary.
 #[cfg(not(feature = "aws"))]
 fn aws_schema_only() -> terrane_provider::snapshot::SchemaOnly {
-    const SNAPSHOT: &str = include_str!("../../../providers/aws/schema.json");
-    let schema = serde_json::from_str(SNAPSHOT)
-        .map_err(|e| e.to_string())
-        .and_then(|j| terrane_provider::snapshot::from_json(&j))
-        .unwrap_or_else(|e| panic!("the AWS schema snapshot built into terrane is damaged: {e}"));
+    fn load() -> terrane_provider::ProviderSchema {
+        const SNAPSHOT: &str = include_str!("../../../providers/aws/schema.json");
+        serde_json::from_str(SNAPSHOT)
+            .map_err(|e| e.to_string())
+            .and_then(|j| terrane_provider::snapshot::from_json(&j))
+            .unwrap_or_else(|e| {
+                panic!("the AWS schema snapshot built into terrane is damaged: {e}")
+            })
+    }
     terrane_provider::snapshot::SchemaOnly::new(
         "aws",
-        schema,
+        load,
         "this terrane was built without the AWS provider (the `aws` feature), so it can validate, scan and price AWS configurations but not plan or apply them against AWS. Build the full binary with: cargo build --release -p terrane-cli".into(),
     )
 }
