@@ -62,7 +62,12 @@ def wait_port(port, timeout=10):
 
 def build():
     """The dist build the benchmarks run. The load balancer does not depend on the cloud
-    providers: the AWS SDK is left out, which saves most of its (fat LTO) link time."""
+    providers: the AWS SDK is left out, which saves most of its (fat LTO) link time.
+    TERRANE_BENCH_BIN=PATH measures a binary built already instead."""
+    global BIN
+    if os.environ.get("TERRANE_BENCH_BIN"):
+        BIN = os.environ["TERRANE_BENCH_BIN"]
+        return
     subprocess.run(["cargo", "build", "--profile", "dist", "-p", "terrane-cli", "--no-default-features"], cwd=ROOT, check=True)
 
 

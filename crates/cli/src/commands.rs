@@ -604,11 +604,11 @@ fn output(dir: &Path, name: Option<&str>, as_json: bool, raw: bool) -> u8 {
                     _ => return fail("--raw prints only strings, numbers and bools; use --json for other values."),
                 }
             } else if as_json {
-                outln!("{}", o.value.to_json_redacted());
-            } else if o.sensitive {
-                outln!("(sensitive value)");
+                // As Terraform: a script that asks for one output gets its value, even a
+                // sensitive one (listings keep it hidden).
+                outln!("{}", o.value.unmark().0.to_json());
             } else {
-                outln!("{}", o.value.to_display());
+                outln!("{}", o.value.unmark().0.to_display());
             }
             0
         }

@@ -168,22 +168,26 @@ impl Type {
                 Value::Map(mut map) => {
                     let mut out = crate::ObjectMap::new();
                     for (name, attr) in attrs {
-                        match map.remove(name) {
-                            Some(v) => {
-                                let v = attr
-                                    .ty
-                                    .convert(v)
-                                    .map_err(|e| format!("attribute {name:?}: {e}"))?;
-                                out.insert(name.clone(), v);
+                        // An optional attribute left out or null takes its default,
+                        // converted to the attribute's type so that the defaults of
+                        // the objects inside it apply too (as Terraform does).
+                        let given = map
+                            .remove(name)
+                            .filter(|v| !(v.is_null() && attr.optional && attr.default.is_some()));
+                        let v = match (given, &attr.default) {
+                            (Some(v), _) => v,
+                            (None, Some(d)) if attr.optional => d.clone(),
+                            (None, None) if attr.optional => {
+                                out.insert(name.clone(), Value::Null);
+                                continue;
                             }
-                            None if attr.optional => {
-                                out.insert(
-                                    name.clone(),
-                                    attr.default.clone().unwrap_or(Value::Null),
-                                );
-                            }
-                            None => return Err(format!("attribute {name:?} is required")),
-                        }
+                            _ => return Err(format!("attribute {name:?} is required")),
+                        };
+                        let v = attr
+                            .ty
+                            .convert(v)
+                            .map_err(|e| format!("attribute {name:?}: {e}"))?;
+                        out.insert(name.clone(), v);
                     }
                     Ok(Value::Map(out))
                 }

@@ -155,9 +155,11 @@ pub async fn apply(
             let new = if plan.destroy {
                 None
             } else {
+                // A null output is not recorded, as in Terraform.
                 store
                     .outputs
                     .get(&(ModulePath::root(), oc.name.clone()))
+                    .filter(|v| !v.is_null())
                     .cloned()
             };
             let prior = plan.prior.outputs.get(&oc.name);

@@ -190,15 +190,17 @@ fn module_tree(resources: Vec<(InstanceAddr, Json)>) -> Json {
     build(&[], &by_module)
 }
 
-/// The state's outputs as `terrane output --json` prints them: name → `sensitive`
-/// and `value` (sensitive values redacted).
+/// The state's outputs as `terrane output --json` prints them, as Terraform does: name
+/// → `sensitive` and `value`, sensitive values included (scripts read them from here;
+/// human listings hide them). Null outputs are left out, as Terraform never records
+/// them.
 pub fn outputs(snapshot: &Snapshot) -> serde_json::Map<String, Json> {
     snapshot
         .outputs
         .iter()
+        .filter(|(_, o)| !o.value.is_null())
         .map(|(k, o)| {
-            let doc =
-                serde_json::json!({"sensitive": o.sensitive, "value": o.value.to_json_redacted()});
+            let doc = json!({"sensitive": o.sensitive, "value": o.value.unmark().0.to_json()});
             (k.clone(), doc)
         })
         .collect()
@@ -640,7 +642,7 @@ fn reference_strings(r: &terrane_lang::Reference, rest: &[TravOp]) -> Vec<String
                 ExprKind::Literal(Value::Number(n)) => Some(format!("[{n}]")),
                 _ => i.as_literal_str().map(|k| format!("[{k:?}]")),
             },
-            TravOp::Splat => None,
+            TravOp::Splat | TravOp::AttrSplat => None,
         })
         .collect();
     let mut out = vec![format!("{subject}{}", steps.concat())];

@@ -1109,8 +1109,11 @@ pub fn id_of(v: &Value) -> Option<String> {
 
 /// Converts a plan's output changes into state outputs after apply.
 pub fn output_state(o: &OutputChange) -> Option<OutputState> {
-    o.after.clone().map(|value| OutputState {
-        value,
-        sensitive: o.sensitive,
-    })
+    o.after
+        .clone()
+        .filter(|v| !v.is_null())
+        .map(|value| OutputState {
+            value,
+            sensitive: o.sensitive,
+        })
 }

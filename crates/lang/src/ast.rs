@@ -41,8 +41,11 @@ pub enum ExprKind {
 pub enum TravOp {
     Attr(String, Span),
     Index(Expr),
-    /// `[*]` or `.*`: the rest of the operators apply to every element.
+    /// `[*]`: the rest of the operators apply to every element.
     Splat,
+    /// The legacy `.*`: the attribute names that follow apply to every element; an
+    /// index after them applies to the resulting list (`a.*.b[0]` is `[a[0].b, ...][0]`).
+    AttrSplat,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -174,9 +177,8 @@ impl Converter {
                     .operators
                     .iter()
                     .map(|op| match op.value() {
-                        TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => {
-                            TravOp::Splat
-                        }
+                        TraversalOperator::AttrSplat(_) => TravOp::AttrSplat,
+                        TraversalOperator::FullSplat(_) => TravOp::Splat,
                         TraversalOperator::GetAttr(id) => {
                             TravOp::Attr(id.value().to_string(), self.span(op.span()))
                         }
@@ -544,8 +546,10 @@ impl Expr {
                 if let ExprKind::Var(name) = &root.kind {
                     let (r, rest) = Reference::split(name, ops);
                     if matches!(r, Reference::Resource { .. } | Reference::Data { .. }) {
-                        let keyed =
-                            matches!(rest.first(), Some(TravOp::Index(_)) | Some(TravOp::Splat));
+                        let keyed = matches!(
+                            rest.first(),
+                            Some(TravOp::Index(_) | TravOp::Splat | TravOp::AttrSplat)
+                        );
                         let attr = rest
                             .iter()
                             .skip(usize::from(keyed))

@@ -1604,7 +1604,7 @@ fn ignore_path(e: &Expr) -> Option<Vec<IgnoreStep>> {
                         }
                         _ => IgnoreStep::Key(i.as_literal_str()?.to_string()),
                     },
-                    TravOp::Splat => return None,
+                    TravOp::Splat | TravOp::AttrSplat => return None,
                 });
             }
             Some(steps)

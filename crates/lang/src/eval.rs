@@ -135,6 +135,13 @@ impl Evaluator<'_> {
                 continue;
             }
             let v = self.eval_body(&b.body, diags);
+            // A labelled block (`setting "name" { ... }`, for a block type nested as a
+            // map) keeps its label beside its body: `[label, body]`; the schema
+            // (`Schema::conform`) turns those into the map.
+            let v = match b.labels.as_slice() {
+                [] => v,
+                [label, ..] => Value::List(vec![Value::String(label.clone()), v]),
+            };
             blocks.entry(b.kind.clone()).or_default().push(v);
         }
         for (k, v) in blocks {
@@ -223,6 +230,11 @@ impl Evaluator<'_> {
         match &e.kind {
             ExprKind::Literal(v) => Ok(v.clone()),
             ExprKind::Template(parts) => {
+                // A template that is one interpolation and nothing else is that value,
+                // with its type, as in Terraform (`"${local.n}"` is a number).
+                if let [TemplatePart::Interp(inner)] = parts.as_slice() {
+                    return self.eval(inner);
+                }
                 let mut out = String::new();
                 let mut state = Marks::default();
                 self.eval_template(parts, &mut out, &mut state)?;
@@ -244,10 +256,37 @@ impl Evaluator<'_> {
             ExprKind::Cond(c, t, f) => {
                 let cond = self.eval(c)?;
                 let (cond, sensitive) = cond.unmark();
+                // A string "true" or "false" converts to bool, as Terraform converts it.
+                let cond = match cond {
+                    Value::String(s) if s == "true" => Value::Bool(true),
+                    Value::String(s) if s == "false" => Value::Bool(false),
+                    other => other,
+                };
+                let (chosen, other) = match cond {
+                    Value::Bool(true) => (t, f),
+                    _ => (f, t),
+                };
                 match cond {
                     Value::Unknown => Ok(Value::Unknown.mark_if(sensitive)),
-                    Value::Bool(true) => Ok(self.eval(t)?.mark_if(sensitive)),
-                    Value::Bool(false) => Ok(self.eval(f)?.mark_if(sensitive)),
+                    Value::Bool(_) => {
+                        let v = self.eval(chosen)?;
+                        // The two results unify to one type: a number or bool beside a
+                        // string becomes a string (`true ? 1 : "2"` is "1").
+                        let v = match (v.peel(), self.eval(other).ok()) {
+                            (Value::Number(_) | Value::Bool(_), Some(o))
+                                if matches!(o.peel(), Value::String(_)) =>
+                            {
+                                let (plain, s) = v.unmark();
+                                let text = match plain {
+                                    Value::Number(n) => format_number(n),
+                                    other => other.to_display(),
+                                };
+                                Value::String(text).mark_if(s)
+                            }
+                            _ => v,
+                        };
+                        Ok(v.mark_if(sensitive))
+                    }
                     other => Err(err(
                         "Invalid condition result",
                         format!(
@@ -900,6 +939,25 @@ fn navigate(base: &Value, ops: &[TravOp], indexes: &[Value]) -> Result<Value, Di
                     (Value::Null, _) => return Err(err("Attempt to index null value", "This value is null, so it cannot be indexed.".into(), &ixe.span)),
                     (other, _) => return Err(err("Invalid index", format!("A {} cannot be indexed.", other.type_name()), &ixe.span)),
                 }
+            }
+            TravOp::AttrSplat => {
+                let rest = &ops[i + 1..];
+                let items: Vec<&Value> = match cur {
+                    Value::List(items) | Value::Set(items) => items.iter().collect(),
+                    Value::Null => Vec::new(),
+                    single => vec![single],
+                };
+                let each = rest
+                    .iter()
+                    .position(|o| !matches!(o, TravOp::Attr(..)))
+                    .unwrap_or(rest.len());
+                let out = items
+                    .into_iter()
+                    .map(|v| navigate(v, &rest[..each], &[]))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let list = Value::List(out);
+                return navigate(&list, &rest[each..], &indexes[ix..])
+                    .map(|v| v.mark_if(sensitive));
             }
             TravOp::Splat => {
                 let rest = &ops[i + 1..];

@@ -219,6 +219,7 @@ fn item(name: &str, value: Option<&str>) -> Value {
         ("name", Value::from(name)),
         ("value", value.map_or(Value::Null, Value::from)),
         ("secret", Value::Null),
+        ("tag", Value::Map(Default::default())),
     ])
 }
 
@@ -380,6 +381,7 @@ async fn proto5_plugin_lifecycle() {
             ("name", Value::from("old")),
             ("value", Value::from("text")),
             ("secret", Value::Null),
+            ("tag", Value::Map(Default::default())),
         ])
     );
     assert_eq!(moved.private, b"moved:p");

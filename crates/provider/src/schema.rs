@@ -237,10 +237,40 @@ impl Schema {
                 Value::Null => Vec::new(),
                 other => vec![other],
             };
-            let items: Vec<Value> = items
-                .into_iter()
-                .map(|i| block.schema.conform_into(i, path, problems))
-                .collect();
+            // A block written with a label arrives as `[label, body]` (see
+            // terrane_lang's eval_body); only a map-nested block type takes one.
+            let mut labelled = terrane_core::ObjectMap::new();
+            let mut plain = Vec::new();
+            for item in items {
+                match item {
+                    Value::List(pair) if pair.len() == 2 && matches!(pair[0], Value::String(_)) => {
+                        let mut pair = pair.into_iter();
+                        let (Some(Value::String(label)), Some(body)) = (pair.next(), pair.next())
+                        else {
+                            continue;
+                        };
+                        if block.nesting != Nesting::Map {
+                            problems.push(ConfigProblem::Type(
+                                path.clone(),
+                                format!("a {name} block takes no label, but it has {label:?}"),
+                            ));
+                            continue;
+                        }
+                        if labelled.contains_key(&label) {
+                            problems.push(ConfigProblem::Type(
+                                path.clone(),
+                                format!("two {name} blocks have the label {label:?}"),
+                            ));
+                        }
+                        path.push(label.clone());
+                        let body = block.schema.conform_into(body, path, problems);
+                        path.pop();
+                        labelled.insert(label, body);
+                    }
+                    other => plain.push(block.schema.conform_into(other, path, problems)),
+                }
+            }
+            let items = plain;
             let v = match block.nesting {
                 Nesting::List => Value::List(items),
                 Nesting::Set => Value::set(items),
@@ -248,10 +278,10 @@ impl Schema {
                     if !items.is_empty() {
                         problems.push(ConfigProblem::Type(
                             path.clone(),
-                            "blocks nested by label (a map of blocks) are not supported yet".into(),
+                            format!("each {name} block needs a label, its key in the map: {name} \"KEY\" {{ ... }}"),
                         ));
                     }
-                    Value::Map(terrane_core::ObjectMap::new())
+                    Value::Map(labelled)
                 }
                 Nesting::Group if items.is_empty() => block.schema.conform_into(
                     Value::Map(terrane_core::ObjectMap::new()),

@@ -905,3 +905,51 @@ resource "proto5_item" "p" {
     proto5_run(&ws, &["destroy", "-auto-approve", "-var", "value=b"], &env).success();
     assert_eq!(calls(&ws), ["apply planned_private=proto5-private;read"]);
 }
+
+/// Blocks nested as a map (`tag "KEY" { ... }`, the protocol's MAP nesting) through
+/// Terraform 1.15 and terrane: the same object in state, keyed by label, and nothing
+/// to do on the next plan. A label on a block type that takes none is an error.
+#[test]
+fn map_nested_blocks_are_keyed_by_label_as_in_terraform() {
+    let main = r#"
+resource "proto5_item" "m" {
+  name = "with-tags"
+  tag "env" {
+    text = "prod"
+  }
+  tag "team" {
+    text = "core"
+  }
+}
+"#;
+    let tf = proto5_ws(main);
+    let tr = proto5_ws(main);
+    terraform(&tf, &["apply", "-auto-approve", "-no-color"]).success();
+    run(&tr, &["apply", "-auto-approve"]).success();
+    let values = |o: &Out| -> serde_json::Value {
+        let doc: serde_json::Value = serde_json::from_str(&o.stdout).expect("show -json");
+        let mut v = doc["values"]["root_module"]["resources"][0]["values"].clone();
+        v.as_object_mut().unwrap().remove("id");
+        v
+    };
+    let a = values(terraform(&tf, &["show", "-json"]).success());
+    let b = values(run(&tr, &["show", "-json"]).success());
+    assert_eq!(a, b);
+    assert_eq!(b["tag"]["team"]["text"], "core", "{b}");
+    terraform(&tf, &["plan", "-detailed-exitcode", "-no-color"]).expect_code(0);
+    run(&tr, &["plan", "-detailed-exitcode"]).expect_code(0);
+    // A block that needs no label, given one.
+    let bad = proto5_ws(
+        r#"
+resource "proto5_item" "m" {
+  name = "x"
+  tag {
+    text = "no label"
+  }
+}
+"#,
+    );
+    run(&bad, &["plan"])
+        .expect_code(1)
+        .contains("each tag block needs a label");
+}

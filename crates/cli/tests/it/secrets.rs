@@ -156,10 +156,9 @@ fn a_secret_never_appears_in_anything_terrane_writes() {
     );
     run!("show --json", &["show", "--json"]).success();
     run!("output", &["output"]).success();
-    run!("output --json", &["output", "--json"]).success();
-    run!("output password", &["output", "password"])
-        .success()
-        .contains("(sensitive value)");
+    // `output --json` and `output NAME` print sensitive values, as Terraform does;
+    // checked in json.rs. The listing hides them.
+    ws.run(&["output", "password"]).success();
     run!("policy check", &["policy", "check"]).success();
     run!("scan", &["scan"]);
     run!("state history", &["state", "history"]).success();

@@ -465,3 +465,137 @@ fn fmt_writes_what_terraform_fmt_writes() {
     }
     assert!(cases >= 6, "fixtures missing in {}", fixtures.display());
 }
+
+// --- The differential suite: crates/cli/tests/differential ---
+//
+// One small configuration per feature (`NAME.tf`, with the files of `NAME.d/` beside
+// it, e.g. a local module), applied by Terraform and by terrane in fresh directories.
+// Both must succeed or both fail; then `output -json` must be equal, and the values of
+// every resource instance in `show -json` (with `id` left out: IDs are random). A case
+// whose first line is `# terrane-difference: REASON` is a documented difference
+// (docs/language.md): the suite checks it still differs, so a fix is noticed.
+
+const SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential");
+
+/// The instances of a `show -json` document: address → values, `id` left out.
+fn instance_values(show: &str) -> serde_json::Value {
+    fn walk(m: &serde_json::Value, out: &mut serde_json::Map<String, serde_json::Value>) {
+        for r in m["resources"].as_array().into_iter().flatten() {
+            let mut values = r["values"].clone();
+            if let Some(o) = values.as_object_mut() {
+                o.remove("id");
+            }
+            out.insert(r["address"].as_str().unwrap_or("?").to_string(), values);
+        }
+        for c in m["child_modules"].as_array().into_iter().flatten() {
+            walk(c, out);
+        }
+    }
+    let doc: serde_json::Value = match serde_json::from_str(show) {
+        Ok(d) => d,
+        Err(e) => return serde_json::json!(format!("not JSON: {e}")),
+    };
+    let mut out = serde_json::Map::new();
+    walk(&doc["values"]["root_module"], &mut out);
+    serde_json::Value::Object(out)
+}
+
+/// How one case came out: `None` when both tools agree, else the first difference.
+fn run_case(name: &str, main_tf: &str) -> Option<String> {
+    let tf = Ws::with_main(main_tf);
+    let tr = Ws::with_main(main_tf);
+    let extra = Path::new(SUITE).join(format!("{name}.d"));
+    if extra.is_dir() {
+        crate::copy_dir(&extra, tf.path());
+        crate::copy_dir(&extra, tr.path());
+        // Terraform installs even local modules (into .terraform/modules).
+        let init = terraform(tf.path(), &["init", "-no-color"]);
+        if init.code != 0 {
+            return Some(format!("terraform init failed: {}", init.stderr));
+        }
+    }
+    let a = terraform(tf.path(), &["apply", "-auto-approve", "-no-color"]);
+    let b = tr.run(&["apply", "-auto-approve"]);
+    match (a.code == 0, b.code == 0) {
+        (true, true) => {}
+        (false, false) => return None,
+        (tf_ok, _) => {
+            let failed = if tf_ok { &b } else { &a };
+            let who = if tf_ok { "terrane" } else { "Terraform" };
+            let tail: String = failed
+                .stderr
+                .lines()
+                .take(8)
+                .collect::<Vec<_>>()
+                .join(" / ");
+            return Some(format!("only {who} failed: {tail}"));
+        }
+    }
+    // Values and sensitivity; Terraform's `type` of each output is not compared
+    // (terrane does not write it: docs/language.md).
+    let outputs = |o: Out| -> serde_json::Value {
+        let mut doc: serde_json::Value = serde_json::from_str(&o.stdout)
+            .unwrap_or_else(|e| serde_json::json!(format!("not JSON: {e}")));
+        for (_, o) in doc.as_object_mut().into_iter().flatten() {
+            if let Some(o) = o.as_object_mut() {
+                o.remove("type");
+            }
+        }
+        doc
+    };
+    let (a, b) = (
+        outputs(terraform(tf.path(), &["output", "-json"])),
+        outputs(tr.run(&["output", "-json"])),
+    );
+    if a != b {
+        return Some(format!("output -json: Terraform {a} / terrane {b}"));
+    }
+    let (a, b) = (
+        instance_values(&terraform(tf.path(), &["show", "-json"]).stdout),
+        instance_values(&tr.run(&["show", "-json"]).stdout),
+    );
+    if a != b {
+        return Some(format!("resource values: Terraform {a} / terrane {b}"));
+    }
+    None
+}
+
+#[test]
+fn the_differential_suite_agrees_with_terraform() {
+    let mut cases: Vec<_> = std::fs::read_dir(SUITE)
+        .expect("the suite's directory")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tf"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 30, "the suite has {} cases", cases.len());
+    let (mut agree, mut documented, mut problems) = (0, 0, Vec::new());
+    for path in &cases {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(path).unwrap();
+        let expected = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# terrane-difference:"))
+            .map(str::trim);
+        match (run_case(&name, &text), expected) {
+            (None, None) => agree += 1,
+            (Some(_), Some(_)) => documented += 1,
+            (Some(diff), None) => problems.push(format!("{name}: {diff}")),
+            (None, Some(reason)) => problems.push(format!(
+                "{name}: now agrees with Terraform; remove its `# terrane-difference: {reason}` line and the entry in docs/language.md"
+            )),
+        }
+    }
+    eprintln!(
+        "differential suite: {} cases, {agree} agree, {documented} documented differences",
+        cases.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} cases differ:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}

@@ -130,10 +130,10 @@ fn concat(a: &Args, _: &FuncContext) -> Result<Value, String> {
     Ok(Value::List(out))
 }
 
+/// Whether an element equals the value, type included, as Terraform compares:
+/// `contains(["1"], 1)` is false (a checked case of the differential suite).
 fn contains(a: &Args, _: &FuncContext) -> Result<Value, String> {
-    Ok(Value::Bool(
-        a.items(0)?.iter().any(|x| loose_eq(x, a.raw(1))),
-    ))
+    Ok(Value::Bool(a.items(0)?.iter().any(|x| x.same_as(a.raw(1)))))
 }
 
 fn distinct(a: &Args, _: &FuncContext) -> Result<Value, String> {

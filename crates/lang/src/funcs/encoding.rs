@@ -1,5 +1,6 @@
 //! Encoding and hashing functions: base64, JSON, URL encoding, and the MD5 and SHA
-//! digests of strings (hex or base64). `jsonencode` writes exactly Terraform's bytes.
+//! digests of strings (hex or base64), `uuidv5`. `jsonencode` writes exactly
+//! Terraform's bytes.
 
 use base64::Engine as _;
 use terrane_core::Value;
@@ -19,6 +20,7 @@ pub(super) const FUNCS: &[Func] = &[
     Func::exactly("sha256", 1, sha256),
     Func::exactly("sha512", 1, sha512),
     Func::exactly("urlencode", 1, urlencode),
+    Func::exactly("uuidv5", 2, uuidv5),
 ];
 
 fn base64encode(a: &Args, _: &FuncContext) -> Result<Value, String> {
@@ -33,6 +35,24 @@ fn base64decode(a: &Args, _: &FuncContext) -> Result<Value, String> {
     String::from_utf8(bytes)
         .map(Value::String)
         .map_err(|_| "base64decode() decoded data that is not valid UTF-8".to_string())
+}
+
+/// A name-based UUID (version 5, SHA-1) in the namespace `dns`, `url`, `oid`, `x500`
+/// or a UUID given as text.
+fn uuidv5(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    let (ns, name) = (a.str(0)?, a.str(1)?);
+    let namespace = match ns.as_str() {
+        "dns" => uuid::Uuid::NAMESPACE_DNS,
+        "url" => uuid::Uuid::NAMESPACE_URL,
+        "oid" => uuid::Uuid::NAMESPACE_OID,
+        "x500" => uuid::Uuid::NAMESPACE_X500,
+        other => uuid::Uuid::parse_str(other).map_err(|_| {
+            format!("uuidv5() got namespace {other:?}: give dns, url, oid, x500 or a UUID")
+        })?,
+    };
+    Ok(Value::String(
+        uuid::Uuid::new_v5(&namespace, name.as_bytes()).to_string(),
+    ))
 }
 
 fn md5(a: &Args, _: &FuncContext) -> Result<Value, String> {

@@ -27,8 +27,7 @@
 //! Unknown and sensitive marks are not handled here: the evaluator strips them before
 //! the call and re-applies them after. Functions that need the evaluator (`try`,
 //! `can`, `templatefile`, `sensitive`, `nonsensitive`, `timestamp`, `uuid`, `type`)
-//! live there. Regular expressions are not supported: `regex`, `regexall` and
-//! `replace` with a `/pattern/` return a clear error.
+//! live there.
 
 mod collections;
 mod conversion;

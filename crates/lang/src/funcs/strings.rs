@@ -1,6 +1,6 @@
-//! String functions: case, trimming, searching, splitting and joining, and Go-style
-//! formatting (`format`, `formatlist`). `regex` and `regexall` are registered only to
-//! say that regular expressions are not supported.
+//! String functions: case, trimming, searching, splitting and joining, Go-style
+//! formatting (`format`, `formatlist`), and regular expressions (`regex`, `regexall`,
+//! `replace` with a `/pattern/`) in RE2's syntax, which the `regex` crate implements.
 
 use std::fmt::Write as _;
 
@@ -18,8 +18,8 @@ pub(super) const FUNCS: &[Func] = &[
     Func::exactly("indent", 2, indent),
     Func::at_least("join", 2, join),
     Func::exactly("lower", 1, lower),
-    Func::at_least("regex", 0, regex_unsupported),
-    Func::at_least("regexall", 0, regex_unsupported),
+    Func::exactly("regex", 2, regex_fn),
+    Func::exactly("regexall", 2, regexall),
     Func::exactly("replace", 3, replace),
     Func::exactly("split", 2, split),
     Func::exactly("startswith", 2, startswith),
@@ -114,12 +114,30 @@ fn join(a: &Args, _: &FuncContext) -> Result<Value, String> {
     Ok(Value::String(parts.join(&sep)))
 }
 
+/// Case mapping character by character, as Go's `strings.ToUpper`/`ToLower` (and so
+/// Terraform) do it: a character whose mapping is several characters (`ß` → `SS`) is
+/// kept as it is.
+fn map_case<I: Iterator<Item = char> + ExactSizeIterator>(
+    s: &str,
+    map: impl Fn(char) -> I,
+) -> String {
+    s.chars()
+        .map(|c| {
+            let mut m = map(c);
+            match (m.len(), m.next()) {
+                (1, Some(one)) => one,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
 fn lower(a: &Args, _: &FuncContext) -> Result<Value, String> {
-    Ok(Value::String(a.str(0)?.to_lowercase()))
+    Ok(Value::String(map_case(&a.str(0)?, char::to_lowercase)))
 }
 
 fn upper(a: &Args, _: &FuncContext) -> Result<Value, String> {
-    Ok(Value::String(a.str(0)?.to_uppercase()))
+    Ok(Value::String(map_case(&a.str(0)?, char::to_uppercase)))
 }
 
 fn strrev(a: &Args, _: &FuncContext) -> Result<Value, String> {
@@ -134,20 +152,58 @@ fn trimspace(a: &Args, _: &FuncContext) -> Result<Value, String> {
     Ok(Value::String(a.str(0)?.trim().to_string()))
 }
 
-/// `regex` and `regexall`: registered so that a call gets this error, not "unknown function".
-fn regex_unsupported(a: &Args, _: &FuncContext) -> Result<Value, String> {
-    Err(format!(
-        "{}() is not supported: regular expression patterns are not supported by terrane",
-        a.name
-    ))
+fn compile(pattern: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(pattern).map_err(|e| format!("invalid regular expression pattern: {e}"))
+}
+
+/// One match as Terraform's `regex` returns it: the matched text without capture
+/// groups, a list of the groups' texts with unnamed groups, an object of them with
+/// named groups (a group that took no part is null).
+fn match_value(re: &regex::Regex, caps: &regex::Captures) -> Result<Value, String> {
+    let group = |m: Option<regex::Match>| m.map_or(Value::Null, |m| Value::from(m.as_str()));
+    let names: Vec<Option<&str>> = re.capture_names().skip(1).collect();
+    if names.is_empty() {
+        return Ok(group(caps.get(0)));
+    }
+    if names.iter().all(Option::is_some) {
+        let mut out = terrane_core::ObjectMap::new();
+        for n in names.into_iter().flatten() {
+            out.insert(n.to_string(), group(caps.name(n)));
+        }
+        return Ok(Value::Map(out));
+    }
+    if names.iter().any(Option::is_some) {
+        return Err(
+            "invalid regular expression pattern: named and unnamed capture groups cannot be mixed"
+                .into(),
+        );
+    }
+    Ok(Value::List(caps.iter().skip(1).map(group).collect()))
+}
+
+fn regex_fn(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    let (pattern, s) = (a.str(0)?, a.str(1)?);
+    let re = compile(&pattern)?;
+    match re.captures(&s) {
+        Some(caps) => match_value(&re, &caps),
+        None => Err("pattern did not match any part of the given string".into()),
+    }
+}
+
+fn regexall(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    let (pattern, s) = (a.str(0)?, a.str(1)?);
+    let re = compile(&pattern)?;
+    let all: Result<Vec<Value>, String> =
+        re.captures_iter(&s).map(|c| match_value(&re, &c)).collect();
+    Ok(Value::List(all?))
 }
 
 fn replace(a: &Args, _: &FuncContext) -> Result<Value, String> {
     let (s, sub, rep) = (a.str(0)?, a.str(1)?, a.str(2)?);
     if sub.len() > 1 && sub.starts_with('/') && sub.ends_with('/') {
-        return Err(format!(
-            "replace() got {sub:?}, but regular expression patterns are not supported"
-        ));
+        // `$1`, `${1}` and `$name` in the replacement, as Go's regexp expands them.
+        let re = compile(&sub[1..sub.len() - 1])?;
+        return Ok(Value::String(re.replace_all(&s, rep.as_str()).into_owned()));
     }
     Ok(Value::String(s.replace(&sub, &rep)))
 }

@@ -109,10 +109,25 @@ fn strings() {
         ok("replace", vec![s("1 + 2 + 3"), s("+"), s("-")]),
         s("1 - 2 - 3")
     );
-    assert!(err("replace", vec![s("a"), s("/a/"), s("b")])
-        .contains("regular expression patterns are not supported"));
-    assert!(err("regex", vec![s("a"), s("b")]).contains("not supported"));
-    assert!(err("regexall", vec![]).contains("not supported"));
+    assert_eq!(ok("regex", vec![s("[a-z]+"), s("12abc3")]), s("abc"));
+    assert!(err("regex", vec![s("a"), s("b")]).contains("did not match"));
+    assert_eq!(
+        ok("regex", vec![s("(\\d+)-(\\d+)"), s("x 10-20")]),
+        Value::List(vec![s("10"), s("20")])
+    );
+    assert_eq!(
+        ok("regex", vec![s("(?P<k>\\w+)=(?P<v>\\w+)"), s("a=b")]),
+        Value::map([("k", s("a")), ("v", s("b"))])
+    );
+    assert_eq!(
+        ok("regexall", vec![s("[0-9]+"), s("a1b22")]),
+        Value::List(vec![s("1"), s("22")])
+    );
+    assert!(err("regexall", vec![s("("), s("x")]).contains("invalid regular expression"));
+    assert_eq!(
+        ok("replace", vec![s("hello world"), s("/o(.)/"), s("0$1")]),
+        s("hell0 w0rld")
+    );
     assert_eq!(
         ok("split", vec![s(","), s("a,b,,c")]),
         sl(&["a", "b", "", "c"])
@@ -251,7 +266,8 @@ fn collections() {
         "concat() takes at least 1 argument, got 0"
     );
     assert_eq!(ok("contains", vec![abc.clone(), s("b")]), Value::Bool(true));
-    assert_eq!(ok("contains", vec![sl(&["1"]), n(1.0)]), Value::Bool(true));
+    // Terraform compares with the type: a number is not in a list of strings.
+    assert_eq!(ok("contains", vec![sl(&["1"]), n(1.0)]), Value::Bool(false));
     assert_eq!(
         ok("contains", vec![abc.clone(), s("z")]),
         Value::Bool(false)

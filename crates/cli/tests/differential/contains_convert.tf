@@ -1,0 +1,1 @@
+output "c" { value = contains(["1", "2"], 1) }

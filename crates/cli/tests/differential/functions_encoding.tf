@@ -1,0 +1,3 @@
+output "b64" { value = base64encode("hello") }
+output "json" { value = jsonencode({ a = [1, "x"], b = null }) }
+output "urlenc" { value = urlencode("a b&c") }

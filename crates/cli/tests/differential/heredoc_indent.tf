@@ -1,0 +1,8 @@
+output "h" {
+  value = <<-EOT
+    first
+      indented
+
+    after blank
+  EOT
+}

@@ -1,0 +1,4 @@
+variable "who" {
+  default = "world"
+}
+output "greeting" { value = "hello ${var.who}" }

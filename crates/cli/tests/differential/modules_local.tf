@@ -1,0 +1,4 @@
+module "m" {
+  source = "./mod"
+}
+output "from_module" { value = module.m.greeting }

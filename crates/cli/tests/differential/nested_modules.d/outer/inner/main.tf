@@ -1,0 +1,2 @@
+variable "value" {}
+output "v" { value = "inner-${var.value}" }

@@ -1,0 +1,5 @@
+module "outer" {
+  source = "./outer"
+  name   = "x"
+}
+output "deep" { value = module.outer.deep }

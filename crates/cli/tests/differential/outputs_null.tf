@@ -1,0 +1,2 @@
+output "nothing" { value = null }
+output "something" { value = "x" }

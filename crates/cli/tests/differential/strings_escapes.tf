@@ -1,0 +1,2 @@
+output "esc" { value = "a\tb\n\"c\"" }
+output "dollar" { value = "$${not} %%{x}" }

@@ -1,0 +1,15 @@
+# terrane-difference: inside an indented heredoc, ~ strip markers of directives remove the following line's indentation as well; Terraform keeps it
+locals {
+  items = ["a", "b"]
+}
+output "strip" {
+  value = <<-EOT
+    %{~ for i in local.items ~}
+    item ${i}
+    %{~ endfor ~}
+    done
+  EOT
+}
+output "nostrip" {
+  value = "%{ for i in local.items }${i},%{ endfor }"
+}

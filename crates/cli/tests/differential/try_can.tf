@@ -1,0 +1,2 @@
+output "try" { value = try(tonumber("x"), "fallback") }
+output "can" { value = can(tonumber("x")) }
