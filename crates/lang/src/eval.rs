@@ -942,11 +942,7 @@ fn navigate(base: &Value, ops: &[TravOp], indexes: &[Value]) -> Result<Value, Di
             }
             TravOp::AttrSplat => {
                 let rest = &ops[i + 1..];
-                let items: Vec<&Value> = match cur {
-                    Value::List(items) | Value::Set(items) => items.iter().collect(),
-                    Value::Null => Vec::new(),
-                    single => vec![single],
-                };
+                let items = splat_elements(cur);
                 let each = rest
                     .iter()
                     .position(|o| !matches!(o, TravOp::Attr(..)))
@@ -962,11 +958,7 @@ fn navigate(base: &Value, ops: &[TravOp], indexes: &[Value]) -> Result<Value, Di
             TravOp::Splat => {
                 let rest = &ops[i + 1..];
                 let rest_ix = &indexes[ix..];
-                let items: Vec<&Value> = match cur {
-                    Value::List(items) | Value::Set(items) => items.iter().collect(),
-                    Value::Null => Vec::new(),
-                    single => vec![single],
-                };
+                let items = splat_elements(cur);
                 let out = items
                     .into_iter()
                     .map(|v| navigate(v, rest, rest_ix))
@@ -976,6 +968,16 @@ fn navigate(base: &Value, ops: &[TravOp], indexes: &[Value]) -> Result<Value, Di
         }
     }
     Ok(cur.clone().mark_if(sensitive))
+}
+
+/// What a splat applies to: a list's or set's elements, nothing for null, else the
+/// value itself as a one-element list (as Terraform treats a single object).
+fn splat_elements(cur: &Value) -> Vec<&Value> {
+    match cur {
+        Value::List(items) | Value::Set(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        single => vec![single],
+    }
 }
 
 /// A "Did you mean" hint for a misspelled name.
