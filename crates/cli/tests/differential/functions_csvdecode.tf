@@ -1,2 +1,2 @@
-# terrane-difference: csvdecode is not implemented yet
-output "csv" { value = csvdecode("a,b\n1,2\n") }
+output "csv" { value = csvdecode("a,b\n1,2\n3,\"x,y\"\n") }
+output "empty" { value = csvdecode("a,b\n") }

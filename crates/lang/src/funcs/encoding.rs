@@ -13,6 +13,7 @@ pub(super) const FUNCS: &[Func] = &[
     Func::exactly("base64encode", 1, base64encode),
     Func::exactly("base64sha256", 1, base64sha256),
     Func::exactly("base64sha512", 1, base64sha512),
+    Func::exactly("csvdecode", 1, csvdecode),
     Func::exactly("jsondecode", 1, jsondecode),
     Func::exactly("jsonencode", 1, jsonencode),
     Func::exactly("md5", 1, md5),
@@ -21,7 +22,45 @@ pub(super) const FUNCS: &[Func] = &[
     Func::exactly("sha512", 1, sha512),
     Func::exactly("urlencode", 1, urlencode),
     Func::exactly("uuidv5", 2, uuidv5),
+    Func::exactly("yamlencode", 1, yamlencode),
 ];
+
+/// CSV (RFC 4180) with a header line: a list of objects, one per record, keyed by the
+/// header's names; every record must have as many fields as the header.
+fn csvdecode(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    let text = a.str(0)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("csvdecode() got invalid CSV: {e}"))?
+        .clone();
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("csvdecode() got invalid CSV: {e}"))?;
+        if record.len() != headers.len() {
+            return Err(format!(
+                "csvdecode(): record {} has {} fields, but the header has {}",
+                i + 2,
+                record.len(),
+                headers.len()
+            ));
+        }
+        rows.push(Value::map(
+            headers
+                .iter()
+                .zip(record.iter())
+                .map(|(h, f)| (h, Value::from(f))),
+        ));
+    }
+    Ok(Value::List(rows))
+}
+
+fn yamlencode(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    super::yaml::encode(a.raw(0)).map(Value::String)
+}
 
 fn base64encode(a: &Args, _: &FuncContext) -> Result<Value, String> {
     Ok(Value::String(b64().encode(a.str(0)?)))

@@ -36,6 +36,7 @@ mod filesystem;
 mod network;
 mod numeric;
 mod strings;
+mod yaml;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

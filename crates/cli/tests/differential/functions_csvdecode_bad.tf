@@ -1,0 +1,1 @@
+output "bad" { value = csvdecode("a,b\n1\n") }

@@ -1,0 +1,3 @@
+output "num" { value = jsonencode(1.5) }
+output "nested" { value = jsonencode({ b = [true, null], a = "x<y>&" }) }
+output "list" { value = jsonencode(tolist(["a"])) }

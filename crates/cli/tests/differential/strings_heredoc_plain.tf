@@ -1,0 +1,6 @@
+output "h" {
+  value = <<EOT
+line one
+  line two
+EOT
+}
