@@ -12,6 +12,11 @@ pub mod map;
 pub mod types;
 pub mod value;
 
+/// The version of Terraform whose language and protocols terrane implements: what
+/// `required_version` constraints are checked against and what provider plugins are
+/// told (ConfigureProvider's `terraform_version`).
+pub const TERRAFORM_VERSION: &str = "1.15.5";
+
 pub use addr::{InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode};
 pub use diag::{Diagnostic, Diagnostics, PathStep, Severity, SourceMap, Span};
 pub use doc::Doc;

@@ -281,6 +281,9 @@ pub struct TerraformSettings {
     pub required_providers: BTreeMap<String, RequiredProvider>,
     pub encryption: Option<EncryptionSettings>,
     pub backup: Option<BackupSettings>,
+    /// `required_version = ">= 1.5"`: the Terraform versions the module accepts, with
+    /// its span (checked by the workspace against [`terrane_core::TERRAFORM_VERSION`]).
+    pub required_version: Option<(String, Span)>,
 }
 
 /// One entry of `required_providers`: where the provider comes from and which versions
@@ -897,6 +900,9 @@ fn load_file_body(
                     );
                     continue;
                 };
+                for nb in b.body.blocks.iter().filter(|nb| nb.kind == "precondition") {
+                    diags.push(conditions_not_checked(&nb.span));
+                }
                 let o = Output {
                     name: b.labels[0].clone(),
                     expr: value.expr.clone(),
@@ -969,7 +975,29 @@ fn load_file_body(
     }
 }
 
+/// The warning for a `precondition` or `postcondition` block, which terrane does not
+/// evaluate yet (docs/language.md).
+fn conditions_not_checked(span: &Span) -> Diagnostic {
+    Diagnostic::warning(
+        "Preconditions and postconditions are not checked yet",
+        "terrane does not evaluate precondition and postcondition blocks yet: this condition is ignored, and the plan goes ahead whatever its value. Check it another way (a policy, or a validation of a variable) until they are.",
+    )
+    .with_span(Some(span.clone()))
+}
+
 fn load_terraform(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) {
+    if let Some(a) = b.body.attrs.get("required_version") {
+        match a.expr.as_literal_str() {
+            Some(v) => module.terraform.required_version = Some((v.to_string(), a.expr.span.clone())),
+            None => diags.push(
+                Diagnostic::error(
+                    "Invalid required_version",
+                    "required_version must be a string of version constraints, e.g. \">= 1.5, < 2.0\".",
+                )
+                .with_span(Some(a.expr.span.clone())),
+            ),
+        }
+    }
     for nb in b.body.blocks {
         match nb.kind.as_str() {
             "backend" if expect_labels(&nb, 1, "the backend type", diags) => {
@@ -1344,6 +1372,14 @@ fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) ->
                 }
             }
             lifecycle.replace_triggered_by = expr_list(&nb.body, "replace_triggered_by", diags);
+            for c in nb
+                .body
+                .blocks
+                .iter()
+                .filter(|c| c.kind == "precondition" || c.kind == "postcondition")
+            {
+                diags.push(conditions_not_checked(&c.span));
+            }
         } else if nb.kind == "provisioner" || nb.kind == "connection" {
             diags.push(
                 Diagnostic::warning(

@@ -19,9 +19,7 @@ use crate::proto::tfplugin6 as v6;
 use crate::rpc::Rpc;
 use crate::schema::PluginSchema;
 
-/// The Terraform version terrane reports to providers (ConfigureProvider): the
-/// language version it implements.
-pub const TERRAFORM_VERSION: &str = "1.15.0";
+pub use terrane_core::TERRAFORM_VERSION;
 
 /// One installed plugin: how to start it and what it declares.
 pub struct PluginFactory {

@@ -44,7 +44,7 @@ fn is_root() -> bool {
 fn pg_tool(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
     let exe = bin.join(tool);
     let mut cmd = if is_root() {
-        let mut c = Command::new("runuser");
+        let mut c = Command::new(runuser());
         c.args(["-u", "postgres", "--"]).arg(&exe);
         c
     } else {
@@ -52,7 +52,19 @@ fn pg_tool(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
     };
     cmd.args(args)
         .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", exe.display()))
+        .unwrap_or_else(|e| panic!("running {:?}: {e}", cmd))
+}
+
+/// util-linux's `runuser`, which lives in /usr/sbin: found there too when the PATH
+/// leaves the sbin directories out.
+fn runuser() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join("runuser"))
+        .find(|p| p.is_file());
+    on_path.unwrap_or_else(|| PathBuf::from("runuser"))
 }
 
 impl PgServer {

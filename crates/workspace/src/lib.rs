@@ -77,6 +77,40 @@ fn encryption(
     }
 }
 
+/// Every module's `required_version` against the Terraform version terrane implements,
+/// as Terraform checks its own version: a configuration that needs another refuses to
+/// load.
+fn check_required_version(module: &terrane_lang::Module) -> Diagnostics {
+    use terrane_install::version::{Constraints, Version};
+    let mut diags = Diagnostics::new();
+    let ours = Version::parse(terrane_core::TERRAFORM_VERSION).expect("a valid version");
+    let mut check = |m: &terrane_lang::Module| {
+        let Some((given, span)) = &m.terraform.required_version else {
+            return;
+        };
+        let d = match Constraints::parse(given) {
+            Ok(c) if c.allows(&ours) => return,
+            Ok(_) => Diagnostic::error(
+                "Unsupported Terraform Core version",
+                format!(
+                    "This configuration requires Terraform {given}; terrane implements Terraform {} (its language, functions and provider protocols). Use a configuration that accepts that version, or change required_version.",
+                    terrane_core::TERRAFORM_VERSION
+                ),
+            ),
+            Err(e) => Diagnostic::error("Invalid required_version", e.to_string()),
+        };
+        diags.push(d.with_span(Some(span.clone())));
+    };
+    fn walk(m: &terrane_lang::Module, f: &mut dyn FnMut(&terrane_lang::Module)) {
+        f(m);
+        for c in m.module_calls.values() {
+            walk(&c.module, f);
+        }
+    }
+    walk(module, &mut check);
+    diags
+}
+
 /// Every provider, for the workspace in `dir`.
 pub fn registry(dir: &Path) -> Registry {
     let mut r = Registry::default();
@@ -170,7 +204,8 @@ impl Workspace {
     /// Loads the configuration; diagnostics (possibly only warnings) are returned with it.
     pub fn load(dir: &Path) -> (Workspace, Diagnostics) {
         let mut sources = SourceMap::default();
-        let (module, diags) = terrane_lang::load_root(dir, &mut sources);
+        let (module, mut diags) = terrane_lang::load_root(dir, &mut sources);
+        diags.extend(check_required_version(&module));
         let mut ws = Workspace {
             dir: dir.to_path_buf(),
             sources,

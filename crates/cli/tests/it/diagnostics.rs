@@ -350,3 +350,41 @@ fn syntax_errors_in_several_files_are_all_reported() {
         .contains("\"nope\" is not a type");
     assert_eq!(o.stderr.matches("Error: ").count(), 3, "{}", o.stderr);
 }
+
+/// `required_version` is checked against the Terraform version terrane implements, and
+/// a precondition, which terrane does not evaluate yet, is a warning, not silence.
+#[test]
+fn required_version_is_checked_and_preconditions_are_flagged() {
+    let ws = Ws::with_main(
+        r#"
+terraform {
+  required_version = ">= 2.0"
+}
+output "x" { value = 1 }
+"#,
+    );
+    ws.run(&["validate"])
+        .expect_code(1)
+        .contains("Unsupported Terraform Core version")
+        .contains("requires Terraform >= 2.0; terrane implements Terraform 1.15.5")
+        .contains("on main.tf line 3");
+    let ws = Ws::with_main(
+        r#"
+terraform {
+  required_version = "~> 1.15"
+}
+resource "terraform_data" "r" {
+  input = 1
+  lifecycle {
+    precondition {
+      condition     = true
+      error_message = "never"
+    }
+  }
+}
+"#,
+    );
+    ws.run(&["validate"])
+        .success()
+        .contains("Preconditions and postconditions are not checked yet");
+}
