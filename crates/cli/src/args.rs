@@ -145,12 +145,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print output values from state.
+    /// Print output values from state. The listing hides sensitive values; asked for by
+    /// NAME or with --json, they are printed, as Terraform prints them for scripts.
     Output {
         name: Option<String>,
         #[arg(long)]
         json: bool,
-        /// Print a string output without quotes; the only way to print a sensitive value.
+        /// Print a string, number or bool output as it is, without quotes.
         #[arg(long)]
         raw: bool,
     },

@@ -486,16 +486,14 @@ impl<'c> Builder<'c> {
                 }
             }
             for val in &v.validations {
-                // Validation conditions may refer to the variable itself only.
-                for (r, span) in val.condition.references() {
-                    if r != Reference::Var(v.name.clone()) {
-                        self.diags.push(
-                            Diagnostic::error(
-                                "Invalid reference in variable validation",
-                                format!("The condition of a validation block for variable {:?} can only refer to var.{}.", v.name, v.name),
-                            )
-                            .with_span(Some(span)),
-                        );
+                // A validation may refer to other variables, locals and data of its
+                // module (Terraform 1.9): they are evaluated before the variable is
+                // checked. Its own variable is the value being checked.
+                for e in [&val.condition, &val.error_message] {
+                    for (r, span) in e.references() {
+                        if r != Reference::Var(v.name.clone()) {
+                            self.pending.push((n, path.clone(), r, span, NO_REPETITION));
+                        }
                     }
                 }
             }

@@ -108,7 +108,7 @@ impl<'c> Run<'c> {
             {
                 true
             }
-            NodeKind::Var(m, n) => self.eval_var(m, n, root_vars),
+            NodeKind::Var(m, n) => self.eval_var(m, n, root_vars, true),
             NodeKind::Local(m, n) => {
                 let Some(l) = self.model.modules.get(m).and_then(|md| md.locals.get(n)) else {
                     return false;
@@ -179,18 +179,33 @@ impl<'c> Run<'c> {
         let Some(m) = self.model.modules.get(&root) else {
             return true;
         };
+        // Every value first, then the validations, which may refer to other variables
+        // (Terraform 1.9).
         let mut ok = true;
         for name in m.variables.keys() {
-            ok &= self.eval_var(&root, name, root_vars);
+            ok &= self.eval_var(&root, name, root_vars, false);
+        }
+        for decl in m.variables.values().filter(|d| !d.validations.is_empty()) {
+            let key = (root.clone(), decl.name.clone());
+            let Some(value) = self.store.borrow().vars.get(&key).cloned() else {
+                continue;
+            };
+            if let Err(d) = self.with_scope(&root, None, |s| validate_variable(decl, &value, s)) {
+                self.error(d);
+                ok = false;
+            }
         }
         ok
     }
 
+    /// Evaluates a variable into the store; `validate` runs its validation rules too
+    /// (the root module's run after all its variables are known).
     fn eval_var(
         &self,
         module: &ModulePath,
         name: &str,
         root_vars: &BTreeMap<String, RawVar>,
+        validate: bool,
     ) -> bool {
         let Some(decl) = self
             .model
@@ -245,7 +260,13 @@ impl<'c> Run<'c> {
                 }
             },
         };
-        match check_variable(decl, value, self.root_dir) {
+        let checked = convert_variable(decl, value).and_then(|v| {
+            if validate {
+                self.with_scope(module, None, |s| validate_variable(decl, &v, s))?;
+            }
+            Ok(v)
+        });
+        match checked {
             Ok(v) => {
                 self.store
                     .borrow_mut()
@@ -559,18 +580,25 @@ pub fn problem_diag(p: ConfigProblem, span: Option<Span>, what: &str) -> Diagnos
     .with_span(span)
 }
 
-/// Converts a variable value to its type and runs its validation rules.
-pub fn check_variable(decl: &Variable, value: Value, root_dir: &Path) -> Result<Value, Diagnostic> {
-    if value.is_null() && !decl.nullable {
-        return Err(Diagnostic::error(
-            "Invalid value for input variable",
-            format!(
-                "The variable {:?} is declared nullable = false, so it cannot be null.",
-                decl.name
-            ),
-        )
-        .with_span(Some(decl.span.clone())));
-    }
+/// Converts a variable value to its type (a null where null is not allowed takes the
+/// default), marked sensitive if the variable is.
+pub fn convert_variable(decl: &Variable, value: Value) -> Result<Value, Diagnostic> {
+    // A null given to a variable that is not nullable takes its default, as in
+    // Terraform; without a default it is an error.
+    let value = match (&decl.default, value.is_null() && !decl.nullable) {
+        (Some(d), true) => eval_constant(d)?,
+        (None, true) => {
+            return Err(Diagnostic::error(
+                "Invalid value for input variable",
+                format!(
+                    "The variable {:?} is declared nullable = false and has no default, so it cannot be null.",
+                    decl.name
+                ),
+            )
+            .with_span(Some(decl.span.clone())))
+        }
+        (_, false) => value,
+    };
     let value = match &decl.ty {
         Some(t) => t.convert(value).map_err(|msg| {
             Diagnostic::error(
@@ -584,11 +612,21 @@ pub fn check_variable(decl: &Variable, value: Value, root_dir: &Path) -> Result<
         })?,
         None => value,
     };
+    Ok(value.mark_if(decl.sensitive))
+}
+
+/// Runs a variable's validation rules, which see its value and, through `module`, the
+/// rest of its module.
+pub fn validate_variable(
+    decl: &Variable,
+    value: &Value,
+    module: &dyn terrane_lang::Scope,
+) -> Result<(), Diagnostic> {
     for val in &decl.validations {
         let scope = VarScope {
             name: &decl.name,
-            value: &value,
-            root_dir,
+            value,
+            module,
         };
         let ok = eval_with(&val.condition, &scope, Vec::new())?;
         match ok.peel() {
@@ -604,10 +642,16 @@ pub fn check_variable(decl: &Variable, value: Value, root_dir: &Path) -> Result<
                         }
                     })
                     .unwrap_or_else(|| "The value is not valid.".to_string());
+                // The offending value, as Terraform shows it (never a sensitive one).
+                let shown = if value.contains_sensitive() {
+                    String::new()
+                } else {
+                    format!("var.{} is {}. ", decl.name, value.to_display())
+                };
                 return Err(Diagnostic::error(
                     "Invalid value for variable",
                     format!(
-                        "{msg}\n\nThis was checked by the validation rule of variable {:?}.",
+                        "{msg}\n\n{shown}This was checked by the validation rule of variable {:?}.",
                         decl.name
                     ),
                 )
@@ -625,13 +669,14 @@ pub fn check_variable(decl: &Variable, value: Value, root_dir: &Path) -> Result<
             }
         }
     }
-    Ok(value.mark_if(decl.sensitive))
+    Ok(())
 }
 
+/// A validation's scope: its variable's value being checked, then the module's.
 struct VarScope<'a> {
     name: &'a str,
     value: &'a Value,
-    root_dir: &'a Path,
+    module: &'a dyn terrane_lang::Scope,
 }
 
 impl terrane_lang::Scope for VarScope<'_> {
@@ -644,15 +689,11 @@ impl terrane_lang::Scope for VarScope<'_> {
             terrane_lang::Reference::Var(n) if n == self.name => {
                 Ok(std::borrow::Cow::Borrowed(self.value))
             }
-            _ => Err(Diagnostic::error(
-                "Invalid reference in variable validation",
-                "A validation rule can only refer to the variable it validates.",
-            )
-            .with_span(Some(span.clone()))),
+            other => self.module.lookup(other, span),
         }
     }
 
     fn base_dir(&self) -> &Path {
-        self.root_dir
+        self.module.base_dir()
     }
 }

@@ -388,3 +388,30 @@ resource "terraform_data" "r" {
         .success()
         .contains("Preconditions and postconditions are not checked yet");
 }
+
+/// A failed variable validation shows the offending value, as Terraform does, and a
+/// validation may refer to another variable (Terraform 1.9).
+#[test]
+fn variable_validation_shows_the_value_and_may_refer_to_other_variables() {
+    let ws = Ws::with_main(
+        r#"
+variable "min" {
+  default = 1024
+}
+variable "port" {
+  type    = number
+  default = 80
+  validation {
+    condition     = var.port > var.min
+    error_message = "The port must be above ${var.min}."
+  }
+}
+output "port" { value = var.port }
+"#,
+    );
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("The port must be above 1024.")
+        .contains("var.port is 80.");
+    ws.run(&["plan", "--var", "port=8080"]).success();
+}

@@ -1,0 +1,5 @@
+module "m" {
+  source = "./m"
+  name   = null
+}
+output "name" { value = module.m.name }

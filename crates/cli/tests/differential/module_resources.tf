@@ -1,0 +1,5 @@
+module "m" {
+  source = "./m"
+  prefix = "p"
+}
+output "ids" { value = module.m.outputs }
