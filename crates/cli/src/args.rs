@@ -145,8 +145,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print output values from state. The listing hides sensitive values; asked for by
-    /// NAME or with --json, they are printed, as Terraform prints them for scripts.
+    /// Print output values from state (a sensitive value only by NAME or with --json).
     Output {
         name: Option<String>,
         #[arg(long)]
