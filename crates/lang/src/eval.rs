@@ -271,19 +271,17 @@ impl Evaluator<'_> {
                     Value::Bool(_) => {
                         let v = self.eval(chosen)?;
                         // The two results unify to one type: a number or bool beside a
-                        // string becomes a string (`true ? 1 : "2"` is "1").
-                        let v = match (v.peel(), self.eval(other).ok()) {
-                            (Value::Number(_) | Value::Bool(_), Some(o))
-                                if matches!(o.peel(), Value::String(_)) =>
-                            {
-                                let (plain, s) = v.unmark();
-                                let text = match plain {
-                                    Value::Number(n) => format_number(n),
-                                    other => other.to_display(),
-                                };
-                                Value::String(text).mark_if(s)
+                        // string becomes a string (`true ? 1 : "2"` is "1"). The other
+                        // result is evaluated only when that can matter.
+                        let to_string = matches!(v.peel(), Value::Number(_) | Value::Bool(_))
+                            && self
+                                .eval(other)
+                                .is_ok_and(|o| matches!(o.peel(), Value::String(_)));
+                        let v = match funcs::prim_str(&v).filter(|_| to_string) {
+                            Some(text) => {
+                                Value::String(text).mark_if(matches!(v, Value::Sensitive(_)))
                             }
-                            _ => v,
+                            None => v,
                         };
                         Ok(v.mark_if(sensitive))
                     }

@@ -167,6 +167,12 @@ fn pyvider_mirror(ws: &Ws) {
 /// Terraform 1.15 itself (`TERRANE_TERRAFORM`) in `ws`, with the workspace's CLI
 /// configuration.
 fn terraform(ws: &Ws, args: &[&str]) -> Out {
+    terraform_env(ws, args, &[])
+}
+
+/// [`terraform`] with extra environment variables (which Terraform passes on to the
+/// plugins it starts, as terrane does).
+fn terraform_env(ws: &Ws, args: &[&str], env: &[(&str, &str)]) -> Out {
     let program = std::env::var_os("TERRANE_TERRAFORM").expect(
         "TERRANE_TERRAFORM must name a Terraform 1.15 command: `bash .ci/run` installs one",
     );
@@ -177,6 +183,7 @@ fn terraform(ws: &Ws, args: &[&str]) -> Out {
         .env("TF_IN_AUTOMATION", "1")
         .env("TF_CLI_CONFIG_FILE", ws.file("cli.tfrc"))
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null());
     ws.run_cmd(c)
 }
@@ -952,4 +959,44 @@ resource "proto5_item" "m" {
     run(&bad, &["plan"])
         .expect_code(1)
         .contains("each tag block needs a label");
+}
+
+/// The provider's private data and the plan/apply/read calls it rides on, as Terraform
+/// 1.15 sends them: the same configuration, created then updated, through Terraform
+/// and through terrane, with the plugin logging what private bytes each call carried.
+#[test]
+fn private_data_travels_as_terraform_sends_it() {
+    let main = r#"
+variable "value" {
+  default = "a"
+}
+resource "proto5_item" "p" {
+  name  = "p"
+  value = var.value
+}
+"#;
+    let (tf, tr) = (proto5_ws(main), proto5_ws(main));
+    let calls = |ws: &Ws| -> Vec<String> {
+        let text = ws.read("plugin.log");
+        std::fs::remove_file(ws.file("plugin.log")).unwrap();
+        text.lines()
+            .filter_map(|l| l.split_once(' ').map(|(_, e)| e.to_string()))
+            .filter(|e| {
+                ["read ", "plan ", "apply "]
+                    .iter()
+                    .any(|p| e.starts_with(p))
+            })
+            .collect()
+    };
+    for step in [
+        &["apply", "-auto-approve"][..],
+        &["apply", "-auto-approve", "-var", "value=b"],
+    ] {
+        let (tf_log, tr_log) = (tf.file("plugin.log"), tr.file("plugin.log"));
+        let mut tf_args = step.to_vec();
+        tf_args.push("-no-color");
+        terraform_env(&tf, &tf_args, &[("PROTO5_LOG", tf_log.to_str().unwrap())]).success();
+        proto5_run(&tr, step, &[("PROTO5_LOG", tr_log.to_str().unwrap())]).success();
+        assert_eq!(calls(&tf), calls(&tr), "{step:?}");
+    }
 }

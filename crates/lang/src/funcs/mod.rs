@@ -276,7 +276,7 @@ impl Args {
 }
 
 /// The string form of a primitive (strings, numbers, bools), as Terraform converts it.
-fn prim_str(v: &Value) -> Option<String> {
+pub(crate) fn prim_str(v: &Value) -> Option<String> {
     match v.peel() {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(format_number(*n)),
