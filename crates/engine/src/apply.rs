@@ -125,6 +125,7 @@ pub async fn apply(
     let applier = Applier {
         run: Run {
             tolerant: plan.destroy,
+            applying: true,
             ..Run::new(model, registry, root_dir)
         },
         plan,
@@ -495,7 +496,11 @@ impl<'c> Applier<'c> {
             crate::forward_warnings(provider.as_ref(), self.observer);
             let v =
                 v.map_err(|e| crate::provider_error("Error reading data source", addr, r, &e))?;
-            return Ok(remark(v, &config, schema));
+            let v = remark(v, &config, schema);
+            self.run
+                .conditions(module, r, exp, Some(&v))
+                .map_err(|d| d.0)?;
+            return Ok(v);
         }
         let Some(change) = change else {
             // Not part of this plan (e.g. outside --target): keep what state has.
@@ -504,6 +509,8 @@ impl<'c> Applier<'c> {
         if change.action == Action::NoOp {
             return Ok(change.before.clone().unwrap_or(Value::Null));
         }
+        // Preconditions the plan could not decide (unknown then) are decided now.
+        self.run.conditions(module, r, exp, None).map_err(|d| d.0)?;
         let config = self
             .run
             .instance_config(module, r, schema, exp)
@@ -648,6 +655,15 @@ impl<'c> Applier<'c> {
                     .with_span(Some(r.span.clone()))]);
                 }
             }
+        }
+        // Postconditions on what was applied; a failure fails the run, but the object
+        // is recorded (it exists), as in Terraform.
+        if let Err(d) = self.run.conditions(module, r, exp, Some(&new)) {
+            self.observer.event(Event::ApplyFailed(
+                addr.clone(),
+                "a postcondition failed".into(),
+            ));
+            return Err(d.0);
         }
         {
             let mut c = self.counts.borrow_mut();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use terrane_core::{Diagnostic, Diagnostics, ModulePath, ResourceAddr, ResourceMode, Span};
 use terrane_lang::ast::Reference;
-use terrane_lang::config::{Body, ModuleCall, ProviderBlock, Resource};
+use terrane_lang::config::{Body, Condition, ModuleCall, ProviderBlock, Resource};
 use terrane_lang::eval::suggest;
 use terrane_lang::{Expr, Module};
 use terrane_provider::{ProviderFactory, Registry, Schema};
@@ -24,6 +24,8 @@ pub enum NodeKind {
     Resource(ModulePath, String),
     /// A provider configuration, by address (`provider.aws`, `module.m.provider.aws.west`).
     Provider(String),
+    /// A `check` block: its assertions are evaluated once what they refer to is.
+    Check(ModulePath, String),
 }
 
 /// A provider configuration node's details.
@@ -79,6 +81,11 @@ impl<'c> Model<'c> {
                 .map(|o| o.span.clone()),
             NodeKind::Resource(m, k) => self.resource(m, k).map(|r| r.span.clone()),
             NodeKind::Provider(_) => None,
+            NodeKind::Check(m, n) => self
+                .modules
+                .get(m)
+                .and_then(|x| x.checks.get(n))
+                .map(|c| c.span.clone()),
         }
     }
 
@@ -89,6 +96,7 @@ impl<'c> Model<'c> {
             NodeKind::Output(m, n) => prefixed(m, &format!("output.{n}")),
             NodeKind::Resource(m, k) => prefixed(m, k),
             NodeKind::Provider(a) => a.clone(),
+            NodeKind::Check(m, n) => prefixed(m, &format!("check.{n}")),
         }
     }
 }
@@ -239,11 +247,14 @@ struct Builder<'c> {
 struct RefContext {
     count: bool,
     for_each: bool,
+    /// `self` may be used (a postcondition).
+    self_ok: bool,
 }
 
 const NO_REPETITION: RefContext = RefContext {
     count: false,
     for_each: false,
+    self_ok: false,
 };
 
 /// Builds the model of a configuration and checks it. Errors are returned together.
@@ -299,6 +310,20 @@ impl<'c> Builder<'c> {
 
     fn refs(&mut self, node: usize, module: &ModulePath, e: &Expr, ctx: RefContext) {
         self.refs_bound(node, module, e, ctx, &[]);
+    }
+
+    /// The references of condition blocks (their conditions and messages).
+    fn condition_refs(
+        &mut self,
+        node: usize,
+        module: &ModulePath,
+        conds: &[Condition],
+        ctx: RefContext,
+    ) {
+        for c in conds {
+            self.refs(node, module, &c.condition, ctx);
+            self.refs(node, module, &c.error_message, ctx);
+        }
     }
 
     /// References of `e`, where the `bound` names (iterators of enclosing `dynamic`
@@ -525,12 +550,18 @@ impl<'c> Builder<'c> {
             for d in &o.depends_on {
                 self.refs(n, &path, d, NO_REPETITION);
             }
+            self.condition_refs(n, &path, &o.preconditions, NO_REPETITION);
+        }
+        for c in module.checks.values() {
+            let n = self.add(NodeKind::Check(path.clone(), c.name.clone()));
+            self.condition_refs(n, &path, &c.asserts, NO_REPETITION);
         }
         for r in module.resources.values() {
             let n = self.add(NodeKind::Resource(path.clone(), r.key()));
             let ctx = RefContext {
                 count: r.count.is_some(),
                 for_each: r.for_each.is_some(),
+                self_ok: false,
             };
             if let Some(c) = &r.count {
                 self.refs(n, &path, c, NO_REPETITION);
@@ -545,6 +576,12 @@ impl<'c> Builder<'c> {
             for d in &r.lifecycle.replace_triggered_by {
                 self.refs(n, &path, d, ctx);
             }
+            self.condition_refs(n, &path, &r.lifecycle.preconditions, ctx);
+            let post = RefContext {
+                self_ok: true,
+                ..ctx
+            };
+            self.condition_refs(n, &path, &r.lifecycle.postconditions, post);
             match resource_schema(self.registry, r) {
                 Ok((_, schema)) => check_body(&r.body, schema, &r.span, &mut self.diags),
                 Err(d) => self.diags.push(d),
@@ -709,7 +746,8 @@ impl<'c> Builder<'c> {
                 "Reference to \"each\" in context without for_each",
                 "each.key and each.value can only be used in a resource that sets the for_each argument.".into(),
             ),
-            Reference::SelfRef => err("Invalid \"self\" reference", "self can only be used in provisioner and connection blocks, which terrane does not run.".into()),
+            Reference::SelfRef if ctx.self_ok => Ok(Vec::new()),
+            Reference::SelfRef => err("Invalid \"self\" reference", "self can only be used in a resource's postcondition blocks (and in provisioner and connection blocks, which terrane does not run).".into()),
             Reference::Invalid(name) => err(
                 "Invalid reference",
                 format!("{name:?} is not a valid reference. References look like var.NAME, local.NAME, TYPE.NAME, data.TYPE.NAME, module.NAME.OUTPUT, count.index or each.key."),

@@ -890,11 +890,14 @@ impl<'c> Planner<'c> {
         prior_private: &[u8],
         deps: &[String],
     ) -> Result<Value, Diagnostics> {
+        self.run.conditions(module, r, exp, None)?;
         let config = self.run.instance_config(module, r, schema, exp)?;
         if r.mode == ResourceMode::Data {
-            return self
+            let value = self
                 .plan_data(r, schema, provider, addr, config, paddr, deps)
-                .await;
+                .await?;
+            self.run.conditions(module, r, exp, Some(&value))?;
+            return Ok(value);
         }
         let config = apply_ignore_changes(r, config, prior.as_ref(), schema);
         let (plain_config, _) = config.unmark();
@@ -956,6 +959,7 @@ impl<'c> Planner<'c> {
             self.prevent_destroy_error(r, addr);
             return Err(Diagnostics::new());
         }
+        self.run.conditions(module, r, exp, Some(&planned))?;
         self.push_change(ResourceChange {
             addr: addr.clone(),
             provider: paddr.to_string(),

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use terrane_core::{Diagnostic, Diagnostics, InstanceKey, ModulePath, Span, Value};
-use terrane_lang::config::{Resource, Variable};
+use terrane_lang::config::{Condition, Resource, Variable};
 use terrane_lang::eval::{eval, eval_body, eval_constant, eval_with};
 use terrane_provider::schema::ConfigProblem;
 use terrane_provider::{Provider, Registry, Schema};
@@ -37,6 +37,9 @@ pub struct Run<'c> {
     /// In a destroy, locals and outputs that cannot be evaluated any more (their
     /// resources are going away) become unknown instead of failing the run.
     pub tolerant: bool,
+    /// Applying, not planning: functions that read the clock or make random values
+    /// (`timestamp`, `uuid`, `bcrypt`) give values instead of "known after apply".
+    pub applying: bool,
 }
 
 pub fn module_rel(root_dir: &Path, model: &Model<'_>, module: &ModulePath) -> String {
@@ -64,6 +67,7 @@ impl<'c> Run<'c> {
             providers: RefCell::new(HashMap::new()),
             diags: RefCell::new(Diagnostics::new()),
             tolerant: false,
+            applying: false,
         }
     }
 
@@ -82,6 +86,50 @@ impl<'c> Run<'c> {
         exp: Option<&Expansion>,
         f: impl FnOnce(&ModuleScope<'_>) -> T,
     ) -> T {
+        self.with_self_scope(module, exp, None, f)
+    }
+
+    /// Checks an instance's preconditions (`self_value` `None`) or its postconditions
+    /// against `self_value`; a false condition is an error. Conditions not known yet
+    /// pass: the apply checks them again.
+    pub fn conditions(
+        &self,
+        module: &ModulePath,
+        r: &Resource,
+        exp: &Expansion,
+        self_value: Option<&Value>,
+    ) -> Result<(), Diagnostics> {
+        let (conds, kind) = match self_value {
+            None => (
+                &r.lifecycle.preconditions,
+                ConditionKind::ResourcePrecondition,
+            ),
+            Some(_) => (
+                &r.lifecycle.postconditions,
+                ConditionKind::ResourcePostcondition,
+            ),
+        };
+        if conds.is_empty() {
+            return Ok(());
+        }
+        let failed = self.with_self_scope(module, Some(exp), self_value.cloned(), |s| {
+            check_conditions(conds, s, kind)
+        });
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Diagnostics(failed))
+        }
+    }
+
+    /// [`Run::with_scope`] where `self` is `self_value` (an instance's postconditions).
+    pub fn with_self_scope<T>(
+        &self,
+        module: &ModulePath,
+        exp: Option<&Expansion>,
+        self_value: Option<Value>,
+        f: impl FnOnce(&ModuleScope<'_>) -> T,
+    ) -> T {
         let store = self.store.borrow();
         let scope = ModuleScope {
             store: &store,
@@ -91,6 +139,8 @@ impl<'c> Run<'c> {
             module_rel: module_rel(self.root_dir, self.model, module),
             count_index: exp.and_then(|e| e.count_index),
             each: exp.and_then(|e| e.each.clone()),
+            applying: self.applying,
+            self_value,
         };
         f(&scope)
     }
@@ -138,6 +188,15 @@ impl<'c> Run<'c> {
                 let Some(o) = self.model.modules.get(m).and_then(|md| md.outputs.get(n)) else {
                     return false;
                 };
+                if !self.tolerant {
+                    let failed = self.with_scope(m, None, |s| {
+                        check_conditions(&o.preconditions, s, ConditionKind::OutputPrecondition)
+                    });
+                    if !failed.is_empty() {
+                        self.errors(Diagnostics(failed));
+                        return false;
+                    }
+                }
                 let result = self.with_scope(m, None, |s| eval(&o.expr, s));
                 let result = match result {
                     Err(_) if self.tolerant => Ok(Value::Unknown),
@@ -169,6 +228,18 @@ impl<'c> Run<'c> {
             }
             NodeKind::Provider(addr) => self.configure_provider(addr),
             NodeKind::Resource(..) => true,
+            NodeKind::Check(m, n) => {
+                // A destroy does not check (what the checks look at is going away).
+                if let Some(c) = self.model.modules.get(m).and_then(|md| md.checks.get(n)) {
+                    if !self.tolerant {
+                        let warnings = self.with_scope(m, None, |s| {
+                            check_conditions(&c.asserts, s, ConditionKind::CheckAssert)
+                        });
+                        self.errors(Diagnostics(warnings));
+                    }
+                }
+                true
+            }
         }
     }
 
@@ -696,4 +767,80 @@ impl terrane_lang::Scope for VarScope<'_> {
     fn base_dir(&self) -> &Path {
         self.module.base_dir()
     }
+}
+
+/// Which kind of condition block is checked, for its diagnostics.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ConditionKind {
+    ResourcePrecondition,
+    ResourcePostcondition,
+    OutputPrecondition,
+    /// A `check` block's `assert`: a false one is a warning.
+    CheckAssert,
+}
+
+/// Evaluates `conditions` in `scope` and returns a diagnostic for each that is false
+/// (Terraform's summaries; the detail is the block's `error_message`) or cannot be
+/// evaluated. A condition not known yet is skipped: the apply checks it again with
+/// the values it produced.
+pub fn check_conditions(
+    conditions: &[Condition],
+    scope: &dyn terrane_lang::Scope,
+    kind: ConditionKind,
+) -> Vec<Diagnostic> {
+    let summary = match kind {
+        ConditionKind::ResourcePrecondition => "Resource precondition failed",
+        ConditionKind::ResourcePostcondition => "Resource postcondition failed",
+        ConditionKind::OutputPrecondition => "Module output value precondition failed",
+        ConditionKind::CheckAssert => "Check block assertion failed",
+    };
+    let mut out = Vec::new();
+    for c in conditions {
+        let invalid = |what: String| {
+            Diagnostic::error(
+                "Invalid condition result",
+                format!("The condition must be true or false, but it is {what}."),
+            )
+            .with_span(Some(c.condition.span.clone()))
+        };
+        let holds = match eval(&c.condition, scope).map(|v| v.unmark()) {
+            Err(d) => {
+                out.push(d);
+                continue;
+            }
+            Ok((Value::Unknown, _)) => continue,
+            Ok((Value::Bool(b), _)) => b,
+            Ok((Value::String(s), _)) if s == "true" || s == "false" => s == "true",
+            Ok((Value::Null, _)) => {
+                out.push(invalid("null".into()));
+                continue;
+            }
+            Ok((other, _)) => {
+                out.push(invalid(format!("a {}", other.type_name())));
+                continue;
+            }
+        };
+        if holds {
+            continue;
+        }
+        let message = match eval(&c.error_message, scope).map(|v| v.unmark()) {
+            Ok((_, true)) => {
+                "(The error message refers to sensitive values, so it is not shown.)".to_string()
+            }
+            Ok((Value::Unknown, _)) => "(The error message is not known yet.)".to_string(),
+            Ok((Value::String(s), _)) => s,
+            Ok((v, _)) => v.to_display(),
+            Err(d) => {
+                out.push(d);
+                continue;
+            }
+        };
+        let d = if kind == ConditionKind::CheckAssert {
+            Diagnostic::warning(summary, message)
+        } else {
+            Diagnostic::error(summary, message)
+        };
+        out.push(d.with_span(Some(c.condition.span.clone())));
+    }
+    out
 }

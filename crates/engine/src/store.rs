@@ -100,6 +100,10 @@ pub struct ModuleScope<'a> {
     pub module_rel: String,
     pub count_index: Option<i64>,
     pub each: Option<(Value, Value)>,
+    /// See [`crate::run::Run::applying`].
+    pub applying: bool,
+    /// What `self` is: the instance's values, in its postconditions.
+    pub self_value: Option<Value>,
 }
 
 fn missing(what: &str, span: &Span) -> Diagnostic {
@@ -211,6 +215,9 @@ impl Scope for ModuleScope<'_> {
                 _ => self.root_dir.display().to_string(),
             }))),
             Reference::Workspace => Ok(Cow::Owned(Value::from("default"))),
+            Reference::SelfRef if self.self_value.is_some() => Ok(Cow::Borrowed(
+                self.self_value.as_ref().unwrap_or(&Value::Null),
+            )),
             Reference::SelfRef | Reference::Invalid(_) => Err(Diagnostic::error(
                 "Invalid reference",
                 "This reference is not valid here.",
@@ -221,5 +228,9 @@ impl Scope for ModuleScope<'_> {
 
     fn base_dir(&self) -> &Path {
         self.root_dir
+    }
+
+    fn applying(&self) -> bool {
+        self.applying
     }
 }

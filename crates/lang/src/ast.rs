@@ -127,7 +127,7 @@ impl Converter {
             Expression::Number(n) => {
                 ExprKind::Literal(Value::Number(n.value().as_f64().unwrap_or(0.0)))
             }
-            Expression::String(s) => ExprKind::Literal(Value::String(s.value().to_string())),
+            Expression::String(s) => ExprKind::Literal(Value::String(nfc(s.value()))),
             Expression::Array(a) => ExprKind::Tuple(a.iter().map(|x| self.expr(x)).collect()),
             Expression::Object(o) => ExprKind::Object(
                 o.iter()
@@ -240,7 +240,7 @@ impl Converter {
         for el in t.iter() {
             let (part, strip) = match el {
                 Element::Literal(s) => {
-                    let mut text = s.value().to_string();
+                    let mut text = nfc(s.value());
                     if strip_next {
                         text = text.trim_start().to_string();
                     }
@@ -333,6 +333,20 @@ fn combine(open: Strip, close: Strip) -> Strip {
         (true, false) => Strip::Start,
         (false, true) => Strip::End,
         (false, false) => Strip::None,
+    }
+}
+
+/// Text in Unicode's composed form (NFC), as Terraform keeps every string: `"e\u0301"`
+/// and `"\u00e9"` are one string. ASCII and text already composed are copied as they are.
+fn nfc(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    if s.is_ascii()
+        || unicode_normalization::is_nfc_quick(s.chars())
+            == unicode_normalization::IsNormalized::Yes
+    {
+        s.to_string()
+    } else {
+        s.nfc().collect()
     }
 }
 

@@ -118,6 +118,26 @@ pub struct Module {
     pub budgets: Vec<BudgetBlock>,
     /// The `scan { ... }` block: settings of the built-in security scan.
     pub scan: ScanSettings,
+    /// `check "name" { assert { ... } }` blocks: warnings, never errors.
+    pub checks: IndexMap<String, Check>,
+}
+
+/// A `precondition` or `postcondition` block, or a check block's `assert`: a condition
+/// and the message shown when it is false.
+#[derive(Clone, Debug)]
+pub struct Condition {
+    pub condition: Expr,
+    pub error_message: Expr,
+    pub span: Span,
+}
+
+/// A `check "name" { ... }` block: assertions about the infrastructure as a whole,
+/// evaluated after every plan and apply; a false one is a warning.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub name: String,
+    pub asserts: Vec<Condition>,
+    pub span: Span,
 }
 
 /// A policy set: the Rego files under `source` (a directory relative to the module, or
@@ -205,6 +225,8 @@ pub struct Output {
     pub sensitive: bool,
     pub description: Option<String>,
     pub depends_on: Vec<Expr>,
+    /// Checked before the value is recorded; a false one fails the run.
+    pub preconditions: Vec<Condition>,
     pub span: Span,
 }
 
@@ -216,6 +238,11 @@ pub struct Lifecycle {
     pub ignore_changes: Vec<Vec<IgnoreStep>>,
     pub ignore_all_changes: bool,
     pub replace_triggered_by: Vec<Expr>,
+    /// Checked before each instance is planned (`self` is not available).
+    pub preconditions: Vec<Condition>,
+    /// Checked on each instance's planned values, and again on the values the apply
+    /// produced when the plan could not know them (`self` is the instance).
+    pub postconditions: Vec<Condition>,
 }
 
 #[derive(Clone, Debug)]
@@ -900,15 +927,13 @@ fn load_file_body(
                     );
                     continue;
                 };
-                for nb in b.body.blocks.iter().filter(|nb| nb.kind == "precondition") {
-                    diags.push(conditions_not_checked(&nb.span));
-                }
                 let o = Output {
                     name: b.labels[0].clone(),
                     expr: value.expr.clone(),
                     sensitive: literal_bool(&b.body, "sensitive", diags),
                     description: literal_string(&b.body, "description", diags),
                     depends_on: expr_list(&b.body, "depends_on", diags),
+                    preconditions: conditions(&b.body, "precondition", diags),
                     span: b.span.clone(),
                 };
                 if let Some(prev) = module.outputs.get(&o.name) {
@@ -957,7 +982,19 @@ fn load_file_body(
                 }
             }
             "scan" => load_scan(b, module, diags),
-            "moved" | "import" | "check" | "removed" => diags.push(
+            "check" => {
+                if !expect_labels(&b, 1, "the check name", diags) {
+                    continue;
+                }
+                if let Some(c) = load_check(b, diags) {
+                    if let Some(prev) = module.checks.get(&c.name) {
+                        duplicate("check block", &c.name, &prev.span, &c.span, diags);
+                    } else {
+                        module.checks.insert(c.name.clone(), c);
+                    }
+                }
+            }
+            "moved" | "import" | "removed" => diags.push(
                 Diagnostic::warning(
                     format!("{} blocks are not supported yet", b.kind),
                     format!("terrane ignores {} blocks for now.", b.kind),
@@ -975,14 +1012,66 @@ fn load_file_body(
     }
 }
 
-/// The warning for a `precondition` or `postcondition` block, which terrane does not
-/// evaluate yet (docs/language.md).
-fn conditions_not_checked(span: &Span) -> Diagnostic {
-    Diagnostic::warning(
-        "Preconditions and postconditions are not checked yet",
-        "terrane does not evaluate precondition and postcondition blocks yet: this condition is ignored, and the plan goes ahead whatever its value. Check it another way (a policy, or a validation of a variable) until they are.",
-    )
-    .with_span(Some(span.clone()))
+/// The blocks of type `kind` (`precondition`, `postcondition`, `assert`) in `body`,
+/// each with its `condition` and `error_message`.
+fn conditions(body: &Body, kind: &str, diags: &mut Diagnostics) -> Vec<Condition> {
+    let mut out = Vec::new();
+    for nb in body.blocks.iter().filter(|nb| nb.kind == kind) {
+        let get = |name: &str, diags: &mut Diagnostics| match nb.body.attrs.get(name) {
+            Some(a) => Some(a.expr.clone()),
+            None => {
+                diags.push(
+                    Diagnostic::error(
+                        "Missing required argument",
+                        format!("A {kind} block needs a {name} argument: condition = <bool expression> and error_message = \"<what is wrong>\"."),
+                    )
+                    .with_span(Some(nb.span.clone())),
+                );
+                None
+            }
+        };
+        let condition = get("condition", diags);
+        let error_message = get("error_message", diags);
+        if let (Some(condition), Some(error_message)) = (condition, error_message) {
+            out.push(Condition {
+                condition,
+                error_message,
+                span: nb.span.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// A `check` block: its `assert` blocks. A scoped `data` block inside is not supported
+/// yet: the check is then skipped, with a warning saying so.
+fn load_check(b: NestedBlock, diags: &mut Diagnostics) -> Option<Check> {
+    if let Some(d) = b.body.blocks.iter().find(|nb| nb.kind == "data") {
+        diags.push(
+            Diagnostic::warning(
+                "Scoped data sources in check blocks are not supported yet",
+                format!("terrane skips the check {:?}: it cannot read the data source declared inside it yet. Declare the data source outside the check block to have the check evaluated.", b.labels[0]),
+            )
+            .with_span(Some(d.span.clone())),
+        );
+        return None;
+    }
+    let asserts = conditions(&b.body, "assert", diags);
+    if asserts.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                "Missing assert block",
+                "A check block needs at least one assert { condition = ... error_message = ... } block.",
+            )
+            .with_span(Some(b.span.clone())),
+        );
+        return None;
+    }
+    Some(Check {
+        name: b.labels[0].clone(),
+        asserts,
+        span: b.span,
+    })
 }
 
 fn load_terraform(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) {
@@ -1372,14 +1461,8 @@ fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) ->
                 }
             }
             lifecycle.replace_triggered_by = expr_list(&nb.body, "replace_triggered_by", diags);
-            for c in nb
-                .body
-                .blocks
-                .iter()
-                .filter(|c| c.kind == "precondition" || c.kind == "postcondition")
-            {
-                diags.push(conditions_not_checked(&c.span));
-            }
+            lifecycle.preconditions = conditions(&nb.body, "precondition", diags);
+            lifecycle.postconditions = conditions(&nb.body, "postcondition", diags);
         } else if nb.kind == "provisioner" || nb.kind == "connection" {
             diags.push(
                 Diagnostic::warning(

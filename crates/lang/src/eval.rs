@@ -27,6 +27,12 @@ pub trait Scope {
     /// The directory of the module being evaluated (for `file()` and `path.module`).
     fn base_dir(&self) -> &Path;
 
+    /// True while applying: `timestamp()`, `uuid()` and `bcrypt()` then give values;
+    /// while planning (the default) they are known after apply, as in Terraform.
+    fn applying(&self) -> bool {
+        false
+    }
+
     /// Calls a provider-defined function, `provider::PROVIDER::NAME(args)`, with known
     /// arguments (without sensitive marks). The default knows none.
     fn provider_function(
@@ -648,8 +654,9 @@ impl Evaluator<'_> {
         match name {
             "sensitive" => return one_arg(values, whole).map(Value::into_sensitive),
             "nonsensitive" => return one_arg(values, whole).map(|v| v.unmark().0),
-            "timestamp" => return Ok(Value::Unknown),
-            "uuid" => return Ok(Value::Unknown),
+            "timestamp" | "uuid" | "bcrypt" | "plantimestamp" => {
+                return self.clock_or_random(name, values, whole)
+            }
             "type" => {
                 return one_arg(values, whole).map(|v| Value::String(v.type_name().to_string()))
             }
@@ -682,13 +689,16 @@ impl Evaluator<'_> {
                 .provider_function(provider, func, plain, &whole.span)
                 .map(|v| v.mark_if(sensitive));
         }
-        if name == "templatefile" {
+        if name == "templatefile" || name == "templatestring" {
             if !known {
                 return Ok(Value::Unknown.mark_if(sensitive));
             }
-            return self
-                .templatefile(plain, whole)
-                .map(|v| v.mark_if(sensitive));
+            return if name == "templatefile" {
+                self.templatefile(plain, whole)
+            } else {
+                self.templatestring(args, plain, whole)
+            }
+            .map(|v| v.mark_if(sensitive));
         }
         if !funcs::exists(name) {
             return Err(err(
@@ -728,6 +738,93 @@ impl Evaluator<'_> {
         }
     }
 
+    /// The functions that read the clock or make random values. `plantimestamp()` is
+    /// the time this process first asked for it (one plan, one time); the others are
+    /// known only when applying.
+    fn clock_or_random(
+        &mut self,
+        name: &str,
+        values: Vec<Value>,
+        whole: &Expr,
+    ) -> Result<Value, Diagnostic> {
+        let arity = |lo: usize, hi: usize| {
+            (values.len() < lo || values.len() > hi).then(|| {
+                let (summary, msg) = funcs::check_arity(name, values.len()).err().unwrap_or((
+                    "Invalid function call",
+                    format!("{name}() takes {lo} to {hi} arguments"),
+                ));
+                err(
+                    summary,
+                    format!("Call to function {name:?} failed: {msg}"),
+                    &whole.span,
+                )
+            })
+        };
+        if let Some(e) = arity(
+            usize::from(name == "bcrypt"),
+            if name == "bcrypt" { 2 } else { 0 },
+        ) {
+            return Err(e);
+        }
+        if name == "plantimestamp" {
+            static PLAN_TIME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            return Ok(Value::String(
+                PLAN_TIME.get_or_init(funcs::now_rfc3339).clone(),
+            ));
+        }
+        if !self.scope.applying() {
+            return Ok(Value::Unknown);
+        }
+        match name {
+            "timestamp" => Ok(Value::String(funcs::now_rfc3339())),
+            "uuid" => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
+            _ => {
+                let sensitive = values.iter().any(Value::contains_sensitive);
+                let plain: Vec<Value> = values.into_iter().map(|v| v.unmark().0).collect();
+                funcs::bcrypt(&plain)
+                    .map(|v| v.mark_if(sensitive))
+                    .map_err(|m| {
+                        err(
+                            "Invalid function argument",
+                            format!("Call to function \"bcrypt\" failed: {m}"),
+                            &whole.span,
+                        )
+                    })
+            }
+        }
+    }
+
+    /// `templatestring(ref, vars)`: renders a string held in a variable, local or
+    /// attribute as a template. Like Terraform, the first argument must be a reference,
+    /// not a literal (a literal would be a template already).
+    fn templatestring(
+        &mut self,
+        args: &[Expr],
+        values: Vec<Value>,
+        whole: &Expr,
+    ) -> Result<Value, Diagnostic> {
+        if let Some(first) = args.first() {
+            if !matches!(first.kind, ExprKind::Traversal(..) | ExprKind::Var(_)) {
+                return Err(err(
+                    "Invalid function argument",
+                    "Call to function \"templatestring\" failed: the template must be given as a reference to a string (a variable, local value or attribute), not as a literal: write the template directly instead.".into(),
+                    &first.span,
+                ));
+            }
+        }
+        let (text, vars) = match values.as_slice() {
+            [Value::String(t), Value::Map(v)] => (t.clone(), v.clone()),
+            _ => {
+                return Err(err(
+                    "Invalid function call",
+                    "templatestring() takes a string and an object of variables.".into(),
+                    &whole.span,
+                ))
+            }
+        };
+        self.render_template(&text, "templatestring()", vars, whole)
+    }
+
     fn templatefile(&mut self, args: Vec<Value>, whole: &Expr) -> Result<Value, Diagnostic> {
         let (path, vars) = match args.as_slice() {
             [Value::String(p), Value::Map(v)] => (p.clone(), v.clone()),
@@ -747,7 +844,18 @@ impl Evaluator<'_> {
                 &whole.span,
             )
         })?;
-        let tpl = hcl_edit::parser::parse_template(&text).map_err(|e| {
+        self.render_template(&text, &path, vars, whole)
+    }
+
+    /// Evaluates template text with only `vars` in scope; `path` names it in errors.
+    fn render_template(
+        &mut self,
+        text: &str,
+        path: &str,
+        vars: terrane_core::ObjectMap,
+        whole: &Expr,
+    ) -> Result<Value, Diagnostic> {
+        let tpl = hcl_edit::parser::parse_template(text).map_err(|e| {
             err(
                 "Invalid template file",
                 format!(
@@ -761,7 +869,7 @@ impl Evaluator<'_> {
             )
         })?;
         let cv = Converter {
-            file: Arc::from(path.as_str()),
+            file: Arc::from(path),
             base: 0,
             renamed_keys: Default::default(),
         };

@@ -1,4 +1,3 @@
-# terrane-difference: preconditions and postconditions are not evaluated yet (a warning says so)
 variable "n" {
   default = 5
 }

@@ -351,10 +351,9 @@ fn syntax_errors_in_several_files_are_all_reported() {
     assert_eq!(o.stderr.matches("Error: ").count(), 3, "{}", o.stderr);
 }
 
-/// `required_version` is checked against the Terraform version terrane implements, and
-/// a precondition, which terrane does not evaluate yet, is a warning, not silence.
+/// `required_version` is checked against the Terraform version terrane implements.
 #[test]
-fn required_version_is_checked_and_preconditions_are_flagged() {
+fn required_version_is_checked() {
     let ws = Ws::with_main(
         r#"
 terraform {
@@ -373,20 +372,93 @@ output "x" { value = 1 }
 terraform {
   required_version = "~> 1.15"
 }
+output "x" { value = 1 }
+"#,
+    );
+    ws.run(&["validate"]).success();
+}
+
+/// Preconditions, postconditions and check blocks are evaluated as Terraform does: a
+/// false precondition or postcondition stops the run at its condition with its message,
+/// a false check assertion is a warning, and `self` belongs to postconditions alone.
+#[test]
+fn conditions_and_checks_are_evaluated() {
+    let ws = Ws::with_main(
+        r#"
+variable "n" {
+  default = 5
+}
 resource "terraform_data" "r" {
-  input = 1
+  input = var.n
   lifecycle {
     precondition {
-      condition     = true
-      error_message = "never"
+      condition     = var.n < 3
+      error_message = "n must be under 3, not ${var.n}."
     }
   }
 }
 "#,
     );
-    ws.run(&["validate"])
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("Resource precondition failed")
+        .contains("n must be under 3, not 5.")
+        .contains("on main.tf line 9");
+    ws.run(&["plan", "--var", "n=2"]).success();
+
+    let ws = Ws::with_main(
+        r#"
+resource "terraform_data" "r" {
+  input = "abcd"
+  lifecycle {
+    postcondition {
+      condition     = length(self.output) == 3
+      error_message = "three characters"
+    }
+  }
+}
+output "x" {
+  value = terraform_data.r.output
+  precondition {
+    condition     = terraform_data.r.output != ""
+    error_message = "empty"
+  }
+}
+check "short" {
+  assert {
+    condition     = length(terraform_data.r.output) < 2
+    error_message = "the output is long"
+  }
+}
+"#,
+    );
+    // The planned output is known (terraform_data copies its input), so the plan
+    // already fails; the check is only a warning.
+    ws.run(&["apply", "--auto-approve"])
+        .expect_code(1)
+        .contains("Resource postcondition failed")
+        .contains("three characters");
+    ws.write(
+        "main.tf",
+        &std::fs::read_to_string(ws.path().join("main.tf"))
+            .unwrap()
+            .replace("== 3", "== 4"),
+    );
+    ws.run(&["apply", "--auto-approve"])
         .success()
-        .contains("Preconditions and postconditions are not checked yet");
+        .contains("Check block assertion failed")
+        .contains("the output is long");
+
+    let ws = Ws::with_main(
+        r#"
+resource "terraform_data" "r" {
+  input = self.id
+}
+"#,
+    );
+    ws.run(&["validate"])
+        .expect_code(1)
+        .contains("Invalid \"self\" reference");
 }
 
 /// A failed variable validation shows the offending value, as Terraform does, and a

@@ -185,7 +185,10 @@ fn values(a: &Args, _: &FuncContext) -> Result<Value, String> {
 
 fn length(a: &Args, _: &FuncContext) -> Result<Value, String> {
     match a.raw(0) {
-        Value::String(s) => Ok(Value::Number(s.chars().count() as f64)),
+        // Terraform counts what a reader sees as characters: grapheme clusters.
+        Value::String(s) => Ok(Value::Number(
+            unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).count() as f64,
+        )),
         Value::List(x) | Value::Set(x) => Ok(Value::Number(x.len() as f64)),
         Value::Map(m) => Ok(Value::Number(m.len() as f64)),
         Value::Null => Err("length() argument 1 must not be null".into()),

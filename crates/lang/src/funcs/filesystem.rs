@@ -1,6 +1,7 @@
 //! File system functions: reading files below the module directory (`file`,
 //! `filebase64`, the file digests, `fileexists`) and path arithmetic (`abspath`,
-//! `basename`, `dirname`, `pathexpand`). They only read, never write.
+//! `basename`, `dirname`, `pathexpand`), and `fileset`, the files matching a glob.
+//! They only read, never write.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub(super) const FUNCS: &[Func] = &[
     Func::exactly("filebase64sha512", 1, filebase64sha512),
     Func::exactly("fileexists", 1, fileexists),
     Func::exactly("filemd5", 1, filemd5),
+    Func::exactly("fileset", 2, fileset),
     Func::exactly("filesha1", 1, filesha1),
     Func::exactly("filesha256", 1, filesha256),
     Func::exactly("filesha512", 1, filesha512),
@@ -90,6 +92,70 @@ fn fileexists(a: &Args, ctx: &FuncContext) -> Result<Value, String> {
         }
         Err(e) => Err(format!("fileexists() cannot check {p:?}: {e}")),
     }
+}
+
+/// `fileset(path, pattern)`: the regular files below `path` whose path relative to it
+/// matches `pattern` (`*` and `?` within one directory, `**` across any number,
+/// `{a,b}` alternatives, `[...]` classes), with `/` separators. A missing directory
+/// gives an empty set, as in Terraform.
+fn fileset(a: &Args, ctx: &FuncContext) -> Result<Value, String> {
+    let (base, pattern) = (a.str(0)?, a.str(1)?);
+    let matcher = globset::GlobBuilder::new(&pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| format!("fileset() argument 2 is not a valid pattern: {e}"))?
+        .compile_matcher();
+    let root = resolve(ctx, &base);
+    let mut found = Vec::new();
+    let mut pending = vec![(root, String::new())];
+    let mut seen = 0usize;
+    while let Some((dir, rel)) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                continue
+            }
+            Err(e) => {
+                return Err(format!(
+                    "fileset() cannot read {:?}: {e}",
+                    dir.display().to_string()
+                ))
+            }
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| {
+                format!("fileset() cannot read {:?}: {e}", dir.display().to_string())
+            })?;
+            seen += 1;
+            if seen > super::MAX_SIZE {
+                return Err(format!(
+                    "fileset() stopped after {} entries below {base:?}; narrow the path",
+                    super::MAX_SIZE
+                ));
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            // Symbolic links to files count as files; directories are entered only
+            // when they are real ones, so a link cannot make the walk go round.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                pending.push((entry.path(), path));
+            } else if std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file())
+                && matcher.is_match(&path)
+            {
+                found.push(Value::String(path));
+            }
+        }
+    }
+    found.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+    Ok(Value::Set(found))
 }
 
 fn abspath(a: &Args, ctx: &FuncContext) -> Result<Value, String> {

@@ -31,6 +31,7 @@
 
 mod collections;
 mod conversion;
+mod datetime;
 mod encoding;
 mod filesystem;
 mod network;
@@ -102,6 +103,7 @@ impl Func {
 const FAMILIES: &[&[Func]] = &[
     collections::FUNCS,
     conversion::FUNCS,
+    datetime::FUNCS,
     encoding::FUNCS,
     filesystem::FUNCS,
     network::FUNCS,
@@ -273,6 +275,30 @@ impl Args {
             })
             .collect()
     }
+}
+
+/// The current time as Terraform's `timestamp()` writes it: UTC, whole seconds.
+pub(crate) fn now_rfc3339() -> String {
+    datetime::rfc3339(
+        &chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).fixed_offset(),
+    )
+}
+
+/// `bcrypt(password, cost = 10)`: a `$2a$` hash with a random salt (the evaluator calls
+/// it only while applying; planning gives "known after apply").
+pub(crate) fn bcrypt(args: &[Value]) -> Result<Value, String> {
+    let a = Args {
+        name: "bcrypt",
+        v: args.to_vec(),
+    };
+    let cost = if args.len() > 1 { a.int(1)? } else { 10 };
+    let cost = u32::try_from(cost)
+        .ok()
+        .filter(|c| (4..=31).contains(c))
+        .ok_or_else(|| format!("bcrypt() cost must be between 4 and 31, got {cost}"))?;
+    ::bcrypt::hash_with_result(a.str(0)?, cost)
+        .map(|h| Value::String(h.format_for_version(::bcrypt::Version::TwoA)))
+        .map_err(|e| format!("bcrypt() failed: {e}"))
 }
 
 /// The string form of a primitive (strings, numbers, bools), as Terraform converts it.

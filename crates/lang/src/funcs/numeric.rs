@@ -32,8 +32,13 @@ fn floor(a: &Args, _: &FuncContext) -> Result<Value, String> {
 }
 
 /// The sign as -1, 0 or 1 (NaN gives 0, where `f64::signum` would give NaN).
+/// The sign of a whole number (Terraform converts the argument to a 64-bit integer, so
+/// a fraction is an error).
 fn signum(a: &Args, _: &FuncContext) -> Result<Value, String> {
     let x = a.num(0)?;
+    if x.fract() != 0.0 || x.abs() > 9.2e18 {
+        return Err(format!("signum() argument must be a whole number between -9223372036854775808 and 9223372036854775807, got {}", terrane_core::value::format_number(x)));
+    }
     Ok(Value::Number(if x > 0.0 {
         1.0
     } else if x < 0.0 {

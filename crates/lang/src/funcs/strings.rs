@@ -140,8 +140,14 @@ fn upper(a: &Args, _: &FuncContext) -> Result<Value, String> {
     Ok(Value::String(map_case(&a.str(0)?, char::to_uppercase)))
 }
 
+/// Grapheme clusters reversed (a letter keeps its combining marks).
 fn strrev(a: &Args, _: &FuncContext) -> Result<Value, String> {
-    Ok(Value::String(a.str(0)?.chars().rev().collect()))
+    let s = a.str(0)?;
+    Ok(Value::String(
+        unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true)
+            .rev()
+            .collect(),
+    ))
 }
 
 fn title(a: &Args, _: &FuncContext) -> Result<Value, String> {
@@ -218,8 +224,11 @@ fn split(a: &Args, _: &FuncContext) -> Result<Value, String> {
     Ok(Value::List(parts))
 }
 
+/// Offsets and lengths count grapheme clusters, as `length` does.
 fn substr(a: &Args, _: &FuncContext) -> Result<Value, String> {
-    let chars: Vec<char> = a.str(0)?.chars().collect();
+    let s = a.str(0)?;
+    let chars: Vec<&str> =
+        unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).collect();
     let len = chars.len() as i128;
     let (mut offset, length) = (a.int(1)?, a.int(2)?);
     if offset < 0 {
@@ -230,6 +239,7 @@ fn substr(a: &Args, _: &FuncContext) -> Result<Value, String> {
         .iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(usize::try_from(take).unwrap_or(usize::MAX))
+        .copied()
         .collect();
     Ok(Value::String(out))
 }

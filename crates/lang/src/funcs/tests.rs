@@ -771,3 +771,133 @@ fn never_panics() {
         }
     }
 }
+
+#[test]
+fn rsadecrypt_reads_pkcs1_and_pkcs8_keys() {
+    use base64::Engine as _;
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+    use rsa::pkcs8::EncodePrivateKey as _;
+    let mut rng = rand_core::OsRng;
+    // A throwaway key made for this test alone (small, so a debug build makes it fast).
+    let key = rsa::RsaPrivateKey::new(&mut rng, 512).unwrap();
+    let ciphertext = rsa::RsaPublicKey::from(&key)
+        .encrypt(&mut rng, rsa::Pkcs1v15Encrypt, b"secret text")
+        .unwrap();
+    let ct = s(&base64::engine::general_purpose::STANDARD.encode(ciphertext));
+    let pkcs1 = key
+        .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let pkcs8 = key
+        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        ok("rsadecrypt", vec![ct.clone(), s(&pkcs1)]),
+        s("secret text")
+    );
+    assert_eq!(
+        ok("rsadecrypt", vec![ct.clone(), s(&pkcs8)]),
+        s("secret text")
+    );
+    assert!(err("rsadecrypt", vec![s("not base64!"), s(&pkcs1)]).contains("base64"));
+    assert!(
+        err("rsadecrypt", vec![ct.clone(), s("-----BEGIN NOTHING-----")])
+            .contains("not an RSA private key")
+    );
+    let other = rsa::RsaPrivateKey::new(&mut rng, 512).unwrap();
+    let other = other
+        .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap()
+        .to_string();
+    assert!(err("rsadecrypt", vec![ct, s(&other)]).contains("failed to decrypt"));
+}
+
+#[test]
+fn text_encodings() {
+    assert_eq!(
+        ok("textencodebase64", vec![s("héllo"), s("UTF-16LE")]),
+        s("aADpAGwAbABvAA==")
+    );
+    assert_eq!(
+        ok("textencodebase64", vec![s("hi"), s("utf-16")]),
+        s("/v8AaABp")
+    );
+    assert_eq!(
+        ok("textdecodebase64", vec![s("aOlsbG8="), s("latin1")]),
+        s("héllo")
+    );
+    assert!(err("textencodebase64", vec![s("h€"), s("US-ASCII")]).contains("cannot be represented"));
+    assert!(
+        err("textencodebase64", vec![s("hi"), s("utf8")]).contains("not a supported IANA encoding")
+    );
+}
+
+#[test]
+fn gzip_round_trips() {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let Value::String(b) = ok("base64gzip", vec![s("hello world")]) else {
+        panic!()
+    };
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(bytes.as_slice())
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, "hello world");
+}
+
+#[test]
+fn dates() {
+    assert_eq!(
+        ok(
+            "formatdate",
+            vec![s("DD MMM YYYY hh:mm ZZZ"), s("2024-03-05T07:08:09Z")]
+        ),
+        s("05 Mar 2024 07:08 UTC")
+    );
+    assert_eq!(
+        ok("timeadd", vec![s("2024-03-05T07:08:09+02:00"), s("-1h")]),
+        s("2024-03-05T06:08:09+02:00")
+    );
+    assert_eq!(
+        ok(
+            "timecmp",
+            vec![s("2024-03-05T07:08:09Z"), s("2024-03-05T08:08:09+01:00")]
+        ),
+        n(0.0)
+    );
+    assert!(err("formatdate", vec![s("YYY"), s("2024-03-05T07:08:09Z")])
+        .contains("invalid date format verb \"YYY\""));
+    assert!(
+        err("timeadd", vec![s("2024-03-05"), s("1h")]).contains("not a valid RFC 3339 timestamp")
+    );
+    assert!(err("signum", vec![n(0.5)]).contains("whole number"));
+}
+
+#[test]
+fn fileset_walks_below_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sub/deeper")).unwrap();
+    for f in ["a.txt", "b.tf", "sub/c.txt", "sub/deeper/d.txt"] {
+        std::fs::write(dir.path().join(f), "x").unwrap();
+    }
+    let ctx = FuncContext {
+        base_dir: dir.path().to_path_buf(),
+    };
+    let set = |pattern: &str| call("fileset", vec![s("."), s(pattern)], &ctx).unwrap();
+    assert_eq!(set("*.txt"), Value::Set(vec![s("a.txt")]));
+    assert_eq!(
+        set("**/*.txt"),
+        Value::Set(vec![s("a.txt"), s("sub/c.txt"), s("sub/deeper/d.txt")])
+    );
+    assert_eq!(set("sub/*"), Value::Set(vec![s("sub/c.txt")]));
+    assert_eq!(
+        call("fileset", vec![s("nope"), s("*")], &ctx).unwrap(),
+        Value::Set(vec![])
+    );
+    assert!(call("fileset", vec![s("."), s("[")], &ctx)
+        .unwrap_err()
+        .contains("not a valid pattern"));
+}

@@ -1,0 +1,1 @@
+output "literal_is_refused" { value = templatestring("hello $${x}", { x = 1 }) }
