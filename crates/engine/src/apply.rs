@@ -136,6 +136,21 @@ pub async fn apply(
         cancel,
         counts: RefCell::new((0, 0, 0)),
     };
+    // Renames from `moved` blocks first: the objects keep their identity and history.
+    if !plan.moves.is_empty() {
+        let renames = plan
+            .moves
+            .iter()
+            .flat_map(|m| {
+                let put = plan.prior.resources.get(&m.to).cloned().map(Change::Put);
+                std::iter::once(Change::Remove(m.from.clone())).chain(put)
+            })
+            .collect();
+        if let Err(d) = applier.write(renames).await {
+            outcome.diagnostics.push(d);
+            return outcome;
+        }
+    }
     let outcomes = applier
         .run
         .stopping_providers_on(cancel, walk(&graph, cancel, |n| applier.visit(&nodes[n])))

@@ -310,7 +310,15 @@ pub fn plan_json_parts(
         if !want_changes {
             continue;
         }
-        resource_changes.push(resource_change_doc::<Json>(c));
+        let mut doc = resource_change_doc::<Json>(c);
+        // Terraform's `previous_address`: where a `moved` block found the object.
+        if let (Some(m), Some(o)) = (
+            plan.moves.iter().find(|m| m.to == c.addr),
+            doc.as_object_mut(),
+        ) {
+            o.insert("previous_address".into(), json!(m.from.to_string()));
+        }
+        resource_changes.push(doc);
     }
     let mut output_changes = Map::new();
     let mut planned_outputs = Map::new();

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod import;
 pub mod json;
 pub mod model;
+pub mod moves;
 pub mod plan;
 pub mod planfile;
 pub mod render;

@@ -141,6 +141,9 @@ pub struct Plan {
     pub config_digest: String,
     /// True when planning failed part-way (only used for reporting).
     pub errored: bool,
+    /// Objects the configuration's `moved` blocks renamed (`prior` has them at their
+    /// new addresses already); the apply writes the renames to state.
+    pub moves: Vec<crate::moves::Move>,
 }
 
 impl Plan {
@@ -149,6 +152,7 @@ impl Plan {
             .iter()
             .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
             || self.outputs.iter().any(|o| o.action() != Action::NoOp)
+            || !self.moves.is_empty()
     }
 
     /// (to add, to change, to destroy), counting a replacement as one add and one destroy.
@@ -210,6 +214,25 @@ pub async fn plan(
     observer: &dyn Observer,
     cancel: &AtomicBool,
 ) -> Result<Plan, Diagnostics> {
+    // `moved` blocks rename objects before anything is planned.
+    let moved_prior;
+    let (moves, move_diags) = if model.modules.values().any(|m| !m.moved.is_empty()) {
+        let mut p = prior.clone();
+        let (moves, diags) = crate::moves::apply_moves(model, &mut p);
+        moved_prior = p;
+        (moves, diags)
+    } else {
+        moved_prior = Snapshot::default();
+        (Vec::new(), Diagnostics::new())
+    };
+    if move_diags.has_errors() {
+        return Err(move_diags);
+    }
+    let prior = if moves.is_empty() {
+        prior
+    } else {
+        &moved_prior
+    };
     let mut prior_by_resource: HashMap<ResourceAddr, Vec<&InstanceState>> = HashMap::new();
     for inst in prior.resources.values() {
         prior_by_resource
@@ -232,6 +255,7 @@ pub async fn plan(
         semaphore: Semaphore::new(opts.parallelism.max(1)),
         observer,
     };
+    planner.run.errors(move_diags);
     // The root module's variables first: a wrong value stops the plan before any
     // provider is configured or any object refreshed.
     if !planner.run.eval_root_vars(root_vars) {
@@ -339,6 +363,7 @@ pub async fn plan(
         refreshed.resources.insert(addr, inst);
     }
     plan.prior = refreshed;
+    plan.moves = moves;
     let warnings = planner.run.diags.take();
     for w in warnings.iter() {
         observer.event(Event::Warning(w.clone()));

@@ -151,6 +151,7 @@ pub fn encode(plan: &Plan) -> Json {
                 "name": o.name, "before": opt(&mark(&o.before)), "after": opt(&mark(&o.after)), "sensitive": o.sensitive,
             })
         }).collect::<Vec<_>>(),
+        "moves": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
         "drift": plan.drift.iter().map(|d| json!({
             "address": d.addr.to_string(), "before": encode_value(&d.before), "after": opt(&d.after),
         })).collect::<Vec<_>>(),
@@ -240,6 +241,21 @@ pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
                 .get("create_before_destroy")
                 .and_then(Json::as_bool)
                 .unwrap_or(false),
+        });
+    }
+    for m in j
+        .get("moves")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let parse = |k: &str| {
+            InstanceAddr::parse(s(m, k)?)
+                .map_err(|e| PlanFileError::Damaged(format!("move {k}: {}", e.reason)))
+        };
+        plan.moves.push(crate::moves::Move {
+            from: parse("from")?,
+            to: parse("to")?,
         });
     }
     for o in j

@@ -394,6 +394,9 @@ fn render_output(o: &OutputChange, st: Style, width: usize) -> Option<String> {
 /// Renders the whole plan for a terminal.
 pub fn render_plan(plan: &Plan, st: Style) -> String {
     let mut out = String::new();
+    for m in &plan.moves {
+        let _ = writeln!(out, "  # {} has moved to {}", m.from, m.to);
+    }
     if !plan.drift.is_empty() {
         let _ = writeln!(
             out,

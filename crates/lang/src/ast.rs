@@ -350,6 +350,45 @@ fn nfc(s: &str) -> String {
     }
 }
 
+impl Expr {
+    /// The expression as an address text (`module.a.type.name["k"]`), when it is a
+    /// static reference: names, attributes and literal indexes only.
+    pub fn address_text(&self) -> Option<String> {
+        let ExprKind::Traversal(root, ops) = &self.kind else {
+            return match &self.kind {
+                ExprKind::Var(name) => Some(name.clone()),
+                _ => None,
+            };
+        };
+        let ExprKind::Var(name) = &root.kind else {
+            return None;
+        };
+        let mut out = name.clone();
+        for op in ops {
+            match op {
+                TravOp::Attr(a, _) => {
+                    out.push('.');
+                    out.push_str(a);
+                }
+                TravOp::Index(Expr {
+                    kind: ExprKind::Literal(Value::Number(n)),
+                    ..
+                }) if n.fract() == 0.0 && *n >= 0.0 => {
+                    out.push_str(&format!("[{}]", *n as u64));
+                }
+                TravOp::Index(Expr {
+                    kind: ExprKind::Literal(Value::String(s)),
+                    ..
+                }) => {
+                    out.push_str(&format!("[{s:?}]"));
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+}
+
 fn template_kind(parts: Vec<TemplatePart>) -> ExprKind {
     match parts.as_slice() {
         [] => ExprKind::Literal(Value::String(String::new())),

@@ -120,6 +120,19 @@ pub struct Module {
     pub scan: ScanSettings,
     /// `check "name" { assert { ... } }` blocks: warnings, never errors.
     pub checks: IndexMap<String, Check>,
+    /// `moved { from = ... to = ... }` blocks, in the order written.
+    pub moved: Vec<Moved>,
+}
+
+/// A `moved` block: the object recorded at `from` (relative to the module) is now
+/// configured at `to`. Both are address texts, e.g. `terraform_data.a`,
+/// `terraform_data.a[0]`, `aws_instance.web["x"]`, `module.net` or
+/// `module.net.aws_vpc.main`.
+#[derive(Clone, Debug)]
+pub struct Moved {
+    pub from: String,
+    pub to: String,
+    pub span: Span,
 }
 
 /// A `precondition` or `postcondition` block, or a check block's `assert`: a condition
@@ -994,7 +1007,12 @@ fn load_file_body(
                     }
                 }
             }
-            "moved" | "import" | "removed" => diags.push(
+            "moved" => {
+                if let Some(m) = load_moved(&b, diags) {
+                    module.moved.push(m);
+                }
+            }
+            "import" | "removed" => diags.push(
                 Diagnostic::warning(
                     format!("{} blocks are not supported yet", b.kind),
                     format!("terrane ignores {} blocks for now.", b.kind),
@@ -1041,6 +1059,39 @@ fn conditions(body: &Body, kind: &str, diags: &mut Diagnostics) -> Vec<Condition
         }
     }
     out
+}
+
+/// A `moved` block: `from` and `to`, each a static address (no expressions).
+fn load_moved(b: &NestedBlock, diags: &mut Diagnostics) -> Option<Moved> {
+    let mut end = |name: &str| -> Option<String> {
+        let Some(a) = b.body.attrs.get(name) else {
+            diags.push(
+                Diagnostic::error(
+                    "Missing required argument",
+                    format!("A moved block needs from and to: moved {{ from = terraform_data.old  to = terraform_data.new }}; {name} is missing."),
+                )
+                .with_span(Some(b.span.clone())),
+            );
+            return None;
+        };
+        let text = a.expr.address_text();
+        if text.is_none() {
+            diags.push(
+                Diagnostic::error(
+                    "Invalid address",
+                    format!("{name} must be the address of a resource, a resource instance or a module call, written as a reference (terraform_data.a, terraform_data.a[\"key\"], module.net), not an expression or a string."),
+                )
+                .with_span(Some(a.expr.span.clone())),
+            );
+        }
+        text
+    };
+    let (from, to) = (end("from"), end("to"));
+    Some(Moved {
+        from: from?,
+        to: to?,
+        span: b.span.clone(),
+    })
 }
 
 /// A `check` block: its `assert` blocks. A scoped `data` block inside is not supported

@@ -1,0 +1,260 @@
+//! `moved` blocks: objects in the prior state are renamed before planning, so a
+//! renamed resource, resource instance or module call keeps its objects instead of
+//! being destroyed and created again. The plan lists the moves; the apply writes them
+//! to state first, in the same serial as the plan's other changes.
+
+use terrane_core::{
+    Diagnostic, Diagnostics, InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode,
+};
+use terrane_state::Snapshot;
+
+use crate::model::Model;
+
+/// One object moved from one address to another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Move {
+    pub from: InstanceAddr,
+    pub to: InstanceAddr,
+}
+
+/// One side of a `moved` block, made absolute.
+#[derive(Clone, Debug, PartialEq)]
+enum Endpoint {
+    Module(ModulePath),
+    /// A resource; with a key, one instance of it (`None` key: the unrepeated one).
+    Resource(ResourceAddr, Option<InstanceKey>),
+}
+
+impl Endpoint {
+    fn parse(module: &ModulePath, text: &str) -> Result<Endpoint, String> {
+        let parts: Vec<&str> = text.split('.').collect();
+        if !text.contains('[')
+            && parts.len().is_multiple_of(2)
+            && parts.chunks(2).all(|p| p[0] == "module")
+        {
+            let mut path = module.clone();
+            for p in parts.chunks(2) {
+                path = path.child(p[1]);
+            }
+            return Ok(Endpoint::Module(path));
+        }
+        let addr = InstanceAddr::parse(text)
+            .map_err(|e| format!("{text:?} is not an address: {}", e.reason))?;
+        if addr.resource.mode == ResourceMode::Data {
+            return Err(format!(
+                "{text:?} is a data source; only managed resources and module calls can be moved."
+            ));
+        }
+        let mut full = module.0.clone();
+        full.extend(addr.resource.module.0.iter().cloned());
+        let resource = ResourceAddr {
+            module: ModulePath(full),
+            ..addr.resource
+        };
+        Ok(Endpoint::Resource(
+            resource,
+            text.ends_with(']').then_some(addr.key),
+        ))
+    }
+}
+
+/// The new address of `addr` under a move from `from` to `to`, if the move applies.
+fn moved_addr(addr: &InstanceAddr, from: &Endpoint, to: &Endpoint) -> Option<InstanceAddr> {
+    match (from, to) {
+        (Endpoint::Module(f), Endpoint::Module(t)) => {
+            let rest = addr.resource.module.0.strip_prefix(f.0.as_slice())?;
+            let mut module = t.0.clone();
+            module.extend(rest.iter().cloned());
+            Some(InstanceAddr {
+                resource: ResourceAddr {
+                    module: ModulePath(module),
+                    ..addr.resource.clone()
+                },
+                key: addr.key.clone(),
+            })
+        }
+        (Endpoint::Resource(fr, fk), Endpoint::Resource(tr, tk)) => {
+            if addr.resource != *fr {
+                return None;
+            }
+            let key = match (fk, tk) {
+                (None, None) => addr.key.clone(),
+                // `a` → `a[0]`: the unrepeated object becomes an instance, and back.
+                (None, Some(k)) if addr.key == InstanceKey::None => k.clone(),
+                (Some(k), to_key) if addr.key == *k => to_key.clone().unwrap_or(InstanceKey::None),
+                _ => return None,
+            };
+            Some(InstanceAddr {
+                resource: tr.clone(),
+                key,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Renames the objects of `prior` as the configuration's `moved` blocks say, in the
+/// order written (module by module), so chains (`a` → `b`, then `b` → `c`) resolve.
+/// A move whose target already holds an object is skipped with a warning; a block
+/// that makes no sense (a resource moved to a module call, to another resource type,
+/// a data source) is an error.
+pub fn apply_moves(model: &Model<'_>, prior: &mut Snapshot) -> (Vec<Move>, Diagnostics) {
+    let mut moves: Vec<Move> = Vec::new();
+    let mut diags = Diagnostics::new();
+    let mut modules: Vec<_> = model.modules.iter().collect();
+    modules.sort_by(|a, b| a.0.cmp(b.0));
+    for (path, module) in modules {
+        for m in &module.moved {
+            let at = |d: Diagnostic| d.with_span(Some(m.span.clone()));
+            let (from, to) = match (Endpoint::parse(path, &m.from), Endpoint::parse(path, &m.to)) {
+                (Ok(f), Ok(t)) => (f, t),
+                (Err(e), _) | (_, Err(e)) => {
+                    diags.push(at(Diagnostic::error("Invalid moved block", e)));
+                    continue;
+                }
+            };
+            let problem = match (&from, &to) {
+                (Endpoint::Module(_), Endpoint::Resource(..)) | (Endpoint::Resource(..), Endpoint::Module(_)) => {
+                    Some("A moved block moves a resource to a resource, or a module call to a module call; from and to here are one of each.".to_string())
+                }
+                (Endpoint::Resource(f, _), Endpoint::Resource(t, _)) if f.type_name != t.type_name => Some(format!(
+                    "Moving {} to another resource type ({}) is not supported yet; terrane moves objects between addresses of one type.",
+                    f.type_name, t.type_name
+                )),
+                _ if from == to => Some("from and to are the same address.".to_string()),
+                _ => None,
+            };
+            if let Some(p) = problem {
+                diags.push(at(Diagnostic::error("Invalid moved block", p)));
+                continue;
+            }
+            let matched: Vec<(InstanceAddr, InstanceAddr)> = prior
+                .resources
+                .keys()
+                .filter_map(|a| moved_addr(a, &from, &to).map(|n| (a.clone(), n)))
+                .collect();
+            for (old, new) in matched {
+                if prior.resources.contains_key(&new) {
+                    diags.push(at(Diagnostic::warning(
+                        "Moved object still exists",
+                        format!("This moved block would move {old} to {new}, but an object is already recorded at {new}, so {old} stays where it is (and is planned as the configuration says). Remove one of them from state (terrane state rm) if that is not what you want."),
+                    )));
+                    continue;
+                }
+                let Some(mut inst) = prior.resources.remove(&old) else {
+                    continue;
+                };
+                inst.addr = new.clone();
+                prior.resources.insert(new.clone(), inst);
+                // A chain moves one object twice: record where it started.
+                match moves.iter_mut().find(|mv| mv.to == old) {
+                    Some(mv) => mv.to = new,
+                    None => moves.push(Move { from: old, to: new }),
+                }
+            }
+        }
+    }
+    (moves, diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> InstanceAddr {
+        InstanceAddr::parse(s).unwrap()
+    }
+
+    fn mv(module: &ModulePath, from: &str, to: &str, a: &str) -> Option<String> {
+        let (f, t) = (
+            Endpoint::parse(module, from).unwrap(),
+            Endpoint::parse(module, to).unwrap(),
+        );
+        moved_addr(&addr(a), &f, &t).map(|x| x.to_string())
+    }
+
+    #[test]
+    fn endpoints_rename_what_they_name() {
+        let root = ModulePath::root();
+        assert_eq!(
+            mv(
+                &root,
+                "terraform_data.a",
+                "terraform_data.b",
+                "terraform_data.a[\"k\"]"
+            )
+            .as_deref(),
+            Some("terraform_data.b[\"k\"]")
+        );
+        assert_eq!(
+            mv(
+                &root,
+                "terraform_data.a[0]",
+                "terraform_data.a[\"x\"]",
+                "terraform_data.a[0]"
+            )
+            .as_deref(),
+            Some("terraform_data.a[\"x\"]")
+        );
+        assert_eq!(
+            mv(
+                &root,
+                "terraform_data.a[0]",
+                "terraform_data.a[\"x\"]",
+                "terraform_data.a[1]"
+            ),
+            None
+        );
+        assert_eq!(
+            mv(
+                &root,
+                "terraform_data.a",
+                "terraform_data.a[0]",
+                "terraform_data.a"
+            )
+            .as_deref(),
+            Some("terraform_data.a[0]")
+        );
+        assert_eq!(
+            mv(
+                &root,
+                "module.old",
+                "module.new",
+                "module.old.module.inner.terraform_data.x"
+            )
+            .as_deref(),
+            Some("module.new.module.inner.terraform_data.x")
+        );
+        assert_eq!(
+            mv(
+                &root,
+                "module.old",
+                "module.new",
+                "module.older.terraform_data.x"
+            ),
+            None
+        );
+        assert_eq!(
+            mv(
+                &root,
+                "terraform_data.a",
+                "module.m.terraform_data.a",
+                "terraform_data.a"
+            )
+            .as_deref(),
+            Some("module.m.terraform_data.a")
+        );
+        let child = ModulePath::root().child("m");
+        assert_eq!(
+            mv(
+                &child,
+                "terraform_data.a",
+                "terraform_data.b",
+                "module.m.terraform_data.a"
+            )
+            .as_deref(),
+            Some("module.m.terraform_data.b")
+        );
+        assert!(Endpoint::parse(&root, "data.x.y").is_err());
+    }
+}
