@@ -394,9 +394,6 @@ fn render_output(o: &OutputChange, st: Style, width: usize) -> Option<String> {
 /// Renders the whole plan for a terminal.
 pub fn render_plan(plan: &Plan, st: Style) -> String {
     let mut out = String::new();
-    for m in &plan.moves {
-        let _ = writeln!(out, "  # {} has moved to {}", m.from, m.to);
-    }
     if !plan.drift.is_empty() {
         let _ = writeln!(
             out,
@@ -449,7 +446,7 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
             .filter_map(|o| render_output(o, st, width))
             .collect()
     };
-    if changes.is_empty() && outputs.is_empty() {
+    if changes.is_empty() && outputs.is_empty() && plan.moves.is_empty() {
         let _ = writeln!(
             out,
             "\n{} Your infrastructure matches the configuration.\n",
@@ -457,6 +454,12 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
         );
         let _ = writeln!(out, "terrane compared your real infrastructure against your configuration and found no differences, so no changes are needed.");
         return out;
+    }
+    if !plan.moves.is_empty() && changes.is_empty() {
+        let _ = writeln!(out, "\nterrane will perform the following actions:\n");
+    }
+    for m in &plan.moves {
+        let _ = writeln!(out, "  # {} has moved to {}", m.from, m.to);
     }
     if !changes.is_empty() {
         let used: BTreeSet<Action> = changes.iter().map(|c| c.action).collect();

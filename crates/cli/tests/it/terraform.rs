@@ -717,6 +717,11 @@ moved {
     ];
     assert_eq!(moves(&a.stdout), expected, "Terraform's plan:\n{}", a.all());
     assert_eq!(moves(&b.stdout), expected, "terrane's plan:\n{}", b.all());
+    pair.tr
+        .run(&["plan"])
+        .success()
+        .contains("# terraform_data.a has moved to terraform_data.b")
+        .contains("Plan: 0 to add, 0 to change, 0 to destroy.");
     let (a, b) = pair.run(&["apply", "-auto-approve"], &["apply", "--auto-approve"]);
     a.success();
     b.success().contains("0 added, 0 changed, 0 destroyed");
