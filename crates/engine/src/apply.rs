@@ -237,7 +237,7 @@ fn add_destroy_edges(
     destroy_node: &HashMap<InstanceAddr, usize>,
 ) {
     let resource_node = |addr: &ResourceAddr| {
-        model.node(&NodeKind::Resource(addr.module.clone(), addr.local_name()))
+        model.node(&NodeKind::Resource(addr.module.config(), addr.local_name()))
     };
     // For every resource address: the destroyed instances, and the resources still in
     // the configuration, that recorded a dependency on it.
@@ -323,7 +323,21 @@ impl<'c> Applier<'c> {
                     let Some(r) = self.run.model.resource(m, key) else {
                         return false;
                     };
-                    self.apply_resource(*n, m, r).await
+                    let mut instances: std::collections::BTreeSet<ModulePath> =
+                        self.run.instances(m).into_iter().map(|(p, _)| p).collect();
+                    if self.plan.destroy {
+                        instances.extend(
+                            self.by_resource
+                                .keys()
+                                .filter(|a| a.module.config() == *m && a.local_name() == *key)
+                                .map(|a| a.module.clone()),
+                        );
+                    }
+                    let mut ok = true;
+                    for mi in &instances {
+                        ok &= self.apply_resource(*n, mi, r).await;
+                    }
+                    ok
                 }
                 _ => self.run.visit_value_node(*n, &self.plan.variables),
             },

@@ -60,12 +60,12 @@ pub async fn import(
     };
     let node = model
         .node(&NodeKind::Resource(
-            addr.resource.module.clone(),
+            addr.resource.module.config(),
             addr.resource.local_name(),
         ))
         .ok_or_else(not_declared)?;
     let r = model
-        .resource(&addr.resource.module, &addr.resource.local_name())
+        .resource(&addr.resource.module.config(), &addr.resource.local_name())
         .ok_or_else(not_declared)?;
     let (_, schema) = model::resource_schema(registry, r).map_err(|d| {
         let mut diags = Diagnostics::new();

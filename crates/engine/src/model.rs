@@ -26,6 +26,10 @@ pub enum NodeKind {
     Provider(String),
     /// A `check` block: its assertions are evaluated once what they refer to is.
     Check(ModulePath, String),
+    /// A module call, by the configuration path of the module it calls: evaluating it
+    /// expands `count`/`for_each` into the module's instances. Every node of the
+    /// called module depends on it.
+    Call(ModulePath),
 }
 
 /// A provider configuration node's details.
@@ -86,6 +90,7 @@ impl<'c> Model<'c> {
                 .get(m)
                 .and_then(|x| x.checks.get(n))
                 .map(|c| c.span.clone()),
+            NodeKind::Call(m) => self.calls.get(m).map(|c| c.span.clone()),
         }
     }
 
@@ -97,6 +102,7 @@ impl<'c> Model<'c> {
             NodeKind::Resource(m, k) => prefixed(m, k),
             NodeKind::Provider(a) => a.clone(),
             NodeKind::Check(m, n) => prefixed(m, &format!("check.{n}")),
+            NodeKind::Call(m) => m.to_string(),
         }
     }
 }
@@ -276,6 +282,7 @@ pub fn build<'c>(root: &'c Module, registry: &'c Registry) -> (Model<'c>, Diagno
         pending_attrs: Vec::new(),
     };
     b.add_module(ModulePath::root(), root);
+    b.call_edges();
     b.resolve_pending();
     b.check_attr_refs();
     b.compute_resource_deps();
@@ -298,6 +305,29 @@ pub fn build<'c>(root: &'c Module, registry: &'c Registry) -> (Model<'c>, Diagno
 }
 
 impl<'c> Builder<'c> {
+    /// Every node evaluated in a called module's instances waits for the call that
+    /// makes them (its `count`/`for_each`): the module's variables, locals, outputs,
+    /// resources and checks, and the calls it makes in turn.
+    fn call_edges(&mut self) {
+        for (i, kind) in self.model.nodes.clone().iter().enumerate() {
+            let module = match kind {
+                NodeKind::Var(m, _)
+                | NodeKind::Local(m, _)
+                | NodeKind::Output(m, _)
+                | NodeKind::Resource(m, _)
+                | NodeKind::Check(m, _) => m.clone(),
+                NodeKind::Call(child) => child.parent().unwrap_or_default(),
+                NodeKind::Provider(_) => continue,
+            };
+            if module.is_root() {
+                continue;
+            }
+            if let Some(&call) = self.model.index.get(&NodeKind::Call(module)) {
+                self.model.graph.add_edge(i, call);
+            }
+        }
+    }
+
     fn add(&mut self, kind: NodeKind) -> usize {
         if let Some(&i) = self.model.index.get(&kind) {
             return i;
@@ -467,6 +497,20 @@ impl<'c> Builder<'c> {
 
     fn add_module(&mut self, path: ModulePath, module: &'c Module) {
         self.model.modules.insert(path.clone(), module);
+        if let (Some(call), Some(p)) = (
+            self.model.calls.get(&path).copied(),
+            module.providers.first(),
+        ) {
+            if call.count.is_some() || call.for_each.is_some() {
+                self.diags.push(
+                    Diagnostic::error(
+                        "Module is incompatible with count and for_each",
+                        format!("The module called by module.{} has its own provider block, so it cannot be called with count or for_each (each instance would need its own provider configuration). Move the provider block to the calling module and pass it in, then use count or for_each.", call.name),
+                    )
+                    .with_span(Some(p.span.clone())),
+                );
+            }
+        }
         for p in &module.providers {
             let addr = provider_addr(&path, &p.name, p.alias.as_deref());
             let n = self.add(NodeKind::Provider(addr.clone()));
@@ -486,7 +530,12 @@ impl<'c> Builder<'c> {
             if let Some(call) = self.model.calls.get(&path).copied() {
                 let parent = path.parent().unwrap_or_default();
                 if let Some(a) = call.inputs.attrs.get(&v.name) {
-                    self.refs(n, &parent, &a.expr, NO_REPETITION);
+                    let ctx = RefContext {
+                        count: call.count.is_some(),
+                        for_each: call.for_each.is_some(),
+                        self_ok: false,
+                    };
+                    self.refs(n, &parent, &a.expr, ctx);
                 } else if v.default.is_none() {
                     self.diags.push(
                         Diagnostic::error(
@@ -611,6 +660,10 @@ impl<'c> Builder<'c> {
         for call in module.module_calls.values() {
             let child = path.child(&call.name);
             self.model.calls.insert(child.clone(), call);
+            let n = self.add(NodeKind::Call(child.clone()));
+            for e in call.count.iter().chain(&call.for_each) {
+                self.refs(n, &path, e, NO_REPETITION);
+            }
             self.add_module(child, &call.module);
         }
     }

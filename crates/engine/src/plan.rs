@@ -316,11 +316,12 @@ pub async fn plan(
     if !opts.targets.is_empty() {
         let allowed = targeted_resources(model, &opts.targets);
         changes.retain(|c| {
-            allowed.contains(&c.addr.resource.to_string())
-                || opts.targets.iter().any(|t| {
-                    t.resource == c.addr.resource
-                        && (t.key == InstanceKey::None || t.key == c.addr.key)
-                })
+            allowed.contains(&crate::model::prefixed(
+                &c.addr.resource.module.config(),
+                &c.addr.resource.local_name(),
+            )) || opts.targets.iter().any(|t| {
+                t.resource == c.addr.resource && (t.key == InstanceKey::None || t.key == c.addr.key)
+            })
         });
     }
     changes.sort_by(|a, b| a.addr.cmp(&b.addr));
@@ -378,7 +379,7 @@ fn targeted_resources(model: &Model<'_>, targets: &[InstanceAddr]) -> BTreeSet<S
         .iter()
         .filter_map(|t| {
             model.node(&NodeKind::Resource(
-                t.resource.module.clone(),
+                t.resource.module.config(),
                 t.resource.local_name(),
             ))
         })
@@ -499,7 +500,23 @@ impl<'c> Planner<'c> {
                 let Some(r) = self.run.model.resource(m, key) else {
                     return false;
                 };
-                self.plan_resource(node, m, r).await
+                let mut instances: BTreeSet<ModulePath> =
+                    self.run.instances(m).into_iter().map(|(p, _)| p).collect();
+                // A destroy plans every object state has, in module instances the
+                // configuration may no longer make.
+                if self.opts.destroy {
+                    instances.extend(
+                        self.prior_by_resource
+                            .keys()
+                            .filter(|a| a.module.config() == *m && a.local_name() == *key)
+                            .map(|a| a.module.clone()),
+                    );
+                }
+                let mut ok = true;
+                for mi in &instances {
+                    ok &= self.plan_resource(node, mi, r).await;
+                }
+                ok
             }
             _ => self.run.visit_value_node(node, self.root_vars),
         }
@@ -1057,20 +1074,33 @@ impl<'c> Planner<'c> {
     /// Plans deletion of state entries whose resource left the configuration.
     async fn orphans(&self) {
         let model = self.run.model;
-        let mut orphans: Vec<&InstanceState> = Vec::new();
+        let mut orphans: Vec<(&InstanceState, &'static str)> = Vec::new();
         for (raddr, insts) in &self.prior_by_resource {
-            if model
-                .node(&NodeKind::Resource(
-                    raddr.module.clone(),
-                    raddr.local_name(),
-                ))
+            let config = raddr.module.config();
+            // Gone from the configuration, or in a module instance that the module
+            // call's count/for_each no longer makes.
+            let instance_gone = || {
+                !raddr.module.is_root()
+                    && !self
+                        .run
+                        .instances(&config)
+                        .iter()
+                        .any(|(p, _)| *p == raddr.module)
+            };
+            let reason = if model
+                .node(&NodeKind::Resource(config.clone(), raddr.local_name()))
                 .is_none()
             {
-                orphans.extend(insts.iter().copied());
-            }
+                "delete_because_no_resource_config"
+            } else if !self.opts.destroy && instance_gone() {
+                "delete_because_no_module"
+            } else {
+                continue;
+            };
+            orphans.extend(insts.iter().map(|i| (*i, reason)));
         }
-        orphans.sort_by(|a, b| a.addr.cmp(&b.addr));
-        for inst in orphans {
+        orphans.sort_by(|a, b| a.0.addr.cmp(&b.0.addr));
+        for (inst, reason) in orphans {
             let mut before = Some(inst.value.clone());
             if self.opts.refresh && !self.opts.destroy {
                 if let Some(p) = self.run.provider(&inst.provider) {
@@ -1094,7 +1124,7 @@ impl<'c> Planner<'c> {
                 before: Some(before),
                 after: None,
                 replace_paths: Vec::new(),
-                reason: Some("delete_because_no_resource_config".into()),
+                reason: Some(reason.into()),
                 dependencies: inst.dependencies.clone(),
                 create_before_destroy: inst.create_before_destroy,
             });

@@ -267,6 +267,10 @@ fn heading(c: &ResourceChange) -> String {
             Some("delete_because_no_resource_config") => {
                 "will be destroyed\n  # (because it is no longer in the configuration)".to_string()
             }
+            Some("delete_because_no_module") => format!(
+                "will be destroyed\n  # (because {} is not in configuration)",
+                c.addr.resource.module
+            ),
             Some("delete_because_count_index") => format!(
                 "will be destroyed\n  # (because index {} is out of range for count)",
                 c.addr.key

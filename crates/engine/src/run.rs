@@ -43,7 +43,7 @@ pub struct Run<'c> {
 }
 
 pub fn module_rel(root_dir: &Path, model: &Model<'_>, module: &ModulePath) -> String {
-    match model.modules.get(module) {
+    match model.modules.get(&module.config()) {
         Some(m) if !module.is_root() => {
             let rel = m.dir.strip_prefix(root_dir).unwrap_or(&m.dir);
             let s = rel.display().to_string();
@@ -145,37 +145,114 @@ impl<'c> Run<'c> {
         f(&scope)
     }
 
-    /// Evaluates any non-resource node. Returns false (with diagnostics) on error.
+    /// Evaluates any non-resource node, in every instance of its module. Returns false
+    /// (with diagnostics) on error.
     pub fn visit_value_node(&self, node: usize, root_vars: &BTreeMap<String, RawVar>) -> bool {
+        let module = match &self.model.nodes[node] {
+            NodeKind::Provider(addr) => return self.configure_provider(addr),
+            NodeKind::Resource(..) => return true,
+            NodeKind::Call(child) => return self.expand_call(child),
+            NodeKind::Var(m, _)
+            | NodeKind::Local(m, _)
+            | NodeKind::Output(m, _)
+            | NodeKind::Check(m, _) => m,
+        };
+        let mut ok = true;
+        for (mi, exp) in self.instances(module) {
+            ok &= self.visit_value_instance(node, &mi, exp.as_ref(), root_vars);
+        }
+        ok
+    }
+
+    /// The instances of a module (by its configuration path): each instance's path and
+    /// the repetition values its call's arguments see. The root has one, and so does a
+    /// module whose call has neither `count` nor `for_each` under a parent with one.
+    pub fn instances(&self, module: &ModulePath) -> Vec<(ModulePath, Option<Expansion>)> {
+        if module.is_root() {
+            return vec![(ModulePath::root(), None)];
+        }
+        self.store
+            .borrow()
+            .module_instances
+            .get(module)
+            .map(|mi| {
+                mi.instances
+                    .iter()
+                    .map(|(p, e)| (p.clone(), Some(e.clone())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Expands a module call's `count`/`for_each` in every instance of the calling
+    /// module, recording the called module's instances.
+    fn expand_call(&self, child: &ModulePath) -> bool {
+        let Some(call) = self.model.calls.get(child) else {
+            return false;
+        };
+        let parent = child.parent().unwrap_or_default();
+        let mut out = crate::store::ModuleInstances::default();
+        for (pi, _) in self.instances(&parent) {
+            match self.expand_meta(&pi, call.count.as_ref(), call.for_each.as_ref()) {
+                Ok((repetition, expansions)) => {
+                    out.repetition = repetition;
+                    for e in expansions {
+                        out.instances
+                            .push((pi.child_instance(&call.name, &e.key), e));
+                    }
+                }
+                // A destroy plans from state: the module's objects are found there.
+                Err(_) if self.tolerant => {}
+                Err(d) => {
+                    self.error(d);
+                    return false;
+                }
+            }
+        }
+        self.store
+            .borrow_mut()
+            .module_instances
+            .insert(child.clone(), out);
+        true
+    }
+
+    /// Evaluates a variable, local, output or check in one module instance `mi`.
+    fn visit_value_instance(
+        &self,
+        node: usize,
+        mi: &ModulePath,
+        exp: Option<&Expansion>,
+        root_vars: &BTreeMap<String, RawVar>,
+    ) -> bool {
         match &self.model.nodes[node] {
             // Root variables were evaluated before the walk ([`Run::eval_root_vars`]).
-            NodeKind::Var(m, n)
+            NodeKind::Var(_, n)
                 if self
                     .store
                     .borrow()
                     .vars
-                    .contains_key(&(m.clone(), n.clone())) =>
+                    .contains_key(&(mi.clone(), n.clone())) =>
             {
                 true
             }
-            NodeKind::Var(m, n) => self.eval_var(m, n, root_vars, true),
+            NodeKind::Var(_, n) => self.eval_var(mi, exp, n, root_vars, true),
             NodeKind::Local(m, n) => {
                 let Some(l) = self.model.modules.get(m).and_then(|md| md.locals.get(n)) else {
                     return false;
                 };
-                match self.with_scope(m, None, |s| eval(&l.expr, s)) {
+                match self.with_scope(mi, None, |s| eval(&l.expr, s)) {
                     Ok(v) => {
                         self.store
                             .borrow_mut()
                             .locals
-                            .insert((m.clone(), n.clone()), v);
+                            .insert((mi.clone(), n.clone()), v);
                         true
                     }
                     Err(_) if self.tolerant => {
                         self.store
                             .borrow_mut()
                             .locals
-                            .insert((m.clone(), n.clone()), Value::Unknown);
+                            .insert((mi.clone(), n.clone()), Value::Unknown);
                         true
                     }
                     Err(d) => {
@@ -189,7 +266,7 @@ impl<'c> Run<'c> {
                     return false;
                 };
                 if !self.tolerant {
-                    let failed = self.with_scope(m, None, |s| {
+                    let failed = self.with_scope(mi, None, |s| {
                         check_conditions(&o.preconditions, s, ConditionKind::OutputPrecondition)
                     });
                     if !failed.is_empty() {
@@ -197,7 +274,7 @@ impl<'c> Run<'c> {
                         return false;
                     }
                 }
-                let result = self.with_scope(m, None, |s| eval(&o.expr, s));
+                let result = self.with_scope(mi, None, |s| eval(&o.expr, s));
                 let result = match result {
                     Err(_) if self.tolerant => Ok(Value::Unknown),
                     other => other,
@@ -217,7 +294,7 @@ impl<'c> Run<'c> {
                         self.store
                             .borrow_mut()
                             .outputs
-                            .insert((m.clone(), n.clone()), v.mark_if(o.sensitive));
+                            .insert((mi.clone(), n.clone()), v.mark_if(o.sensitive));
                         true
                     }
                     Err(d) => {
@@ -226,13 +303,12 @@ impl<'c> Run<'c> {
                     }
                 }
             }
-            NodeKind::Provider(addr) => self.configure_provider(addr),
-            NodeKind::Resource(..) => true,
+            NodeKind::Provider(_) | NodeKind::Resource(..) | NodeKind::Call(_) => true,
             NodeKind::Check(m, n) => {
                 // A destroy does not check (what the checks look at is going away).
                 if let Some(c) = self.model.modules.get(m).and_then(|md| md.checks.get(n)) {
                     if !self.tolerant {
-                        let warnings = self.with_scope(m, None, |s| {
+                        let warnings = self.with_scope(mi, None, |s| {
                             check_conditions(&c.asserts, s, ConditionKind::CheckAssert)
                         });
                         self.errors(Diagnostics(warnings));
@@ -254,7 +330,7 @@ impl<'c> Run<'c> {
         // (Terraform 1.9).
         let mut ok = true;
         for name in m.variables.keys() {
-            ok &= self.eval_var(&root, name, root_vars, false);
+            ok &= self.eval_var(&root, None, name, root_vars, false);
         }
         for decl in m.variables.values().filter(|d| !d.validations.is_empty()) {
             let key = (root.clone(), decl.name.clone());
@@ -274,6 +350,7 @@ impl<'c> Run<'c> {
     fn eval_var(
         &self,
         module: &ModulePath,
+        exp: Option<&Expansion>,
         name: &str,
         root_vars: &BTreeMap<String, RawVar>,
         validate: bool,
@@ -281,7 +358,7 @@ impl<'c> Run<'c> {
         let Some(decl) = self
             .model
             .modules
-            .get(module)
+            .get(&module.config())
             .and_then(|m| m.variables.get(name))
         else {
             return false;
@@ -293,12 +370,12 @@ impl<'c> Run<'c> {
                 Some(RawVar::Text(t)) => parse_cli_value(decl, t).map(Some),
             }
         } else {
-            let call = self.model.calls.get(module);
+            let call = self.model.calls.get(&module.config());
             match call.and_then(|c| c.inputs.attrs.get(name)) {
                 None => Ok(None),
                 Some(a) => {
                     let parent = module.parent().unwrap_or_default();
-                    self.with_scope(&parent, None, |s| eval(&a.expr, s))
+                    self.with_scope(&parent, exp, |s| eval(&a.expr, s))
                         .map(Some)
                 }
             }
@@ -450,7 +527,18 @@ impl<'c> Run<'c> {
         module: &ModulePath,
         r: &Resource,
     ) -> Result<(Repetition, Vec<Expansion>), Diagnostic> {
-        if let Some(c) = &r.count {
+        self.expand_meta(module, r.count.as_ref(), r.for_each.as_ref())
+    }
+
+    /// The instances `count` or `for_each` (of a resource or a module call) ask for,
+    /// evaluated in `module`; one unkeyed instance when there is neither.
+    pub fn expand_meta(
+        &self,
+        module: &ModulePath,
+        count: Option<&terrane_lang::Expr>,
+        for_each: Option<&terrane_lang::Expr>,
+    ) -> Result<(Repetition, Vec<Expansion>), Diagnostic> {
+        if let Some(c) = count {
             let v = self.with_scope(module, None, |s| eval(c, s))?;
             let (v, _) = v.unmark();
             // Like Terraform, count converts its value to a number ("2" is 2).
@@ -489,7 +577,7 @@ impl<'c> Run<'c> {
                     .collect(),
             ));
         }
-        if let Some(f) = &r.for_each {
+        if let Some(f) = for_each {
             let v = self.with_scope(module, None, |s| eval(f, s))?;
             if matches!(v, Value::Sensitive(_)) {
                 return Err(Diagnostic::error(

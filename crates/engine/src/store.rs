@@ -83,10 +83,21 @@ impl ResourceValues {
 
 #[derive(Default)]
 pub struct Store {
+    /// The instances of each called module, by the module's configuration path (see
+    /// [`crate::run::Run::instances`]).
+    pub module_instances: HashMap<ModulePath, ModuleInstances>,
     pub vars: HashMap<(ModulePath, String), Value>,
     pub locals: HashMap<(ModulePath, String), Value>,
     pub outputs: HashMap<(ModulePath, String), Value>,
     pub resources: HashMap<(ModulePath, String), ResourceValues>,
+}
+
+/// The instances of one module call: how it repeats, and each instance's path with the
+/// repetition values (`count.index`, `each`) its arguments see.
+#[derive(Clone, Debug, Default)]
+pub struct ModuleInstances {
+    pub repetition: Repetition,
+    pub instances: Vec<(ModulePath, crate::run::Expansion)>,
 }
 
 /// Evaluation scope for one module (and optionally one resource instance).
@@ -170,6 +181,46 @@ impl Scope for ModuleScope<'_> {
                 .ok_or_else(|| missing(&format!("data.{type_name}.{name}"), span)),
             Reference::ModuleOutput { module, output } => {
                 let child = self.module.child(module);
+                let repeated = self
+                    .store
+                    .module_instances
+                    .get(&self.module.config().child(module))
+                    .filter(|mi| mi.repetition != Repetition::Single);
+                if let Some(mi) = repeated {
+                    if let Some(o) = output {
+                        return Err(Diagnostic::error(
+                            "Unsupported attribute",
+                            format!("module.{module} has count or for_each, so it is a collection of instances; refer to one instance's output, e.g. module.{module}[0].{o} or module.{module}[\"key\"].{o}."),
+                        )
+                        .with_span(Some(span.clone())));
+                    }
+                    let outputs_of = |p: &ModulePath| {
+                        Value::Map(
+                            self.store
+                                .outputs
+                                .iter()
+                                .filter(|((q, _), _)| q == p)
+                                .map(|((_, n), v)| (n.clone(), v.clone()))
+                                .collect(),
+                        )
+                    };
+                    let mine = mi
+                        .instances
+                        .iter()
+                        .filter(|(p, _)| p.parent().as_ref() == Some(self.module));
+                    return Ok(Cow::Owned(match mi.repetition {
+                        Repetition::Count => {
+                            Value::List(mine.map(|(p, _)| outputs_of(p)).collect())
+                        }
+                        _ => Value::Map(
+                            mine.filter_map(|(p, e)| match &e.key {
+                                InstanceKey::Str(k) => Some((k.clone(), outputs_of(p))),
+                                _ => None,
+                            })
+                            .collect(),
+                        ),
+                    }));
+                }
                 match output {
                     Some(o) => {
                         let v = self

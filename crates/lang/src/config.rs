@@ -300,6 +300,9 @@ pub fn implied_provider(type_name: &str) -> String {
 pub struct ModuleCall {
     pub name: String,
     pub source: String,
+    /// `count`/`for_each` on the call: one module instance per index or key.
+    pub count: Option<Expr>,
+    pub for_each: Option<Expr>,
     pub inputs: Body,
     pub depends_on: Vec<Expr>,
     pub module: Box<Module>,
@@ -1685,16 +1688,16 @@ fn load_module_call(
     for meta in ["source", "version", "providers", "depends_on"] {
         inputs.attrs.shift_remove(meta);
     }
-    for meta in ["count", "for_each"] {
-        if let Some(a) = inputs.attrs.shift_remove(meta) {
-            diags.push(
-                Diagnostic::error(
-                    format!("{meta} on modules is not supported yet"),
-                    format!("terrane does not expand modules with {meta} yet; use {meta} on the resources inside the module instead."),
-                )
-                .with_span(Some(a.name_span)),
-            );
-        }
+    let count = inputs.attrs.shift_remove("count").map(|a| a.expr);
+    let for_each = inputs.attrs.shift_remove("for_each").map(|a| a.expr);
+    if let (Some(_), Some(f)) = (&count, &for_each) {
+        diags.push(
+            Diagnostic::error(
+                "Invalid combination of \"count\" and \"for_each\"",
+                "The count and for_each meta-arguments are mutually exclusive; only one may be used on a module call.",
+            )
+            .with_span(Some(f.span.clone())),
+        );
     }
     let depends_on = expr_list(&b.body, "depends_on", diags);
     let dir = parent.dir.join(&source);
@@ -1730,6 +1733,8 @@ fn load_module_call(
     Some(ModuleCall {
         name,
         source,
+        count,
+        for_each,
         inputs,
         depends_on,
         module: Box::new(child),

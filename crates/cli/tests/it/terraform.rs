@@ -742,3 +742,121 @@ moved {
     );
     pair.tr.run(&["plan", "--detailed-exitcode"]).expect_code(0);
 }
+
+/// Module calls with `count` and `for_each`, through both tools over three applies:
+/// the instances' addresses in state, what a smaller count or a dropped key plans
+/// (each object of the gone instance deleted, `delete_because_no_module`), a targeted
+/// plan of one instance, and a destroy.
+#[test]
+fn module_count_and_for_each_expand_as_in_terraform() {
+    const MODULE: &str = r#"
+variable "name" {}
+resource "terraform_data" "a" { input = var.name }
+resource "terraform_data" "b" { input = terraform_data.a.output }
+output "out" { value = terraform_data.b.output }
+"#;
+    let config = |n: usize, keys: &str| {
+        format!(
+            r#"
+module "c" {{
+  source = "./m"
+  count  = {n}
+  name   = "c${{count.index}}"
+}}
+module "e" {{
+  source   = "./m"
+  for_each = toset([{keys}])
+  name     = each.key
+}}
+output "outs" {{ value = concat(module.c[*].out, [for k, m in module.e : m.out]) }}
+"#
+        )
+    };
+    let pair = Pair::new(&[
+        ("main.tf", &config(2, r#""x", "y""#)),
+        ("m/main.tf", MODULE),
+    ]);
+    let (a, b) = pair.run(&["apply", "-auto-approve"], &["apply", "--auto-approve"]);
+    a.success();
+    b.success().contains("8 added");
+    let state = |o: &Out| {
+        let mut l: Vec<String> = o.stdout.lines().map(str::to_string).collect();
+        l.sort();
+        l
+    };
+    let (a, b) = (
+        terraform(pair.tf.path(), &["state", "list"]),
+        pair.tr.run(&["state", "list"]),
+    );
+    assert_eq!(state(&a), state(&b));
+    assert!(
+        state(&b).contains(&"module.e[\"y\"].terraform_data.b".to_string()),
+        "{}",
+        b.stdout
+    );
+
+    pair.tf.write("main.tf", &config(1, r#""y""#));
+    pair.tr.write("main.tf", &config(1, r#""y""#));
+    let reasons = |plan_json: &str| -> Vec<(String, String)> {
+        let doc: serde_json::Value = serde_json::from_str(plan_json).expect("show -json");
+        let mut out: Vec<(String, String)> = doc["resource_changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["change"]["actions"] != serde_json::json!(["no-op"]))
+            .map(|c| {
+                (
+                    c["address"].as_str().unwrap_or("?").to_string(),
+                    c["action_reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    terraform(pair.tf.path(), &["plan", "-out=tf.plan", "-no-color"]).success();
+    let tf_reasons = reasons(&terraform(pair.tf.path(), &["show", "-json", "tf.plan"]).stdout);
+    pair.tr
+        .run(&["plan", "--out", "tr.plan"])
+        .success()
+        .contains("(because module.c[1] is not in configuration)");
+    let tr_reasons = reasons(&pair.tr.run(&["show", "--json", "tr.plan"]).stdout);
+    assert_eq!(tf_reasons, tr_reasons);
+    assert_eq!(tr_reasons.len(), 4, "{tr_reasons:?}");
+    assert!(
+        tr_reasons
+            .iter()
+            .all(|(_, r)| r == "delete_because_no_module"),
+        "{tr_reasons:?}"
+    );
+    let (a, b) = pair.run(&["apply", "-auto-approve"], &["apply", "--auto-approve"]);
+    a.success();
+    b.success().contains("4 destroyed");
+    let (a, b) = (
+        terraform(pair.tf.path(), &["state", "list"]),
+        pair.tr.run(&["state", "list"]),
+    );
+    assert_eq!(state(&a), state(&b));
+    let (a, b) = (
+        terraform(pair.tf.path(), &["output", "-json", "outs"]),
+        pair.tr.run(&["output", "--json", "outs"]),
+    );
+    assert_eq!(a.stdout.trim(), b.stdout.trim());
+
+    // A target inside one module instance.
+    pair.tr
+        .run(&[
+            "plan",
+            "--target",
+            "module.e[\"y\"].terraform_data.b",
+            "--detailed-exitcode",
+        ])
+        .expect_code(0);
+    let (a, b) = pair.run(
+        &["destroy", "-auto-approve"],
+        &["destroy", "--auto-approve"],
+    );
+    a.success();
+    b.success().contains("4 destroyed");
+    assert_eq!(pair.tr.run(&["state", "list"]).stdout.trim(), "");
+}
