@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use terrane_agent::client;
 use terrane_engine::render::Style;
-use terrane_workspace::agent::{autoscaler_counts, log_files, metric_name, running, target};
+use terrane_workspace::agent::{log_files, running};
 
 use crate::session::fail;
 
@@ -74,128 +74,7 @@ pub async fn status(dir: &Path, as_json: bool, style: Style) -> u8 {
         );
         return 0;
     }
-    let (info, names) = (&r.info, &r.addresses);
-    match info.keeper_pid {
-        Some(k) => outln!(
-            "Agent pid {} (keeper pid {k}) at http://{}\n",
-            info.pid,
-            info.address
-        ),
-        None => outln!("Agent pid {} at http://{}\n", info.pid, info.address),
-    }
-    if r.services.is_empty() && r.balancers.is_empty() && r.zones.is_empty() {
-        outln!("No services, load balancers or DNS zones.");
-        return 0;
-    }
-    for s in &r.services {
-        let title = match names.get(&s.name) {
-            Some(a) => format!("{a} ({})", s.name),
-            None => s.name.clone(),
-        };
-        let owner = if s.autoscaled {
-            format!(" (autoscaled; configured {})", s.spec.replicas)
-        } else {
-            String::new()
-        };
-        outln!(
-            "{}  {}/{} ready{owner}",
-            style.bold(&title),
-            s.ready,
-            target(s)
-        );
-        outln!(
-            "  {:<8} {:<8} {:<22} {:<11} {:<10} {:>8}  LAST ERROR",
-            "REPLICA",
-            "PID",
-            "ADDRESS",
-            "STATE",
-            "HEALTH",
-            "RESTARTS"
-        );
-        for r in &s.replicas {
-            let health = if r.healthy {
-                style.green("healthy")
-            } else {
-                style.red("unhealthy")
-            };
-            let state = serde_json::to_value(r.state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            outln!(
-                "  {:<8} {:<8} {:<22} {:<11} {:<10} {:>8}  {}",
-                r.index,
-                r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-                r.address,
-                state,
-                health,
-                r.restarts,
-                r.last_error.clone().unwrap_or_default()
-            );
-        }
-        outln!();
-    }
-    if !r.balancers.is_empty() {
-        outln!("{}", style.bold("Load balancers"));
-        for b in &r.balancers {
-            let healthy = b.backends.iter().filter(|be| !be.ejected).count();
-            outln!(
-                "  {:<16} {:<22} {} of {} backends healthy, {} requests ({} failed)",
-                b.name,
-                b.address,
-                healthy,
-                b.backends.len(),
-                b.requests,
-                b.failed
-            );
-            for be in &b.backends {
-                let health = if be.ejected {
-                    style.red("ejected")
-                } else {
-                    style.green("healthy")
-                };
-                outln!("    {:<22} {health}  {} requests", be.address, be.requests);
-            }
-        }
-        outln!();
-    }
-    if !r.zones.is_empty() {
-        outln!("{}", style.bold("DNS zones"));
-        for z in &r.zones {
-            outln!(
-                "  {:<24} {:<22} {} records",
-                z.spec.name,
-                z.address,
-                z.records.len()
-            );
-        }
-        outln!();
-    }
-    if !r.autoscalers.is_empty() {
-        outln!("{}", style.bold("Autoscalers"));
-        for a in &r.autoscalers {
-            let (current, desired) = autoscaler_counts(a, &r.services);
-            let show = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
-            let value = a
-                .last_decision
-                .as_ref()
-                .map(|d| format!("{:.2}", d.metric))
-                .unwrap_or_else(|| "not measured yet".into());
-            outln!(
-                "  {:<16} service {}: {} current, {} desired [{}..{}]; {} {} (target {})",
-                a.name,
-                a.spec.service,
-                show(current),
-                show(desired),
-                a.spec.min_replicas,
-                a.spec.max_replicas,
-                metric_name(a.spec.metric),
-                value,
-                a.spec.target
-            );
-        }
-        outln!();
-    }
+    out!("{}", r.render(style));
     0
 }
 

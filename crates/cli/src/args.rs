@@ -18,6 +18,20 @@ pub struct Cli {
     /// Disable colored output (also honoured: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Take the state lock (default true). -lock=false runs without it: only when it
+    /// cannot be taken and you know no other run is going on.
+    #[arg(long, global = true, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub lock: bool,
+    /// How long to wait for a state lock another run holds, e.g. 30s or 5m (default 0s).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+    /// Ask for input when needed (default true; also TF_INPUT=0). With false, apply
+    /// without --auto-approve stops instead of asking.
+    #[arg(long, global = true, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub input: bool,
+    /// Accepted for Terraform's scripts; warnings are always shown in full.
+    #[arg(long, global = true, hide = true)]
+    pub compact_warnings: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,6 +68,12 @@ pub struct PlanArgs {
     /// Plan to destroy every object in state.
     #[arg(long)]
     pub destroy: bool,
+    /// Replace this instance although nothing forces it (repeatable).
+    #[arg(long = "replace", value_name = "ADDRESS")]
+    pub replace: Vec<String>,
+    /// Only record in state what changed outside terrane; change nothing real.
+    #[arg(long, conflicts_with = "destroy")]
+    pub refresh_only: bool,
     /// How many provider operations run at once.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub parallelism: usize,
@@ -72,6 +92,8 @@ impl PlanArgs {
         terrane_workspace::ops::PlanRequest {
             vars: self.vars.inputs(),
             targets: self.targets.clone(),
+            replace: self.replace.clone(),
+            refresh_only: self.refresh_only,
             refresh: self.refresh,
             destroy: self.destroy,
             parallelism: self.parallelism,

@@ -54,6 +54,8 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
                 parallelism,
                 policy: Vec::new(),
                 override_policy: None,
+                replace: Vec::new(),
+                refresh_only: false,
             };
             apply_cmd(&dir, None, &args, auto_approve, style).await
         }
@@ -139,6 +141,8 @@ async fn cost(dir: &Path, c: crate::args::CostCommand, style: Style) -> u8 {
         parallelism: 10,
         policy: Vec::new(),
         override_policy: None,
+        replace: Vec::new(),
+        refresh_only: false,
     };
     let source = match &opts.planfile {
         Some(p) => Source::File(p),

@@ -61,7 +61,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // Usage errors exit 1 like every other error, so that 2 keeps meaning "changes" (plan
     // --detailed-exitcode) or "findings" (scan) to scripts; --help and --version exit 0.
-    let cli = match Cli::try_parse_from(terraform_style_flags(std::env::args_os())) {
+    let cli = match Cli::try_parse_from(terraform_style_flags(
+        with_tf_cli_args(std::env::args_os().collect()).into_iter(),
+    )) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -69,6 +71,19 @@ fn main() -> ExitCode {
         }
     };
     ui::init_logging();
+    let Some(lock_timeout) = terrane_lang::funcs::go_duration(&cli.lock_timeout) else {
+        eprintln!(
+            "Error: -lock-timeout {:?} is not a duration (write it like 30s, 5m or 1h).",
+            cli.lock_timeout
+        );
+        return ExitCode::from(1);
+    };
+    terrane_workspace::set_lock_settings(terrane_workspace::LockSettings {
+        enabled: cli.lock,
+        timeout: lock_timeout,
+    });
+    let tf_input = std::env::var("TF_INPUT").unwrap_or_default();
+    ui::set_input(cli.input && !matches!(tf_input.as_str(), "0" | "false"));
     terrane_workspace::secrets::set_passphrase_prompt(secret_cmd::ask_passphrase);
     let color = ui::color_enabled(cli.no_color);
     let dir = match &cli.chdir {
@@ -108,6 +123,31 @@ fn main() -> ExitCode {
     // Providers may have left tasks (such as a slow sleep) running; don't wait for them.
     runtime.shutdown_background();
     ExitCode::from(code)
+}
+
+/// Terraform's TF_CLI_ARGS and TF_CLI_ARGS_<command>: arguments (split as a shell
+/// would) inserted after the command's name, the general ones first.
+fn with_tf_cli_args(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut i = 1;
+    while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
+        match a {
+            "-C" | "--chdir" | "-chdir" => i += 2,
+            _ if a.starts_with('-') => i += 1,
+            _ => break,
+        }
+    }
+    let Some(command) = args.get(i).map(|c| c.to_string_lossy().into_owned()) else {
+        return args;
+    };
+    let extra: Vec<std::ffi::OsString> =
+        ["TF_CLI_ARGS".to_string(), format!("TF_CLI_ARGS_{command}")]
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .flat_map(|v| shlex::split(&v).unwrap_or_default())
+            .map(Into::into)
+            .collect();
+    args.splice(i + 1..i + 1, extra);
+    args
 }
 
 /// Terraform spells long flags with one dash (`-json`, `-var x=1`, `-auto-approve`,

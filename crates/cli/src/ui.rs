@@ -139,7 +139,18 @@ pub fn print_diags(diags: &Diagnostics, sources: &SourceMap, color: bool) {
 }
 
 /// Asks for "yes" on the terminal (or stdin).
+/// Whether terrane may ask questions (`-input=false` and `TF_INPUT=0` say no).
+static INPUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+pub fn set_input(allowed: bool) {
+    INPUT.store(allowed, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn confirm(question: &str, style: Style) -> bool {
+    if !INPUT.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("Error: approval is needed, but input is disabled (-input=false or TF_INPUT=0); apply a saved plan or add -auto-approve.");
+        return false;
+    }
     outln!("\n{}", style.bold(question));
     outln!("  terrane will perform the actions described above.");
     outln!("  Only 'yes' will be accepted to approve.\n");

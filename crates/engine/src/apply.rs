@@ -136,6 +136,36 @@ pub async fn apply(
         cancel,
         counts: RefCell::new((0, 0, 0)),
     };
+    // A refresh-only plan records what the refresh found, and nothing else.
+    if plan.refresh_only {
+        let updates = plan
+            .drift
+            .iter()
+            .map(|d| match plan.prior.resources.get(&d.addr) {
+                Some(inst) if d.after.is_some() => Change::Put(inst.clone()),
+                _ => Change::Remove(d.addr.clone()),
+            })
+            .collect();
+        if let Err(d) = applier.write(updates).await {
+            outcome.diagnostics.push(d);
+        }
+        let Applier { writer, .. } = applier;
+        if let Some(serial) = writer.finish() {
+            let status = if outcome.diagnostics.has_errors() {
+                SerialStatus::Incomplete
+            } else {
+                SerialStatus::Complete
+            };
+            if let Err(e) = backend.finish(serial, status) {
+                outcome.diagnostics.push(Diagnostic::error(
+                    "Failed to finish the state serial",
+                    e.to_string(),
+                ));
+            }
+            outcome.serial = Some(serial);
+        }
+        return outcome;
+    }
     // Renames from `moved` blocks first: the objects keep their identity and history.
     if !plan.moves.is_empty() {
         let renames = plan

@@ -144,6 +144,8 @@ pub struct Plan {
     /// Objects the configuration's `moved` blocks renamed (`prior` has them at their
     /// new addresses already); the apply writes the renames to state.
     pub moves: Vec<crate::moves::Move>,
+    /// A refresh-only plan: its changes are the drift, which applying records.
+    pub refresh_only: bool,
 }
 
 impl Plan {
@@ -153,6 +155,7 @@ impl Plan {
             .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
             || self.outputs.iter().any(|o| o.action() != Action::NoOp)
             || !self.moves.is_empty()
+            || (self.refresh_only && !self.drift.is_empty())
     }
 
     /// (to add, to change, to destroy), counting a replacement as one add and one destroy.
@@ -184,6 +187,11 @@ pub struct PlanOptions {
     /// arguments were), for `terrane scan`, which needs no state and no credentials.
     /// Combine with `refresh: false` and an empty prior state.
     pub offline: bool,
+    /// Instances to replace although nothing forces it (Terraform's `-replace`).
+    pub replace: Vec<InstanceAddr>,
+    /// Plan only to record what changed outside terrane (`-refresh-only`): no
+    /// resource changes; applying writes the refreshed objects to state.
+    pub refresh_only: bool,
 }
 
 struct Planner<'c> {
@@ -365,6 +373,16 @@ pub async fn plan(
     }
     plan.prior = refreshed;
     plan.moves = moves;
+    if opts.refresh_only {
+        // Nothing is to change but state: the drift is the plan, and outputs keep
+        // what state has.
+        plan.refresh_only = true;
+        plan.changes.clear();
+        plan.outputs.retain(|o| o.before.is_some());
+        for o in &mut plan.outputs {
+            o.after = o.before.clone();
+        }
+    }
     let warnings = planner.run.diags.take();
     for w in warnings.iter() {
         observer.event(Event::Warning(w.clone()));
@@ -943,12 +961,14 @@ impl<'c> Planner<'c> {
         }
         let config = apply_ignore_changes(r, config, prior.as_ref(), schema);
         let (plain_config, _) = config.unmark();
-        let plain_prior = prior.as_ref().map(|p| p.unmark().0);
+        // `-replace`: planned as the new object's create, like any replacement.
+        let requested = prior.is_some() && self.opts.replace.contains(addr);
+        let plain_prior = prior.as_ref().filter(|_| !requested).map(|p| p.unmark().0);
         let change = provider
             .plan(
                 &r.type_name,
                 plain_prior.as_ref(),
-                prior_private,
+                if requested { &[] } else { prior_private },
                 &plain_config,
                 schema,
             )
@@ -966,6 +986,10 @@ impl<'c> Planner<'c> {
         let mut reason = None;
         if !replace_paths.is_empty() {
             reason = Some("replace_because_cannot_update".to_string());
+        }
+        if requested {
+            reason = Some("replace_by_request".to_string());
+            replace_paths.push("(-replace)".into());
         }
         // replace_triggered_by: replace when a referenced resource changes in this plan.
         if prior.is_some() && replace_paths.is_empty() {

@@ -151,6 +151,7 @@ pub fn encode(plan: &Plan) -> Json {
                 "name": o.name, "before": opt(&mark(&o.before)), "after": opt(&mark(&o.after)), "sensitive": o.sensitive,
             })
         }).collect::<Vec<_>>(),
+        "refresh_only": plan.refresh_only,
         "moves": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
         "drift": plan.drift.iter().map(|d| json!({
             "address": d.addr.to_string(), "before": encode_value(&d.before), "after": opt(&d.after),
@@ -243,6 +244,10 @@ pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
                 .unwrap_or(false),
         });
     }
+    plan.refresh_only = j
+        .get("refresh_only")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
     for m in j
         .get("moves")
         .and_then(Json::as_array)

@@ -285,6 +285,7 @@ fn heading(c: &ResourceChange) -> String {
             Some("replace_by_triggers") => {
                 "will be replaced due to changes in replace_triggered_by".to_string()
             }
+            Some("replace_by_request") => "will be replaced, as requested".to_string(),
             _ => "must be replaced".to_string(),
         },
         Action::Read => "will be read during apply".to_string(),
@@ -450,6 +451,14 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
             .filter_map(|o| render_output(o, st, width))
             .collect()
     };
+    if plan.refresh_only {
+        let _ = if plan.drift.is_empty() {
+            writeln!(out, "\n{} Your infrastructure still matches the configuration.\n\nterrane has checked that the real remote objects still match the result of your most recent changes, and found no differences.", st.green(&st.bold("No changes.")))
+        } else {
+            writeln!(out, "\nThis is a refresh-only plan, so terrane will not take any actions to undo these. If you were expecting these changes then you can apply this plan to record the updated values in the state without changing any remote objects.")
+        };
+        return out;
+    }
     if changes.is_empty() && outputs.is_empty() && plan.moves.is_empty() {
         let _ = writeln!(
             out,

@@ -170,6 +170,144 @@ pub struct Running {
     pub addresses: BTreeMap<String, String>,
 }
 
+impl Running {
+    /// The human-readable report `terrane status` prints.
+    pub fn render(&self, style: terrane_engine::render::Style) -> String {
+        use std::fmt::Write as _;
+        let r = self;
+        let mut out = String::new();
+        let (info, names) = (&r.info, &r.addresses);
+        match info.keeper_pid {
+            Some(k) => writeln!(
+                out,
+                "Agent pid {} (keeper pid {k}) at http://{}\n",
+                info.pid, info.address
+            ),
+            None => writeln!(out, "Agent pid {} at http://{}\n", info.pid, info.address),
+        }
+        .unwrap_or_default();
+        if r.services.is_empty() && r.balancers.is_empty() && r.zones.is_empty() {
+            let _ = writeln!(out, "No services, load balancers or DNS zones.");
+            return out;
+        }
+        for s in &r.services {
+            let title = match names.get(&s.name) {
+                Some(a) => format!("{a} ({})", s.name),
+                None => s.name.clone(),
+            };
+            let owner = if s.autoscaled {
+                format!(" (autoscaled; configured {})", s.spec.replicas)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "{}  {}/{} ready{owner}",
+                style.bold(&title),
+                s.ready,
+                target(s)
+            );
+            let _ = writeln!(
+                out,
+                "  {:<8} {:<8} {:<22} {:<11} {:<10} {:>8}  LAST ERROR",
+                "REPLICA", "PID", "ADDRESS", "STATE", "HEALTH", "RESTARTS"
+            );
+            for r in &s.replicas {
+                let health = if r.healthy {
+                    style.green("healthy")
+                } else {
+                    style.red("unhealthy")
+                };
+                let state = serde_json::to_value(r.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {:<8} {:<8} {:<22} {:<11} {:<10} {:>8}  {}",
+                    r.index,
+                    r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                    r.address,
+                    state,
+                    health,
+                    r.restarts,
+                    r.last_error.clone().unwrap_or_default()
+                );
+            }
+            let _ = writeln!(out);
+        }
+        if !r.balancers.is_empty() {
+            let _ = writeln!(out, "{}", style.bold("Load balancers"));
+            for b in &r.balancers {
+                let healthy = b.backends.iter().filter(|be| !be.ejected).count();
+                let _ = writeln!(
+                    out,
+                    "  {:<16} {:<22} {} of {} backends healthy, {} requests ({} failed)",
+                    b.name,
+                    b.address,
+                    healthy,
+                    b.backends.len(),
+                    b.requests,
+                    b.failed
+                );
+                for be in &b.backends {
+                    let health = if be.ejected {
+                        style.red("ejected")
+                    } else {
+                        style.green("healthy")
+                    };
+                    let _ = writeln!(
+                        out,
+                        "    {:<22} {health}  {} requests",
+                        be.address, be.requests
+                    );
+                }
+            }
+            let _ = writeln!(out);
+        }
+        if !r.zones.is_empty() {
+            let _ = writeln!(out, "{}", style.bold("DNS zones"));
+            for z in &r.zones {
+                let _ = writeln!(
+                    out,
+                    "  {:<24} {:<22} {} records",
+                    z.spec.name,
+                    z.address,
+                    z.records.len()
+                );
+            }
+            let _ = writeln!(out);
+        }
+        if !r.autoscalers.is_empty() {
+            let _ = writeln!(out, "{}", style.bold("Autoscalers"));
+            for a in &r.autoscalers {
+                let (current, desired) = autoscaler_counts(a, &r.services);
+                let show = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+                let value = a
+                    .last_decision
+                    .as_ref()
+                    .map(|d| format!("{:.2}", d.metric))
+                    .unwrap_or_else(|| "not measured yet".into());
+                let _ = writeln!(
+                    out,
+                    "  {:<16} service {}: {} current, {} desired [{}..{}]; {} {} (target {})",
+                    a.name,
+                    a.spec.service,
+                    show(current),
+                    show(desired),
+                    a.spec.min_replicas,
+                    a.spec.max_replicas,
+                    metric_name(a.spec.metric),
+                    value,
+                    a.spec.target
+                );
+            }
+            let _ = writeln!(out);
+        }
+        out
+    }
+}
+
 /// What the workspace's agent runs; `None` when no agent runs.
 pub async fn running(dir: &Path) -> Result<Option<Running>, String> {
     let Some((info, c)) = client::find(dir).await else {

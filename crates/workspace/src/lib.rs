@@ -290,6 +290,24 @@ impl Workspace {
     }
 }
 
+/// How runs of this process take the state lock (Terraform's `-lock` and
+/// `-lock-timeout`), set once by the CLI.
+#[derive(Clone, Copy, Debug)]
+pub struct LockSettings {
+    /// False: run without the lock (`-lock=false`), for when it cannot be taken and
+    /// no other run is going on.
+    pub enabled: bool,
+    /// How long to keep trying while another run holds the lock.
+    pub timeout: Duration,
+}
+
+static LOCK_SETTINGS: std::sync::OnceLock<LockSettings> = std::sync::OnceLock::new();
+
+/// Sets how this process takes the state lock (the first call wins).
+pub fn set_lock_settings(s: LockSettings) {
+    let _ = LOCK_SETTINGS.set(s);
+}
+
 /// Holds the state lock and renews its lease in the background until dropped.
 pub struct LockGuard {
     stop: Arc<AtomicBool>,
@@ -298,9 +316,29 @@ pub struct LockGuard {
 
 impl LockGuard {
     pub fn acquire(backend: &mut dyn Backend, operation: &str) -> Result<LockGuard, StateError> {
+        let settings = LOCK_SETTINGS.get().copied().unwrap_or(LockSettings {
+            enabled: true,
+            timeout: Duration::ZERO,
+        });
+        if !settings.enabled {
+            tracing::warn!("Running without the state lock (-lock=false).");
+            return Ok(LockGuard {
+                stop: Arc::new(AtomicBool::new(true)),
+                renewer: None,
+            });
+        }
         let id = uuid::Uuid::new_v4().to_string();
         let info = LockInfo::for_current_process(operation, id.clone());
-        backend.lock(&info)?;
+        // Another run's lock: try again every half second until the timeout.
+        let started = std::time::Instant::now();
+        loop {
+            match backend.lock(&info) {
+                Err(StateError::Locked { .. }) if started.elapsed() < settings.timeout => {
+                    std::thread::sleep(Duration::from_millis(500).min(settings.timeout));
+                }
+                other => break other?,
+            }
+        }
         // A second handle renews the lease and, when the run ends, releases the lock.
         let mut handle = match backend.reopen() {
             Ok(h) => h,

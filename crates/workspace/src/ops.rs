@@ -59,6 +59,9 @@ impl From<ImportError> for OpError {
 pub struct PlanRequest {
     pub vars: VarInputs,
     pub targets: Vec<String>,
+    /// Instances to replace (`-replace=ADDRESS`).
+    pub replace: Vec<String>,
+    pub refresh_only: bool,
     pub refresh: bool,
     pub destroy: bool,
     pub parallelism: usize,
@@ -130,6 +133,8 @@ pub async fn plan(
         targets,
         parallelism: req.parallelism.max(1),
         offline: false,
+        replace: parse_targets(&req.replace).map_err(OpError::Diagnostics)?,
+        refresh_only: req.refresh_only,
     };
     let mut plan = terrane_engine::plan(
         &model,
@@ -170,11 +175,9 @@ pub async fn offline_plan(
     let ws: &Workspace = ws;
     let model = build_model(ws, warn)?;
     let opts = PlanOptions {
-        destroy: false,
-        refresh: false,
-        targets: Vec::new(),
         parallelism: 10,
         offline: true,
+        ..PlanOptions::default()
     };
     let cancel = AtomicBool::new(false);
     terrane_engine::plan(

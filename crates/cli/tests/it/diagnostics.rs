@@ -487,3 +487,53 @@ output "port" { value = var.port }
         .contains("var.port is 80.");
     ws.run(&["plan", "--var", "port=8080"]).success();
 }
+
+/// Terraform's environment: TF_CLI_ARGS and TF_CLI_ARGS_<command> add arguments after
+/// the command's name, TF_INPUT=0 (or -input=false) turns prompts into errors.
+#[test]
+fn tf_cli_args_and_tf_input_work_as_in_terraform() {
+    let ws = Ws::with_main("variable \"n\" {}\noutput \"n\" { value = var.n }\n");
+    ws.run_env(
+        &["plan"],
+        &[("TF_CLI_ARGS_plan", "-var 'n=from env' -detailed-exitcode")],
+    )
+    .expect_code(2)
+    .contains("from env");
+    ws.run_env(&["apply", "-var", "n=1"], &[("TF_INPUT", "0")])
+        .expect_code(1)
+        .contains("input is disabled");
+    ws.run(&["apply", "-var", "n=1", "-input=false"])
+        .expect_code(1)
+        .contains("input is disabled");
+    assert!(ws.state_list().is_empty());
+}
+
+/// `-refresh-only`: the plan shows what changed outside terrane and plans nothing
+/// else; applying it records the real values in state and changes nothing real.
+#[test]
+fn refresh_only_records_drift_without_changing_anything() {
+    let ws = Ws::with_main(
+        "resource \"local_file\" \"f\" {\n  filename = \"${path.module}/out.txt\"\n  content  = \"hello\"\n}\n",
+    );
+    ws.apply();
+    std::fs::write(ws.path().join("out.txt"), "edited by hand").unwrap();
+    ws.run(&["plan", "-refresh-only", "-detailed-exitcode"])
+        .expect_code(2)
+        .contains("local_file.f has changed")
+        .contains("This is a refresh-only plan");
+    ws.run(&["apply", "-refresh-only", "-auto-approve"])
+        .success()
+        .contains("0 added, 0 changed, 0 destroyed");
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("out.txt")).unwrap(),
+        "edited by hand"
+    );
+    ws.run(&["state", "show", "local_file.f"])
+        .success()
+        .contains("edited by hand");
+    ws.run(&["plan", "-refresh-only", "-detailed-exitcode"])
+        .expect_code(0)
+        .contains("still matches the configuration");
+    // A normal plan now puts the file back as configured.
+    ws.run(&["plan"]).success().contains("must be replaced");
+}

@@ -76,3 +76,29 @@ fn force_unlock_with_a_wrong_id_names_the_current_lock() {
         .contains(&format!("pid {}", first.pid()));
     first.finish().success();
 }
+
+/// Terraform's `-lock-timeout` waits for a lock another run holds, and `-lock=false`
+/// does not take it at all (a read-only plan then runs beside the apply).
+#[test]
+fn lock_timeout_waits_for_the_holder_and_lock_false_skips_the_lock() {
+    let ws = Ws::with_main(SLOW);
+    let first = ws.spawn(&["apply", "--auto-approve"]);
+    first.wait_for_line(&["time_sleep.wait: Creating..."], Duration::from_secs(20));
+    // Without the lock: runs now, while the apply holds it.
+    let started = Instant::now();
+    ws.run(&["plan", "-lock=false", "-refresh=false"]).success();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // With a timeout: waits until the first run releases the lock, then goes ahead.
+    let started = Instant::now();
+    let waited = ws.run(&["apply", "-auto-approve", "-lock-timeout=30s"]);
+    let took = started.elapsed();
+    waited.success().contains("No changes");
+    assert!(
+        took >= Duration::from_millis(800),
+        "the second apply did not wait ({took:?})"
+    );
+    first.finish().success().contains("2 added");
+    ws.run(&["plan", "-lock-timeout=soon"])
+        .expect_code(1)
+        .contains("is not a duration");
+}

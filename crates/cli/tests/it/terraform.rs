@@ -860,3 +860,60 @@ output "outs" {{ value = concat(module.c[*].out, [for k, m in module.e : m.out])
     b.success().contains("4 destroyed");
     assert_eq!(pair.tr.run(&["state", "list"]).stdout.trim(), "");
 }
+
+/// `-replace=ADDRESS` replaces an instance nothing else would change, in both tools
+/// (`replace_by_request`, "will be replaced, as requested"); the object gets a new id.
+#[test]
+fn replace_flag_replaces_as_terraform_does() {
+    let config = "resource \"terraform_data\" \"t\" {\n  count = 2\n  input = count.index\n}\n";
+    let pair = Pair::new(&[("main.tf", config)]);
+    let (a, b) = pair.run(&["apply", "-auto-approve"], &["apply", "--auto-approve"]);
+    a.success();
+    b.success();
+    let id = |ws: &Ws| ws.run(&["state", "show", "terraform_data.t[1]"]).stdout;
+    let before = id(&pair.tr);
+    let reasons = |json: &str| -> Vec<(String, String)> {
+        let doc: serde_json::Value = serde_json::from_str(json).expect("plan JSON");
+        doc["resource_changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["change"]["actions"] != serde_json::json!(["no-op"]))
+            .map(|c| {
+                (
+                    c["address"].as_str().unwrap_or("?").to_string(),
+                    c["action_reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    terraform(
+        pair.tf.path(),
+        &[
+            "plan",
+            "-replace=terraform_data.t[1]",
+            "-out=tf.plan",
+            "-no-color",
+        ],
+    )
+    .success();
+    let tf = reasons(&terraform(pair.tf.path(), &["show", "-json", "tf.plan"]).stdout);
+    pair.tr
+        .run(&["plan", "-replace=terraform_data.t[1]", "-out=tr.plan"])
+        .success()
+        .contains("# terraform_data.t[1] will be replaced, as requested");
+    let tr = reasons(&pair.tr.run(&["show", "-json", "tr.plan"]).stdout);
+    assert_eq!(tf, tr);
+    assert_eq!(
+        tr,
+        vec![(
+            "terraform_data.t[1]".to_string(),
+            "replace_by_request".to_string()
+        )]
+    );
+    pair.tr
+        .run(&["apply", "tr.plan"])
+        .success()
+        .contains("1 added, 0 changed, 1 destroyed");
+    assert_ne!(id(&pair.tr), before, "a new object");
+}

@@ -287,11 +287,9 @@ impl Harness {
 
 fn opts(parallelism: usize) -> PlanOptions {
     PlanOptions {
-        destroy: false,
         refresh: true,
-        targets: Vec::new(),
         parallelism,
-        offline: false,
+        ..PlanOptions::default()
     }
 }
 

@@ -58,7 +58,7 @@ fn timeadd(a: &Args, _: &FuncContext) -> Result<Value, String> {
 
 /// A Go duration (`time.ParseDuration`): an optional sign, then one or more decimal
 /// numbers each with a unit (ns, us, µs, ms, s, m, h); `0` alone is zero.
-fn duration_nanos(s: &str) -> Option<i64> {
+pub(super) fn duration_nanos(s: &str) -> Option<i64> {
     let (neg, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),

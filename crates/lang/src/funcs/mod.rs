@@ -277,6 +277,15 @@ impl Args {
     }
 }
 
+/// A Go duration (`30s`, `5m`, `1h30m`, `0`), as Terraform's flags and `timeadd` take
+/// it; `None` for anything else or a negative one.
+pub fn go_duration(text: &str) -> Option<std::time::Duration> {
+    let nanos = datetime::duration_nanos(text)?;
+    u64::try_from(nanos)
+        .ok()
+        .map(std::time::Duration::from_nanos)
+}
+
 /// The current time as Terraform's `timestamp()` writes it: UTC, whole seconds.
 pub(crate) fn now_rfc3339() -> String {
     datetime::rfc3339(
