@@ -176,6 +176,10 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
+    /// Workspaces: several states for one configuration, as Terraform's (the selected
+    /// one is `terraform.workspace`; TF_WORKSPACE overrides the selection).
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
     /// Print the dependency graph in DOT format.
     Graph,
     /// Rewrite configuration files in the canonical style.
@@ -523,5 +527,29 @@ pub enum ProvidersCommand {
         /// As JSON, in Terraform's format (`terraform providers schema -json`).
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkspaceCommand {
+    /// List the workspaces; the selected one is marked with *.
+    List,
+    /// Print the selected workspace's name.
+    Show,
+    /// Create a workspace with an empty state and select it.
+    New { name: String },
+    /// Select a workspace.
+    Select {
+        name: String,
+        /// Create it when it does not exist.
+        #[arg(long)]
+        or_create: bool,
+    },
+    /// Delete a workspace's state; refused while it manages objects, unless --force
+    /// (which forgets them without destroying them).
+    Delete {
+        name: String,
+        #[arg(long)]
+        force: bool,
     },
 }

@@ -62,6 +62,7 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
         Command::Show { planfile, json } => show(&dir, planfile.as_deref(), json, style),
         Command::Output { name, json, raw } => output(&dir, name.as_deref(), json, raw),
         Command::Graph => graph(&dir, color).await,
+        Command::Workspace(c) => workspace_cmd(&dir, c),
         Command::Fmt {
             check,
             recursive,
@@ -512,20 +513,7 @@ fn print_outputs(state: &Snapshot, style: Style) {
         return;
     }
     outln!("\n{}\n", style.bold("Outputs:"));
-    let width = state
-        .outputs
-        .keys()
-        .map(|k| k.chars().count())
-        .max()
-        .unwrap_or(0);
-    for (k, o) in &state.outputs {
-        let v = if o.sensitive {
-            "(sensitive value)".to_string()
-        } else {
-            o.value.to_display()
-        };
-        outln!("{k:<width$} = {v}");
-    }
+    out!("{}", terrane_engine::render::render_outputs(state, true));
 }
 
 fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -> u8 {
@@ -575,14 +563,7 @@ fn output(dir: &Path, name: Option<&str>, as_json: bool, raw: bool) -> u8 {
             } else if state.outputs.is_empty() {
                 eprintln!("Warning: no outputs found. The state has no outputs; declare output blocks and run terrane apply.");
             } else {
-                for (k, o) in &state.outputs {
-                    let v = if o.sensitive {
-                        "(sensitive value)".to_string()
-                    } else {
-                        o.value.to_display()
-                    };
-                    outln!("{k} = {v}");
-                }
+                out!("{}", terrane_engine::render::render_outputs(&state, false));
             }
             0
         }
@@ -694,6 +675,26 @@ fn force_unlock(dir: &Path, lock_id: &str) -> u8 {
                 "terrane state has been successfully unlocked!{}",
                 was.unwrap_or_default()
             );
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `terrane workspace ...`, with Terraform's messages.
+fn workspace_cmd(dir: &Path, c: crate::args::WorkspaceCommand) -> u8 {
+    use crate::args::WorkspaceCommand as W;
+    use terrane_workspace::workspaces::{run, Action};
+    let action = match c {
+        W::List => Action::List,
+        W::Show => Action::Show,
+        W::New { name } => Action::New(name),
+        W::Select { name, or_create } => Action::Select(name, or_create),
+        W::Delete { name, force } => Action::Delete(name, force),
+    };
+    match run(&Workspace::load(dir).0, action) {
+        Ok(text) => {
+            outln!("{text}");
             0
         }
         Err(e) => fail(e),

@@ -54,6 +54,8 @@ pub struct Model<'c> {
     pub resource_provider: HashMap<usize, String>,
     /// Managed resources each resource node depends on, through locals, variables and outputs.
     pub resource_deps: HashMap<usize, Vec<String>>,
+    /// The selected workspace, `terraform.workspace` (set by the caller; "default").
+    pub workspace: String,
 }
 
 impl<'c> Model<'c> {
@@ -276,6 +278,7 @@ pub fn build<'c>(root: &'c Module, registry: &'c Registry) -> (Model<'c>, Diagno
             providers: HashMap::new(),
             resource_provider: HashMap::new(),
             resource_deps: HashMap::new(),
+            workspace: "default".into(),
         },
         diags: Diagnostics::new(),
         pending: Vec::new(),

@@ -652,3 +652,29 @@ mod tests {
         assert!(!out.contains("s1") && !out.contains("s2"));
     }
 }
+
+/// The outputs recorded in `state`, one `name = value` line each (sensitive ones as
+/// `(sensitive value)`), the `=` aligned when `align` (after an apply; `terrane output`
+/// lists them unaligned, as Terraform does).
+pub fn render_outputs(state: &terrane_state::Snapshot, align: bool) -> String {
+    let width = if align {
+        state
+            .outputs
+            .keys()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let mut out = String::new();
+    for (k, o) in &state.outputs {
+        let v = if o.sensitive {
+            "(sensitive value)".to_string()
+        } else {
+            o.value.to_display()
+        };
+        let _ = writeln!(out, "{k:<width$} = {v}");
+    }
+    out
+}

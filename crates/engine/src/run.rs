@@ -141,6 +141,7 @@ impl<'c> Run<'c> {
             each: exp.and_then(|e| e.each.clone()),
             applying: self.applying,
             self_value,
+            workspace: &self.model.workspace,
         };
         f(&scope)
     }

@@ -115,6 +115,8 @@ pub struct ModuleScope<'a> {
     pub applying: bool,
     /// What `self` is: the instance's values, in its postconditions.
     pub self_value: Option<Value>,
+    /// `terraform.workspace`.
+    pub workspace: &'a str,
 }
 
 fn missing(what: &str, span: &Span) -> Diagnostic {
@@ -265,7 +267,7 @@ impl Scope for ModuleScope<'_> {
                 "root" => ".".to_string(),
                 _ => self.root_dir.display().to_string(),
             }))),
-            Reference::Workspace => Ok(Cow::Owned(Value::from("default"))),
+            Reference::Workspace => Ok(Cow::Owned(Value::from(self.workspace))),
             Reference::SelfRef if self.self_value.is_some() => Ok(Cow::Borrowed(
                 self.self_value.as_ref().unwrap_or(&Value::Null),
             )),

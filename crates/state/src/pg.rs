@@ -178,6 +178,35 @@ async fn connect(conn_str: &str) -> Result<Client> {
     Ok(client)
 }
 
+/// The workspaces recorded in the database at `conn_str`.
+pub fn workspaces(conn_str: &str) -> Result<Vec<String>> {
+    let rt = OwnRuntime::new()?;
+    let cs = conn_str.to_string();
+    block(&rt, || async move {
+        let mut client = PgBackend::connect_retrying(&cs).await?;
+        migrate(&mut client).await?;
+        let rows = client
+            .query("SELECT name FROM terrane_workspaces ORDER BY name", &[])
+            .await
+            .map_err(pg_error)?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    })
+}
+
+/// Deletes a workspace with its history, keys, secrets and lock.
+pub fn delete_workspace(conn_str: &str, workspace: &str) -> Result<()> {
+    let rt = OwnRuntime::new()?;
+    let (cs, ws) = (conn_str.to_string(), workspace.to_string());
+    block(&rt, || async move {
+        let client = PgBackend::connect_retrying(&cs).await?;
+        client
+            .execute("DELETE FROM terrane_workspaces WHERE name = $1", &[&ws])
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    })
+}
+
 impl PgBackend {
     /// Connects, creates or migrates the schema, and opens (or creates) `workspace`.
     pub fn open(conn_str: &str, workspace: &str) -> Result<PgBackend> {

@@ -280,6 +280,141 @@ impl BackendSpec {
     }
 }
 
+/// Terraform's workspaces: the name of the one every configuration starts in.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
+impl BackendSpec {
+    /// Where the state of workspace `name` lives: `default` is this spec; another
+    /// workspace lives beside it, as Terraform keeps them — SQLite
+    /// `DIR/workspaces/NAME/FILE` next to the file, PostgreSQL the workspace `NAME`,
+    /// S3 the key `env:/NAME/KEY`.
+    pub fn for_workspace(&self, name: &str) -> BackendSpec {
+        if name == DEFAULT_WORKSPACE {
+            return self.clone();
+        }
+        match self {
+            BackendSpec::Sqlite { path } => {
+                let file = path
+                    .file_name()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| "state.db".into());
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                BackendSpec::Sqlite {
+                    path: dir.join("workspaces").join(name).join(file),
+                }
+            }
+            BackendSpec::Pg { conn_str, .. } => BackendSpec::Pg {
+                conn_str: conn_str.clone(),
+                workspace: name.to_string(),
+            },
+            BackendSpec::S3 {
+                bucket,
+                key,
+                region,
+                endpoint,
+            } => BackendSpec::S3 {
+                bucket: bucket.clone(),
+                key: format!("env:/{name}/{key}"),
+                region: region.clone(),
+                endpoint: endpoint.clone(),
+            },
+        }
+    }
+
+    /// The workspaces that have a state here (`self` being the default one's spec),
+    /// `default` first, the others in name order.
+    pub fn workspaces(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = match self {
+            BackendSpec::Sqlite { path } => {
+                let file = path.file_name().unwrap_or_default();
+                let dir = path
+                    .parent()
+                    .map(|p| p.join("workspaces"))
+                    .unwrap_or_default();
+                match std::fs::read_dir(&dir) {
+                    Ok(entries) => entries
+                        .flatten()
+                        .filter(|e| e.path().join(file).exists())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                    Err(e) => {
+                        return Err(StateError::Storage(format!(
+                            "listing {}: {e}",
+                            dir.display()
+                        )))
+                    }
+                }
+            }
+            #[cfg(feature = "pg")]
+            BackendSpec::Pg { conn_str, .. } => crate::pg::workspaces(conn_str)?,
+            #[cfg(feature = "s3")]
+            BackendSpec::S3 {
+                bucket,
+                key,
+                region,
+                endpoint,
+            } => {
+                let blobs =
+                    crate::s3::S3Blobs::connect(bucket, "env:", region, endpoint.as_deref())?;
+                blobs
+                    .list()?
+                    .into_iter()
+                    .filter_map(|k| k.strip_suffix(&format!("/{key}")).map(str::to_string))
+                    .filter(|n| !n.contains('/'))
+                    .collect()
+            }
+            #[allow(unreachable_patterns)]
+            _ => {
+                return Err(StateError::Unavailable(
+                    "this build has no support for this backend".into(),
+                ))
+            }
+        };
+        names.retain(|n| n != DEFAULT_WORKSPACE);
+        names.sort();
+        names.dedup();
+        names.insert(0, DEFAULT_WORKSPACE.to_string());
+        Ok(names)
+    }
+
+    /// Deletes the state of workspace `name` (never `default`), history and all.
+    pub fn delete_workspace(&self, name: &str) -> Result<()> {
+        if name == DEFAULT_WORKSPACE {
+            return Err(StateError::Storage(
+                "the default workspace cannot be deleted".into(),
+            ));
+        }
+        match self.for_workspace(name) {
+            BackendSpec::Sqlite { path } => {
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                std::fs::remove_dir_all(&dir)
+                    .map_err(|e| StateError::Storage(format!("deleting {}: {e}", dir.display())))
+            }
+            #[cfg(feature = "pg")]
+            BackendSpec::Pg {
+                conn_str,
+                workspace,
+            } => crate::pg::delete_workspace(&conn_str, &workspace),
+            #[cfg(feature = "s3")]
+            BackendSpec::S3 {
+                bucket,
+                key,
+                region,
+                endpoint,
+            } => {
+                let blobs = crate::s3::S3Blobs::connect(&bucket, "", &region, endpoint.as_deref())?;
+                blobs.delete(&key)?;
+                blobs.delete(&format!("{key}.lock"))
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(StateError::Unavailable(
+                "this build has no support for this backend".into(),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

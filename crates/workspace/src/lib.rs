@@ -23,6 +23,7 @@ pub mod plugins;
 pub mod policy;
 pub mod secrets;
 pub mod state_io;
+pub mod workspaces;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub struct Workspace {
     pub registry: Registry,
     /// The provider plugins started for this workspace ([`Workspace::start_plugins`]).
     pub plugins: plugins::Plugins,
+    /// The selected workspace (Terraform's `terraform.workspace`; [`workspaces`]).
+    pub name: String,
 }
 
 /// Opens the state backend `spec` with the encryption of the workspace in `dir`.
@@ -212,6 +215,7 @@ impl Workspace {
             module,
             registry: registry(dir),
             plugins: plugins::Plugins::default(),
+            name: workspaces::current(dir),
         };
         // Provider `terrane` reads the secret store of this workspace's state.
         let (spec, settings, root) = (
@@ -242,6 +246,7 @@ impl Workspace {
     /// default SQLite file `.terrane/state.db`.
     pub fn backend_spec(&self) -> Result<BackendSpec, Diagnostic> {
         BackendSpec::from_block(self.module.terraform.backend.as_ref(), &self.dir)
+            .map(|spec| spec.for_workspace(&self.name))
     }
 
     /// Opens the state backend with the workspace's encryption: sensitive values (or

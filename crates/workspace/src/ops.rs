@@ -86,7 +86,8 @@ pub fn parse_targets(targets: &[String]) -> Result<Vec<InstanceAddr>, Diagnostic
 
 /// The workspace's graph, with its static checks.
 pub fn build_model<'w>(ws: &'w Workspace, warn: Warn<'_>) -> Result<Model<'w>, OpError> {
-    let (m, diags) = model::build(&ws.module, &ws.registry);
+    let (mut m, diags) = model::build(&ws.module, &ws.registry);
+    m.workspace = ws.name.clone();
     if diags.has_errors() {
         return Err(OpError::Diagnostics(diags));
     }

@@ -447,3 +447,79 @@ fn agents_sharing_a_postgres_workspace_elect_one_leader_for_scheduled_backups() 
         let _ = agent.finish();
     }
 }
+
+/// Workspaces on PostgreSQL and S3: each keeps its own state where Terraform's pg and
+/// s3 backends keep theirs (the workspace's rows; the key `env:/NAME/KEY`), `list`
+/// reads them back from the store, `delete` removes them.
+#[cfg(feature = "aws")]
+#[test]
+fn workspaces_keep_separate_states_on_postgres_and_s3() {
+    let (url, _server) = testpg::shared(free_port());
+    let moto = moto_bucket("ws-state");
+    let endpoint = moto
+        .env()
+        .into_iter()
+        .find(|(k, _)| *k == "AWS_ENDPOINT_URL")
+        .unwrap()
+        .1;
+    let body = "resource \"null_resource\" \"n\" {\n  triggers = { ws = terraform.workspace }\n}\n";
+    let configs = [
+        pg_config(&url, &unique("team"), body),
+        format!("terraform {{\n  backend \"s3\" {{\n    bucket   = \"ws-state\"\n    key      = \"app/terrane.json\"\n    endpoint = \"{endpoint}\"\n  }}\n}}\n{body}"),
+    ];
+    let s3_keys = || {
+        let s3 = moto.s3();
+        crate::aws::runtime().block_on(async {
+            let out = s3
+                .list_objects_v2()
+                .bucket("ws-state")
+                .send()
+                .await
+                .unwrap();
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+    };
+    for (i, config) in configs.iter().enumerate() {
+        let ws = Ws::with_main(config);
+        moto.run(&ws, &["apply", "--auto-approve"])
+            .success()
+            .contains("1 added");
+        moto.run(&ws, &["workspace", "new", "qa"]).success();
+        moto.run(&ws, &["plan"]).success().contains("1 to add");
+        moto.run(&ws, &["apply", "--auto-approve"])
+            .success()
+            .contains("1 added");
+        let list = moto
+            .run(&ws, &["workspace", "list"])
+            .success()
+            .stdout
+            .clone();
+        assert!(
+            list.contains("  default") && list.contains("* qa"),
+            "{list}"
+        );
+        moto.run(&ws, &["workspace", "select", "default"]).success();
+        moto.run(&ws, &["state", "show", "null_resource.n"])
+            .success()
+            .contains("\"default\"");
+        if i == 1 {
+            // The default workspace's state is the configured key; qa's is env:/qa/KEY.
+            let keys = s3_keys();
+            assert!(
+                keys.contains(&"app/terrane.json".to_string())
+                    && keys.contains(&"env:/qa/app/terrane.json".to_string()),
+                "{keys:?}"
+            );
+        }
+        moto.run(&ws, &["workspace", "delete", "--force", "qa"])
+            .success();
+        assert!(!moto.run(&ws, &["workspace", "list"]).stdout.contains("qa"));
+    }
+    assert!(
+        !s3_keys().iter().any(|k| k.starts_with("env:/qa/")),
+        "qa's state is gone"
+    );
+}

@@ -917,3 +917,83 @@ fn replace_flag_replaces_as_terraform_does() {
         .contains("1 added, 0 changed, 1 destroyed");
     assert_ne!(id(&pair.tr), before, "a new object");
 }
+
+/// Workspaces through both tools: `terraform.workspace`, a new workspace's empty
+/// state, `workspace list`/`show`/`select`, refusing to delete one that manages
+/// objects, and `delete -force`.
+#[test]
+fn workspaces_work_as_in_terraform() {
+    let config = "resource \"terraform_data\" \"t\" { input = terraform.workspace }\noutput \"ws\" { value = terraform.workspace }\n";
+    let pair = Pair::new(&[("main.tf", config)]);
+    let both = |tf: &[&str], tr: &[&str]| {
+        let (a, b) = (terraform(pair.tf.path(), tf), pair.tr.run(tr));
+        (a, b)
+    };
+    let (a, b) = both(
+        &["apply", "-auto-approve", "-no-color"],
+        &["apply", "-auto-approve"],
+    );
+    a.success();
+    b.success();
+    let (a, b) = both(
+        &["workspace", "new", "-no-color", "staging"],
+        &["workspace", "new", "staging"],
+    );
+    a.success();
+    b.success()
+        .contains("Created and switched to workspace \"staging\"");
+    let (a, b) = both(&["state", "list"], &["state", "list"]);
+    assert_eq!(
+        (a.stdout.trim(), b.stdout.trim()),
+        ("", ""),
+        "a new workspace starts empty"
+    );
+    let (a, b) = both(
+        &["apply", "-auto-approve", "-no-color"],
+        &["apply", "-auto-approve"],
+    );
+    a.success();
+    b.success();
+    let (a, b) = both(&["output", "-json"], &["output", "-json"]);
+    assert_eq!(output_values(&a.stdout), output_values(&b.stdout));
+    assert_eq!(output_values(&b.stdout)["ws"], "staging");
+    let (a, b) = both(&["workspace", "list"], &["workspace", "list"]);
+    assert_eq!(a.stdout.trim_end(), b.stdout.trim_end());
+    let (a, b) = both(&["workspace", "show"], &["workspace", "show"]);
+    assert_eq!(a.stdout.trim(), b.stdout.trim());
+    let (a, b) = both(
+        &["workspace", "select", "-no-color", "default"],
+        &["workspace", "select", "default"],
+    );
+    a.success();
+    b.success();
+    let (a, b) = both(&["output", "-json"], &["output", "-json"]);
+    assert_eq!(output_values(&a.stdout), output_values(&b.stdout));
+    assert_eq!(output_values(&b.stdout)["ws"], "default");
+    let (a, b) = both(
+        &["workspace", "delete", "-no-color", "staging"],
+        &["workspace", "delete", "staging"],
+    );
+    assert_ne!(a.code, 0, "Terraform refuses: {}", a.all());
+    b.expect_code(1).contains("still manages 1 objects");
+    let (a, b) = both(
+        &["workspace", "delete", "-no-color", "-force", "staging"],
+        &["workspace", "delete", "-force", "staging"],
+    );
+    a.success();
+    b.success().contains("Deleted workspace \"staging\"");
+    let (a, b) = both(&["workspace", "list"], &["workspace", "list"]);
+    assert_eq!(a.stdout.trim_end(), b.stdout.trim_end());
+    pair.tr
+        .run(&["workspace", "select", "nope"])
+        .expect_code(1)
+        .contains("doesn't exist");
+    pair.tr
+        .run(&["workspace", "new", "bad/name"])
+        .expect_code(1)
+        .contains("not a valid workspace name");
+    pair.tr
+        .run_env(&["workspace", "show"], &[("TF_WORKSPACE", "other")])
+        .success()
+        .contains("other");
+}
