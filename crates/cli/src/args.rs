@@ -180,6 +180,12 @@ pub enum Command {
     /// one is `terraform.workspace`; TF_WORKSPACE overrides the selection).
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Evaluate expressions (one per line, from the terminal or stdin) against the
+    /// configuration and the state, as Terraform's console does; `exit` ends it.
+    Console {
+        #[command(flatten)]
+        vars: VarArgs,
+    },
     /// Print the dependency graph in DOT format.
     Graph,
     /// Rewrite configuration files in the canonical style.

@@ -63,6 +63,7 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
         Command::Output { name, json, raw } => output(&dir, name.as_deref(), json, raw),
         Command::Graph => graph(&dir, color).await,
         Command::Workspace(c) => workspace_cmd(&dir, c),
+        Command::Console { vars } => console(&dir, &vars, color).await,
         Command::Fmt {
             check,
             recursive,
@@ -421,7 +422,10 @@ async fn apply_cmd(
     );
     if !plan.destroy {
         if let Ok(state) = held.backend.read_current() {
-            print_outputs(&state, style);
+            out!(
+                "{}",
+                terrane_engine::render::render_outputs_section(&state, style)
+            );
         }
     } else if terrane_workspace::agent::stop_if_started_for_nothing(&ws.dir, started_at).await {
         eprintln!("terrane: stopped the workspace agent again: this destroy started it, and nothing is left for it to run.");
@@ -508,14 +512,6 @@ fn policy_allows(
     true
 }
 
-fn print_outputs(state: &Snapshot, style: Style) {
-    if state.outputs.is_empty() {
-        return;
-    }
-    outln!("\n{}\n", style.bold("Outputs:"));
-    out!("{}", terrane_engine::render::render_outputs(state, true));
-}
-
 fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -> u8 {
     if let Some(p) = planfile_path {
         let plan = or_fail!(ops::read_planfile(dir, None, p));
@@ -541,15 +537,7 @@ fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -
         );
         return 0;
     }
-    if state.resources.is_empty() && state.outputs.is_empty() {
-        outln!("The state is empty. Nothing is managed yet.");
-        return 0;
-    }
-    for inst in state.resources.values() {
-        out!("{}", terrane_engine::render::render_instance(inst));
-        outln!();
-    }
-    print_outputs(&state, style);
+    out!("{}", terrane_engine::render::render_state(&state, style));
     0
 }
 
@@ -699,4 +687,20 @@ fn workspace_cmd(dir: &Path, c: crate::args::WorkspaceCommand) -> u8 {
         }
         Err(e) => fail(e),
     }
+}
+
+/// `terrane console`: one expression per line; a prompt only on a terminal.
+async fn console(dir: &Path, vars: &VarArgs, color: bool) -> u8 {
+    use std::io::IsTerminal;
+    let Some(mut ws) = load(dir, color).await else {
+        return 1;
+    };
+    let (term, w) = (std::io::stdin().is_terminal(), warner(color));
+    let io = (
+        std::io::stdin().lock(),
+        &mut std::io::stdout(),
+        term.then_some("> "),
+    );
+    let r = ops::console(&mut ws, &vars.inputs(), &w, io);
+    u8::from(!or_return!(r.map_err(|e| report(e, &ws.sources, color))) && !term)
 }

@@ -11,6 +11,7 @@
 //! - [`render`] and [`json`] present plans to humans and to tools; [`planfile`] saves them.
 
 pub mod apply;
+pub mod console;
 pub mod graph;
 pub mod import;
 pub mod json;

@@ -678,3 +678,29 @@ pub fn render_outputs(state: &terrane_state::Snapshot, align: bool) -> String {
     }
     out
 }
+
+/// The "Outputs:" section after an apply or in `terrane show` (empty without outputs).
+pub fn render_outputs_section(state: &terrane_state::Snapshot, st: Style) -> String {
+    if state.outputs.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n{}\n\n{}",
+        st.bold("Outputs:"),
+        render_outputs(state, true)
+    )
+}
+
+/// The current state as `terrane show` prints it: every instance as a block, then
+/// the outputs.
+pub fn render_state(state: &terrane_state::Snapshot, st: Style) -> String {
+    if state.resources.is_empty() && state.outputs.is_empty() {
+        return "The state is empty. Nothing is managed yet.\n".to_string();
+    }
+    let mut out = String::new();
+    for inst in state.resources.values() {
+        out.push_str(&render_instance(inst));
+        out.push('\n');
+    }
+    out + &render_outputs_section(state, st)
+}

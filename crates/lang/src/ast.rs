@@ -350,6 +350,23 @@ fn nfc(s: &str) -> String {
     }
 }
 
+/// Parses one expression typed outside any file (`terrane console`); spans point into
+/// `text`, named `name`.
+pub fn parse_expression(text: &str, name: &str) -> Result<Expr, terrane_core::Diagnostic> {
+    let parsed = hcl_edit::parser::parse_expr(text).map_err(|e| {
+        terrane_core::Diagnostic::error(
+            "Invalid expression",
+            format!("{name}, column {}: {}", e.location().column(), e.message()),
+        )
+    })?;
+    let cv = Converter {
+        file: Arc::from(name),
+        base: 0,
+        renamed_keys: Default::default(),
+    };
+    Ok(cv.expr(&parsed))
+}
+
 impl Expr {
     /// The expression as an address text (`module.a.type.name["k"]`), when it is a
     /// static reference: names, attributes and literal indexes only.

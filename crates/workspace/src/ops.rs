@@ -385,3 +385,51 @@ pub fn force_unlock(ws: &Workspace, lock_id: &str) -> Result<Option<String>, Str
         )),
     }
 }
+
+/// `terrane console`: builds the root module's scope from the configuration and the
+/// state (nothing refreshed, planned or written), then evaluates `input` one expression
+/// per line until its end or `exit`, writing each value as Terraform's console does to
+/// `out` (after `prompt`, when there is one) and each mistake to `warn`. True when
+/// every expression evaluated.
+pub fn console(
+    ws: &mut Workspace,
+    inputs: &VarInputs,
+    warn: Warn<'_>,
+    (input, out, prompt): (
+        impl std::io::BufRead,
+        &mut impl std::io::Write,
+        Option<&str>,
+    ),
+) -> Result<bool, OpError> {
+    let vars = variables(ws, inputs, warn)?;
+    let ws: &Workspace = ws;
+    let prior = read_existing(ws)?;
+    let model = build_model(ws, warn)?;
+    let console =
+        terrane_engine::console::Console::new(&model, &ws.registry, &ws.dir, &prior, &vars)
+            .map_err(OpError::Diagnostics)?;
+    let mut ok = true;
+    let mut lines = input.lines();
+    loop {
+        if let Some(p) = prompt {
+            let _ = write!(out, "{p}").and_then(|()| out.flush());
+        }
+        let Some(Ok(line)) = lines.next() else { break };
+        match line.trim() {
+            "" => continue,
+            "exit" => break,
+            text => match console.eval(text) {
+                Ok(v) => {
+                    if writeln!(out, "{}", terrane_engine::console::format(&v)).is_err() {
+                        break;
+                    }
+                }
+                Err(d) => {
+                    ok = false;
+                    warn(&terrane_core::Diagnostics(vec![d]), &ws.sources);
+                }
+            },
+        }
+    }
+    Ok(ok)
+}

@@ -997,3 +997,51 @@ fn workspaces_work_as_in_terraform() {
         .success()
         .contains("other");
 }
+
+/// `console` prints what Terraform's prints, for values from variables, locals,
+/// resources in state and functions, one expression per run (Terraform's console
+/// reads one expression from a pipe).
+#[test]
+fn console_prints_what_terraform_console_prints() {
+    let config = r#"
+variable "n" {
+  default = 2
+}
+locals {
+  names = [for i in range(var.n) : "n${i}"]
+}
+resource "terraform_data" "t" {
+  count = var.n
+  input = local.names[count.index]
+}
+"#;
+    let pair = Pair::new(&[("main.tf", config)]);
+    let (a, b) = pair.run(&["apply", "-auto-approve"], &["apply", "--auto-approve"]);
+    a.success();
+    b.success();
+    for expr in [
+        "local.names",
+        "var.n * 10",
+        "terraform_data.t[1].output",
+        "terraform_data.t[*].input",
+        "{a = [1, \"b\"], c = \"multi\\nline\", d = {}}",
+        "\"two\\nlines\\n\"",
+        "toset([\"b\", \"a\"])",
+        "null",
+        "[]",
+        "upper(\"x\")",
+        "[\"x\\ny\\n\"]",
+    ] {
+        let tf = with_input(terraform_cmd(pair.tf.path(), &["console"]), expr);
+        let tr = with_input(pair.tr.cmd(&["console"]), expr);
+        assert_eq!(
+            tf.stdout.trim_end(),
+            tr.stdout.trim_end(),
+            "{expr}\n{}",
+            tr.all()
+        );
+    }
+    let bad = with_input(pair.tr.cmd(&["console"]), "terraform_data.nope\n");
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("not declared"), "{}", bad.all());
+}
