@@ -174,7 +174,7 @@ fn verb(action: Action) -> (&'static str, &'static str) {
         Action::Update => ("Modifying...", "Modifications complete"),
         Action::Delete => ("Destroying...", "Destruction complete"),
         Action::Read => ("Reading...", "Read complete"),
-        Action::NoOp => ("", ""),
+        Action::NoOp | Action::Forget => ("", ""),
     }
 }
 

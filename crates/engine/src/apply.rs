@@ -166,8 +166,10 @@ pub async fn apply(
         }
         return outcome;
     }
-    // Renames from `moved` blocks first: the objects keep their identity and history.
-    if !plan.moves.is_empty() {
+    // Renames from `moved` blocks first: the objects keep their identity and history;
+    // what `removed` blocks forget leaves state without a provider call.
+    let forgotten = plan.changes.iter().filter(|c| c.action == Action::Forget);
+    if !plan.moves.is_empty() || forgotten.clone().next().is_some() {
         let renames = plan
             .moves
             .iter()
@@ -175,6 +177,7 @@ pub async fn apply(
                 let put = plan.prior.resources.get(&m.to).cloned().map(Change::Put);
                 std::iter::once(Change::Remove(m.from.clone())).chain(put)
             })
+            .chain(forgotten.map(|c| Change::Remove(c.addr.clone())))
             .collect();
         if let Err(d) = applier.write(renames).await {
             outcome.diagnostics.push(d);

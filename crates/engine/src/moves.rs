@@ -17,16 +17,26 @@ pub struct Move {
     pub to: InstanceAddr,
 }
 
-/// One side of a `moved` block, made absolute.
+/// One side of a `moved` block (or a `removed` block's `from`), made absolute.
 #[derive(Clone, Debug, PartialEq)]
-enum Endpoint {
+pub(crate) enum Endpoint {
     Module(ModulePath),
     /// A resource; with a key, one instance of it (`None` key: the unrepeated one).
     Resource(ResourceAddr, Option<InstanceKey>),
 }
 
 impl Endpoint {
-    fn parse(module: &ModulePath, text: &str) -> Result<Endpoint, String> {
+    /// Whether `addr` is (in) what this endpoint names.
+    pub(crate) fn covers(&self, addr: &InstanceAddr) -> bool {
+        match self {
+            Endpoint::Module(m) => addr.resource.module.0.starts_with(&m.0),
+            Endpoint::Resource(r, key) => {
+                addr.resource == *r && key.as_ref().is_none_or(|k| *k == addr.key)
+            }
+        }
+    }
+
+    pub(crate) fn parse(module: &ModulePath, text: &str) -> Result<Endpoint, String> {
         let parts: Vec<&str> = text.split('.').collect();
         if !text.contains('[')
             && parts.len().is_multiple_of(2)
@@ -155,6 +165,38 @@ pub fn apply_moves(model: &Model<'_>, prior: &mut Snapshot) -> (Vec<Move>, Diagn
         }
     }
     (moves, diags)
+}
+
+/// The `removed` blocks with `destroy = false`, made absolute: what they name is
+/// forgotten instead of destroyed. A `removed` block whose `from` is still configured
+/// is an error, as in Terraform.
+pub(crate) fn forgotten(model: &Model<'_>) -> (Vec<Endpoint>, Diagnostics) {
+    let (mut out, mut diags) = (Vec::new(), Diagnostics::new());
+    for (path, module) in &model.modules {
+        for r in &module.removed {
+            let at = |d: Diagnostic| d.with_span(Some(r.span.clone()));
+            match Endpoint::parse(path, &r.from) {
+                Err(e) => diags.push(at(Diagnostic::error("Invalid removed block", e))),
+                Ok(e) => {
+                    let configured = match &e {
+                        Endpoint::Module(m) => model.calls.contains_key(m),
+                        Endpoint::Resource(ra, _) => model
+                            .resource(&ra.module.config(), &ra.local_name())
+                            .is_some(),
+                    };
+                    if configured {
+                        diags.push(at(Diagnostic::error(
+                            "Removed object still exists",
+                            format!("This removed block says {} was removed, but it is still declared in the configuration. Remove its declaration, or this block.", r.from),
+                        )));
+                    } else if !r.destroy {
+                        out.push(e);
+                    }
+                }
+            }
+        }
+    }
+    (out, diags)
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub enum Action {
     DeleteThenCreate,
     CreateThenDelete,
     Delete,
+    /// Taken out of state, the real object left alone (a `removed` block with
+    /// `destroy = false`).
+    Forget,
 }
 
 impl Action {
@@ -44,6 +47,7 @@ impl Action {
             Action::DeleteThenCreate => &["delete", "create"],
             Action::CreateThenDelete => &["create", "delete"],
             Action::Delete => &["delete"],
+            Action::Forget => &["forget"],
         }
     }
 
@@ -57,6 +61,7 @@ impl Action {
             Action::DeleteThenCreate,
             Action::CreateThenDelete,
             Action::Delete,
+            Action::Forget,
         ]
         .into_iter()
         .find(|x| x.json_actions() == a.as_slice())
@@ -170,7 +175,7 @@ impl Plan {
                     c.0 += 1;
                     c.2 += 1;
                 }
-                Action::NoOp | Action::Read => {}
+                Action::NoOp | Action::Read | Action::Forget => {}
             }
         }
         c
@@ -197,6 +202,8 @@ pub struct PlanOptions {
 struct Planner<'c> {
     run: Run<'c>,
     prior_by_resource: HashMap<ResourceAddr, Vec<&'c InstanceState>>,
+    /// What `removed` blocks with `destroy = false` name: forgotten, not destroyed.
+    forget: Vec<crate::moves::Endpoint>,
     opts: &'c PlanOptions,
     root_vars: &'c BTreeMap<String, RawVar>,
     /// Shared with the observer, which may still hold some when the plan is done.
@@ -236,6 +243,10 @@ pub async fn plan(
     if move_diags.has_errors() {
         return Err(move_diags);
     }
+    let (forget, forget_diags) = crate::moves::forgotten(model);
+    if forget_diags.has_errors() {
+        return Err(forget_diags);
+    }
     let prior = if moves.is_empty() {
         prior
     } else {
@@ -254,6 +265,7 @@ pub async fn plan(
             ..Run::new(model, registry, root_dir)
         },
         prior_by_resource,
+        forget,
         opts,
         root_vars,
         changes: RefCell::new(Vec::new()),
@@ -1126,7 +1138,8 @@ impl<'c> Planner<'c> {
         orphans.sort_by(|a, b| a.0.addr.cmp(&b.0.addr));
         for (inst, reason) in orphans {
             let mut before = Some(inst.value.clone());
-            if self.opts.refresh && !self.opts.destroy {
+            let forget = !self.opts.destroy && self.forget.iter().any(|e| e.covers(&inst.addr));
+            if self.opts.refresh && !self.opts.destroy && !forget {
                 if let Some(p) = self.run.provider(&inst.provider) {
                     if let Ok(v) = self.refresh(inst, &*p, true).await {
                         if v.is_none() {
@@ -1144,7 +1157,11 @@ impl<'c> Planner<'c> {
             self.push_change(ResourceChange {
                 addr: inst.addr.clone(),
                 provider: inst.provider.clone(),
-                action: Action::Delete,
+                action: if forget {
+                    Action::Forget
+                } else {
+                    Action::Delete
+                },
                 before: Some(before),
                 after: None,
                 replace_paths: Vec::new(),

@@ -53,6 +53,7 @@ impl Style {
             Action::CreateThenDelete => format!("{}{}{}", self.green("+"), "/", self.red("-")),
             Action::Read => self.cyan(" <="),
             Action::NoOp => "   ".to_string(),
+            Action::Forget => "  .".to_string(),
         }
     }
 }
@@ -289,6 +290,7 @@ fn heading(c: &ResourceChange) -> String {
             _ => "must be replaced".to_string(),
         },
         Action::Read => "will be read during apply".to_string(),
+        Action::Forget => "will no longer be managed by terrane, but will not be destroyed\n  # (destroy = false is set in the configuration)".to_string(),
         Action::NoOp => "has no changes".to_string(),
     };
     format!("  # {} {what}", c.addr)
@@ -500,8 +502,25 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
         }
         let _ = writeln!(out);
         for c in &changes {
+            if c.action == Action::Forget {
+                // The object stays as it is: shown unchanged.
+                let kept = ResourceChange {
+                    after: c.before.clone(),
+                    ..(*c).clone()
+                };
+                let _ = writeln!(out, "{}", render_change(&kept, st));
+                continue;
+            }
             let _ = writeln!(out, "{}", render_change(c, st));
         }
+    }
+    let forgotten: Vec<String> = changes
+        .iter()
+        .filter(|c| c.action == Action::Forget)
+        .map(|c| format!(" - {}", c.addr))
+        .collect();
+    if !forgotten.is_empty() {
+        let _ = writeln!(out, "{}\n\nIf you apply this plan, terrane will discard its tracking information for the following objects, but it will not delete them:\n{}\n\nAfter applying this plan, terrane will no longer manage these objects. You will need to import them to manage them again.\n", st.yellow(&st.bold("Warning: Some objects will no longer be managed by terrane")), forgotten.join("\n"));
     }
     let (add, change, destroy) = plan.counts();
     let _ = writeln!(

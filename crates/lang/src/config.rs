@@ -122,6 +122,18 @@ pub struct Module {
     pub checks: IndexMap<String, Check>,
     /// `moved { from = ... to = ... }` blocks, in the order written.
     pub moved: Vec<Moved>,
+    /// `removed { from = ... }` blocks.
+    pub removed: Vec<Removed>,
+}
+
+/// A `removed` block: the objects recorded at `from` (a resource or a module call)
+/// leave the configuration; with `lifecycle { destroy = false }` they are forgotten
+/// (taken out of state) instead of destroyed.
+#[derive(Clone, Debug)]
+pub struct Removed {
+    pub from: String,
+    pub destroy: bool,
+    pub span: Span,
 }
 
 /// A `moved` block: the object recorded at `from` (relative to the module) is now
@@ -1015,7 +1027,27 @@ fn load_file_body(
                     module.moved.push(m);
                 }
             }
-            "import" | "removed" => diags.push(
+            "removed" => {
+                let from = b.body.attrs.get("from").and_then(|a| a.expr.address_text());
+                let destroy = b
+                    .body
+                    .blocks
+                    .iter()
+                    .find(|nb| nb.kind == "lifecycle")
+                    .map(|l| !l.body.attrs.contains_key("destroy") || literal_bool(&l.body, "destroy", diags))
+                    .unwrap_or(true);
+                match from {
+                    Some(from) => module.removed.push(Removed { from, destroy, span: b.span }),
+                    None => diags.push(
+                        Diagnostic::error(
+                            "Invalid removed block",
+                            "A removed block needs from = the address of a resource or a module call, written as a reference (terraform_data.old, module.net).",
+                        )
+                        .with_span(Some(b.span)),
+                    ),
+                }
+            }
+            "import" => diags.push(
                 Diagnostic::warning(
                     format!("{} blocks are not supported yet", b.kind),
                     format!("terrane ignores {} blocks for now.", b.kind),

@@ -1045,3 +1045,68 @@ resource "terraform_data" "t" {
     assert_eq!(bad.code, 1);
     assert!(bad.stderr.contains("not declared"), "{}", bad.all());
 }
+
+/// `removed` blocks with `destroy = false`, through both tools: the object leaves state
+/// (`forget` in the plan JSON) and is not destroyed; a `removed` block whose resource
+/// is still declared is an error.
+#[test]
+fn removed_blocks_forget_as_terraform_does() {
+    let pair = Pair::new(&[(
+        "main.tf",
+        "resource \"terraform_data\" \"a\" { input = 1 }\nresource \"terraform_data\" \"b\" { input = 2 }\n",
+    )]);
+    let (a, b) = pair.run(&["apply", "-auto-approve"], &["apply", "--auto-approve"]);
+    a.success();
+    b.success();
+    let removed = "resource \"terraform_data\" \"b\" { input = 2 }\nremoved {\n  from = terraform_data.a\n  lifecycle {\n    destroy = false\n  }\n}\n";
+    pair.tf.write("main.tf", removed);
+    pair.tr.write("main.tf", removed);
+    let actions = |json: &str| -> Vec<(String, serde_json::Value)> {
+        let doc: serde_json::Value = serde_json::from_str(json).expect("plan JSON");
+        doc["resource_changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    c["address"].as_str().unwrap_or("?").to_string(),
+                    c["change"]["actions"].clone(),
+                )
+            })
+            .collect()
+    };
+    terraform(pair.tf.path(), &["plan", "-out=tf.plan", "-no-color"]).success();
+    let tf = actions(&terraform(pair.tf.path(), &["show", "-json", "tf.plan"]).stdout);
+    pair.tr
+        .run(&["plan", "-out=tr.plan"])
+        .success()
+        .contains(
+            "terraform_data.a will no longer be managed by terrane, but will not be destroyed",
+        )
+        .contains("0 to destroy");
+    let tr = actions(&pair.tr.run(&["show", "-json", "tr.plan"]).stdout);
+    assert_eq!(tf, tr);
+    assert!(
+        tr.contains(&(
+            "terraform_data.a".to_string(),
+            serde_json::json!(["forget"])
+        )),
+        "{tr:?}"
+    );
+    let (a, b) = pair.run(&["apply", "-auto-approve"], &["apply", "--auto-approve"]);
+    a.success();
+    b.success().contains("0 destroyed");
+    let (a, b) = (
+        terraform(pair.tf.path(), &["state", "list"]),
+        pair.tr.run(&["state", "list"]),
+    );
+    assert_eq!(a.stdout.trim(), b.stdout.trim());
+    assert_eq!(b.stdout.trim(), "terraform_data.b");
+    // Still declared: an error in both.
+    let both = "resource \"terraform_data\" \"b\" { input = 2 }\nremoved {\n  from = terraform_data.b\n  lifecycle {\n    destroy = false\n  }\n}\n";
+    pair.tf.write("main.tf", both);
+    pair.tr.write("main.tf", both);
+    let (a, b) = pair.run(&["plan"], &["plan"]);
+    assert_ne!(a.code, 0);
+    b.expect_code(1).contains("still declared");
+}
