@@ -168,8 +168,14 @@ pub async fn apply(
     }
     // Renames from `moved` blocks first: the objects keep their identity and history;
     // what `removed` blocks forget leaves state without a provider call.
+    // Objects `import` blocks brought in are recorded as read, before any change to them.
     let forgotten = plan.changes.iter().filter(|c| c.action == Action::Forget);
-    if !plan.moves.is_empty() || forgotten.clone().next().is_some() {
+    let imported = plan
+        .imports
+        .iter()
+        .filter_map(|(a, _)| plan.prior.resources.get(a))
+        .cloned();
+    if !plan.moves.is_empty() || !plan.imports.is_empty() || forgotten.clone().next().is_some() {
         let renames = plan
             .moves
             .iter()
@@ -178,6 +184,7 @@ pub async fn apply(
                 std::iter::once(Change::Remove(m.from.clone())).chain(put)
             })
             .chain(forgotten.map(|c| Change::Remove(c.addr.clone())))
+            .chain(imported.map(Change::Put))
             .collect();
         if let Err(d) = applier.write(renames).await {
             outcome.diagnostics.push(d);

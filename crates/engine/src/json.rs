@@ -318,6 +318,12 @@ pub fn plan_json_parts(
         ) {
             o.insert("previous_address".into(), json!(m.from.to_string()));
         }
+        // And `change.importing`: the ID an `import` block reads the object by.
+        if let Some((_, id)) = plan.imports.iter().find(|(a, _)| *a == c.addr) {
+            if let Some(change) = doc.get_mut("change").and_then(|c| c.as_object_mut()) {
+                change.insert("importing".into(), json!({ "id": id }));
+            }
+        }
         resource_changes.push(doc);
     }
     let mut output_changes = Map::new();

@@ -199,6 +199,112 @@ pub(crate) fn forgotten(model: &Model<'_>) -> (Vec<Endpoint>, Diagnostics) {
     (out, diags)
 }
 
+/// The instance an `import` block's `to` names: a static address
+/// (`module.net.aws_vpc.main`, `aws_instance.web["a"]`), or one whose final index is an
+/// expression of `each` (`aws_instance.web[each.key]`), evaluated in `exp`.
+pub(crate) fn import_address(
+    run: &crate::run::Run<'_>,
+    to: &terrane_lang::Expr,
+    exp: Option<&crate::run::Expansion>,
+) -> Result<InstanceAddr, Diagnostic> {
+    use terrane_lang::ast::TravOp;
+    let bad = |why: &str| {
+        Diagnostic::error("Invalid import address", why.to_string())
+            .with_span(Some(to.span.clone()))
+    };
+    if let Some(text) = to.address_text() {
+        return InstanceAddr::parse(&text).map_err(|e| bad(&e.reason));
+    }
+    let terrane_lang::ExprKind::Traversal(root, ops) = &to.kind else {
+        return Err(bad(
+            "to must be a resource address, e.g. aws_instance.web or aws_instance.web[each.key]",
+        ));
+    };
+    let (Some((TravOp::Index(index), names)), terrane_lang::ExprKind::Var(first)) =
+        (ops.split_last(), &root.kind)
+    else {
+        return Err(bad("only the last index of to may be an expression"));
+    };
+    let mut text = first.clone();
+    for op in names {
+        match op {
+            TravOp::Attr(a, _) => {
+                text.push('.');
+                text.push_str(a);
+            }
+            _ => return Err(bad("only the last index of to may be an expression")),
+        }
+    }
+    let mut addr = InstanceAddr::parse(&text).map_err(|e| bad(&e.reason))?;
+    let key = run.with_scope(&ModulePath::root(), exp, |s| {
+        terrane_lang::eval::eval(index, s)
+    })?;
+    addr.key = match key.unmark().0 {
+        terrane_core::Value::Number(n) if n.fract() == 0.0 && n >= 0.0 => {
+            InstanceKey::Int(n as i64)
+        }
+        terrane_core::Value::String(s) => InstanceKey::Str(s),
+        other => {
+            return Err(bad(&format!(
+                "the index of to must be a number or a string, not {}",
+                other.type_name()
+            )))
+        }
+    };
+    Ok(addr)
+}
+
+/// `import` blocks whose `to` names a resource the configuration does not declare
+/// (Terraform's "Configuration for import target does not exist").
+pub(crate) fn check_import_targets(model: &Model<'_>) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    let Some(root) = model.modules.get(&ModulePath::root()) else {
+        return diags;
+    };
+    for b in &root.imports {
+        let text = b.to.address_text().or_else(|| {
+            // `type.name[each.key]`: the resource part is static.
+            let terrane_lang::ExprKind::Traversal(r, ops) = &b.to.kind else {
+                return None;
+            };
+            let terrane_lang::ExprKind::Var(first) = &r.kind else {
+                return None;
+            };
+            let names: Vec<&str> = ops
+                .iter()
+                .map_while(|op| match op {
+                    terrane_lang::ast::TravOp::Attr(a, _) => Some(a.as_str()),
+                    _ => None,
+                })
+                .collect();
+            Some(
+                std::iter::once(first.as_str())
+                    .chain(names)
+                    .collect::<Vec<_>>()
+                    .join("."),
+            )
+        });
+        let declared = text
+            .as_deref()
+            .and_then(|t| InstanceAddr::parse(t).ok())
+            .is_some_and(|a| {
+                model
+                    .resource(&a.resource.module.config(), &a.resource.local_name())
+                    .is_some()
+            });
+        if !declared {
+            diags.push(
+                Diagnostic::error(
+                    "Configuration for import target does not exist",
+                    format!("The import block's to ({}) does not name a resource declared in the configuration. Add a resource block for it first.", text.unwrap_or_else(|| "?".into())),
+                )
+                .with_span(Some(b.to.span.clone())),
+            );
+        }
+    }
+    diags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,6 +151,9 @@ pub struct Plan {
     pub moves: Vec<crate::moves::Move>,
     /// A refresh-only plan: its changes are the drift, which applying records.
     pub refresh_only: bool,
+    /// Objects `import` blocks bring under management (address, ID); `prior` holds
+    /// them as read, and the apply records them.
+    pub imports: Vec<(InstanceAddr, String)>,
 }
 
 impl Plan {
@@ -160,6 +163,7 @@ impl Plan {
             .any(|c| !matches!(c.action, Action::NoOp | Action::Read))
             || self.outputs.iter().any(|o| o.action() != Action::NoOp)
             || !self.moves.is_empty()
+            || !self.imports.is_empty()
             || (self.refresh_only && !self.drift.is_empty())
     }
 
@@ -212,6 +216,8 @@ struct Planner<'c> {
     refreshed: RefCell<BTreeMap<InstanceAddr, InstanceState>>,
     /// Resource addresses (as strings) with a planned change, for replace_triggered_by.
     changed: RefCell<BTreeSet<String>>,
+    /// Objects `import` blocks brought in (address, ID).
+    imported: RefCell<Vec<(InstanceAddr, String)>>,
     semaphore: Semaphore,
     observer: &'c dyn Observer,
 }
@@ -243,7 +249,8 @@ pub async fn plan(
     if move_diags.has_errors() {
         return Err(move_diags);
     }
-    let (forget, forget_diags) = crate::moves::forgotten(model);
+    let (forget, mut forget_diags) = crate::moves::forgotten(model);
+    forget_diags.extend(crate::moves::check_import_targets(model));
     if forget_diags.has_errors() {
         return Err(forget_diags);
     }
@@ -272,6 +279,7 @@ pub async fn plan(
         drift: RefCell::new(Vec::new()),
         refreshed: RefCell::new(BTreeMap::new()),
         changed: RefCell::new(BTreeSet::new()),
+        imported: RefCell::new(Vec::new()),
         semaphore: Semaphore::new(opts.parallelism.max(1)),
         observer,
     };
@@ -385,6 +393,7 @@ pub async fn plan(
     }
     plan.prior = refreshed;
     plan.moves = moves;
+    plan.imports = planner.imported.take();
     if opts.refresh_only {
         // Nothing is to change but state: the drift is the plan, and outputs keep
         // what state has.
@@ -715,6 +724,26 @@ impl<'c> Planner<'c> {
             .get(&raddr)
             .cloned()
             .unwrap_or_default();
+        // `import` blocks: the objects they name join the prior objects, read now.
+        let with_imports: Vec<InstanceState>;
+        let prior_insts = match self
+            .imports(module, r, &prior_insts, &*provider, schema, &paddr)
+            .await
+        {
+            Ok(new) if new.is_empty() => prior_insts,
+            Ok(new) => {
+                with_imports = prior_insts
+                    .iter()
+                    .map(|i| (*i).clone())
+                    .chain(new)
+                    .collect();
+                with_imports.iter().collect()
+            }
+            Err(d) => {
+                self.run.errors(d);
+                return false;
+            }
+        };
         // Objects written by a native provider are not read by a plugin of the same
         // name, nor the other way round: their attributes differ.
         let plugin = self
@@ -923,6 +952,88 @@ impl<'c> Planner<'c> {
             ResourceValues::new(repetition, values),
         );
         ok
+    }
+
+    /// The objects the root module's `import` blocks name for resource `r` in `module`
+    /// that state does not hold yet, read through the provider's import.
+    async fn imports(
+        &self,
+        module: &ModulePath,
+        r: &Resource,
+        prior: &[&InstanceState],
+        provider: &dyn terrane_provider::Provider,
+        schema: &Schema,
+        paddr: &str,
+    ) -> Result<Vec<InstanceState>, Diagnostics> {
+        let root = ModulePath::root();
+        let Some(blocks) = self.run.model.modules.get(&root).map(|m| &m.imports) else {
+            return Ok(Vec::new());
+        };
+        let raddr = resource_addr(module, r);
+        let mut out = Vec::new();
+        for b in blocks {
+            let expansions = match &b.for_each {
+                None => vec![None],
+                Some(f) => self
+                    .run
+                    .expand_meta(&root, None, Some(f))
+                    .map_err(|d| Diagnostics(vec![d]))?
+                    .1
+                    .into_iter()
+                    .map(Some)
+                    .collect(),
+            };
+            for exp in expansions {
+                let addr = crate::moves::import_address(&self.run, &b.to, exp.as_ref())
+                    .map_err(|d| Diagnostics(vec![d]))?;
+                if addr.resource != raddr
+                    || prior.iter().any(|i| i.addr == addr)
+                    || self.refreshed.borrow().contains_key(&addr)
+                {
+                    continue;
+                }
+                let id = self
+                    .run
+                    .with_scope(&root, exp.as_ref(), |s| terrane_lang::eval::eval(&b.id, s))
+                    .map_err(|d| Diagnostics(vec![d]))?;
+                let id = match id.unmark().0 {
+                    Value::String(s) => s,
+                    other => {
+                        return Err(Diagnostics(vec![Diagnostic::error("Invalid import id", format!("The id of an import block must be a string known at plan time, not {}.", other.type_name())).with_span(Some(b.id.span.clone()))]))
+                    }
+                };
+                let value = provider.import(&r.type_name, &id).await;
+                crate::forward_warnings(provider, self.observer);
+                let value = value.map_err(|e| {
+                    Diagnostics(crate::provider_error(
+                        "Cannot import non-existent remote object",
+                        &addr,
+                        r,
+                        &e,
+                    ))
+                })?;
+                self.imported.borrow_mut().push((addr.clone(), id));
+                let inst = InstanceState {
+                    addr: addr.clone(),
+                    provider: paddr.to_string(),
+                    value: schema.mark_sensitive(value),
+                    dependencies: Vec::new(),
+                    create_before_destroy: r.lifecycle.create_before_destroy,
+                    meta: terrane_state::ObjectMeta {
+                        private: Vec::new(),
+                        schema_version: schema.version,
+                        plugin: self
+                            .run
+                            .registry
+                            .get(&r.provider_name())
+                            .is_some_and(|f| f.is_plugin()),
+                    },
+                };
+                self.refreshed.borrow_mut().insert(addr, inst.clone());
+                out.push(inst);
+            }
+        }
+        Ok(out)
     }
 
     fn prevent_destroy_error(&self, r: &Resource, addr: &InstanceAddr) {

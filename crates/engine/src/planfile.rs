@@ -152,6 +152,7 @@ pub fn encode(plan: &Plan) -> Json {
             })
         }).collect::<Vec<_>>(),
         "refresh_only": plan.refresh_only,
+        "imports": plan.imports.iter().map(|(a, id)| json!({"address": a.to_string(), "id": id})).collect::<Vec<_>>(),
         "moves": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
         "drift": plan.drift.iter().map(|d| json!({
             "address": d.addr.to_string(), "before": encode_value(&d.before), "after": opt(&d.after),
@@ -243,6 +244,14 @@ pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
                 .and_then(Json::as_bool)
                 .unwrap_or(false),
         });
+    }
+    for i in j
+        .get("imports")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        plan.imports.push((addr(i)?, s(i, "id")?.to_string()));
     }
     plan.refresh_only = j
         .get("refresh_only")

@@ -461,7 +461,8 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
         };
         return out;
     }
-    if changes.is_empty() && outputs.is_empty() && plan.moves.is_empty() {
+    if changes.is_empty() && outputs.is_empty() && plan.moves.is_empty() && plan.imports.is_empty()
+    {
         let _ = writeln!(
             out,
             "\n{} Your infrastructure matches the configuration.\n",
@@ -470,11 +471,14 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
         let _ = writeln!(out, "terrane compared your real infrastructure against your configuration and found no differences, so no changes are needed.");
         return out;
     }
-    if !plan.moves.is_empty() && changes.is_empty() {
+    if (!plan.moves.is_empty() || !plan.imports.is_empty()) && changes.is_empty() {
         let _ = writeln!(out, "\nterrane will perform the following actions:\n");
     }
     for m in &plan.moves {
         let _ = writeln!(out, "  # {} has moved to {}", m.from, m.to);
+    }
+    for (a, id) in &plan.imports {
+        let _ = writeln!(out, "  # {a} will be imported (id {id:?})");
     }
     if !changes.is_empty() {
         let used: BTreeSet<Action> = changes.iter().map(|c| c.action).collect();
@@ -523,9 +527,13 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
         let _ = writeln!(out, "{}\n\nIf you apply this plan, terrane will discard its tracking information for the following objects, but it will not delete them:\n{}\n\nAfter applying this plan, terrane will no longer manage these objects. You will need to import them to manage them again.\n", st.yellow(&st.bold("Warning: Some objects will no longer be managed by terrane")), forgotten.join("\n"));
     }
     let (add, change, destroy) = plan.counts();
+    let imports = match plan.imports.len() {
+        0 => String::new(),
+        n => format!("{n} to import, "),
+    };
     let _ = writeln!(
         out,
-        "{} {add} to add, {change} to change, {destroy} to destroy.",
+        "{} {imports}{add} to add, {change} to change, {destroy} to destroy.",
         st.bold("Plan:")
     );
     if !outputs.is_empty() {

@@ -124,6 +124,19 @@ pub struct Module {
     pub moved: Vec<Moved>,
     /// `removed { from = ... }` blocks.
     pub removed: Vec<Removed>,
+    /// `import { to = ... id = ... }` blocks (the root module's).
+    pub imports: Vec<ImportBlock>,
+}
+
+/// An `import` block: the existing object `id` is brought under management at `to`
+/// by the next plan and apply. With `for_each`, `to`'s index and `id` may use
+/// `each.key` and `each.value`.
+#[derive(Clone, Debug)]
+pub struct ImportBlock {
+    pub to: Expr,
+    pub id: Expr,
+    pub for_each: Option<Expr>,
+    pub span: Span,
 }
 
 /// A `removed` block: the objects recorded at `from` (a resource or a module call)
@@ -1047,13 +1060,21 @@ fn load_file_body(
                     ),
                 }
             }
-            "import" => diags.push(
-                Diagnostic::warning(
-                    format!("{} blocks are not supported yet", b.kind),
-                    format!("terrane ignores {} blocks for now.", b.kind),
-                )
-                .with_span(Some(b.span)),
-            ),
+            "import" => match (b.body.attrs.get("to"), b.body.attrs.get("id")) {
+                (Some(to), Some(id)) => module.imports.push(ImportBlock {
+                    to: to.expr.clone(),
+                    id: id.expr.clone(),
+                    for_each: b.body.attrs.get("for_each").map(|a| a.expr.clone()),
+                    span: b.span,
+                }),
+                _ => diags.push(
+                    Diagnostic::error(
+                        "Invalid import block",
+                        "An import block needs to (the resource address to import into) and id (the object's ID as its provider knows it): import { to = aws_instance.web  id = \"i-0abc\" }.",
+                    )
+                    .with_span(Some(b.span)),
+                ),
+            },
             other => diags.push(
                 Diagnostic::error(
                     "Unsupported block type",

@@ -537,3 +537,45 @@ fn refresh_only_records_drift_without_changing_anything() {
     // A normal plan now puts the file back as configured.
     ws.run(&["plan"]).success().contains("must be replaced");
 }
+
+/// `import` blocks with `for_each` bring existing objects under management at the
+/// keys they name; an import block for an undeclared resource is an error.
+#[test]
+fn import_blocks_with_for_each_take_over_existing_objects() {
+    let ws = Ws::with_main(
+        r#"
+resource "local_file" "f" {
+  for_each        = toset(["a", "b"])
+  filename        = "${path.module}/${each.key}.txt"
+  content         = "hello\n"
+  file_permission = "0644"
+}
+import {
+  for_each = toset(["a", "b"])
+  to       = local_file.f[each.key]
+  id       = "${path.module}/${each.key}.txt"
+}
+"#,
+    );
+    for f in ["a.txt", "b.txt"] {
+        std::fs::write(ws.path().join(f), "hello\n").unwrap();
+        let mut p = std::fs::metadata(ws.path().join(f)).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o644);
+        std::fs::set_permissions(ws.path().join(f), p).unwrap();
+    }
+    ws.run(&["plan"])
+        .success()
+        .contains("local_file.f[\"a\"] will be imported")
+        .contains("Plan: 2 to import, 0 to add, 0 to change, 0 to destroy.");
+    ws.run(&["apply", "-auto-approve"]).success();
+    assert_eq!(
+        ws.state_list(),
+        vec!["local_file.f[\"a\"]", "local_file.f[\"b\"]"]
+    );
+    ws.run(&["plan", "-detailed-exitcode"]).expect_code(0);
+
+    let ws = Ws::with_main("import {\n  to = local_file.nope\n  id = \"x\"\n}\n");
+    ws.run(&["plan"])
+        .expect_code(1)
+        .contains("Configuration for import target does not exist");
+}

@@ -1000,3 +1000,67 @@ resource "proto5_item" "p" {
         assert_eq!(calls(&tf), calls(&tr), "{step:?}");
     }
 }
+
+/// `import` blocks through Terraform 1.15 and terrane with the same protocol 5 plugin:
+/// an item made and forgotten (`state rm`) comes back through an `import` block; both
+/// plans say "1 to import" with `change.importing.id`, the apply records the object as
+/// read (the same values as created), and the next plan is empty.
+#[test]
+fn import_blocks_import_as_terraform_does() {
+    let main = "resource \"proto5_item\" \"x\" {\n  name  = \"imported\"\n  value = \"kept\"\n}\n";
+    let tf = proto5_ws(main);
+    let tr = proto5_ws(main);
+    terraform(&tf, &["apply", "-auto-approve", "-no-color"]).success();
+    run(&tr, &["apply", "-auto-approve"]).success();
+    for (ws, is_tf) in [(&tf, true), (&tr, false)] {
+        let id = proto5_items(ws).keys().next().expect("one item").clone();
+        if is_tf {
+            terraform(ws, &["state", "rm", "-no-color", "proto5_item.x"]).success();
+        } else {
+            run(ws, &["state", "rm", "proto5_item.x"]).success();
+        }
+        ws.write(
+            "import.tf",
+            &format!("import {{\n  to = proto5_item.x\n  id = \"{id}\"\n}}\n"),
+        );
+    }
+    let importing = |plan_json: &str| -> Vec<(String, serde_json::Value, serde_json::Value)> {
+        let doc: serde_json::Value = serde_json::from_str(plan_json).expect("plan JSON");
+        doc["resource_changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                (
+                    c["address"].as_str().unwrap_or("?").to_string(),
+                    c["change"]["actions"].clone(),
+                    c["change"]["importing"].is_object().into(),
+                )
+            })
+            .collect()
+    };
+    terraform(&tf, &["plan", "-out=tf.plan", "-no-color"])
+        .success()
+        .contains("1 to import");
+    run(&tr, &["plan", "-out=tr.plan"])
+        .success()
+        .contains("1 to import");
+    let a = importing(&terraform(&tf, &["show", "-json", "tf.plan"]).stdout);
+    let b = importing(&run(&tr, &["show", "-json", "tr.plan"]).stdout);
+    assert_eq!(a, b);
+    assert_eq!(
+        b,
+        vec![(
+            "proto5_item.x".to_string(),
+            serde_json::json!(["no-op"]),
+            serde_json::json!(true)
+        )]
+    );
+    terraform(&tf, &["apply", "-no-color", "tf.plan"]).success();
+    run(&tr, &["apply", "tr.plan"]).success();
+    run(&tr, &["state", "list"])
+        .success()
+        .contains("proto5_item.x");
+    terraform(&tf, &["plan", "-detailed-exitcode", "-no-color"]).expect_code(0);
+    run(&tr, &["plan", "-detailed-exitcode"]).expect_code(0);
+}
