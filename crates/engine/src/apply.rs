@@ -685,11 +685,7 @@ impl<'c> Applier<'c> {
             meta: terrane_state::ObjectMeta {
                 private,
                 schema_version: schema.version,
-                plugin: self
-                    .run
-                    .registry
-                    .get(&r.provider_name())
-                    .is_some_and(|f| f.is_plugin()),
+                plugin: self.run.served_by_plugin(r),
             },
         };
         self.write(vec![Change::Put(state)])
@@ -697,11 +693,7 @@ impl<'c> Applier<'c> {
             .map_err(|d| vec![d])?;
         // As Terraform checks a plugin's result against its own plan (the object is
         // recorded first: it exists).
-        let plugin = self
-            .run
-            .registry
-            .get(&r.provider_name())
-            .is_some_and(|f| f.is_plugin());
+        let plugin = self.run.served_by_plugin(r);
         if plugin {
             if let Some(attr) = inconsistent(&planned, &new) {
                 let show = |v: Option<&Value>| {

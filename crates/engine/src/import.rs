@@ -106,9 +106,7 @@ pub async fn import(
         meta: terrane_state::ObjectMeta {
             private: Vec::new(),
             schema_version: schema.version,
-            plugin: registry
-                .get(&r.provider_name())
-                .is_some_and(|f| f.is_plugin()),
+            plugin: run.served_by_plugin(r),
         },
     })
 }

@@ -746,11 +746,7 @@ impl<'c> Planner<'c> {
         };
         // Objects written by a native provider are not read by a plugin of the same
         // name, nor the other way round: their attributes differ.
-        let plugin = self
-            .run
-            .registry
-            .get(&r.provider_name())
-            .is_some_and(|f| f.is_plugin());
+        let plugin = self.run.served_by_plugin(r);
         if let Some(other) = prior_insts.iter().find(|i| i.meta.plugin != plugin) {
             let (was, now) = if plugin {
                 ("terrane's native provider", "a provider plugin")
@@ -1022,11 +1018,7 @@ impl<'c> Planner<'c> {
                     meta: terrane_state::ObjectMeta {
                         private: Vec::new(),
                         schema_version: schema.version,
-                        plugin: self
-                            .run
-                            .registry
-                            .get(&r.provider_name())
-                            .is_some_and(|f| f.is_plugin()),
+                        plugin: self.run.served_by_plugin(r),
                     },
                 };
                 self.refreshed.borrow_mut().insert(addr, inst.clone());

@@ -506,6 +506,14 @@ impl<'c> Run<'c> {
     }
 
     /// The configured provider for `addr`, configuring a default one if needed.
+    /// Whether resource `r`'s provider is a plugin (not a native provider): recorded
+    /// with each object, which the other implementation will not read.
+    pub fn served_by_plugin(&self, r: &Resource) -> bool {
+        self.registry
+            .get(&r.provider_name())
+            .is_some_and(|f| f.is_plugin())
+    }
+
     pub fn provider(&self, addr: &str) -> Option<Arc<dyn Provider>> {
         if let Some(p) = self.providers.borrow().get(addr) {
             return Some(p.clone());
