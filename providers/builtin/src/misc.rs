@@ -79,7 +79,7 @@ impl Resource<()> for NullResource {
     }
 }
 
-/// `terraform_data`: `output` is `input`, known at plan time whenever `input` is.
+/// `terraform_data`: `output` is `input`, known after apply when it changes.
 struct TerraformData;
 
 fn input_to_output(v: &mut Value) {
@@ -108,7 +108,25 @@ impl Resource<()> for TerraformData {
         schema: &Schema,
     ) -> Result<PlannedChange> {
         let mut change = plan_by_schema(schema, prior, config);
-        input_to_output(&mut change.planned);
+        // As Terraform's: `output` is known after apply whenever the object is
+        // created, replaced or its input changes (null stays null); otherwise it keeps
+        // what state has.
+        let input = config.get("input").cloned().unwrap_or(Value::Null);
+        let recomputed = match prior {
+            None => true,
+            Some(p) => {
+                !change.requires_replace.is_empty()
+                    || !p.get("input").unwrap_or(&Value::Null).same_as(&input)
+            }
+        };
+        if recomputed {
+            let output = if input.is_null() {
+                Value::Null
+            } else {
+                Value::Unknown
+            };
+            set_attr(&mut change.planned, "output", output);
+        }
         Ok(change)
     }
 

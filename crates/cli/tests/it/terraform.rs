@@ -1110,3 +1110,49 @@ fn removed_blocks_forget_as_terraform_does() {
     assert_ne!(a.code, 0);
     b.expect_code(1).contains("still declared");
 }
+
+/// What is known before apply, as Terraform plans it: `terraform_data.output` is
+/// unknown on create and when `input` changes (null input: null output), known and
+/// unchanged otherwise; `after_unknown` in the plan JSON says the same in both tools.
+#[test]
+fn terraform_data_output_is_known_when_terraform_knows_it() {
+    let config = |a: &str| {
+        format!("resource \"terraform_data\" \"a\" {{ input = \"{a}\" }}\nresource \"terraform_data\" \"b\" {{ input = \"same\" }}\nresource \"terraform_data\" \"n\" {{}}\n")
+    };
+    let pair = Pair::new(&[("main.tf", &config("one"))]);
+    let unknown = |pair: &Pair| {
+        terraform(pair.tf.path(), &["plan", "-out=tf.plan", "-no-color"]);
+        pair.tr.run(&["plan", "-out=tr.plan"]);
+        let pick = |json: &str| -> Vec<(String, serde_json::Value)> {
+            let doc: serde_json::Value = serde_json::from_str(json).expect("plan JSON");
+            doc["resource_changes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    (
+                        c["address"].as_str().unwrap_or("?").to_string(),
+                        c["change"]["after_unknown"]["output"].clone(),
+                    )
+                })
+                .collect()
+        };
+        (
+            pick(&terraform(pair.tf.path(), &["show", "-json", "tf.plan"]).stdout),
+            pick(&pair.tr.run(&["show", "-json", "tr.plan"]).stdout),
+        )
+    };
+    let (a, b) = unknown(&pair);
+    assert_eq!(a, b, "create");
+    let (a, b) = pair.run(&["apply", "-auto-approve"], &["apply", "--auto-approve"]);
+    a.success();
+    b.success();
+    pair.tf.write("main.tf", &config("two"));
+    pair.tr.write("main.tf", &config("two"));
+    let (a, b) = unknown(&pair);
+    assert_eq!(a, b, "input changed");
+    assert!(
+        b.contains(&("terraform_data.a".to_string(), serde_json::json!(true))),
+        "{b:?}"
+    );
+}
