@@ -652,6 +652,25 @@ impl Evaluator<'_> {
             }
         }
         match name {
+            // A collection's size and a map's keys are known although its elements
+            // may not be yet (`length(aws_instance.web)` of a count resource), as in
+            // Terraform.
+            "length" | "keys" if values.len() == 1 => {
+                let (v, s) = values[0].clone().unmark();
+                let shape = match (name, &v) {
+                    ("length", Value::List(x) | Value::Set(x)) => {
+                        Some(Value::Number(x.len() as f64))
+                    }
+                    ("length", Value::Map(m)) => Some(Value::Number(m.len() as f64)),
+                    ("keys", Value::Map(m)) => Some(Value::List(
+                        m.keys().map(|k| Value::String(k.clone())).collect(),
+                    )),
+                    _ => None,
+                };
+                if let Some(v) = shape {
+                    return Ok(v.mark_if(s));
+                }
+            }
             "sensitive" => return one_arg(values, whole).map(Value::into_sensitive),
             "nonsensitive" => return one_arg(values, whole).map(|v| v.unmark().0),
             "timestamp" | "uuid" | "bcrypt" | "plantimestamp" => {
@@ -1311,5 +1330,30 @@ mod tests {
         assert_eq!(e.span.map(|s| (s.start, s.end)), Some((0, 11)));
         let e = eval_str(r#"var.tags.tem"#, vars()).unwrap_err();
         assert!(e.detail.contains("Did you mean \"team\""), "{}", e.detail);
+    }
+
+    /// The size of a collection and a map's keys are known while its elements are not.
+    #[test]
+    fn length_and_keys_of_partly_unknown_collections_are_known() {
+        let v = Value::map([
+            ("items", Value::List(vec![Value::Unknown, Value::Unknown])),
+            (
+                "objs",
+                Value::map([("b", Value::Unknown), ("a", Value::Unknown)]),
+            ),
+        ]);
+        assert_eq!(
+            eval_str("length(var.items)", v.clone()).unwrap(),
+            Value::Number(2.0)
+        );
+        assert_eq!(
+            eval_str("length(var.objs)", v.clone()).unwrap(),
+            Value::Number(2.0)
+        );
+        assert_eq!(
+            eval_str("keys(var.objs)", v.clone()).unwrap(),
+            Value::List(vec![Value::from("a"), Value::from("b")])
+        );
+        assert_eq!(eval_str("values(var.objs)", v).unwrap(), Value::Unknown);
     }
 }
