@@ -331,22 +331,28 @@ pub fn plan_json_parts(
     for o in &plan.outputs {
         let mark = |v: &Option<Value>| v.as_ref().map(|v| v.clone().mark_if(o.sensitive));
         let (before, after) = (mark(&o.before), mark(&o.after));
-        output_changes.insert(
-            o.name.clone(),
-            json!({
-                "actions": o.action().json_actions(),
-                "before": opt_json(&before, Value::to_json_redacted, Json::Null),
-                "after": opt_json(&after, Value::to_json_redacted, Json::Null),
-                "after_unknown": after.as_ref().map(|a| !a.is_wholly_known() && a.unknown_mask() == json!(true)).unwrap_or(false),
-                "before_sensitive": o.sensitive && before.is_some(),
-                "after_sensitive": o.sensitive && after.is_some(),
-            }),
-        );
+        let unknown = after
+            .as_ref()
+            .is_some_and(|a| !a.is_wholly_known() && a.unknown_mask() == json!(true));
+        let mut change = json!({
+            "actions": o.action().json_actions(),
+            "before": opt_json(&before, Value::to_json_redacted, Json::Null),
+            "after": opt_json(&after, Value::to_json_redacted, Json::Null),
+            "after_unknown": unknown,
+            "before_sensitive": o.sensitive && before.is_some(),
+            "after_sensitive": o.sensitive && after.is_some(),
+        });
+        // A value known only after apply has no `after`, as Terraform writes it.
+        if let (true, Some(c)) = (unknown, change.as_object_mut()) {
+            c.remove("after");
+        }
+        output_changes.insert(o.name.clone(), change);
         if let Some(a) = &after {
-            planned_outputs.insert(
-                o.name.clone(),
-                json!({ "sensitive": o.sensitive, "value": a.to_json_redacted() }),
-            );
+            let mut planned = json!({ "sensitive": o.sensitive });
+            if !unknown {
+                planned["value"] = a.to_json_redacted();
+            }
+            planned_outputs.insert(o.name.clone(), planned);
         }
     }
     // Drift can be as large as the state: built only when asked for (outputs and
@@ -419,6 +425,13 @@ pub fn plan_json_parts(
             m.insert("prior_state".into(), state_json(&plan.prior));
         }
         m.insert("errored".into(), json!(plan.errored));
+        // As Terraform 1.6+: whether applying the plan would do anything, and whether
+        // it covers the whole configuration (a targeted plan does not).
+        m.insert(
+            "applyable".into(),
+            json!(!plan.errored && plan.has_changes()),
+        );
+        m.insert("complete".into(), json!(plan.targets.is_empty()));
         m.retain(|k, _| part(k));
     }
     doc
