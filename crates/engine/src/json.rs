@@ -432,6 +432,9 @@ pub fn plan_json_parts(
             json!(!plan.errored && plan.has_changes()),
         );
         m.insert("complete".into(), json!(plan.targets.is_empty()));
+        if !plan.timestamp.is_empty() {
+            m.insert("timestamp".into(), json!(plan.timestamp));
+        }
         m.retain(|k, _| part(k));
     }
     doc

@@ -154,6 +154,8 @@ pub struct Plan {
     /// Objects `import` blocks bring under management (address, ID); `prior` holds
     /// them as read, and the apply records them.
     pub imports: Vec<(InstanceAddr, String)>,
+    /// When the plan was made (RFC 3339, UTC), as `plantimestamp()` gives it.
+    pub timestamp: String,
 }
 
 impl Plan {
@@ -394,6 +396,7 @@ pub async fn plan(
     plan.prior = refreshed;
     plan.moves = moves;
     plan.imports = planner.imported.take();
+    plan.timestamp = terrane_lang::funcs::plan_timestamp();
     if opts.refresh_only {
         // Nothing is to change but state: the drift is the plan, and outputs keep
         // what state has.

@@ -152,6 +152,7 @@ pub fn encode(plan: &Plan) -> Json {
             })
         }).collect::<Vec<_>>(),
         "refresh_only": plan.refresh_only,
+        "timestamp": plan.timestamp,
         "imports": plan.imports.iter().map(|(a, id)| json!({"address": a.to_string(), "id": id})).collect::<Vec<_>>(),
         "moves": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
         "drift": plan.drift.iter().map(|d| json!({
@@ -253,6 +254,11 @@ pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
     {
         plan.imports.push((addr(i)?, s(i, "id")?.to_string()));
     }
+    plan.timestamp = j
+        .get("timestamp")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string();
     plan.refresh_only = j
         .get("refresh_only")
         .and_then(Json::as_bool)

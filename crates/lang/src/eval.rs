@@ -786,10 +786,7 @@ impl Evaluator<'_> {
             return Err(e);
         }
         if name == "plantimestamp" {
-            static PLAN_TIME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-            return Ok(Value::String(
-                PLAN_TIME.get_or_init(funcs::now_rfc3339).clone(),
-            ));
+            return Ok(Value::String(funcs::plan_timestamp()));
         }
         if !self.scope.applying() {
             return Ok(Value::Unknown);

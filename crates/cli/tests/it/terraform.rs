@@ -1174,6 +1174,9 @@ fn plan_json_summary_fields_match_terraform() {
         {
             o.as_object_mut().map(|o| o.remove("type"));
         }
+        // The plan's time: an RFC 3339 timestamp in UTC, whole seconds, in both.
+        let ts = d["timestamp"].as_str().unwrap_or("").to_string();
+        assert!(ts.len() == 20 && ts.ends_with('Z'), "timestamp {ts:?}");
         serde_json::json!([
             d["applyable"],
             d["complete"],

@@ -286,6 +286,13 @@ pub fn go_duration(text: &str) -> Option<std::time::Duration> {
         .map(std::time::Duration::from_nanos)
 }
 
+/// The time this process first asked for it: `plantimestamp()` and the plan's
+/// `timestamp` in its JSON (one plan, one time, as in Terraform).
+pub fn plan_timestamp() -> String {
+    static PLAN_TIME: OnceLock<String> = OnceLock::new();
+    PLAN_TIME.get_or_init(now_rfc3339).clone()
+}
+
 /// The current time as Terraform's `timestamp()` writes it: UTC, whole seconds.
 pub(crate) fn now_rfc3339() -> String {
     datetime::rfc3339(
