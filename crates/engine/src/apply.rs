@@ -363,16 +363,8 @@ impl<'c> Applier<'c> {
                     let Some(r) = self.run.model.resource(m, key) else {
                         return false;
                     };
-                    let mut instances: std::collections::BTreeSet<ModulePath> =
-                        self.run.instances(m).into_iter().map(|(p, _)| p).collect();
-                    if self.plan.destroy {
-                        instances.extend(
-                            self.by_resource
-                                .keys()
-                                .filter(|a| a.module.config() == *m && a.local_name() == *key)
-                                .map(|a| a.module.clone()),
-                        );
-                    }
+                    let recorded = self.plan.destroy.then(|| self.by_resource.keys());
+                    let instances = self.run.resource_module_instances(m, key, recorded);
                     let mut ok = true;
                     for mi in &instances {
                         ok &= self.apply_resource(*n, mi, r).await;

@@ -542,18 +542,8 @@ impl<'c> Planner<'c> {
                 let Some(r) = self.run.model.resource(m, key) else {
                     return false;
                 };
-                let mut instances: BTreeSet<ModulePath> =
-                    self.run.instances(m).into_iter().map(|(p, _)| p).collect();
-                // A destroy plans every object state has, in module instances the
-                // configuration may no longer make.
-                if self.opts.destroy {
-                    instances.extend(
-                        self.prior_by_resource
-                            .keys()
-                            .filter(|a| a.module.config() == *m && a.local_name() == *key)
-                            .map(|a| a.module.clone()),
-                    );
-                }
+                let recorded = self.opts.destroy.then(|| self.prior_by_resource.keys());
+                let instances = self.run.resource_module_instances(m, key, recorded);
                 let mut ok = true;
                 for mi in &instances {
                     ok &= self.plan_resource(node, mi, r).await;

@@ -185,6 +185,27 @@ impl<'c> Run<'c> {
             .unwrap_or_default()
     }
 
+    /// The module instances resource `key` of module `m` is planned or applied in: those
+    /// the configuration makes, and (in a destroy) those `recorded` holds objects in,
+    /// which the configuration may no longer make.
+    pub fn resource_module_instances<'a>(
+        &self,
+        m: &ModulePath,
+        key: &str,
+        recorded: Option<impl Iterator<Item = &'a terrane_core::ResourceAddr>>,
+    ) -> std::collections::BTreeSet<ModulePath> {
+        let mut out: std::collections::BTreeSet<ModulePath> =
+            self.instances(m).into_iter().map(|(p, _)| p).collect();
+        out.extend(
+            recorded
+                .into_iter()
+                .flatten()
+                .filter(|a| a.module.config() == *m && a.local_name() == key)
+                .map(|a| a.module.clone()),
+        );
+        out
+    }
+
     /// Expands a module call's `count`/`for_each` in every instance of the calling
     /// module, recording the called module's instances.
     fn expand_call(&self, child: &ModulePath) -> bool {
