@@ -652,25 +652,6 @@ impl Evaluator<'_> {
             }
         }
         match name {
-            // A collection's size and a map's keys are known although its elements
-            // may not be yet (`length(aws_instance.web)` of a count resource), as in
-            // Terraform.
-            "length" | "keys" if values.len() == 1 => {
-                let (v, s) = values[0].clone().unmark();
-                let shape = match (name, &v) {
-                    ("length", Value::List(x) | Value::Set(x)) => {
-                        Some(Value::Number(x.len() as f64))
-                    }
-                    ("length", Value::Map(m)) => Some(Value::Number(m.len() as f64)),
-                    ("keys", Value::Map(m)) => Some(Value::List(
-                        m.keys().map(|k| Value::String(k.clone())).collect(),
-                    )),
-                    _ => None,
-                };
-                if let Some(v) = shape {
-                    return Ok(v.mark_if(s));
-                }
-            }
             "sensitive" => return one_arg(values, whole).map(Value::into_sensitive),
             "nonsensitive" => return one_arg(values, whole).map(|v| v.unmark().0),
             "timestamp" | "uuid" | "bcrypt" | "plantimestamp" => {
@@ -683,10 +664,17 @@ impl Evaluator<'_> {
         }
         let mut sensitive = false;
         let mut known = true;
+        // A function that reads only its argument's shape (`length`, `keys`) has a
+        // known result while the elements are not known yet, as in Terraform.
+        let shape_only = funcs::reads_only_shape(name);
         let plain: Vec<Value> = values
             .into_iter()
             .map(|v| {
-                known &= v.is_wholly_known();
+                known &= if shape_only {
+                    !matches!(v.peel(), Value::Unknown)
+                } else {
+                    v.is_wholly_known()
+                };
                 let (p, s) = v.unmark();
                 sensitive |= s;
                 p

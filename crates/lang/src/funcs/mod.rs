@@ -62,6 +62,9 @@ struct Func {
     max: Option<usize>,
     /// Computes the result from arguments whose count [`call`] has checked.
     call: FuncBody,
+    /// The result depends only on the argument's shape (its length or keys): it is
+    /// known while the elements are not (`length(aws_instance.web)` at plan time).
+    shape_only: bool,
 }
 
 /// The Rust function behind a built-in function.
@@ -75,7 +78,14 @@ impl Func {
             min: n,
             max: Some(n),
             call,
+            shape_only: false,
         }
+    }
+
+    /// This function reads only its argument's shape (see [`Func::shape_only`]).
+    const fn shape_only(mut self) -> Func {
+        self.shape_only = true;
+        self
     }
 
     /// A function taking `min` to `max` arguments.
@@ -85,6 +95,7 @@ impl Func {
             min,
             max: Some(max),
             call,
+            shape_only: false,
         }
     }
 
@@ -95,6 +106,7 @@ impl Func {
             min,
             max: None,
             call,
+            shape_only: false,
         }
     }
 }
@@ -149,6 +161,12 @@ pub fn check_arity(name: &str, n: usize) -> Result<(), (&'static str, String)> {
         Some(msg) if n < lo => Err(("Not enough function arguments", msg)),
         Some(msg) => Err(("Too many function arguments", msg)),
     }
+}
+
+/// Whether a function's result depends only on its argument's shape, so it is known
+/// while the argument's elements are not.
+pub fn reads_only_shape(name: &str) -> bool {
+    lookup(name).is_some_and(|f| f.shape_only)
 }
 
 /// Every function name, in alphabetical order, for suggestions.
