@@ -101,6 +101,47 @@ fn output_values(json: &str) -> serde_json::Value {
     )
 }
 
+/// Both tools' saved plans of the pair's configuration (`plan -out` with `args` added)
+/// as plan JSON (`show -json`): Terraform's, terrane's, and terrane's plan run (for
+/// checks of its human output). Each plan must succeed.
+fn saved_plans(pair: &Pair, args: &[&str]) -> (serde_json::Value, serde_json::Value, Out) {
+    let tf_args: Vec<&str> = ["plan", "-out=tf.plan", "-no-color"]
+        .iter()
+        .chain(args)
+        .copied()
+        .collect();
+    let tr_args: Vec<&str> = ["plan", "-out=tr.plan"]
+        .iter()
+        .chain(args)
+        .copied()
+        .collect();
+    terraform(pair.tf.path(), &tf_args).success();
+    let run = pair.tr.run(&tr_args);
+    run.success();
+    let doc = |o: Out| serde_json::from_str(&o.stdout).expect("plan JSON");
+    (
+        doc(terraform(pair.tf.path(), &["show", "-json", "tf.plan"])),
+        doc(pair.tr.run(&["show", "-json", "tr.plan"])),
+        run,
+    )
+}
+
+/// A plan JSON's `resource_changes` as (address, what `field` picks of the entry), in
+/// the plan's order; with `acting`, only those that do something (not `no-op`).
+fn changes(
+    plan: &serde_json::Value,
+    acting: bool,
+    field: impl Fn(&serde_json::Value) -> serde_json::Value,
+) -> Vec<(String, serde_json::Value)> {
+    plan["resource_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| !acting || c["change"]["actions"] != serde_json::json!(["no-op"]))
+        .map(|c| (c["address"].as_str().unwrap_or("?").to_string(), field(c)))
+        .collect()
+}
+
 /// The first line of `out` that starts with `prefix`, trimmed.
 fn line<'a>(out: &'a Out, prefix: &str) -> &'a str {
     out.stdout
@@ -797,30 +838,14 @@ output "outs" {{ value = concat(module.c[*].out, [for k, m in module.e : m.out])
 
     pair.tf.write("main.tf", &config(1, r#""y""#));
     pair.tr.write("main.tf", &config(1, r#""y""#));
-    let reasons = |plan_json: &str| -> Vec<(String, String)> {
-        let doc: serde_json::Value = serde_json::from_str(plan_json).expect("show -json");
-        let mut out: Vec<(String, String)> = doc["resource_changes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["change"]["actions"] != serde_json::json!(["no-op"]))
-            .map(|c| {
-                (
-                    c["address"].as_str().unwrap_or("?").to_string(),
-                    c["action_reason"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect();
-        out.sort();
+    let (tf, tr, run) = saved_plans(&pair, &[]);
+    run.contains("(because module.c[1] is not in configuration)");
+    let reasons = |plan| {
+        let mut out = changes(plan, true, |c| c["action_reason"].clone());
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     };
-    terraform(pair.tf.path(), &["plan", "-out=tf.plan", "-no-color"]).success();
-    let tf_reasons = reasons(&terraform(pair.tf.path(), &["show", "-json", "tf.plan"]).stdout);
-    pair.tr
-        .run(&["plan", "--out", "tr.plan"])
-        .success()
-        .contains("(because module.c[1] is not in configuration)");
-    let tr_reasons = reasons(&pair.tr.run(&["show", "--json", "tr.plan"]).stdout);
+    let (tf_reasons, tr_reasons) = (reasons(&tf), reasons(&tr));
     assert_eq!(tf_reasons, tr_reasons);
     assert_eq!(tr_reasons.len(), 4, "{tr_reasons:?}");
     assert!(
@@ -872,43 +897,16 @@ fn replace_flag_replaces_as_terraform_does() {
     b.success();
     let id = |ws: &Ws| ws.run(&["state", "show", "terraform_data.t[1]"]).stdout;
     let before = id(&pair.tr);
-    let reasons = |json: &str| -> Vec<(String, String)> {
-        let doc: serde_json::Value = serde_json::from_str(json).expect("plan JSON");
-        doc["resource_changes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["change"]["actions"] != serde_json::json!(["no-op"]))
-            .map(|c| {
-                (
-                    c["address"].as_str().unwrap_or("?").to_string(),
-                    c["action_reason"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    };
-    terraform(
-        pair.tf.path(),
-        &[
-            "plan",
-            "-replace=terraform_data.t[1]",
-            "-out=tf.plan",
-            "-no-color",
-        ],
-    )
-    .success();
-    let tf = reasons(&terraform(pair.tf.path(), &["show", "-json", "tf.plan"]).stdout);
-    pair.tr
-        .run(&["plan", "-replace=terraform_data.t[1]", "-out=tr.plan"])
-        .success()
-        .contains("# terraform_data.t[1] will be replaced, as requested");
-    let tr = reasons(&pair.tr.run(&["show", "-json", "tr.plan"]).stdout);
+    let (tf, tr, run) = saved_plans(&pair, &["-replace=terraform_data.t[1]"]);
+    run.contains("# terraform_data.t[1] will be replaced, as requested");
+    let reasons = |plan| changes(plan, true, |c| c["action_reason"].clone());
+    let (tf, tr) = (reasons(&tf), reasons(&tr));
     assert_eq!(tf, tr);
     assert_eq!(
         tr,
         vec![(
             "terraform_data.t[1]".to_string(),
-            "replace_by_request".to_string()
+            serde_json::json!("replace_by_request")
         )]
     );
     pair.tr
@@ -1061,30 +1059,13 @@ fn removed_blocks_forget_as_terraform_does() {
     let removed = "resource \"terraform_data\" \"b\" { input = 2 }\nremoved {\n  from = terraform_data.a\n  lifecycle {\n    destroy = false\n  }\n}\n";
     pair.tf.write("main.tf", removed);
     pair.tr.write("main.tf", removed);
-    let actions = |json: &str| -> Vec<(String, serde_json::Value)> {
-        let doc: serde_json::Value = serde_json::from_str(json).expect("plan JSON");
-        doc["resource_changes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                (
-                    c["address"].as_str().unwrap_or("?").to_string(),
-                    c["change"]["actions"].clone(),
-                )
-            })
-            .collect()
-    };
-    terraform(pair.tf.path(), &["plan", "-out=tf.plan", "-no-color"]).success();
-    let tf = actions(&terraform(pair.tf.path(), &["show", "-json", "tf.plan"]).stdout);
-    pair.tr
-        .run(&["plan", "-out=tr.plan"])
-        .success()
-        .contains(
-            "terraform_data.a will no longer be managed by terrane, but will not be destroyed",
-        )
-        .contains("0 to destroy");
-    let tr = actions(&pair.tr.run(&["show", "-json", "tr.plan"]).stdout);
+    let (tf, tr, run) = saved_plans(&pair, &[]);
+    run.contains(
+        "terraform_data.a will no longer be managed by terrane, but will not be destroyed",
+    )
+    .contains("0 to destroy");
+    let actions = |plan| changes(plan, false, |c| c["change"]["actions"].clone());
+    let (tf, tr) = (actions(&tf), actions(&tr));
     assert_eq!(tf, tr);
     assert!(
         tr.contains(&(
@@ -1121,26 +1102,13 @@ fn terraform_data_output_is_known_when_terraform_knows_it() {
     };
     let pair = Pair::new(&[("main.tf", &config("one"))]);
     let unknown = |pair: &Pair| {
-        terraform(pair.tf.path(), &["plan", "-out=tf.plan", "-no-color"]);
-        pair.tr.run(&["plan", "-out=tr.plan"]);
-        let pick = |json: &str| -> Vec<(String, serde_json::Value)> {
-            let doc: serde_json::Value = serde_json::from_str(json).expect("plan JSON");
-            doc["resource_changes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| {
-                    (
-                        c["address"].as_str().unwrap_or("?").to_string(),
-                        c["change"]["after_unknown"]["output"].clone(),
-                    )
-                })
-                .collect()
+        let (tf, tr, _) = saved_plans(pair, &[]);
+        let pick = |plan| {
+            changes(plan, false, |c| {
+                c["change"]["after_unknown"]["output"].clone()
+            })
         };
-        (
-            pick(&terraform(pair.tf.path(), &["show", "-json", "tf.plan"]).stdout),
-            pick(&pair.tr.run(&["show", "-json", "tr.plan"]).stdout),
-        )
+        (pick(&tf), pick(&tr))
     };
     let (a, b) = unknown(&pair);
     assert_eq!(a, b, "create");
@@ -1164,8 +1132,7 @@ fn terraform_data_output_is_known_when_terraform_knows_it() {
 fn plan_json_summary_fields_match_terraform() {
     let config = "variable \"v\" {\n  default = \"x\"\n}\nresource \"terraform_data\" \"a\" { input = var.v }\nresource \"terraform_data\" \"b\" { input = 1 }\noutput \"o\" { value = terraform_data.a.output }\noutput \"k\" { value = var.v }\n";
     let pair = Pair::new(&[("main.tf", config)]);
-    let fields = |json: &str| {
-        let mut d: serde_json::Value = serde_json::from_str(json).expect("plan JSON");
+    let fields = |mut d: serde_json::Value| {
         // Planned outputs' `type` is not written by terrane (docs/language.md).
         for (_, o) in d["planned_values"]["outputs"]
             .as_object_mut()
@@ -1186,14 +1153,8 @@ fn plan_json_summary_fields_match_terraform() {
         ])
     };
     for extra in [None, Some("-target=terraform_data.b")] {
-        let mut tf_args = vec!["plan", "-out=tf.plan", "-no-color"];
-        let mut tr_args = vec!["plan", "-out=tr.plan"];
-        tf_args.extend(extra);
-        tr_args.extend(extra);
-        terraform(pair.tf.path(), &tf_args).success();
-        pair.tr.run(&tr_args).success();
-        let a = fields(&terraform(pair.tf.path(), &["show", "-json", "tf.plan"]).stdout);
-        let b = fields(&pair.tr.run(&["show", "-json", "tr.plan"]).stdout);
+        let (tf, tr, _) = saved_plans(&pair, extra.as_slice());
+        let (a, b) = (fields(tf), fields(tr));
         // A targeted plan: Terraform leaves the outputs out of its JSON; terrane still
         // lists them (not compared).
         let n = if extra.is_some() { 3 } else { 5 };
