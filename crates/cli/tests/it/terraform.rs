@@ -1165,3 +1165,38 @@ fn plan_json_summary_fields_match_terraform() {
         );
     }
 }
+
+/// Terraform's environment, through both tools: `TF_CLI_ARGS_plan` adds arguments
+/// after the command's name (a variable and `-detailed-exitcode`: both exit 2 and plan
+/// the output from it), and `TF_INPUT=0` makes an apply that needs approval fail
+/// instead of asking, leaving the state empty in both.
+#[test]
+fn tf_cli_args_and_tf_input_behave_as_in_terraform() {
+    let pair = Pair::new(&[(
+        "main.tf",
+        "variable \"n\" {}\noutput \"n\" { value = var.n }\nresource \"terraform_data\" \"t\" { input = var.n }\n",
+    )]);
+    let both = |args: &[&str], env: (&str, &str)| {
+        let mut tf = terraform_cmd(pair.tf.path(), args);
+        tf.env(env.0, env.1);
+        let mut tr = pair.tr.cmd(args);
+        tr.env(env.0, env.1);
+        (with_input(tf, ""), with_input(tr, ""))
+    };
+    let (a, b) = both(
+        &["plan", "-no-color"],
+        ("TF_CLI_ARGS_plan", "-var 'n=from env' -detailed-exitcode"),
+    );
+    assert_eq!((a.code, b.code), (2, 2), "{}\n{}", a.all(), b.all());
+    for o in [&a, &b] {
+        assert!(o.stdout.contains("n = \"from env\""), "{}", o.all());
+    }
+    let (a, b) = both(&["apply", "-var", "n=1"], ("TF_INPUT", "0"));
+    assert_ne!(a.code, 0, "{}", a.all());
+    assert_eq!(b.code, 1, "{}", b.all());
+    assert_eq!(
+        terraform(pair.tf.path(), &["state", "list"]).stdout.trim(),
+        ""
+    );
+    assert_eq!(pair.tr.run(&["state", "list"]).stdout.trim(), "");
+}
