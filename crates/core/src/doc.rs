@@ -10,8 +10,8 @@
 pub trait Doc: Sized {
     fn null() -> Self;
     fn bool(b: bool) -> Self;
-    /// A number; integral values within ±9·10¹⁵ are integers.
-    fn number(n: f64) -> Self;
+    /// A number, with every digit it prints with.
+    fn number(n: &crate::Number) -> Self;
     fn string(s: &str) -> Self;
     fn array(items: Vec<Self>) -> Self;
     /// An object of `entries`, in their order (for models that keep one).
@@ -27,13 +27,11 @@ impl Doc for serde_json::Value {
         serde_json::Value::Bool(b)
     }
 
-    fn number(n: f64) -> Self {
-        if n.fract() == 0.0 && n.abs() < 9.0e15 {
-            serde_json::Value::Number((n as i64).into())
+    fn number(n: &crate::Number) -> Self {
+        if n.is_infinite() {
+            serde_json::Value::Null
         } else {
-            serde_json::Number::from_f64(n)
-                .map(serde_json::Value::Number)
-                .unwrap_or(serde_json::Value::Null)
+            serde_json::Value::Number(n.to_json())
         }
     }
 

@@ -9,6 +9,7 @@ pub mod addr;
 pub mod diag;
 pub mod doc;
 pub mod map;
+pub mod number;
 pub mod types;
 pub mod value;
 
@@ -21,5 +22,6 @@ pub use addr::{InstanceAddr, InstanceKey, ModulePath, ResourceAddr, ResourceMode
 pub use diag::{Diagnostic, Diagnostics, PathStep, Severity, SourceMap, Span};
 pub use doc::Doc;
 pub use map::ObjectMap;
+pub use number::Number;
 pub use types::Type;
 pub use value::Value;

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::value::{format_number, Value};
+use crate::number::Number;
+use crate::value::Value;
 use serde_json::{json, Value as Json};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -82,7 +83,7 @@ impl Type {
             Type::Any => Ok(value),
             Type::String => match value {
                 Value::String(_) => Ok(value),
-                Value::Number(n) => Ok(Value::String(format_number(n))),
+                Value::Number(n) => Ok(Value::String(n.to_string())),
                 Value::Bool(b) => Ok(Value::String(b.to_string())),
                 other => Err(format!(
                     "a string is required, but got {}",
@@ -93,7 +94,7 @@ impl Type {
                 Value::Number(_) => Ok(value),
                 Value::String(ref s) => s
                     .trim()
-                    .parse::<f64>()
+                    .parse::<Number>()
                     .map(Value::Number)
                     .map_err(|_| format!("a number is required, but got the string {s:?}")),
                 other => Err(format!(
@@ -287,13 +288,10 @@ mod tests {
 
     #[test]
     fn converts_primitives_like_terraform() {
-        assert_eq!(
-            Type::String.convert(Value::Number(3.0)),
-            Ok(Value::from("3"))
-        );
+        assert_eq!(Type::String.convert(Value::from(3)), Ok(Value::from("3")));
         assert_eq!(
             Type::Number.convert(Value::from("2.5")),
-            Ok(Value::Number(2.5))
+            Ok(Value::from(2.5))
         );
         assert!(Type::Number.convert(Value::from("x")).is_err());
         assert_eq!(
@@ -322,12 +320,12 @@ mod tests {
             ObjectAttr {
                 ty: Type::Number,
                 optional: true,
-                default: Some(Value::Number(1.0)),
+                default: Some(Value::from(1)),
             },
         );
         let t = Type::Object(attrs);
         let v = t.convert(Value::map([("a", Value::from("x"))])).unwrap();
-        assert_eq!(v.get("b"), Some(&Value::Number(1.0)));
-        assert!(t.convert(Value::map([("b", Value::Number(2.0))])).is_err());
+        assert_eq!(v.get("b"), Some(&Value::from(1)));
+        assert!(t.convert(Value::map([("b", Value::from(2))])).is_err());
     }
 }

@@ -10,6 +10,7 @@ use std::fmt;
 
 use crate::doc::{Doc, Projection};
 use crate::map::ObjectMap;
+use crate::number::Number;
 
 /// A configuration or state value.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -17,7 +18,7 @@ pub enum Value {
     #[default]
     Null,
     Bool(bool),
-    Number(f64),
+    Number(Number),
     String(String),
     /// A list or tuple.
     List(Vec<Value>),
@@ -187,11 +188,16 @@ impl Value {
         }
     }
 
-    pub fn as_number(&self) -> Option<f64> {
+    pub fn as_number(&self) -> Option<&Number> {
         match self.peel() {
-            Value::Number(n) => Some(*n),
+            Value::Number(n) => Some(n),
             _ => None,
         }
+    }
+
+    /// The number as the nearest `f64` (for math Terraform also does in `float64`).
+    pub fn as_f64(&self) -> Option<f64> {
+        self.as_number().map(Number::as_f64)
     }
 
     pub fn as_map(&self) -> Option<&ObjectMap> {
@@ -233,7 +239,7 @@ impl Value {
         match json {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::Number(n) => Value::Number(Number::from_json(n)),
             serde_json::Value::String(s) => Value::String(s.clone()),
             serde_json::Value::Array(items) => {
                 Value::List(items.iter().map(Value::from_json).collect())
@@ -264,7 +270,7 @@ impl Value {
         match self {
             Value::Null | Value::Unknown => D::null(),
             Value::Bool(b) => D::bool(*b),
-            Value::Number(n) => D::number(*n),
+            Value::Number(n) => D::number(n),
             Value::String(s) => D::string(s),
             Value::List(items) | Value::Set(items) => {
                 D::array(items.iter().map(|v| v.to_doc(redact)).collect())
@@ -453,7 +459,9 @@ impl Value {
             Value::Bool(b) => {
                 let _ = write!(out, "{b}");
             }
-            Value::Number(n) => out.push_str(&format_number(*n)),
+            Value::Number(n) => {
+                let _ = write!(out, "{n}");
+            }
             Value::String(s) => {
                 let _ = write!(out, "{s:?}");
             }
@@ -510,22 +518,31 @@ impl From<bool> for Value {
 
 impl From<f64> for Value {
     fn from(n: f64) -> Value {
-        Value::Number(n)
+        Value::Number(Number::from_f64(n))
     }
 }
 
 impl From<i64> for Value {
     fn from(n: i64) -> Value {
-        Value::Number(n as f64)
+        Value::Number(Number::from_i64(n))
     }
 }
 
-/// Formats a number the way HCL users expect: integers without a fraction.
-pub fn format_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
+impl From<i32> for Value {
+    fn from(n: i32) -> Value {
+        Value::Number(Number::from(n))
+    }
+}
+
+impl From<usize> for Value {
+    fn from(n: usize) -> Value {
+        Value::Number(Number::from(n))
+    }
+}
+
+impl From<Number> for Value {
+    fn from(n: Number) -> Value {
+        Value::Number(n)
     }
 }
 
@@ -547,7 +564,7 @@ fn rank(v: &Value) -> u8 {
 pub fn total_cmp(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Number(x), Value::Number(y)) => x.total_cmp(y),
+        (Value::Number(x), Value::Number(y)) => x.cmp(y),
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::List(x), Value::List(y)) | (Value::Set(x), Value::Set(y)) => {
             for (p, q) in x.iter().zip(y) {

@@ -150,12 +150,30 @@ impl Summary {
 }
 
 /// A resource after the plan, with what it cost before.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PlannedCost {
     #[serde(flatten)]
     pub cost: ResourceCost,
     /// Its monthly cost before the plan; absent for a resource the plan creates.
     pub before_monthly_cost: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for PlannedCost {
+    /// Read by hand: serde's `flatten` buffers numbers in a form that JSON numbers of
+    /// arbitrary precision do not read back from.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut doc = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let before = match doc.remove("before_monthly_cost") {
+            Some(v) => serde_json::from_value(v).map_err(D::Error::custom)?,
+            None => None,
+        };
+        Ok(PlannedCost {
+            cost: serde_json::from_value(serde_json::Value::Object(doc))
+                .map_err(D::Error::custom)?,
+            before_monthly_cost: before,
+        })
+    }
 }
 
 /// A resource the plan removes.

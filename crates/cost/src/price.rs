@@ -287,7 +287,7 @@ pub(crate) fn attr_str<'v>(v: &'v Value, key: &str) -> Result<Option<&'v str>, (
 pub(crate) fn attr_num(v: &Value, key: &str) -> Result<Option<f64>, ()> {
     let n = match attr(v, key)? {
         Some(Value::String(s)) => s.parse().ok(),
-        Some(v) => v.as_number(),
+        Some(v) => v.as_f64(),
         None => None,
     };
     Ok(n.filter(|n: &f64| n.is_finite() && *n >= 0.0))

@@ -158,7 +158,7 @@ fn write(v: &Value, indent: usize, out: &mut String) {
         Value::Sensitive(_) => out.push_str("(sensitive value)"),
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&terrane_core::value::format_number(*n)),
+        Value::Number(n) => out.push_str(&n.to_string()),
         Value::String(s) if s.contains('\n') && indent == 0 => {
             out.push_str("<<EOT\n");
             out.push_str(s);
@@ -204,11 +204,8 @@ mod tests {
     #[test]
     fn values_print_as_in_terraform_console() {
         let v = Value::map([
-            ("a", Value::Number(1.0)),
-            (
-                "bbb",
-                Value::List(vec![Value::Number(1.0), Value::from("x")]),
-            ),
+            ("a", Value::from(1)),
+            ("bbb", Value::List(vec![Value::from(1), Value::from("x")])),
             ("c", Value::map(Vec::<(&str, Value)>::new())),
         ]);
         assert_eq!(

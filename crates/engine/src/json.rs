@@ -67,7 +67,7 @@ fn push_header_entries<D: Doc>(
     push("name", &|| D::string(&addr.resource.name));
     match &addr.key {
         InstanceKey::None => {}
-        InstanceKey::Int(i) => push("index", &|| D::number(*i as f64)),
+        InstanceKey::Int(i) => push("index", &|| D::number(&terrane_core::Number::from(*i))),
         InstanceKey::Str(s) => push("index", &|| D::string(s)),
     }
     push("provider_name", &|| D::string(&provider_name(provider)));

@@ -240,8 +240,8 @@ pub(crate) fn import_address(
         terrane_lang::eval::eval(index, s)
     })?;
     addr.key = match key.unmark().0 {
-        terrane_core::Value::Number(n) if n.fract() == 0.0 && n >= 0.0 => {
-            InstanceKey::Int(n as i64)
+        terrane_core::Value::Number(n) if n.as_usize().is_some() => {
+            InstanceKey::Int(n.as_i64().unwrap_or_default())
         }
         terrane_core::Value::String(s) => InstanceKey::Str(s),
         other => {

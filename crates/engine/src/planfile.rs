@@ -404,7 +404,7 @@ mod tests {
             ("a", Value::Unknown),
             ("b", Value::from("x").into_sensitive()),
             ("c", Value::set(vec![Value::from("z"), Value::from("y")])),
-            ("$odd", Value::List(vec![Value::Number(1.5), Value::Null])),
+            ("$odd", Value::List(vec![Value::from(1.5), Value::Null])),
         ]);
         let wrapped = Value::map([("inner", v.clone())]);
         assert_eq!(decode_value(&encode_value(&wrapped)), wrapped);

@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use terrane_core::value::format_number;
 use terrane_core::{ResourceMode, Value};
 
 use crate::plan::{Action, OutputChange, Plan, ResourceChange};
@@ -83,7 +82,7 @@ fn scalar_at(v: &Value, indent: usize) -> String {
             format!("<<-EOT\n{}\n{}EOT", body.join("\n"), " ".repeat(indent + 2))
         }
         Value::String(s) => format!("{s:?}"),
-        Value::Number(n) => format_number(*n),
+        Value::Number(n) => n.to_string(),
         other => other.to_display(),
     }
 }

@@ -577,7 +577,7 @@ impl<'c> Run<'c> {
                 other => other,
             };
             let n = match v {
-                Value::Number(n) if n >= 0.0 && n.fract() == 0.0 => n as i64,
+                Value::Number(n) if n.as_usize().is_some() => n.as_i64().unwrap_or_default(),
                 Value::Unknown => {
                     return Err(Diagnostic::error(
                         "Invalid count argument",

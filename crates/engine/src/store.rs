@@ -243,7 +243,7 @@ impl Scope for ModuleScope<'_> {
                 }
             }
             Reference::CountIndex => match self.count_index {
-                Some(i) => Ok(Cow::Owned(Value::Number(i as f64))),
+                Some(i) => Ok(Cow::Owned(Value::from(i))),
                 None => Err(Diagnostic::error(
                     "Reference to \"count\" in non-counted context",
                     "count.index is only available in a resource with count.",

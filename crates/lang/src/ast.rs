@@ -9,7 +9,7 @@ use std::sync::Arc;
 use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
 use hcl_edit::template::{Directive, Element, Strip, Template};
 use hcl_edit::Span as _;
-use terrane_core::{Span, Value};
+use terrane_core::{Number, Span, Value};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
@@ -99,6 +99,20 @@ pub enum TemplatePart {
     },
 }
 
+/// A number literal with the precision Terraform gives it: its source text read at 512
+/// bits (the parser's own value is a 64-bit float).
+fn literal_number(n: &hcl_edit::Formatted<hcl_edit::Number>) -> Number {
+    n.as_repr()
+        .and_then(|raw| {
+            let text: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+            Number::parse(&text)
+        })
+        .unwrap_or_else(|| match n.value().as_i64() {
+            Some(i) => Number::from_i64(i),
+            None => Number::from_f64(n.value().as_f64().unwrap_or(0.0)),
+        })
+}
+
 /// Converts hcl-edit nodes, attaching spans in the named file.
 pub struct Converter {
     pub file: Arc<str>,
@@ -124,9 +138,7 @@ impl Converter {
         let kind = match e {
             Expression::Null(_) => ExprKind::Literal(Value::Null),
             Expression::Bool(b) => ExprKind::Literal(Value::Bool(*b.value())),
-            Expression::Number(n) => {
-                ExprKind::Literal(Value::Number(n.value().as_f64().unwrap_or(0.0)))
-            }
+            Expression::Number(n) => ExprKind::Literal(Value::Number(literal_number(n))),
             Expression::String(s) => ExprKind::Literal(Value::String(nfc(s.value()))),
             Expression::Array(a) => ExprKind::Tuple(a.iter().map(|x| self.expr(x)).collect()),
             Expression::Object(o) => ExprKind::Object(
@@ -184,7 +196,7 @@ impl Converter {
                         }
                         TraversalOperator::Index(x) => TravOp::Index(self.expr(x)),
                         TraversalOperator::LegacyIndex(i) => TravOp::Index(Expr {
-                            kind: ExprKind::Literal(Value::Number(*i.value() as f64)),
+                            kind: ExprKind::Literal(Value::Number(Number::from(*i.value()))),
                             span: self.span(op.span()),
                         }),
                     })
@@ -390,8 +402,8 @@ impl Expr {
                 TravOp::Index(Expr {
                     kind: ExprKind::Literal(Value::Number(n)),
                     ..
-                }) if n.fract() == 0.0 && *n >= 0.0 => {
-                    out.push_str(&format!("[{}]", *n as u64));
+                }) if n.as_usize().is_some() => {
+                    out.push_str(&format!("[{n}]"));
                 }
                 TravOp::Index(Expr {
                     kind: ExprKind::Literal(Value::String(s)),

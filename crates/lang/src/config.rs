@@ -399,8 +399,8 @@ fn load_backup(b: NestedBlock, diags: &mut Diagnostics) -> Option<BackupSettings
     let keep_last = match b.body.attrs.get("keep_last") {
         None => None,
         Some(a) => match &a.expr.kind {
-            ExprKind::Literal(Value::Number(n)) if *n >= 1.0 && n.fract() == 0.0 => {
-                Some(*n as usize)
+            ExprKind::Literal(Value::Number(n)) if n.as_usize().is_some_and(|n| n >= 1) => {
+                n.as_usize()
             }
             _ => {
                 diags.push(
@@ -1379,7 +1379,7 @@ fn load_budget(b: NestedBlock, diags: &mut Diagnostics) -> Option<BudgetBlock> {
     let mut amount = |name: &str| match b.body.attrs.get(name) {
         None => None,
         Some(a) => match &a.expr.kind {
-            ExprKind::Literal(Value::Number(n)) if *n >= 0.0 => Some(*n),
+            ExprKind::Literal(Value::Number(n)) if n.signum() >= 0 => Some(n.as_f64()),
             _ => {
                 ok = false;
                 diags.push(
@@ -1827,8 +1827,8 @@ fn ignore_path(e: &Expr) -> Option<Vec<IgnoreStep>> {
                 steps.push(match op {
                     TravOp::Attr(a, _) => IgnoreStep::Key(a.clone()),
                     TravOp::Index(i) => match &i.kind {
-                        ExprKind::Literal(Value::Number(n)) if n.fract() == 0.0 && *n >= 0.0 => {
-                            IgnoreStep::Index(*n as usize)
+                        ExprKind::Literal(Value::Number(n)) if n.as_usize().is_some() => {
+                            IgnoreStep::Index(n.as_usize().unwrap_or_default())
                         }
                         _ => IgnoreStep::Key(i.as_literal_str()?.to_string()),
                     },

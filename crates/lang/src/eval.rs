@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use terrane_core::value::format_number;
-use terrane_core::{Diagnostic, Diagnostics, Span, Value};
+use terrane_core::{Diagnostic, Diagnostics, Number, Span, Value};
 
 use crate::ast::{
     BinOp, Converter, Expr, ExprKind, ForExpr, Reference, TemplatePart, TravOp, UnOp,
@@ -200,7 +199,7 @@ impl Evaluator<'_> {
             Value::List(items) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| (Value::Number(i as f64), v))
+                .map(|(i, v)| (Value::from(i), v))
                 .collect(),
             Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
@@ -305,7 +304,7 @@ impl Evaluator<'_> {
                 let (v, sensitive) = self.eval(a)?.unmark();
                 let out = match (op, v) {
                     (_, Value::Unknown) => Value::Unknown,
-                    (UnOp::Neg, Value::Number(n)) => Value::Number(-n),
+                    (UnOp::Neg, Value::Number(n)) => Value::Number(n.neg()),
                     (UnOp::Not, Value::Bool(b)) => Value::Bool(!b),
                     (op, other) => {
                         return Err(err(
@@ -344,7 +343,7 @@ impl Evaluator<'_> {
                             out.insert(s.clone(), val);
                         }
                         Value::Number(n) => {
-                            out.insert(format_number(*n), val);
+                            out.insert(n.to_string(), val);
                         }
                         Value::Bool(b) => {
                             out.insert(b.to_string(), val);
@@ -427,7 +426,7 @@ impl Evaluator<'_> {
                     marks.sensitive |= sensitive;
                     match v {
                         Value::String(s) => out.push_str(&s),
-                        Value::Number(n) => out.push_str(&format_number(n)),
+                        Value::Number(n) => out.push_str(&n.to_string()),
                         Value::Bool(b) => out.push_str(&b.to_string()),
                         Value::Unknown => marks.unknown = true,
                         Value::Null => {
@@ -542,7 +541,7 @@ impl Evaluator<'_> {
                         let key = self.eval(ke)?;
                         let key = match key.peel() {
                             Value::String(s) => s.clone(),
-                            Value::Number(n) => format_number(*n),
+                            Value::Number(n) => n.to_string(),
                             Value::Bool(b) => b.to_string(),
                             Value::Unknown => {
                                 unknown = true;
@@ -949,7 +948,7 @@ fn iterate(coll: Value, span: &Span) -> Result<Option<Vec<(Value, Value)>>, Diag
         Value::List(items) => items
             .into_iter()
             .enumerate()
-            .map(|(i, v)| (Value::Number(i as f64), v))
+            .map(|(i, v)| (Value::from(i), v))
             .collect(),
         Value::Set(items) => items.into_iter().map(|v| (v.clone(), v)).collect(),
         Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
@@ -1010,14 +1009,16 @@ fn navigate(base: &Value, ops: &[TravOp], indexes: &[Value]) -> Result<Value, Di
                 match (cur, key) {
                     (_, Value::Unknown) => return Ok(Value::Unknown.mark_if(sensitive)),
                     (Value::List(items), Value::Number(n)) => {
-                        if n < 0.0 || n.fract() != 0.0 || n as usize >= items.len() {
-                            return Err(err(
-                                "Invalid index",
-                                format!("The index {} is out of range: the collection has {} element(s).", format_number(n), items.len()),
-                                &ixe.span,
-                            ));
+                        match n.as_usize().and_then(|i| items.get(i)) {
+                            Some(v) => cur = v,
+                            None => {
+                                return Err(err(
+                                    "Invalid index",
+                                    format!("The index {n} is out of range: the collection has {} element(s).", items.len()),
+                                    &ixe.span,
+                                ))
+                            }
                         }
-                        cur = &items[n as usize];
                     }
                     (Value::List(items), Value::String(s)) if s.parse::<usize>().is_ok() => {
                         let n: usize = s.parse().unwrap_or(usize::MAX);
@@ -1029,7 +1030,7 @@ fn navigate(base: &Value, ops: &[TravOp], indexes: &[Value]) -> Result<Value, Di
                     (Value::Map(m), key) => {
                         let k = match &key {
                             Value::String(s) => s.clone(),
-                            Value::Number(n) => format_number(*n),
+                            Value::Number(n) => n.to_string(),
                             other => return Err(err("Invalid index", format!("A map key must be a string, not {}.", other.type_name()), &ixe.span)),
                         };
                         match m.get(&k) {
@@ -1117,10 +1118,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn to_number(v: &Value) -> Option<f64> {
+fn to_number(v: &Value) -> Option<Number> {
     match v {
-        Value::Number(n) => Some(*n),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => Some(n.clone()),
+        Value::String(s) => Number::parse(s),
         _ => None,
     }
 }
@@ -1167,31 +1168,29 @@ fn binary(op: BinOp, l: Value, r: Value, le: &Expr, re: &Expr) -> Result<Value, 
         BinOp::LessEq => Value::Bool(num(&l, le)? <= num(&r, re)?),
         BinOp::Greater => Value::Bool(num(&l, le)? > num(&r, re)?),
         BinOp::GreaterEq => Value::Bool(num(&l, le)? >= num(&r, re)?),
-        BinOp::Add => Value::Number(num(&l, le)? + num(&r, re)?),
-        BinOp::Sub => Value::Number(num(&l, le)? - num(&r, re)?),
-        BinOp::Mul => Value::Number(num(&l, le)? * num(&r, re)?),
-        BinOp::Div => {
-            let d = num(&r, re)?;
-            if d == 0.0 {
+        BinOp::Add => Value::Number(num(&l, le)?.add(&num(&r, re)?)),
+        BinOp::Sub => Value::Number(num(&l, le)?.sub(&num(&r, re)?)),
+        BinOp::Mul => Value::Number(num(&l, le)?.mul(&num(&r, re)?)),
+        BinOp::Div => match num(&l, le)?.div(&num(&r, re)?) {
+            Some(q) => Value::Number(q),
+            None => {
                 return Err(err(
                     "Division by zero",
                     "The divisor is zero.".into(),
                     &re.span,
-                ));
+                ))
             }
-            Value::Number(num(&l, le)? / d)
-        }
-        BinOp::Mod => {
-            let d = num(&r, re)?;
-            if d == 0.0 {
+        },
+        BinOp::Mod => match num(&l, le)?.rem(&num(&r, re)?) {
+            Some(q) => Value::Number(q),
+            None => {
                 return Err(err(
                     "Division by zero",
                     "The divisor of % is zero.".into(),
                     &re.span,
-                ));
+                ))
             }
-            Value::Number(num(&l, le)? % d)
-        }
+        },
     })
 }
 
@@ -1254,11 +1253,11 @@ mod tests {
         );
         assert_eq!(
             eval_str(r#"var.name == "web" ? 1 : 2"#, vars()).unwrap(),
-            Value::Number(1.0)
+            Value::from(1)
         );
         assert_eq!(
             eval_str(r#"[for p in var.ports : p + 1 if p > 100]"#, vars()).unwrap(),
-            Value::List(vec![Value::Number(444.0)])
+            Value::List(vec![Value::from(444)])
         );
         assert_eq!(
             eval_str(r#"{for k, v in var.tags : upper(k) => v}"#, vars()).unwrap(),
@@ -1266,7 +1265,7 @@ mod tests {
         );
         assert_eq!(
             eval_str(r#"[{a = 1}, {a = 2}][*].a"#, vars()).unwrap(),
-            Value::List(vec![Value::Number(1.0), Value::Number(2.0)])
+            Value::List(vec![Value::from(1), Value::from(2)])
         );
     }
 
@@ -1286,7 +1285,7 @@ mod tests {
         );
         assert_eq!(
             eval_str("[var.later, 1]", vars()).unwrap(),
-            Value::List(vec![Value::Unknown, Value::Number(1.0)])
+            Value::List(vec![Value::Unknown, Value::from(1)])
         );
     }
 
@@ -1329,11 +1328,11 @@ mod tests {
         ]);
         assert_eq!(
             eval_str("length(var.items)", v.clone()).unwrap(),
-            Value::Number(2.0)
+            Value::from(2)
         );
         assert_eq!(
             eval_str("length(var.objs)", v.clone()).unwrap(),
-            Value::Number(2.0)
+            Value::from(2)
         );
         assert_eq!(
             eval_str("keys(var.objs)", v.clone()).unwrap(),

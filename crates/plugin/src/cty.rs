@@ -8,7 +8,7 @@
 
 use rmpv::Value as Mp;
 use terrane_core::types::{type_from as parse_type, type_json, ObjectAttr};
-use terrane_core::{Type, Value};
+use terrane_core::{Number, Type, Value};
 
 /// A value that does not fit its type, or bytes that are not cty's encoding.
 #[derive(Debug, thiserror::Error)]
@@ -82,9 +82,9 @@ fn to_mp(value: &Value, ty: &Type, path: &mut Vec<String>) -> Result<Mp, CtyErro
             }
         }),
         Type::Number => match value {
-            Value::Number(n) => number(*n),
-            Value::String(s) => match s.trim().parse::<f64>() {
-                Ok(n) => number(n),
+            Value::Number(n) => number(n),
+            Value::String(s) => match s.trim().parse::<Number>() {
+                Ok(n) => number(&n),
                 Err(_) => return Err(err(path, format!("a number is required, not {s:?}"))),
             },
             other => {
@@ -180,12 +180,17 @@ fn to_mp(value: &Value, ty: &Type, path: &mut Vec<String>) -> Result<Mp, CtyErro
     })
 }
 
-/// Integers as integers, other numbers as float64, as cty writes them.
-fn number(n: f64) -> Mp {
-    if n.fract() == 0.0 && n.abs() < 9.2e18 {
-        Mp::from(n as i64)
+/// As cty writes a number: an integer if it fits 64 bits, else a float64 if one holds
+/// it exactly, else its decimal digits as a string.
+fn number(n: &Number) -> Mp {
+    if let Some(i) = n.as_i64() {
+        return Mp::from(i);
+    }
+    let f = n.as_f64();
+    if Number::from_f64(f) == *n {
+        Mp::F64(f)
     } else {
-        Mp::F64(n)
+        Mp::from(n.to_string())
     }
 }
 
@@ -220,9 +225,13 @@ fn from_mp(mp: Mp, ty: &Type, path: &mut Vec<String>) -> Result<Value, CtyError>
             other => return Err(err(path, format!("a string was expected, not {other}"))),
         },
         Type::Number => match mp {
-            Mp::Integer(i) => Value::Number(i.as_f64().unwrap_or(0.0)),
-            Mp::F32(f) => Value::Number(f as f64),
-            Mp::F64(f) => Value::Number(f),
+            Mp::Integer(i) => Value::Number(match (i.as_i64(), i.as_u64()) {
+                (Some(i), _) => Number::from(i),
+                (None, Some(u)) => Number::from(u),
+                _ => Number::ZERO,
+            }),
+            Mp::F32(f) => Value::from(f64::from(f)),
+            Mp::F64(f) => Value::from(f),
             Mp::String(s) => {
                 let s = s.into_str().unwrap_or_default();
                 Value::Number(
@@ -386,14 +395,14 @@ mod tests {
 
     #[test]
     fn numbers_are_integers_when_whole() {
-        assert_eq!(encode(&Value::Number(3.0), &Type::Number).unwrap(), vec![3]);
-        let f = encode(&Value::Number(1.5), &Type::Number).unwrap();
+        assert_eq!(encode(&Value::from(3.0), &Type::Number).unwrap(), vec![3]);
+        let f = encode(&Value::from(1.5), &Type::Number).unwrap();
         assert_eq!(f[0], 0xcb);
-        assert_eq!(decode(&f, &Type::Number).unwrap(), Value::Number(1.5));
+        assert_eq!(decode(&f, &Type::Number).unwrap(), Value::from(1.5));
         // A number too large for float64 arrives as its digits.
         assert_eq!(
             decode(&[0xa2, b'1', b'2'], &Type::Number).unwrap(),
-            Value::Number(12.0)
+            Value::from(12)
         );
     }
 

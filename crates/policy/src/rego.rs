@@ -418,18 +418,14 @@ impl Doc for RegoDoc {
         RegoDoc(Value::Bool(b))
     }
 
-    fn number(n: f64) -> Self {
-        // As JSON would carry it: integers as integers.
-        RegoDoc(if !n.is_finite() {
-            Value::Null
-        } else if n.fract() == 0.0 && n.abs() < 9.0e15 {
-            if n >= 0.0 {
-                Value::from(n as u64)
-            } else {
-                Value::from(n as i64)
-            }
-        } else {
-            Value::from(n)
+    fn number(n: &terrane_core::Number) -> Self {
+        // As JSON would carry it: integers as integers, other numbers with their digits.
+        RegoDoc(match n.as_i64() {
+            Some(i) if i >= 0 => Value::from(i as u64),
+            Some(i) => Value::from(i),
+            None if n.is_infinite() => Value::Null,
+            // Through JSON, so that both ways of building a document agree.
+            None => Value::from(serde_json::Value::Number(n.to_json())),
         })
     }
 

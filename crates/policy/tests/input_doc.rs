@@ -19,10 +19,10 @@ fn change(module: &[&str], key: InstanceKey, action: Action) -> ResourceChange {
     let before = obj(vec![
         ("id", Value::string("i-1")),
         ("password", Value::string("hunter2").into_sensitive()),
-        ("port", Value::Number(22.0)),
-        ("ratio", Value::Number(0.25)),
-        ("offset", Value::Number(-3.0)),
-        ("big", Value::Number(1e300)),
+        ("port", Value::from(22.0)),
+        ("ratio", Value::from(0.25)),
+        ("offset", Value::from(-3.0)),
+        ("big", Value::from(1e300)),
         ("on", Value::Bool(true)),
         ("none", Value::Null),
     ]);
@@ -41,7 +41,7 @@ fn change(module: &[&str], key: InstanceKey, action: Action) -> ResourceChange {
             Value::List(vec![
                 obj(vec![
                     ("cidr", Value::string("0.0.0.0/0")),
-                    ("from", Value::Number(0.0)),
+                    ("from", Value::from(0.0)),
                 ]),
                 obj(vec![("cidr", Value::Unknown)]),
             ]),

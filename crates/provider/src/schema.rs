@@ -425,13 +425,13 @@ mod tests {
         let prior = Value::map([
             ("id", Value::from("x1")),
             ("name", Value::from("a")),
-            ("size", Value::Number(1.0)),
+            ("size", Value::from(1.0)),
         ]);
-        let cfg = Value::map([("name", Value::from("b")), ("size", Value::Number(1.0))]);
+        let cfg = Value::map([("name", Value::from("b")), ("size", Value::from(1.0))]);
         let p = plan_by_schema(&schema(), Some(&prior), &cfg);
         assert_eq!(p.requires_replace, vec!["name".to_string()]);
         assert_eq!(p.planned.get("id"), Some(&Value::Unknown));
-        let cfg = Value::map([("name", Value::from("a")), ("size", Value::Number(2.0))]);
+        let cfg = Value::map([("name", Value::from("a")), ("size", Value::from(2.0))]);
         let p = plan_by_schema(&schema(), Some(&prior), &cfg);
         assert!(p.requires_replace.is_empty());
         assert_eq!(p.planned.get("id"), Some(&Value::from("x1")));

@@ -238,7 +238,7 @@ mod tests {
             ObjectAttr {
                 ty: Type::Number,
                 optional: true,
-                default: Some(Value::Number(80.0)),
+                default: Some(Value::from(80.0)),
             },
         );
         attrs.insert(

@@ -88,7 +88,7 @@ impl Provider for MemoryProvider {
     async fn create(&self, _type_name: &str, planned: Value) -> Result<Value> {
         let now = self.world.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.world.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        if let Some(ms) = planned.get("delay_ms").and_then(Value::as_number) {
+        if let Some(ms) = planned.get("delay_ms").and_then(Value::as_f64) {
             tokio::time::sleep(Duration::from_millis(ms as u64)).await;
         }
         self.world.in_flight.fetch_sub(1, Ordering::SeqCst);

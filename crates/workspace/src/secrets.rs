@@ -391,7 +391,9 @@ impl Provider for TerraneProvider {
         check_name(&name).map_err(ProviderError::config)?;
         let asked = name.clone();
         let version = match config.get("version") {
-            Some(Value::Number(n)) if *n >= 1.0 && n.fract() == 0.0 => Some(*n as u64),
+            Some(Value::Number(n)) if n.as_i64().is_some_and(|v| v >= 1) => {
+                n.as_i64().map(|v| v as u64)
+            }
             Some(Value::Number(n)) => {
                 return Err(ProviderError::config(format!(
                     "version = {n}: versions are whole numbers from 1"

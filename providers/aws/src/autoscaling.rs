@@ -808,11 +808,7 @@ impl Policy {
                             .build()
                     });
                 TargetTrackingConfiguration::builder()
-                    .target_value(
-                        t.get("target_value")
-                            .and_then(Value::as_number)
-                            .unwrap_or(0.0),
-                    )
+                    .target_value(t.get("target_value").and_then(Value::as_f64).unwrap_or(0.0))
                     .set_disable_scale_in(t.get("disable_scale_in").and_then(Value::as_bool))
                     .set_predefined_metric_specification(metric)
                     .build()

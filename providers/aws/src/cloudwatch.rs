@@ -149,7 +149,7 @@ impl Alarm {
             .set_unit(str_attr(planned, "unit").map(StandardUnit::from))
             .set_evaluation_periods(num_attr(planned, "evaluation_periods").map(|n| n as i32))
             .set_datapoints_to_alarm(num_attr(planned, "datapoints_to_alarm").map(|n| n as i32))
-            .set_threshold(planned.get("threshold").and_then(Value::as_number))
+            .set_threshold(planned.get("threshold").and_then(Value::as_f64))
             .set_comparison_operator(
                 str_attr(planned, "comparison_operator").map(ComparisonOperator::from),
             )

@@ -141,7 +141,7 @@ impl Settings {
             assume_role,
             max_retries: v
                 .get("max_retries")
-                .and_then(Value::as_number)
+                .and_then(Value::as_f64)
                 .map(|n| n.max(1.0) as u32)
                 .unwrap_or(5),
         })

@@ -1745,7 +1745,7 @@ impl Resource<Aws> for SecurityGroupRule {
         // "All traffic" rules have no ports; AWS answers -1.
         let port = |p: Option<i32>| match p {
             Some(-1) | None => Value::Null,
-            Some(n) => Value::Number(n as f64),
+            Some(n) => Value::from(n as f64),
         };
         for (name, v) in [
             ("security_group_rule_id", Value::from(id.as_str())),

@@ -173,7 +173,7 @@ fn attribute_value(raw: &str) -> Value {
     match raw {
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
-        n => Value::Number(n.parse().unwrap_or(0.0)),
+        n => Value::from(n.parse().unwrap_or(0.0)),
     }
 }
 
@@ -475,7 +475,7 @@ impl LoadBalancer {
             };
             let text = match v {
                 Value::Bool(b) => b.to_string(),
-                Value::Number(n) => (*n as i64).to_string(),
+                Value::Number(n) => n.to_string(),
                 _ => continue,
             };
             let before = prior.and_then(|p| p.get(arg));

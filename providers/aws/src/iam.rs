@@ -923,7 +923,7 @@ pub(crate) mod policy_doc {
                 self.i += 1;
             }
             let text = std::str::from_utf8(&self.s[start..self.i]).ok()?;
-            text.parse::<f64>().ok().map(Value::Number)
+            text.parse::<f64>().ok().map(Value::from)
         }
 
         fn object(&mut self) -> Option<Value> {

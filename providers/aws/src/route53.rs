@@ -644,12 +644,7 @@ impl Record {
             );
         } else {
             rs = rs
-                .set_ttl(
-                    planned
-                        .get("ttl")
-                        .and_then(Value::as_number)
-                        .map(|n| n as i64),
-                )
+                .set_ttl(planned.get("ttl").and_then(Value::as_f64).map(|n| n as i64))
                 .set_resource_records(Some(
                     str_list(planned, "records")
                         .into_iter()

@@ -1051,7 +1051,7 @@ fn replication_rules(v: &Value) -> Result<Vec<aws_sdk_s3::types::ReplicationRule
         if let Some(id) = str_attr(r, "id") {
             rule = rule.id(id);
         }
-        if let Some(p) = r.get("priority").and_then(Value::as_number) {
+        if let Some(p) = r.get("priority").and_then(Value::as_f64) {
             rule = rule.priority(p as i32);
         }
         out.push(rule.build().map_err(build_err)?);
@@ -1165,7 +1165,7 @@ impl Resource<Aws> for Replication {
                     (
                         "priority",
                         r.priority()
-                            .map(|p| Value::Number(p as f64))
+                            .map(|p| Value::from(p as f64))
                             .unwrap_or(Value::Null),
                     ),
                     (

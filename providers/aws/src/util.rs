@@ -24,7 +24,7 @@ pub fn bool_attr(v: &Value, name: &str) -> bool {
 }
 
 pub fn num_attr(v: &Value, name: &str) -> Option<i64> {
-    v.get(name).and_then(Value::as_number).map(|n| n as i64)
+    v.get(name).and_then(Value::as_f64).map(|n| n as i64)
 }
 
 pub fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
@@ -192,5 +192,5 @@ pub fn read_block(configured: Option<&Value>, actual: &[(&str, Value)]) -> Value
 
 /// A number value from an optional integer the API may leave out.
 pub fn opt_num<N: Into<f64>>(n: Option<N>) -> Value {
-    n.map(|n| Value::Number(n.into())).unwrap_or(Value::Null)
+    n.map(|n| Value::from(n.into())).unwrap_or(Value::Null)
 }

@@ -38,7 +38,7 @@ pub fn schema() -> Schema {
 }
 
 pub fn spec_of(v: &Value) -> Result<AutoscalerSpec> {
-    let num = |a: &str| v.get(a).and_then(Value::as_number).unwrap_or(0.0);
+    let num = |a: &str| v.get(a).and_then(Value::as_f64).unwrap_or(0.0);
     let (min, max) = (num("min_replicas"), num("max_replicas"));
     if min < 0.0
         || max < 1.0
@@ -59,10 +59,7 @@ pub fn spec_of(v: &Value) -> Result<AutoscalerSpec> {
     let kind = MetricKind::parse(kind_text).ok_or_else(|| {
         ProviderError::config(format!("metric type {kind_text:?} is not one of requests_per_second, in_flight, p95_latency_ms, cpu_percent"))
     })?;
-    let target = metric
-        .get("target")
-        .and_then(Value::as_number)
-        .unwrap_or(0.0);
+    let target = metric.get("target").and_then(Value::as_f64).unwrap_or(0.0);
     if target <= 0.0 {
         return Err(ProviderError::config(
             "metric target must be greater than zero",

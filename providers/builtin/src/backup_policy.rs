@@ -55,7 +55,7 @@ pub fn spec_of(v: &Value) -> Result<BackupPolicySpec> {
     }
     let schedule = str_attr(v, "schedule").unwrap_or_default().to_string();
     parse_schedule(&schedule).map_err(ProviderError::config)?;
-    let keep_last = match v.get("keep_last").and_then(Value::as_number) {
+    let keep_last = match v.get("keep_last").and_then(Value::as_f64) {
         None => None,
         Some(n) if n >= 1.0 && n.fract() == 0.0 => Some(n as usize),
         Some(n) => {

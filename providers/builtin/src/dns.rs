@@ -60,7 +60,7 @@ fn record_spec(v: &Value) -> Result<RecordSpec> {
     let spec = RecordSpec {
         name: str_attr(v, "name").unwrap_or_default().to_string(),
         kind: str_attr(v, "type").unwrap_or_default().to_uppercase(),
-        ttl: v.get("ttl").and_then(Value::as_number).unwrap_or(300.0) as u32,
+        ttl: v.get("ttl").and_then(Value::as_f64).unwrap_or(300.0) as u32,
         records: v
             .get("records")
             .and_then(Value::as_items)
@@ -86,7 +86,7 @@ pub fn plan_record(
 ) -> Result<PlannedChange> {
     let mut config = config.clone();
     if config.get("ttl").is_none_or(Value::is_null) {
-        set_attr(&mut config, "ttl", Value::Number(300.0));
+        set_attr(&mut config, "ttl", Value::from(300.0));
     }
     if config.get("name").is_some_and(Value::is_wholly_known)
         && config.get("type").is_some_and(Value::is_wholly_known)

@@ -215,7 +215,7 @@ impl Draw for Text {
     fn import(&self, id: &str) -> Result<Value> {
         let mut v = Value::map([
             ("result", Value::from(id)),
-            ("length", Value::Number(id.chars().count() as f64)),
+            ("length", Value::from(id.chars().count() as f64)),
             ("id", Value::from(if self.password { "none" } else { id })),
         ]);
         with_defaults(&mut v);
@@ -249,7 +249,7 @@ impl Draw for Integer {
             )));
         }
         let n = rand::rng().random_range(min..=max);
-        set_attr(out, "result", Value::Number(n as f64));
+        set_attr(out, "result", Value::from(n as f64));
         set_attr(out, "id", Value::String(n.to_string()));
         Ok(())
     }
@@ -260,13 +260,13 @@ impl Draw for Integer {
         let n: f64 = parts.first().and_then(|p| p.parse().ok()).ok_or_else(|| {
             ProviderError::config("import ID for random_integer is RESULT,MIN,MAX")
         })?;
-        let mut v = Value::map([("result", Value::Number(n)), ("id", Value::from(parts[0]))]);
+        let mut v = Value::map([("result", Value::from(n)), ("id", Value::from(parts[0]))]);
         if let (Some(min), Some(max)) = (
-            parts.get(1).and_then(|p| p.parse().ok()),
-            parts.get(2).and_then(|p| p.parse().ok()),
+            parts.get(1).and_then(|p| p.parse::<f64>().ok()),
+            parts.get(2).and_then(|p| p.parse::<f64>().ok()),
         ) {
-            set_attr(&mut v, "min", Value::Number(min));
-            set_attr(&mut v, "max", Value::Number(max));
+            set_attr(&mut v, "min", Value::from(min));
+            set_attr(&mut v, "max", Value::from(max));
         }
         Ok(v)
     }
@@ -301,7 +301,7 @@ impl Draw for Uuid {
 }
 
 fn num(v: &Value, name: &str) -> Option<f64> {
-    v.get(name).and_then(Value::as_number)
+    v.get(name).and_then(Value::as_f64)
 }
 
 fn flag(v: &Value, name: &str) -> bool {
@@ -391,7 +391,7 @@ fn with_defaults(planned: &mut Value) {
             .get(min)
             .is_none_or(|v| v.is_null() || v.is_unknown())
         {
-            set_attr(planned, min, Value::Number(0.0));
+            set_attr(planned, min, Value::from(0.0));
         }
     }
 }
@@ -438,10 +438,10 @@ mod tests {
     #[test]
     fn strings_respect_classes_and_minimums() {
         let mut v = Value::map([
-            ("length", Value::Number(20.0)),
+            ("length", Value::from(20.0)),
             ("special", Value::Bool(false)),
             ("upper", Value::Bool(false)),
-            ("min_numeric", Value::Number(5.0)),
+            ("min_numeric", Value::from(5.0)),
         ]);
         with_defaults(&mut v);
         let s = random_string(&v).unwrap();

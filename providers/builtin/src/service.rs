@@ -84,7 +84,7 @@ fn default(v: &mut Value, attr: &str, d: Value) {
 
 pub fn plan(prior: Option<&Value>, config: &Value, schema: &Schema) -> Result<PlannedChange> {
     let mut config = config.clone();
-    default(&mut config, "replicas", Value::Number(1.0));
+    default(&mut config, "replicas", Value::from(1.0));
     default(&mut config, "restart_policy", Value::from("always"));
     default(&mut config, "grace_period", Value::from("10s"));
     default(&mut config, "ready_timeout", Value::from("60s"));
@@ -122,7 +122,7 @@ pub fn spec_of(v: &Value) -> Result<ServiceSpec> {
     if command.trim().is_empty() {
         return Err(ProviderError::config("command must not be empty"));
     }
-    let replicas = v.get("replicas").and_then(Value::as_number).unwrap_or(1.0);
+    let replicas = v.get("replicas").and_then(Value::as_f64).unwrap_or(1.0);
     if !(0.0..=1000.0).contains(&replicas) || replicas.fract() != 0.0 {
         return Err(ProviderError::config(format!(
             "replicas must be a whole number between 0 and 1000, not {replicas}"
@@ -153,11 +153,11 @@ pub fn spec_of(v: &Value) -> Result<ServiceSpec> {
                 timeout_ms: duration(h, "timeout", "1s")?.as_millis() as u64,
                 healthy_threshold: h
                     .get("healthy_threshold")
-                    .and_then(Value::as_number)
+                    .and_then(Value::as_f64)
                     .unwrap_or(1.0) as u32,
                 unhealthy_threshold: h
                     .get("unhealthy_threshold")
-                    .and_then(Value::as_number)
+                    .and_then(Value::as_f64)
                     .unwrap_or(3.0) as u32,
             })
         }

@@ -1,6 +1,14 @@
-# terrane-difference: integers beyond 2^53 lose precision in 64-bit floats; Terraform keeps them exact
 output "exact" { value = 9007199254740993 }
 output "int64_max" { value = 9223372036854775807 }
 output "product" { value = 99999999999 * 99999999999 }
 output "tostring" { value = tostring(12345678901234567890) }
 output "decoded" { value = jsondecode("12345678901234567890") }
+output "encoded" { value = jsonencode(12345678901234567890) }
+output "huge" { value = 1e300 * 1e300 }
+output "parseint" { value = parseint("zzzzzzzzzzzzzzzzzzzzzzzzz", 36) }
+output "format_d" { value = format("%d %v", 9007199254740993, 9007199254740993) }
+output "add" { value = 1 + 2 }
+output "div" { value = 7 / 2 }
+output "mod" { value = 7 % 3 }
+output "neg" { value = -5 }
+output "mul" { value = 6 * 7 }

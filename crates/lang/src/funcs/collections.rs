@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use terrane_core::{Type, Value};
+use terrane_core::{Number, Type, Value};
 
 use super::{prim_str, unify, Args, Func, FuncContext, MAX_SIZE};
 
@@ -169,7 +169,7 @@ fn index(a: &Args, _: &FuncContext) -> Result<Value, String> {
     a.items(0)?
         .iter()
         .position(|x| loose_eq(x, a.raw(1)))
-        .map(|i| Value::Number(i as f64))
+        .map(Value::from)
         .ok_or_else(|| format!("index() found no {} in the list", a.raw(1).to_display()))
 }
 
@@ -186,11 +186,11 @@ fn values(a: &Args, _: &FuncContext) -> Result<Value, String> {
 fn length(a: &Args, _: &FuncContext) -> Result<Value, String> {
     match a.raw(0) {
         // Terraform counts what a reader sees as characters: grapheme clusters.
-        Value::String(s) => Ok(Value::Number(
-            unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).count() as f64,
+        Value::String(s) => Ok(Value::from(
+            unicode_segmentation::UnicodeSegmentation::graphemes(s.as_str(), true).count(),
         )),
-        Value::List(x) | Value::Set(x) => Ok(Value::Number(x.len() as f64)),
-        Value::Map(m) => Ok(Value::Number(m.len() as f64)),
+        Value::List(x) | Value::Set(x) => Ok(Value::from(x.len())),
+        Value::Map(m) => Ok(Value::from(m.len())),
         Value::Null => Err("length() argument 1 must not be null".into()),
         other => Err(format!(
             "length() requires a string, list, set or map, but got {}",
@@ -246,33 +246,36 @@ fn one(a: &Args, _: &FuncContext) -> Result<Value, String> {
 }
 
 fn range(a: &Args, _: &FuncContext) -> Result<Value, String> {
+    let one = Number::from_i64(1);
     let (start, limit, step) = match a.v.len() {
-        1 => (0.0, a.num(0)?, 1.0),
-        2 => (a.num(0)?, a.num(1)?, 1.0),
+        1 => (Number::ZERO, a.num(0)?, one),
+        2 => (a.num(0)?, a.num(1)?, one),
         _ => (a.num(0)?, a.num(1)?, a.num(2)?),
     };
     let step = if a.v.len() < 3 && limit < start {
-        -step
+        step.neg()
     } else {
         step
     };
-    if step == 0.0 {
+    let up = step.signum();
+    if up == 0 {
         return Err("range() step must not be zero".into());
     }
-    if step < 0.0 && limit > start {
+    if up < 0 && limit > start {
         return Err("range() limit must not be greater than start when step is negative".into());
     }
-    if step > 0.0 && limit < start {
+    if up > 0 && limit < start {
         return Err("range() limit must not be less than start when step is positive".into());
     }
     let mut out = Vec::new();
     let mut x = start;
-    while (step > 0.0 && x < limit) || (step < 0.0 && x > limit) {
+    while (up > 0 && x < limit) || (up < 0 && x > limit) {
         if out.len() >= 1024 {
             return Err("range() would generate more than 1024 values; use a smaller range or a larger step".into());
         }
+        let next = x.add(&step);
         out.push(Value::Number(x));
-        x += step;
+        x = next;
     }
     Ok(Value::List(out))
 }

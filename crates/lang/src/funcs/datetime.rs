@@ -37,11 +37,7 @@ pub(crate) fn rfc3339(t: &DateTime<FixedOffset>) -> String {
 
 fn timecmp(a: &Args, _: &FuncContext) -> Result<Value, String> {
     let (x, y) = (parse(a, 0)?, parse(a, 1)?);
-    Ok(Value::Number(match x.cmp(&y) {
-        std::cmp::Ordering::Less => -1.0,
-        std::cmp::Ordering::Equal => 0.0,
-        std::cmp::Ordering::Greater => 1.0,
-    }))
+    Ok(Value::from(x.cmp(&y) as i32))
 }
 
 fn timeadd(a: &Args, _: &FuncContext) -> Result<Value, String> {

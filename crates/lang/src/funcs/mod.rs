@@ -42,8 +42,7 @@ mod yaml;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use terrane_core::value::format_number;
-use terrane_core::Value;
+use terrane_core::{Number, Value};
 
 /// What functions may read from the outside world.
 pub struct FuncContext {
@@ -237,27 +236,35 @@ impl Args {
         prim_str(self.raw(i)).ok_or_else(|| self.bad(i, "a string"))
     }
 
-    fn num(&self, i: usize) -> Result<f64, String> {
+    fn num(&self, i: usize) -> Result<Number, String> {
         match self.raw(i) {
-            Value::String(s) => parse_num(s).ok_or_else(|| {
+            Value::String(s) => Number::parse(s).ok_or_else(|| {
                 format!(
                     "{}() argument {}: cannot convert {s:?} to a number",
                     self.name,
                     i + 1
                 )
             }),
-            v => v.as_number().ok_or_else(|| self.bad(i, "a number")),
+            v => v
+                .as_number()
+                .cloned()
+                .ok_or_else(|| self.bad(i, "a number")),
         }
+    }
+
+    /// The argument as the nearest `f64`, for math Terraform does in `float64`.
+    fn f64(&self, i: usize) -> Result<f64, String> {
+        self.num(i).map(|n| n.as_f64())
     }
 
     fn int(&self, i: usize) -> Result<i128, String> {
         let x = self.num(i)?;
-        whole(x).ok_or_else(|| {
+        whole(&x).ok_or_else(|| {
             format!(
                 "{}() argument {} must be a whole number, got {}",
                 self.name,
                 i + 1,
-                format_number(x)
+                x
             )
         })
     }
@@ -339,31 +346,24 @@ pub(crate) fn bcrypt(args: &[Value]) -> Result<Value, String> {
 pub(crate) fn prim_str(v: &Value) -> Option<String> {
     match v.peel() {
         Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(format_number(*n)),
+        Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
-/// Parses a decimal number the way Terraform does (no `inf`, `NaN` or hex).
-fn parse_num(s: &str) -> Option<f64> {
-    let t = s.trim();
-    let ok = !t.is_empty()
-        && t.chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
-    t.parse::<f64>().ok().filter(|n| ok && n.is_finite())
-}
-
-fn to_num(v: &Value) -> Option<f64> {
+/// A number, or a string that is a decimal number (no `inf`, `NaN` or hex), as
+/// Terraform converts it.
+fn to_num(v: &Value) -> Option<Number> {
     match v.peel() {
-        Value::String(s) => parse_num(s),
-        other => other.as_number(),
+        Value::String(s) => Number::parse(s),
+        other => other.as_number().cloned(),
     }
 }
 
-/// The value as an integer, when it is a whole number in a safe range.
-fn whole(x: f64) -> Option<i128> {
-    (x.is_finite() && x.fract() == 0.0 && x.abs() < 1e38).then_some(x as i128)
+/// The value as an integer, when it is a whole number that fits 64 bits.
+fn whole(x: &Number) -> Option<i128> {
+    x.as_i64().map(i128::from)
 }
 
 /// Converts mixed primitives to strings, as Terraform does when it unifies element types.

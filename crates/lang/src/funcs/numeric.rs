@@ -1,7 +1,7 @@
 //! Numeric functions: `abs`, `ceil`, `floor`, `signum`, `log`, `pow`, `max`, `min`,
 //! `sum` and `parseint`.
 
-use terrane_core::Value;
+use terrane_core::{Number, Value};
 
 use super::{to_num, Args, Func, FuncContext};
 
@@ -31,29 +31,22 @@ fn floor(a: &Args, _: &FuncContext) -> Result<Value, String> {
     Ok(Value::Number(a.num(0)?.floor()))
 }
 
-/// The sign as -1, 0 or 1 (NaN gives 0, where `f64::signum` would give NaN).
 /// The sign of a whole number (Terraform converts the argument to a 64-bit integer, so
 /// a fraction is an error).
 fn signum(a: &Args, _: &FuncContext) -> Result<Value, String> {
     let x = a.num(0)?;
-    if x.fract() != 0.0 || x.abs() > 9.2e18 {
-        return Err(format!("signum() argument must be a whole number between -9223372036854775808 and 9223372036854775807, got {}", terrane_core::value::format_number(x)));
+    match x.as_i64() {
+        Some(i) => Ok(Value::from(i.signum())),
+        None => Err(format!("signum() argument must be a whole number between -9223372036854775808 and 9223372036854775807, got {x}")),
     }
-    Ok(Value::Number(if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
-    } else {
-        0.0
-    }))
 }
 
 fn log(a: &Args, _: &FuncContext) -> Result<Value, String> {
-    Ok(Value::Number(a.num(0)?.ln() / a.num(1)?.ln()))
+    Ok(Value::from(a.f64(0)?.ln() / a.f64(1)?.ln()))
 }
 
 fn pow(a: &Args, _: &FuncContext) -> Result<Value, String> {
-    Ok(Value::Number(a.num(0)?.powf(a.num(1)?)))
+    Ok(Value::from(a.f64(0)?.powf(a.f64(1)?)))
 }
 
 fn max(a: &Args, _: &FuncContext) -> Result<Value, String> {
@@ -65,11 +58,11 @@ fn min(a: &Args, _: &FuncContext) -> Result<Value, String> {
 }
 
 /// The argument that `beats` every argument before it (the first one on ties).
-fn best(a: &Args, beats: fn(f64, f64) -> bool) -> Result<Value, String> {
+fn best(a: &Args, beats: fn(&Number, &Number) -> bool) -> Result<Value, String> {
     let mut best = a.num(0)?;
     for i in 1..a.v.len() {
         let x = a.num(i)?;
-        if beats(x, best) {
+        if beats(&x, &best) {
             best = x;
         }
     }
@@ -81,12 +74,17 @@ fn sum(a: &Args, _: &FuncContext) -> Result<Value, String> {
     if items.is_empty() {
         return Err("sum() cannot sum an empty list".into());
     }
-    let mut total = 0.0;
+    // From the first element on, as Terraform adds: each sum at the larger precision.
+    let mut total: Option<Number> = None;
     for (i, v) in items.iter().enumerate() {
-        total += to_num(v)
+        let x = to_num(v)
             .ok_or_else(|| format!("sum() element {i} is not a number: {}", v.to_display()))?;
+        total = Some(match total {
+            Some(t) => t.add(&x),
+            None => x,
+        });
     }
-    Ok(Value::Number(total))
+    Ok(Value::Number(total.unwrap_or_default()))
 }
 
 fn parseint(a: &Args, _: &FuncContext) -> Result<Value, String> {
@@ -95,7 +93,7 @@ fn parseint(a: &Args, _: &FuncContext) -> Result<Value, String> {
 
 /// Terraform's `parseint`: digits `0-9`, then `a-z` (either case up to base 36), then
 /// `A-Z` (bases 37 to 62), with an optional sign.
-fn parse_int(s: &str, base: i128) -> Result<f64, String> {
+fn parse_int(s: &str, base: i128) -> Result<Number, String> {
     if !(2..=62).contains(&base) {
         return Err(format!(
             "parseint() base must be between 2 and 62, got {base}"
@@ -109,7 +107,8 @@ fn parse_int(s: &str, base: i128) -> Result<f64, String> {
     if digits.is_empty() {
         return Err(fail());
     }
-    let mut n: i128 = 0;
+    let mut n = Number::ZERO;
+    let radix = Number::from_i64(base as i64);
     for c in digits.chars() {
         let d = match c {
             '0'..='9' => c as i128 - '0' as i128,
@@ -121,10 +120,7 @@ fn parse_int(s: &str, base: i128) -> Result<f64, String> {
         if d >= base {
             return Err(fail());
         }
-        n = n
-            .checked_mul(base)
-            .and_then(|n| n.checked_add(d))
-            .ok_or_else(fail)?;
+        n = n.mul(&radix).add(&Number::from_i64(d as i64));
     }
-    Ok(if neg { -(n as f64) } else { n as f64 })
+    Ok(if neg { n.neg() } else { n })
 }

@@ -404,7 +404,7 @@ fn format_one(f: &str, verb: char, arg: &Value, v: &Verb) -> Result<(String, Str
     match verb {
         'v' => match arg {
             Value::String(s) if !v.sharp => Ok(text(s.clone())),
-            Value::Number(n) if !v.sharp => Ok(text(float_g(*n, None))),
+            Value::Number(n) if !v.sharp => Ok(text(n.format_general(None))),
             other => Ok(text(json_encode(other))),
         },
         's' | 'q' => {
@@ -425,29 +425,33 @@ fn format_one(f: &str, verb: char, arg: &Value, v: &Verb) -> Result<(String, Str
         },
         'd' | 'b' | 'o' | 'x' | 'X' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' => {
             let n = to_num(arg).ok_or_else(|| err("a number is required"))?;
-            let sign = match (n < 0.0, v.plus, v.space) {
+            let sign = match (n.signum() < 0, v.plus, v.space) {
                 (true, _, _) => "-",
                 (_, true, _) => "+",
                 (_, _, true) => " ",
                 _ => "",
             };
             let body = if matches!(verb, 'd' | 'b' | 'o' | 'x' | 'X') {
-                let k = whole(n)
-                    .ok_or_else(|| err("an integer is required"))?
-                    .unsigned_abs();
-                match verb {
-                    'b' => format!("{k:b}"),
-                    'o' => format!("{k:o}"),
-                    'x' => format!("{k:x}"),
-                    'X' => format!("{k:X}"),
-                    _ => k.to_string(),
+                if verb == 'd' && n.is_integer() {
+                    n.abs().to_string()
+                } else {
+                    let k = whole(&n)
+                        .ok_or_else(|| err("an integer is required"))?
+                        .unsigned_abs();
+                    match verb {
+                        'b' => format!("{k:b}"),
+                        'o' => format!("{k:o}"),
+                        'x' => format!("{k:x}"),
+                        'X' => format!("{k:X}"),
+                        _ => k.to_string(),
+                    }
                 }
             } else {
                 let x = n.abs();
                 let s = match verb.to_ascii_lowercase() {
-                    'f' => format!("{x:.*}", v.prec.unwrap_or(6)),
-                    'e' => fix_exp(&format!("{x:.*e}", v.prec.unwrap_or(6))),
-                    _ => float_g(x, v.prec),
+                    'f' => x.format_fixed(v.prec.unwrap_or(6)),
+                    'e' => x.format_exponent(v.prec.unwrap_or(6)),
+                    _ => x.format_general(v.prec),
                 };
                 if verb.is_ascii_uppercase() {
                     s.to_uppercase()
@@ -458,45 +462,5 @@ fn format_one(f: &str, verb: char, arg: &Value, v: &Verb) -> Result<(String, Str
             Ok((sign.to_string(), body))
         }
         _ => Err(format!("{f}() does not support the format verb %{verb}")),
-    }
-}
-
-/// Rust's `1.5e3` as Go's `1.5e+03`.
-fn fix_exp(s: &str) -> String {
-    match s.split_once('e').map(|(m, e)| (m, e.parse::<i32>())) {
-        Some((m, Ok(e))) => format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs()),
-        _ => s.to_string(),
-    }
-}
-
-/// Go's `%g`: shortest representation, with an exponent for large or small magnitudes.
-fn float_g(x: f64, prec: Option<usize>) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return format!("{x}");
-    }
-    let p = prec.map(|p| p.max(1));
-    let sci = match p {
-        Some(p) => format!("{x:.*e}", p - 1),
-        None => format!("{x:e}"),
-    };
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i64 = exp.parse().unwrap_or(0);
-    let trim = |s: &str| {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    if exp < -4 || exp >= p.map_or(6, |p| p as i64) {
-        fix_exp(&format!("{}e{exp}", trim(mant)))
-    } else {
-        match p {
-            Some(p) => trim(&format!(
-                "{x:.*}",
-                usize::try_from(p as i64 - 1 - exp).unwrap_or(0)
-            )),
-            None => format!("{x}"),
-        }
     }
 }

@@ -18,7 +18,7 @@ fn s(x: &str) -> Value {
     Value::from(x)
 }
 fn n(x: f64) -> Value {
-    Value::Number(x)
+    Value::from(x)
 }
 fn l(items: &[Value]) -> Value {
     Value::List(items.to_vec())

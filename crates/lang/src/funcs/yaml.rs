@@ -11,7 +11,6 @@
 //! line break; sequences in a mapping not indented; `{}` and `[]` for empty
 //! collections. Checked against Terraform 1.15 by the differential suite.
 
-use terrane_core::value::format_number;
 use terrane_core::Value;
 
 /// The width past which a double-quoted string is folded at its next space.
@@ -113,7 +112,7 @@ impl Emitter {
         match v.peel() {
             Value::Null => self.write("null"),
             Value::Bool(b) => self.write(if *b { "true" } else { "false" }),
-            Value::Number(n) => self.write(&format_number(*n)),
+            Value::Number(n) => self.write(&n.to_string()),
             Value::String(s) if s.contains('\n') => self.literal(s, indent),
             Value::String(s) => self.quoted(s, indent),
             Value::Map(_) => self.write("{}"),
@@ -204,7 +203,7 @@ mod tests {
         let v = Value::map([
             (
                 "l",
-                Value::List(vec![s("a"), Value::map([("b", Value::Number(1.0))])]),
+                Value::List(vec![s("a"), Value::map([("b", Value::from(1))])]),
             ),
             ("m", Value::map([("x", Value::map([("y", s("deep"))]))])),
             ("s", s("ends\n")),
@@ -215,7 +214,7 @@ mod tests {
             "\"e\": []\n\"l\":\n- \"a\"\n- \"b\": 1\n\"m\":\n  \"x\":\n    \"y\": \"deep\"\n\"s\": |\n  ends\n"
         );
         let nested = Value::List(vec![
-            Value::List(vec![Value::Number(1.0), Value::Number(2.0)]),
+            Value::List(vec![Value::from(1), Value::from(2)]),
             Value::Map(Default::default()),
         ]);
         assert_eq!(encode(&nested).unwrap(), "- - 1\n  - 2\n- {}\n");
@@ -356,7 +355,7 @@ impl<'a> Decoder<'a> {
                     }
                     let key = match key {
                         Value::String(s) => s,
-                        Value::Number(n) => format_number(n),
+                        Value::Number(n) => n.to_string(),
                         Value::Bool(b) => b.to_string(),
                         other => {
                             return Err(format!(
@@ -418,7 +417,7 @@ fn scalar(
         Some(t) if t.handle == "!" && t.suffix.is_empty() => Ok(Value::String(text.to_string())),
         Some(t) => Err(format!("unsupported tag {t}")),
         None => match resolve_plain(text) {
-            Some(Value::Number(n)) if !n.is_finite() => {
+            Some(Value::Number(n)) if n.is_infinite() => {
                 Err(format!("cannot represent {text:?}: numbers must be finite"))
             }
             Some(v) => Ok(v),
@@ -439,9 +438,11 @@ fn resolve_plain(s: &str) -> Option<Value> {
         "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
             Value::Bool(false)
         }
-        ".nan" | ".NaN" | ".NAN" => Value::Number(f64::NAN),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Value::Number(f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => Value::Number(f64::NEG_INFINITY),
+        // Not representable; the caller reports these (NaN as an infinity).
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            Value::from(f64::INFINITY)
+        }
+        "-.inf" | "-.Inf" | "-.INF" => Value::from(f64::NEG_INFINITY),
         _ => return resolve_number(s),
     })
 }
@@ -485,7 +486,7 @@ fn resolve_number(s: &str) -> Option<Value> {
         }
         body.parse::<f64>().ok()
     }?;
-    Some(Value::Number(if neg { -magnitude } else { magnitude }))
+    Some(Value::from(if neg { -magnitude } else { magnitude }))
 }
 
 /// A YAML 1.1 timestamp (`2001-12-14`, `2001-12-14T21:59:43.10-05:00`, or with a space
