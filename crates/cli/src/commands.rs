@@ -529,12 +529,11 @@ fn show(dir: &Path, planfile_path: Option<&Path>, as_json: bool, style: Style) -
         }
         return 0;
     }
-    let state = or_fail!(ops::read_existing(&Workspace::load(dir).0));
+    let ws = Workspace::load(dir).0;
+    let state = or_fail!(ops::read_existing(&ws));
     if as_json {
-        outln!(
-            "{}",
-            serde_json::to_string(&json::state_json(&state)).unwrap_or_default()
-        );
+        let doc = json::state_json(&state, &ws.registry.sources());
+        outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
         return 0;
     }
     out!("{}", terrane_engine::render::render_state(&state, style));

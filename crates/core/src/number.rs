@@ -22,6 +22,7 @@ use num_bigint::BigUint;
 use num_traits::{One, ToPrimitive, Zero};
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 
 /// Precision of literals and parsed numbers, in bits.
 pub const PRECISION: u32 = 512;
@@ -35,7 +36,7 @@ pub struct Number(Repr);
 #[derive(Clone)]
 enum Repr {
     Int(i64),
-    Big(Box<Big>),
+    Big(Arc<Big>),
     /// Infinity, of the sign given (`true` is negative): only `float64` math makes one.
     Inf(bool),
 }
@@ -237,7 +238,7 @@ impl Number {
                 Some(n) => Number(Repr::Int(n)),
                 None => Number::from_big_int(false, BigUint::from(i.unsigned_abs())),
             },
-            Repr::Big(b) => Number(Repr::Big(Box::new(Big {
+            Repr::Big(b) => Number(Repr::Big(Arc::new(Big {
                 neg: !b.neg,
                 ..(**b).clone()
             }))),
@@ -320,7 +321,7 @@ impl Number {
         let prec = a.prec.max(b.prec);
         match n.0 {
             Repr::Big(mut big) => {
-                big.prec = prec.max(big.mant.bits() as u32);
+                Arc::make_mut(&mut big).prec = prec.max(big.mant.bits() as u32);
                 Number(Repr::Big(big))
             }
             other => Number(other),
@@ -458,8 +459,11 @@ impl Number {
         let (neg, mut d) = self.decimal();
         let mut prec = match digits {
             None => {
-                if let Repr::Big(_) = &self.0 {
-                    shortest(&mut d, &self.parts());
+                if let Repr::Big(b) = &self.0 {
+                    d = quick_shortest(self, b).unwrap_or_else(|| {
+                        shortest(&mut d, &self.parts());
+                        d
+                    });
                 }
                 d.digits.len()
             }
@@ -565,7 +569,7 @@ fn round(neg: bool, mut mant: BigUint, mut exp: i64, prec: u32) -> Number {
     if exp >= 0 && neg && mant.bits() as i64 + exp == 64 && mant == BigUint::one() {
         return Number(Repr::Int(i64::MIN));
     }
-    Number(Repr::Big(Box::new(Big {
+    Number(Repr::Big(Arc::new(Big {
         neg,
         mant,
         exp,
@@ -701,6 +705,35 @@ impl Decimal {
     }
 }
 
+/// The shortest digits of `n` the quick way, when they are those of its nearest
+/// `float64` (`None`: work them out exactly). A number of at most 53 bits is a
+/// `float64`, whose shortest digits Rust's formatting gives. For a wider one, the
+/// `float64`'s shortest digits are its shortest too if they read back as exactly it:
+/// nothing shorter can, since a shorter string would then also name the `float64`.
+fn quick_shortest(n: &Number, b: &Big) -> Option<Decimal> {
+    let f = n.as_f64().abs();
+    if !f.is_normal() {
+        return None;
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e')?;
+    let exp: i64 = exp.parse().ok()?;
+    if b.mant.bits() > u64::from(F64_PRECISION) || b.prec > F64_PRECISION {
+        let back = Number::parse(&format!("{mantissa}e{exp}"))?;
+        if back.abs() != n.abs() {
+            return None;
+        }
+    }
+    let mut digits: Vec<u8> = mantissa.bytes().filter(|c| *c != b'.').collect();
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+    }
+    Some(Decimal {
+        digits,
+        exp: exp + 1,
+    })
+}
+
 /// Shortens `d`, the exact expansion of the number `p`, to the fewest digits that
 /// still round to `p` at its precision (the method of Go's `big.Float` formatting).
 fn shortest(d: &mut Decimal, p: &Parts) {
@@ -733,9 +766,11 @@ impl fmt::Display for Number {
             Repr::Int(i) => write!(f, "{i}"),
             Repr::Inf(neg) => f.write_str(if *neg { "-Inf" } else { "+Inf" }),
             Repr::Big(b) => {
-                let p = self.parts();
-                let mut d = Decimal::of(&b.mant, b.exp);
-                shortest(&mut d, &p);
+                let d = quick_shortest(self, b).unwrap_or_else(|| {
+                    let mut d = Decimal::of(&b.mant, b.exp);
+                    shortest(&mut d, &self.parts());
+                    d
+                });
                 let mut out = String::new();
                 if b.neg {
                     out.push('-');
@@ -1010,6 +1045,37 @@ mod tests {
             "1.4142135623730951"
         );
         assert_eq!(n("0.006").format_fixed(2), "0.01");
+    }
+
+    #[test]
+    fn quick_shortest_digits_agree_with_the_exact_method() {
+        let mut values: Vec<Number> = Vec::new();
+        for s in [
+            "0.1", "0.25", "123.456", "1e-7", "2.5e300", "-7.125", "1e23", "0.3",
+        ] {
+            values.push(n(s));
+        }
+        for i in 1..200i64 {
+            values.push(n(&i.to_string()).div(&n("7")).expect("nonzero"));
+            values.push(n("0.1").add(&n(&i.to_string()).mul(&n("0.25"))));
+            values.push(Number::from_f64((i as f64).sqrt() * 1e-3));
+            values.push(Number::from_f64((i as f64).ln()).mul(&Number::from_f64(1.5)));
+        }
+        let mut quick = 0;
+        for v in &values {
+            let Repr::Big(b) = &v.0 else { continue };
+            let mut exact = Decimal::of(&b.mant, b.exp);
+            shortest(&mut exact, &v.parts());
+            if let Some(q) = quick_shortest(v, b) {
+                quick += 1;
+                assert_eq!((q.digits, q.exp), (exact.digits, exact.exp), "{v:?}");
+            }
+        }
+        assert!(
+            quick > 400,
+            "the quick way served {quick} of {}",
+            values.len()
+        );
     }
 
     #[test]

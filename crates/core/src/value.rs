@@ -264,8 +264,10 @@ impl Value {
         self.to_doc(true)
     }
 
-    /// Builds the value in a document model: unknown values become `null`; sensitive
-    /// values become `null` when `redact`, else they are written in plain text.
+    /// Builds the value in a document model: unknown attributes of an object are left
+    /// out (as Terraform's plan JSON leaves them out), other unknown values become
+    /// `null`; sensitive values become `null` when `redact`, else they are written in
+    /// plain text.
     pub fn to_doc<D: Doc>(&self, redact: bool) -> D {
         match self {
             Value::Null | Value::Unknown => D::null(),
@@ -277,6 +279,7 @@ impl Value {
             }
             Value::Map(map) => D::object(
                 map.iter()
+                    .filter(|(_, v)| !matches!(v, Value::Unknown))
                     .map(|(k, v)| (k.as_str(), v.to_doc(redact)))
                     .collect(),
             ),
@@ -290,6 +293,7 @@ impl Value {
         match self {
             Value::Map(map) if !p.is_all() => D::object(
                 map.iter()
+                    .filter(|(_, v)| !matches!(v, Value::Unknown))
                     .filter_map(|(k, v)| {
                         p.field(k)
                             .map(|p| (k.as_str(), v.to_doc_projected(redact, p)))
@@ -330,20 +334,14 @@ impl Value {
         }
         match self {
             Value::Sensitive(inner) => inner.mask(hit),
-            Value::List(items) | Value::Set(items) => {
-                let masks: Vec<Option<D>> = items.iter().map(|v| v.mask(hit)).collect();
-                // A list with nothing marked collapses to `false`, so objects omit it.
-                if masks.iter().all(Option::is_none) {
-                    None
-                } else {
-                    Some(D::array(
-                        masks
-                            .into_iter()
-                            .map(|m| m.unwrap_or_else(|| D::bool(false)))
-                            .collect(),
-                    ))
-                }
-            }
+            // Every element's mask, `false` for those with nothing marked (an empty
+            // list is `[]`), as Terraform writes them.
+            Value::List(items) | Value::Set(items) => Some(D::array(
+                items
+                    .iter()
+                    .map(|v| v.mask(hit).unwrap_or_else(|| D::bool(false)))
+                    .collect(),
+            )),
             // Only marked entries are kept (a map with none is `{}`, not `false`).
             Value::Map(map) => Some(D::object(
                 map.iter()
@@ -627,7 +625,11 @@ mod tests {
             v.unknown_mask().to_string(),
             r#"{"id":true,"list":[false,true]}"#
         );
-        assert_eq!(v.sensitive_mask().to_string(), r#"{"secret":true}"#);
+        // Lists are always written element by element, as Terraform writes them.
+        assert_eq!(
+            v.sensitive_mask().to_string(),
+            r#"{"list":[false,false],"secret":true}"#
+        );
         assert_eq!(v.to_json_redacted()["secret"], serde_json::Value::Null);
     }
 

@@ -13,28 +13,23 @@ use terrane_lang::ExprKind;
 use terrane_state::Snapshot;
 
 use crate::plan::{Action, Plan, ResourceChange};
+use terrane_provider::{full_provider_name, Sources};
 
-fn provider_name(provider: &str) -> String {
-    // `provider.aws.west` → `aws`, as Terraform's provider_name is the provider type.
-    provider
-        .rsplit("provider.")
-        .next()
-        .and_then(|s| s.split('.').next())
-        .unwrap_or(provider)
-        .to_string()
-}
-
-fn resource_header(addr: &InstanceAddr, provider: &str) -> Map<String, Json> {
-    resource_header_entries::<Json>(addr, provider)
+fn resource_header(addr: &InstanceAddr, provider: &str, sources: &Sources) -> Map<String, Json> {
+    resource_header_entries::<Json>(addr, provider, sources)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
 }
 
 /// The fields every resource entry starts with, in Terraform's order.
-fn resource_header_entries<D: Doc>(addr: &InstanceAddr, provider: &str) -> Vec<(&'static str, D)> {
+fn resource_header_entries<D: Doc>(
+    addr: &InstanceAddr,
+    provider: &str,
+    sources: &Sources,
+) -> Vec<(&'static str, D)> {
     let mut m = Vec::with_capacity(12);
-    push_header_entries(&mut m, addr, provider, &Projection::all());
+    push_header_entries(&mut m, addr, provider, sources, &Projection::all());
     m
 }
 
@@ -43,6 +38,7 @@ fn push_header_entries<D: Doc>(
     m: &mut Vec<(&'static str, D)>,
     addr: &InstanceAddr,
     provider: &str,
+    sources: &Sources,
     p: &Projection,
 ) {
     let mut push = |key: &'static str, value: &dyn Fn() -> D| {
@@ -70,20 +66,27 @@ fn push_header_entries<D: Doc>(
         InstanceKey::Int(i) => push("index", &|| D::number(&terrane_core::Number::from(*i))),
         InstanceKey::Str(s) => push("index", &|| D::string(s)),
     }
-    push("provider_name", &|| D::string(&provider_name(provider)));
+    // The full source address, as Terraform writes it.
+    push("provider_name", &|| {
+        D::string(&full_provider_name(provider, sources))
+    });
 }
 
 /// One entry of `resource_changes`, built in any document model (the policy engine
 /// builds its input with this directly).
-pub fn resource_change_doc<D: Doc>(c: &ResourceChange) -> D {
-    resource_change_doc_projected(c, &Projection::all())
+pub fn resource_change_doc<D: Doc>(c: &ResourceChange, sources: &Sources) -> D {
+    resource_change_doc_projected(c, &Projection::all(), sources)
 }
 
 /// The part of an entry of `resource_changes` that `p` reaches: what policies that
 /// read only those paths need, for less work on a large plan.
-pub fn resource_change_doc_projected<D: Doc>(c: &ResourceChange, p: &Projection) -> D {
+pub fn resource_change_doc_projected<D: Doc>(
+    c: &ResourceChange,
+    p: &Projection,
+    sources: &Sources,
+) -> D {
     let mut m = Vec::with_capacity(12);
-    push_header_entries(&mut m, &c.addr, &c.provider, p);
+    push_header_entries(&mut m, &c.addr, &c.provider, sources, p);
     if let Some(pc) = p.field("change") {
         let mut change = Vec::with_capacity(7);
         let mut push = |key: &'static str, value: &dyn Fn(&Projection) -> D| {
@@ -106,8 +109,10 @@ pub fn resource_change_doc_projected<D: Doc>(c: &ResourceChange, p: &Projection)
         });
         push("before", &|p| value(&c.before, p));
         push("after", &|p| value(&c.after, p));
-        push("after_unknown", &|_| {
-            mask_doc(c.after.as_ref(), Value::unknown_mask_doc)
+        // As Terraform: `{}` when nothing is unknown (also for a delete).
+        push("after_unknown", &|_| match &c.after {
+            Some(a) if !a.is_wholly_known() => mask_doc(Some(a), Value::unknown_mask_doc),
+            _ => D::object(Vec::new()),
         });
         push("before_sensitive", &|_| {
             mask_doc(c.before.as_ref(), Value::sensitive_mask_doc)
@@ -115,14 +120,16 @@ pub fn resource_change_doc_projected<D: Doc>(c: &ResourceChange, p: &Projection)
         push("after_sensitive", &|_| {
             mask_doc(c.after.as_ref(), Value::sensitive_mask_doc)
         });
-        if !c.replace_paths.is_empty() {
+        // The attributes that force a replacement; a replacement asked for with
+        // `-replace` has none, as in Terraform.
+        let paths: Vec<&String> = c
+            .replace_paths
+            .iter()
+            .filter(|p| p.as_str() != "(-replace)")
+            .collect();
+        if !paths.is_empty() {
             push("replace_paths", &|_| {
-                D::array(
-                    c.replace_paths
-                        .iter()
-                        .map(|p| D::array(vec![D::string(p)]))
-                        .collect(),
-                )
+                D::array(paths.iter().map(|p| D::array(vec![D::string(p)])).collect())
             });
         }
         m.push(("change", D::object(change)));
@@ -151,6 +158,27 @@ fn sensitive_mask(v: Option<&Value>) -> Json {
     mask_doc(v, Value::sensitive_mask_doc)
 }
 
+/// A value's type as Terraform writes it in JSON (`"string"`, `["tuple", [...]]`,
+/// `["object", {...}]`), read from the value: a literal list is a tuple and a map an
+/// object, as Terraform types them.
+pub fn type_json(v: &Value) -> Json {
+    match v {
+        Value::Null | Value::Unknown => json!("dynamic"),
+        Value::Bool(_) => json!("bool"),
+        Value::Number(_) => json!("number"),
+        Value::String(_) => json!("string"),
+        Value::List(items) => json!(["tuple", items.iter().map(type_json).collect::<Vec<_>>()]),
+        Value::Set(items) => json!(["set", items.first().map_or(json!("dynamic"), type_json)]),
+        Value::Map(m) => json!([
+            "object",
+            m.iter()
+                .map(|(k, v)| (k.clone(), type_json(v)))
+                .collect::<Map<String, Json>>()
+        ]),
+        Value::Sensitive(inner) => type_json(inner),
+    }
+}
+
 /// Builds Terraform's nested `root_module` / `child_modules` structure.
 fn module_tree(resources: Vec<(InstanceAddr, Json)>) -> Json {
     let mut by_module: BTreeMap<Vec<String>, Vec<Json>> = BTreeMap::new();
@@ -166,10 +194,10 @@ fn module_tree(resources: Vec<(InstanceAddr, Json)>) -> Json {
             let addr: Vec<String> = path.iter().map(|p| format!("module.{p}")).collect();
             m.insert("address".into(), json!(addr.join(".")));
         }
-        m.insert(
-            "resources".into(),
-            Json::Array(by_module.get(path).cloned().unwrap_or_default()),
-        );
+        let resources = by_module.get(path).cloned().unwrap_or_default();
+        if !resources.is_empty() {
+            m.insert("resources".into(), Json::Array(resources));
+        }
         let children: Vec<Json> = by_module
             .keys()
             .filter(|k| k.len() == path.len() + 1 && k.starts_with(path))
@@ -207,12 +235,13 @@ pub fn outputs(snapshot: &Snapshot) -> serde_json::Map<String, Json> {
 }
 
 /// The state part (`prior_state`) in Terraform's shape.
-pub fn state_json(snapshot: &Snapshot) -> Json {
+pub fn state_json(snapshot: &Snapshot, sources: &Sources) -> Json {
     let resources = snapshot
         .resources
         .values()
         .map(|inst| {
-            let mut m = resource_header(&inst.addr, &inst.provider);
+            let mut m = resource_header(&inst.addr, &inst.provider, sources);
+            m.remove("module_address");
             m.insert("schema_version".into(), json!(0));
             m.insert("values".into(), inst.value.to_json_redacted());
             m.insert("sensitive_values".into(), sensitive_mask(Some(&inst.value)));
@@ -228,7 +257,11 @@ pub fn state_json(snapshot: &Snapshot) -> Json {
         .map(|(k, o)| {
             (
                 k.clone(),
-                json!({ "sensitive": o.sensitive, "value": o.value.to_json_redacted() }),
+                json!({
+                    "sensitive": o.sensitive,
+                    "type": type_json(&o.value),
+                    "value": o.value.to_json_redacted(),
+                }),
             )
         })
         .collect();
@@ -237,8 +270,52 @@ pub fn state_json(snapshot: &Snapshot) -> Json {
         "terraform_version": concat!("terrane-", env!("CARGO_PKG_VERSION")),
         "serial": snapshot.serial,
         "lineage": snapshot.lineage,
-        "values": { "outputs": outputs, "root_module": module_tree(resources) }
+        "values": if outputs.is_empty() {
+            json!({ "root_module": module_tree(resources) })
+        } else {
+            json!({ "outputs": outputs, "root_module": module_tree(resources) })
+        }
     })
+}
+
+/// The state as refreshed before planning, as Terraform's `prior_state` shows it: the
+/// refreshed objects, and the root outputs evaluated with the configuration as it is
+/// now where they are known before apply (the others keep their recorded values; a
+/// destroy plan keeps them all).
+fn refreshed_state(plan: &Plan) -> std::borrow::Cow<'_, Snapshot> {
+    if plan.destroy {
+        return std::borrow::Cow::Borrowed(&plan.prior);
+    }
+    let mut state = plan.prior.clone();
+    for o in &plan.outputs {
+        if plan.untargeted_outputs.contains(&o.name) {
+            continue;
+        }
+        match &o.after {
+            Some(value) if value.is_wholly_known() && !value.is_null() => {
+                let output = terrane_state::OutputState {
+                    value: value.clone(),
+                    sensitive: o.sensitive,
+                };
+                state.outputs.insert(o.name.clone(), output);
+            }
+            // Known only after apply: the recorded value stays.
+            Some(value) if !value.is_wholly_known() => {}
+            _ => {
+                state.outputs.remove(&o.name);
+            }
+        }
+    }
+    std::borrow::Cow::Owned(state)
+}
+
+/// An empty array or object.
+fn is_empty(v: &Json) -> bool {
+    match v {
+        Json::Array(a) => a.is_empty(),
+        Json::Object(o) => o.is_empty(),
+        _ => false,
+    }
 }
 
 /// The current state as a plan document in which nothing changes: every object is a
@@ -246,11 +323,12 @@ pub fn state_json(snapshot: &Snapshot) -> Json {
 /// the state itself is `prior_state`. Policies written for plans evaluate it unchanged;
 /// the agent's compliance monitoring and `terrane policy status` use it.
 pub fn state_plan_json(snapshot: &Snapshot) -> Json {
+    let sources = Sources::new();
     let changes: Vec<Json> = snapshot
         .resources
         .values()
         .map(|inst| {
-            let mut m = resource_header(&inst.addr, &inst.provider);
+            let mut m = resource_header(&inst.addr, &inst.provider, &sources);
             let value = inst.value.to_json_redacted();
             let mask = sensitive_mask(Some(&inst.value));
             m.insert(
@@ -271,7 +349,7 @@ pub fn state_plan_json(snapshot: &Snapshot) -> Json {
         "format_version": "1.2",
         "terraform_version": concat!("terrane-", env!("CARGO_PKG_VERSION")),
         "resource_changes": changes,
-        "prior_state": state_json(snapshot),
+        "prior_state": state_json(snapshot, &sources),
     })
 }
 
@@ -295,12 +373,14 @@ pub fn plan_json_parts(
     part: &dyn Fn(&str) -> bool,
 ) -> Json {
     let (want_changes, want_planned) = (part("resource_changes"), part("planned_values"));
+    let sources = &plan.provider_sources;
     let mut resource_changes = Vec::new();
     let mut planned = Vec::new();
     for c in plan.changes.iter().filter(|c| keep(c)) {
         if want_planned && c.addr.resource.mode == ResourceMode::Managed {
             if let Some(after) = &c.after {
-                let mut p = resource_header(&c.addr, &c.provider);
+                let mut p = resource_header(&c.addr, &c.provider, sources);
+                p.remove("module_address");
                 p.insert("schema_version".into(), json!(0));
                 p.insert("values".into(), after.to_json_redacted());
                 p.insert("sensitive_values".into(), sensitive_mask(Some(after)));
@@ -310,7 +390,7 @@ pub fn plan_json_parts(
         if !want_changes {
             continue;
         }
-        let mut doc = resource_change_doc::<Json>(c);
+        let mut doc = resource_change_doc::<Json>(c, sources);
         // Terraform's `previous_address`: where a `moved` block found the object.
         if let (Some(m), Some(o)) = (
             plan.moves.iter().find(|m| m.to == c.addr),
@@ -328,19 +408,27 @@ pub fn plan_json_parts(
     }
     let mut output_changes = Map::new();
     let mut planned_outputs = Map::new();
-    for o in &plan.outputs {
+    for o in plan
+        .outputs
+        .iter()
+        .filter(|o| !plan.untargeted_outputs.contains(&o.name))
+    {
         let mark = |v: &Option<Value>| v.as_ref().map(|v| v.clone().mark_if(o.sensitive));
         let (before, after) = (mark(&o.before), mark(&o.after));
+        let partly_unknown = after.as_ref().is_some_and(|a| !a.is_wholly_known());
         let unknown = after
             .as_ref()
-            .is_some_and(|a| !a.is_wholly_known() && a.unknown_mask() == json!(true));
+            .is_some_and(|a| partly_unknown && a.unknown_mask() == json!(true));
         let mut change = json!({
             "actions": o.action().json_actions(),
             "before": opt_json(&before, Value::to_json_redacted, Json::Null),
             "after": opt_json(&after, Value::to_json_redacted, Json::Null),
-            "after_unknown": unknown,
-            "before_sensitive": o.sensitive && before.is_some(),
-            "after_sensitive": o.sensitive && after.is_some(),
+            "after_unknown": match &after {
+                Some(a) if partly_unknown => a.unknown_mask(),
+                _ => json!(false),
+            },
+            "before_sensitive": o.sensitive,
+            "after_sensitive": o.sensitive,
         });
         // A value known only after apply has no `after`, as Terraform writes it.
         if let (true, Some(c)) = (unknown, change.as_object_mut()) {
@@ -349,7 +437,8 @@ pub fn plan_json_parts(
         output_changes.insert(o.name.clone(), change);
         if let Some(a) = &after {
             let mut planned = json!({ "sensitive": o.sensitive });
-            if !unknown {
+            if !partly_unknown {
+                planned["type"] = type_json(a);
                 planned["value"] = a.to_json_redacted();
             }
             planned_outputs.insert(o.name.clone(), planned);
@@ -368,7 +457,7 @@ pub fn plan_json_parts(
                 .get(&d.addr)
                 .map(|s| s.provider.clone())
                 .unwrap_or_default();
-            let mut m = resource_header(&d.addr, &provider);
+            let mut m = resource_header(&d.addr, &provider, sources);
             let action = if d.after.is_some() {
                 Action::Update
             } else {
@@ -387,28 +476,30 @@ pub fn plan_json_parts(
             Json::Object(m)
         })
         .collect();
+    // Every root variable with the value the plan gave it (converted to its type,
+    // defaults included), as Terraform lists them; a plan saved before values were
+    // kept falls back to what was set.
     let mut variables: Map<String, Json> = plan
-        .variables
+        .variable_values
         .iter()
-        .map(|(k, v)| {
+        .map(|(k, v)| (k.clone(), v.to_json_redacted()))
+        .collect();
+    for (k, v) in &plan.variables {
+        if !variables.contains_key(k) {
             let value = match v {
-                _ if plan.sensitive_variables.contains(k) => Json::Null,
                 crate::run::RawVar::Text(t) => json!(t),
                 crate::run::RawVar::Value(v) => v.to_json_redacted(),
             };
-            (k.clone(), json!({ "value": value }))
-        })
-        .collect();
-    // Variables left to their defaults, as Terraform lists them too.
-    for (k, v) in &plan.variable_values {
-        if !variables.contains_key(k) {
-            let value = if plan.sensitive_variables.contains(k) {
-                Json::Null
-            } else {
-                v.to_json_redacted()
-            };
-            variables.insert(k.clone(), json!({ "value": value }));
+            variables.insert(k.clone(), value);
         }
+    }
+    for (k, v) in variables.iter_mut() {
+        let value = if plan.sensitive_variables.contains(k) {
+            Json::Null
+        } else {
+            v.take()
+        };
+        *v = json!({ "value": value });
     }
     variables.sort_keys();
     let mut doc = json!({
@@ -421,8 +512,34 @@ pub fn plan_json_parts(
         "output_changes": output_changes,
     });
     if let Json::Object(m) = &mut doc {
+        // The state the plan starts from, when there is one (without terrane's
+        // serial and lineage, which Terraform's plan does not carry).
         if part("prior_state") {
-            m.insert("prior_state".into(), state_json(&plan.prior));
+            let prior = refreshed_state(plan);
+            if !(prior.resources.is_empty() && prior.outputs.is_empty()) {
+                let mut state = state_json(&prior, sources);
+                if let Some(o) = state.as_object_mut() {
+                    o.remove("serial");
+                    o.remove("lineage");
+                }
+                m.insert("prior_state".into(), state);
+            }
+        }
+        // Empty parts are left out, as Terraform leaves them out.
+        for key in [
+            "variables",
+            "resource_drift",
+            "resource_changes",
+            "output_changes",
+        ] {
+            if m.get(key).is_some_and(is_empty) {
+                m.remove(key);
+            }
+        }
+        if let Some(planned) = m.get_mut("planned_values").and_then(Json::as_object_mut) {
+            if planned.get("outputs").is_some_and(is_empty) {
+                planned.remove("outputs");
+            }
         }
         m.insert("errored".into(), json!(plan.errored));
         // As Terraform 1.6+: whether applying the plan would do anything, and whether
@@ -463,34 +580,60 @@ pub fn configuration_json_where(
     registry: &terrane_provider::Registry,
     keep: &dyn Fn(&terrane_lang::config::Resource) -> bool,
 ) -> Json {
-    let providers: Map<String, Json> = root
-        .providers
+    // Every provider a resource uses, then the root module's provider blocks with
+    // their arguments, keyed `NAME` or `NAME.ALIAS` and sorted, as Terraform lists them.
+    let entry = |name: &str| {
+        let mut o = Map::new();
+        o.insert("name".into(), json!(name));
+        o.insert(
+            "full_name".into(),
+            json!(registry
+                .get(name)
+                .map(|f| f.source())
+                .unwrap_or_else(|| terrane_provider::default_source(name))),
+        );
+        let required = root.terraform.required_providers.get(name);
+        if let Some(v) = required.and_then(|r| r.version.as_ref()) {
+            o.insert("version_constraint".into(), json!(v));
+        }
+        o
+    };
+    let mut used = std::collections::BTreeSet::new();
+    providers_used(root, &mut used);
+    let mut providers: Map<String, Json> = used
         .iter()
-        .map(|p| {
-            let key = match &p.alias {
-                Some(a) => format!("{}.{a}", p.name),
-                None => p.name.clone(),
-            };
-            let schema = registry.get(&p.name).map(|f| &f.schema().provider);
-            let mut o = Map::new();
-            o.insert("name".into(), json!(p.name));
-            if let Some(a) = &p.alias {
-                o.insert("alias".into(), json!(a));
-            }
-            o.insert(
-                "expressions".into(),
-                body_json(
-                    &p.body,
-                    &|name| {
-                        schema.is_some_and(|s| s.attributes.get(name).is_some_and(|a| a.sensitive))
-                    },
-                    schema,
-                ),
-            );
-            (key, Json::Object(o))
-        })
+        .map(|name| (name.clone(), Json::Object(entry(name))))
         .collect();
-    json!({ "provider_config": providers, "root_module": module_json(root, "", registry, keep) })
+    for p in &root.providers {
+        let key = match &p.alias {
+            Some(a) => format!("{}.{a}", p.name),
+            None => p.name.clone(),
+        };
+        let schema = registry.get(&p.name).map(|f| &f.schema().provider);
+        let mut o = entry(&p.name);
+        if let Some(a) = &p.alias {
+            o.insert("alias".into(), json!(a));
+        }
+        let expressions = body_json(
+            &p.body,
+            &|name| schema.is_some_and(|s| s.attributes.get(name).is_some_and(|a| a.sensitive)),
+            schema,
+        );
+        if expressions.as_object().is_some_and(|e| !e.is_empty()) {
+            o.insert("expressions".into(), expressions);
+        }
+        providers.insert(key, Json::Object(o));
+    }
+    providers.sort_keys();
+    json!({ "provider_config": providers, "root_module": module_json(root, registry, keep) })
+}
+
+/// The local names of the providers the resources of `m` and its module calls use.
+fn providers_used(m: &terrane_lang::Module, out: &mut std::collections::BTreeSet<String>) {
+    out.extend(m.resources.values().map(|r| r.provider_name()));
+    for c in m.module_calls.values() {
+        providers_used(&c.module, out);
+    }
 }
 
 /// What a redacted literal reads as in the configuration section.
@@ -508,13 +651,15 @@ fn resource_schema<'r>(
     }
 }
 
+/// One module of the configuration section, as Terraform writes it: resources sorted
+/// by their address within the module, outputs, variables and module calls, each left
+/// out when empty.
 fn module_json(
     m: &terrane_lang::Module,
-    prefix: &str,
     registry: &terrane_provider::Registry,
     keep: &dyn Fn(&terrane_lang::config::Resource) -> bool,
 ) -> Json {
-    let resources: Vec<Json> = m
+    let mut resources: Vec<(String, Json)> = m
         .resources
         .values()
         .filter(|r| keep(r))
@@ -526,7 +671,7 @@ fn module_json(
             };
             let schema = resource_schema(r, registry);
             let mut o = Map::new();
-            o.insert("address".into(), json!(format!("{prefix}{local}")));
+            o.insert("address".into(), json!(local));
             o.insert(
                 "mode".into(),
                 json!(if r.mode == ResourceMode::Data {
@@ -538,24 +683,49 @@ fn module_json(
             o.insert("type".into(), json!(r.type_name));
             o.insert("name".into(), json!(r.name));
             o.insert("provider_config_key".into(), json!(r.provider_name()));
-            o.insert(
-                "expressions".into(),
-                body_json(
-                    &r.body,
-                    &|name| {
-                        schema.is_some_and(|s| s.attributes.get(name).is_some_and(|a| a.sensitive))
-                    },
-                    schema,
-                ),
+            let expressions = body_json(
+                &r.body,
+                &|name| schema.is_some_and(|s| s.attributes.get(name).is_some_and(|a| a.sensitive)),
+                schema,
             );
+            if expressions.as_object().is_some_and(|e| !e.is_empty()) {
+                o.insert("expressions".into(), expressions);
+            }
             if let Some(c) = &r.count {
                 o.insert("count_expression".into(), expr_json(c, false));
             }
             if let Some(f) = &r.for_each {
                 o.insert("for_each_expression".into(), expr_json(f, false));
             }
-            o.insert("schema_version".into(), json!(0));
-            Json::Object(o)
+            o.insert(
+                "schema_version".into(),
+                json!(schema.map_or(0, |s| s.version)),
+            );
+            let depends_on = depends_on_json(&r.depends_on);
+            if !depends_on.is_empty() {
+                o.insert("depends_on".into(), json!(depends_on));
+            }
+            (local, Json::Object(o))
+        })
+        .collect();
+    resources.sort_by(|a, b| a.0.cmp(&b.0));
+    let outputs: Map<String, Json> = m
+        .outputs
+        .values()
+        .map(|out| {
+            let mut o = Map::new();
+            o.insert("expression".into(), expr_json(&out.expr, out.sensitive));
+            if let Some(d) = &out.description {
+                o.insert("description".into(), json!(d));
+            }
+            if out.sensitive {
+                o.insert("sensitive".into(), json!(true));
+            }
+            let depends_on = depends_on_json(&out.depends_on);
+            if !depends_on.is_empty() {
+                o.insert("depends_on".into(), json!(depends_on));
+            }
+            (out.name.clone(), Json::Object(o))
         })
         .collect();
     let variables: Map<String, Json> = m
@@ -582,7 +752,6 @@ fn module_json(
         .module_calls
         .values()
         .map(|c| {
-            let inner = format!("{prefix}module.{}.", c.name);
             let child = &c.module;
             (
                 c.name.clone(),
@@ -591,12 +760,31 @@ fn module_json(
                     "expressions": body_json(&c.inputs, &|name| {
                         child.variables.get(name).is_some_and(|v| v.sensitive)
                     }, None),
-                    "module": module_json(child, &inner, registry, keep),
+                    "module": module_json(child, registry, keep),
                 }),
             )
         })
         .collect();
-    json!({ "resources": resources, "variables": variables, "module_calls": calls })
+    let mut doc = Map::new();
+    if !outputs.is_empty() {
+        doc.insert("outputs".into(), Json::Object(outputs));
+    }
+    if !resources.is_empty() {
+        let resources = resources.into_iter().map(|(_, r)| r).collect();
+        doc.insert("resources".into(), Json::Array(resources));
+    }
+    if !calls.is_empty() {
+        doc.insert("module_calls".into(), Json::Object(calls));
+    }
+    if !variables.is_empty() {
+        doc.insert("variables".into(), Json::Object(variables));
+    }
+    Json::Object(doc)
+}
+
+/// `depends_on` as the addresses written.
+fn depends_on_json(exprs: &[terrane_lang::Expr]) -> Vec<String> {
+    exprs.iter().filter_map(|e| e.address_text()).collect()
 }
 
 /// Attributes as expressions; nested blocks as lists of bodies, as Terraform writes them.

@@ -156,6 +156,11 @@ pub struct Plan {
     pub imports: Vec<(InstanceAddr, String)>,
     /// When the plan was made (RFC 3339, UTC), as `plantimestamp()` gives it.
     pub timestamp: String,
+    /// Each provider's full source address by local name (plan JSON's `provider_name`).
+    pub provider_sources: terrane_provider::Sources,
+    /// Root outputs a targeted plan leaves out of its JSON, as Terraform does: those
+    /// that depend on a resource outside the targets and what they depend on.
+    pub untargeted_outputs: BTreeSet<String>,
 }
 
 impl Plan {
@@ -344,6 +349,7 @@ pub async fn plan(
         .map(|c| std::sync::Arc::try_unwrap(c).unwrap_or_else(|c| (*c).clone()))
         .collect();
     if !opts.targets.is_empty() {
+        plan.untargeted_outputs = untargeted_outputs(model, &opts.targets);
         let allowed = targeted_resources(model, &opts.targets);
         changes.retain(|c| {
             allowed.contains(&crate::model::prefixed(
@@ -397,6 +403,7 @@ pub async fn plan(
     plan.moves = moves;
     plan.imports = planner.imported.take();
     plan.timestamp = terrane_lang::funcs::plan_timestamp();
+    plan.provider_sources = registry.sources();
     if opts.refresh_only {
         // Nothing is to change but state: the drift is the plan, and outputs keep
         // what state has.
@@ -417,15 +424,7 @@ pub async fn plan(
 /// Resource addresses that a targeted plan may change: the targets and everything they
 /// depend on.
 fn targeted_resources(model: &Model<'_>, targets: &[InstanceAddr]) -> BTreeSet<String> {
-    let roots: Vec<usize> = targets
-        .iter()
-        .filter_map(|t| {
-            model.node(&NodeKind::Resource(
-                t.resource.module.config(),
-                t.resource.local_name(),
-            ))
-        })
-        .collect();
+    let roots = target_nodes(model, targets);
     let closure = model.graph.dependency_closure(&roots);
     let root_set: BTreeSet<usize> = roots.iter().copied().collect();
     model
@@ -435,6 +434,46 @@ fn targeted_resources(model: &Model<'_>, targets: &[InstanceAddr]) -> BTreeSet<S
         .filter(|(i, _)| closure[*i] && !root_set.contains(i))
         .filter_map(|(_, k)| match k {
             NodeKind::Resource(m, key) => Some(crate::model::prefixed(m, key)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The graph nodes of the resources `targets` name.
+fn target_nodes(model: &Model<'_>, targets: &[InstanceAddr]) -> Vec<usize> {
+    targets
+        .iter()
+        .filter_map(|t| {
+            model.node(&NodeKind::Resource(
+                t.resource.module.config(),
+                t.resource.local_name(),
+            ))
+        })
+        .collect()
+}
+
+/// Root outputs outside a targeted plan: those that depend on no resource, or on one
+/// that is neither a target nor something a target depends on.
+fn untargeted_outputs(model: &Model<'_>, targets: &[InstanceAddr]) -> BTreeSet<String> {
+    let targeted = model
+        .graph
+        .dependency_closure(&target_nodes(model, targets));
+    model
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, k)| match k {
+            NodeKind::Output(m, name) if m.is_root() => {
+                let deps = model.graph.dependency_closure(&[i]);
+                let mut resources = model
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, k)| deps[*j] && matches!(k, NodeKind::Resource(..)));
+                let outside =
+                    resources.clone().next().is_none() || resources.any(|(j, _)| !targeted[j]);
+                outside.then(|| name.clone())
+            }
             _ => None,
         })
         .collect()

@@ -153,6 +153,9 @@ pub fn encode(plan: &Plan) -> Json {
         }).collect::<Vec<_>>(),
         "refresh_only": plan.refresh_only,
         "timestamp": plan.timestamp,
+        "provider_sources": plan.provider_sources,
+        "untargeted_outputs": plan.untargeted_outputs,
+        "variable_values": plan.variable_values.iter().map(|(k, v)| (k.clone(), encode_value(v))).collect::<serde_json::Map<_, _>>(),
         "imports": plan.imports.iter().map(|(a, id)| json!({"address": a.to_string(), "id": id})).collect::<Vec<_>>(),
         "moves": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
         "drift": plan.drift.iter().map(|d| json!({
@@ -253,6 +256,19 @@ pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
         .flatten()
     {
         plan.imports.push((addr(i)?, s(i, "id")?.to_string()));
+    }
+    if let Some(m) = j.get("provider_sources").and_then(Json::as_object) {
+        plan.provider_sources = m
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+    }
+    plan.untargeted_outputs = strings(j.get("untargeted_outputs")).into_iter().collect();
+    if let Some(m) = j.get("variable_values").and_then(Json::as_object) {
+        plan.variable_values = m
+            .iter()
+            .map(|(k, v)| (k.clone(), decode_value(v)))
+            .collect();
     }
     plan.timestamp = j
         .get("timestamp")

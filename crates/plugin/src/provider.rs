@@ -24,6 +24,8 @@ pub use terrane_core::TERRAFORM_VERSION;
 /// One installed plugin: how to start it and what it declares.
 pub struct PluginFactory {
     name: String,
+    /// The full source address it was installed from, when known.
+    source: Option<String>,
     shared: Arc<Shared>,
 }
 
@@ -76,6 +78,7 @@ impl PluginFactory {
         })?;
         Ok(PluginFactory {
             name: name.to_string(),
+            source: None,
             shared: Arc::new(Shared {
                 protocol: process.handshake.protocol,
                 launch,
@@ -228,9 +231,24 @@ impl Shared {
     }
 }
 
+impl PluginFactory {
+    /// Records the source address the plugin was installed from
+    /// (`registry.terraform.io/hashicorp/aws`).
+    pub fn with_source(mut self, source: String) -> PluginFactory {
+        self.source = Some(source);
+        self
+    }
+}
+
 impl ProviderFactory for PluginFactory {
     fn is_plugin(&self) -> bool {
         true
+    }
+
+    fn source(&self) -> String {
+        self.source
+            .clone()
+            .unwrap_or_else(|| terrane_provider::default_source(&self.name))
     }
 
     fn call_function(

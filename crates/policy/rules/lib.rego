@@ -110,12 +110,13 @@ modules[p] := m if {
 }
 
 # config_resources[ADDRESS]: the configuration of every resource and data source,
-# keyed by its address without instance keys ("module.net.aws_vpc.main").
+# keyed by its address without instance keys ("module.net.aws_vpc.main"); the
+# configuration writes addresses relative to their module, as Terraform does.
 config_resources[a] := r if {
-	some m in modules
+	some p, m in modules
 	some r in arrays(get(m, "resources", []))
-	a := r.address
-	is_string(a)
+	is_string(r.address)
+	a := concat("", [p, r.address])
 }
 
 # The module part of a resource change's address, without instance keys and with a

@@ -85,8 +85,8 @@ fn resource_changes_built_directly_equal_the_converted_json() {
         change(&["net"], InstanceKey::Str("blue".into()), Action::Delete),
     ];
     for c in &cases {
-        let json: serde_json::Value = resource_change_doc(c);
-        let direct = resource_change_doc::<RegoDoc>(c).0;
+        let json: serde_json::Value = resource_change_doc(c, &Default::default());
+        let direct = resource_change_doc::<RegoDoc>(c, &Default::default()).0;
         assert_eq!(
             rego::input_value(json.clone()),
             direct,
@@ -153,12 +153,14 @@ deny contains msg if {
         let full = verdicts(
             cases
                 .iter()
-                .map(|c| resource_change_doc::<RegoDoc>(c).0)
+                .map(|c| resource_change_doc::<RegoDoc>(c, &Default::default()).0)
                 .collect(),
         );
         let projected_docs: Vec<rego::Value> = cases
             .iter()
-            .map(|c| resource_change_doc_projected::<RegoDoc>(c, &projection).0)
+            .map(|c| {
+                resource_change_doc_projected::<RegoDoc>(c, &projection, &Default::default()).0
+            })
             .collect();
         let text = projected_docs
             .iter()

@@ -306,6 +306,11 @@ impl Warnings {
 /// Creates configured providers for one provider name (`local`, `aws`, ...).
 pub trait ProviderFactory: Send + Sync {
     fn name(&self) -> &str;
+    /// The provider's full source address, as Terraform's plan JSON names providers
+    /// (`registry.terraform.io/hashicorp/aws`); see [`default_source`].
+    fn source(&self) -> String {
+        default_source(self.name())
+    }
     fn schema(&self) -> &ProviderSchema;
     /// Configures an instance from the evaluated `provider` block (an empty object when
     /// there is none).
@@ -343,7 +348,44 @@ pub struct Registry {
     factories: BTreeMap<String, Arc<dyn ProviderFactory>>,
 }
 
+/// The source address a provider's local name stands for when nothing says otherwise:
+/// `terraform.io/builtin/terraform` for the built-in provider, else
+/// `registry.terraform.io/hashicorp/NAME`.
+pub fn default_source(name: &str) -> String {
+    if name == "terraform" {
+        "terraform.io/builtin/terraform".to_string()
+    } else {
+        format!("registry.terraform.io/hashicorp/{name}")
+    }
+}
+
+/// Full source addresses by local name (for plan JSON's `provider_name`).
+pub type Sources = BTreeMap<String, String>;
+
+/// The full source address of the provider a resource's `provider` field names
+/// (`provider.aws`, `provider.aws.west`, `aws`): `sources` by local name, else
+/// [`default_source`].
+pub fn full_provider_name(provider: &str, sources: &Sources) -> String {
+    let local = provider
+        .rsplit("provider.")
+        .next()
+        .and_then(|s| s.split('.').next())
+        .unwrap_or(provider);
+    sources
+        .get(local)
+        .cloned()
+        .unwrap_or_else(|| default_source(local))
+}
+
 impl Registry {
+    /// Every registered provider's full source address, by local name.
+    pub fn sources(&self) -> Sources {
+        self.factories
+            .iter()
+            .map(|(name, f)| (name.clone(), f.source()))
+            .collect()
+    }
+
     pub fn register(&mut self, factory: Arc<dyn ProviderFactory>) {
         self.factories.insert(factory.name().to_string(), factory);
     }

@@ -119,9 +119,12 @@ pub async fn plan(
     cancel: &AtomicBool,
     warn: Warn<'_>,
 ) -> Result<Plan, OpError> {
+    // Taken before the variable files are read into the sources: the digest covers the
+    // configuration alone, as a saved plan is checked against it (`terraform.tfvars`
+    // included it before, and no saved plan applied beside one).
+    let digest = ws.config_digest();
     let vars = variables(ws, &req.vars, warn)?;
     let targets = parse_targets(&req.targets).map_err(OpError::Diagnostics)?;
-    let digest = ws.config_digest();
     let started = std::time::Instant::now();
     let ws: &Workspace = ws;
     let model = build_model(ws, warn)?;

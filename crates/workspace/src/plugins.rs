@@ -289,7 +289,7 @@ pub async fn start(
             Diagnostic::error("Failed to start a provider plugin", e.to_string())
                 .with_span(need.span.clone())
         })?;
-        let f = Arc::new(f);
+        let f = Arc::new(f.with_source(need.source.to_string()));
         LIVE.lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(f.clone());

@@ -435,10 +435,12 @@ struct Fed {
     /// What any set can read of a change: only that is built.
     projection: terrane_core::doc::Projection,
     changes: Vec<(terrane_core::InstanceAddr, rego::Value)>,
+    /// Provider source addresses, for `provider_name`.
+    sources: terrane_provider::Sources,
 }
 
 impl Fed {
-    fn new(sets: &[PolicySet]) -> Fed {
+    fn new(sets: &[PolicySet], sources: terrane_provider::Sources) -> Fed {
         let evaluations: Vec<rego::Evaluation> = sets.iter().map(rego::Evaluation::new).collect();
         let mut projection = terrane_core::doc::Projection::none();
         evaluations
@@ -448,13 +450,19 @@ impl Fed {
             evaluations,
             projection,
             changes: Vec::new(),
+            sources,
         }
     }
 
     /// Takes one change: `early`, while the plan is made (the per-change rules run on
     /// each full batch); else kept for the end, which splits them over every core.
     fn push(&mut self, c: &terrane_engine::ResourceChange, early: bool) {
-        let v = json::resource_change_doc_projected::<rego::RegoDoc>(c, &self.projection).0;
+        let v = json::resource_change_doc_projected::<rego::RegoDoc>(
+            c,
+            &self.projection,
+            &self.sources,
+        )
+        .0;
         for e in &mut self.evaluations {
             if early {
                 e.push(v.clone());
@@ -478,11 +486,12 @@ impl PlanCheck {
         let feed = match &sets {
             Ok(sets) if feed && reads_changes && !sets.is_empty() => {
                 let sets = sets.clone();
+                let sources = ws.registry.sources();
                 let (tx, rx) = std::sync::mpsc::channel();
                 let worker = std::thread::Builder::new()
                     .name("policy-feed".into())
                     .spawn(move || {
-                        let mut fed = Fed::new(&sets);
+                        let mut fed = Fed::new(&sets, sources);
                         for batch in rx {
                             let batch: Vec<std::sync::Arc<terrane_engine::ResourceChange>> = batch;
                             batch.iter().for_each(|c| fed.push(c, true));
@@ -572,7 +581,7 @@ impl PlanCheck {
         });
         let was_fed = fed.is_some();
         let fed = fed.unwrap_or_else(|| {
-            let mut fed = Fed::new(&sets);
+            let mut fed = Fed::new(&sets, plan.provider_sources.clone());
             if wants("resource_changes") {
                 plan.changes.iter().for_each(|c| fed.push(c, false));
             }

@@ -551,6 +551,27 @@ fn show_of_a_saved_plan_as_json_has_the_configuration_section_of_plan_json() {
     assert_eq!(saved["resource_changes"], live["resource_changes"]);
 }
 
+/// A plan saved beside `terraform.tfvars` is shown with its configuration and applies:
+/// the variable file is an input of the plan, not part of the configuration it checks.
+#[test]
+fn a_saved_plan_made_with_terraform_tfvars_shows_its_configuration_and_applies() {
+    let ws = Ws::with_main(
+        "variable \"name\" { type = string }\nresource \"terraform_data\" \"a\" { input = var.name }\n",
+    );
+    ws.write("terraform.tfvars", "name = \"from-tfvars\"\n");
+    ws.run(&["plan", "-out=p.plan"]).success();
+    let shown = ws.run(&["show", "-json", "p.plan"]);
+    shown.success().lacks("configuration changed");
+    let doc: serde_json::Value = serde_json::from_str(&shown.stdout).expect("show json");
+    assert_eq!(
+        doc["configuration"]["root_module"]["resources"][0]["address"],
+        "terraform_data.a"
+    );
+    ws.run(&["apply", "p.plan"]).success();
+    ws.write("terraform.tfvars", "name = \"changed\"\n");
+    ws.run(&["plan", "-detailed-exitcode"]).expect_code(2);
+}
+
 /// Nested `dynamic` blocks, an `iterator`, `each` inside them, `for_each` over a map and
 /// over lists, on a type whose blocks nest (no call reaches AWS: nothing exists yet).
 #[cfg(feature = "aws")]

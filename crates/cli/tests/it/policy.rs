@@ -119,11 +119,17 @@ deny contains "variables" if input.variables.owner.value == "finance"
         "policy/whole.rego",
         "package files.whole\n\nimport rego.v1\n\ndeny contains k if {\n  some k in object.keys(input)\n  k in {\"prior_state\", \"configuration\", \"resource_changes\"}\n}\n",
     );
+    // Nothing is recorded yet, so there is no prior state (as in Terraform's plan),
+    // until an apply records some.
     ws.run(&["plan", "--no-color"])
         .success()
         .contains("deny: configuration")
-        .contains("deny: prior_state")
-        .contains("deny: resource_changes");
+        .contains("deny: resource_changes")
+        .lacks("deny: prior_state");
+    ws.run(&["apply", "--auto-approve", "--no-color"]).success();
+    ws.run(&["plan", "--no-color"])
+        .success()
+        .contains("deny: prior_state");
 }
 
 /// On a large plan the policy check takes each change as the engine settles it

@@ -1200,3 +1200,441 @@ fn tf_cli_args_and_tf_input_behave_as_in_terraform() {
     );
     assert_eq!(pair.tr.run(&["state", "list"]).stdout.trim(), "");
 }
+
+const CONSUMERS_TF: &str = r#"
+variable "env" {
+  default = "prod"
+}
+
+resource "terraform_data" "tagged" {
+  input = { env = var.env, owner = "team-a", ports = [22, 443] }
+}
+
+resource "terraform_data" "untagged" {
+  input = { env = var.env, ports = [80] }
+}
+
+resource "terraform_data" "later" {
+  input = terraform_data.tagged.output
+}
+
+output "ids" {
+  value = [terraform_data.tagged.id]
+}
+"#;
+
+/// A check of Checkov's own kind, run by its `terraform_plan` framework.
+const CHECKOV_CHECK: &str = r#"
+from checkov.common.models.enums import CheckCategories, CheckResult
+from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+
+
+class DataHasOwner(BaseResourceCheck):
+    def __init__(self):
+        super().__init__(name="terraform_data input names an owner", id="CKV_TRN_1",
+                         categories=[CheckCategories.CONVENTION],
+                         supported_resources=["terraform_data"])
+
+    def scan_resource_conf(self, conf):
+        return CheckResult.PASSED if "owner" in repr(conf.get("input")) else CheckResult.FAILED
+
+
+check = DataHasOwner()
+"#;
+
+/// Rules over every part of the plan document that policies read.
+const OPA_POLICY: &str = r#"
+package terrane.consumers
+
+import rego.v1
+
+deny contains msg if {
+	some rc in input.resource_changes
+	"create" in rc.change.actions
+	not rc.change.after.input.owner
+	msg := sprintf("%s has no owner (%s)", [rc.address, rc.provider_name])
+}
+
+deny contains msg if {
+	some rc in input.resource_changes
+	rc.change.after_unknown.input == true
+	msg := sprintf("%s: input known only after apply", [rc.address])
+}
+
+deny contains msg if {
+	some rc in input.resource_changes
+	some i, port in rc.change.after.input.ports
+	port == 22
+	rc.change.after_unknown.input.ports[i] == false
+	msg := sprintf("%s opens port 22", [rc.address])
+}
+
+deny contains msg if {
+	input.variables.env.value == "prod"
+	some name, oc in input.output_changes
+	oc.after_unknown[0] == true
+	msg := sprintf("output %s is known only after apply", [name])
+}
+
+deny contains msg if {
+	some r in input.configuration.root_module.resources
+	some ref in r.expressions.input.references
+	ref == "terraform_data.tagged"
+	msg := sprintf("%s reads %s", [r.address, ref])
+}
+
+deny contains msg if {
+	some r in input.planned_values.root_module.resources
+	r.values.input.env == "prod"
+	r.provider_name == "terraform.io/builtin/terraform"
+	msg := sprintf("%s is in prod", [r.address])
+}
+"#;
+
+const OPA_RUNNER: &str = r#"
+import json, sys
+from opa_bindings import OpaEngine
+
+with OpaEngine() as e:
+    e.add_policy("consumers.rego", open(sys.argv[1]).read())
+    print(json.dumps(sorted(e.eval_document("terrane.consumers.deny", json.load(open(sys.argv[2]))))))
+"#;
+
+/// The command an environment variable names, which `bash .ci/run` installs and sets.
+fn peer(var: &str) -> std::ffi::OsString {
+    std::env::var_os(var).unwrap_or_else(|| {
+        panic!("{var} must be set for the plan JSON consumer tests: `bash .ci/run` installs Checkov and OPA's Python bindings and sets it")
+    })
+}
+
+/// Checkov's verdicts on a plan JSON file: (check, resource, result), sorted.
+fn checkov_verdicts(dir: &Path, plan: &str) -> Vec<(String, String, String)> {
+    let out = Command::new(peer("TERRANE_CHECKOV"))
+        .args([
+            "-f",
+            plan,
+            "--framework",
+            "terraform_plan",
+            "--external-checks-dir",
+        ])
+        .arg(dir.join("checks"))
+        .args(["--check", "CKV_TRN_1", "-o", "json", "--skip-download"])
+        .current_dir(dir)
+        .output()
+        .expect("checkov runs");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov JSON: {e}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let mut verdicts = Vec::new();
+    for (key, result) in [("passed_checks", "passed"), ("failed_checks", "failed")] {
+        for c in doc["results"][key].as_array().into_iter().flatten() {
+            verdicts.push((
+                c["check_id"].as_str().unwrap_or("?").to_string(),
+                c["resource"].as_str().unwrap_or("?").to_string(),
+                result.to_string(),
+            ));
+        }
+    }
+    verdicts.sort();
+    verdicts
+}
+
+/// What OPA's `deny` rule gives on a plan JSON file.
+fn opa_denials(dir: &Path, plan: &str) -> Vec<String> {
+    let out = Command::new(peer("TERRANE_OPA_PYTHON"))
+        .args(["opa_runner.py", "consumers.rego", plan])
+        .current_dir(dir)
+        .output()
+        .expect("the OPA bindings run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON list")
+}
+
+/// Tools written for Terraform's plan JSON read terrane's the same way: Checkov's
+/// `terraform_plan` framework and OPA (the real engine, from PyPI) decide alike on
+/// both tools' plans of one configuration, reading changes, unknown values, provider
+/// source addresses, variables with defaults, outputs, the configuration's references
+/// and the planned values.
+#[test]
+fn checkov_and_opa_decide_alike_on_terraform_and_terrane_plan_json() {
+    let pair = Pair::new(&[("main.tf", CONSUMERS_TF)]);
+    let (tf, tr, _) = saved_plans(&pair, &[]);
+    let dir = pair.tr.path();
+    pair.tr.write("tf.json", &tf.to_string());
+    pair.tr.write("tr.json", &tr.to_string());
+    pair.tr.write("checks/__init__.py", "");
+    pair.tr.write("checks/data_has_owner.py", CHECKOV_CHECK);
+    pair.tr.write("consumers.rego", OPA_POLICY);
+    pair.tr.write("opa_runner.py", OPA_RUNNER);
+
+    let checkov = checkov_verdicts(dir, "tr.json");
+    assert_eq!(checkov_verdicts(dir, "tf.json"), checkov);
+    let owner = |r: &str, v: &str| ("CKV_TRN_1".to_string(), r.to_string(), v.to_string());
+    assert_eq!(
+        checkov,
+        vec![
+            owner("terraform_data.later", "failed"),
+            owner("terraform_data.tagged", "passed"),
+            owner("terraform_data.untagged", "failed"),
+        ]
+    );
+
+    let denials = opa_denials(dir, "tr.json");
+    assert_eq!(opa_denials(dir, "tf.json"), denials);
+    assert_eq!(
+        denials,
+        [
+            "output ids is known only after apply",
+            "terraform_data.later has no owner (terraform.io/builtin/terraform)",
+            "terraform_data.later reads terraform_data.tagged",
+            "terraform_data.later: input known only after apply",
+            "terraform_data.tagged is in prod",
+            "terraform_data.tagged opens port 22",
+            "terraform_data.untagged has no owner (terraform.io/builtin/terraform)",
+            "terraform_data.untagged is in prod",
+        ]
+    );
+}
+
+const PLAN_JSON_TF: &str = r#"
+variable "names" {
+  type    = list(string)
+  default = ["a", "b"]
+}
+
+variable "env" {
+  default = "prod"
+}
+
+locals {
+  tags = { env = var.env, team = "core" }
+}
+
+resource "terraform_data" "a" {
+  input = { names = var.names, tags = local.tags, n = 3, ok = true, empty = [] }
+}
+
+resource "terraform_data" "b" {
+  input      = terraform_data.a.output
+  depends_on = [terraform_data.a]
+}
+
+resource "terraform_data" "each" {
+  for_each = toset(var.names)
+  input    = "${each.key}-${var.env}"
+}
+
+resource "terraform_data" "counted" {
+  count = 2
+  input = [count.index, terraform_data.a.id]
+}
+
+module "child" {
+  source = "./child"
+  prefix = var.env
+}
+
+output "a" {
+  value = terraform_data.a.output
+}
+
+output "mixed" {
+  value       = { known = var.env, later = terraform_data.b.output }
+  description = "partly known"
+}
+
+output "list" {
+  value = [for k, v in terraform_data.each : v.input]
+}
+
+output "child" {
+  value = module.child.name
+}
+"#;
+
+const PLAN_JSON_CHILD: &str = r#"
+variable "prefix" {
+  type = string
+}
+
+resource "terraform_data" "inner" {
+  input = "${var.prefix}-inner"
+}
+
+output "name" {
+  value = terraform_data.inner.output
+}
+"#;
+
+/// Parts of Terraform's plan JSON that the comparison leaves out: versions and times,
+/// and what terrane does not write yet or writes otherwise on purpose (see
+/// docs/language.md, "Plan JSON").
+const PLAN_JSON_NOT_COMPARED: &[&str] = &[
+    "terraform_version",
+    "timestamp",
+    "relevant_attributes",
+    "checks",
+    "cost",
+];
+
+/// Sensitivity masks: where a value is known only after apply, Terraform writes `[]` or
+/// `{}` by the value's type, which terrane does not know yet; such entries are left out.
+const MASKS: &[&str] = &["sensitive_values", "before_sensitive", "after_sensitive"];
+
+/// A plan document made comparable: the keys above removed, the random IDs of
+/// `terraform_data` replaced, lists of resources in address order, and empty
+/// collections in sensitivity masks left out.
+fn comparable(doc: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    fn prune(v: &J) -> J {
+        match v {
+            J::Object(m) => J::Object(
+                m.iter()
+                    .filter(|(_, v)| !matches!(v, J::Array(a) if a.is_empty()))
+                    .filter(|(_, v)| !matches!(v, J::Object(o) if o.is_empty()))
+                    .map(|(k, v)| (k.clone(), prune(v)))
+                    .collect(),
+            ),
+            J::Array(items) => J::Array(items.iter().map(prune).collect()),
+            other => other.clone(),
+        }
+    }
+    fn walk(v: &J, key: &str) -> J {
+        match v {
+            J::Object(m) if MASKS.contains(&key) => prune(v),
+            J::Array(_) if key == "type" => collection_type(v),
+            J::Object(m) => J::Object(
+                m.iter()
+                    .filter(|(k, _)| !PLAN_JSON_NOT_COMPARED.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), walk(v, k)))
+                    .collect(),
+            ),
+            J::Array(items) => {
+                let mut items: Vec<J> = items.iter().map(|i| walk(i, key)).collect();
+                if items.iter().all(|i| i.get("address").is_some()) {
+                    items.sort_by_key(|i| i["address"].to_string());
+                }
+                J::Array(items)
+            }
+            J::String(s) if key == "id" || is_uuid(s) => J::String("<id>".into()),
+            other => other.clone(),
+        }
+    }
+    walk(doc, "")
+}
+
+/// A type with collections of one element type written as lists and maps: terrane reads
+/// an output's type from its value, which does not tell a `list(string)` from a tuple of
+/// strings (or a map from an object), so both spellings compare alike.
+fn collection_type(t: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Value as J};
+    let same = |types: Vec<J>| {
+        let first = types.first().cloned();
+        first.filter(|f| types.iter().all(|t| t == f))
+    };
+    match t.as_array().map(Vec::as_slice) {
+        Some([kind, J::Array(items)]) if kind == "tuple" => {
+            let items: Vec<J> = items.iter().map(collection_type).collect();
+            match same(items.clone()) {
+                Some(e) => json!(["list", e]),
+                None => json!(["tuple", items]),
+            }
+        }
+        Some([kind, J::Object(attrs)]) if kind == "object" => {
+            let attrs: serde_json::Map<String, J> = attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), collection_type(v)))
+                .collect();
+            match same(attrs.values().cloned().collect()) {
+                Some(e) => json!(["map", e]),
+                None => json!(["object", attrs]),
+            }
+        }
+        Some([kind, inner]) => json!([kind, collection_type(inner)]),
+        _ => t.clone(),
+    }
+}
+
+/// Whether `s` is a UUID (`terraform_data` IDs, also where an input copied one).
+fn is_uuid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Where two documents differ: one line per path.
+fn json_differences(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Object(x), J::Object(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    Some(w) => json_differences(v, w, &format!("{path}.{k}"), out),
+                    None => out.push(format!("{path}.{k}: only Terraform has {v}")),
+                }
+            }
+            for (k, w) in y {
+                if !x.contains_key(k) {
+                    out.push(format!("{path}.{k}: only terrane has {w}"));
+                }
+            }
+        }
+        (J::Array(x), J::Array(y)) if x.len() == y.len() => {
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                json_differences(v, w, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ if a != b => out.push(format!("{path}: Terraform {a}, terrane {b}")),
+        _ => {}
+    }
+}
+
+fn assert_same_plan_json(what: &str, tf: &serde_json::Value, tr: &serde_json::Value) {
+    let mut diffs = Vec::new();
+    json_differences(&comparable(tf), &comparable(tr), "", &mut diffs);
+    assert!(
+        diffs.is_empty(),
+        "{what}: plan JSON differs from Terraform's in {} places:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+/// `show -json` of a saved plan is Terraform's plan JSON field by field (format 1.2):
+/// a plan from nothing, an update, a targeted plan, a replacement and a destroy plan of
+/// one configuration with variables, a module, `count`, `for_each`, unknown values and
+/// outputs known in part.
+#[test]
+fn plan_json_matches_terraform_field_by_field() {
+    let pair = Pair::new(&[
+        ("main.tf", PLAN_JSON_TF),
+        ("child/main.tf", PLAN_JSON_CHILD),
+    ]);
+    let (tf, tr, _) = saved_plans(&pair, &[]);
+    assert_same_plan_json("plan from nothing", &tf, &tr);
+    let (tf, tr, _) = saved_plans(&pair, &["-target=terraform_data.b"]);
+    assert_same_plan_json("targeted plan", &tf, &tr);
+
+    terraform(pair.tf.path(), &["apply", "-auto-approve", "-no-color"]).success();
+    pair.tr.run(&["apply", "-auto-approve"]).success();
+    let (tf, tr, _) = saved_plans(&pair, &["-var=env=dev", r#"-var=names=["b","c"]"#]);
+    assert_same_plan_json("update", &tf, &tr);
+    let (tf, tr, _) = saved_plans(&pair, &["-replace=terraform_data.a"]);
+    assert_same_plan_json("replacement", &tf, &tr);
+    let (tf, tr, _) = saved_plans(&pair, &["-destroy"]);
+    assert_same_plan_json("destroy", &tf, &tr);
+}
