@@ -460,10 +460,8 @@ impl Number {
         let mut prec = match digits {
             None => {
                 if let Repr::Big(b) = &self.0 {
-                    d = quick_shortest(self, b).unwrap_or_else(|| {
-                        shortest(&mut d, &self.parts());
-                        d
-                    });
+                    d = quick_shortest(self, b)
+                        .unwrap_or_else(|| shortest_digits(&self.parts(), digits_for(b.prec)));
                 }
                 d.digits.len()
             }
@@ -595,13 +593,49 @@ fn quotient(neg: bool, ma: BigUint, ea: i64, mb: BigUint, eb: i64, prec: u32) ->
     round(neg, q, exp, prec)
 }
 
-/// A non-negative decimal `0.d1d2d3... * 10^exp`, digits without trailing zeros.
+/// A non-negative decimal `0.d1d2d3... * 10^exp`, digits without trailing zeros; or,
+/// when not `exact`, the first digits of a longer expansion.
 struct Decimal {
     digits: Vec<u8>,
     exp: i64,
+    exact: bool,
 }
 
 impl Decimal {
+    /// The first digits of `mant * 2^exp`, at least `max` of them when there are that
+    /// many (then `exact` is false unless they are all): what deciding the shortest
+    /// digits reads, without the whole expansion of a fraction such as `1/3` (over 500
+    /// digits at 512 bits).
+    fn prefix(mant: &BigUint, exp: i64, max: usize) -> Decimal {
+        if exp >= 0 {
+            return Decimal::of(mant, exp);
+        }
+        // Digits before the point, at most (negative: zeros after it).
+        let top = mant.bits() as i64 + exp;
+        let int_digits = (top as f64 * std::f64::consts::LOG10_2).ceil() as i64;
+        // value * 10^p = mant * 5^p * 2^(p + exp); past p = -exp it is a whole number.
+        let p = (max as i64 - int_digits + 1).clamp(0, -exp);
+        let n = mant * BigUint::from(5u32).pow(p as u32);
+        let shift = (-(p + exp)) as u64;
+        let exact = n.trailing_zeros().is_none_or(|tz| tz >= shift);
+        let q = n >> shift;
+        if q.is_zero() {
+            return Decimal {
+                digits: Vec::new(),
+                exp: 0,
+                exact,
+            };
+        }
+        let mut digits = q.to_str_radix(10).into_bytes();
+        let exp = digits.len() as i64 - p;
+        if exact {
+            while digits.last() == Some(&b'0') {
+                digits.pop();
+            }
+        }
+        Decimal { digits, exp, exact }
+    }
+
     /// The exact decimal expansion of `mant * 2^exp`.
     fn of(mant: &BigUint, exp: i64) -> Decimal {
         let (n, point) = if exp >= 0 {
@@ -613,6 +647,7 @@ impl Decimal {
             return Decimal {
                 digits: Vec::new(),
                 exp: 0,
+                exact: true,
             };
         }
         let mut digits = n.to_str_radix(10).into_bytes();
@@ -620,7 +655,11 @@ impl Decimal {
         while digits.last() == Some(&b'0') {
             digits.pop();
         }
-        Decimal { digits, exp }
+        Decimal {
+            digits,
+            exp,
+            exact: true,
+        }
     }
 
     fn at(&self, i: usize) -> u8 {
@@ -632,7 +671,7 @@ impl Decimal {
         if n >= self.digits.len() {
             return;
         }
-        let up = if self.digits[n] == b'5' && n + 1 == self.digits.len() {
+        let up = if self.digits[n] == b'5' && n + 1 == self.digits.len() && self.exact {
             n > 0 && (self.digits[n - 1] - b'0') % 2 == 1
         } else {
             self.digits[n] >= b'5'
@@ -645,6 +684,7 @@ impl Decimal {
     }
 
     fn round_down(&mut self, n: usize) {
+        self.exact = true;
         self.digits.truncate(n);
         while self.digits.last() == Some(&b'0') {
             self.digits.pop();
@@ -652,6 +692,7 @@ impl Decimal {
     }
 
     fn round_up(&mut self, n: usize) {
+        self.exact = true;
         self.digits.truncate(n);
         while let Some(&last) = self.digits.last() {
             if last < b'9' {
@@ -731,33 +772,45 @@ fn quick_shortest(n: &Number, b: &Big) -> Option<Decimal> {
     Some(Decimal {
         digits,
         exp: exp + 1,
+        exact: true,
     })
 }
 
-/// Shortens `d`, the exact expansion of the number `p`, to the fewest digits that
-/// still round to `p` at its precision (the method of Go's `big.Float` formatting).
-fn shortest(d: &mut Decimal, p: &Parts) {
+/// The fewest digits that still round to the number `p` at its precision (the method
+/// of Go's `big.Float` formatting), reading at most `max` digits of the expansions:
+/// enough for any precision up to `max / log10(2)` bits.
+fn shortest_digits(p: &Parts, max: usize) -> Decimal {
+    let mut d = Decimal::prefix(&p.mant, p.exp, max);
     if d.digits.is_empty() {
-        return;
+        return d;
     }
     let shift = i64::from(p.prec) + 1 - p.mant.bits() as i64;
     let mant = &p.mant << shift.max(0) as usize;
     let exp = p.exp - shift.max(0);
     // `mant` now has prec + 1 bits: its last bit is half an ulp.
-    let lower = Decimal::of(&(&mant - 1u32), exp);
-    let upper = Decimal::of(&(&mant + 1u32), exp);
+    let lower = Decimal::prefix(&(&mant - 1u32), exp, max);
+    let upper = Decimal::prefix(&(&mant + 1u32), exp, max);
     let inclusive = !mant.bit(1);
     for i in 0..d.digits.len() {
         let (l, m, u) = (lower.at(i), d.digits[i], upper.at(i));
-        let ok_down = l != m || inclusive && i + 1 == lower.digits.len();
-        let ok_up = m != u && (inclusive || m + 1 < u || i + 1 < upper.digits.len());
+        let ok_down = l != m || inclusive && lower.exact && i + 1 == lower.digits.len();
+        let ok_up =
+            m != u && (inclusive || m + 1 < u || !upper.exact || i + 1 < upper.digits.len());
         match (ok_down, ok_up) {
-            (true, true) => return d.round(i + 1),
-            (true, false) => return d.round_down(i + 1),
-            (false, true) => return d.round_up(i + 1),
-            (false, false) => {}
+            (true, true) => d.round(i + 1),
+            (true, false) => d.round_down(i + 1),
+            (false, true) => d.round_up(i + 1),
+            (false, false) => continue,
         }
+        return d;
     }
+    d
+}
+
+/// The digits to read for a number of `prec` bits: its shortest form has at most
+/// `prec * log10(2) + 2`.
+fn digits_for(prec: u32) -> usize {
+    (f64::from(prec) * std::f64::consts::LOG10_2) as usize + 8
 }
 
 impl fmt::Display for Number {
@@ -766,11 +819,8 @@ impl fmt::Display for Number {
             Repr::Int(i) => write!(f, "{i}"),
             Repr::Inf(neg) => f.write_str(if *neg { "-Inf" } else { "+Inf" }),
             Repr::Big(b) => {
-                let d = quick_shortest(self, b).unwrap_or_else(|| {
-                    let mut d = Decimal::of(&b.mant, b.exp);
-                    shortest(&mut d, &self.parts());
-                    d
-                });
+                let d = quick_shortest(self, b)
+                    .unwrap_or_else(|| shortest_digits(&self.parts(), digits_for(b.prec)));
                 let mut out = String::new();
                 if b.neg {
                     out.push('-');
@@ -1064,8 +1114,14 @@ mod tests {
         let mut quick = 0;
         for v in &values {
             let Repr::Big(b) = &v.0 else { continue };
-            let mut exact = Decimal::of(&b.mant, b.exp);
-            shortest(&mut exact, &v.parts());
+            // Reading every digit of the expansions, as Go does.
+            let exact = shortest_digits(&v.parts(), 100_000);
+            let read = shortest_digits(&v.parts(), digits_for(b.prec));
+            assert_eq!(
+                (&read.digits, read.exp),
+                (&exact.digits, exact.exp),
+                "{v:?}"
+            );
             if let Some(q) = quick_shortest(v, b) {
                 quick += 1;
                 assert_eq!((q.digits, q.exp), (exact.digits, exact.exp), "{v:?}");

@@ -228,7 +228,12 @@ pub fn outputs(snapshot: &Snapshot) -> serde_json::Map<String, Json> {
         .iter()
         .filter(|(_, o)| !o.value.is_null())
         .map(|(k, o)| {
-            let doc = json!({"sensitive": o.sensitive, "value": o.value.unmark().0.to_json()});
+            let value = o.value.unmark().0;
+            let doc = json!({
+                "sensitive": o.sensitive,
+                "type": type_json(&value),
+                "value": value.to_json(),
+            });
             (k.clone(), doc)
         })
         .collect()
@@ -540,6 +545,14 @@ pub fn plan_json_parts(
             if planned.get("outputs").is_some_and(is_empty) {
                 planned.remove("outputs");
             }
+        }
+        if !plan.relevant_attributes.is_empty() {
+            let attrs: Vec<Json> = plan
+                .relevant_attributes
+                .iter()
+                .map(|r| r.to_json())
+                .collect();
+            m.insert("relevant_attributes".into(), Json::Array(attrs));
         }
         m.insert("errored".into(), json!(plan.errored));
         // As Terraform 1.6+: whether applying the plan would do anything, and whether

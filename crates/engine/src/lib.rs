@@ -19,6 +19,7 @@ pub mod model;
 pub mod moves;
 pub mod plan;
 pub mod planfile;
+pub mod relevant;
 pub mod render;
 pub mod run;
 pub mod store;

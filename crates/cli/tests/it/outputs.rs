@@ -57,7 +57,7 @@ fn outputs_plain_json_and_raw() {
     let doc: Value = serde_json::from_str(&j.success().stdout).expect("output --json is JSON");
     assert_eq!(
         doc["greeting"],
-        json!({"sensitive": false, "value": "hello payload"})
+        json!({"sensitive": false, "type": "string", "value": "hello payload"})
     );
     assert_eq!(doc["numbers"]["value"], json!([1, 2, 3]));
     assert_eq!(doc["token"]["sensitive"], json!(true));

@@ -572,14 +572,21 @@ fn run_case(name: &str, main_tf: &str) -> Option<String> {
             return Some(format!("only {who} failed: {tail}"));
         }
     }
-    // Values and sensitivity; Terraform's `type` of each output is not compared
-    // (terrane does not write it: docs/language.md).
+    // Values, sensitivity and types. terrane reads a type from the value (see
+    // `collection_type`): a set read back from state is a list, and an empty
+    // collection has no element type, so those are not compared (docs/language.md).
     let outputs = |o: Out| -> serde_json::Value {
         let mut doc: serde_json::Value = serde_json::from_str(&o.stdout)
             .unwrap_or_else(|e| serde_json::json!(format!("not JSON: {e}")));
         for (_, o) in doc.as_object_mut().into_iter().flatten() {
-            if let Some(o) = o.as_object_mut() {
-                o.remove("type");
+            let Some(o) = o.as_object_mut() else { continue };
+            let empty = o.get("value").is_some_and(has_empty_collection);
+            match o.get_mut("type") {
+                Some(_) if empty => {
+                    o.remove("type");
+                }
+                Some(t) => *t = collection_type(t),
+                None => {}
             }
         }
         doc
@@ -1476,13 +1483,7 @@ output "name" {
 /// Parts of Terraform's plan JSON that the comparison leaves out: versions and times,
 /// and what terrane does not write yet or writes otherwise on purpose (see
 /// docs/language.md, "Plan JSON").
-const PLAN_JSON_NOT_COMPARED: &[&str] = &[
-    "terraform_version",
-    "timestamp",
-    "relevant_attributes",
-    "checks",
-    "cost",
-];
+const PLAN_JSON_NOT_COMPARED: &[&str] = &["terraform_version", "timestamp", "checks", "cost"];
 
 /// Sensitivity masks: where a value is known only after apply, Terraform writes `[]` or
 /// `{}` by the value's type, which terrane does not know yet; such entries are left out.
@@ -1510,6 +1511,12 @@ fn comparable(doc: &serde_json::Value) -> serde_json::Value {
         match v {
             J::Object(m) if MASKS.contains(&key) => prune(v),
             J::Array(_) if key == "type" => collection_type(v),
+            // Terraform lists these in no particular order.
+            J::Array(items) if key == "relevant_attributes" => {
+                let mut items = items.clone();
+                items.sort_by_key(|i| i.to_string());
+                J::Array(items)
+            }
             J::Object(m) => J::Object(
                 m.iter()
                     .filter(|(k, _)| !PLAN_JSON_NOT_COMPARED.contains(&k.as_str()))
@@ -1557,8 +1564,18 @@ fn collection_type(t: &serde_json::Value) -> serde_json::Value {
                 None => json!(["object", attrs]),
             }
         }
+        Some([kind, inner]) if kind == "set" => json!(["list", collection_type(inner)]),
         Some([kind, inner]) => json!([kind, collection_type(inner)]),
         _ => t.clone(),
+    }
+}
+
+/// Whether a JSON value holds an empty array or object anywhere.
+fn has_empty_collection(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Array(a) => a.is_empty() || a.iter().any(has_empty_collection),
+        serde_json::Value::Object(o) => o.is_empty() || o.values().any(has_empty_collection),
+        _ => false,
     }
 }
 
