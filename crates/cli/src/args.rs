@@ -85,6 +85,9 @@ pub struct PlanArgs {
     /// workspace's audit log. hard_mandatory sets cannot be overridden.
     #[arg(long = "override-policy", value_name = "REASON")]
     pub override_policy: Option<String>,
+    /// Write configuration for `import` targets not declared yet to FILE (a new file).
+    #[arg(long, value_name = "FILE")]
+    pub generate_config_out: Option<PathBuf>,
 }
 
 impl PlanArgs {
@@ -97,6 +100,7 @@ impl PlanArgs {
             refresh: self.refresh,
             destroy: self.destroy,
             parallelism: self.parallelism,
+            generate_config_out: self.generate_config_out.clone(),
         }
     }
 }

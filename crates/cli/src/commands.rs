@@ -56,6 +56,7 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
                 override_policy: None,
                 replace: Vec::new(),
                 refresh_only: false,
+                generate_config_out: None,
             };
             apply_cmd(&dir, None, &args, auto_approve, style).await
         }
@@ -145,6 +146,7 @@ async fn cost(dir: &Path, c: crate::args::CostCommand, style: Style) -> u8 {
         override_policy: None,
         replace: Vec::new(),
         refresh_only: false,
+        generate_config_out: None,
     };
     let source = match &opts.planfile {
         Some(p) => Source::File(p),

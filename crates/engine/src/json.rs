@@ -546,14 +546,6 @@ pub fn plan_json_parts(
                 planned.remove("outputs");
             }
         }
-        if !plan.relevant_attributes.is_empty() {
-            let attrs: Vec<Json> = plan
-                .relevant_attributes
-                .iter()
-                .map(|r| r.to_json())
-                .collect();
-            m.insert("relevant_attributes".into(), Json::Array(attrs));
-        }
         m.insert("errored".into(), json!(plan.errored));
         // As Terraform 1.6+: whether applying the plan would do anything, and whether
         // it covers the whole configuration (a targeted plan does not).

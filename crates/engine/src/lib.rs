@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod console;
+pub mod generate;
 pub mod graph;
 pub mod import;
 pub mod json;

@@ -161,9 +161,6 @@ pub struct Plan {
     /// Root outputs a targeted plan leaves out of its JSON, as Terraform does: those
     /// that depend on a resource outside the targets and what they depend on.
     pub untargeted_outputs: BTreeSet<String>,
-    /// The resource attributes the plan's changes read (Terraform's
-    /// `relevant_attributes`).
-    pub relevant_attributes: Vec<crate::relevant::RelevantAttr>,
 }
 
 impl Plan {
@@ -417,7 +414,6 @@ pub async fn plan(
             o.after = o.before.clone();
         }
     }
-    plan.relevant_attributes = crate::relevant::relevant_attributes(model, &plan);
     let warnings = planner.run.diags.take();
     for w in warnings.iter() {
         observer.event(Event::Warning(w.clone()));

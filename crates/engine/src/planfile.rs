@@ -155,7 +155,6 @@ pub fn encode(plan: &Plan) -> Json {
         "timestamp": plan.timestamp,
         "provider_sources": plan.provider_sources,
         "untargeted_outputs": plan.untargeted_outputs,
-        "relevant_attributes": plan.relevant_attributes.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
         "variable_values": plan.variable_values.iter().map(|(k, v)| (k.clone(), encode_value(v))).collect::<serde_json::Map<_, _>>(),
         "imports": plan.imports.iter().map(|(a, id)| json!({"address": a.to_string(), "id": id})).collect::<Vec<_>>(),
         "moves": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
@@ -265,18 +264,6 @@ pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
             .collect();
     }
     plan.untargeted_outputs = strings(j.get("untargeted_outputs")).into_iter().collect();
-    for r in j
-        .get("relevant_attributes")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-    {
-        plan.relevant_attributes
-            .push(crate::relevant::RelevantAttr {
-                resource: s(r, "resource")?.to_string(),
-                attribute: strings(r.get("attribute")),
-            });
-    }
     if let Some(m) = j.get("variable_values").and_then(Json::as_object) {
         plan.variable_values = m
             .iter()

@@ -15,7 +15,8 @@ use terrane_core::{InstanceKey, ModulePath, Value};
 use terrane_lang::ast::TravOp;
 use terrane_lang::{Expr, ExprKind, Reference};
 
-use crate::model::Model;
+use terrane_lang::Module;
+
 use crate::plan::{Action, Plan};
 
 /// One entry: the resource (instance) address and the attribute path read of it.
@@ -43,8 +44,18 @@ enum Item {
     Var(ModulePath, String),
 }
 
-/// The attributes the changes of `plan` read, in a stable order.
-pub fn relevant_attributes(model: &Model<'_>, plan: &Plan) -> Vec<RelevantAttr> {
+/// The module at `path` (its configuration path) under `root`.
+fn module_at<'m>(root: &'m Module, path: &ModulePath) -> Option<&'m Module> {
+    path.config()
+        .0
+        .iter()
+        .try_fold(root, |m, name| m.module_calls.get(name).map(|c| &*c.module))
+}
+
+/// The attributes the changes of `plan` read in the configuration `root`, in a stable
+/// order. Built when a document asks for them (computing them costs a walk over every
+/// changing resource's configuration).
+pub fn relevant_attributes(root: &Module, plan: &Plan) -> Vec<RelevantAttr> {
     let mut todo: Vec<Item> = plan
         .changes
         .iter()
@@ -80,7 +91,7 @@ pub fn relevant_attributes(model: &Model<'_>, plan: &Plan) -> Vec<RelevantAttr> 
         }
     }
     for m in instances {
-        if let Some(module) = model.modules.get(&m.config()) {
+        if let Some(module) = module_at(root, &m) {
             todo.extend(
                 module
                     .outputs
@@ -97,7 +108,7 @@ pub fn relevant_attributes(model: &Model<'_>, plan: &Plan) -> Vec<RelevantAttr> 
         }
         let (module, exprs) = match &item {
             Item::Resource(m, key) => {
-                let Some(r) = model.resource(&m.config(), key) else {
+                let Some(r) = module_at(root, m).and_then(|c| c.resources.get(key)) else {
                     continue;
                 };
                 let mut exprs = Vec::new();
@@ -105,26 +116,20 @@ pub fn relevant_attributes(model: &Model<'_>, plan: &Plan) -> Vec<RelevantAttr> 
                 exprs.extend(r.count.iter().chain(&r.for_each));
                 (m.clone(), exprs)
             }
-            Item::Local(m, name) => match model
-                .modules
-                .get(&m.config())
-                .and_then(|c| c.locals.get(name))
-            {
+            Item::Local(m, name) => match module_at(root, m).and_then(|c| c.locals.get(name)) {
                 Some(l) => (m.clone(), vec![&l.expr]),
                 None => continue,
             },
-            Item::Output(m, name) => match model
-                .modules
-                .get(&m.config())
-                .and_then(|c| c.outputs.get(name))
-            {
+            Item::Output(m, name) => match module_at(root, m).and_then(|c| c.outputs.get(name)) {
                 Some(o) => (m.clone(), vec![&o.expr]),
                 None => continue,
             },
             Item::Var(m, name) => {
-                let (Some(parent), Some(call)) = (m.parent(), model.calls.get(&m.config())) else {
-                    continue;
-                };
+                let Some(parent) = m.parent() else { continue };
+                let call_name = m.0.last().map(|s| s.split('[').next().unwrap_or(s));
+                let call = call_name
+                    .and_then(|n| module_at(root, &parent).and_then(|p| p.module_calls.get(n)));
+                let Some(call) = call else { continue };
                 match call.inputs.attrs.get(name) {
                     Some(a) => (parent, vec![&a.expr]),
                     None => continue,

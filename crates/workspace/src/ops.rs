@@ -6,7 +6,7 @@
 //! handed to the caller's [`Warn`] as soon as they are found, with the sources to
 //! render them against; errors come back as [`OpError`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use terrane_core::{Diagnostic, Diagnostics, InstanceAddr, SourceMap, Value};
@@ -65,6 +65,8 @@ pub struct PlanRequest {
     pub refresh: bool,
     pub destroy: bool,
     pub parallelism: usize,
+    /// `-generate-config-out=FILE`: configuration for undeclared `import` targets.
+    pub generate_config_out: Option<PathBuf>,
 }
 
 /// Parses `-target` addresses; every bad one is a diagnostic.
@@ -119,6 +121,9 @@ pub async fn plan(
     cancel: &AtomicBool,
     warn: Warn<'_>,
 ) -> Result<Plan, OpError> {
+    if let Some(file) = &req.generate_config_out {
+        generate_config(ws, file, &req.vars, observer, warn).await?;
+    }
     // Taken before the variable files are read into the sources: the digest covers the
     // configuration alone, as a saved plan is checked against it (`terraform.tfvars`
     // included it before, and no saved plan applied beside one).
@@ -336,6 +341,148 @@ pub async fn apply(
         cancel,
     )
     .await)
+}
+
+/// `plan -generate-config-out=FILE`: for every root `import` block whose target the
+/// configuration does not declare, reads the object through its provider and writes a
+/// `resource` block for it to FILE, which must not exist yet; then reloads the
+/// configuration, which now declares them. Nothing is written when nothing is missing;
+/// FILE is removed again when an object cannot be read.
+pub async fn generate_config(
+    ws: &mut Workspace,
+    file: &Path,
+    vars: &VarInputs,
+    observer: &dyn Observer,
+    warn: Warn<'_>,
+) -> Result<(), OpError> {
+    let path = ws.dir.join(file);
+    let mut targets = Vec::new();
+    for b in &ws.module.imports {
+        let Some(addr) =
+            b.to.address_text()
+                .and_then(|t| InstanceAddr::parse(&t).ok())
+        else {
+            continue;
+        };
+        let local = addr.resource.local_name();
+        if !addr.resource.module.is_root() || ws.module.resources.contains_key(&local) {
+            continue;
+        }
+        if b.for_each.is_some() || addr.key != terrane_core::InstanceKey::None {
+            return Err(OpError::Failed(format!("{addr}: configuration cannot be generated for a resource with count or for_each; write its resource block first.")));
+        }
+        let id = b.id.as_literal_str().ok_or_else(|| {
+            OpError::Failed(format!(
+                "{addr}: generating configuration needs the import block's id written as a string."
+            ))
+        })?;
+        targets.push((addr, id.to_string()));
+    }
+    if targets.is_empty() {
+        return Ok(());
+    }
+    if path.exists() {
+        return Err(OpError::Failed(format!("{} exists already: generated configuration is written to a new file. Remove it, or name another with -generate-config-out.", path.display())));
+    }
+    // Declared first with only their required arguments (null), so that the objects
+    // can be read as those resources.
+    let stub: String = targets
+        .iter()
+        .map(|(a, _)| {
+            let type_name = &a.resource.type_name;
+            let provider = terrane_lang::config::implied_provider(type_name);
+            let required: String = ws
+                .registry
+                .get(&provider)
+                .and_then(|f| f.schema().resources.get(type_name))
+                .map(|s| s.attributes.iter().filter(|(_, x)| x.required))
+                .into_iter()
+                .flatten()
+                .map(|(name, _)| format!("  {name} = null\n"))
+                .collect();
+            format!(
+                "resource {type_name:?} {:?} {{\n{required}}}\n",
+                a.resource.name
+            )
+        })
+        .collect();
+    let failed = |e: std::io::Error| OpError::Failed(format!("{}: {e}", path.display()));
+    std::fs::write(&path, stub).map_err(failed)?;
+    reload_config(ws);
+    let text = generated_blocks(ws, &targets, vars, observer, warn).await;
+    let text = match text {
+        Ok(text) => text,
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            reload_config(ws);
+            return Err(e);
+        }
+    };
+    std::fs::write(&path, format!("{}{text}", terrane_engine::generate::HEADER)).map_err(failed)?;
+    reload_config(ws);
+    observer.event(terrane_engine::Event::Warning(Diagnostic::warning(
+        "Configuration generated",
+        format!("terrane has written configuration for {} imported object(s) to {}. Review it and edit it as needed before adding it to version control.", targets.len(), file.display()),
+    )));
+    Ok(())
+}
+
+/// Reads each target's object and renders its `resource` block.
+async fn generated_blocks(
+    ws: &mut Workspace,
+    targets: &[(InstanceAddr, String)],
+    vars: &VarInputs,
+    observer: &dyn Observer,
+    warn: Warn<'_>,
+) -> Result<String, OpError> {
+    let root_vars = variables(ws, vars, warn)?;
+    let ws: &Workspace = ws;
+    let model = build_model(ws, warn)?;
+    let mut text = String::new();
+    for (addr, id) in targets {
+        let inst = terrane_engine::import(
+            &model,
+            &ws.registry,
+            &ws.dir,
+            &Snapshot::default(),
+            &root_vars,
+            addr,
+            id,
+            observer,
+        )
+        .await?;
+        let schema = ws
+            .module
+            .resources
+            .get(&addr.resource.local_name())
+            .and_then(|r| {
+                let f = ws.registry.get(&r.provider_name())?;
+                f.schema().resources.get(&r.type_name).cloned()
+            });
+        let schema = schema.ok_or_else(|| {
+            OpError::Failed(format!(
+                "{addr}: no provider serves {}",
+                addr.resource.type_name
+            ))
+        })?;
+        text.push('\n');
+        text.push_str(&terrane_engine::generate::resource_block(
+            &addr.resource.type_name,
+            &addr.resource.name,
+            id,
+            &inst.value,
+            &schema,
+        ));
+    }
+    Ok(text)
+}
+
+/// Reads the configuration files again (the providers stay as they are).
+fn reload_config(ws: &mut Workspace) {
+    let mut sources = SourceMap::default();
+    let (module, _) = terrane_lang::load_root(&ws.dir, &mut sources);
+    ws.sources = sources;
+    ws.module = module;
 }
 
 /// `terrane import`: under the state lock, reads the object `id` through the

@@ -35,6 +35,12 @@ fn document_parts(
     if part("configuration") {
         doc["configuration"] = json::configuration_json(&ws.module, &ws.registry);
     }
+    if part("relevant_attributes") {
+        let attrs = terrane_engine::relevant::relevant_attributes(&ws.module, plan);
+        if !attrs.is_empty() {
+            doc["relevant_attributes"] = attrs.iter().map(|r| r.to_json()).collect();
+        }
+    }
     if part("cost") {
         doc["cost"] = price.json(ws, plan);
     }

@@ -331,6 +331,49 @@ fn import_brings_an_existing_file_under_management() {
     assert_eq!(ws.read("existing.txt"), "already here");
 }
 
+/// `plan -generate-config-out`: an `import` block whose target has no resource block
+/// gets one written from the object read, the plan imports it, and after the apply
+/// the generated configuration plans no change. The file is never overwritten.
+#[test]
+fn generate_config_out_writes_the_block_of_an_imported_object() {
+    let ws = Ws::with_main("import {\n  to = local_file.notes\n  id = \"notes.txt\"\n}\n");
+    ws.write("notes.txt", "kept \"as is\" ${not interpolated}\n");
+    std::fs::set_permissions(
+        ws.file("notes.txt"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod");
+    ws.run(&["plan", "-generate-config-out=generated.tf", "-out=p.plan"])
+        .success()
+        .contains("Configuration generated")
+        .contains("1 to import");
+    let generated = ws.read("generated.tf");
+    assert!(
+        generated.starts_with("# __generated__ by terrane"),
+        "{generated}"
+    );
+    assert!(
+        generated.contains("resource \"local_file\" \"notes\" {"),
+        "{generated}"
+    );
+    assert!(generated.contains("filename"), "{generated}");
+    assert!(generated.contains("$${not interpolated}"), "{generated}");
+    ws.run(&["apply", "p.plan"]).success();
+    assert_eq!(ws.state_list(), vec!["local_file.notes"]);
+    ws.run(&["plan", "-detailed-exitcode"]).expect_code(0);
+    assert_eq!(ws.read("notes.txt"), "kept \"as is\" ${not interpolated}\n");
+    // Generating into a file that exists is refused; with nothing left to generate
+    // (the target is declared now), nothing is written.
+    ws.write(
+        "main.tf",
+        "import {\n  to = local_file.other\n  id = \"notes.txt\"\n}\n",
+    );
+    ws.run(&["plan", "-generate-config-out=generated.tf"])
+        .expect_code(1)
+        .contains("exists already");
+    assert_eq!(ws.read("generated.tf"), generated);
+}
+
 #[test]
 fn import_of_a_type_without_import_says_so_and_reads_no_file() {
     let ws = Ws::with_main(
