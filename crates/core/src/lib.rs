@@ -8,6 +8,7 @@
 pub mod addr;
 pub mod diag;
 pub mod doc;
+pub mod hcl;
 pub mod map;
 pub mod number;
 pub mod types;
