@@ -542,6 +542,23 @@ fn pow10(n: u32) -> BigUint {
     BigUint::from(10u32).pow(n)
 }
 
+/// 5^n, kept per thread for the exponents formatting asks for again and again.
+fn pow5(n: u32) -> std::rc::Rc<BigUint> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<u32, std::rc::Rc<BigUint>>> =
+            Default::default();
+    }
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 4096 {
+            c.clear();
+        }
+        c.entry(n)
+            .or_insert_with(|| std::rc::Rc::new(BigUint::from(5u32).pow(n)))
+            .clone()
+    })
+}
+
 /// `(-1)^neg * mant * 2^exp` rounded half to even to `prec` bits, in canonical form.
 fn round(neg: bool, mut mant: BigUint, mut exp: i64, prec: u32) -> Number {
     let bits = mant.bits();
@@ -615,7 +632,7 @@ impl Decimal {
         let int_digits = (top as f64 * std::f64::consts::LOG10_2).ceil() as i64;
         // value * 10^p = mant * 5^p * 2^(p + exp); past p = -exp it is a whole number.
         let p = (max as i64 - int_digits + 1).clamp(0, -exp);
-        let n = mant * BigUint::from(5u32).pow(p as u32);
+        let n = mant * &*pow5(p as u32);
         let shift = (-(p + exp)) as u64;
         let exact = n.trailing_zeros().is_none_or(|tz| tz >= shift);
         let q = n >> shift;
@@ -759,21 +776,41 @@ fn quick_shortest(n: &Number, b: &Big) -> Option<Decimal> {
     let sci = format!("{f:e}");
     let (mantissa, exp) = sci.split_once('e')?;
     let exp: i64 = exp.parse().ok()?;
-    if b.mant.bits() > u64::from(F64_PRECISION) || b.prec > F64_PRECISION {
-        let back = Number::parse(&format!("{mantissa}e{exp}"))?;
-        if back.abs() != n.abs() {
-            return None;
-        }
-    }
     let mut digits: Vec<u8> = mantissa.bytes().filter(|c| *c != b'.').collect();
     while digits.last() == Some(&b'0') {
         digits.pop();
+    }
+    if b.mant.bits() > u64::from(F64_PRECISION) || b.prec > F64_PRECISION {
+        let whole: u64 = std::str::from_utf8(&digits).ok()?.parse().ok()?;
+        if !reads_back_as(whole, exp + 1 - digits.len() as i64, b) {
+            return None;
+        }
     }
     Some(Decimal {
         digits,
         exp: exp + 1,
         exact: true,
     })
+}
+
+/// Whether `digits * 10^q` lies strictly within half an ulp of `b` (at `b`'s
+/// precision; below a power of two, the ulp below), so that it reads back as `b`:
+/// checked in whole numbers, with multiplications only. A tie is left to the exact
+/// method.
+fn reads_back_as(digits: u64, q: i64, b: &Big) -> bool {
+    // b = mant * 2^e with mant of exactly `prec` bits, so 2^e is its ulp.
+    let e = b.exp - (i64::from(b.prec) - b.mant.bits() as i64);
+    let mant = &b.mant << (b.exp - e) as usize;
+    // |digits * 10^q - mant * 2^e| < 2^(e - 1), scaled by 10^a * 2^c to whole numbers.
+    let a = (-q).max(0);
+    let c = (2 - e).max(0);
+    let ten_a = pow10(a as u32);
+    let x = (BigUint::from(digits) * pow10((q + a) as u32)) << c as usize;
+    let y = (mant * &ten_a) << (e + c) as usize;
+    let below_power_of_two = x < y && b.mant.is_one();
+    let half_ulp = ten_a << (e - 1 + c - i64::from(below_power_of_two)) as usize;
+    let diff = if x > y { x - y } else { y - x };
+    diff < half_ulp
 }
 
 /// The fewest digits that still round to the number `p` at its precision (the method
