@@ -48,6 +48,15 @@ impl Endpoint {
             }
             return Ok(Endpoint::Module(path));
         }
+        // A module instance (`module.a[0]`, `module.b["x"].module.c`): read as the
+        // module part of an address of a resource in it.
+        if text.starts_with("module.") && InstanceAddr::parse(text).is_err() {
+            if let Ok(a) = InstanceAddr::parse(&format!("{text}.terraform_data.endpoint")) {
+                let mut full = module.0.clone();
+                full.extend(a.resource.module.0.iter().cloned());
+                return Ok(Endpoint::Module(ModulePath(full)));
+            }
+        }
         let addr = InstanceAddr::parse(text)
             .map_err(|e| format!("{text:?} is not an address: {}", e.reason))?;
         if addr.resource.mode == ResourceMode::Data {

@@ -1655,3 +1655,68 @@ fn plan_json_matches_terraform_field_by_field() {
     let (tf, tr, _) = saved_plans(&pair, &["-destroy"]);
     assert_same_plan_json("destroy", &tf, &tr);
 }
+
+/// `moved` between module instances, through both tools: a module call that gains
+/// `count` (`module.a` to `module.a[0]`) and a `for_each` key renamed
+/// (`module.b["x"]` to `module.b["y"]`) keep their objects: the plan moves them and
+/// creates and destroys nothing.
+#[test]
+fn moved_blocks_move_module_instances_as_terraform_does() {
+    const V1: &str = r#"
+module "a" { source = "./m" }
+module "b" {
+  source   = "./m"
+  for_each = toset(["x"])
+}
+"#;
+    const V2: &str = r#"
+module "a" {
+  source = "./m"
+  count  = 1
+}
+module "b" {
+  source   = "./m"
+  for_each = toset(["y"])
+}
+moved {
+  from = module.a
+  to   = module.a[0]
+}
+moved {
+  from = module.b["x"]
+  to   = module.b["y"]
+}
+"#;
+    let pair = Pair::new(&[
+        ("main.tf", V1),
+        (
+            "m/main.tf",
+            "resource \"terraform_data\" \"inner\" { input = \"in\" }\n",
+        ),
+    ]);
+    let (a, b) = pair.run(&["apply", "-auto-approve"], &["apply", "--auto-approve"]);
+    a.success();
+    b.success();
+    pair.tf.write("main.tf", V2);
+    pair.tr.write("main.tf", V2);
+    terraform(pair.tf.path(), &["init", "-no-color", "-input=false"]).success();
+    let (tf, tr, _) = saved_plans(&pair, &[]);
+    let field =
+        |c: &serde_json::Value| serde_json::json!([c["change"]["actions"], c["previous_address"]]);
+    let expected = vec![
+        (
+            "module.a[0].terraform_data.inner".to_string(),
+            serde_json::json!([["no-op"], "module.a.terraform_data.inner"]),
+        ),
+        (
+            "module.b[\"y\"].terraform_data.inner".to_string(),
+            serde_json::json!([["no-op"], "module.b[\"x\"].terraform_data.inner"]),
+        ),
+    ];
+    let mut tf_changes = changes(&tf, false, field);
+    let mut tr_changes = changes(&tr, false, field);
+    tf_changes.sort_by(|a, b| a.0.cmp(&b.0));
+    tr_changes.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(tf_changes, expected, "Terraform's plan");
+    assert_eq!(tr_changes, expected, "terrane's plan");
+}
