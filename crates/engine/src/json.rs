@@ -120,13 +120,8 @@ pub fn resource_change_doc_projected<D: Doc>(
         push("after_sensitive", &|_| {
             mask_doc(c.after.as_ref(), Value::sensitive_mask_doc)
         });
-        // The attributes that force a replacement; a replacement asked for with
-        // `-replace` has none, as in Terraform.
-        let paths: Vec<&String> = c
-            .replace_paths
-            .iter()
-            .filter(|p| p.as_str() != "(-replace)")
-            .collect();
+        // The attributes that force a replacement, as Terraform lists them.
+        let paths: Vec<&String> = c.attribute_replace_paths().collect();
         if !paths.is_empty() {
             push("replace_paths", &|_| {
                 D::array(paths.iter().map(|p| D::array(vec![D::string(p)])).collect())
@@ -241,6 +236,15 @@ pub fn outputs(snapshot: &Snapshot) -> serde_json::Map<String, Json> {
 
 /// The state part (`prior_state`) in Terraform's shape.
 pub fn state_json(snapshot: &Snapshot, sources: &Sources) -> Json {
+    state_json_with(snapshot, &snapshot.outputs, sources)
+}
+
+/// [`state_json`] with `outputs` in place of the snapshot's own.
+fn state_json_with(
+    snapshot: &Snapshot,
+    outputs: &BTreeMap<String, terrane_state::OutputState>,
+    sources: &Sources,
+) -> Json {
     let resources = snapshot
         .resources
         .values()
@@ -256,8 +260,7 @@ pub fn state_json(snapshot: &Snapshot, sources: &Sources) -> Json {
             (inst.addr.clone(), Json::Object(m))
         })
         .collect();
-    let outputs: Map<String, Json> = snapshot
-        .outputs
+    let outputs: Map<String, Json> = outputs
         .iter()
         .map(|(k, o)| {
             (
@@ -283,15 +286,15 @@ pub fn state_json(snapshot: &Snapshot, sources: &Sources) -> Json {
     })
 }
 
-/// The state as refreshed before planning, as Terraform's `prior_state` shows it: the
-/// refreshed objects, and the root outputs evaluated with the configuration as it is
-/// now where they are known before apply (the others keep their recorded values; a
-/// destroy plan keeps them all).
-fn refreshed_state(plan: &Plan) -> std::borrow::Cow<'_, Snapshot> {
+/// The root outputs of the state as refreshed before planning, as Terraform's
+/// `prior_state` shows them: evaluated with the configuration as it is now where they
+/// are known before apply (the others keep their recorded values; a destroy plan keeps
+/// them all). The refreshed objects are `plan.prior`'s own.
+fn refreshed_outputs(plan: &Plan) -> BTreeMap<String, terrane_state::OutputState> {
+    let mut outputs = plan.prior.outputs.clone();
     if plan.destroy {
-        return std::borrow::Cow::Borrowed(&plan.prior);
+        return outputs;
     }
-    let mut state = plan.prior.clone();
     for o in &plan.outputs {
         if plan.untargeted_outputs.contains(&o.name) {
             continue;
@@ -302,16 +305,16 @@ fn refreshed_state(plan: &Plan) -> std::borrow::Cow<'_, Snapshot> {
                     value: value.clone(),
                     sensitive: o.sensitive,
                 };
-                state.outputs.insert(o.name.clone(), output);
+                outputs.insert(o.name.clone(), output);
             }
             // Known only after apply: the recorded value stays.
             Some(value) if !value.is_wholly_known() => {}
             _ => {
-                state.outputs.remove(&o.name);
+                outputs.remove(&o.name);
             }
         }
     }
-    std::borrow::Cow::Owned(state)
+    outputs
 }
 
 /// An empty array or object.
@@ -520,9 +523,9 @@ pub fn plan_json_parts(
         // The state the plan starts from, when there is one (without terrane's
         // serial and lineage, which Terraform's plan does not carry).
         if part("prior_state") {
-            let prior = refreshed_state(plan);
-            if !(prior.resources.is_empty() && prior.outputs.is_empty()) {
-                let mut state = state_json(&prior, sources);
+            let outputs = refreshed_outputs(plan);
+            if !(plan.prior.resources.is_empty() && outputs.is_empty()) {
+                let mut state = state_json_with(&plan.prior, &outputs, sources);
                 if let Some(o) = state.as_object_mut() {
                     o.remove("serial");
                     o.remove("lineage");

@@ -88,12 +88,21 @@ pub struct ResourceChange {
     pub before: Option<Value>,
     /// Planned object, with unknown and sensitive marks.
     pub after: Option<Value>,
-    /// Attributes that force replacement.
+    /// Attributes that force replacement; also what else does, in parentheses
+    /// (`(-replace)`, `(replace_triggered_by ADDR)`), for the human plan.
     pub replace_paths: Vec<String>,
     /// Terraform's `action_reason`.
     pub reason: Option<String>,
     pub dependencies: Vec<String>,
     pub create_before_destroy: bool,
+}
+
+impl ResourceChange {
+    /// The attribute paths of `replace_paths`, without the reasons written in
+    /// parentheses (plan JSON lists attributes only).
+    pub fn attribute_replace_paths(&self) -> impl Iterator<Item = &String> {
+        self.replace_paths.iter().filter(|p| !p.starts_with('('))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -1108,14 +1117,21 @@ impl<'c> Planner<'c> {
         }
         let config = apply_ignore_changes(r, config, prior.as_ref(), schema);
         let (plain_config, _) = config.unmark();
-        // `-replace`: planned as the new object's create, like any replacement.
+        // `-replace`, and `replace_triggered_by` a resource that changes in this plan:
+        // planned as the new object's create, like any replacement.
         let requested = prior.is_some() && self.opts.replace.contains(addr);
-        let plain_prior = prior.as_ref().filter(|_| !requested).map(|p| p.unmark().0);
+        let triggers: Vec<String> = if prior.is_some() && !requested {
+            self.replace_triggers(module, r)
+        } else {
+            Vec::new()
+        };
+        let fresh = requested || !triggers.is_empty();
+        let plain_prior = prior.as_ref().filter(|_| !fresh).map(|p| p.unmark().0);
         let change = provider
             .plan(
                 &r.type_name,
                 plain_prior.as_ref(),
-                if requested { &[] } else { prior_private },
+                if fresh { &[] } else { prior_private },
                 &plain_config,
                 schema,
             )
@@ -1138,22 +1154,10 @@ impl<'c> Planner<'c> {
             reason = Some("replace_by_request".to_string());
             replace_paths.push("(-replace)".into());
         }
-        // replace_triggered_by: replace when a referenced resource changes in this plan.
-        if prior.is_some() && replace_paths.is_empty() {
-            let changed = self.changed.borrow();
-            for e in &r.lifecycle.replace_triggered_by {
-                for (rf, _) in e.references() {
-                    let target = match rf {
-                        Reference::Resource { type_name, name } => {
-                            crate::model::prefixed(module, &format!("{type_name}.{name}"))
-                        }
-                        _ => continue,
-                    };
-                    if changed.contains(&target) {
-                        reason = Some("replace_by_triggers".into());
-                        replace_paths.push(format!("(replace_triggered_by {target})"));
-                    }
-                }
+        if !triggers.is_empty() {
+            reason = Some("replace_by_triggers".into());
+            for target in triggers {
+                replace_paths.push(format!("(replace_triggered_by {target})"));
             }
         }
         let action = match &prior {
@@ -1185,6 +1189,28 @@ impl<'c> Planner<'c> {
             create_before_destroy: r.lifecycle.create_before_destroy,
         });
         Ok(planned)
+    }
+
+    /// The resources of `r`'s `replace_triggered_by` that change in this plan.
+    fn replace_triggers(
+        &self,
+        module: &ModulePath,
+        r: &terrane_lang::config::Resource,
+    ) -> Vec<String> {
+        let changed = self.changed.borrow();
+        r.lifecycle
+            .replace_triggered_by
+            .iter()
+            .flat_map(|e| e.references())
+            .filter_map(|(rf, _)| match rf {
+                Reference::Resource { type_name, name } => Some(crate::model::prefixed(
+                    module,
+                    &format!("{type_name}.{name}"),
+                )),
+                _ => None,
+            })
+            .filter(|target| changed.contains(target))
+            .collect()
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1443,6 +1443,13 @@ resource "terraform_data" "counted" {
   input = [count.index, terraform_data.a.id]
 }
 
+resource "terraform_data" "follower" {
+  input = "f"
+  lifecycle {
+    replace_triggered_by = [terraform_data.a]
+  }
+}
+
 module "child" {
   source = "./child"
   prefix = var.env
