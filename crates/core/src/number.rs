@@ -456,19 +456,22 @@ impl Number {
         if self.is_infinite() {
             return self.to_string();
         }
-        let (neg, mut d) = self.decimal();
-        let mut prec = match digits {
-            None => {
-                if let Repr::Big(b) = &self.0 {
-                    d = quick_shortest(self, b)
-                        .unwrap_or_else(|| shortest_digits(&self.parts(), digits_for(b.prec)));
-                }
-                d.digits.len()
+        let neg = self.signum() < 0;
+        let (mut prec, d) = match (digits, &self.0) {
+            // The shortest digits, without the whole expansion of a fraction.
+            (None, Repr::Big(b)) => {
+                let d = quick_shortest(self, b)
+                    .unwrap_or_else(|| shortest_digits(&self.parts(), digits_for(b.prec)));
+                (d.digits.len(), d)
             }
-            Some(p) => {
-                let p = p.max(1);
+            (None, _) => {
+                let d = self.decimal().1;
+                (d.digits.len(), d)
+            }
+            (Some(p), _) => {
+                let (p, mut d) = (p.max(1), self.decimal().1);
                 d.round(p);
-                p
+                (p, d)
             }
         };
         let len = d.digits.len();
