@@ -121,6 +121,8 @@ pub struct Converter {
     /// Object keys renamed so that the parser accepts a repeated key, by the offset of
     /// the key: their real names (see [`crate::config::parse_body`]).
     pub renamed_keys: std::collections::BTreeMap<usize, String>,
+    /// The text the parser read (spans, less `base`, index into it).
+    pub source: Arc<str>,
 }
 
 impl Converter {
@@ -161,8 +163,19 @@ impl Converter {
                     })
                     .collect(),
             ),
-            Expression::StringTemplate(t) => template_kind(self.template(t)),
-            Expression::HeredocTemplate(h) => template_kind(self.template(&h.template)),
+            Expression::StringTemplate(t) => template_kind(self.template(t, TemplateKind::Quoted)),
+            Expression::HeredocTemplate(h) => {
+                let flush = h
+                    .span()
+                    .and_then(|r| self.source.get(r.start..))
+                    .is_some_and(|s| s.starts_with("<<-"));
+                let kind = if flush {
+                    TemplateKind::FlushHeredoc
+                } else {
+                    TemplateKind::Heredoc
+                };
+                template_kind(self.template(&h.template, kind))
+            }
             Expression::Parenthesis(p) => return self.expr(p.inner()),
             Expression::Variable(v) => ExprKind::Var(v.value().to_string()),
             Expression::Conditional(c) => ExprKind::Cond(
@@ -245,107 +258,236 @@ impl Converter {
         Expr { kind, span }
     }
 
-    pub fn template(&self, t: &Template) -> Vec<TemplatePart> {
-        let mut parts: Vec<TemplatePart> = Vec::new();
-        // Whitespace strip markers (`~`) apply to the neighbouring literals.
-        let mut strip_next = false;
+    /// Lowers a template as HCL's parser reads it: a flat run of tokens (each line of a
+    /// heredoc or template file its own literal token), the `~` strip markers applied to
+    /// the one literal token beside each tag, then the indentation of a `<<-` heredoc
+    /// removed from the stripped tokens, then the tree built.
+    pub fn template(&self, t: &Template, kind: TemplateKind) -> Vec<TemplatePart> {
+        let mut toks = Tokens::default();
+        self.flatten(t, kind, false, &mut toks);
+        let mut toks = toks.toks;
+        if kind == TemplateKind::FlushHeredoc {
+            flush_heredoc(&mut toks);
+        }
+        let mut melded: Vec<Tok> = Vec::with_capacity(toks.len());
+        for tok in toks {
+            match (melded.last_mut(), tok) {
+                (Some(Tok::Lit(prev)), Tok::Lit(next)) => prev.push_str(&next),
+                (_, tok) => melded.push(tok),
+            }
+        }
+        build_template(&mut melded.into_iter()).0
+    }
+
+    fn flatten(&self, t: &Template, kind: TemplateKind, nested: bool, out: &mut Tokens) {
         for el in t.iter() {
-            let (part, strip) = match el {
+            match el {
                 Element::Literal(s) => {
-                    let mut text = nfc(s.value());
-                    if strip_next {
-                        text = text.trim_start().to_string();
+                    let text = self.literal_text(s, kind, nested);
+                    if kind == TemplateKind::Quoted {
+                        out.lit(nfc(&text));
+                    } else {
+                        for line in text.split_inclusive('\n') {
+                            out.lit(nfc(line));
+                        }
                     }
-                    strip_next = false;
-                    parts.push(TemplatePart::Literal(text));
-                    continue;
                 }
-                Element::Interpolation(i) => (TemplatePart::Interp(self.expr(&i.expr)), i.strip),
+                Element::Interpolation(i) => out.tag(Tok::Interp(self.expr(&i.expr)), i.strip),
                 Element::Directive(d) => match &**d {
                     Directive::If(ifd) => {
-                        let mut then = self.template(&ifd.if_expr.template);
-                        let mut otherwise = ifd
-                            .else_expr
-                            .as_ref()
-                            .map(|e| self.template(&e.template))
-                            .unwrap_or_default();
-                        strip_body(
-                            &mut then,
-                            ifd.if_expr.strip,
-                            ifd.else_expr
-                                .as_ref()
-                                .map(|e| e.strip)
-                                .unwrap_or(ifd.endif_expr.strip),
-                        );
+                        let cond = self.expr(&ifd.if_expr.cond_expr);
+                        out.tag(Tok::If(cond), ifd.if_expr.strip);
+                        self.flatten(&ifd.if_expr.template, kind, true, out);
                         if let Some(e) = &ifd.else_expr {
-                            strip_body(&mut otherwise, e.strip, ifd.endif_expr.strip);
+                            out.tag(Tok::Else, e.strip);
+                            self.flatten(&e.template, kind, true, out);
                         }
-                        (
-                            TemplatePart::If {
-                                cond: self.expr(&ifd.if_expr.cond_expr),
-                                then,
-                                otherwise,
-                            },
-                            combine(ifd.if_expr.strip, ifd.endif_expr.strip),
-                        )
+                        out.tag(Tok::EndIf, ifd.endif_expr.strip);
                     }
                     Directive::For(ford) => {
-                        let mut body = self.template(&ford.for_expr.template);
-                        strip_body(&mut body, ford.for_expr.strip, ford.endfor_expr.strip);
-                        (
-                            TemplatePart::For {
-                                key_var: ford
-                                    .for_expr
-                                    .key_var
-                                    .as_ref()
-                                    .map(|k| k.value().to_string()),
-                                value_var: ford.for_expr.value_var.value().to_string(),
-                                collection: self.expr(&ford.for_expr.collection_expr),
-                                body,
-                            },
-                            combine(ford.for_expr.strip, ford.endfor_expr.strip),
-                        )
+                        let f = &ford.for_expr;
+                        let head = Tok::For {
+                            key_var: f.key_var.as_ref().map(|k| k.value().to_string()),
+                            value_var: f.value_var.value().to_string(),
+                            collection: self.expr(&f.collection_expr),
+                        };
+                        out.tag(head, f.strip);
+                        self.flatten(&f.template, kind, true, out);
+                        out.tag(Tok::EndFor, ford.endfor_expr.strip);
                     }
                 },
-            };
-            if matches!(strip, Strip::Start | Strip::Both) {
-                if let Some(TemplatePart::Literal(prev)) = parts.last_mut() {
-                    *prev = prev.trim_end().to_string();
+            }
+        }
+    }
+
+    /// A literal's text. hcl-edit has already removed a `<<-` heredoc's indentation by
+    /// its own rule (HCL removes it after stripping), so those literals are read again
+    /// from the source; and it leaves the escapes of a quoted string's literals inside a
+    /// directive (`"%{ if c }a\\n%{ endif }"`) as written, so those are read again as a
+    /// quoted string.
+    fn literal_text(
+        &self,
+        s: &hcl_edit::Spanned<String>,
+        kind: TemplateKind,
+        nested: bool,
+    ) -> String {
+        let raw = s.span().and_then(|r| self.source.get(r));
+        match (kind, raw) {
+            (TemplateKind::FlushHeredoc, Some(raw)) => {
+                raw.replace("$${", "${").replace("%%{", "%{")
+            }
+            (TemplateKind::Quoted, Some(raw)) if nested => {
+                match hcl_edit::parser::parse_expr(&format!("\"{raw}\"")) {
+                    Ok(Expression::String(v)) => v.value().to_string(),
+                    _ => s.value().to_string(),
                 }
             }
-            strip_next = matches!(strip, Strip::End | Strip::Both);
-            parts.push(part);
-        }
-        parts
-    }
-}
-
-/// Applies the strip markers of a directive's opening (`~}` strips the start of the
-/// body) and closing (`{~` strips the end of the body) tags to its body.
-fn strip_body(body: &mut [TemplatePart], open: Strip, close: Strip) {
-    if matches!(open, Strip::End | Strip::Both) {
-        if let Some(TemplatePart::Literal(first)) = body.first_mut() {
-            *first = first.trim_start().to_string();
-        }
-    }
-    if matches!(close, Strip::Start | Strip::Both) {
-        if let Some(TemplatePart::Literal(last)) = body.last_mut() {
-            *last = last.trim_end().to_string();
+            _ => s.value().to_string(),
         }
     }
 }
 
-/// The strip behaviour of a whole directive towards its neighbours: the opening tag's
-/// leading marker and the closing tag's trailing marker.
-fn combine(open: Strip, close: Strip) -> Strip {
-    let start = matches!(open, Strip::Start | Strip::Both);
-    let end = matches!(close, Strip::End | Strip::Both);
-    match (start, end) {
-        (true, true) => Strip::Both,
-        (true, false) => Strip::Start,
-        (false, true) => Strip::End,
-        (false, false) => Strip::None,
+/// How a template's text is written, which decides how HCL splits it into tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TemplateKind {
+    /// `"..."`: each run of text is one token, escapes already read.
+    Quoted,
+    /// `<<EOT`: each line is its own token.
+    Heredoc,
+    /// `<<-EOT`: each line its own token, and the common indentation removed.
+    FlushHeredoc,
+    /// A template file or `templatestring`: each line is its own token.
+    Bare,
+}
+
+/// A template token: a literal, an interpolation or one tag of a directive.
+enum Tok {
+    Lit(String),
+    Interp(Expr),
+    If(Expr),
+    Else,
+    EndIf,
+    For {
+        key_var: Option<String>,
+        value_var: String,
+        collection: Expr,
+    },
+    EndFor,
+}
+
+/// The token run being built, with the strip markers applied as tokens arrive: a
+/// tag's leading `~` trims the literal token just before it, its trailing `~` the
+/// literal token just after it (and nothing further).
+#[derive(Default)]
+struct Tokens {
+    toks: Vec<Tok>,
+    trim_next: bool,
+    prev_is_lit: bool,
+}
+
+impl Tokens {
+    fn lit(&mut self, text: String) {
+        let text = if std::mem::take(&mut self.trim_next) {
+            text.trim_start().to_string()
+        } else {
+            text
+        };
+        self.toks.push(Tok::Lit(text));
+        self.prev_is_lit = true;
     }
+
+    fn tag(&mut self, tok: Tok, strip: Strip) {
+        if matches!(strip, Strip::Start | Strip::Both) && self.prev_is_lit {
+            if let Some(Tok::Lit(prev)) = self.toks.last_mut() {
+                prev.truncate(prev.trim_end().len());
+            }
+        }
+        self.toks.push(tok);
+        self.trim_next = matches!(strip, Strip::End | Strip::Both);
+        self.prev_is_lit = false;
+    }
+}
+
+/// Removes a `<<-` heredoc's indentation as HCL does, from the tokens after stripping:
+/// the fewest leading spaces (in grapheme clusters) of any line's first token, where a
+/// line starting with an interpolation or directive counts as none and a blank line
+/// does not count (and keeps its spaces).
+fn flush_heredoc(toks: &mut [Tok]) {
+    use unicode_segmentation::UnicodeSegmentation as _;
+    let mut fewest = usize::MAX;
+    let mut line_start = true;
+    let mut adjust = Vec::new();
+    for (i, tok) in toks.iter().enumerate() {
+        if std::mem::take(&mut line_start) {
+            let spaces = match tok {
+                Tok::Lit(s) => {
+                    let rest = s.trim_start();
+                    if rest.is_empty() && s.ends_with('\n') {
+                        usize::MAX
+                    } else {
+                        adjust.push(i);
+                        s[..s.len() - rest.len()].graphemes(true).count()
+                    }
+                }
+                _ => 0,
+            };
+            fewest = fewest.min(spaces);
+        }
+        if let Tok::Lit(s) = tok {
+            line_start = s.ends_with('\n');
+        }
+    }
+    if fewest == 0 || fewest == usize::MAX {
+        return;
+    }
+    for i in adjust {
+        if let Tok::Lit(s) = &mut toks[i] {
+            let cut = s
+                .grapheme_indices(true)
+                .nth(fewest)
+                .map_or(s.len(), |(at, _)| at);
+            s.drain(..cut);
+        }
+    }
+}
+
+/// Builds the template tree from the token run; returns the parts up to the tag that
+/// ends them (`else`, `endif`, `endfor`), which the parser has already checked nest.
+fn build_template(toks: &mut std::vec::IntoIter<Tok>) -> (Vec<TemplatePart>, Option<Tok>) {
+    let mut parts = Vec::new();
+    while let Some(tok) = toks.next() {
+        match tok {
+            Tok::Lit(s) => parts.push(TemplatePart::Literal(s)),
+            Tok::Interp(e) => parts.push(TemplatePart::Interp(e)),
+            Tok::If(cond) => {
+                let (then, end) = build_template(toks);
+                let otherwise = match end {
+                    Some(Tok::Else) => build_template(toks).0,
+                    _ => Vec::new(),
+                };
+                parts.push(TemplatePart::If {
+                    cond,
+                    then,
+                    otherwise,
+                });
+            }
+            Tok::For {
+                key_var,
+                value_var,
+                collection,
+            } => {
+                let (body, _) = build_template(toks);
+                parts.push(TemplatePart::For {
+                    key_var,
+                    value_var,
+                    collection,
+                    body,
+                });
+            }
+            end @ (Tok::Else | Tok::EndIf | Tok::EndFor) => return (parts, Some(end)),
+        }
+    }
+    (parts, None)
 }
 
 /// Text in Unicode's composed form (NFC), as Terraform keeps every string: `"e\u0301"`
@@ -375,6 +517,7 @@ pub fn parse_expression(text: &str, name: &str) -> Result<Expr, terrane_core::Di
         file: Arc::from(name),
         base: 0,
         renamed_keys: Default::default(),
+        source: Arc::from(text),
     };
     Ok(cv.expr(&parsed))
 }

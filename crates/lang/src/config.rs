@@ -645,13 +645,15 @@ fn load_module(
                 continue;
             }
         };
-        sources.insert(name.clone(), Arc::from(text.as_str()));
+        let source: Arc<str> = Arc::from(text.as_str());
+        sources.insert(name.clone(), source.clone());
         match parse_body(&text) {
             Ok((body, renamed_keys)) => {
                 let cv = Converter {
                     file: name,
                     base: 0,
                     renamed_keys,
+                    source,
                 };
                 load_file_body(root, &cv, &body, &mut module, sources, diags, stack);
             }
@@ -1860,6 +1862,7 @@ mod ignore_path_tests {
             file: std::sync::Arc::from("t.tf"),
             base: 0,
             renamed_keys: Default::default(),
+            source: std::sync::Arc::from(src),
         };
         super::ignore_path(&cv.expr(&parsed))
     }

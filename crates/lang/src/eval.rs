@@ -875,8 +875,9 @@ impl Evaluator<'_> {
             file: Arc::from(path),
             base: 0,
             renamed_keys: Default::default(),
+            source: Arc::from(text),
         };
-        let parts = cv.template(&tpl);
+        let parts = cv.template(&tpl, crate::ast::TemplateKind::Bare);
         let scope = TemplateScope {
             base_dir: self.scope.base_dir(),
         };
@@ -1225,6 +1226,7 @@ mod tests {
             file: Arc::from("test.tf"),
             base: 0,
             renamed_keys: Default::default(),
+            source: Arc::from(src),
         };
         eval(&cv.expr(&e), &Vars(vars))
     }
@@ -1267,6 +1269,28 @@ mod tests {
             eval_str(r#"[{a = 1}, {a = 2}][*].a"#, vars()).unwrap(),
             Value::List(vec![Value::from(1), Value::from(2)])
         );
+    }
+
+    /// Expected values are Terraform 1.15's (the differential case
+    /// `template_strip_lines` checks more against Terraform itself).
+    #[test]
+    fn strip_markers_trim_one_token() {
+        let cases = [
+            // A quoted string's text is one token, escapes read inside directives too.
+            (r#""a\nb%{ if true ~}\n\n  x%{ endif }""#, "a\nbx"),
+            // In a heredoc each line is a token: `~}` eats the rest of its line only.
+            ("<<EOT\nx\n  %{~ if true ~}\n\n  y%{ endif }\nEOT", "x\n\n  y\n"),
+            // `<<-` removes indentation after stripping: a stripped line counts as none.
+            (
+                "<<-EOT\n    a\n    %{~ for i in [1, 2] ~}\n    i${i}\n    %{~ endfor ~}\n    b\n  EOT",
+                "    a\n    i1\n    i2\n    b\n",
+            ),
+            // Blank lines do not count and keep their spaces.
+            ("<<-EOT\n    a\n      \n      b\n  EOT", "a\n      \n  b\n"),
+        ];
+        for (src, want) in cases {
+            assert_eq!(eval_str(src, vars()).unwrap(), Value::from(want), "{src}");
+        }
     }
 
     #[test]

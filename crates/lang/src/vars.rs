@@ -153,6 +153,7 @@ impl FileReader<'_> {
             file: name.clone(),
             base: 0,
             renamed_keys: Default::default(),
+            source: Arc::from(text.as_str()),
         };
         for st in body.iter() {
             let hcl_edit::structure::Structure::Attribute(a) = st else {
@@ -210,6 +211,7 @@ pub fn parse_cli_value(decl: &Variable, text: &str) -> Result<Value, Diagnostic>
         file: Arc::from("<value for var.".to_string() + &decl.name + ">"),
         base: 0,
         renamed_keys: Default::default(),
+        source: Arc::from(text),
     };
     eval_constant(&cv.expr(&expr)).map_err(|d| {
         Diagnostic::error(

@@ -1,4 +1,3 @@
-# terrane-difference: inside an indented heredoc, ~ strip markers of directives remove the following line's indentation as well; Terraform keeps it
 locals {
   items = ["a", "b"]
 }

@@ -1,0 +1,8 @@
+x
+  %{~ for i in items ~}
+
+  item ${i}
+
+  %{~ endfor ~}
+
+  done
