@@ -257,7 +257,7 @@ async fn plan_cmd(
     let prior = or_fail!(ops::read_existing(&ws));
     let cancel = Arc::new(AtomicBool::new(false));
     let _sig = install_interrupt(cancel.clone());
-    let printer = Printer::new(style, !as_json);
+    let printer = Printer::new(style, !as_json, &ws.sources);
     let (check, planned) =
         make_checked_plan(&mut ws, args, &prior, &printer, &cancel, style.color).await;
     let Some(plan) = planned else {
@@ -322,7 +322,7 @@ async fn apply_cmd(
     let started_at = terrane_state::lock::now_secs();
     let cancel = Arc::new(AtomicBool::new(false));
     let _sig = install_interrupt(cancel.clone());
-    let printer = Printer::new(style, true);
+    let printer = Printer::new(style, true, &ws.sources);
     let plan = match planfile_path {
         Some(p) => {
             let plan = or_fail!(ops::read_planfile(dir, Some(&ws), p));
@@ -636,7 +636,7 @@ async fn import(dir: &Path, address: &str, id: &str, vars: &VarArgs, style: Styl
         return 1;
     };
     outln!("{}: Importing from ID {id:?}...", style.bold(address));
-    let printer = Printer::new(style, true);
+    let printer = Printer::new(style, true, &ws.sources);
     match ops::import(
         &mut ws,
         address,

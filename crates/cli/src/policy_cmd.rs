@@ -38,11 +38,7 @@ impl Paint for Painter {
         self.0.bold(text)
     }
     fn dim(&self, text: &str) -> String {
-        if self.0.color {
-            format!("\x1b[2m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+        self.0.dim(text)
     }
 }
 

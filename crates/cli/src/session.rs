@@ -19,8 +19,7 @@ pub fn fail(msg: impl std::fmt::Display) -> u8 {
     1
 }
 
-/// Loads the configuration, printing diagnostics; None when it has errors.
-/// Loads the workspace and starts the provider plugins it needs.
+/// Loads the workspace and starts its plugins, printing diagnostics; None on errors.
 pub async fn load(dir: &Path, color: bool) -> Option<Workspace> {
     let (mut ws, diags) = Workspace::load(dir);
     print_diags(&diags, &ws.sources, color);
@@ -66,7 +65,7 @@ pub fn report(e: OpError, sources: &SourceMap, color: bool) -> u8 {
 /// Plans the configuration without state, credentials or reads (for `terrane scan`):
 /// every resource is a create, data sources and variables without a value are unknown.
 pub async fn offline_plan(ws: &mut Workspace, vars: &VarArgs, color: bool) -> Option<Plan> {
-    let printer = Printer::new(Style { color }, false);
+    let printer = Printer::new(Style { color }, false, &ws.sources);
     match ops::offline_plan(ws, &vars.inputs(), &printer, &warner(color)).await {
         Ok(plan) => Some(plan),
         Err(e) => {
@@ -79,7 +78,7 @@ pub async fn offline_plan(ws: &mut Workspace, vars: &VarArgs, color: bool) -> Op
 /// A plan of the configuration against the current state, printing nothing but errors
 /// (see [`ops::assessment_plan`]).
 pub async fn plan_quietly(ws: &mut Workspace, args: &PlanArgs, style: Style) -> Option<Plan> {
-    let printer = Printer::new(style, false);
+    let printer = Printer::new(style, false, &ws.sources);
     match ops::assessment_plan(ws, &args.request(), &printer, &warner(style.color)).await {
         Ok(plan) => Some(plan),
         Err(e) => {

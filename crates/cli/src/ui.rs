@@ -138,7 +138,6 @@ pub fn print_diags(diags: &Diagnostics, sources: &SourceMap, color: bool) {
     }
 }
 
-/// Asks for "yes" on the terminal (or stdin).
 /// Whether terrane may ask questions (`-input=false` and `TF_INPUT=0` say no).
 static INPUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
@@ -146,6 +145,7 @@ pub fn set_input(allowed: bool) {
     INPUT.store(allowed, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Asks for "yes" on the terminal (or stdin).
 pub fn confirm(question: &str, style: Style) -> bool {
     if !INPUT.load(std::sync::atomic::Ordering::Relaxed) {
         eprintln!("Error: approval is needed, but input is disabled (-input=false or TF_INPUT=0); apply a saved plan or add -auto-approve.");
@@ -201,11 +201,14 @@ pub struct Printer {
     pub verbose: bool,
     progress: Arc<Mutex<Progress>>,
     started: Instant,
+    /// The configuration's text, to show warnings at their source lines.
+    sources: SourceMap,
 }
 
 impl Printer {
-    pub fn new(style: Style, verbose: bool) -> Printer {
+    pub fn new(style: Style, verbose: bool, sources: &SourceMap) -> Printer {
         Printer {
+            sources: sources.clone(),
             style,
             verbose,
             progress: Arc::new(Mutex::new(Progress::default())),
@@ -259,7 +262,7 @@ impl Observer for Printer {
     fn event(&self, event: Event) {
         let st = self.style;
         if let Event::Warning(d) = &event {
-            eprint!("{}", d.render(&SourceMap::default(), false));
+            eprintln!("{}", d.render(&self.sources, st.color));
             return;
         }
         if !self.verbose {

@@ -11,6 +11,7 @@ pub mod doc;
 pub mod hcl;
 pub mod map;
 pub mod number;
+pub mod tfstate;
 pub mod types;
 pub mod value;
 

@@ -555,8 +555,17 @@ impl<'c> Applier<'c> {
             self.observer.event(Event::Reading(addr.clone()));
             let v = provider.read_data(&r.type_name, config.unmark().0).await;
             crate::forward_warnings(provider.as_ref(), self.observer);
-            let v =
-                v.map_err(|e| crate::provider_error("Error reading data source", addr, r, &e))?;
+            let v = match v {
+                // A check's data source that cannot be read leaves the check
+                // unverified, with a warning; the apply goes on.
+                Err(e) if r.check.is_some() => {
+                    crate::check_data_warnings(addr, r, &e, self.observer);
+                    return Ok(Value::Unknown);
+                }
+                v => {
+                    v.map_err(|e| crate::provider_error("Error reading data source", addr, r, &e))?
+                }
+            };
             let v = remark(v, &config, schema);
             self.run
                 .conditions(module, r, exp, Some(&v))

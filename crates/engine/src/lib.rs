@@ -65,6 +65,20 @@ pub(crate) fn forward_warnings(provider: &dyn terrane_provider::Provider, observ
     }
 }
 
+/// A failed read of a data source declared in a `check` block: its diagnostics as
+/// warnings, as Terraform reports them (the check cannot be verified; nothing stops).
+pub(crate) fn check_data_warnings(
+    addr: &terrane_core::InstanceAddr,
+    r: &terrane_lang::config::Resource,
+    e: &terrane_provider::ProviderError,
+    observer: &dyn Observer,
+) {
+    for mut d in provider_error("Error reading data source", addr, r, e) {
+        d.severity = terrane_core::Severity::Warning;
+        observer.event(Event::Warning(d));
+    }
+}
+
 /// A provider's error as diagnostics: one per diagnostic the provider sent, each
 /// shown at the attribute it names (or the resource block when the configuration
 /// does not write that attribute), else one for the whole error at the block.

@@ -704,7 +704,10 @@ impl<'c> Builder<'c> {
 
     fn resolve_pending(&mut self) {
         for (node, module, r, span, ctx) in std::mem::take(&mut self.pending) {
-            match self.resolve(&module, &r, &span, ctx) {
+            match self
+                .resolve(&module, &r, &span, ctx)
+                .and_then(|t| self.check_scope(node, &module, &r, &span).map(|()| t))
+            {
                 Ok(targets) => {
                     for t in targets {
                         self.model.graph.add_edge(node, t);
@@ -713,6 +716,45 @@ impl<'c> Builder<'c> {
                 Err(d) => self.diags.push(d),
             }
         }
+    }
+
+    /// A data source declared in a `check` block may be referred to only from inside
+    /// that check (its assertions and its other data sources).
+    fn check_scope(
+        &self,
+        node: usize,
+        module: &ModulePath,
+        r: &Reference,
+        span: &Span,
+    ) -> Result<(), Diagnostic> {
+        let Reference::Data { type_name, name } = r else {
+            return Ok(());
+        };
+        let Some(m) = self.model.modules.get(module) else {
+            return Ok(());
+        };
+        let Some(scope) = m
+            .resources
+            .get(&format!("data.{type_name}.{name}"))
+            .and_then(|d| d.check.as_ref())
+        else {
+            return Ok(());
+        };
+        let inside = match &self.model.nodes[node] {
+            NodeKind::Check(_, c) => c == scope,
+            NodeKind::Resource(_, key) => {
+                m.resources.get(key).and_then(|x| x.check.as_ref()) == Some(scope)
+            }
+            _ => false,
+        };
+        if inside {
+            return Ok(());
+        }
+        Err(Diagnostic::error(
+            "Reference to scoped resource",
+            format!("The referenced data resource {type_name:?} {name:?} is declared in check block {scope:?} and is not available from this context. Declare it outside the check block to use it elsewhere."),
+        )
+        .with_span(Some(span.clone())))
     }
 
     fn resolve(

@@ -1228,6 +1228,11 @@ impl<'c> Planner<'c> {
             let changed = self.changed.borrow();
             deps.iter().any(|d| changed.contains(d))
         };
+        if r.check.is_some() {
+            return Ok(self
+                .plan_check_data(r, schema, provider, addr, config, paddr, deps)
+                .await);
+        }
         if config.is_wholly_known() && !depends_on_changes && !self.opts.offline {
             let _permit = self.semaphore.acquire().await;
             self.observer.event(Event::Reading(addr.clone()));
@@ -1266,6 +1271,54 @@ impl<'c> Planner<'c> {
             create_before_destroy: false,
         });
         Ok(planned)
+    }
+
+    /// A data source declared in a `check` block, as Terraform plans it: read now when
+    /// its configuration is known (a failed read is a warning and leaves the value
+    /// unknown) and read again during apply, to verify the check then.
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_check_data(
+        &self,
+        r: &Resource,
+        schema: &Schema,
+        provider: &std::sync::Arc<dyn terrane_provider::Provider>,
+        addr: &InstanceAddr,
+        config: Value,
+        paddr: &str,
+        deps: &[String],
+    ) -> Value {
+        let (plain, _) = config.unmark();
+        let unread = || {
+            let planned = terrane_provider::schema::plan_by_schema(schema, None, &plain).planned;
+            remark(planned, &config, schema)
+        };
+        let value = if config.is_wholly_known() && !self.opts.offline {
+            let _permit = self.semaphore.acquire().await;
+            self.observer.event(Event::Reading(addr.clone()));
+            let v = provider.read_data(&r.type_name, plain.clone()).await;
+            crate::forward_warnings(provider.as_ref(), self.observer);
+            match v {
+                Ok(v) => remark(v, &config, schema),
+                Err(e) => {
+                    crate::check_data_warnings(addr, r, &e, self.observer);
+                    unread()
+                }
+            }
+        } else {
+            unread()
+        };
+        self.push_change(ResourceChange {
+            addr: addr.clone(),
+            provider: paddr.to_string(),
+            action: Action::Read,
+            before: None,
+            after: Some(value.clone()),
+            replace_paths: Vec::new(),
+            reason: Some("read_because_check_nested".into()),
+            dependencies: deps.to_vec(),
+            create_before_destroy: false,
+        });
+        value
     }
 
     /// Plans deletion of state entries whose resource left the configuration.

@@ -27,6 +27,10 @@ impl Style {
         self.paint("1", s)
     }
 
+    pub fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+
     pub fn green(&self, s: &str) -> String {
         self.paint("32", s)
     }
@@ -288,7 +292,17 @@ fn heading(c: &ResourceChange) -> String {
             Some("replace_by_request") => "will be replaced, as requested".to_string(),
             _ => "must be replaced".to_string(),
         },
-        Action::Read => "will be read during apply".to_string(),
+        Action::Read => {
+            let why = match c.reason.as_deref() {
+                Some("read_because_config_unknown") => "config refers to values not yet known",
+                Some("read_because_dependency_pending") => {
+                    "depends on a resource or a module with changes pending"
+                }
+                Some("read_because_check_nested") => "config will be reloaded to verify a check block",
+                _ => return format!("  # {} will be read during apply", c.addr),
+            };
+            format!("will be read during apply\n  # ({why})")
+        }
         Action::Forget => "will no longer be managed by terrane, but will not be destroyed\n  # (destroy = false is set in the configuration)".to_string(),
         Action::NoOp => "has no changes".to_string(),
     };

@@ -297,6 +297,9 @@ pub struct Resource {
     pub body: Body,
     /// The span of the block header (`resource "a" "b"`).
     pub span: Span,
+    /// The `check` block a data source is declared in: it is read on every plan and
+    /// apply, only that check may refer to it, and its errors are warnings.
+    pub check: Option<String>,
 }
 
 impl Resource {
@@ -926,14 +929,7 @@ fn load_file_body(
                     continue;
                 }
                 let mode = if b.kind == "data" { ResourceMode::Data } else { ResourceMode::Managed };
-                let r = load_resource(mode, b, diags);
-                check_name(&r.name, &r.span, diags);
-                let key = r.key();
-                if let Some(prev) = module.resources.get(&key) {
-                    duplicate(if mode == ResourceMode::Data { "data source" } else { "resource" }, &key, &prev.span, &r.span, diags);
-                } else {
-                    module.resources.insert(key, r);
-                }
+                add_resource(module, load_resource(mode, b, diags), diags);
             }
             "variable" => {
                 if !expect_labels(&b, 1, "the variable name", diags) {
@@ -1029,7 +1025,7 @@ fn load_file_body(
                 if !expect_labels(&b, 1, "the check name", diags) {
                     continue;
                 }
-                if let Some(c) = load_check(b, diags) {
+                if let Some(c) = load_check(b, module, diags) {
                     if let Some(prev) = module.checks.get(&c.name) {
                         duplicate("check block", &c.name, &prev.span, &c.span, diags);
                     } else {
@@ -1152,18 +1148,43 @@ fn load_moved(b: &NestedBlock, diags: &mut Diagnostics) -> Option<Moved> {
     })
 }
 
-/// A `check` block: its `assert` blocks. A scoped `data` block inside is not supported
-/// yet: the check is then skipped, with a warning saying so.
-fn load_check(b: NestedBlock, diags: &mut Diagnostics) -> Option<Check> {
-    if let Some(d) = b.body.blocks.iter().find(|nb| nb.kind == "data") {
-        diags.push(
-            Diagnostic::warning(
-                "Scoped data sources in check blocks are not supported yet",
-                format!("terrane skips the check {:?}: it cannot read the data source declared inside it yet. Declare the data source outside the check block to have the check evaluated.", b.labels[0]),
-            )
-            .with_span(Some(d.span.clone())),
-        );
-        return None;
+fn add_resource(module: &mut Module, r: Resource, diags: &mut Diagnostics) {
+    check_name(&r.name, &r.span, diags);
+    let key = r.key();
+    if let Some(prev) = module.resources.get(&key) {
+        let what = match r.mode {
+            ResourceMode::Data => "data source",
+            ResourceMode::Managed => "resource",
+        };
+        duplicate(what, &key, &prev.span, &r.span, diags);
+    } else {
+        module.resources.insert(key, r);
+    }
+}
+
+/// A `check` block: its `assert` blocks, and the data sources declared inside it
+/// (added to the module's, scoped to the check).
+fn load_check(b: NestedBlock, module: &mut Module, diags: &mut Diagnostics) -> Option<Check> {
+    for nb in b.body.blocks.iter().filter(|nb| nb.kind == "data") {
+        if !expect_labels(nb, 2, "the data source type and name", diags) {
+            continue;
+        }
+        if let Some(a) = ["count", "for_each"]
+            .iter()
+            .find_map(|m| nb.body.attrs.get(*m))
+        {
+            diags.push(
+                Diagnostic::error(
+                    "Invalid nested data block",
+                    "A data source in a check block is read once: it cannot use count or for_each. Declare it outside the check block to repeat it.",
+                )
+                .with_span(Some(a.name_span.clone())),
+            );
+            continue;
+        }
+        let mut r = load_resource(ResourceMode::Data, nb.clone(), diags);
+        r.check = Some(b.labels[0].clone());
+        add_resource(module, r, diags);
     }
     let asserts = conditions(&b.body, "assert", diags);
     if asserts.is_empty() {
@@ -1596,6 +1617,7 @@ fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) ->
         lifecycle,
         body,
         span: b.span,
+        check: None,
     }
 }
 

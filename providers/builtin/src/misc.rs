@@ -6,10 +6,11 @@ use rand::Rng;
 use terrane_core::{Type, Value};
 use terrane_provider::schema::plan_by_schema;
 use terrane_provider::{
-    AttrSchema, Context, Dispatch, PlannedChange, ProviderError, Resource, Result, Schema,
+    AttrSchema, Context, DataSource, Dispatch, PlannedChange, ProviderError, Resource, Result,
+    Schema,
 };
 
-use crate::{parse_duration, set_attr, SimpleFactory};
+use crate::{parse_duration, set_attr, str_attr, SimpleFactory};
 
 pub fn null_factory() -> SimpleFactory {
     SimpleFactory::new("null", || {
@@ -19,7 +20,9 @@ pub fn null_factory() -> SimpleFactory {
 
 pub fn terraform_factory() -> SimpleFactory {
     SimpleFactory::new("terraform", || {
-        Dispatch::new(()).resource("terraform_data", TerraformData)
+        Dispatch::new(())
+            .resource("terraform_data", TerraformData)
+            .data_source("terraform_remote_state", RemoteState)
     })
 }
 
@@ -162,6 +165,74 @@ impl Resource<()> for TerraformData {
             ("output", Value::Null),
             ("triggers_replace", Value::Null),
         ]))
+    }
+}
+
+/// `terraform_remote_state`: the root module outputs of another configuration's
+/// state. Backend `local` reads a Terraform state file (`config.path`, default
+/// `terraform.tfstate`; another workspace's under `config.workspace_dir`, default
+/// `terraform.tfstate.d`). Sensitive outputs stay sensitive; `defaults` fills in outputs
+/// the state lacks.
+struct RemoteState;
+
+#[async_trait]
+impl DataSource<()> for RemoteState {
+    fn schema(&self) -> Schema {
+        Schema::new()
+            .attr("backend", AttrSchema::required(Type::String))
+            .attr("config", AttrSchema::optional(Type::Any))
+            .attr("defaults", AttrSchema::optional(Type::Any))
+            .attr("workspace", AttrSchema::optional(Type::String))
+            .attr("outputs", AttrSchema::computed(Type::Any))
+    }
+
+    async fn read(&self, _ctx: &(), config: Value) -> Result<Value> {
+        let backend = str_attr(&config, "backend").unwrap_or_default();
+        let settings = config.get("config").cloned().unwrap_or(Value::Null);
+        let setting = |name: &str| settings.get(name).and_then(Value::as_str);
+        if backend != "local" {
+            return Err(ProviderError::config(format!(
+                "terraform_remote_state reads backend \"local\" (a state file); backend {backend:?} is not supported yet. Copy the state to a file (`terraform state pull > F`) and read it with backend = \"local\", config = {{ path = \"F\" }}"
+            )));
+        }
+        if let Value::Map(m) = &settings {
+            if let Some(k) = m
+                .keys()
+                .find(|k| !["path", "workspace_dir"].contains(&k.as_str()))
+            {
+                return Err(ProviderError::config(format!(
+                    "config: the local backend has no setting {k:?} (it takes path and workspace_dir)"
+                )));
+            }
+        }
+        let workspace = str_attr(&config, "workspace").unwrap_or("default");
+        let path = if workspace == "default" {
+            std::path::PathBuf::from(setting("path").unwrap_or("terraform.tfstate"))
+        } else {
+            std::path::Path::new(setting("workspace_dir").unwrap_or("terraform.tfstate.d"))
+                .join(workspace)
+                .join("terraform.tfstate")
+        };
+        let shown = path.display().to_string();
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ProviderError::api(format!(
+                    "Unable to find remote state: no stored state was found for workspace {workspace:?} in the local backend ({shown} does not exist)"
+                )))
+            }
+            Err(e) => return Err(ProviderError::api(format!("reading {shown}: {e}"))),
+        };
+        let state = terrane_core::tfstate::TfState::parse(&text, &shown)
+            .map_err(|e| ProviderError::api(e.to_string()))?;
+        let mut outputs = match config.get("defaults") {
+            Some(Value::Map(d)) => d.clone(),
+            _ => Default::default(),
+        };
+        outputs.extend(state.output_values());
+        let mut out = config;
+        set_attr(&mut out, "outputs", Value::Map(outputs));
+        Ok(out)
     }
 }
 

@@ -579,3 +579,25 @@ import {
         .expect_code(1)
         .contains("Configuration for import target does not exist");
 }
+
+#[test]
+fn a_check_blocks_data_source_is_not_visible_outside_it() {
+    let check = "check \"c\" {\n  data \"local_file\" \"f\" {\n    filename = \"f.txt\"\n  }\n  assert {\n    condition     = data.local_file.f.content != \"\"\n    error_message = \"empty\"\n  }\n}\n";
+    let o = plan_fails(
+        &format!("{check}output \"x\" {{ value = data.local_file.f.content }}\n"),
+        &[],
+    );
+    assert_diag(
+        &o,
+        "Reference to scoped resource",
+        10,
+        22,
+        "output \"x\" { value = data.local_file.f.content }",
+    );
+    o.contains("declared in check block \"c\"");
+    let o = plan_fails(
+        "check \"c\" {\n  data \"local_file\" \"f\" {\n    count    = 2\n    filename = \"f.txt\"\n  }\n  assert {\n    condition     = true\n    error_message = \"x\"\n  }\n}\n",
+        &[],
+    );
+    assert_diag(&o, "Invalid nested data block", 3, 5, "    count    = 2");
+}
