@@ -42,11 +42,25 @@ fn signum(a: &Args, _: &FuncContext) -> Result<Value, String> {
 }
 
 fn log(a: &Args, _: &FuncContext) -> Result<Value, String> {
-    Ok(Value::from(a.f64(0)?.ln() / a.f64(1)?.ln()))
+    let (x, base) = (a.f64(0)?, a.f64(1)?);
+    real("log", x.ln() / base.ln(), || format!("log({x}, {base})"))
 }
 
 fn pow(a: &Args, _: &FuncContext) -> Result<Value, String> {
-    Ok(Value::from(a.f64(0)?.powf(a.f64(1)?)))
+    let (x, y) = (a.f64(0)?, a.f64(1)?);
+    real("pow", x.powf(y), || format!("pow({x}, {y})"))
+}
+
+/// A float64 result as a number; one that is not a real number (`log(-1, 10)`,
+/// `pow(-8, 0.5)`) is an error, as Terraform fails such a call.
+fn real(name: &str, x: f64, call: impl Fn() -> String) -> Result<Value, String> {
+    if x.is_nan() {
+        return Err(format!(
+            "{name}() has no real result for these arguments: {} is not a number",
+            call()
+        ));
+    }
+    Ok(Value::from(x))
 }
 
 fn max(a: &Args, _: &FuncContext) -> Result<Value, String> {

@@ -39,6 +39,9 @@ fn numeric() {
     assert_eq!(ok("signum", vec![n(0.0)]), n(0.0));
     assert_eq!(ok("pow", vec![n(2.0), n(10.0)]), n(1024.0));
     assert_eq!(ok("log", vec![n(8.0), n(2.0)]), n(3.0));
+    // Results that are not real numbers fail, as Terraform fails the call.
+    assert!(err("log", vec![n(-1.0), n(10.0)]).contains("no real result"));
+    assert!(err("pow", vec![n(-8.0), n(0.5)]).contains("pow(-8, 0.5)"));
     assert_eq!(ok("max", vec![n(1.0), n(7.0), s("3")]), n(7.0));
     assert_eq!(ok("min", vec![n(1.0), n(-7.0)]), n(-7.0));
     assert_eq!(err("max", vec![]), "max() takes at least 1 argument, got 0");
