@@ -557,6 +557,9 @@ pub fn plan_json_parts(
             json!(!plan.errored && plan.has_changes()),
         );
         m.insert("complete".into(), json!(plan.targets.is_empty()));
+        if !plan.checks.is_null() {
+            m.insert("checks".into(), plan.checks.clone());
+        }
         if !plan.timestamp.is_empty() {
             m.insert("timestamp".into(), json!(plan.timestamp));
         }

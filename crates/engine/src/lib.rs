@@ -11,6 +11,7 @@
 //! - [`render`] and [`json`] present plans to humans and to tools; [`planfile`] saves them.
 
 pub mod apply;
+pub mod checks;
 pub mod console;
 pub mod generate;
 pub mod graph;

@@ -170,6 +170,9 @@ pub struct Plan {
     /// Root outputs a targeted plan leaves out of its JSON, as Terraform does: those
     /// that depend on a resource outside the targets and what they depend on.
     pub untargeted_outputs: BTreeSet<String>,
+    /// The checkable objects' results as plan JSON's `checks` (an array; null when
+    /// there are none).
+    pub checks: serde_json::Value,
 }
 
 impl Plan {
@@ -423,11 +426,90 @@ pub async fn plan(
             o.after = o.before.clone();
         }
     }
+    let checks = checkable_objects(model, planner.run.checks.take(), opts);
+    if !checks.is_empty() {
+        plan.checks = checks.to_json();
+    }
     let warnings = planner.run.diags.take();
     for w in warnings.iter() {
         observer.event(Event::Warning(w.clone()));
     }
     Ok(plan)
+}
+
+/// Every checkable object of the configuration with the results the run recorded; a
+/// targeted plan keeps only those of the targets, what they depend on and the root
+/// outputs within them, as Terraform evaluates no others; a destroy plan checks no
+/// variable and leaves the root outputs' preconditions unknown.
+fn checkable_objects(
+    model: &Model<'_>,
+    mut checks: crate::checks::CheckResults,
+    opts: &PlanOptions,
+) -> crate::checks::CheckResults {
+    use crate::checks::{Checkable, Status};
+    let targets = &opts.targets;
+    for (config, m) in &model.modules {
+        for r in m.resources.values() {
+            if !r.lifecycle.preconditions.is_empty() || !r.lifecycle.postconditions.is_empty() {
+                let object = Checkable::Resource {
+                    mode: r.mode,
+                    type_name: r.type_name.clone(),
+                    name: r.name.clone(),
+                };
+                checks.declare(config, object);
+            }
+        }
+        for o in m.outputs.values().filter(|o| !o.preconditions.is_empty()) {
+            let object = Checkable::Output(o.name.clone());
+            if opts.destroy && config.is_root() {
+                checks.record(
+                    config,
+                    object,
+                    InstanceKey::None,
+                    Status::Unknown,
+                    Vec::new(),
+                );
+            } else {
+                checks.declare(config, object);
+            }
+        }
+        for v in m.variables.values().filter(|v| !v.validations.is_empty()) {
+            checks.declare(config, Checkable::Var(v.name.clone()));
+        }
+        for c in m.checks.keys() {
+            checks.declare(config, Checkable::Check(c.clone()));
+        }
+    }
+    if opts.destroy {
+        checks.retain(|_, object| !matches!(object, Checkable::Var(_)));
+    }
+    if !targets.is_empty() {
+        let closure = model
+            .graph
+            .dependency_closure(&target_nodes(model, targets));
+        let untargeted = untargeted_outputs(model, targets);
+        checks.retain(|config, object| {
+            let node = match object {
+                Checkable::Resource {
+                    mode,
+                    type_name,
+                    name,
+                } => NodeKind::Resource(
+                    config.clone(),
+                    match mode {
+                        ResourceMode::Managed => format!("{type_name}.{name}"),
+                        ResourceMode::Data => format!("data.{type_name}.{name}"),
+                    },
+                ),
+                Checkable::Output(n) if config.is_root() && !untargeted.contains(n) => return true,
+                Checkable::Output(n) => NodeKind::Output(config.clone(), n.clone()),
+                Checkable::Var(n) => NodeKind::Var(config.clone(), n.clone()),
+                Checkable::Check(n) => NodeKind::Check(config.clone(), n.clone()),
+            };
+            model.node(&node).is_some_and(|i| closure[i])
+        });
+    }
+    checks
 }
 
 /// Resource addresses that a targeted plan may change: the targets and everything they

@@ -155,6 +155,7 @@ pub fn encode(plan: &Plan) -> Json {
         "timestamp": plan.timestamp,
         "provider_sources": plan.provider_sources,
         "untargeted_outputs": plan.untargeted_outputs,
+        "checks": plan.checks,
         "variable_values": plan.variable_values.iter().map(|(k, v)| (k.clone(), encode_value(v))).collect::<serde_json::Map<_, _>>(),
         "imports": plan.imports.iter().map(|(a, id)| json!({"address": a.to_string(), "id": id})).collect::<Vec<_>>(),
         "moves": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
@@ -264,6 +265,7 @@ pub fn decode_json(j: &Json, name: &str) -> Result<Plan, PlanFileError> {
             .collect();
     }
     plan.untargeted_outputs = strings(j.get("untargeted_outputs")).into_iter().collect();
+    plan.checks = j.get("checks").cloned().unwrap_or_default();
     if let Some(m) = j.get("variable_values").and_then(Json::as_object) {
         plan.variable_values = m
             .iter()

@@ -13,6 +13,7 @@ use terrane_lang::eval::{eval, eval_body, eval_constant, eval_with};
 use terrane_provider::schema::ConfigProblem;
 use terrane_provider::{Provider, Registry, Schema};
 
+use crate::checks::{CheckResults, Checkable, Status};
 use crate::model::{Model, NodeKind};
 use crate::store::{ModuleScope, Repetition, Store};
 
@@ -28,6 +29,8 @@ pub struct Expansion {
 }
 
 pub struct Run<'c> {
+    /// How the checkable objects' conditions came out, for the plan's `checks`.
+    pub checks: RefCell<CheckResults>,
     pub model: &'c Model<'c>,
     pub registry: &'c Registry,
     pub root_dir: &'c Path,
@@ -64,11 +67,23 @@ impl<'c> Run<'c> {
             registry,
             root_dir,
             store: RefCell::new(Store::default()),
+            checks: RefCell::new(CheckResults::default()),
             providers: RefCell::new(HashMap::new()),
             diags: RefCell::new(Diagnostics::new()),
             tolerant: false,
             applying: false,
         }
+    }
+
+    /// Records a checked object of module instance `mi` (without instance key).
+    fn record(&self, mi: &ModulePath, object: Checkable, checked: &Checked) {
+        self.checks.borrow_mut().record(
+            mi,
+            object,
+            terrane_core::InstanceKey::None,
+            checked.status,
+            checked.problems.clone(),
+        );
     }
 
     pub fn error(&self, d: Diagnostic) {
@@ -112,13 +127,23 @@ impl<'c> Run<'c> {
         if conds.is_empty() {
             return Ok(());
         }
-        let failed = self.with_self_scope(module, Some(exp), self_value.cloned(), |s| {
+        let checked = self.with_self_scope(module, Some(exp), self_value.cloned(), |s| {
             check_conditions(conds, s, kind)
         });
-        if failed.is_empty() {
+        let addr = terrane_core::ResourceAddr {
+            module: module.clone(),
+            mode: r.mode,
+            type_name: r.type_name.clone(),
+            name: r.name.clone(),
+        }
+        .instance(exp.key.clone());
+        self.checks
+            .borrow_mut()
+            .record_resource(&addr, checked.status, checked.problems);
+        if checked.diags.is_empty() {
             Ok(())
         } else {
-            Err(Diagnostics(failed))
+            Err(Diagnostics(checked.diags))
         }
     }
 
@@ -287,12 +312,13 @@ impl<'c> Run<'c> {
                 let Some(o) = self.model.modules.get(m).and_then(|md| md.outputs.get(n)) else {
                     return false;
                 };
-                if !self.tolerant {
-                    let failed = self.with_scope(mi, None, |s| {
+                if !self.tolerant && !o.preconditions.is_empty() {
+                    let checked = self.with_scope(mi, None, |s| {
                         check_conditions(&o.preconditions, s, ConditionKind::OutputPrecondition)
                     });
-                    if !failed.is_empty() {
-                        self.errors(Diagnostics(failed));
+                    self.record(mi, Checkable::Output(n.clone()), &checked);
+                    if !checked.diags.is_empty() {
+                        self.errors(Diagnostics(checked.diags));
                         return false;
                     }
                 }
@@ -330,10 +356,11 @@ impl<'c> Run<'c> {
                 // A destroy does not check (what the checks look at is going away).
                 if let Some(c) = self.model.modules.get(m).and_then(|md| md.checks.get(n)) {
                     if !self.tolerant {
-                        let warnings = self.with_scope(mi, None, |s| {
+                        let checked = self.with_scope(mi, None, |s| {
                             check_conditions(&c.asserts, s, ConditionKind::CheckAssert)
                         });
-                        self.errors(Diagnostics(warnings));
+                        self.record(mi, Checkable::Check(n.clone()), &checked);
+                        self.errors(Diagnostics(checked.diags));
                     }
                 }
                 true
@@ -359,7 +386,9 @@ impl<'c> Run<'c> {
             let Some(value) = self.store.borrow().vars.get(&key).cloned() else {
                 continue;
             };
-            if let Err(d) = self.with_scope(&root, None, |s| validate_variable(decl, &value, s)) {
+            let checked = self.with_scope(&root, None, |s| validate_variable(decl, &value, s));
+            self.record(&root, Checkable::Var(decl.name.clone()), &checked);
+            for d in checked.diags {
                 self.error(d);
                 ok = false;
             }
@@ -431,8 +460,12 @@ impl<'c> Run<'c> {
             },
         };
         let checked = convert_variable(decl, value).and_then(|v| {
-            if validate {
-                self.with_scope(module, None, |s| validate_variable(decl, &v, s))?;
+            if validate && !decl.validations.is_empty() {
+                let c = self.with_scope(module, None, |s| validate_variable(decl, &v, s));
+                self.record(module, Checkable::Var(decl.name.clone()), &c);
+                if let Some(d) = c.diags.into_iter().next() {
+                    return Err(d);
+                }
             }
             Ok(v)
         });
@@ -810,16 +843,26 @@ pub fn validate_variable(
     decl: &Variable,
     value: &Value,
     module: &dyn terrane_lang::Scope,
-) -> Result<(), Diagnostic> {
+) -> Checked {
+    let mut status = Status::Pass;
+    let failed = |status, problems, d| Checked {
+        diags: vec![d],
+        status,
+        problems,
+    };
     for val in &decl.validations {
         let scope = VarScope {
             name: &decl.name,
             value,
             module,
         };
-        let ok = eval_with(&val.condition, &scope, Vec::new())?;
+        let ok = match eval_with(&val.condition, &scope, Vec::new()) {
+            Ok(v) => v,
+            Err(d) => return failed(Status::Error, Vec::new(), d),
+        };
         match ok.peel() {
-            Value::Bool(true) | Value::Unknown => {}
+            Value::Bool(true) => {}
+            Value::Unknown => status = status.max(Status::Unknown),
             Value::Bool(false) => {
                 let msg = eval_with(&val.error_message, &scope, Vec::new())
                     .ok()
@@ -837,28 +880,34 @@ pub fn validate_variable(
                 } else {
                     format!("var.{} is {}. ", decl.name, value.to_display())
                 };
-                return Err(Diagnostic::error(
+                let d = Diagnostic::error(
                     "Invalid value for variable",
                     format!(
                         "{msg}\n\n{shown}This was checked by the validation rule of variable {:?}.",
                         decl.name
                     ),
                 )
-                .with_span(Some(val.condition.span.clone())));
+                .with_span(Some(val.condition.span.clone()));
+                return failed(Status::Fail, vec![msg], d);
             }
             other => {
-                return Err(Diagnostic::error(
+                let d = Diagnostic::error(
                     "Invalid validation condition",
                     format!(
                         "A validation condition must be true or false, but it produced {}.",
                         other.type_name()
                     ),
                 )
-                .with_span(Some(val.condition.span.clone())))
+                .with_span(Some(val.condition.span.clone()));
+                return failed(Status::Error, Vec::new(), d);
             }
         }
     }
-    Ok(())
+    Checked {
+        diags: Vec::new(),
+        status,
+        problems: Vec::new(),
+    }
 }
 
 /// A validation's scope: its variable's value being checked, then the module's.
@@ -905,7 +954,7 @@ pub fn check_conditions(
     conditions: &[Condition],
     scope: &dyn terrane_lang::Scope,
     kind: ConditionKind,
-) -> Vec<Diagnostic> {
+) -> Checked {
     let summary = match kind {
         ConditionKind::ResourcePrecondition => "Resource precondition failed",
         ConditionKind::ResourcePostcondition => "Resource postcondition failed",
@@ -913,6 +962,8 @@ pub fn check_conditions(
         ConditionKind::CheckAssert => "Check block assertion failed",
     };
     let mut out = Vec::new();
+    let mut status = Status::Pass;
+    let mut problems = Vec::new();
     for c in conditions {
         let invalid = |what: String| {
             Diagnostic::error(
@@ -922,24 +973,24 @@ pub fn check_conditions(
             .with_span(Some(c.condition.span.clone()))
         };
         let holds = match eval(&c.condition, scope).map(|v| v.unmark()) {
+            Err(d) => Err(d),
+            Ok((Value::Unknown, _)) => {
+                status = status.max(Status::Unknown);
+                continue;
+            }
+            Ok((Value::Bool(b), _)) => Ok(b),
+            Ok((Value::String(s), _)) if s == "true" || s == "false" => Ok(s == "true"),
+            Ok((Value::Null, _)) => Err(invalid("null".into())),
+            Ok((other, _)) => Err(invalid(format!("a {}", other.type_name()))),
+        };
+        match holds {
+            Ok(true) => continue,
+            Ok(false) => status = status.max(Status::Fail),
             Err(d) => {
+                status = Status::Error;
                 out.push(d);
                 continue;
             }
-            Ok((Value::Unknown, _)) => continue,
-            Ok((Value::Bool(b), _)) => b,
-            Ok((Value::String(s), _)) if s == "true" || s == "false" => s == "true",
-            Ok((Value::Null, _)) => {
-                out.push(invalid("null".into()));
-                continue;
-            }
-            Ok((other, _)) => {
-                out.push(invalid(format!("a {}", other.type_name())));
-                continue;
-            }
-        };
-        if holds {
-            continue;
         }
         let message = match eval(&c.error_message, scope).map(|v| v.unmark()) {
             Ok((_, true)) => {
@@ -949,10 +1000,12 @@ pub fn check_conditions(
             Ok((Value::String(s), _)) => s,
             Ok((v, _)) => v.to_display(),
             Err(d) => {
+                status = Status::Error;
                 out.push(d);
                 continue;
             }
         };
+        problems.push(message.clone());
         let d = if kind == ConditionKind::CheckAssert {
             Diagnostic::warning(summary, message)
         } else {
@@ -960,5 +1013,17 @@ pub fn check_conditions(
         };
         out.push(d.with_span(Some(c.condition.span.clone())));
     }
-    out
+    Checked {
+        diags: out,
+        status,
+        problems,
+    }
+}
+
+/// How a checkable object's conditions came out: the diagnostics to report, and the
+/// status and failure messages the plan's `checks` records.
+pub struct Checked {
+    pub diags: Vec<Diagnostic>,
+    pub status: Status,
+    pub problems: Vec<String>,
 }

@@ -1127,6 +1127,43 @@ fn to_number(v: &Value) -> Option<Number> {
     }
 }
 
+/// Equality as cty decides it when parts are unknown: `None` (unknown) only when the
+/// known parts cannot settle it. A value of known shape is not null even if its
+/// elements are unknown (`[x, unknown] != null` is true), collections of different
+/// lengths or keys differ, and a known difference wins over an unknown part.
+fn equals(l: &Value, r: &Value) -> Option<bool> {
+    match (l, r) {
+        (Value::Sensitive(a), b) | (b, Value::Sensitive(a)) => equals(a, b),
+        (Value::Unknown, _) | (_, Value::Unknown) => None,
+        _ if l.is_wholly_known() && r.is_wholly_known() => Some(l.same_as(r)),
+        (Value::Null, _) | (_, Value::Null) => Some(false),
+        (Value::List(a), Value::List(b)) => all_equal(a.len() == b.len(), a.iter().zip(b)),
+        (Value::Map(a), Value::Map(b)) => all_equal(
+            a.len() == b.len() && a.keys().all(|k| b.contains_key(k)),
+            a.iter().filter_map(|(k, x)| Some((x, b.get(k)?))),
+        ),
+        _ => None,
+    }
+}
+
+fn all_equal<'a>(
+    same_shape: bool,
+    pairs: impl Iterator<Item = (&'a Value, &'a Value)>,
+) -> Option<bool> {
+    if !same_shape {
+        return Some(false);
+    }
+    let mut known = true;
+    for (x, y) in pairs {
+        match equals(x, y) {
+            Some(false) => return Some(false),
+            Some(true) => {}
+            None => known = false,
+        }
+    }
+    known.then_some(true)
+}
+
 fn binary(op: BinOp, l: Value, r: Value, le: &Expr, re: &Expr) -> Result<Value, Diagnostic> {
     if matches!(l, Value::Unknown) || matches!(r, Value::Unknown) {
         return Ok(Value::Unknown);
@@ -1149,20 +1186,8 @@ fn binary(op: BinOp, l: Value, r: Value, le: &Expr, re: &Expr) -> Result<Value, 
         )),
     };
     Ok(match op {
-        BinOp::Eq => {
-            if !l.is_wholly_known() || !r.is_wholly_known() {
-                Value::Unknown
-            } else {
-                Value::Bool(l.same_as(&r))
-            }
-        }
-        BinOp::NotEq => {
-            if !l.is_wholly_known() || !r.is_wholly_known() {
-                Value::Unknown
-            } else {
-                Value::Bool(!l.same_as(&r))
-            }
-        }
+        BinOp::Eq => equals(&l, &r).map_or(Value::Unknown, Value::Bool),
+        BinOp::NotEq => equals(&l, &r).map_or(Value::Unknown, |b| Value::Bool(!b)),
         BinOp::And => Value::Bool(boolean(&l, le)? && boolean(&r, re)?),
         BinOp::Or => Value::Bool(boolean(&l, le)? || boolean(&r, re)?),
         BinOp::Less => Value::Bool(num(&l, le)? < num(&r, re)?),

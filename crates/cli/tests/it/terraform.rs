@@ -1423,6 +1423,10 @@ variable "names" {
 
 variable "env" {
   default = "prod"
+  validation {
+    condition     = length(var.env) > 0
+    error_message = "env is empty"
+  }
 }
 
 locals {
@@ -1446,6 +1450,30 @@ resource "terraform_data" "each" {
 resource "terraform_data" "counted" {
   count = 2
   input = [count.index, terraform_data.a.id]
+  lifecycle {
+    precondition {
+      condition     = count.index < 2
+      error_message = "two at most"
+    }
+    postcondition {
+      condition     = self.input != null
+      error_message = "no input"
+    }
+  }
+}
+
+check "env" {
+  assert {
+    condition     = var.env == "prod"
+    error_message = "not prod"
+  }
+}
+
+check "names" {
+  assert {
+    condition     = length(var.names) > 5
+    error_message = "only ${length(var.names)} names"
+  }
 }
 
 resource "terraform_data" "follower" {
@@ -1462,6 +1490,10 @@ module "child" {
 
 output "a" {
   value = terraform_data.a.output
+  precondition {
+    condition     = var.env != ""
+    error_message = "env is empty"
+  }
 }
 
 output "mixed" {
@@ -1481,6 +1513,10 @@ output "child" {
 const PLAN_JSON_CHILD: &str = r#"
 variable "prefix" {
   type = string
+  validation {
+    condition     = var.prefix != "bad"
+    error_message = "bad prefix"
+  }
 }
 
 resource "terraform_data" "inner" {
@@ -1495,7 +1531,7 @@ output "name" {
 /// Parts of Terraform's plan JSON that the comparison leaves out: versions and times,
 /// and what terrane does not write yet or writes otherwise on purpose (see
 /// docs/language.md, "Plan JSON").
-const PLAN_JSON_NOT_COMPARED: &[&str] = &["terraform_version", "timestamp", "checks", "cost"];
+const PLAN_JSON_NOT_COMPARED: &[&str] = &["terraform_version", "timestamp", "cost"];
 
 /// Sensitivity masks: where a value is known only after apply, Terraform writes `[]` or
 /// `{}` by the value's type, which terrane does not know yet; such entries are left out.
