@@ -412,10 +412,18 @@ pub enum StateCommand {
     /// Copy this workspace's whole state — every serial, the data keys and the
     /// secrets — to another backend, which must be empty. Then point the `backend`
     /// block at it. URL: sqlite:PATH, postgres://USER:PASS@HOST:PORT/DB?workspace=NAME,
-    /// or s3://BUCKET/KEY?region=REGION&endpoint=URL.
+    /// or s3://BUCKET/KEY?region=REGION&endpoint=URL. `--to FILE.tfstate` writes the
+    /// state for Terraform; `--from FILE` takes a Terraform state (format 4) over into
+    /// this empty workspace (docs/migrating.md).
     Migrate {
-        #[arg(long, value_name = "URL")]
-        to: String,
+        #[arg(
+            long,
+            value_name = "URL|FILE.tfstate",
+            required_unless_present = "from"
+        )]
+        to: Option<String>,
+        #[arg(long, value_name = "FILE", conflicts_with = "to")]
+        from: Option<PathBuf>,
     },
 }
 

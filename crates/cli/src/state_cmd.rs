@@ -4,7 +4,9 @@ use std::path::Path;
 
 use terrane_core::InstanceAddr;
 use terrane_engine::render::{render_instance, Style};
-use terrane_workspace::state_io::{migrate, move_instance, pull, push, remove};
+use terrane_workspace::state_io::{
+    history_table, migrate_command, move_instance, pull, push, remove,
+};
 use terrane_workspace::{LockGuard, Workspace};
 
 use crate::args::StateCommand;
@@ -59,34 +61,13 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
             }
             Err(e) => fail(e),
         },
-        StateCommand::History => {
-            let history = or_fail!(backend.history());
-            if history.is_empty() {
-                outln!("No state history yet. Run terrane apply to create the first serial.");
-                return 0;
+        StateCommand::History => match history_table(backend.as_ref()) {
+            Ok(table) => {
+                outln!("{table}");
+                0
             }
-            outln!(
-                "{:>6}  {:<19}  {:<10}  {:<12}  {:<11}  {:>7}",
-                "SERIAL",
-                "TIME (UTC)",
-                "OPERATION",
-                "USER",
-                "STATUS",
-                "CHANGES"
-            );
-            for h in history {
-                outln!(
-                    "{:>6}  {:<19}  {:<10}  {:<12}  {:<11}  {:>7}",
-                    h.serial,
-                    h.created_at,
-                    h.operation,
-                    h.user,
-                    h.status,
-                    h.changed
-                );
-            }
-            0
-        }
+            Err(e) => fail(e),
+        },
         StateCommand::Pull => match pull(backend.as_ref()) {
             Ok(doc) => {
                 outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -114,9 +95,10 @@ pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
                 Err(e) => fail(e),
             }
         }
-        StateCommand::Migrate { to } => {
+        StateCommand::Migrate { to, from } => {
             let _lock = or_fail!(LockGuard::acquire(backend.as_mut(), "state migrate"));
-            match migrate(&ws, backend.as_ref(), &to, &|line| eprintln!("{line}")) {
+            let (from, to) = (from.as_deref(), to.as_deref());
+            match migrate_command(&ws, backend.as_mut(), from, to, &|l| eprintln!("{l}")) {
                 Ok(msg) => {
                     outln!("{msg}");
                     0

@@ -212,4 +212,22 @@ impl DumpOutput {
     pub fn decode(&self, enc: Option<&Encryption>) -> Result<OutputState> {
         seal::decode_output(enc, &self.name, &self.value, self.sensitive, self.sealed)
     }
+
+    /// The stored form of output `name` as written at `serial`.
+    pub fn encode(
+        enc: Option<&Encryption>,
+        serial: u64,
+        name: &str,
+        o: &OutputState,
+    ) -> Result<DumpOutput> {
+        let (value, sealed) = seal::encode_output(enc, name, o)?;
+        Ok(DumpOutput {
+            name: name.to_string(),
+            serial_from: serial,
+            serial_to: None,
+            value,
+            sensitive: o.sensitive,
+            sealed,
+        })
+    }
 }

@@ -23,6 +23,7 @@ pub mod plugins;
 pub mod policy;
 pub mod secrets;
 pub mod state_io;
+pub mod takeover;
 pub mod workspaces;
 
 use std::collections::BTreeMap;

@@ -128,6 +128,11 @@ pub async fn plan(
     // configuration alone, as a saved plan is checked against it (`terraform.tfvars`
     // included it before, and no saved plan applied beside one).
     let digest = ws.config_digest();
+    if prior.serial == 0 {
+        if let Some(why) = crate::takeover::unmigrated_state(ws) {
+            return Err(OpError::Failed(why));
+        }
+    }
     let vars = variables(ws, &req.vars, warn)?;
     let targets = parse_targets(&req.targets).map_err(OpError::Diagnostics)?;
     let started = std::time::Instant::now();

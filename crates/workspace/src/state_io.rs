@@ -179,6 +179,47 @@ pub fn push(backend: &mut dyn Backend, text: &str, force: bool) -> Result<u64, S
     Ok(s)
 }
 
+/// `terrane state migrate`: `--from FILE` takes a Terraform state over, `--to
+/// FILE.tfstate` writes one, `--to URL` copies the state to another backend.
+pub fn migrate_command(
+    ws: &Workspace,
+    backend: &mut dyn Backend,
+    from: Option<&std::path::Path>,
+    to: Option<&str>,
+    progress: &dyn Fn(&str),
+) -> Result<String, String> {
+    match (from, to) {
+        (Some(f), None) => crate::takeover::from_terraform(ws, backend, &ws.dir.join(f)),
+        (None, Some(t)) if t.ends_with(".tfstate") => {
+            crate::takeover::to_terraform(ws, backend, &ws.dir.join(t))
+        }
+        (None, Some(t)) => migrate(ws, backend, t, progress),
+        _ => Err(
+            "give either --from FILE (a Terraform state to take over) or --to URL|FILE.tfstate"
+                .into(),
+        ),
+    }
+}
+
+/// The state history as a table, oldest serial first.
+pub fn history_table(backend: &dyn Backend) -> Result<String, String> {
+    let history = backend.history().map_err(|e| e.to_string())?;
+    if history.is_empty() {
+        return Ok("No state history yet. Run terrane apply to create the first serial.".into());
+    }
+    let mut out = format!(
+        "{:>6}  {:<19}  {:<10}  {:<12}  {:<11}  {:>7}",
+        "SERIAL", "TIME (UTC)", "OPERATION", "USER", "STATUS", "CHANGES"
+    );
+    for h in history {
+        out += &format!(
+            "\n{:>6}  {:<19}  {:<10}  {:<12}  {:<11}  {:>7}",
+            h.serial, h.created_at, h.operation, h.user, h.status, h.changed
+        );
+    }
+    Ok(out)
+}
+
 /// Copies the whole state (every serial, secret version and wrapped key) to the
 /// backend the URL `to` names, reads the copy back and compares it; `progress` hears
 /// what is being copied. The source is not changed. Returns what to tell the user.

@@ -23,6 +23,7 @@ mod plugins;
 mod policy;
 mod secrets;
 mod state;
+mod takeover;
 mod terraform;
 mod tools;
 mod variables;

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use crate::{Out, Ws};
 
 /// `terraform ARGS` in `dir`.
-fn terraform(dir: &Path, args: &[&str]) -> Out {
+pub(crate) fn terraform(dir: &Path, args: &[&str]) -> Out {
     with_input(terraform_cmd(dir, args), "")
 }
 
@@ -49,14 +49,14 @@ fn with_input(mut c: Command, input: &str) -> Out {
 }
 
 /// One configuration in two directories: one for Terraform, one for terrane.
-struct Pair {
-    tf: Ws,
-    tr: Ws,
+pub(crate) struct Pair {
+    pub(crate) tf: Ws,
+    pub(crate) tr: Ws,
 }
 
 impl Pair {
     /// The files (path, text) in both directories, and `terraform init` in Terraform's.
-    fn new(files: &[(&str, &str)]) -> Pair {
+    pub(crate) fn new(files: &[(&str, &str)]) -> Pair {
         let pair = Pair {
             tf: Ws::new(),
             tr: Ws::new(),

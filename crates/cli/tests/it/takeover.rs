@@ -1,0 +1,182 @@
+//! Moving in from Terraform and back: a state Terraform 1.15 applied is taken over by
+//! `terrane state migrate --from`, planned without changes, changed by terrane, written
+//! back with `--to FILE.tfstate`, and planned by Terraform without changes.
+
+use crate::terraform::{terraform, Pair};
+
+const MAIN: &str = r#"
+variable "n" {
+  default = 2
+}
+
+resource "terraform_data" "a" {
+  count = var.n
+  input = { i = count.index, big = 12345678901234567890 }
+}
+
+resource "terraform_data" "b" {
+  input      = terraform_data.a[0].output
+  depends_on = [terraform_data.a]
+}
+
+module "c" {
+  source = "./m"
+  count  = 2
+  v      = "c${count.index}"
+}
+
+module "e" {
+  source   = "./m"
+  for_each = { k = "v" }
+  v        = each.value
+}
+
+output "secret" {
+  value     = "hunter2"
+  sensitive = true
+}
+
+output "c" {
+  value = module.c[*].o
+}
+"#;
+
+const MODULE: &str = r#"
+variable "v" {}
+
+resource "terraform_data" "r" {
+  for_each = toset(["x", "y"])
+  input    = "${var.v}-${each.key}"
+}
+
+output "o" {
+  value = [for r in terraform_data.r : r.output]
+}
+"#;
+
+fn sorted(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_terraform_state_is_taken_over_planned_changed_and_given_back() {
+    let pair = Pair::new(&[("main.tf", MAIN), ("m/main.tf", MODULE)]);
+    terraform(pair.tf.path(), &["apply", "-auto-approve", "-no-color"]).success();
+    let tf_list = sorted(&terraform(pair.tf.path(), &["state", "list"]).stdout);
+    assert_eq!(tf_list.len(), 9, "{tf_list:?}");
+    let source = std::fs::read(pair.tf.path().join("terraform.tfstate")).unwrap();
+    std::fs::write(pair.tr.path().join("terraform.tfstate"), &source).unwrap();
+
+    // Beside an unmigrated Terraform state, terrane refuses to plan every object anew.
+    pair.tr
+        .run(&["plan"])
+        .expect_code(1)
+        .contains("terraform.tfstate is a Terraform state with 9 resource instances")
+        .contains("terrane state migrate --from terraform.tfstate")
+        .lacks("Plan:");
+
+    pair.tr
+        .run(&["state", "migrate", "--from", "terraform.tfstate"])
+        .success()
+        .contains("9 resource instances and 2 outputs");
+    let after = std::fs::read(pair.tr.path().join("terraform.tfstate")).unwrap();
+    assert_eq!(after, source, "the Terraform state must not be changed");
+    assert_eq!(sorted(&pair.tr.state_list().join("\n")), tf_list);
+    // Terraform's lineage and serial are kept.
+    let tf_doc: serde_json::Value = serde_json::from_slice(&source).unwrap();
+    let pulled: serde_json::Value =
+        serde_json::from_str(&pair.tr.run(&["state", "pull"]).success().stdout).unwrap();
+    assert_eq!(pulled["lineage"], tf_doc["lineage"]);
+    assert_eq!(pulled["serial"], tf_doc["serial"]);
+
+    // Nothing changed, so nothing to do; values and sensitivity came along.
+    pair.tr.run(&["plan", "-detailed-exitcode"]).expect_code(0);
+    pair.tr
+        .run(&["output", "-raw", "secret"])
+        .success()
+        .contains("hunter2");
+    pair.tr
+        .run(&["show", "-json"])
+        .success()
+        .contains("12345678901234567890");
+    // A second takeover would overwrite terrane's state: refused.
+    pair.tr
+        .run(&["state", "migrate", "--from", "terraform.tfstate"])
+        .expect_code(1)
+        .contains("already holds a terrane state");
+
+    // terrane changes something, then hands the state back.
+    pair.tr
+        .run(&["apply", "-auto-approve", "-var", "n=3"])
+        .success()
+        .contains("1 added, 0 changed, 0 destroyed");
+    pair.tr
+        .run(&["state", "migrate", "--to", "back.tfstate"])
+        .success()
+        .contains("10 resource instances");
+    let back = pair.tr.path().join("back.tfstate");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&back).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o600,
+        "a state holding secrets is for its owner alone"
+    );
+    pair.tr
+        .run(&["state", "migrate", "--to", "back.tfstate"])
+        .expect_code(1)
+        .contains("already exists");
+    std::fs::copy(&back, pair.tf.path().join("terraform.tfstate")).unwrap();
+    let plan = terraform(
+        pair.tf.path(),
+        &["plan", "-var", "n=3", "-detailed-exitcode", "-no-color"],
+    );
+    assert_eq!(
+        plan.code, 0,
+        "Terraform should see no changes in the state terrane wrote:\n{}{}",
+        plan.stdout, plan.stderr
+    );
+    terraform(pair.tf.path(), &["output", "-raw", "secret"])
+        .success()
+        .contains("hunter2");
+}
+
+#[test]
+fn files_that_are_not_terraform_states_are_refused_and_nothing_is_written() {
+    let pair = Pair::new(&[(
+        "main.tf",
+        MODULE
+            .replace(
+                "variable \"v\" {}",
+                "variable \"v\" {\n  default = \"d\"\n}",
+            )
+            .as_str(),
+    )]);
+    let ws = &pair.tr;
+    ws.write("not.tfstate", "hello");
+    ws.run(&["state", "migrate", "--from", "not.tfstate"])
+        .expect_code(1)
+        .contains("not.tfstate is not a Terraform state file: not JSON");
+    ws.write(
+        "newer.tfstate",
+        r#"{"version": 5, "serial": 1, "lineage": "x"}"#,
+    );
+    ws.run(&["state", "migrate", "--from", "newer.tfstate"])
+        .expect_code(1)
+        .contains("format version 5")
+        .contains("nothing was read");
+    ws.write(
+        "tainted.tfstate",
+        r#"{"version": 4, "serial": 1, "lineage": "x", "resources": [{"mode": "managed",
+        "type": "terraform_data", "name": "t", "provider": "provider[\"terraform.io/builtin/terraform\"]",
+        "instances": [{"status": "tainted", "schema_version": 0, "attributes": {"id": "1"}}]}]}"#,
+    );
+    ws.run(&["state", "migrate", "--from", "tainted.tfstate"])
+        .expect_code(1)
+        .contains("terraform_data.t is tainted");
+    assert!(ws.state_list().is_empty(), "nothing is half migrated");
+    ws.run(&["state", "migrate", "--from", "missing.tfstate"])
+        .expect_code(1)
+        .contains("reading missing.tfstate");
+}
