@@ -84,11 +84,18 @@ impl DocBackend {
                 reason: "the state document was deleted while terrane was using it".into(),
             }),
             Some((bytes, tag)) => {
-                let doc: Document =
-                    serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-                        path: self.store.describe(),
-                        reason: format!("the state document does not parse: {e}"),
-                    })?;
+                let doc: Document = serde_json::from_slice(&bytes).map_err(|e| {
+                    let path = self.store.describe();
+                    let terraform = terrane_core::tfstate::TfState::parse(&bytes, &path).is_ok();
+                    StateError::Corrupt {
+                        reason: if terraform {
+                            format!("it holds a Terraform state, which terrane does not write over. Take it over into another key or backend with: terrane state migrate --from {path} (docs/migrating.md)")
+                        } else {
+                            format!("the state document does not parse: {e}")
+                        },
+                        path,
+                    }
+                })?;
                 doc.state.validate()?;
                 Ok((doc, tag))
             }

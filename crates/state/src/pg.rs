@@ -178,6 +178,24 @@ async fn connect(conn_str: &str) -> Result<Client> {
     Ok(client)
 }
 
+/// The state Terraform's `pg` backend keeps for `workspace` in `schema` (its table
+/// `states`: one row per workspace, the state file's text in `data`), if there is one.
+/// Only reads; creates nothing.
+pub fn terraform_state(conn_str: &str, schema: &str, workspace: &str) -> Result<Option<Vec<u8>>> {
+    let rt = OwnRuntime::new()?;
+    let cs = conn_str.to_string();
+    let sql = format!(
+        "SELECT data FROM \"{}\".states WHERE name = $1",
+        schema.replace('"', "\"\"")
+    );
+    let ws = workspace.to_string();
+    block(&rt, || async move {
+        let client = connect(&cs).await?;
+        let row = client.query_opt(&sql, &[&ws]).await.map_err(pg_error)?;
+        Ok(row.map(|r| r.get::<_, String>(0).into_bytes()))
+    })
+}
+
 /// The workspaces recorded in the database at `conn_str`.
 pub fn workspaces(conn_str: &str) -> Result<Vec<String>> {
     let rt = OwnRuntime::new()?;

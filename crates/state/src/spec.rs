@@ -9,7 +9,7 @@ use terrane_lang::eval::eval_constant;
 use crate::{Backend, Result, StateError};
 
 /// The value of `name` in a URL's query string (`a=1&b=2`).
-fn query_param(query: &str, name: &str) -> Option<String> {
+pub fn query_param(query: &str, name: &str) -> Option<String> {
     query
         .split('&')
         .filter_map(|kv| kv.split_once('='))
@@ -104,10 +104,37 @@ impl BackendSpec {
             .iter()
             .find(|(n, _)| !allowed.contains(&n.as_str()))
         {
+            // Settings of Terraform's own backends: a repository moving in.
+            const TERRAFORM: &[&str] = &[
+                "schema_name",
+                "dynamodb_table",
+                "use_lockfile",
+                "encrypt",
+                "workspace_key_prefix",
+                "profile",
+                "endpoints",
+                "use_path_style",
+                "skip_credentials_validation",
+                "skip_region_validation",
+                "skip_requesting_account_id",
+                "skip_metadata_api_check",
+                "skip_schema_creation",
+                "kms_key_id",
+                "acl",
+                "access_key",
+                "secret_key",
+                "role_arn",
+                "assume_role",
+            ];
+            let hint = if TERRAFORM.contains(&name.as_str()) {
+                " This looks like Terraform's backend block: terrane keeps its own state. Take Terraform's over with terrane state migrate --from (docs/migrating.md), then write terrane's backend block."
+            } else {
+                ""
+            };
             return Err(Diagnostic::error(
                 "Unsupported backend setting",
                 format!(
-                    "The {} backend has no setting {name:?}. Its settings are: {}.",
+                    "The {} backend has no setting {name:?}. Its settings are: {}.{hint}",
                     b.kind,
                     allowed.join(", ")
                 ),

@@ -189,7 +189,7 @@ pub fn migrate_command(
     progress: &dyn Fn(&str),
 ) -> Result<String, String> {
     match (from, to) {
-        (Some(f), None) => crate::takeover::from_terraform(ws, backend, &ws.dir.join(f)),
+        (Some(f), None) => crate::takeover::from_terraform(ws, backend, &f.to_string_lossy()),
         (None, Some(t)) if t.ends_with(".tfstate") => {
             crate::takeover::to_terraform(ws, backend, &ws.dir.join(t))
         }

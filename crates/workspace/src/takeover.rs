@@ -29,14 +29,9 @@ const BUILTIN: &str = "terraform.io/builtin/";
 pub fn from_terraform(
     ws: &Workspace,
     backend: &mut dyn Backend,
-    path: &Path,
+    from: &str,
 ) -> Result<String, String> {
-    let shown = path
-        .strip_prefix(&ws.dir)
-        .unwrap_or(path)
-        .display()
-        .to_string();
-    let text = std::fs::read(path).map_err(|e| format!("reading {shown}: {e}"))?;
+    let (text, shown) = read_source(ws, from)?;
     let tf = TfState::parse(&text, &shown).map_err(|e| e.to_string())?;
     let current = backend.read_current().map_err(|e| e.to_string())?;
     if current.serial > 0 || !current.resources.is_empty() {
@@ -97,6 +92,78 @@ pub fn from_terraform(
         msg += &format!("\n\nterrane has no provider for these instances yet (declare and install it with required_providers and terrane init before planning): {}", missing.join(", "));
     }
     Ok(msg)
+}
+
+/// The text of the Terraform state `from` names, and how to name it in messages: a
+/// file; `s3://BUCKET/KEY?region=R&endpoint=URL` (Terraform's `s3` backend; with
+/// `&workspace=W` another workspace's state, under `env:/W/KEY`); or
+/// `postgres://USER:PASS@HOST/DB?schema_name=S&workspace=W` (Terraform's `pg` backend:
+/// table `S.states`, schema `terraform_remote_state` by default). Only reads.
+fn read_source(ws: &Workspace, from: &str) -> Result<(Vec<u8>, String), String> {
+    let (head, query) = from.split_once('?').unwrap_or((from, ""));
+    let param = |name: &str| terrane_state::spec::query_param(query, name);
+    let workspace = param("workspace").unwrap_or_else(|| "default".into());
+    let missing = |shown: &str| {
+        format!("{shown} holds no state for workspace {workspace:?}: check the address and the workspace")
+    };
+    if let Some(rest) = from.strip_prefix("s3://") {
+        let loc = terrane_state::S3Location::parse(rest);
+        let key = if workspace == "default" {
+            loc.key.clone()
+        } else {
+            format!("env:/{workspace}/{}", loc.key)
+        };
+        let shown = format!("s3://{}/{key}", loc.bucket);
+        return read_s3(&loc, &key, &shown)?
+            .map(|t| (t, shown.clone()))
+            .ok_or_else(|| missing(&shown));
+    }
+    if head.starts_with("postgres://") || head.starts_with("postgresql://") {
+        let schema = param("schema_name").unwrap_or_else(|| "terraform_remote_state".into());
+        let shown = format!(
+            "the Terraform pg backend at {} (schema {schema})",
+            redact(head)
+        );
+        return terrane_state::pg::terraform_state(head, &schema, &workspace)
+            .map_err(|e| format!("reading {shown}: {e}"))?
+            .map(|t| (t, shown.clone()))
+            .ok_or_else(|| missing(&shown));
+    }
+    let path = ws.dir.join(from);
+    let shown = path
+        .strip_prefix(&ws.dir)
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    let text = std::fs::read(&path).map_err(|e| format!("reading {shown}: {e}"))?;
+    Ok((text, shown))
+}
+
+#[cfg(feature = "aws")]
+fn read_s3(
+    loc: &terrane_state::S3Location,
+    key: &str,
+    shown: &str,
+) -> Result<Option<Vec<u8>>, String> {
+    terrane_state::s3::S3Blobs::connect(&loc.bucket, "", &loc.region, loc.endpoint.as_deref())
+        .and_then(|b| b.get(key))
+        .map_err(|e| format!("reading {shown}: {e}"))
+}
+
+#[cfg(not(feature = "aws"))]
+fn read_s3(_: &terrane_state::S3Location, _: &str, shown: &str) -> Result<Option<Vec<u8>>, String> {
+    Err(format!("reading {shown}: this terrane was built without S3 support (the aws feature); copy the state to a file with `terraform state pull > terraform.tfstate` and migrate from the file"))
+}
+
+/// A connection string without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
 }
 
 /// The instances whose provider neither terrane nor an installed plugin provides.
@@ -274,12 +341,37 @@ pub fn unmigrated_state(ws: &Workspace) -> Option<String> {
             .join(&ws.name)
             .join("terraform.tfstate")
     };
-    let text = std::fs::read(&file).ok()?;
-    let shown = file
-        .strip_prefix(&ws.dir)
-        .unwrap_or(&file)
-        .display()
-        .to_string();
+    let (text, shown, from) = match std::fs::read(&file) {
+        Ok(text) => {
+            let shown = file
+                .strip_prefix(&ws.dir)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            (text, shown.clone(), shown)
+        }
+        // A Terraform `pg` backend block, read as terrane's: the same database may
+        // hold Terraform's state in its own schema.
+        Err(_) => {
+            match ws.backend_spec() {
+                Ok(terrane_state::BackendSpec::Pg {
+                    conn_str,
+                    workspace,
+                }) => {
+                    let text = terrane_state::pg::terraform_state(
+                        &conn_str,
+                        "terraform_remote_state",
+                        &workspace,
+                    )
+                    .ok()??;
+                    let shown = "This PostgreSQL database's Terraform state (schema terraform_remote_state)".to_string();
+                    let from = format!("'{}?workspace={workspace}'", redact(&conn_str));
+                    (text, shown, from)
+                }
+                _ => return None,
+            }
+        }
+    };
     let objects: usize = match TfState::parse(&text, &shown) {
         Ok(tf) => tf
             .resources
@@ -294,7 +386,7 @@ pub fn unmigrated_state(ws: &Workspace) -> Option<String> {
         }
     };
     (objects > 0).then(|| format!(
-        "{shown} is a Terraform state with {objects} resource instances, and terrane's state is empty: a plan now would create every object again. Take the state over first:\n\n  terrane state migrate --from {shown}\n\nthen plan (it should show no changes). The file is only read, never changed."
+        "{shown} is a Terraform state with {objects} resource instances, and terrane's state is empty: a plan now would create every object again. Take the state over first:\n\n  terrane state migrate --from {from}\n\nthen plan (it should show no changes). The Terraform state is only read, never changed."
     ))
 }
 
@@ -477,4 +569,42 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_addresses_and_paths_read_as_terraform_writes_them() {
+        assert_eq!(
+            parse_provider("module.a.provider[\"registry.terraform.io/hashicorp/aws\"].west"),
+            Some((
+                "module.a.".into(),
+                "registry.terraform.io/hashicorp/aws".into(),
+                Some("west".into())
+            ))
+        );
+        assert_eq!(parse_provider("aws"), None);
+        assert_eq!(local_name("module.m.provider.aws.west"), "aws");
+        let paths = vec![json!([
+            {"type": "get_attr", "value": "tags"},
+            {"type": "index", "value": {"value": "a/b", "type": "string"}}
+        ])];
+        assert_eq!(pointer_paths(&paths), vec!["/tags/a~1b"]);
+        let v = Value::map([("pw", Value::from("x").into_sensitive())]);
+        assert_eq!(
+            terraform_paths(&v),
+            vec![json!([{"type": "get_attr", "value": "pw"}])]
+        );
+    }
+
+    #[test]
+    fn connection_strings_lose_their_password() {
+        assert_eq!(
+            redact("postgres://u:secret@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://db/x"), "postgres://db/x");
+    }
 }

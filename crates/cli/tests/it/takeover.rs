@@ -180,3 +180,146 @@ fn files_that_are_not_terraform_states_are_refused_and_nothing_is_written() {
         .expect_code(1)
         .contains("reading missing.tfstate");
 }
+
+/// A small configuration for the backend tests, and Terraform's `backend` block.
+fn backend_pair(backend: &str) -> Pair {
+    let pair = Pair::new(&[("main.tf", MODULE)]);
+    pair.tf.write(
+        "main.tf",
+        &format!(
+            "terraform {{\n{backend}\n}}\n{}",
+            MODULE.replace(
+                "variable \"v\" {}",
+                "variable \"v\" {\n  default = \"b\"\n}"
+            )
+        ),
+    );
+    pair.tr.write(
+        "main.tf",
+        &MODULE.replace(
+            "variable \"v\" {}",
+            "variable \"v\" {\n  default = \"b\"\n}",
+        ),
+    );
+    pair
+}
+
+/// Terraform's `pg` backend state, read in place (real PostgreSQL). With the `pg`
+/// backend block kept, terrane (whose own state in that database is empty) refuses to
+/// plan and names the migration; after it, terrane and Terraform both plan no changes.
+#[test]
+fn a_state_in_terraforms_pg_backend_is_taken_over_in_place() {
+    let (url, _server) = terrane_state::testpg::shared(crate::free_port());
+    let workspace = format!("tf{}", std::process::id());
+    let pair = backend_pair(&format!(
+        "  backend \"pg\" {{\n    conn_str = \"{url}?sslmode=disable\"\n  }}"
+    ));
+    terraform(
+        pair.tf.path(),
+        &["init", "-no-color", "-input=false", "-reconfigure"],
+    )
+    .success();
+    terraform(
+        pair.tf.path(),
+        &["workspace", "new", "-no-color", &workspace],
+    )
+    .success();
+    terraform(pair.tf.path(), &["apply", "-auto-approve", "-no-color"]).success();
+    assert!(!pair.tf.path().join("terraform.tfstate").exists());
+
+    let body = MODULE.replace(
+        "variable \"v\" {}",
+        "variable \"v\" {\n  default = \"b\"\n}",
+    );
+    pair.tr.write(
+        "main.tf",
+        &format!("terraform {{\n  backend \"pg\" {{\n    conn_str  = \"{url}\"\n    workspace = \"{workspace}\"\n  }}\n}}\n{body}"),
+    );
+    pair.tr
+        .run(&["plan"])
+        .expect_code(1)
+        .contains("This PostgreSQL database's Terraform state (schema terraform_remote_state) is a Terraform state with 2 resource instances")
+        .contains("terrane state migrate --from")
+        .lacks("Plan:");
+    let from = format!("{url}?workspace={workspace}");
+    pair.tr
+        .run(&["state", "migrate", "--from", &from])
+        .success()
+        .contains("Took over the Terraform pg backend")
+        .contains("2 resource instances");
+    assert_eq!(
+        pair.tr.state_list(),
+        vec!["terraform_data.r[\"x\"]", "terraform_data.r[\"y\"]"]
+    );
+    pair.tr.run(&["plan", "-detailed-exitcode"]).expect_code(0);
+    // Terraform's state was only read: Terraform still plans no changes from it.
+    let plan = terraform(pair.tf.path(), &["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    pair.tr
+        .run(&[
+            "state",
+            "migrate",
+            "--from",
+            &format!("{url}?workspace=nope"),
+        ])
+        .expect_code(1)
+        .contains("holds no state for workspace \"nope\"");
+}
+
+/// Terraform's `s3` backend state on moto, read in place.
+#[cfg(feature = "aws")]
+#[test]
+fn a_state_in_terraforms_s3_backend_is_taken_over_in_place() {
+    let moto = crate::aws::Moto::start();
+    let env = moto.env();
+    let endpoint = env
+        .iter()
+        .find(|(k, _)| *k == "AWS_ENDPOINT_URL")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let s3 = moto.s3();
+    crate::aws::runtime().block_on(async {
+        s3.create_bucket().bucket("tfstate").send().await.unwrap();
+    });
+    let pair = backend_pair(&format!(
+        r#"  backend "s3" {{
+    bucket                      = "tfstate"
+    key                         = "app/terraform.tfstate"
+    region                      = "us-east-1"
+    endpoints                   = {{ s3 = "{endpoint}" }}
+    use_path_style              = true
+    access_key                  = "testing"
+    secret_key                  = "testing"
+    skip_credentials_validation = true
+    skip_requesting_account_id  = true
+    skip_metadata_api_check     = true
+    skip_region_validation      = true
+  }}"#
+    ));
+    terraform(
+        pair.tf.path(),
+        &["init", "-no-color", "-input=false", "-reconfigure"],
+    )
+    .success();
+    terraform(pair.tf.path(), &["apply", "-auto-approve", "-no-color"]).success();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let from = format!("s3://tfstate/app/terraform.tfstate?region=us-east-1&endpoint={endpoint}");
+    pair.tr
+        .run_env(&["state", "migrate", "--from", &from], &env)
+        .success()
+        .contains("Took over s3://tfstate/app/terraform.tfstate")
+        .contains("2 resource instances");
+    pair.tr.run(&["plan", "-detailed-exitcode"]).expect_code(0);
+    pair.tr
+        .run_env(
+            &[
+                "state",
+                "migrate",
+                "--from",
+                &from.replace("app/", "other/"),
+            ],
+            &env,
+        )
+        .expect_code(1)
+        .contains("holds no state");
+}
