@@ -112,6 +112,15 @@ impl BlockSchema {
             force_new: false,
         }
     }
+
+    /// Any number of blocks, unordered: their value a set of objects.
+    pub fn set(schema: Schema) -> BlockSchema {
+        BlockSchema {
+            nesting: Nesting::Set,
+            schema,
+            force_new: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -61,6 +61,51 @@ pub struct AssumeRole {
     pub external_id: Option<String>,
 }
 
+/// A region's name as AWS describes it (`US East (N. Virginia)`); empty for a region
+/// this table does not know.
+pub fn region_description(region: &str) -> String {
+    const NAMES: &[(&str, &str)] = &[
+        ("af-south-1", "Africa (Cape Town)"),
+        ("ap-east-1", "Asia Pacific (Hong Kong)"),
+        ("ap-northeast-1", "Asia Pacific (Tokyo)"),
+        ("ap-northeast-2", "Asia Pacific (Seoul)"),
+        ("ap-northeast-3", "Asia Pacific (Osaka)"),
+        ("ap-south-1", "Asia Pacific (Mumbai)"),
+        ("ap-south-2", "Asia Pacific (Hyderabad)"),
+        ("ap-southeast-1", "Asia Pacific (Singapore)"),
+        ("ap-southeast-2", "Asia Pacific (Sydney)"),
+        ("ap-southeast-3", "Asia Pacific (Jakarta)"),
+        ("ap-southeast-4", "Asia Pacific (Melbourne)"),
+        ("ca-central-1", "Canada (Central)"),
+        ("ca-west-1", "Canada West (Calgary)"),
+        ("cn-north-1", "China (Beijing)"),
+        ("cn-northwest-1", "China (Ningxia)"),
+        ("eu-central-1", "Europe (Frankfurt)"),
+        ("eu-central-2", "Europe (Zurich)"),
+        ("eu-north-1", "Europe (Stockholm)"),
+        ("eu-south-1", "Europe (Milan)"),
+        ("eu-south-2", "Europe (Spain)"),
+        ("eu-west-1", "Europe (Ireland)"),
+        ("eu-west-2", "Europe (London)"),
+        ("eu-west-3", "Europe (Paris)"),
+        ("il-central-1", "Israel (Tel Aviv)"),
+        ("me-central-1", "Middle East (UAE)"),
+        ("me-south-1", "Middle East (Bahrain)"),
+        ("sa-east-1", "South America (Sao Paulo)"),
+        ("us-east-1", "US East (N. Virginia)"),
+        ("us-east-2", "US East (Ohio)"),
+        ("us-gov-east-1", "AWS GovCloud (US-East)"),
+        ("us-gov-west-1", "AWS GovCloud (US-West)"),
+        ("us-west-1", "US West (N. California)"),
+        ("us-west-2", "US West (Oregon)"),
+    ];
+    NAMES
+        .iter()
+        .find(|(r, _)| *r == region)
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_default()
+}
+
 /// Region names look like `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
 pub fn valid_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();

@@ -19,6 +19,7 @@ pub mod iam;
 pub mod kms;
 pub mod lambda;
 pub mod messaging;
+pub mod policy_doc;
 pub mod rds;
 pub mod route53;
 pub mod s3;
@@ -93,6 +94,7 @@ fn provider(aws: Aws) -> Dispatch<Aws> {
         .data_source("aws_caller_identity", sts::CallerIdentity);
     // Newer service modules register their own types.
     [
+        policy_doc::register,
         compute::register,
         elb::register,
         autoscaling::register,

@@ -352,7 +352,8 @@ resource "pyvider_file_content" "f" {
     for ws in [&tf, &tr] {
         ws.write("cli.tfrc", &rc);
     }
-    let mut c = crate::terraform::terraform_cmd(tf.path(), &["apply", "-auto-approve", "-no-color"]);
+    let mut c =
+        crate::terraform::terraform_cmd(tf.path(), &["apply", "-auto-approve", "-no-color"]);
     c.env("TF_CLI_CONFIG_FILE", tf.file("cli.tfrc"));
     crate::terraform::with_input(c, "").success();
     std::fs::copy(
