@@ -124,6 +124,11 @@ pub fn registry(dir: &Path) -> Registry {
         program: std::env::current_exe().unwrap_or_else(|_| "terrane".into()),
     };
     terrane_provider_builtin::register_all(&mut r, local);
+    r.register(std::sync::Arc::new(
+        terrane_provider_builtin::misc::terraform_factory_with(Some(
+            takeover::remote_state_reader(),
+        )),
+    ));
     #[cfg(feature = "aws")]
     r.register(std::sync::Arc::new(terrane_provider_aws::factory()));
     #[cfg(not(feature = "aws"))]

@@ -139,6 +139,52 @@ fn read_source(ws: &Workspace, from: &str) -> Result<(Vec<u8>, String), String> 
     Ok((text, shown))
 }
 
+/// How `terraform_remote_state` reads Terraform's `s3` and `pg` backends, from the
+/// settings Terraform's backends take (`bucket`, `key`, `region`, `endpoints.s3`,
+/// `workspace_key_prefix`; `conn_str`, `schema_name`).
+pub fn remote_state_reader() -> terrane_provider_builtin::misc::StateReader {
+    std::sync::Arc::new(|backend: &str, config: &Value, workspace: &str| {
+        let get = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_string);
+        let need = |k: &str| {
+            get(k).ok_or_else(|| format!("config.{k} is required for the {backend} backend"))
+        };
+        match backend {
+            "s3" => {
+                let key = need("key")?;
+                let key = match workspace {
+                    "default" => key,
+                    ws => format!("{}/{ws}/{key}", get("workspace_key_prefix").unwrap_or_else(|| "env:".into())),
+                };
+                let endpoint = config
+                    .get("endpoints")
+                    .and_then(|e| e.get("s3"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| get("endpoint"));
+                let loc = terrane_state::S3Location {
+                    bucket: need("bucket")?,
+                    key: key.clone(),
+                    region: get("region").unwrap_or_else(|| "us-east-1".into()),
+                    endpoint,
+                };
+                let shown = format!("s3://{}/{key}", loc.bucket);
+                Ok(read_s3(&loc, &key, &shown)?.map(|t| (t, shown)))
+            }
+            "pg" => {
+                let conn = get("conn_str")
+                    .or_else(|| std::env::var("PG_CONN_STR").ok())
+                    .ok_or("config.conn_str (or PG_CONN_STR) is required for the pg backend")?;
+                let schema = get("schema_name").unwrap_or_else(|| "terraform_remote_state".into());
+                let shown = format!("the pg backend at {} (schema {schema})", redact(&conn));
+                terrane_state::pg::terraform_state(&conn, &schema, workspace)
+                    .map(|t| t.map(|t| (t, shown.clone())))
+                    .map_err(|e| format!("reading {shown}: {e}"))
+            }
+            other => Err(format!("terraform_remote_state reads backends \"local\", \"s3\" and \"pg\"; backend {other:?} is not supported. Copy the state to a file (`terraform state pull > F`) and read it with backend = \"local\"")),
+        }
+    })
+}
+
 #[cfg(feature = "aws")]
 fn read_s3(
     loc: &terrane_state::S3Location,

@@ -19,10 +19,30 @@ pub fn null_factory() -> SimpleFactory {
 }
 
 pub fn terraform_factory() -> SimpleFactory {
-    SimpleFactory::new("terraform", || {
+    terraform_factory_with(None)
+}
+
+/// Reads the state a `terraform_remote_state` names in a backend other than `local`:
+/// given the backend, its `config` and the workspace, the state file's text and how to
+/// name it, or `None` when the backend holds no state for that workspace.
+pub type StateReader = std::sync::Arc<
+    dyn Fn(&str, &Value, &str) -> std::result::Result<Option<(Vec<u8>, String)>, String>
+        + Send
+        + Sync,
+>;
+
+/// The `terraform` provider, its `terraform_remote_state` reading other backends
+/// through `reader` (which state storage provides; providers do not reach it).
+pub fn terraform_factory_with(reader: Option<StateReader>) -> SimpleFactory {
+    SimpleFactory::new("terraform", move || {
         Dispatch::new(())
             .resource("terraform_data", TerraformData)
-            .data_source("terraform_remote_state", RemoteState)
+            .data_source(
+                "terraform_remote_state",
+                RemoteState {
+                    reader: reader.clone(),
+                },
+            )
     })
 }
 
@@ -173,7 +193,9 @@ impl Resource<()> for TerraformData {
 /// `terraform.tfstate`; another workspace's under `config.workspace_dir`, default
 /// `terraform.tfstate.d`). Sensitive outputs stay sensitive; `defaults` fills in outputs
 /// the state lacks.
-struct RemoteState;
+struct RemoteState {
+    reader: Option<StateReader>,
+}
 
 #[async_trait]
 impl DataSource<()> for RemoteState {
@@ -190,9 +212,19 @@ impl DataSource<()> for RemoteState {
         let backend = str_attr(&config, "backend").unwrap_or_default();
         let settings = config.get("config").cloned().unwrap_or(Value::Null);
         let setting = |name: &str| settings.get(name).and_then(Value::as_str);
+        let workspace = str_attr(&config, "workspace").unwrap_or("default");
+        if let (false, Some(read)) = (backend == "local", &self.reader) {
+            let found = read(backend, &settings, workspace).map_err(ProviderError::api)?;
+            let Some((text, shown)) = found else {
+                return Err(ProviderError::api(format!(
+                    "Unable to find remote state: no stored state was found for workspace {workspace:?} in the {backend} backend"
+                )));
+            };
+            return outputs_of(config, &text, &shown);
+        }
         if backend != "local" {
             return Err(ProviderError::config(format!(
-                "terraform_remote_state reads backend \"local\" (a state file); backend {backend:?} is not supported yet. Copy the state to a file (`terraform state pull > F`) and read it with backend = \"local\", config = {{ path = \"F\" }}"
+                "terraform_remote_state reads backends \"local\", \"s3\" and \"pg\"; backend {backend:?} is not supported. Copy the state to a file (`terraform state pull > F`) and read it with backend = \"local\", config = {{ path = \"F\" }}"
             )));
         }
         if let Value::Map(m) = &settings {
@@ -205,7 +237,6 @@ impl DataSource<()> for RemoteState {
                 )));
             }
         }
-        let workspace = str_attr(&config, "workspace").unwrap_or("default");
         let path = if workspace == "default" {
             std::path::PathBuf::from(setting("path").unwrap_or("terraform.tfstate"))
         } else {
@@ -223,17 +254,23 @@ impl DataSource<()> for RemoteState {
             }
             Err(e) => return Err(ProviderError::api(format!("reading {shown}: {e}"))),
         };
-        let state = terrane_core::tfstate::TfState::parse(&text, &shown)
-            .map_err(|e| ProviderError::api(e.to_string()))?;
-        let mut outputs = match config.get("defaults") {
-            Some(Value::Map(d)) => d.clone(),
-            _ => Default::default(),
-        };
-        outputs.extend(state.output_values());
-        let mut out = config;
-        set_attr(&mut out, "outputs", Value::Map(outputs));
-        Ok(out)
+        outputs_of(config, &text, &shown)
     }
+}
+
+/// The data source's value: `config` with `outputs` from the state file `text`, over
+/// the `defaults`.
+fn outputs_of(config: Value, text: &[u8], shown: &str) -> Result<Value> {
+    let state = terrane_core::tfstate::TfState::parse(text, shown)
+        .map_err(|e| ProviderError::api(e.to_string()))?;
+    let mut outputs = match config.get("defaults") {
+        Some(Value::Map(d)) => d.clone(),
+        _ => Default::default(),
+    };
+    outputs.extend(state.output_values());
+    let mut out = config;
+    set_attr(&mut out, "outputs", Value::Map(outputs));
+    Ok(out)
 }
 
 /// The `time` provider's context: sleeps in progress, which a stop (Ctrl-C) ends.

@@ -252,6 +252,26 @@ fn a_state_in_terraforms_pg_backend_is_taken_over_in_place() {
         vec!["terraform_data.r[\"x\"]", "terraform_data.r[\"y\"]"]
     );
     pair.tr.run(&["plan", "-detailed-exitcode"]).expect_code(0);
+    // terraform_remote_state reads the same row, in the workspace named.
+    let reader = crate::Ws::with_main(&format!(
+        r#"
+data "terraform_remote_state" "app" {{
+  backend   = "pg"
+  workspace = "{workspace}"
+  config = {{
+    conn_str = "{url}"
+  }}
+}}
+output "o" {{
+  value = data.terraform_remote_state.app.outputs.o
+}}
+"#
+    ));
+    reader.run(&["apply", "-auto-approve"]).success();
+    reader
+        .run(&["output", "-json", "o"])
+        .success()
+        .contains(r#"["b-x","b-y"]"#);
     // Terraform's state was only read: Terraform still plans no changes from it.
     let plan = terraform(pair.tf.path(), &["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
@@ -303,6 +323,28 @@ fn a_state_in_terraforms_s3_backend_is_taken_over_in_place() {
     .success();
     terraform(pair.tf.path(), &["apply", "-auto-approve", "-no-color"]).success();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Another configuration reads the outputs where Terraform keeps them.
+    let reader = crate::Ws::with_main(&format!(
+        r#"
+data "terraform_remote_state" "app" {{
+  backend = "s3"
+  config = {{
+    bucket    = "tfstate"
+    key       = "app/terraform.tfstate"
+    region    = "us-east-1"
+    endpoints = {{ s3 = "{endpoint}" }}
+  }}
+}}
+output "o" {{
+  value = data.terraform_remote_state.app.outputs.o
+}}
+"#
+    ));
+    reader.run_env(&["apply", "-auto-approve"], &env).success();
+    reader
+        .run(&["output", "-json", "o"])
+        .success()
+        .contains(r#"["b-x","b-y"]"#);
     let from = format!("s3://tfstate/app/terraform.tfstate?region=us-east-1&endpoint={endpoint}");
     pair.tr
         .run_env(&["state", "migrate", "--from", &from], &env)
