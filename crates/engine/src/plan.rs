@@ -1334,24 +1334,12 @@ impl<'c> Planner<'c> {
         let planned =
             terrane_provider::schema::plan_by_schema(schema, None, &config.unmark().0).planned;
         let planned = remark(planned, &config, schema);
-        self.push_change(ResourceChange {
-            addr: addr.clone(),
-            provider: paddr.to_string(),
-            action: Action::Read,
-            before: None,
-            after: Some(planned.clone()),
-            replace_paths: Vec::new(),
-            reason: Some(
-                if depends_on_changes {
-                    "read_because_dependency_pending"
-                } else {
-                    "read_because_config_unknown"
-                }
-                .into(),
-            ),
-            dependencies: deps.to_vec(),
-            create_before_destroy: false,
-        });
+        let reason = if depends_on_changes {
+            "read_because_dependency_pending"
+        } else {
+            "read_because_config_unknown"
+        };
+        self.push_read(addr, paddr, &planned, reason, deps);
         Ok(planned)
     }
 
@@ -1389,18 +1377,30 @@ impl<'c> Planner<'c> {
         } else {
             unread()
         };
+        self.push_read(addr, paddr, &value, "read_because_check_nested", deps);
+        value
+    }
+
+    /// Records a data source read deferred to apply, with Terraform's `action_reason`.
+    fn push_read(
+        &self,
+        addr: &InstanceAddr,
+        paddr: &str,
+        after: &Value,
+        reason: &str,
+        deps: &[String],
+    ) {
         self.push_change(ResourceChange {
             addr: addr.clone(),
             provider: paddr.to_string(),
             action: Action::Read,
             before: None,
-            after: Some(value.clone()),
+            after: Some(after.clone()),
             replace_paths: Vec::new(),
-            reason: Some("read_because_check_nested".into()),
+            reason: Some(reason.into()),
             dependencies: deps.to_vec(),
             create_before_destroy: false,
         });
-        value
     }
 
     /// Plans deletion of state entries whose resource left the configuration.

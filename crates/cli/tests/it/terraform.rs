@@ -546,6 +546,20 @@ fn instance_values(show: &str) -> serde_json::Value {
     serde_json::Value::Object(out)
 }
 
+/// Renames every `*.tfstate.json` below `dir` to `*.tfstate`.
+fn state_fixtures_in_place(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            state_fixtures_in_place(&path);
+        } else if let Some(state) = path.to_str().and_then(|p| p.strip_suffix(".json")) {
+            if state.ends_with(".tfstate") {
+                std::fs::rename(&path, state).expect("rename a state fixture");
+            }
+        }
+    }
+}
+
 /// How one case came out: `None` when both tools agree, else the first difference.
 fn run_case(name: &str, main_tf: &str) -> Option<String> {
     let tf = Ws::with_main(main_tf);
@@ -554,6 +568,11 @@ fn run_case(name: &str, main_tf: &str) -> Option<String> {
     if extra.is_dir() {
         crate::copy_dir(&extra, tf.path());
         crate::copy_dir(&extra, tr.path());
+        // State documents a case reads are kept as `NAME.tfstate.json`, so that no
+        // state file is in the repository; the case sees them as `NAME.tfstate`.
+        for dir in [tf.path(), tr.path()] {
+            state_fixtures_in_place(dir);
+        }
         // Terraform installs even local modules (into .terraform/modules).
         let init = terraform(tf.path(), &["init", "-no-color"]);
         if init.code != 0 {
