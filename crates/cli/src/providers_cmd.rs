@@ -24,10 +24,21 @@ fn prepare(dir: &Path, color: bool) -> Option<(Workspace, Setup)> {
 }
 
 pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
+    let mut said = false;
+    let mut progress = |line: &str| {
+        if !std::mem::replace(&mut said, true) {
+            println!("Initializing modules...");
+        }
+        println!("{line}");
+    };
+    if let Err(e) = terrane_workspace::plugins::install_modules(dir, upgrade, &mut progress) {
+        eprintln!("\nError: {e}");
+        return 1;
+    }
     let Some((ws, setup)) = prepare(dir, color) else {
         return 1;
     };
-    println!("Initializing provider plugins...");
+    println!("\nInitializing provider plugins...");
     for need in setup.needs.values() {
         if setup.served(&ws, need) == Served::Native && !need.source.is_builtin() {
             println!(

@@ -10,6 +10,7 @@ pub mod diag;
 pub mod doc;
 pub mod hcl;
 pub mod map;
+pub mod modsource;
 pub mod number;
 pub mod tfstate;
 pub mod types;

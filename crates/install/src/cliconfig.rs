@@ -44,6 +44,11 @@ pub struct CliConfig {
     /// (`SSL_CERT_FILE`), the request timeout (`TF_REGISTRY_CLIENT_TIMEOUT`) and
     /// retries (`TF_REGISTRY_DISCOVERY_RETRY`).
     pub http: HttpSettings,
+    /// `host "HOSTNAME" { services = { "modules.v1" = "URL" } }` blocks: service
+    /// discovery answers given in the CLI configuration instead of asked of the host
+    /// (how a registry mirror stands in for a registry). Keyed by host name, then by
+    /// service ID; the URLs are absolute.
+    pub hosts: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The `provider_installation` block.
@@ -171,6 +176,7 @@ struct FileConfig {
     plugin_cache_dir: Option<PathBuf>,
     plugin_cache_may_break_dependency_lock_file: bool,
     provider_installation: Vec<ProviderInstallation>,
+    hosts: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl CliConfig {
@@ -240,6 +246,9 @@ impl CliConfig {
             config.plugin_cache_may_break_dependency_lock_file |=
                 file.plugin_cache_may_break_dependency_lock_file;
             installations.extend(file.provider_installation);
+            for (host, services) in file.hosts {
+                config.hosts.entry(host).or_insert(services);
+            }
         }
         if installations.len() > 1 {
             problems.push(CliConfigProblem {
@@ -296,6 +305,7 @@ impl CliConfig {
             provider_installation: file.provider_installation.into_iter().next(),
             implied_plugin_dirs: Vec::new(),
             http: HttpSettings::default(),
+            hosts: file.hosts,
         })
     }
 
@@ -394,6 +404,38 @@ fn load_file(path: &Path, problems: &mut Vec<CliConfigProblem>) -> FileConfig {
                 other => decode_problems.push(format!(
                     "{at}: plugin_cache_may_break_dependency_lock_file must be a bool, not a {}",
                     other.kind()
+                )),
+            },
+            "host" => match (&item.keys[..], &item.value) {
+                ([_, host], Value::Object(body)) => {
+                    let mut services = BTreeMap::new();
+                    for entry in body {
+                        match (entry.keys[0].as_str(), &entry.value) {
+                            ("services", Value::Object(list)) => {
+                                for service in list {
+                                    match &service.value {
+                                        Value::String(url) => {
+                                            services.insert(service.keys[0].clone(), url.clone());
+                                        }
+                                        other => decode_problems.push(format!(
+                                            "{at}: the service {:?} of host {host:?} must be a URL string, not a {}",
+                                            service.keys[0],
+                                            other.kind()
+                                        )),
+                                    }
+                                }
+                            }
+                            (other, _) => decode_problems.push(format!(
+                                "{at}: a host block takes only services = {{ ... }}, not {other:?}"
+                            )),
+                        }
+                    }
+                    file.hosts
+                        .entry(crate::modules::host_for_comparison(host))
+                        .or_insert(services);
+                }
+                _ => decode_problems.push(format!(
+                    "{at}: a host block needs one label, the host name: host \"registry.example.com\" {{ services = {{ ... }} }}"
                 )),
             },
             "provider_installation" => {

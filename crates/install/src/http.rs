@@ -89,6 +89,9 @@ pub(crate) struct Response {
     /// The URL that answered, after redirects: relative URLs in the body resolve
     /// against it.
     pub url: Url,
+    /// The `X-Terraform-Get` header: where a module registry or a module download page
+    /// says the package is.
+    pub terraform_get: Option<String>,
 }
 
 impl Response {
@@ -182,6 +185,11 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let final_url = final_url(&response, url);
+        let terraform_get = response
+            .headers()
+            .get("x-terraform-get")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response
             .body_mut()
             .with_config()
@@ -193,6 +201,7 @@ impl HttpClient {
             content_type,
             body,
             url: final_url,
+            terraform_get,
         })
     }
 

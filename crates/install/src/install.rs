@@ -1192,12 +1192,17 @@ fn copy_dir(source: &Path, target: &Path) -> io::Result<()> {
 /// 0755, files with the mode the archive records (0666 when it records none), existing
 /// files overwritten, entries with `..` refused.
 fn extract_zip(archive: &Path, target: &Path) -> Result<(), ProviderError> {
-    let failed = |message: String| {
+    unzip(archive, target).map_err(|message| {
         ProviderError::from(ProviderErrorKind::Extract {
             archive: archive.to_path_buf(),
             message,
         })
-    };
+    })
+}
+
+/// [`extract_zip`]'s extraction, for module packages too; the error is the reason.
+pub(crate) fn unzip(archive: &Path, target: &Path) -> Result<(), String> {
+    let failed = |message: String| message;
     let file = fs::File::open(archive).map_err(|e| failed(e.to_string()))?;
     let mut zip =
         zip::ZipArchive::new(io::BufReader::new(file)).map_err(|e| failed(e.to_string()))?;
@@ -1226,7 +1231,7 @@ fn extract_zip(archive: &Path, target: &Path) -> Result<(), ProviderError> {
     Ok(())
 }
 
-fn create_dirs(path: &Path) -> io::Result<()> {
+pub(crate) fn create_dirs(path: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -1237,7 +1242,7 @@ fn create_dirs(path: &Path) -> io::Result<()> {
     builder.create(path)
 }
 
-fn write_entry(path: &Path, reader: &mut impl io::Read, mode: u32) -> io::Result<()> {
+pub(crate) fn write_entry(path: &Path, reader: &mut impl io::Read, mode: u32) -> io::Result<()> {
     let mut out = fs::File::create(path)?;
     io::copy(reader, &mut out)?;
     drop(out);

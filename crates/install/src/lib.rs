@@ -12,6 +12,8 @@
 //!   network mirror protocol; [`registry`]: the registry protocol (`direct`), with service
 //!   discovery; [`http`]: the HTTPS client they share; [`auth`]: checking a downloaded
 //!   package against a registry's signed `SHA256SUMS` or a mirror's hashes;
+//! - [`modules`]: module installation (registry, git, HTTP archives, local paths) and
+//!   the module manifest `.terraform/modules/modules.json`;
 //! - [`cliconfig`]: the CLI configuration (`~/.terraformrc`): plugin cache directory,
 //!   `provider_installation` methods, `dev_overrides`;
 //! - [`mod@install`]: choosing versions, installing into `.terraform/providers`, the new
@@ -43,6 +45,7 @@ pub mod http;
 pub mod install;
 pub mod lockfile;
 pub mod mirror;
+pub mod modules;
 pub mod netmirror;
 pub mod platform;
 pub mod registry;

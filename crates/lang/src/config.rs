@@ -607,7 +607,7 @@ fn load_module(
     dir: &Path,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
-    stack: &mut Vec<PathBuf>,
+    stack: &mut Vec<(PathBuf, String)>,
 ) -> Module {
     let mut module = Module {
         dir: dir.to_path_buf(),
@@ -910,7 +910,7 @@ fn load_file_body(
     module: &mut Module,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
-    stack: &mut Vec<PathBuf>,
+    stack: &mut Vec<(PathBuf, String)>,
 ) {
     let body = convert_body(cv, hcl, diags);
     for (name, attr) in &body.attrs {
@@ -1738,7 +1738,7 @@ fn load_module_call(
     b: NestedBlock,
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
-    stack: &mut Vec<PathBuf>,
+    stack: &mut Vec<(PathBuf, String)>,
 ) -> Option<ModuleCall> {
     let name = b.labels[0].clone();
     let Some(source) = literal_string(&b.body, "source", diags) else {
@@ -1751,16 +1751,23 @@ fn load_module_call(
         );
         return None;
     };
-    if !(source.starts_with("./") || source.starts_with("../")) {
-        diags.push(
-            Diagnostic::error(
-                "Unsupported module source",
-                format!("The module source {source:?} is not a local path. terrane loads modules from local directories that start with ./ or ../; copy the module into the repository."),
-            )
-            .with_span(Some(b.body.attrs.get("source").map(|a| a.expr.span.clone()).unwrap_or(b.span.clone()))),
-        );
-        return None;
-    }
+    let source_span = b
+        .body
+        .attrs
+        .get("source")
+        .map(|a| a.expr.span.clone())
+        .unwrap_or(b.span.clone());
+    let key = match stack.last() {
+        Some((_, parent)) if !parent.is_empty() => format!("{parent}.{name}"),
+        _ => name.clone(),
+    };
+    let dir = match installed_dir(root, &parent.dir, &key, &source) {
+        Ok(dir) => dir,
+        Err((summary, detail)) => {
+            diags.push(Diagnostic::error(summary, detail).with_span(Some(source_span)));
+            return None;
+        }
+    };
     let mut inputs = b.body.clone();
     for meta in ["source", "version", "providers", "depends_on"] {
         inputs.attrs.shift_remove(meta);
@@ -1777,9 +1784,8 @@ fn load_module_call(
         );
     }
     let depends_on = expr_list(&b.body, "depends_on", diags);
-    let dir = parent.dir.join(&source);
     let canonical = dir.canonicalize().unwrap_or(dir.clone());
-    if stack.contains(&canonical) {
+    if stack.iter().any(|(d, _)| d == &canonical) {
         diags.push(
             Diagnostic::error(
                 "Module calls itself",
@@ -1804,7 +1810,7 @@ fn load_module_call(
         );
         return None;
     }
-    stack.push(canonical);
+    stack.push((canonical, key));
     let child = load_module(root, &dir, sources, diags, stack);
     stack.pop();
     Some(ModuleCall {
@@ -1817,6 +1823,119 @@ fn load_module_call(
         module: Box::new(child),
         span: b.span,
     })
+}
+
+/// The directory of the module called at `key` with `source`: a local path is read in
+/// place, any other source where `terrane init` (or `terraform init`) installed it, as
+/// the module manifest records.
+fn installed_dir(
+    root: &Path,
+    parent_dir: &Path,
+    key: &str,
+    source: &str,
+) -> Result<PathBuf, (&'static str, String)> {
+    use terrane_core::modsource::{Manifest, ModuleSource, MANIFEST_PATH};
+    let parsed = match ModuleSource::parse(source) {
+        Ok(ModuleSource::Local(path)) => return Ok(parent_dir.join(path)),
+        Ok(parsed) => parsed,
+        Err(e) => return Err(("Invalid module source address", e.0)),
+    };
+    let not_installed = || {
+        (
+            "Module not installed",
+            format!("The module {key:?} ({source}) is not yet installed. Run \"terrane init\" to install all modules required by this configuration."),
+        )
+    };
+    let manifest = match std::fs::read_to_string(root.join(MANIFEST_PATH)) {
+        Ok(text) => Manifest::parse(&text).map_err(|e| {
+            (
+                "Invalid module manifest",
+                format!("{MANIFEST_PATH} cannot be read ({e}). Run \"terrane init\" to install the modules again."),
+            )
+        })?,
+        Err(_) => return Err(not_installed()),
+    };
+    let Some(record) = manifest.records.get(key) else {
+        return Err(not_installed());
+    };
+    if record.source != parsed.to_string() {
+        return Err((
+            "Module source has changed",
+            format!("The source address of module {key:?} was changed since this module was installed ({} then, {source} now). Run \"terrane init\" to install all modules required by this configuration.", record.source),
+        ));
+    }
+    let dir = root.join(&record.dir);
+    if !dir.is_dir() {
+        return Err(not_installed());
+    }
+    Ok(dir)
+}
+
+/// The module calls of the module in `dir`, for `terrane init` to install: name,
+/// source, version and where the call is. Only `module` blocks are read.
+pub fn module_calls(dir: &Path) -> Result<Vec<ModuleCallSite>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("Reading {}: {e}.", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "tf") && p.is_file())
+        .collect();
+    files.sort();
+    let mut calls = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("Reading {}: {e}.", path.display()))?;
+        let (body, _) = parse_body(&text).map_err(|e| {
+            let loc = e.location();
+            format!(
+                "{}:{}:{}: {}",
+                path.display(),
+                loc.line(),
+                loc.column(),
+                e.message()
+            )
+        })?;
+        for block in body.blocks().filter(|b| b.ident.as_str() == "module") {
+            let Some(name) = block.labels.first().map(|l| match l {
+                BlockLabel::String(s) => s.value().to_string(),
+                BlockLabel::Ident(i) => i.as_str().to_string(),
+            }) else {
+                continue;
+            };
+            let literal = |key: &str| {
+                block.body.get_attribute(key).and_then(|a| match &a.value {
+                    hcl_edit::expr::Expression::String(s) => Some(s.value().to_string()),
+                    _ => None,
+                })
+            };
+            let line = block
+                .span()
+                .map_or(0, |r| text[..r.start].matches('\n').count() + 1);
+            let Some(source) = literal("source") else {
+                // The full load reports a missing or computed source.
+                continue;
+            };
+            calls.push(ModuleCallSite {
+                name,
+                source,
+                version: literal("version"),
+                at: format!(
+                    "{}:{line}",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                ),
+            });
+        }
+    }
+    Ok(calls)
+}
+
+/// A module block as `terrane init` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleCallSite {
+    pub name: String,
+    pub source: String,
+    pub version: Option<String>,
+    /// `FILE:LINE`.
+    pub at: String,
 }
 
 /// The root names of a `depends_on` entry, as a reference (for graph edges).

@@ -16,6 +16,7 @@ pub mod vars;
 
 pub use ast::{Expr, ExprKind, Reference};
 pub use config::{
-    load_root, BackupSettings, Body, EncryptionSettings, KeyProviderBlock, Module, RequiredProvider,
+    load_root, module_calls, BackupSettings, Body, EncryptionSettings, KeyProviderBlock, Module,
+    ModuleCallSite, RequiredProvider,
 };
 pub use eval::{eval, eval_body, Scope};

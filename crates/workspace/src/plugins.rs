@@ -149,6 +149,33 @@ pub fn serve(
     }
 }
 
+/// `terrane init`'s first step: installs the configuration's modules in `dir` (registry,
+/// git and HTTP sources into `.terraform/modules`, local paths recorded), reporting each
+/// line of progress; the error is the message to show.
+pub fn install_modules(
+    dir: &std::path::Path,
+    upgrade: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), String> {
+    use terrane_install::modules::{install_modules, ModuleCallDecl};
+    let (cli, _) = CliConfig::load_from_process();
+    let list = |d: &std::path::Path| {
+        let calls = terrane_lang::module_calls(d)?;
+        Ok(calls
+            .into_iter()
+            .map(|c| ModuleCallDecl {
+                name: c.name,
+                source: c.source,
+                version: c.version,
+                at: c.at,
+            })
+            .collect())
+    };
+    install_modules(dir, &cli, upgrade, &list, progress)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// What deciding how providers are served, and installing them, starts from: the
 /// configuration's needs, Terraform's CLI configuration and the dependency lock file.
 pub struct Setup {

@@ -18,6 +18,7 @@ mod first_day;
 mod json;
 mod lifecycle;
 mod locking;
+mod modules;
 mod outputs;
 mod plugins;
 mod policy;

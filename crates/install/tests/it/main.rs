@@ -7,6 +7,7 @@
 //! Run with `TERRANE_TERRAFORM=/path/to/terraform cargo test -p terrane-install`.
 //! Without it these tests fail: they never skip silently.
 
+mod modules;
 mod oracle;
 mod registry;
 

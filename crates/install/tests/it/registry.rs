@@ -90,37 +90,52 @@ fn test_ca() -> &'static TestCa {
     })
 }
 
+/// The PEM file of the test CA, for `SSL_CERT_FILE`.
+pub fn test_ca_file() -> PathBuf {
+    test_ca().ca_file.clone()
+}
+
 /// One answer of the server.
 #[derive(Clone)]
 pub struct Reply {
     status: u16,
     content_type: String,
     body: Vec<u8>,
+    headers: Vec<(String, String)>,
 }
 
 impl Reply {
-    fn json(body: &serde_json::Value) -> Reply {
+    pub fn json(body: &serde_json::Value) -> Reply {
         Reply {
             status: 200,
             content_type: "application/json".to_string(),
             body: body.to_string().into_bytes(),
+            headers: Vec::new(),
         }
     }
 
-    fn bytes(body: Vec<u8>) -> Reply {
+    pub fn bytes(body: Vec<u8>) -> Reply {
         Reply {
             status: 200,
             content_type: "application/octet-stream".to_string(),
             body,
+            headers: Vec::new(),
         }
     }
 
-    fn status(status: u16) -> Reply {
+    pub fn status(status: u16) -> Reply {
         Reply {
             status,
             content_type: "text/plain".to_string(),
             body: format!("status {status}\n").into_bytes(),
+            headers: Vec::new(),
         }
+    }
+
+    /// The same reply with one more header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
     }
 }
 
@@ -235,14 +250,20 @@ fn serve(
         .unwrap_or_else(|| Reply::status(404));
     let reason = match reply.status {
         200 => "OK",
+        204 => "No Content",
         401 => "Unauthorized",
         404 => "Not Found",
         500 => "Internal Server Error",
         _ => "Status",
     };
+    let extra: String = reply
+        .headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         tls,
-        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         reply.status,
         reply.content_type,
         reply.body.len()
