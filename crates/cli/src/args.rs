@@ -206,6 +206,10 @@ pub enum Command {
     /// Inspect and change state.
     #[command(subcommand)]
     State(StateCommand),
+    /// Mark an instance tainted: the next apply replaces it (as -replace ADDR does).
+    Taint { address: String },
+    /// Clear an instance's taint (a failed provisioner's): the next apply keeps it.
+    Untaint { address: String },
     /// The encrypted secret store: set, get, list, rm, rotate-key.
     #[command(subcommand)]
     Secret(SecretCommand),

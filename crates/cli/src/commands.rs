@@ -71,6 +71,8 @@ pub async fn run(command: Command, dir: PathBuf, color: bool) -> u8 {
             paths,
         } => fmt(&dir, check, recursive, &paths),
         Command::State(sc) => state_cmd::run(&dir, sc, style),
+        Command::Taint { address } => state_cmd::taint(&dir, &address, true),
+        Command::Untaint { address } => state_cmd::taint(&dir, &address, false),
         Command::Secret(sc) => crate::secret_cmd::run(&dir, sc),
         Command::Backup(bc) => crate::backup_cmd::run(&dir, bc),
         Command::Restore {

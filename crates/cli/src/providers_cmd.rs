@@ -24,14 +24,9 @@ fn prepare(dir: &Path, color: bool) -> Option<(Workspace, Setup)> {
 }
 
 pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
-    let mut said = false;
-    let mut progress = |line: &str| {
-        if !std::mem::replace(&mut said, true) {
-            println!("Initializing modules...");
-        }
-        println!("{line}");
-    };
-    if let Err(e) = terrane_workspace::plugins::install_modules(dir, upgrade, &mut progress) {
+    if let Err(e) =
+        terrane_workspace::plugins::install_modules(dir, upgrade, &mut |l| println!("{l}"))
+    {
         eprintln!("\nError: {e}");
         return 1;
     }
@@ -48,25 +43,10 @@ pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
             );
         }
     }
-    let mut signed_by_developers = false;
-    let mut observer = |e: &InstallEvent| {
-        if let InstallEvent::FetchSuccess {
-            authentication: terrane_install::Authentication::Community { .. },
-            ..
-        } = e
-        {
-            signed_by_developers = true;
-        }
-        match e {
-            InstallEvent::QueryWarning { .. } => {
-                eprintln!("Warning: {}", e.message().unwrap_or_default())
-            }
-            _ => {
-                if let Some(m) = e.message() {
-                    println!("{m}");
-                }
-            }
-        }
+    let mut observer = |e: &InstallEvent| match (e, e.message()) {
+        (InstallEvent::QueryWarning { .. }, m) => eprintln!("Warning: {}", m.unwrap_or_default()),
+        (_, Some(m)) => println!("{m}"),
+        _ => {}
     };
     let (outcome, written) = match setup.install(&ws, upgrade, &mut observer) {
         Ok(o) => o,
@@ -75,21 +55,9 @@ pub fn init(dir: &Path, upgrade: bool, color: bool) -> u8 {
             return 1;
         }
     };
-    if signed_by_developers {
-        println!("\nPartner and community providers are signed by their developers.\nIf you'd like to know more about provider signing, you can read about it here:\nhttps://developer.hashicorp.com/terraform/cli/plugins/signing");
-    }
-    for o in &outcome.dev_overrides {
-        eprintln!(
-            "\nWarning: Provider development overrides are in effect\n\n{} is served from {} (the CLI configuration's dev_overrides): it is neither installed nor locked.",
-            o.provider.for_display(),
-            o.dir.display()
-        );
-    }
-    if written && setup.lock.is_empty() {
-        println!("\nterrane has created a lock file .terraform.lock.hcl to record the provider\nselections it made above. Include this file in your version control repository\nso that terrane (and Terraform) make the same selections by default when\nyou run \"terrane init\" in the future.");
-    } else if written {
-        println!("\nterrane has made some changes to the provider dependency selections recorded\nin the .terraform.lock.hcl file. Review those changes and commit them to your\nversion control system if they represent changes you intended to make.");
-    }
+    let (notes, warnings) = setup.summary(&outcome, written);
+    notes.iter().for_each(|n| println!("\n{n}"));
+    warnings.iter().for_each(|w| eprintln!("\nWarning: {w}"));
     println!("\nterrane has been successfully initialized!");
     0
 }

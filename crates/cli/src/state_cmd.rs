@@ -5,12 +5,23 @@ use std::path::Path;
 use terrane_core::InstanceAddr;
 use terrane_engine::render::{render_instance, Style};
 use terrane_workspace::state_io::{
-    history_table, migrate_command, move_instance, pull, push, remove,
+    history_table, migrate_command, move_instance, pull, push, remove, set_tainted,
 };
 use terrane_workspace::{LockGuard, Workspace};
 
 use crate::args::StateCommand;
 use crate::session::fail;
+
+/// `terrane taint ADDR` / `terrane untaint ADDR`.
+pub fn taint(dir: &Path, address: &str, tainted: bool) -> u8 {
+    let (ws, _) = Workspace::load(dir);
+    let mut backend = or_fail!(ws.open_backend());
+    outln!(
+        "{}",
+        or_fail!(set_tainted(backend.as_mut(), address, tainted))
+    );
+    0
+}
 
 pub fn run(dir: &Path, cmd: StateCommand, style: Style) -> u8 {
     let (ws, _) = Workspace::load(dir);

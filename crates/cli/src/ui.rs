@@ -281,6 +281,13 @@ impl Observer for Printer {
             Event::Reading(addr) => {
                 check_stdout(writeln!(out, "{}: Reading...", st.bold(&addr.to_string())));
             }
+            Event::Provisioner(addr, kind, line) => {
+                check_stdout(writeln!(
+                    out,
+                    "{} ({kind}): {line}",
+                    st.bold(&addr.to_string())
+                ));
+            }
             Event::Planned(..) | Event::Warning(_) => {}
             Event::ApplyStarted(addr, action, id) => {
                 if let Ok(mut p) = self.progress.lock() {

@@ -395,13 +395,37 @@ impl<'c> Applier<'c> {
             Action::Delete,
             id_of(before),
         ));
-        let private = self
-            .plan
-            .prior
-            .resources
-            .get(&c.addr)
-            .map(|s| s.meta.private.as_slice())
-            .unwrap_or_default();
+        let prior = self.plan.prior.resources.get(&c.addr);
+        let private = prior.map(|s| s.meta.private.as_slice()).unwrap_or_default();
+        // Destroy-time provisioners, while the resource is still configured and its
+        // object was not tainted.
+        let module = &c.addr.resource.module;
+        let configured = self.run.model.resource(
+            &module.config(),
+            &format!("{}.{}", c.addr.resource.type_name, c.addr.resource.name),
+        );
+        if let Some(r) = configured.filter(|r| {
+            crate::provision::has_provisioners(r, true) && !prior.is_some_and(|p| p.meta.tainted)
+        }) {
+            let exp = crate::provision::expansion_of(&c.addr.key);
+            if let Err(d) = crate::provision::run_provisioners(
+                &self.run,
+                self.observer,
+                module,
+                r,
+                &exp,
+                &c.addr,
+                before,
+                true,
+            )
+            .await
+            {
+                self.observer
+                    .event(Event::ApplyFailed(c.addr.clone(), d.summary.clone()));
+                self.run.error(d);
+                return false;
+            }
+        }
         let result = provider
             .delete_object(&c.addr.resource.type_name, before.unmark().0, private)
             .await;
@@ -677,7 +701,11 @@ impl<'c> Applier<'c> {
                 .with_span(Some(r.span.clone()))]);
             }
         };
-        let state = InstanceState {
+        // Creation-time provisioners run on a new object only. Until they have all
+        // succeeded the object is recorded tainted: a failure, Ctrl-C or a crash in
+        // between leaves it to be replaced, never taken for configured.
+        let provisioned = verb == Action::Create && crate::provision::has_provisioners(r, false);
+        let mut state = InstanceState {
             addr: addr.clone(),
             provider: paddr.to_string(),
             value: new.clone(),
@@ -687,11 +715,34 @@ impl<'c> Applier<'c> {
                 private,
                 schema_version: schema.version,
                 plugin: self.run.served_by_plugin(r),
+                tainted: provisioned,
             },
         };
-        self.write(vec![Change::Put(state)])
+        self.write(vec![Change::Put(state.clone())])
             .await
             .map_err(|d| vec![d])?;
+        if provisioned {
+            let provisioners = crate::provision::run_provisioners(
+                &self.run,
+                self.observer,
+                module,
+                r,
+                exp,
+                addr,
+                &new,
+                false,
+            )
+            .await;
+            if let Err(d) = provisioners {
+                self.observer
+                    .event(Event::ApplyFailed(addr.clone(), d.summary.clone()));
+                return Err(vec![d]);
+            }
+            state.meta.tainted = false;
+            self.write(vec![Change::Put(state)])
+                .await
+                .map_err(|d| vec![d])?;
+        }
         // As Terraform checks a plugin's result against its own plan (the object is
         // recorded first: it exists).
         let plugin = self.run.served_by_plugin(r);

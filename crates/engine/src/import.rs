@@ -107,6 +107,7 @@ pub async fn import(
             private: Vec::new(),
             schema_version: schema.version,
             plugin: run.served_by_plugin(r),
+            tainted: false,
         },
     })
 }

@@ -21,6 +21,7 @@ pub mod model;
 pub mod moves;
 pub mod plan;
 pub mod planfile;
+mod provision;
 pub mod relevant;
 pub mod render;
 pub mod run;
@@ -46,6 +47,9 @@ pub enum Event {
     ApplyDone(InstanceAddr, Action, Duration, Option<String>),
     ApplyFailed(InstanceAddr, String),
     Warning(Diagnostic),
+    /// A line a provisioner printed (`local-exec`, `file`, `remote-exec`), sensitive
+    /// values hidden.
+    Provisioner(InstanceAddr, String, String),
 }
 
 pub trait Observer {

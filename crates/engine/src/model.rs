@@ -455,6 +455,84 @@ impl<'c> Builder<'c> {
         }
     }
 
+    /// The references of a resource's provisioners and connection blocks (`self` is
+    /// the instance), and their static checks. Destroy-time provisioners may refer only
+    /// to `self`, `count.index`, `each.key`, `path` and `terraform.workspace`: they run
+    /// when the rest of the configuration may be gone.
+    fn provisioner_refs(&mut self, n: usize, path: &ModulePath, r: &Resource, ctx: RefContext) {
+        use terrane_provision::{connection_schema, Kind};
+        let connection_schema = connection_schema();
+        if let Some(c) = &r.connection {
+            if r.provisioners.iter().any(|p| !p.when_destroy) {
+                self.body_refs(n, path, c, ctx);
+            }
+            check_body(c, &connection_schema, &r.span, &mut self.diags);
+        }
+        for p in &r.provisioners {
+            let Some(kind) = Kind::parse(&p.kind) else {
+                continue;
+            };
+            check_body(&p.body, &kind.schema(), &p.span, &mut self.diags);
+            let present: Vec<&str> = p.body.attrs.keys().map(String::as_str).collect();
+            if let Err(detail) = kind.check_arguments(&present) {
+                self.diags.push(
+                    Diagnostic::error("Invalid provisioner arguments", detail)
+                        .with_span(Some(p.span.clone())),
+                );
+            }
+            if let Some(c) = &p.connection {
+                check_body(c, &connection_schema, &p.span, &mut self.diags);
+            }
+            if kind.remote() && p.connection.is_none() && r.connection.is_none() {
+                self.diags.push(
+                    Diagnostic::error(
+                        "Missing connection configuration",
+                        format!("The {} provisioner runs on a remote machine: add a connection block (in the provisioner or the resource) with at least host, for example connection {{ host = self.public_ip, user = \"ubuntu\", private_key = file(\"~/.ssh/id_ed25519\") }}.", p.kind),
+                    )
+                    .with_span(Some(p.span.clone())),
+                );
+            }
+            let bodies =
+                std::iter::once(&p.body).chain(p.connection.as_ref().or(if p.when_destroy {
+                    r.connection.as_ref()
+                } else {
+                    None
+                }));
+            if !p.when_destroy {
+                for b in bodies {
+                    self.body_refs(n, path, b, ctx);
+                }
+                continue;
+            }
+            for b in bodies {
+                for e in b.attrs.values().map(|a| &a.expr).chain(
+                    b.blocks
+                        .iter()
+                        .flat_map(|nb| nb.body.attrs.values().map(|a| &a.expr)),
+                ) {
+                    for (reference, span) in e.references() {
+                        if !matches!(
+                            reference,
+                            Reference::SelfRef
+                                | Reference::CountIndex
+                                | Reference::EachKey
+                                | Reference::Path(_)
+                                | Reference::Workspace
+                        ) {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    "Invalid reference from destroy provisioner",
+                                    "Destroy-time provisioners and their connection configurations may only reference attributes of the related resource, via self, count.index or each.key (and path and terraform.workspace). They run when the rest of the configuration may already be gone; copy what they need into the resource (for example into terraform_data's input or triggers_replace) and read it through self.",
+                                )
+                                .with_span(Some(span)),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn body_refs(&mut self, node: usize, module: &ModulePath, body: &Body, ctx: RefContext) {
         self.body_refs_bound(node, module, body, ctx, &mut Vec::new());
     }
@@ -634,6 +712,7 @@ impl<'c> Builder<'c> {
                 ..ctx
             };
             self.condition_refs(n, &path, &r.lifecycle.postconditions, post);
+            self.provisioner_refs(n, &path, r, post);
             match resource_schema(self.registry, r) {
                 Ok((_, schema)) => check_body(&r.body, schema, &r.span, &mut self.diags),
                 Err(d) => self.diags.push(d),
@@ -845,7 +924,7 @@ impl<'c> Builder<'c> {
                 "each.key and each.value can only be used in a resource that sets the for_each argument.".into(),
             ),
             Reference::SelfRef if ctx.self_ok => Ok(Vec::new()),
-            Reference::SelfRef => err("Invalid \"self\" reference", "self can only be used in a resource's postcondition blocks (and in provisioner and connection blocks, which terrane does not run).".into()),
+            Reference::SelfRef => err("Invalid \"self\" reference", "self can only be used in a resource's postcondition, provisioner and connection blocks.".into()),
             Reference::Invalid(name) => err(
                 "Invalid reference",
                 format!("{name:?} is not a valid reference. References look like var.NAME, local.NAME, TYPE.NAME, data.TYPE.NAME, module.NAME.OUTPUT, count.index or each.key."),

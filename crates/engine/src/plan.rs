@@ -1021,6 +1021,9 @@ impl<'c> Planner<'c> {
                     refreshed.get(&exp.key).cloned().flatten(),
                     private.get(&exp.key).map(Vec::as_slice).unwrap_or_default(),
                     &deps,
+                    prior_insts
+                        .iter()
+                        .any(|i| i.addr.key == exp.key && i.meta.tainted),
                 )
                 .await
             {
@@ -1142,6 +1145,7 @@ impl<'c> Planner<'c> {
                         private: Vec::new(),
                         schema_version: schema.version,
                         plugin: self.run.served_by_plugin(r),
+                        tainted: false,
                     },
                 };
                 self.refreshed.borrow_mut().insert(addr, inst.clone());
@@ -1187,6 +1191,7 @@ impl<'c> Planner<'c> {
         prior: Option<Value>,
         prior_private: &[u8],
         deps: &[String],
+        tainted: bool,
     ) -> Result<Value, Diagnostics> {
         self.run.conditions(module, r, exp, None)?;
         let config = self.run.instance_config(module, r, schema, exp)?;
@@ -1202,12 +1207,13 @@ impl<'c> Planner<'c> {
         // `-replace`, and `replace_triggered_by` a resource that changes in this plan:
         // planned as the new object's create, like any replacement.
         let requested = prior.is_some() && self.opts.replace.contains(addr);
+        let tainted = prior.is_some() && tainted && !requested;
         let triggers: Vec<String> = if prior.is_some() && !requested {
             self.replace_triggers(module, r)
         } else {
             Vec::new()
         };
-        let fresh = requested || !triggers.is_empty();
+        let fresh = requested || tainted || !triggers.is_empty();
         let plain_prior = prior.as_ref().filter(|_| !fresh).map(|p| p.unmark().0);
         let change = provider
             .plan(
@@ -1242,9 +1248,12 @@ impl<'c> Planner<'c> {
                 replace_paths.push(format!("(replace_triggered_by {target})"));
             }
         }
+        if tainted {
+            reason = Some("replace_because_tainted".into());
+        }
         let action = match &prior {
             None => Action::Create,
-            Some(_) if !replace_paths.is_empty() => {
+            Some(_) if tainted || !replace_paths.is_empty() => {
                 if r.lifecycle.create_before_destroy {
                     Action::CreateThenDelete
                 } else {

@@ -290,6 +290,7 @@ fn heading(c: &ResourceChange) -> String {
                 "will be replaced due to changes in replace_triggered_by".to_string()
             }
             Some("replace_by_request") => "will be replaced, as requested".to_string(),
+            Some("replace_because_tainted") => "is tainted, so must be replaced".to_string(),
             _ => "must be replaced".to_string(),
         },
         Action::Read => {
@@ -595,7 +596,8 @@ fn value_lines(out: &mut String, v: &Value, indent: usize) {
 /// Renders one instance like a resource block, sensitive values redacted.
 pub fn render_instance(inst: &terrane_state::InstanceState) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# {}:", inst.addr);
+    let tainted = if inst.meta.tainted { " (tainted)" } else { "" };
+    let _ = writeln!(out, "# {}:{tainted}", inst.addr);
     let kw = if inst.addr.resource.mode == terrane_core::ResourceMode::Data {
         "data"
     } else {

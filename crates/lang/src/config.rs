@@ -300,6 +300,27 @@ pub struct Resource {
     /// The `check` block a data source is declared in: it is read on every plan and
     /// apply, only that check may refer to it, and its errors are warnings.
     pub check: Option<String>,
+    /// `provisioner` blocks, in order.
+    pub provisioners: Vec<Provisioner>,
+    /// The resource's `connection` block, for provisioners without their own.
+    pub connection: Option<Body>,
+}
+
+/// A `provisioner "KIND"` block.
+#[derive(Clone, Debug)]
+pub struct Provisioner {
+    pub kind: String,
+    /// The arguments, without `when`, `on_failure` and the `connection` block.
+    pub body: Body,
+    /// Its own `connection` block, which replaces the resource's.
+    pub connection: Option<Body>,
+    /// `when = destroy`: run before the object is destroyed, not after it is created.
+    pub when_destroy: bool,
+    /// `on_failure = continue`: a failure is a warning; otherwise it fails the apply
+    /// (and a creation-time one taints the instance).
+    pub on_failure_continue: bool,
+    /// The block header.
+    pub span: Span,
 }
 
 impl Resource {
@@ -1556,6 +1577,8 @@ fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) ->
     });
     let mut lifecycle = Lifecycle::default();
     let mut rest = Vec::new();
+    let mut provisioners = Vec::new();
+    let mut connection = None;
     for nb in std::mem::take(&mut body.blocks) {
         if nb.kind == "lifecycle" {
             lifecycle.create_before_destroy =
@@ -1593,14 +1616,21 @@ fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) ->
             lifecycle.replace_triggered_by = expr_list(&nb.body, "replace_triggered_by", diags);
             lifecycle.preconditions = conditions(&nb.body, "precondition", diags);
             lifecycle.postconditions = conditions(&nb.body, "postcondition", diags);
-        } else if nb.kind == "provisioner" || nb.kind == "connection" {
-            diags.push(
-                Diagnostic::warning(
-                    "Provisioners are not supported",
-                    "terrane does not run provisioners; this block is ignored. Use a resource such as terraform_data with a local_service or a provider feature instead.",
-                )
-                .with_span(Some(nb.span.clone())),
-            );
+        } else if nb.kind == "provisioner" {
+            if let Some(p) = load_provisioner(nb, diags) {
+                provisioners.push(p);
+            }
+        } else if nb.kind == "connection" {
+            if connection.is_some() {
+                diags.push(
+                    Diagnostic::error(
+                        "Duplicate connection block",
+                        "A resource may have one connection block; provisioners that need another have their own.",
+                    )
+                    .with_span(Some(nb.span.clone())),
+                );
+            }
+            connection = Some(nb.body);
         } else {
             rest.push(nb);
         }
@@ -1618,7 +1648,90 @@ fn load_resource(mode: ResourceMode, b: NestedBlock, diags: &mut Diagnostics) ->
         body,
         span: b.span,
         check: None,
+        provisioners,
+        connection,
     }
+}
+
+/// A keyword argument (`when = destroy`), as its name.
+fn keyword(body: &Body, name: &str) -> Option<(String, Span)> {
+    let a = body.attrs.get(name)?;
+    let word = match &a.expr.kind {
+        ExprKind::Var(v) => v.clone(),
+        ExprKind::Literal(Value::String(v)) => v.clone(),
+        _ => String::new(),
+    };
+    Some((word, a.expr.span.clone()))
+}
+
+fn load_provisioner(b: NestedBlock, diags: &mut Diagnostics) -> Option<Provisioner> {
+    let kind = b.labels.first().cloned().unwrap_or_default();
+    if !matches!(kind.as_str(), "local-exec" | "file" | "remote-exec") {
+        let removed = matches!(
+            kind.as_str(),
+            "chef" | "habitat" | "puppet" | "salt-masterless"
+        );
+        diags.push(
+            Diagnostic::error(
+                "Invalid provisioner type",
+                if removed {
+                    format!("The {kind:?} provisioner was removed from Terraform in v0.15, and terrane does not run it. Use local-exec or remote-exec to run the tool instead.")
+                } else {
+                    format!("terrane runs the provisioners local-exec, file and remote-exec; {kind:?} is not one of them.")
+                },
+            )
+            .with_span(Some(b.span.clone())),
+        );
+        return None;
+    }
+    let mut body = b.body;
+    let mut when_destroy = false;
+    let mut on_failure_continue = false;
+    if let Some((word, span)) = keyword(&body, "when") {
+        match word.as_str() {
+            "destroy" => when_destroy = true,
+            "create" => {}
+            _ => diags.push(
+                Diagnostic::error(
+                    "Invalid \"when\" keyword",
+                    "when takes the keyword create (the default: after the object is created) or destroy (before it is destroyed).",
+                )
+                .with_span(Some(span)),
+            ),
+        }
+    }
+    if let Some((word, span)) = keyword(&body, "on_failure") {
+        match word.as_str() {
+            "continue" => on_failure_continue = true,
+            "fail" => {}
+            _ => diags.push(
+                Diagnostic::error(
+                    "Invalid \"on_failure\" keyword",
+                    "on_failure takes the keyword fail (the default: the apply fails) or continue (the failure is a warning).",
+                )
+                .with_span(Some(span)),
+            ),
+        }
+    }
+    body.attrs.shift_remove("when");
+    body.attrs.shift_remove("on_failure");
+    let mut connection = None;
+    body.blocks.retain(|nb| {
+        if nb.kind == "connection" {
+            connection = Some(nb.body.clone());
+            false
+        } else {
+            true
+        }
+    });
+    Some(Provisioner {
+        kind,
+        body,
+        connection,
+        when_destroy,
+        on_failure_continue,
+        span: b.span,
+    })
 }
 
 fn load_variable(b: NestedBlock, diags: &mut Diagnostics) -> Variable {

@@ -36,6 +36,7 @@ fn inst(name: &str, v: &str) -> InstanceState {
             },
             schema_version: if name == "b" { 3 } else { 0 },
             plugin: name == "b",
+            tainted: name == "b",
         },
     }
 }

@@ -171,6 +171,10 @@ pub struct ObjectMeta {
     /// Written by a provider plugin rather than terrane's native provider of that
     /// name: the two record different attributes, so neither reads the other's objects.
     pub plugin: bool,
+    /// The object may not be what the configuration describes (a creation-time
+    /// provisioner failed, or was interrupted): the next plan replaces it, as Terraform
+    /// replaces a tainted object.
+    pub tainted: bool,
 }
 
 impl ObjectMeta {
@@ -196,6 +200,9 @@ impl ObjectMeta {
         if self.plugin {
             o.insert("plugin".into(), true.into());
         }
+        if self.tainted {
+            o.insert("tainted".into(), true.into());
+        }
         serde_json::Value::Object(o).to_string()
     }
 
@@ -218,6 +225,7 @@ impl ObjectMeta {
                 .and_then(|v| v.as_u64())
                 .unwrap_or(0),
             plugin: j.get("plugin").and_then(|v| v.as_bool()).unwrap_or(false),
+            tainted: j.get("tainted").and_then(|v| v.as_bool()).unwrap_or(false),
         })
     }
 }

@@ -151,7 +151,8 @@ pub fn serve(
 
 /// `terrane init`'s first step: installs the configuration's modules in `dir` (registry,
 /// git and HTTP sources into `.terraform/modules`, local paths recorded), reporting each
-/// line of progress; the error is the message to show.
+/// line of progress (after a header, when there are modules); the error is the message
+/// to show.
 pub fn install_modules(
     dir: &std::path::Path,
     upgrade: bool,
@@ -171,7 +172,14 @@ pub fn install_modules(
             })
             .collect())
     };
-    install_modules(dir, &cli, upgrade, &list, progress)
+    let mut said = false;
+    let mut with_header = |line: &str| {
+        if !std::mem::replace(&mut said, true) {
+            progress("Initializing modules...");
+        }
+        progress(line);
+    };
+    install_modules(dir, &cli, upgrade, &list, &mut with_header)
         .map(drop)
         .map_err(|e| e.to_string())
 }
@@ -248,6 +256,43 @@ impl Setup {
                 .map_err(|e| e.to_string())?;
         }
         Ok((outcome, written))
+    }
+}
+
+impl Setup {
+    /// What `terrane init` says after installing (`outcome`; `written`: the lock file
+    /// was written): notes for the standard output, then warnings, as Terraform says
+    /// them.
+    pub fn summary(
+        &self,
+        outcome: &terrane_install::InstallOutcome,
+        written: bool,
+    ) -> (Vec<String>, Vec<String>) {
+        use terrane_install::install::InstallAction;
+        let mut notes = Vec::new();
+        let by_developers = outcome.providers.iter().any(|p| {
+            matches!(
+                &p.action,
+                InstallAction::Installed {
+                    authentication: terrane_install::Authentication::Community { .. },
+                    ..
+                }
+            )
+        });
+        if by_developers {
+            notes.push("Partner and community providers are signed by their developers.\nIf you'd like to know more about provider signing, you can read about it here:\nhttps://developer.hashicorp.com/terraform/cli/plugins/signing".to_string());
+        }
+        if written && self.lock.is_empty() {
+            notes.push("terrane has created a lock file .terraform.lock.hcl to record the provider\nselections it made above. Include this file in your version control repository\nso that terrane (and Terraform) make the same selections by default when\nyou run \"terrane init\" in the future.".to_string());
+        } else if written {
+            notes.push("terrane has made some changes to the provider dependency selections recorded\nin the .terraform.lock.hcl file. Review those changes and commit them to your\nversion control system if they represent changes you intended to make.".to_string());
+        }
+        let warnings = outcome
+            .dev_overrides
+            .iter()
+            .map(|o| format!("Provider development overrides are in effect\n\n{} is served from {} (the CLI configuration's dev_overrides): it is neither installed nor locked.", o.provider.for_display(), o.dir.display()))
+            .collect();
+        (notes, warnings)
     }
 }
 

@@ -335,6 +335,38 @@ pub fn move_instance(backend: &mut dyn Backend, from: &str, to: &str) -> Result<
     )
 }
 
+/// `taint` / `untaint`: marks an instance tainted (the next plan replaces it) or clears
+/// the mark (a failed provisioner's), as one serial under the lock; the message to show.
+pub fn set_tainted(
+    backend: &mut dyn Backend,
+    address: &str,
+    tainted: bool,
+) -> Result<String, String> {
+    let addr = InstanceAddr::parse(address).map_err(|e| e.to_string())?;
+    let what = if tainted { "taint" } else { "untaint" };
+    let _lock = LockGuard::acquire(backend, what).map_err(|e| e.to_string())?;
+    let state = backend.read_current().map_err(|e| e.to_string())?;
+    let Some(inst) = state.resources.get(&addr) else {
+        return Err(format!(
+            "No instance found for {addr}. Run terrane state list to see what state holds."
+        ));
+    };
+    if inst.meta.tainted == tainted {
+        return Err(format!(
+            "{addr} is {}tainted already; nothing was changed.",
+            if tainted { "" } else { "not " }
+        ));
+    }
+    let mut changed = inst.clone();
+    changed.meta.tainted = tainted;
+    write_serial(backend, what, &[Change::Put(changed)])?;
+    Ok(if tainted {
+        format!("Resource instance {addr} has been marked as tainted: the next apply replaces it.")
+    } else {
+        format!("Resource instance {addr} has been successfully untainted.")
+    })
+}
+
 /// Writes `changes` as one complete serial.
 fn write_serial(
     backend: &mut dyn Backend,

@@ -275,9 +275,6 @@ fn snapshot_of(ws: &Workspace, tf: &TfState, shown: &str) -> Result<Snapshot, St
             if let Some(d) = &i.deposed {
                 return Err(format!("{shown}: {addr} has a deposed object ({d}) that a create_before_destroy replacement left behind. Finish it with terraform apply first, then migrate"));
             }
-            if i.status.as_deref() == Some("tainted") {
-                return Err(format!("{shown}: {addr} is tainted (its creation failed half way). Replace it with terraform apply, or keep it with terraform untaint {addr}, then migrate"));
-            }
             let value = attributes_in(&i.attributes, schema.as_ref())
                 .with_sensitive_paths(&pointer_paths(&i.sensitive_attributes));
             let private = match &i.private {
@@ -299,6 +296,8 @@ fn snapshot_of(ws: &Workspace, tf: &TfState, shown: &str) -> Result<Snapshot, St
                         schema_version: i.schema_version,
                         // Written by Terraform's plugin of that provider, unless built in.
                         plugin: !source.starts_with(BUILTIN),
+                        // A tainted object stays tainted: the next plan replaces it.
+                        tainted: i.status.as_deref() == Some("tainted"),
                     },
                 },
             );
@@ -501,7 +500,7 @@ pub fn to_terraform(ws: &Workspace, backend: &dyn Backend, path: &Path) -> Resul
                 InstanceKey::Int(n) => Some(json!(n)),
                 InstanceKey::Str(s) => Some(json!(s)),
             },
-            status: None,
+            status: inst.meta.tainted.then(|| "tainted".to_string()),
             deposed: None,
             schema_version: inst.meta.schema_version,
             attributes: attributes_out(&inst.value, schema.as_ref()),

@@ -1,5 +1,6 @@
 //! Provider `random`: `random_id`, `random_string`, `random_password` (sensitive
-//! result), `random_integer` and `random_uuid`. Values are drawn from the operating
+//! result), `random_integer`, `random_uuid` and `random_pet` (names such as
+//! `brave-otter`, from terrane's own word lists). Values are drawn from the operating
 //! system's CSPRNG at create time and then kept in state; `keepers` (and every argument)
 //! force a new value when changed.
 
@@ -52,6 +53,7 @@ pub fn provider() -> Dispatch<()> {
         .resource("random_password", Random(Text { password: true }))
         .resource("random_integer", Random(Integer))
         .resource("random_uuid", Random(Uuid))
+        .resource("random_pet", Random(Pet))
 }
 
 /// One `random_*` type: its schema, how its value is drawn when it is created, and how
@@ -300,6 +302,301 @@ impl Draw for Uuid {
     }
 }
 
+/// `random_pet`: `length` words (default 2) joined by `separator` (default `-`), after
+/// `prefix`: adverbs, then an adjective, then an animal, as the random provider builds
+/// them.
+struct Pet;
+
+const ADVERBS: &[&str] = &[
+    "amply",
+    "boldly",
+    "briskly",
+    "calmly",
+    "cheerfully",
+    "closely",
+    "deeply",
+    "eagerly",
+    "evenly",
+    "fairly",
+    "firmly",
+    "freely",
+    "gently",
+    "gladly",
+    "greatly",
+    "highly",
+    "honestly",
+    "jointly",
+    "keenly",
+    "kindly",
+    "lightly",
+    "lively",
+    "loudly",
+    "mainly",
+    "merrily",
+    "mildly",
+    "neatly",
+    "newly",
+    "nicely",
+    "openly",
+    "plainly",
+    "politely",
+    "promptly",
+    "proudly",
+    "quickly",
+    "quietly",
+    "rapidly",
+    "rarely",
+    "really",
+    "richly",
+    "safely",
+    "sharply",
+    "simply",
+    "slowly",
+    "smoothly",
+    "softly",
+    "solely",
+    "steadily",
+    "surely",
+    "swiftly",
+    "tightly",
+    "truly",
+    "vastly",
+    "warmly",
+    "widely",
+    "wisely",
+];
+
+const ADJECTIVES: &[&str] = &[
+    "able", "agile", "alert", "amber", "ample", "apt", "azure", "bold", "brave", "bright", "brisk",
+    "calm", "candid", "civil", "clean", "clear", "clever", "close", "cosmic", "crisp", "cunning",
+    "daring", "dear", "deft", "eager", "early", "easy", "epic", "even", "exact", "fair", "fancy",
+    "fast", "fine", "firm", "fit", "fleet", "fond", "frank", "free", "fresh", "game", "gentle",
+    "giving", "glad", "golden", "grand", "great", "happy", "hardy", "hearty", "helpful", "heroic",
+    "honest", "humble", "ideal", "jolly", "just", "keen", "kind", "large", "lasting", "leading",
+    "legal", "liberal", "light", "live", "lively", "loyal", "lucky", "magic", "major", "merry",
+    "mighty", "modest", "moral", "neat", "nice", "noble", "open", "patient", "placid", "plain",
+    "polite", "prime", "proud", "quick", "quiet", "rapid", "rare", "ready", "regal", "robust",
+    "round", "royal", "safe", "sage", "sharp", "shining", "simple", "sincere", "smart", "smooth",
+    "solid", "sound", "special", "square", "stable", "steady", "sterling", "still", "stout",
+    "strong", "sunny", "super", "sure", "swift", "tender", "tidy", "tough", "true", "trusty",
+    "upright", "valid", "vast", "vital", "warm", "wise", "witty", "worthy", "young", "zesty",
+];
+
+const ANIMALS: &[&str] = &[
+    "aardvark",
+    "albatross",
+    "alpaca",
+    "ant",
+    "antelope",
+    "badger",
+    "bat",
+    "bear",
+    "beaver",
+    "bee",
+    "beetle",
+    "bison",
+    "boar",
+    "buffalo",
+    "bull",
+    "camel",
+    "cardinal",
+    "caribou",
+    "cat",
+    "cheetah",
+    "chicken",
+    "cobra",
+    "condor",
+    "cougar",
+    "cow",
+    "coyote",
+    "crab",
+    "crane",
+    "crow",
+    "deer",
+    "dingo",
+    "dog",
+    "dolphin",
+    "donkey",
+    "dove",
+    "dragon",
+    "duck",
+    "eagle",
+    "eel",
+    "elk",
+    "emu",
+    "falcon",
+    "ferret",
+    "finch",
+    "fox",
+    "frog",
+    "gazelle",
+    "gecko",
+    "gibbon",
+    "giraffe",
+    "gnu",
+    "goat",
+    "goose",
+    "gopher",
+    "gorilla",
+    "grouse",
+    "gull",
+    "hare",
+    "hawk",
+    "hedgehog",
+    "heron",
+    "hippo",
+    "horse",
+    "hound",
+    "ibex",
+    "ibis",
+    "iguana",
+    "impala",
+    "jackal",
+    "jaguar",
+    "jay",
+    "kangaroo",
+    "kid",
+    "kingfisher",
+    "kite",
+    "kiwi",
+    "koala",
+    "lamb",
+    "lark",
+    "lemur",
+    "leopard",
+    "lion",
+    "lizard",
+    "llama",
+    "lobster",
+    "lynx",
+    "macaw",
+    "magpie",
+    "mako",
+    "marlin",
+    "marmot",
+    "marten",
+    "mink",
+    "mole",
+    "mongoose",
+    "monkey",
+    "moose",
+    "mouse",
+    "mule",
+    "newt",
+    "ocelot",
+    "octopus",
+    "orca",
+    "osprey",
+    "ostrich",
+    "otter",
+    "owl",
+    "ox",
+    "panda",
+    "panther",
+    "parrot",
+    "pelican",
+    "penguin",
+    "pheasant",
+    "pig",
+    "pika",
+    "pony",
+    "puffin",
+    "puma",
+    "quail",
+    "rabbit",
+    "raccoon",
+    "ram",
+    "raven",
+    "reindeer",
+    "robin",
+    "salmon",
+    "seal",
+    "shark",
+    "sheep",
+    "shrew",
+    "skunk",
+    "sloth",
+    "snail",
+    "snake",
+    "sparrow",
+    "spider",
+    "squid",
+    "stag",
+    "starling",
+    "stork",
+    "swan",
+    "tapir",
+    "tiger",
+    "toad",
+    "trout",
+    "tuna",
+    "turkey",
+    "turtle",
+    "viper",
+    "vulture",
+    "walrus",
+    "wasp",
+    "weasel",
+    "whale",
+    "wolf",
+    "wombat",
+    "wren",
+    "yak",
+    "zebra",
+];
+
+impl Draw for Pet {
+    fn name(&self) -> &'static str {
+        "random_pet"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new()
+            .attr("keepers", keepers())
+            .attr("length", AttrSchema::optional(Type::Number).force_new())
+            .attr("prefix", AttrSchema::optional(Type::String).force_new())
+            .attr("separator", AttrSchema::optional(Type::String).force_new())
+            .attr("id", AttrSchema::computed(Type::String))
+    }
+
+    fn draw(&self, out: &mut Value) -> Result<()> {
+        let length = num(out, "length").unwrap_or(2.0);
+        if !(1.0..=64.0).contains(&length) || length.fract() != 0.0 {
+            return Err(ProviderError::config(
+                "random_pet: length must be a whole number from 1 to 64",
+            ));
+        }
+        let separator = out
+            .get("separator")
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_string();
+        let mut rng = rand::rng();
+        let mut pick = |words: &[&'static str]| words[rng.random_range(0..words.len())];
+        let mut words: Vec<&str> = Vec::new();
+        if let Some(prefix) = out.get("prefix").and_then(Value::as_str) {
+            words.push(prefix);
+        }
+        let mut name = Vec::new();
+        for _ in 2..length as usize {
+            name.push(pick(ADVERBS));
+        }
+        if length >= 2.0 {
+            name.push(pick(ADJECTIVES));
+        }
+        name.push(pick(ANIMALS));
+        words.extend(name);
+        let id = words.join(&separator);
+        set_attr(out, "id", Value::String(id));
+        Ok(())
+    }
+
+    /// The ID is the name.
+    fn import(&self, id: &str) -> Result<Value> {
+        Ok(Value::map([("id", Value::from(id))]))
+    }
+}
+
 fn num(v: &Value, name: &str) -> Option<f64> {
     v.get(name).and_then(Value::as_f64)
 }
@@ -450,5 +747,38 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         assert!(s.chars().filter(char::is_ascii_digit).count() >= 5);
+    }
+
+    #[test]
+    fn pets_are_adverbs_an_adjective_and_an_animal() {
+        let pet = |pairs: Vec<(&str, Value)>| {
+            let mut v = Value::map(pairs);
+            Pet.draw(&mut v).map(|()| {
+                v.get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            })
+        };
+        let two = pet(vec![]).expect("a pet");
+        let (adjective, animal) = two.split_once('-').expect("two words");
+        assert!(
+            ADJECTIVES.contains(&adjective) && ANIMALS.contains(&animal),
+            "{two}"
+        );
+        let four = pet(vec![
+            ("length", Value::from(4.0)),
+            ("prefix", Value::from("dev")),
+            ("separator", Value::from("_")),
+        ])
+        .expect("a pet");
+        let words: Vec<&str> = four.split('_').collect();
+        assert_eq!(words.len(), 5, "{four}");
+        assert_eq!(words[0], "dev");
+        assert!(ADVERBS.contains(&words[1]) && ADVERBS.contains(&words[2]));
+        assert!(ADJECTIVES.contains(&words[3]) && ANIMALS.contains(&words[4]));
+        let one = pet(vec![("length", Value::from(1.0))]).expect("a pet");
+        assert!(ANIMALS.contains(&one.as_str()), "{one}");
+        assert!(pet(vec![("length", Value::from(0.0))]).is_err());
     }
 }

@@ -22,6 +22,7 @@ mod modules;
 mod outputs;
 mod plugins;
 mod policy;
+mod provisioners;
 mod secrets;
 mod state;
 mod takeover;
