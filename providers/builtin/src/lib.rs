@@ -1,8 +1,8 @@
 //! Providers built into the terrane binary, with Terraform's resource names and
 //! attributes so existing configurations work unchanged: `local` (files, and the local
 //! cloud's services, load balancers, DNS zones and records, autoscalers and backup
-//! policies, which the workspace's agent runs), `random`, `null`, `terraform`
-//! (`terraform_data`) and `time` (`time_sleep`).
+//! policies, which the workspace's agent runs), `random`, `tls` (keys, certificates and
+//! requests), `null`, `terraform` (`terraform_data`) and `time` (`time_sleep`).
 //!
 //! Every provider here is a [`Dispatch`] of one [`terrane_provider::Resource`] per type.
 //! The `local` provider's context ([`local::LocalCtx`]) is made from a [`LocalHost`]
@@ -20,6 +20,7 @@ pub mod local;
 pub mod misc;
 pub mod random;
 pub mod service;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub struct LocalHost {
 pub fn register_all(registry: &mut terrane_provider::Registry, local: LocalHost) {
     registry.register(Arc::new(local::factory(local)));
     registry.register(Arc::new(random::factory()));
+    registry.register(Arc::new(tls::factory()));
     registry.register(Arc::new(misc::null_factory()));
     registry.register(Arc::new(misc::terraform_factory()));
     registry.register(Arc::new(misc::time_factory()));

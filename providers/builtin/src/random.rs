@@ -58,7 +58,7 @@ pub fn provider() -> Dispatch<()> {
 
 /// One `random_*` type: its schema, how its value is drawn when it is created, and how
 /// an existing value is imported.
-trait Draw: Send + Sync + 'static {
+pub(crate) trait Draw: Send + Sync + 'static {
     /// The resource type, for messages.
     fn name(&self) -> &'static str;
     fn schema(&self) -> Schema;
@@ -76,7 +76,7 @@ trait Draw: Send + Sync + 'static {
 
 /// The [`Resource`] of a [`Draw`] type: values are drawn at create and then kept in
 /// state, so read, update and delete only keep or drop what state has.
-struct Random<T>(T);
+pub(crate) struct Random<T>(pub(crate) T);
 
 #[async_trait]
 impl<T: Draw> Resource<()> for Random<T> {
@@ -694,7 +694,7 @@ fn with_defaults(planned: &mut Value) {
 }
 
 /// Multiplies a decimal string by `mul` and adds `add` (for `random_id.dec`).
-fn decimal_mul_add(dec: &str, mul: u32, add: u32) -> String {
+pub(crate) fn decimal_mul_add(dec: &str, mul: u32, add: u32) -> String {
     let mut digits: Vec<u32> = dec.bytes().rev().map(|b| (b - b'0') as u32).collect();
     let mut carry = add;
     for d in digits.iter_mut() {

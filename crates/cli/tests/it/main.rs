@@ -27,6 +27,7 @@ mod secrets;
 mod state;
 mod takeover;
 mod terraform;
+mod tls;
 mod tools;
 mod variables;
 
