@@ -10,14 +10,14 @@
 //! written as a Terraform state file, format 4.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
 use terrane_core::tfstate::{TfInstance, TfOutput, TfResource, TfState};
 use terrane_core::{InstanceAddr, InstanceKey, Type, Value};
 use terrane_state::dump::{DumpOutput, DumpRow, DumpSerial};
-use terrane_state::{Backend, Dump, InstanceState, ObjectMeta, OutputState, Snapshot};
+use terrane_state::{Backend, BackendSpec, Dump, InstanceState, ObjectMeta, OutputState, Snapshot};
 
 use crate::Workspace;
 
@@ -180,9 +180,77 @@ pub fn remote_state_reader() -> terrane_provider_builtin::misc::StateReader {
                     .map(|t| t.map(|t| (t, shown.clone())))
                     .map_err(|e| format!("reading {shown}: {e}"))
             }
-            other => Err(format!("terraform_remote_state reads backends \"local\", \"s3\" and \"pg\"; backend {other:?} is not supported. Copy the state to a file (`terraform state pull > F`) and read it with backend = \"local\"")),
+            "sqlite" | "terrane" => {
+                let base = std::env::current_dir().unwrap_or_default();
+                let spec = match (backend, get("url")) {
+                    ("terrane", Some(url)) => BackendSpec::parse_url(&url, &base).map_err(|e| e.to_string())?,
+                    ("terrane", None) => return Err("config.url is required for the terrane backend: a terrane state URL (sqlite:PATH, postgres://...?workspace=NAME, s3://BUCKET/KEY?region=...)".into()),
+                    _ => BackendSpec::Sqlite { path: base.join(need("path")?) },
+                };
+                let spec = if workspace == "default" { spec } else { spec.for_workspace(workspace) };
+                terrane_outputs(&spec, get("dir").map(PathBuf::from))
+            }
+            other => Err(format!("terraform_remote_state reads Terraform's backends \"local\", \"s3\" and \"pg\", and terrane's \"sqlite\" and \"terrane\" (config.url); backend {other:?} is not supported. Copy the state to a file (`terraform state pull > F`) and read it with backend = \"local\"")),
         }
     })
+}
+
+/// The outputs of a terrane state, as a Terraform state document (outputs only) for
+/// `terraform_remote_state`. Sensitive outputs are unsealed with the keys of the
+/// workspace in `dir` (by default the one whose `.terrane` holds a SQLite state, else
+/// the current directory).
+fn terrane_outputs(
+    spec: &BackendSpec,
+    dir: Option<PathBuf>,
+) -> Result<Option<(Vec<u8>, String)>, String> {
+    let shown = spec.describe();
+    if !spec.may_exist() {
+        return Ok(None);
+    }
+    let dir = dir.unwrap_or_else(|| match spec {
+        BackendSpec::Sqlite { path } => path
+            .parent()
+            .map(|p| {
+                if p.ends_with(".terrane") {
+                    p.parent().unwrap_or(p)
+                } else {
+                    p
+                }
+            })
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+        _ => std::env::current_dir().unwrap_or_default(),
+    });
+    let backend =
+        crate::open_encrypted(spec, &dir, &None).map_err(|e| format!("reading {shown}: {e}"))?;
+    let state = backend
+        .read_current()
+        .map_err(|e| format!("reading {shown}: {e} (sensitive outputs are unsealed with the keys of the workspace in {}; name it with config.dir)", dir.display()))?;
+    if state.serial == 0 {
+        return Ok(None);
+    }
+    let outputs: serde_json::Map<String, Json> = state
+        .outputs
+        .iter()
+        .map(|(name, o)| {
+            let (value, _) = o.value.unmark();
+            let out = json!({
+                "value": value.to_json(),
+                "type": terrane_engine::json::type_json(&value),
+                "sensitive": o.sensitive,
+            });
+            (name.clone(), out)
+        })
+        .collect();
+    let doc = json!({
+        "version": terrane_core::tfstate::VERSION,
+        "terraform_version": terrane_core::TERRAFORM_VERSION,
+        "serial": state.serial,
+        "lineage": state.lineage,
+        "outputs": outputs,
+        "resources": [],
+    });
+    Ok(Some((doc.to_string().into_bytes(), shown)))
 }
 
 #[cfg(feature = "aws")]

@@ -213,6 +213,11 @@ impl DataSource<()> for RemoteState {
         let settings = config.get("config").cloned().unwrap_or(Value::Null);
         let setting = |name: &str| settings.get(name).and_then(Value::as_str);
         let workspace = str_attr(&config, "workspace").unwrap_or("default");
+        // A `local` path that holds a terrane (SQLite) state is read as one.
+        let sqlite = backend == "local"
+            && std::fs::read(setting("path").unwrap_or("terraform.tfstate"))
+                .is_ok_and(|b| b.starts_with(b"SQLite format 3\0"));
+        let backend = if sqlite { "sqlite" } else { backend };
         if let (false, Some(read)) = (backend == "local", &self.reader) {
             let found = read(backend, &settings, workspace).map_err(ProviderError::api)?;
             let Some((text, shown)) = found else {
@@ -224,7 +229,7 @@ impl DataSource<()> for RemoteState {
         }
         if backend != "local" {
             return Err(ProviderError::config(format!(
-                "terraform_remote_state reads backends \"local\", \"s3\" and \"pg\"; backend {backend:?} is not supported. Copy the state to a file (`terraform state pull > F`) and read it with backend = \"local\", config = {{ path = \"F\" }}"
+                "terraform_remote_state reads backends \"local\", \"s3\", \"pg\", \"sqlite\" and \"terrane\"; backend {backend:?} is not supported. Copy the state to a file (`terraform state pull > F`) and read it with backend = \"local\", config = {{ path = \"F\" }}"
             )));
         }
         if let Value::Map(m) = &settings {

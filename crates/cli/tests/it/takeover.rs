@@ -421,3 +421,93 @@ resource "pyvider_file_content" "f" {
     tr.run_env(&["plan", "-detailed-exitcode"], &env)
         .expect_code(0);
 }
+
+/// `terraform_remote_state` reads terrane's own state too: a SQLite state (as
+/// `backend = "sqlite"`, as a `local` path, and as a `terrane` URL), sensitive outputs
+/// unsealed with the other workspace's key and still sensitive.
+#[test]
+fn terraform_remote_state_reads_terranes_own_state() {
+    let root = tempfile::tempdir().expect("a directory");
+    let network = root.path().join("network");
+    let app = root.path().join("app");
+    std::fs::create_dir_all(&network).expect("network");
+    std::fs::create_dir_all(&app).expect("app");
+    std::fs::write(
+        network.join("main.tf"),
+        "output \"vpc_id\" {\n  value = \"vpc-0abc\"\n}\noutput \"cidrs\" {\n  value = [\"10.0.0.0/24\", \"10.0.1.0/24\"]\n}\noutput \"token\" {\n  value     = \"s3cr3t\"\n  sensitive = true\n}\n",
+    )
+    .expect("network config");
+    let run = |dir: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(crate::BIN)
+            .arg("-C")
+            .arg(dir)
+            .arg("--no-color")
+            .args(args)
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .output()
+            .expect("terrane runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(&network, &["apply", "--auto-approve"]);
+    assert!(ok, "{text}");
+    std::fs::write(
+        app.join("main.tf"),
+        r#"
+data "terraform_remote_state" "sqlite" {
+  backend = "sqlite"
+  config  = { path = "../network/.terrane/state.db" }
+}
+data "terraform_remote_state" "local" {
+  backend = "local"
+  config  = { path = "../network/.terrane/state.db" }
+}
+data "terraform_remote_state" "url" {
+  backend = "terrane"
+  config  = { url = "sqlite:../network/.terrane/state.db" }
+}
+output "seen" {
+  value = [
+    data.terraform_remote_state.sqlite.outputs.vpc_id,
+    data.terraform_remote_state.local.outputs.cidrs[1],
+    data.terraform_remote_state.url.outputs.vpc_id,
+  ]
+}
+output "token" {
+  value     = data.terraform_remote_state.sqlite.outputs.token
+  sensitive = true
+}
+output "token_length" {
+  value = nonsensitive(length(data.terraform_remote_state.url.outputs.token))
+}
+"#,
+    )
+    .expect("app config");
+    let (ok, text) = run(&app, &["apply", "--auto-approve"]);
+    assert!(ok, "{text}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+    let (ok, seen) = run(&app, &["output", "--json", "seen"]);
+    assert!(ok, "{seen}");
+    let seen: serde_json::Value = serde_json::from_str(&seen).expect("JSON");
+    assert_eq!(
+        seen,
+        serde_json::json!(["vpc-0abc", "10.0.1.0/24", "vpc-0abc"])
+    );
+    let (ok, length) = run(&app, &["output", "--raw", "token_length"]);
+    assert!(ok && length.trim() == "6", "{length}");
+    // A state that does not exist is a clear error.
+    std::fs::write(
+        app.join("main.tf"),
+        "data \"terraform_remote_state\" \"x\" {\n  backend = \"sqlite\"\n  config  = { path = \"../nowhere/state.db\" }\n}\n",
+    )
+    .expect("config");
+    let (ok, text) = run(&app, &["plan"]);
+    assert!(
+        !ok && text.contains("Unable to find remote state"),
+        "{text}"
+    );
+}
