@@ -120,6 +120,29 @@ pub trait Context: Send + Sync {
     fn take_warnings(&self) -> Vec<Diagnostic> {
         Vec::new()
     }
+
+    /// The context that manages `object` when it is not this one: the AWS provider's
+    /// per-resource `region` (provider v6). The default: always this one.
+    fn scoped(&self, _object: &Value) -> Option<Arc<Self>>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
+    /// Fills in what the context knows of an object it planned, created or read (the
+    /// AWS provider: the region when the configuration left it out). The default
+    /// changes nothing.
+    fn settle(&self, value: Value) -> Value {
+        value
+    }
+
+    /// Whether a plan over `prior` is settled too: not for an object recorded before the
+    /// context filled it in (the plan would change it for nothing; the next read
+    /// records it). The default: always.
+    fn settles_plan(&self, _prior: Option<&Value>) -> bool {
+        true
+    }
 }
 
 /// A provider whose types need nothing shared.
@@ -182,15 +205,27 @@ impl<C: Context> Provider for Dispatch<C> {
         config: &Value,
         schema: &Schema,
     ) -> Result<PlannedChange> {
-        self.get(type_name)?.plan(&self.ctx, prior, config, schema)
+        let scoped = self.ctx.scoped(config);
+        let ctx = scoped.as_deref().unwrap_or(&self.ctx);
+        let mut change = self.get(type_name)?.plan(ctx, prior, config, schema)?;
+        if ctx.settles_plan(prior) {
+            change.planned = ctx.settle(change.planned);
+        }
+        Ok(change)
     }
 
     async fn create(&self, type_name: &str, planned: Value) -> Result<Value> {
-        self.get(type_name)?.create(&self.ctx, planned).await
+        let scoped = self.ctx.scoped(&planned);
+        let ctx = scoped.as_deref().unwrap_or(&self.ctx);
+        let created = self.get(type_name)?.create(ctx, planned).await?;
+        Ok(ctx.settle(created))
     }
 
     async fn read(&self, type_name: &str, state: Value) -> Result<Option<Value>> {
-        self.get(type_name)?.read(&self.ctx, state).await
+        let scoped = self.ctx.scoped(&state);
+        let ctx = scoped.as_deref().unwrap_or(&self.ctx);
+        let read = self.get(type_name)?.read(ctx, state).await?;
+        Ok(read.map(|v| ctx.settle(v)))
     }
 
     async fn read_batch(
@@ -198,22 +233,38 @@ impl<C: Context> Provider for Dispatch<C> {
         type_name: &str,
         states: Vec<Value>,
     ) -> Option<Result<Vec<Option<Value>>>> {
+        // Objects of another region are read one by one, each in its own.
+        if states.iter().any(|s| self.ctx.scoped(s).is_some()) {
+            return None;
+        }
         match self.get(type_name) {
-            Ok(r) => r.read_batch(&self.ctx, states).await,
+            Ok(r) => r.read_batch(&self.ctx, states).await.map(|read| {
+                read.map(|all| {
+                    all.into_iter()
+                        .map(|v| v.map(|v| self.ctx.settle(v)))
+                        .collect()
+                })
+            }),
             Err(e) => Some(Err(e)),
         }
     }
 
     async fn update(&self, type_name: &str, prior: Value, planned: Value) -> Result<Value> {
-        self.get(type_name)?.update(&self.ctx, prior, planned).await
+        let scoped = self.ctx.scoped(&planned);
+        let ctx = scoped.as_deref().unwrap_or(&self.ctx);
+        let updated = self.get(type_name)?.update(ctx, prior, planned).await?;
+        Ok(ctx.settle(updated))
     }
 
     async fn delete(&self, type_name: &str, state: Value) -> Result<()> {
-        self.get(type_name)?.delete(&self.ctx, state).await
+        let scoped = self.ctx.scoped(&state);
+        let ctx = scoped.as_deref().unwrap_or(&self.ctx);
+        self.get(type_name)?.delete(ctx, state).await
     }
 
     async fn import(&self, type_name: &str, id: &str) -> Result<Value> {
-        self.get(type_name)?.import(&self.ctx, id).await
+        let imported = self.get(type_name)?.import(&self.ctx, id).await?;
+        Ok(self.ctx.settle(imported))
     }
 
     async fn read_data(&self, type_name: &str, config: Value) -> Result<Value> {

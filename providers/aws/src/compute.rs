@@ -658,7 +658,10 @@ impl Resource<Aws> for LaunchTemplate {
                 .attr("id", AttrSchema::computed(Type::String))
                 .attr("arn", AttrSchema::computed(Type::String))
                 .attr("latest_version", AttrSchema::computed(Type::Number))
-                .attr("default_version", AttrSchema::computed(Type::Number))
+                .attr(
+                    "default_version",
+                    AttrSchema::optional_computed(Type::Number),
+                )
                 .block(
                     "iam_instance_profile",
                     BlockSchema::single(
@@ -691,6 +694,13 @@ impl Resource<Aws> for LaunchTemplate {
                     "launch template name {name:?} must be 3 to 128 letters, digits and ( ) . / _ -"
                 )));
             }
+        }
+        if config.get("default_version").is_some_and(|v| !v.is_null())
+            && bool_attr(config, "update_default_version")
+        {
+            return Err(ProviderError::config(
+                "default_version and update_default_version conflict: set the default version by number, or let each new version become the default, not both",
+            ));
         }
         let mut change = plan_by_schema(schema, prior, config);
         if let Some(p) = prior {
@@ -831,6 +841,19 @@ impl Resource<Aws> for LaunchTemplate {
                     .await
                     .map_err(|e| api_error(&format!("setting the default version of {id}"), e))?;
             }
+        }
+        // A default version chosen by number (AWS provider v6's settable default_version).
+        let wanted = planned.get("default_version").and_then(Value::as_f64);
+        if wanted.is_some() && wanted != prior.get("default_version").and_then(Value::as_f64) {
+            let wanted = wanted.unwrap_or(1.0) as i64;
+            ec2.modify_launch_template()
+                .launch_template_id(&id)
+                .default_version(wanted.to_string())
+                .send()
+                .await
+                .map_err(|e| {
+                    api_error(&format!("making version {wanted} the default of {id}"), e)
+                })?;
         }
         update_tags(aws, &id, &prior, &planned).await?;
         set(&mut planned, "id", id.as_str());

@@ -3,6 +3,7 @@
 //! client per service, and the mapping of SDK errors to provider errors.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -209,6 +210,8 @@ macro_rules! clients {
             account_id: OnceCell<Option<String>>,
             s3: OnceCell<aws_sdk_s3::Client>,
             sts: OnceCell<aws_sdk_sts::Client>,
+            /// The contexts of other regions, for resources with their own `region`.
+            regions: std::sync::Mutex<BTreeMap<String, Arc<Aws>>>,
             $($name: OnceCell<$krate::Client>,)*
         }
 
@@ -220,6 +223,7 @@ macro_rules! clients {
                     account_id: OnceCell::new(),
                     s3: OnceCell::new(),
                     sts: OnceCell::new(),
+                    regions: std::sync::Mutex::new(BTreeMap::new()),
                     $($name: OnceCell::new(),)*
                 }
             }
@@ -263,7 +267,39 @@ clients! {
 }
 
 /// Nothing of the AWS provider is interrupted early, and it has no warnings of its own.
-impl terrane_provider::Context for Aws {}
+/// A resource with a `region` of its own (AWS provider v6) is managed by a context of
+/// that region, made once per region with the same settings otherwise.
+impl terrane_provider::Context for Aws {
+    fn scoped(&self, object: &Value) -> Option<Arc<Aws>> {
+        let region = object.get("region").and_then(Value::as_str)?;
+        if region.is_empty() || region == self.region() {
+            return None;
+        }
+        let mut regions = self.regions.lock().ok()?;
+        let aws = regions.entry(region.to_string()).or_insert_with(|| {
+            Arc::new(Aws::new(Settings {
+                region: Some(region.to_string()),
+                ..self.settings.clone()
+            }))
+        });
+        Some(aws.clone())
+    }
+
+    fn settles_plan(&self, prior: Option<&Value>) -> bool {
+        prior.is_none_or(|p| p.get("region").is_some_and(|r| !r.is_null()))
+    }
+
+    fn settle(&self, mut value: Value) -> Value {
+        if let Value::Map(m) = &mut value {
+            if m.get("region")
+                .is_none_or(|r| r.is_null() || r.is_unknown())
+            {
+                m.insert("region".into(), Value::String(self.region()));
+            }
+        }
+        value
+    }
+}
 
 impl Aws {
     /// The SDK configuration, with the credentials checked (once) unless the settings
@@ -314,6 +350,11 @@ impl Aws {
             .and_then(|s| s.region())
             .map(|r| r.to_string())
             .or_else(|| self.settings.region.clone())
+            .or_else(|| {
+                ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                    .iter()
+                    .find_map(|k| std::env::var(k).ok().filter(|r| !r.is_empty()))
+            })
             .unwrap_or_else(|| "us-east-1".to_string())
     }
 

@@ -930,6 +930,10 @@ impl Resource<Aws> for SecurityGroup {
                     AttrSchema::optional_computed(Type::String).force_new(),
                 )
                 .attr(
+                    "name_prefix",
+                    AttrSchema::optional(Type::String).force_new(),
+                )
+                .attr(
                     "description",
                     AttrSchema::optional_computed(Type::String).force_new(),
                 )
@@ -1003,9 +1007,8 @@ impl Resource<Aws> for SecurityGroup {
         let name = str_attr(&planned, "name")
             .map(str::to_string)
             .unwrap_or_else(|| {
-                format!(
-                    "terraform-{}",
-                    &uuid::Uuid::new_v4().simple().to_string()[..20]
+                crate::messaging::generated_name(
+                    str_attr(&planned, "name_prefix").unwrap_or("terraform-"),
                 )
             });
         let ec2 = aws.ec2().await?;

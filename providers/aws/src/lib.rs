@@ -173,7 +173,15 @@ impl ProviderFactory for AwsFactory {
 }
 
 pub fn factory() -> AwsFactory {
-    let (resources, data_sources) = provider(Aws::new(Settings::default())).schemas();
+    let (mut resources, data_sources) = provider(Aws::new(Settings::default())).schemas();
+    // AWS provider v6: every resource may name its own region (a change replaces it);
+    // left out, it is the provider's.
+    for schema in resources.values_mut() {
+        schema.attributes.insert(
+            "region".into(),
+            terrane_provider::AttrSchema::optional_computed(terrane_core::Type::String).force_new(),
+        );
+    }
     AwsFactory {
         schema: ProviderSchema {
             provider: provider_schema(),

@@ -31,7 +31,8 @@ const QUEUE_NUMBERS: [(&str, &str, i64); 5] = [
     ),
 ];
 
-fn generated_name(prefix: &str) -> String {
+/// A unique name after `prefix` (a `name_prefix`, or `terraform-`).
+pub(crate) fn generated_name(prefix: &str) -> String {
     format!(
         "{prefix}{}",
         &uuid::Uuid::new_v4().simple().to_string()[..20]
@@ -97,6 +98,10 @@ impl Resource<Aws> for Queue {
                 AttrSchema::optional_computed(Type::String).force_new(),
             )
             .attr(
+                "name_prefix",
+                AttrSchema::optional(Type::String).force_new(),
+            )
+            .attr(
                 "fifo_queue",
                 AttrSchema::optional_computed(Type::Bool).force_new(),
             )
@@ -148,7 +153,7 @@ impl Resource<Aws> for Queue {
         let name = match str_attr(&planned, "name") {
             Some(n) => n.to_string(),
             None => {
-                let n = generated_name("terraform-");
+                let n = generated_name(str_attr(&planned, "name_prefix").unwrap_or("terraform-"));
                 if fifo {
                     format!("{n}.fifo")
                 } else {
@@ -302,6 +307,10 @@ impl Resource<Aws> for Topic {
                     AttrSchema::optional_computed(Type::String).force_new(),
                 )
                 .attr(
+                    "name_prefix",
+                    AttrSchema::optional(Type::String).force_new(),
+                )
+                .attr(
                     "fifo_topic",
                     AttrSchema::optional_computed(Type::Bool).force_new(),
                 )
@@ -335,7 +344,10 @@ impl Resource<Aws> for Topic {
         let fifo = bool_attr(&planned, "fifo_topic");
         let name = match str_attr(&planned, "name") {
             Some(n) => n.to_string(),
-            None => generated_name("terraform-") + if fifo { ".fifo" } else { "" },
+            None => {
+                generated_name(str_attr(&planned, "name_prefix").unwrap_or("terraform-"))
+                    + if fifo { ".fifo" } else { "" }
+            }
         };
         let mut attrs = HashMap::new();
         if let Some(d) = str_attr(&planned, "display_name") {

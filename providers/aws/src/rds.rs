@@ -569,7 +569,14 @@ impl Resource<Aws> for SubnetGroup {
     fn schema(&self) -> Schema {
         tag_attrs(
             Schema::new()
-                .attr("name", AttrSchema::required(Type::String).force_new())
+                .attr(
+                    "name",
+                    AttrSchema::optional_computed(Type::String).force_new(),
+                )
+                .attr(
+                    "name_prefix",
+                    AttrSchema::optional(Type::String).force_new(),
+                )
                 .attr("description", AttrSchema::optional_computed(Type::String))
                 .attr(
                     "subnet_ids",
@@ -607,7 +614,15 @@ impl Resource<Aws> for SubnetGroup {
     }
 
     async fn create(&self, aws: &Aws, mut planned: Value) -> Result<Value> {
-        let name = str_attr(&planned, "name").unwrap_or_default().to_string();
+        let name = match str_attr(&planned, "name") {
+            Some(n) => n.to_string(),
+            // RDS names are lower case.
+            None => crate::messaging::generated_name(
+                str_attr(&planned, "name_prefix").unwrap_or("terraform-"),
+            )
+            .to_lowercase(),
+        };
+        set(&mut planned, "name", name.as_str());
         aws.rds()
             .await?
             .create_db_subnet_group()

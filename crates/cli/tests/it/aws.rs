@@ -847,3 +847,161 @@ resource "aws_s3_bucket_replication_configuration" "primary" {{
         .success()
         .contains("5 destroyed");
 }
+
+/// Arguments of the AWS provider v6: `region` on a resource (the queue lives in that
+/// region, checked with the SDK there), `name_prefix` on queues, topics, security
+/// groups and DB subnet groups, and a launch template's `default_version` by number.
+#[test]
+fn aws_provider_v6_arguments_are_accepted() {
+    let moto = Moto::start();
+    let ws = Ws::with_main(&format!(
+        r#"{PROVIDER}
+resource "aws_sqs_queue" "home" {{
+  name = "home-queue"
+}}
+resource "aws_sqs_queue" "away" {{
+  name   = "away-queue"
+  region = "eu-west-1"
+}}
+resource "aws_sqs_queue" "prefixed" {{
+  name_prefix = "jobs-"
+}}
+resource "aws_sns_topic" "prefixed" {{
+  name_prefix = "alerts-"
+}}
+resource "aws_vpc" "main" {{
+  cidr_block = "10.9.0.0/16"
+}}
+resource "aws_security_group" "prefixed" {{
+  name_prefix = "web-"
+  vpc_id      = aws_vpc.main.id
+}}
+resource "aws_subnet" "a" {{
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.9.1.0/24"
+  availability_zone = "us-east-1a"
+}}
+resource "aws_subnet" "b" {{
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = "10.9.2.0/24"
+  availability_zone = "us-east-1b"
+}}
+resource "aws_db_subnet_group" "prefixed" {{
+  name_prefix = "db-"
+  subnet_ids  = [aws_subnet.a.id, aws_subnet.b.id]
+}}
+resource "aws_launch_template" "lt" {{
+  name          = "lt-v6"
+  instance_type = var.type
+}}
+variable "type" {{
+  default = "t3.micro"
+}}
+variable "default_version" {{
+  default = null
+}}
+output "names" {{
+  value = [aws_sqs_queue.prefixed.name, aws_sns_topic.prefixed.name, aws_security_group.prefixed.name, aws_db_subnet_group.prefixed.name]
+}}
+output "regions" {{
+  value = [aws_sqs_queue.home.region, aws_sqs_queue.away.region]
+}}
+"#
+    ));
+    moto.run(&ws, &["apply", "--auto-approve"]).success();
+    let out = moto.run(&ws, &["output", "--json"]);
+    let outputs: serde_json::Value = serde_json::from_str(&out.success().stdout).expect("JSON");
+    let names: Vec<String> =
+        serde_json::from_value(outputs["names"]["value"].clone()).expect("names");
+    for (name, prefix) in names.iter().zip(["jobs-", "alerts-", "web-", "db-"]) {
+        assert!(
+            name.starts_with(prefix) && name.len() > prefix.len(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        outputs["regions"]["value"],
+        serde_json::json!(["us-east-1", "eu-west-1"])
+    );
+    // The queue is in eu-west-1, not in the provider's region.
+    let sdk = moto.sdk();
+    let rt = runtime();
+    let list = |region: &'static str| {
+        let conf = aws_sdk_sqs::config::Builder::from(&sdk)
+            .region(aws_config::Region::new(region))
+            .build();
+        let sqs = aws_sdk_sqs::Client::from_conf(conf);
+        rt.block_on(async move { sqs.list_queues().send().await.expect("list_queues") })
+            .queue_urls()
+            .join(" ")
+    };
+    let (home, away) = (list("us-east-1"), list("eu-west-1"));
+    assert!(
+        away.contains("away-queue") && !home.contains("away-queue"),
+        "{home} / {away}"
+    );
+    assert!(
+        home.contains("home-queue") && !away.contains("home-queue"),
+        "{home} / {away}"
+    );
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+
+    // default_version by number: a second version, then the first made the default.
+    moto.run(&ws, &["apply", "--auto-approve", "--var", "type=t3.small"])
+        .success();
+    ws.write(
+        "main.tf",
+        &ws.read("main.tf").replace(
+            "  instance_type = var.type\n",
+            "  instance_type   = var.type\n  default_version = 1\n",
+        ),
+    );
+    moto.run(&ws, &["apply", "--auto-approve", "--var", "type=t3.small"])
+        .success();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let lt = rt
+        .block_on(async {
+            ec2.describe_launch_templates()
+                .launch_template_names("lt-v6")
+                .send()
+                .await
+        })
+        .expect("describe_launch_templates");
+    let lt = &lt.launch_templates()[0];
+    assert_eq!(
+        (lt.latest_version_number(), lt.default_version_number()),
+        (Some(2), Some(1))
+    );
+    moto.run(
+        &ws,
+        &["plan", "--detailed-exitcode", "--var", "type=t3.small"],
+    )
+    .expect_code(0);
+    // Both ways of choosing the default at once is refused.
+    ws.write(
+        "main.tf",
+        &ws.read("main.tf").replace(
+            "  default_version = 1\n",
+            "  default_version = 1\n  update_default_version = true\n",
+        ),
+    );
+    moto.run(&ws, &["plan", "--var", "type=t3.small"])
+        .expect_code(1)
+        .contains("default_version and update_default_version conflict");
+    ws.write(
+        "main.tf",
+        &ws.read("main.tf")
+            .replace("  update_default_version = true\n", ""),
+    );
+    moto.run(
+        &ws,
+        &["destroy", "--auto-approve", "--var", "type=t3.small"],
+    )
+    .success();
+    let (home, away) = (list("us-east-1"), list("eu-west-1"));
+    assert!(
+        !home.contains("queue") && !away.contains("queue"),
+        "{home} / {away}"
+    );
+}
