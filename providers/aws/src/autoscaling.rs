@@ -60,15 +60,7 @@ pub struct Group;
 impl Resource<Aws> for Group {
     fn schema(&self) -> Schema {
         let strings = || Type::Set(Box::new(Type::String));
-        Schema::new()
-            .attr(
-                "name",
-                AttrSchema::optional_computed(Type::String).force_new(),
-            )
-            .attr(
-                "name_prefix",
-                AttrSchema::optional(Type::String).force_new(),
-            )
+        crate::util::name_attrs(Schema::new())
             .attr("min_size", AttrSchema::required(Type::Number))
             .attr("max_size", AttrSchema::required(Type::Number))
             .attr(

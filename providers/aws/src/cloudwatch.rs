@@ -491,15 +491,7 @@ impl LogGroup {
 impl Resource<Aws> for LogGroup {
     fn schema(&self) -> Schema {
         tag_attrs(
-            Schema::new()
-                .attr(
-                    "name",
-                    AttrSchema::optional_computed(Type::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    AttrSchema::optional(Type::String).force_new(),
-                )
+            crate::util::name_attrs(Schema::new())
                 .attr(
                     "retention_in_days",
                     AttrSchema::optional(Type::Number)

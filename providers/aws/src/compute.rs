@@ -638,15 +638,7 @@ pub struct LaunchTemplate;
 impl Resource<Aws> for LaunchTemplate {
     fn schema(&self) -> Schema {
         tag_attrs(
-            Schema::new()
-                .attr(
-                    "name",
-                    AttrSchema::optional_computed(Type::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    AttrSchema::optional(Type::String).force_new(),
-                )
+            crate::util::name_attrs(Schema::new())
                 .attr("description", AttrSchema::optional(Type::String))
                 .attr("image_id", AttrSchema::optional(Type::String))
                 .attr("instance_type", AttrSchema::optional(Type::String))

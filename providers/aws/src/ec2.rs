@@ -924,15 +924,7 @@ fn rule_schema() -> BlockSchema {
 impl Resource<Aws> for SecurityGroup {
     fn schema(&self) -> Schema {
         tag_attrs(
-            Schema::new()
-                .attr(
-                    "name",
-                    AttrSchema::optional_computed(Type::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    AttrSchema::optional(Type::String).force_new(),
-                )
+            crate::util::name_attrs(Schema::new())
                 .attr(
                     "description",
                     AttrSchema::optional_computed(Type::String).force_new(),

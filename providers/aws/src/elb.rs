@@ -184,15 +184,7 @@ pub struct LoadBalancer;
 impl Resource<Aws> for LoadBalancer {
     fn schema(&self) -> Schema {
         tag_attrs(
-            Schema::new()
-                .attr(
-                    "name",
-                    AttrSchema::optional_computed(Type::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    AttrSchema::optional(Type::String).force_new(),
-                )
+            crate::util::name_attrs(Schema::new())
                 .attr(
                     "internal",
                     AttrSchema::optional_computed(Type::Bool).force_new(),
@@ -532,15 +524,7 @@ pub struct TargetGroup;
 impl Resource<Aws> for TargetGroup {
     fn schema(&self) -> Schema {
         tag_attrs(
-            Schema::new()
-                .attr(
-                    "name",
-                    AttrSchema::optional_computed(Type::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    AttrSchema::optional(Type::String).force_new(),
-                )
+            crate::util::name_attrs(Schema::new())
                 .attr("port", AttrSchema::optional(Type::Number).force_new())
                 .attr("protocol", AttrSchema::optional(Type::String).force_new())
                 .attr("vpc_id", AttrSchema::optional(Type::String).force_new())

@@ -72,15 +72,7 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 /// The common schema of roles and policies: generated names, path and document.
 fn named_schema(document: &str) -> Schema {
     tag_attrs(
-        Schema::new()
-            .attr(
-                "name",
-                AttrSchema::optional_computed(Type::String).force_new(),
-            )
-            .attr(
-                "name_prefix",
-                AttrSchema::optional(Type::String).force_new(),
-            )
+        crate::util::name_attrs(Schema::new())
             .attr(
                 "path",
                 AttrSchema::optional_computed(Type::String).force_new(),

@@ -92,15 +92,7 @@ impl Queue {
 #[async_trait]
 impl Resource<Aws> for Queue {
     fn schema(&self) -> Schema {
-        let s = Schema::new()
-            .attr(
-                "name",
-                AttrSchema::optional_computed(Type::String).force_new(),
-            )
-            .attr(
-                "name_prefix",
-                AttrSchema::optional(Type::String).force_new(),
-            )
+        let s = crate::util::name_attrs(Schema::new())
             .attr(
                 "fifo_queue",
                 AttrSchema::optional_computed(Type::Bool).force_new(),
@@ -301,15 +293,7 @@ impl Topic {
 impl Resource<Aws> for Topic {
     fn schema(&self) -> Schema {
         tag_attrs(
-            Schema::new()
-                .attr(
-                    "name",
-                    AttrSchema::optional_computed(Type::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    AttrSchema::optional(Type::String).force_new(),
-                )
+            crate::util::name_attrs(Schema::new())
                 .attr(
                     "fifo_topic",
                     AttrSchema::optional_computed(Type::Bool).force_new(),

@@ -568,15 +568,7 @@ pub struct SubnetGroup;
 impl Resource<Aws> for SubnetGroup {
     fn schema(&self) -> Schema {
         tag_attrs(
-            Schema::new()
-                .attr(
-                    "name",
-                    AttrSchema::optional_computed(Type::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    AttrSchema::optional(Type::String).force_new(),
-                )
+            crate::util::name_attrs(Schema::new())
                 .attr("description", AttrSchema::optional_computed(Type::String))
                 .attr(
                     "subnet_ids",

@@ -87,12 +87,7 @@ impl Secret {
 impl Resource<Aws> for Secret {
     fn schema(&self) -> Schema {
         tag_attrs(
-            Schema::new()
-                .attr(
-                    "name",
-                    AttrSchema::optional_computed(Type::String).force_new(),
-                )
-                .attr("name_prefix", AttrSchema::optional(Type::String).force_new())
+            crate::util::name_attrs(Schema::new())
                 .attr("description", AttrSchema::optional(Type::String))
                 .attr("kms_key_id", AttrSchema::optional(Type::String))
                 .attr(

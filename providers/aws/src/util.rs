@@ -194,3 +194,19 @@ pub fn read_block(configured: Option<&Value>, actual: &[(&str, Value)]) -> Value
 pub fn opt_num<N: Into<f64>>(n: Option<N>) -> Value {
     n.map(|n| Value::from(n.into())).unwrap_or(Value::Null)
 }
+
+/// `name` (generated when left out) and `name_prefix` (what a generated name starts
+/// with), both forcing a new object: the pair most AWS resources take.
+pub fn name_attrs(schema: terrane_provider::Schema) -> terrane_provider::Schema {
+    use terrane_core::Type;
+    use terrane_provider::AttrSchema;
+    schema
+        .attr(
+            "name",
+            AttrSchema::optional_computed(Type::String).force_new(),
+        )
+        .attr(
+            "name_prefix",
+            AttrSchema::optional(Type::String).force_new(),
+        )
+}
