@@ -362,3 +362,71 @@ fn ssh_failures_name_the_host_the_user_and_the_provisioner_and_taint() {
         .expect_code(1)
         .contains("Missing connection configuration");
 }
+
+/// `agent = true` (the default) authenticates with the keys of the SSH agent at
+/// `SSH_AUTH_SOCK`: a real `ssh-agent` holding the user's key, and no key in the
+/// configuration.
+#[test]
+fn remote_exec_authenticates_through_an_ssh_agent() {
+    let sshd = Sshd::start();
+    let dir = tempfile::tempdir().expect("a directory");
+    let socket = dir.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh-agent starts (Debian's openssh-client)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "ssh-agent did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let added = Command::new("ssh-add")
+        .arg(sshd.key("user_key"))
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .expect("ssh-add runs");
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let remote = tempfile::tempdir().expect("the remote side's directory");
+    let marker = remote.path().join("agent.txt");
+    let ws = Ws::with_main(&format!(
+        r#"resource "terraform_data" "a" {{
+  connection {{
+    host     = "127.0.0.1"
+    port     = {port}
+    user     = "{user}"
+    host_key = "{host_key}"
+    timeout  = "5s"
+  }}
+  provisioner "remote-exec" {{
+    inline = ["echo through the agent > {marker}"]
+  }}
+}}
+"#,
+        port = sshd.port,
+        user = sshd.user,
+        host_key = sshd.host_key(),
+        marker = marker.display()
+    ));
+    let socket_text = socket.display().to_string();
+    let out = ws.run_env(
+        &["apply", "--auto-approve"],
+        &[("SSH_AUTH_SOCK", socket_text.as_str())],
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+    out.success()
+        .contains("terraform_data.a (remote-exec):   SSH Agent: true")
+        .contains("terraform_data.a (remote-exec): Connected!");
+    assert_eq!(
+        fs::read_to_string(&marker).expect("the marker"),
+        "through the agent\n"
+    );
+}
