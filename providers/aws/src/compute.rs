@@ -1009,7 +1009,12 @@ impl Resource<Aws> for Eip {
             "domain",
             opt_str(a.domain().map(|d| d.as_str())),
         );
-        set(&mut state, "instance", opt_str(a.instance_id()));
+        // An address used by a NAT gateway or an interface has no instance.
+        set(
+            &mut state,
+            "instance",
+            opt_str(a.instance_id().filter(|i| !i.is_empty())),
+        );
         set(&mut state, "association_id", opt_str(a.association_id()));
         set(&mut state, "public_ip", opt_str(a.public_ip()));
         set(&mut state, "private_ip", opt_str(a.private_ip_address()));

@@ -1319,7 +1319,15 @@ impl Resource<Aws> for RouteTable {
             return Err(ProviderError::config(problems.join("\n")));
         }
         let mut change = plan_by_schema(schema, prior, config);
-        if config.get("route").is_some_and(Value::is_wholly_known) {
+        // No inline routes: the table's routes are left to `aws_route` resources (and
+        // what AWS adds), as Terraform leaves them when `route` is not configured.
+        if let (true, Some(p)) = (routes_of(config).is_empty(), prior) {
+            set(
+                &mut change.planned,
+                "route",
+                p.get("route").cloned().unwrap_or(Value::List(Vec::new())),
+            );
+        } else if config.get("route").is_some_and(Value::is_wholly_known) {
             let routes = routes_of(config);
             set(
                 &mut change.planned,

@@ -22,6 +22,7 @@ pub mod messaging;
 pub mod policy_doc;
 pub mod rds;
 pub mod route53;
+pub mod routing;
 pub mod s3;
 pub mod secretsmanager;
 pub mod sts;
@@ -79,6 +80,12 @@ fn provider(aws: Aws) -> Dispatch<Aws> {
         .resource("aws_vpc", ec2::Vpc)
         .resource("aws_subnet", ec2::Subnet)
         .resource("aws_internet_gateway", ec2::InternetGateway)
+        .resource("aws_nat_gateway", routing::NatGateway)
+        .resource(
+            "aws_egress_only_internet_gateway",
+            routing::EgressOnlyGateway,
+        )
+        .resource("aws_route", routing::Route)
         .resource("aws_security_group", ec2::SecurityGroup)
         .resource("aws_route_table", ec2::RouteTable)
         .resource("aws_route_table_association", ec2::RouteTableAssociation)

@@ -1005,3 +1005,142 @@ output "regions" {{
         "{home} / {away}"
     );
 }
+
+/// The routing the public VPC modules build: a NAT gateway on an Elastic IP, an
+/// egress-only gateway, and routes as resources of their own (`aws_route`), checked
+/// through the SDK; a changed target is replaced in place, and a route is imported by
+/// Terraform's `TABLE_DESTINATION` ID.
+#[test]
+fn nat_gateways_and_routes_are_managed() {
+    let moto = Moto::start();
+    let main = |private_target: &str| {
+        format!(
+            r#"{PROVIDER}
+resource "aws_vpc" "main" {{
+  cidr_block = "10.20.0.0/16"
+}}
+resource "aws_subnet" "public" {{
+  vpc_id     = aws_vpc.main.id
+  cidr_block = "10.20.1.0/24"
+}}
+resource "aws_internet_gateway" "igw" {{
+  vpc_id = aws_vpc.main.id
+}}
+resource "aws_egress_only_internet_gateway" "eigw" {{
+  vpc_id = aws_vpc.main.id
+  tags   = {{ Name = "eigw" }}
+}}
+resource "aws_eip" "nat" {{
+  domain = "vpc"
+}}
+resource "aws_nat_gateway" "nat" {{
+  allocation_id = aws_eip.nat.id
+  subnet_id     = aws_subnet.public.id
+  tags          = {{ Name = "nat" }}
+}}
+resource "aws_route_table" "private" {{
+  vpc_id = aws_vpc.main.id
+}}
+resource "aws_route" "private_out" {{
+  route_table_id         = aws_route_table.private.id
+  destination_cidr_block = "0.0.0.0/0"
+  {private_target}
+}}
+"#
+        )
+    };
+    let ws = Ws::with_main(&main("nat_gateway_id = aws_nat_gateway.nat.id"));
+    moto.run(&ws, &["apply", "--auto-approve"]).success();
+    let sdk = moto.sdk();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let rt = runtime();
+    let routes = |table: &str| {
+        let out = rt
+            .block_on(ec2.describe_route_tables().route_table_ids(table).send())
+            .expect("describe_route_tables");
+        out.route_tables()[0]
+            .routes()
+            .iter()
+            .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .map(|r| {
+                r.nat_gateway_id()
+                    .or(r.gateway_id())
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    let state = |addr: &str, attr: &str| {
+        let out = moto.run(&ws, &["state", "show", addr]);
+        let text = out.success().stdout.clone();
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{attr} ")))
+            .and_then(|l| l.split('"').nth(1))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let table = state("aws_route_table.private", "id");
+    let nat = state("aws_nat_gateway.nat", "id");
+    assert!(nat.starts_with("nat-"), "{nat}");
+    assert_eq!(routes(&table), std::slice::from_ref(&nat));
+    let gateways = rt
+        .block_on(ec2.describe_nat_gateways().nat_gateway_ids(&nat).send())
+        .expect("describe_nat_gateways");
+    let eip = state("aws_eip.nat", "id");
+    assert_eq!(
+        gateways.nat_gateways()[0].nat_gateway_addresses()[0].allocation_id(),
+        Some(eip.as_str())
+    );
+    assert!(state("aws_route.private_out", "id").starts_with(&format!("r-{table}")));
+    assert!(state("aws_egress_only_internet_gateway.eigw", "id").starts_with("eigw-"));
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+
+    // Another target: the route is replaced in place, not destroyed and created.
+    ws.write("main.tf", &main("gateway_id = aws_internet_gateway.igw.id"));
+    moto.run(&ws, &["apply", "--auto-approve"])
+        .success()
+        .contains("0 added, 1 changed, 0 destroyed");
+    let igw = state("aws_internet_gateway.igw", "id");
+    assert_eq!(routes(&table), [igw]);
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+
+    // Forgotten, then imported by TABLE_DESTINATION: nothing to change after.
+    moto.run(&ws, &["state", "rm", "aws_route.private_out"])
+        .success();
+    moto.run(
+        &ws,
+        &[
+            "import",
+            "aws_route.private_out",
+            &format!("{table}_0.0.0.0/0"),
+        ],
+    )
+    .success();
+    moto.run(&ws, &["plan", "--detailed-exitcode"])
+        .expect_code(0);
+
+    // Bad input at plan time: two targets.
+    ws.write(
+        "main.tf",
+        &main(
+            "gateway_id = aws_internet_gateway.igw.id\n  nat_gateway_id = aws_nat_gateway.nat.id",
+        ),
+    );
+    moto.run(&ws, &["plan"])
+        .expect_code(1)
+        .contains("a route needs exactly one target");
+    ws.write("main.tf", &main("gateway_id = aws_internet_gateway.igw.id"));
+    moto.run(&ws, &["destroy", "--auto-approve"]).success();
+    let left = rt
+        .block_on(ec2.describe_nat_gateways().nat_gateway_ids(&nat).send())
+        .map(|o| {
+            o.nat_gateways()
+                .iter()
+                .filter(|g| g.state().map(|s| s.as_str()) == Some("available"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(left, 0, "the NAT gateway is gone");
+}
