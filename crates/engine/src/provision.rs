@@ -105,8 +105,9 @@ async fn run_one(
                     .join("; ")
             })?;
         let (v, problems) = schema.conform(v);
-        if let Some(problem) = problems.first() {
-            return Err(format!("invalid argument: {problem:?}."));
+        if let Some(problem) = problems.into_iter().next() {
+            let d = crate::run::problem_diag(problem, None, &format!("provisioner {:?}", p.kind));
+            return Err(format!("{}: {}", d.summary, d.detail));
         }
         if !v.is_wholly_known() {
             return Err("an argument is not known even now, during apply.".into());

@@ -229,28 +229,34 @@ fn terrane_outputs(
     if state.serial == 0 {
         return Ok(None);
     }
-    let outputs: serde_json::Map<String, Json> = state
+    let doc = TfState {
+        version: terrane_core::tfstate::VERSION,
+        terraform_version: terrane_core::TERRAFORM_VERSION.into(),
+        serial: state.serial,
+        lineage: state.lineage.clone(),
+        outputs: tf_outputs(&state),
+        resources: Vec::new(),
+        check_results: Json::Null,
+    };
+    let text = serde_json::to_vec(&doc).map_err(|e| e.to_string())?;
+    Ok(Some((text, shown)))
+}
+
+/// A state's root outputs as Terraform's state document records them.
+fn tf_outputs(state: &Snapshot) -> BTreeMap<String, TfOutput> {
+    state
         .outputs
         .iter()
         .map(|(name, o)| {
             let (value, _) = o.value.unmark();
-            let out = json!({
-                "value": value.to_json(),
-                "type": terrane_engine::json::type_json(&value),
-                "sensitive": o.sensitive,
-            });
+            let out = TfOutput {
+                value: value.to_json(),
+                type_json: terrane_engine::json::type_json(&value),
+                sensitive: o.sensitive,
+            };
             (name.clone(), out)
         })
-        .collect();
-    let doc = json!({
-        "version": terrane_core::tfstate::VERSION,
-        "terraform_version": terrane_core::TERRAFORM_VERSION,
-        "serial": state.serial,
-        "lineage": state.lineage,
-        "outputs": outputs,
-        "resources": [],
-    });
-    Ok(Some((doc.to_string().into_bytes(), shown)))
+        .collect()
 }
 
 #[cfg(feature = "aws")]
@@ -581,19 +587,7 @@ pub fn to_terraform(ws: &Workspace, backend: &dyn Backend, path: &Path) -> Resul
             create_before_destroy: inst.create_before_destroy,
         });
     }
-    let outputs = state
-        .outputs
-        .iter()
-        .map(|(name, o)| {
-            let (value, _) = o.value.unmark();
-            let out = TfOutput {
-                value: value.to_json(),
-                type_json: terrane_engine::json::type_json(&value),
-                sensitive: o.sensitive,
-            };
-            (name.clone(), out)
-        })
-        .collect();
+    let outputs = tf_outputs(&state);
     let tf = TfState {
         version: terrane_core::tfstate::VERSION,
         terraform_version: terrane_core::TERRAFORM_VERSION.into(),

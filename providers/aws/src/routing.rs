@@ -291,6 +291,27 @@ fn destination(v: &Value) -> Option<(&'static str, &str)> {
         .find_map(|k| str_attr(v, k).map(|d| (k, d)))
 }
 
+/// A `CreateRoute` or `ReplaceRoute` call with the route's table, target and
+/// destination (the two calls take the same arguments).
+macro_rules! route_call {
+    ($call:expr, $planned:expr, $table:expr, $kind:expr, $dest:expr) => {{
+        let target = |k: &str| str_attr($planned, k).map(str::to_string);
+        let call = $call
+            .route_table_id($table)
+            .set_gateway_id(target("gateway_id"))
+            .set_nat_gateway_id(target("nat_gateway_id"))
+            .set_egress_only_internet_gateway_id(target("egress_only_gateway_id"))
+            .set_network_interface_id(target("network_interface_id"))
+            .set_vpc_peering_connection_id(target("vpc_peering_connection_id"))
+            .set_transit_gateway_id(target("transit_gateway_id"));
+        if $kind == "destination_cidr_block" {
+            call.destination_cidr_block($dest)
+        } else {
+            call.destination_ipv6_cidr_block($dest)
+        }
+    }};
+}
+
 /// Terraform's route ID: `r-` + table + the CRC-32 (IEEE) of the destination.
 fn route_id(table: &str, destination: &str) -> String {
     format!("r-{table}{}", crc32fast::hash(destination.as_bytes()))
@@ -357,23 +378,13 @@ impl Resource<Aws> for Route {
         let Some((kind, dest)) = destination(&planned).map(|(k, d)| (k, d.to_string())) else {
             return Err(ProviderError::config("the route has no destination"));
         };
-        let target = |k: &str| str_attr(&planned, k).map(str::to_string);
-        let mut call = aws
-            .ec2()
-            .await?
-            .create_route()
-            .route_table_id(&table)
-            .set_gateway_id(target("gateway_id"))
-            .set_nat_gateway_id(target("nat_gateway_id"))
-            .set_egress_only_internet_gateway_id(target("egress_only_gateway_id"))
-            .set_network_interface_id(target("network_interface_id"))
-            .set_vpc_peering_connection_id(target("vpc_peering_connection_id"))
-            .set_transit_gateway_id(target("transit_gateway_id"));
-        call = if kind == "destination_cidr_block" {
-            call.destination_cidr_block(&dest)
-        } else {
-            call.destination_ipv6_cidr_block(&dest)
-        };
+        let call = route_call!(
+            aws.ec2().await?.create_route(),
+            &planned,
+            &table,
+            kind,
+            &dest
+        );
         call.send()
             .await
             .map_err(|e| api_error(&format!("creating the route to {dest} in {table}"), e))?;
@@ -462,23 +473,13 @@ impl Resource<Aws> for Route {
         let Some((kind, dest)) = destination(&planned).map(|(k, d)| (k, d.to_string())) else {
             return Err(ProviderError::config("the route has no destination"));
         };
-        let target = |k: &str| str_attr(&planned, k).map(str::to_string);
-        let mut call = aws
-            .ec2()
-            .await?
-            .replace_route()
-            .route_table_id(&table)
-            .set_gateway_id(target("gateway_id"))
-            .set_nat_gateway_id(target("nat_gateway_id"))
-            .set_egress_only_internet_gateway_id(target("egress_only_gateway_id"))
-            .set_network_interface_id(target("network_interface_id"))
-            .set_vpc_peering_connection_id(target("vpc_peering_connection_id"))
-            .set_transit_gateway_id(target("transit_gateway_id"));
-        call = if kind == "destination_cidr_block" {
-            call.destination_cidr_block(&dest)
-        } else {
-            call.destination_ipv6_cidr_block(&dest)
-        };
+        let call = route_call!(
+            aws.ec2().await?.replace_route(),
+            &planned,
+            &table,
+            kind,
+            &dest
+        );
         call.send()
             .await
             .map_err(|e| api_error(&format!("changing the route to {dest} in {table}"), e))?;

@@ -430,3 +430,67 @@ fn remote_exec_authenticates_through_an_ssh_agent() {
         "through the agent\n"
     );
 }
+
+/// What Terraform 1.15 itself prints and plans for the same `local-exec` provisioners:
+/// the same `ADDR (local-exec): ...` lines, and after a failed one the same tainted
+/// instance, planned for replacement by both.
+#[test]
+fn local_exec_output_and_taint_match_terraform() {
+    use crate::terraform::{terraform, Pair};
+    let config = |command: &str| {
+        format!(
+            "resource \"terraform_data\" \"x\" {{\n  triggers_replace = \"v\"\n  provisioner \"local-exec\" {{\n    command     = \"{command}\"\n    environment = {{ NAME = \"world\" }}\n  }}\n}}\n"
+        )
+    };
+    let pair = Pair::new(&[("main.tf", &config("echo hello $NAME"))]);
+    let lines = |out: &crate::Out| -> Vec<String> {
+        out.stdout
+            .lines()
+            .filter(|l| l.contains("(local-exec):"))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let tf = terraform(pair.tf.path(), &["apply", "-auto-approve", "-no-color"]);
+    let tr = pair.tr.run(&["apply", "--auto-approve"]);
+    tf.success();
+    tr.success();
+    assert_eq!(lines(&tr), lines(&tf), "terraform said:\n{}", tf.stdout);
+    assert_eq!(
+        lines(&tf),
+        [
+            r#"terraform_data.x (local-exec): Executing: ["/bin/sh" "-c" "echo hello $NAME"]"#,
+            "terraform_data.x (local-exec): hello world"
+        ]
+    );
+
+    // A failing provisioner on a replacement: both fail, both leave it tainted.
+    for ws in [&pair.tf, &pair.tr] {
+        ws.write(
+            "main.tf",
+            &config("exit 3").replace("triggers_replace = \"v\"", "triggers_replace = \"w\""),
+        );
+    }
+    let tf = terraform(pair.tf.path(), &["apply", "-auto-approve", "-no-color"]);
+    let tr = pair.tr.run(&["apply", "--auto-approve"]);
+    assert_eq!((tf.code, tr.code), (1, 1), "{}\n{}", tf.all(), tr.all());
+    assert!(
+        tf.all().contains("local-exec provisioner error"),
+        "{}",
+        tf.all()
+    );
+    assert!(
+        tr.all().contains("local-exec provisioner error"),
+        "{}",
+        tr.all()
+    );
+    let tf = terraform(pair.tf.path(), &["plan", "-no-color"]);
+    let tr = pair.tr.run(&["plan"]);
+    for out in [&tf, &tr] {
+        assert!(
+            out.stdout
+                .contains("terraform_data.x is tainted, so must be replaced"),
+            "{}",
+            out.all()
+        );
+    }
+}
